@@ -1,0 +1,113 @@
+"""The `grader` command.
+
+    grader check PATH --assignment NAME [--hidden] [--json FILE] [--junit-xml FILE]
+    grader release NAME --out DIR
+
+Exit codes of `check`: 0 every graded case passed, 1 some case failed, 2 a usage or spec
+error (nothing was graded). A problem a user can cause is one line on stderr, never a traceback.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from . import __version__
+
+EXIT_PASSED, EXIT_FAILED, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "command", None):
+        parser.print_help()
+        return EXIT_USAGE
+    try:
+        return args.run(args)
+    except KeyboardInterrupt:
+        print("grader: interrupted", file=sys.stderr)
+        return 130
+    except _UserError as e:
+        print(f"grader: error: {e}", file=sys.stderr)
+        return EXIT_USAGE
+
+
+class _UserError(Exception):
+    pass
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="grader", description="Seeded, reference-based autograder for ML coursework.")
+    parser.add_argument("--version", action="version", version=f"grader {__version__}")
+    sub = parser.add_subparsers(dest="command")
+
+    check = sub.add_parser("check", help="grade one submission (a student's module or folder)",
+                           description="Grade one submission. Public cases by default; --hidden adds the hidden "
+                                       "cases where the instructor's files are present.")
+    check.add_argument("path", type=Path, help="the student's module (.py) or the folder holding their modules")
+    check.add_argument("--assignment", "-a", required=True,
+                       help="assignment name (looked up in ./assignments/NAME or beside the submission) or a path to its assignment.yaml")
+    check.add_argument("--hidden", action="store_true", help="also grade the hidden cases (needs the reference)")
+    check.add_argument("--json", type=Path, metavar="FILE", help="write the JSON report here")
+    check.add_argument("--junit-xml", type=Path, metavar="FILE", help="write a JUnit XML report here")
+    check.add_argument("--verbose", "-v", action="store_true", help="list passed cases too")
+    check.set_defaults(run=_check)
+
+    release = sub.add_parser("release", help="write the student handout of an assignment",
+                             description="Write the handout: modules with solutions replaced by stubs, the public "
+                                         "spec, and the public cases' expected outputs.")
+    release.add_argument("assignment", help="assignment name or path to its folder / assignment.yaml")
+    release.add_argument("--out", type=Path, required=True, help="folder to write the handout into")
+    release.set_defaults(run=_release)
+    return parser
+
+
+def _load(assignment: str, submission: Path | None = None):
+    from .spec import SpecError, find_spec, load_spec
+    try:
+        return load_spec(find_spec(assignment, submission))
+    except SpecError as e:
+        raise _UserError(str(e)) from None
+
+
+def _check(args) -> int:
+    from .expected import ReferenceError_
+    from .grade import HiddenUnavailable, grade_submission
+    from .report import terminal
+    from .spec import SpecError
+
+    if not args.path.exists():
+        raise _UserError(f"{args.path}: no such file or folder")
+    spec = _load(args.assignment, args.path)
+    try:
+        result = grade_submission(spec, args.path, hidden=args.hidden)
+    except (SpecError, HiddenUnavailable, ReferenceError_) as e:
+        raise _UserError(str(e)) from None
+    sys.stdout.write(terminal.render(result, verbose=args.verbose))
+    if args.json:
+        from .report.json_report import write_json
+        write_json(result, args.json)
+    if args.junit_xml:
+        from .report.junit import write_junit
+        write_junit(result, args.junit_xml)
+    return EXIT_PASSED if result.all_passed else EXIT_FAILED
+
+
+def _release(args) -> int:
+    from .expected import ReferenceError_
+    from .release import release
+    from .spec import SpecError
+
+    spec = _load(args.assignment)
+    try:
+        written = release(spec, args.out)
+    except (SpecError, ReferenceError_) as e:
+        raise _UserError(str(e)) from None
+    for path in written:
+        print(f"wrote {path}")
+    return EXIT_PASSED
+
+
+if __name__ == "__main__":
+    sys.exit(main())

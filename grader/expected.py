@@ -1,0 +1,124 @@
+"""Expected outputs: from the reference implementation (trusted), or from the handout's file.
+
+In the instructor's checkout the reference is imported in the grader's own process (it is
+trusted code) and called on the case inputs. A student's handout has no reference: it carries
+`expected_public.json`, the reference's outputs on the public cases only, with a digest of
+each case's inputs so that a stale or mismatched file is caught instead of misgrading.
+"""
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from .cases import Case
+from .spec import EXPECTED_FILE, AssignmentSpec, FunctionSpec, SpecError
+
+FORMAT = "grader-expected/1"
+
+
+class ReferenceError_(Exception):
+    """The reference implementation failed on a case: a bug in the assignment, not the student's."""
+
+
+def inputs_digest(case: Case) -> str:
+    h = hashlib.sha256()
+    for name, value in case.args.items():
+        a = np.asarray(value)
+        h.update(f"{name}|{a.dtype.str}|{a.shape}|".encode())
+        h.update(np.ascontiguousarray(a).tobytes())
+    return h.hexdigest()
+
+
+def from_reference(spec: AssignmentSpec, cases: list[tuple[FunctionSpec, Case]]) -> dict:
+    """{(function, case_id): [expected arrays, in output order]} computed by the reference."""
+    torch = _torch() if spec.framework == "torch" else None
+    modules = {}
+    out = {}
+    for fn, case in cases:
+        if fn.module not in modules:
+            modules[fn.module] = _import_reference(spec, fn.module)
+        ref = getattr(modules[fn.module], fn.name, None)
+        if ref is None:
+            raise ReferenceError_(f"the reference {fn.module}.py has no function {fn.name}")
+        args = [torch.from_numpy(v.copy()) if torch is not None and isinstance(v, np.ndarray)
+                else (v.copy() if isinstance(v, np.ndarray) else v) for v in case.args.values()]
+        try:
+            returned = ref(*args)
+        except Exception as e:
+            raise ReferenceError_(f"the reference {fn.name} raised {type(e).__name__}: {e} on {case.case_id} (seed {case.spec.seed})") from e
+        values = list(returned) if len(fn.outputs) > 1 else [returned]
+        arrays = [np.asarray(v.detach().cpu().numpy() if torch is not None and isinstance(v, torch.Tensor) else v,
+                             dtype=np.float64) for v in values]
+        out[(fn.name, case.case_id)] = arrays
+    return out
+
+
+def write_public(spec: AssignmentSpec, cases: list[tuple[FunctionSpec, Case]], expected: dict, folder: Path) -> Path:
+    """Write the public cases' expected outputs for a handout. Hidden cases are refused."""
+    functions: dict = {}
+    for fn, case in cases:
+        if case.spec.visibility != "public":
+            raise ValueError(f"{fn.name} {case.case_id} is hidden: it never goes into a handout")
+        functions.setdefault(fn.name, {})[case.case_id] = {
+            "seed": case.spec.seed,
+            "inputs_sha256": inputs_digest(case),
+            "outputs": [{"name": o.name, "shape": list(a.shape), "data": a.ravel().tolist()}
+                        for o, a in zip(fn.outputs, expected[(fn.name, case.case_id)])],
+        }
+    path = folder / EXPECTED_FILE
+    doc = {"format": FORMAT, "assignment": spec.name, "functions": functions}
+    path.write_text(json.dumps(doc, indent=1, allow_nan=False) + "\n")
+    return path
+
+
+def from_file(spec: AssignmentSpec, cases: list[tuple[FunctionSpec, Case]]) -> dict:
+    """Expected outputs of public cases, read from the handout's expected_public.json."""
+    path = spec.expected_path
+    try:
+        doc = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise SpecError(path, "", "missing: a handout needs the expected outputs of its public cases "
+                                  "(the instructor makes it with `grader release`)") from None
+    except (OSError, json.JSONDecodeError) as e:
+        raise SpecError(path, "", f"unreadable: {e}") from None
+    if not isinstance(doc, dict) or doc.get("format") != FORMAT or doc.get("assignment") != spec.name:
+        raise SpecError(path, "format", f"not the expected outputs of {spec.name} ({FORMAT})")
+    out = {}
+    for fn, case in cases:
+        entry = doc.get("functions", {}).get(fn.name, {}).get(case.case_id)
+        where = f"functions.{fn.name}.{case.case_id}"
+        if entry is None:
+            raise SpecError(path, where, "no expected outputs for this case; the handout is out of date")
+        if entry.get("seed") != case.spec.seed or entry.get("inputs_sha256") != inputs_digest(case):
+            raise SpecError(path, where, "made for different inputs than this machine generates "
+                                         "(the spec changed, or a different grader version); ask for an updated handout")
+        arrays = []
+        for o, data in zip(fn.outputs, entry["outputs"]):
+            arrays.append(np.array(data["data"], dtype=np.float64).reshape(data["shape"]))
+        out[(fn.name, case.case_id)] = arrays
+    return out
+
+
+def _import_reference(spec: AssignmentSpec, module: str):
+    path = spec.reference_dir / f"{module}.py"
+    if not path.is_file():
+        raise SpecError(spec.folder / "hidden.yaml", "reference", f"{path} does not exist")
+    name = f"_grader_reference_.{spec.name}.{module}"
+    loader_spec = importlib.util.spec_from_file_location(name, path)
+    mod = importlib.util.module_from_spec(loader_spec)
+    sys.modules[name] = mod
+    loader_spec.loader.exec_module(mod)
+    return mod
+
+
+def _torch():
+    try:
+        import torch
+    except ImportError:
+        raise SpecError("torch", "", "this assignment needs PyTorch: pip install 'grader[torch]'") from None
+    return torch

@@ -1,0 +1,228 @@
+"""The pipeline for one submission: spec -> cases -> run (worker) -> compare -> score -> result.
+
+    >>> spec = load_spec("assignments/linear_classifier")
+    >>> result = grade_submission(spec, Path("student_template/linear_classifier"))
+    >>> result.earned, result.possible
+    (0.0, 8.0)
+
+Student code runs only in the worker (grader.run). This module decodes what the worker sends
+back, compares it with the expected outputs here, in the trusted process, and scores.
+"""
+from __future__ import annotations
+
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+
+from . import __version__, compare, expected as expected_mod, hints, score
+from .cases import Case, make_case
+from .results import (CRASHED, ERROR, FAILED, HIDDEN, NOT_IMPLEMENTED, PASSED, PUBLIC, TIMEOUT,
+                      CaseResult, FunctionResult, OutputCheck, SubmissionResult)
+from .run import limits as run_limits
+from .run.worker import Worker, WorkerError
+from .spec import AssignmentSpec, FunctionSpec, SpecError
+
+
+class HiddenUnavailable(Exception):
+    """--hidden was asked for, but this checkout has no reference or hidden cases."""
+
+
+def select_cases(spec: AssignmentSpec, hidden: bool) -> list[tuple[FunctionSpec, Case]]:
+    visibilities = (PUBLIC, HIDDEN) if hidden else (PUBLIC,)
+    return [(fn, make_case(spec, fn, c)) for fn in spec.functions for c in fn.cases if c.visibility in visibilities]
+
+
+def expected_outputs(spec: AssignmentSpec, cases: list[tuple[FunctionSpec, Case]]) -> dict:
+    """From the reference when this checkout has it, else from the handout's public file."""
+    if spec.reference_dir is not None:
+        return expected_mod.from_reference(spec, cases)
+    return expected_mod.from_file(spec, cases)
+
+
+def locate_modules(spec: AssignmentSpec, submission: Path) -> dict:
+    """Module name -> path of the student's file, or None when it is missing.
+
+    A folder must hold `<module>.py` for each module; a single file stands for the module of
+    the same name, or for the only module of a one-module assignment, whatever it is called.
+    """
+    submission = submission.resolve()
+    if submission.is_file():
+        folder = submission.parent
+        found = {m: (folder / f"{m}.py" if (folder / f"{m}.py").is_file() else None) for m in spec.modules}
+        if submission.stem in spec.modules:
+            found[submission.stem] = submission
+        elif len(spec.modules) == 1:
+            found[spec.modules[0]] = submission
+        return {m: (str(p) if p else None) for m, p in found.items()}
+    return {m: (str(submission / f"{m}.py") if (submission / f"{m}.py").is_file() else None) for m in spec.modules}
+
+
+def grade_submission(spec: AssignmentSpec, submission: Path, hidden: bool = False,
+                     worker: Worker | None = None) -> SubmissionResult:
+    """Grade one submission (a file or a folder) on the public cases, and the hidden ones if asked."""
+    if hidden and spec.reference_dir is None:
+        raise HiddenUnavailable(
+            f"hidden cases need the instructor's files ({spec.folder / 'hidden.yaml'} and the reference); "
+            "this is a handout, which has only the public cases")
+    started = datetime.now(timezone.utc)
+    t0 = time.monotonic()
+    submission = Path(submission)
+    if not submission.exists():
+        raise FileNotFoundError(f"{submission}: no such file or folder")
+    own_worker = worker is None
+    if own_worker:
+        worker = Worker(spec.framework)       # starts importing while the references are computed
+    try:
+        cases = select_cases(spec, hidden)
+        expected = expected_outputs(spec, cases)
+        modules = locate_modules(spec, submission)
+        job, inputs = build_job(spec, cases, modules, submission)
+        try:
+            reply = worker.run(job, inputs)
+            worker_error = ""
+        except WorkerError as e:
+            reply, worker_error = None, str(e)
+    finally:
+        if own_worker:
+            worker.close()
+
+    imported = reply.imported if reply else {}
+    functions: dict[str, FunctionResult] = {}
+    for index, (fn, case) in enumerate(cases):
+        fr = functions.setdefault(fn.name, FunctionResult(name=fn.name, module=fn.module))
+        if reply is None or index not in reply.results:
+            result = _case(fn, case, status=CRASHED, message=f"not run: {worker_error or 'no result from the worker'}")
+        else:
+            header, arrays = reply.results[index]
+            result = judge_case(spec, fn, case, expected[(fn.name, case.case_id)], header, arrays,
+                                imported.get("errors", {}), modules)
+        fr.cases.append(result)
+    for fn in spec.functions:
+        fr = functions.get(fn.name)
+        if fr is not None:
+            fr.public, fr.hidden = score.score_function(fn.points_public, fn.points_hidden, fr.cases, fn.all_or_nothing)
+    return SubmissionResult(
+        assignment=spec.name, submission=str(submission), hidden_graded=hidden, hidden_available=spec.has_hidden,
+        functions=list(functions.values()), sandbox=run_limits.SANDBOX_MODE, grader_version=__version__,
+        started=started.isoformat(timespec="seconds"), duration=round(time.monotonic() - t0, 3),
+        stdout=str(imported.get("stdout", "")))
+
+
+def build_job(spec: AssignmentSpec, cases, modules: dict, submission: Path) -> tuple[dict, list]:
+    inputs: list[np.ndarray] = []
+    calls = []
+    for fn, case in cases:
+        args = []
+        for name, value in case.args.items():
+            if isinstance(value, np.ndarray):
+                args.append({"name": name, "array": len(inputs)})
+                inputs.append(value)
+            else:
+                args.append({"name": name, "scalar": value})
+        calls.append({"function": fn.name, "module": fn.module, "case": case.case_id, "args": args,
+                      "outputs": [o.name for o in fn.outputs], "checks": list(fn.checks)})
+    folder = submission.resolve() if submission.is_dir() else submission.resolve().parent
+    lim = spec.limits
+    job = {"framework": spec.framework, "submission_dir": str(folder), "modules": modules, "calls": calls,
+           "limits": {"case_timeout": lim.case_timeout, "import_timeout": lim.import_timeout, "memory": lim.memory,
+                      "skip_after_timeouts": lim.skip_after_timeouts, "n_calls": len(calls)}}
+    return job, inputs
+
+
+def judge_case(spec: AssignmentSpec, fn: FunctionSpec, case: Case, expected: list, header: dict, arrays: list,
+               import_errors: dict, modules: dict) -> CaseResult:
+    """Turn what the worker reported for one call into a CaseResult, comparing outputs here."""
+    status = header.get("status")
+    stdout = str(header.get("stdout", ""))
+    duration = header.get("duration")
+    module_file = f"{fn.module}.py"
+    if status == "import_error":
+        err = import_errors.get(fn.module) or header.get("error") or {}
+        if err.get("kind") == "missing_module":
+            return _case(fn, case, ERROR, f"{module_file} not found in the submission")
+        return _case(fn, case, ERROR, f"{module_file} could not be imported: {_exception_line(err)}", _where(err))
+    if status == "missing_function":
+        message = (header.get("error") or {}).get("message") or f"{fn.name} is not defined in {module_file}"
+        return _case(fn, case, ERROR, message)
+    if status in ("import_timeout", "import_crashed"):
+        what = f"did not finish within {spec.limits.import_timeout:g} s" if status == "import_timeout" else \
+            "stopped the worker (sys.exit, os._exit or a crash at import time?)"
+        return _case(fn, case, TIMEOUT if status == "import_timeout" else CRASHED,
+                     f"importing {', '.join(m + '.py' for m in spec.modules)} {what}")
+    if status == "timeout":
+        return _case(fn, case, TIMEOUT, f"{fn.name} did not finish within {spec.limits.case_timeout:g} s "
+                                        "(an infinite loop, or much slower than needed?)", stdout=stdout)
+    if status == "skipped_after_timeout":
+        return _case(fn, case, TIMEOUT, f"not run: {fn.name} already timed out on an earlier case")
+    if status == "crashed":
+        return _case(fn, case, CRASHED, f"{fn.name} stopped the worker running it (a crash, os._exit, or the "
+                                        f"{_size(spec.limits.memory)} memory limit)", stdout=stdout)
+    if status == "exception":
+        err = header.get("error") or {}
+        st = NOT_IMPLEMENTED if err.get("type") == "NotImplementedError" else ERROR
+        head = f"{fn.name} is not implemented yet" if st == NOT_IMPLEMENTED else f"{fn.name} raised {_exception_line(err)}"
+        return _case(fn, case, st, head, _where(err), stdout=stdout, duration=duration)
+    if status == "bad_return":
+        names = ", ".join(o.name for o in fn.outputs)
+        return _case(fn, case, FAILED, f"{fn.name} returned {header.get('returned', '?')}; expected "
+                                       f"{len(fn.outputs)} value{'s' if len(fn.outputs) > 1 else ''} ({names})",
+                     stdout=stdout, duration=duration)
+    if status != "returned":
+        return _case(fn, case, CRASHED, f"unexpected report from the worker ({status!r})")
+
+    values = header.get("values") or []
+    checks = []
+    for out, exp, meta in zip(fn.outputs, expected, values):
+        got = arrays[meta["array"]] if isinstance(meta.get("array"), int) and meta["array"] < len(arrays) else None
+        checks.append(compare.compare_output(out.name, out.kind, spec.framework, exp, meta, got,
+                                             fn.rtol, fn.atol, dtype=out.dtype))
+    if len(checks) != len(fn.outputs):
+        return _case(fn, case, CRASHED, "incomplete report from the worker")
+    failing = [c for c in checks if not c.ok]
+    mutated = header.get("mutated") or []
+    message = ""
+    if failing:
+        message = failing[0].message + (f" (and {len(failing) - 1} more output wrong)" if len(failing) > 1 else "")
+    elif mutated:
+        message = (f"{fn.name} changed its input{'s' if len(mutated) > 1 else ''} {', '.join(mutated)} in place; "
+                   "work on copies (e.g. X = X.clone()) or write new arrays")
+    status = FAILED if (failing or mutated) else PASSED
+    return _case(fn, case, status, message, outputs=checks, stdout=stdout, duration=duration)
+
+
+def _case(fn: FunctionSpec, case: Case, status: str, message: str = "", details: str = "",
+          outputs: list[OutputCheck] | None = None, stdout: str = "", duration=None) -> CaseResult:
+    return CaseResult(function=fn.name, case_id=case.case_id, visibility=case.spec.visibility, seed=case.spec.seed,
+                      status=status, message=message, details=details, note=case.spec.note, dims=dict(case.dims),
+                      outputs=outputs or [], duration=duration, stdout=stdout)
+
+
+def _exception_line(err: dict) -> str:
+    text = f"{err.get('type', 'an error')}: {err.get('message', '')}".rstrip(": ")
+    return text if len(text) < 300 else text[:300] + "..."
+
+
+def _where(err: dict) -> str:
+    """'linear_classifier.py, line 42, in svm_loss_naive: dW[:, j] += X[i]' and advice."""
+    lines = []
+    if err.get("file"):
+        loc = f"{err['file']}, line {err.get('line')}"
+        if err.get("function"):
+            loc += f", in {err['function']}"
+        lines.append(loc + (f": {err['code']}" if err.get("code") else ""))
+    tip = hints.advice(err.get("type", ""), err.get("message", ""))
+    if tip:
+        lines.append(tip)
+    return "\n".join(lines)
+
+
+def _size(n: int) -> str:
+    for unit, shift in (("GiB", 30), ("MiB", 20), ("KiB", 10)):
+        if n >= 1 << shift:
+            return f"{n / (1 << shift):g} {unit}"
+    return f"{n} bytes"
+
+
+__all__ = ["grade_submission", "select_cases", "expected_outputs", "HiddenUnavailable", "SpecError"]

@@ -1,0 +1,36 @@
+"""One-sentence advice for errors that have a usual cause, whatever the assignment.
+
+These are about Python, numpy and torch, never about one assignment's mathematics: that
+knowledge belongs to the assignment's own files.
+"""
+from __future__ import annotations
+
+import re
+
+# (exception type or None for any, pattern on the message, advice)
+_RULES = [
+    (None, r"CUDA|NVIDIA driver|cuda", "The grader runs on a CPU: make new tensors on the inputs' device "
+                                       "(torch.zeros_like(W), or device=W.device) instead of 'cuda'."),
+    ("ModuleNotFoundError", r"No module named '(?!numpy|torch)", "Only the standard library, numpy and torch are "
+                                                                 "available to your code here: remove that import."),
+    ("MemoryError", r"", "Your code used more memory than the grader allows."),
+    (None, r"bad_alloc|can't allocate memory|not enough memory|DefaultCPUAllocator",
+     "Your code used more memory than the grader allows."),
+    ("OSError", r"File too large", "Your code printed (or wrote) more than the grader keeps: remove large prints."),
+    ("RecursionError", r"", "Recursion without an end: loops are the usual way to write this."),
+    ("SystemExit", r"", "Your code called exit() or sys.exit(): a graded function must return its result instead."),
+    ("KeyboardInterrupt", r"", "Your code raised KeyboardInterrupt: a graded function must return its result."),
+    (None, r"expected scalar type (Double|Float) but found (Double|Float)|dtype.*(Double|Float)|mat1 and mat2 must have the same dtype",
+     "float32 and float64 mixed: make new tensors with the inputs' dtype (torch.zeros_like(W), or dtype=X.dtype)."),
+    ("IndexError", r"out of bounds|out of range", "An index past the end: check loop bounds against the shapes "
+                                                  "(X is (N, D), W is (D, C) in the usual convention)."),
+    (None, r"size mismatch|shapes cannot be multiplied|must match the size|could not be broadcast|not aligned",
+     "Shapes do not fit together: print the shapes of the arrays on that line."),
+]
+
+
+def advice(exc_type: str, message: str) -> str:
+    for rule_type, pattern, text in _RULES:
+        if (rule_type is None or rule_type == exc_type) and re.search(pattern, message or ""):
+            return text
+    return ""

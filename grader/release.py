@@ -1,0 +1,83 @@
+"""`grader release`: the student handout, made from the reference and the public spec.
+
+    grader release linear_classifier --out student_template/linear_classifier
+
+writes each student module with its solution blocks replaced by a TODO stub, the public spec
+(`assignment.yaml`, copied as is), and the expected outputs of the public cases. It never
+writes `hidden.yaml`, reference code between markers, or anything computed from hidden cases.
+
+Solution markers, in reference files:
+
+    # BEGIN SOLUTION
+    ...code the student writes...
+    # END SOLUTION
+
+The block becomes, at the same indentation:
+
+    # TODO: your code here (see the docstring).
+    raise NotImplementedError("svm_loss_naive is not implemented yet")
+"""
+from __future__ import annotations
+
+import re
+import shutil
+from pathlib import Path
+
+from .spec import SPEC_FILE, AssignmentSpec, SpecError
+
+BEGIN = re.compile(r"^(\s*)#\s*BEGIN SOLUTION\b")
+END = re.compile(r"^\s*#\s*END SOLUTION\b")
+DEF = re.compile(r"^\s*def\s+([A-Za-z_][A-Za-z0-9_]*)")
+
+
+def strip_solutions(source: str, filename: str = "<reference>") -> str:
+    """The source with every solution block replaced by a stub that raises NotImplementedError."""
+    out, inside, function = [], False, None
+    for number, line in enumerate(source.splitlines(keepends=True), start=1):
+        m = DEF.match(line)
+        if m and not inside:
+            function = m.group(1)
+        begin = BEGIN.match(line)
+        if begin:
+            if inside:
+                raise SpecError(filename, f"line {number}", "BEGIN SOLUTION inside another solution block")
+            inside = True
+            pad = begin.group(1)
+            what = f"{function} is not implemented yet" if function else "not implemented yet"
+            out.append(f"{pad}# TODO: your code here (see the docstring).\n")
+            out.append(f'{pad}raise NotImplementedError("{what}")\n')
+            continue
+        if END.match(line):
+            if not inside:
+                raise SpecError(filename, f"line {number}", "END SOLUTION without BEGIN SOLUTION")
+            inside = False
+            continue
+        if not inside:
+            out.append(line)
+    if inside:
+        raise SpecError(filename, "end of file", "BEGIN SOLUTION is never closed by END SOLUTION")
+    return "".join(out)
+
+
+def release(spec: AssignmentSpec, out: Path) -> list[Path]:
+    """Write the handout of `spec` into `out`; returns the files written."""
+    from . import expected as expected_mod
+    from .grade import select_cases
+
+    if spec.reference_dir is None:
+        raise SpecError(spec.path, "", "a release needs the reference: hidden.yaml with `reference:` beside the spec")
+    out.mkdir(parents=True, exist_ok=True)
+    written = []
+    for module in spec.modules:
+        ref = spec.reference_dir / f"{module}.py"
+        if not ref.is_file():
+            raise SpecError(spec.folder / "hidden.yaml", "reference", f"{ref} does not exist")
+        target = out / f"{module}.py"
+        target.write_text(strip_solutions(ref.read_text(), str(ref)))
+        written.append(target)
+    shutil.copyfile(spec.path, out / SPEC_FILE)
+    written.append(out / SPEC_FILE)
+    cases = select_cases(spec, hidden=False)
+    expected = expected_mod.from_reference(spec, cases)
+    written.append(expected_mod.write_public(spec, cases, expected, out))
+    return written

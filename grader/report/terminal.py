@@ -1,0 +1,90 @@
+"""The terminal summary: what a student reads at 2 a.m. to decide what to fix next.
+
+For each function: cases passed and points; for each failing case its id, seed and inputs,
+what is wrong (worst element, expected vs got), where in their file, and what they printed.
+It never says "all tests passed" when hidden cases were not run.
+"""
+from __future__ import annotations
+
+from ..results import PASSED, CaseResult, FunctionResult, SubmissionResult
+
+MAX_PRINTED_LINES = 8
+
+
+def render(result: SubmissionResult, verbose: bool = False) -> str:
+    lines = [f"grader {result.grader_version}: {result.assignment}, {result.submission}"]
+    if not result.hidden_graded and (result.hidden.possible or result.hidden_available):
+        lines.append("Public cases only: hidden cases are run when your work is graded.")
+    if result.stdout.strip():
+        lines += ["", "Printed while importing your code:"] + _indent(_clip(result.stdout), 2)
+    for fn in result.functions:
+        lines += [""] + _function(fn, result.hidden_graded, verbose)
+    lines += ["", _summary(result)]
+    return "\n".join(lines) + "\n"
+
+
+def _function(fn: FunctionResult, hidden_graded: bool, verbose: bool) -> list[str]:
+    cases = fn.cases
+    passed = sum(c.passed for c in cases)
+    earned = fn.public.earned + (fn.hidden.earned if hidden_graded else 0)
+    possible = fn.public.possible + (fn.hidden.possible if hidden_graded else 0)
+    mark = "ok  " if passed == len(cases) else "FAIL"
+    head = f"{mark} {fn.name}: {passed}/{len(cases)} cases passed, {_pts(earned)}/{_pts(possible)} points"
+    out = [head]
+    first = None
+    same = []
+    for case in cases:
+        if case.status == PASSED:
+            if verbose:
+                out.append(f"     {_label(case)}: passed")
+            continue
+        if first is not None and case.status == first.status and case.message == first.message:
+            same.append(f"{case.case_id} (seed {case.seed})")
+            continue
+        out.append(f"     {_label(case)}: {case.status.replace('_', ' ')}")
+        out += _indent(case.message, 8)
+        if first is None:                # the first failure in full; the others in one line each
+            first = case
+            if case.details:
+                out += _indent(case.details, 8)
+            if case.stdout.strip():
+                out += [" " * 8 + "your code printed:"] + _indent(_clip(case.stdout), 10)
+    if same:
+        out.append(f"     the same on {', '.join(same)}")
+    return out
+
+
+def _label(case: CaseResult) -> str:
+    inputs = ", ".join(f"{k}={v}" for k, v in case.dims.items())
+    note = f", {case.note}" if case.note else ""
+    return f"{case.case_id} (seed {case.seed}{', ' + inputs if inputs else ''}{note})"
+
+
+def _summary(result: SubmissionResult) -> str:
+    counts = result.counts()
+    scope = "public and hidden" if result.hidden_graded else "public"
+    if result.all_passed:
+        head = f"All {counts['tests']} {scope} cases passed"
+    else:
+        head = f"{counts['passed']} of {counts['tests']} {scope} cases passed"
+    text = f"{head}: {_pts(result.earned)}/{_pts(result.possible)} points."
+    if not result.hidden_graded and result.hidden.possible:
+        text += f" Hidden cases, worth {_pts(result.hidden.possible)} more points, are not run here."
+    elif not result.hidden_graded:
+        text += " Hidden cases, if any, are not run here."
+    return text
+
+
+def _pts(x: float) -> str:
+    return f"{x:.2f}".rstrip("0").rstrip(".") if x != int(x) else str(int(x))
+
+
+def _clip(text: str) -> str:
+    lines = text.rstrip("\n").splitlines()
+    if len(lines) > MAX_PRINTED_LINES:
+        lines = lines[:MAX_PRINTED_LINES] + [f"[... {len(lines) - MAX_PRINTED_LINES} more lines]"]
+    return "\n".join(line if len(line) <= 200 else line[:200] + "..." for line in lines)
+
+
+def _indent(text: str, n: int) -> list[str]:
+    return [" " * n + line for line in text.splitlines() if line.strip()]

@@ -1,0 +1,175 @@
+"""The one result model every reporter reads.
+
+Plain dataclasses, built by the grading pipeline and never recomputed by a reporter:
+
+    SubmissionResult
+      └── FunctionResult (one per graded function: points, score, cases)
+            └── CaseResult (one per case: status, seed, message, outputs)
+                  └── OutputCheck (one per output: relative error, worst element)
+
+`SubmissionResult.to_dict()` is the JSON report (schema in grader/report/schema.json).
+"""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+SCHEMA_VERSION = 1
+
+# Case statuses. Only PASSED earns points.
+PASSED = "passed"
+FAILED = "failed"                    # ran, but an output is wrong (value, shape, kind, NaN, mutation)
+ERROR = "error"                      # raised an exception, or could not be imported / found
+NOT_IMPLEMENTED = "not_implemented"  # raised NotImplementedError (the untouched handout)
+TIMEOUT = "timeout"                  # killed at the time limit, or not run after an earlier timeout
+CRASHED = "crashed"                  # the worker died (segfault, os._exit, memory limit)
+STATUSES = (PASSED, FAILED, ERROR, NOT_IMPLEMENTED, TIMEOUT, CRASHED)
+
+# How statuses map onto JUnit: a wrong answer is a <failure>, anything that stopped the
+# code from producing an answer is an <error>.
+FAILURE_STATUSES = (FAILED,)
+ERROR_STATUSES = (ERROR, NOT_IMPLEMENTED, TIMEOUT, CRASHED)
+
+PUBLIC = "public"
+HIDDEN = "hidden"
+
+
+@dataclass
+class OutputCheck:
+    """The verdict on one output of one case."""
+
+    name: str
+    ok: bool
+    message: str = ""
+    max_rel_error: float | None = None
+    worst_index: list[int] | None = None
+    expected: float | None = None   # the expected value at worst_index
+    got: float | None = None        # the student's value at worst_index
+
+
+@dataclass
+class CaseResult:
+    """One call of one student function on one seeded case."""
+
+    function: str
+    case_id: str                     # "public-1", "hidden-3"
+    visibility: str                  # PUBLIC or HIDDEN
+    seed: int
+    status: str
+    message: str = ""                # one line: what is wrong, for a student
+    details: str = ""                # more lines: the student's traceback line, hints
+    note: str = ""                   # what the case exercises, from the spec
+    dims: dict[str, int] = field(default_factory=dict)
+    outputs: list[OutputCheck] = field(default_factory=list)
+    duration: float | None = None    # seconds spent in the student's call
+    stdout: str = ""                 # what the student's code printed during this case
+
+    @property
+    def passed(self) -> bool:
+        return self.status == PASSED
+
+
+@dataclass
+class Score:
+    """Points earned out of points possible for one visibility."""
+
+    earned: float = 0.0
+    possible: float = 0.0
+    passed: int = 0
+    total: int = 0
+
+
+@dataclass
+class FunctionResult:
+    """All cases of one student function, and the points they earned."""
+
+    name: str
+    module: str
+    cases: list[CaseResult] = field(default_factory=list)
+    public: Score = field(default_factory=Score)
+    hidden: Score = field(default_factory=Score)
+
+    @property
+    def earned(self) -> float:
+        return self.public.earned + self.hidden.earned
+
+    @property
+    def possible(self) -> float:
+        return self.public.possible + self.hidden.possible
+
+
+@dataclass
+class SubmissionResult:
+    """Everything the grader found out about one submission."""
+
+    assignment: str
+    submission: str
+    hidden_graded: bool              # were hidden cases run?
+    hidden_available: bool           # does the spec have hidden cases at all (if known)?
+    functions: list[FunctionResult] = field(default_factory=list)
+    sandbox: str = ""                # which isolation the worker ran with
+    grader_version: str = ""
+    started: str = ""                # ISO 8601, UTC
+    duration: float = 0.0            # seconds, wall clock
+    stdout: str = ""                 # what the student's modules printed while being imported
+    schema_version: int = SCHEMA_VERSION
+
+    def cases(self) -> list[CaseResult]:
+        return [case for fn in self.functions for case in fn.cases]
+
+    @property
+    def public(self) -> Score:
+        return _sum_scores(fn.public for fn in self.functions)
+
+    @property
+    def hidden(self) -> Score:
+        return _sum_scores(fn.hidden for fn in self.functions)
+
+    @property
+    def earned(self) -> float:
+        return self.public.earned + (self.hidden.earned if self.hidden_graded else 0.0)
+
+    @property
+    def possible(self) -> float:
+        return self.public.possible + (self.hidden.possible if self.hidden_graded else 0.0)
+
+    def counts(self) -> dict[str, int]:
+        """Cases by outcome, as JUnit counts them: passed, failures, errors."""
+        cases = self.cases()
+        return {
+            "tests": len(cases),
+            "passed": sum(c.status == PASSED for c in cases),
+            "failures": sum(c.status in FAILURE_STATUSES for c in cases),
+            "errors": sum(c.status in ERROR_STATUSES for c in cases),
+        }
+
+    @property
+    def all_passed(self) -> bool:
+        return all(case.passed for case in self.cases())
+
+    def to_dict(self) -> dict[str, Any]:
+        data = dataclasses.asdict(self)
+        data["score"] = {
+            "earned": self.earned,
+            "possible": self.possible,
+            "public": dataclasses.asdict(self.public),
+            "hidden": dataclasses.asdict(self.hidden) if self.hidden_graded else None,
+        }
+        data["counts"] = self.counts()
+        for fn_data, fn in zip(data["functions"], self.functions):
+            fn_data["earned"] = fn.public.earned + (fn.hidden.earned if self.hidden_graded else 0.0)
+            fn_data["possible"] = fn.public.possible + (fn.hidden.possible if self.hidden_graded else 0.0)
+            if not self.hidden_graded:
+                fn_data["hidden"] = None
+        return data
+
+
+def _sum_scores(scores) -> Score:
+    total = Score()
+    for s in scores:
+        total.earned += s.earned
+        total.possible += s.possible
+        total.passed += s.passed
+        total.total += s.total
+    return total

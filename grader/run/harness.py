@@ -1,0 +1,229 @@
+"""What runs inside the forked child: import the student's modules, call their functions.
+
+This is the only place where student code executes. Everything it sends back goes through
+`protocol.encode`: outputs become plain arrays here, in the child, and the trusted grader
+decodes bytes and compares. Every exception, `SystemExit` and `KeyboardInterrupt` included,
+becomes a value with the student's file and line.
+"""
+from __future__ import annotations
+
+import importlib.util
+import linecache
+import os
+import sys
+import time
+import traceback
+
+import numpy as np
+
+from . import protocol
+
+OUTPUT_CAP = 8 << 10                 # characters of printed output kept per case
+REPR_CAP = 200
+
+
+def run(job: dict, inputs: list, start: int, skip: set, out_fd: int, capture_fd: int) -> None:
+    """Import the job's modules and run its calls from index `start`, streaming frames to out_fd."""
+    send = lambda header, arrays=(): protocol.write_all(out_fd, protocol.encode(header, arrays))
+    torch = _framework(job["framework"])
+    folder = job["submission_dir"]
+    sys.path.insert(0, folder)
+
+    capture = _Capture(capture_fd)
+    modules, errors = {}, {}
+    for name, path in job["modules"].items():
+        if path is None:
+            errors[name] = {"kind": "missing_module", "message": f"{name}.py not found in the submission"}
+            continue
+        try:
+            modules[name] = _import(name, path)
+        except BaseException as e:  # noqa: BLE001 - SystemExit, KeyboardInterrupt at import are the student's
+            errors[name] = _describe(e, folder)
+    send({"type": "imported", "errors": errors, "stdout": capture.take()})
+
+    for index in range(start, len(job["calls"])):
+        call = job["calls"][index]
+        if call["function"] in skip:
+            continue
+        send({"type": "start", "index": index})
+        header, arrays = _call(call, inputs, modules, errors, torch, folder)
+        header.update(type="result", index=index, stdout=capture.take())
+        send(header, arrays)
+    send({"type": "done"})
+
+
+def _call(call: dict, inputs: list, modules: dict, errors: dict, torch, folder: str) -> tuple[dict, list]:
+    module = call["module"]
+    if module in errors:
+        return {"status": "import_error", "error": errors[module]}, []
+    fn = getattr(modules[module], call["function"], None)
+    if fn is None:
+        return {"status": "missing_function"}, []
+    if not callable(fn):
+        return {"status": "missing_function", "error": {"message": f"{call['function']} is a {type(fn).__name__}, not a function"}}, []
+
+    originals = [_value(a, inputs) for a in call["args"]]
+    args = [_to_framework(v, torch) for v in originals]
+    t0 = time.perf_counter()
+    try:
+        returned = fn(*args)
+    except BaseException as e:  # noqa: BLE001
+        return {"status": "exception", "error": _describe(e, folder), "duration": time.perf_counter() - t0}, []
+    duration = time.perf_counter() - t0
+
+    header = {"status": "returned", "duration": duration}
+    mutated = [a["name"] for a, before, after in zip(call["args"], originals, args) if _changed(before, after, torch)]
+    if mutated and "no_input_mutation" in call.get("checks", ()):
+        header["mutated"] = mutated
+    n = len(call["outputs"])
+    if n == 1 and not isinstance(returned, tuple):
+        values = [returned]
+    elif isinstance(returned, (tuple, list)) and len(returned) == n:
+        values = list(returned)
+    else:
+        header["status"] = "bad_return"
+        header["returned"] = _type_name(returned) + (f" of length {len(returned)}" if isinstance(returned, (tuple, list)) else "")
+        return header, []
+    header["values"], arrays = [], []
+    for v in values:
+        meta, array = _plain(v, torch)
+        if array is not None:
+            meta["array"] = len(arrays)
+            arrays.append(array)
+        header["values"].append(meta)
+    return header, arrays
+
+
+def _plain(v, torch) -> tuple[dict, np.ndarray | None]:
+    """An output as (description, plain array or None). Only real numbers become arrays."""
+    meta = {"type": _type_name(v)}
+    try:
+        if torch is not None and isinstance(v, torch.Tensor):
+            meta["kind"] = "tensor"
+            t = v.detach().cpu()
+            if t.is_complex() or t.dtype == torch.bool:
+                meta["kind"] = "other"
+                meta["dtype"] = str(t.dtype)
+                return meta, None
+            a = np.array(t.numpy(), copy=True)
+        elif isinstance(v, np.ndarray):
+            meta["kind"] = "ndarray"
+            a = np.array(v, copy=True)
+        elif isinstance(v, bool) or isinstance(v, np.bool_):
+            meta["kind"] = "bool"
+            return meta, None
+        elif isinstance(v, (int, float)):
+            meta["kind"] = "python_number"
+            a = np.array(float(v) if isinstance(v, float) else v)
+            if a.dtype == object:
+                return {**meta, "kind": "other"}, None
+        elif isinstance(v, np.generic):
+            meta["kind"] = "numpy_scalar"
+            a = np.array(v)
+        else:
+            meta["kind"] = "other"
+            meta["repr"] = _short_repr(v)
+            return meta, None
+    except BaseException as e:  # noqa: BLE001 - a hostile object may raise anything
+        return {"type": meta["type"], "kind": "other", "repr": f"<conversion failed: {type(e).__name__}>"}, None
+    if a.dtype.str not in protocol.ALLOWED_DTYPES or a.dtype == np.bool_:
+        meta["kind"] = "other"
+        meta["dtype"] = str(a.dtype)
+        return meta, None
+    return meta, a
+
+
+def _value(arg: dict, inputs: list):
+    if "array" in arg:
+        return inputs[arg["array"]].copy()     # the student gets their own copy
+    return arg["scalar"]
+
+
+def _to_framework(v, torch):
+    if torch is not None and isinstance(v, np.ndarray):
+        return torch.from_numpy(v.copy())
+    return v
+
+
+def _changed(before, after, torch) -> bool:
+    if not isinstance(before, np.ndarray):
+        return False
+    try:
+        now = after.detach().cpu().numpy() if torch is not None and isinstance(after, torch.Tensor) else np.asarray(after)
+        return now.shape != before.shape or not np.array_equal(now, before, equal_nan=True)
+    except BaseException:  # noqa: BLE001
+        return True
+
+
+def _import(name: str, path: str):
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def _framework(framework: str):
+    if framework == "torch":
+        import torch
+        return torch
+    return None
+
+
+def _describe(e: BaseException, folder: str) -> dict:
+    """An exception as data: its type and message, and where in the student's files it arose."""
+    info = {"kind": "exception", "type": type(e).__name__}
+    try:
+        info["message"] = str(e)[:2000]
+    except BaseException:  # noqa: BLE001
+        info["message"] = "<message could not be shown>"
+    folder = os.path.realpath(folder)
+    frames = [f for f in traceback.extract_tb(e.__traceback__)
+              if os.path.realpath(f.filename).startswith(folder + os.sep)]
+    if isinstance(e, SyntaxError) and e.filename and os.path.realpath(e.filename).startswith(folder + os.sep):
+        info.update(file=os.path.basename(e.filename), line=e.lineno, code=(e.text or "").strip(), message=e.msg)
+    elif frames:
+        last = frames[-1]
+        info.update(file=os.path.basename(last.filename), line=last.lineno, function=last.name,
+                    code=(last.line or linecache.getline(last.filename, last.lineno)).strip())
+        info["traceback"] = "".join(
+            f'  {os.path.basename(f.filename)}, line {f.lineno}, in {f.name}\n    {(f.line or "").strip()}\n' for f in frames)
+    return info
+
+
+def _type_name(v) -> str:
+    t = type(v)
+    return t.__qualname__ if t.__module__ == "builtins" else f"{t.__module__}.{t.__qualname__}"
+
+
+def _short_repr(v) -> str:
+    try:
+        r = repr(v)
+    except BaseException:  # noqa: BLE001
+        return "<unrepresentable>"
+    return r if len(r) <= REPR_CAP else r[:REPR_CAP] + "..."
+
+
+class _Capture:
+    """Reads back what the student printed: fds 1 and 2 point at one file in the scratch folder."""
+
+    def __init__(self, fd: int):
+        self._fd = fd
+        self._pos = 0
+
+    def take(self) -> str:
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except BaseException:  # noqa: BLE001
+                pass
+        try:
+            end = os.lseek(self._fd, 0, os.SEEK_END)
+            data = os.pread(self._fd, min(end - self._pos, OUTPUT_CAP + 1), self._pos)
+        except OSError:
+            return ""
+        text = data.decode("utf-8", "replace")
+        if end - self._pos > OUTPUT_CAP:
+            text = text[:OUTPUT_CAP] + f"\n[... {end - self._pos - OUTPUT_CAP} more bytes of output not shown]"
+        self._pos = end
+        return text

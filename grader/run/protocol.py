@@ -1,0 +1,106 @@
+"""The byte protocol between the grader and the worker running student code.
+
+Nothing is pickled. A frame is a length-prefixed JSON header followed by raw array bytes:
+
+    u32 total length | u32 header length | header (UTF-8 JSON) | array bytes ...
+
+Numbers travel only as arrays described by (dtype, shape, offset, nbytes) in the header, and
+`decode` rebuilds them with `np.frombuffer` from a short list of plain dtypes, so what comes
+back is always a base-class `np.ndarray` of a real or integer dtype, never an object the
+student defined.
+"""
+from __future__ import annotations
+
+import json
+import os
+import struct
+
+import numpy as np
+
+MAX_FRAME = 256 << 20            # bytes; a larger frame is a protocol error
+ALLOWED_DTYPES = {np.dtype(t).str: np.dtype(t) for t in (
+    "float64", "float32", "float16", "int64", "int32", "int16", "int8",
+    "uint64", "uint32", "uint16", "uint8", "bool")}
+
+
+class ProtocolError(Exception):
+    """Bytes that are not a valid frame."""
+
+
+def encode(header: dict, arrays: list | tuple = ()) -> bytes:
+    """One frame: `header` (JSON-able) plus arrays it refers to as {"array": i}."""
+    metas, blobs, offset = [], [], 0
+    for a in arrays:
+        a = np.ascontiguousarray(a) if np.ndim(a) else np.array(a)
+        if a.dtype.str not in ALLOWED_DTYPES:
+            raise ProtocolError(f"dtype {a.dtype} cannot be sent")
+        data = a.tobytes()
+        metas.append({"dtype": a.dtype.str, "shape": list(a.shape), "offset": offset, "nbytes": len(data)})
+        blobs.append(data)
+        offset += len(data)
+    head = json.dumps({**header, "arrays": metas}, allow_nan=False).encode()
+    payload = struct.pack("<I", len(head)) + head + b"".join(blobs)
+    return struct.pack("<I", len(payload)) + payload
+
+
+def decode(payload: bytes) -> tuple[dict, list]:
+    """Header and arrays of one frame's payload (without its length prefix)."""
+    if len(payload) < 4:
+        raise ProtocolError("truncated frame")
+    (hlen,) = struct.unpack_from("<I", payload)
+    if hlen > len(payload) - 4:
+        raise ProtocolError("header longer than frame")
+    try:
+        header = json.loads(payload[4:4 + hlen].decode())
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise ProtocolError(f"bad header: {e}") from None
+    if not isinstance(header, dict):
+        raise ProtocolError("header is not an object")
+    blob = memoryview(payload)[4 + hlen:]
+    arrays = []
+    for meta in header.pop("arrays", []) or []:
+        arrays.append(_array(meta, blob))
+    return header, arrays
+
+
+def _array(meta, blob) -> np.ndarray:
+    try:
+        dtype = ALLOWED_DTYPES[meta["dtype"]]
+        shape = tuple(int(n) for n in meta["shape"])
+        offset, nbytes = int(meta["offset"]), int(meta["nbytes"])
+    except (KeyError, TypeError, ValueError):
+        raise ProtocolError(f"bad array description {meta!r:.200}") from None
+    if any(n < 0 for n in shape) or offset < 0 or offset + nbytes > len(blob):
+        raise ProtocolError("array outside frame")
+    count = int(np.prod(shape, dtype=np.int64)) if shape else 1
+    if count * dtype.itemsize != nbytes:
+        raise ProtocolError("array size does not match its shape")
+    return np.frombuffer(blob[offset:offset + nbytes], dtype=dtype).reshape(shape).copy()
+
+
+class FrameReader:
+    """Accumulates bytes read from a pipe and yields complete frame payloads."""
+
+    def __init__(self, max_frame: int = MAX_FRAME):
+        self._buf = bytearray()
+        self._max = max_frame
+
+    def feed(self, data: bytes) -> list[bytes]:
+        self._buf += data
+        frames = []
+        while len(self._buf) >= 4:
+            (n,) = struct.unpack_from("<I", self._buf)
+            if n > self._max:
+                raise ProtocolError(f"frame of {n} bytes is over the {self._max}-byte limit")
+            if len(self._buf) < 4 + n:
+                break
+            frames.append(bytes(self._buf[4:4 + n]))
+            del self._buf[:4 + n]
+        return frames
+
+
+def write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        n = os.write(fd, view)
+        view = view[n:]

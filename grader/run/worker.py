@@ -1,0 +1,108 @@
+"""The grader's side of the worker: start a zygote process, send it jobs, read back plain data.
+
+    >>> with Worker("torch") as worker:
+    ...     reply = worker.run(job, inputs)
+    >>> reply.imported["errors"], reply.results[0][0]["status"]
+    ({}, 'returned')
+
+The zygote is a fresh interpreter (`python -I`: no user site-packages, no current directory on
+sys.path), started before this process runs any torch operation of its own, so the grader may
+compute references with torch while the zygote forks children safely.
+"""
+from __future__ import annotations
+
+import os
+import select
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from . import protocol
+
+_GRADER_PARENT = str(Path(__file__).resolve().parents[2])
+_BOOT = ("import sys; sys.path.append({path!r}); "
+         "from grader.run.zygote import main; main(sys.argv[1:])")
+STALL_SLACK = 15.0                   # seconds of silence beyond the spec's limits before we give up on the zygote
+
+
+class WorkerError(Exception):
+    """The worker process itself failed (not the student's code)."""
+
+
+@dataclass
+class Reply:
+    imported: dict = field(default_factory=dict)          # {"errors": {...}, "stdout": "..."}
+    results: dict = field(default_factory=dict)           # call index -> (header, arrays)
+
+
+class Worker:
+    def __init__(self, framework: str = "numpy"):
+        preload = ["--preload", "torch"] if framework == "torch" else []
+        self._stderr = tempfile.TemporaryFile()
+        self._proc = subprocess.Popen(
+            [sys.executable, "-I", "-c", _BOOT.format(path=_GRADER_PARENT), *preload],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._stderr, close_fds=True)
+        self._next_job = 1
+
+    def run(self, job: dict, inputs: list) -> Reply:
+        """Send one job and collect every frame the zygote relays until it says the job is done."""
+        job = {**job, "type": "job", "job": self._next_job}
+        self._next_job += 1
+        try:
+            self._proc.stdin.write(protocol.encode(job, inputs))
+            self._proc.stdin.flush()
+        except BrokenPipeError:
+            raise WorkerError(self._died()) from None
+        stall = max(job["limits"]["import_timeout"], job["limits"]["case_timeout"]) + STALL_SLACK
+        reply = Reply()
+        reader = protocol.FrameReader()
+        fd = self._proc.stdout.fileno()
+        last = time.monotonic()
+        while True:
+            ready, _, _ = select.select([fd], [], [], 1.0)
+            if not ready:
+                if time.monotonic() - last > stall:
+                    self.close()
+                    raise WorkerError(f"the worker sent nothing for {stall:.0f} s and was stopped")
+                continue
+            data = os.read(fd, 1 << 20)
+            if not data:
+                raise WorkerError(self._died())
+            last = time.monotonic()
+            for payload in reader.feed(data):
+                header, arrays = protocol.decode(payload)
+                kind = header.get("type")
+                if kind == "imported":
+                    reply.imported = header
+                elif kind == "result":
+                    reply.results[int(header["index"])] = (header, arrays)
+                elif kind == "job_done":
+                    return reply
+
+    def _died(self) -> str:
+        code = self._proc.wait()
+        self._stderr.seek(0)
+        tail = self._stderr.read()[-2000:].decode("utf-8", "replace").strip()
+        return f"the worker process exited with code {code}" + (f": {tail}" if tail else "")
+
+    def close(self) -> None:
+        if self._proc.poll() is None:
+            try:
+                self._proc.stdin.close()
+            except OSError:
+                pass
+            try:
+                self._proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self._proc.kill()
+                self._proc.wait()
+        self._stderr.close()
+
+    def __enter__(self) -> "Worker":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()

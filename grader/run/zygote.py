@@ -1,0 +1,195 @@
+"""The worker process: imports numpy (and torch) once, then forks one child per job.
+
+Started by `worker.Worker` as `python -I -m grader.run.zygote [--preload torch]`. It never
+imports student code itself and never runs a torch operation, so that forked children do not
+inherit a started thread pool (fork after a parallel torch op can deadlock the child). It reads
+job frames on stdin and writes result frames on stdout; for each job it:
+
+- forks a child that limits itself (`limits.apply_in_child`) and runs `harness.run`;
+- times each case from the child's "start" frame, and kills the child's whole process group
+  at the limit, records `timeout`, and forks a fresh child for the remaining cases;
+- records `crashed` when the child dies mid-case (segfault, os._exit, memory), and goes on.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import select
+import shutil
+import signal
+import sys
+import tempfile
+import time
+
+from . import limits, protocol
+
+_IMPORT = "import"
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--preload", action="append", default=[])
+    opts = parser.parse_args(argv)
+    import numpy  # noqa: F401 - imported once here, shared by every child
+    if "torch" in opts.preload:
+        import torch
+        torch.set_num_threads(1)     # sets a number; starts no thread pool
+
+    # The frame channel is a private copy of stdout; fd 1 itself goes to stderr so that a stray
+    # print from a library can never corrupt a frame.
+    out_fd = os.dup(1)
+    os.dup2(2, 1)
+    reader = protocol.FrameReader()
+    while True:
+        data = os.read(0, 1 << 16)
+        if not data:
+            return
+        for payload in reader.feed(data):
+            header, arrays = protocol.decode(payload)
+            if header.get("type") == "job":
+                run_job(header, arrays, out_fd)
+
+
+def run_job(job: dict, inputs: list, out_fd: int) -> None:
+    """Run every call of one job, in as few forked children as timeouts and crashes allow."""
+    calls = job["calls"]
+    lim = job["limits"]
+    done: set[int] = set()
+    timeouts: dict[str, int] = {}
+    skip: set[str] = set()
+    imported = False
+    scratch = tempfile.mkdtemp(prefix="grader-")
+
+    def forward(header: dict, arrays=()):
+        header["job"] = job["job"]
+        protocol.write_all(out_fd, protocol.encode(header, arrays))
+
+    try:
+        start = 0
+        while start < len(calls):
+            if calls[start]["function"] in skip or start in done:
+                start += 1
+                continue
+            outcome, current = _run_child(job, inputs, start, skip, scratch, forward, done, imported)
+            imported = True
+            if outcome == "done":
+                break
+            if current == _IMPORT:
+                # The child died or hung while importing: no call can run, so none is retried.
+                for i in range(start, len(calls)):
+                    if i not in done:
+                        forward({"type": "result", "index": i, "status": "import_" + outcome})
+                        done.add(i)
+                break
+            forward({"type": "result", "index": current, "status": outcome})
+            done.add(current)
+            if outcome == "timeout":
+                fn = calls[current]["function"]
+                timeouts[fn] = timeouts.get(fn, 0) + 1
+                if lim["skip_after_timeouts"] and timeouts[fn] >= lim["skip_after_timeouts"]:
+                    skip.add(fn)
+            start = current + 1
+        for i, call in enumerate(calls):        # cases never run because their function timed out
+            if i not in done:
+                forward({"type": "result", "index": i, "status": "skipped_after_timeout"})
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+        forward({"type": "job_done"})
+
+
+def _run_child(job, inputs, start, skip, scratch, forward, done, imported):
+    """Fork one child from `start`; relay its frames. Returns (outcome, index it was on)."""
+    lim = job["limits"]
+    capture_path = os.path.join(scratch, f"output-{start}.txt")
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:                                               # the child
+        try:
+            os.close(r)
+            limits.apply_in_child(lim, scratch, capture_path, keep_fds=(w,))
+            from . import harness
+            harness.run(job, inputs, start, skip, w, os.open(capture_path, os.O_RDONLY))
+        except BaseException:  # noqa: BLE001 - nothing may escape the child
+            pass
+        os._exit(0)
+
+    os.close(w)
+    reader = protocol.FrameReader()
+    current = _IMPORT
+    deadline = time.monotonic() + lim["import_timeout"]
+    outcome = None
+    try:
+        while outcome is None:
+            wait = deadline - time.monotonic()
+            if wait <= 0:
+                outcome = "timeout"
+                break
+            ready, _, _ = select.select([r], [], [], wait)
+            if not ready:
+                continue
+            data = os.read(r, 1 << 20)
+            if not data:
+                outcome = "crashed"
+                break
+            try:
+                payloads = reader.feed(data)
+                for payload in payloads:
+                    header, arrays = protocol.decode(payload)
+                    kind = header.get("type")
+                    if kind == "imported":
+                        if not imported:
+                            forward(header, arrays)
+                        current = None
+                    elif kind == "start":
+                        current = int(header["index"])
+                        deadline = time.monotonic() + lim["case_timeout"]
+                    elif kind == "result":
+                        index = int(header["index"])
+                        if index != current or index in done:
+                            raise protocol.ProtocolError("result out of order")
+                        forward(header, arrays)
+                        done.add(index)
+                        current = None
+                        deadline = time.monotonic() + lim["case_timeout"]
+                    elif kind == "done":
+                        outcome = "done"
+                        break
+            except (protocol.ProtocolError, KeyError, TypeError, ValueError):
+                outcome = "crashed"
+                break
+    finally:
+        os.close(r)
+        _kill_and_reap(pid)
+    if current is None and outcome != "done":
+        outcome = "done" if outcome == "crashed" and _all_done(job, done, skip) else outcome
+        if outcome != "done":
+            current = _next_pending(job, done, skip, start)
+    return outcome, current
+
+
+def _all_done(job, done, skip) -> bool:
+    return all(i in done or c["function"] in skip for i, c in enumerate(job["calls"]))
+
+
+def _next_pending(job, done, skip, start):
+    for i in range(start, len(job["calls"])):
+        if i not in done and job["calls"][i]["function"] not in skip:
+            return i
+    return start
+
+
+def _kill_and_reap(pid: int) -> None:
+    """Kill the child's whole process group (SIGKILL: it cannot be ignored) and reap it."""
+    for target in (lambda: os.killpg(pid, signal.SIGKILL), lambda: os.kill(pid, signal.SIGKILL)):
+        try:
+            target()
+        except (ProcessLookupError, PermissionError):
+            pass
+    try:
+        os.waitpid(pid, 0)
+    except ChildProcessError:
+        pass
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,506 @@
+"""Assignment specs: YAML in, validated dataclasses out.
+
+An assignment is a folder holding `assignment.yaml` (the public part, which ships with the
+handout) and, in the instructor's checkout only, `hidden.yaml` (where the reference lives and
+the hidden cases). Any problem is a `SpecError` naming the file, the field and what is wrong:
+
+    >>> spec = load_spec("assignments/linear_classifier")
+    >>> [f.name for f in spec.functions]
+    ['svm_loss_naive', 'svm_loss_vectorized', 'softmax_loss_naive', 'softmax_loss_vectorized']
+
+The format is documented in docs/spec-format.md.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+SPEC_FILE = "assignment.yaml"
+HIDDEN_FILE = "hidden.yaml"
+EXPECTED_FILE = "expected_public.json"
+
+FRAMEWORKS = ("numpy", "torch")
+ARG_KINDS = ("array", "labels", "scalar")
+OUTPUT_KINDS = ("scalar", "array")
+DISTRIBUTIONS = ("normal", "uniform")
+FLOAT_DTYPES = ("float64", "float32")
+INT_DTYPES = ("int64", "int32")
+CHECKS = ("no_input_mutation",)
+_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+class SpecError(Exception):
+    """A problem with a spec, as one line: `file: field: problem`."""
+
+    def __init__(self, file: Path | str, where: str, problem: str):
+        self.file, self.where, self.problem = str(file), where, problem
+        super().__init__(f"{file}: {where}: {problem}" if where else f"{file}: {problem}")
+
+
+@dataclass(frozen=True)
+class ArgSpec:
+    """How to generate one argument of a function from a case's random stream."""
+
+    name: str
+    kind: str                        # array | labels | scalar
+    shape: tuple = ()                # dim names or ints (array, labels)
+    dtype: str = "float64"
+    dist: str = "normal"
+    loc: float = 0.0
+    scale: float = 1.0
+    low: Any = 0.0                   # uniform low; labels: lowest label (int or dim name)
+    high: Any = 1.0                  # uniform high; labels: one past the highest label
+    value: Any = None                # a fixed scalar
+
+
+@dataclass(frozen=True)
+class OutputSpec:
+    name: str
+    kind: str                        # scalar | array
+    shape: tuple | None = None       # dim names or ints; None: not checked
+    dtype: str | None = None         # exact dtype required of an array; None: any real dtype
+
+
+@dataclass(frozen=True)
+class CaseSpec:
+    visibility: str                  # public | hidden
+    index: int                       # 1-based within its visibility
+    seed: int
+    note: str = ""
+    dims: dict = field(default_factory=dict)      # fixed dims for this case
+    args: dict = field(default_factory=dict)      # name -> ArgSpec replacing the function's
+
+    @property
+    def case_id(self) -> str:
+        return f"{self.visibility}-{self.index}"
+
+
+@dataclass(frozen=True)
+class FunctionSpec:
+    name: str
+    module: str
+    dims: dict                       # name -> (low, high), inclusive
+    args: tuple                      # ArgSpec, in call order
+    outputs: tuple                   # OutputSpec, in return order
+    rtol: float
+    atol: float
+    points_public: float
+    points_hidden: float
+    all_or_nothing: bool
+    checks: tuple
+    cases: tuple                     # CaseSpec, public first
+
+    def arg_for_case(self, case: CaseSpec) -> tuple:
+        """The function's ArgSpecs with the case's overrides applied."""
+        return tuple(case.args.get(a.name, a) for a in self.args)
+
+    def cases_of(self, visibility: str) -> list:
+        return [c for c in self.cases if c.visibility == visibility]
+
+
+@dataclass(frozen=True)
+class Limits:
+    case_timeout: float = 10.0       # seconds per case
+    import_timeout: float = 30.0     # seconds to import the modules
+    memory: int = 4 << 30            # bytes of address space
+    skip_after_timeouts: int = 1     # after this many timeouts, a function's other cases are not run (0: never)
+
+
+@dataclass(frozen=True)
+class AssignmentSpec:
+    name: str
+    title: str
+    framework: str
+    modules: tuple
+    limits: Limits
+    functions: tuple                 # FunctionSpec
+    path: Path                       # the assignment.yaml file
+    reference_dir: Path | None       # None when hidden.yaml is absent (a student's handout)
+    has_hidden: bool                 # hidden.yaml was found and loaded
+
+    @property
+    def folder(self) -> Path:
+        return self.path.parent
+
+    @property
+    def expected_path(self) -> Path:
+        return self.folder / EXPECTED_FILE
+
+    def function(self, name: str) -> FunctionSpec:
+        for f in self.functions:
+            if f.name == name:
+                return f
+        raise KeyError(name)
+
+
+# ---------------------------------------------------------------------------------------------
+# Finding a spec
+
+
+def find_spec(assignment: str, submission: Path | None = None, cwd: Path | None = None) -> Path:
+    """Resolve `--assignment` to a spec file.
+
+    In order: a path to a spec file or to a folder holding one; `assignments/NAME/` under the
+    current directory (the instructor's checkout); the submission's folder and its parents
+    (a student's handout, where `assignment.yaml` sits beside their modules).
+    """
+    cwd = Path.cwd() if cwd is None else cwd
+    looked = []
+    as_path = Path(assignment)
+    if as_path.suffix in (".yaml", ".yml") or as_path.is_dir() or "/" in assignment:
+        candidate = as_path / SPEC_FILE if as_path.is_dir() else as_path
+        if candidate.is_file():
+            return candidate
+        looked.append(str(candidate))
+    candidate = cwd / "assignments" / assignment / SPEC_FILE
+    if candidate.is_file():
+        return candidate
+    looked.append(str(candidate))
+    if submission is not None:
+        start = submission.resolve()
+        folder = start if start.is_dir() else start.parent
+        for d in [folder, *folder.parents]:
+            candidate = d / SPEC_FILE
+            looked.append(str(candidate))
+            if candidate.is_file() and _spec_name(candidate) == assignment:
+                return candidate
+            if d == cwd.resolve() or d == Path.home():
+                break
+    raise SpecError(assignment, "", "assignment not found; looked for " + ", ".join(looked))
+
+
+def _spec_name(path: Path) -> str | None:
+    try:
+        data = yaml.safe_load(path.read_text())
+    except (OSError, yaml.YAMLError):
+        return None
+    return data.get("name") if isinstance(data, dict) else None
+
+
+# ---------------------------------------------------------------------------------------------
+# Loading
+
+
+def load_spec(path: Path | str) -> AssignmentSpec:
+    """Load and validate an assignment (folder or assignment.yaml) and its hidden part if present."""
+    path = Path(path)
+    if path.is_dir():
+        path = path / SPEC_FILE
+    data = _read_yaml(path)
+    v = _Validator(path)
+    v.keys(data, "", required=("name", "framework", "modules", "functions"),
+           optional=("title", "limits"))
+    name = v.identifier(data["name"], "name")
+    framework = v.choice(data["framework"], "framework", FRAMEWORKS)
+    modules = tuple(v.identifier(m, f"modules[{i}]") for i, m in enumerate(v.list(data["modules"], "modules")))
+    if not modules:
+        raise SpecError(path, "modules", "must name at least one student module")
+    limits = _limits(v, data.get("limits", {}))
+    fns = v.mapping(data["functions"], "functions")
+    if not fns:
+        raise SpecError(path, "functions", "must define at least one function")
+    functions = [_function(v, fname, fdata, modules) for fname, fdata in fns.items()]
+
+    hidden_path = path.parent / HIDDEN_FILE
+    reference_dir = None
+    has_hidden = hidden_path.is_file()
+    if has_hidden:
+        functions, reference_dir = _load_hidden(hidden_path, functions)
+    return AssignmentSpec(name=name, title=str(data.get("title", name)), framework=framework,
+                          modules=modules, limits=limits, functions=tuple(functions), path=path,
+                          reference_dir=reference_dir, has_hidden=has_hidden)
+
+
+def _read_yaml(path: Path) -> dict:
+    try:
+        text = path.read_text()
+    except OSError as e:
+        raise SpecError(path, "", f"cannot read: {e.strerror or e}") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(e, "problem", None) or str(e).splitlines()[0]
+        raise SpecError(path, where, f"invalid YAML: {problem}") from None
+    if not isinstance(data, dict):
+        raise SpecError(path, "", "must be a YAML mapping (key: value) at the top level")
+    return {k: v for k, v in data.items() if not str(k).startswith("_")}   # _keys hold anchors
+
+
+def _load_hidden(path: Path, functions: list) -> tuple[list, Path]:
+    data = _read_yaml(path)
+    v = _Validator(path)
+    v.keys(data, "", required=("reference",), optional=("functions",))
+    ref = path.parent / v.string(data["reference"], "reference")
+    hidden = v.mapping(data.get("functions") or {}, "functions")
+    known = {f.name for f in functions}
+    for fname in hidden:
+        if fname not in known:
+            raise SpecError(path, f"functions.{fname}", f"no such function in {SPEC_FILE} (has: {', '.join(sorted(known))})")
+    out = []
+    for f in functions:
+        cases = _cases(v, hidden.get(f.name) or [], f"functions.{f.name}", "hidden", f)
+        out.append(replace(f, cases=f.cases + tuple(cases)))
+    return out, ref.resolve()
+
+
+def _limits(v: "_Validator", data: Any) -> Limits:
+    data = v.mapping(data, "limits")
+    v.keys(data, "limits", optional=("case_timeout", "import_timeout", "memory", "skip_after_timeouts"))
+    d = Limits()
+    return Limits(
+        case_timeout=v.number(data.get("case_timeout", d.case_timeout), "limits.case_timeout", positive=True),
+        import_timeout=v.number(data.get("import_timeout", d.import_timeout), "limits.import_timeout", positive=True),
+        memory=v.size(data.get("memory", d.memory), "limits.memory"),
+        skip_after_timeouts=int(v.number(data.get("skip_after_timeouts", d.skip_after_timeouts), "limits.skip_after_timeouts")),
+    )
+
+
+def _function(v: "_Validator", name: Any, data: Any, modules: tuple) -> FunctionSpec:
+    where = f"functions.{name}"
+    v.identifier(name, where)
+    data = v.mapping(data, where)
+    v.keys(data, where, required=("args", "outputs", "points"),
+           optional=("module", "dims", "tolerance", "all_or_nothing", "checks", "cases"))
+    if "module" in data:
+        module = v.choice(data["module"], f"{where}.module", modules)
+    elif len(modules) == 1:
+        module = modules[0]
+    else:
+        raise SpecError(v.file, f"{where}.module", f"required when the assignment has several modules ({', '.join(modules)})")
+
+    dims = {}
+    for dname, rng in v.mapping(data.get("dims") or {}, f"{where}.dims").items():
+        dwhere = f"{where}.dims.{dname}"
+        v.identifier(dname, dwhere)
+        if isinstance(rng, int) and not isinstance(rng, bool):
+            rng = [rng, rng]
+        rng = v.list(rng, dwhere)
+        if len(rng) != 2 or not all(isinstance(x, int) and not isinstance(x, bool) for x in rng) or not 1 <= rng[0] <= rng[1]:
+            raise SpecError(v.file, dwhere, f"must be an integer or a range [low, high] with 1 <= low <= high, got {rng!r}")
+        dims[dname] = (rng[0], rng[1])
+
+    args_data = v.mapping(data["args"], f"{where}.args")
+    args = tuple(_arg(v, aname, adata, f"{where}.args.{aname}", dims) for aname, adata in args_data.items())
+
+    outputs = []
+    for i, odata in enumerate(v.list(data["outputs"], f"{where}.outputs")):
+        owhere = f"{where}.outputs[{i}]"
+        odata = v.mapping(odata, owhere)
+        v.keys(odata, owhere, required=("name", "kind"), optional=("shape", "dtype"))
+        kind = v.choice(odata["kind"], f"{owhere}.kind", OUTPUT_KINDS)
+        shape = _shape(v, odata["shape"], f"{owhere}.shape", dims) if "shape" in odata else None
+        dtype = v.choice(odata["dtype"], f"{owhere}.dtype", FLOAT_DTYPES + INT_DTYPES) if "dtype" in odata else None
+        outputs.append(OutputSpec(name=v.identifier(odata["name"], f"{owhere}.name"), kind=kind, shape=shape, dtype=dtype))
+    if not outputs:
+        raise SpecError(v.file, f"{where}.outputs", "must list at least one output")
+
+    tol = v.mapping(data.get("tolerance") or {}, f"{where}.tolerance")
+    v.keys(tol, f"{where}.tolerance", optional=("rtol", "atol"))
+    rtol = v.number(tol.get("rtol", 1e-6), f"{where}.tolerance.rtol", positive=True)
+    atol = v.number(tol.get("atol", 1e-9), f"{where}.tolerance.atol", positive=True)
+
+    points = data["points"]
+    if isinstance(points, dict):
+        v.keys(points, f"{where}.points", optional=("public", "hidden"))
+        p_pub = v.number(points.get("public", 0), f"{where}.points.public")
+        p_hid = v.number(points.get("hidden", 0), f"{where}.points.hidden")
+    else:
+        p_pub, p_hid = v.number(points, f"{where}.points"), 0.0
+    if p_pub < 0 or p_hid < 0:
+        raise SpecError(v.file, f"{where}.points", "must not be negative")
+
+    checks = tuple(v.choice(c, f"{where}.checks[{i}]", CHECKS) for i, c in enumerate(v.list(data.get("checks") or [], f"{where}.checks")))
+    fn = FunctionSpec(name=name, module=module, dims=dims, args=args, outputs=tuple(outputs), rtol=rtol, atol=atol,
+                      points_public=p_pub, points_hidden=p_hid,
+                      all_or_nothing=v.boolean(data.get("all_or_nothing", False), f"{where}.all_or_nothing"),
+                      checks=checks, cases=())
+    cases = _cases(v, data.get("cases") or [], f"{where}.cases", "public", fn)
+    if p_pub > 0 and not cases:
+        raise SpecError(v.file, f"{where}.cases", "public points but no public cases")
+    return replace(fn, cases=tuple(cases))
+
+
+def _arg(v: "_Validator", name: str, data: Any, where: str, dims: dict) -> ArgSpec:
+    v.identifier(name, where)
+    data = v.mapping(data, where)
+    kind = v.choice(data.get("kind"), f"{where}.kind", ARG_KINDS)
+    allowed = {"array": ("kind", "shape", "dtype", "dist", "loc", "scale", "low", "high"),
+               "labels": ("kind", "shape", "dtype", "low", "high"),
+               "scalar": ("kind", "dtype", "dist", "loc", "scale", "low", "high", "value")}[kind]
+    v.keys(data, where, required=("kind", "shape") if kind != "scalar" else ("kind",), optional=allowed)
+    fields: dict[str, Any] = {"name": name, "kind": kind}
+    if kind != "scalar":
+        fields["shape"] = _shape(v, data["shape"], f"{where}.shape", dims)
+    if kind == "labels":
+        fields["dtype"] = v.choice(data.get("dtype", "int64"), f"{where}.dtype", INT_DTYPES)
+        fields["low"] = _int_or_dim(v, data.get("low", 0), f"{where}.low", dims)
+        if "high" not in data:
+            raise SpecError(v.file, f"{where}.high", "required for labels: one past the largest label, e.g. C")
+        fields["high"] = _int_or_dim(v, data["high"], f"{where}.high", dims)
+        return ArgSpec(**fields)
+    default_dtype = "float64"
+    fields["dtype"] = v.choice(data.get("dtype", default_dtype), f"{where}.dtype",
+                               FLOAT_DTYPES if kind == "array" else FLOAT_DTYPES + INT_DTYPES + ("float", "int"))
+    if kind == "scalar" and "value" in data:
+        fields["value"] = v.number(data["value"], f"{where}.value")
+        return ArgSpec(**fields)
+    fields["dist"] = v.choice(data.get("dist", "normal"), f"{where}.dist", DISTRIBUTIONS)
+    for key in ("loc", "scale", "low", "high"):
+        if key in data:
+            fields[key] = v.number(data[key], f"{where}.{key}")
+    if fields["dist"] == "uniform" and not fields.get("low", 0.0) < fields.get("high", 1.0):
+        raise SpecError(v.file, where, "uniform needs low < high")
+    if fields.get("scale", 1.0) < 0:
+        raise SpecError(v.file, f"{where}.scale", "must not be negative")
+    return ArgSpec(**fields)
+
+
+def _cases(v: "_Validator", data: Any, where: str, visibility: str, fn: FunctionSpec) -> list:
+    items = []
+    for item in v.list(data, where):          # nested lists (merged YAML anchors) are flattened
+        items.extend(item if isinstance(item, list) else [item])
+    cases, seeds = [], set()
+    for i, cdata in enumerate(items):
+        cwhere = f"{where}[{i}]"
+        cdata = v.mapping(cdata, cwhere)
+        v.keys(cdata, cwhere, required=("seed",), optional=("note", "dims", "args"))
+        seed = cdata["seed"]
+        if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
+            raise SpecError(v.file, f"{cwhere}.seed", f"must be a non-negative integer, got {seed!r}")
+        if seed in seeds:
+            raise SpecError(v.file, f"{cwhere}.seed", f"seed {seed} is used twice")
+        seeds.add(seed)
+        dims = {}
+        for dname, value in v.mapping(cdata.get("dims") or {}, f"{cwhere}.dims").items():
+            if dname not in fn.dims:
+                raise SpecError(v.file, f"{cwhere}.dims.{dname}", f"unknown dimension (declared: {', '.join(fn.dims) or 'none'})")
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise SpecError(v.file, f"{cwhere}.dims.{dname}", f"must be a positive integer, got {value!r}")
+            dims[dname] = value
+        overrides = {}
+        by_name = {a.name: a for a in fn.args}
+        for aname, adata in v.mapping(cdata.get("args") or {}, f"{cwhere}.args").items():
+            awhere = f"{cwhere}.args.{aname}"
+            if aname not in by_name:
+                raise SpecError(v.file, awhere, f"unknown argument (arguments: {', '.join(by_name)})")
+            adata = v.mapping(adata, awhere)
+            base = by_name[aname]
+            if "value" in adata:      # a fixed value replaces the distribution
+                merged = {"kind": base.kind, "dtype": base.dtype, **adata}
+            else:
+                merged = {**_as_yaml(base), **adata}
+            overrides[aname] = _arg(v, aname, merged, awhere, fn.dims)
+        cases.append(CaseSpec(visibility=visibility, index=len(cases) + 1, seed=seed,
+                              note=str(cdata.get("note", "")), dims=dims, args=overrides))
+    return cases
+
+
+def _as_yaml(arg: ArgSpec) -> dict:
+    """An ArgSpec back in spec form, so that a case's override is validated like a declaration."""
+    keys = {"array": ("kind", "shape", "dtype", "dist", "loc", "scale", "low", "high"),
+            "labels": ("kind", "shape", "dtype", "low", "high"),
+            "scalar": ("kind", "dtype", "dist", "loc", "scale", "low", "high", "value")}[arg.kind]
+    out = {k: getattr(arg, k) for k in keys if getattr(arg, k) is not None}
+    if "shape" in out:
+        out["shape"] = list(out["shape"])
+    return out
+
+
+def _shape(v: "_Validator", data: Any, where: str, dims: dict) -> tuple:
+    shape = []
+    for i, d in enumerate(v.list(data, where)):
+        shape.append(_int_or_dim(v, d, f"{where}[{i}]", dims))
+    return tuple(shape)
+
+
+def _int_or_dim(v: "_Validator", d: Any, where: str, dims: dict):
+    if isinstance(d, int) and not isinstance(d, bool) and d >= 0:
+        return d
+    if isinstance(d, str) and d in dims:
+        return d
+    raise SpecError(v.file, where, f"must be a non-negative integer or a declared dimension ({', '.join(dims) or 'none declared'}), got {d!r}")
+
+
+def parse_size(text: Any) -> int | None:
+    """'4GiB', '512MiB', '2G', 1073741824 -> bytes; None when not a size."""
+    if isinstance(text, int) and not isinstance(text, bool):
+        return text if text > 0 else None
+    m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([KMGT]?)(i?B?)\s*", str(text), re.IGNORECASE)
+    if not m:
+        return None
+    factor = 1 << (10 * " KMGT".index(m.group(2).upper() or " "))
+    return int(float(m.group(1)) * factor)
+
+
+class _Validator:
+    """Small typed accessors that raise SpecError with the field's path."""
+
+    def __init__(self, file: Path):
+        self.file = file
+
+    def keys(self, data: dict, where: str, required=(), optional=()):
+        for key in required:
+            if key not in data:
+                raise SpecError(self.file, _join(where, key), "required field is missing")
+        allowed = set(required) | set(optional)
+        for key in data:
+            if key not in allowed and not str(key).startswith("_"):
+                raise SpecError(self.file, _join(where, str(key)),
+                                f"unknown field (allowed here: {', '.join(sorted(allowed))})")
+
+    def mapping(self, data: Any, where: str) -> dict:
+        if not isinstance(data, dict):
+            raise SpecError(self.file, where, f"must be a mapping (key: value), got {_kind(data)}")
+        return {k: val for k, val in data.items() if not str(k).startswith("_")}
+
+    def list(self, data: Any, where: str) -> list:
+        if not isinstance(data, list):
+            raise SpecError(self.file, where, f"must be a list, got {_kind(data)}")
+        return data
+
+    def string(self, data: Any, where: str) -> str:
+        if not isinstance(data, str) or not data:
+            raise SpecError(self.file, where, f"must be a non-empty string, got {_kind(data)}")
+        return data
+
+    def identifier(self, data: Any, where: str) -> str:
+        if not isinstance(data, str) or not _NAME.match(data):
+            raise SpecError(self.file, where, f"must be a Python identifier, got {data!r}")
+        return data
+
+    def choice(self, data: Any, where: str, choices) -> str:
+        if data not in choices:
+            raise SpecError(self.file, where, f"must be one of {', '.join(choices)}; got {data!r}")
+        return data
+
+    def number(self, data: Any, where: str, positive: bool = False) -> float:
+        if isinstance(data, bool) or not isinstance(data, (int, float)):
+            raise SpecError(self.file, where, f"must be a number, got {data!r}")
+        if positive and not data > 0:
+            raise SpecError(self.file, where, f"must be positive, got {data!r}")
+        return data
+
+    def boolean(self, data: Any, where: str) -> bool:
+        if not isinstance(data, bool):
+            raise SpecError(self.file, where, f"must be true or false, got {data!r}")
+        return data
+
+    def size(self, data: Any, where: str) -> int:
+        size = parse_size(data)
+        if size is None:
+            raise SpecError(self.file, where, f"must be a size such as 4GiB or 512MiB, got {data!r}")
+        return size
+
+
+def _join(where: str, key: str) -> str:
+    return f"{where}.{key}" if where else key
+
+
+def _kind(data: Any) -> str:
+    return {dict: "a mapping", list: "a list", str: "a string", type(None): "nothing"}.get(type(data), type(data).__name__)
