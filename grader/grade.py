@@ -102,9 +102,11 @@ def grade_submission(spec: AssignmentSpec, submission: Path, hidden: bool = Fals
     for fn in spec.functions:
         fr = functions.get(fn.name)
         if fr is not None:
-            fr.public, fr.hidden = score.score_function(fn.points_public, fn.points_hidden, fr.cases, fn.all_or_nothing)
+            fr.public, hidden_score = score.score_function(fn.points_public, fn.points_hidden, fr.cases, fn.all_or_nothing)
+            fr.hidden = hidden_score if hidden else None
     return SubmissionResult(
         assignment=spec.name, submission=str(submission), hidden_graded=hidden, hidden_available=spec.has_hidden,
+        hidden_points=float(sum(fn.points_hidden for fn in spec.functions)),
         functions=list(functions.values()), sandbox=run_limits.SANDBOX_MODE, grader_version=__version__,
         started=started.isoformat(timespec="seconds"), duration=round(time.monotonic() - t0, 3),
         stdout=str(imported.get("stdout", "")))

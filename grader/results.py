@@ -88,15 +88,15 @@ class FunctionResult:
     module: str
     cases: list[CaseResult] = field(default_factory=list)
     public: Score = field(default_factory=Score)
-    hidden: Score = field(default_factory=Score)
+    hidden: Score | None = None      # None when the hidden cases were not graded
 
     @property
     def earned(self) -> float:
-        return self.public.earned + self.hidden.earned
+        return self.public.earned + (self.hidden.earned if self.hidden else 0.0)
 
     @property
     def possible(self) -> float:
-        return self.public.possible + self.hidden.possible
+        return self.public.possible + (self.hidden.possible if self.hidden else 0.0)
 
 
 @dataclass
@@ -106,7 +106,8 @@ class SubmissionResult:
     assignment: str
     submission: str
     hidden_graded: bool              # were hidden cases run?
-    hidden_available: bool           # does the spec have hidden cases at all (if known)?
+    hidden_available: bool           # were the hidden cases at hand (the instructor's checkout)?
+    hidden_points: float = 0.0       # what the hidden cases are worth, graded or not
     functions: list[FunctionResult] = field(default_factory=list)
     sandbox: str = ""                # which isolation the worker ran with
     grader_version: str = ""
@@ -123,16 +124,16 @@ class SubmissionResult:
         return _sum_scores(fn.public for fn in self.functions)
 
     @property
-    def hidden(self) -> Score:
-        return _sum_scores(fn.hidden for fn in self.functions)
+    def hidden(self) -> Score | None:
+        return _sum_scores(fn.hidden for fn in self.functions) if self.hidden_graded else None
 
     @property
     def earned(self) -> float:
-        return self.public.earned + (self.hidden.earned if self.hidden_graded else 0.0)
+        return sum(fn.earned for fn in self.functions)
 
     @property
     def possible(self) -> float:
-        return self.public.possible + (self.hidden.possible if self.hidden_graded else 0.0)
+        return sum(fn.possible for fn in self.functions)
 
     def counts(self) -> dict[str, int]:
         """Cases by outcome, as JUnit counts them: passed, failures, errors."""
@@ -150,18 +151,16 @@ class SubmissionResult:
 
     def to_dict(self) -> dict[str, Any]:
         data = dataclasses.asdict(self)
+        hidden = self.hidden
         data["score"] = {
             "earned": self.earned,
             "possible": self.possible,
             "public": dataclasses.asdict(self.public),
-            "hidden": dataclasses.asdict(self.hidden) if self.hidden_graded else None,
+            "hidden": dataclasses.asdict(hidden) if hidden else None,
         }
         data["counts"] = self.counts()
         for fn_data, fn in zip(data["functions"], self.functions):
-            fn_data["earned"] = fn.public.earned + (fn.hidden.earned if self.hidden_graded else 0.0)
-            fn_data["possible"] = fn.public.possible + (fn.hidden.possible if self.hidden_graded else 0.0)
-            if not self.hidden_graded:
-                fn_data["hidden"] = None
+            fn_data["earned"], fn_data["possible"] = fn.earned, fn.possible
         return data
 
 

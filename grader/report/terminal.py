@@ -13,21 +13,20 @@ MAX_PRINTED_LINES = 8
 
 def render(result: SubmissionResult, verbose: bool = False) -> str:
     lines = [f"grader {result.grader_version}: {result.assignment}, {result.submission}"]
-    if not result.hidden_graded and (result.hidden.possible or result.hidden_available):
+    if not result.hidden_graded and (result.hidden_points or result.hidden_available):
         lines.append("Public cases only: hidden cases are run when your work is graded.")
     if result.stdout.strip():
         lines += ["", "Printed while importing your code:"] + _indent(_clip(result.stdout), 2)
     for fn in result.functions:
-        lines += [""] + _function(fn, result.hidden_graded, verbose)
+        lines += [""] + _function(fn, verbose)
     lines += ["", _summary(result)]
     return "\n".join(lines) + "\n"
 
 
-def _function(fn: FunctionResult, hidden_graded: bool, verbose: bool) -> list[str]:
+def _function(fn: FunctionResult, verbose: bool) -> list[str]:
     cases = fn.cases
     passed = sum(c.passed for c in cases)
-    earned = fn.public.earned + (fn.hidden.earned if hidden_graded else 0)
-    possible = fn.public.possible + (fn.hidden.possible if hidden_graded else 0)
+    earned, possible = fn.earned, fn.possible
     mark = "ok  " if passed == len(cases) else "FAIL"
     head = f"{mark} {fn.name}: {passed}/{len(cases)} cases passed, {_pts(earned)}/{_pts(possible)} points"
     out = [head]
@@ -68,8 +67,8 @@ def _summary(result: SubmissionResult) -> str:
     else:
         head = f"{counts['passed']} of {counts['tests']} {scope} cases passed"
     text = f"{head}: {_pts(result.earned)}/{_pts(result.possible)} points."
-    if not result.hidden_graded and result.hidden.possible:
-        text += f" Hidden cases, worth {_pts(result.hidden.possible)} more points, are not run here."
+    if not result.hidden_graded and result.hidden_points:
+        text += f" Hidden cases, worth {_pts(result.hidden_points)} more points, are not run here."
     elif not result.hidden_graded:
         text += " Hidden cases, if any, are not run here."
     return text

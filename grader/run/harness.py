@@ -135,13 +135,14 @@ def _plain(v, torch) -> tuple[dict, np.ndarray | None]:
 
 def _value(arg: dict, inputs: list):
     if "array" in arg:
-        return inputs[arg["array"]].copy()     # the student gets their own copy
+        return inputs[arg["array"]]
     return arg["scalar"]
 
 
 def _to_framework(v, torch):
-    if torch is not None and isinstance(v, np.ndarray):
-        return torch.from_numpy(v.copy())
+    """The student's own copy of an input, as a tensor when the assignment uses torch."""
+    if isinstance(v, np.ndarray):
+        return torch.from_numpy(v.copy()) if torch is not None else v.copy()
     return v
 
 

@@ -58,7 +58,9 @@ def run_job(job: dict, inputs: list, out_fd: int) -> None:
     timeouts: dict[str, int] = {}
     skip: set[str] = set()
     imported = False
-    scratch = tempfile.mkdtemp(prefix="grader-")
+    job_dir = tempfile.mkdtemp(prefix="grader-")
+    scratch = os.path.join(job_dir, "work")     # the child's working directory, empty at the start
+    os.mkdir(scratch, 0o700)
 
     def forward(header: dict, arrays=()):
         header["job"] = job["job"]
@@ -70,7 +72,7 @@ def run_job(job: dict, inputs: list, out_fd: int) -> None:
             if calls[start]["function"] in skip or start in done:
                 start += 1
                 continue
-            outcome, current = _run_child(job, inputs, start, skip, scratch, forward, done, imported)
+            outcome, current = _run_child(job, inputs, start, skip, job_dir, scratch, forward, done, imported)
             imported = True
             if outcome == "done":
                 break
@@ -93,14 +95,14 @@ def run_job(job: dict, inputs: list, out_fd: int) -> None:
             if i not in done:
                 forward({"type": "result", "index": i, "status": "skipped_after_timeout"})
     finally:
-        shutil.rmtree(scratch, ignore_errors=True)
+        shutil.rmtree(job_dir, ignore_errors=True)
         forward({"type": "job_done"})
 
 
-def _run_child(job, inputs, start, skip, scratch, forward, done, imported):
+def _run_child(job, inputs, start, skip, job_dir, scratch, forward, done, imported):
     """Fork one child from `start`; relay its frames. Returns (outcome, index it was on)."""
     lim = job["limits"]
-    capture_path = os.path.join(scratch, f"output-{start}.txt")
+    capture_path = os.path.join(job_dir, f"output-{start}.txt")
     r, w = os.pipe()
     pid = os.fork()
     if pid == 0:                                               # the child

@@ -1,0 +1,102 @@
+"""The JUnit XML report, for CI systems and IDEs that show test results.
+
+    write_junit(result, "junit.xml")
+
+One <testsuite> per graded function, one <testcase> per case. A wrong answer is a <failure>,
+anything that stopped the code from answering is an <error> (results.FAILURE_STATUSES and
+ERROR_STATUSES). Student text (messages, printed output) is made valid XML 1.0 first: one
+stray control character would otherwise make the whole file unreadable to the CI.
+"""
+from __future__ import annotations
+
+import io
+import os
+import re
+
+import junitparser
+
+from ..results import ERROR_STATUSES, FAILURE_STATUSES, CaseResult, OutputCheck, SubmissionResult
+from .atomic import write_atomic
+
+STDOUT_LIMIT = 64 * 1024   # bytes of a case's printed output kept; a print in a loop can be huge
+TRUNCATED = "\n[... truncated]"
+
+# Everything outside XML 1.0's Char production: C0 controls except \t \n \r, surrogates
+# (only lone ones can reach a Python str), \ufffe and \uffff.
+_NOT_XML_CHAR = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+def xml_safe(text: str) -> str:
+    """`text` without the characters XML 1.0 forbids."""
+    return _NOT_XML_CHAR.sub("", text)
+
+
+def build_junit(result: SubmissionResult) -> junitparser.JUnitXml:
+    """The report as a junitparser document, counts filled in."""
+    xml = junitparser.JUnitXml(xml_safe(result.assignment))
+    for fn in result.functions:
+        suite = junitparser.TestSuite(xml_safe(fn.name))
+        suite.add_property("public_points_earned", str(fn.public.earned))
+        suite.add_property("public_points_possible", str(fn.public.possible))
+        if fn.hidden is not None:
+            suite.add_property("hidden_points_earned", str(fn.hidden.earned))
+            suite.add_property("hidden_points_possible", str(fn.hidden.possible))
+        for case in fn.cases:
+            suite.add_testcase(_testcase(case, f"{result.assignment}.{fn.name}"))
+        suite.update_statistics()
+        xml.add_testsuite(suite)
+    xml.update_statistics()
+    return xml
+
+
+def write_junit(result: SubmissionResult, path: str | os.PathLike[str]) -> None:
+    """Write the report to `path`; readers never see a half-written file."""
+    buffer = io.BytesIO()
+    build_junit(result).write(buffer, pretty=True)
+    write_atomic(path, buffer.getvalue())
+
+
+def _testcase(case: CaseResult, classname: str) -> junitparser.TestCase:
+    name = f"{case.case_id} (seed {case.seed})" + (f": {case.note}" if case.note else "")
+    testcase = junitparser.TestCase(xml_safe(name), xml_safe(classname), case.duration or 0)
+    if case.status in FAILURE_STATUSES or case.status in ERROR_STATUSES:
+        kind = junitparser.Failure if case.status in FAILURE_STATUSES else junitparser.Error
+        # An attribute is one line: a newline in it would come back as a space anyway.
+        entry = kind(" ".join(xml_safe(case.message).splitlines()), case.status)
+        entry.text = xml_safe(_text(case))
+        testcase.result = [entry]   # a list: junitparser 3 only accepts lists
+    if case.stdout:
+        testcase.system_out = _truncate(xml_safe(case.stdout))
+    return testcase
+
+
+def _text(case: CaseResult) -> str:
+    """The body of a <failure>/<error>: message first (CI shows the first line), then why."""
+    lines = [case.message]
+    if case.details:
+        lines.append(case.details)
+    lines += [_output_line(out) for out in case.outputs if not out.ok]
+    if case.dims:
+        lines.append("inputs: " + ", ".join(f"{k}={v}" for k, v in case.dims.items()))
+    return "\n".join(lines)
+
+
+def _output_line(out: OutputCheck) -> str:
+    parts = [f"{out.name}:"] + ([out.message] if out.message else [])
+    if out.max_rel_error is not None:
+        parts.append(f"max_rel_error={out.max_rel_error:.3g}")
+    if out.worst_index is not None:
+        parts.append(f"worst_index={list(out.worst_index)}")
+    if out.expected is not None:
+        parts.append(f"expected={out.expected:.8g}")
+    if out.got is not None:
+        parts.append(f"got={out.got:.8g}")
+    return " ".join(parts)
+
+
+def _truncate(text: str) -> str:
+    data = text.encode("utf-8")
+    if len(data) <= STDOUT_LIMIT:
+        return text
+    # errors="ignore" drops a multi-byte character cut in half at the limit.
+    return data[:STDOUT_LIMIT].decode("utf-8", errors="ignore") + TRUNCATED

@@ -1,0 +1,113 @@
+"""compare_output is pure: a table of (expected, what came back) -> verdict."""
+import numpy as np
+import pytest
+
+from grader.compare import compare_output, relative_error
+
+E = np.array([[1.0, -2.0], [0.5, 4.0]])
+
+
+def arr(kind="tensor", type_="torch.Tensor"):
+    return {"kind": kind, "type": type_}
+
+
+def check(got, received=None, expected=E, kind="array", framework="torch", dtype="float64", rtol=1e-6, atol=1e-9):
+    return compare_output("dW", kind, framework, expected, received or arr(), got, rtol, atol, dtype=dtype)
+
+
+def test_identical_arrays_pass_with_zero_error():
+    c = check(E.copy())
+    assert c.ok and c.max_rel_error == 0.0 and c.message == ""
+
+
+def test_worst_element_is_reported_with_expected_and_got():
+    got = E.copy()
+    got[1, 0] = 0.6                               # relative error 0.2 at [1, 0]
+    got[0, 1] = -2.0000001                        # within tolerance... but 5e-8
+    c = check(got)
+    assert not c.ok
+    assert c.worst_index == [1, 0]
+    assert c.expected == 0.5 and c.got == 0.6
+    assert c.max_rel_error == pytest.approx(0.2)
+    assert c.message == "dW: relative error 0.2 at [1, 0]: expected 0.5, got 0.6 (tolerance 1e-06)"
+
+
+def test_error_within_tolerance_passes():
+    assert check(E * (1 + 5e-7)).ok
+    assert not check(E * (1 + 5e-6)).ok
+
+
+def test_near_zero_expected_values_are_judged_absolutely():
+    e = np.array([0.0, 1e-12, 3.0])
+    assert check(np.array([5e-10, -4e-10, 3.0]), expected=e).ok          # |err| <= atol
+    assert not check(np.array([5e-9, 0.0, 3.0]), expected=e).ok
+
+
+@pytest.mark.parametrize("bad, word", [(np.nan, "NaN"), (np.inf, "inf")])
+def test_non_finite_values_never_pass(bad, word):
+    got = E.copy()
+    got[0, 1] = bad
+    c = check(got)
+    assert not c.ok
+    assert c.message.startswith(f"dW is {word} at [0, 1]")
+    assert c.worst_index == [0, 1]
+
+
+def test_nan_scalar_fails_even_though_nan_compares_false():
+    c = compare_output("loss", "scalar", "torch", np.array(2.5), arr("python_number", "float"), np.array(np.nan), 1e-6, 1e-9)
+    assert not c.ok and c.message == "loss is NaN; expected 2.5"
+
+
+def test_wrong_shape_is_named_and_transpose_suggested():
+    c = check(E[:, :1].copy())
+    assert not c.ok and c.message == "dW: expected shape (2, 2), got (2, 1)"
+    e = np.zeros((3, 2))
+    c = check(np.zeros((2, 3)), expected=e)
+    assert c.message == "dW: expected shape (3, 2), got (2, 3) (the transpose?)"
+
+
+def test_broadcastable_shape_does_not_sneak_through():
+    c = check(np.array([2.5]), expected=np.full((2, 2), 2.5))
+    assert not c.ok and "expected shape (2, 2), got (1,)" in c.message
+
+
+def test_wrong_dtype_is_named():
+    c = check(E.astype(np.float32))
+    assert not c.ok and c.message.startswith("dW: expected dtype float64, got float32")
+
+
+def test_array_of_the_other_framework_is_rejected():
+    c = check(E.copy(), received=arr("ndarray", "numpy.ndarray"))
+    assert c.message == "dW: expected a torch.Tensor, got a numpy.ndarray"
+    c = check(E.copy(), received=arr("tensor"), framework="numpy")
+    assert c.message == "dW: expected a numpy.ndarray, got a torch.Tensor"
+
+
+def test_non_numeric_values_are_rejected_by_type():
+    c = check(None, received={"kind": "other", "type": "list"})
+    assert c.message == "dW: expected a torch.Tensor, got a list"
+    c = compare_output("loss", "scalar", "torch", np.array(1.0), {"kind": "other", "type": "NoneType"}, None, 1e-6, 1e-9)
+    assert c.message == "loss: expected a real number, got None"
+    c = compare_output("loss", "scalar", "torch", np.array(1.0), {"kind": "bool", "type": "bool"}, None, 1e-6, 1e-9)
+    assert not c.ok
+
+
+@pytest.mark.parametrize("received", [arr("python_number", "float"), arr("python_number", "int"),
+                                      arr("numpy_scalar", "numpy.float32"), arr("ndarray", "numpy.ndarray"),
+                                      arr("tensor", "torch.Tensor")])
+def test_any_real_scalar_is_accepted_for_a_scalar_output(received):
+    c = compare_output("loss", "scalar", "torch", np.array(3.0), received, np.array(3.0), 1e-6, 1e-9)
+    assert c.ok
+
+
+def test_one_element_tensor_is_not_a_scalar():
+    c = compare_output("loss", "scalar", "torch", np.array(3.0), arr(), np.array([3.0]), 1e-6, 1e-9)
+    assert not c.ok
+    assert c.message == "loss: expected a scalar, got a torch.Tensor of shape (1,) (use .item() or index [0] to get its single value)"
+
+
+def test_relative_error_uses_the_reference_as_scale():
+    err = relative_error(np.array([2.0, 0.0]), np.array([1.0, 0.0]), 1e-6, 1e-9)
+    assert err.tolist() == [1.0, 0.0]
+    # A huge student value must not excuse itself: the scale is |expected|, not |got|.
+    assert relative_error(np.array([1e300]), np.array([1.0]), 1e-6, 1e-9)[0] == pytest.approx(1e300)

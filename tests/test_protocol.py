@@ -1,0 +1,70 @@
+"""The worker protocol carries plain arrays only: no pickle, no student-defined types."""
+import pickle
+import struct
+
+import numpy as np
+import pytest
+
+from grader.run.protocol import FrameReader, ProtocolError, decode, encode
+
+
+def roundtrip(header, arrays=()):
+    frame = encode(header, arrays)
+    (n,) = struct.unpack_from("<I", frame)
+    return decode(frame[4:4 + n])
+
+
+def test_arrays_and_header_roundtrip_exactly():
+    a = np.arange(6, dtype=np.float64).reshape(2, 3) / 7
+    b = np.array(3, dtype=np.int64)
+    header, arrays = roundtrip({"type": "result", "values": [{"array": 0}, {"array": 1}]}, [a, b])
+    assert header == {"type": "result", "values": [{"array": 0}, {"array": 1}]}
+    assert type(arrays[0]) is np.ndarray and arrays[0].dtype == np.float64
+    np.testing.assert_array_equal(arrays[0], a)
+    assert arrays[1].shape == () and arrays[1] == 3
+
+
+def test_non_contiguous_and_zero_d_arrays_keep_their_shape():
+    a = np.arange(12.0).reshape(3, 4).T
+    _, (back, scalar) = roundtrip({}, [a, np.array(2.5)])
+    np.testing.assert_array_equal(back, a)
+    assert scalar.shape == ()
+
+
+def test_object_arrays_cannot_be_sent():
+    with pytest.raises(ProtocolError):
+        encode({}, [np.array([object()], dtype=object)])
+
+
+def test_a_pickle_is_never_unpickled():
+    class Boom:
+        def __reduce__(self):
+            return (exec, ("raise SystemExit('pwned')",))
+    payload = pickle.dumps(Boom())
+    frame = struct.pack("<I", len(payload)) + payload
+    with pytest.raises(ProtocolError):
+        decode(frame)
+
+
+@pytest.mark.parametrize("meta", [
+    {"dtype": "|O", "shape": [1], "offset": 0, "nbytes": 8},          # object dtype
+    {"dtype": "<f8", "shape": [2], "offset": 0, "nbytes": 8},         # size mismatch
+    {"dtype": "<f8", "shape": [1], "offset": 4, "nbytes": 8},         # outside the frame
+    {"dtype": "<f8", "shape": [-1], "offset": 0, "nbytes": 8},
+    {"dtype": "<f8"},
+])
+def test_forged_array_descriptions_are_rejected(meta):
+    import json
+    head = json.dumps({"arrays": [meta]}).encode()
+    payload = struct.pack("<I", len(head)) + head + b"\0" * 8
+    with pytest.raises(ProtocolError):
+        decode(payload)
+
+
+def test_frame_reader_reassembles_split_frames_and_caps_size():
+    frame = encode({"n": 1}) + encode({"n": 2})
+    reader = FrameReader()
+    got = reader.feed(frame[:5]) + reader.feed(frame[5:])
+    assert [decode(p)[0]["n"] for p in got] == [1, 2]
+    with pytest.raises(ProtocolError):
+        FrameReader(max_frame=10).feed(struct.pack("<I", 11) + b"x" * 11)

@@ -1,0 +1,233 @@
+"""The JSON and JUnit reporters: strict JSON that matches its schema, JUnit that CI can parse."""
+from __future__ import annotations
+
+import copy
+import json
+import xml.etree.ElementTree as ET
+
+import jsonschema
+import junitparser
+import pytest
+
+from grader.report.json_report import render_json, schema, write_json
+from grader.report.junit import STDOUT_LIMIT, TRUNCATED, build_junit, write_junit, xml_safe
+from grader.results import (CRASHED, ERROR, FAILED, HIDDEN, NOT_IMPLEMENTED, PASSED, PUBLIC, STATUSES,
+                            TIMEOUT, CaseResult, FunctionResult, OutputCheck, Score, SubmissionResult)
+
+NASTY_STDOUT = "before\x00\x1b[31mred\x07 after\n"
+
+
+def make_result(hidden_graded: bool) -> SubmissionResult:
+    """Two functions, every kind of outcome; hidden cases only when hidden_graded."""
+    loss_cases = [
+        CaseResult("softmax_loss", "public-1", PUBLIC, 11, PASSED, note="tiny batch",
+                   dims={"N": 2, "D": 3}, outputs=[OutputCheck("loss", True, max_rel_error=1e-9,
+                                                               worst_index=[], expected=1.5, got=1.5)],
+                   duration=0.01),
+        CaseResult("softmax_loss", "public-2", PUBLIC, 12, FAILED,
+                   message="dW is NaN at [1, 2]: expected 0.25, got nan",
+                   details="hint: subtract the row max before exp", note="large logits",
+                   dims={"N": 4, "D": 5},
+                   outputs=[OutputCheck("loss", True, max_rel_error=0.0, worst_index=[], expected=2.0, got=2.0),
+                            OutputCheck("dW", False, "NaN in output", max_rel_error=float("inf"),
+                                        worst_index=[1, 2], expected=0.25, got=float("nan"))],
+                   duration=0.02, stdout=NASTY_STDOUT),
+        CaseResult("softmax_loss", "public-3", PUBLIC, 13, ERROR,
+                   message="ZeroDivisionError: division by zero",
+                   details="  File \"submission.py\", line 7, in softmax_loss\x0c", dims={"N": 1, "D": 1},
+                   duration=0.001),
+    ]
+    grad_cases = [
+        CaseResult("linear_grad", "public-1", PUBLIC, 21, TIMEOUT, message="took longer than 2 s",
+                   duration=2.0),
+        CaseResult("linear_grad", "public-2", PUBLIC, 22, NOT_IMPLEMENTED,
+                   message="linear_grad is not implemented yet"),
+    ]
+    if hidden_graded:
+        loss_cases.append(CaseResult("softmax_loss", "hidden-1", HIDDEN, 91, PASSED, duration=0.5))
+        grad_cases.append(CaseResult("linear_grad", "hidden-1", HIDDEN, 92, CRASHED,
+                                     message="the worker died (signal 11)"))
+    return SubmissionResult(
+        assignment="hw1", submission="students/ada", hidden_graded=hidden_graded, hidden_available=True, hidden_points=6.0,
+        functions=[
+            FunctionResult("softmax_loss", "losses", loss_cases, public=Score(1.0, 3.0, 1, 3),
+                           hidden=Score(2.0, 2.0, 1, 1) if hidden_graded else None),
+            FunctionResult("linear_grad", "grads", grad_cases, public=Score(0.0, 2.0, 0, 2),
+                           hidden=Score(0.0, 4.0, 0, 1) if hidden_graded else None),
+        ],
+        sandbox="process", grader_version="0.1.0", started="2024-01-01T00:00:00Z", duration=3.5,
+        stdout="imported\x0c\n",
+    )
+
+
+def _no_nan(name: str):
+    raise ValueError(f"non-strict JSON constant {name}")
+
+
+# --- JSON -------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("hidden_graded", [True, False])
+def test_json_report_validates_against_schema(hidden_graded):
+    data = json.loads(render_json(make_result(hidden_graded)))
+    jsonschema.Draft202012Validator.check_schema(schema())
+    jsonschema.validate(data, schema(), cls=jsonschema.Draft202012Validator)
+    assert (data["score"]["hidden"] is None) is (not hidden_graded)
+
+
+@pytest.mark.parametrize("where", [
+    lambda d: d,
+    lambda d: d["score"],
+    lambda d: d["score"]["public"],
+    lambda d: d["counts"],
+    lambda d: d["functions"][0],
+    lambda d: d["functions"][0]["public"],
+    lambda d: d["functions"][0]["cases"][1],
+    lambda d: d["functions"][0]["cases"][1]["outputs"][1],
+], ids=["top", "score", "score.public", "counts", "function", "function.public", "case", "output"])
+def test_schema_rejects_unknown_keys_at_every_level(where):
+    data = json.loads(render_json(make_result(True)))
+    tampered = copy.deepcopy(data)
+    where(tampered)["surprise"] = 1
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(tampered, schema(), cls=jsonschema.Draft202012Validator)
+
+
+def test_schema_rejects_unknown_status_and_bare_nan():
+    data = json.loads(render_json(make_result(True)))
+    bad_status = copy.deepcopy(data)
+    bad_status["functions"][0]["cases"][0]["status"] = "skipped"
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(bad_status, schema())
+    bad_float = copy.deepcopy(data)
+    bad_float["functions"][0]["cases"][1]["outputs"][1]["got"] = "NaN"
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(bad_float, schema())
+
+
+def test_schema_status_enum_matches_results():
+    assert schema()["$defs"]["case"]["properties"]["status"]["enum"] == list(STATUSES)
+
+
+def test_json_is_strict_and_writes_non_finite_floats_as_strings(tmp_path):
+    path = tmp_path / "report.json"
+    write_json(make_result(True), path)
+    data = json.loads(path.read_text(), parse_constant=_no_nan)
+    dw = data["functions"][0]["cases"][1]["outputs"][1]
+    assert dw == {"name": "dW", "ok": False, "message": "NaN in output", "max_rel_error": "inf",
+                  "worst_index": [1, 2], "expected": 0.25, "got": "nan"}
+    assert data["counts"] == {"tests": 7, "passed": 2, "failures": 1, "errors": 4}
+    assert data["score"]["earned"] == 3.0 and data["score"]["possible"] == 11.0
+    assert data["functions"][0]["cases"][1]["stdout"] == NASTY_STDOUT
+    assert [p.name for p in tmp_path.iterdir()] == ["report.json"]   # no temp file left behind
+
+
+def test_json_without_hidden_grading_scores_public_only():
+    data = json.loads(render_json(make_result(False)), parse_constant=_no_nan)
+    assert data["score"]["earned"] == 1.0 and data["score"]["possible"] == 5.0
+    assert [fn["hidden"] for fn in data["functions"]] == [None, None]
+    assert data["counts"] == {"tests": 5, "passed": 1, "failures": 1, "errors": 3}
+
+
+# --- JUnit ------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("hidden_graded", [True, False])
+def test_junit_counts_match_result_counts(tmp_path, hidden_graded):
+    result = make_result(hidden_graded)
+    path = tmp_path / "junit.xml"
+    write_junit(result, path)
+    xml = junitparser.JUnitXml.fromfile(str(path))
+    counts = result.counts()
+    suites = list(xml)
+    assert [s.name for s in suites] == ["softmax_loss", "linear_grad"]
+    assert (xml.tests, xml.failures, xml.errors) == (counts["tests"], counts["failures"], counts["errors"])
+    assert sum(s.tests for s in suites) == counts["tests"]
+    assert sum(s.failures for s in suites) == counts["failures"]
+    assert sum(s.errors for s in suites) == counts["errors"]
+    # Counted from the elements too, not only from the attributes the writer filled in.
+    results = [type(r) for s in suites for c in s for r in c.result]
+    assert results.count(junitparser.Failure) == counts["failures"]
+    assert results.count(junitparser.Error) == counts["errors"]
+    # junitparser fills in missing counts when read, so check that the file itself has them.
+    root = ET.parse(path).getroot()
+    written = [{k: int(e.get(k, -1)) for k in ("tests", "failures", "errors")}
+               for e in [root, *root.iter("testsuite")]]
+    assert written[0] == {k: counts[k] for k in ("tests", "failures", "errors")}
+    assert [sum(w[k] for w in written[1:]) for k in ("tests", "failures", "errors")] == \
+        [counts["tests"], counts["failures"], counts["errors"]]
+    assert [p.name for p in tmp_path.iterdir()] == ["junit.xml"]
+
+
+def test_junit_cases_carry_name_seed_note_and_status(tmp_path):
+    result = make_result(True)
+    path = tmp_path / "junit.xml"
+    write_junit(result, path)
+    loss, grad = list(junitparser.JUnitXml.fromfile(str(path)))
+    names = [c.name for c in loss]
+    assert names == ["public-1 (seed 11): tiny batch", "public-2 (seed 12): large logits",
+                     "public-3 (seed 13)", "hidden-1 (seed 91)"]
+    assert {c.classname for c in loss} == {"hw1.softmax_loss"}
+    passed, failed, errored, _ = list(loss)
+    assert passed.is_passed and passed.result == [] and passed.time == pytest.approx(0.01)
+    assert failed.is_failure and errored.is_error
+    timeout, not_impl, crashed = list(grad)
+    assert [c.result[0].type for c in grad] == [TIMEOUT, NOT_IMPLEMENTED, CRASHED]
+    assert not_impl.time == 0
+    props = {p.name: p.value for p in loss.properties()}
+    assert props == {"public_points_earned": "1.0", "public_points_possible": "3.0",
+                     "hidden_points_earned": "2.0", "hidden_points_possible": "2.0"}
+
+
+def test_junit_without_hidden_grading_has_no_hidden_points():
+    suite = list(build_junit(make_result(False)))[0]
+    assert {p.name for p in suite.properties()} == {"public_points_earned", "public_points_possible"}
+
+
+def test_junit_failure_puts_message_first_then_details_outputs_and_inputs(tmp_path):
+    result = make_result(True)
+    case = result.functions[0].cases[1]
+    path = tmp_path / "junit.xml"
+    write_junit(result, path)
+    failed = list(list(junitparser.JUnitXml.fromfile(str(path)))[0])[1]
+    failure = failed.result[0]
+    assert failure.message == case.message
+    assert failure.type == "failed"
+    assert failure.text.splitlines() == [
+        case.message,
+        "hint: subtract the row max before exp",
+        "dW: NaN in output max_rel_error=inf worst_index=[1, 2] expected=0.25 got=nan",
+        "inputs: N=4, D=5",
+    ]
+
+
+def test_junit_strips_control_characters_from_student_output(tmp_path):
+    path = tmp_path / "junit.xml"
+    write_junit(make_result(True), path)
+    raw = path.read_bytes()
+    for forbidden in (b"\x00", b"\x1b", b"\x07", b"\x0c"):
+        assert forbidden not in raw
+    root = ET.parse(path).getroot()           # the standard library parser accepts it too
+    outs = [e.text for e in root.iter("system-out")]
+    assert outs == ["before[31mred after\n"]  # only the failing case printed anything
+
+
+def test_junit_caps_huge_stdout():
+    result = make_result(True)
+    result.functions[0].cases[0].stdout = "é" * STDOUT_LIMIT   # 2 bytes each: twice the limit
+    out = list(list(build_junit(result))[0])[0].system_out
+    assert out.endswith(TRUNCATED)
+    assert out[: -len(TRUNCATED)] == "é" * (STDOUT_LIMIT // 2)
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("plain text", "plain text"),
+    ("tab\tnewline\ncr\r", "tab\tnewline\ncr\r"),
+    ("nul\x00bell\x07esc\x1b[31m", "nulbellesc[31m"),
+    ("\x01\x08\x0b\x0c\x0e\x1f", ""),
+    ("del\x7f and c1\x85 stay", "del\x7f and c1\x85 stay"),   # allowed (if discouraged) in XML 1.0
+    ("bom\ufeff ok, \ufffe\uffff not", "bom\ufeff ok,  not"),
+    ("lone \ud800 and \udfff surrogates", "lone  and  surrogates"),
+    ("unicode αβγ 日本 🎉 \U0010ffff", "unicode αβγ 日本 🎉 \U0010ffff"),
+    ("", ""),
+])
+def test_xml_safe(text, expected):
+    assert xml_safe(text) == expected

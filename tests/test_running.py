@@ -1,0 +1,210 @@
+"""Running student code in the worker: every way a function can go wrong costs that case only.
+
+A tiny numpy assignment keeps these fast (the worker imports numpy, not torch).
+"""
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from grader.grade import grade_submission
+from grader.spec import load_spec
+
+SPEC = """\
+name: tiny
+framework: numpy
+modules: [tiny]
+limits: {case_timeout: 1.5, import_timeout: 5, memory: 1GiB, skip_after_timeouts: %(skip)d}
+functions:
+  scale:
+    dims: {N: [2, 5]}
+    args:
+      x: {kind: array, shape: [N], dist: uniform, low: -1, high: 1}
+      k: {kind: scalar, dist: uniform, low: 1, high: 2}
+    outputs: [{name: out, kind: array, shape: [N], dtype: float64}]
+    points: 3
+    checks: [no_input_mutation]
+    cases: [{seed: 1}, {seed: 2}, {seed: 3}]
+  total:
+    dims: {N: [2, 5]}
+    args:
+      x: {kind: array, shape: [N], dist: uniform, low: -1, high: 1}
+    outputs: [{name: s, kind: scalar}]
+    points: 2
+    cases: [{seed: 1}, {seed: 2}]
+"""
+REFERENCE = """\
+import numpy as np
+
+def scale(x, k):
+    return k * x
+
+def total(x):
+    return x.sum()
+"""
+
+
+def make_assignment(tmp_path: Path, skip: int = 1):
+    folder = tmp_path / "assignment"
+    (folder / "ref").mkdir(parents=True)
+    (folder / "assignment.yaml").write_text(SPEC % {"skip": skip})
+    (folder / "hidden.yaml").write_text("reference: ref\n")
+    (folder / "ref" / "tiny.py").write_text(REFERENCE)
+    return load_spec(folder)
+
+
+def grade(tmp_path, student: str, skip: int = 1, total: bool = False):
+    """Grade `student` (dedented); total=True appends a correct `total` function."""
+    spec = make_assignment(tmp_path, skip)
+    sub = tmp_path / "student"
+    sub.mkdir(exist_ok=True)
+    (sub / "tiny.py").write_text(textwrap.dedent(student) + (CORRECT_TOTAL if total else ""))
+    result = grade_submission(spec, sub)
+    return {fn.name: fn for fn in result.functions}, result
+
+
+CORRECT_TOTAL = "def total(x):\n    return float(sum(x))\n"
+
+
+def statuses(fn):
+    return [c.status for c in fn.cases]
+
+
+def test_correct_submission_gets_every_point(tmp_path):
+    fns, result = grade(tmp_path, REFERENCE)
+    assert result.earned == result.possible == 5
+    assert result.all_passed
+
+
+def test_infinite_loop_ignoring_sigterm_costs_that_function_only(tmp_path):
+    t0 = time.monotonic()
+    fns, result = grade(tmp_path, """\
+        import signal
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        def scale(x, k):
+            while True:
+                pass
+    """, total=True)
+    assert statuses(fns["scale"]) == ["timeout"] * 3
+    assert "did not finish within 1.5 s" in fns["scale"].cases[0].message
+    assert "not run" in fns["scale"].cases[1].message           # skipped after the first timeout
+    assert statuses(fns["total"]) == ["passed", "passed"]
+    assert result.earned == 2
+    assert time.monotonic() - t0 < 30                           # a hang would show here
+
+
+def test_with_skipping_off_a_slow_case_times_out_and_the_next_cases_still_run(tmp_path):
+    from grader.cases import make_case
+    spec = make_assignment(tmp_path / "probe")
+    fn = spec.function("scale")
+    slow_x0 = float(make_case(spec, fn, fn.cases[0]).args["x"][0])     # only the first case is slow
+    fns, _ = grade(tmp_path, f"""\
+        import time
+        def scale(x, k):
+            if x[0] == {slow_x0!r}:
+                time.sleep(60)
+            return k * x
+    """, skip=0, total=True)
+    assert statuses(fns["scale"]) == ["timeout", "passed", "passed"]
+
+
+def test_crash_in_one_case_is_recorded_and_grading_goes_on(tmp_path):
+    fns, result = grade(tmp_path, """\
+        import ctypes
+        def scale(x, k):
+            ctypes.string_at(0)                                   # segfault
+    """, total=True)
+    assert statuses(fns["scale"]) == ["crashed"] * 3
+    assert statuses(fns["total"]) == ["passed", "passed"]
+
+
+@pytest.mark.parametrize("body, status, words", [
+    ("raise SystemExit(0)", "error", "SystemExit"),
+    ("raise KeyboardInterrupt", "error", "KeyboardInterrupt"),
+    ("import os; os._exit(0)", "crashed", "stopped the worker"),
+    ("raise NotImplementedError", "not_implemented", "not implemented yet"),
+    ("return [1.0, 2.0]", "failed", "expected a numpy.ndarray, got a list"),
+    ("return None", "failed", "expected a numpy.ndarray, got None"),
+    ("return (k * x, 1)", "failed", "returned tuple of length 2; expected 1 value (out)"),
+    ("return (k * x)[:1]", "failed", "out: expected shape"),
+    ("return (k * x).astype('float32')", "failed", "expected dtype float64, got float32"),
+    ("import numpy as np; return np.full(len(x), np.nan)", "failed", "out is NaN at [0]"),
+    ("x *= k; return x", "failed", "changed its input x in place"),
+    ("bytearray(2 << 30); return k * x", "error", "MemoryError"),
+])
+def test_each_way_a_call_can_go_wrong_is_reported_for_that_function(tmp_path, body, status, words):
+    fns, result = grade(tmp_path, f"def scale(x, k):\n    {body}\n", total=True)
+    case = fns["scale"].cases[0]
+    assert case.status == status
+    assert words in case.message
+    assert statuses(fns["total"]) == ["passed", "passed"]
+    assert result.earned == 2
+
+
+def test_exception_points_at_the_students_line(tmp_path):
+    fns, _ = grade(tmp_path, """\
+        def scale(x, k):
+            y = k * x
+            return y[len(x) + 3]
+    """, total=True)
+    case = fns["scale"].cases[0]
+    assert case.status == "error"
+    assert case.message.startswith("scale raised IndexError: index")
+    assert case.details.splitlines()[0] == "tiny.py, line 3, in scale: return y[len(x) + 3]"
+
+
+def test_syntax_error_fails_every_function_with_file_and_line(tmp_path):
+    fns, result = grade(tmp_path, "def scale(x, k)\n    return k * x\n")
+    for fn in fns.values():
+        assert statuses(fn) == ["error"] * len(fn.cases)
+    case = fns["total"].cases[0]
+    assert case.message.startswith("tiny.py could not be imported: SyntaxError")
+    assert case.details.startswith("tiny.py, line 1: def scale(x, k)")
+    assert result.earned == 0
+
+
+def test_missing_function_and_missing_module(tmp_path):
+    fns, _ = grade(tmp_path, "", total=True)
+    assert fns["scale"].cases[0].message == "scale is not defined in tiny.py"
+    assert statuses(fns["total"]) == ["passed", "passed"]
+    spec = make_assignment(tmp_path / "other")
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    result = grade_submission(spec, empty)
+    assert result.cases()[0].message == "tiny.py not found in the submission"
+
+
+def test_exit_at_import_fails_everything_without_crashing_the_grader(tmp_path):
+    fns, result = grade(tmp_path, "import os\nos._exit(3)\n" + REFERENCE)
+    assert {c.status for c in result.cases()} == {"crashed"}
+    assert "importing tiny.py stopped the worker" in result.cases()[0].message
+
+
+def test_printed_output_is_captured_per_case_and_capped(tmp_path):
+    fns, result = grade(tmp_path, """\
+        print("hello from import")
+        def scale(x, k):
+            print("scaling", len(x))
+            return k * x
+        def total(x):
+            print("y" * 100_000)
+            return float(sum(x))
+    """)
+    assert result.stdout == "hello from import\n"
+    assert fns["scale"].cases[0].stdout.startswith("scaling ")
+    assert statuses(fns["scale"]) == ["passed"] * 3
+    out = fns["total"].cases[0].stdout
+    assert len(out) < 10_000 and "more bytes of output not shown" in out
+
+
+def test_student_cannot_see_the_graders_environment_or_folder(tmp_path, monkeypatch):
+    monkeypatch.setenv("GRADER_SECRET_TOKEN", "s3cret")
+    fns, _ = grade(tmp_path, """\
+        import os
+        def scale(x, k):
+            assert "GRADER_SECRET_TOKEN" not in os.environ, "env leaked"
+            assert os.listdir(".") == [], "cwd not empty: %r" % os.listdir(".")
+            return k * x
+    """, total=True)
+    assert statuses(fns["scale"]) == ["passed"] * 3, fns["scale"].cases[0].message

@@ -1,0 +1,126 @@
+"""The spec loader: a valid spec loads; each kind of mistake is one line naming file and field."""
+import shutil
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from grader.spec import SpecError, find_spec, load_spec, parse_size
+
+from conftest import ASSIGNMENT
+
+
+def write_spec(tmp_path: Path, text: str, hidden: str | None = None) -> Path:
+    (tmp_path / "assignment.yaml").write_text(textwrap.dedent(text))
+    if hidden is not None:
+        (tmp_path / "hidden.yaml").write_text(textwrap.dedent(hidden))
+    return tmp_path
+
+
+MINIMAL = """\
+    name: tiny
+    framework: numpy
+    modules: [tiny]
+    functions:
+      f:
+        dims: {N: [1, 4]}
+        args:
+          x: {kind: array, shape: [N], dist: uniform, low: -1, high: 1}
+          k: {kind: scalar, value: 2}
+        outputs:
+          - {name: out, kind: array, shape: [N]}
+        points: 3
+        cases: [{seed: 1}, {seed: 2}]
+"""
+
+
+def test_linear_classifier_spec_loads_with_its_hidden_part(spec):
+    assert [f.name for f in spec.functions] == [
+        "svm_loss_naive", "svm_loss_vectorized", "softmax_loss_naive", "softmax_loss_vectorized"]
+    assert spec.framework == "torch"
+    assert spec.modules == ("linear_classifier",)
+    assert spec.reference_dir == (ASSIGNMENT.parents[1] / "reference" / "linear_classifier").resolve()
+    svm = spec.function("svm_loss_naive")
+    assert [a.name for a in svm.args] == ["W", "X", "y", "reg"]
+    assert [c.case_id for c in svm.cases_of("public")] == ["public-1", "public-2", "public-3"]
+    assert len(svm.cases_of("hidden")) == 6
+    assert len(spec.function("softmax_loss_naive").cases_of("hidden")) == 8   # + the large-score cases
+    assert (svm.points_public, svm.points_hidden) == (2, 3)
+
+
+def test_case_overrides_replace_one_argument(spec):
+    svm = spec.function("svm_loss_naive")
+    reg0 = next(c for c in svm.cases if c.note.startswith("no regularization"))
+    args = {a.name: a for a in svm.arg_for_case(reg0)}
+    assert args["reg"].value == 0.0
+    assert args["W"] == svm.args[0]
+
+
+def test_spec_without_hidden_part_is_a_handout(tmp_path):
+    spec = load_spec(write_spec(tmp_path, MINIMAL))
+    assert spec.reference_dir is None and not spec.has_hidden
+    assert spec.function("f").points_public == 3 and spec.function("f").points_hidden == 0
+
+
+@pytest.mark.parametrize("change, where, problem", [
+    (("framework: numpy", "framework: jax"), "framework", "must be one of numpy, torch"),
+    (("dims: {N: [1, 4]}", "dims: {N: [4, 1]}"), "functions.f.dims.N", "1 <= low <= high"),
+    (("x: {kind: array, shape: [N]", "x: {kind: array, shape: [K]"), "functions.f.args.x.shape[0]", "declared dimension (N)"),
+    (("points: 3", "points: three"), "functions.f.points", "must be a number"),
+    (("cases: [{seed: 1}, {seed: 2}]", "cases: [{seed: 1}, {seed: 1}]"), "functions.f.cases[1].seed", "used twice"),
+    (("kind: scalar, value: 2", "kind: scalr, value: 2"), "functions.f.args.k.kind", "must be one of array, labels, scalar"),
+    (("points: 3", "points: 3\n    tolerance: {rtol: 0}"), "functions.f.tolerance.rtol", "must be positive"),
+    (("points: 3", "points: 3\n    colour: blue"), "functions.f.colour", "unknown field"),
+    (("modules: [tiny]", "modules: []"), "modules", "at least one"),
+    (("cases: [{seed: 1}, {seed: 2}]", "cases: [{seed: 1, dims: {M: 2}}]"), "functions.f.cases[0].dims.M", "unknown dimension"),
+])
+def test_each_spec_mistake_names_file_field_and_problem(tmp_path, change, where, problem):
+    old, new = change
+    text = textwrap.dedent(MINIMAL)
+    assert old in text
+    write_spec(tmp_path, text.replace(old, new))
+    with pytest.raises(SpecError) as info:
+        load_spec(tmp_path)
+    assert info.value.where == where
+    assert problem in info.value.problem
+    assert str(info.value).startswith(str(tmp_path / "assignment.yaml") + ": " + where)
+    assert "\n" not in str(info.value)
+
+
+def test_yaml_syntax_error_gives_line_and_column(tmp_path):
+    write_spec(tmp_path, "name: tiny\nframework: [numpy\n")
+    with pytest.raises(SpecError) as info:
+        load_spec(tmp_path)
+    assert info.value.where.startswith("line ")
+    assert "invalid YAML" in info.value.problem
+
+
+def test_hidden_part_must_name_known_functions(tmp_path):
+    write_spec(tmp_path, MINIMAL, hidden="reference: ref\nfunctions:\n  g: [{seed: 9}]\n")
+    with pytest.raises(SpecError) as info:
+        load_spec(tmp_path)
+    assert str(info.value) == f"{tmp_path / 'hidden.yaml'}: functions.g: no such function in assignment.yaml (has: f)"
+
+
+def test_hidden_cases_follow_public_ones(tmp_path):
+    write_spec(tmp_path, MINIMAL, hidden="reference: ref\nfunctions:\n  f: [{seed: 9, note: edge}]\n")
+    spec = load_spec(tmp_path)
+    assert [c.case_id for c in spec.function("f").cases] == ["public-1", "public-2", "hidden-1"]
+    assert spec.reference_dir == (tmp_path / "ref").resolve()
+
+
+def test_find_spec_by_name_in_assignments_folder_and_beside_a_handout(tmp_path):
+    assert find_spec("linear_classifier", cwd=ASSIGNMENT.parents[1]) == ASSIGNMENT / "assignment.yaml"
+    handout = tmp_path / "hw"
+    shutil.copytree(ASSIGNMENT.parents[1] / "student_template" / "linear_classifier", handout)
+    found = find_spec("linear_classifier", submission=handout / "linear_classifier.py", cwd=tmp_path)
+    assert found == (handout / "assignment.yaml").resolve()
+    with pytest.raises(SpecError) as info:
+        find_spec("no_such_assignment", submission=handout, cwd=tmp_path)
+    assert "assignment not found" in str(info.value)
+
+
+@pytest.mark.parametrize("text, size", [("4GiB", 4 << 30), ("512MiB", 512 << 20), ("2G", 2 << 30),
+                                        (1024, 1024), ("lots", None), (0, None)])
+def test_parse_size(text, size):
+    assert parse_size(text) == size
