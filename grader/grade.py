@@ -207,7 +207,7 @@ def _exception_line(err: dict) -> str:
 
 
 def _where(err: dict) -> str:
-    """'linear_classifier.py, line 42, in svm_loss_naive: dW[:, j] += X[i]' and advice."""
+    """'linear_classifier.py, line 42, in svm_loss_naive: <that line>', then advice."""
     lines = []
     if err.get("file"):
         loc = f"{err['file']}, line {err.get('line')}"

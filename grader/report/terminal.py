@@ -17,9 +17,15 @@ def render(result: SubmissionResult, verbose: bool = False) -> str:
         lines.append("Public cases only: hidden cases are run when your work is graded.")
     if result.stdout.strip():
         lines += ["", "Printed while importing your code:"] + _indent(_clip(result.stdout), 2)
+    lines.append("")
     for fn in result.functions:
-        lines += [""] + _function(fn, verbose)
-    lines += ["", _summary(result)]
+        block = _function(fn, verbose)
+        if len(block) > 1 and lines[-1]:
+            lines.append("")             # a failing function stands apart from its neighbours
+        lines += block + ([""] if len(block) > 1 else [])
+    if lines[-1]:
+        lines.append("")
+    lines.append(_summary(result))
     return "\n".join(lines) + "\n"
 
 

@@ -28,6 +28,7 @@ def run(job: dict, inputs: list, start: int, skip: set, out_fd: int, capture_fd:
     torch = _framework(job["framework"])
     folder = job["submission_dir"]
     sys.path.insert(0, folder)
+    sys.dont_write_bytecode = True       # no __pycache__ written into the submission
 
     capture = _Capture(capture_fd)
     modules, errors = {}, {}

@@ -1,0 +1,83 @@
+"""The handout: made from the reference by `grader release`; never carries solution code or hidden cases."""
+import filecmp
+import json
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from grader.release import strip_solutions
+from grader.spec import SpecError
+
+from conftest import ASSIGNMENT, REPO
+
+REFERENCE = REPO / "reference" / "linear_classifier" / "linear_classifier.py"
+TEMPLATE = REPO / "student_template" / "linear_classifier"
+
+
+def solution_lines(source: str) -> tuple[set, set]:
+    """(stripped lines inside solution blocks, stripped lines outside them)."""
+    inside, outside, in_block = set(), set(), False
+    for line in source.splitlines():
+        if re.match(r"\s*#\s*BEGIN SOLUTION", line):
+            in_block = True
+        elif re.match(r"\s*#\s*END SOLUTION", line):
+            in_block = False
+        elif line.strip():
+            (inside if in_block else outside).add(line.strip())
+    return inside, outside
+
+
+def test_block_is_replaced_by_a_stub_at_the_same_indentation():
+    source = "def f(x):\n    y = 1\n    # BEGIN SOLUTION\n    y = x * 2\n    # END SOLUTION\n    return y\n"
+    assert strip_solutions(source) == (
+        "def f(x):\n    y = 1\n    # TODO: your code here (see the docstring).\n"
+        '    raise NotImplementedError("f is not implemented yet")\n    return y\n')
+
+
+@pytest.mark.parametrize("source, where", [
+    ("# BEGIN SOLUTION\nx = 1\n", "end of file"),
+    ("# END SOLUTION\n", "line 1"),
+    ("# BEGIN SOLUTION\n# BEGIN SOLUTION\n# END SOLUTION\n", "line 2"),
+])
+def test_broken_markers_are_spec_errors(source, where):
+    with pytest.raises(SpecError) as info:
+        strip_solutions(source, "ref.py")
+    assert info.value.where == where
+
+
+def test_handout_has_no_line_of_reference_solution_code():
+    inside, outside = solution_lines(REFERENCE.read_text())
+    secret = inside - outside
+    assert len(secret) > 30                    # the reference really has solution code to hide
+    for path in TEMPLATE.rglob("*"):
+        if path.is_file():
+            text = path.read_text()
+            leaked = [line for line in secret if line in text]
+            assert not leaked, f"{path.name} contains solution lines: {leaked[:3]}"
+
+
+def test_handout_carries_only_public_cases():
+    files = sorted(p.name for p in TEMPLATE.iterdir())
+    assert files == ["assignment.yaml", "expected_public.json", "linear_classifier.py"]
+    doc = json.loads((TEMPLATE / "expected_public.json").read_text())
+    case_ids = {cid for cases in doc["functions"].values() for cid in cases}
+    assert case_ids == {"public-1", "public-2", "public-3"}
+    hidden_text = (ASSIGNMENT / "hidden.yaml").read_text()
+    hidden_seeds = {int(s) for s in re.findall(r"seed: (\d+)", hidden_text)}
+    seeds = {case["seed"] for cases in doc["functions"].values() for case in cases.values()}
+    assert seeds.isdisjoint(hidden_seeds)
+
+
+def test_committed_handout_is_what_release_writes_now(tmp_path):
+    """Fails when the reference or the spec changed and `grader release` was not run again."""
+    proc = subprocess.run(["grader", "release", "linear_classifier", "--out", str(tmp_path)],
+                          cwd=REPO, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    names = sorted(p.name for p in tmp_path.iterdir())
+    assert names == sorted(p.name for p in TEMPLATE.iterdir())
+    match, mismatch, errors = filecmp.cmpfiles(tmp_path, TEMPLATE, names, shallow=False)
+    assert mismatch == [] and errors == [], (
+        f"student_template/linear_classifier is stale ({mismatch}): run "
+        "`grader release linear_classifier --out student_template/linear_classifier`")
