@@ -79,18 +79,24 @@ def _check(args) -> int:
 
     if not args.path.exists():
         raise _UserError(f"{args.path}: no such file or folder")
+    for report in (args.json, args.junit_xml):
+        if report is not None and not report.resolve().parent.is_dir():
+            raise _UserError(f"{report}: cannot write a report there: folder {report.resolve().parent} does not exist")
     spec = _load(args.assignment, args.path)
     try:
         result = grade_submission(spec, args.path, hidden=args.hidden)
     except (SpecError, HiddenUnavailable, ReferenceError_) as e:
         raise _UserError(str(e)) from None
     sys.stdout.write(terminal.render(result, verbose=args.verbose))
-    if args.json:
-        from .report.json_report import write_json
-        write_json(result, args.json)
-    if args.junit_xml:
-        from .report.junit import write_junit
-        write_junit(result, args.junit_xml)
+    try:
+        if args.json:
+            from .report.json_report import write_json
+            write_json(result, args.json)
+        if args.junit_xml:
+            from .report.junit import write_junit
+            write_junit(result, args.junit_xml)
+    except OSError as e:
+        raise _UserError(f"{e.filename or 'report'}: cannot write the report: {e.strerror or e}") from None
     return EXIT_PASSED if result.all_passed else EXIT_FAILED
 
 

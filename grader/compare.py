@@ -92,6 +92,6 @@ def _num(x) -> str:
 
 
 def _article(type_name: str) -> str:
-    if type_name == "NoneType":
+    if type_name in ("None", "NoneType"):
         return "None"
     return ("an " if type_name[:1].lower() in "aeiou" else "a ") + type_name

@@ -112,7 +112,11 @@ def _import_reference(spec: AssignmentSpec, module: str):
     loader_spec = importlib.util.spec_from_file_location(name, path)
     mod = importlib.util.module_from_spec(loader_spec)
     sys.modules[name] = mod
-    loader_spec.loader.exec_module(mod)
+    sys.path.insert(0, str(spec.reference_dir))     # reference modules may import each other
+    try:
+        loader_spec.loader.exec_module(mod)
+    finally:
+        sys.path.remove(str(spec.reference_dir))
     return mod
 
 

@@ -208,3 +208,47 @@ def test_student_cannot_see_the_graders_environment_or_folder(tmp_path, monkeypa
             return k * x
     """, total=True)
     assert statuses(fns["scale"]) == ["passed"] * 3, fns["scale"].cases[0].message
+
+
+def test_numpy_assignment_never_imports_torch(tmp_path):
+    """torch is an optional extra: neither the grader nor the worker loads it for a numpy assignment."""
+    import subprocess
+    import sys
+    make_assignment(tmp_path)
+    sub = tmp_path / "student"
+    sub.mkdir()
+    (sub / "tiny.py").write_text(
+        "import sys\n"
+        "def scale(x, k):\n"
+        "    assert 'torch' not in sys.modules, 'the worker imported torch'\n"
+        "    return k * x\n" + CORRECT_TOTAL)
+    code = ("import sys; from pathlib import Path; from grader.spec import load_spec; "
+            "from grader.grade import grade_submission; "
+            f"r = grade_submission(load_spec({str(tmp_path / 'assignment')!r}), Path({str(sub)!r})); "
+            "print(r.earned, r.possible, 'torch' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.split() == ["5.0", "5.0", "False"]
+
+
+def test_assignment_spanning_two_modules(tmp_path):
+    folder = tmp_path / "two"
+    (folder / "ref").mkdir(parents=True)
+    spec_text = (SPEC % {"skip": 1}).replace("modules: [tiny]", "modules: [scaling, sums]")
+    spec_text = spec_text.replace("  scale:\n", "  scale:\n    module: scaling\n").replace("  total:\n", "  total:\n    module: sums\n")
+    (folder / "assignment.yaml").write_text(spec_text)
+    (folder / "hidden.yaml").write_text("reference: ref\n")
+    (folder / "ref" / "scaling.py").write_text("def scale(x, k):\n    return k * x\n")
+    (folder / "ref" / "sums.py").write_text("from scaling import scale\n\ndef total(x):\n    return float(scale(x, 1.0).sum())\n")
+    sub = tmp_path / "student"
+    sub.mkdir()
+    (sub / "scaling.py").write_text("def scale(x, k):\n    return k * x\n")
+    (sub / "sums.py").write_text("from scaling import scale   # students' modules may import each other\n"
+                                 "def total(x):\n    return float(scale(x, 2.0).sum()) / 2\n")
+    from grader.spec import load_spec
+    result = grade_submission(load_spec(folder), sub)
+    assert result.earned == result.possible == 5
+    (sub / "sums.py").unlink()
+    result = grade_submission(load_spec(folder), sub)
+    fns = {fn.name: fn for fn in result.functions}
+    assert statuses(fns["scale"]) == ["passed"] * 3
+    assert fns["total"].cases[0].message == "sums.py not found in the submission"

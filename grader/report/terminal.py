@@ -9,6 +9,7 @@ from __future__ import annotations
 from ..results import PASSED, CaseResult, FunctionResult, SubmissionResult
 
 MAX_PRINTED_LINES = 8
+MAX_CASES_SHOWN = 3                  # failing cases shown in full per function; the rest in one line
 
 
 def render(result: SubmissionResult, verbose: bool = False) -> str:
@@ -37,7 +38,7 @@ def _function(fn: FunctionResult, verbose: bool) -> list[str]:
     head = f"{mark} {fn.name}: {passed}/{len(cases)} cases passed, {_pts(earned)}/{_pts(possible)} points"
     out = [head]
     first = None
-    same = []
+    same, more, shown = [], [], 0
     for case in cases:
         if case.status == PASSED:
             if verbose:
@@ -46,6 +47,10 @@ def _function(fn: FunctionResult, verbose: bool) -> list[str]:
         if first is not None and case.status == first.status and case.message == first.message:
             same.append(f"{case.case_id} (seed {case.seed})")
             continue
+        if shown >= MAX_CASES_SHOWN:
+            more.append(f"{case.case_id} (seed {case.seed})")
+            continue
+        shown += 1
         out.append(f"     {_label(case)}: {case.status.replace('_', ' ')}")
         out += _indent(case.message, 8)
         if first is None:                # the first failure in full; the others in one line each
@@ -56,6 +61,12 @@ def _function(fn: FunctionResult, verbose: bool) -> list[str]:
                 out += [" " * 8 + "your code printed:"] + _indent(_clip(case.stdout), 10)
     if same:
         out.append(f"     the same on {', '.join(same)}")
+    if more:
+        out.append(f"     also failing: {', '.join(more)}")
+    printed = next((c for c in cases if c.stdout.strip()), None)
+    if first is None and printed is not None:      # all passed, but the student printed: show where
+        out.append(f"     your code printed in {printed.case_id}:")
+        out += _indent(_clip(printed.stdout), 8)
     return out
 
 

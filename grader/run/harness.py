@@ -194,6 +194,8 @@ def _describe(e: BaseException, folder: str) -> dict:
 
 
 def _type_name(v) -> str:
+    if v is None:
+        return "None"
     t = type(v)
     return t.__qualname__ if t.__module__ == "builtins" else f"{t.__module__}.{t.__qualname__}"
 
