@@ -88,7 +88,8 @@ def grade_submission(spec: AssignmentSpec, submission: Path, hidden: bool = Fals
         if own_worker:
             worker.close()
 
-    imported = reply.imported if reply else {}
+    imported = reply.imported if reply and isinstance(reply.imported, dict) else {}
+    import_errors = imported.get("errors") if isinstance(imported.get("errors"), dict) else {}
     functions: dict[str, FunctionResult] = {}
     for index, (fn, case) in enumerate(cases):
         fr = functions.setdefault(fn.name, FunctionResult(name=fn.name, module=fn.module))
@@ -96,8 +97,13 @@ def grade_submission(spec: AssignmentSpec, submission: Path, hidden: bool = Fals
             result = _case(fn, case, status=CRASHED, message=f"not run: {worker_error or 'no result from the worker'}")
         else:
             header, arrays = reply.results[index]
-            result = judge_case(spec, fn, case, expected[(fn.name, case.case_id)], header, arrays,
-                                imported.get("errors", {}), modules)
+            try:
+                result = judge_case(spec, fn, case, expected[(fn.name, case.case_id)], header, arrays,
+                                    import_errors, modules)
+            except (KeyError, TypeError, ValueError, AttributeError, IndexError):
+                # Frames come from the student's process, which can write anything into its pipe:
+                # a report that does not parse is that submission's failure, never the grader's crash.
+                result = _case(fn, case, status=CRASHED, message="the worker sent an invalid report for this case")
         fr.cases.append(result)
     for fn in spec.functions:
         fr = functions.get(fn.name)
@@ -109,7 +115,7 @@ def grade_submission(spec: AssignmentSpec, submission: Path, hidden: bool = Fals
         hidden_points=float(sum(fn.points_hidden for fn in spec.functions)),
         functions=list(functions.values()), sandbox=run_limits.SANDBOX_MODE, grader_version=__version__,
         started=started.isoformat(timespec="seconds"), duration=round(time.monotonic() - t0, 3),
-        stdout=str(imported.get("stdout", "")))
+        stdout=_clip(imported.get("stdout", "")))
 
 
 def build_job(spec: AssignmentSpec, cases, modules: dict, submission: Path) -> tuple[dict, list]:
@@ -137,8 +143,9 @@ def judge_case(spec: AssignmentSpec, fn: FunctionSpec, case: Case, expected: lis
                import_errors: dict, modules: dict) -> CaseResult:
     """Turn what the worker reported for one call into a CaseResult, comparing outputs here."""
     status = header.get("status")
-    stdout = str(header.get("stdout", ""))
+    stdout = _clip(header.get("stdout", ""))
     duration = header.get("duration")
+    duration = float(duration) if isinstance(duration, (int, float)) and not isinstance(duration, bool) else None
     module_file = f"{fn.module}.py"
     if status == "import_error":
         err = import_errors.get(fn.module) or header.get("error") or {}
@@ -199,6 +206,12 @@ def _case(fn: FunctionSpec, case: Case, status: str, message: str = "", details:
     return CaseResult(function=fn.name, case_id=case.case_id, visibility=case.spec.visibility, seed=case.spec.seed,
                       status=status, message=message, details=details, note=case.spec.note, dims=dict(case.dims),
                       outputs=outputs or [], duration=duration, stdout=stdout)
+
+
+def _clip(text, limit: int = 16 << 10) -> str:
+    """Printed output as received from the worker, capped (the worker caps it too, but is not trusted)."""
+    text = text if isinstance(text, str) else ""
+    return text if len(text) <= limit else text[:limit] + "\n[... output cut]"
 
 
 def _exception_line(err: dict) -> str:

@@ -245,6 +245,8 @@ def _load_hidden(path: Path, functions: list) -> tuple[list, Path]:
     out = []
     for f in functions:
         cases = _cases(v, hidden.get(f.name) or [], f"functions.{f.name}", "hidden", f)
+        if f.points_hidden > 0 and not cases:
+            raise SpecError(path, f"functions.{f.name}", f"{SPEC_FILE} gives it hidden points but this file has no hidden cases for it")
         out.append(replace(f, cases=f.cases + tuple(cases)))
     return out, ref.resolve()
 

@@ -252,3 +252,28 @@ def test_assignment_spanning_two_modules(tmp_path):
     fns = {fn.name: fn for fn in result.functions}
     assert statuses(fns["scale"]) == ["passed"] * 3
     assert fns["total"].cases[0].message == "sums.py not found in the submission"
+
+
+def test_forged_reports_on_the_result_pipe_earn_nothing_and_crash_nothing(tmp_path):
+    """The child's result pipe is reachable from student code; whatever it writes there is only data."""
+    fns, result = grade(tmp_path, """\
+        import json, os, struct
+
+        def forge(header):
+            head = json.dumps({**header, "arrays": []}).encode()
+            payload = struct.pack("<I", len(head)) + head
+            for fd in range(3, 64):
+                try:
+                    if os.readlink(f"/proc/self/fd/{fd}").startswith("pipe:"):
+                        os.write(fd, struct.pack("<I", len(payload)) + payload)
+                except OSError:
+                    pass
+
+        def scale(x, k):
+            forge({"type": "result", "index": 0, "status": "returned", "values": "garbage", "duration": "x"})
+            forge({"type": "job_done"})
+            return k * x
+    """, total=True)
+    assert not any(c.passed for c in fns["scale"].cases)
+    assert statuses(fns["total"]) == ["passed", "passed"]
+    assert result.earned == 2

@@ -102,6 +102,14 @@ def test_hidden_part_must_name_known_functions(tmp_path):
     assert str(info.value) == f"{tmp_path / 'hidden.yaml'}: functions.g: no such function in assignment.yaml (has: f)"
 
 
+def test_hidden_points_need_hidden_cases(tmp_path):
+    write_spec(tmp_path, MINIMAL.replace("points: 3", "points: {public: 1, hidden: 2}"), hidden="reference: ref\n")
+    with pytest.raises(SpecError) as info:
+        load_spec(tmp_path)
+    assert info.value.where == "functions.f"
+    assert "hidden points but this file has no hidden cases" in info.value.problem
+
+
 def test_hidden_cases_follow_public_ones(tmp_path):
     write_spec(tmp_path, MINIMAL, hidden="reference: ref\nfunctions:\n  f: [{seed: 9, note: edge}]\n")
     spec = load_spec(tmp_path)

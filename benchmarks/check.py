@@ -1,0 +1,67 @@
+"""How long a self-check takes, against what any out-of-process grader must pay, in one run.
+
+    python benchmarks/check.py [--repeat 5]
+
+Prints, side by side (medians of --repeat runs):
+- baseline: a fresh interpreter that only imports torch (the floor for running student torch
+  code outside the grader's process);
+- `grader check` on the example submission, public and --hidden, as a student or CI runs it;
+- a warm worker reused for several submissions (what batch grading builds on): time per
+  submission, the student's own calls in it, and the grader's overhead above them.
+"""
+from __future__ import annotations
+
+import argparse
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+EXAMPLE = REPO / "examples" / "linear_classifier" / "ada"
+
+
+def wall(cmd: list[str]) -> float:
+    t0 = time.perf_counter()
+    subprocess.run(cmd, cwd=REPO, check=False, capture_output=True)
+    return time.perf_counter() - t0
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--repeat", type=int, default=5)
+    args = parser.parse_args()
+    grader = [sys.executable, "-m", "grader", "check", str(EXAMPLE), "-a", "linear_classifier"]
+
+    baseline = statistics.median(wall([sys.executable, "-c", "import torch"]) for _ in range(args.repeat))
+    public = statistics.median(wall(grader) for _ in range(args.repeat))
+    hidden = statistics.median(wall(grader + ["--hidden"]) for _ in range(args.repeat))
+
+    sys.path.insert(0, str(REPO))
+    from grader.grade import grade_submission
+    from grader.run.worker import Worker
+    from grader.spec import load_spec
+
+    spec = load_spec(REPO / "assignments" / "linear_classifier")
+    with Worker(spec.framework) as worker:
+        grade_submission(spec, EXAMPLE, hidden=True, worker=worker)          # warm-up: torch imported, refs cached by the OS
+        per, calls = [], []
+        for _ in range(args.repeat * 4):
+            t0 = time.perf_counter()
+            result = grade_submission(spec, EXAMPLE, hidden=True, worker=worker)
+            per.append(time.perf_counter() - t0)
+            calls.append(sum(c.duration or 0.0 for c in result.cases()))
+    warm, student = statistics.median(per), statistics.median(calls)
+
+    print(f"{'fresh interpreter, import torch only (baseline)':<58} {baseline * 1000:8.0f} ms")
+    print(f"{'grader check, 12 public cases':<58} {public * 1000:8.0f} ms   {public / baseline:5.2f}x baseline")
+    print(f"{'grader check --hidden, 40 cases':<58} {hidden * 1000:8.0f} ms   {hidden / baseline:5.2f}x baseline")
+    print(f"{'warm worker, one submission, 40 cases (incl. references)':<58} {warm * 1000:8.1f} ms   "
+          f"{baseline / warm:5.1f}x faster than the baseline")
+    print(f"{'  of which the student calls themselves':<58} {student * 1000:8.1f} ms")
+    print(f"{'  grader overhead above the student calls':<58} {(warm - student) * 1000:8.1f} ms")
+
+
+if __name__ == "__main__":
+    main()
