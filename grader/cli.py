@@ -2,6 +2,7 @@
 
     grader check PATH --assignment NAME [--hidden] [--json FILE] [--junit-xml FILE]
     grader release NAME --out DIR
+    grader sandbox
 
 Exit codes of `check`: 0 every graded case passed, 1 some case failed, 2 a usage or spec
 error (nothing was graded). A problem a user can cause is one line on stderr, never a traceback.
@@ -60,6 +61,11 @@ def _parser() -> argparse.ArgumentParser:
     release.add_argument("assignment", help="assignment name or path to its folder / assignment.yaml")
     release.add_argument("--out", type=Path, required=True, help="folder to write the handout into")
     release.set_defaults(run=_release)
+
+    box = sub.add_parser("sandbox", help="say which sandbox mode student code gets on this machine",
+                         description="Probe each sandbox layer in a throwaway child and print the mode "
+                                     "(strong, partial or minimal). See docs/sandbox.md.")
+    box.set_defaults(run=_sandbox)
     return parser
 
 
@@ -98,6 +104,19 @@ def _check(args) -> int:
     except OSError as e:
         raise _UserError(f"{e.filename or 'report'}: cannot write the report: {e.strerror or e}") from None
     return EXIT_PASSED if result.all_passed else EXIT_FAILED
+
+
+def _sandbox(args) -> int:
+    from .run import sandbox
+    layers, abi = sandbox.probe()
+    print(sandbox.describe(layers, abi))
+    for layer in sandbox.LAYERS:
+        detail = f" (ABI {abi})" if layer == "landlock" and abi else ""
+        print(f"  {layer:<11} {'yes' if layer in layers else 'no'}{detail}")
+    warning = sandbox.warning(layers)
+    if warning:
+        print(f"Warning: {warning}")
+    return EXIT_PASSED
 
 
 def _release(args) -> int:

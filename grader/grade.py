@@ -20,7 +20,6 @@ from . import __version__, compare, expected as expected_mod, hints, score
 from .cases import Case, make_case
 from .results import (CRASHED, ERROR, FAILED, HIDDEN, NOT_IMPLEMENTED, PASSED, PUBLIC, TIMEOUT,
                       CaseResult, FunctionResult, OutputCheck, SubmissionResult)
-from .run import limits as run_limits
 from .run.worker import Worker, WorkerError
 from .spec import AssignmentSpec, FunctionSpec, SpecError
 
@@ -113,7 +112,8 @@ def grade_submission(spec: AssignmentSpec, submission: Path, hidden: bool = Fals
     return SubmissionResult(
         assignment=spec.name, submission=str(submission), hidden_graded=hidden, hidden_available=spec.has_hidden,
         hidden_points=float(sum(fn.points_hidden for fn in spec.functions)),
-        functions=list(functions.values()), sandbox=run_limits.SANDBOX_MODE, grader_version=__version__,
+        functions=list(functions.values()), sandbox=reply.sandbox if reply else "",
+        sandbox_warning=reply.sandbox_warning if reply else "", grader_version=__version__,
         started=started.isoformat(timespec="seconds"), duration=round(time.monotonic() - t0, 3),
         stdout=_clip(imported.get("stdout", "")))
 

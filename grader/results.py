@@ -109,7 +109,8 @@ class SubmissionResult:
     hidden_available: bool           # were the hidden cases at hand (the instructor's checkout)?
     hidden_points: float = 0.0       # what the hidden cases are worth, graded or not
     functions: list[FunctionResult] = field(default_factory=list)
-    sandbox: str = ""                # which isolation the worker ran with
+    sandbox: str = ""                # which isolation the worker ran with: "strong: process+landlock(abi 7)+..."
+    sandbox_warning: str = ""        # what a weaker mode leaves open; empty in the strong mode
     grader_version: str = ""
     started: str = ""                # ISO 8601, UTC
     duration: float = 0.0            # seconds, wall clock

@@ -14,6 +14,8 @@ MAX_CASES_SHOWN = 3                  # failing cases shown in full per function;
 
 def render(result: SubmissionResult, verbose: bool = False) -> str:
     lines = [f"grader {result.grader_version}: {result.assignment}, {result.submission}"]
+    if result.sandbox_warning:
+        lines.append(f"Warning: {result.sandbox_warning}")
     if not result.hidden_graded and (result.hidden_points or result.hidden_available):
         lines.append("Public cases only: hidden cases are run when your work is graded.")
     if result.stdout.strip():

@@ -22,8 +22,12 @@ OUTPUT_CAP = 8 << 10                 # characters of printed output kept per cas
 REPR_CAP = 200
 
 
-def run(job: dict, inputs: list, start: int, skip: set, out_fd: int, capture_fd: int) -> None:
-    """Import the job's modules and run its calls from index `start`, streaming frames to out_fd."""
+def run(job: dict, inputs: list, start: int, skip: set, out_fd: int, capture_fd: int,
+        preset_errors: dict | None = None) -> None:
+    """Import the job's modules and run its calls from index `start`, streaming frames to out_fd.
+
+    With `preset_errors` ({module: error}) nothing is imported: every call reports that error.
+    """
     send = lambda header, arrays=(): protocol.write_all(out_fd, protocol.encode(header, arrays))
     torch = _framework(job["framework"])
     folder = job["submission_dir"]
@@ -31,8 +35,10 @@ def run(job: dict, inputs: list, start: int, skip: set, out_fd: int, capture_fd:
     sys.dont_write_bytecode = True       # no __pycache__ written into the submission
 
     capture = _Capture(capture_fd)
-    modules, errors = {}, {}
+    modules, errors = {}, dict(preset_errors or {})
     for name, path in job["modules"].items():
+        if name in errors:
+            continue
         if path is None:
             errors[name] = {"kind": "missing_module", "message": f"{name}.py not found in the submission"}
             continue

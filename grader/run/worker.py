@@ -36,19 +36,37 @@ class WorkerError(Exception):
 class Reply:
     imported: dict = field(default_factory=dict)          # {"errors": {...}, "stdout": "..."}
     results: dict = field(default_factory=dict)           # call index -> (header, arrays)
+    sandbox: str = ""                                     # "strong: process+namespaces+..."
+    sandbox_warning: str = ""                             # empty in the strong mode
 
 
 class Worker:
-    def __init__(self, framework: str = "numpy"):
-        preload = ["--preload", "torch"] if framework == "torch" else []
+    """A zygote process for one framework; restarted for the next job if student code killed it.
+
+    `layers` chooses sandbox layers (see sandbox.LAYERS); each is used only where it works.
+    The grader's own process is made non-dumpable here, so no child can read its memory.
+    """
+
+    def __init__(self, framework: str = "numpy", layers: tuple | None = None):
+        from .sandbox import LAYERS, protect_self
+        protect_self()
+        self._args = ["--layers", ",".join(LAYERS if layers is None else layers)]
+        if framework == "torch":
+            self._args += ["--preload", "torch"]
+        self._next_job = 1
+        self._start()
+
+    def _start(self) -> None:
         self._stderr = tempfile.TemporaryFile()
         self._proc = subprocess.Popen(
-            [sys.executable, "-I", "-c", _BOOT.format(path=_GRADER_PARENT), *preload],
+            [sys.executable, "-I", "-c", _BOOT.format(path=_GRADER_PARENT), *self._args],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._stderr, close_fds=True)
-        self._next_job = 1
 
     def run(self, job: dict, inputs: list) -> Reply:
         """Send one job and collect every frame the zygote relays until it says the job is done."""
+        if self._proc.poll() is not None:          # killed during an earlier job: start afresh
+            self.close()
+            self._start()
         job = {**job, "type": "job", "job": self._next_job}
         self._next_job += 1
         try:
@@ -70,7 +88,7 @@ class Worker:
                 continue
             data = os.read(fd, 1 << 20)
             if not data:
-                raise WorkerError(self._died())
+                raise WorkerError(self._died())     # the next run() starts a new zygote
             last = time.monotonic()
             for payload in reader.feed(data):
                 header, arrays = protocol.decode(payload)
@@ -80,6 +98,8 @@ class Worker:
                 elif kind == "result":
                     reply.results[int(header["index"])] = (header, arrays)
                 elif kind == "job_done":
+                    reply.sandbox = str(header.get("sandbox", ""))
+                    reply.sandbox_warning = str(header.get("sandbox_warning", ""))
                     return reply
 
     def _died(self) -> str:

@@ -5,7 +5,7 @@ imports student code itself and never runs a torch operation, so that forked chi
 inherit a started thread pool (fork after a parallel torch op can deadlock the child). It reads
 job frames on stdin and writes result frames on stdout; for each job it:
 
-- forks a child that limits itself (`limits.apply_in_child`) and runs `harness.run`;
+- forks a child that confines itself (`sandbox.apply_in_child`) and runs `harness.run`;
 - times each case from the child's "start" frame, and kills the child's whole process group
   at the limit, records `timeout`, and forks a fresh child for the remaining cases;
 - records `crashed` when the child dies mid-case (segfault, os._exit, memory), and goes on.
@@ -21,19 +21,28 @@ import sys
 import tempfile
 import time
 
-from . import limits, protocol
+from . import harness, protocol, sandbox
 
 _IMPORT = "import"
+_LAYERS: tuple = ()                  # the sandbox layers in use, from the probe at start-up
+_SANDBOX: dict = {}
 
 
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--preload", action="append", default=[])
+    parser.add_argument("--layers", default=",".join(sandbox.LAYERS),
+                        help="sandbox layers to use where they work (comma-separated; empty: process only)")
     opts = parser.parse_args(argv)
+    sandbox.protect_self()
     import numpy  # noqa: F401 - imported once here, shared by every child
     if "torch" in opts.preload:
         import torch
         torch.set_num_threads(1)     # sets a number; starts no thread pool
+    wanted = tuple(layer for layer in opts.layers.split(",") if layer in sandbox.LAYERS)
+    global _LAYERS, _SANDBOX
+    _LAYERS, abi = sandbox.probe(wanted)
+    _SANDBOX = {"sandbox": sandbox.describe(_LAYERS, abi), "sandbox_warning": sandbox.warning(_LAYERS)}
 
     # The frame channel is a private copy of stdout; fd 1 itself goes to stderr so that a stray
     # print from a library can never corrupt a frame.
@@ -96,7 +105,7 @@ def run_job(job: dict, inputs: list, out_fd: int) -> None:
                 forward({"type": "result", "index": i, "status": "skipped_after_timeout"})
     finally:
         shutil.rmtree(job_dir, ignore_errors=True)
-        forward({"type": "job_done"})
+        forward({"type": "job_done", **_SANDBOX})
 
 
 def _run_child(job, inputs, start, skip, job_dir, scratch, forward, done, imported):
@@ -108,9 +117,19 @@ def _run_child(job, inputs, start, skip, job_dir, scratch, forward, done, import
     if pid == 0:                                               # the child
         try:
             os.close(r)
-            limits.apply_in_child(lim, scratch, capture_path, keep_fds=(w,))
-            from . import harness
-            harness.run(job, inputs, start, skip, w, os.open(capture_path, os.O_RDONLY))
+            policy = sandbox.Policy(
+                memory=int(lim["memory"]), submission_dir=job["submission_dir"], scratch=scratch,
+                cpu_seconds=int(lim["import_timeout"] + lim["case_timeout"] * max(1, lim["n_calls"])) + 1)
+            open(capture_path, "ab").close()
+            capture_fd = os.open(capture_path, os.O_RDONLY)     # before Landlock: it lies outside the scratch folder
+            try:
+                sandbox.apply_in_child(policy, _LAYERS, capture_path, keep_fds=(w, capture_fd))
+            except BaseException as e:  # noqa: BLE001 - no student code runs unconfined: every call fails
+                error = {"kind": "exception", "type": "SandboxError",
+                         "message": f"the grader could not confine this run ({type(e).__name__}: {e})"}
+                harness.run(job, inputs, start, skip, w, -1, preset_errors={m: error for m in job["modules"]})
+                os._exit(70)
+            harness.run(job, inputs, start, skip, w, capture_fd)
         except BaseException:  # noqa: BLE001 - nothing may escape the child
             pass
         os._exit(0)
