@@ -4,7 +4,8 @@ A forked child calls `apply_in_child` before it imports any student code. The la
 first; each one that works on this machine is used (`probe` finds out once, at worker start):
 
 - process: a new session and process group (the zygote kills the whole group at a time limit),
-  resource limits (address space, CPU time, file size, open files, processes, no core files),
+  resource limits (address space, CPU time, file size, open files, no core files; not RLIMIT_NPROC,
+  which counts every process of the user and would starve a laptop's threads: seccomp stops forks),
   an empty scratch folder as the working directory, a scrubbed environment, stdin from
   /dev/null, stdout/stderr into a capture file. Always on.
 - namespaces: new user and network namespaces (no network at all, no view of the grader's
@@ -33,7 +34,6 @@ LAYERS = ("namespaces", "landlock", "seccomp")
 
 OUTPUT_FILE_LIMIT = 1 << 20          # bytes a child may write to any file, its printed output included
 OPEN_FILES = 256
-PROCESSES = 64                       # RLIMIT_NPROC; ignored for root, and fork is denied by seccomp anyway
 
 # What a missing layer leaves open, for the report.
 GAPS = {
@@ -96,7 +96,6 @@ def apply_in_child(policy: Policy, layers: tuple, capture_path: str, keep_fds: t
     _limit(resource.RLIMIT_CPU, policy.cpu_seconds)
     _limit(resource.RLIMIT_FSIZE, OUTPUT_FILE_LIMIT)
     _limit(resource.RLIMIT_NOFILE, OPEN_FILES)
-    _limit(resource.RLIMIT_NPROC, PROCESSES)
     _limit(resource.RLIMIT_CORE, 0)
     if "namespaces" in layers:
         enter_namespaces()
