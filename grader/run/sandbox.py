@@ -10,7 +10,8 @@ first; each one that works on this machine is used (`probe` finds out once, at w
   /dev/null, stdout/stderr into a capture file. Always on.
 - namespaces: new user and network namespaces (no network at all, no view of the grader's
   memory). Refused inside Docker's default profile and on Ubuntu >= 23.10: a bonus layer.
-- landlock: the child may read only the system's and Python's folders and its own submission,
+- landlock: the child may read only the system's and Python's folders, its own /proc entry and
+  its own submission,
   write only its scratch folder, use no TCP, and signal or ptrace nothing outside itself.
 - seccomp: no sockets, no fork/exec (threads still work), no kill/ptrace/process_vm_*, no
   namespace, mount, bpf, io_uring or keyring calls. x86_64 only.
@@ -28,6 +29,7 @@ import resource
 import site
 import socket
 import sys
+import tempfile
 from dataclasses import dataclass
 
 LAYERS = ("namespaces", "landlock", "seccomp")
@@ -92,6 +94,7 @@ def apply_in_child(policy: Policy, layers: tuple, capture_path: str, keep_fds: t
     os.environ.clear()
     os.environ.update({"HOME": policy.scratch, "TMPDIR": policy.scratch, "PATH": "/usr/bin:/bin",
                        "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "LANG": "C.UTF-8"})
+    tempfile.tempdir = None          # forget the zygote's cached /tmp: tempfile now uses TMPDIR, the scratch folder
     _limit(resource.RLIMIT_AS, policy.memory)
     _limit(resource.RLIMIT_CPU, policy.cpu_seconds)
     _limit(resource.RLIMIT_FSIZE, OUTPUT_FILE_LIMIT)
@@ -188,8 +191,8 @@ def landlock_abi() -> int:
 
 
 def readable_roots() -> list[str]:
-    """Folders every child may read: the system's and Python's, never the grader's checkout."""
-    roots = ["/usr", "/lib", "/lib64", "/lib32", "/bin", "/sbin", "/etc", "/proc", "/sys/devices/system/cpu",
+    """Folders a child may read: the system's and Python's, and its own /proc entry (not other processes')."""
+    roots = ["/usr", "/lib", "/lib64", "/lib32", "/bin", "/sbin", "/etc", f"/proc/{os.getpid()}", "/sys/devices/system/cpu",
              sys.prefix, sys.base_prefix, sys.exec_prefix, *site.getsitepackages()]
     return sorted({os.path.realpath(r) for r in roots if os.path.isdir(r)})
 
@@ -213,9 +216,9 @@ def apply_landlock(policy: Policy) -> None:
         _landlock_allow(ruleset, policy.submission_dir, (_READ_FILE | _READ_DIR) & fs)
         _landlock_allow(ruleset, policy.scratch, fs)
         _landlock_allow(ruleset, os.devnull, (_READ_FILE | _WRITE_FILE) & fs)
-        for device in ("/dev/urandom", "/dev/random", "/dev/zero"):
-            if os.path.exists(device):
-                _landlock_allow(ruleset, device, _READ_FILE & fs)
+        for path in ("/dev/urandom", "/dev/random", "/dev/zero", "/proc/cpuinfo", "/proc/meminfo", "/proc/stat"):
+            if os.path.exists(path):
+                _landlock_allow(ruleset, path, _READ_FILE & fs)
         if _libc.syscall(_SYS_RESTRICT_SELF, ruleset, 0) != 0:
             raise OSError(ctypes.get_errno(), "landlock_restrict_self failed")
     finally:

@@ -1,0 +1,363 @@
+"""The adversarial corpus (issue #3): hostile and broken submissions, each graded to an exact outcome.
+
+Every entry of tests/submissions/adversarial.yaml is the reference with one attack (monkeypatching,
+lying return values, reading the reference or the grader's memory, forging reports, exiting,
+hanging, bombs, signals, sockets, poisoning site-packages). For each, the test grades it with one
+shared warm worker and asserts exactly what its `expect` says: points per function, statuses,
+messages. It also asserts that the grader and its worker survived, that nothing reached the
+sockets the test listens on, that no file was planted outside the child's scratch folder, that
+the run took less than a minute and that the worker reported the strong sandbox.
+
+A batch test then grades the whole corpus with one worker, a correct submission (ada) between
+every two attacks: an attack must never cost a later submission anything.
+
+Attacks marked `hazard` (signals to other processes, packets off this machine) run only when
+the worker reports the strong sandbox; whatever an attack may plant (reports, usercustomize.py,
+.pth files) is removed after each test, sandbox or not.
+"""
+from __future__ import annotations
+
+import os
+import pwd
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import uuid
+import warnings
+from pathlib import Path
+
+import pytest
+
+from grader.grade import grade_submission
+from grader.run.worker import Worker
+from grader.spec import load_spec
+from variants import materialize, variants
+
+REPO = Path(__file__).resolve().parents[1]
+HANDOUT = REPO / "student_template" / "linear_classifier"
+ADA = REPO / "examples" / "linear_classifier" / "ada"
+MODULE_FILE = "linear_classifier.py"
+
+CORPUS = "adversarial"
+ENTRIES = variants(CORPUS)
+NAMES = list(ENTRIES)
+FUNCTIONS = ("svm_loss_naive", "svm_loss_vectorized", "softmax_loss_naive", "softmax_loss_vectorized")
+FULL_MARKS = 8.0                     # 4 functions x 2 public points
+HANG_GUARD = 60.0                    # seconds per submission: a hang fails the test, never blocks it
+CASE_TIMEOUT, IMPORT_TIMEOUT = 2, 10
+
+# What attacks plant, by name: forged reports and the .pth file (see adversarial.yaml).
+PLANTED_NAMES = ("results.json", "report.json", "junit.xml", "zz_grader_adversarial.pth")
+HOME = Path(pwd.getpwuid(os.getuid()).pw_dir)
+USER_SITE = HOME / ".local" / "lib" / f"python{sys.version_info[0]}.{sys.version_info[1]}" / "site-packages"
+USERCUSTOMIZE = USER_SITE / "usercustomize.py"
+
+
+# ---------------------------------------------------------------------------------------------
+# Fixtures
+
+
+def short_spec(folder: Path):
+    """A handout-style copy of the public spec (no hidden.yaml, no reference) with short limits."""
+    folder.mkdir(parents=True, exist_ok=True)
+    text = (HANDOUT / "assignment.yaml").read_text()
+    for old, new in ((" case_timeout: 10 ", f" case_timeout: {CASE_TIMEOUT} "),
+                     (" import_timeout: 30 ", f" import_timeout: {IMPORT_TIMEOUT} ")):
+        assert text.count(old) == 1, f"{HANDOUT / 'assignment.yaml'} changed: update short_spec() ({old.strip()})"
+        text = text.replace(old, new)
+    (folder / "assignment.yaml").write_text(text)
+    shutil.copy(HANDOUT / "expected_public.json", folder / "expected_public.json")
+    return load_spec(folder)
+
+
+class Listeners:
+    """A TCP and a UDP socket on 127.0.0.1 and an abstract AF_UNIX socket, none of which any
+    submission may reach. Non-blocking: `drain` collects whatever arrived since the last call."""
+
+    def __init__(self):
+        self.tcp = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.tcp.bind(("127.0.0.1", 0))
+        self.tcp.listen(16)
+        self.udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.udp.bind(("127.0.0.1", 0))
+        self.unix_name = f"grader-adversarial-{uuid.uuid4().hex}"
+        self.unix = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.unix.bind("\0" + self.unix_name)
+        self.unix.listen(16)
+        for s in (self.tcp, self.udp, self.unix):
+            s.setblocking(False)
+        self.placeholders = {"{{TCP_PORT}}": str(self.tcp.getsockname()[1]),
+                             "{{UDP_PORT}}": str(self.udp.getsockname()[1]), "{{UNIX_NAME}}": self.unix_name}
+
+    def drain(self) -> list[str]:
+        heard = []
+        for kind, sock in (("TCP", self.tcp), ("AF_UNIX", self.unix)):
+            while True:
+                try:
+                    conn, addr = sock.accept()
+                except (BlockingIOError, InterruptedError):
+                    break
+                conn.close()
+                heard.append(f"a {kind} connection from {addr!r}")
+        while True:
+            try:
+                data, addr = self.udp.recvfrom(4096)
+            except (BlockingIOError, InterruptedError):
+                break
+            heard.append(f"a UDP datagram {data[:32]!r} from {addr!r}")
+        return heard
+
+    def close(self):
+        for s in (self.tcp, self.udp, self.unix):
+            s.close()
+
+
+def _worker_sys_path() -> list[Path]:
+    """The folders on a worker's sys.path (an isolated interpreter, plus the grader's checkout)."""
+    out = subprocess.run([sys.executable, "-I", "-c", "import sys; print('\\n'.join(sys.path))"],
+                         capture_output=True, text=True, check=True).stdout
+    return [Path(p) for p in out.splitlines() if p] + [REPO]
+
+
+class PoisonGuard:
+    """Snapshots the places attacks may plant files in, and puts them back.
+
+    Only files the corpus plants, by name, are ever removed (and only those that were not there
+    before), plus the ~/.local/... folders the usercustomize attack created; the user site folder
+    is restored to its snapshot. Nothing else is touched: other work may be going on in the repo.
+    """
+
+    def __init__(self, folders: list[Path]):
+        self.folders = sorted({f.resolve() for f in folders if f.is_dir()} | {Path.cwd().resolve(), REPO})
+        self.before = {f: {n for n in PLANTED_NAMES if (f / n).exists()} for f in self.folders}
+        self.chain = [USER_SITE, *[p for p in USER_SITE.parents if p != HOME and HOME in p.parents]]
+        self.chain_existed = {p: p.exists() for p in self.chain}
+        self.user_site = self._user_site_files()
+
+    @staticmethod
+    def _user_site_files() -> dict:
+        if not USER_SITE.is_dir():
+            return {}
+        return {p.name: p.read_bytes() for p in USER_SITE.iterdir() if p.is_file()}
+
+    def planted(self) -> list[str]:
+        found = [str(f / n) for f in self.folders for n in PLANTED_NAMES
+                 if (f / n).exists() and n not in self.before[f]]
+        now = self._user_site_files()
+        found += [str(USER_SITE / n) for n, data in now.items() if self.user_site.get(n) != data]
+        found += [str(p) for p in self.chain if p.exists() and not self.chain_existed[p]]
+        return sorted(set(found))
+
+    def restore(self) -> None:
+        for f in self.folders:
+            for n in PLANTED_NAMES:
+                if n not in self.before[f] and (f / n).is_file():
+                    (f / n).unlink()
+        if USER_SITE.is_dir():
+            for p in USER_SITE.iterdir():
+                if p.is_file() and p.name not in self.user_site:
+                    p.unlink()
+            for name, data in self.user_site.items():
+                if not (USER_SITE / name).exists() or (USER_SITE / name).read_bytes() != data:
+                    (USER_SITE / name).write_bytes(data)
+        for p in self.chain:                                   # deepest first
+            if p.is_dir() and not self.chain_existed[p] and not any(p.iterdir()):
+                p.rmdir()
+
+
+@pytest.fixture(scope="module")
+def listeners():
+    ls = Listeners()
+    yield ls
+    ls.close()
+
+
+@pytest.fixture(scope="module")
+def spec(tmp_path_factory):
+    return short_spec(tmp_path_factory.mktemp("adversarial_spec"))
+
+
+@pytest.fixture(scope="module")
+def submissions(tmp_path_factory, listeners):
+    """Every corpus entry materialized (placeholders filled in) under one root, and a copy of ada."""
+    root = tmp_path_factory.mktemp("adversarial_submissions")
+    folders = {}
+    for name in NAMES:
+        folder = materialize(name, root, corpus=CORPUS)
+        source = folder / MODULE_FILE
+        text = source.read_text()
+        for key, value in listeners.placeholders.items():
+            text = text.replace(key, value)
+        assert "{{" not in text, f"{name}: a placeholder was left in the source"
+        source.write_text(text)
+        folders[name] = folder
+    ada = root / "_ada"
+    ada.mkdir()
+    shutil.copy(ADA / MODULE_FILE, ada / MODULE_FILE)
+    folders["_ada"] = ada
+    return folders
+
+
+@pytest.fixture(scope="module")
+def guard(submissions):
+    root = next(iter(submissions.values())).parent
+    g = PoisonGuard(_worker_sys_path() + [Path(p) for p in sys.path if p] + [root, *submissions.values()])
+    yield g
+    g.restore()
+
+
+@pytest.fixture(scope="module")
+def worker():
+    with Worker("torch") as w:
+        yield w
+
+
+@pytest.fixture(scope="module")
+def sandbox_mode(spec, worker, submissions):
+    """What the worker reports after grading ada (which also warms it up)."""
+    result = grade_submission(spec, submissions["_ada"], worker=worker)
+    assert result.earned == FULL_MARKS, f"ada should get {FULL_MARKS:g} points, got {result.earned:g}"
+    return result.sandbox
+
+
+def _skip_if_hazardous(name: str, sandbox_mode: str) -> None:
+    hazard = ENTRIES[name].get("hazard")
+    if hazard and not sandbox_mode.startswith("strong"):
+        pytest.skip(f"{name} runs only in the strong sandbox ({hazard}); the worker reports {sandbox_mode!r}")
+
+
+# ---------------------------------------------------------------------------------------------
+# Checks
+
+
+def _grade(spec, folder: Path, worker):
+    t0 = time.monotonic()
+    try:
+        result = grade_submission(spec, folder, worker=worker)
+    except Exception as e:  # noqa: BLE001 - any exception out of the grader is a failure of this test
+        pytest.fail(f"grade_submission raised {type(e).__name__}: {e} (after {time.monotonic() - t0:.1f} s)")
+    return result, time.monotonic() - t0
+
+
+def expectation_problems(name: str, result) -> list[str]:
+    """Every way `result` differs from the entry's `expect`, one line each (empty: as expected)."""
+    expect = ENTRIES[name]["expect"]
+    assert set(expect["points"]) == set(FUNCTIONS), f"{name}: expect.points must name the 4 functions"
+    functions = {fn.name: fn for fn in result.functions}
+    problems = []
+    for fname in FUNCTIONS:
+        fn = functions.get(fname)
+        if fn is None:
+            problems.append(f"{fname}: not in the result")
+            continue
+        public = [c for c in fn.cases if c.visibility == "public"]
+        seen = ", ".join(f"{c.case_id} {c.status}: {c.message}" for c in public)
+        if fn.public.earned != expect["points"][fname]:
+            problems.append(f"{fname}: {fn.public.earned:g} points, expected {expect['points'][fname]:g} [{seen}]")
+        want = expect.get("status", {}).get(fname)
+        if want is not None and (not public or any(c.status != want for c in public)):
+            problems.append(f"{fname}: statuses {[c.status for c in public]}, expected all {want!r} [{seen}]")
+        text = expect.get("message", {}).get(fname)
+        if text is not None and (not public or text not in public[0].message):
+            problems.append(f"{fname}: first message {public[0].message if public else None!r} lacks {text!r}")
+    return problems
+
+
+def worker_alive(worker) -> bool:
+    proc = getattr(worker, "_proc", None)          # the zygote; the engine restarts a dead one for the next job
+    return proc is None or proc.poll() is None
+
+
+def stray_files(folders: dict) -> list[str]:
+    """Files in the submission folders (or their root) that the test did not put there."""
+    root = next(iter(folders.values())).parent
+    found = [str(root / n) for n in sorted(os.listdir(root)) if n not in folders]
+    for folder in folders.values():
+        found += [str(folder / n) for n in sorted(os.listdir(folder)) if n != MODULE_FILE]
+    return found
+
+
+def git_status() -> list[str] | None:
+    try:
+        out = subprocess.run(["git", "status", "--porcelain", "--untracked-files=all"], cwd=REPO,
+                             capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return out.stdout.splitlines() if out.returncode == 0 else None
+
+
+# ---------------------------------------------------------------------------------------------
+# Tests
+
+
+def test_corpus_is_well_formed():
+    assert len(NAMES) >= 30
+    for name in NAMES:
+        entry = ENTRIES[name]
+        assert entry.get("about") and "\n" not in entry["about"], f"{name}: needs a one-line `about`"
+        assert set(entry) <= {"about", "edits", "functions", "prepend", "append", "expect", "hazard"}, name
+        assert set(entry["expect"]) <= {"points", "status", "message"}, name
+        for key in ("status", "message"):
+            assert set(entry["expect"].get(key, {})) <= set(FUNCTIONS), f"{name}: expect.{key} names no function"
+        assert len(entry.get("functions", {})) <= 1, f"{name}: replace at most one function"
+
+
+@pytest.mark.parametrize("name", NAMES, ids=NAMES)
+def test_attack(name, spec, worker, sandbox_mode, submissions, listeners, guard):
+    _skip_if_hazardous(name, sandbox_mode)
+    result, elapsed = _grade(spec, submissions[name], worker)
+
+    problems = expectation_problems(name, result)
+    if elapsed >= HANG_GUARD:
+        problems.append(f"grading took {elapsed:.1f} s (limit {HANG_GUARD:g} s)")
+    if not result.sandbox.startswith("strong"):
+        problems.append(f"sandbox is {result.sandbox!r}, not strong")
+    if not worker_alive(worker):
+        problems.append("the worker (zygote) died while grading it")
+    heard = listeners.drain()
+    problems += [f"the test's sockets received {h}" for h in heard]
+    planted = guard.planted()
+    guard.restore()                            # before asserting: the next test starts clean either way
+    problems += [f"planted {p}" for p in planted]
+    problems += [f"stray file {p}" for p in stray_files(submissions)]
+    for p in stray_files(submissions):
+        Path(p).unlink() if Path(p).is_file() else shutil.rmtree(p, ignore_errors=True)
+    assert not problems, f"{name} ({ENTRIES[name]['about']}):\n  " + "\n  ".join(problems)
+
+
+def test_batch_every_correct_submission_keeps_full_marks(spec, sandbox_mode, submissions, listeners, guard):
+    """One worker grades ada, attack 1, ada, attack 2, ..., ada: no attack changes a later grade."""
+    status_before = git_status()
+    usercustomize_before = USERCUSTOMIZE.exists()
+    runnable = [n for n in NAMES if not (ENTRIES[n].get("hazard") and not sandbox_mode.startswith("strong"))]
+    sequence = [entry for name in runnable for entry in (("_ada", "ada"), (name, name))] + [("_ada", "ada")]
+    problems = []
+    t_batch = time.monotonic()
+    with Worker("torch") as worker:
+        for key, label in sequence:
+            result, elapsed = _grade(spec, submissions[key], worker)
+            want = FULL_MARKS if key == "_ada" else float(sum(ENTRIES[key]["expect"]["points"].values()))
+            if (result.earned, result.possible) != (want, FULL_MARKS):
+                cases = "; ".join(f"{c.function} {c.case_id} {c.status}: {c.message}"
+                                  for c in result.cases() if not c.passed)
+                problems.append(f"{label}: {result.earned:g}/{result.possible:g}, expected {want:g}/{FULL_MARKS:g} [{cases}]")
+            if elapsed >= HANG_GUARD:
+                problems.append(f"{label}: grading took {elapsed:.1f} s")
+            if not result.sandbox.startswith("strong"):
+                problems.append(f"{label}: sandbox {result.sandbox!r}")
+    batch_time = time.monotonic() - t_batch
+    problems += [f"the test's sockets received {h}" for h in listeners.drain()]
+    problems += [f"stray file {p}" for p in stray_files(submissions)]
+    planted = guard.planted()
+    if USERCUSTOMIZE.exists() and not usercustomize_before:
+        problems.append(f"{USERCUSTOMIZE} exists after the batch")
+    guard.restore()
+    problems += [f"planted {p}" for p in planted]
+    status_after = git_status()
+    if status_before is not None and status_after is not None:
+        problems += [f"new in `git status`: {line}" for line in sorted(set(status_after) - set(status_before))]
+    assert not problems, f"batch of {len(sequence)} submissions ({batch_time:.1f} s):\n  " + "\n  ".join(problems)
+    if usercustomize_before:
+        warnings.warn(f"{USERCUSTOMIZE} existed before this test, so its absence afterwards was not checked")
