@@ -1,6 +1,8 @@
 """The `grader` command.
 
     grader check PATH --assignment NAME [--hidden] [--json FILE] [--junit-xml FILE]
+    grader grade SUBMISSIONS --assignment NAME --out DIR [--workers N] [--shard I/N] [--scheduler ADDR]
+    grader merge DIR... --out DIR
     grader release NAME --out DIR
     grader sandbox
 
@@ -62,6 +64,27 @@ def _parser() -> argparse.ArgumentParser:
     release.add_argument("--out", type=Path, required=True, help="folder to write the handout into")
     release.set_defaults(run=_release)
 
+    grade = sub.add_parser("grade", help="grade a class: a folder or zip of submissions",
+                           description="Grade every submission in SUBMISSIONS (a folder of per-student folders or "
+                                       "files, or a zip of them), public and hidden cases, in parallel. Resumable: "
+                                       "run it again after an interruption and only unfinished or changed "
+                                       "submissions are graded.")
+    grade.add_argument("submissions", type=Path, help="folder or .zip of submissions; student ids come from the names")
+    grade.add_argument("--assignment", "-a", required=True, help="assignment name or path to its assignment.yaml")
+    grade.add_argument("--out", type=Path, required=True, help="output folder (per-student results and class exports)")
+    grade.add_argument("--workers", "-j", type=int, default=0, help="parallel workers (default: one per core)")
+    grade.add_argument("--public-only", action="store_true", help="grade the public cases only")
+    grade.add_argument("--shard", metavar="I/N", help="grade only shard I of N (1-based); join shards with `grader merge`")
+    grade.add_argument("--scheduler", metavar="ADDRESS", help="grade on a Dask cluster (tcp://HOST:PORT) instead of locally")
+    grade.set_defaults(run=_grade)
+
+    merge = sub.add_parser("merge", help="join the output folders of several `grader grade --shard` runs",
+                           description="Collect the per-student results of several output folders into one and "
+                                       "write the class exports (gradebook.csv, junit.xml, report.html).")
+    merge.add_argument("folders", type=Path, nargs="+", help="output folders of the shards")
+    merge.add_argument("--out", type=Path, required=True, help="folder to write the joined results into")
+    merge.set_defaults(run=_merge)
+
     box = sub.add_parser("sandbox", help="say which sandbox mode student code gets on this machine",
                          description="Probe each sandbox layer in a throwaway child and print the mode "
                                      "(strong, partial or minimal). See docs/sandbox.md.")
@@ -104,6 +127,57 @@ def _check(args) -> int:
     except OSError as e:
         raise _UserError(f"{e.filename or 'report'}: cannot write the report: {e.strerror or e}") from None
     return EXIT_PASSED if result.all_passed else EXIT_FAILED
+
+
+def _grade(args) -> int:
+    import tempfile
+    from .batch import BatchError, Progress, discover, grade_batch, shard, write_exports
+    from .expected import ReferenceError_
+    from .spec import SpecError
+
+    spec = _load(args.assignment)
+    hidden = not args.public_only
+    if hidden and spec.reference_dir is None:
+        raise _UserError(f"{spec.path}: no hidden.yaml and reference beside it; grade with --public-only, "
+                         "or point --assignment at the instructor's copy")
+    part = None
+    if args.shard:
+        try:
+            part = tuple(int(x) for x in args.shard.split("/"))
+            assert len(part) == 2 and 1 <= part[0] <= part[1]
+        except (ValueError, AssertionError):
+            raise _UserError(f"--shard {args.shard}: expected I/N with 1 <= I <= N, e.g. 2/4") from None
+    with tempfile.TemporaryDirectory(prefix="grader-batch-") as staging:
+        try:
+            submissions = discover(args.submissions, spec, Path(staging))
+            if part:
+                submissions = shard(submissions, *part)
+            if not submissions:
+                raise _UserError(f"{args.submissions}: no submissions found")
+            progress = Progress()
+            results = grade_batch(spec, submissions, args.out, workers=args.workers, hidden=hidden,
+                                  progress=progress, scheduler=args.scheduler)
+            progress.finish()
+            paths = write_exports(args.out, results, title=spec.title)
+        except (BatchError, SpecError, ReferenceError_) as e:
+            raise _UserError(str(e)) from None
+    mean = sum(r.earned / r.possible for r in results if r.possible) / len(results) * 100
+    print(f"graded {len(results)} submissions of {spec.name}: mean {mean:.1f}%")
+    for path in paths:
+        print(f"wrote {path}")
+    return EXIT_PASSED
+
+
+def _merge(args) -> int:
+    from .batch import BatchError, merge
+    try:
+        results = merge(args.folders, args.out, title="grader merge")
+    except BatchError as e:
+        raise _UserError(str(e)) from None
+    if not results:
+        raise _UserError("no graded results found in " + ", ".join(map(str, args.folders)))
+    print(f"merged {len(results)} submissions into {args.out}")
+    return EXIT_PASSED
 
 
 def _sandbox(args) -> int:

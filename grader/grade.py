@@ -58,9 +58,22 @@ def locate_modules(spec: AssignmentSpec, submission: Path) -> dict:
     return {m: (str(submission / f"{m}.py") if (submission / f"{m}.py").is_file() else None) for m in spec.modules}
 
 
+class Prepared:
+    """A spec's cases and their expected outputs, made once and shared by every submission of a batch."""
+
+    def __init__(self, spec: AssignmentSpec, hidden: bool):
+        self.hidden = hidden
+        self.cases = select_cases(spec, hidden)
+        self.expected = expected_outputs(spec, self.cases)
+
+
 def grade_submission(spec: AssignmentSpec, submission: Path, hidden: bool = False,
-                     worker: Worker | None = None) -> SubmissionResult:
-    """Grade one submission (a file or a folder) on the public cases, and the hidden ones if asked."""
+                     worker: Worker | None = None, prepared: Prepared | None = None) -> SubmissionResult:
+    """Grade one submission (a file or a folder) on the public cases, and the hidden ones if asked.
+
+    `worker` lets many submissions share one warm worker; `prepared` (for the same `hidden`)
+    lets them share the cases and the reference's outputs.
+    """
     if hidden and spec.reference_dir is None:
         raise HiddenUnavailable(
             f"hidden cases need the instructor's files ({spec.folder / 'hidden.yaml'} and the reference); "
@@ -74,8 +87,9 @@ def grade_submission(spec: AssignmentSpec, submission: Path, hidden: bool = Fals
     if own_worker:
         worker = Worker(spec.framework)       # starts importing while the references are computed
     try:
-        cases = select_cases(spec, hidden)
-        expected = expected_outputs(spec, cases)
+        if prepared is None or prepared.hidden != hidden:
+            prepared = Prepared(spec, hidden)
+        cases, expected = prepared.cases, prepared.expected
         modules = locate_modules(spec, submission)
         job, inputs = build_job(spec, cases, modules, submission)
         try:
@@ -190,7 +204,7 @@ def judge_case(spec: AssignmentSpec, fn: FunctionSpec, case: Case, expected: lis
     if len(checks) != len(fn.outputs):
         return _case(fn, case, CRASHED, "incomplete report from the worker")
     failing = [c for c in checks if not c.ok]
-    mutated = header.get("mutated") or []
+    mutated = [] if "no_input_mutation" not in fn.checks else changed_inputs(case, header, arrays)
     message = ""
     if failing:
         message = failing[0].message + (f" (and {len(failing) - 1} more output wrong)" if len(failing) > 1 else "")
@@ -199,6 +213,21 @@ def judge_case(spec: AssignmentSpec, fn: FunctionSpec, case: Case, expected: lis
                    "work on copies (e.g. X = X.clone()) or write new arrays")
     status = FAILED if (failing or mutated) else PASSED
     return _case(fn, case, status, message, outputs=checks, stdout=stdout, duration=duration)
+
+
+def changed_inputs(case: Case, header: dict, arrays: list) -> list[str]:
+    """Names of the array inputs that the call changed in place, judged here from what came back."""
+    after = {a.get("name"): a for a in header.get("inputs_after") or [] if isinstance(a, dict)}
+    changed = []
+    for name, original in case.args.items():
+        if not isinstance(original, np.ndarray):
+            continue
+        meta = after.get(name, {})
+        index = meta.get("array")
+        now = arrays[index] if isinstance(index, int) and 0 <= index < len(arrays) else None
+        if now is None or now.shape != original.shape or not np.array_equal(now, original, equal_nan=True):
+            changed.append(name)
+    return changed
 
 
 def _case(fn: FunctionSpec, case: Case, status: str, message: str = "", details: str = "",

@@ -115,10 +115,17 @@ class SubmissionResult:
     started: str = ""                # ISO 8601, UTC
     duration: float = 0.0            # seconds, wall clock
     stdout: str = ""                 # what the student's modules printed while being imported
+    student: str = ""                # the student's id in a batch (from the folder or file name)
+    fingerprint: str = ""            # digest of the submission's files, the spec and the grader: what was graded
     schema_version: int = SCHEMA_VERSION
 
     def cases(self) -> list[CaseResult]:
         return [case for fn in self.functions for case in fn.cases]
+
+    @property
+    def label(self) -> str:
+        """Who this is in a class-level report: the student, or the submission's path outside a batch."""
+        return self.student or self.submission
 
     @property
     def public(self) -> Score:
@@ -163,6 +170,30 @@ class SubmissionResult:
         for fn_data, fn in zip(data["functions"], self.functions):
             fn_data["earned"], fn_data["possible"] = fn.earned, fn.possible
         return data
+
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "SubmissionResult":
+        """The inverse of to_dict (derived fields are dropped and computed again)."""
+        def score(d):
+            return Score(**d) if d is not None else None
+
+        def case(d):
+            d = dict(d)
+            d["outputs"] = [OutputCheck(**{k: _number(v) if k in ("max_rel_error", "expected", "got") else v
+                                           for k, v in o.items()}) for o in d.get("outputs", [])]
+            return CaseResult(**d)
+
+        functions = [FunctionResult(name=f["name"], module=f["module"], cases=[case(c) for c in f["cases"]],
+                                    public=score(f["public"]), hidden=score(f.get("hidden")))
+                     for f in data.get("functions", [])]
+        fields = {k: v for k, v in data.items() if k in cls.__dataclass_fields__ and k != "functions"}
+        return cls(functions=functions, **fields)
+
+
+def _number(v):
+    """JSON reports write non-finite floats as strings; read them back as floats."""
+    return float(v) if isinstance(v, str) else v
 
 
 def _sum_scores(scores) -> Score:

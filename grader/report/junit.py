@@ -1,6 +1,7 @@
 """The JUnit XML report, for CI systems and IDEs that show test results.
 
     write_junit(result, "junit.xml")
+    write_batch_junit(results, "junit.xml")    # a whole class in one file
 
 One <testsuite> per graded function, one <testcase> per case. A wrong answer is a <failure>,
 anything that stopped the code from answering is an <error> (results.FAILURE_STATUSES and
@@ -15,7 +16,8 @@ import re
 
 import junitparser
 
-from ..results import ERROR_STATUSES, FAILURE_STATUSES, CaseResult, OutputCheck, SubmissionResult
+from ..results import (ERROR_STATUSES, FAILURE_STATUSES, CaseResult, FunctionResult, OutputCheck,
+                       SubmissionResult)
 from .atomic import write_atomic
 
 STDOUT_LIMIT = 64 * 1024   # bytes of a case's printed output kept; a print in a loop can be huge
@@ -35,16 +37,7 @@ def build_junit(result: SubmissionResult) -> junitparser.JUnitXml:
     """The report as a junitparser document, counts filled in."""
     xml = junitparser.JUnitXml(xml_safe(result.assignment))
     for fn in result.functions:
-        suite = junitparser.TestSuite(xml_safe(fn.name))
-        suite.add_property("public_points_earned", str(fn.public.earned))
-        suite.add_property("public_points_possible", str(fn.public.possible))
-        if fn.hidden is not None:
-            suite.add_property("hidden_points_earned", str(fn.hidden.earned))
-            suite.add_property("hidden_points_possible", str(fn.hidden.possible))
-        for case in fn.cases:
-            suite.add_testcase(_testcase(case, f"{result.assignment}.{fn.name}"))
-        suite.update_statistics()
-        xml.add_testsuite(suite)
+        xml.add_testsuite(_suite(fn, fn.name, f"{result.assignment}.{fn.name}"))
     xml.update_statistics()
     return xml
 
@@ -54,6 +47,46 @@ def write_junit(result: SubmissionResult, path: str | os.PathLike[str]) -> None:
     buffer = io.BytesIO()
     build_junit(result).write(buffer, pretty=True)
     write_atomic(path, buffer.getvalue())
+
+
+def build_batch_junit(results: list[SubmissionResult]) -> junitparser.JUnitXml:
+    """A class's reports merged into one document: one <testsuite> per student and function.
+
+        build_batch_junit(results).write("junit.xml", pretty=True)
+
+    Suites are named "<student>.<function>" and carry a "student" property, so a CI view can
+    group by either. Testcases are build_junit's, with the suite name as their classname.
+    """
+    xml = junitparser.JUnitXml(xml_safe(results[0].assignment) if results else "")
+    for result in results:
+        student = result.label
+        for fn in result.functions:
+            name = f"{student}.{fn.name}"
+            xml.add_testsuite(_suite(fn, name, name, student=student))
+    xml.update_statistics()
+    return xml
+
+
+def write_batch_junit(results: list[SubmissionResult], path: str | os.PathLike[str]) -> None:
+    """Write the class's merged report to `path`; readers never see a half-written file."""
+    buffer = io.BytesIO()
+    build_batch_junit(results).write(buffer, pretty=True)
+    write_atomic(path, buffer.getvalue())
+
+
+def _suite(fn: FunctionResult, name: str, classname: str, student: str | None = None) -> junitparser.TestSuite:
+    suite = junitparser.TestSuite(xml_safe(name))
+    if student is not None:
+        suite.add_property("student", xml_safe(student))
+    suite.add_property("public_points_earned", str(fn.public.earned))
+    suite.add_property("public_points_possible", str(fn.public.possible))
+    if fn.hidden is not None:
+        suite.add_property("hidden_points_earned", str(fn.hidden.earned))
+        suite.add_property("hidden_points_possible", str(fn.hidden.possible))
+    for case in fn.cases:
+        suite.add_testcase(_testcase(case, classname))
+    suite.update_statistics()
+    return suite
 
 
 def _testcase(case: CaseResult, classname: str) -> junitparser.TestCase:

@@ -1,0 +1,145 @@
+"""Batch grading speed: `grader grade` on N synthetic submissions, against the naive way, in one run.
+
+    python benchmarks/batch.py [-n 1000] [--naive-sample 20] [--workers 2]
+
+The batch mixes correct submissions, typical mistakes (the reg factor, no averaging, an unfinished
+TODO), one that crashes (segfault) and one that is slow (an infinite loop: it costs its time limit).
+Prints submissions per second, the grader's overhead per submission above the bare time of the
+student calls themselves, and the naive way measured on a sample of the same batch: a fresh
+interpreter per submission that imports torch, imports the student's module and calls the
+functions on the same inputs (and nothing else: no sandbox, no comparison, no reports).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+REFERENCE = (REPO / "reference" / "linear_classifier" / "linear_classifier.py").read_text()
+MISTAKES = {
+    "correct": [],
+    "reg_half": [("dW += 2 * reg * W", "dW += reg * W")],
+    "no_average": [("    dW /= num_train\n", "\n")],
+    "todo": [("    for i in range(num_train):\n        scores = W.t().mv(X[i])\n        correct_class_score",
+              "    raise NotImplementedError\n    for i in range(num_train):\n        scores = W.t().mv(X[i])\n"
+              "        correct_class_score")],
+    "crasher": [("def svm_loss_vectorized(W, X, y, reg):\n",
+                 "def svm_loss_vectorized(W, X, y, reg):\n    import ctypes; ctypes.string_at(0)\n")],
+    "slow": [("def softmax_loss_naive(W, X, y, reg):\n",
+              "def softmax_loss_naive(W, X, y, reg):\n    while True: pass\n")],
+}
+
+NAIVE_RUNNER = """
+import sys, time, numpy as np, torch, importlib.util
+spec = importlib.util.spec_from_file_location("linear_classifier", sys.argv[1])
+module = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(module)
+data = np.load(sys.argv[2])
+calls = 0.0
+for i in range(int(data["n"])):
+    fn = getattr(module, str(data[f"fn{i}"]))
+    args = [torch.from_numpy(data[f"W{i}"]), torch.from_numpy(data[f"X{i}"]), torch.from_numpy(data[f"y{i}"]), float(data[f"reg{i}"])]
+    t0 = time.perf_counter()
+    try:
+        fn(*args)
+    except Exception:
+        pass
+    calls += time.perf_counter() - t0
+print(calls)
+"""
+
+
+def make_batch(root: Path, n: int) -> list[str]:
+    kinds = []
+    for i in range(n):
+        kind = "slow" if i == n // 2 else "crasher" if i == n // 3 else ("correct", "reg_half", "no_average", "todo")[i % 4]
+        text = REFERENCE
+        for old, new in MISTAKES[kind]:
+            assert old in text, (kind, old)
+            text = text.replace(old, new, 1)
+        folder = root / f"student{i:04d}_{kind}"
+        folder.mkdir(parents=True)
+        (folder / "linear_classifier.py").write_text(text)
+        kinds.append(kind)
+    return kinds
+
+
+def naive(root: Path, sample: list[Path], tmp: Path) -> tuple[float, float]:
+    """Median seconds per submission for a fresh interpreter, and the student calls inside it."""
+    from grader.grade import select_cases
+    from grader.spec import load_spec
+    spec = load_spec(REPO / "assignments" / "linear_classifier")
+    cases = select_cases(spec, hidden=True)
+    data = {"n": len(cases)}
+    for i, (fn, case) in enumerate(cases):
+        data[f"fn{i}"] = fn.name
+        for k, v in case.args.items():
+            data[f"{k}{i}"] = v
+    inputs = tmp / "inputs.npz"
+    np.savez(inputs, **data)
+    runner = tmp / "runner.py"
+    runner.write_text(NAIVE_RUNNER)
+    walls, calls = [], []
+    for folder in sample:
+        t0 = time.perf_counter()
+        proc = subprocess.run([sys.executable, str(runner), str(folder / "linear_classifier.py"), str(inputs)],
+                              capture_output=True, text=True, timeout=120)
+        walls.append(time.perf_counter() - t0)
+        calls.append(float(proc.stdout.strip() or 0))
+    return statistics.median(walls), statistics.median(calls)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("-n", type=int, default=1000)
+    parser.add_argument("--naive-sample", type=int, default=20)
+    parser.add_argument("--workers", type=int, default=0)
+    args = parser.parse_args()
+    tmp = Path(tempfile.mkdtemp(prefix="grader-bench-"))
+    try:
+        subs, out = tmp / "submissions", tmp / "graded"
+        kinds = make_batch(subs, args.n)
+        cmd = [sys.executable, "-m", "grader", "grade", str(subs), "-a", "linear_classifier", "--out", str(out)]
+        if args.workers:
+            cmd += ["--workers", str(args.workers)]
+        t0 = time.perf_counter()
+        subprocess.run(cmd, cwd=REPO, check=True, capture_output=True)
+        wall = time.perf_counter() - t0
+        calls = []
+        for path in out.glob("*/result.json"):
+            result = json.loads(path.read_text())
+            calls.append(sum(c["duration"] or 0 for f in result["functions"] for c in f["cases"]
+                             if isinstance(c["duration"], (int, float))))
+        graded = len(calls)
+        assert graded == args.n, f"{graded} of {args.n} graded"
+        sample = [p for p in sorted(subs.iterdir()) if not p.name.endswith("_slow")][: args.naive_sample]
+        naive_wall, naive_calls = naive(subs, sample, tmp)
+        workers = args.workers or __import__("os").cpu_count()
+        print(f"batch of {args.n} linear_classifier submissions (40 cases each, hidden included), {workers} workers:")
+        print(f"  mix: " + ", ".join(f"{k} {kinds.count(k)}" for k in MISTAKES))
+        print(f"  grader grade, wall clock:                      {wall:8.1f} s   {args.n / wall:6.1f} submissions/s")
+        print(f"  per submission (x workers / wall):             {wall * workers / args.n * 1000:8.1f} ms")
+        print(f"  of which the student calls themselves:         {statistics.median(calls) * 1000:8.1f} ms (median)")
+        print(f"  grader overhead above the student calls:       {(wall * workers / args.n - statistics.median(calls)) * 1000:8.1f} ms")
+        print(f"  naive, fresh interpreter per submission:       {naive_wall * 1000:8.1f} ms (median of {len(sample)}), "
+              f"student calls {naive_calls * 1000:.1f} ms")
+        naive_batch = naive_wall * args.n / workers
+        print(f"  naive batch, extrapolated on {workers} workers:        {naive_batch:8.1f} s   "
+              f"-> grader is {naive_batch / wall:.1f}x faster")
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

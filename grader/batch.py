@@ -1,0 +1,352 @@
+"""Batch grading: a folder (or zip) of submissions in, a folder of results and exports out.
+
+    grader grade submissions/ --assignment linear_classifier --out graded/ [--workers N]
+
+Each student's result is written atomically to `OUT/<student>/result.json` (with a fingerprint of
+what was graded: the student's files, the spec, the reference, the grader version) together with
+`feedback.txt` and Gradescope's `results.json`. A run that is killed and started again grades only
+the students whose result is missing or whose fingerprint changed. The class-level exports
+(`gradebook.csv`, `junit.xml`, `report.html`) are rewritten from all per-student results at the end,
+and by `grader merge` from the folders of several shards.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import shutil
+import stat
+import sys
+import tempfile
+import threading
+import time
+import zipfile
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass
+from pathlib import Path
+
+from . import __version__
+from .results import SubmissionResult
+from .spec import AssignmentSpec
+
+RESULT_FILE = "result.json"
+SKIP_NAMES = {"__MACOSX", "__pycache__", ".DS_Store", "submission_metadata.yml"}
+MAX_UNZIPPED = 200 << 20             # bytes a submission archive may unpack to
+
+
+class BatchError(Exception):
+    """A problem with the batch as a whole (unreadable folder, unsafe archive): a usage error."""
+
+
+@dataclass(frozen=True)
+class Submission:
+    student: str
+    path: Path                       # a folder holding the student's modules
+    fingerprint: str
+
+
+# ---------------------------------------------------------------------------------------------
+# Finding the submissions
+
+
+def discover(source: Path, spec: AssignmentSpec, staging: Path) -> list[Submission]:
+    """Every student's submission in `source`, sorted by student id.
+
+    `source` is a folder or a .zip. Inside, each folder is one student (named after it), and so
+    is each loose file: `alice.py`, or Canvas's `alice_123_456_linear_classifier.py` for module
+    `linear_classifier`. Archives (the whole export, or one per student) are unpacked into
+    `staging`, refusing absolute paths, `..` and links. A lone wrapping folder is looked through.
+    """
+    source = Path(source)
+    if not source.exists():
+        raise BatchError(f"{source}: no such file or folder")
+    if source.is_file():
+        if not zipfile.is_zipfile(source):
+            raise BatchError(f"{source}: not a folder or a zip archive of submissions")
+        source = _unzip(source, staging / "_export")
+    while True:
+        entries = _entries(source)
+        if len(entries) == 1 and entries[0].is_dir() and not _has_modules(entries[0], spec):
+            source = entries[0]
+        else:
+            break
+    folders: dict[str, Path] = {}
+    loose: dict[str, dict[str, Path]] = {}
+    for entry in entries:
+        if entry.is_dir():
+            folders[_student_id(entry.name)] = _look_through(entry, spec)
+        elif entry.suffix == ".zip":
+            folders[_student_id(entry.stem)] = _look_through(_unzip(entry, staging / entry.stem), spec)
+        elif entry.suffix == ".py":
+            student, module = _split_loose(entry.stem, spec)
+            loose.setdefault(_student_id(student), {})[module] = entry
+    for student, files in loose.items():
+        folder = staging / "_loose" / student
+        folder.mkdir(parents=True, exist_ok=True)
+        for module, path in files.items():
+            shutil.copyfile(path, folder / f"{module}.py")
+        folders.setdefault(student, folder)
+    return [Submission(student, path, fingerprint(path, spec)) for student, path in sorted(folders.items())]
+
+
+def _entries(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.iterdir() if p.name not in SKIP_NAMES and not p.name.startswith("."))
+
+
+def _has_modules(folder: Path, spec: AssignmentSpec) -> bool:
+    return any((folder / f"{m}.py").is_file() for m in spec.modules)
+
+
+def _look_through(folder: Path, spec: AssignmentSpec) -> Path:
+    """A student's folder, or the one folder inside it that holds their modules."""
+    while not _has_modules(folder, spec):
+        inner = [p for p in _entries(folder) if p.is_dir()]
+        if len(inner) != 1:
+            break
+        folder = inner[0]
+    return folder
+
+
+def _split_loose(stem: str, spec: AssignmentSpec) -> tuple[str, str]:
+    for module in spec.modules:
+        if stem.endswith("_" + module) and len(stem) > len(module) + 1:
+            return stem[: -len(module) - 1], module
+    return stem, spec.modules[0]
+
+
+def _student_id(name: str) -> str:
+    """A folder-safe id: letters, digits, '.', '_', '@', '-' kept; anything else becomes '_'."""
+    sid = re.sub(r"[^A-Za-z0-9._@-]", "_", name).lstrip(".")
+    return sid or "_"
+
+
+def _unzip(archive: Path, target: Path) -> Path:
+    """Unpack safely: regular files and folders only, inside `target`, within a size budget."""
+    target.mkdir(parents=True, exist_ok=True)
+    root = target.resolve()
+    try:
+        with zipfile.ZipFile(archive) as z:
+            infos = z.infolist()
+            if sum(i.file_size for i in infos) > MAX_UNZIPPED:
+                raise BatchError(f"{archive}: unpacks to more than {MAX_UNZIPPED >> 20} MiB")
+            for info in infos:
+                mode = info.external_attr >> 16
+                if stat.S_ISLNK(mode):
+                    raise BatchError(f"{archive}: {info.filename} is a link; archives may hold only files and folders")
+                dest = (root / info.filename).resolve()
+                if not dest.is_relative_to(root) or info.filename.startswith("/"):
+                    raise BatchError(f"{archive}: {info.filename} points outside the archive")
+                if info.is_dir():
+                    dest.mkdir(parents=True, exist_ok=True)
+                else:
+                    dest.parent.mkdir(parents=True, exist_ok=True)
+                    with z.open(info) as src, open(dest, "wb") as out:
+                        shutil.copyfileobj(src, out)
+    except zipfile.BadZipFile as e:
+        raise BatchError(f"{archive}: {e}") from None
+    return target
+
+
+def fingerprint(folder: Path, spec: AssignmentSpec) -> str:
+    """What a result depends on: the student's files, the spec, the reference, the grader version."""
+    h = hashlib.sha256(f"grader {__version__}\n".encode())
+    for path in sorted(p for p in folder.rglob("*") if p.is_file() and "__pycache__" not in p.parts):
+        h.update(f"submission/{path.relative_to(folder)}\n".encode())
+        h.update(path.read_bytes())
+    h.update(spec_digest(spec).encode())
+    return h.hexdigest()
+
+
+_SPEC_DIGESTS: dict = {}
+
+
+def spec_digest(spec: AssignmentSpec) -> str:
+    key = str(spec.path)
+    if key not in _SPEC_DIGESTS:
+        h = hashlib.sha256()
+        files = [spec.path, spec.folder / "hidden.yaml", spec.expected_path]
+        if spec.reference_dir is not None and spec.reference_dir.is_dir():
+            files += sorted(spec.reference_dir.rglob("*.py"))
+        for path in files:
+            if path.is_file():
+                h.update(f"{path.name}\n".encode())
+                h.update(path.read_bytes())
+        _SPEC_DIGESTS[key] = h.hexdigest()
+    return _SPEC_DIGESTS[key]
+
+
+# ---------------------------------------------------------------------------------------------
+# Grading
+
+
+def load_finished(out: Path, submission: Submission) -> SubmissionResult | None:
+    """The student's earlier result, if it is complete and graded from the same files and spec."""
+    path = out / submission.student / RESULT_FILE
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    if not isinstance(data, dict) or data.get("fingerprint") != submission.fingerprint:
+        return None
+    try:
+        return SubmissionResult.from_dict(data)
+    except (TypeError, KeyError, ValueError):
+        return None
+
+
+def write_student(out: Path, result: SubmissionResult) -> None:
+    """The student's files; result.json last, as it marks the student as finished."""
+    from .report import gradescope, json_report, terminal
+    from .report.atomic import write_atomic
+    folder = out / result.student
+    folder.mkdir(parents=True, exist_ok=True)
+    write_atomic(folder / "feedback.txt", terminal.render(result).encode())
+    gradescope.write_gradescope(result, folder / "results.json")
+    json_report.write_json(result, folder / RESULT_FILE)
+
+
+def shard(submissions: list[Submission], index: int, count: int) -> list[Submission]:
+    """Shard `index` (1-based) of `count`: every count-th student, so shards are balanced and disjoint."""
+    return [s for i, s in enumerate(submissions) if i % count == index - 1]
+
+
+def grade_batch(spec: AssignmentSpec, submissions: list[Submission], out: Path, workers: int = 0,
+                hidden: bool = True, progress=None, scheduler: str | None = None) -> list[SubmissionResult]:
+    """Grade every unfinished submission, in parallel; returns all results, earlier ones included."""
+    from .grade import Prepared, grade_submission
+    from .run.worker import Worker
+
+    out.mkdir(parents=True, exist_ok=True)
+    results: dict[str, SubmissionResult] = {}
+    todo = []
+    for sub in submissions:
+        earlier = load_finished(out, sub)
+        if earlier is not None:
+            results[sub.student] = earlier
+        else:
+            todo.append(sub)
+    if progress:
+        progress.start(len(submissions), already=len(results))
+    if not todo:
+        return [results[s.student] for s in submissions]
+
+    def finish(sub: Submission, result: SubmissionResult) -> None:
+        result.student, result.fingerprint = sub.student, sub.fingerprint
+        write_student(out, result)
+        results[sub.student] = result
+        if progress:
+            progress.advance(result)
+
+    if scheduler:
+        from .distributed import grade_on_dask
+        grade_on_dask(scheduler, spec, todo, hidden, finish)
+    else:
+        prepared = Prepared(spec, hidden)
+        local = threading.local()
+        workers = workers or os.cpu_count() or 1
+        made: list[Worker] = []
+        lock = threading.Lock()
+
+        def one(sub: Submission) -> tuple[Submission, SubmissionResult]:
+            if not hasattr(local, "worker"):
+                local.worker = Worker(spec.framework)
+                with lock:
+                    made.append(local.worker)
+            return sub, grade_submission(spec, sub.path, hidden=hidden, worker=local.worker, prepared=prepared)
+
+        try:
+            with ThreadPoolExecutor(max_workers=min(workers, len(todo))) as pool:
+                for future in as_completed([pool.submit(one, sub) for sub in todo]):
+                    finish(*future.result())
+        finally:
+            for worker in made:
+                worker.close()
+    return [results[s.student] for s in submissions]
+
+
+def write_exports(out: Path, results: list[SubmissionResult], title: str) -> list[Path]:
+    """The class-level files, from the per-student results."""
+    from .report import gradebook, html, junit
+    paths = [out / "gradebook.csv", out / "junit.xml", out / "report.html"]
+    gradebook.write_gradebook(results, paths[0])
+    junit.write_batch_junit(results, paths[1])
+    html.write_html(results, paths[2], title=title)
+    return paths
+
+
+def collect(folders: list[Path]) -> list[SubmissionResult]:
+    """Every finished student result under the given output folders (for `grader merge`)."""
+    found: dict[str, SubmissionResult] = {}
+    for folder in folders:
+        for path in sorted(Path(folder).glob(f"*/{RESULT_FILE}")):
+            try:
+                result = SubmissionResult.from_dict(json.loads(path.read_text()))
+            except (OSError, ValueError, TypeError, KeyError) as e:
+                raise BatchError(f"{path}: not a grader result ({e})") from None
+            if result.student in found and found[result.student].fingerprint != result.fingerprint:
+                raise BatchError(f"{result.student} appears in two folders with different results")
+            found[result.student] = result
+    return [found[s] for s in sorted(found)]
+
+
+def merge(folders: list[Path], out: Path, title: str) -> list[SubmissionResult]:
+    """Join the output folders of several shards into `out`."""
+    results = collect(folders)
+    out.mkdir(parents=True, exist_ok=True)
+    for folder in folders:
+        for student_dir in sorted(p for p in Path(folder).iterdir() if (p / RESULT_FILE).is_file()):
+            target = out / student_dir.name
+            if student_dir.resolve() != target.resolve():
+                shutil.copytree(student_dir, target, dirs_exist_ok=True)
+    write_exports(out, results, title)
+    return results
+
+
+# ---------------------------------------------------------------------------------------------
+# Progress
+
+
+class Progress:
+    """A progress bar with count, rate and ETA on a terminal; a plain line every 10% elsewhere (CI)."""
+
+    def __init__(self, stream=None):
+        self.stream = stream or sys.stderr
+        self.tty = self.stream.isatty()
+        self.total = self.done = self.already = 0
+        self.t0 = time.monotonic()
+        self._next_line = 0
+
+    def start(self, total: int, already: int = 0) -> None:
+        self.total, self.already, self.done = total, already, already
+        self.t0 = time.monotonic()
+        if already:
+            self._write(f"{already} of {total} already graded (unchanged since): skipped\n")
+        self._show()
+
+    def advance(self, result: SubmissionResult) -> None:
+        self.done += 1
+        self._show()
+
+    def finish(self) -> None:
+        if self.tty:
+            self._write("\n")
+
+    def _show(self) -> None:
+        new = self.done - self.already
+        elapsed = max(time.monotonic() - self.t0, 1e-9)
+        rate = new / elapsed
+        left = self.total - self.done
+        eta = f"{left / rate:.0f} s" if rate > 0 else "?"
+        text = f"{self.done}/{self.total} graded, {rate:.1f}/s, ETA {eta}"
+        if self.tty:
+            width = 30
+            filled = int(width * self.done / max(self.total, 1))
+            self._write(f"\r[{'#' * filled}{'-' * (width - filled)}] {text}   ")
+        elif self.done >= self._next_line or self.done == self.total:
+            self._write(text + "\n")
+            self._next_line = self.done + max(1, self.total // 10)
+
+    def _write(self, text: str) -> None:
+        self.stream.write(text)
+        self.stream.flush()

@@ -1,0 +1,138 @@
+"""Gradescope's results.json, so the grader can run as a Gradescope autograder.
+
+    write_gradescope(result, "/autograder/results/results.json")
+
+One Gradescope test per function and visibility ("svm_loss_naive (public cases)", "... (hidden
+cases)"), numbered "<function>.<1 public | 2 hidden>". Public groups show what the terminal shows
+for each failing case; hidden groups show only the case id, status and message, never the
+details or what the student printed, since those can reveal the hidden inputs. The format is
+Gradescope's "Autograder Specifications" page (summarised in shared/research/anchors_autograders.md, 7.1).
+"""
+from __future__ import annotations
+
+import json
+import os
+from typing import Any
+
+from ..results import HIDDEN, PASSED, PUBLIC, CaseResult, FunctionResult, Score, SubmissionResult
+from .atomic import write_atomic
+
+VISIBILITIES = ("hidden", "after_due_date", "after_published", "visible")
+MAX_CASES_SHOWN = 10                 # failing cases shown in full per test; the rest by id
+MAX_PRINTED_LINES = 8
+MAX_LINE = 200
+
+
+def gradescope_results(result: SubmissionResult, hidden_visibility: str = "after_published") -> dict[str, Any]:
+    """The results.json content for one submission.
+
+        data = gradescope_results(result, hidden_visibility="after_due_date")
+
+    `hidden_visibility` is when students see the hidden groups. Avoid "hidden": Gradescope then
+    hides the student's total score too.
+    """
+    if hidden_visibility not in VISIBILITIES:
+        raise ValueError(f"hidden_visibility must be one of {', '.join(VISIBILITIES)}, not {hidden_visibility!r}")
+    tests = []
+    for number, fn in enumerate(result.functions, start=1):
+        for index, visibility, score in ((1, PUBLIC, fn.public), (2, HIDDEN, fn.hidden)):
+            cases = [c for c in fn.cases if c.visibility == visibility]
+            if score is None or (not cases and not score.possible):
+                continue                 # not graded, or this function has no such cases
+            tests.append(_test(fn, visibility, score, cases, f"{number}.{index}",
+                               "visible" if visibility == PUBLIC else hidden_visibility))
+    return {
+        "score": result.earned,
+        "execution_time": result.duration,
+        "output": _summary(result),
+        "output_format": "text",
+        "visibility": "visible",
+        "stdout_visibility": "hidden",
+        "tests": tests,
+    }
+
+
+def gradescope_failure(message: str, traceback: str = "") -> dict[str, Any]:
+    """results.json for when the grader itself failed: score 0 and the reason, as Otter does.
+
+        write_atomic(path, json.dumps(gradescope_failure("the submission has no .py files")).encode())
+
+    `message` is shown to the student; `traceback`, if given, goes to an instructor-only test.
+    """
+    tests = [{"name": "Autograder failed", "score": 0, "status": "failed", "output": message,
+              "visibility": "visible"}]
+    if traceback:
+        tests.append({"name": "Autograder exception", "score": 0, "status": "failed", "output": traceback,
+                      "visibility": "hidden"})
+    return {"score": 0, "output": message, "output_format": "text", "visibility": "visible",
+            "stdout_visibility": "hidden", "tests": tests}
+
+
+def write_gradescope(result: SubmissionResult, path: str | os.PathLike[str],
+                     hidden_visibility: str = "after_published") -> None:
+    """Write results.json to `path` in one piece: Gradescope rejects a half-written file."""
+    data = gradescope_results(result, hidden_visibility)
+    write_atomic(path, (json.dumps(data, indent=2, allow_nan=False) + "\n").encode("utf-8"))
+
+
+def _test(fn: FunctionResult, visibility: str, score: Score, cases: list[CaseResult], number: str,
+          shown: str) -> dict[str, Any]:
+    passed = sum(c.passed for c in cases)
+    return {
+        "name": f"{fn.name} ({visibility} cases)",
+        "number": number,
+        "score": score.earned,
+        "max_score": score.possible,
+        "status": "passed" if passed == len(cases) else "failed",
+        "output": _case_report(cases, hidden=visibility == HIDDEN),
+        "visibility": shown,
+        "extra_data": {"passed": passed, "total": len(cases)},
+    }
+
+
+def _case_report(cases: list[CaseResult], hidden: bool) -> str:
+    failing = [c for c in cases if c.status != PASSED]
+    lines = [f"{len(cases) - len(failing)} of {len(cases)} cases passed."]
+    for case in failing[:MAX_CASES_SHOWN]:
+        lines.append("")
+        if hidden:
+            # Only what the student may know: no seed, no inputs, no details, no printed output.
+            lines.append(f"{case.case_id}: {_status(case)}")
+            lines += _indent(case.message, 2)
+            continue
+        inputs = "".join(f", {k}={v}" for k, v in case.dims.items()) + (f", {case.note}" if case.note else "")
+        lines.append(f"{case.case_id} (seed {case.seed}{inputs}): {_status(case)}")
+        lines += _indent(case.message, 2) + _indent(case.details, 2)
+        if case.stdout.strip():
+            lines += ["  your code printed:"] + _indent(_clip(case.stdout), 4)
+    if len(failing) > MAX_CASES_SHOWN:
+        lines += ["", "also failing: " + ", ".join(c.case_id for c in failing[MAX_CASES_SHOWN:])]
+    return "\n".join(lines)
+
+
+def _summary(result: SubmissionResult) -> str:
+    public = result.public
+    lines = [f"{public.passed} of {public.total} public cases passed."]
+    hidden = result.hidden
+    if hidden is not None:
+        lines.append(f"{hidden.passed} of {hidden.total} hidden cases passed.")
+    elif result.hidden_points:
+        lines.append(f"Hidden cases (worth {result.hidden_points:g} points) were not run.")
+    if result.sandbox_warning:
+        lines.append(f"Warning: {result.sandbox_warning}")
+    return "\n".join(lines)
+
+
+def _status(case: CaseResult) -> str:
+    return case.status.replace("_", " ")
+
+
+def _clip(text: str) -> str:
+    lines = text.rstrip("\n").splitlines()
+    if len(lines) > MAX_PRINTED_LINES:
+        lines = lines[:MAX_PRINTED_LINES] + [f"[... {len(lines) - MAX_PRINTED_LINES} more lines]"]
+    return "\n".join(line if len(line) <= MAX_LINE else line[:MAX_LINE] + "..." for line in lines)
+
+
+def _indent(text: str, n: int) -> list[str]:
+    return [" " * n + line for line in text.splitlines() if line.strip()]
