@@ -203,7 +203,7 @@ def write_student(out: Path, result: SubmissionResult) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     write_atomic(folder / "feedback.txt", terminal.render(result).encode())
     gradescope.write_gradescope(result, folder / "results.json")
-    json_report.write_json(result, folder / RESULT_FILE)
+    json_report.write_json(result, folder / RESULT_FILE, compact=True)
 
 
 def shard(submissions: list[Submission], index: int, count: int) -> list[Submission]:

@@ -18,14 +18,21 @@ from ..results import SubmissionResult
 from .atomic import write_atomic
 
 
-def render_json(result: SubmissionResult) -> str:
-    """The report as a strict-JSON string (validates against schema.json)."""
-    return json.dumps(_finite(result.to_dict()), indent=2, allow_nan=False)
+def render_json(result: SubmissionResult, compact: bool = False) -> str:
+    """The report as a strict-JSON string (validates against schema.json).
+
+    `compact` drops the indentation, which lets json use its C encoder (several times faster):
+    batch grading writes one file per student.
+    """
+    data = _finite(result.to_dict())
+    if compact:
+        return json.dumps(data, separators=(",", ":"), allow_nan=False)
+    return json.dumps(data, indent=2, allow_nan=False)
 
 
-def write_json(result: SubmissionResult, path: str | os.PathLike[str]) -> None:
+def write_json(result: SubmissionResult, path: str | os.PathLike[str], compact: bool = False) -> None:
     """Write the report to `path`; readers never see a half-written file."""
-    write_atomic(path, (render_json(result) + "\n").encode("utf-8"))
+    write_atomic(path, (render_json(result, compact) + "\n").encode("utf-8"))
 
 
 def schema() -> dict[str, Any]:

@@ -12,6 +12,7 @@ student defined.
 from __future__ import annotations
 
 import json
+import math
 import os
 import struct
 
@@ -72,10 +73,29 @@ def _array(meta, blob) -> np.ndarray:
         raise ProtocolError(f"bad array description {meta!r:.200}") from None
     if any(n < 0 for n in shape) or offset < 0 or offset + nbytes > len(blob):
         raise ProtocolError("array outside frame")
-    count = int(np.prod(shape, dtype=np.int64)) if shape else 1
+    count = math.prod(shape)
     if count * dtype.itemsize != nbytes:
         raise ProtocolError("array size does not match its shape")
     return np.frombuffer(blob[offset:offset + nbytes], dtype=dtype).reshape(shape).copy()
+
+
+def frame(payload: bytes) -> bytes:
+    """A payload with its length prefix again, as `encode` makes it (for relaying a frame unchanged)."""
+    return struct.pack("<I", len(payload)) + payload
+
+
+def peek(payload: bytes) -> dict:
+    """A frame's header alone, without building its arrays."""
+    if len(payload) < 4:
+        raise ProtocolError("truncated frame")
+    (hlen,) = struct.unpack_from("<I", payload)
+    try:
+        header = json.loads(payload[4:4 + hlen].decode())
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise ProtocolError(f"bad header: {e}") from None
+    if not isinstance(header, dict):
+        raise ProtocolError("header is not an object")
+    return header
 
 
 class FrameReader:

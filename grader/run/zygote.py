@@ -13,6 +13,7 @@ job frames on stdin and writes result frames on stdout; for each job it:
 from __future__ import annotations
 
 import argparse
+import gc
 import os
 import select
 import shutil
@@ -43,6 +44,10 @@ def main(argv=None) -> None:
     global _LAYERS, _SANDBOX
     _LAYERS, abi = sandbox.probe(wanted)
     _SANDBOX = {"sandbox": sandbox.describe(_LAYERS, abi), "sandbox_warning": sandbox.warning(_LAYERS)}
+    # Everything imported so far is shared with every child, copy-on-write. Freezing it keeps the
+    # children's garbage collector from touching (and so copying) those pages.
+    gc.collect()
+    gc.freeze()
 
     # The frame channel is a private copy of stdout; fd 1 itself goes to stderr so that a stray
     # print from a library can never corrupt a frame.
@@ -71,9 +76,11 @@ def run_job(job: dict, inputs: list, out_fd: int) -> None:
     scratch = os.path.join(job_dir, "work")     # the child's working directory, empty at the start
     os.mkdir(scratch, 0o700)
 
-    def forward(header: dict, arrays=()):
-        header["job"] = job["job"]
-        protocol.write_all(out_fd, protocol.encode(header, arrays))
+    def forward(header: dict):
+        protocol.write_all(out_fd, protocol.encode({**header, "job": job["job"]}))
+
+    def relay(payload: bytes):
+        protocol.write_all(out_fd, protocol.frame(payload))
 
     try:
         start = 0
@@ -81,7 +88,7 @@ def run_job(job: dict, inputs: list, out_fd: int) -> None:
             if calls[start]["function"] in skip or start in done:
                 start += 1
                 continue
-            outcome, current = _run_child(job, inputs, start, skip, job_dir, scratch, forward, done, imported)
+            outcome, current = _run_child(job, inputs, start, skip, job_dir, scratch, relay, done, imported)
             imported = True
             if outcome == "done":
                 break
@@ -108,7 +115,7 @@ def run_job(job: dict, inputs: list, out_fd: int) -> None:
         forward({"type": "job_done", **_SANDBOX})
 
 
-def _run_child(job, inputs, start, skip, job_dir, scratch, forward, done, imported):
+def _run_child(job, inputs, start, skip, job_dir, scratch, relay, done, imported):
     """Fork one child from `start`; relay its frames. Returns (outcome, index it was on)."""
     lim = job["limits"]
     capture_path = os.path.join(job_dir, f"output-{start}.txt")
@@ -155,11 +162,11 @@ def _run_child(job, inputs, start, skip, job_dir, scratch, forward, done, import
             try:
                 payloads = reader.feed(data)
                 for payload in payloads:
-                    header, arrays = protocol.decode(payload)
+                    header = protocol.peek(payload)      # relayed unchanged: no need to build its arrays
                     kind = header.get("type")
                     if kind == "imported":
                         if not imported:
-                            forward(header, arrays)
+                            relay(payload)
                         current = None
                     elif kind == "start":
                         current = int(header["index"])
@@ -168,7 +175,7 @@ def _run_child(job, inputs, start, skip, job_dir, scratch, forward, done, import
                         index = int(header["index"])
                         if index != current or index in done:
                             raise protocol.ProtocolError("result out of order")
-                        forward(header, arrays)
+                        relay(payload)
                         done.add(index)
                         current = None
                         deadline = time.monotonic() + lim["case_timeout"]
