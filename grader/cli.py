@@ -4,6 +4,7 @@
     grader grade SUBMISSIONS --assignment NAME --out DIR [--workers N] [--shard I/N] [--scheduler ADDR]
     grader merge DIR... --out DIR
     grader release NAME --out DIR
+    grader gradescope NAME --out autograder.zip
     grader sandbox
 
 Exit codes of `check`: 0 every graded case passed, 1 some case failed, 2 a usage or spec
@@ -54,6 +55,7 @@ def _parser() -> argparse.ArgumentParser:
     check.add_argument("--hidden", action="store_true", help="also grade the hidden cases (needs the reference)")
     check.add_argument("--json", type=Path, metavar="FILE", help="write the JSON report here")
     check.add_argument("--junit-xml", type=Path, metavar="FILE", help="write a JUnit XML report here")
+    check.add_argument("--gradescope", type=Path, metavar="FILE", help="write Gradescope's results.json here")
     check.add_argument("--verbose", "-v", action="store_true", help="list passed cases too")
     check.set_defaults(run=_check)
 
@@ -85,6 +87,14 @@ def _parser() -> argparse.ArgumentParser:
     merge.add_argument("--out", type=Path, required=True, help="folder to write the joined results into")
     merge.set_defaults(run=_merge)
 
+    gs = sub.add_parser("gradescope", help="package an assignment as a Gradescope autograder zip",
+                        description="Write autograder.zip for Gradescope: setup.sh, run_autograder, the grader's "
+                                    "source and the assignment with its reference and hidden cases (for Gradescope "
+                                    "only, never for students).")
+    gs.add_argument("assignment", help="assignment name or path to its folder / assignment.yaml")
+    gs.add_argument("--out", type=Path, default=Path("autograder.zip"), help="zip to write (default: autograder.zip)")
+    gs.set_defaults(run=_gradescope)
+
     box = sub.add_parser("sandbox", help="say which sandbox mode student code gets on this machine",
                          description="Probe each sandbox layer in a throwaway child and print the mode "
                                      "(strong, partial or minimal). See docs/sandbox.md.")
@@ -108,7 +118,7 @@ def _check(args) -> int:
 
     if not args.path.exists():
         raise _UserError(f"{args.path}: no such file or folder")
-    for report in (args.json, args.junit_xml):
+    for report in (args.json, args.junit_xml, args.gradescope):
         if report is not None and not report.resolve().parent.is_dir():
             raise _UserError(f"{report}: cannot write a report there: folder {report.resolve().parent} does not exist")
     spec = _load(args.assignment, args.path)
@@ -124,6 +134,9 @@ def _check(args) -> int:
         if args.junit_xml:
             from .report.junit import write_junit
             write_junit(result, args.junit_xml)
+        if args.gradescope:
+            from .report.gradescope import write_gradescope
+            write_gradescope(result, args.gradescope)
     except OSError as e:
         raise _UserError(f"{e.filename or 'report'}: cannot write the report: {e.strerror or e}") from None
     return EXIT_PASSED if result.all_passed else EXIT_FAILED
@@ -177,6 +190,18 @@ def _merge(args) -> int:
     if not results:
         raise _UserError("no graded results found in " + ", ".join(map(str, args.folders)))
     print(f"merged {len(results)} submissions into {args.out}")
+    return EXIT_PASSED
+
+
+def _gradescope(args) -> int:
+    from .package import gradescope_zip
+    from .spec import SpecError
+    spec = _load(args.assignment)
+    try:
+        names = gradescope_zip(spec, args.out)
+    except SpecError as e:
+        raise _UserError(str(e)) from None
+    print(f"wrote {args.out} ({len(names)} files): upload it as the assignment's autograder on Gradescope")
     return EXIT_PASSED
 
 

@@ -361,3 +361,31 @@ def test_batch_every_correct_submission_keeps_full_marks(spec, sandbox_mode, sub
     assert not problems, f"batch of {len(sequence)} submissions ({batch_time:.1f} s):\n  " + "\n  ".join(problems)
     if usercustomize_before:
         warnings.warn(f"{USERCUSTOMIZE} existed before this test, so its absence afterwards was not checked")
+
+
+def test_grader_grade_in_parallel_keeps_every_exact_score(tmp_path, spec, sandbox_mode, submissions, listeners, guard):
+    """The whole corpus and three copies of ada through `grader grade`, two workers at once."""
+    import csv
+    if not sandbox_mode.startswith("strong"):
+        pytest.skip(f"the corpus's hazards need the strong sandbox; the worker reports {sandbox_mode!r}")
+    root = tmp_path / "class"
+    for name, folder in submissions.items():
+        if name != "_ada":
+            shutil.copytree(folder, root / name)
+    for i in range(3):
+        shutil.copytree(submissions["_ada"], root / f"ada_{i}")
+    out = tmp_path / "graded"
+    grader = str(Path(sys.executable).parent / "grader")
+    proc = subprocess.run([grader, "grade", str(root), "--assignment", str(spec.folder), "--public-only",
+                           "--workers", "2", "--out", str(out)], capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    with open(out / "gradebook.csv", newline="") as f:
+        totals = {row["student"]: float(row["total"]) for row in csv.DictReader(f) if row["student"] != "max"}
+    want = {name: float(sum(ENTRIES[name]["expect"]["points"].values())) for name in NAMES}
+    want.update({f"ada_{i}": FULL_MARKS for i in range(3)})
+    assert {k: v for k, v in totals.items() if v != want[k]} == {}
+    assert sorted(totals) == sorted(want)
+    assert listeners.drain() == []
+    planted = guard.planted()
+    guard.restore()
+    assert planted == []

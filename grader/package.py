@@ -1,0 +1,87 @@
+"""`grader gradescope`: an assignment packaged as a Gradescope autograder zip.
+
+    grader gradescope linear_classifier --out autograder.zip
+
+The zip holds Gradescope's two scripts and everything they need: `setup.sh` installs the grader
+(its source is in the zip) and, for a torch assignment, the CPU build of torch; `run_autograder`
+grades `/autograder/submission` on the public and hidden cases and writes
+`/autograder/results/results.json`. The assignment travels with its hidden part and reference:
+the zip is for Gradescope, never for students.
+"""
+from __future__ import annotations
+
+import zipfile
+from pathlib import Path
+
+from . import __version__
+from .spec import AssignmentSpec, SpecError
+
+SETUP = """#!/usr/bin/env bash
+# Gradescope runs this once, when the autograder image is built.
+set -euo pipefail
+cd "${AUTOGRADER_ROOT:-/autograder}/source"
+python3 -m pip install --upgrade pip
+%(torch)spython3 -m pip install ./grader-src
+"""
+TORCH = "python3 -m pip install torch --index-url https://download.pytorch.org/whl/cpu\n"
+
+RUN = """#!/usr/bin/env bash
+# Gradescope runs this for every submission.
+root="${AUTOGRADER_ROOT:-/autograder}"
+mkdir -p "$root/results"
+grader check "$root/submission" --assignment "$root/source/assignment" --hidden \\
+    --gradescope "$root/results/results.json" > "$root/results/feedback.txt" 2>&1
+status=$?
+# 0 or 1: graded (results.json written). Anything else: the grader could not grade at all.
+if [ "$status" -gt 1 ] || [ ! -s "$root/results/results.json" ]; then
+    python3 -c 'import json, sys; from grader.report.gradescope import gradescope_failure; json.dump(gradescope_failure(open(sys.argv[1]).read()[-4000:]), open(sys.argv[2], "w"))' \\
+        "$root/results/feedback.txt" "$root/results/results.json"
+fi
+exit 0
+"""
+
+PYPROJECT = """[build-system]
+requires = ["setuptools>=64"]
+build-backend = "setuptools.build_meta"
+
+[project]
+name = "grader"
+version = "%(version)s"
+dependencies = ["numpy>=1.24", "pyyaml>=6", "junitparser>=3"]
+
+[project.scripts]
+grader = "grader.cli:main"
+
+[tool.setuptools]
+packages = ["grader", "grader.run", "grader.report"]
+
+[tool.setuptools.package-data]
+"grader.report" = ["*.json"]
+"""
+
+
+def gradescope_zip(spec: AssignmentSpec, out: Path) -> list[str]:
+    """Write the autograder zip; returns the names it holds."""
+    if spec.reference_dir is None or not spec.reference_dir.is_dir():
+        raise SpecError(spec.path, "", "the Gradescope autograder needs the reference and hidden.yaml beside the spec")
+    package = Path(__file__).resolve().parent
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as z:
+        def add(name: str, text: str, executable: bool = False) -> None:
+            info = zipfile.ZipInfo(name)
+            info.external_attr = (0o100755 if executable else 0o100644) << 16
+            info.compress_type = zipfile.ZIP_DEFLATED
+            z.writestr(info, text)
+
+        add("setup.sh", SETUP % {"torch": TORCH if spec.framework == "torch" else ""}, executable=True)
+        add("run_autograder", RUN, executable=True)
+        add("grader-src/pyproject.toml", PYPROJECT % {"version": __version__})
+        for path in sorted(package.rglob("*")):
+            if path.is_file() and path.suffix in (".py", ".json") and "__pycache__" not in path.parts:
+                add(f"grader-src/grader/{path.relative_to(package)}", path.read_text())
+        add("assignment/assignment.yaml", spec.path.read_text())
+        hidden = (spec.folder / "hidden.yaml").read_text()
+        lines = [("reference: reference" if line.startswith("reference:") else line) for line in hidden.splitlines()]
+        add("assignment/hidden.yaml", "\n".join(lines) + "\n")
+        for path in sorted(spec.reference_dir.rglob("*.py")):
+            add(f"assignment/reference/{path.relative_to(spec.reference_dir)}", path.read_text())
+        return z.namelist()

@@ -1,0 +1,321 @@
+"""Batch grading the way instructors run it: `grader grade` on folders and zips of submissions.
+
+The exports are checked against the per-student results; a batch killed with SIGKILL and run
+again loses nothing and duplicates nothing; shards joined with `grader merge`, and a Dask
+cluster, give the same gradebook as one local run.
+"""
+import csv
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import zipfile
+from pathlib import Path
+
+import junitparser
+import pytest
+
+from grader.batch import BatchError, discover
+from grader.spec import load_spec
+
+from conftest import REPO
+from test_running import CORRECT_TOTAL, make_assignment
+from variants import materialize
+
+GRADER = str(Path(sys.executable).parent / "grader")
+EXAMPLES = REPO / "examples" / "linear_classifier"
+
+
+def grade(source, assignment, out, *extra, timeout=300):
+    return subprocess.run([GRADER, "grade", str(source), "--assignment", str(assignment), "--out", str(out), *extra],
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def tiny_student(folder: Path, body: str = "def scale(x, k):\n    return k * x\n") -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "tiny.py").write_text(body + CORRECT_TOTAL)
+    return folder
+
+
+def gradebook(out: Path) -> list[dict]:
+    with open(out / "gradebook.csv", newline="") as f:
+        return list(csv.DictReader(f))
+
+
+# ---------------------------------------------------------------------------------------------
+# Finding submissions
+
+
+def test_discover_folders_loose_files_canvas_names_and_zips(tmp_path):
+    spec = make_assignment(tmp_path)
+    root = tmp_path / "export" / "wrapper"                 # a lone wrapping folder is looked through
+    tiny_student(root / "alice")
+    tiny_student(root / "erin" / "nested")                # the one folder inside holding the module
+    (root / "bob.py").write_text("def scale(x, k):\n    return x\n")
+    (root / "carol_1234_5678_tiny.py").write_text("def scale(x, k):\n    return 2 * x\n")   # Canvas
+    with zipfile.ZipFile(root / "dave.zip", "w") as z:
+        z.writestr("dave-hw/tiny.py", "def scale(x, k):\n    return k * x\n")
+    (root / "__MACOSX").mkdir()
+    (root / ".DS_Store").write_text("")
+    subs = discover(tmp_path / "export", spec, tmp_path / "staging")
+    assert [s.student for s in subs] == ["alice", "bob", "carol_1234_5678", "dave", "erin"]
+    by_id = {s.student: s for s in subs}
+    assert by_id["erin"].path == root / "erin" / "nested"
+    assert (by_id["carol_1234_5678"].path / "tiny.py").read_text() == "def scale(x, k):\n    return 2 * x\n"
+    assert (by_id["dave"].path / "tiny.py").is_file()
+    # The fingerprint follows the files' content: alice and erin handed in the same file.
+    assert by_id["alice"].fingerprint == by_id["erin"].fingerprint
+    assert len({s.fingerprint for s in subs}) == 4
+
+
+def test_a_zip_of_the_whole_export_gives_the_same_students(tmp_path):
+    spec = make_assignment(tmp_path)
+    archive = tmp_path / "export.zip"
+    with zipfile.ZipFile(archive, "w") as z:
+        z.writestr("hw/alice/tiny.py", "def scale(x, k):\n    return k * x\n")
+        z.writestr("hw/bob.py", "def scale(x, k):\n    return x\n")
+    assert [s.student for s in discover(archive, spec, tmp_path / "staging")] == ["alice", "bob"]
+
+
+@pytest.mark.parametrize("name, problem", [("../evil/tiny.py", "points outside the archive"),
+                                           ("/abs/tiny.py", "points outside the archive"),
+                                           ("link", "is a link")])
+def test_unsafe_archives_are_refused(tmp_path, name, problem):
+    spec = make_assignment(tmp_path)
+    archive = tmp_path / "export.zip"
+    with zipfile.ZipFile(archive, "w") as z:
+        info = zipfile.ZipInfo(name)
+        if name == "link":
+            info.external_attr = (0o120777 << 16)               # a symbolic link
+        z.writestr(info, "../../reference/linear_classifier/linear_classifier.py")
+    with pytest.raises(BatchError) as e:
+        discover(archive, spec, tmp_path / "staging")
+    assert problem in str(e.value)
+    assert not (tmp_path / "evil").exists()
+
+
+# ---------------------------------------------------------------------------------------------
+# A mixed class of linear_classifier submissions
+
+
+@pytest.fixture(scope="module")
+def mixed(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("mixed")
+    subs = tmp / "subs"
+    subs.mkdir()
+    for name in ("ada", "bob"):
+        (subs / name).mkdir()
+        (subs / name / "linear_classifier.py").write_text((EXAMPLES / name / "linear_classifier.py").read_text())
+    materialize("reg_grad_half", subs)
+    materialize("segfault_ctypes", subs, corpus="adversarial")
+    (subs / "zoe_991_17_linear_classifier.py").write_text(
+        (REPO / "student_template" / "linear_classifier" / "linear_classifier.py").read_text())
+    out = tmp / "out"
+    proc = grade(subs, "linear_classifier", out)
+    return subs, out, proc
+
+
+STUDENTS = ["ada", "bob", "reg_grad_half", "segfault_ctypes", "zoe_991_17"]
+
+
+def test_batch_writes_every_student_and_the_class_exports(mixed):
+    subs, out, proc = mixed
+    assert proc.returncode == 0, proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert sorted(p.name for p in out.iterdir() if p.is_dir()) == STUDENTS
+    for student in STUDENTS:
+        assert sorted(p.name for p in (out / student).iterdir()) == ["feedback.txt", "result.json", "results.json"]
+    assert {"gradebook.csv", "junit.xml", "report.html"} <= {p.name for p in out.iterdir()}
+    assert "graded 5 submissions of linear_classifier" in proc.stdout
+
+
+def test_gradebook_agrees_with_the_per_student_results(mixed):
+    _, out, _ = mixed
+    rows = gradebook(out)
+    assert rows[0]["student"] == "max" and rows[0]["total"] == "20"
+    assert [r["student"] for r in rows[1:]] == STUDENTS
+    for row in rows[1:]:
+        result = json.loads((out / row["student"] / "result.json").read_text())
+        assert result["student"] == row["student"] and result["hidden_graded"] is True
+        for fn in result["functions"]:
+            assert float(row[fn["name"]]) == pytest.approx(fn["earned"])
+        assert float(row["total"]) == pytest.approx(result["score"]["earned"])
+        assert float(row["max"]) == result["score"]["possible"] == 20
+    status = {r["student"]: r["status"] for r in rows[1:]}
+    assert status == {"ada": "ok", "bob": "ok", "reg_grad_half": "ok", "segfault_ctypes": "crashed", "zoe_991_17": "error"}
+    totals = {r["student"]: float(r["total"]) for r in rows[1:]}
+    assert totals["ada"] == 20 and totals["bob"] == 5.5 and totals["zoe_991_17"] == 0
+    assert totals["reg_grad_half"] == 15.5 and totals["segfault_ctypes"] == 15
+
+
+def test_merged_junit_agrees_with_the_per_student_results(mixed):
+    _, out, _ = mixed
+    xml = junitparser.JUnitXml.fromfile(str(out / "junit.xml"))
+    suites = {suite.name: suite for suite in xml}
+    assert len(suites) == 5 * 4
+    totals = {"tests": 0, "failures": 0, "errors": 0}
+    for student in STUDENTS:
+        counts = json.loads((out / student / "result.json").read_text())["counts"]
+        for key in totals:
+            totals[key] += counts[key]
+        mine = [s for name, s in suites.items() if name.startswith(student + ".")]
+        assert sum(s.tests for s in mine) == counts["tests"]
+        assert sum(s.failures for s in mine) == counts["failures"]
+        assert sum(s.errors for s in mine) == counts["errors"]
+    assert (xml.tests, xml.failures, xml.errors) == (totals["tests"], totals["failures"], totals["errors"])
+
+
+def test_gradescope_files_agree_with_the_per_student_results(mixed):
+    _, out, _ = mixed
+    for student in STUDENTS:
+        result = json.loads((out / student / "result.json").read_text())
+        gs = json.loads((out / student / "results.json").read_text())
+        assert gs["score"] == pytest.approx(result["score"]["earned"])
+        assert sum(t["max_score"] for t in gs["tests"]) == pytest.approx(result["score"]["possible"])
+        assert sum(t["score"] for t in gs["tests"]) == pytest.approx(result["score"]["earned"])
+        assert {t["visibility"] for t in gs["tests"]} == {"visible", "after_published"}
+
+
+def test_html_report_opens_offline(mixed):
+    _, out, _ = mixed
+    page = (out / "report.html").read_text()
+    assert page.startswith("<!DOCTYPE html>") and "<svg" in page
+    assert "http://" not in page and "https://" not in page and "<script src" not in page
+    for student in STUDENTS:
+        assert f'href="{student}/feedback.txt"' in page
+
+
+def test_running_again_grades_only_what_changed(mixed):
+    subs, out, _ = mixed
+    before = {s: (out / s / "result.json").stat().st_mtime_ns for s in STUDENTS}
+    proc = grade(subs, "linear_classifier", out)
+    assert proc.returncode == 0
+    assert "5 of 5 already graded (unchanged since): skipped" in proc.stderr
+    assert {s: (out / s / "result.json").stat().st_mtime_ns for s in STUDENTS} == before
+    path = subs / "bob" / "linear_classifier.py"
+    path.write_text(path.read_text().replace("+ reg * W          #", "+ 2 * reg * W      #"))
+    proc = grade(subs, "linear_classifier", out)
+    assert "4 of 5 already graded" in proc.stderr
+    after = {s: (out / s / "result.json").stat().st_mtime_ns for s in STUDENTS}
+    assert [s for s in STUDENTS if after[s] != before[s]] == ["bob"]
+    assert {r["student"]: r["total"] for r in gradebook(out)}["bob"] == "10"   # the SVM is now right
+
+
+# ---------------------------------------------------------------------------------------------
+# Interruptions, shards, clusters (the tiny numpy assignment keeps these fast)
+
+
+SLOW = "import time\ndef scale(x, k):\n    time.sleep(0.25)\n    return k * x\n"
+
+
+def test_a_batch_killed_with_sigkill_loses_and_duplicates_nothing(tmp_path):
+    make_assignment(tmp_path)
+    subs = tmp_path / "subs"
+    students = [f"s{i:02d}" for i in range(16)]
+    for i, student in enumerate(students):
+        tiny_student(subs / student, SLOW if i % 2 else SLOW.replace("k * x", "x"))
+    out = tmp_path / "out"
+    cmd = [GRADER, "grade", str(subs), "-a", str(tmp_path / "assignment"), "--out", str(out), "--workers", "2"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    deadline = time.monotonic() + 120
+    while len(list(out.glob("*/result.json"))) < 4 and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGKILL)                    # the grader and its workers, mid-batch
+    proc.wait()
+    finished = {p.parent.name: p.stat().st_mtime_ns for p in out.glob("*/result.json")}
+    assert 4 <= len(finished) < len(students)
+    for name in finished:                                  # every result on disk is complete
+        json.loads((out / name / "result.json").read_text())
+
+    again = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert again.returncode == 0, again.stderr
+    assert f"{len(finished)} of 16 already graded" in again.stderr
+    assert {p.parent.name: p.stat().st_mtime_ns for p in out.glob("*/result.json") if p.parent.name in finished} == finished
+    rows = gradebook(out)
+    assert [r["student"] for r in rows] == ["max", *students]           # each student exactly once
+    assert {r["student"]: r["total"] for r in rows[1:]} == {s: ("5" if i % 2 else "2") for i, s in enumerate(students)}
+
+
+def small_class(tmp_path: Path, n: int, out: Path) -> tuple[Path, Path]:
+    """n tiny submissions, every other one right, graded once locally into `out`."""
+    make_assignment(tmp_path)
+    subs = tmp_path / "subs"
+    for i in range(n):
+        tiny_student(subs / f"s{i}", "def scale(x, k):\n    return k * x\n" if i % 2 else "def scale(x, k):\n    return x\n")
+    assignment = tmp_path / "assignment"
+    assert grade(subs, assignment, out).returncode == 0
+    return subs, assignment
+
+
+def test_shards_merged_give_the_gradebook_of_one_run(tmp_path):
+    subs, assignment = small_class(tmp_path, 5, tmp_path / "all")
+    for part in ("1/2", "2/2"):
+        proc = grade(subs, assignment, tmp_path / f"shard{part[0]}", "--shard", part)
+        assert proc.returncode == 0, proc.stderr
+    assert sorted(p.name for p in (tmp_path / "shard1").iterdir() if p.is_dir()) == ["s0", "s2", "s4"]
+    proc = subprocess.run([GRADER, "merge", str(tmp_path / "shard1"), str(tmp_path / "shard2"), "--out", str(tmp_path / "merged")],
+                          capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert gradebook(tmp_path / "merged") == gradebook(tmp_path / "all")
+    assert grade(subs, assignment, tmp_path / "bad", "--shard", "3/2").returncode == 2
+
+
+def test_dask_cluster_gives_the_gradebook_of_a_local_run(tmp_path):
+    distributed = pytest.importorskip("distributed")
+    subs, assignment = small_class(tmp_path, 4, tmp_path / "local")
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
+                                  host="127.0.0.1") as cluster:
+        proc = grade(subs, assignment, tmp_path / "dask", "--scheduler", cluster.scheduler_address)
+    assert proc.returncode == 0, proc.stderr
+    assert gradebook(tmp_path / "dask") == gradebook(tmp_path / "local")
+    result = json.loads((tmp_path / "dask" / "s1" / "result.json").read_text())
+    assert result["sandbox"].split(":")[0] in ("strong", "partial", "minimal")
+
+
+def test_usage_errors_exit_2_with_one_line(tmp_path):
+    make_assignment(tmp_path)
+    proc = grade(tmp_path / "nowhere", tmp_path / "assignment", tmp_path / "out")
+    assert proc.returncode == 2 and proc.stderr.startswith("grader: error: ") and "Traceback" not in proc.stderr
+    (tmp_path / "empty").mkdir()
+    proc = grade(tmp_path / "empty", tmp_path / "assignment", tmp_path / "out")
+    assert proc.returncode == 2 and "no submissions found" in proc.stderr
+
+
+# ---------------------------------------------------------------------------------------------
+# Gradescope autograder
+
+
+def test_gradescope_autograder_zip_grades_a_submission_as_gradescope_runs_it(tmp_path):
+    """Unpacked as Gradescope does (/autograder/source), run_autograder writes results.json."""
+    archive = tmp_path / "autograder.zip"
+    proc = subprocess.run([GRADER, "gradescope", "linear_classifier", "--out", str(archive)], cwd=REPO,
+                          capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    root = tmp_path / "autograder"
+    with zipfile.ZipFile(archive) as z:
+        names = z.namelist()
+        z.extractall(root / "source")
+    assert {"setup.sh", "run_autograder", "grader-src/pyproject.toml", "grader-src/grader/cli.py",
+            "assignment/assignment.yaml", "assignment/hidden.yaml",
+            "assignment/reference/linear_classifier.py"} <= set(names)
+    for script in ("setup.sh", "run_autograder"):
+        assert subprocess.run(["bash", "-n", str(root / "source" / script)]).returncode == 0
+    (root / "submission").mkdir()
+    (root / "submission" / "linear_classifier.py").write_text((EXAMPLES / "bob" / "linear_classifier.py").read_text())
+    env = {**os.environ, "AUTOGRADER_ROOT": str(root), "PATH": f"{Path(GRADER).parent}:{os.environ['PATH']}"}
+    run = subprocess.run(["bash", str(root / "source" / "run_autograder")], env=env, capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr
+    results = json.loads((root / "results" / "results.json").read_text())
+    assert results["score"] == 5.5                       # bob's 5.5/20, hidden cases included
+    assert sum(t["max_score"] for t in results["tests"]) == 20
+    # A submission the grader cannot grade at all still gets a results.json that says why.
+    (root / "submission" / "linear_classifier.py").unlink()
+    shutil.rmtree(root / "results")
+    os.rmdir(root / "submission")
+    run = subprocess.run(["bash", str(root / "source" / "run_autograder")], env=env, capture_output=True, text=True, timeout=300)
+    results = json.loads((root / "results" / "results.json").read_text())
+    assert results["score"] == 0
+    assert "no such file or folder" in json.dumps(results)
