@@ -165,7 +165,7 @@ def spec_digest(spec: AssignmentSpec) -> str:
     key = str(spec.path)
     if key not in _SPEC_DIGESTS:
         h = hashlib.sha256()
-        files = [spec.path, spec.folder / "hidden.yaml", spec.expected_path]
+        files = [spec.path, spec.folder / "hidden.yaml", spec.folder / "mistakes.yaml", spec.expected_path]
         if spec.reference_dir is not None and spec.reference_dir.is_dir():
             files += sorted(spec.reference_dir.rglob("*.py"))
         for path in files:

@@ -4,6 +4,7 @@
     grader grade SUBMISSIONS --assignment NAME --out DIR [--workers N] [--shard I/N] [--scheduler ADDR]
     grader merge DIR... --out DIR
     grader release NAME --out DIR
+    grader validate NAME
     grader gradescope NAME --out autograder.zip
     grader sandbox
 
@@ -86,6 +87,13 @@ def _parser() -> argparse.ArgumentParser:
     merge.add_argument("folders", type=Path, nargs="+", help="output folders of the shards")
     merge.add_argument("--out", type=Path, required=True, help="folder to write the joined results into")
     merge.set_defaults(run=_merge)
+
+    val = sub.add_parser("validate", help="check that an assignment's cases catch its catalogued mistakes",
+                         description="Grade the reference (full marks), the handout (zero), every mistake in "
+                                     "mistakes.yaml (must lose points in each function it touches) and every "
+                                     "not_mistake (full marks); print the coverage table. Exit 1 on any problem.")
+    val.add_argument("assignment", help="assignment name or path to its folder / assignment.yaml")
+    val.set_defaults(run=_validate)
 
     gs = sub.add_parser("gradescope", help="package an assignment as a Gradescope autograder zip",
                         description="Write autograder.zip for Gradescope: setup.sh, run_autograder, the grader's "
@@ -191,6 +199,19 @@ def _merge(args) -> int:
         raise _UserError("no graded results found in " + ", ".join(map(str, args.folders)))
     print(f"merged {len(results)} submissions into {args.out}")
     return EXIT_PASSED
+
+
+def _validate(args) -> int:
+    from .expected import ReferenceError_
+    from .spec import SpecError
+    from .validate import render, validate
+    spec = _load(args.assignment)
+    try:
+        rows = validate(spec)
+    except (SpecError, ReferenceError_) as e:
+        raise _UserError(str(e)) from None
+    sys.stdout.write(render(rows))
+    return EXIT_FAILED if any(row.problems for row in rows) else EXIT_PASSED
 
 
 def _gradescope(args) -> int:

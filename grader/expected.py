@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import json
+import re
 import sys
 from pathlib import Path
 
@@ -36,43 +37,57 @@ def inputs_digest(case: Case) -> str:
 
 def from_reference(spec: AssignmentSpec, cases: list[tuple[FunctionSpec, Case]]) -> dict:
     """{(function, case_id): [expected arrays, in output order]} computed by the reference."""
-    torch = _torch() if spec.framework == "torch" else None
     modules = {}
     out = {}
     for fn, case in cases:
         if fn.module not in modules:
             modules[fn.module] = _import_reference(spec, fn.module)
-        ref = getattr(modules[fn.module], fn.name, None)
-        if ref is None:
+        if getattr(modules[fn.module], fn.name, None) is None:
             raise ReferenceError_(f"the reference {fn.module}.py has no function {fn.name}")
-        args = [torch.from_numpy(v.copy()) if torch is not None and isinstance(v, np.ndarray)
-                else (v.copy() if isinstance(v, np.ndarray) else v) for v in case.args.values()]
         try:
-            returned = ref(*args)
+            out[(fn.name, case.case_id)] = call_reference(modules[fn.module], fn, case, spec.framework)
         except Exception as e:
             raise ReferenceError_(f"the reference {fn.name} raised {type(e).__name__}: {e} on {case.case_id} (seed {case.spec.seed})") from e
-        values = list(returned) if len(fn.outputs) > 1 else [returned]
-        arrays = [np.asarray(v.detach().cpu().numpy() if torch is not None and isinstance(v, torch.Tensor) else v,
-                             dtype=np.float64) for v in values]
-        out[(fn.name, case.case_id)] = arrays
     return out
 
 
-def write_public(spec: AssignmentSpec, cases: list[tuple[FunctionSpec, Case]], expected: dict, folder: Path) -> Path:
-    """Write the public cases' expected outputs for a handout. Hidden cases are refused."""
+def call_reference(module, fn: FunctionSpec, case: Case, framework: str) -> list[np.ndarray]:
+    """Call trusted code (the reference, or a catalogued mistake) on a case: outputs as float64 arrays."""
+    torch = _torch() if framework == "torch" else None
+    args = [torch.from_numpy(v.copy()) if torch is not None and isinstance(v, np.ndarray)
+            else (v.copy() if isinstance(v, np.ndarray) else v) for v in case.args.values()]
+    returned = getattr(module, fn.name)(*args)
+    values = list(returned) if len(fn.outputs) > 1 else [returned]
+    return [np.asarray(v.detach().cpu().numpy() if torch is not None and isinstance(v, torch.Tensor) else v,
+                       dtype=np.float64) for v in values]
+
+
+def write_public(spec: AssignmentSpec, cases: list[tuple[FunctionSpec, Case]], expected: dict, folder: Path,
+                 mistakes=None) -> Path:
+    """Write the public cases' expected outputs for a handout, and what each catalogued mistake
+    returns on them (so that a self-check can name the mistake). Hidden cases are refused."""
     functions: dict = {}
+    arrays = lambda outs: [{"name": o.name, "shape": list(a.shape), "data": a.ravel().tolist()}
+                           for o, a in zip(fn.outputs, outs)]
     for fn, case in cases:
         if case.spec.visibility != "public":
             raise ValueError(f"{fn.name} {case.case_id} is hidden: it never goes into a handout")
-        functions.setdefault(fn.name, {})[case.case_id] = {
+        entry = functions.setdefault(fn.name, {})[case.case_id] = {
             "seed": case.spec.seed,
             "inputs_sha256": inputs_digest(case),
-            "outputs": [{"name": o.name, "shape": list(a.shape), "data": a.ravel().tolist()}
-                        for o, a in zip(fn.outputs, expected[(fn.name, case.case_id)])],
+            "outputs": arrays(expected[(fn.name, case.case_id)]),
         }
+        if mistakes is not None:
+            entry["mistakes"] = [{"name": name, "sentence": sentence, "outputs": arrays(outs)}
+                                 for name, sentence, outs in mistakes.candidates(fn, case)
+                                 if outs is not None and all(np.isfinite(a).all() for a in outs)]
     path = folder / EXPECTED_FILE
     doc = {"format": FORMAT, "assignment": spec.name, "functions": functions}
-    path.write_text(json.dumps(doc, indent=1, allow_nan=False) + "\n")
+    text = json.dumps(doc, indent=1, allow_nan=False)
+    # One line per array of numbers keeps the file readable and diffable, and a third the size.
+    text = re.sub(r"\[\s*(-?[0-9][0-9.eE+-]*(?:,\s*-?[0-9][0-9.eE+-]*)*)\s*\]",
+                  lambda m: "[" + re.sub(r",\s*", ", ", m.group(1)) + "]", text)
+    path.write_text(text + "\n")
     return path
 
 
@@ -102,6 +117,15 @@ def from_file(spec: AssignmentSpec, cases: list[tuple[FunctionSpec, Case]]) -> d
             arrays.append(np.array(data["data"], dtype=np.float64).reshape(data["shape"]))
         out[(fn.name, case.case_id)] = arrays
     return out
+
+
+def public_mistakes(spec: AssignmentSpec) -> dict:
+    """The handout's record of what each mistake returns on the public cases ({} if none)."""
+    try:
+        doc = json.loads(spec.expected_path.read_text())
+    except (OSError, ValueError):
+        return {}
+    return doc.get("functions", {}) if isinstance(doc, dict) else {}
 
 
 def _import_reference(spec: AssignmentSpec, module: str):

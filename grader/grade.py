@@ -59,12 +59,16 @@ def locate_modules(spec: AssignmentSpec, submission: Path) -> dict:
 
 
 class Prepared:
-    """A spec's cases and their expected outputs, made once and shared by every submission of a batch."""
+    """A spec's cases, their expected outputs and the catalogued mistakes' outputs (computed when
+    first needed), made once and shared by every submission of a batch."""
 
     def __init__(self, spec: AssignmentSpec, hidden: bool):
+        from .catalogue import MistakeOutputs
         self.hidden = hidden
         self.cases = select_cases(spec, hidden)
         self.expected = expected_outputs(spec, self.cases)
+        public = expected_mod.public_mistakes(spec) if spec.reference_dir is None else None
+        self.mistakes = MistakeOutputs(spec, public)
 
 
 def grade_submission(spec: AssignmentSpec, submission: Path, hidden: bool = False,
@@ -112,7 +116,7 @@ def grade_submission(spec: AssignmentSpec, submission: Path, hidden: bool = Fals
             header, arrays = reply.results[index]
             try:
                 result = judge_case(spec, fn, case, expected[(fn.name, case.case_id)], header, arrays,
-                                    import_errors, modules)
+                                    import_errors, modules, prepared.mistakes)
             except (KeyError, TypeError, ValueError, AttributeError, IndexError):
                 # Frames come from the student's process, which can write anything into its pipe:
                 # a report that does not parse is that submission's failure, never the grader's crash.
@@ -154,8 +158,10 @@ def build_job(spec: AssignmentSpec, cases, modules: dict, submission: Path) -> t
 
 
 def judge_case(spec: AssignmentSpec, fn: FunctionSpec, case: Case, expected: list, header: dict, arrays: list,
-               import_errors: dict, modules: dict) -> CaseResult:
-    """Turn what the worker reported for one call into a CaseResult, comparing outputs here."""
+               import_errors: dict, modules: dict, mistakes=None) -> CaseResult:
+    """Turn what the worker reported for one call into a CaseResult, comparing outputs here.
+
+    A wrong answer that equals a catalogued mistake's output on this case gets its sentence."""
     status = header.get("status")
     stdout = _clip(header.get("stdout", ""))
     duration = header.get("duration")
@@ -196,9 +202,10 @@ def judge_case(spec: AssignmentSpec, fn: FunctionSpec, case: Case, expected: lis
         return _case(fn, case, CRASHED, f"unexpected report from the worker ({status!r})")
 
     values = header.get("values") or []
-    checks = []
+    checks, gots = [], []
     for out, exp, meta in zip(fn.outputs, expected, values):
         got = arrays[meta["array"]] if isinstance(meta.get("array"), int) and meta["array"] < len(arrays) else None
+        gots.append(got)
         checks.append(compare.compare_output(out.name, out.kind, spec.framework, exp, meta, got,
                                              fn.rtol, fn.atol, dtype=out.dtype))
     if len(checks) != len(fn.outputs):
@@ -212,7 +219,19 @@ def judge_case(spec: AssignmentSpec, fn: FunctionSpec, case: Case, expected: lis
         message = (f"{fn.name} changed its input{'s' if len(mutated) > 1 else ''} {', '.join(mutated)} in place; "
                    "work on copies (e.g. X = X.clone()) or write new arrays")
     status = FAILED if (failing or mutated) else PASSED
-    return _case(fn, case, status, message, outputs=checks, stdout=stdout, duration=duration)
+    result = _case(fn, case, status, message, outputs=checks, stdout=stdout, duration=duration)
+    if failing and mistakes is not None:
+        result.diagnosis = diagnose(fn, case, gots, mistakes)
+    return result
+
+
+def diagnose(fn: FunctionSpec, case: Case, gots: list, mistakes) -> str:
+    """The sentence of the first catalogued mistake whose outputs on this case equal the student's."""
+    from .catalogue import matches
+    for _name, sentence, outputs in mistakes.candidates(fn, case):
+        if matches(gots, outputs, fn.rtol, fn.atol):
+            return sentence
+    return ""
 
 
 def changed_inputs(case: Case, header: dict, arrays: list) -> list[str]:

@@ -77,7 +77,8 @@ def release(spec: AssignmentSpec, out: Path) -> list[Path]:
         written.append(target)
     shutil.copyfile(spec.path, out / SPEC_FILE)
     written.append(out / SPEC_FILE)
+    from .catalogue import MistakeOutputs
     cases = select_cases(spec, hidden=False)
     expected = expected_mod.from_reference(spec, cases)
-    written.append(expected_mod.write_public(spec, cases, expected, out))
+    written.append(expected_mod.write_public(spec, cases, expected, out, mistakes=MistakeOutputs(spec)))
     return written

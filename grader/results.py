@@ -59,6 +59,7 @@ class CaseResult:
     status: str
     message: str = ""                # one line: what is wrong, for a student
     details: str = ""                # more lines: the student's traceback line, hints
+    diagnosis: str = ""              # the catalogued mistake this output matches, as a sentence
     note: str = ""                   # what the case exercises, from the spec
     dims: dict[str, int] = field(default_factory=dict)
     outputs: list[OutputCheck] = field(default_factory=list)

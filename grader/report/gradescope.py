@@ -90,6 +90,10 @@ def _test(fn: FunctionResult, visibility: str, score: Score, cases: list[CaseRes
     }
 
 
+def _probably(case: CaseResult) -> str:
+    return f"Probably: {case.diagnosis}" if case.diagnosis else ""
+
+
 def _case_report(cases: list[CaseResult], hidden: bool) -> str:
     failing = [c for c in cases if c.status != PASSED]
     lines = [f"{len(cases) - len(failing)} of {len(cases)} cases passed."]
@@ -98,11 +102,11 @@ def _case_report(cases: list[CaseResult], hidden: bool) -> str:
         if hidden:
             # Only what the student may know: no seed, no inputs, no details, no printed output.
             lines.append(f"{case.case_id}: {_status(case)}")
-            lines += _indent(case.message, 2)
+            lines += _indent(case.message, 2) + _indent(_probably(case), 2)
             continue
         inputs = "".join(f", {k}={v}" for k, v in case.dims.items()) + (f", {case.note}" if case.note else "")
         lines.append(f"{case.case_id} (seed {case.seed}{inputs}): {_status(case)}")
-        lines += _indent(case.message, 2) + _indent(case.details, 2)
+        lines += _indent(case.message, 2) + _indent(_probably(case), 2) + _indent(case.details, 2)
         if case.stdout.strip():
             lines += ["  your code printed:"] + _indent(_clip(case.stdout), 4)
     if len(failing) > MAX_CASES_SHOWN:

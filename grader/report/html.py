@@ -161,8 +161,7 @@ def _case_table(results: list[SubmissionResult], names: list[str]) -> str:
 
 def _failure_key(case: CaseResult) -> str:
     # A diagnosis names the mistake ("forgot to divide by N"); without one, the message's shape.
-    diagnosis = getattr(case, "diagnosis", "")
-    return diagnosis or normalize_message(case.message) or f"({case.status.replace('_', ' ')})"
+    return case.diagnosis or normalize_message(case.message) or f"({case.status.replace('_', ' ')})"
 
 
 def _failures(results: list[SubmissionResult]) -> str:

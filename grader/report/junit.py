@@ -111,6 +111,8 @@ def _testcase(case: CaseResult, classname: str) -> junitparser.TestCase:
 def _text(case: CaseResult) -> str:
     """The body of a <failure>/<error>: message first (CI shows the first line), then why."""
     lines = [case.message]
+    if case.diagnosis:
+        lines.append("Probably: " + case.diagnosis)
     if case.details:
         lines.append(case.details)
     lines += [_output_line(out) for out in case.outputs if not out.ok]

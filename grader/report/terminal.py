@@ -41,6 +41,7 @@ def _function(fn: FunctionResult, verbose: bool) -> list[str]:
     out = [head]
     first = None
     same, more, shown = [], [], 0
+    told = set()                         # each diagnosis is said once per function
     for case in cases:
         if case.status == PASSED:
             if verbose:
@@ -55,6 +56,9 @@ def _function(fn: FunctionResult, verbose: bool) -> list[str]:
         shown += 1
         out.append(f"     {_label(case)}: {case.status.replace('_', ' ')}")
         out += _indent(case.message, 8)
+        if case.diagnosis and case.diagnosis not in told:
+            out += _indent("Probably: " + case.diagnosis, 8)
+            told.add(case.diagnosis)
         if first is None:                # the first failure in full; the others in one line each
             first = case
             if case.details:

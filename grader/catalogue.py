@@ -1,0 +1,160 @@
+"""The mistake catalogue: named variants of the reference, each one typical error, with a sentence.
+
+`assignments/NAME/mistakes.yaml` (instructor-only: its edits quote solution code) lists them.
+Variants run in the grader's process, like the reference: they are the instructor's code.
+Grading uses their outputs to recognise a student's mistake on the same case; `grader release`
+writes their outputs on the public cases into the handout, so a student's self-check can
+recognise mistakes too without seeing any code.
+
+    >>> catalogue = load_catalogue(spec)
+    >>> [m.name for m in catalogue.mistakes][:2]
+    ['reg_half_in_loss', 'reg_half_in_grad']
+"""
+from __future__ import annotations
+
+import re
+import types
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import yaml
+
+from .cases import Case
+from .compare import relative_error
+from .spec import AssignmentSpec, FunctionSpec, SpecError
+
+CATALOGUE_FILE = "mistakes.yaml"
+
+
+@dataclass(frozen=True)
+class Mistake:
+    name: str
+    sentence: str
+    edits: tuple          # (functions, old, new)
+    must_pass: bool       # a "not mistake": a correct solution written differently
+
+    @property
+    def functions(self) -> tuple:
+        seen = []
+        for functions, _, _ in self.edits:
+            seen += [f for f in functions if f not in seen]
+        return tuple(seen)
+
+
+@dataclass
+class Catalogue:
+    mistakes: list
+    variants: list        # the not_mistakes
+
+    def touching(self, function: str) -> list:
+        return [m for m in self.mistakes if function in m.functions]
+
+
+def load_catalogue(spec: AssignmentSpec) -> Catalogue:
+    """The assignment's catalogue; empty when it has none."""
+    path = spec.folder / CATALOGUE_FILE
+    if not path.is_file():
+        return Catalogue([], [])
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as e:
+        raise SpecError(path, "", f"invalid YAML: {getattr(e, 'problem', e)}") from None
+    if not isinstance(data, dict):
+        raise SpecError(path, "", "must be a mapping with `mistakes` (and optionally `not_mistakes`)")
+    known = {f.name for f in spec.functions}
+    out = {"mistakes": [], "not_mistakes": []}
+    for section in out:
+        entries = data.get(section) or {}
+        if not isinstance(entries, dict):
+            raise SpecError(path, section, "must be a mapping of names to mistakes")
+        for name, entry in entries.items():
+            where = f"{section}.{name}"
+            if not isinstance(entry, dict) or not isinstance(entry.get("sentence"), str) or not entry.get("edits"):
+                raise SpecError(path, where, "needs a `sentence` and a list of `edits`")
+            edits = []
+            for i, edit in enumerate(entry["edits"]):
+                ewhere = f"{where}.edits[{i}]"
+                if not isinstance(edit, dict) or not {"in", "old", "new"} <= set(edit):
+                    raise SpecError(path, ewhere, "needs `in` (functions), `old` and `new`")
+                functions = edit["in"] if isinstance(edit["in"], list) else [edit["in"]]
+                unknown = [f for f in functions if f not in known]
+                if unknown:
+                    raise SpecError(path, f"{ewhere}.in", f"unknown function {unknown[0]} (has: {', '.join(sorted(known))})")
+                edits.append((tuple(functions), str(edit["old"]), str(edit["new"])))
+            out[section].append(Mistake(str(name), " ".join(entry["sentence"].split()), tuple(edits),
+                                        must_pass=section == "not_mistakes"))
+    return Catalogue(out["mistakes"], out["not_mistakes"])
+
+
+def variant_source(source: str, mistake: Mistake, filename: str = "reference") -> str:
+    """The reference module's source with the mistake's edits applied inside their functions."""
+    for functions, old, new in mistake.edits:
+        for fname in functions:
+            match = re.search(rf"^def {re.escape(fname)}\(.*?(?=^def |\Z)", source, flags=re.S | re.M)
+            if match is None:
+                continue                      # that function lives in another module
+            body = match.group(0)
+            if body.count(old) != 1:
+                raise SpecError(filename, f"{mistake.name}", f"edit {old[:40]!r} occurs {body.count(old)} times in {fname}, not once")
+            source = source[:match.start()] + body.replace(old, new) + source[match.end():]
+    return source
+
+
+class MistakeOutputs:
+    """What each mistake returns on a case: run from the catalogue, or read from the handout."""
+
+    def __init__(self, spec: AssignmentSpec, public_file: dict | None = None):
+        self.spec = spec
+        self.catalogue = load_catalogue(spec) if spec.reference_dir is not None else Catalogue([], [])
+        self._public = public_file or {}
+        self._modules: dict = {}
+        self._cache: dict = {}
+
+    def candidates(self, fn: FunctionSpec, case: Case) -> list[tuple[str, str, list | None]]:
+        """(name, sentence, outputs or None when the variant failed) for each mistake touching fn."""
+        if not self.catalogue.mistakes:
+            entry = self._public.get(fn.name, {}).get(case.case_id, {})
+            return [(m["name"], m["sentence"], [np.array(o["data"], dtype=np.float64).reshape(o["shape"])
+                                                 for o in m["outputs"]]) for m in entry.get("mistakes", [])]
+        return [(m.name, m.sentence, self.outputs(m, fn, case)) for m in self.catalogue.touching(fn.name)]
+
+    def outputs(self, mistake: Mistake, fn: FunctionSpec, case: Case) -> list | None:
+        key = (mistake.name, fn.name, case.case_id)
+        if key not in self._cache:
+            from .expected import call_reference
+            try:
+                self._cache[key] = call_reference(self._module(mistake, fn.module), fn, case, self.spec.framework)
+            except Exception:  # noqa: BLE001 - a variant that raises simply matches nothing
+                self._cache[key] = None
+        return self._cache[key]
+
+    def _module(self, mistake: Mistake, module: str):
+        key = (mistake.name, module)
+        if key not in self._modules:
+            path = self.spec.reference_dir / f"{module}.py"
+            source = variant_source(path.read_text(), mistake, str(path))
+            mod = types.ModuleType(f"_grader_mistake_.{mistake.name}.{module}")
+            mod.__file__ = str(path)
+            exec(compile(source, f"{path} [{mistake.name}]", "exec"), mod.__dict__)
+            self._modules[key] = mod
+        return self._modules[key]
+
+
+def matches(got: list, mistake: list, rtol: float, atol: float) -> bool:
+    """Does every output the student returned equal the mistake's, within the tolerance?
+
+    Non-finite values must be non-finite at the same places (a mistake that overflows matches
+    a student whose code overflows the same way)."""
+    if mistake is None or len(got) != len(mistake) or any(g is None for g in got):
+        return False
+    for g, m in zip(got, mistake):
+        g = np.asarray(g, dtype=np.float64)
+        if g.shape != m.shape:
+            return False
+        finite_g, finite_m = np.isfinite(g), np.isfinite(m)
+        if not np.array_equal(finite_g, finite_m):
+            return False
+        if finite_g.any() and not (relative_error(g[finite_g], m[finite_m], rtol, atol) <= rtol).all():
+            return False
+    return True

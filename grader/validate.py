@@ -1,0 +1,92 @@
+"""`grader validate`: proof that an assignment's cases catch the mistakes students make.
+
+    grader validate linear_classifier
+
+Grades, through the real pipeline (sandboxed worker, hidden cases included): the reference,
+which must score full marks; the handout's stubs, which must score zero; every catalogued
+mistake, which must lose points in every function it touches; and every "not mistake" (a
+correct solution written differently), which must score full marks. Prints a table of which
+cases catch each mistake and how often the feedback names it, and fails when anything is off.
+"""
+from __future__ import annotations
+
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .catalogue import load_catalogue, variant_source
+from .grade import Prepared, grade_submission
+from .release import strip_solutions
+from .run.worker import Worker
+from .spec import AssignmentSpec, SpecError
+
+
+@dataclass
+class Row:
+    name: str
+    kind: str                                   # reference, handout, mistake, not_mistake
+    earned: float
+    possible: float
+    problems: list = field(default_factory=list)
+    caught: dict = field(default_factory=dict)  # function -> (failing case ids, diagnosed count)
+
+
+def validate(spec: AssignmentSpec) -> list[Row]:
+    if spec.reference_dir is None:
+        raise SpecError(spec.path, "", "validate needs the reference and hidden.yaml beside the spec")
+    catalogue = load_catalogue(spec)
+    prepared = Prepared(spec, hidden=True)
+    sources = {m: (spec.reference_dir / f"{m}.py").read_text() for m in spec.modules}
+    entries = [("reference", "reference", dict(sources)),
+               ("handout", "handout", {m: strip_solutions(s) for m, s in sources.items()})]
+    entries += [(m.name, "not_mistake" if m.must_pass else "mistake", {k: variant_source(s, m) for k, s in sources.items()})
+                for m in catalogue.mistakes + catalogue.variants]
+    by_name = {m.name: m for m in catalogue.mistakes + catalogue.variants}
+    rows = []
+    with Worker(spec.framework) as worker, tempfile.TemporaryDirectory(prefix="grader-validate-") as tmp:
+        for name, kind, files in entries:
+            folder = Path(tmp) / name
+            folder.mkdir()
+            for module, text in files.items():
+                (folder / f"{module}.py").write_text(text)
+            result = grade_submission(spec, folder, hidden=True, worker=worker, prepared=prepared)
+            row = Row(name, kind, result.earned, result.possible)
+            if kind in ("reference", "not_mistake") and result.earned != result.possible:
+                failing = [f"{c.function} {c.case_id}: {c.message}" for c in result.cases() if not c.passed]
+                row.problems.append(f"scores {result.earned:g}/{result.possible:g}, not full marks: {failing[0]}")
+            if kind == "handout" and result.earned != 0:
+                row.problems.append(f"the handout scores {result.earned:g}, not 0")
+            if kind == "mistake":
+                mistake = by_name[name]
+                fns = {fn.name: fn for fn in result.functions}
+                for fname in mistake.functions:
+                    fn = fns[fname]
+                    failing = [c for c in fn.cases if not c.passed]
+                    named = sum(c.diagnosis == mistake.sentence for c in failing)
+                    row.caught[fname] = ([c.case_id for c in failing], named)
+                    if fn.earned >= fn.possible:
+                        row.problems.append(f"not caught in {fname}: every case passes")
+            rows.append(row)
+    return rows
+
+
+def render(rows: list[Row]) -> str:
+    """The coverage table: mistake x function -> the cases that catch it, and how often it is named."""
+    lines = [f"{'entry':<24} {'function':<26} {'caught by':<34} named"]
+    for row in rows:
+        if row.kind != "mistake":
+            verdict = "ok" if not row.problems else "PROBLEM"
+            lines.append(f"{row.name:<24} {'(all)':<26} {row.earned:g}/{row.possible:g} points, {row.kind}: {verdict}")
+        for fname, (ids, named) in row.caught.items():
+            public = sum(i.startswith("public") for i in ids)
+            hidden = len(ids) - public
+            caught = f"{public} public + {hidden} hidden cases" if ids else "NOTHING"
+            lines.append(f"{row.name:<24} {fname:<26} {caught:<34} {named}/{len(ids)}")
+        for problem in row.problems:
+            lines.append(f"  ! {row.name}: {problem}")
+    bad = sum(bool(r.problems) for r in rows)
+    mistakes = sum(r.kind == "mistake" for r in rows)
+    lines.append("")
+    lines.append(f"{mistakes} catalogued mistakes; " + ("all caught, reference full marks, handout zero."
+                                                        if not bad else f"{bad} entries with problems."))
+    return "\n".join(lines) + "\n"

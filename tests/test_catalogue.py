@@ -1,0 +1,96 @@
+"""The mistake catalogue: every catalogued mistake is caught and named; the handout names them too."""
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from grader.catalogue import Mistake, load_catalogue, matches, variant_source
+from grader.spec import SpecError, load_spec
+from grader.validate import render, validate
+
+from conftest import ASSIGNMENT, REPO
+
+GRADER = str(Path(sys.executable).parent / "grader")
+
+
+@pytest.fixture(scope="module")
+def rows(spec):
+    return validate(spec)
+
+
+def test_every_mistake_is_caught_in_every_function_it_touches_and_named(rows, spec):
+    catalogue = load_catalogue(spec)
+    assert len(catalogue.mistakes) >= 12
+    by_name = {r.name: r for r in rows}
+    assert [r.problems for r in rows if r.problems] == []
+    assert by_name["reference"].earned == by_name["reference"].possible == 20
+    assert by_name["handout"].earned == 0
+    for mistake in catalogue.mistakes:
+        row = by_name[mistake.name]
+        assert set(row.caught) == set(mistake.functions)
+        for fname, (ids, named) in row.caught.items():
+            assert ids, f"{mistake.name} is not caught in {fname}"
+            assert named == len(ids), f"{mistake.name} in {fname}: named on {named} of {len(ids)} failing cases"
+
+
+def test_a_correct_solution_written_differently_is_not_a_mistake(rows):
+    row = next(r for r in rows if r.name == "global_max_shift")
+    assert row.kind == "not_mistake" and row.earned == row.possible and not row.problems
+
+
+def test_validate_command_prints_the_table_and_exits_0(tmp_path):
+    proc = subprocess.run([GRADER, "validate", "linear_classifier"], cwd=REPO, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "reg_half_in_grad         svm_loss_naive             3 public + 5 hidden cases          8/8" in proc.stdout
+    assert proc.stdout.rstrip().endswith("catalogued mistakes; all caught, reference full marks, handout zero.")
+
+
+def test_a_mistake_no_case_catches_fails_validation(tmp_path):
+    copy = tmp_path / "assignment"
+    shutil.copytree(ASSIGNMENT, copy)
+    (copy / "hidden.yaml").write_text((copy / "hidden.yaml").read_text().replace(
+        "reference: ../../reference/linear_classifier", f"reference: {REPO / 'reference' / 'linear_classifier'}"))
+    (copy / "mistakes.yaml").write_text(
+        "mistakes:\n"
+        "  harmless:\n"
+        "    sentence: A comment changes nothing.\n"
+        "    edits:\n"
+        "      - in: [svm_loss_naive]\n"
+        "        old: 'dW /= num_train'\n"
+        "        new: 'dW /= num_train  # same thing'\n")
+    proc = subprocess.run([GRADER, "validate", str(copy)], capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 1
+    assert "harmless                 svm_loss_naive             NOTHING" in proc.stdout
+    assert "  ! harmless: not caught in svm_loss_naive: every case passes" in proc.stdout
+
+
+def test_an_edit_that_does_not_apply_is_a_spec_error():
+    source = "def f(x):\n    return x + 1\n"
+    with pytest.raises(SpecError) as e:
+        variant_source(source, Mistake("m", "s", ((("f",), "x + 2", "x"),), False))
+    assert "occurs 0 times in f" in str(e.value)
+    assert variant_source(source, Mistake("m", "s", ((("f",), "x + 1", "x - 1"),), False)) == "def f(x):\n    return x - 1\n"
+
+
+def test_matching_a_mistake_needs_every_output_and_the_same_non_finite_places():
+    import numpy as np
+    m = [np.array(2.0), np.array([1.0, np.inf])]
+    assert matches([np.array(2.0 + 1e-9), np.array([1.0, np.inf])], m, 1e-6, 1e-9)
+    assert not matches([np.array(2.1), np.array([1.0, np.inf])], m, 1e-6, 1e-9)
+    assert not matches([np.array(2.0), np.array([1.0, 3.0])], m, 1e-6, 1e-9)
+    assert not matches([np.array(2.0), None], m, 1e-6, 1e-9)
+
+
+def test_self_check_with_only_the_handout_names_the_mistake(tmp_path):
+    """The handout carries the mistakes' outputs on the public cases, never their code."""
+    handout = tmp_path / "hw2"
+    shutil.copytree(REPO / "student_template" / "linear_classifier", handout)
+    shutil.copy(REPO / "examples" / "linear_classifier" / "bob" / "linear_classifier.py", handout)
+    proc = subprocess.run([GRADER, "check", "linear_classifier.py", "-a", "linear_classifier"], cwd=handout,
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 1
+    assert "Probably: dW has `reg * W` where it needs `2 * reg * W`" in proc.stdout
+    assert proc.stdout.count("Probably:") == 1                     # said once per function
+    assert "mistakes.yaml" not in {p.name for p in handout.iterdir()}
