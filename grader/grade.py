@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import __version__, compare, expected as expected_mod, hints, score
+from . import __version__, compare, expected as expected_mod, hints, localise, score
 from .cases import Case, make_case
 from .results import (CRASHED, ERROR, FAILED, HIDDEN, NOT_IMPLEMENTED, PASSED, PUBLIC, TIMEOUT,
                       CaseResult, FunctionResult, OutputCheck, SubmissionResult)
@@ -108,6 +108,7 @@ def grade_submission(spec: AssignmentSpec, submission: Path, hidden: bool = Fals
     imported = reply.imported if reply and isinstance(reply.imported, dict) else {}
     import_errors = imported.get("errors") if isinstance(imported.get("errors"), dict) else {}
     functions: dict[str, FunctionResult] = {}
+    by_function: dict[str, list] = {}                # name -> [(Case, CaseResult)]
     for index, (fn, case) in enumerate(cases):
         fr = functions.setdefault(fn.name, FunctionResult(name=fn.name, module=fn.module))
         if reply is None or index not in reply.results:
@@ -122,6 +123,13 @@ def grade_submission(spec: AssignmentSpec, submission: Path, hidden: bool = Fals
                 # a report that does not parse is that submission's failure, never the grader's crash.
                 result = _case(fn, case, status=CRASHED, message="the worker sent an invalid report for this case")
         fr.cases.append(result)
+        by_function.setdefault(fn.name, []).append((case, result))
+    for name, pairs in by_function.items():
+        arg = localise.passes_only_when_zero(pairs)
+        for _, result in pairs:
+            if arg and not result.passed and not result.diagnosis:
+                hint = f"Hint: the cases with {arg} = 0 pass and the others fail: look at the terms with {arg}."
+                result.details = "\n".join(x for x in (result.details, hint) if x)
     for fn in spec.functions:
         fr = functions.get(fn.name)
         if fr is not None:
@@ -222,6 +230,10 @@ def judge_case(spec: AssignmentSpec, fn: FunctionSpec, case: Case, expected: lis
     result = _case(fn, case, status, message, outputs=checks, stdout=stdout, duration=duration)
     if failing and mistakes is not None:
         result.diagnosis = diagnose(fn, case, gots, mistakes)
+    if failing and not result.diagnosis:
+        hints = [localise.describe(out.name, exp, got, fn.rtol, fn.atol)
+                 for out, exp, got, check in zip(fn.outputs, expected, gots, checks) if not check.ok and got is not None]
+        result.details = "\n".join(f"Hint: {h}" for h in hints if h)
     return result
 
 

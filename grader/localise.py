@@ -1,0 +1,67 @@
+"""Where and how a wrong output is wrong, when no catalogued mistake explains it. Pure functions.
+
+    >>> describe("dW", expected, 0.5 * expected, 1e-6, 1e-9)
+    'dW is 0.5 times the expected value everywhere (a constant factor).'
+
+The checks, first match wins: a constant factor, the opposite sign, a constant offset, a
+transpose, and for matrices the rows or columns that are wrong (or right).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .compare import relative_error
+
+MAX_LISTED = 6
+
+
+def describe(name: str, expected: np.ndarray, got: np.ndarray, rtol: float, atol: float) -> str:
+    e = np.asarray(expected, dtype=np.float64)
+    g = np.asarray(got, dtype=np.float64)
+    if e.shape != g.shape or e.ndim == 0 or not np.isfinite(g).all() or not np.isfinite(e).all():
+        return ""                     # a single wrong number: the message already says expected and got
+    close = lambda a, b: bool((relative_error(a, b, rtol, atol) <= max(rtol, 1e-9)).all())
+    big = np.abs(e) > atol / rtol
+    if big.any():
+        ratios = g[big] / e[big]
+        factor = float(np.median(ratios))
+        if abs(factor - 1) > 1e-3 and close(g, factor * e):
+            if abs(factor + 1) < 1e-9:
+                return f"{name} has the opposite sign of the expected value everywhere."
+            return f"{name} is {factor:.6g} times the expected value everywhere (a constant factor)."
+    offset = float(np.median(g - e))
+    if abs(offset) > atol and close(g - offset, e):
+        return f"{name} is the expected value plus {offset:.6g} everywhere (a constant offset)."
+    if e.ndim == 2 and e.shape[0] == e.shape[1] and close(g, e.T):
+        return f"{name} is the transpose of the expected value."
+    if e.ndim == 2:
+        wrong = relative_error(g, e, rtol, atol) > rtol
+        rows, cols = np.flatnonzero(wrong.any(axis=1)), np.flatnonzero(wrong.any(axis=0))
+        for axis, bad, count in (("columns", cols, e.shape[1]), ("rows", rows, e.shape[0])):
+            if 0 < len(bad) < count:
+                if len(bad) <= count / 2:
+                    return f"only {name}'s {axis} {_list(bad)} are wrong (of {count})."
+                good = np.setdiff1d(np.arange(count), bad)
+                return f"{name}'s {axis} {_list(good)} are right; the other {len(bad)} of {count} are wrong."
+    return ""
+
+
+def passes_only_when_zero(cases: list) -> str:
+    """'reg' when every case with reg == 0 passed and every other case failed ('' otherwise).
+
+    `cases` holds (Case, CaseResult) pairs of one function; the arguments looked at are its scalars."""
+    if not cases:
+        return ""
+    for arg, value in cases[0][0].args.items():
+        if isinstance(value, np.ndarray):
+            continue
+        zero = [result.passed for case, result in cases if case.args[arg] == 0]
+        other = [result.passed for case, result in cases if case.args[arg] != 0]
+        if zero and other and all(zero) and not any(other):
+            return arg
+    return ""
+
+
+def _list(indices) -> str:
+    shown = ", ".join(str(int(i)) for i in indices[:MAX_LISTED])
+    return shown + (", ..." if len(indices) > MAX_LISTED else "")

@@ -1,0 +1,36 @@
+"""Localising a wrong output that no catalogued mistake explains: a table of arrays -> sentences."""
+import numpy as np
+import pytest
+
+from grader.localise import describe, passes_only_when_zero
+from grader.results import CaseResult
+
+E = np.array([[1.0, -2.0, 0.5], [3.0, 0.25, -1.0], [2.0, 1.5, -0.75]])
+
+
+@pytest.mark.parametrize("got, sentence", [
+    (0.5 * E, "dW is 0.5 times the expected value everywhere (a constant factor)."),
+    (-E, "dW has the opposite sign of the expected value everywhere."),
+    (E + 0.125, "dW is the expected value plus 0.125 everywhere (a constant offset)."),
+    (E.T, "dW is the transpose of the expected value."),
+    (np.where(np.arange(3) == 1, E * 3, E), "only dW's columns 1 are wrong (of 3)."),
+    (np.where(np.arange(3)[:, None] == 0, E, E + np.arange(1, 4)), "dW's rows 0 are right; the other 2 of 3 are wrong."),
+    (E + np.random.default_rng(0).normal(size=E.shape), ""),
+    (np.full_like(E, np.nan), ""),
+])
+def test_describe(got, sentence):
+    assert describe("dW", E, got, 1e-6, 1e-9) == sentence
+
+
+def test_a_single_number_gets_no_hint_beyond_expected_and_got():
+    assert describe("loss", np.array(5.0), np.array(6.0), 1e-6, 1e-9) == ""
+
+
+def test_the_function_passes_only_when_a_scalar_argument_is_zero():
+    class Case:
+        def __init__(self, reg):
+            self.args = {"W": np.zeros(2), "reg": reg}
+    result = lambda ok: CaseResult("f", "public-1", "public", 1, "passed" if ok else "failed")
+    assert passes_only_when_zero([(Case(0.0), result(True)), (Case(0.5), result(False)), (Case(2.0), result(False))]) == "reg"
+    assert passes_only_when_zero([(Case(0.0), result(True)), (Case(0.5), result(True))]) == ""
+    assert passes_only_when_zero([(Case(0.5), result(False))]) == ""
