@@ -16,6 +16,10 @@ The block becomes, at the same indentation:
 
     # TODO: your code here (see the docstring).
     raise NotImplementedError("svm_loss_naive is not implemented yet")
+
+and the one-line form keeps an assignment's target and hides its value:
+
+    num_train = X.shape[0]  # SOLUTION      ->      num_train = ...  # TODO
 """
 from __future__ import annotations
 
@@ -28,6 +32,8 @@ from .spec import SPEC_FILE, AssignmentSpec, SpecError
 BEGIN = re.compile(r"^(\s*)#\s*BEGIN SOLUTION\b")
 END = re.compile(r"^\s*#\s*END SOLUTION\b")
 DEF = re.compile(r"^\s*def\s+([A-Za-z_][A-Za-z0-9_]*)")
+ONE_LINE = re.compile(r"^(\s*)(.*?)\s*#\s*SOLUTION\s*$")
+ASSIGNMENT = re.compile(r"^([A-Za-z_][A-Za-z0-9_.,\[\] ]*?)\s*(=|\+=|-=|\*=|/=)\s*\S")
 
 
 def strip_solutions(source: str, filename: str = "<reference>") -> str:
@@ -53,6 +59,11 @@ def strip_solutions(source: str, filename: str = "<reference>") -> str:
             inside = False
             continue
         if not inside:
+            one = ONE_LINE.match(line.rstrip("\n"))
+            if one:
+                pad, code = one.groups()
+                target = ASSIGNMENT.match(code)
+                line = f"{pad}{target.group(1)} {target.group(2)} ...  # TODO\n" if target else f"{pad}...  # TODO\n"
             out.append(line)
     if inside:
         raise SpecError(filename, "end of file", "BEGIN SOLUTION is never closed by END SOLUTION")

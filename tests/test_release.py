@@ -24,6 +24,8 @@ def solution_lines(source: str) -> tuple[set, set]:
             in_block = True
         elif re.match(r"\s*#\s*END SOLUTION", line):
             in_block = False
+        elif re.search(r"#\s*SOLUTION\s*$", line):
+            inside.add(re.sub(r"\s*#\s*SOLUTION\s*$", "", line).strip())       # the one-line form
         elif line.strip():
             (inside if in_block else outside).add(line.strip())
     return inside, outside
@@ -34,6 +36,15 @@ def test_block_is_replaced_by_a_stub_at_the_same_indentation():
     assert strip_solutions(source) == (
         "def f(x):\n    y = 1\n    # TODO: your code here (see the docstring).\n"
         '    raise NotImplementedError("f is not implemented yet")\n    return y\n')
+
+
+@pytest.mark.parametrize("line, stub", [
+    ("    num_train = X.shape[0]  # SOLUTION\n", "    num_train = ...  # TODO\n"),
+    ("    dW += 2 * reg * W  # SOLUTION\n", "    dW += ...  # TODO\n"),
+    ("    print(secret())  # SOLUTION\n", "    ...  # TODO\n"),
+])
+def test_one_line_solution_keeps_the_target_and_hides_the_value(line, stub):
+    assert strip_solutions(line) == stub
 
 
 @pytest.mark.parametrize("source, where", [
