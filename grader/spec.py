@@ -28,6 +28,7 @@ ARG_KINDS = ("array", "labels", "scalar")
 OUTPUT_KINDS = ("scalar", "array")
 DISTRIBUTIONS = ("normal", "uniform")
 FLOAT_DTYPES = ("float64", "float32")
+ANY_FLOAT = "float"                  # an output dtype: float32 or float64, each judged at its precision
 INT_DTYPES = ("int64", "int32")
 CHECKS = ("no_input_mutation",)
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -215,7 +216,7 @@ def load_spec(path: Path | str) -> AssignmentSpec:
                           reference_dir=reference_dir, has_hidden=has_hidden)
 
 
-def _read_yaml(path: Path) -> dict:
+def _read_yaml(path: Path, _seen: frozenset = frozenset()) -> dict:
     try:
         text = path.read_text()
     except OSError as e:
@@ -229,7 +230,28 @@ def _read_yaml(path: Path) -> dict:
         raise SpecError(path, where, f"invalid YAML: {problem}") from None
     if not isinstance(data, dict):
         raise SpecError(path, "", "must be a YAML mapping (key: value) at the top level")
-    return {k: v for k, v in data.items() if not str(k).startswith("_")}   # _keys hold anchors
+    data = {k: v for k, v in data.items() if not str(k).startswith("_")}   # _keys hold anchors
+    if "extends" in data:
+        base_path = path.parent / str(data.pop("extends"))
+        if base_path.resolve() in _seen:
+            raise SpecError(path, "extends", f"{base_path} extends this file again (a cycle)")
+        if not base_path.is_file():
+            raise SpecError(path, "extends", f"{base_path} does not exist")
+        data = _merge(_read_yaml(base_path, _seen | {path.resolve()}), data)
+    return data
+
+
+def _merge(base: dict, over: dict) -> dict:
+    """`over` on top of `base`: mappings merge key by key, anything else (lists too) is replaced."""
+    out = dict(base)
+    for key, value in over.items():
+        out[key] = _merge(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
+    return out
+
+
+def resolved_yaml(path: Path) -> dict:
+    """A spec file's content with `extends` applied: what a handout gets when the spec extends another."""
+    return _read_yaml(path)
 
 
 def _load_hidden(path: Path, functions: list) -> tuple[list, Path]:
@@ -297,7 +319,7 @@ def _function(v: "_Validator", name: Any, data: Any, modules: tuple) -> Function
         v.keys(odata, owhere, required=("name", "kind"), optional=("shape", "dtype"))
         kind = v.choice(odata["kind"], f"{owhere}.kind", OUTPUT_KINDS)
         shape = _shape(v, odata["shape"], f"{owhere}.shape", dims) if "shape" in odata else None
-        dtype = v.choice(odata["dtype"], f"{owhere}.dtype", FLOAT_DTYPES + INT_DTYPES) if "dtype" in odata else None
+        dtype = v.choice(odata["dtype"], f"{owhere}.dtype", FLOAT_DTYPES + INT_DTYPES + (ANY_FLOAT,)) if "dtype" in odata else None
         outputs.append(OutputSpec(name=v.identifier(odata["name"], f"{owhere}.name"), kind=kind, shape=shape, dtype=dtype))
     if not outputs:
         raise SpecError(v.file, f"{where}.outputs", "must list at least one output")

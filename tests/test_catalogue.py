@@ -40,11 +40,13 @@ def test_a_correct_solution_written_differently_is_not_a_mistake(rows):
     assert row.kind == "not_mistake" and row.earned == row.possible and not row.problems
 
 
-def test_validate_command_prints_the_table_and_exits_0(tmp_path):
-    proc = subprocess.run([GRADER, "validate", "linear_classifier"], cwd=REPO, capture_output=True, text=True, timeout=600)
+@pytest.mark.parametrize("name", ["linear_classifier", "cs231n"])
+def test_validate_passes_for_every_shipped_assignment(name):
+    proc = subprocess.run([GRADER, "validate", name], cwd=REPO, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "reg_half_in_grad         svm_loss_naive             3 public + 5 hidden cases          8/8" in proc.stdout
-    assert proc.stdout.rstrip().endswith("catalogued mistakes; all caught, reference full marks, handout zero.")
+    assert "global_max_shift         (all)                      20/20 points, not_mistake: ok" in proc.stdout
+    assert proc.stdout.rstrip().endswith("12 catalogued mistakes; all caught, reference full marks, handout zero.")
 
 
 def test_a_mistake_no_case_catches_fails_validation(tmp_path):

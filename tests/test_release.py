@@ -58,37 +58,53 @@ def test_broken_markers_are_spec_errors(source, where):
     assert info.value.where == where
 
 
-def test_handout_has_no_line_of_reference_solution_code():
-    inside, outside = solution_lines(REFERENCE.read_text())
+# Every shipped assignment, with its student modules.
+SHIPPED = {"linear_classifier": ["linear_classifier"], "cs231n": ["linear_svm", "softmax"]}
+
+
+def test_every_shipped_assignment_is_checked_here():
+    assert sorted(p.name for p in (REPO / "assignments").iterdir()) == sorted(SHIPPED)
+
+
+@pytest.mark.parametrize("name", SHIPPED)
+def test_handout_has_no_line_of_reference_solution_code(name):
+    template = REPO / "student_template" / name
+    inside, outside = set(), set()             # a line the handout shows in one module is no secret in another
+    for module in SHIPPED[name]:
+        i, o = solution_lines((REPO / "reference" / name / f"{module}.py").read_text())
+        inside |= i
+        outside |= o
     secret = inside - outside
     assert len(secret) > 30                    # the reference really has solution code to hide
-    for path in TEMPLATE.rglob("*"):
+    for path in template.rglob("*"):
         if path.is_file():
             text = path.read_text()
             leaked = [line for line in secret if line in text]
             assert not leaked, f"{path.name} contains solution lines: {leaked[:3]}"
 
 
-def test_handout_carries_only_public_cases():
-    files = sorted(p.name for p in TEMPLATE.iterdir())
-    assert files == ["assignment.yaml", "expected_public.json", "linear_classifier.py"]
-    doc = json.loads((TEMPLATE / "expected_public.json").read_text())
+@pytest.mark.parametrize("name", SHIPPED)
+def test_handout_carries_only_public_cases(name):
+    template = REPO / "student_template" / name
+    files = sorted(p.name for p in template.iterdir())
+    assert files == sorted(["assignment.yaml", "expected_public.json", *(f"{m}.py" for m in SHIPPED[name])])
+    doc = json.loads((template / "expected_public.json").read_text())
     case_ids = {cid for cases in doc["functions"].values() for cid in cases}
     assert case_ids == {"public-1", "public-2", "public-3"}
-    hidden_text = (ASSIGNMENT / "hidden.yaml").read_text()
+    hidden_text = (REPO / "assignments" / "linear_classifier" / "hidden.yaml").read_text()   # cs231n extends it
     hidden_seeds = {int(s) for s in re.findall(r"seed: (\d+)", hidden_text)}
     seeds = {case["seed"] for cases in doc["functions"].values() for case in cases.values()}
-    assert seeds.isdisjoint(hidden_seeds)
+    assert hidden_seeds and seeds.isdisjoint(hidden_seeds)
 
 
-def test_committed_handout_is_what_release_writes_now(tmp_path):
+@pytest.mark.parametrize("name", SHIPPED)
+def test_committed_handout_is_what_release_writes_now(tmp_path, name):
     """Fails when the reference or the spec changed and `grader release` was not run again."""
-    proc = subprocess.run(["grader", "release", "linear_classifier", "--out", str(tmp_path)],
-                          cwd=REPO, capture_output=True, text=True)
+    template = REPO / "student_template" / name
+    proc = subprocess.run(["grader", "release", name, "--out", str(tmp_path)], cwd=REPO, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
     names = sorted(p.name for p in tmp_path.iterdir())
-    assert names == sorted(p.name for p in TEMPLATE.iterdir())
-    match, mismatch, errors = filecmp.cmpfiles(tmp_path, TEMPLATE, names, shallow=False)
+    assert names == sorted(p.name for p in template.iterdir())
+    match, mismatch, errors = filecmp.cmpfiles(tmp_path, template, names, shallow=False)
     assert mismatch == [] and errors == [], (
-        f"student_template/linear_classifier is stale ({mismatch}): run "
-        "`grader release linear_classifier --out student_template/linear_classifier`")
+        f"student_template/{name} is stale ({mismatch}): run `grader release {name} --out student_template/{name}`")
