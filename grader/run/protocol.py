@@ -46,17 +46,7 @@ def encode(header: dict, arrays: list | tuple = ()) -> bytes:
 
 def decode(payload: bytes) -> tuple[dict, list]:
     """Header and arrays of one frame's payload (without its length prefix)."""
-    if len(payload) < 4:
-        raise ProtocolError("truncated frame")
-    (hlen,) = struct.unpack_from("<I", payload)
-    if hlen > len(payload) - 4:
-        raise ProtocolError("header longer than frame")
-    try:
-        header = json.loads(payload[4:4 + hlen].decode())
-    except (UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise ProtocolError(f"bad header: {e}") from None
-    if not isinstance(header, dict):
-        raise ProtocolError("header is not an object")
+    header, hlen = _header(payload)
     blob = memoryview(payload)[4 + hlen:]
     arrays = []
     for meta in header.pop("arrays", []) or []:
@@ -86,16 +76,22 @@ def frame(payload: bytes) -> bytes:
 
 def peek(payload: bytes) -> dict:
     """A frame's header alone, without building its arrays."""
+    return _header(payload)[0]
+
+
+def _header(payload: bytes) -> tuple[dict, int]:
     if len(payload) < 4:
         raise ProtocolError("truncated frame")
     (hlen,) = struct.unpack_from("<I", payload)
+    if hlen > len(payload) - 4:
+        raise ProtocolError("header longer than frame")
     try:
         header = json.loads(payload[4:4 + hlen].decode())
     except (UnicodeDecodeError, json.JSONDecodeError) as e:
         raise ProtocolError(f"bad header: {e}") from None
     if not isinstance(header, dict):
         raise ProtocolError("header is not an object")
-    return header
+    return header, hlen
 
 
 class FrameReader:
