@@ -40,13 +40,22 @@ def test_a_correct_solution_written_differently_is_not_a_mistake(rows):
     assert row.kind == "not_mistake" and row.earned == row.possible and not row.problems
 
 
-@pytest.mark.parametrize("name", ["linear_classifier", "cs231n"])
-def test_validate_passes_for_every_shipped_assignment(name):
+@pytest.mark.parametrize("name, lines", [
+    ("linear_classifier", ["reg_half_in_grad         svm_loss_naive             3 public + 5 hidden cases          8/8",
+                           "global_max_shift         (all)                      20/20 points, not_mistake: ok",
+                           "12 catalogued mistakes; all caught, reference full marks, handout zero."]),
+    ("cs231n", ["reg_half_in_grad         svm_loss_naive             3 public + 5 hidden cases          8/8",
+                "float32_computation      (all)                      20/20 points, not_mistake: ok",
+                "12 catalogued mistakes; all caught, reference full marks, handout zero."]),
+    ("autograd_basics", ["topk_all_rows            topk_grads                 3 public + 3 hidden cases          6/6",
+                         "written_by_hand          (all)                      10/10 points, not_mistake: ok",
+                         "5 catalogued mistakes; all caught, reference full marks, handout zero."]),
+])
+def test_validate_passes_for_every_shipped_assignment(name, lines):
     proc = subprocess.run([GRADER, "validate", name], cwd=REPO, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert "reg_half_in_grad         svm_loss_naive             3 public + 5 hidden cases          8/8" in proc.stdout
-    assert "global_max_shift         (all)                      20/20 points, not_mistake: ok" in proc.stdout
-    assert proc.stdout.rstrip().endswith("12 catalogued mistakes; all caught, reference full marks, handout zero.")
+    for line in lines:
+        assert line in proc.stdout.splitlines(), line
 
 
 def test_a_mistake_no_case_catches_fails_validation(tmp_path):
