@@ -14,7 +14,7 @@ import zipfile
 from pathlib import Path
 
 from . import __version__
-from .spec import AssignmentSpec, SpecError
+from .spec import AssignmentSpec, SpecError, dump_yaml, resolved_yaml
 
 SETUP = """#!/usr/bin/env bash
 # Gradescope runs this once, when the autograder image is built.
@@ -78,10 +78,15 @@ def gradescope_zip(spec: AssignmentSpec, out: Path) -> list[str]:
         for path in sorted(package.rglob("*")):
             if path.is_file() and path.suffix in (".py", ".json") and "__pycache__" not in path.parts:
                 add(f"grader-src/grader/{path.relative_to(package)}", path.read_text())
-        add("assignment/assignment.yaml", spec.path.read_text())
-        hidden = (spec.folder / "hidden.yaml").read_text()
-        lines = [("reference: reference" if line.startswith("reference:") else line) for line in hidden.splitlines()]
-        add("assignment/hidden.yaml", "\n".join(lines) + "\n")
+        # Resolved (`extends` applied): the zip holds no other assignment. The catalogue comes
+        # too, so that Gradescope's feedback names mistakes.
+        for name in ("assignment.yaml", "hidden.yaml", "mistakes.yaml"):
+            path = spec.folder / name
+            if path.is_file():
+                data = resolved_yaml(path)
+                if name == "hidden.yaml":
+                    data["reference"] = "reference"
+                add(f"assignment/{name}", dump_yaml(data))
         for path in sorted(spec.reference_dir.rglob("*.py")):
             add(f"assignment/reference/{path.relative_to(spec.reference_dir)}", path.read_text())
         return z.namelist()

@@ -254,6 +254,14 @@ def resolved_yaml(path: Path) -> dict:
     return _read_yaml(path)
 
 
+def dump_yaml(data: dict) -> str:
+    """YAML for a resolved spec file: every value written out (no &anchors), short lists inline."""
+    class Plain(yaml.SafeDumper):
+        def ignore_aliases(self, data):
+            return True
+    return yaml.dump(data, Dumper=Plain, sort_keys=False, width=110, default_flow_style=None)
+
+
 def _load_hidden(path: Path, functions: list) -> tuple[list, Path]:
     data = _read_yaml(path)
     v = _Validator(path)

@@ -294,12 +294,13 @@ def test_gradescope_autograder_zip_grades_a_submission_as_gradescope_runs_it(tmp
     proc = subprocess.run([GRADER, "gradescope", "linear_classifier", "--out", str(archive)], cwd=REPO,
                           capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
+    assert proc.returncode == 0, proc.stderr
     root = tmp_path / "autograder"
     with zipfile.ZipFile(archive) as z:
         names = z.namelist()
         z.extractall(root / "source")
     assert {"setup.sh", "run_autograder", "grader-src/pyproject.toml", "grader-src/grader/cli.py",
-            "assignment/assignment.yaml", "assignment/hidden.yaml",
+            "assignment/assignment.yaml", "assignment/hidden.yaml", "assignment/mistakes.yaml",
             "assignment/reference/linear_classifier.py"} <= set(names)
     for script in ("setup.sh", "run_autograder"):
         assert subprocess.run(["bash", "-n", str(root / "source" / script)]).returncode == 0
@@ -310,6 +311,7 @@ def test_gradescope_autograder_zip_grades_a_submission_as_gradescope_runs_it(tmp
     assert run.returncode == 0, run.stderr
     results = json.loads((root / "results" / "results.json").read_text())
     assert results["score"] == 5.5                       # bob's 5.5/20, hidden cases included
+    assert "Probably: dW has `reg * W`" in json.dumps(results)      # the catalogue came along
     assert sum(t["max_score"] for t in results["tests"]) == 20
     # A submission the grader cannot grade at all still gets a results.json that says why.
     (root / "submission" / "linear_classifier.py").unlink()
@@ -319,3 +321,15 @@ def test_gradescope_autograder_zip_grades_a_submission_as_gradescope_runs_it(tmp
     results = json.loads((root / "results" / "results.json").read_text())
     assert results["score"] == 0
     assert "no such file or folder" in json.dumps(results)
+
+
+def test_gradescope_zip_of_an_assignment_that_extends_another_stands_alone(tmp_path):
+    archive = tmp_path / "autograder.zip"
+    assert subprocess.run([GRADER, "gradescope", "cs231n", "--out", str(archive)], cwd=REPO).returncode == 0
+    with zipfile.ZipFile(archive) as z:
+        z.extractall(tmp_path / "source")
+    assert "extends" not in (tmp_path / "source" / "assignment" / "assignment.yaml").read_text()
+    spec = load_spec(tmp_path / "source" / "assignment")
+    assert spec.name == "cs231n" and spec.modules == ("linear_svm", "softmax")
+    assert spec.reference_dir == (tmp_path / "source" / "assignment" / "reference").resolve()
+    assert len(spec.function("softmax_loss_naive").cases_of("hidden")) == 8
