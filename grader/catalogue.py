@@ -82,11 +82,16 @@ def load_catalogue(spec: AssignmentSpec) -> Catalogue:
     return Catalogue(out["mistakes"], out["not_mistakes"])
 
 
+def function_span(source: str, name: str):
+    """The match of a top-level function's whole definition (up to the next one), or None."""
+    return re.search(rf"^def {re.escape(name)}\(.*?(?=^def |\Z)", source, flags=re.S | re.M)
+
+
 def variant_source(source: str, mistake: Mistake, filename: str = "reference") -> str:
     """The reference module's source with the mistake's edits applied inside their functions."""
     for functions, old, new in mistake.edits:
         for fname in functions:
-            match = re.search(rf"^def {re.escape(fname)}\(.*?(?=^def |\Z)", source, flags=re.S | re.M)
+            match = function_span(source, fname)
             if match is None:
                 continue                      # that function lives in another module
             body = match.group(0)

@@ -117,7 +117,7 @@ def grade_submission(spec: AssignmentSpec, submission: Path, hidden: bool = Fals
             header, arrays = reply.results[index]
             try:
                 result = judge_case(spec, fn, case, expected[(fn.name, case.case_id)], header, arrays,
-                                    import_errors, modules, prepared.mistakes)
+                                    import_errors, prepared.mistakes)
             except (KeyError, TypeError, ValueError, AttributeError, IndexError):
                 # Frames come from the student's process, which can write anything into its pipe:
                 # a report that does not parse is that submission's failure, never the grader's crash.
@@ -166,7 +166,7 @@ def build_job(spec: AssignmentSpec, cases, modules: dict, submission: Path) -> t
 
 
 def judge_case(spec: AssignmentSpec, fn: FunctionSpec, case: Case, expected: list, header: dict, arrays: list,
-               import_errors: dict, modules: dict, mistakes=None) -> CaseResult:
+               import_errors: dict, mistakes=None) -> CaseResult:
     """Turn what the worker reported for one call into a CaseResult, comparing outputs here.
 
     A wrong answer that equals a catalogued mistake's output on this case gets its sentence."""

@@ -11,10 +11,11 @@ and shows at a glance what the student got wrong. A variant has `about` (one lin
 """
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import yaml
+
+from grader.catalogue import function_span
 
 REPO = Path(__file__).resolve().parents[1]
 SUBMISSIONS = REPO / "tests" / "submissions"
@@ -35,7 +36,7 @@ def variant_source(name: str, corpus: str = "linear_classifier", assignment: str
         assert count == 1, f"{name}: edit {i} matches {count} places; update {corpus}.yaml"
         text = text.replace(edit["old"], edit["new"])
     for fname, source in spec.get("functions", {}).items():
-        match = re.search(rf"^def {fname}\(.*?(?=^def |\Z)", text, flags=re.S | re.M)
+        match = function_span(text, fname)
         assert match, f"{name}: no function {fname} in the reference"
         text = text[:match.start()] + source.rstrip("\n") + "\n\n\n" + text[match.end():]
     if spec.get("prepend"):

@@ -16,11 +16,10 @@ from typing import Any
 
 from ..results import HIDDEN, PASSED, PUBLIC, CaseResult, FunctionResult, Score, SubmissionResult
 from .atomic import write_atomic
+from .terminal import clip_printed, indent_lines
 
 VISIBILITIES = ("hidden", "after_due_date", "after_published", "visible")
 MAX_CASES_SHOWN = 10                 # failing cases shown in full per test; the rest by id
-MAX_PRINTED_LINES = 8
-MAX_LINE = 200
 
 
 def gradescope_results(result: SubmissionResult, hidden_visibility: str = "after_published") -> dict[str, Any]:
@@ -102,13 +101,13 @@ def _case_report(cases: list[CaseResult], hidden: bool) -> str:
         if hidden:
             # Only what the student may know: no seed, no inputs, no details, no printed output.
             lines.append(f"{case.case_id}: {_status(case)}")
-            lines += _indent(case.message, 2) + _indent(_probably(case), 2)
+            lines += indent_lines(case.message, 2) + indent_lines(_probably(case), 2)
             continue
         inputs = "".join(f", {k}={v}" for k, v in case.dims.items()) + (f", {case.note}" if case.note else "")
         lines.append(f"{case.case_id} (seed {case.seed}{inputs}): {_status(case)}")
-        lines += _indent(case.message, 2) + _indent(_probably(case), 2) + _indent(case.details, 2)
+        lines += indent_lines(case.message, 2) + indent_lines(_probably(case), 2) + indent_lines(case.details, 2)
         if case.stdout.strip():
-            lines += ["  your code printed:"] + _indent(_clip(case.stdout), 4)
+            lines += ["  your code printed:"] + indent_lines(clip_printed(case.stdout), 4)
     if len(failing) > MAX_CASES_SHOWN:
         lines += ["", "also failing: " + ", ".join(c.case_id for c in failing[MAX_CASES_SHOWN:])]
     return "\n".join(lines)
@@ -129,14 +128,3 @@ def _summary(result: SubmissionResult) -> str:
 
 def _status(case: CaseResult) -> str:
     return case.status.replace("_", " ")
-
-
-def _clip(text: str) -> str:
-    lines = text.rstrip("\n").splitlines()
-    if len(lines) > MAX_PRINTED_LINES:
-        lines = lines[:MAX_PRINTED_LINES] + [f"[... {len(lines) - MAX_PRINTED_LINES} more lines]"]
-    return "\n".join(line if len(line) <= MAX_LINE else line[:MAX_LINE] + "..." for line in lines)
-
-
-def _indent(text: str, n: int) -> list[str]:
-    return [" " * n + line for line in text.splitlines() if line.strip()]

@@ -19,7 +19,7 @@ def render(result: SubmissionResult, verbose: bool = False) -> str:
     if not result.hidden_graded and (result.hidden_points or result.hidden_available):
         lines.append("Public cases only: hidden cases are run when your work is graded.")
     if result.stdout.strip():
-        lines += ["", "Printed while importing your code:"] + _indent(_clip(result.stdout), 2)
+        lines += ["", "Printed while importing your code:"] + indent_lines(clip_printed(result.stdout), 2)
     lines.append("")
     for fn in result.functions:
         block = _function(fn, verbose)
@@ -55,16 +55,16 @@ def _function(fn: FunctionResult, verbose: bool) -> list[str]:
             continue
         shown += 1
         out.append(f"     {_label(case)}: {case.status.replace('_', ' ')}")
-        out += _indent(case.message, 8)
+        out += indent_lines(case.message, 8)
         if case.diagnosis and case.diagnosis not in told:
-            out += _indent("Probably: " + case.diagnosis, 8)
+            out += indent_lines("Probably: " + case.diagnosis, 8)
             told.add(case.diagnosis)
         if first is None:                # the first failure in full; the others in one line each
             first = case
             if case.details:
-                out += _indent(case.details, 8)
+                out += indent_lines(case.details, 8)
             if case.stdout.strip():
-                out += [" " * 8 + "your code printed:"] + _indent(_clip(case.stdout), 10)
+                out += [" " * 8 + "your code printed:"] + indent_lines(clip_printed(case.stdout), 10)
     if same:
         out.append(f"     the same on {', '.join(same)}")
     if more:
@@ -72,7 +72,7 @@ def _function(fn: FunctionResult, verbose: bool) -> list[str]:
     printed = next((c for c in cases if c.stdout.strip()), None)
     if first is None and printed is not None:      # all passed, but the student printed: show where
         out.append(f"     your code printed in {printed.case_id}:")
-        out += _indent(_clip(printed.stdout), 8)
+        out += indent_lines(clip_printed(printed.stdout), 8)
     return out
 
 
@@ -101,12 +101,13 @@ def _pts(x: float) -> str:
     return f"{x:.2f}".rstrip("0").rstrip(".") if x != int(x) else str(int(x))
 
 
-def _clip(text: str) -> str:
+def clip_printed(text: str) -> str:
+    """What a student printed, cut to a few lines of bounded length."""
     lines = text.rstrip("\n").splitlines()
     if len(lines) > MAX_PRINTED_LINES:
         lines = lines[:MAX_PRINTED_LINES] + [f"[... {len(lines) - MAX_PRINTED_LINES} more lines]"]
     return "\n".join(line if len(line) <= 200 else line[:200] + "..." for line in lines)
 
 
-def _indent(text: str, n: int) -> list[str]:
+def indent_lines(text: str, n: int) -> list[str]:
     return [" " * n + line for line in text.splitlines() if line.strip()]
