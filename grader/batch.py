@@ -279,6 +279,8 @@ def collect(folders: list[Path]) -> list[SubmissionResult]:
     """Every finished student result under the given output folders (for `grader merge`)."""
     found: dict[str, SubmissionResult] = {}
     for folder in folders:
+        if not Path(folder).is_dir():
+            raise BatchError(f"{folder}: no such folder")
         for path in sorted(Path(folder).glob(f"*/{RESULT_FILE}")):
             try:
                 result = SubmissionResult.from_dict(json.loads(path.read_text()))

@@ -36,6 +36,10 @@ def main(argv: list[str] | None = None) -> int:
     except _UserError as e:
         print(f"grader: error: {e}", file=sys.stderr)
         return EXIT_USAGE
+    except OSError as e:             # an output folder that is missing, a file that cannot be written
+        where = f"{e.filename}: " if e.filename else ""
+        print(f"grader: error: {where}{e.strerror or e}", file=sys.stderr)
+        return EXIT_USAGE
 
 
 class _UserError(Exception):
@@ -135,18 +139,15 @@ def _check(args) -> int:
     except (SpecError, HiddenUnavailable, ReferenceError_) as e:
         raise _UserError(str(e)) from None
     sys.stdout.write(terminal.render(result, verbose=args.verbose))
-    try:
-        if args.json:
-            from .report.json_report import write_json
-            write_json(result, args.json)
-        if args.junit_xml:
-            from .report.junit import write_junit
-            write_junit(result, args.junit_xml)
-        if args.gradescope:
-            from .report.gradescope import write_gradescope
-            write_gradescope(result, args.gradescope)
-    except OSError as e:
-        raise _UserError(f"{e.filename or 'report'}: cannot write the report: {e.strerror or e}") from None
+    if args.json:
+        from .report.json_report import write_json
+        write_json(result, args.json)
+    if args.junit_xml:
+        from .report.junit import write_junit
+        write_junit(result, args.junit_xml)
+    if args.gradescope:
+        from .report.gradescope import write_gradescope
+        write_gradescope(result, args.gradescope)
     return EXIT_PASSED if result.all_passed else EXIT_FAILED
 
 

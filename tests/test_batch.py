@@ -282,6 +282,14 @@ def test_usage_errors_exit_2_with_one_line(tmp_path):
     (tmp_path / "empty").mkdir()
     proc = grade(tmp_path / "empty", tmp_path / "assignment", tmp_path / "out")
     assert proc.returncode == 2 and "no submissions found" in proc.stderr
+    proc = subprocess.run([GRADER, "merge", str(tmp_path / "nowhere"), "--out", str(tmp_path / "m")],
+                          capture_output=True, text=True)
+    assert proc.returncode == 2 and proc.stderr == f"grader: error: {tmp_path / 'nowhere'}: no such folder\n"
+    for cmd in (["gradescope", "linear_classifier", "--out", str(tmp_path / "missing" / "a.zip")],
+                ["release", "linear_classifier", "--out", "/proc/not-writable"]):
+        proc = subprocess.run([GRADER, *cmd], cwd=REPO, capture_output=True, text=True)
+        assert proc.returncode == 2, proc.stderr
+        assert proc.stderr.startswith("grader: error: ") and proc.stderr.count("\n") == 1, proc.stderr
 
 
 # ---------------------------------------------------------------------------------------------
