@@ -69,6 +69,7 @@ class Prepared:
         self.expected = expected_outputs(spec, self.cases)
         public = expected_mod.public_mistakes(spec) if spec.reference_dir is None else None
         self.mistakes = MistakeOutputs(spec, public)
+        self.calls, self.inputs = job_calls(self.cases)     # the same list for every job: see Worker.run
 
 
 def grade_submission(spec: AssignmentSpec, submission: Path, hidden: bool = False,
@@ -94,10 +95,9 @@ def grade_submission(spec: AssignmentSpec, submission: Path, hidden: bool = Fals
         if prepared is None or prepared.hidden != hidden:
             prepared = Prepared(spec, hidden)
         cases, expected = prepared.cases, prepared.expected
-        modules = locate_modules(spec, submission)
-        job, inputs = build_job(spec, cases, modules, submission)
+        job = build_job(spec, prepared.calls, locate_modules(spec, submission), submission)
         try:
-            reply = worker.run(job, inputs)
+            reply = worker.run(job, prepared.inputs)
             worker_error = ""
         except WorkerError as e:
             reply, worker_error = None, str(e)
@@ -144,7 +144,8 @@ def grade_submission(spec: AssignmentSpec, submission: Path, hidden: bool = Fals
         stdout=_clip(imported.get("stdout", "")))
 
 
-def build_job(spec: AssignmentSpec, cases, modules: dict, submission: Path) -> tuple[dict, list]:
+def job_calls(cases) -> tuple[list[dict], list[np.ndarray]]:
+    """The calls of a job, with their arrays in one list that the calls refer to by index."""
     inputs: list[np.ndarray] = []
     calls = []
     for fn, case in cases:
@@ -157,12 +158,16 @@ def build_job(spec: AssignmentSpec, cases, modules: dict, submission: Path) -> t
                 args.append({"name": name, "scalar": value})
         calls.append({"function": fn.name, "module": fn.module, "case": case.case_id, "args": args,
                       "outputs": [o.name for o in fn.outputs], "checks": list(fn.checks)})
+    return calls, inputs
+
+
+def build_job(spec: AssignmentSpec, calls: list[dict], modules: dict, submission: Path) -> dict:
     folder = submission.resolve() if submission.is_dir() else submission.resolve().parent
     lim = spec.limits
     job = {"framework": spec.framework, "submission_dir": str(folder), "modules": modules, "calls": calls,
            "limits": {"case_timeout": lim.case_timeout, "import_timeout": lim.import_timeout, "memory": lim.memory,
                       "skip_after_timeouts": lim.skip_after_timeouts, "n_calls": len(calls)}}
-    return job, inputs
+    return job
 
 
 def judge_case(spec: AssignmentSpec, fn: FunctionSpec, case: Case, expected: list, header: dict, arrays: list,
@@ -247,13 +252,16 @@ def diagnose(fn: FunctionSpec, case: Case, gots: list, mistakes) -> str:
 
 
 def changed_inputs(case: Case, header: dict, arrays: list) -> list[str]:
-    """Names of the array inputs that the call changed in place, judged here from what came back."""
+    """Names of the array inputs that the call changed in place, judged here from what came back
+    (an input the worker reports unchanged comes back as `{"unchanged": true}` without its array)."""
     after = {a.get("name"): a for a in header.get("inputs_after") or [] if isinstance(a, dict)}
     changed = []
     for name, original in case.args.items():
         if not isinstance(original, np.ndarray):
             continue
         meta = after.get(name, {})
+        if meta.get("unchanged") is True:
+            continue
         index = meta.get("array")
         now = arrays[index] if isinstance(index, int) and 0 <= index < len(arrays) else None
         if now is None or now.shape != original.shape or not np.array_equal(now, original, equal_nan=True):

@@ -11,7 +11,6 @@ Plain dataclasses, built by the grading pipeline and never recomputed by a repor
 """
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -159,13 +158,13 @@ class SubmissionResult:
         return all(case.passed for case in self.cases())
 
     def to_dict(self) -> dict[str, Any]:
-        data = dataclasses.asdict(self)
+        data = _plain(self)
         hidden = self.hidden
         data["score"] = {
             "earned": self.earned,
             "possible": self.possible,
-            "public": dataclasses.asdict(self.public),
-            "hidden": dataclasses.asdict(hidden) if hidden else None,
+            "public": _plain(self.public),
+            "hidden": _plain(hidden) if hidden else None,
         }
         data["counts"] = self.counts()
         for fn_data, fn in zip(data["functions"], self.functions):
@@ -192,6 +191,18 @@ class SubmissionResult:
         return cls(functions=functions, **fields)
 
 
+def _plain(value: Any) -> Any:
+    """A result as JSON-able dicts and lists, like `dataclasses.asdict` (which deep-copies every leaf
+    and costs 5 ms per submission of a batch: too slow for a model that holds only plain values)."""
+    if isinstance(value, _MODEL):
+        return {name: _plain(v) for name, v in value.__dict__.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    return value
+
+
 def _number(v):
     """JSON reports write non-finite floats as strings; read them back as floats."""
     return float(v) if isinstance(v, str) else v
@@ -205,3 +216,6 @@ def _sum_scores(scores) -> Score:
         total.passed += s.passed
         total.total += s.total
     return total
+
+
+_MODEL = (OutputCheck, CaseResult, Score, FunctionResult, SubmissionResult)

@@ -231,3 +231,18 @@ def test_junit_caps_huge_stdout():
 ])
 def test_xml_safe(text, expected):
     assert xml_safe(text) == expected
+
+
+@pytest.mark.parametrize("hidden_graded", [True, False])
+def test_to_dict_is_asdict_plus_derived_fields_and_round_trips(hidden_graded):
+    import dataclasses
+    result = make_result(hidden_graded)
+    data = result.to_dict()
+    derived = {"score", "counts"}
+    assert {k: v for k, v in data.items() if k not in derived} == {
+        k: v for k, v in dataclasses.asdict(result).items() if k != "functions"} | {
+        "functions": [dataclasses.asdict(fn) | {"earned": fn.earned, "possible": fn.possible} for fn in result.functions]}
+    # No container is shared with the result: changing the dict leaves the result alone.
+    data["functions"][0]["cases"][0]["dims"]["N"] = -1
+    assert result.functions[0].cases[0].dims.get("N") != -1
+    assert SubmissionResult.from_dict(result.to_dict()) == result

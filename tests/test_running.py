@@ -277,3 +277,47 @@ def test_forged_reports_on_the_result_pipe_earn_nothing_and_crash_nothing(tmp_pa
     assert not any(c.passed for c in fns["scale"].cases)
     assert statuses(fns["total"]) == ["passed", "passed"]
     assert result.earned == 2
+
+
+def test_one_worker_reuses_a_batchs_inputs_and_never_stale_ones(tmp_path):
+    """A batch sends its inputs once per worker; a student who changes them in place changes only
+    their own copies, and a job with other inputs gets those, not the held ones."""
+    from grader.grade import Prepared
+    from grader.run.worker import Worker
+    spec = make_assignment(tmp_path)
+    (spec.folder / "hidden.yaml").write_text("reference: ref\nfunctions:\n  scale: [{seed: 7}, {seed: 8}]\n")
+    spec = load_spec(spec.folder)
+    folders = {}
+    for name, body in {"correct": REFERENCE, "mutates": "def scale(x, k):\n    x *= k\n    return x\n" + CORRECT_TOTAL}.items():
+        folders[name] = tmp_path / name
+        folders[name].mkdir()
+        (folders[name] / "tiny.py").write_text(body)
+    public, hidden = Prepared(spec, hidden=False), Prepared(spec, hidden=True)
+    with Worker("numpy") as worker:
+        seq = [("correct", public), ("mutates", public), ("correct", public), ("correct", hidden), ("correct", public)]
+        results = [grade_submission(spec, folders[who], hidden=prep.hidden, worker=worker, prepared=prep)
+                   for who, prep in seq]
+    assert [r.earned for r in results] == [5, 2, 5, 5, 5]
+    assert [len(r.cases()) for r in results] == [5, 5, 5, 7, 5]
+    assert all(r.all_passed for r in results if r is not results[1])
+    mutated = results[1].functions[0].cases
+    assert all(c.status == "failed" and "changed its input x in place" in c.message for c in mutated)
+
+
+def test_zygote_backs_its_heap_with_huge_pages_where_the_kernel_can(tmp_path):
+    """The batch speed-up behind fork(): after huge_pages() the worker's heap is in 2 MiB pages."""
+    import subprocess
+    import sys
+    thp = Path("/sys/kernel/mm/transparent_hugepage/enabled")
+    if not thp.exists() or "[never]" in thp.read_text():
+        pytest.skip("transparent huge pages are off on this machine")
+    code = ("import numpy; from grader.run.zygote import huge_pages\n"
+            "heap = [bytes(100) * (i % 7 + 1) for i in range(200000)]\n"    # some 40 MB of small objects
+            "before = [l for l in open('/proc/self/smaps_rollup') if l.startswith('AnonHugePages')]\n"
+            "n = huge_pages()\n"
+            "after = [l for l in open('/proc/self/smaps_rollup') if l.startswith('AnonHugePages')]\n"
+            "print(n, before[0].split()[1], after[0].split()[1])\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    collapsed_mib, before_kib, after_kib = map(int, out)
+    assert collapsed_mib >= 20
+    assert after_kib - before_kib >= collapsed_mib * 1024 // 2

@@ -52,7 +52,6 @@ def run(job: dict, inputs: list, start: int, skip: set, out_fd: int, capture_fd:
         call = job["calls"][index]
         if call["function"] in skip:
             continue
-        send({"type": "start", "index": index})
         header, arrays = _call(call, inputs, modules, errors, torch, folder)
         header.update(type="result", index=index, stdout=capture.take())
         send(header, arrays)
@@ -95,11 +94,16 @@ def _call(call: dict, inputs: list, modules: dict, errors: dict, torch, folder: 
             arrays.append(array)
         header["values"].append(meta)
     if "no_input_mutation" in call.get("checks", ()):
-        # The inputs as the call left them; the grader compares them with its own copies.
+        # Each array input as the call left it, for the grader to judge, unless it is bit for bit
+        # the one received (then only that is said: most calls change nothing, and sending every
+        # input back would double the traffic).
         header["inputs_after"] = []
         for spec_arg, arg in zip(call["args"], args):
             if "array" in spec_arg:
                 meta, array = _plain(arg, torch)
+                if _same(array, inputs[spec_arg["array"]]):
+                    header["inputs_after"].append({"name": spec_arg["name"], "unchanged": True})
+                    continue
                 if array is not None:
                     meta["array"] = len(arrays)
                     arrays.append(array)
@@ -144,6 +148,13 @@ def _plain(v, torch) -> tuple[dict, np.ndarray | None]:
         meta["dtype"] = str(a.dtype)
         return meta, None
     return meta, a
+
+
+def _same(now: np.ndarray | None, original: np.ndarray) -> bool:
+    """Bit for bit the same array. Compared as bytes: student code may have replaced numpy's
+    functions (np.array_equal = lambda *a: True), but not the methods of ndarray and bytes."""
+    return (now is not None and now.dtype == original.dtype and now.shape == original.shape
+            and now.tobytes() == original.tobytes())
 
 
 def _value(arg: dict, inputs: list):
