@@ -51,6 +51,10 @@ def test_a_correct_solution_written_differently_is_not_a_mistake(rows):
     ("cs231n_2016", ["no_half_in_grad          svm_loss_naive             3 public + 5 hidden cases          8/8",
                      "float32_computation      (all)                      20/20 points, not_mistake: ok",
                      "12 catalogued mistakes; all caught, reference full marks, handout zero."]),
+    ("cs231n_2015", ["max_shift_wrong_axis     softmax_loss_vectorized    3 public + 8 hidden cases          11/11",
+                     "transposed_gradient      svm_loss_vectorized        3 public + 6 hidden cases          9/9",
+                     "global_max_shift         (all)                      20/20 points, not_mistake: ok",
+                     "13 catalogued mistakes; all caught, reference full marks, handout zero."]),
     ("autograd_basics", ["topk_all_rows            topk_grads                 3 public + 3 hidden cases          6/6",
                          "written_by_hand          (all)                      10/10 points, not_mistake: ok",
                          "5 catalogued mistakes; all caught, reference full marks, handout zero."]),
@@ -65,7 +69,7 @@ def test_validate_passes_for_every_shipped_assignment(name, lines):
 
 
 # The regularization convention of each linear-classifier assignment: with the 1/2 or without.
-HALF = {"linear_classifier": False, "cs231n": False, "cs231n_2016": True}
+HALF = {"linear_classifier": False, "cs231n": False, "cs231n_2016": True, "cs231n_2015": True}
 
 
 @pytest.mark.parametrize("name", HALF)
@@ -129,7 +133,8 @@ def test_self_check_with_only_the_handout_names_the_mistake(tmp_path):
     assert "mistakes.yaml" not in {p.name for p in handout.iterdir()}
 
 
-@pytest.mark.parametrize("name, mistake", [("cs231n_2016", "no_half_in_grad"), ("cs231n_2016", "no_reg_in_loss")])
+@pytest.mark.parametrize("name, mistake", [("cs231n_2016", "no_half_in_grad"), ("cs231n_2016", "no_reg_in_loss"),
+                                           ("cs231n_2015", "softmax_wrong_axis"), ("cs231n_2015", "transposed_gradient")])
 def test_self_check_of_a_catalogued_mistake_names_it_in_every_function_it_touches(tmp_path, name, mistake):
     spec = load_spec(REPO / "assignments" / name)
     entry = next(m for m in load_catalogue(spec).mistakes if m.name == mistake)

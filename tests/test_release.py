@@ -60,7 +60,8 @@ def test_broken_markers_are_spec_errors(source, where):
 
 # Every shipped assignment, with its student modules.
 SHIPPED = {"linear_classifier": ["linear_classifier"], "cs231n": ["linear_svm", "softmax"],
-           "cs231n_2016": ["linear_svm", "softmax"], "autograd_basics": ["autograd_basics"]}
+           "cs231n_2016": ["linear_svm", "softmax"], "cs231n_2015": ["linear_svm", "softmax"],
+           "autograd_basics": ["autograd_basics"]}
 
 
 def test_every_shipped_assignment_is_checked_here():
