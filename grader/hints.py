@@ -22,8 +22,8 @@ _RULES = [
     ("KeyboardInterrupt", r"", "Your code raised KeyboardInterrupt: a graded function must return its result."),
     (None, r"expected scalar type (Double|Float) but found (Double|Float)|dtype.*(Double|Float)|mat1 and mat2 must have the same dtype",
      "float32 and float64 mixed: make new tensors with the inputs' dtype (torch.zeros_like(W), or dtype=X.dtype)."),
-    ("IndexError", r"out of bounds|out of range", "An index past the end: check loop bounds against the shapes "
-                                                  "(X is (N, D), W is (D, C) in the usual convention)."),
+    ("IndexError", r"out of bounds|out of range", "An index past the end: check loop bounds and indices against "
+                                                  "the shapes of the arrays they index."),
     (None, r"size mismatch|shapes cannot be multiplied|must match the size|could not be broadcast|not aligned",
      "Shapes do not fit together: print the shapes of the arrays on that line."),
 ]

@@ -242,10 +242,15 @@ def _read_yaml(path: Path, _seen: frozenset = frozenset()) -> dict:
 
 
 def _merge(base: dict, over: dict) -> dict:
-    """`over` on top of `base`: mappings merge key by key, anything else (lists too) is replaced."""
+    """`over` on top of `base`: mappings merge key by key, anything else (lists too) is replaced.
+
+    A key set to null (`name: ~`) is removed: an assignment can drop what it inherits."""
     out = dict(base)
     for key, value in over.items():
-        out[key] = _merge(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
+        if value is None:
+            out.pop(key, None)
+        else:
+            out[key] = _merge(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
     return out
 
 

@@ -1,4 +1,5 @@
 """The mistake catalogue: every catalogued mistake is caught and named; the handout names them too."""
+import re
 import shutil
 import subprocess
 import sys
@@ -47,6 +48,13 @@ def test_a_correct_solution_written_differently_is_not_a_mistake(rows):
     ("cs231n", ["reg_half_in_grad         svm_loss_naive             3 public + 5 hidden cases          8/8",
                 "float32_computation      (all)                      20/20 points, not_mistake: ok",
                 "12 catalogued mistakes; all caught, reference full marks, handout zero."]),
+    ("cs231n_2016", ["no_half_in_grad          svm_loss_naive             3 public + 5 hidden cases          8/8",
+                     "float32_computation      (all)                      20/20 points, not_mistake: ok",
+                     "12 catalogued mistakes; all caught, reference full marks, handout zero."]),
+    ("cs231n_2015", ["max_shift_wrong_axis     softmax_loss_vectorized    3 public + 8 hidden cases          11/11",
+                     "transposed_gradient      svm_loss_vectorized        3 public + 6 hidden cases          9/9",
+                     "global_max_shift         (all)                      20/20 points, not_mistake: ok",
+                     "13 catalogued mistakes; all caught, reference full marks, handout zero."]),
     ("autograd_basics", ["topk_all_rows            topk_grads                 3 public + 3 hidden cases          6/6",
                          "written_by_hand          (all)                      10/10 points, not_mistake: ok",
                          "5 catalogued mistakes; all caught, reference full marks, handout zero."]),
@@ -56,6 +64,24 @@ def test_validate_passes_for_every_shipped_assignment(name, lines):
     assert proc.returncode == 0, proc.stdout + proc.stderr
     for line in lines:
         assert line in proc.stdout.splitlines(), line
+    named = re.findall(r"(\d+) public \+ (\d+) hidden cases +(\d+)/(\d+)$", proc.stdout, flags=re.M)
+    assert named and all(n == total for _, _, n, total in named), "a mistake is not named on every case catching it"
+
+
+# The regularization convention of each linear-classifier assignment: with the 1/2 or without.
+HALF = {"linear_classifier": False, "cs231n": False, "cs231n_2016": True, "cs231n_2015": True}
+
+
+@pytest.mark.parametrize("name", HALF)
+def test_sentences_quote_the_assignments_own_regularization(name):
+    """Only the mistakes about the 1/2 itself may quote the other convention's loss or gradient."""
+    catalogue = load_catalogue(load_spec(REPO / "assignments" / name))
+    other = "no_half_" if HALF[name] else "reg_half_"
+    assert sum(m.name.startswith(other) for m in catalogue.mistakes) == 3
+    wrong = r"2 \* reg \* W|(?<!0\.5 \* )reg \* sum" if HALF[name] else r"0\.5 \* reg|(?<!2 \* )reg \* W"
+    quoting = [m.name for m in catalogue.mistakes + catalogue.variants
+               if not m.name.startswith(other) and re.search(wrong, m.sentence)]
+    assert quoting == []
 
 
 def test_a_mistake_no_case_catches_fails_validation(tmp_path):
@@ -105,3 +131,18 @@ def test_self_check_with_only_the_handout_names_the_mistake(tmp_path):
     assert "Probably: dW has `reg * W` where it needs `2 * reg * W`" in proc.stdout
     assert proc.stdout.count("Probably:") == 1                     # said once per function
     assert "mistakes.yaml" not in {p.name for p in handout.iterdir()}
+
+
+@pytest.mark.parametrize("name, mistake", [("cs231n_2016", "no_half_in_grad"), ("cs231n_2016", "no_reg_in_loss"),
+                                           ("cs231n_2015", "softmax_wrong_axis"), ("cs231n_2015", "transposed_gradient")])
+def test_self_check_of_a_catalogued_mistake_names_it_in_every_function_it_touches(tmp_path, name, mistake):
+    spec = load_spec(REPO / "assignments" / name)
+    entry = next(m for m in load_catalogue(spec).mistakes if m.name == mistake)
+    handout = tmp_path / name
+    shutil.copytree(REPO / "student_template" / name, handout)
+    for module in spec.modules:                   # the student's modules: the reference with the mistake
+        source = (spec.reference_dir / f"{module}.py").read_text()
+        (handout / f"{module}.py").write_text(variant_source(source, entry))
+    proc = subprocess.run([GRADER, "check", ".", "-a", name], cwd=handout, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 1
+    assert proc.stdout.count(f"Probably: {entry.sentence}\n") == len(entry.functions), proc.stdout

@@ -152,6 +152,9 @@ def test_exception_points_at_the_students_line(tmp_path):
     assert case.status == "error"
     assert case.message.startswith("scale raised IndexError: index")
     assert case.details.splitlines()[0] == "tiny.py, line 3, in scale: return y[len(x) + 3]"
+    # advice about Python, not about one assignment's shapes: this one has no X or W
+    assert case.details.splitlines()[1] == ("An index past the end: check loop bounds and indices against "
+                                            "the shapes of the arrays they index.")
 
 
 def test_syntax_error_fails_every_function_with_file_and_line(tmp_path):

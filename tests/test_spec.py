@@ -117,6 +117,26 @@ def test_hidden_cases_follow_public_ones(tmp_path):
     assert spec.reference_dir == (tmp_path / "ref").resolve()
 
 
+def test_extending_spec_merges_mappings_replaces_lists_and_drops_null_keys(tmp_path):
+    base = tmp_path / "base"
+    base.mkdir()
+    write_spec(base, MINIMAL.replace("    functions:\n", "    functions:\n      g: {args: {}, outputs: [], points: 1}\n"))
+    write_spec(tmp_path, """\
+        extends: base/assignment.yaml
+        name: tiny2
+        functions:
+          g: ~
+          f:
+            args: {k: {value: 3}}
+            cases: [{seed: 7}]
+        """)
+    spec = load_spec(tmp_path)
+    assert spec.name == "tiny2" and [f.name for f in spec.functions] == ["f"]
+    f = spec.function("f")
+    assert [(a.name, a.kind, a.value) for a in f.args] == [("x", "array", None), ("k", "scalar", 3)]
+    assert [c.seed for c in f.cases] == [7]
+
+
 def test_find_spec_by_name_in_assignments_folder_and_beside_a_handout(tmp_path):
     assert find_spec("linear_classifier", cwd=ASSIGNMENT.parents[1]) == ASSIGNMENT / "assignment.yaml"
     handout = tmp_path / "hw"
