@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import __version__, compare, expected as expected_mod, hints, localise, score
+from . import __version__, checks, compare, expected as expected_mod, hints, localise, score
 from .cases import Case, make_case
 from .results import (CRASHED, ERROR, FAILED, HIDDEN, NOT_IMPLEMENTED, PASSED, PUBLIC, TIMEOUT,
                       CaseResult, FunctionResult, OutputCheck, SubmissionResult)
@@ -69,7 +69,23 @@ class Prepared:
         self.expected = expected_outputs(spec, self.cases)
         public = expected_mod.public_mistakes(spec) if spec.reference_dir is None else None
         self.mistakes = MistakeOutputs(spec, public)
-        self.calls, self.inputs = job_calls(self.cases)     # the same list for every job: see Worker.run
+        self.plans = checks.plan(spec, hidden)               # checks with their own points, and their calls
+        extra = [call for p in self.plans for call in p.calls]
+        self.calls, self.inputs = job_calls(self.cases + extra)   # the same list for every job: see Worker.run
+        self._reference_times: dict = {}                     # (worker, plan) -> the reference's timings
+
+    def reference_times(self, spec: AssignmentSpec, worker: Worker, p) -> list[float]:
+        """How long the reference's version of a faster_than check's function takes on its case, timed
+        once per worker in a child of its own (the student's child never has the reference)."""
+        key = (id(worker), p.fn.name, p.check.name)
+        if key not in self._reference_times:
+            other = spec.function(p.check.function)
+            calls, inputs = job_calls([(other, p.case)] * p.check.repeat)
+            modules = {m: str(spec.reference_dir / f"{m}.py") for m in spec.modules}
+            reply = worker.run(build_job(spec, calls, modules, spec.reference_dir), inputs)
+            self._reference_times[key] = [float(h["duration"]) for h, _ in reply.results.values()
+                                          if h.get("status") == "returned"]
+        return self._reference_times[key]
 
 
 def grade_submission(spec: AssignmentSpec, submission: Path, hidden: bool = False,
@@ -101,6 +117,7 @@ def grade_submission(spec: AssignmentSpec, submission: Path, hidden: bool = Fals
             worker_error = ""
         except WorkerError as e:
             reply, worker_error = None, str(e)
+        check_results = _judge_checks(spec, prepared, submission, worker, reply)
     finally:
         if own_worker:
             worker.close()
@@ -135,13 +152,45 @@ def grade_submission(spec: AssignmentSpec, submission: Path, hidden: bool = Fals
         if fr is not None:
             fr.public, hidden_score = score.score_function(fn.points_public, fn.points_hidden, fr.cases, fn.all_or_nothing)
             fr.hidden = hidden_score if hidden else None
+    for p, result in zip(prepared.plans, check_results):
+        fr = functions[p.fn.name]
+        fr.checks.append(checks.needs_working_code(p, result, fr.cases))
     return SubmissionResult(
         assignment=spec.name, submission=str(submission), hidden_graded=hidden, hidden_available=spec.has_hidden,
-        hidden_points=float(sum(fn.points_hidden for fn in spec.functions)),
+        hidden_points=float(sum(fn.points_hidden + sum(c.points for c in fn.scored_checks if c.visibility == HIDDEN)
+                                for fn in spec.functions)),
         functions=list(functions.values()), sandbox=reply.sandbox if reply else "",
         sandbox_warning=reply.sandbox_warning if reply else "", grader_version=__version__,
         started=started.isoformat(timespec="seconds"), duration=round(time.monotonic() - t0, 3),
         stdout=_clip(imported.get("stdout", "")))
+
+
+def _judge_checks(spec: AssignmentSpec, prepared: Prepared, submission: Path, worker, reply) -> list:
+    """The checks with their own points, in the order of prepared.plans."""
+    results = reply.results if reply is not None else {}
+    index = {(fn.name, case.case_id): i for i, (fn, case) in enumerate(prepared.cases)}
+    modules = locate_modules(spec, submission)
+    out, offset = [], len(prepared.cases)
+    for p in prepared.plans:
+        replies = [results.get(offset + i) for i in range(len(p.calls))]
+        offset += len(p.calls)
+        kind = p.check.kind
+        if kind in checks.STATIC:
+            path = modules.get(p.fn.module)
+            source = Path(path).read_text(errors="replace") if path else None
+            out.append(checks.judge_static(p.fn, p.check, source, f"{p.fn.module}.py"))
+        elif kind == "gradient":
+            out.append(checks.judge_gradient(p, replies))
+        elif kind == "agrees_with":
+            own = [results.get(index[(p.fn.name, case.case_id)]) for _, case in p.calls]
+            out.append(checks.judge_agreement(p, own, replies, spec.framework))
+        else:
+            try:
+                reference = prepared.reference_times(spec, worker, p)
+            except WorkerError:
+                reference = []
+            out.append(checks.judge_speed(p, replies, reference))
+    return out
 
 
 def job_calls(cases) -> tuple[list[dict], list[np.ndarray]]:

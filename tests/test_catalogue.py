@@ -31,8 +31,9 @@ def test_every_mistake_is_caught_in_every_function_it_touches_and_named(rows, sp
     for mistake in catalogue.mistakes:
         row = by_name[mistake.name]
         assert set(row.caught) == set(mistake.functions)
-        for fname, (ids, named) in row.caught.items():
+        for fname, (ids, named, checks) in row.caught.items():
             assert ids, f"{mistake.name} is not caught in {fname}"
+            assert checks == [], "linear_classifier has no checks beyond the outputs"
             assert named == len(ids), f"{mistake.name} in {fname}: named on {named} of {len(ids)} failing cases"
 
 
@@ -45,18 +46,21 @@ def test_a_correct_solution_written_differently_is_not_a_mistake(rows):
     ("linear_classifier", ["reg_half_in_grad         svm_loss_naive             3 public + 5 hidden cases          8/8",
                            "global_max_shift         (all)                      20/20 points, not_mistake: ok",
                            "12 catalogued mistakes; all caught, reference full marks, handout zero."]),
-    ("cs231n", ["reg_half_in_grad         svm_loss_naive             3 public + 5 hidden cases          8/8",
-                "float32_computation      (all)                      20/20 points, not_mistake: ok",
-                "12 catalogued mistakes; all caught, reference full marks, handout zero."]),
-    ("cs231n_2016", ["no_half_in_grad          svm_loss_naive             3 public + 5 hidden cases          8/8",
-                     "float32_computation      (all)                      20/20 points, not_mistake: ok",
-                     "12 catalogued mistakes; all caught, reference full marks, handout zero."]),
-    ("cs231n_2015", ["max_shift_wrong_axis     softmax_loss_vectorized    3 public + 8 hidden cases          11/11",
-                     "transposed_gradient      svm_loss_vectorized        3 public + 6 hidden cases          9/9",
-                     "global_max_shift         (all)                      20/20 points, not_mistake: ok",
+    ("cs231n", ["reg_half_in_grad         svm_loss_naive             3 public + 5 hidden cases; gradient 8/8",
+                "vectorized_calls_naive   svm_loss_vectorized        no_loops, faster_than svm_loss_naive 0/0",
+                "float32_computation      (all)                      28/28 points, not_mistake: ok",
+                "13 catalogued mistakes; all caught, reference full marks, handout zero."]),
+    ("cs231n_2016", ["no_half_in_grad          svm_loss_naive             3 public + 5 hidden cases; gradient 8/8",
+                     "float32_computation      (all)                      28/28 points, not_mistake: ok",
                      "13 catalogued mistakes; all caught, reference full marks, handout zero."]),
-    ("autograd_basics", ["topk_all_rows            topk_grads                 3 public + 3 hidden cases          6/6",
-                         "written_by_hand          (all)                      10/10 points, not_mistake: ok",
+    ("cs231n_2015", ["max_shift_wrong_axis     softmax_loss_vectorized    3 public + 8 hidden cases; agrees_with softmax_loss_naive 11/11",
+                     "transposed_gradient      svm_loss_vectorized        3 public + 6 hidden cases; agrees_with svm_loss_naive 9/9",
+                     "global_max_shift         (all)                      28/28 points, not_mistake: ok",
+                     "14 catalogued mistakes; all caught, reference full marks, handout zero."]),
+    ("autograd_basics", ["topk_all_rows            topk_grads                 3 public + 3 hidden cases; no_autograd 6/6",
+                         "reference                (all)                      10/12 points, reference: ok "
+                         "(fails no_autograd: the reference may; a not_mistake passes)",
+                         "written_by_hand          (all)                      12/12 points, not_mistake: ok",
                          "5 catalogued mistakes; all caught, reference full marks, handout zero."]),
 ])
 def test_validate_passes_for_every_shipped_assignment(name, lines):
@@ -64,7 +68,7 @@ def test_validate_passes_for_every_shipped_assignment(name, lines):
     assert proc.returncode == 0, proc.stdout + proc.stderr
     for line in lines:
         assert line in proc.stdout.splitlines(), line
-    named = re.findall(r"(\d+) public \+ (\d+) hidden cases +(\d+)/(\d+)$", proc.stdout, flags=re.M)
+    named = re.findall(r"(\d+) public \+ (\d+) hidden cases[^\n]*? (\d+)/(\d+)$", proc.stdout, flags=re.M)
     assert named and all(n == total for _, _, n, total in named), "a mistake is not named on every case catching it"
 
 

@@ -40,6 +40,12 @@ def gradescope_results(result: SubmissionResult, hidden_visibility: str = "after
                 continue                 # not graded, or this function has no such cases
             tests.append(_test(fn, visibility, score, cases, f"{number}.{index}",
                                "visible" if visibility == PUBLIC else hidden_visibility))
+        for index, check in enumerate(fn.checks, start=3):
+            tests.append({"name": f"{fn.name}: check {check.name}", "number": f"{number}.{index}",
+                          "score": check.earned, "max_score": check.possible,
+                          "status": "passed" if check.passed else "failed",
+                          "output": "\n".join(x for x in (check.message, check.details) if x),
+                          "visibility": "visible" if check.visibility == PUBLIC else hidden_visibility})
     return {
         "score": result.earned,
         "execution_time": result.duration,

@@ -35,9 +35,11 @@ def render(result: SubmissionResult, verbose: bool = False) -> str:
 def _function(fn: FunctionResult, verbose: bool) -> list[str]:
     cases = fn.cases
     passed = sum(c.passed for c in cases)
+    checks_passed = sum(c.passed for c in fn.checks)
     earned, possible = fn.earned, fn.possible
-    mark = "ok  " if passed == len(cases) else "FAIL"
-    head = f"{mark} {fn.name}: {passed}/{len(cases)} cases passed, {_pts(earned)}/{_pts(possible)} points"
+    mark = "ok  " if passed == len(cases) and checks_passed == len(fn.checks) else "FAIL"
+    checks = f", {checks_passed}/{len(fn.checks)} checks passed" if fn.checks else ""
+    head = f"{mark} {fn.name}: {passed}/{len(cases)} cases passed{checks}, {_pts(earned)}/{_pts(possible)} points"
     out = [head]
     first = None
     same, more, shown = [], [], 0
@@ -69,6 +71,12 @@ def _function(fn: FunctionResult, verbose: bool) -> list[str]:
         out.append(f"     the same on {', '.join(same)}")
     if more:
         out.append(f"     also failing: {', '.join(more)}")
+    for check in fn.checks:
+        if check.passed and not verbose:
+            continue
+        out.append(f"     check {check.name}: {check.status} ({_pts(check.earned)}/{_pts(check.possible)} "
+                   f"point{'s' if check.possible != 1 else ''})")
+        out += indent_lines(check.message, 8) + indent_lines(check.details, 8)
     printed = next((c for c in cases if c.stdout.strip()), None)
     if first is None and printed is not None:      # all passed, but the student printed: show where
         out.append(f"     your code printed in {printed.case_id}:")
@@ -83,12 +91,14 @@ def _label(case: CaseResult) -> str:
 
 
 def _summary(result: SubmissionResult) -> str:
-    counts = result.counts()
+    cases, checks = result.cases(), result.checks()
+    passed = sum(c.passed for c in cases)
     scope = "public and hidden" if result.hidden_graded else "public"
     if result.all_passed:
-        head = f"All {counts['tests']} {scope} cases passed"
+        head = f"All {len(cases)} {scope} cases" + (f" and {len(checks)} checks" if checks else "") + " passed"
     else:
-        head = f"{counts['passed']} of {counts['tests']} {scope} cases passed"
+        head = f"{passed} of {len(cases)} {scope} cases" + (
+            f" and {sum(c.passed for c in checks)} of {len(checks)} checks" if checks else "") + " passed"
     text = f"{head}: {_pts(result.earned)}/{_pts(result.possible)} points."
     if not result.hidden_graded and result.hidden_points:
         text += f" Hidden cases, worth {_pts(result.hidden_points)} more points, are not run here."
