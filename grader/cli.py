@@ -1,6 +1,6 @@
 """The `grader` command.
 
-    grader check PATH --assignment NAME [--hidden] [--json FILE] [--junit-xml FILE]
+    grader check PATH --assignment NAME [--hidden] [--json FILE] [--junit-xml FILE] [--summary FILE]
     grader grade SUBMISSIONS --assignment NAME --out DIR [--workers N] [--shard I/N] [--scheduler ADDR]
     grader merge DIR... --out DIR
     grader release NAME --out DIR
@@ -10,16 +10,21 @@
 
 Exit codes of `check`: 0 every graded case passed, 1 some case failed, 2 a usage or spec
 error (nothing was graded). A problem a user can cause is one line on stderr, never a traceback.
+
+In GitHub Actions (GITHUB_STEP_SUMMARY set), `check` also appends a Markdown summary to the
+job's page, or the one-line error when nothing was graded.
 """
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
 from . import __version__
 
 EXIT_PASSED, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+STEP_SUMMARY = "GITHUB_STEP_SUMMARY"     # GitHub Actions: a Markdown file shown on the job's page
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -34,12 +39,22 @@ def main(argv: list[str] | None = None) -> int:
         print("grader: interrupted", file=sys.stderr)
         return 130
     except _UserError as e:
-        print(f"grader: error: {e}", file=sys.stderr)
-        return EXIT_USAGE
+        return _usage_error(args, str(e))
     except OSError as e:             # an output folder that is missing, a file that cannot be written
         where = f"{e.filename}: " if e.filename else ""
-        print(f"grader: error: {where}{e.strerror or e}", file=sys.stderr)
-        return EXIT_USAGE
+        return _usage_error(args, f"{where}{e.strerror or e}")
+
+
+def _usage_error(args, message: str) -> int:
+    print(f"grader: error: {message}", file=sys.stderr)
+    summary = os.environ.get(STEP_SUMMARY)
+    if args.command == "check" and summary:      # the job's page says why nothing was graded
+        from .report.markdown import append_markdown, render_error
+        try:
+            append_markdown(render_error(message), summary)
+        except OSError:
+            pass                                 # the error above is what matters
+    return EXIT_USAGE
 
 
 class _UserError(Exception):
@@ -61,6 +76,9 @@ def _parser() -> argparse.ArgumentParser:
     check.add_argument("--json", type=Path, metavar="FILE", help="write the JSON report here")
     check.add_argument("--junit-xml", type=Path, metavar="FILE", help="write a JUnit XML report here")
     check.add_argument("--gradescope", type=Path, metavar="FILE", help="write Gradescope's results.json here")
+    check.add_argument("--summary", type=Path, metavar="FILE",
+                       help=f"write a Markdown summary here (with ${STEP_SUMMARY} set, as in GitHub Actions, "
+                            "it is also appended to that file)")
     check.add_argument("--verbose", "-v", action="store_true", help="list passed cases too")
     check.set_defaults(run=_check)
 
@@ -130,9 +148,11 @@ def _check(args) -> int:
 
     if not args.path.exists():
         raise _UserError(f"{args.path}: no such file or folder")
-    for report in (args.json, args.junit_xml, args.gradescope):
+    step_summary = os.environ.get(STEP_SUMMARY)
+    for report, name in ((args.json, "--json"), (args.junit_xml, "--junit-xml"), (args.gradescope, "--gradescope"),
+                         (args.summary, "--summary"), (Path(step_summary) if step_summary else None, STEP_SUMMARY)):
         if report is not None and not report.resolve().parent.is_dir():
-            raise _UserError(f"{report}: cannot write a report there: folder {report.resolve().parent} does not exist")
+            raise _UserError(f"{name} {report}: cannot write a report there: folder {report.resolve().parent} does not exist")
     spec = _load(args.assignment, args.path)
     try:
         result = grade_submission(spec, args.path, hidden=args.hidden)
@@ -148,6 +168,12 @@ def _check(args) -> int:
     if args.gradescope:
         from .report.gradescope import write_gradescope
         write_gradescope(result, args.gradescope)
+    if args.summary or step_summary:
+        from .report.markdown import append_summary, write_summary
+        if args.summary:
+            write_summary(result, args.summary)
+        if step_summary:
+            append_summary(result, step_summary)
     return EXIT_PASSED if result.all_passed else EXIT_FAILED
 
 
