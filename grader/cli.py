@@ -5,6 +5,7 @@
     grader merge DIR... --out DIR
     grader release NAME --out DIR
     grader validate NAME
+    grader new NAME [--dir assignments] [--framework numpy|torch]
     grader gradescope NAME --out autograder.zip
     grader sandbox
 
@@ -62,6 +63,7 @@ class _UserError(Exception):
 
 
 def _parser() -> argparse.ArgumentParser:
+    from .spec import FRAMEWORKS
     parser = argparse.ArgumentParser(prog="grader", description="Seeded, reference-based autograder for ML coursework.")
     parser.add_argument("--version", action="version", version=f"grader {__version__}")
     sub = parser.add_subparsers(dest="command")
@@ -116,6 +118,18 @@ def _parser() -> argparse.ArgumentParser:
                                      "not_mistake (full marks); print the coverage table. Exit 1 on any problem.")
     val.add_argument("assignment", help="assignment name or path to its folder / assignment.yaml")
     val.set_defaults(run=_validate)
+
+    new = sub.add_parser("new", help="start a new assignment: spec, reference with solution markers, catalogue",
+                         description="Write assignments/NAME/ (assignment.yaml, hidden.yaml, an empty "
+                                     "mistakes.yaml, README.md) and reference/NAME/NAME.py beside the assignments "
+                                     "folder, with one example function whose reference solution is left to "
+                                     "write. Never overwrites.")
+    new.add_argument("name", help="the assignment's name; also the name of the student's module (NAME.py)")
+    new.add_argument("--dir", type=Path, default=Path("assignments"),
+                     help="the folder of assignments (default: assignments); the reference goes to reference/ beside it")
+    new.add_argument("--framework", choices=FRAMEWORKS, default="numpy",
+                     help="what the functions take and return (default: numpy)")
+    new.set_defaults(run=_new)
 
     gs = sub.add_parser("gradescope", help="package an assignment as a Gradescope autograder zip",
                         description="Write autograder.zip for Gradescope: setup.sh, run_autograder, the grader's "
@@ -239,6 +253,20 @@ def _validate(args) -> int:
         raise _UserError(str(e)) from None
     sys.stdout.write(render(rows))
     return EXIT_FAILED if any(row.problems for row in rows) else EXIT_PASSED
+
+
+def _new(args) -> int:
+    from .scaffold import scaffold, validate_target
+    from .spec import SpecError
+    try:
+        written = scaffold(args.name, args.dir, args.framework)
+    except SpecError as e:
+        raise _UserError(str(e)) from None
+    for path in written:
+        print(f"wrote {path}")
+    print(f"next: write the reference solution in {written[-1]}, then run "
+          f"`grader validate {validate_target(args.name, args.dir)}`")
+    return EXIT_PASSED
 
 
 def _gradescope(args) -> int:

@@ -31,7 +31,7 @@ FLOAT_DTYPES = ("float64", "float32")
 ANY_FLOAT = "float"                  # an output dtype: float32 or float64, each judged at its precision
 INT_DTYPES = ("int64", "int32")
 CHECKS = ("no_input_mutation",)
-_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
 class SpecError(Exception):
@@ -502,7 +502,7 @@ class _Validator:
         return data
 
     def identifier(self, data: Any, where: str) -> str:
-        if not isinstance(data, str) or not _NAME.match(data):
+        if not isinstance(data, str) or not IDENTIFIER.match(data):
             raise SpecError(self.file, where, f"must be a Python identifier, got {data!r}")
         return data
 
