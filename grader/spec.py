@@ -32,7 +32,7 @@ ANY_FLOAT = "float"                  # an output dtype: float32 or float64, each
 INT_DTYPES = ("int64", "int32")
 CHECKS = ("no_input_mutation",)      # per case: part of each case's verdict
 SCORED_CHECKS = ("gradient", "agrees_with", "no_loops", "no_autograd", "faster_than")   # own points
-_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
 class SpecError(Exception):
@@ -610,7 +610,7 @@ class _Validator:
         return data
 
     def identifier(self, data: Any, where: str) -> str:
-        if not isinstance(data, str) or not _NAME.match(data):
+        if not isinstance(data, str) or not IDENTIFIER.match(data):
             raise SpecError(self.file, where, f"must be a Python identifier, got {data!r}")
         return data
 

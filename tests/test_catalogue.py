@@ -150,3 +150,33 @@ def test_self_check_of_a_catalogued_mistake_names_it_in_every_function_it_touche
     proc = subprocess.run([GRADER, "check", ".", "-a", name], cwd=handout, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 1
     assert proc.stdout.count(f"Probably: {entry.sentence}\n") == len(entry.functions), proc.stdout
+
+
+def _with_catalogue(tmp_path: Path, text: str):
+    copy = tmp_path / "assignment"
+    shutil.copytree(ASSIGNMENT, copy)
+    (copy / "mistakes.yaml").write_text(text)
+    return load_spec(copy)
+
+
+@pytest.mark.parametrize("text", ["", "# nothing catalogued yet\n\n#   no_average: ...\n", "mistakes: {}\n",
+                                  "mistakes:\nnot_mistakes:\n"])
+def test_an_empty_catalogue_is_a_catalogue_without_mistakes(tmp_path, text):
+    catalogue = load_catalogue(_with_catalogue(tmp_path, text))
+    assert catalogue.mistakes == [] and catalogue.variants == []
+
+
+def test_a_name_both_a_mistake_and_a_not_mistake_is_a_spec_error(tmp_path):
+    entry = "  twice:\n    sentence: s\n    edits: [{in: [svm_loss_naive], old: a, new: b}]\n"
+    with pytest.raises(SpecError) as e:
+        load_catalogue(_with_catalogue(tmp_path, f"mistakes:\n{entry}not_mistakes:\n{entry}"))
+    assert (e.value.where, e.value.problem) == ("not_mistakes.twice", "the same name is a mistake too: give one of them another")
+
+
+def test_validate_says_when_there_are_no_mistakes_yet():
+    from grader.validate import Row
+    rows = [Row("reference", "reference", 5, 5), Row("handout", "handout", 0, 5)]
+    assert render(rows).splitlines()[-1] == ("No catalogued mistakes yet (add them to mistakes.yaml); "
+                                             "reference full marks, handout zero.")
+    rows[1].problems.append("the handout scores 1, not 0")
+    assert render(rows).splitlines()[-1] == "No catalogued mistakes yet (add them to mistakes.yaml); 1 entries with problems."

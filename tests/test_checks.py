@@ -1,5 +1,6 @@
 """Checks beyond the outputs: gradient check, agreement, no loops, no autograd, speed; their spec and reports."""
 import json
+import re
 import shutil
 import textwrap
 from pathlib import Path
@@ -201,6 +202,10 @@ def test_checks_in_every_report(grade):
     assert "svm_loss_naive: check gradient" in names and "svm_loss_vectorized: check faster_than svm_loss_naive" in names
     text = render(result)
     assert "     check gradient: failed (0/1 point)" in text and "2 times the numerical gradient" in text
+    from grader.report import markdown
+    md = markdown.render(result)
+    assert re.search(r"^\| ❌ \| `svm_loss_naive` \| \d+/9 \| 0/1 \| [\d.]+/6 \|$", md, flags=re.M)
+    assert "**check gradient: failed (0/1 point)**" in md and "2 times the numerical gradient" in md
 
 
 # --- spec -------------------------------------------------------------------------------------

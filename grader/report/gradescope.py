@@ -16,7 +16,7 @@ from typing import Any
 
 from ..results import HIDDEN, PASSED, PUBLIC, CaseResult, FunctionResult, Score, SubmissionResult
 from .atomic import write_atomic
-from .terminal import clip_printed, indent_lines
+from .terminal import case_label, clip_printed, indent_lines, status_text
 
 VISIBILITIES = ("hidden", "after_due_date", "after_published", "visible")
 MAX_CASES_SHOWN = 10                 # failing cases shown in full per test; the rest by id
@@ -106,11 +106,10 @@ def _case_report(cases: list[CaseResult], hidden: bool) -> str:
         lines.append("")
         if hidden:
             # Only what the student may know: no seed, no inputs, no details, no printed output.
-            lines.append(f"{case.case_id}: {_status(case)}")
+            lines.append(f"{case.case_id}: {status_text(case)}")
             lines += indent_lines(case.message, 2) + indent_lines(_probably(case), 2)
             continue
-        inputs = "".join(f", {k}={v}" for k, v in case.dims.items()) + (f", {case.note}" if case.note else "")
-        lines.append(f"{case.case_id} (seed {case.seed}{inputs}): {_status(case)}")
+        lines.append(f"{case_label(case)}: {status_text(case)}")
         lines += indent_lines(case.message, 2) + indent_lines(_probably(case), 2) + indent_lines(case.details, 2)
         if case.stdout.strip():
             lines += ["  your code printed:"] + indent_lines(clip_printed(case.stdout), 4)
@@ -130,7 +129,3 @@ def _summary(result: SubmissionResult) -> str:
     if result.sandbox_warning:
         lines.append(f"Warning: {result.sandbox_warning}")
     return "\n".join(lines)
-
-
-def _status(case: CaseResult) -> str:
-    return case.status.replace("_", " ")
