@@ -18,7 +18,6 @@ import re
 import shutil
 import stat
 import sys
-import tempfile
 import threading
 import time
 import zipfile

@@ -15,7 +15,6 @@ from __future__ import annotations
 import re
 import types
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 

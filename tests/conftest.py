@@ -1,9 +1,11 @@
+import sys
 from pathlib import Path
 
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 ASSIGNMENT = REPO / "assignments" / "linear_classifier"
+GRADER = str(Path(sys.executable).parent / "grader")   # the console script of the environment running the tests
 
 
 @pytest.fixture(scope="session")

@@ -2,7 +2,6 @@
 import re
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -11,9 +10,8 @@ from grader.catalogue import Mistake, load_catalogue, matches, variant_source
 from grader.spec import SpecError, load_spec
 from grader.validate import render, validate
 
-from conftest import ASSIGNMENT, REPO
+from conftest import ASSIGNMENT, GRADER, REPO
 
-GRADER = str(Path(sys.executable).parent / "grader")
 
 
 @pytest.fixture(scope="module")

@@ -14,7 +14,6 @@ import os
 import re
 import shutil
 import subprocess
-import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -22,6 +21,7 @@ from pathlib import Path
 
 import pytest
 
+from conftest import GRADER
 from variants import materialize, variant_source
 
 REPO = Path(__file__).resolve().parents[1]
@@ -38,18 +38,6 @@ POINTS = {"public": 2.0, "hidden": 3.0}                               # per func
 RUN_TIMEOUT = 120                                                     # s; a hang fails, never blocks CI
 
 
-def _grader_executable() -> str:
-    """The `grader` console script of the environment running these tests (PATH as a fallback)."""
-    beside = Path(sys.executable).parent / "grader"
-    if beside.is_file():
-        return str(beside)
-    found = shutil.which("grader")
-    if found is None:
-        pytest.fail("the `grader` console script is not installed (pip install -e .)")
-    return found
-
-
-GRADER = _grader_executable()
 
 
 # ---------------------------------------------------------------------------------------------

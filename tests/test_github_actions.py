@@ -12,16 +12,14 @@ import re
 import shlex
 import shutil
 import subprocess
-import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
 import yaml
 
-from conftest import REPO
+from conftest import GRADER, REPO
 
-GRADER = str(Path(sys.executable).parent / "grader")
 CLASSROOM = REPO / "examples" / "github-classroom"
 WORKFLOW = CLASSROOM / ".github" / "workflows" / "grader.yml"
 HANDOUT = REPO / "student_template" / "linear_classifier"

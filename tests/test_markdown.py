@@ -21,10 +21,9 @@ from grader.report import terminal
 from grader.report.markdown import append_summary, render, write_summary
 from grader.results import PASSED, PUBLIC, CaseResult, FunctionResult, Score, SubmissionResult
 
-from conftest import REPO
+from conftest import GRADER, REPO
 from test_reports import make_result
 
-GRADER = str(Path(sys.executable).parent / "grader")
 BOB = REPO / "examples" / "linear_classifier" / "bob"
 EXAMPLE = REPO / "examples" / "github-classroom" / "summary-example.md"
 EARLIER = "## What an earlier step wrote\n"

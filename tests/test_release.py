@@ -3,14 +3,13 @@ import filecmp
 import json
 import re
 import subprocess
-from pathlib import Path
 
 import pytest
 
 from grader.release import strip_solutions
 from grader.spec import SpecError, load_spec
 
-from conftest import ASSIGNMENT, REPO
+from conftest import GRADER, REPO
 
 REFERENCE = REPO / "reference" / "linear_classifier" / "linear_classifier.py"
 TEMPLATE = REPO / "student_template" / "linear_classifier"
@@ -103,7 +102,7 @@ def test_handout_carries_only_public_cases(name):
 def test_committed_handout_is_what_release_writes_now(tmp_path, name):
     """Fails when the reference or the spec changed and `grader release` was not run again."""
     template = REPO / "student_template" / name
-    proc = subprocess.run(["grader", "release", name, "--out", str(tmp_path)], cwd=REPO, capture_output=True, text=True)
+    proc = subprocess.run([GRADER, "release", name, "--out", str(tmp_path)], cwd=REPO, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
     names = sorted(p.name for p in tmp_path.iterdir())
     assert names == sorted(p.name for p in template.iterdir())

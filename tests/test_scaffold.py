@@ -6,7 +6,6 @@ instructor's checkout (assignments/ and reference/ side by side), as an instruct
 from __future__ import annotations
 
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -15,7 +14,7 @@ from grader.catalogue import load_catalogue
 from grader.release import strip_solutions
 from grader.spec import load_spec
 
-GRADER = str(Path(sys.executable).parent / "grader")
+from conftest import GRADER
 STUB = '    raise NotImplementedError("write the reference solution of mse_loss here")\n'
 SOLUTION = "    r = X @ w - y\n    loss = (r ** 2).mean()\n    dw = 2 * X.T @ r / X.shape[0]\n    return loss, dw\n"
 FILES = ("assignments/hw3/assignment.yaml", "assignments/hw3/hidden.yaml", "assignments/hw3/mistakes.yaml",
