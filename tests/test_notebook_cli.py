@@ -1,4 +1,4 @@
-"""Notebook submissions end to end: the installed `grader check` in a subprocess
+"""Notebook submissions end to end: the installed `grader check` and `grader grade` in a subprocess
 on .ipynb files written with nbformat from the .py submissions in examples/.
 
 A notebook version gets exactly the scores of its .py version, although its other cells would
@@ -7,16 +7,20 @@ and the line within it.
 """
 from __future__ import annotations
 
+import csv
 import json
 import shutil
 import subprocess
+import zipfile
 from pathlib import Path
 
 import pytest
 
+from grader.batch import discover
 from notebooks import as_notebook, write_notebook
-from test_check_cli import (EXAMPLES, REPO, Run, assert_clean,
+from test_check_cli import (ASSIGNMENT, EXAMPLES, GRADER, REPO, RUN_TIMEOUT, Run, assert_clean,
                             assert_first_failure_shown, assert_full_marks, grader_check, module_runs)
+from test_running import make_assignment
 
 CS231N = REPO / "assignments" / "cs231n"
 CS231N_REFERENCE = REPO / "reference" / "cs231n"
@@ -153,3 +157,57 @@ def test_one_notebook_provides_every_module_of_a_two_module_assignment(runs):
     for key in ("cs231n.ipynb", "cs231n-mixed"):
         assert_clean(runs[key], 0)
         assert scores(runs[key]) == scores(py), key
+
+
+# ---------------------------------------------------------------------------------------------
+# grader grade
+
+
+def test_discover_finds_notebooks_in_folders_zips_and_loose_canvas_files(tmp_path):
+    spec = make_assignment(tmp_path)                 # module `tiny`
+    export = tmp_path / "export" / "hw2"             # a lone wrapping folder full of loose notebooks
+    write_notebook(export / "alice" / "nested" / "work.ipynb", [("code", "K = 1")])
+    (export / "alice" / "nested" / ".ipynb_checkpoints").mkdir()
+    write_notebook(export / "bob_77_88_hw 2.ipynb", [("code", "K = 2")])
+    write_notebook(export / "carol.ipynb", [("code", "K = 3")])
+    write_notebook(export / "dave_tiny.ipynb", [("code", "K = 4")])
+    with zipfile.ZipFile(export / "erin.zip", "w") as z:
+        z.writestr("erin-hw/lab.ipynb", (export / "carol.ipynb").read_text())
+    subs = {s.student: s.path for s in discover(tmp_path / "export", spec, tmp_path / "staging")}
+    assert sorted(subs) == ["alice", "bob_77_88", "carol", "dave", "erin"]
+    assert subs["alice"] == export / "alice" / "nested"
+    assert [p.name for p in subs["bob_77_88"].iterdir()] == ["hw 2.ipynb"]     # keeps its own name
+    assert [p.name for p in subs["carol"].iterdir()] == ["carol.ipynb"]
+    assert [p.name for p in subs["dave"].iterdir()] == ["tiny.ipynb"]         # named after the module
+    assert (subs["erin"] / "lab.ipynb").is_file()
+
+
+def test_grade_a_class_of_notebooks_and_py_files(tmp_path):
+    ada, bob = EXAMPLES / "ada" / "linear_classifier.py", EXAMPLES / "bob" / "linear_classifier.py"
+    root = tmp_path / "class"
+    notebook_of(ada, root / "alice")
+    notebook_of(bob, root, "bob_77_88_hw2.ipynb")
+    shutil.copy(ada, root / "carol.py")
+    shutil.copy(bob, root / "dave.py")
+    with zipfile.ZipFile(root / "erin.zip", "w") as z:
+        z.write(notebook_of(ada, tmp_path / "erin"), "erin-hw/work.ipynb")
+    notebook_of(ada, root / "frank", "a.ipynb")
+    notebook_of(bob, root / "frank", "b.ipynb")
+    notebook_of(bob, root / "gina", "linear_classifier.ipynb")       # named after the module: graded
+    (root / "gina" / "scratch.ipynb").write_text("not a notebook")
+    out = tmp_path / "graded"
+    proc = subprocess.run([GRADER, "grade", str(root), "--assignment", str(ASSIGNMENT), "--out", str(out),
+                           "--workers", "1"], capture_output=True, text=True, timeout=RUN_TIMEOUT * 2, cwd=REPO)
+    assert proc.returncode == 0, proc.stderr
+    with open(out / "gradebook.csv", newline="") as f:
+        rows = {r["student"]: r for r in csv.DictReader(f) if r["student"] != "max"}
+    totals = {s: float(r["total"]) for s, r in rows.items()}
+    assert totals == {"alice": 20, "bob_77_88": 5.5, "carol": 20, "dave": 5.5, "erin": 20, "frank": 0, "gina": 5.5}
+    assert rows["frank"]["status"] == "error"
+    assert ("linear_classifier.py not found in the submission, which holds 2 notebooks (a.ipynb, b.ipynb): "
+            "keep one, or name the one to grade linear_classifier.ipynb") in (out / "frank" / "feedback.txt").read_text()
+    bob_feedback = (out / "bob_77_88" / "feedback.txt").read_text()
+    assert "hw2.ipynb, cell 13, line 2, in softmax_loss_naive" in bob_feedback
+    dave = json.loads((out / "dave" / "result.json").read_text())
+    bob_nb = json.loads((out / "bob_77_88" / "result.json").read_text())
+    assert [f["earned"] for f in bob_nb["functions"]] == [f["earned"] for f in dave["functions"]]
