@@ -331,6 +331,8 @@ def _where(err: dict) -> str:
         if err.get("function"):
             loc += f", in {err['function']}"
         lines.append(loc + (f": {err['code']}" if err.get("code") else ""))
+    if err.get("note"):
+        lines.append(str(err["note"]))
     tip = hints.advice(err.get("type", ""), err.get("message", ""))
     if tip:
         lines.append(tip)

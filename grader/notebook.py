@@ -68,6 +68,7 @@ class Module:
 
     source: str
     cells: tuple                     # (first module line, cell number, number of lines), in order
+    dropped: dict = field(default_factory=dict)     # name -> (cell, line) of a dropped statement setting it
 
 
 @dataclass
@@ -142,6 +143,7 @@ def read_cells(data: bytes | str) -> list[tuple[str, str]]:
 def convert(cells: list[tuple[str, str]]) -> Module:
     """One module from the code cells; NotebookError for a cell that is not Python."""
     lines, spans, future = [""], [], []        # the first line is for `from __future__` imports
+    dropped: dict = {}
     bound = set(dir(builtins))
     for number, (kind, source) in enumerate(cells, 1):
         if kind != "code":
@@ -151,6 +153,7 @@ def convert(cells: list[tuple[str, str]]) -> Module:
             continue
         tree = _parse(cell, number)
         for stmt in tree.body:
+            kept = True
             if _is_future(stmt):
                 for alias in stmt.names:
                     if alias.name not in __future__.all_feature_names:
@@ -160,11 +163,14 @@ def convert(cells: list[tuple[str, str]]) -> Module:
                 _blank(cell, stmt)
             elif not _keep(stmt, bound):
                 _blank(cell, stmt)
+                dropped.update(dict.fromkeys(_names_set(stmt), (number, stmt.lineno)))
         spans.append((len(lines) + 1, number, len(cell)))
         lines += cell
     if future:
         lines[0] = "from __future__ import " + ", ".join(dict.fromkeys(future))
-    return Module("\n".join(lines) + "\n", tuple(spans))
+    for name in bound:
+        dropped.pop(name, None)                # set again by a kept statement: never missing
+    return Module("\n".join(lines) + "\n", tuple(spans), dropped)
 
 
 def where(cells: tuple, line: int) -> tuple[int, int] | None:
@@ -178,7 +184,8 @@ def where(cells: tuple, line: int) -> tuple[int, int] | None:
 def relocate(error: dict, modules: dict) -> dict:
     """An error the child reported, its file and line moved from the module to the notebook's cell.
 
-    `modules` maps a notebook's file name to its Module; other files' errors are returned as is."""
+    `modules` maps a notebook's file name to its Module; other files' errors are returned as is.
+    A NameError of a name that a dropped statement sets gets a `note` saying so."""
     file, line = error.get("file"), error.get("line")
     module = modules.get(file) if isinstance(file, str) else None
     if module is None or not isinstance(line, int) or isinstance(line, bool):
@@ -186,7 +193,13 @@ def relocate(error: dict, modules: dict) -> dict:
     found = where(module.cells, line)
     if found is None:
         return {key: value for key, value in error.items() if key not in ("line", "code")}
-    return {**error, "cell": found[0], "line": found[1]}
+    error = {**error, "cell": found[0], "line": found[1]}
+    missing = re.match(r"name '(\w+)' is not defined", str(error.get("message", "")))
+    if error.get("type") == "NameError" and missing and missing.group(1) in module.dropped:
+        name, (cell, at) = missing.group(1), module.dropped[missing.group(1)]
+        error["note"] = (f"{name} is set in cell {cell}, line {at}, which the grader does not run: from a "
+                         "notebook it keeps only imports, functions, classes and constants (see docs/notebooks.md).")
+    return error
 
 
 # ---------------------------------------------------------------------------------------------
@@ -294,6 +307,19 @@ def _keep(stmt: ast.stmt, bound: set) -> bool:
         return handlers and _all_kept(stmt.body + [s for h in stmt.handlers for s in h.body]
                                       + stmt.orelse + stmt.finalbody, bound)
     return False
+
+
+def _names_set(stmt: ast.stmt) -> list[str]:
+    """Every name a statement would define at the top level (roughly: nested scopes included)."""
+    names = []
+    for node in ast.walk(stmt):
+        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+            names.append(node.id)
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            names.append(node.name)
+        elif isinstance(node, ast.alias):
+            names.append((node.asname or node.name).split(".")[0])
+    return names
 
 
 def _all_kept(stmts: list, bound: set) -> bool:

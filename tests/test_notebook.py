@@ -159,6 +159,22 @@ def test_relocate_moves_a_child_error_to_the_cell_and_leaves_other_files_alone()
         assert relocate(hostile, {"work.ipynb": module}) == hostile
 
 
+def test_a_name_error_of_a_name_set_by_a_dropped_statement_says_where_and_why():
+    module = convert([("code", "import torch\nN = 3\ndevice = torch.device('cpu')"),
+                      ("code", "for N in range(2):\n    size = N\nlimit = 10"),
+                      ("code", "def f(x):\n    return x.to(device) * N * size")])
+    line = line_of(module, "return x.to(device)")
+    error = lambda name: {"kind": "exception", "type": "NameError", "message": f"name '{name}' is not defined",
+                          "file": "work.ipynb", "line": line, "function": "f"}
+    assert relocate(error("device"), {"work.ipynb": module})["note"] == (
+        "device is set in cell 1, line 3, which the grader does not run: from a notebook it keeps only imports, "
+        "functions, classes and constants (see docs/notebooks.md).")
+    assert "cell 2, line 1" in relocate(error("size"), {"work.ipynb": module})["note"]
+    assert "note" not in relocate(error("N"), {"work.ipynb": module})            # kept, so never missing
+    assert "note" not in relocate(error("elsewhere"), {"work.ipynb": module})
+    assert "note" not in relocate({**error("device"), "type": "AttributeError"}, {"work.ipynb": module})
+
+
 # ---------------------------------------------------------------------------------------------
 # Bad notebooks
 

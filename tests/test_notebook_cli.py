@@ -61,7 +61,9 @@ def _plan(tmp: Path) -> dict:
             ("code", "def svm_loss_vectorized(W, X, y, reg):\n    return 0.0, W")]), out_dir=tmp / "syntax-out"),
         "raises": lambda: grader_check(nb("raises", [
             ("markdown", "# HW2"), ("code", "!pip install torch\nimport torch"), ("markdown", "## SVM"),
-            ("code", BROKEN_SVM)]), out_dir=tmp / "raises-out"),
+            ("code", BROKEN_SVM), ("code", "device = torch.device('cpu')"),
+            ("code", "def softmax_loss_naive(W, X, y, reg):\n    return torch.zeros((), device=device), W")]),
+            out_dir=tmp / "raises-out"),
         "import": lambda: grader_check(nb("import", [
             ("code", "import torch\nimport not_a_real_package_xyz"), ("code", BROKEN_SVM)]), out_dir=tmp / "import-out"),
         "invalid": lambda: grader_check(invalid, out_dir=tmp / "invalid-out"),
@@ -118,6 +120,10 @@ def test_an_exception_in_a_notebook_function_names_its_cell_and_line(runs):
     assert_first_failure_shown(run, "svm_loss_naive", "public-1",
                                "work.ipynb, cell 4, line 3, in svm_loss_naive: return scores[X.shape[0] + 100], W")
     assert run.case("svm_loss_vectorized", "public-1")["message"] == "svm_loss_vectorized is not defined in work.ipynb"
+    # A global set by a cell the grader drops: the message says where it was set, and why it is missing.
+    assert_first_failure_shown(run, "softmax_loss_naive", "public-1",
+                               "work.ipynb, cell 6, line 2, in softmax_loss_naive: return torch.zeros((), device=device), W",
+                               "device is set in cell 5, line 1, which the grader does not run")
 
 
 def test_a_syntax_error_names_the_cell_and_the_line_within_it(runs):
