@@ -153,7 +153,6 @@ def convert(cells: list[tuple[str, str]]) -> Module:
             continue
         tree = _parse(cell, number)
         for stmt in tree.body:
-            kept = True
             if _is_future(stmt):
                 for alias in stmt.names:
                     if alias.name not in __future__.all_feature_names:
@@ -207,7 +206,10 @@ def relocate(error: dict, modules: dict) -> dict:
 
 
 def _cell_lines(source: str) -> list[str]:
-    lines = source.splitlines()
+    """A cell's lines with IPython's syntax replaced by blank lines or `pass`, line for line."""
+    lines = re.split(r"\r\n|\r|\n", source)       # Python's line breaks only (not str.splitlines's \f, \u2028, ...)
+    if lines[-1] == "":
+        lines.pop()
     if lines and lines[0].startswith("%%"):
         name = lines[0][2:].split(maxsplit=1)[0] if lines[0][2:].strip() else ""
         if name not in PYTHON_CELL_MAGICS:

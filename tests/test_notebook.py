@@ -22,7 +22,7 @@ def kept_lines(module: Module) -> list[str]:
 
 def line_of(module: Module, text: str) -> int:
     """The module line holding `text` (exactly one)."""
-    found = [i for i, line in enumerate(module.source.splitlines(), 1) if text in line]
+    found = [i for i, line in enumerate(module.source.split("\n"), 1) if text in line]
     assert len(found) == 1, f"{text!r} on lines {found} of:\n{module.source}"
     return found[0]
 
@@ -117,6 +117,14 @@ def test_cell_magics_drop_the_cell_unless_its_body_is_python():
     module = convert(code("%%bash\npip install torch", "%%writefile x.py\ndef nope():\n    pass",
                           "%%time\ndef timed():\n    return 1\ntimed()", "%%capture out\nK = 2"))
     assert kept_lines(module) == ["def timed():", "    return 1", "K = 2"]
+
+
+def test_only_pythons_line_breaks_count_so_lines_map_exactly():
+    module = convert(code("S = 'a\fb\u2028c'\r\nK = 1\rdef f():\n    return S"))
+    assert where(module.cells, line_of(module, "return S")) == (1, 4)
+    namespace = {}
+    exec(compile(module.source, "m", "exec"), namespace)
+    assert namespace["f"]() == "a\fb\u2028c" and namespace["K"] == 1
 
 
 def test_an_indented_cell_is_dedented_as_ipython_does():

@@ -8,6 +8,7 @@ becomes a value with the student's file and line.
 from __future__ import annotations
 
 import importlib.util
+import io
 import linecache
 import os
 import sys
@@ -181,7 +182,7 @@ def _import(name: str, path: str, source: str | None = None):
     module = types.ModuleType(name)
     module.__file__ = path
     sys.modules[name] = module
-    linecache.cache[path] = (len(source), None, source.splitlines(True), path)   # no mtime: never reloaded
+    linecache.cache[path] = (len(source), None, io.StringIO(source).readlines(), path)   # no mtime: never reloaded
     exec(compile(source, path, "exec", dont_inherit=True), module.__dict__)
     return module
 
