@@ -234,14 +234,16 @@ _AUTOGRAD_MODULES = ("torch.autograd", "torch.func", "functorch")
 STATIC = ("no_loops", "no_autograd")
 
 
-def judge_static(fn: FunctionSpec, check: CheckSpec, source: str | None, filename: str) -> CheckResult:
+def judge_static(fn: FunctionSpec, check: CheckSpec, source: str | None, filename: str, place=None) -> CheckResult:
+    """`place(line)` names a line of `source` for the student ("line 12", or "cell 4, line 2" for a notebook)."""
     p = Plan(fn=fn, check=check)
+    place = place or (lambda line: f"line {line}")
     if source is None:
         return _result(p, ERROR, f"{filename} not found in the submission")
     try:
         tree = ast.parse(source, filename=filename)
     except SyntaxError as e:
-        return _result(p, ERROR, f"{filename} could not be read: syntax error at line {e.lineno}")
+        return _result(p, ERROR, f"{filename} could not be read: syntax error at {place(e.lineno or 0)}")
     defs = {node.name: node for node in tree.body if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))}
     if fn.name not in defs:
         return _result(p, ERROR, f"no `def {fn.name}` at the top level of {filename}, so its code could not be checked")
@@ -255,12 +257,12 @@ def judge_static(fn: FunctionSpec, check: CheckSpec, source: str | None, filenam
     found.sort()
     line, what, inside = found[0]
     code = lines[line - 1].strip() if 0 < line <= len(lines) else ""
-    where = f"line {line}" + (f", in {inside}, which it calls" if inside != fn.name else "") + f" (`{code}`)"
+    where = place(line) + (f", in {inside}, which it calls" if inside != fn.name else "") + f" (`{code}`)"
     if check.kind == "no_loops":
         message = f"{fn.name} has {what} at {where}: the vectorized version should use whole-array operations"
     else:
         message = f"{fn.name} uses {what} at {where}: compute the gradient by hand"
-    details = [f"{filename}, line {ln}: {w}" for ln, w, _ in found[1:SHOWN + 1]]
+    details = [f"{filename}, {place(ln)}: {w}" for ln, w, _ in found[1:SHOWN + 1]]
     if len(found) > SHOWN + 1:
         details.append(f"and {len(found) - SHOWN - 1} more")
     return _result(p, FAILED, message, "\n".join(details))

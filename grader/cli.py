@@ -71,7 +71,7 @@ def _parser() -> argparse.ArgumentParser:
     check = sub.add_parser("check", help="grade one submission (a student's module or folder)",
                            description="Grade one submission. Public cases by default; --hidden adds the hidden "
                                        "cases where the instructor's files are present.")
-    check.add_argument("path", type=Path, help="the student's module (.py) or the folder holding their modules")
+    check.add_argument("path", type=Path, help="the student's module (.py), notebook (.ipynb), or the folder holding them")
     check.add_argument("--assignment", "-a", required=True,
                        help="assignment name (looked up in ./assignments/NAME or beside the submission) or a path to its assignment.yaml")
     check.add_argument("--hidden", action="store_true", help="also grade the hidden cases (needs the reference)")
@@ -93,7 +93,8 @@ def _parser() -> argparse.ArgumentParser:
 
     grade = sub.add_parser("grade", help="grade a class: a folder or zip of submissions",
                            description="Grade every submission in SUBMISSIONS (a folder of per-student folders or "
-                                       "files, or a zip of them), public and hidden cases, in parallel. Resumable: "
+                                       "files, .py or .ipynb, or a zip of them), public and hidden cases, in "
+                                       "parallel. Resumable: "
                                        "run it again after an interruption and only unfinished or changed "
                                        "submissions are graded.")
     grade.add_argument("submissions", type=Path, help="folder or .zip of submissions; student ids come from the names")

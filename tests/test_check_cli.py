@@ -159,10 +159,16 @@ class Runs:
         self._pool.shutdown(wait=True, cancel_futures=True)
 
 
+def module_runs(plan: dict, request, prefetch_over: int = 6) -> Runs:
+    """The plan's runs for the requesting test module, all started at once when it selected
+    more than `prefetch_over` tests."""
+    selected = [item for item in request.session.items if item.module is request.module]
+    return Runs(plan, prefetch=len(selected) > prefetch_over)
+
+
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory, request):
-    selected = [item for item in request.session.items if item.module is request.module]
-    r = Runs(_plan(tmp_path_factory.mktemp("runs")), prefetch=len(selected) > 6)
+    r = module_runs(_plan(tmp_path_factory.mktemp("runs")), request)
     yield r
     r.close()
 

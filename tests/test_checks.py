@@ -256,3 +256,20 @@ def test_check_spec_errors_name_the_field(tmp_path, checks, where, problem):
     with pytest.raises(SpecError) as e:
         load_spec(_spec_with(tmp_path, checks))
     assert f"functions.f.{where}" in str(e.value) and problem in str(e.value)
+
+
+def test_static_checks_on_a_notebook_name_the_cell(grade, spec, tmp_path):
+    """A notebook's loop is reported by cell and line, like its errors."""
+    from notebooks import write_notebook
+    svm = (REPO / "reference" / "cs231n" / "linear_svm.py").read_text()
+    loop = svm.replace("    # BEGIN SOLUTION\n    num_train = X.shape[0]\n",
+                       "    total = sum(float(v) for v in X.ravel())\n    # BEGIN SOLUTION\n    num_train = X.shape[0]\n")
+    softmax = (REPO / "reference" / "cs231n" / "softmax.py").read_text()
+    cells = [("markdown", "# HW"), ("code", loop.split("def svm_loss_vectorized")[0]),
+             ("code", "def svm_loss_vectorized" + loop.split("def svm_loss_vectorized")[1]), ("code", softmax)]
+    path = write_notebook(tmp_path / "work.ipynb", cells)
+    with Worker("numpy") as worker:
+        result = grade_submission(spec, path, hidden=False, worker=worker, prepared=Prepared(spec, hidden=False))
+    loops = checks_of(result, "svm_loss_vectorized")["no_loops"]
+    assert loops.status == "failed"
+    assert loops.message.startswith("svm_loss_vectorized has a generator expression at cell 3, line 5 (`total = sum(")
