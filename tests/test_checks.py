@@ -146,13 +146,13 @@ def test_gradient_check_passes_a_dW_consistent_with_a_wrong_loss(grade):
 
 
 def test_agreement_and_loops_and_speed_on_a_vectorized_version_that_calls_the_naive_one(grade):
-    result = grade(("linear_svm", "    # BEGIN SOLUTION\n    num_train = X.shape[0]\n",
-                    "    return svm_loss_naive(W, X, y, reg)\n    # BEGIN SOLUTION\n    num_train = X.shape[0]\n"))
+    result = grade(("linear_svm", "    num_train = X.shape[0]\n    rows = np.arange(num_train)\n",
+                    "    return svm_loss_naive(W, X, y, reg)\n    num_train = X.shape[0]\n    rows = np.arange(num_train)\n"))
     checks = checks_of(result, "svm_loss_vectorized")
     assert checks["agrees_with svm_loss_naive"].passed
     assert checks["no_loops"].status == "failed"
     assert checks["no_loops"].message.startswith(
-        "svm_loss_vectorized has a for loop at line 16, in svm_loss_naive, which it calls (`for i in range(num_train):`)")
+        "svm_loss_vectorized has a for loop at line 19, in svm_loss_naive, which it calls (`for i in range(num_train):`)")
     assert checks["faster_than svm_loss_naive"].status == "failed"
     assert all(c.passed for c in result.functions[1].cases)                # the values are right
 
@@ -179,8 +179,8 @@ def test_self_check_runs_public_checks_only_and_counts_the_hidden_ones_as_hidden
 
 
 def test_a_stub_earns_nothing_from_static_checks(grade):
-    result = grade(("softmax", "    # BEGIN SOLUTION\n    num_train = X.shape[0]\n",
-                    "    raise NotImplementedError\n    # BEGIN SOLUTION\n    num_train = X.shape[0]\n"))
+    result = grade(("softmax", "    num_train = X.shape[0]\n    rows = np.arange(num_train)\n",
+                    "    raise NotImplementedError\n    num_train = X.shape[0]\n    rows = np.arange(num_train)\n"))
     loops = checks_of(result, "softmax_loss_vectorized")["no_loops"]
     assert loops.status == "error" and loops.earned == 0
     assert loops.message == "not judged until softmax_loss_vectorized passes at least one case"
@@ -262,8 +262,8 @@ def test_static_checks_on_a_notebook_name_the_cell(grade, spec, tmp_path):
     """A notebook's loop is reported by cell and line, like its errors."""
     from notebooks import write_notebook
     svm = (REPO / "reference" / "cs231n" / "linear_svm.py").read_text()
-    loop = svm.replace("    # BEGIN SOLUTION\n    num_train = X.shape[0]\n",
-                       "    total = sum(float(v) for v in X.ravel())\n    # BEGIN SOLUTION\n    num_train = X.shape[0]\n")
+    loop = svm.replace("    num_train = X.shape[0]\n    rows = np.arange(num_train)\n",
+                       "    total = sum(float(v) for v in X.ravel())\n    num_train = X.shape[0]\n    rows = np.arange(num_train)\n")
     softmax = (REPO / "reference" / "cs231n" / "softmax.py").read_text()
     cells = [("markdown", "# HW"), ("code", loop.split("def svm_loss_vectorized")[0]),
              ("code", "def svm_loss_vectorized" + loop.split("def svm_loss_vectorized")[1]), ("code", softmax)]
@@ -272,4 +272,4 @@ def test_static_checks_on_a_notebook_name_the_cell(grade, spec, tmp_path):
         result = grade_submission(spec, path, hidden=False, worker=worker, prepared=Prepared(spec, hidden=False))
     loops = checks_of(result, "svm_loss_vectorized")["no_loops"]
     assert loops.status == "failed"
-    assert loops.message.startswith("svm_loss_vectorized has a generator expression at cell 3, line 5 (`total = sum(")
+    assert loops.message.startswith("svm_loss_vectorized has a generator expression at cell 3, line 8 (`total = sum(")
