@@ -152,6 +152,7 @@ def convert(cells: list[tuple[str, str]]) -> Module:
         if not cell:
             continue
         tree = _parse(cell, number)
+        gone = []
         for stmt in tree.body:
             if _is_future(stmt):
                 for alias in stmt.names:
@@ -159,10 +160,12 @@ def convert(cells: list[tuple[str, str]]) -> Module:
                         raise NotebookError(f"future feature {alias.name} is not defined", number, stmt.lineno,
                                             cell[stmt.lineno - 1].strip(), "SyntaxError")
                     future.append(alias.name)
-                _blank(cell, stmt)
+                gone.append(stmt)
             elif not _keep(stmt, bound):
-                _blank(cell, stmt)
+                gone.append(stmt)
                 dropped.update(dict.fromkeys(_names_set(stmt), (number, stmt.lineno)))
+        for stmt in reversed(gone):      # right to left: blanking one leaves the columns of those before it
+            _blank(cell, stmt)
         spans.append((len(lines) + 1, number, len(cell)))
         lines += cell
     if future:
