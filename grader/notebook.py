@@ -84,17 +84,20 @@ class Notebooks:
         return relocate(error, self.modules) if isinstance(error, dict) else error
 
 
-def for_modules(paths: dict) -> Notebooks:
-    """Convert the notebooks among a submission's module paths ({module: path or None}), each once."""
+def for_modules(paths: dict, cells: dict | None = None) -> Notebooks:
+    """Convert the notebooks among a submission's module paths ({module: path or None}), each once.
+
+    `cells` ({path: [(cell type, source), ...]}) holds notebooks that are not read from a file."""
     found = Notebooks()
     done: dict[str, Module | NotebookError] = {}
+    cells = cells or {}
     for name, path in paths.items():
         if path is None or not str(path).endswith(".ipynb"):
             continue
         file = Path(path).name
         if path not in done:
             try:
-                done[path] = load(Path(path))
+                done[path] = convert(cells[path]) if path in cells else load(Path(path))
             except NotebookError as e:
                 done[path] = e
         found.files[name] = file
