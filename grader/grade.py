@@ -157,6 +157,8 @@ def grade_submission(spec: AssignmentSpec, submission: Path, hidden: bool = Fals
             modules = {m: str(submission.resolve()) if m in graded else None for m in spec.modules}
         notebooks = load_notebooks(spec, submission, modules, cells)
         job = build_job(spec, prepared.calls, modules, submission, notebooks)
+        if cells is not None:            # a kernel's cells: its imports of the module's own file must find the file
+            job["detached"] = sorted(notebooks.sources)
         try:
             reply = worker.run(job, prepared.inputs)
             worker_error = ""

@@ -254,10 +254,12 @@ class FakeShell:
         self.user_ns: dict = {"__name__": "__main__", "In": [""]}
         self.history_manager = SimpleNamespace(input_hist_raw=[""])
 
-    def run_cell(self, source: str) -> None:
+    def run_cell(self, source: str, run: bool = True) -> None:
+        """Record a cell in the history and run it (run=False: the test sets what it defines)."""
         self.history_manager.input_hist_raw.append(source)
         self.user_ns["In"].append(source)
-        exec(compile(source, f"<cell {len(self.user_ns['In']) - 1}>", "exec"), self.user_ns)
+        if run:
+            exec(compile(source, f"<cell {len(self.user_ns['In']) - 1}>", "exec"), self.user_ns)
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -317,6 +319,15 @@ def test_a_function_imported_from_the_students_file_is_graded_from_that_file(han
     assert feedback.result.submission == str(handout / "linear_classifier.py")
     assert statuses(feedback) == [FAILED] * 3
     assert feedback.result.cases()[0].diagnosis.startswith(REG_DIAGNOSIS)
+
+
+def test_cells_importing_from_the_students_file_get_that_file_as_the_kernel_did(handout, shell):
+    shutil.copy(ADA, handout / "linear_classifier.py")
+    shell.run_cell("from linear_classifier import svm_loss_vectorized", run=False)
+    shell.run_cell("def svm_loss_naive(W, X, y, reg):\n    return svm_loss_vectorized(W, X, y, reg)")
+    feedback = interactive.check("svm_loss_naive")
+    assert feedback.result.submission == interactive.KERNEL_LABEL
+    assert statuses(feedback) == [PASSED] * 3, feedback.result.cases()[0].message
 
 
 def test_a_function_from_a_file_the_assignment_does_not_take_it_from_is_one_line(tmp_path, monkeypatch, shell):
