@@ -349,6 +349,12 @@ def test_check_without_a_function_checks_every_function(handout, shell):
     assert statuses(feedback) == [PASSED] * 12 and feedback.passed
 
 
+def test_a_function_the_kernel_has_not_defined_is_said_to_be_missing_from_its_cells(handout, shell):
+    shell.run_cell(function_source(ADA, "svm_loss_naive"))
+    feedback = interactive.check("softmax_loss_naive")           # the handout's stub beside it is not taken
+    assert [c.message for c in feedback.result.cases()] == ["softmax_loss_naive is not defined in kernel.ipynb"] * 3
+
+
 def test_a_function_the_assignment_does_not_have_is_one_line_naming_its_functions(handout, shell):
     feedback = interactive.check("svm_loss_naif")
     assert feedback.error == f"svm_loss_naif is not a function of linear_classifier; its functions are {FUNCTIONS}"
