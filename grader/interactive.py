@@ -92,9 +92,9 @@ def check(function=None, assignment=None, namespace: dict | None = None) -> Feed
 
 def _check(function, assignment, namespace: dict, shell):
     given = None if function is None or isinstance(function, str) else function
-    if given is not None and not callable(given):
+    name = getattr(inspect.unwrap(given), "__name__", None) if callable(given) else function
+    if given is not None and not isinstance(name, str):
         raise CheckError(f"check() takes a function or its name, not {type(given).__name__}")
-    name = getattr(inspect.unwrap(given), "__name__", None) if given is not None else function
     here = [_source(given, name, namespace, shell)] if given is not None else []
     spec = _load_spec(assignment, [p.parent for p in here if p is not None]
                       + ([Path(namespace["__file__"]).resolve().parent] if _is_file(namespace.get("__file__")) else [])

@@ -11,8 +11,8 @@ shell, and last the real thing: a Jupyter kernel running a notebook, and a plain
 """
 from __future__ import annotations
 
+import functools
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -359,6 +359,11 @@ def test_a_function_the_assignment_does_not_have_is_one_line_naming_its_function
     feedback = interactive.check("svm_loss_naif")
     assert feedback.error == f"svm_loss_naif is not a function of linear_classifier; its functions are {FUNCTIONS}"
     assert feedback.result is None and not feedback.passed
+
+
+@pytest.mark.parametrize("what", [3, functools.partial(print, 1)])
+def test_what_is_neither_a_function_nor_a_name_is_one_line(handout, shell, what):
+    assert interactive.check(what).error == f"check() takes a function or its name, not {type(what).__name__}"
 
 
 def test_without_an_assignment_yaml_above_it_says_so_and_an_assignment_can_be_named(tmp_path, monkeypatch, shell):
