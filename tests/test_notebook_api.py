@@ -401,6 +401,8 @@ def test_in_a_script_check_prints_what_grader_check_prints(tmp_path):
             from grader import check
             feedback = check(svm_loss_naive)
             print("passed:", feedback.passed)
+            import ctypes
+            print("dumpable:", ctypes.CDLL(None).prctl(3, 0, 0, 0, 0))   # PR_GET_DUMPABLE: debuggers still attach
             check("softmax_loss_naive")
             check("svm_loss_naif")
         """))
@@ -413,7 +415,7 @@ def test_in_a_script_check_prints_what_grader_check_prints(tmp_path):
             "     public-1 (seed 1, N=14, D=6, C=8): failed\n"
             "        dW: relative error 2 at [0, 6]: expected 0.023662858, got -0.024025217 (tolerance 1e-06)\n"
             f"        Probably: {REG_DIAGNOSIS}") in text
-    assert "\npassed: False\n" in text
+    assert "\npassed: False\ndumpable: 1\n" in text
     assert "     public-1 (seed 1, N=6, D=19, C=8): not implemented\n        softmax_loss_naive is not implemented yet" in text
     assert text.endswith(f"grader: svm_loss_naif is not a function of linear_classifier; its functions are {FUNCTIONS}\n")
 
