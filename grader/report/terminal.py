@@ -54,17 +54,10 @@ def _function(fn: FunctionResult, verbose: bool) -> list[str]:
             more.append(f"{case.case_id} (seed {case.seed})")
             continue
         shown += 1
-        out.append(f"     {_label(case)}: {case.status.replace('_', ' ')}")
-        out += indent_lines(case.message, 8)
-        if case.diagnosis and case.diagnosis not in told:
-            out += indent_lines("Probably: " + case.diagnosis, 8)
-            told.add(case.diagnosis)
-        if first is None:                # the first failure in full; the others in one line each
-            first = case
-            if case.details:
-                out += indent_lines(case.details, 8)
-            if case.stdout.strip():
-                out += [" " * 8 + "your code printed:"] + indent_lines(clip_printed(case.stdout), 10)
+        # the first failure in full; the others without details; each diagnosis said once
+        out += ["     " + line for line in case_lines(case, full=first is None, diagnosis=case.diagnosis not in told)]
+        told.add(case.diagnosis)
+        first = first or case
     if same:
         out.append(f"     the same on {', '.join(same)}")
     if more:
@@ -73,6 +66,27 @@ def _function(fn: FunctionResult, verbose: bool) -> list[str]:
     if first is None and printed is not None:      # all passed, but the student printed: show where
         out.append(f"     your code printed in {printed.case_id}:")
         out += indent_lines(clip_printed(printed.stdout), 8)
+    return out
+
+
+def case_lines(case: CaseResult, full: bool = True, diagnosis: bool = True) -> list[str]:
+    """A failing case as the terminal shows it, unindented: the case, what is wrong, the mistake
+    it matches (`diagnosis`), and (`full`) where in the student's file and what their code printed.
+
+        public-1 (seed 1, N=14, D=6, C=8): failed
+           dW: relative error 2 at [0, 6]: expected 0.023662858, got -0.024025217 (tolerance 1e-06)
+           Probably: dW has `reg * W` where it needs `2 * reg * W`: ...
+
+    The pytest plugin's failure text is this block too.
+    """
+    out = [f"{_label(case)}: {case.status.replace('_', ' ')}"]
+    out += indent_lines(case.message, 3)
+    if diagnosis and case.diagnosis:
+        out += indent_lines("Probably: " + case.diagnosis, 3)
+    if full and case.details:
+        out += indent_lines(case.details, 3)
+    if full and case.stdout.strip():
+        out += ["   your code printed:"] + indent_lines(clip_printed(case.stdout), 5)
     return out
 
 
