@@ -114,29 +114,30 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _load(assignment: str, submission: Path | None = None):
+def _load(assignment: str):
     from .spec import SpecError, find_spec, load_spec
     try:
-        return load_spec(find_spec(assignment, submission))
+        return load_spec(find_spec(assignment))
     except SpecError as e:
         raise _UserError(str(e)) from None
 
 
 def _check(args) -> int:
     from .expected import ReferenceError_
-    from .grade import HiddenUnavailable, grade_submission
+    from .grade import HiddenUnavailable, grade_submission, spec_for
     from .report import terminal
     from .spec import SpecError
 
-    if not args.path.exists():
-        raise _UserError(f"{args.path}: no such file or folder")
+    try:
+        spec = spec_for(args.assignment, args.path, hidden=args.hidden)
+    except (FileNotFoundError, SpecError, HiddenUnavailable) as e:
+        raise _UserError(str(e)) from None
     for report in (args.json, args.junit_xml, args.gradescope):
         if report is not None and not report.resolve().parent.is_dir():
             raise _UserError(f"{report}: cannot write a report there: folder {report.resolve().parent} does not exist")
-    spec = _load(args.assignment, args.path)
     try:
         result = grade_submission(spec, args.path, hidden=args.hidden)
-    except (SpecError, HiddenUnavailable, ReferenceError_) as e:
+    except (SpecError, ReferenceError_) as e:
         raise _UserError(str(e)) from None
     sys.stdout.write(terminal.render(result, verbose=args.verbose))
     if args.json:

@@ -60,12 +60,15 @@ def locate_modules(spec: AssignmentSpec, submission: Path) -> dict:
 
 class Prepared:
     """A spec's cases, their expected outputs and the catalogued mistakes' outputs (computed when
-    first needed), made once and shared by every submission of a batch."""
+    first needed), made once and shared by every submission of a batch.
 
-    def __init__(self, spec: AssignmentSpec, hidden: bool):
+    `cases` grades only some of select_cases(spec, hidden) (the pytest plugin's selected items).
+    """
+
+    def __init__(self, spec: AssignmentSpec, hidden: bool, cases: list[tuple[FunctionSpec, Case]] | None = None):
         from .catalogue import MistakeOutputs
         self.hidden = hidden
-        self.cases = select_cases(spec, hidden)
+        self.cases = select_cases(spec, hidden) if cases is None else cases
         self.expected = expected_outputs(spec, self.cases)
         public = expected_mod.public_mistakes(spec) if spec.reference_dir is None else None
         self.mistakes = MistakeOutputs(spec, public)
@@ -79,15 +82,11 @@ def grade_submission(spec: AssignmentSpec, submission: Path, hidden: bool = Fals
     `worker` lets many submissions share one warm worker; `prepared` (for the same `hidden`)
     lets them share the cases and the reference's outputs.
     """
-    if hidden and spec.reference_dir is None:
-        raise HiddenUnavailable(
-            f"hidden cases need the instructor's files ({spec.folder / 'hidden.yaml'} and the reference); "
-            "this is a handout, which has only the public cases")
+    _check_hidden(spec, hidden)
     started = datetime.now(timezone.utc)
     t0 = time.monotonic()
     submission = Path(submission)
-    if not submission.exists():
-        raise FileNotFoundError(f"{submission}: no such file or folder")
+    _check_exists(submission)
     own_worker = worker is None
     if own_worker:
         worker = Worker(spec.framework)       # starts importing while the references are computed
@@ -142,6 +141,31 @@ def grade_submission(spec: AssignmentSpec, submission: Path, hidden: bool = Fals
         sandbox_warning=reply.sandbox_warning if reply else "", grader_version=__version__,
         started=started.isoformat(timespec="seconds"), duration=round(time.monotonic() - t0, 3),
         stdout=_clip(imported.get("stdout", "")))
+
+
+def spec_for(assignment: str, submission: Path, hidden: bool = False) -> AssignmentSpec:
+    """The spec that `grader check` and the pytest plugin grade `submission` with.
+
+    `assignment` is a name or a path, looked up as spec.find_spec says. A user's mistake is a
+    FileNotFoundError, SpecError or HiddenUnavailable with a one-line message.
+    """
+    from .spec import find_spec, load_spec
+    _check_exists(Path(submission))
+    spec = load_spec(find_spec(assignment, Path(submission)))
+    _check_hidden(spec, hidden)
+    return spec
+
+
+def _check_exists(submission: Path) -> None:
+    if not submission.exists():
+        raise FileNotFoundError(f"{submission}: no such file or folder")
+
+
+def _check_hidden(spec: AssignmentSpec, hidden: bool) -> None:
+    if hidden and spec.reference_dir is None:
+        raise HiddenUnavailable(
+            f"hidden cases need the instructor's files ({spec.folder / 'hidden.yaml'} and the reference); "
+            "this is a handout, which has only the public cases")
 
 
 def job_calls(cases) -> tuple[list[dict], list[np.ndarray]]:
@@ -308,4 +332,4 @@ def _size(n: int) -> str:
     return f"{n} bytes"
 
 
-__all__ = ["grade_submission", "select_cases", "expected_outputs", "HiddenUnavailable", "SpecError"]
+__all__ = ["grade_submission", "spec_for", "select_cases", "expected_outputs", "HiddenUnavailable", "SpecError"]
