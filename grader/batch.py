@@ -18,7 +18,6 @@ import re
 import shutil
 import stat
 import sys
-import tempfile
 import threading
 import time
 import zipfile
@@ -55,8 +54,10 @@ def discover(source: Path, spec: AssignmentSpec, staging: Path) -> list[Submissi
 
     `source` is a folder or a .zip. Inside, each folder is one student (named after it), and so
     is each loose file: `alice.py`, or Canvas's `alice_123_456_linear_classifier.py` for module
-    `linear_classifier`. Archives (the whole export, or one per student) are unpacked into
-    `staging`, refusing absolute paths, `..` and links. A lone wrapping folder is looked through.
+    `linear_classifier`; `alice.ipynb`, or Canvas's `alice_123_456_hw2.ipynb` (a notebook keeps
+    its own name, `hw2.ipynb`, for the messages). Archives (the whole export, or one per student)
+    are unpacked into `staging`, refusing absolute paths, `..` and links. A lone wrapping folder
+    is looked through.
     """
     source = Path(source)
     if not source.exists():
@@ -72,20 +73,20 @@ def discover(source: Path, spec: AssignmentSpec, staging: Path) -> list[Submissi
         else:
             break
     folders: dict[str, Path] = {}
-    loose: dict[str, dict[str, Path]] = {}
+    loose: dict[str, dict[str, Path]] = {}           # student -> {file name to grade it as: file}
     for entry in entries:
         if entry.is_dir():
             folders[_student_id(entry.name)] = _look_through(entry, spec)
         elif entry.suffix == ".zip":
             folders[_student_id(entry.stem)] = _look_through(_unzip(entry, staging / entry.stem), spec)
-        elif entry.suffix == ".py":
-            student, module = _split_loose(entry.stem, spec)
-            loose.setdefault(_student_id(student), {})[module] = entry
+        elif entry.suffix in (".py", ".ipynb"):
+            student, name = _split_loose(entry.stem, entry.suffix, spec)
+            loose.setdefault(_student_id(student), {})[name] = entry
     for student, files in loose.items():
         folder = staging / "_loose" / student
         folder.mkdir(parents=True, exist_ok=True)
-        for module, path in files.items():
-            shutil.copyfile(path, folder / f"{module}.py")
+        for name, path in files.items():
+            shutil.copyfile(path, folder / name)
         folders.setdefault(student, folder)
     return [Submission(student, path, fingerprint(path, spec)) for student, path in sorted(folders.items())]
 
@@ -94,13 +95,17 @@ def _entries(folder: Path) -> list[Path]:
     return sorted(p for p in folder.iterdir() if p.name not in SKIP_NAMES and not p.name.startswith("."))
 
 
-def _has_modules(folder: Path, spec: AssignmentSpec) -> bool:
-    return any((folder / f"{m}.py").is_file() for m in spec.modules)
+def _has_modules(folder: Path, spec: AssignmentSpec, any_notebook: bool = False) -> bool:
+    """Whether the folder holds a module of the assignment (`m.py`, `m.ipynb`), or with
+    `any_notebook`, any notebook (inside a student's folder, one may stand for the modules;
+    a folder of many notebooks is more likely a class export of loose files)."""
+    return any((folder / f"{m}{ext}").is_file() for m in spec.modules for ext in (".py", ".ipynb")) or (
+        any_notebook and any(p.suffix == ".ipynb" and p.is_file() for p in _entries(folder)))
 
 
 def _look_through(folder: Path, spec: AssignmentSpec) -> Path:
     """A student's folder, or the one folder inside it that holds their modules."""
-    while not _has_modules(folder, spec):
+    while not _has_modules(folder, spec, any_notebook=True):
         inner = [p for p in _entries(folder) if p.is_dir()]
         if len(inner) != 1:
             break
@@ -108,11 +113,18 @@ def _look_through(folder: Path, spec: AssignmentSpec) -> Path:
     return folder
 
 
-def _split_loose(stem: str, spec: AssignmentSpec) -> tuple[str, str]:
+_CANVAS = re.compile(r"^(.+?_(?:LATE_)?\d+_\d+)_(.+)$")      # name[_LATE]_userid_submissionid_filename
+
+
+def _split_loose(stem: str, suffix: str, spec: AssignmentSpec) -> tuple[str, str]:
+    """(student, file name to grade it as) of a loose file."""
     for module in spec.modules:
         if stem.endswith("_" + module) and len(stem) > len(module) + 1:
-            return stem[: -len(module) - 1], module
-    return stem, spec.modules[0]
+            return stem[: -len(module) - 1], module + suffix
+    if suffix == ".py":
+        return stem, spec.modules[0] + suffix
+    canvas = _CANVAS.match(stem)
+    return (canvas.group(1), canvas.group(2) + suffix) if canvas else (stem, stem + suffix)
 
 
 def _student_id(name: str) -> str:

@@ -15,7 +15,6 @@ from __future__ import annotations
 import re
 import types
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
@@ -53,7 +52,7 @@ class Catalogue:
 def load_catalogue(spec: AssignmentSpec) -> Catalogue:
     """The assignment's catalogue; empty when it has none."""
     path = spec.folder / CATALOGUE_FILE
-    if not path.is_file():
+    if not path.is_file() or _only_comments(path.read_text()):
         return Catalogue([], [])
     from .spec import resolved_yaml
     data = resolved_yaml(path)              # `extends` lets an assignment reuse another's sentences
@@ -65,6 +64,8 @@ def load_catalogue(spec: AssignmentSpec) -> Catalogue:
             raise SpecError(path, section, "must be a mapping of names to mistakes")
         for name, entry in entries.items():
             where = f"{section}.{name}"
+            if any(m.name == str(name) for m in out["mistakes"]):
+                raise SpecError(path, where, "the same name is a mistake too: give one of them another")
             if not isinstance(entry, dict) or not isinstance(entry.get("sentence"), str) or not entry.get("edits"):
                 raise SpecError(path, where, "needs a `sentence` and a list of `edits`")
             edits = []
@@ -80,6 +81,11 @@ def load_catalogue(spec: AssignmentSpec) -> Catalogue:
             out[section].append(Mistake(str(name), " ".join(entry["sentence"].split()), tuple(edits),
                                         must_pass=section == "not_mistakes"))
     return Catalogue(out["mistakes"], out["not_mistakes"])
+
+
+def _only_comments(text: str) -> bool:
+    """A catalogue with nothing in it yet (`grader new` starts one with a commented example)."""
+    return all(not line.strip() or line.lstrip().startswith("#") for line in text.splitlines())
 
 
 def function_span(source: str, name: str):

@@ -1,25 +1,31 @@
 """The `grader` command.
 
-    grader check PATH --assignment NAME [--hidden] [--json FILE] [--junit-xml FILE]
+    grader check PATH --assignment NAME [--hidden] [--json FILE] [--junit-xml FILE] [--summary FILE]
     grader grade SUBMISSIONS --assignment NAME --out DIR [--workers N] [--shard I/N] [--scheduler ADDR]
     grader merge DIR... --out DIR
     grader release NAME --out DIR
     grader validate NAME
+    grader new NAME [--dir assignments] [--framework numpy|torch]
     grader gradescope NAME --out autograder.zip
     grader sandbox
 
 Exit codes of `check`: 0 every graded case passed, 1 some case failed, 2 a usage or spec
 error (nothing was graded). A problem a user can cause is one line on stderr, never a traceback.
+
+In GitHub Actions (GITHUB_STEP_SUMMARY set), `check` also appends a Markdown summary to the
+job's page, or the one-line error when nothing was graded.
 """
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
 from . import __version__
 
 EXIT_PASSED, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+STEP_SUMMARY = "GITHUB_STEP_SUMMARY"     # GitHub Actions: a Markdown file shown on the job's page
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -34,12 +40,22 @@ def main(argv: list[str] | None = None) -> int:
         print("grader: interrupted", file=sys.stderr)
         return 130
     except _UserError as e:
-        print(f"grader: error: {e}", file=sys.stderr)
-        return EXIT_USAGE
+        return _usage_error(args, str(e))
     except OSError as e:             # an output folder that is missing, a file that cannot be written
         where = f"{e.filename}: " if e.filename else ""
-        print(f"grader: error: {where}{e.strerror or e}", file=sys.stderr)
-        return EXIT_USAGE
+        return _usage_error(args, f"{where}{e.strerror or e}")
+
+
+def _usage_error(args, message: str) -> int:
+    print(f"grader: error: {message}", file=sys.stderr)
+    summary = os.environ.get(STEP_SUMMARY)
+    if args.command == "check" and summary:      # the job's page says why nothing was graded
+        from .report.markdown import append_markdown, render_error
+        try:
+            append_markdown(render_error(message), summary)
+        except OSError:
+            pass                                 # the error above is what matters
+    return EXIT_USAGE
 
 
 class _UserError(Exception):
@@ -47,6 +63,7 @@ class _UserError(Exception):
 
 
 def _parser() -> argparse.ArgumentParser:
+    from .spec import FRAMEWORKS
     parser = argparse.ArgumentParser(prog="grader", description="Seeded, reference-based autograder for ML coursework.")
     parser.add_argument("--version", action="version", version=f"grader {__version__}")
     sub = parser.add_subparsers(dest="command")
@@ -54,13 +71,16 @@ def _parser() -> argparse.ArgumentParser:
     check = sub.add_parser("check", help="grade one submission (a student's module or folder)",
                            description="Grade one submission. Public cases by default; --hidden adds the hidden "
                                        "cases where the instructor's files are present.")
-    check.add_argument("path", type=Path, help="the student's module (.py) or the folder holding their modules")
+    check.add_argument("path", type=Path, help="the student's module (.py), notebook (.ipynb), or the folder holding them")
     check.add_argument("--assignment", "-a", required=True,
                        help="assignment name (looked up in ./assignments/NAME or beside the submission) or a path to its assignment.yaml")
     check.add_argument("--hidden", action="store_true", help="also grade the hidden cases (needs the reference)")
     check.add_argument("--json", type=Path, metavar="FILE", help="write the JSON report here")
     check.add_argument("--junit-xml", type=Path, metavar="FILE", help="write a JUnit XML report here")
     check.add_argument("--gradescope", type=Path, metavar="FILE", help="write Gradescope's results.json here")
+    check.add_argument("--summary", type=Path, metavar="FILE",
+                       help=f"write a Markdown summary here (with ${STEP_SUMMARY} set, as in GitHub Actions, "
+                            "it is also appended to that file)")
     check.add_argument("--verbose", "-v", action="store_true", help="list passed cases too")
     check.set_defaults(run=_check)
 
@@ -73,7 +93,8 @@ def _parser() -> argparse.ArgumentParser:
 
     grade = sub.add_parser("grade", help="grade a class: a folder or zip of submissions",
                            description="Grade every submission in SUBMISSIONS (a folder of per-student folders or "
-                                       "files, or a zip of them), public and hidden cases, in parallel. Resumable: "
+                                       "files, .py or .ipynb, or a zip of them), public and hidden cases, in "
+                                       "parallel. Resumable: "
                                        "run it again after an interruption and only unfinished or changed "
                                        "submissions are graded.")
     grade.add_argument("submissions", type=Path, help="folder or .zip of submissions; student ids come from the names")
@@ -98,6 +119,18 @@ def _parser() -> argparse.ArgumentParser:
                                      "not_mistake (full marks); print the coverage table. Exit 1 on any problem.")
     val.add_argument("assignment", help="assignment name or path to its folder / assignment.yaml")
     val.set_defaults(run=_validate)
+
+    new = sub.add_parser("new", help="start a new assignment: spec, reference with solution markers, catalogue",
+                         description="Write assignments/NAME/ (assignment.yaml, hidden.yaml, an empty "
+                                     "mistakes.yaml, README.md) and reference/NAME/NAME.py beside the assignments "
+                                     "folder, with one example function whose reference solution is left to "
+                                     "write. Never overwrites.")
+    new.add_argument("name", help="the assignment's name; also the name of the student's module (NAME.py)")
+    new.add_argument("--dir", type=Path, default=Path("assignments"),
+                     help="the folder of assignments (default: assignments); the reference goes to reference/ beside it")
+    new.add_argument("--framework", choices=FRAMEWORKS, default="numpy",
+                     help="what the functions take and return (default: numpy)")
+    new.set_defaults(run=_new)
 
     gs = sub.add_parser("gradescope", help="package an assignment as a Gradescope autograder zip",
                         description="Write autograder.zip for Gradescope: setup.sh, run_autograder, the grader's "
@@ -132,9 +165,11 @@ def _check(args) -> int:
         spec = spec_for(args.assignment, args.path, hidden=args.hidden)
     except (FileNotFoundError, SpecError, HiddenUnavailable) as e:
         raise _UserError(str(e)) from None
-    for report in (args.json, args.junit_xml, args.gradescope):
+    step_summary = os.environ.get(STEP_SUMMARY)
+    for report, name in ((args.json, "--json"), (args.junit_xml, "--junit-xml"), (args.gradescope, "--gradescope"),
+                         (args.summary, "--summary"), (Path(step_summary) if step_summary else None, STEP_SUMMARY)):
         if report is not None and not report.resolve().parent.is_dir():
-            raise _UserError(f"{report}: cannot write a report there: folder {report.resolve().parent} does not exist")
+            raise _UserError(f"{name} {report}: cannot write a report there: folder {report.resolve().parent} does not exist")
     try:
         result = grade_submission(spec, args.path, hidden=args.hidden)
     except (SpecError, ReferenceError_) as e:
@@ -149,6 +184,12 @@ def _check(args) -> int:
     if args.gradescope:
         from .report.gradescope import write_gradescope
         write_gradescope(result, args.gradescope)
+    if args.summary or step_summary:
+        from .report.markdown import append_summary, write_summary
+        if args.summary:
+            write_summary(result, args.summary)
+        if step_summary:
+            append_summary(result, step_summary)
     return EXIT_PASSED if result.all_passed else EXIT_FAILED
 
 
@@ -214,6 +255,20 @@ def _validate(args) -> int:
         raise _UserError(str(e)) from None
     sys.stdout.write(render(rows))
     return EXIT_FAILED if any(row.problems for row in rows) else EXIT_PASSED
+
+
+def _new(args) -> int:
+    from .scaffold import scaffold, validate_target
+    from .spec import SpecError
+    try:
+        written = scaffold(args.name, args.dir, args.framework)
+    except SpecError as e:
+        raise _UserError(str(e)) from None
+    for path in written:
+        print(f"wrote {path}")
+    print(f"next: write the reference solution in {written[-1]}, then run "
+          f"`grader validate {validate_target(args.name, args.dir)}`")
+    return EXIT_PASSED
 
 
 def _gradescope(args) -> int:

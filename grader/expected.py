@@ -42,12 +42,18 @@ def from_reference(spec: AssignmentSpec, cases: list[tuple[FunctionSpec, Case]])
     for fn, case in cases:
         if fn.module not in modules:
             modules[fn.module] = _import_reference(spec, fn.module)
+        path = spec.reference_dir / f"{fn.module}.py"
         if getattr(modules[fn.module], fn.name, None) is None:
-            raise ReferenceError_(f"the reference {fn.module}.py has no function {fn.name}")
+            raise ReferenceError_(f"{path}: the reference has no function {fn.name}")
         try:
             out[(fn.name, case.case_id)] = call_reference(modules[fn.module], fn, case, spec.framework)
+        except NotImplementedError:     # a new assignment (grader new) before its reference is written
+            raise ReferenceError_(f"{path}: {fn.name} is not written yet (it raises NotImplementedError): write the "
+                                  "reference solution between # BEGIN SOLUTION and # END SOLUTION") from None
         except Exception as e:
-            raise ReferenceError_(f"the reference {fn.name} raised {type(e).__name__}: {e} on {case.case_id} (seed {case.spec.seed})") from e
+            what = (str(e).splitlines() or [""])[0]
+            raise ReferenceError_(f"{path}: the reference {fn.name} raised {type(e).__name__}: {what} "
+                                  f"on {case.case_id} (seed {case.spec.seed})") from e
     return out
 
 

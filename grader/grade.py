@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import __version__, compare, expected as expected_mod, hints, localise, score
+from . import __version__, checks, compare, expected as expected_mod, hints, localise, notebook, score
 from .cases import Case, make_case
 from .results import (CRASHED, ERROR, FAILED, HIDDEN, NOT_IMPLEMENTED, PASSED, PUBLIC, TIMEOUT,
                       CaseResult, FunctionResult, OutputCheck, SubmissionResult)
@@ -41,38 +41,82 @@ def expected_outputs(spec: AssignmentSpec, cases: list[tuple[FunctionSpec, Case]
 
 
 def locate_modules(spec: AssignmentSpec, submission: Path) -> dict:
-    """Module name -> path of the student's file, or None when it is missing.
+    """Module name -> path of the student's file (.py or .ipynb), or None when it is missing.
 
-    A folder must hold `<module>.py` for each module; a single file stands for the module of
-    the same name, or for the only module of a one-module assignment, whatever it is called.
+    A folder holds `<module>.py` (or else `<module>.ipynb`) for each module; one notebook of
+    any other name stands for every module without a file of its own. A single file stands for
+    the module of the same name; a notebook of another name for every module, and a .py file
+    of another name for the only module of a one-module assignment.
     """
     submission = submission.resolve()
+    folder = submission.parent if submission.is_file() else submission
+    found = {m: next((folder / f"{m}{ext}" for ext in (".py", ".ipynb") if (folder / f"{m}{ext}").is_file()), None)
+             for m in spec.modules}
     if submission.is_file():
-        folder = submission.parent
-        found = {m: (folder / f"{m}.py" if (folder / f"{m}.py").is_file() else None) for m in spec.modules}
         if submission.stem in spec.modules:
             found[submission.stem] = submission
+        elif submission.suffix == ".ipynb":
+            found = dict.fromkeys(spec.modules, submission)
         elif len(spec.modules) == 1:
             found[spec.modules[0]] = submission
-        return {m: (str(p) if p else None) for m, p in found.items()}
-    return {m: (str(submission / f"{m}.py") if (submission / f"{m}.py").is_file() else None) for m in spec.modules}
+    else:
+        others = other_notebooks(folder, spec)
+        if len(others) == 1:
+            found = {m: p or others[0] for m, p in found.items()}
+    return {m: (str(p) if p else None) for m, p in found.items()}
+
+
+def other_notebooks(folder: Path, spec: AssignmentSpec) -> list[Path]:
+    """The notebooks in a folder that are not named after one of the assignment's modules."""
+    return sorted(p for p in folder.glob("*.ipynb")
+                  if p.is_file() and not p.name.startswith(".") and p.stem not in spec.modules)
+
+
+def load_notebooks(spec: AssignmentSpec, submission: Path, modules: dict) -> notebook.Notebooks:
+    """The submission's notebooks converted, and a missing module explained when several could be it."""
+    found = notebook.for_modules(modules)
+    others = other_notebooks(submission.resolve(), spec) if submission.is_dir() else []
+    for m, path in modules.items():
+        if path is None and len(others) > 1:
+            found.errors[m] = {"kind": "notebook", "message": (
+                f"{m}.py not found in the submission, which holds {len(others)} notebooks "
+                f"({', '.join(p.name for p in others)}): keep one, or name the one to grade {m}.ipynb")}
+    return found
 
 
 class Prepared:
     """A spec's cases, their expected outputs and the catalogued mistakes' outputs (computed when
     first needed), made once and shared by every submission of a batch.
 
-    `cases` grades only some of select_cases(spec, hidden) (the pytest plugin's selected items).
+    `functions` grades only the cases and checks of those functions (the pytest plugin's selection):
+    whole functions, so each case and check is judged as in a full grading.
     """
 
-    def __init__(self, spec: AssignmentSpec, hidden: bool, cases: list[tuple[FunctionSpec, Case]] | None = None):
+    def __init__(self, spec: AssignmentSpec, hidden: bool, functions: set[str] | None = None):
         from .catalogue import MistakeOutputs
         self.hidden = hidden
-        self.cases = select_cases(spec, hidden) if cases is None else cases
+        self.cases = [(fn, case) for fn, case in select_cases(spec, hidden) if functions is None or fn.name in functions]
         self.expected = expected_outputs(spec, self.cases)
         public = expected_mod.public_mistakes(spec) if spec.reference_dir is None else None
         self.mistakes = MistakeOutputs(spec, public)
-        self.calls, self.inputs = job_calls(self.cases)     # the same list for every job: see Worker.run
+        # checks with their own points, and their calls
+        self.plans = [p for p in checks.plan(spec, hidden) if functions is None or p.fn.name in functions]
+        extra = [call for p in self.plans for call in p.calls]
+        self.calls, self.inputs = job_calls(self.cases + extra)   # the same list for every job: see Worker.run
+        self._reference_times: dict = {}                     # (worker, plan) -> the reference's timings
+
+    def reference_times(self, spec: AssignmentSpec, worker: Worker, p) -> list[float]:
+        """How long the reference's version of a faster_than check's function takes on its case, timed
+        once per worker in a child of its own (the student's child never has the reference)."""
+        key = (id(worker), p.fn.name, p.check.name)
+        if key not in self._reference_times:
+            other = spec.function(p.check.function)
+            calls, inputs = job_calls([(other, p.case)] * p.check.repeat)
+            modules = {m: str(spec.reference_dir / f"{m}.py") for m in spec.modules}
+            reply = worker.run(build_job(spec, calls, modules, spec.reference_dir), inputs)
+            self._reference_times[key] = [float(h["duration"]) for h, _ in reply.results.values()
+                                          if h.get("status") == "returned"]
+        return self._reference_times[key]
 
 
 def grade_submission(spec: AssignmentSpec, submission: Path, hidden: bool = False,
@@ -94,18 +138,22 @@ def grade_submission(spec: AssignmentSpec, submission: Path, hidden: bool = Fals
         if prepared is None or prepared.hidden != hidden:
             prepared = Prepared(spec, hidden)
         cases, expected = prepared.cases, prepared.expected
-        job = build_job(spec, prepared.calls, locate_modules(spec, submission), submission)
+        modules = locate_modules(spec, submission)
+        notebooks = load_notebooks(spec, submission, modules)
+        job = build_job(spec, prepared.calls, modules, submission, notebooks)
         try:
             reply = worker.run(job, prepared.inputs)
             worker_error = ""
         except WorkerError as e:
             reply, worker_error = None, str(e)
+        check_results = _judge_checks(spec, prepared, modules, notebooks, worker, reply)
     finally:
         if own_worker:
             worker.close()
 
     imported = reply.imported if reply and isinstance(reply.imported, dict) else {}
     import_errors = imported.get("errors") if isinstance(imported.get("errors"), dict) else {}
+    import_errors = {**{m: notebooks.relocate(e) for m, e in import_errors.items()}, **notebooks.errors}
     functions: dict[str, FunctionResult] = {}
     by_function: dict[str, list] = {}                # name -> [(Case, CaseResult)]
     for index, (fn, case) in enumerate(cases):
@@ -115,8 +163,10 @@ def grade_submission(spec: AssignmentSpec, submission: Path, hidden: bool = Fals
         else:
             header, arrays = reply.results[index]
             try:
+                if "error" in header:
+                    header = {**header, "error": notebooks.relocate(header["error"])}
                 result = judge_case(spec, fn, case, expected[(fn.name, case.case_id)], header, arrays,
-                                    import_errors, prepared.mistakes)
+                                    import_errors, prepared.mistakes, files=notebooks.files)
             except (KeyError, TypeError, ValueError, AttributeError, IndexError):
                 # Frames come from the student's process, which can write anything into its pipe:
                 # a report that does not parse is that submission's failure, never the grader's crash.
@@ -134,9 +184,13 @@ def grade_submission(spec: AssignmentSpec, submission: Path, hidden: bool = Fals
         if fr is not None:
             fr.public, hidden_score = score.score_function(fn.points_public, fn.points_hidden, fr.cases, fn.all_or_nothing)
             fr.hidden = hidden_score if hidden else None
+    for p, result in zip(prepared.plans, check_results):
+        fr = functions[p.fn.name]
+        fr.checks.append(checks.needs_working_code(p, result, fr.cases))
     return SubmissionResult(
         assignment=spec.name, submission=str(submission), hidden_graded=hidden, hidden_available=spec.has_hidden,
-        hidden_points=float(sum(fn.points_hidden for fn in spec.functions)),
+        hidden_points=float(sum(fn.points_hidden + sum(c.points for c in fn.scored_checks if c.visibility == HIDDEN)
+                                for fn in spec.functions)),
         functions=list(functions.values()), sandbox=reply.sandbox if reply else "",
         sandbox_warning=reply.sandbox_warning if reply else "", grader_version=__version__,
         started=started.isoformat(timespec="seconds"), duration=round(time.monotonic() - t0, 3),
@@ -168,6 +222,49 @@ def _check_hidden(spec: AssignmentSpec, hidden: bool) -> None:
             "this is a handout, which has only the public cases")
 
 
+def _judge_checks(spec: AssignmentSpec, prepared: Prepared, modules: dict, notebooks: notebook.Notebooks,
+                  worker, reply) -> list:
+    """The checks with their own points, in the order of prepared.plans."""
+    results = reply.results if reply is not None else {}
+    index = {(fn.name, case.case_id): i for i, (fn, case) in enumerate(prepared.cases)}
+    out, offset = [], len(prepared.cases)
+    for p in prepared.plans:
+        replies = [results.get(offset + i) for i in range(len(p.calls))]
+        offset += len(p.calls)
+        kind = p.check.kind
+        if kind in checks.STATIC:
+            out.append(_judge_static(p, modules, notebooks))
+        elif kind == "gradient":
+            out.append(checks.judge_gradient(p, replies))
+        elif kind == "agrees_with":
+            own = [results.get(index[(p.fn.name, case.case_id)]) for _, case in p.calls]
+            out.append(checks.judge_agreement(p, own, replies, spec.framework))
+        else:
+            try:
+                reference = prepared.reference_times(spec, worker, p)
+            except WorkerError:
+                reference = []
+            out.append(checks.judge_speed(p, replies, reference))
+    return out
+
+
+def _judge_static(p, modules: dict, notebooks: notebook.Notebooks):
+    """A static check on the student's source: the module file, or the code kept from their notebook
+    (its lines then named by cell)."""
+    m = p.fn.module
+    if m in notebooks.sources:
+        file = notebooks.files[m]
+        cells = notebooks.modules[file].cells
+
+        def place(line: int) -> str:
+            found = notebook.where(cells, line)
+            return f"cell {found[0]}, line {found[1]}" if found else f"line {line}"
+        return checks.judge_static(p.fn, p.check, notebooks.sources[m], file, place)
+    path = modules.get(m)
+    source = Path(path).read_text(errors="replace") if path and m not in notebooks.errors else None
+    return checks.judge_static(p.fn, p.check, source, f"{m}.py")
+
+
 def job_calls(cases) -> tuple[list[dict], list[np.ndarray]]:
     """The calls of a job, with their arrays in one list that the calls refer to by index."""
     inputs: list[np.ndarray] = []
@@ -185,27 +282,38 @@ def job_calls(cases) -> tuple[list[dict], list[np.ndarray]]:
     return calls, inputs
 
 
-def build_job(spec: AssignmentSpec, calls: list[dict], modules: dict, submission: Path) -> dict:
+def build_job(spec: AssignmentSpec, calls: list[dict], modules: dict, submission: Path,
+              notebooks: notebook.Notebooks | None = None) -> dict:
+    """The worker's job: the calls, the module files, and the code converted from notebooks.
+
+    A module whose notebook did not convert gets no path: the grader reports its error itself."""
+    notebooks = notebooks or notebook.Notebooks()
     folder = submission.resolve() if submission.is_dir() else submission.resolve().parent
     lim = spec.limits
+    modules = {m: (None if m in notebooks.errors else path) for m, path in modules.items()}
     job = {"framework": spec.framework, "submission_dir": str(folder), "modules": modules, "calls": calls,
+           "sources": notebooks.sources,
            "limits": {"case_timeout": lim.case_timeout, "import_timeout": lim.import_timeout, "memory": lim.memory,
                       "skip_after_timeouts": lim.skip_after_timeouts, "n_calls": len(calls)}}
     return job
 
 
 def judge_case(spec: AssignmentSpec, fn: FunctionSpec, case: Case, expected: list, header: dict, arrays: list,
-               import_errors: dict, mistakes=None) -> CaseResult:
+               import_errors: dict, mistakes=None, files: dict | None = None) -> CaseResult:
     """Turn what the worker reported for one call into a CaseResult, comparing outputs here.
 
-    A wrong answer that equals a catalogued mistake's output on this case gets its sentence."""
+    A wrong answer that equals a catalogued mistake's output on this case gets its sentence.
+    `files` names the file of each module that does not come from `<module>.py` (a notebook)."""
     status = header.get("status")
     stdout = _clip(header.get("stdout", ""))
     duration = header.get("duration")
     duration = float(duration) if isinstance(duration, (int, float)) and not isinstance(duration, bool) else None
-    module_file = f"{fn.module}.py"
+    files = files or {}
+    module_file = files.get(fn.module, f"{fn.module}.py")
     if status == "import_error":
         err = import_errors.get(fn.module) or header.get("error") or {}
+        if err.get("kind") == "notebook":
+            return _case(fn, case, ERROR, str(err.get("message")))
         if err.get("kind") == "missing_module":
             return _case(fn, case, ERROR, f"{module_file} not found in the submission")
         return _case(fn, case, ERROR, f"{module_file} could not be imported: {_exception_line(err)}", _where(err))
@@ -216,7 +324,7 @@ def judge_case(spec: AssignmentSpec, fn: FunctionSpec, case: Case, expected: lis
         what = f"did not finish within {spec.limits.import_timeout:g} s" if status == "import_timeout" else \
             "stopped the worker (sys.exit, os._exit or a crash at import time?)"
         return _case(fn, case, TIMEOUT if status == "import_timeout" else CRASHED,
-                     f"importing {', '.join(m + '.py' for m in spec.modules)} {what}")
+                     f"importing {', '.join(dict.fromkeys(files.get(m, m + '.py') for m in spec.modules))} {what}")
     if status == "timeout":
         return _case(fn, case, TIMEOUT, f"{fn.name} did not finish within {spec.limits.case_timeout:g} s "
                                         "(an infinite loop, or much slower than needed?)", stdout=stdout)
@@ -312,13 +420,18 @@ def _exception_line(err: dict) -> str:
 
 
 def _where(err: dict) -> str:
-    """'linear_classifier.py, line 42, in svm_loss_naive: <that line>', then advice."""
+    """'linear_classifier.py, line 42, in svm_loss_naive: <that line>', then advice.
+
+    From a notebook: 'work.ipynb, cell 5, line 3, in svm_loss_naive: <that line>'."""
     lines = []
     if err.get("file"):
-        loc = f"{err['file']}, line {err.get('line')}"
+        cell = f", cell {err['cell']}" if err.get("cell") else ""
+        loc = f"{err['file']}{cell}" + (f", line {err['line']}" if err.get("line") else "")
         if err.get("function"):
             loc += f", in {err['function']}"
         lines.append(loc + (f": {err['code']}" if err.get("code") else ""))
+    if err.get("note"):
+        lines.append(str(err["note"]))
     tip = hints.advice(err.get("type", ""), err.get("message", ""))
     if tip:
         lines.append(tip)

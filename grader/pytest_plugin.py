@@ -7,20 +7,22 @@ Registered through the `pytest11` entry point, so pytest loads it wherever grade
 without --grader-assignment / --grader-submission (or the ini options of the same names) it
 registers nothing and pytest runs as if it were not there.
 
-The items are named like parametrized tests, `svm_loss_naive[public-3]`, under a node for the
-student's file as if it were a test file (`linear_classifier.py::svm_loss_naive[public-3]`), and
-carry the marker `grader` (`-m grader` runs them alone in a project with tests of its own). They
+The items are named like parametrized tests, `svm_loss_naive[public-3]` (and a function's checks
+with points of their own, `svm_loss_vectorized[check-no_loops]`), under a node for the student's
+file as if it were a test file (`linear_classifier.py::svm_loss_naive[public-3]`), and carry the
+marker `grader` (`-m grader` runs them alone in a project with tests of its own). They
 are added to what pytest collects, not collected from the file, because pytest must never import
 the student's code: it runs only in the sandboxed worker, as for `grader check`, whose pipeline
 (grade.spec_for, grade.grade_submission) and result model these items report. An argument naming
 the student's module or one of these node ids (an IDE re-running a test) selects items instead of
 being collected, and pytest does not walk into a submission folder for test files and conftest.py.
 
-The first item to run grades every selected case in one worker job; each pytest process does this
-once (so each pytest-xdist worker grades the same cases and gets the same results), then every
-item passes or fails with its case's result. A failure's text is the block `grader check` prints
-for that case (report.terminal.case_lines), without a traceback; its seed, case and status are
-item properties, which --junitxml writes.
+The first item to run grades, in one worker job, the cases and checks of every function that has
+a selected item (whole functions, so each verdict is the one a full grading gives); each pytest
+process does this once (so each pytest-xdist worker grades the same and gets the same results),
+then every item passes or fails with its result. A failure's text is the block `grader check`
+prints for that case or check (report.terminal.case_lines, check_lines), without a traceback; the
+case, seed and status are item properties, which --junitxml writes.
 """
 from __future__ import annotations
 
@@ -34,8 +36,8 @@ import pytest
 
 if TYPE_CHECKING:                     # imported when grading starts: pytest loads this module in every run
     from .cases import Case
-    from .results import CaseResult
-    from .spec import FunctionSpec
+    from .results import CaseResult, CheckResult
+    from .spec import CheckSpec, FunctionSpec
 
 PLUGIN_NAME = "grader-session"
 MARKER = "grader"
@@ -68,7 +70,7 @@ def pytest_load_initial_conftests(early_config: pytest.Config, parser: pytest.Pa
 
     def names_a_module(arg: str) -> bool:
         path = (here / arg.partition("::")[0]).resolve()
-        return path.parent == folder and path.suffix == ".py"
+        return path.parent == folder and path.suffix in (".py", ".ipynb")
     args = early_config.known_args_namespace.file_or_dir
     args[:] = [arg for arg in args if not names_a_module(arg)]
 
@@ -115,8 +117,9 @@ class GraderSession:
         self.assignment, self.submission, self.hidden = assignment, submission, hidden
         self.spec = None
         self.cases: list = []                 # [(FunctionSpec, Case)] in spec order
+        self.checks: list = []                # [checks.Plan]: the checks with points of their own
         self.module_files: dict[str, Path] = {}   # module -> the student's file (where it would be)
-        self.picked: list[tuple[str, str, str]] | None = None   # (argument, module, name) from the command line
+        self.picked: list[tuple[str, Path, str]] | None = None   # (argument, file, name) from the command line
         self._results: dict | Exception | None = None
         self._def_lines: dict[str, dict[str, int]] = {}
 
@@ -124,6 +127,7 @@ class GraderSession:
 
     @pytest.hookimpl(tryfirst=True)           # before pytest-xdist starts its workers
     def pytest_sessionstart(self, session: pytest.Session) -> None:
+        from .checks import plan
         from .grade import HiddenUnavailable, locate_modules, select_cases, spec_for
         from .spec import SpecError
         for option, value in (("assignment", self.assignment), ("submission", self.submission)):
@@ -134,6 +138,7 @@ class GraderSession:
         except (FileNotFoundError, SpecError, HiddenUnavailable) as e:
             raise pytest.UsageError(f"grader: {e}") from None
         self.cases = select_cases(self.spec, self.hidden)
+        self.checks = plan(self.spec, self.hidden)
         folder = self.submission.resolve() if self.submission.is_dir() else self.submission.resolve().parent
         located = locate_modules(self.spec, self.submission)
         self.module_files = {m: Path(p).resolve() if p else folder / f"{m}.py" for m, p in located.items()}
@@ -167,11 +172,11 @@ class GraderSession:
         bases = (session.config.invocation_params.dir, session.config.rootpath)
         for arg in session.config.args:
             where, _, name = arg.partition("::")
-            module = next((m for m, p in self.module_files.items() if any((b / where).resolve() == p for b in bases)), None)
-            if module is None:
+            file = next((p for p in self.module_files.values() if any((b / where).resolve() == p for b in bases)), None)
+            if file is None:
                 keep.append(arg)
             else:
-                picked.append((arg, module, name))
+                picked.append((arg, file, name))
         if picked:
             session.config.args[:] = keep
             self.picked = picked
@@ -179,51 +184,49 @@ class GraderSession:
     @pytest.hookimpl(tryfirst=True)           # before -k, -m and --deselect select among the items
     def pytest_collection_modifyitems(self, session: pytest.Session, items: list[pytest.Item]) -> None:
         ours = []
-        for module in dict.fromkeys(fn.module for fn, _ in self.cases):
+        for file in dict.fromkeys(self.module_files[fn.module] for fn, _ in self.cases):   # a notebook may hold several modules
             # named like the node of a test file at that path: pytest shows it relative to the current folder
-            file = self.module_files[module]
             nodeid = Path(os.path.relpath(file, session.config.rootpath)).as_posix()
-            node = StudentModule.from_parent(session, name=file.name, nodeid=nodeid, grader=self, module=module)
-            ours += session.genitems(node)
+            ours += session.genitems(StudentFile.from_parent(session, name=file.name, nodeid=nodeid, grader=self, file=file))
         if self.picked is not None:
-            for arg, module, name in self.picked:
-                if not any(item.matches(module, name) for item in ours):
-                    raise pytest.UsageError(f"grader: not found: {arg} (no such function or case in {self.spec.name})")
-            ours = [item for item in ours if any(item.matches(module, name) for _, module, name in self.picked)]
+            for arg, file, name in self.picked:
+                if not any(item.matches(file, name) for item in ours):
+                    raise pytest.UsageError(f"grader: not found: {arg} (no such function, case or check in {self.spec.name})")
+            ours = [item for item in ours if any(item.matches(file, name) for _, file, name in self.picked)]
         items.extend(ours)
 
     # -- running -----------------------------------------------------------------------------
 
-    def result(self, item: CaseItem) -> CaseResult:
-        """The CaseResult of an item's case; the first call grades every selected case."""
+    def result(self, item: GraderItem) -> CaseResult | CheckResult:
+        """An item's result; the first call grades the functions of every selected item."""
         if self._results is None:
             self._results = self._grade(item.session)
         if isinstance(self._results, Exception):
             raise GradingError(str(self._results))
-        return self._results[(item.function.name, item.case.case_id)]
+        return self._results[(item.function.name, item.label)]
 
     def _grade(self, session: pytest.Session) -> dict | Exception:
         from .expected import ReferenceError_
         from .grade import Prepared, grade_submission
         from .run.worker import Worker
         from .spec import SpecError
-        selected = {(i.function.name, i.case.case_id) for i in session.items if isinstance(i, CaseItem) and i.grader is self}
-        cases = [(fn, case) for fn, case in self.cases if (fn.name, case.case_id) in selected]
+        functions = {i.function.name for i in session.items if isinstance(i, GraderItem) and i.grader is self}
         try:
             with Worker(self.spec.framework) as worker:      # imports while the expected outputs are computed
-                prepared = Prepared(self.spec, self.hidden, cases=cases)
+                prepared = Prepared(self.spec, self.hidden, functions=functions)
                 result = grade_submission(self.spec, self.submission, hidden=self.hidden, worker=worker, prepared=prepared)
         except (SpecError, ReferenceError_, FileNotFoundError) as e:
             return e
         if result.sandbox_warning:
             warnings.warn(GraderWarning(result.sandbox_warning))
-        return {(case.function, case.case_id): case for case in result.cases()}
+        return {**{(case.function, case.case_id): case for case in result.cases()},
+                **{(check.function, _check_label(check.name)): check for check in result.checks()}}
 
     def def_line(self, module: str, function: str) -> int | None:
-        """0-based line of `def function` in the student's file, read as text (never imported)."""
+        """0-based line of `def function` in the student's .py file, read as text (never imported)."""
         if module not in self._def_lines:
             try:
-                text = self.module_files[module].read_text(errors="replace")
+                text = self.module_files[module].read_text(errors="replace") if self.module_files[module].suffix == ".py" else ""
             except OSError:
                 text = ""
             self._def_lines[module] = {}
@@ -234,41 +237,51 @@ class GraderSession:
         return self._def_lines[module].get(function)
 
 
-class StudentModule(pytest.Collector):
-    """The items of one student module's functions. Not a pytest.File: pytest never reads the file."""
+class StudentFile(pytest.Collector):
+    """The items of the functions in one student file. Not a pytest.File: pytest never reads the file."""
 
-    def __init__(self, *, grader: GraderSession, module: str, **kwargs: Any):
+    def __init__(self, *, grader: GraderSession, file: Path, **kwargs: Any):
         super().__init__(**kwargs)
-        self.grader, self.module = grader, module
+        self.grader, self.file = grader, file
 
-    def collect(self) -> list[CaseItem]:
-        return [CaseItem.from_parent(self, name=f"{fn.name}[{case.case_id}]", grader=self.grader, function=fn, case=case)
-                for fn, case in self.grader.cases if fn.module == self.module]
+    def collect(self) -> list[GraderItem]:
+        items: list[GraderItem] = []
+        for fn in self.grader.spec.functions:
+            if self.grader.module_files[fn.module] != self.file:
+                continue
+            items += [CaseItem.from_parent(self, name=f"{fn.name}[{case.case_id}]", grader=self.grader, function=fn, case=case)
+                      for f, case in self.grader.cases if f is fn]
+            items += [CheckItem.from_parent(self, name=f"{fn.name}[{_check_label(p.check.name)}]", grader=self.grader,
+                                            function=fn, check=p.check) for p in self.grader.checks if p.fn is fn]
+        return items
 
 
-class CaseItem(pytest.Item):
-    """One function on one case: passes when the grader's verdict is `passed`."""
+class GraderItem(pytest.Item):
+    """A graded case or check of one function: passes when its verdict is `passed`."""
 
-    def __init__(self, *, grader: GraderSession, function: FunctionSpec, case: Case, **kwargs: Any):
+    label = ""                        # what the item's brackets hold: public-3, check-no_loops
+
+    def __init__(self, *, grader: GraderSession, function: FunctionSpec, **kwargs: Any):
         super().__init__(**kwargs)
-        self.grader, self.function, self.case = grader, function, case
+        self.grader, self.function = grader, function
         self.add_marker(MARKER)
-        self.user_properties += [("function", function.name), ("case", case.case_id), ("seed", case.spec.seed)]
 
-    def matches(self, module: str, name: str) -> bool:
-        """Is this item what `module.py::name` names (name: empty, a function, or an item)?"""
-        return module == self.function.module and name in ("", self.function.name, self.name)
+    def matches(self, file: Path, name: str) -> bool:
+        """Is this item what `file::name` names (name: empty, a function, or an item)?"""
+        return file == self.grader.module_files[self.function.module] and name in ("", self.function.name, self.name)
 
     def runtest(self) -> None:
         result = self.grader.result(self)
         self.user_properties.append(("status", result.status))
         if not result.passed:
-            raise CaseFailed(result)
+            raise NotPassed(self.feedback(result))
+
+    def feedback(self, result: Any) -> str:
+        raise NotImplementedError
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> Any:
-        if isinstance(excinfo.value, CaseFailed):
-            from .report.terminal import case_lines
-            return "\n".join(case_lines(excinfo.value.result))
+        if isinstance(excinfo.value, NotPassed):
+            return str(excinfo.value)
         if isinstance(excinfo.value, GradingError):
             return f"grader: {excinfo.value}"
         return super().repr_failure(excinfo, style)     # a traceback: a bug in the grader
@@ -278,12 +291,39 @@ class CaseItem(pytest.Item):
         return self.grader.module_files[module], self.grader.def_line(module, self.function.name), self.name
 
 
-class CaseFailed(Exception):
-    """The case did not pass; `result` says how."""
+class CaseItem(GraderItem):
+    """The function on one seeded case."""
 
-    def __init__(self, result: CaseResult):
-        super().__init__(result.message)
-        self.result = result
+    def __init__(self, *, case: Case, **kwargs: Any):
+        super().__init__(**kwargs)
+        self.case, self.label = case, case.case_id
+        self.user_properties += [("function", self.function.name), ("case", case.case_id), ("seed", case.spec.seed)]
+
+    def feedback(self, result: CaseResult) -> str:
+        from .report.terminal import case_lines
+        return "\n".join(case_lines(result))
+
+
+class CheckItem(GraderItem):
+    """A check with points of its own: numerical gradient, no loops, agreement, speed."""
+
+    def __init__(self, *, check: CheckSpec, **kwargs: Any):
+        super().__init__(**kwargs)
+        self.check, self.label = check, _check_label(check.name)
+        self.user_properties += [("function", self.function.name), ("check", check.name), ("visibility", check.visibility)]
+
+    def feedback(self, result: CheckResult) -> str:
+        from .report.terminal import check_lines
+        return "\n".join(check_lines(result))
+
+
+def _check_label(name: str) -> str:
+    """'agrees_with svm_loss_naive' -> 'check-agrees_with-svm_loss_naive': an item name without spaces."""
+    return "check-" + name.replace(" ", "-")
+
+
+class NotPassed(Exception):
+    """The case or check did not pass; the message is its feedback."""
 
 
 class GradingError(Exception):

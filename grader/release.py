@@ -17,6 +17,15 @@ The block becomes, at the same indentation:
     # TODO: your code here (see the docstring).
     raise NotImplementedError("svm_loss_naive is not implemented yet")
 
+or, when the block starts with the author's prompt in `# PROMPT:` lines (comments, so the
+reference still runs), that prompt:
+
+    # BEGIN SOLUTION                                # TODO: Loop over the examples; for each
+    # PROMPT: Loop over the examples; for each      #       class with a positive margin ...
+    # PROMPT: class with a positive margin ...  ->  raise NotImplementedError(...)
+    for i in range(num_train): ...
+    # END SOLUTION
+
 and the one-line form keeps an assignment's target and hides its value:
 
     num_train = X.shape[0]  # SOLUTION      ->      num_train = ...  # TODO
@@ -33,12 +42,14 @@ BEGIN = re.compile(r"^(\s*)#\s*BEGIN SOLUTION\b")
 END = re.compile(r"^\s*#\s*END SOLUTION\b")
 DEF = re.compile(r"^\s*def\s+([A-Za-z_][A-Za-z0-9_]*)")
 ONE_LINE = re.compile(r"^(\s*)(.*?)\s*#\s*SOLUTION\s*$")
+PROMPT = re.compile(r"^\s*#\s*PROMPT:\s?(.*?)\s*$")
 ASSIGNMENT = re.compile(r"^([A-Za-z_][A-Za-z0-9_.,\[\] ]*?)\s*(=|\+=|-=|\*=|/=)\s*\S")
 
 
 def strip_solutions(source: str, filename: str = "<reference>") -> str:
-    """The source with every solution block replaced by a stub that raises NotImplementedError."""
-    out, inside, function = [], False, None
+    """The source with every solution block replaced by its prompt (or a TODO) and a stub that raises
+    NotImplementedError."""
+    out, inside, function, prompt, block_started = [], False, None, [], False
     for number, line in enumerate(source.splitlines(keepends=True), start=1):
         m = DEF.match(line)
         if m and not inside:
@@ -47,17 +58,24 @@ def strip_solutions(source: str, filename: str = "<reference>") -> str:
         if begin:
             if inside:
                 raise SpecError(filename, f"line {number}", "BEGIN SOLUTION inside another solution block")
-            inside = True
+            inside, prompt = True, []
             pad = begin.group(1)
-            what = f"{function} is not implemented yet" if function else "not implemented yet"
-            out.append(f"{pad}# TODO: your code here (see the docstring).\n")
-            out.append(f'{pad}raise NotImplementedError("{what}")\n')
+            continue
+        if inside and not block_started and PROMPT.match(line):
+            prompt.append(PROMPT.match(line).group(1))     # the author's prompt opens the block
             continue
         if END.match(line):
             if not inside:
                 raise SpecError(filename, f"line {number}", "END SOLUTION without BEGIN SOLUTION")
-            inside = False
+            what = f"{function} is not implemented yet" if function else "not implemented yet"
+            todo = prompt or ["your code here (see the docstring)."]
+            out.append(f"{pad}# TODO: {todo[0]}\n")
+            out += [f"{pad}#       {text}\n".rstrip() + "\n" for text in todo[1:]]
+            out.append(f'{pad}raise NotImplementedError("{what}")\n')
+            inside = block_started = False
             continue
+        if inside:
+            block_started = True
         if not inside:
             one = ONE_LINE.match(line.rstrip("\n"))
             if one:

@@ -71,6 +71,24 @@ class CaseResult:
 
 
 @dataclass
+class CheckResult:
+    """A check beyond the outputs (numerical gradient, no loops, faster than...): its own points."""
+
+    function: str
+    name: str                        # "no_loops", "agrees_with svm_loss_naive"
+    visibility: str                  # PUBLIC or HIDDEN
+    status: str                      # PASSED, FAILED, or ERROR when it could not be judged
+    earned: float = 0.0
+    possible: float = 0.0
+    message: str = ""                # one line, for a student
+    details: str = ""                # more lines: where, by how much
+
+    @property
+    def passed(self) -> bool:
+        return self.status == PASSED
+
+
+@dataclass
 class Score:
     """Points earned out of points possible for one visibility."""
 
@@ -89,14 +107,15 @@ class FunctionResult:
     cases: list[CaseResult] = field(default_factory=list)
     public: Score = field(default_factory=Score)
     hidden: Score | None = None      # None when the hidden cases were not graded
+    checks: list[CheckResult] = field(default_factory=list)   # the checks run, with their own points
 
     @property
     def earned(self) -> float:
-        return self.public.earned + (self.hidden.earned if self.hidden else 0.0)
+        return self.public.earned + (self.hidden.earned if self.hidden else 0.0) + sum(c.earned for c in self.checks)
 
     @property
     def possible(self) -> float:
-        return self.public.possible + (self.hidden.possible if self.hidden else 0.0)
+        return self.public.possible + (self.hidden.possible if self.hidden else 0.0) + sum(c.possible for c in self.checks)
 
 
 @dataclass
@@ -107,7 +126,7 @@ class SubmissionResult:
     submission: str
     hidden_graded: bool              # were hidden cases run?
     hidden_available: bool           # were the hidden cases at hand (the instructor's checkout)?
-    hidden_points: float = 0.0       # what the hidden cases are worth, graded or not
+    hidden_points: float = 0.0       # what the hidden cases and hidden checks are worth, graded or not
     functions: list[FunctionResult] = field(default_factory=list)
     sandbox: str = ""                # which isolation the worker ran with: "strong: process+landlock(abi 7)+..."
     sandbox_warning: str = ""        # what a weaker mode leaves open; empty in the strong mode
@@ -136,6 +155,12 @@ class SubmissionResult:
         return _sum_scores(fn.hidden for fn in self.functions) if self.hidden_graded else None
 
     @property
+    def checks_score(self) -> Score:
+        checks = self.checks()
+        return Score(earned=sum(c.earned for c in checks), possible=sum(c.possible for c in checks),
+                     passed=sum(c.passed for c in checks), total=len(checks))
+
+    @property
     def earned(self) -> float:
         return sum(fn.earned for fn in self.functions)
 
@@ -143,9 +168,12 @@ class SubmissionResult:
     def possible(self) -> float:
         return sum(fn.possible for fn in self.functions)
 
+    def checks(self) -> list[CheckResult]:
+        return [check for fn in self.functions for check in fn.checks]
+
     def counts(self) -> dict[str, int]:
-        """Cases by outcome, as JUnit counts them: passed, failures, errors."""
-        cases = self.cases()
+        """Cases and checks by outcome, as JUnit counts them: passed, failures, errors."""
+        cases = self.cases() + self.checks()
         return {
             "tests": len(cases),
             "passed": sum(c.status == PASSED for c in cases),
@@ -155,7 +183,7 @@ class SubmissionResult:
 
     @property
     def all_passed(self) -> bool:
-        return all(case.passed for case in self.cases())
+        return all(case.passed for case in self.cases()) and all(check.passed for check in self.checks())
 
     def to_dict(self) -> dict[str, Any]:
         data = _plain(self)
@@ -165,6 +193,7 @@ class SubmissionResult:
             "possible": self.possible,
             "public": _plain(self.public),
             "hidden": _plain(hidden) if hidden else None,
+            "checks": _plain(self.checks_score),
         }
         data["counts"] = self.counts()
         for fn_data, fn in zip(data["functions"], self.functions):
@@ -185,7 +214,8 @@ class SubmissionResult:
             return CaseResult(**d)
 
         functions = [FunctionResult(name=f["name"], module=f["module"], cases=[case(c) for c in f["cases"]],
-                                    public=score(f["public"]), hidden=score(f.get("hidden")))
+                                    public=score(f["public"]), hidden=score(f.get("hidden")),
+                                    checks=[CheckResult(**c) for c in f.get("checks", [])])
                      for f in data.get("functions", [])]
         fields = {k: v for k, v in data.items() if k in cls.__dataclass_fields__ and k != "functions"}
         return cls(functions=functions, **fields)
@@ -218,4 +248,4 @@ def _sum_scores(scores) -> Score:
     return total
 
 
-_MODEL = (OutputCheck, CaseResult, Score, FunctionResult, SubmissionResult)
+_MODEL = (OutputCheck, CaseResult, CheckResult, Score, FunctionResult, SubmissionResult)

@@ -30,8 +30,9 @@ DISTRIBUTIONS = ("normal", "uniform")
 FLOAT_DTYPES = ("float64", "float32")
 ANY_FLOAT = "float"                  # an output dtype: float32 or float64, each judged at its precision
 INT_DTYPES = ("int64", "int32")
-CHECKS = ("no_input_mutation",)
-_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+CHECKS = ("no_input_mutation",)      # per case: part of each case's verdict
+SCORED_CHECKS = ("gradient", "agrees_with", "no_loops", "no_autograd", "faster_than")   # own points
+IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
 class SpecError(Exception):
@@ -81,6 +82,30 @@ class CaseSpec:
 
 
 @dataclass(frozen=True)
+class CheckSpec:
+    """A check beyond the outputs, with its own points (docs/spec-format.md, "Checks")."""
+
+    kind: str                        # one of SCORED_CHECKS
+    points: float
+    visibility: str                  # public, or hidden: run only when the hidden cases are
+    function: str = ""               # agrees_with, faster_than: the other function
+    case: CaseSpec | None = None     # gradient, faster_than: the inputs; None: the function's first public case
+    wrt: str = ""                    # gradient: the argument the gradient is taken with respect to
+    loss: str = ""                   # gradient: the scalar output
+    grad: str = ""                   # gradient: the output holding d loss / d wrt
+    samples: int = 10                # gradient: coordinates checked
+    h: float = 1e-5                  # gradient: step of the centred differences
+    tolerance: float = 1e-6          # gradient: largest relative error |num - ana| / (|num| + |ana|)
+    factor: float = 1.0              # faster_than: at least this many times faster
+    repeat: int = 3                  # faster_than: timings of each side; the fastest counts
+
+    @property
+    def name(self) -> str:
+        """How reports name it: 'no_loops', 'agrees_with svm_loss_naive'."""
+        return f"{self.kind} {self.function}" if self.function else self.kind
+
+
+@dataclass(frozen=True)
 class FunctionSpec:
     name: str
     module: str
@@ -92,8 +117,9 @@ class FunctionSpec:
     points_public: float
     points_hidden: float
     all_or_nothing: bool
-    checks: tuple
+    checks: tuple                    # per-case checks (CHECKS)
     cases: tuple                     # CaseSpec, public first
+    scored_checks: tuple = ()        # CheckSpec: checks with their own points
 
     def arg_for_case(self, case: CaseSpec) -> tuple:
         """The function's ArgSpecs with the case's overrides applied."""
@@ -205,6 +231,7 @@ def load_spec(path: Path | str) -> AssignmentSpec:
     if not fns:
         raise SpecError(path, "functions", "must define at least one function")
     functions = [_function(v, fname, fdata, modules) for fname, fdata in fns.items()]
+    _check_references(v, functions)
 
     hidden_path = path.parent / HIDDEN_FILE
     reference_dir = None
@@ -352,7 +379,8 @@ def _function(v: "_Validator", name: Any, data: Any, modules: tuple) -> Function
     if p_pub < 0 or p_hid < 0:
         raise SpecError(v.file, f"{where}.points", "must not be negative")
 
-    checks = tuple(v.choice(c, f"{where}.checks[{i}]", CHECKS) for i, c in enumerate(v.list(data.get("checks") or [], f"{where}.checks")))
+    check_items = v.flat_list(data.get("checks") or [], f"{where}.checks")
+    checks = tuple(v.choice(c, f"{where}.checks[{i}]", CHECKS) for i, c in enumerate(check_items) if not isinstance(c, dict))
     fn = FunctionSpec(name=name, module=module, dims=dims, args=args, outputs=tuple(outputs), rtol=rtol, atol=atol,
                       points_public=p_pub, points_hidden=p_hid,
                       all_or_nothing=v.boolean(data.get("all_or_nothing", False), f"{where}.all_or_nothing"),
@@ -360,7 +388,77 @@ def _function(v: "_Validator", name: Any, data: Any, modules: tuple) -> Function
     cases = _cases(v, data.get("cases") or [], f"{where}.cases", "public", fn)
     if p_pub > 0 and not cases:
         raise SpecError(v.file, f"{where}.cases", "public points but no public cases")
-    return replace(fn, cases=tuple(cases))
+    fn = replace(fn, cases=tuple(cases))
+    scored = tuple(_scored_check(v, c, f"{where}.checks[{i}]", fn) for i, c in enumerate(check_items) if isinstance(c, dict))
+    names = [c.name for c in scored]
+    if len(set(names)) != len(names):
+        raise SpecError(v.file, f"{where}.checks", f"the same check twice: {', '.join(sorted(n for n in set(names) if names.count(n) > 1))}")
+    return replace(fn, scored_checks=scored)
+
+
+def _scored_check(v: "_Validator", data: dict, where: str, fn: FunctionSpec) -> CheckSpec:
+    """One `{check: KIND, points: P, ...}` entry of a function's `checks`."""
+    kind = v.choice(data.get("check"), f"{where}.check", SCORED_CHECKS)
+    optional = {"gradient": ("wrt", "loss", "grad", "samples", "h", "tolerance", "case"),
+                "agrees_with": ("function",), "no_loops": (), "no_autograd": (),
+                "faster_than": ("function", "factor", "case", "repeat")}[kind]
+    v.keys(data, where, required=("check", "points") + (("function", "factor") if kind == "faster_than" else
+                                                        ("function",) if kind == "agrees_with" else ()),
+           optional=optional + ("visibility",))
+    points = v.number(data["points"], f"{where}.points")
+    if points < 0:
+        raise SpecError(v.file, f"{where}.points", "must not be negative")
+    visibility = v.choice(data.get("visibility", "hidden" if kind == "faster_than" else "public"),
+                          f"{where}.visibility", ("public", "hidden"))
+    if kind == "faster_than" and visibility != "hidden":
+        raise SpecError(v.file, f"{where}.visibility", "faster_than times the reference, which only the "
+                                                       "instructor has: it must be hidden")
+    fields: dict[str, Any] = {"kind": kind, "points": points, "visibility": visibility}
+    if "function" in data:
+        fields["function"] = v.identifier(data["function"], f"{where}.function")
+    if "case" in data:
+        fields["case"] = _cases(v, [data["case"]], f"{where}.case", "check", fn)[0]
+    elif kind in ("gradient", "faster_than") and not fn.cases_of("public"):
+        raise SpecError(v.file, f"{where}.case", "required: the function has no public case to run the check on")
+    for key in ("samples", "repeat"):
+        if key in data:
+            n = v.number(data[key], f"{where}.{key}", positive=True)
+            if n != int(n):
+                raise SpecError(v.file, f"{where}.{key}", f"must be a positive integer, got {data[key]!r}")
+            fields[key] = int(n)
+    for key in ("h", "tolerance", "factor"):
+        if key in data:
+            fields[key] = v.number(data[key], f"{where}.{key}", positive=True)
+    if kind == "gradient":
+        outputs = {o.name: o for o in fn.outputs}
+        args = {a.name: a for a in fn.args}
+        loss = data.get("loss") or next((o.name for o in fn.outputs if o.kind == "scalar"), None)
+        grad = data.get("grad") or next((o.name for o in fn.outputs if o.kind == "array"), None)
+        if loss not in outputs or outputs[loss].kind != "scalar":
+            raise SpecError(v.file, f"{where}.loss", f"must name a scalar output (outputs: {', '.join(outputs)})")
+        if grad not in outputs or outputs[grad].kind != "array":
+            raise SpecError(v.file, f"{where}.grad", f"must name an array output (outputs: {', '.join(outputs)})")
+        wrt = data.get("wrt") or next((a.name for a in fn.args if a.kind == "array"
+                                       and outputs[grad].shape == a.shape), None)
+        if wrt not in args or args[wrt].kind != "array" or not args[wrt].dtype.startswith("float"):
+            raise SpecError(v.file, f"{where}.wrt", f"must name a float array argument (arguments: {', '.join(args)})")
+        fields.update(loss=loss, grad=grad, wrt=wrt)
+    return CheckSpec(**fields)
+
+
+def _check_references(v: "_Validator", functions: list) -> None:
+    """A check naming another function must name one that takes the same arguments."""
+    by_name = {f.name: f for f in functions}
+    for f in functions:
+        for c in f.scored_checks:
+            if not c.function:
+                continue
+            where = f"functions.{f.name}.checks[check: {c.kind}].function"
+            other = by_name.get(c.function)
+            if other is None or other is f:
+                raise SpecError(v.file, where, f"must name another function of this assignment, got {c.function!r}")
+            if [a.name for a in other.args] != [a.name for a in f.args] or len(other.outputs) != len(f.outputs):
+                raise SpecError(v.file, where, f"{c.function} must take the same arguments and return as many outputs as {f.name}")
 
 
 def _arg(v: "_Validator", name: str, data: Any, where: str, dims: dict) -> ArgSpec:
@@ -399,9 +497,7 @@ def _arg(v: "_Validator", name: str, data: Any, where: str, dims: dict) -> ArgSp
 
 
 def _cases(v: "_Validator", data: Any, where: str, visibility: str, fn: FunctionSpec) -> list:
-    items = []
-    for item in v.list(data, where):          # nested lists (merged YAML anchors) are flattened
-        items.extend(item if isinstance(item, list) else [item])
+    items = v.flat_list(data, where)
     cases, seeds = [], set()
     for i, cdata in enumerate(items):
         cwhere = f"{where}[{i}]"
@@ -501,13 +597,20 @@ class _Validator:
             raise SpecError(self.file, where, f"must be a list, got {_kind(data)}")
         return data
 
+    def flat_list(self, data: Any, where: str) -> list:
+        """A list whose nested lists (YAML anchors merged into it) are flattened."""
+        items = []
+        for item in self.list(data, where):
+            items.extend(item if isinstance(item, list) else [item])
+        return items
+
     def string(self, data: Any, where: str) -> str:
         if not isinstance(data, str) or not data:
             raise SpecError(self.file, where, f"must be a non-empty string, got {_kind(data)}")
         return data
 
     def identifier(self, data: Any, where: str) -> str:
-        if not isinstance(data, str) or not _NAME.match(data):
+        if not isinstance(data, str) or not IDENTIFIER.match(data):
             raise SpecError(self.file, where, f"must be a Python identifier, got {data!r}")
         return data
 

@@ -15,7 +15,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .catalogue import load_catalogue, variant_source
+from .checks import STATIC
 from .grade import Prepared, grade_submission
+from .results import FAILED
 from .release import strip_solutions
 from .run.worker import Worker
 from .spec import AssignmentSpec, SpecError
@@ -28,7 +30,8 @@ class Row:
     earned: float
     possible: float
     problems: list = field(default_factory=list)
-    caught: dict = field(default_factory=dict)  # function -> (failing case ids, diagnosed count)
+    caught: dict = field(default_factory=dict)  # function -> (failing case ids, diagnosed count, failing checks)
+    exempt: list = field(default_factory=list)  # reference only: static checks it may fail (it may use autograd)
 
 
 def validate(spec: AssignmentSpec) -> list[Row]:
@@ -44,15 +47,21 @@ def validate(spec: AssignmentSpec) -> list[Row]:
     by_name = {m.name: m for m in catalogue.mistakes + catalogue.variants}
     rows = []
     with Worker(spec.framework) as worker, tempfile.TemporaryDirectory(prefix="grader-validate-") as tmp:
-        for name, kind, files in entries:
-            folder = Path(tmp) / name
+        for number, (name, kind, files) in enumerate(entries):
+            folder = Path(tmp) / str(number)          # not the name: a mistake may be called "reference"
             folder.mkdir()
             for module, text in files.items():
                 (folder / f"{module}.py").write_text(text)
             result = grade_submission(spec, folder, hidden=True, worker=worker, prepared=prepared)
             row = Row(name, kind, result.earned, result.possible)
-            if kind in ("reference", "not_mistake") and result.earned != result.possible:
-                failing = [f"{c.function} {c.case_id}: {c.message}" for c in result.cases() if not c.passed]
+            failing = [f"{c.function} {c.case_id}: {c.message}" for c in result.cases() if not c.passed]
+            failing_checks = [c for c in result.checks() if not c.passed]
+            if kind == "reference" and not failing and all(c.name in STATIC for c in failing_checks):
+                # The reference may use what students may not (autograd, loops): a not-mistake must
+                # then show that these checks can be passed (see below).
+                row.exempt = sorted({c.name for c in failing_checks})
+            elif kind in ("reference", "not_mistake") and result.earned != result.possible:
+                failing += [f"{c.function}, check {c.name}: {c.message}" for c in failing_checks]
                 row.problems.append(f"scores {result.earned:g}/{result.possible:g}, not full marks: {failing[0]}")
             if kind == "handout" and result.earned != 0:
                 row.problems.append(f"the handout scores {result.earned:g}, not 0")
@@ -63,10 +72,14 @@ def validate(spec: AssignmentSpec) -> list[Row]:
                     fn = fns[fname]
                     failing = [c for c in fn.cases if not c.passed]
                     named = sum(c.diagnosis == mistake.sentence for c in failing)
-                    row.caught[fname] = ([c.case_id for c in failing], named)
+                    row.caught[fname] = ([c.case_id for c in failing], named, [c.name for c in fn.checks if c.status == FAILED])
                     if fn.earned >= fn.possible:
                         row.problems.append(f"not caught in {fname}: every case passes")
             rows.append(row)
+    reference = rows[0]
+    if reference.exempt and not any(r.kind == "not_mistake" and r.earned == r.possible for r in rows):
+        reference.problems.append(f"fails {', '.join(reference.exempt)}, and no not_mistake shows that a "
+                                  "solution can pass: add one written the way students must write it")
     return rows
 
 
@@ -76,17 +89,23 @@ def render(rows: list[Row]) -> str:
     for row in rows:
         if row.kind != "mistake":
             verdict = "ok" if not row.problems else "PROBLEM"
+            if row.exempt and not row.problems:
+                verdict += f" (fails {', '.join(row.exempt)}: the reference may; a not_mistake passes)"
             lines.append(f"{row.name:<24} {'(all)':<26} {row.earned:g}/{row.possible:g} points, {row.kind}: {verdict}")
-        for fname, (ids, named) in row.caught.items():
+        for fname, (ids, named, checks) in row.caught.items():
             public = sum(i.startswith("public") for i in ids)
             hidden = len(ids) - public
-            caught = f"{public} public + {hidden} hidden cases" if ids else "NOTHING"
+            caught = f"{public} public + {hidden} hidden cases" if ids else ""
+            caught = "; ".join(x for x in (caught, ", ".join(checks)) if x) or "NOTHING"
             lines.append(f"{row.name:<24} {fname:<26} {caught:<34} {named}/{len(ids)}")
         for problem in row.problems:
             lines.append(f"  ! {row.name}: {problem}")
     bad = sum(bool(r.problems) for r in rows)
     mistakes = sum(r.kind == "mistake" for r in rows)
     lines.append("")
-    lines.append(f"{mistakes} catalogued mistakes; " + ("all caught, reference full marks, handout zero."
-                                                        if not bad else f"{bad} entries with problems."))
+    if not mistakes:                 # a new assignment: the reference and the handout are still checked
+        head = "No catalogued mistakes yet (add them to mistakes.yaml); "
+    else:
+        head = f"{mistakes} catalogued mistakes; " + ("all caught, " if not bad else "")
+    lines.append(head + ("reference full marks, handout zero." if not bad else f"{bad} entries with problems."))
     return "\n".join(lines) + "\n"

@@ -33,6 +33,7 @@ import pytest
 from grader.grade import grade_submission
 from grader.run.worker import Worker
 from grader.spec import load_spec
+from conftest import GRADER
 from variants import materialize, variants
 
 REPO = Path(__file__).resolve().parents[1]
@@ -375,8 +376,7 @@ def test_grader_grade_in_parallel_keeps_every_exact_score(tmp_path, spec, sandbo
     for i in range(3):
         shutil.copytree(submissions["_ada"], root / f"ada_{i}")
     out = tmp_path / "graded"
-    grader = str(Path(sys.executable).parent / "grader")
-    proc = subprocess.run([grader, "grade", str(root), "--assignment", str(spec.folder), "--public-only",
+    proc = subprocess.run([GRADER, "grade", str(root), "--assignment", str(spec.folder), "--public-only",
                            "--workers", "2", "--out", str(out)], capture_output=True, text=True, timeout=900)
     assert proc.returncode == 0, proc.stderr[-3000:]
     with open(out / "gradebook.csv", newline="") as f:

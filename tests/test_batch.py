@@ -10,7 +10,6 @@ import os
 import shutil
 import signal
 import subprocess
-import sys
 import time
 import zipfile
 from pathlib import Path
@@ -21,11 +20,10 @@ import pytest
 from grader.batch import BatchError, discover
 from grader.spec import load_spec
 
-from conftest import REPO
+from conftest import GRADER, REPO
 from test_running import CORRECT_TOTAL, make_assignment
 from variants import materialize
 
-GRADER = str(Path(sys.executable).parent / "grader")
 EXAMPLES = REPO / "examples" / "linear_classifier"
 
 

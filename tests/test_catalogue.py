@@ -2,7 +2,6 @@
 import re
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -11,9 +10,8 @@ from grader.catalogue import Mistake, load_catalogue, matches, variant_source
 from grader.spec import SpecError, load_spec
 from grader.validate import render, validate
 
-from conftest import ASSIGNMENT, REPO
+from conftest import ASSIGNMENT, GRADER, REPO
 
-GRADER = str(Path(sys.executable).parent / "grader")
 
 
 @pytest.fixture(scope="module")
@@ -31,8 +29,9 @@ def test_every_mistake_is_caught_in_every_function_it_touches_and_named(rows, sp
     for mistake in catalogue.mistakes:
         row = by_name[mistake.name]
         assert set(row.caught) == set(mistake.functions)
-        for fname, (ids, named) in row.caught.items():
+        for fname, (ids, named, checks) in row.caught.items():
             assert ids, f"{mistake.name} is not caught in {fname}"
+            assert checks == [], "linear_classifier has no checks beyond the outputs"
             assert named == len(ids), f"{mistake.name} in {fname}: named on {named} of {len(ids)} failing cases"
 
 
@@ -45,18 +44,20 @@ def test_a_correct_solution_written_differently_is_not_a_mistake(rows):
     ("linear_classifier", ["reg_half_in_grad         svm_loss_naive             3 public + 5 hidden cases          8/8",
                            "global_max_shift         (all)                      20/20 points, not_mistake: ok",
                            "12 catalogued mistakes; all caught, reference full marks, handout zero."]),
-    ("cs231n", ["reg_half_in_grad         svm_loss_naive             3 public + 5 hidden cases          8/8",
-                "float32_computation      (all)                      20/20 points, not_mistake: ok",
+    ("cs231n", ["reg_half_in_grad         svm_loss_naive             3 public + 5 hidden cases; gradient 8/8",
+                "float32_computation      (all)                      28/28 points, not_mistake: ok",
                 "12 catalogued mistakes; all caught, reference full marks, handout zero."]),
-    ("cs231n_2016", ["no_half_in_grad          svm_loss_naive             3 public + 5 hidden cases          8/8",
-                     "float32_computation      (all)                      20/20 points, not_mistake: ok",
+    ("cs231n_2016", ["no_half_in_grad          svm_loss_naive             3 public + 5 hidden cases; gradient 8/8",
+                     "float32_computation      (all)                      28/28 points, not_mistake: ok",
                      "12 catalogued mistakes; all caught, reference full marks, handout zero."]),
-    ("cs231n_2015", ["max_shift_wrong_axis     softmax_loss_vectorized    3 public + 8 hidden cases          11/11",
-                     "transposed_gradient      svm_loss_vectorized        3 public + 6 hidden cases          9/9",
-                     "global_max_shift         (all)                      20/20 points, not_mistake: ok",
+    ("cs231n_2015", ["max_shift_wrong_axis     softmax_loss_vectorized    3 public + 8 hidden cases; agrees_with softmax_loss_naive 11/11",
+                     "transposed_gradient      svm_loss_vectorized        3 public + 6 hidden cases; agrees_with svm_loss_naive 9/9",
+                     "global_max_shift         (all)                      28/28 points, not_mistake: ok",
                      "13 catalogued mistakes; all caught, reference full marks, handout zero."]),
-    ("autograd_basics", ["topk_all_rows            topk_grads                 3 public + 3 hidden cases          6/6",
-                         "written_by_hand          (all)                      10/10 points, not_mistake: ok",
+    ("autograd_basics", ["topk_all_rows            topk_grads                 3 public + 3 hidden cases; no_autograd 6/6",
+                         "reference                (all)                      10/12 points, reference: ok "
+                         "(fails no_autograd: the reference may; a not_mistake passes)",
+                         "written_by_hand          (all)                      12/12 points, not_mistake: ok",
                          "5 catalogued mistakes; all caught, reference full marks, handout zero."]),
 ])
 def test_validate_passes_for_every_shipped_assignment(name, lines):
@@ -64,7 +65,7 @@ def test_validate_passes_for_every_shipped_assignment(name, lines):
     assert proc.returncode == 0, proc.stdout + proc.stderr
     for line in lines:
         assert line in proc.stdout.splitlines(), line
-    named = re.findall(r"(\d+) public \+ (\d+) hidden cases +(\d+)/(\d+)$", proc.stdout, flags=re.M)
+    named = re.findall(r"(\d+) public \+ (\d+) hidden cases[^\n]*? (\d+)/(\d+)$", proc.stdout, flags=re.M)
     assert named and all(n == total for _, _, n, total in named), "a mistake is not named on every case catching it"
 
 
@@ -146,3 +147,33 @@ def test_self_check_of_a_catalogued_mistake_names_it_in_every_function_it_touche
     proc = subprocess.run([GRADER, "check", ".", "-a", name], cwd=handout, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 1
     assert proc.stdout.count(f"Probably: {entry.sentence}\n") == len(entry.functions), proc.stdout
+
+
+def _with_catalogue(tmp_path: Path, text: str):
+    copy = tmp_path / "assignment"
+    shutil.copytree(ASSIGNMENT, copy)
+    (copy / "mistakes.yaml").write_text(text)
+    return load_spec(copy)
+
+
+@pytest.mark.parametrize("text", ["", "# nothing catalogued yet\n\n#   no_average: ...\n", "mistakes: {}\n",
+                                  "mistakes:\nnot_mistakes:\n"])
+def test_an_empty_catalogue_is_a_catalogue_without_mistakes(tmp_path, text):
+    catalogue = load_catalogue(_with_catalogue(tmp_path, text))
+    assert catalogue.mistakes == [] and catalogue.variants == []
+
+
+def test_a_name_both_a_mistake_and_a_not_mistake_is_a_spec_error(tmp_path):
+    entry = "  twice:\n    sentence: s\n    edits: [{in: [svm_loss_naive], old: a, new: b}]\n"
+    with pytest.raises(SpecError) as e:
+        load_catalogue(_with_catalogue(tmp_path, f"mistakes:\n{entry}not_mistakes:\n{entry}"))
+    assert (e.value.where, e.value.problem) == ("not_mistakes.twice", "the same name is a mistake too: give one of them another")
+
+
+def test_validate_says_when_there_are_no_mistakes_yet():
+    from grader.validate import Row
+    rows = [Row("reference", "reference", 5, 5), Row("handout", "handout", 0, 5)]
+    assert render(rows).splitlines()[-1] == ("No catalogued mistakes yet (add them to mistakes.yaml); "
+                                             "reference full marks, handout zero.")
+    rows[1].problems.append("the handout scores 1, not 0")
+    assert render(rows).splitlines()[-1] == "No catalogued mistakes yet (add them to mistakes.yaml); 1 entries with problems."

@@ -14,7 +14,6 @@ import os
 import re
 import shutil
 import subprocess
-import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -22,6 +21,7 @@ from pathlib import Path
 
 import pytest
 
+from conftest import GRADER
 from variants import materialize, variant_source
 
 REPO = Path(__file__).resolve().parents[1]
@@ -38,18 +38,6 @@ POINTS = {"public": 2.0, "hidden": 3.0}                               # per func
 RUN_TIMEOUT = 120                                                     # s; a hang fails, never blocks CI
 
 
-def _grader_executable() -> str:
-    """The `grader` console script of the environment running these tests (PATH as a fallback)."""
-    beside = Path(sys.executable).parent / "grader"
-    if beside.is_file():
-        return str(beside)
-    found = shutil.which("grader")
-    if found is None:
-        pytest.fail("the `grader` console script is not installed (pip install -e .)")
-    return found
-
-
-GRADER = _grader_executable()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -171,10 +159,16 @@ class Runs:
         self._pool.shutdown(wait=True, cancel_futures=True)
 
 
+def module_runs(plan: dict, request, prefetch_over: int = 6) -> Runs:
+    """The plan's runs for the requesting test module, all started at once when it selected
+    more than `prefetch_over` tests."""
+    selected = [item for item in request.session.items if item.module is request.module]
+    return Runs(plan, prefetch=len(selected) > prefetch_over)
+
+
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory, request):
-    selected = [item for item in request.session.items if item.module is request.module]
-    r = Runs(_plan(tmp_path_factory.mktemp("runs")), prefetch=len(selected) > 6)
+    r = module_runs(_plan(tmp_path_factory.mktemp("runs")), request)
     yield r
     r.close()
 

@@ -19,10 +19,12 @@ from pathlib import Path
 
 import pytest
 
-from grader.report.terminal import case_lines
+from conftest import GRADER
+from grader.catalogue import function_span
+from grader.report.terminal import case_lines, check_lines
 from grader.results import SubmissionResult
 from grader.spec import load_spec
-from test_check_cli import GRADER, short_timeout_spec
+from test_check_cli import short_timeout_spec
 from variants import materialize
 
 REPO = Path(__file__).resolve().parents[1]
@@ -30,6 +32,7 @@ ASSIGNMENT = REPO / "assignments" / "linear_classifier"
 REFERENCE = REPO / "reference" / "linear_classifier"
 HANDOUT = REPO / "student_template" / "linear_classifier"
 BOB = REPO / "examples" / "linear_classifier" / "bob"     # reg * W in svm_loss_naive's dW; softmax not written
+CS231N = REPO / "assignments" / "cs231n"                  # its functions have checks with points of their own
 RUN_TIMEOUT = 300                                         # s; a hang fails, never blocks CI
 
 
@@ -80,10 +83,10 @@ def case_names(hidden: bool) -> set[str]:
     return {f"{fn.name}[{c.case_id}]" for fn in spec.functions for c in fn.cases if c.visibility in visibilities}
 
 
-def check_json(submission: Path, out: Path, *extra: str) -> SubmissionResult:
+def check_json(submission: Path, out: Path, *extra: str, assignment: Path = ASSIGNMENT) -> SubmissionResult:
     """What `grader check --json` reports on the same submission."""
     out.mkdir(parents=True, exist_ok=True)
-    proc = subprocess.run([GRADER, "check", str(submission), "--assignment", str(ASSIGNMENT), "--json", str(out / "r.json"), *extra],
+    proc = subprocess.run([GRADER, "check", str(submission), "--assignment", str(assignment), "--json", str(out / "r.json"), *extra],
                           capture_output=True, text=True, timeout=RUN_TIMEOUT)
     assert proc.returncode in (0, 1), proc.stderr
     return SubmissionResult.from_dict(json.loads((out / "r.json").read_text()))
@@ -171,7 +174,7 @@ def test_failures_show_no_traceback_of_the_grader(runs):
     texts = [i["text"] for i in run.items.values() if i["outcome"] != "passed"]
     assert texts
     for text in texts + [run.stdout]:
-        assert "Traceback" not in text and "pytest_plugin.py" not in text and "CaseFailed" not in text
+        assert "Traceback" not in text and "pytest_plugin.py" not in text and "NotPassed" not in text
         assert not re.search(r'File ".*grader/', text), text
     assert "linear_classifier.py, line 36, in softmax_loss_naive: raise NotImplementedError" in run.stdout
 
@@ -191,13 +194,14 @@ def test_k_selects_and_grades_only_that_function(runs):
     assert "deselected" in run.stdout
 
 
-def test_a_selection_is_graded_alone():
-    """What -k leaves is all the first item grades: the engine runs only the cases it is given."""
-    from grader.grade import Prepared, grade_submission, select_cases
+def test_a_selection_is_graded_alone_and_as_in_a_full_grading(runs):
+    """What -k leaves is all the first item grades: whole functions, judged as a full grading judges them."""
+    from grader.grade import Prepared, grade_submission
     spec = load_spec(ASSIGNMENT)
-    chosen = [(fn, case) for fn, case in select_cases(spec, hidden=True) if fn.name == "svm_loss_naive"][:2]
-    result = grade_submission(spec, BOB, hidden=True, prepared=Prepared(spec, True, cases=chosen))
-    assert [(c.function, c.case_id) for c in result.cases()] == [(fn.name, case.case_id) for fn, case in chosen]
+    result = grade_submission(spec, BOB, hidden=True, prepared=Prepared(spec, True, functions={"svm_loss_naive"}))
+    verdict = lambda c: (c.function, c.case_id, c.status, c.message, c.diagnosis, c.details)
+    assert [verdict(c) for c in result.cases()] == \
+        [verdict(c) for c in runs("bob-check").cases() if c.function == "svm_loss_naive"]
 
 
 def test_timeout_fails_only_its_function_with_the_message(tmp_path):
@@ -211,6 +215,28 @@ def test_timeout_fails_only_its_function_with_the_message(tmp_path):
             assert "did not finish within 2 s" in item["text"] or "already timed out" in item["text"], item["text"]
         else:
             assert item["outcome"] == "passed", name
+
+
+def test_checks_with_points_are_items_too(tmp_path):
+    """cs231n's functions have checks beyond their outputs; a vectorized version that calls the naive
+    one gives the right values but fails no_loops, and its item says so as grader check does."""
+    submission = tmp_path / "calls_naive"
+    shutil.copytree(REPO / "reference" / "cs231n", submission)
+    source = (submission / "linear_svm.py").read_text()
+    span = function_span(source, "svm_loss_vectorized")
+    source = source[:span.start()] + "def svm_loss_vectorized(W, X, y, reg):\n    return svm_loss_naive(W, X, y, reg)\n\n\n" + source[span.end():]
+    (submission / "linear_svm.py").write_text(source)
+    run = run_pytest(tmp_path / "run", *grade_args(submission, assignment=CS231N))
+    check = check_json(submission, tmp_path / "check", assignment=CS231N)
+    assert check.checks(), "cs231n has no scored checks any more: pick another assignment for this test"
+    expected = {f"{c.function}[{c.case_id}]": ("passed" if c.passed else "failure", "\n".join(case_lines(c)))
+                for c in check.cases()}
+    expected |= {f"{c.function}[check-{c.name.replace(' ', '-')}]": ("passed" if c.passed else "failure", "\n".join(check_lines(c)))
+                 for c in check.checks()}
+    assert {name: (i["outcome"], i["text"] or expected[name][1]) for name, i in run.items.items()} == expected
+    assert run.items["svm_loss_vectorized[check-no_loops]"]["outcome"] == "failure"
+    assert run.items["svm_loss_vectorized[check-agrees_with-svm_loss_naive]"]["outcome"] == "passed"
+    assert run.returncode == 1
 
 
 # ---------------------------------------------------------------------------------------------

@@ -3,14 +3,13 @@ import filecmp
 import json
 import re
 import subprocess
-from pathlib import Path
 
 import pytest
 
 from grader.release import strip_solutions
 from grader.spec import SpecError, load_spec
 
-from conftest import ASSIGNMENT, REPO
+from conftest import GRADER, REPO
 
 REFERENCE = REPO / "reference" / "linear_classifier" / "linear_classifier.py"
 TEMPLATE = REPO / "student_template" / "linear_classifier"
@@ -24,6 +23,8 @@ def solution_lines(source: str) -> tuple[set, set]:
             in_block = True
         elif re.match(r"\s*#\s*END SOLUTION", line):
             in_block = False
+        elif in_block and re.match(r"\s*#\s*PROMPT:", line):
+            continue                                  # the author's prompt is for the student
         elif re.search(r"#\s*SOLUTION\s*$", line):
             inside.add(re.sub(r"\s*#\s*SOLUTION\s*$", "", line).strip())       # the one-line form
         elif line.strip():
@@ -36,6 +37,15 @@ def test_block_is_replaced_by_a_stub_at_the_same_indentation():
     assert strip_solutions(source) == (
         "def f(x):\n    y = 1\n    # TODO: your code here (see the docstring).\n"
         '    raise NotImplementedError("f is not implemented yet")\n    return y\n')
+
+
+def test_the_authors_prompt_replaces_the_generic_todo():
+    source = ("def f(x):\n    # BEGIN SOLUTION\n    # PROMPT: Double x, without a loop.\n    # PROMPT:\n"
+              "    # PROMPT: Return the result.\n    y = x * 2\n    # PROMPT: not a prompt: the code has begun\n"
+              "    # END SOLUTION\n    return y\n")
+    assert strip_solutions(source) == ("def f(x):\n    # TODO: Double x, without a loop.\n    #\n"
+                                       "    #       Return the result.\n"
+                                       '    raise NotImplementedError("f is not implemented yet")\n    return y\n')
 
 
 @pytest.mark.parametrize("line, stub", [
@@ -103,7 +113,7 @@ def test_handout_carries_only_public_cases(name):
 def test_committed_handout_is_what_release_writes_now(tmp_path, name):
     """Fails when the reference or the spec changed and `grader release` was not run again."""
     template = REPO / "student_template" / name
-    proc = subprocess.run(["grader", "release", name, "--out", str(tmp_path)], cwd=REPO, capture_output=True, text=True)
+    proc = subprocess.run([GRADER, "release", name, "--out", str(tmp_path)], cwd=REPO, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
     names = sorted(p.name for p in tmp_path.iterdir())
     assert names == sorted(p.name for p in template.iterdir())

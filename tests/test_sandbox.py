@@ -4,7 +4,6 @@ strong = process + Landlock + seccomp (+ namespaces where they work); partial = 
 minimal = process isolation only. Every mode keeps scores honest (comparison in the grader's
 process, plain data back); the stronger modes also keep files, network and processes out of reach.
 """
-import os
 import socket
 import textwrap
 import threading

@@ -16,7 +16,7 @@ from typing import Any
 
 from ..results import HIDDEN, PASSED, PUBLIC, CaseResult, FunctionResult, Score, SubmissionResult
 from .atomic import write_atomic
-from .terminal import clip_printed, indent_lines
+from .terminal import case_label, clip_printed, indent_lines, status_text
 
 VISIBILITIES = ("hidden", "after_due_date", "after_published", "visible")
 MAX_CASES_SHOWN = 10                 # failing cases shown in full per test; the rest by id
@@ -40,6 +40,12 @@ def gradescope_results(result: SubmissionResult, hidden_visibility: str = "after
                 continue                 # not graded, or this function has no such cases
             tests.append(_test(fn, visibility, score, cases, f"{number}.{index}",
                                "visible" if visibility == PUBLIC else hidden_visibility))
+        for index, check in enumerate(fn.checks, start=3):
+            tests.append({"name": f"{fn.name}: check {check.name}", "number": f"{number}.{index}",
+                          "score": check.earned, "max_score": check.possible,
+                          "status": "passed" if check.passed else "failed",
+                          "output": "\n".join(x for x in (check.message, check.details) if x),
+                          "visibility": "visible" if check.visibility == PUBLIC else hidden_visibility})
     return {
         "score": result.earned,
         "execution_time": result.duration,
@@ -100,11 +106,10 @@ def _case_report(cases: list[CaseResult], hidden: bool) -> str:
         lines.append("")
         if hidden:
             # Only what the student may know: no seed, no inputs, no details, no printed output.
-            lines.append(f"{case.case_id}: {_status(case)}")
+            lines.append(f"{case.case_id}: {status_text(case)}")
             lines += indent_lines(case.message, 2) + indent_lines(_probably(case), 2)
             continue
-        inputs = "".join(f", {k}={v}" for k, v in case.dims.items()) + (f", {case.note}" if case.note else "")
-        lines.append(f"{case.case_id} (seed {case.seed}{inputs}): {_status(case)}")
+        lines.append(f"{case_label(case)}: {status_text(case)}")
         lines += indent_lines(case.message, 2) + indent_lines(_probably(case), 2) + indent_lines(case.details, 2)
         if case.stdout.strip():
             lines += ["  your code printed:"] + indent_lines(clip_printed(case.stdout), 4)
@@ -124,7 +129,3 @@ def _summary(result: SubmissionResult) -> str:
     if result.sandbox_warning:
         lines.append(f"Warning: {result.sandbox_warning}")
     return "\n".join(lines)
-
-
-def _status(case: CaseResult) -> str:
-    return case.status.replace("_", " ")

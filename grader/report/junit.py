@@ -16,7 +16,7 @@ import re
 
 import junitparser
 
-from ..results import (ERROR_STATUSES, FAILURE_STATUSES, CaseResult, FunctionResult, OutputCheck,
+from ..results import (ERROR_STATUSES, FAILED, FAILURE_STATUSES, CaseResult, CheckResult, FunctionResult, OutputCheck,
                        SubmissionResult)
 from .atomic import write_atomic
 
@@ -90,8 +90,21 @@ def _suite(fn: FunctionResult, name: str, classname: str, student: str | None = 
         suite.add_property("hidden_points_possible", str(fn.hidden.possible))
     for case in fn.cases:
         suite.append(_testcase(case, classname))     # add_testcase would recount the suite each time
+    for check in fn.checks:
+        suite.append(_check_testcase(check, classname))
     suite.update_statistics()
     return suite
+
+
+def _check_testcase(check: CheckResult, classname: str) -> junitparser.TestCase:
+    """A check with its own points: a testcase named "check: <name>", failed or in error like a case."""
+    testcase = junitparser.TestCase(xml_safe(f"check: {check.name} ({check.visibility})"), xml_safe(classname), 0)
+    if not check.passed:
+        kind = junitparser.Failure if check.status == FAILED else junitparser.Error
+        entry = kind(" ".join(xml_safe(check.message).splitlines()), check.status)
+        entry.text = xml_safe("\n".join(x for x in (check.message, check.details) if x))
+        testcase.result = [entry]
+    return testcase
 
 
 def _testcase(case: CaseResult, classname: str) -> junitparser.TestCase:

@@ -6,7 +6,9 @@ It never says "all tests passed" when hidden cases were not run.
 """
 from __future__ import annotations
 
-from ..results import PASSED, CaseResult, FunctionResult, SubmissionResult
+from dataclasses import dataclass, field
+
+from ..results import CaseResult, CheckResult, FunctionResult, SubmissionResult
 
 MAX_PRINTED_LINES = 8
 MAX_CASES_SHOWN = 3                  # failing cases shown in full per function; the rest in one line
@@ -28,44 +30,37 @@ def render(result: SubmissionResult, verbose: bool = False) -> str:
         lines += block + ([""] if len(block) > 1 else [])
     if lines[-1]:
         lines.append("")
-    lines.append(_summary(result))
+    lines.append(summary_line(result))
     return "\n".join(lines) + "\n"
 
 
 def _function(fn: FunctionResult, verbose: bool) -> list[str]:
     cases = fn.cases
     passed = sum(c.passed for c in cases)
-    earned, possible = fn.earned, fn.possible
-    mark = "ok  " if passed == len(cases) else "FAIL"
-    head = f"{mark} {fn.name}: {passed}/{len(cases)} cases passed, {_pts(earned)}/{_pts(possible)} points"
-    out = [head]
-    first = None
-    same, more, shown = [], [], 0
-    told = set()                         # each diagnosis is said once per function
+    checks_passed = sum(c.passed for c in fn.checks)
+    mark = "ok  " if passed == len(cases) and checks_passed == len(fn.checks) else "FAIL"
+    checks = f", {checks_passed}/{len(fn.checks)} checks passed" if fn.checks else ""
+    out = [f"{mark} {fn.name}: {passed}/{len(cases)} cases passed{checks}, {points(fn.earned)}/{points(fn.possible)} points"]
+    digest = failures(fn)
     for case in cases:
-        if case.status == PASSED:
-            if verbose:
-                out.append(f"     {_label(case)}: passed")
+        if case.passed and verbose:
+            out.append(f"     {case_label(case)}: passed")
+        if case not in digest.shown:
             continue
-        if first is not None and case.status == first.status and case.message == first.message:
-            same.append(f"{case.case_id} (seed {case.seed})")
+        # the first failure in full, the others without details; each diagnosis said once
+        lines = case_lines(case, full=case is digest.shown[0], diagnosis=case.case_id in digest.diagnoses)
+        out += ["     " + line for line in lines]
+    if digest.same:
+        out.append(f"     the same on {case_list(digest.same)}")
+    if digest.more:
+        out.append(f"     also failing: {case_list(digest.more)}")
+    for check in fn.checks:
+        if check.passed and not verbose:
             continue
-        if shown >= MAX_CASES_SHOWN:
-            more.append(f"{case.case_id} (seed {case.seed})")
-            continue
-        shown += 1
-        # the first failure in full; the others without details; each diagnosis said once
-        out += ["     " + line for line in case_lines(case, full=first is None, diagnosis=case.diagnosis not in told)]
-        told.add(case.diagnosis)
-        first = first or case
-    if same:
-        out.append(f"     the same on {', '.join(same)}")
-    if more:
-        out.append(f"     also failing: {', '.join(more)}")
-    printed = next((c for c in cases if c.stdout.strip()), None)
-    if first is None and printed is not None:      # all passed, but the student printed: show where
-        out.append(f"     your code printed in {printed.case_id}:")
-        out += indent_lines(clip_printed(printed.stdout), 8)
+        out += ["     " + line for line in check_lines(check)]
+    if digest.printed is not None:       # all passed, but the student printed: show where
+        out.append(f"     your code printed in {digest.printed.case_id}:")
+        out += indent_lines(clip_printed(digest.printed.stdout), 8)
     return out
 
 
@@ -79,8 +74,7 @@ def case_lines(case: CaseResult, full: bool = True, diagnosis: bool = True) -> l
 
     The pytest plugin's failure text is this block too.
     """
-    out = [f"{_label(case)}: {case.status.replace('_', ' ')}"]
-    out += indent_lines(case.message, 3)
+    out = [f"{case_label(case)}: {status_text(case)}"] + indent_lines(case.message, 3)
     if diagnosis and case.diagnosis:
         out += indent_lines("Probably: " + case.diagnosis, 3)
     if full and case.details:
@@ -90,28 +84,91 @@ def case_lines(case: CaseResult, full: bool = True, diagnosis: bool = True) -> l
     return out
 
 
-def _label(case: CaseResult) -> str:
+def check_lines(check: CheckResult) -> list[str]:
+    """A check as the terminal shows it, unindented: 'check gradient: failed (0/1 point)', then
+    what is wrong and where. The pytest plugin's failure text for a check."""
+    return [check_line(check)] + indent_lines(check.message, 3) + indent_lines(check.details, 3)
+
+
+@dataclass
+class Failures:
+    """Which failing cases of one function a report shows, and how; the terminal and Markdown reports share it.
+
+        digest = failures(fn)
+        first = digest.shown[0] if digest.shown else None     # shown with details and printed output
+
+    A case that fails exactly as the first one did (status and message) is only listed, in
+    `same`; past `limit` shown cases, the rest are listed in `more`. Each diagnosis is said
+    once per function, with the first shown case that has it (`diagnoses`: case id -> sentence).
+    """
+
+    shown: list[CaseResult] = field(default_factory=list)
+    diagnoses: dict[str, str] = field(default_factory=dict)
+    same: list[CaseResult] = field(default_factory=list)
+    more: list[CaseResult] = field(default_factory=list)
+    printed: CaseResult | None = None   # every case passed, but this one printed something
+
+
+def failures(fn: FunctionResult, limit: int = MAX_CASES_SHOWN) -> Failures:
+    digest = Failures()
+    for case in fn.cases:
+        if case.passed:
+            continue
+        first = digest.shown[0] if digest.shown else None
+        if first is not None and case.status == first.status and case.message == first.message:
+            digest.same.append(case)
+        elif len(digest.shown) >= limit:
+            digest.more.append(case)
+        else:
+            digest.shown.append(case)
+            if case.diagnosis and case.diagnosis not in digest.diagnoses.values():
+                digest.diagnoses[case.case_id] = case.diagnosis
+    if not digest.shown:
+        digest.printed = next((c for c in fn.cases if c.stdout.strip()), None)
+    return digest
+
+
+def case_label(case: CaseResult) -> str:
+    """`public-1 (seed 1, N=14, D=6, note)`: which case, and enough to rebuild its inputs."""
     inputs = ", ".join(f"{k}={v}" for k, v in case.dims.items())
     note = f", {case.note}" if case.note else ""
     return f"{case.case_id} (seed {case.seed}{', ' + inputs if inputs else ''}{note})"
 
 
-def _summary(result: SubmissionResult) -> str:
-    counts = result.counts()
+def case_list(cases: list[CaseResult]) -> str:
+    return ", ".join(f"{case.case_id} (seed {case.seed})" for case in cases)
+
+
+def status_text(case: CaseResult) -> str:
+    return case.status.replace("_", " ")
+
+
+def check_line(check: CheckResult) -> str:
+    """'check gradient: failed (0/1 point)'"""
+    return (f"check {check.name}: {check.status} ({points(check.earned)}/{points(check.possible)} "
+            f"point{'s' if check.possible != 1 else ''})")
+
+
+def summary_line(result: SubmissionResult) -> str:
+    """The last line: cases and checks passed and points, and whether hidden cases were run."""
+    cases, checks = result.cases(), result.checks()
+    passed = sum(c.passed for c in cases)
     scope = "public and hidden" if result.hidden_graded else "public"
     if result.all_passed:
-        head = f"All {counts['tests']} {scope} cases passed"
+        head = f"All {len(cases)} {scope} cases" + (f" and {len(checks)} checks" if checks else "") + " passed"
     else:
-        head = f"{counts['passed']} of {counts['tests']} {scope} cases passed"
-    text = f"{head}: {_pts(result.earned)}/{_pts(result.possible)} points."
+        head = f"{passed} of {len(cases)} {scope} cases" + (
+            f" and {sum(c.passed for c in checks)} of {len(checks)} checks" if checks else "") + " passed"
+    text = f"{head}: {points(result.earned)}/{points(result.possible)} points."
     if not result.hidden_graded and result.hidden_points:
-        text += f" Hidden cases, worth {_pts(result.hidden_points)} more points, are not run here."
+        text += f" Hidden cases, worth {points(result.hidden_points)} more points, are not run here."
     elif not result.hidden_graded:
         text += " Hidden cases, if any, are not run here."
     return text
 
 
-def _pts(x: float) -> str:
+def points(x: float) -> str:
+    """2, 0.5, 2.25: points without trailing zeros."""
     return f"{x:.2f}".rstrip("0").rstrip(".") if x != int(x) else str(int(x))
 
 

@@ -8,11 +8,13 @@ becomes a value with the student's file and line.
 from __future__ import annotations
 
 import importlib.util
+import io
 import linecache
 import os
 import sys
 import time
 import traceback
+import types
 
 import numpy as np
 
@@ -36,16 +38,25 @@ def run(job: dict, inputs: list, start: int, skip: set, out_fd: int, capture_fd:
 
     capture = _Capture(capture_fd)
     modules, errors = {}, dict(preset_errors or {})
+    sources = job.get("sources") or {}
+    by_path: dict = {}                   # a notebook that stands for several modules runs once
     for name, path in job["modules"].items():
         if name in errors:
             continue
         if path is None:
             errors[name] = {"kind": "missing_module", "message": f"{name}.py not found in the submission"}
             continue
+        if path in by_path:
+            modules[name], error = by_path[path]
+            if error:
+                errors[name] = error
+            continue
         try:
-            modules[name] = _import(name, path)
+            modules[name] = _import(name, path, sources.get(name))
+            by_path[path] = (modules[name], None)
         except BaseException as e:  # noqa: BLE001 - SystemExit, KeyboardInterrupt at import are the student's
             errors[name] = _describe(e, folder)
+            by_path[path] = (None, errors[name])
     send({"type": "imported", "errors": errors, "stdout": capture.take()})
 
     for index in range(start, len(job["calls"])):
@@ -170,11 +181,20 @@ def _to_framework(v, torch):
     return v
 
 
-def _import(name: str, path: str):
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
+def _import(name: str, path: str, source: str | None = None):
+    """Import a module file; with `source` (converted from the notebook at `path`), run that
+    instead, under the notebook's path, so that tracebacks name it and show its lines."""
+    if source is None:
+        spec = importlib.util.spec_from_file_location(name, path)
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+        return module
+    module = types.ModuleType(name)
+    module.__file__ = path
     sys.modules[name] = module
-    spec.loader.exec_module(module)
+    linecache.cache[path] = (len(source), None, io.StringIO(source).readlines(), path)   # no mtime: never reloaded
+    exec(compile(source, path, "exec", dont_inherit=True), module.__dict__)
     return module
 
 

@@ -13,6 +13,9 @@ def svm_loss_naive(W, X, y, reg):
     num_train = X.shape[0]
     loss = 0.0
     # BEGIN SOLUTION
+    # PROMPT: Loop over the examples and the classes: add every positive margin to the loss and
+    # PROMPT: compute the gradient dW at the same time, then average both over the examples and
+    # PROMPT: add the regularization reg * np.sum(W * W) and its gradient.
     for i in range(num_train):
         scores = X[i].dot(W)
         correct_class_score = scores[y[i]]
@@ -38,6 +41,8 @@ def svm_loss_vectorized(W, X, y, reg):
     loss = 0.0
     dW = np.zeros(W.shape)
     # BEGIN SOLUTION
+    # PROMPT: The same loss and gradient as svm_loss_naive, without any Python loop: compute all
+    # PROMPT: the margins at once, then dW from a matrix of margin indicators.
     num_train = X.shape[0]
     rows = np.arange(num_train)
     scores = X.dot(W)                                   # (N, C)

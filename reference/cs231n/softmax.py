@@ -12,6 +12,9 @@ def softmax_loss_naive(W, X, y, reg):
     loss = 0.0
     dW = np.zeros_like(W)
     # BEGIN SOLUTION
+    # PROMPT: Loop over the examples: the cross-entropy of each example's softmax probabilities
+    # PROMPT: and its gradient, averaged, plus the regularization. Shift the scores by their
+    # PROMPT: maximum before np.exp, or large scores overflow.
     num_classes = W.shape[1]
     num_train = X.shape[0]
     for i in range(num_train):
@@ -37,6 +40,7 @@ def softmax_loss_vectorized(W, X, y, reg):
     loss = 0.0
     dW = np.zeros_like(W)
     # BEGIN SOLUTION
+    # PROMPT: The same loss and gradient as softmax_loss_naive, without any Python loop.
     num_train = X.shape[0]
     rows = np.arange(num_train)
     scores = X.dot(W)

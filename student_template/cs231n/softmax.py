@@ -11,7 +11,9 @@ def softmax_loss_naive(W, X, y, reg):
     """Softmax loss, naive implementation (with loops). Returns (loss, dW)."""
     loss = 0.0
     dW = np.zeros_like(W)
-    # TODO: your code here (see the docstring).
+    # TODO: Loop over the examples: the cross-entropy of each example's softmax probabilities
+    #       and its gradient, averaged, plus the regularization. Shift the scores by their
+    #       maximum before np.exp, or large scores overflow.
     raise NotImplementedError("softmax_loss_naive is not implemented yet")
     return loss, dW
 
@@ -20,6 +22,6 @@ def softmax_loss_vectorized(W, X, y, reg):
     """Softmax loss, vectorized version. Returns (loss, dW)."""
     loss = 0.0
     dW = np.zeros_like(W)
-    # TODO: your code here (see the docstring).
+    # TODO: The same loss and gradient as softmax_loss_naive, without any Python loop.
     raise NotImplementedError("softmax_loss_vectorized is not implemented yet")
     return loss, dW

@@ -1,0 +1,383 @@
+"""Jupyter notebooks as submissions: the definitions in their code cells become one module.
+
+    >>> module = load(Path("work.ipynb"))           # reads JSON and parses cells; runs nothing
+    >>> module.source                                # what the worker's child compiles and runs
+    >>> where(module.cells, 42)                      # (cell 5, line 3): module line -> notebook
+    (5, 3)
+
+Only the child that runs student code executes anything; this module reads the notebook (plain
+JSON, nbformat 4) and parses each code cell with `ast` in the grader's process. From each code
+cell, top to bottom, it keeps what defines the functions and drops what a notebook does with
+them (training loops, plots, prints, data loading):
+
+- kept: imports (not `google.colab` or `IPython`: they exist only in a notebook front end),
+  `def`, `class`, assignments of constant expressions to names (literals, operators, names
+  already defined, attributes and subscripts of those, lambdas), and `if`/`try` blocks made
+  only of kept statements;
+- dropped: every other statement (calls, `print`, `for`/`while`/`with`, `assert`, `del`,
+  assignments whose value calls anything), `if __name__ == "__main__":` blocks, IPython magics
+  (`%time f()`, `x = %who`), shell lines (`!pip install ...`), help (`?np.sum`, `f?`) and cells
+  whose cell magic is not Python (`%%bash`, `%%writefile`; `%%time` and `%%capture` cells keep
+  their body);
+- `from __future__` imports move to the module's first line.
+
+Each cell keeps its own lines (a dropped statement becomes blank lines or `pass`), so a line of
+the module maps back to (cell, line in cell) by offsets: cells are numbered from 1 counting every
+cell from the top, markdown included; lines from 1 within the cell.
+"""
+from __future__ import annotations
+
+import __future__
+import ast
+import builtins
+import io
+import json
+import re
+import tokenize
+from dataclasses import dataclass, field
+from pathlib import Path
+
+FRONT_END_MODULES = ("google.colab", "IPython")      # importable only inside a notebook front end
+PYTHON_CELL_MAGICS = ("time", "capture")              # cell magics whose body runs as Python
+_MAGIC_ASSIGN = re.compile(r"^\s*[A-Za-z_][\w.]*(\s*,\s*[A-Za-z_][\w.]*)*\s*=\s*[%!]")
+
+
+class NotebookError(Exception):
+    """A notebook that cannot become a module: not a notebook, or a cell that is not Python.
+
+    `error_type` is set (SyntaxError) when a cell is at fault; the error is then reported as
+    the child reports an exception at import, with the cell and line."""
+
+    def __init__(self, problem: str, cell: int | None = None, line: int | None = None, code: str = "",
+                 error_type: str = ""):
+        super().__init__(problem)
+        self.problem, self.cell, self.line, self.code, self.error_type = problem, cell, line, code, error_type
+
+    def as_error(self, file: str) -> dict:
+        """The error as the import error of a module that comes from notebook `file`."""
+        if self.error_type:
+            where = {"cell": self.cell, "line": self.line} if self.line else {}
+            return {"kind": "exception", "type": self.error_type, "message": self.problem, "file": file,
+                    **where, "code": self.code}
+        return {"kind": "notebook", "message": f"{file} {self.problem}" + (f" (cell {self.cell})" if self.cell else "")}
+
+
+@dataclass(frozen=True)
+class Module:
+    """A notebook's kept code as one module, and where each of its lines came from."""
+
+    source: str
+    cells: tuple                     # (first module line, cell number, number of lines), in order
+    dropped: dict = field(default_factory=dict)     # name -> (cell, line) of a dropped statement setting it
+
+
+@dataclass
+class Notebooks:
+    """The modules of one submission that come from notebooks."""
+
+    sources: dict = field(default_factory=dict)      # module -> converted source, for the child
+    errors: dict = field(default_factory=dict)       # module -> import error, for notebooks that did not convert
+    files: dict = field(default_factory=dict)        # module -> the notebook's file name, for messages
+    modules: dict = field(default_factory=dict)      # notebook file name -> Module, to relocate errors
+
+    def relocate(self, error):
+        return relocate(error, self.modules) if isinstance(error, dict) else error
+
+
+def for_modules(paths: dict) -> Notebooks:
+    """Convert the notebooks among a submission's module paths ({module: path or None}), each once."""
+    found = Notebooks()
+    done: dict[str, Module | NotebookError] = {}
+    for name, path in paths.items():
+        if path is None or not str(path).endswith(".ipynb"):
+            continue
+        file = Path(path).name
+        if path not in done:
+            try:
+                done[path] = load(Path(path))
+            except NotebookError as e:
+                done[path] = e
+        found.files[name] = file
+        if isinstance(done[path], NotebookError):
+            found.errors[name] = done[path].as_error(file)
+        else:
+            found.sources[name] = done[path].source
+            found.modules[file] = done[path]
+    return found
+
+
+def load(path: Path) -> Module:
+    """Read and convert a notebook file; NotebookError says what is wrong and where."""
+    try:
+        data = path.read_bytes()
+    except OSError as e:
+        raise NotebookError(f"cannot be read ({e.strerror or e})") from None
+    return convert(read_cells(data))
+
+
+def read_cells(data: bytes | str) -> list[tuple[str, str]]:
+    """(cell type, source) of every cell of an nbformat 4 notebook, in order."""
+    try:
+        nb = json.loads(data)
+    except json.JSONDecodeError as e:
+        raise NotebookError(f"is not a Jupyter notebook: invalid JSON at line {e.lineno}, column {e.colno} ({e.msg})") from None
+    except (UnicodeDecodeError, RecursionError, ValueError) as e:
+        raise NotebookError(f"is not a Jupyter notebook: {type(e).__name__}") from None
+    if not isinstance(nb, dict) or not isinstance(nb.get("cells"), list):
+        major = nb.get("nbformat") if isinstance(nb, dict) else None
+        if isinstance(major, int) and major < 4:
+            raise NotebookError(f"is in nbformat {major}, from IPython 2 or older: open it in Jupyter and save it "
+                                "again (any version since 2015 writes nbformat 4)")
+        raise NotebookError("is not a Jupyter notebook: no list of cells")
+    cells = []
+    for number, cell in enumerate(nb["cells"], 1):
+        source = cell.get("source", "") if isinstance(cell, dict) else None
+        if isinstance(source, list) and all(isinstance(s, str) for s in source):
+            source = "".join(source)
+        if not isinstance(source, str) or not isinstance(cell.get("cell_type"), str):
+            raise NotebookError("is not a Jupyter notebook: a cell without a cell_type or a text source", cell=number)
+        cells.append((cell["cell_type"], source))
+    return cells
+
+
+def convert(cells: list[tuple[str, str]]) -> Module:
+    """One module from the code cells; NotebookError for a cell that is not Python."""
+    lines, spans, future = [""], [], []        # the first line is for `from __future__` imports
+    dropped: dict = {}
+    bound = set(dir(builtins))
+    for number, (kind, source) in enumerate(cells, 1):
+        if kind != "code":
+            continue
+        cell = _cell_lines(source)
+        if not cell:
+            continue
+        tree = _parse(cell, number)
+        for stmt in tree.body:
+            if _is_future(stmt):
+                for alias in stmt.names:
+                    if alias.name not in __future__.all_feature_names:
+                        raise NotebookError(f"future feature {alias.name} is not defined", number, stmt.lineno,
+                                            cell[stmt.lineno - 1].strip(), "SyntaxError")
+                    future.append(alias.name)
+                _blank(cell, stmt)
+            elif not _keep(stmt, bound):
+                _blank(cell, stmt)
+                dropped.update(dict.fromkeys(_names_set(stmt), (number, stmt.lineno)))
+        spans.append((len(lines) + 1, number, len(cell)))
+        lines += cell
+    if future:
+        lines[0] = "from __future__ import " + ", ".join(dict.fromkeys(future))
+    for name in bound:
+        dropped.pop(name, None)                # set again by a kept statement: never missing
+    return Module("\n".join(lines) + "\n", tuple(spans), dropped)
+
+
+def where(cells: tuple, line: int) -> tuple[int, int] | None:
+    """(cell number, line in that cell) of a line of the module; None for the grader's own first line."""
+    for first, number, count in cells:
+        if first <= line < first + count:
+            return number, line - first + 1
+    return None
+
+
+def relocate(error: dict, modules: dict) -> dict:
+    """An error the child reported, its file and line moved from the module to the notebook's cell.
+
+    `modules` maps a notebook's file name to its Module; other files' errors are returned as is.
+    A NameError of a name that a dropped statement sets gets a `note` saying so."""
+    file, line = error.get("file"), error.get("line")
+    module = modules.get(file) if isinstance(file, str) else None
+    if module is None or not isinstance(line, int) or isinstance(line, bool):
+        return error
+    found = where(module.cells, line)
+    if found is None:
+        return {key: value for key, value in error.items() if key not in ("line", "code")}
+    error = {**error, "cell": found[0], "line": found[1]}
+    missing = re.match(r"name '(\w+)' is not defined", str(error.get("message", "")))
+    if error.get("type") == "NameError" and missing and missing.group(1) in module.dropped:
+        name, (cell, at) = missing.group(1), module.dropped[missing.group(1)]
+        error["note"] = (f"{name} is set in cell {cell}, line {at}, which the grader does not run: from a "
+                         "notebook it keeps only imports, functions, classes and constants (see docs/notebooks.md).")
+    return error
+
+
+# ---------------------------------------------------------------------------------------------
+# One cell: magics out, then the statements that are not definitions
+
+
+def _cell_lines(source: str) -> list[str]:
+    """A cell's lines with IPython's syntax replaced by blank lines or `pass`, line for line."""
+    lines = re.split(r"\r\n|\r|\n", source)       # Python's line breaks only (not str.splitlines's \f, \u2028, ...)
+    if lines[-1] == "":
+        lines.pop()
+    if lines and lines[0].startswith("%%"):
+        name = lines[0][2:].split(maxsplit=1)[0] if lines[0][2:].strip() else ""
+        if name not in PYTHON_CELL_MAGICS:
+            return [""] * len(lines)
+        lines[0] = ""
+    indent = re.match(r"[ \t]*", lines[0]).group() if lines else ""
+    if indent:                           # IPython removes the first line's indentation from every line
+        lines = [line[len(indent):] if line.startswith(indent) else line for line in lines]
+    for first, last, end in _logical_lines(lines):
+        text = lines[first]
+        if text.lstrip()[:1] in ("%", "!", "?") or _MAGIC_ASSIGN.match(text) or end == "?":
+            lines[first] = text[: len(text) - len(text.lstrip())] + "pass"
+            for i in range(first + 1, last + 1):
+                lines[i] = ""
+    return lines
+
+
+def _logical_lines(lines: list[str]) -> list[tuple[int, int, str]]:
+    """(first, last line index, last token) of each logical line: lines joined by brackets,
+    strings or `\\`.
+
+    Tokenizing tells a line that starts a statement (where `%` or `!` is a magic) from one
+    inside brackets (`% loss` continuing a format expression), and `f?` from `# why?`. Where the
+    tokenizer gives up, each remaining line counts as its own; `ast.parse` then reports any
+    real error."""
+    found, start, end, next_row = [], None, "", 0
+    try:
+        for tok in tokenize.generate_tokens(io.StringIO("\n".join(lines) + "\n").readline):
+            if tok.type in (tokenize.NL, tokenize.COMMENT, tokenize.INDENT, tokenize.DEDENT, tokenize.ENDMARKER):
+                continue
+            if tok.type == tokenize.NEWLINE:
+                if start is not None:
+                    found.append((start, tok.start[0] - 1, end))
+                start, next_row = None, tok.start[0]
+            else:
+                start = tok.start[0] - 1 if start is None else start
+                end = tok.string
+    except (tokenize.TokenError, SyntaxError):
+        resume = start if start is not None else next_row
+        found += [(i, i, lines[i].split("#", 1)[0].rstrip()[-1:]) for i in range(resume, len(lines)) if lines[i].strip()]
+    return found
+
+
+def _parse(lines: list[str], number: int) -> ast.Module:
+    try:
+        return ast.parse("\n".join(lines) + "\n")
+    except SyntaxError as e:
+        line = e.lineno if isinstance(e.lineno, int) and 1 <= e.lineno <= len(lines) else None
+        code = lines[line - 1].strip() if line else ""
+        raise NotebookError(e.msg, number, line, code, type(e).__name__) from None
+    except (RecursionError, MemoryError, ValueError) as e:
+        raise NotebookError(f"cannot be read: cell {number} could not be parsed ({type(e).__name__})") from None
+
+
+def _is_future(stmt: ast.stmt) -> bool:
+    return isinstance(stmt, ast.ImportFrom) and stmt.module == "__future__" and not stmt.level
+
+
+def _keep(stmt: ast.stmt, bound: set) -> bool:
+    """Whether a top-level statement only defines things; `bound` gains the names it defines."""
+    if isinstance(stmt, (ast.Import, ast.ImportFrom)):
+        if isinstance(stmt, ast.Import):
+            names = [a.name for a in stmt.names]
+        else:
+            names = [] if stmt.level else [stmt.module or ""]
+        if any(n == m or n.startswith(m + ".") for n in names for m in FRONT_END_MODULES):
+            return False
+        bound.update((a.asname or a.name).split(".")[0] for a in stmt.names if a.name != "*")
+        return True
+    if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+        bound.add(stmt.name)
+        return True
+    if isinstance(stmt, ast.Assign):
+        targets = [n for t in stmt.targets for n in _target_names(t)]
+        if None in targets or not _constant(stmt.value, bound):
+            return False
+        bound.update(targets)
+        return True
+    if isinstance(stmt, ast.AnnAssign):
+        names = _target_names(stmt.target)
+        if None in names or (stmt.value is not None and not _constant(stmt.value, bound)):
+            return False
+        if stmt.value is not None:
+            bound.update(names)
+        return True
+    if isinstance(stmt, ast.AugAssign):
+        return isinstance(stmt.target, ast.Name) and stmt.target.id in bound and _constant(stmt.value, bound)
+    if isinstance(stmt, ast.If):
+        if any(isinstance(n, ast.Name) and n.id == "__name__" for n in ast.walk(stmt.test)):
+            return False                 # `if __name__ == "__main__":` runs the notebook's work
+        return _constant(stmt.test, bound) and _all_kept(stmt.body + stmt.orelse, bound)
+    if isinstance(stmt, ast.Try):
+        handlers = all(h.type is None or _constant(h.type, bound) for h in stmt.handlers)
+        for h in stmt.handlers:
+            if h.name:
+                bound.add(h.name)
+        return handlers and _all_kept(stmt.body + [s for h in stmt.handlers for s in h.body]
+                                      + stmt.orelse + stmt.finalbody, bound)
+    return False
+
+
+def _names_set(stmt: ast.stmt) -> list[str]:
+    """Every name a statement would define at the top level (roughly: nested scopes included)."""
+    names = []
+    for node in ast.walk(stmt):
+        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+            names.append(node.id)
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            names.append(node.name)
+        elif isinstance(node, ast.alias):
+            names.append((node.asname or node.name).split(".")[0])
+    return names
+
+
+def _all_kept(stmts: list, bound: set) -> bool:
+    trial = set(bound)
+    if all(_keep(s, trial) for s in stmts):
+        bound |= trial
+        return True
+    return False
+
+
+def _target_names(target: ast.expr) -> list:
+    """Names an assignment binds; None stands for a target that is not a plain name."""
+    if isinstance(target, ast.Name):
+        return [target.id]
+    if isinstance(target, ast.Starred):
+        return _target_names(target.value)
+    if isinstance(target, (ast.Tuple, ast.List)):
+        return [n for elt in target.elts for n in _target_names(elt)]
+    return [None]
+
+
+_CONSTANT_NODES = (ast.Constant, ast.Tuple, ast.List, ast.Set, ast.Dict, ast.UnaryOp, ast.BinOp, ast.BoolOp,
+                   ast.Compare, ast.IfExp, ast.Attribute, ast.Subscript, ast.Slice, ast.Starred, ast.JoinedStr,
+                   ast.FormattedValue)
+
+
+def _constant(expr: ast.expr, bound: set) -> bool:
+    """Whether an expression calls nothing and names only what is already defined."""
+    if isinstance(expr, ast.Lambda):     # its body runs only when called; its defaults run now
+        return all(_constant(d, bound) for d in expr.args.defaults + [d for d in expr.args.kw_defaults if d])
+    if isinstance(expr, ast.Name):
+        return expr.id in bound
+    return isinstance(expr, _CONSTANT_NODES) and all(
+        _constant(child, bound) for child in ast.iter_child_nodes(expr) if isinstance(child, ast.expr))
+
+
+def _blank(lines: list[str], stmt: ast.stmt) -> None:
+    """Remove a statement, keeping every line where it is (so line numbers do not move)."""
+    first, last = stmt.lineno - 1, stmt.end_lineno - 1
+    before = _chars(lines[first], stmt.col_offset)
+    after = lines[last][len(_chars(lines[last], stmt.end_col_offset)):]
+    if not before.strip() and (after.strip() in ("", ";") or after.lstrip().startswith("#")):
+        for i in range(first, last + 1):             # alone on its lines
+            lines[i] = ""
+        return
+    # It shares a line with another statement (`import numpy as np; np.random.seed(0)`):
+    # `pass` in its place, continued with backslashes down to the code after it.
+    if first == last:
+        lines[first] = before + "pass" + after
+        return
+    lines[first] = before + "pass \\"
+    for i in range(first + 1, last):
+        lines[i] = "\\"
+    lines[last] = " " * len(_chars(lines[last], stmt.end_col_offset)) + after
+
+
+def _chars(line: str, byte_offset: int) -> str:
+    """The start of `line` up to an `ast` column, which counts UTF-8 bytes."""
+    return line.encode("utf-8")[:byte_offset].decode("utf-8", "ignore")

@@ -1,0 +1,275 @@
+"""Checks beyond the outputs: gradient check, agreement, no loops, no autograd, speed; their spec and reports."""
+import json
+import re
+import shutil
+import textwrap
+from pathlib import Path
+
+import jsonschema
+import pytest
+
+from grader.checks import judge_static
+from grader.grade import Prepared, grade_submission
+from grader.report.gradescope import gradescope_results
+from grader.report.json_report import render_json, schema
+from grader.report.junit import build_junit
+from grader.report.terminal import render
+from grader.run.worker import Worker
+from grader.spec import CheckSpec, FunctionSpec, SpecError, load_spec
+
+from conftest import REPO
+
+CS231N = REPO / "assignments" / "cs231n"
+
+
+# --- static checks, pure ----------------------------------------------------------------------
+
+def _fn(name="f"):
+    return FunctionSpec(name=name, module="m", dims={}, args=(), outputs=(), rtol=1e-6, atol=1e-9,
+                        points_public=1, points_hidden=0, all_or_nothing=False, checks=(), cases=())
+
+
+def static(kind, source, name="f"):
+    return judge_static(_fn(name), CheckSpec(kind=kind, points=1, visibility="public"), textwrap.dedent(source), "m.py")
+
+
+@pytest.mark.parametrize("body, what, line", [
+    ("for i in range(3):\n        pass", "a for loop", 3),
+    ("while x:\n        x -= 1", "a while loop", 3),
+    ("return [v for v in x]", "a list comprehension", 3),
+    ("return sum(v for v in x)", "a generator expression", 3),
+    ("return {k: 1 for k in x}", "a dict comprehension", 3),
+])
+def test_no_loops_names_the_loop_and_its_line(body, what, line):
+    r = static("no_loops", f"import numpy as np\ndef f(x):\n    {body}\n")
+    assert r.status == "failed" and r.earned == 0
+    assert r.message.startswith(f"f has {what} at line {line} (`")
+
+
+def test_no_loops_follows_the_helpers_the_function_calls():
+    source = """\
+        def helper(x):
+            return [v * 2 for v in x]
+
+        def middle(x):
+            return helper(x)
+
+        def f(x):
+            return middle(x) + 1
+
+        def unrelated(x):
+            for v in x:
+                pass
+        """
+    r = static("no_loops", source)
+    assert r.status == "failed" and "at line 2" in r.message
+    clean = static("no_loops", "import numpy as np\ndef f(x):\n    return np.maximum(0, x).sum()\n\ndef g(x):\n    for v in x: pass\n")
+    assert clean.status == "passed" and clean.earned == 1
+
+
+@pytest.mark.parametrize("source, found", [
+    ("def f(w):\n    loss = (w * w).sum()\n    loss.backward()\n    return w.grad", ".backward()"),
+    ("import torch\ndef f(w):\n    return torch.autograd.grad((w * w).sum(), w)[0]", "torch.autograd"),
+    ("from torch.autograd import grad as g\ndef f(w):\n    return g((w * w).sum(), w)[0]", "g (autograd)"),
+    ("import torch\ndef f(w):\n    return torch.func.grad(lambda v: (v * v).sum())(w)", "torch.func"),
+    ("def f(w):\n    from torch import autograd\n    return autograd.grad((w * w).sum(), w)[0]", "an import of torch"),
+])
+def test_no_autograd_finds_each_way_in(source, found):
+    r = static("no_autograd", source)
+    assert r.status == "failed" and f"f uses {found}" in r.message, r.message
+
+
+def test_static_checks_say_when_they_cannot_read_the_function():
+    assert static("no_loops", "f = lambda x: x\n").status == "error"
+    assert "no `def f`" in static("no_loops", "f = lambda x: x\n").message
+    bad = static("no_autograd", "def f(x):\n    return (\n")
+    assert bad.status == "error" and "syntax error at line" in bad.message
+    assert judge_static(_fn(), CheckSpec(kind="no_loops", points=1, visibility="public"), None, "m.py").status == "error"
+
+
+# --- through the pipeline, on cs231n ----------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def spec():
+    return load_spec(CS231N)
+
+
+@pytest.fixture(scope="module")
+def grade(spec, tmp_path_factory):
+    """grade(edits) -> result: the reference with (module, old, new) edits, graded with hidden cases."""
+    prepared = Prepared(spec, hidden=True)
+    worker = Worker("numpy")
+    made = iter(range(1000))
+
+    def run(*edits, hidden=True):
+        folder = tmp_path_factory.mktemp(f"sub{next(made)}")
+        for module in spec.modules:
+            shutil.copy(REPO / "reference" / "cs231n" / f"{module}.py", folder)
+        for module, old, new in edits:
+            path = folder / f"{module}.py"
+            text = path.read_text()
+            assert text.count(old) == 1, old
+            path.write_text(text.replace(old, new))
+        return grade_submission(spec, folder, hidden=hidden, worker=worker,
+                                prepared=prepared if hidden else Prepared(spec, hidden=False))
+    yield run
+    worker.close()
+
+
+def checks_of(result, function):
+    return {c.name: c for fn in result.functions if fn.name == function for c in fn.checks}
+
+
+def test_reference_passes_every_check_and_earns_their_points(grade):
+    result = grade()
+    assert result.earned == result.possible == 28
+    assert all(c.passed for c in result.checks()) and len(result.checks()) == 8
+    speed = checks_of(result, "svm_loss_vectorized")["faster_than svm_loss_naive"]
+    assert "x as fast (at least 10x needed)" in speed.message and "N=500, D=100, C=10" in speed.message
+
+
+def test_gradient_check_catches_a_dW_that_is_not_the_gradient_of_the_loss(grade):
+    result = grade(("linear_svm", "    dW += 2 * reg * W\n", "    dW += 2 * reg * W\n    dW *= 2\n"))
+    check = checks_of(result, "svm_loss_naive")["gradient"]
+    assert check.status == "failed" and check.earned == 0 and check.possible == 1
+    assert check.message.startswith("dW is not the gradient of your own loss: at W[")
+    assert "your dW is 2 times the numerical gradient" in check.details
+
+
+def test_gradient_check_passes_a_dW_consistent_with_a_wrong_loss(grade):
+    """Both halves of the regularization: values wrong, but dW is the gradient of that loss."""
+    result = grade(("linear_svm", "    loss += reg * np.sum(W * W)\n    dW += 2 * reg * W\n",
+                    "    loss += 0.5 * reg * np.sum(W * W)\n    dW += reg * W\n"))
+    fn = next(f for f in result.functions if f.name == "svm_loss_naive")
+    assert not any(c.passed for c in fn.cases if c.dims and c.note != "no regularization (reg = 0)")
+    assert checks_of(result, "svm_loss_naive")["gradient"].passed
+
+
+def test_agreement_and_loops_and_speed_on_a_vectorized_version_that_calls_the_naive_one(grade):
+    result = grade(("linear_svm", "    num_train = X.shape[0]\n    rows = np.arange(num_train)\n",
+                    "    return svm_loss_naive(W, X, y, reg)\n    num_train = X.shape[0]\n    rows = np.arange(num_train)\n"))
+    checks = checks_of(result, "svm_loss_vectorized")
+    assert checks["agrees_with svm_loss_naive"].passed
+    assert checks["no_loops"].status == "failed"
+    assert checks["no_loops"].message.startswith(
+        "svm_loss_vectorized has a for loop at line 19, in svm_loss_naive, which it calls (`for i in range(num_train):`)")
+    assert checks["faster_than svm_loss_naive"].status == "failed"
+    assert all(c.passed for c in result.functions[1].cases)                # the values are right
+
+
+def test_agreement_fails_when_the_versions_differ_and_errs_when_one_is_missing(grade):
+    transposed = grade(("linear_svm", "    dW = X.T.dot(coeff) / num_train + 2 * reg * W\n",
+                        "    dW = (X.T.dot(coeff) / num_train + 2 * reg * W).T.copy().T * 1.5\n"))
+    agree = checks_of(transposed, "svm_loss_vectorized")["agrees_with svm_loss_naive"]
+    assert agree.status == "failed" and "svm_loss_vectorized and your svm_loss_naive disagree on public-1" in agree.message
+    unfinished = grade(("linear_svm", "    dW = np.zeros(W.shape)\n    num_classes",
+                        "    raise NotImplementedError\n    dW = np.zeros(W.shape)\n    num_classes"))
+    agree = checks_of(unfinished, "svm_loss_vectorized")["agrees_with svm_loss_naive"]
+    assert agree.status == "error" and "your svm_loss_naive raised NotImplementedError" in agree.message
+    assert checks_of(unfinished, "svm_loss_naive")["gradient"].status == "error"
+
+
+def test_self_check_runs_public_checks_only_and_counts_the_hidden_ones_as_hidden_points(grade, spec):
+    result = grade(hidden=False)
+    assert sorted(c.name for c in result.checks()) == sorted(
+        ["gradient", "gradient", "no_loops", "no_loops", "agrees_with svm_loss_naive", "agrees_with softmax_loss_naive"])
+    assert result.earned == result.possible == 8 + 6
+    assert result.hidden_points == 12 + 2                 # hidden cases, and the two faster_than checks
+    assert "All 12 public cases and 6 checks passed: 14/14 points." in render(result)
+
+
+def test_a_stub_earns_nothing_from_static_checks(grade):
+    result = grade(("softmax", "    num_train = X.shape[0]\n    rows = np.arange(num_train)\n",
+                    "    raise NotImplementedError\n    num_train = X.shape[0]\n    rows = np.arange(num_train)\n"))
+    loops = checks_of(result, "softmax_loss_vectorized")["no_loops"]
+    assert loops.status == "error" and loops.earned == 0
+    assert loops.message == "not judged until softmax_loss_vectorized passes at least one case"
+
+
+def test_checks_in_every_report(grade):
+    result = grade(("linear_svm", "    dW += 2 * reg * W\n", "    dW += 2 * reg * W\n    dW *= 2\n"))
+    data = json.loads(render_json(result))
+    jsonschema.validate(data, schema())
+    naive = next(f for f in data["functions"] if f["name"] == "svm_loss_naive")
+    assert [c["name"] for c in naive["checks"]] == ["gradient"] and naive["checks"][0]["status"] == "failed"
+    # the naive gradient fails, and so does the vectorized version's agreement with it
+    assert data["score"]["checks"] == {"earned": 6.0, "possible": 8.0, "passed": 6, "total": 8}
+    assert data["counts"]["tests"] == len(result.cases()) + 8
+    xml = build_junit(result)
+    assert sum(s.tests for s in xml) == data["counts"]["tests"]
+    assert sum(s.failures + s.errors for s in xml) == data["counts"]["failures"] + data["counts"]["errors"]
+    names = [t["name"] for t in gradescope_results(result)["tests"]]
+    assert "svm_loss_naive: check gradient" in names and "svm_loss_vectorized: check faster_than svm_loss_naive" in names
+    text = render(result)
+    assert "     check gradient: failed (0/1 point)" in text and "2 times the numerical gradient" in text
+    from grader.report import markdown
+    md = markdown.render(result)
+    assert re.search(r"^\| ❌ \| `svm_loss_naive` \| \d+/9 \| 0/1 \| [\d.]+/6 \|$", md, flags=re.M)
+    assert "**check gradient: failed (0/1 point)**" in md and "2 times the numerical gradient" in md
+
+
+# --- spec -------------------------------------------------------------------------------------
+
+def _spec_with(tmp_path, checks: str) -> Path:
+    folder = tmp_path / "a"
+    folder.mkdir()
+    (folder / "assignment.yaml").write_text(textwrap.dedent(f"""\
+        name: a
+        framework: numpy
+        modules: [m]
+        functions:
+          f:
+            dims: {{N: 3}}
+            args: {{W: {{kind: array, shape: [N]}}, s: {{kind: scalar}}}}
+            outputs: [{{name: loss, kind: scalar}}, {{name: dW, kind: array, shape: [N]}}]
+            points: 1
+            checks: {checks}
+            cases: [{{seed: 1}}]
+          g:
+            dims: {{N: 3}}
+            args: {{W: {{kind: array, shape: [N]}}, s: {{kind: scalar}}}}
+            outputs: [{{name: loss, kind: scalar}}, {{name: dW, kind: array, shape: [N]}}]
+            points: 1
+            cases: [{{seed: 1}}]
+        """))
+    return folder
+
+
+def test_a_gradient_check_finds_its_loss_gradient_and_argument(tmp_path):
+    spec = load_spec(_spec_with(tmp_path, "[no_input_mutation, {check: gradient, points: 2}]"))
+    check = spec.function("f").scored_checks[0]
+    assert (check.loss, check.grad, check.wrt, check.points, check.visibility) == ("loss", "dW", "W", 2, "public")
+    assert spec.function("f").checks == ("no_input_mutation",)
+
+
+@pytest.mark.parametrize("checks, where, problem", [
+    ("[{check: faster_than, function: g, factor: 5, points: 1, visibility: public}]", "checks[0].visibility", "must be hidden"),
+    ("[{check: agrees_with, function: h, points: 1}]", "checks[check: agrees_with].function", "must name another function"),
+    ("[{check: agrees_with, function: f, points: 1}]", "checks[check: agrees_with].function", "must name another function"),
+    ("[{check: gradient, points: 1, wrt: s}]", "checks[0].wrt", "must name a float array argument"),
+    ("[{check: gradient, points: 1, grad: loss}]", "checks[0].grad", "must name an array output"),
+    ("[{check: no_loops, points: 1}, {check: no_loops, points: 2}]", "checks", "the same check twice"),
+    ("[{check: speed, points: 1}]", "checks[0].check", "must be one of"),
+    ("[{check: no_loops}]", "checks[0]", "points"),
+])
+def test_check_spec_errors_name_the_field(tmp_path, checks, where, problem):
+    with pytest.raises(SpecError) as e:
+        load_spec(_spec_with(tmp_path, checks))
+    assert f"functions.f.{where}" in str(e.value) and problem in str(e.value)
+
+
+def test_static_checks_on_a_notebook_name_the_cell(grade, spec, tmp_path):
+    """A notebook's loop is reported by cell and line, like its errors."""
+    from notebooks import write_notebook
+    svm = (REPO / "reference" / "cs231n" / "linear_svm.py").read_text()
+    loop = svm.replace("    num_train = X.shape[0]\n    rows = np.arange(num_train)\n",
+                       "    total = sum(float(v) for v in X.ravel())\n    num_train = X.shape[0]\n    rows = np.arange(num_train)\n")
+    softmax = (REPO / "reference" / "cs231n" / "softmax.py").read_text()
+    cells = [("markdown", "# HW"), ("code", loop.split("def svm_loss_vectorized")[0]),
+             ("code", "def svm_loss_vectorized" + loop.split("def svm_loss_vectorized")[1]), ("code", softmax)]
+    path = write_notebook(tmp_path / "work.ipynb", cells)
+    with Worker("numpy") as worker:
+        result = grade_submission(spec, path, hidden=False, worker=worker, prepared=Prepared(spec, hidden=False))
+    loops = checks_of(result, "svm_loss_vectorized")["no_loops"]
+    assert loops.status == "failed"
+    assert loops.message.startswith("svm_loss_vectorized has a generator expression at cell 3, line 8 (`total = sum(")

@@ -1,0 +1,138 @@
+"""The GitHub Actions workflow for student repositories (examples/github-classroom/).
+
+Read as YAML and held against the real CLI: the steps exist, the flags are flags `grader check`
+has, the JUnit file the check writes is the file the artifact step uploads. Then the check step's
+own `run:` script is run, with the workflow's variables, in a copy of a student's repository (the
+handout, a student's module, the workflow), as the runner would run it after the install step.
+"""
+from __future__ import annotations
+
+import os
+import re
+import shlex
+import shutil
+import subprocess
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+import yaml
+
+from conftest import GRADER, REPO
+
+CLASSROOM = REPO / "examples" / "github-classroom"
+WORKFLOW = CLASSROOM / ".github" / "workflows" / "grader.yml"
+HANDOUT = REPO / "student_template" / "linear_classifier"
+EXAMPLES = REPO / "examples" / "linear_classifier"
+
+
+@pytest.fixture(scope="module")
+def workflow() -> dict:
+    return yaml.safe_load(WORKFLOW.read_text())
+
+
+def steps(workflow: dict) -> list[dict]:
+    (job,) = workflow["jobs"].values()
+    return job["steps"]
+
+
+def step_using(workflow: dict, action: str) -> dict:
+    found = [s for s in steps(workflow) if s.get("uses", "").split("@")[0] == action]
+    assert len(found) == 1, f"{WORKFLOW.name}: {len(found)} steps use {action}"
+    return found[0]
+
+
+def check_step(workflow: dict) -> dict:
+    found = [s for s in steps(workflow) if "grader check" in s.get("run", "")]
+    assert len(found) == 1, f"{WORKFLOW.name}: {len(found)} steps run grader check"
+    return found[0]
+
+
+def check_args(workflow: dict) -> list[str]:
+    """The words after `grader check` in the check step, as the shell splits them."""
+    words = shlex.split(check_step(workflow)["run"])
+    start = next(i for i in range(len(words) - 1) if words[i:i + 2] == ["grader", "check"])
+    return words[start + 2:]
+
+
+def option_value(args: list[str], option: str) -> str:
+    assert option in args, f"the check step does not pass {option}"
+    return args[args.index(option) + 1]
+
+
+def test_runs_on_every_push(workflow):
+    triggers = workflow.get("on", workflow.get(True))       # YAML 1.1 reads a bare `on` as true
+    assert "push" in triggers and triggers["push"] is None   # every branch, every push
+
+
+def test_checks_out_then_sets_up_python_311_then_installs_then_checks(workflow):
+    names = [s.get("uses", "").split("@")[0] or s.get("name") for s in steps(workflow)]
+    assert names[:2] == ["actions/checkout", "actions/setup-python"]
+    assert str(step_using(workflow, "actions/setup-python")["with"]["python-version"]) == "3.11"
+    install = next(i for i, s in enumerate(steps(workflow)) if 'pip install "$GRADER"' in s.get("run", ""))
+    assert install < steps(workflow).index(check_step(workflow))
+
+
+def test_installs_this_project_and_cpu_torch(workflow):
+    project = re.search(r'^\[project\]\nname = "([^"]+)"', (REPO / "pyproject.toml").read_text(), re.M).group(1)
+    requirement = workflow["env"]["GRADER"]
+    assert re.match(rf"{re.escape(project)}\s*(@|==|\[|$)", requirement), requirement
+    install = next(s["run"] for s in steps(workflow) if 'pip install "$GRADER"' in s.get("run", ""))
+    assert '"$TORCH" --index-url https://download.pytorch.org/whl/cpu' in install
+
+
+def test_check_step_uses_only_flags_that_grader_check_has(workflow):
+    help_text = subprocess.run([GRADER, "check", "--help"], capture_output=True, text=True, check=True).stdout
+    known = set(re.findall(r"(?<![\w-])(--?[A-Za-z][\w-]*)", help_text))
+    args = check_args(workflow)
+    used = [a for a in args if a.startswith("-")]
+    assert used and set(used) <= known, f"not options of grader check: {sorted(set(used) - known)}"
+    assert option_value(args, "--assignment") == "$ASSIGNMENT"
+    assert workflow["env"]["ASSIGNMENT"] == "linear_classifier"
+
+
+def test_junit_report_is_uploaded_even_when_the_check_fails(workflow):
+    upload = step_using(workflow, "actions/upload-artifact")
+    assert upload["if"] == "always()"
+    assert upload["with"]["path"] == option_value(check_args(workflow), "--junit-xml")
+    assert steps(workflow).index(upload) > steps(workflow).index(check_step(workflow))
+
+
+def test_check_step_is_one_command_so_its_exit_code_is_the_checks(workflow):
+    script = check_step(workflow)["run"].strip()
+    assert "\n" not in script and not re.search(r"\|\||&&|;|\|", script), script
+    assert "continue-on-error" not in check_step(workflow)
+    assert workflow["defaults"]["run"]["shell"] == "bash"
+
+
+def without_sandbox_warning(text: str) -> str:
+    return re.sub(r"\n\n> \*\*Warning:\*\* [^\n]*", "", text)
+
+
+def student_repository(root: Path, submission: Path) -> Path:
+    """A student's repository made from the template: the handout, their module, the workflow."""
+    repo = root / "student-repo"
+    shutil.copytree(HANDOUT, repo, ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy(submission / "linear_classifier.py", repo / "linear_classifier.py")
+    shutil.copytree(CLASSROOM / ".github", repo / ".github")
+    return repo
+
+
+@pytest.mark.parametrize("student, exit_code", [("bob", 1), ("ada", 0)])
+def test_check_step_in_a_student_repository(workflow, tmp_path, student, exit_code):
+    repo = student_repository(tmp_path, EXAMPLES / student)
+    summary = tmp_path / "step_summary.md"
+    env = {**os.environ, **{k: str(v) for k, v in workflow["env"].items()},
+           "GITHUB_STEP_SUMMARY": str(summary), "PATH": f"{Path(GRADER).parent}{os.pathsep}{os.environ['PATH']}"}
+    # What the runner does for `shell: bash`.
+    proc = subprocess.run(["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", check_step(workflow)["run"]],
+                          cwd=repo, env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == exit_code, proc.stdout + proc.stderr
+    junit = ET.parse(repo / option_value(check_args(workflow), "--junit-xml")).getroot()
+    assert {s.get("name") for s in junit.iter("testsuite")} == {
+        "svm_loss_naive", "svm_loss_vectorized", "softmax_loss_naive", "softmax_loss_vectorized"}
+    text = summary.read_text()
+    if student == "bob":             # the checked-in example is what Bob's repository shows
+        assert without_sandbox_warning(text) == (CLASSROOM / "summary-example.md").read_text()
+    else:
+        assert text.startswith("## ✅ linear_classifier: 8/8 points\n") and "###" not in text

@@ -1,0 +1,238 @@
+"""Notebooks as submissions, the pure part: reading nbformat 4, keeping only definitions, mapping
+a line of the converted module back to (cell, line). Nothing here runs student code."""
+import ast
+import json
+
+import nbformat
+import pytest
+
+from grader.notebook import Module, NotebookError, convert, read_cells, relocate, where
+
+from notebooks import as_notebook, write_notebook
+from conftest import REPO
+
+
+def code(*cells: str) -> list:
+    return [("code", c) for c in cells]
+
+
+def kept_lines(module: Module) -> list[str]:
+    return [line for line in module.source.splitlines()[1:] if line.strip()]
+
+
+def line_of(module: Module, text: str) -> int:
+    """The module line holding `text` (exactly one)."""
+    found = [i for i, line in enumerate(module.source.split("\n"), 1) if text in line]
+    assert len(found) == 1, f"{text!r} on lines {found} of:\n{module.source}"
+    return found[0]
+
+
+# ---------------------------------------------------------------------------------------------
+# What is kept
+
+
+@pytest.mark.parametrize("statement, kept", [
+    ("import torch", True),
+    ("import torch.nn.functional as F", True),
+    ("from math import pi, tau as TAU", True),
+    ("def f(x):\n    return x", True),
+    ("class Net:\n    size = 3", True),
+    ("async def g():\n    pass", True),
+    ("@staticmethod\ndef h():\n    pass", True),
+    ("EPS = 1e-8", True),
+    ("A = B = (1, 2.5, 'x', None, True)", True),
+    ("first, *rest = [1, 2, 3]", True),
+    ("CONFIG = {'lr': 1e-3, 'reg': [0.1, -2 ** 3]}", True),
+    ("label: str = f'{1 + 1:>4}'", True),
+    ("count: int", True),
+    ("relu = lambda x: x.clamp(min=0)", True),
+    ("from google.colab import drive", False),            # exists only in Colab
+    ("from IPython.display import display", False),
+    ("import IPython", False),
+    ("print('hello')", False),
+    ("x = torch.randn(3)", False),                         # calls run code: dropped
+    ("x = len([1])", False),
+    ("x = [i for i in (1, 2)]", False),
+    ("x = undefined_name + 1", False),                     # defined by a dropped cell, perhaps
+    ("CONFIG['lr'] = 0.1", False),                         # changes an object, binds nothing
+    ("torch.backends.cudnn.benchmark = True", False),
+    ("for i in range(3):\n    pass", False),
+    ("while True:\n    pass", False),
+    ("with open('f') as f:\n    pass", False),
+    ("assert 1 + 1 == 2", False),
+    ("del EPS", False),
+    ("raise SystemExit", False),
+    ("'a docstring'", False),
+    ("pass", False),
+    ("if __name__ == '__main__':\n    import sys", False),
+    ("if True:\n    import sys\nelse:\n    X = 1", True),
+    ("if True:\n    import sys\n    sys.exit()", False),
+    ("try:\n    import tqdm\nexcept ImportError:\n    tqdm = None", True),
+    ("try:\n    import tqdm\nexcept ImportError:\n    print('no tqdm')", False),
+])
+def test_top_level_statements_kept_or_dropped(statement, kept):
+    module = convert(code(statement))
+    assert kept_lines(module) == (statement.splitlines() if kept else []), module.source
+
+
+def test_names_defined_earlier_count_and_dropped_ones_do_not():
+    module = convert(code("import torch\nDT = torch.float64\nN = 3", "SHAPE = (N, N * 2)\nTOTAL = 2 * M",
+                          "M = torch.zeros(3)\nLATER = M"))
+    assert kept_lines(module) == ["import torch", "DT = torch.float64", "N = 3", "SHAPE = (N, N * 2)"]
+
+
+def test_a_statement_sharing_a_line_is_dropped_alone():
+    module = convert(code("import numpy as np; np.random.seed(0)", "print(1); K = 2",
+                          "X = 1; print(X,\n  X); Y = 2"))
+    assert kept_lines(module) == ["import numpy as np; pass", "pass; K = 2", "X = 1; pass \\", "    ; Y = 2"]
+    namespace = {}
+    exec(compile(module.source.replace("import numpy as np", "np = None"), "m", "exec"), namespace)
+    assert (namespace["K"], namespace["X"], namespace["Y"]) == (2, 1, 2)
+
+
+# ---------------------------------------------------------------------------------------------
+# IPython syntax
+
+
+def test_magics_shell_lines_and_help_are_dropped_where_they_start_a_statement():
+    module = convert(code(
+        "!pip install torch\n%matplotlib inline\nfiles = !ls\nt = %timeit -o 1\n?len\nlen?\nlen??\nimport torch",
+        "def f(x):\n    %time y = x\n    !echo hi\n    return x  # why?",
+        "def g(loss):\n    return ('loss %f'\n            % loss)",
+    ))
+    assert kept_lines(module) == ["import torch", "def f(x):", "    pass", "    pass", "    return x  # why?",
+                                  "def g(loss):", "    return ('loss %f'", "            % loss)"]
+    namespace = {}
+    exec(compile(module.source.replace("import torch", ""), "m", "exec"), namespace)
+    assert namespace["f"](3) == 3 and namespace["g"](0.5) == "loss 0.500000"
+
+
+def test_a_shell_line_continued_with_a_backslash_is_dropped_whole():
+    module = convert(code("!pip install \\\n    numpy \\\n    torch\nK = 1"))
+    assert kept_lines(module) == ["K = 1"]
+    assert where(module.cells, line_of(module, "K = 1")) == (1, 4)
+
+
+def test_cell_magics_drop_the_cell_unless_its_body_is_python():
+    module = convert(code("%%bash\npip install torch", "%%writefile x.py\ndef nope():\n    pass",
+                          "%%time\ndef timed():\n    return 1\ntimed()", "%%capture out\nK = 2"))
+    assert kept_lines(module) == ["def timed():", "    return 1", "K = 2"]
+
+
+def test_only_pythons_line_breaks_count_so_lines_map_exactly():
+    module = convert(code("S = 'a\fb\u2028c'\r\nK = 1\rdef f():\n    return S"))
+    assert where(module.cells, line_of(module, "return S")) == (1, 4)
+    namespace = {}
+    exec(compile(module.source, "m", "exec"), namespace)
+    assert namespace["f"]() == "a\fb\u2028c" and namespace["K"] == 1
+
+
+def test_an_indented_cell_is_dedented_as_ipython_does():
+    module = convert(code("    def f():\n        return 1\n    K = 2"))
+    assert kept_lines(module) == ["def f():", "    return 1", "K = 2"]
+
+
+def test_future_imports_move_to_the_first_line():
+    module = convert(code("import torch", "from __future__ import annotations\ndef f(x: Later) -> Later:\n    pass"))
+    assert module.source.splitlines()[0] == "from __future__ import annotations"
+    assert where(module.cells, 1) is None
+    compile(module.source, "m", "exec")
+
+
+# ---------------------------------------------------------------------------------------------
+# Where a line came from
+
+
+def test_every_line_maps_back_to_its_cell_and_line_counting_markdown_cells():
+    cells = [("markdown", "# Title"), ("code", "import torch\n\n"), ("raw", "x"), ("code", ""),
+             ("markdown", "text"), ("code", "print(1)\ndef f(x):\n    return 1 / x")]
+    module = convert(cells)
+    assert where(module.cells, line_of(module, "import torch")) == (2, 1)
+    assert where(module.cells, line_of(module, "def f")) == (6, 2)
+    assert where(module.cells, line_of(module, "return 1 / x")) == (6, 3)
+    assert where(module.cells, 10 ** 6) is None
+
+
+def test_relocate_moves_a_child_error_to_the_cell_and_leaves_other_files_alone():
+    module = convert([("markdown", "m"), ("code", "import torch"), ("code", "def f(x):\n    return 1 / x")])
+    line = line_of(module, "return 1 / x")
+    error = {"kind": "exception", "type": "ZeroDivisionError", "message": "division by zero",
+             "file": "work.ipynb", "line": line, "function": "f", "code": "return 1 / x"}
+    assert relocate(error, {"work.ipynb": module}) == {**error, "cell": 3, "line": 2}
+    other = {**error, "file": "helpers.py"}
+    assert relocate(other, {"work.ipynb": module}) == other
+    header_line = relocate({**error, "line": 1}, {"work.ipynb": module})
+    assert "line" not in header_line and "cell" not in header_line
+    for hostile in ({**error, "file": ["work.ipynb"]}, {**error, "line": "3"}, {**error, "line": True}):
+        assert relocate(hostile, {"work.ipynb": module}) == hostile
+
+
+def test_a_name_error_of_a_name_set_by_a_dropped_statement_says_where_and_why():
+    module = convert([("code", "import torch\nN = 3\ndevice = torch.device('cpu')"),
+                      ("code", "for N in range(2):\n    size = N\nlimit = 10"),
+                      ("code", "def f(x):\n    return x.to(device) * N * size")])
+    line = line_of(module, "return x.to(device)")
+    error = lambda name: {"kind": "exception", "type": "NameError", "message": f"name '{name}' is not defined",
+                          "file": "work.ipynb", "line": line, "function": "f"}
+    assert relocate(error("device"), {"work.ipynb": module})["note"] == (
+        "device is set in cell 1, line 3, which the grader does not run: from a notebook it keeps only imports, "
+        "functions, classes and constants (see docs/notebooks.md).")
+    assert "cell 2, line 1" in relocate(error("size"), {"work.ipynb": module})["note"]
+    assert "note" not in relocate(error("N"), {"work.ipynb": module})            # kept, so never missing
+    assert "note" not in relocate(error("elsewhere"), {"work.ipynb": module})
+    assert "note" not in relocate({**error("device"), "type": "AttributeError"}, {"work.ipynb": module})
+
+
+# ---------------------------------------------------------------------------------------------
+# Bad notebooks
+
+
+def test_a_syntax_error_names_the_cell_and_the_line_within_it():
+    with pytest.raises(NotebookError) as caught:
+        convert([("markdown", "# HW"), ("code", "import torch"), ("code", "def f(W):\n    return (W\n")])
+    e = caught.value
+    assert (e.cell, e.line, e.error_type) == (3, 2, "SyntaxError")
+    assert e.as_error("work.ipynb") == {"kind": "exception", "type": "SyntaxError", "message": "'(' was never closed",
+                                        "file": "work.ipynb", "cell": 3, "line": 2, "code": "return (W"}
+
+
+def test_an_unknown_future_feature_is_a_syntax_error_of_its_cell():
+    with pytest.raises(NotebookError) as caught:
+        convert(code("import torch", "from __future__ import braces"))
+    assert (caught.value.cell, caught.value.line, caught.value.error_type) == (2, 1, "SyntaxError")
+
+
+@pytest.mark.parametrize("data, says", [
+    (b'{"cells": [', "invalid JSON at line 1, column 12"),
+    (b"\xff\xfe\x00", "is not a Jupyter notebook"),
+    (b"[1, 2]", "no list of cells"),
+    (b'{"nbformat": 3, "worksheets": []}', "nbformat 3"),
+    (b'{"nbformat": 4, "cells": [{"cell_type": "code", "source": 7}]}', "(cell 1)"),
+])
+def test_what_is_not_a_notebook_is_said_in_one_line(data, says):
+    with pytest.raises(NotebookError) as caught:
+        read_cells(data)
+    message = caught.value.as_error("work.ipynb")["message"]
+    assert message.startswith("work.ipynb ") and says in message and "\n" not in message
+
+
+def test_cells_read_as_nbformat_reads_them(tmp_path):
+    source = (REPO / "examples" / "linear_classifier" / "bob" / "linear_classifier.py").read_text()
+    path = write_notebook(tmp_path / "work.ipynb", as_notebook(source))
+    nb = nbformat.read(str(path), as_version=4)
+    assert read_cells(path.read_bytes()) == [(c.cell_type, c.source) for c in nb.cells]
+    # Sources stored as one string instead of a list of lines are the same notebook.
+    data = json.loads(path.read_text())
+    for cell in data["cells"]:
+        cell["source"] = "".join(cell["source"])
+    assert read_cells(json.dumps(data)) == read_cells(path.read_bytes())
+
+
+def test_a_notebook_of_a_module_defines_what_the_module_defines():
+    source = (REPO / "examples" / "linear_classifier" / "ada" / "linear_classifier.py").read_text()
+    module = convert(read_cells(json.dumps(as_notebook(source))))
+    defined = lambda text: {n.name for n in ast.parse(text).body if isinstance(n, ast.FunctionDef)}
+    assert defined(module.source) == defined(source) == {"svm_loss_naive", "svm_loss_vectorized",
+                                                         "softmax_loss_naive", "softmax_loss_vectorized"}
+    top = [type(n).__name__ for n in ast.parse(module.source).body]
+    assert set(top) == {"Import", "FunctionDef"}, top        # the work cells and the docstring are gone
