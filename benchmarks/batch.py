@@ -25,6 +25,7 @@ import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+from grader.spec import load_spec  # noqa: E402
 
 REFERENCE = (REPO / "reference" / "linear_classifier" / "linear_classifier.py").read_text()
 MISTAKES = {
@@ -78,7 +79,6 @@ def make_batch(root: Path, n: int) -> list[str]:
 def naive(root: Path, sample: list[Path], tmp: Path) -> tuple[float, float]:
     """Median seconds per submission for a fresh interpreter, and the student calls inside it."""
     from grader.grade import select_cases
-    from grader.spec import load_spec
     spec = load_spec(REPO / "assignments" / "linear_classifier")
     cases = select_cases(spec, hidden=True)
     data = {"n": len(cases)}
@@ -116,11 +116,14 @@ def main() -> None:
         t0 = time.perf_counter()
         subprocess.run(cmd, cwd=REPO, check=True, capture_output=True)
         wall = time.perf_counter() - t0
-        calls = []
+        calls, limits = [], 0.0
+        timeout = load_spec(REPO / "assignments" / "linear_classifier").limits.case_timeout
         for path in out.glob("*/result.json"):
             result = json.loads(path.read_text())
             calls.append(sum(c["duration"] or 0 for f in result["functions"] for c in f["cases"]
                              if isinstance(c["duration"], (int, float))))
+            limits += timeout * sum(c["status"] == "timeout" and "did not finish" in c["message"]
+                                    for f in result["functions"] for c in f["cases"])
         graded = len(calls)
         assert graded == args.n, f"{graded} of {args.n} graded"
         sample = [p for p in sorted(subs.iterdir()) if not p.name.endswith("_slow")][: args.naive_sample]
@@ -137,6 +140,10 @@ def main() -> None:
         naive_batch = naive_wall * args.n / workers
         print(f"  naive batch, extrapolated on {workers} workers:        {naive_batch:8.1f} s   "
               f"-> grader is {naive_batch / wall:.1f}x faster")
+        # What no grader can go below here: the student calls and the time limits spent, spread over the cores.
+        floor = (sum(calls) + limits) / workers
+        print(f"  floor: student calls + time limits on {workers} cores:   {floor:8.1f} s   "
+              f"(a grader costing nothing more would be {naive_batch / floor:.1f}x faster)")
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 

@@ -28,9 +28,11 @@ class HiddenUnavailable(Exception):
     """--hidden was asked for, but this checkout has no reference or hidden cases."""
 
 
-def select_cases(spec: AssignmentSpec, hidden: bool) -> list[tuple[FunctionSpec, Case]]:
+def select_cases(spec: AssignmentSpec, hidden: bool, functions=None) -> list[tuple[FunctionSpec, Case]]:
+    """The cases to run, public (and hidden) ones, of every function or of those named in `functions`."""
     visibilities = (PUBLIC, HIDDEN) if hidden else (PUBLIC,)
-    return [(fn, make_case(spec, fn, c)) for fn in spec.functions for c in fn.cases if c.visibility in visibilities]
+    return [(fn, make_case(spec, fn, c)) for fn in spec.functions if functions is None or fn.name in functions
+            for c in fn.cases if c.visibility in visibilities]
 
 
 def expected_outputs(spec: AssignmentSpec, cases: list[tuple[FunctionSpec, Case]]) -> dict:
@@ -72,9 +74,11 @@ def other_notebooks(folder: Path, spec: AssignmentSpec) -> list[Path]:
                   if p.is_file() and not p.name.startswith(".") and p.stem not in spec.modules)
 
 
-def load_notebooks(spec: AssignmentSpec, submission: Path, modules: dict) -> notebook.Notebooks:
-    """The submission's notebooks converted, and a missing module explained when several could be it."""
-    found = notebook.for_modules(modules)
+def load_notebooks(spec: AssignmentSpec, submission: Path, modules: dict, cells: list | None = None) -> notebook.Notebooks:
+    """The submission's notebooks converted, and a missing module explained when several could be it.
+
+    `cells` is the content of the notebook at `submission` when it is held in memory."""
+    found = notebook.for_modules(modules, {str(submission.resolve()): cells} if cells is not None else None)
     others = other_notebooks(submission.resolve(), spec) if submission.is_dir() else []
     for m, path in modules.items():
         if path is None and len(others) > 1:
@@ -88,19 +92,19 @@ class Prepared:
     """A spec's cases, their expected outputs and the catalogued mistakes' outputs (computed when
     first needed), made once and shared by every submission of a batch.
 
-    `functions` grades only the cases and checks of those functions (the pytest plugin's selection):
-    whole functions, so each case and check is judged as in a full grading.
-    """
+    With `functions` (names), only those functions are graded: `grader.check("svm_loss_naive")`
+    runs that function's cases and checks, not a half-written neighbour's infinite loop."""
 
-    def __init__(self, spec: AssignmentSpec, hidden: bool, functions: set[str] | None = None):
+    def __init__(self, spec: AssignmentSpec, hidden: bool, functions=None):
         from .catalogue import MistakeOutputs
         self.hidden = hidden
-        self.cases = [(fn, case) for fn, case in select_cases(spec, hidden) if functions is None or fn.name in functions]
+        self.functions = tuple(fn.name for fn in spec.functions if functions is None or fn.name in functions)
+        self.cases = select_cases(spec, hidden, self.functions)
         self.expected = expected_outputs(spec, self.cases)
         public = expected_mod.public_mistakes(spec) if spec.reference_dir is None else None
         self.mistakes = MistakeOutputs(spec, public)
-        # checks with their own points, and their calls
-        self.plans = [p for p in checks.plan(spec, hidden) if functions is None or p.fn.name in functions]
+        self.plans = [p for p in checks.plan(spec, hidden)   # checks with their own points, and their calls
+                      if p.fn.name in self.functions]
         extra = [call for p in self.plans for call in p.calls]
         self.calls, self.inputs = job_calls(self.cases + extra)   # the same list for every job: see Worker.run
         self._reference_times: dict = {}                     # (worker, plan) -> the reference's timings
@@ -120,17 +124,22 @@ class Prepared:
 
 
 def grade_submission(spec: AssignmentSpec, submission: Path, hidden: bool = False,
-                     worker: Worker | None = None, prepared: Prepared | None = None) -> SubmissionResult:
+                     worker: Worker | None = None, prepared: Prepared | None = None,
+                     cells: list | None = None) -> SubmissionResult:
     """Grade one submission (a file or a folder) on the public cases, and the hidden ones if asked.
 
     `worker` lets many submissions share one warm worker; `prepared` (for the same `hidden`)
-    lets them share the cases and the reference's outputs.
+    lets them share the cases and the reference's outputs, and says which functions to grade.
+    `cells` ((cell type, source) pairs) is a notebook held in memory, graded as if it were saved
+    at `submission` (a .ipynb path in an existing folder), standing for the modules of the graded
+    functions: how `grader.check` grades the cells a Jupyter kernel has run.
     """
     _check_hidden(spec, hidden)
     started = datetime.now(timezone.utc)
     t0 = time.monotonic()
     submission = Path(submission)
-    _check_exists(submission)
+    if not (submission.parent.is_dir() if cells is not None else submission.exists()):
+        raise FileNotFoundError(f"{submission}: no such file or folder")
     own_worker = worker is None
     if own_worker:
         worker = Worker(spec.framework)       # starts importing while the references are computed
@@ -138,9 +147,15 @@ def grade_submission(spec: AssignmentSpec, submission: Path, hidden: bool = Fals
         if prepared is None or prepared.hidden != hidden:
             prepared = Prepared(spec, hidden)
         cases, expected = prepared.cases, prepared.expected
-        modules = locate_modules(spec, submission)
-        notebooks = load_notebooks(spec, submission, modules)
+        if cells is None:
+            modules = locate_modules(spec, submission)
+        else:                    # other modules are not imported: the notebook's imports find them as Python would
+            graded = {spec.function(name).module for name in prepared.functions}
+            modules = {m: str(submission.resolve()) if m in graded else None for m in spec.modules}
+        notebooks = load_notebooks(spec, submission, modules, cells)
         job = build_job(spec, prepared.calls, modules, submission, notebooks)
+        if cells is not None:            # a kernel's cells: its imports of the module's own file must find the file
+            job["detached"] = sorted(notebooks.sources)
         try:
             reply = worker.run(job, prepared.inputs)
             worker_error = ""
@@ -190,7 +205,7 @@ def grade_submission(spec: AssignmentSpec, submission: Path, hidden: bool = Fals
     return SubmissionResult(
         assignment=spec.name, submission=str(submission), hidden_graded=hidden, hidden_available=spec.has_hidden,
         hidden_points=float(sum(fn.points_hidden + sum(c.points for c in fn.scored_checks if c.visibility == HIDDEN)
-                                for fn in spec.functions)),
+                                for fn in spec.functions if fn.name in prepared.functions)),
         functions=list(functions.values()), sandbox=reply.sandbox if reply else "",
         sandbox_warning=reply.sandbox_warning if reply else "", grader_version=__version__,
         started=started.isoformat(timespec="seconds"), duration=round(time.monotonic() - t0, 3),
@@ -204,15 +219,11 @@ def spec_for(assignment: str, submission: Path, hidden: bool = False) -> Assignm
     FileNotFoundError, SpecError or HiddenUnavailable with a one-line message.
     """
     from .spec import find_spec, load_spec
-    _check_exists(Path(submission))
+    if not Path(submission).exists():
+        raise FileNotFoundError(f"{submission}: no such file or folder")
     spec = load_spec(find_spec(assignment, Path(submission)))
     _check_hidden(spec, hidden)
     return spec
-
-
-def _check_exists(submission: Path) -> None:
-    if not submission.exists():
-        raise FileNotFoundError(f"{submission}: no such file or folder")
 
 
 def _check_hidden(spec: AssignmentSpec, hidden: bool) -> None:

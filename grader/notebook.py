@@ -84,17 +84,20 @@ class Notebooks:
         return relocate(error, self.modules) if isinstance(error, dict) else error
 
 
-def for_modules(paths: dict) -> Notebooks:
-    """Convert the notebooks among a submission's module paths ({module: path or None}), each once."""
+def for_modules(paths: dict, cells: dict | None = None) -> Notebooks:
+    """Convert the notebooks among a submission's module paths ({module: path or None}), each once.
+
+    `cells` ({path: [(cell type, source), ...]}) holds notebooks that are not read from a file."""
     found = Notebooks()
     done: dict[str, Module | NotebookError] = {}
+    cells = cells or {}
     for name, path in paths.items():
         if path is None or not str(path).endswith(".ipynb"):
             continue
         file = Path(path).name
         if path not in done:
             try:
-                done[path] = load(Path(path))
+                done[path] = convert(cells[path]) if path in cells else load(Path(path))
             except NotebookError as e:
                 done[path] = e
         found.files[name] = file
@@ -152,6 +155,7 @@ def convert(cells: list[tuple[str, str]]) -> Module:
         if not cell:
             continue
         tree = _parse(cell, number)
+        gone = []
         for stmt in tree.body:
             if _is_future(stmt):
                 for alias in stmt.names:
@@ -159,10 +163,12 @@ def convert(cells: list[tuple[str, str]]) -> Module:
                         raise NotebookError(f"future feature {alias.name} is not defined", number, stmt.lineno,
                                             cell[stmt.lineno - 1].strip(), "SyntaxError")
                     future.append(alias.name)
-                _blank(cell, stmt)
+                gone.append(stmt)
             elif not _keep(stmt, bound):
-                _blank(cell, stmt)
+                gone.append(stmt)
                 dropped.update(dict.fromkeys(_names_set(stmt), (number, stmt.lineno)))
+        for stmt in reversed(gone):      # right to left: blanking one leaves the columns of those before it
+            _blank(cell, stmt)
         spans.append((len(lines) + 1, number, len(cell)))
         lines += cell
     if future:

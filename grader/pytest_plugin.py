@@ -212,7 +212,9 @@ class GraderSession:
         from .spec import SpecError
         functions = {i.function.name for i in session.items if isinstance(i, GraderItem) and i.grader is self}
         try:
-            with Worker(self.spec.framework) as worker:      # imports while the expected outputs are computed
+            # this process is kept from student code's view (non-dumpable) when it holds the reference;
+            # a handout's public expected outputs are no secret, and debuggers keep working
+            with Worker(self.spec.framework, protect_caller=self.spec.reference_dir is not None) as worker:
                 prepared = Prepared(self.spec, self.hidden, functions=functions)
                 result = grade_submission(self.spec, self.submission, hidden=self.hidden, worker=worker, prepared=prepared)
         except (SpecError, ReferenceError_, FileNotFoundError) as e:

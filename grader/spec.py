@@ -200,6 +200,22 @@ def find_spec(assignment: str, submission: Path | None = None, cwd: Path | None 
     raise SpecError(assignment, "", "assignment not found; looked for " + ", ".join(looked))
 
 
+def nearest_spec(start: Path) -> Path | None:
+    """The `assignment.yaml` in `start` or in the nearest folder above it, up to the home folder:
+    a handout has it beside the student's files, and their notebook may sit in a subfolder."""
+    start = start.resolve()
+    try:
+        home = Path.home()
+    except RuntimeError:             # no HOME: look up to the root
+        home = None
+    for folder in [start, *start.parents]:
+        if (folder / SPEC_FILE).is_file():
+            return folder / SPEC_FILE
+        if folder == home:
+            break
+    return None
+
+
 def _spec_name(path: Path) -> str | None:
     try:
         data = yaml.safe_load(path.read_text())

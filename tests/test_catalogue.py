@@ -43,9 +43,11 @@ def test_a_correct_solution_written_differently_is_not_a_mistake(rows):
 @pytest.mark.parametrize("name, lines", [
     ("linear_classifier", ["reg_half_in_grad         svm_loss_naive             3 public + 5 hidden cases          8/8",
                            "global_max_shift         (all)                      20/20 points, not_mistake: ok",
+                           "reversed_loop_order      (all)                      20/20 points, not_mistake: ok",
                            "12 catalogued mistakes; all caught, reference full marks, handout zero."]),
     ("cs231n", ["reg_half_in_grad         svm_loss_naive             3 public + 5 hidden cases; gradient 8/8",
                 "float32_computation      (all)                      28/28 points, not_mistake: ok",
+                "reversed_loop_order      (all)                      28/28 points, not_mistake: ok",
                 "12 catalogued mistakes; all caught, reference full marks, handout zero."]),
     ("cs231n_2016", ["no_half_in_grad          svm_loss_naive             3 public + 5 hidden cases; gradient 8/8",
                      "float32_computation      (all)                      28/28 points, not_mistake: ok",

@@ -90,6 +90,11 @@ def test_a_statement_sharing_a_line_is_dropped_alone():
     assert (namespace["K"], namespace["X"], namespace["Y"]) == (2, 1, 2)
 
 
+def test_several_dropped_statements_on_one_line_each_become_pass():
+    module = convert(code("r = f(); print(r); r", "print(1); K = 2; print(K)"))
+    assert kept_lines(module) == ["pass; pass; pass", "pass; K = 2; pass"]
+
+
 # ---------------------------------------------------------------------------------------------
 # IPython syntax
 

@@ -39,6 +39,7 @@ def run(job: dict, inputs: list, start: int, skip: set, out_fd: int, capture_fd:
     capture = _Capture(capture_fd)
     modules, errors = {}, dict(preset_errors or {})
     sources = job.get("sources") or {}
+    detached = set(job.get("detached") or ())
     by_path: dict = {}                   # a notebook that stands for several modules runs once
     for name, path in job["modules"].items():
         if name in errors:
@@ -52,7 +53,7 @@ def run(job: dict, inputs: list, start: int, skip: set, out_fd: int, capture_fd:
                 errors[name] = error
             continue
         try:
-            modules[name] = _import(name, path, sources.get(name))
+            modules[name] = _import(name, path, sources.get(name), register=name not in detached)
             by_path[path] = (modules[name], None)
         except BaseException as e:  # noqa: BLE001 - SystemExit, KeyboardInterrupt at import are the student's
             errors[name] = _describe(e, folder)
@@ -181,9 +182,12 @@ def _to_framework(v, torch):
     return v
 
 
-def _import(name: str, path: str, source: str | None = None):
+def _import(name: str, path: str, source: str | None = None, register: bool = True):
     """Import a module file; with `source` (converted from the notebook at `path`), run that
-    instead, under the notebook's path, so that tracebacks name it and show its lines."""
+    instead, under the notebook's path, so that tracebacks name it and show its lines.
+
+    A source not to `register` (a kernel's cells) stays out of sys.modules: the cells' own
+    `from <module> import ...` then finds the student's file, as it did in their kernel."""
     if source is None:
         spec = importlib.util.spec_from_file_location(name, path)
         module = importlib.util.module_from_spec(spec)
@@ -192,7 +196,8 @@ def _import(name: str, path: str, source: str | None = None):
         return module
     module = types.ModuleType(name)
     module.__file__ = path
-    sys.modules[name] = module
+    if register:
+        sys.modules[name] = module
     linecache.cache[path] = (len(source), None, io.StringIO(source).readlines(), path)   # no mtime: never reloaded
     exec(compile(source, path, "exec", dont_inherit=True), module.__dict__)
     return module
