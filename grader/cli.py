@@ -147,31 +147,32 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _load(assignment: str, submission: Path | None = None):
+def _load(assignment: str):
     from .spec import SpecError, find_spec, load_spec
     try:
-        return load_spec(find_spec(assignment, submission))
+        return load_spec(find_spec(assignment))
     except SpecError as e:
         raise _UserError(str(e)) from None
 
 
 def _check(args) -> int:
     from .expected import ReferenceError_
-    from .grade import HiddenUnavailable, grade_submission
+    from .grade import HiddenUnavailable, grade_submission, spec_for
     from .report import terminal
     from .spec import SpecError
 
-    if not args.path.exists():
-        raise _UserError(f"{args.path}: no such file or folder")
+    try:
+        spec = spec_for(args.assignment, args.path, hidden=args.hidden)
+    except (FileNotFoundError, SpecError, HiddenUnavailable) as e:
+        raise _UserError(str(e)) from None
     step_summary = os.environ.get(STEP_SUMMARY)
     for report, name in ((args.json, "--json"), (args.junit_xml, "--junit-xml"), (args.gradescope, "--gradescope"),
                          (args.summary, "--summary"), (Path(step_summary) if step_summary else None, STEP_SUMMARY)):
         if report is not None and not report.resolve().parent.is_dir():
             raise _UserError(f"{name} {report}: cannot write a report there: folder {report.resolve().parent} does not exist")
-    spec = _load(args.assignment, args.path)
     try:
         result = grade_submission(spec, args.path, hidden=args.hidden)
-    except (SpecError, HiddenUnavailable, ReferenceError_) as e:
+    except (SpecError, ReferenceError_) as e:
         raise _UserError(str(e)) from None
     sys.stdout.write(terminal.render(result, verbose=args.verbose))
     if args.json:

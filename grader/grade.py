@@ -134,10 +134,7 @@ def grade_submission(spec: AssignmentSpec, submission: Path, hidden: bool = Fals
     at `submission` (a .ipynb path in an existing folder), standing for the modules of the graded
     functions: how `grader.check` grades the cells a Jupyter kernel has run.
     """
-    if hidden and spec.reference_dir is None:
-        raise HiddenUnavailable(
-            f"hidden cases need the instructor's files ({spec.folder / 'hidden.yaml'} and the reference); "
-            "this is a handout, which has only the public cases")
+    _check_hidden(spec, hidden)
     started = datetime.now(timezone.utc)
     t0 = time.monotonic()
     submission = Path(submission)
@@ -213,6 +210,27 @@ def grade_submission(spec: AssignmentSpec, submission: Path, hidden: bool = Fals
         sandbox_warning=reply.sandbox_warning if reply else "", grader_version=__version__,
         started=started.isoformat(timespec="seconds"), duration=round(time.monotonic() - t0, 3),
         stdout=_clip(imported.get("stdout", "")))
+
+
+def spec_for(assignment: str, submission: Path, hidden: bool = False) -> AssignmentSpec:
+    """The spec that `grader check` and the pytest plugin grade `submission` with.
+
+    `assignment` is a name or a path, looked up as spec.find_spec says. A user's mistake is a
+    FileNotFoundError, SpecError or HiddenUnavailable with a one-line message.
+    """
+    from .spec import find_spec, load_spec
+    if not Path(submission).exists():
+        raise FileNotFoundError(f"{submission}: no such file or folder")
+    spec = load_spec(find_spec(assignment, Path(submission)))
+    _check_hidden(spec, hidden)
+    return spec
+
+
+def _check_hidden(spec: AssignmentSpec, hidden: bool) -> None:
+    if hidden and spec.reference_dir is None:
+        raise HiddenUnavailable(
+            f"hidden cases need the instructor's files ({spec.folder / 'hidden.yaml'} and the reference); "
+            "this is a handout, which has only the public cases")
 
 
 def _judge_checks(spec: AssignmentSpec, prepared: Prepared, modules: dict, notebooks: notebook.Notebooks,
@@ -438,4 +456,4 @@ def _size(n: int) -> str:
     return f"{n} bytes"
 
 
-__all__ = ["grade_submission", "select_cases", "expected_outputs", "HiddenUnavailable", "SpecError"]
+__all__ = ["grade_submission", "spec_for", "select_cases", "expected_outputs", "HiddenUnavailable", "SpecError"]

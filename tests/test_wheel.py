@@ -27,6 +27,8 @@ def test_wheel_holds_only_the_engine(wheel):
     assert all(n.startswith(("grader/", "grader-")) for n in names), names
     assert not [n for n in names if "reference" in n or "assignments" in n or "student_template" in n]
     assert "grader/report/schema.json" in names
+    entry_points = zipfile.ZipFile(wheel).read(next(n for n in names if n.endswith(".dist-info/entry_points.txt"))).decode()
+    assert "[pytest11]\ngrader = grader.pytest_plugin" in entry_points, entry_points
     secret = solution_lines(REFERENCE.read_text())[0] - solution_lines(REFERENCE.read_text())[1]
     with zipfile.ZipFile(wheel) as z:
         for name in names:
@@ -60,3 +62,9 @@ def test_handout_checks_with_only_the_installed_wheel(wheel, tmp_path):
     proc = run("check", ".", "--assignment", "linear_classifier", "--hidden")
     assert proc.returncode == 2
     assert "hidden cases need the instructor's files" in proc.stderr and "Traceback" not in proc.stderr
+    # the pytest plugin, found through the wheel's entry point (pytest itself from the test environment)
+    proc = subprocess.run([str(env_dir / "bin" / "python"), "-m", "pytest", "-p", "no:cacheprovider", "-q",
+                           "--grader-assignment=linear_classifier", "--grader-submission=linear_classifier.py"],
+                          cwd=handout, capture_output=True, text=True, env=env, timeout=300)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "12 passed" in proc.stdout, proc.stdout

@@ -47,15 +47,9 @@ def _function(fn: FunctionResult, verbose: bool) -> list[str]:
             out.append(f"     {case_label(case)}: passed")
         if case not in digest.shown:
             continue
-        out.append(f"     {case_label(case)}: {status_text(case)}")
-        out += indent_lines(case.message, 8)
-        if case.case_id in digest.diagnoses:
-            out += indent_lines("Probably: " + case.diagnosis, 8)
-        if case is digest.shown[0]:      # the first failure in full; the others in one line each
-            if case.details:
-                out += indent_lines(case.details, 8)
-            if case.stdout.strip():
-                out += [" " * 8 + "your code printed:"] + indent_lines(clip_printed(case.stdout), 10)
+        # the first failure in full, the others without details; each diagnosis said once
+        lines = case_lines(case, full=case is digest.shown[0], diagnosis=case.case_id in digest.diagnoses)
+        out += ["     " + line for line in lines]
     if digest.same:
         out.append(f"     the same on {case_list(digest.same)}")
     if digest.more:
@@ -63,12 +57,37 @@ def _function(fn: FunctionResult, verbose: bool) -> list[str]:
     for check in fn.checks:
         if check.passed and not verbose:
             continue
-        out.append(f"     {check_line(check)}")
-        out += indent_lines(check.message, 8) + indent_lines(check.details, 8)
+        out += ["     " + line for line in check_lines(check)]
     if digest.printed is not None:       # all passed, but the student printed: show where
         out.append(f"     your code printed in {digest.printed.case_id}:")
         out += indent_lines(clip_printed(digest.printed.stdout), 8)
     return out
+
+
+def case_lines(case: CaseResult, full: bool = True, diagnosis: bool = True) -> list[str]:
+    """A failing case as the terminal shows it, unindented: the case, what is wrong, the mistake
+    it matches (`diagnosis`), and (`full`) where in the student's file and what their code printed.
+
+        public-1 (seed 1, N=14, D=6, C=8): failed
+           dW: relative error 2 at [0, 6]: expected 0.023662858, got -0.024025217 (tolerance 1e-06)
+           Probably: dW has `reg * W` where it needs `2 * reg * W`: ...
+
+    The pytest plugin's failure text is this block too.
+    """
+    out = [f"{case_label(case)}: {status_text(case)}"] + indent_lines(case.message, 3)
+    if diagnosis and case.diagnosis:
+        out += indent_lines("Probably: " + case.diagnosis, 3)
+    if full and case.details:
+        out += indent_lines(case.details, 3)
+    if full and case.stdout.strip():
+        out += ["   your code printed:"] + indent_lines(clip_printed(case.stdout), 5)
+    return out
+
+
+def check_lines(check: CheckResult) -> list[str]:
+    """A check as the terminal shows it, unindented: 'check gradient: failed (0/1 point)', then
+    what is wrong and where. The pytest plugin's failure text for a check."""
+    return [check_line(check)] + indent_lines(check.message, 3) + indent_lines(check.details, 3)
 
 
 @dataclass
