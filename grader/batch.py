@@ -11,6 +11,7 @@ and by `grader merge` from the folders of several shards.
 """
 from __future__ import annotations
 
+import gc
 import hashlib
 import json
 import os
@@ -247,6 +248,9 @@ def grade_batch(spec: AssignmentSpec, submissions: list[Submission], out: Path, 
         result.student, result.fingerprint = sub.student, sub.fingerprint
         write_student(out, result)
         results[sub.student] = result
+        # The results are kept to the end: move them out of the cyclic garbage collector's sight, or
+        # its full collections walk an ever larger heap (about 1 s of a 1,000-student batch).
+        gc.freeze()
         if progress:
             progress.advance(result)
 
