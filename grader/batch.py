@@ -15,6 +15,7 @@ import gc
 import hashlib
 import json
 import os
+import queue
 import re
 import shutil
 import stat
@@ -258,21 +259,25 @@ def grade_batch(spec: AssignmentSpec, submissions: list[Submission], out: Path, 
         from .distributed import grade_on_dask
         grade_on_dask(scheduler, spec, todo, hidden, finish)
     else:
-        prepared = Prepared(spec, hidden)
-        local = threading.local()
-        workers = workers or os.cpu_count() or 1
+        count = min(workers or os.cpu_count() or 1, len(todo))
         made: list[Worker] = []
-        lock = threading.Lock()
-
-        def one(sub: Submission) -> tuple[Submission, SubmissionResult]:
-            if not hasattr(local, "worker"):
-                local.worker = Worker(spec.framework)
-                with lock:
-                    made.append(local.worker)
-            return sub, grade_submission(spec, sub.path, hidden=hidden, worker=local.worker, prepared=prepared)
-
         try:
-            with ThreadPoolExecutor(max_workers=min(workers, len(todo))) as pool:
+            # The workers import numpy/torch in their own processes while this one computes the
+            # references: started first, the two overlap.
+            free = queue.SimpleQueue()
+            for _ in range(count):
+                made.append(Worker(spec.framework))
+                free.put(made[-1])
+            prepared = Prepared(spec, hidden)
+            prepared.mistakes.prime(prepared.cases)
+            local = threading.local()
+
+            def one(sub: Submission) -> tuple[Submission, SubmissionResult]:
+                if not hasattr(local, "worker"):
+                    local.worker = free.get()          # one worker per thread, for the whole batch
+                return sub, grade_submission(spec, sub.path, hidden=hidden, worker=local.worker, prepared=prepared)
+
+            with ThreadPoolExecutor(max_workers=count) as pool:
                 for future in as_completed([pool.submit(one, sub) for sub in todo]):
                     finish(*future.result())
         finally:

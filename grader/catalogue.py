@@ -125,6 +125,12 @@ class MistakeOutputs:
                                                  for o in m["outputs"]]) for m in entry.get("mistakes", [])]
         return [(m.name, m.sentence, self.outputs(m, fn, case)) for m in self.catalogue.touching(fn.name)]
 
+    def prime(self, cases) -> None:
+        """Compute every mistake's outputs on `cases` [(FunctionSpec, Case)] now rather than when
+        first needed: a batch needs nearly all of them, and can compute them while its workers start."""
+        for fn, case in cases:
+            self.candidates(fn, case)
+
     def outputs(self, mistake: Mistake, fn: FunctionSpec, case: Case) -> list | None:
         key = (mistake.name, fn.name, case.case_id)
         if key not in self._cache:
