@@ -228,7 +228,7 @@ def shard(submissions: list[Submission], index: int, count: int) -> list[Submiss
 def grade_batch(spec: AssignmentSpec, submissions: list[Submission], out: Path, workers: int = 0,
                 hidden: bool = True, progress=None, scheduler: str | None = None) -> list[SubmissionResult]:
     """Grade every unfinished submission, in parallel; returns all results, earlier ones included."""
-    from .grade import Prepared, grade_submission
+    from .grade import Prepared, grade_or_report
     from .run.worker import Worker
 
     out.mkdir(parents=True, exist_ok=True)
@@ -275,7 +275,7 @@ def grade_batch(spec: AssignmentSpec, submissions: list[Submission], out: Path, 
             def one(sub: Submission) -> tuple[Submission, SubmissionResult]:
                 if not hasattr(local, "worker"):
                     local.worker = free.get()          # one worker per thread, for the whole batch
-                return sub, grade_submission(spec, sub.path, hidden=hidden, worker=local.worker, prepared=prepared)
+                return sub, grade_or_report(spec, sub.path, hidden, local.worker, prepared)
 
             with ThreadPoolExecutor(max_workers=count) as pool:
                 for future in as_completed([pool.submit(one, sub) for sub in todo]):

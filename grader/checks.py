@@ -204,7 +204,7 @@ def _returned(reply, fn: FunctionSpec):
     if status != "returned":
         err = header.get("error") or {}
         return {"exception": f"raised {err.get('type', 'an exception')}", "timeout": "timed out",
-                "crashed": "crashed", "missing_function": "is missing", "bad_return": "returned the wrong number of values",
+                "crashed": "crashed", "missing_function": "is missing", "import_error": "could not be imported", "bad_return": "returned the wrong number of values",
                 "skipped_after_timeout": "was not run after a timeout"}.get(status, "could not be run")
     values = _Values()
     values.meta, values.duration = {}, float(header.get("duration") or 0.0)
@@ -244,6 +244,8 @@ def judge_static(fn: FunctionSpec, check: CheckSpec, source: str | None, filenam
         tree = ast.parse(source, filename=filename)
     except SyntaxError as e:
         return _result(p, ERROR, f"{filename} could not be read: syntax error at {place(e.lineno or 0)}")
+    except (ValueError, RecursionError, MemoryError) as e:    # NUL bytes, absurd nesting: the parser gives up
+        return _result(p, ERROR, f"{filename} could not be read ({type(e).__name__})")
     defs = {node.name: node for node in tree.body if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))}
     if fn.name not in defs:
         return _result(p, ERROR, f"no `def {fn.name}` at the top level of {filename}, so its code could not be checked")

@@ -22,7 +22,7 @@ _STATE: dict = {}        # per Dask worker process: (spec path, hidden) -> (spec
 
 def grade_remote(spec_path: str, submission: str, hidden: bool) -> dict:
     """Runs on a Dask worker: grade one submission with this process's warm grader worker."""
-    from .grade import Prepared, grade_submission
+    from .grade import Prepared, grade_or_report
     from .run.worker import Worker
     from .spec import load_spec
 
@@ -31,7 +31,7 @@ def grade_remote(spec_path: str, submission: str, hidden: bool) -> dict:
         spec = load_spec(spec_path)
         _STATE[key] = (spec, Prepared(spec, hidden), Worker(spec.framework))
     spec, prepared, worker = _STATE[key]
-    return grade_submission(spec, Path(submission), hidden=hidden, worker=worker, prepared=prepared).to_dict()
+    return grade_or_report(spec, Path(submission), hidden, worker, prepared).to_dict()
 
 
 def grade_on_dask(scheduler: str, spec: AssignmentSpec, submissions: list, hidden: bool,

@@ -233,6 +233,30 @@ def _check_hidden(spec: AssignmentSpec, hidden: bool) -> None:
             "this is a handout, which has only the public cases")
 
 
+def grade_or_report(spec: AssignmentSpec, submission: Path, hidden: bool, worker: Worker,
+                    prepared: Prepared) -> SubmissionResult:
+    """grade_submission, except that a failure of the grader itself on this submission becomes its
+    result (every case an error saying so) instead of an exception: one submission never stops a batch."""
+    try:
+        return grade_submission(spec, submission, hidden=hidden, worker=worker, prepared=prepared)
+    except Exception as e:  # noqa: BLE001 - whatever it is, it is this submission's, and is reported
+        message = (f"the grader failed on this submission ({type(e).__name__}: {str(e)[:300]}); "
+                   "please tell your instructor")
+        functions: dict[str, FunctionResult] = {}
+        for fn, case in prepared.cases:
+            fr = functions.setdefault(fn.name, FunctionResult(name=fn.name, module=fn.module))
+            fr.cases.append(_case(fn, case, ERROR, message))
+        for fn in spec.functions:
+            fr = functions.get(fn.name)
+            if fr is not None:
+                fr.public, hidden_score = score.score_function(fn.points_public, fn.points_hidden, fr.cases)
+                fr.hidden = hidden_score if hidden else None
+        return SubmissionResult(assignment=spec.name, submission=str(submission), hidden_graded=hidden,
+                                hidden_available=spec.has_hidden, functions=list(functions.values()),
+                                grader_version=__version__,
+                                started=datetime.now(timezone.utc).isoformat(timespec="seconds"))
+
+
 def _judge_checks(spec: AssignmentSpec, prepared: Prepared, modules: dict, notebooks: notebook.Notebooks,
                   worker, reply) -> list:
     """The checks with their own points, in the order of prepared.plans."""

@@ -339,3 +339,27 @@ def test_gradescope_zip_of_an_assignment_that_extends_another_stands_alone(tmp_p
     assert spec.name == "cs231n" and spec.modules == ("linear_svm", "softmax")
     assert spec.reference_dir == (tmp_path / "source" / "assignment" / "reference").resolve()
     assert len(spec.function("softmax_loss_naive").cases_of("hidden")) == 8
+
+
+def test_a_grader_failure_on_one_submission_is_that_students_result_and_the_batch_goes_on(tmp_path, monkeypatch):
+    """Whatever goes wrong inside the grader on one submission (here: an exception planted in the
+    pipeline), the others are graded and this one gets an error result saying so."""
+    import grader.grade
+    from grader.batch import grade_batch
+    spec = make_assignment(tmp_path)
+    subs = tmp_path / "subs"
+    for name in ("ada", "bob", "cyd"):
+        tiny_student(subs / name)
+    real = grader.grade.grade_submission
+
+    def flaky(spec_, submission, **kwargs):
+        if Path(submission).name == "bob":
+            raise RuntimeError("planted failure")
+        return real(spec_, submission, **kwargs)
+    monkeypatch.setattr(grader.grade, "grade_submission", flaky)
+    results = {r.student: r for r in grade_batch(spec, discover(subs, spec, tmp_path / "staging"), tmp_path / "out", workers=2)}
+    assert results["ada"].earned == results["cyd"].earned == 5
+    bob = results["bob"]
+    assert bob.earned == 0 and bob.possible == 5 and {c.status for c in bob.cases()} == {"error"}
+    assert bob.cases()[0].message.startswith("the grader failed on this submission (RuntimeError: planted failure)")
+    assert json.loads((tmp_path / "out" / "bob" / "result.json").read_text())["counts"]["errors"] == 5

@@ -85,6 +85,8 @@ def test_static_checks_say_when_they_cannot_read_the_function():
     bad = static("no_autograd", "def f(x):\n    return (\n")
     assert bad.status == "error" and "syntax error at line" in bad.message
     assert judge_static(_fn(), CheckSpec(kind="no_loops", points=1, visibility="public"), None, "m.py").status == "error"
+    absurd = static("no_loops", "def f(x):\n    return " + "-" * 100000 + "x\n")     # MemoryError in the parser
+    assert absurd.status == "error" and absurd.message == "m.py could not be read (MemoryError)"
 
 
 # --- through the pipeline, on cs231n ----------------------------------------------------------
