@@ -121,6 +121,7 @@ class GraderSession:
         self.module_files: dict[str, Path] = {}   # module -> the student's file (where it would be)
         self.picked: list[tuple[str, Path, str]] | None = None   # (argument, file, name) from the command line
         self._results: dict | Exception | None = None
+        self.graded = None                    # the SubmissionResult, once graded in this process
         self._def_lines: dict[str, dict[str, int]] = {}
 
     # -- setup -------------------------------------------------------------------------------
@@ -221,8 +222,19 @@ class GraderSession:
             return e
         if result.sandbox_warning:
             warnings.warn(GraderWarning(result.sandbox_warning))
+        self.graded = result
         return {**{(case.function, case.case_id): case for case in result.cases()},
                 **{(check.function, _check_label(check.name)): check for check in result.checks()}}
+
+    def pytest_terminal_summary(self, terminalreporter) -> None:
+        """Points, as `grader check`'s last line says them, for the functions graded in this process.
+        Under pytest-xdist each worker grades for itself and this process holds no result: then nothing."""
+        if self.graded is not None:
+            from .report.terminal import summary_line
+            scope = "" if {fn.name for fn in self.graded.functions} == {fn.name for fn in self.spec.functions} \
+                else f" Functions run: {', '.join(fn.name for fn in self.graded.functions)}."
+            terminalreporter.write_sep("-", "grader")
+            terminalreporter.write_line(summary_line(self.graded) + scope)
 
     def def_line(self, module: str, function: str) -> int | None:
         """0-based line of `def function` in the student's .py file, read as text (never imported)."""

@@ -355,3 +355,12 @@ def test_without_its_options_the_plugin_adds_nothing(tmp_path):
 def test_this_suite_runs_with_the_plugin_loaded_and_idle(pytestconfig):
     assert pytestconfig.pluginmanager.has_plugin("grader")
     assert not pytestconfig.pluginmanager.has_plugin("grader-session")
+
+
+def test_the_run_ends_with_grader_checks_points_line(runs):
+    bob = check_json(BOB, Path(runs("bob").junit).parent / "again", "--hidden")
+    from grader.report.terminal import summary_line
+    assert re.search(r"^-+ grader -+\n" + re.escape(summary_line(bob)) + "\n", runs("bob").stdout, flags=re.M)
+    assert re.search(r"^1 of 9 public and hidden cases passed: 0.5/5 points\. Functions run: svm_loss_naive\.$",
+                     runs("bob-k").stdout, flags=re.M)
+    assert not re.search(r"^-+ grader -+$", runs("bob-n2").stdout, flags=re.M)   # xdist workers hold the results
