@@ -147,11 +147,10 @@ def judge_agreement(p: Plan, own: list, replies: list, framework: str) -> CheckR
             who, what = (fn.name, a) if isinstance(a, str) else (other, b)
             return _result(p, ERROR, f"cannot compare with {other}: your {who} {what} on {case.case_id} (seed {case.spec.seed})")
         for out in fn.outputs:
-            theirs_meta = {"kind": "ndarray", "type": "ndarray"}
             if b[out.name] is None:
                 return _result(p, ERROR, f"cannot compare with {other}: its {out.name} on {case.case_id} is not a number or array")
             verdict = compare.compare_output(out.name, out.kind, framework, b[out.name].astype(np.float64),
-                                             a.meta[out.name] or theirs_meta, a[out.name], fn.rtol, fn.atol, dtype=out.dtype)
+                                             a.meta[out.name], a[out.name], fn.rtol, fn.atol, dtype=out.dtype)
             if not verdict.ok:
                 return _result(p, FAILED, f"{fn.name} and your {other} disagree on {case.case_id} (seed {case.spec.seed}): "
                                           f"{verdict.message.replace('expected', other + ' gives').replace('got', fn.name + ' gives')}")
@@ -216,6 +215,11 @@ def _returned(reply, fn: FunctionSpec):
     if len(values) != len(fn.outputs):
         return "returned the wrong number of values"
     return values
+
+
+def error(p: Plan, message: str) -> CheckResult:
+    """The check could not be judged (the grader failed on the submission): no points."""
+    return _result(p, ERROR, message)
 
 
 def _result(p: Plan, status: str, message: str, details: str = "") -> CheckResult:

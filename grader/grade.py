@@ -194,6 +194,16 @@ def grade_submission(spec: AssignmentSpec, submission: Path, hidden: bool = Fals
             if arg and not result.passed and not result.diagnosis:
                 hint = f"Hint: the cases with {arg} = 0 pass and the others fail: look at the terms with {arg}."
                 result.details = "\n".join(x for x in (result.details, hint) if x)
+    return _submission_result(
+        spec, prepared, submission, hidden, functions, check_results, sandbox=reply.sandbox if reply else "",
+        sandbox_warning=reply.sandbox_warning if reply else "", started=started.isoformat(timespec="seconds"),
+        duration=round(time.monotonic() - t0, 3), stdout=_clip(imported.get("stdout", "")))
+
+
+def _submission_result(spec: AssignmentSpec, prepared: Prepared, submission: Path, hidden: bool,
+                       functions: dict, check_results: list, **fields) -> SubmissionResult:
+    """The result from the judged cases ({function: FunctionResult}) and checks (in prepared.plans'
+    order): each function scored, its checks attached, and what the hidden part is worth."""
     for fn in spec.functions:
         fr = functions.get(fn.name)
         if fr is not None:
@@ -206,10 +216,7 @@ def grade_submission(spec: AssignmentSpec, submission: Path, hidden: bool = Fals
         assignment=spec.name, submission=str(submission), hidden_graded=hidden, hidden_available=spec.has_hidden,
         hidden_points=float(sum(fn.points_hidden + sum(c.points for c in fn.scored_checks if c.visibility == HIDDEN)
                                 for fn in spec.functions if fn.name in prepared.functions)),
-        functions=list(functions.values()), sandbox=reply.sandbox if reply else "",
-        sandbox_warning=reply.sandbox_warning if reply else "", grader_version=__version__,
-        started=started.isoformat(timespec="seconds"), duration=round(time.monotonic() - t0, 3),
-        stdout=_clip(imported.get("stdout", "")))
+        functions=list(functions.values()), grader_version=__version__, **fields)
 
 
 def spec_for(assignment: str, submission: Path, hidden: bool = False) -> AssignmentSpec:
@@ -246,15 +253,9 @@ def grade_or_report(spec: AssignmentSpec, submission: Path, hidden: bool, worker
         for fn, case in prepared.cases:
             fr = functions.setdefault(fn.name, FunctionResult(name=fn.name, module=fn.module))
             fr.cases.append(_case(fn, case, ERROR, message))
-        for fn in spec.functions:
-            fr = functions.get(fn.name)
-            if fr is not None:
-                fr.public, hidden_score = score.score_function(fn.points_public, fn.points_hidden, fr.cases)
-                fr.hidden = hidden_score if hidden else None
-        return SubmissionResult(assignment=spec.name, submission=str(submission), hidden_graded=hidden,
-                                hidden_available=spec.has_hidden, functions=list(functions.values()),
-                                grader_version=__version__,
-                                started=datetime.now(timezone.utc).isoformat(timespec="seconds"))
+        return _submission_result(spec, prepared, submission, hidden, functions,
+                                  [checks.error(p, message) for p in prepared.plans],
+                                  started=datetime.now(timezone.utc).isoformat(timespec="seconds"))
 
 
 def _judge_checks(spec: AssignmentSpec, prepared: Prepared, modules: dict, notebooks: notebook.Notebooks,

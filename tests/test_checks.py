@@ -275,3 +275,15 @@ def test_static_checks_on_a_notebook_name_the_cell(grade, spec, tmp_path):
     loops = checks_of(result, "svm_loss_vectorized")["no_loops"]
     assert loops.status == "failed"
     assert loops.message.startswith("svm_loss_vectorized has a generator expression at cell 3, line 8 (`total = sum(")
+
+
+def test_a_grader_failure_keeps_the_checks_points_possible(spec, monkeypatch, tmp_path):
+    """A submission the grader fails on is worth what any other is: its cases and its checks, all errors."""
+    import grader.grade
+    from grader.grade import grade_or_report
+    monkeypatch.setattr(grader.grade, "grade_submission", lambda *a, **k: (_ for _ in ()).throw(RuntimeError("planted")))
+    prepared = Prepared(spec, hidden=True)
+    result = grade_or_report(spec, tmp_path, True, None, prepared)
+    assert (result.earned, result.possible, len(result.checks())) == (0, 28, 8)
+    assert {c.status for c in result.checks()} == {"error"} and result.hidden_points == 14
+    assert result.checks()[0].message.startswith("the grader failed on this submission (RuntimeError: planted)")
