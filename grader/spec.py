@@ -412,15 +412,20 @@ def _function(v: "_Validator", name: Any, data: Any, modules: tuple) -> Function
     return replace(fn, scored_checks=scored)
 
 
+_CHECK_FIELDS = {                    # kind -> (its required fields, its optional fields)
+    "gradient": ((), ("wrt", "loss", "grad", "samples", "h", "tolerance", "case")),
+    "agrees_with": (("function",), ()),
+    "no_loops": ((), ()),
+    "no_autograd": ((), ()),
+    "faster_than": (("function", "factor"), ("case", "repeat")),
+}
+
+
 def _scored_check(v: "_Validator", data: dict, where: str, fn: FunctionSpec) -> CheckSpec:
     """One `{check: KIND, points: P, ...}` entry of a function's `checks`."""
     kind = v.choice(data.get("check"), f"{where}.check", SCORED_CHECKS)
-    optional = {"gradient": ("wrt", "loss", "grad", "samples", "h", "tolerance", "case"),
-                "agrees_with": ("function",), "no_loops": (), "no_autograd": (),
-                "faster_than": ("function", "factor", "case", "repeat")}[kind]
-    v.keys(data, where, required=("check", "points") + (("function", "factor") if kind == "faster_than" else
-                                                        ("function",) if kind == "agrees_with" else ()),
-           optional=optional + ("visibility",))
+    required, optional = _CHECK_FIELDS[kind]
+    v.keys(data, where, required=("check", "points") + required, optional=optional + ("visibility",))
     points = v.number(data["points"], f"{where}.points")
     if points < 0:
         raise SpecError(v.file, f"{where}.points", "must not be negative")
