@@ -142,6 +142,20 @@ def test_each_way_a_call_can_go_wrong_is_reported_for_that_function(tmp_path, bo
     assert result.earned == 2
 
 
+def test_outputs_larger_than_the_workers_reply_buffer_arrive_whole_and_in_order(tmp_path):
+    """The worker holds a job's frames and sends them together, but not past a few MiB: 24 MB
+    of wrong-shaped outputs come through, each case with its own, and the next function's too."""
+    fns, result = grade(tmp_path, """\
+        import numpy as np
+        def scale(x, k):
+            return np.full(1_000_000 + len(x), k)
+    """, total=True)
+    assert statuses(fns["scale"]) == ["failed"] * 3
+    for case in fns["scale"].cases:
+        assert f"got ({1_000_000 + case.dims['N']},)" in case.message, case.message
+    assert statuses(fns["total"]) == ["passed", "passed"]
+
+
 def test_exception_points_at_the_students_line(tmp_path):
     fns, _ = grade(tmp_path, """\
         def scale(x, k):
