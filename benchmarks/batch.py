@@ -5,9 +5,11 @@
 The batch mixes correct submissions, typical mistakes (the reg factor, no averaging, an unfinished
 TODO), one that crashes (segfault) and one that is slow (an infinite loop: it costs its time limit).
 Prints submissions per second, the grader's overhead per submission above the bare time of the
-student calls themselves, and the naive way measured on a sample of the same batch: a fresh
-interpreter per submission that imports torch, imports the student's module and calls the
-functions on the same inputs (and nothing else: no sandbox, no comparison, no reports).
+student calls themselves, the naive way measured on a sample of the same batch (a fresh interpreter
+per submission that imports torch, imports the student's module and calls the functions on the
+same inputs, and nothing else: no sandbox, no comparison, no reports), and the bound that no grader
+running each submission in a fresh process can beat here: the student calls, the time limits spent,
+one torch import, and a fork and exit of a torch-holding process per submission.
 """
 from __future__ import annotations
 
@@ -61,6 +63,49 @@ print(calls)
 """
 
 
+FORK_RUNNER = """
+import os, sys, time
+t0 = time.perf_counter()
+import importlib.util, numpy as np, torch
+torch.set_num_threads(1)
+imported = time.perf_counter() - t0
+sys.path.insert(0, sys.argv[1])
+from grader.run.zygote import huge_pages
+huge_pages()                                      # as the worker does before its second job
+data = dict(np.load(sys.argv[2]))
+walls = []
+for path in sys.argv[3:]:
+    t0 = time.perf_counter()
+    pid = os.fork()
+    if pid == 0:
+        spec = importlib.util.spec_from_file_location("linear_classifier", path)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        for i in range(int(data["n"])):
+            fn = getattr(module, str(data[f"fn{i}"]))
+            args = [torch.from_numpy(data[f"W{i}"].copy()), torch.from_numpy(data[f"X{i}"].copy()),
+                    torch.from_numpy(data[f"y{i}"].copy()), float(data[f"reg{i}"])]
+            try:
+                fn(*args)
+            except Exception:
+                pass
+        os._exit(0)
+    os.waitpid(pid, 0)
+    walls.append(time.perf_counter() - t0)
+print(imported, sum(walls) / len(walls))
+"""
+
+
+def bare_fork(sample: list[Path], inputs: Path) -> tuple[float, float]:
+    """The least a grader with a fresh process per submission does: import torch once, then per
+    submission fork a child that imports the module and makes the calls, nothing else (no sandbox,
+    no results sent back, no comparison). Seconds for the import, and per submission (mean)."""
+    out = subprocess.run([sys.executable, "-c", FORK_RUNNER, str(REPO), str(inputs),
+                          *(str(folder / "linear_classifier.py") for folder in sample)],
+                         capture_output=True, text=True, check=True).stdout.split()
+    return float(out[0]), float(out[1])
+
+
 def make_batch(root: Path, n: int) -> list[str]:
     kinds = []
     for i in range(n):
@@ -76,8 +121,8 @@ def make_batch(root: Path, n: int) -> list[str]:
     return kinds
 
 
-def naive(root: Path, sample: list[Path], tmp: Path) -> tuple[float, float]:
-    """Median seconds per submission for a fresh interpreter, and the student calls inside it."""
+def write_inputs(tmp: Path) -> Path:
+    """Every case's inputs in one .npz, for the naive and the bare-fork runners."""
     from grader.grade import select_cases
     spec = load_spec(REPO / "assignments" / "linear_classifier")
     cases = select_cases(spec, hidden=True)
@@ -88,6 +133,11 @@ def naive(root: Path, sample: list[Path], tmp: Path) -> tuple[float, float]:
             data[f"{k}{i}"] = v
     inputs = tmp / "inputs.npz"
     np.savez(inputs, **data)
+    return inputs
+
+
+def naive(sample: list[Path], inputs: Path, tmp: Path) -> tuple[float, float]:
+    """Median seconds per submission for a fresh interpreter, and the student calls inside it."""
     runner = tmp / "runner.py"
     runner.write_text(NAIVE_RUNNER)
     walls, calls = [], []
@@ -127,7 +177,9 @@ def main() -> None:
         graded = len(calls)
         assert graded == args.n, f"{graded} of {args.n} graded"
         sample = [p for p in sorted(subs.iterdir()) if not p.name.endswith("_slow")][: args.naive_sample]
-        naive_wall, naive_calls = naive(subs, sample, tmp)
+        inputs = write_inputs(tmp)
+        naive_wall, naive_calls = naive(sample, inputs, tmp)
+        imported, bare = bare_fork([p for p in sorted(subs.iterdir()) if not p.name.endswith("_slow")][:200], inputs)
         workers = args.workers or __import__("os").cpu_count()
         print(f"batch of {args.n} linear_classifier submissions (40 cases each, hidden included), {workers} workers:")
         print(f"  mix: " + ", ".join(f"{k} {kinds.count(k)}" for k in MISTAKES))
@@ -144,6 +196,13 @@ def main() -> None:
         floor = (sum(calls) + limits) / workers
         print(f"  floor: student calls + time limits on {workers} cores:   {floor:8.1f} s   "
               f"(a grader costing nothing more would be {naive_batch / floor:.1f}x faster)")
+        # ... and what any grader that runs each submission in a fresh process forked from one holding
+        # torch spends at least: one torch import, then per submission a fork, the module's import,
+        # the calls and the exit.
+        bound = (imported + bare * (args.n - kinds.count("slow")) + limits) / workers
+        print(f"  bare fork per submission (import, calls, exit):  {bare * 1000:8.1f} ms (mean of 200)")
+        print(f"  bound: bare forks + time limits + torch import:  {bound:8.1f} s   "
+              f"(no grader forking a fresh child per submission is more than {naive_batch / bound:.1f}x faster)")
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
