@@ -24,7 +24,14 @@ def render_json(result: SubmissionResult, compact: bool = False) -> str:
     `compact` drops the indentation, which lets json use its C encoder (several times faster):
     batch grading writes one file per student.
     """
-    data = _finite(result.to_dict())
+    data = result.to_dict()
+    try:                     # most results hold no NaN or infinity: one pass, in json's C encoder
+        return _dumps(data, compact)
+    except ValueError:       # "Out of range float values are not JSON compliant"
+        return _dumps(_finite(data), compact)
+
+
+def _dumps(data: Any, compact: bool) -> str:
     if compact:
         return json.dumps(data, separators=(",", ":"), allow_nan=False)
     return json.dumps(data, indent=2, allow_nan=False)
