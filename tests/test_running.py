@@ -338,3 +338,33 @@ def test_zygote_backs_its_heap_with_huge_pages_where_the_kernel_can(tmp_path):
     collapsed_mib, before_kib, after_kib = map(int, out)
     assert collapsed_mib >= 20
     assert after_kib - before_kib >= collapsed_mib * 1024 // 2
+
+
+@pytest.mark.parametrize("pidfd", [True, False], ids=["pidfd", "no-pidfd"])
+def test_worker_times_each_case_whether_or_not_the_kernel_has_pidfds(tmp_path, monkeypatch, pidfd):
+    """The worker looks at a running child's frames now and then (pidfd) or at each frame (older
+    kernels): either way a slow case times out on its own and every other case comes back, in order."""
+    from grader.cases import make_case
+    from grader.grade import Prepared, build_job
+    from grader.run import protocol, zygote
+    if not pidfd:
+        monkeypatch.setattr(zygote, "_pidfd", lambda pid: None)
+    spec = make_assignment(tmp_path, skip=0)
+    fn = spec.function("scale")
+    slow_x0 = float(make_case(spec, fn, fn.cases[1]).args["x"][0])      # the second case hangs
+    sub = tmp_path / "student"
+    sub.mkdir()
+    (sub / "tiny.py").write_text(f"import time\ndef scale(x, k):\n    if x[0] == {slow_x0!r}:\n"
+                                 f"        time.sleep(60)\n    return k * x\n" + CORRECT_TOTAL)
+    prepared = Prepared(spec, hidden=False)
+    job = {**build_job(spec, prepared.calls, {"tiny": str(sub / "tiny.py")}, sub), "job": 1}
+    with open(tmp_path / "frames", "w+b") as out:
+        t0 = time.monotonic()
+        zygote.run_job(job, prepared.inputs, out.fileno())
+        elapsed = time.monotonic() - t0
+        out.seek(0)
+        frames = [protocol.decode(p)[0] for p in protocol.FrameReader().feed(out.read())]
+    results = [(f["index"], f["status"]) for f in frames if f["type"] == "result"]
+    assert results == [(0, "returned"), (1, "timeout"), (2, "returned"), (3, "returned"), (4, "returned")]
+    assert frames[-1]["type"] == "job_done"
+    assert 1.5 <= elapsed < 1.5 + 5            # the limit, and the start-up of a second child; not 60 s
