@@ -122,6 +122,7 @@ class GraderSession:
         self.picked: list[tuple[str, Path, str]] | None = None   # (argument, file, name) from the command line
         self._results: dict | Exception | None = None
         self.graded = None                    # the SubmissionResult, once graded in this process
+        self.reported_points = ""             # the points line, from a pytest-xdist worker's report
         self._def_lines: dict[str, dict[str, int]] = {}
 
     # -- setup -------------------------------------------------------------------------------
@@ -226,15 +227,33 @@ class GraderSession:
         return {**{(case.function, case.case_id): case for case in result.cases()},
                 **{(check.function, _check_label(check.name)): check for check in result.checks()}}
 
+    def summary(self) -> str:
+        """`grader check`'s last line (the points) for the functions graded in this process."""
+        from .report.terminal import summary_line
+        scope = "" if {fn.name for fn in self.graded.functions} == {fn.name for fn in self.spec.functions} \
+            else f" Functions run: {', '.join(fn.name for fn in self.graded.functions)}."
+        return summary_line(self.graded) + scope
+
+    @pytest.hookimpl(hookwrapper=True)
+    def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo) -> Any:
+        """Each of our items' reports carries the points line: pytest-xdist sends reports, attributes
+        included, from the workers (which grade) to the process that prints the summary (which does not)."""
+        outcome = yield
+        if call.when == "call" and isinstance(item, GraderItem) and item.grader is self and self.graded is not None:
+            outcome.get_result().grader_points = self.summary()
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        points = getattr(report, "grader_points", None)
+        if isinstance(points, str):
+            self.reported_points = points
+
     def pytest_terminal_summary(self, terminalreporter) -> None:
-        """Points, as `grader check`'s last line says them, for the functions graded in this process.
-        Under pytest-xdist each worker grades for itself and this process holds no result: then nothing."""
-        if self.graded is not None:
-            from .report.terminal import summary_line
-            scope = "" if {fn.name for fn in self.graded.functions} == {fn.name for fn in self.spec.functions} \
-                else f" Functions run: {', '.join(fn.name for fn in self.graded.functions)}."
+        """Points, as `grader check`'s last line says them, for the functions graded. Under pytest-xdist
+        every worker grades the same functions of the same submission, and its reports bring the line."""
+        points = self.summary() if self.graded is not None else self.reported_points
+        if points:
             terminalreporter.write_sep("-", "grader")
-            terminalreporter.write_line(summary_line(self.graded) + scope)
+            terminalreporter.write_line(points)
 
     def def_line(self, module: str, function: str) -> int | None:
         """0-based line of `def function` in the student's .py file, read as text (never imported)."""

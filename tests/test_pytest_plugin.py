@@ -363,4 +363,5 @@ def test_the_run_ends_with_grader_checks_points_line(runs):
     assert re.search(r"^-+ grader -+\n" + re.escape(summary_line(bob)) + "\n", runs("bob").stdout, flags=re.M)
     assert re.search(r"^1 of 9 public and hidden cases passed: 0.5/5 points\. Functions run: svm_loss_naive\.$",
                      runs("bob-k").stdout, flags=re.M)
-    assert not re.search(r"^-+ grader -+$", runs("bob-n2").stdout, flags=re.M)   # xdist workers hold the results
+    # under pytest-xdist the workers grade, and their reports bring the same line to the summary
+    assert re.search(r"^-+ grader -+\n" + re.escape(summary_line(bob)) + "\n", runs("bob-n2").stdout, flags=re.M)
