@@ -28,20 +28,27 @@ class ProtocolError(Exception):
     """Bytes that are not a valid frame."""
 
 
+_JSON = json.JSONEncoder(allow_nan=False, separators=(",", ":"))     # one encoder, not one per frame
+_U32 = struct.Struct("<I")
+
+
 def encode(header: dict, arrays: list | tuple = ()) -> bytes:
     """One frame: `header` (JSON-able) plus arrays it refers to as {"array": i}."""
     metas, blobs, offset = [], [], 0
     for a in arrays:
-        a = np.ascontiguousarray(a) if np.ndim(a) else np.array(a)
-        if a.dtype.str not in ALLOWED_DTYPES:
+        if type(a) is not np.ndarray:
+            a = np.asarray(a)
+        if not a.flags.c_contiguous:                  # a 0-d array always is
+            a = np.ascontiguousarray(a)
+        dtype = a.dtype.str
+        if dtype not in ALLOWED_DTYPES:
             raise ProtocolError(f"dtype {a.dtype} cannot be sent")
-        data = a.tobytes()
-        metas.append({"dtype": a.dtype.str, "shape": list(a.shape), "offset": offset, "nbytes": len(data)})
+        data = memoryview(a).cast("B") if a.ndim else a.tobytes()
+        metas.append({"dtype": dtype, "shape": list(a.shape), "offset": offset, "nbytes": len(data)})
         blobs.append(data)
         offset += len(data)
-    head = json.dumps({**header, "arrays": metas}, allow_nan=False).encode()
-    payload = struct.pack("<I", len(head)) + head + b"".join(blobs)
-    return struct.pack("<I", len(payload)) + payload
+    head = _JSON.encode({**header, "arrays": metas}).encode()
+    return b"".join((_U32.pack(4 + len(head) + offset), _U32.pack(len(head)), head, *blobs))
 
 
 def decode(payload: bytes) -> tuple[dict, list]:
