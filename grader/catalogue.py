@@ -125,11 +125,43 @@ class MistakeOutputs:
                                                  for o in m["outputs"]]) for m in entry.get("mistakes", [])]
         return [(m.name, m.sentence, self.outputs(m, fn, case)) for m in self.catalogue.touching(fn.name)]
 
-    def prime(self, cases) -> None:
+    def prime(self, cases, workers=()) -> None:
         """Compute every mistake's outputs on `cases` [(FunctionSpec, Case)] now rather than when
-        first needed: a batch needs nearly all of them, and can compute them while its workers start."""
-        for fn, case in cases:
-            self.candidates(fn, case)
+        first needed: a batch needs nearly all of them. With `workers`, each mistake runs in a child
+        of one of them (the mistakes shared out), and this process never imports torch."""
+        if not workers or not self.catalogue.mistakes:
+            for fn, case in cases:
+                self.candidates(fn, case)
+            return
+        from concurrent.futures import ThreadPoolExecutor
+        from queue import SimpleQueue
+        free = SimpleQueue()
+        for worker in workers:
+            free.put(worker)
+
+        def run(mistake: Mistake) -> None:
+            mine = [(fn, case) for fn, case in cases if fn.name in mistake.functions]
+            if not mine:
+                return
+            worker = free.get()
+            try:
+                results = self._in_worker(mistake, mine, worker)
+            finally:
+                free.put(worker)
+            for (fn, case), (outputs, _) in zip(mine, results):
+                self._cache[(mistake.name, fn.name, case.case_id)] = outputs
+
+        with ThreadPoolExecutor(len(workers)) as pool:
+            list(pool.map(run, self.catalogue.mistakes))
+
+    def _in_worker(self, mistake: Mistake, cases, worker) -> list:
+        from .expected import in_worker
+        try:
+            sources = {m: variant_source(path.read_text(), mistake, str(path)) for m in self.spec.modules
+                       for path in [self.spec.reference_dir / f"{m}.py"]}
+        except SpecError:              # an edit that does not apply: a variant that matches nothing
+            return [(None, "")] * len(cases)
+        return in_worker(self.spec, cases, worker, sources)
 
     def outputs(self, mistake: Mistake, fn: FunctionSpec, case: Case) -> list | None:
         key = (mistake.name, fn.name, case.case_id)

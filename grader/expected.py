@@ -1,7 +1,8 @@
 """Expected outputs: from the reference implementation (trusted), or from the handout's file.
 
 In the instructor's checkout the reference is imported in the grader's own process (it is
-trusted code) and called on the case inputs. A student's handout has no reference: it carries
+trusted code) and called on the case inputs; a batch has a worker run it instead, in a child
+of its own (`from_worker`), so that the grader's process never imports torch. A student's handout has no reference: it carries
 `expected_public.json`, the reference's outputs on the public cases only, with a digest of
 each case's inputs so that a stale or mismatched file is caught instead of misgrading.
 """
@@ -54,6 +55,56 @@ def from_reference(spec: AssignmentSpec, cases: list[tuple[FunctionSpec, Case]])
             what = (str(e).splitlines() or [""])[0]
             raise ReferenceError_(f"{path}: the reference {fn.name} raised {type(e).__name__}: {what} "
                                   f"on {case.case_id} (seed {case.spec.seed})") from e
+    return out
+
+
+def in_worker(spec: AssignmentSpec, cases: list[tuple[FunctionSpec, Case]], worker,
+              sources: dict | None = None) -> list[tuple[list[np.ndarray] | None, str]]:
+    """The reference's outputs on `cases`, computed by `worker` in a child of its own, so that this
+    process never imports torch: [(outputs as float64 arrays, "") or (None, what went wrong)].
+
+    `sources` ({module: code}) runs that code instead of the module's file: a catalogued mistake."""
+    from .grade import build_job, job_calls
+    from .run.worker import WorkerError
+    calls, inputs = job_calls(cases)
+    modules = {m: str(spec.reference_dir / f"{m}.py") for m in spec.modules}
+    job = build_job(spec, calls, modules, spec.reference_dir)
+    job["sources"] = sources or {}
+    try:
+        reply = worker.run(job, inputs)
+    except WorkerError as e:
+        return [(None, str(e))] * len(cases)
+    errors = reply.imported.get("errors") or {} if isinstance(reply.imported, dict) else {}
+    out = []
+    for index, (fn, case) in enumerate(cases):
+        header, arrays = reply.results.get(index, ({"status": "not run"}, []))
+        status = header.get("status")
+        error = header.get("error") or errors.get(fn.module) or {}
+        if status == "returned" and all("array" in v for v in header.get("values", ())):
+            out.append(([np.asarray(arrays[v["array"]], dtype=np.float64) for v in header["values"]], ""))
+        elif status == "missing_function":
+            out.append((None, f"the reference has no function {fn.name}"))
+        elif status == "exception" and error.get("type") == "NotImplementedError":
+            out.append((None, "not_implemented"))
+        else:
+            what = f"{error['type']}: {(str(error.get('message', '')).splitlines() or [''])[0]}" if error.get("type") \
+                else f"{status}" + (f" ({header['returned']})" if header.get("returned") else "")
+            out.append((None, f"{what} on {case.case_id} (seed {case.spec.seed})"))
+    return out
+
+
+def from_worker(spec: AssignmentSpec, cases: list[tuple[FunctionSpec, Case]], worker) -> dict:
+    """from_reference's outputs, computed by `worker` (see in_worker), with its errors."""
+    out = {}
+    for (fn, case), (outputs, problem) in zip(cases, in_worker(spec, cases, worker)):
+        path = spec.reference_dir / f"{fn.module}.py"
+        if problem == "not_implemented":
+            raise ReferenceError_(f"{path}: {fn.name} is not written yet (it raises NotImplementedError): write the "
+                                  "reference solution between # BEGIN SOLUTION and # END SOLUTION")
+        if outputs is None:
+            raise ReferenceError_(f"{path}: {problem}" if problem.startswith("the reference has no")
+                                  else f"{path}: the reference {fn.name} failed: {problem}")
+        out[(fn.name, case.case_id)] = outputs
     return out
 
 

@@ -35,9 +35,12 @@ def select_cases(spec: AssignmentSpec, hidden: bool, functions=None) -> list[tup
             for c in fn.cases if c.visibility in visibilities]
 
 
-def expected_outputs(spec: AssignmentSpec, cases: list[tuple[FunctionSpec, Case]]) -> dict:
-    """From the reference when this checkout has it, else from the handout's public file."""
+def expected_outputs(spec: AssignmentSpec, cases: list[tuple[FunctionSpec, Case]], worker: Worker | None = None) -> dict:
+    """From the reference when this checkout has it (run by `worker` when given, else in this
+    process), else from the handout's public file."""
     if spec.reference_dir is not None:
+        if worker is not None:
+            return expected_mod.from_worker(spec, cases, worker)
         return expected_mod.from_reference(spec, cases)
     return expected_mod.from_file(spec, cases)
 
@@ -95,12 +98,12 @@ class Prepared:
     With `functions` (names), only those functions are graded: `grader.check("svm_loss_naive")`
     runs that function's cases and checks, not a half-written neighbour's infinite loop."""
 
-    def __init__(self, spec: AssignmentSpec, hidden: bool, functions=None):
+    def __init__(self, spec: AssignmentSpec, hidden: bool, functions=None, worker: Worker | None = None):
         from .catalogue import MistakeOutputs
         self.hidden = hidden
         self.functions = tuple(fn.name for fn in spec.functions if functions is None or fn.name in functions)
         self.cases = select_cases(spec, hidden, self.functions)
-        self.expected = expected_outputs(spec, self.cases)
+        self.expected = expected_outputs(spec, self.cases, worker)
         public = expected_mod.public_mistakes(spec) if spec.reference_dir is None else None
         self.mistakes = MistakeOutputs(spec, public)
         self.plans = [p for p in checks.plan(spec, hidden)   # checks with their own points, and their calls

@@ -363,3 +363,58 @@ def test_a_grader_failure_on_one_submission_is_that_students_result_and_the_batc
     assert bob.earned == 0 and bob.possible == 5 and {c.status for c in bob.cases()} == {"error"}
     assert bob.cases()[0].message.startswith("the grader failed on this submission (RuntimeError: planted failure)")
     assert json.loads((tmp_path / "out" / "bob" / "result.json").read_text())["counts"]["errors"] == 5
+
+
+# ---------------------------------------------------------------------------------------------
+# The references, computed by a worker: the grader's own process never imports torch
+
+
+def test_a_worker_computes_the_references_and_mistakes_bit_for_bit_as_the_grader_would():
+    import numpy as np
+    from grader.grade import Prepared
+    from grader.run.worker import Worker
+    spec = load_spec(REPO / "assignments" / "linear_classifier")
+    here = Prepared(spec, hidden=True)
+    here.mistakes.prime(here.cases)
+    with Worker(spec.framework) as worker:
+        there = Prepared(spec, hidden=True, worker=worker)
+        there.mistakes.prime(there.cases, workers=[worker])
+    assert here.expected.keys() == there.expected.keys() and len(here.expected) == 40
+    for key, outputs in here.expected.items():
+        assert all(a.dtype == b.dtype == np.float64 and np.array_equal(a, b) for a, b in zip(outputs, there.expected[key])), key
+    ours, theirs = here.mistakes._cache, there.mistakes._cache
+    assert ours.keys() == theirs.keys() and len(ours) > 100
+    assert all(v is not None for v in theirs.values())
+    for key, outputs in ours.items():
+        assert all(np.array_equal(a, b, equal_nan=True) for a, b in zip(outputs, theirs[key])), key
+
+
+def test_grader_grade_never_imports_torch_in_its_own_process(tmp_path):
+    subs = tmp_path / "subs"
+    for name in ("ada", "bob"):
+        shutil.copytree(EXAMPLES / name, subs / name)
+    code = ("import sys; from pathlib import Path; from grader.batch import discover, grade_batch; "
+            "from grader.spec import load_spec; spec = load_spec(sys.argv[1]); "
+            "results = grade_batch(spec, discover(Path(sys.argv[2]), spec, Path(sys.argv[3])), Path(sys.argv[4]), workers=2); "
+            "import json; print(json.dumps([sorted(r.earned for r in results), 'torch' in sys.modules]))")
+    proc = subprocess.run([str(Path(GRADER).parent / "python"), "-c", code, str(REPO / "assignments" / "linear_classifier"),
+                           str(subs), str(tmp_path / "staging"), str(tmp_path / "out")],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    scores, torch_here = json.loads(proc.stdout)
+    assert torch_here is False
+    assert scores[0] < scores[1] == 20.0      # bob's mistakes cost points: the references were compared with
+
+
+@pytest.mark.parametrize("body, words", [
+    ("def scale(x, k):\n    raise NotImplementedError\n", "scale is not written yet"),
+    ("def scale(x, k):\n    return {}['nothing']\n", "the reference scale failed: KeyError: 'nothing' on public-1 (seed 1)"),
+    ("def total(x):\n    return x.sum()\n", "the reference has no function scale"),
+], ids=["not-written", "raises", "missing"])
+def test_a_broken_reference_stops_grader_grade_with_its_file_and_what_went_wrong(tmp_path, body, words):
+    spec = make_assignment(tmp_path)
+    reference = spec.folder / "ref" / "tiny.py"
+    reference.write_text(body + ("def total(x):\n    return x.sum()\n" if "def total" not in body else ""))
+    proc = grade(tiny_student(tmp_path / "subs" / "alice"), spec.folder, tmp_path / "out")
+    assert proc.returncode == 2, proc.stderr
+    assert f"{reference}: " in proc.stderr and words in proc.stderr, proc.stderr
