@@ -149,6 +149,27 @@ def test_gradebook_agrees_with_the_per_student_results(mixed):
     assert totals["reg_grad_half"] == 15.5 and totals["segfault_ctypes"] == 15
 
 
+def test_merged_junit_counts_are_junitparsers_own_to_the_byte(mixed):
+    """The merged file's counts come from the results, not from junitparser reading every testcase
+    back: they must be what its update_statistics makes of the same document, checks included."""
+    import io
+    from grader.batch import collect
+    from grader.report.junit import build_batch_junit
+    from grader.results import ERROR, FAILED, PASSED, CheckResult
+    _, out, _ = mixed
+    results = collect([out])
+    fn = results[0].functions[0]
+    fn.checks = [CheckResult(fn.name, "no_loops", "public", FAILED), CheckResult(fn.name, "gradient", "hidden", ERROR),
+                 CheckResult(fn.name, "faster_than", "hidden", PASSED)]
+    ours, theirs = io.BytesIO(), io.BytesIO()
+    build_batch_junit(results).write(ours)
+    recounted = build_batch_junit(results)
+    recounted.update_statistics()
+    recounted.write(theirs)
+    assert ours.getvalue() == theirs.getvalue()
+    assert b'failures="' in ours.getvalue() and ours.getvalue().count(b"<testsuite ") == 20
+
+
 def test_merged_junit_agrees_with_the_per_student_results(mixed):
     _, out, _ = mixed
     xml = junitparser.JUnitXml.fromfile(str(out / "junit.xml"))

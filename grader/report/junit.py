@@ -58,15 +58,35 @@ def build_batch_junit(results: list[SubmissionResult]) -> junitparser.JUnitXml:
     group by either. Testcases are build_junit's, with the suite name as their classname.
     """
     xml = junitparser.JUnitXml(xml_safe(results[0].assignment) if results else "")
+    totals = [0, 0, 0, 0.0]
     for result in results:
         student = result.label
         for fn in result.functions:
             name = f"{student}.{fn.name}"
             # append, not add_testsuite: that one looks for a same-named suite to merge into,
             # which is quadratic in the class size, and these names are unique anyway.
-            xml.append(_suite(fn, name, name, student=student))
-    xml.update_statistics()
+            suite = _suite(fn, name, name, student=student)
+            counts = _counts(fn)
+            tests, failures, errors, time = counts          # set in update_statistics' order: the same bytes
+            suite.tests, suite.errors, suite.failures, suite.skipped, suite.time = tests, errors, failures, 0, time
+            totals = [a + b for a, b in zip(totals, counts)]
+            xml.append(suite)
+    xml.tests, xml.failures, xml.errors, xml.skipped, xml.time = *totals[:3], 0, round(totals[3], 3)
     return xml
+
+
+def _counts(fn: FunctionResult) -> tuple[int, int, int, float]:
+    """(tests, failures, errors, time) of a function's suite, as junitparser's update_statistics
+    counts them from the testcases, but from the results: reading 40,000 testcases back through
+    junitparser takes a third of a second of a class's export."""
+    failures = sum(c.status in FAILURE_STATUSES for c in fn.cases) + sum(
+        not k.passed and k.status == FAILED for k in fn.checks)
+    errors = sum(c.status not in FAILURE_STATUSES and c.status in ERROR_STATUSES for c in fn.cases) + sum(
+        not k.passed and k.status != FAILED for k in fn.checks)
+    time = 0.0
+    for case in fn.cases:
+        time += float(str(case.duration or 0))        # as the testcase's attribute holds it
+    return len(fn.cases) + len(fn.checks), failures, errors, round(time, 3)
 
 
 def write_batch_junit(results: list[SubmissionResult], path: str | os.PathLike[str]) -> None:
@@ -92,8 +112,7 @@ def _suite(fn: FunctionResult, name: str, classname: str, student: str | None = 
         suite.append(_testcase(case, classname))     # add_testcase would recount the suite each time
     for check in fn.checks:
         suite.append(_check_testcase(check, classname))
-    suite.update_statistics()
-    return suite
+    return suite            # counted by the document's update_statistics, which counts every suite
 
 
 def _check_testcase(check: CheckResult, classname: str) -> junitparser.TestCase:
