@@ -94,6 +94,26 @@ def test_infinite_loop_ignoring_sigterm_costs_that_function_only(tmp_path):
     assert time.monotonic() - t0 < 30                           # a hang would show here
 
 
+def test_a_child_flooding_its_result_pipe_still_times_out(tmp_path):
+    """Frames written as fast as the worker can read them must not keep it from the time limit."""
+    t0 = time.monotonic()
+    fns, result = grade(tmp_path, """\
+        import json, os, struct, sys
+        def scale(x, k):
+            frame = sys._getframe(1)
+            while "out_fd" not in frame.f_locals:          # harness.run's result pipe
+                frame = frame.f_back
+            head = json.dumps({"type": "imported", "errors": {}, "stdout": "", "arrays": []}).encode()
+            payload = struct.pack("<I", len(head)) + head
+            block = (struct.pack("<I", len(payload)) + payload) * 4096
+            while True:
+                os.write(frame.f_locals["out_fd"], block)
+    """, total=True)
+    assert statuses(fns["scale"]) == ["timeout"] * 3
+    assert statuses(fns["total"]) == ["passed", "passed"]
+    assert time.monotonic() - t0 < 30
+
+
 def test_with_skipping_off_a_slow_case_times_out_and_the_next_cases_still_run(tmp_path):
     from grader.cases import make_case
     spec = make_assignment(tmp_path / "probe")
@@ -368,3 +388,25 @@ def test_worker_times_each_case_whether_or_not_the_kernel_has_pidfds(tmp_path, m
     assert results == [(0, "returned"), (1, "timeout"), (2, "returned"), (3, "returned"), (4, "returned")]
     assert frames[-1]["type"] == "job_done"
     assert 1.5 <= elapsed < 1.5 + 5            # the limit, and the start-up of a second child; not 60 s
+
+
+def test_the_worker_reads_a_childs_pipe_in_bounded_helpings():
+    """Each look reads at most `most` bytes, and says whether more is waiting, closed or open."""
+    import os
+    from grader.run import zygote
+    r, w = os.pipe()
+    try:
+        zygote._enlarge(r)
+        os.set_blocking(r, False)
+        os.write(w, b"x" * (300 << 10))
+        data, state = zygote._drain(r, most=100 << 10)
+        assert state == "more" and len(data) == 100 << 10
+        rest, state = zygote._drain(r)
+        assert state == "open" and len(data) + len(rest) == 300 << 10
+        os.close(w)
+        w = -1
+        assert zygote._drain(r) == (b"", "closed")
+    finally:
+        os.close(r)
+        if w >= 0:
+            os.close(w)

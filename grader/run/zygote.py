@@ -224,7 +224,7 @@ def _run_child(job, inputs, start, skip, job_dir, scratch, relay, done, imported
                 ended = False
             else:
                 ended = bool(select.select([watch], [], [], min(wait, sample))[0])
-            data, closed = _drain(r)
+            data, pipe = _drain(r)
             try:
                 for payload in reader.feed(data):
                     header = protocol.peek(payload)      # relayed unchanged: no need to build its arrays
@@ -250,7 +250,7 @@ def _run_child(job, inputs, start, skip, job_dir, scratch, relay, done, imported
             except (protocol.ProtocolError, KeyError, TypeError, ValueError):
                 outcome = "crashed"
                 break
-            if outcome is None and (closed or ended):
+            if outcome is None and (pipe == "closed" or ended and pipe == "open"):
                 outcome = "crashed"          # it ended, or closed its pipe, before saying it was done
     finally:
         os.close(r)
@@ -279,17 +279,21 @@ def _enlarge(fd: int) -> None:
         pass
 
 
-def _drain(fd: int) -> tuple[bytes, bool]:
-    """What the pipe holds now (it is non-blocking), and whether the child has closed it."""
-    chunks = []
-    while True:
+def _drain(fd: int, most: int = 4 << 20) -> tuple[bytes, str]:
+    """What the pipe holds now (it is non-blocking), up to `most` bytes (a child writing as fast as
+    this reads must not keep it from its deadlines), and "closed" (the child closed it), "more"
+    (it holds more) or "open"."""
+    chunks, size = [], 0
+    while size < most:
         try:
-            data = os.read(fd, 1 << 20)
+            data = os.read(fd, min(1 << 20, most - size))
         except BlockingIOError:
-            return b"".join(chunks), False
+            return b"".join(chunks), "open"
         if not data:
-            return b"".join(chunks), True
+            return b"".join(chunks), "closed"
         chunks.append(data)
+        size += len(data)
+    return b"".join(chunks), "more"
 
 
 def _pending_from(job, skip, index):
