@@ -2,9 +2,10 @@
 
 In the instructor's checkout the reference is imported in the grader's own process (it is
 trusted code) and called on the case inputs; a batch has a worker run it instead, in a child
-of its own (`from_worker`), so that the grader's process never imports torch. A student's handout has no reference: it carries
-`expected_public.json`, the reference's outputs on the public cases only, with a digest of
-each case's inputs so that a stale or mismatched file is caught instead of misgrading.
+of its own (`from_worker`), so that the grader's process never imports torch. A student's
+handout has no reference: it carries `expected_public.json`, the reference's outputs on the
+public cases only, with a digest of each case's inputs so that a stale or mismatched file is
+caught instead of misgrading.
 """
 from __future__ import annotations
 
@@ -74,7 +75,8 @@ def in_worker(spec: AssignmentSpec, cases: list[tuple[FunctionSpec, Case]], work
         reply = worker.run(job, inputs)
     except WorkerError as e:
         return [(None, str(e))] * len(cases)
-    errors = reply.imported.get("errors") or {} if isinstance(reply.imported, dict) else {}
+    imported = reply.imported if isinstance(reply.imported, dict) else {}
+    errors = imported.get("errors") or {}
     out = []
     for index, (fn, case) in enumerate(cases):
         header, arrays = reply.results.get(index, ({"status": "not run"}, []))
