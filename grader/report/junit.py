@@ -79,14 +79,24 @@ def _counts(fn: FunctionResult) -> tuple[int, int, int, float]:
     """(tests, failures, errors, time) of a function's suite, as junitparser's update_statistics
     counts them from the testcases, but from the results: reading 40,000 testcases back through
     junitparser takes a third of a second of a class's export."""
-    failures = sum(c.status in FAILURE_STATUSES for c in fn.cases) + sum(
-        not k.passed and k.status == FAILED for k in fn.checks)
-    errors = sum(c.status not in FAILURE_STATUSES and c.status in ERROR_STATUSES for c in fn.cases) + sum(
-        not k.passed and k.status != FAILED for k in fn.checks)
+    kinds = [_case_kind(case) for case in fn.cases] + [_check_kind(check) for check in fn.checks]
     time = 0.0
-    for case in fn.cases:
-        time += float(str(case.duration or 0))        # as the testcase's attribute holds it
-    return len(fn.cases) + len(fn.checks), failures, errors, round(time, 3)
+    for case in fn.cases:                             # summed in the testcases' order, as junitparser does
+        time += float(case.duration or 0)
+    return len(kinds), kinds.count(junitparser.Failure), kinds.count(junitparser.Error), round(time, 3)
+
+
+def _case_kind(case: CaseResult) -> type | None:
+    """The entry a case's testcase gets: Failure for a wrong answer, Error when the code did not answer."""
+    if case.status in FAILURE_STATUSES:
+        return junitparser.Failure
+    return junitparser.Error if case.status in ERROR_STATUSES else None
+
+
+def _check_kind(check: CheckResult) -> type | None:
+    if check.passed:
+        return None
+    return junitparser.Failure if check.status == FAILED else junitparser.Error
 
 
 def write_batch_junit(results: list[SubmissionResult], path: str | os.PathLike[str]) -> None:
@@ -118,8 +128,8 @@ def _suite(fn: FunctionResult, name: str, classname: str, student: str | None = 
 def _check_testcase(check: CheckResult, classname: str) -> junitparser.TestCase:
     """A check with its own points: a testcase named "check: <name>", failed or in error like a case."""
     testcase = junitparser.TestCase(xml_safe(f"check: {check.name} ({check.visibility})"), xml_safe(classname), 0)
-    if not check.passed:
-        kind = junitparser.Failure if check.status == FAILED else junitparser.Error
+    kind = _check_kind(check)
+    if kind is not None:
         entry = kind(" ".join(xml_safe(check.message).splitlines()), check.status)
         entry.text = xml_safe("\n".join(x for x in (check.message, check.details) if x))
         testcase.result = [entry]
@@ -129,8 +139,8 @@ def _check_testcase(check: CheckResult, classname: str) -> junitparser.TestCase:
 def _testcase(case: CaseResult, classname: str) -> junitparser.TestCase:
     name = f"{case.case_id} (seed {case.seed})" + (f": {case.note}" if case.note else "")
     testcase = junitparser.TestCase(xml_safe(name), xml_safe(classname), case.duration or 0)
-    if case.status in FAILURE_STATUSES or case.status in ERROR_STATUSES:
-        kind = junitparser.Failure if case.status in FAILURE_STATUSES else junitparser.Error
+    kind = _case_kind(case)
+    if kind is not None:
         # An attribute is one line: a newline in it would come back as a space anyway.
         entry = kind(" ".join(xml_safe(case.message).splitlines()), case.status)
         entry.text = xml_safe(_text(case))
