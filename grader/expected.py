@@ -50,13 +50,28 @@ def from_reference(spec: AssignmentSpec, cases: list[tuple[FunctionSpec, Case]])
         try:
             out[(fn.name, case.case_id)] = call_reference(modules[fn.module], fn, case, spec.framework)
         except NotImplementedError:     # a new assignment (grader new) before its reference is written
-            raise ReferenceError_(f"{path}: {fn.name} is not written yet (it raises NotImplementedError): write the "
-                                  "reference solution between # BEGIN SOLUTION and # END SOLUTION") from None
+            raise _not_written(path, fn) from None
         except Exception as e:
             what = (str(e).splitlines() or [""])[0]
             raise ReferenceError_(f"{path}: the reference {fn.name} raised {type(e).__name__}: {what} "
                                   f"on {case.case_id} (seed {case.spec.seed})") from e
     return out
+
+
+def run_reference(spec: AssignmentSpec, cases: list[tuple[FunctionSpec, Case]], worker, sources: dict | None = None):
+    """The worker's reply to the reference's calls on `cases`, run in a child of its own (the
+    student's child never has the reference); `sources` ({module: code}) stands for module files."""
+    from .grade import build_job, job_calls
+    calls, inputs = job_calls(cases)
+    modules = {m: str(spec.reference_dir / f"{m}.py") for m in spec.modules}
+    job = build_job(spec, calls, modules, spec.reference_dir)
+    job["sources"] = sources or {}
+    return worker.run(job, inputs)
+
+
+def _not_written(path: Path, fn: FunctionSpec) -> ReferenceError_:
+    return ReferenceError_(f"{path}: {fn.name} is not written yet (it raises NotImplementedError): write the "
+                           "reference solution between # BEGIN SOLUTION and # END SOLUTION")
 
 
 def in_worker(spec: AssignmentSpec, cases: list[tuple[FunctionSpec, Case]], worker,
@@ -65,14 +80,9 @@ def in_worker(spec: AssignmentSpec, cases: list[tuple[FunctionSpec, Case]], work
     process never imports torch: [(outputs as float64 arrays, "") or (None, what went wrong)].
 
     `sources` ({module: code}) runs that code instead of the module's file: a catalogued mistake."""
-    from .grade import build_job, job_calls
     from .run.worker import WorkerError
-    calls, inputs = job_calls(cases)
-    modules = {m: str(spec.reference_dir / f"{m}.py") for m in spec.modules}
-    job = build_job(spec, calls, modules, spec.reference_dir)
-    job["sources"] = sources or {}
     try:
-        reply = worker.run(job, inputs)
+        reply = run_reference(spec, cases, worker, sources)
     except WorkerError as e:
         return [(None, str(e))] * len(cases)
     imported = reply.imported if isinstance(reply.imported, dict) else {}
@@ -101,8 +111,7 @@ def from_worker(spec: AssignmentSpec, cases: list[tuple[FunctionSpec, Case]], wo
     for (fn, case), (outputs, problem) in zip(cases, in_worker(spec, cases, worker)):
         path = spec.reference_dir / f"{fn.module}.py"
         if problem == "not_implemented":
-            raise ReferenceError_(f"{path}: {fn.name} is not written yet (it raises NotImplementedError): write the "
-                                  "reference solution between # BEGIN SOLUTION and # END SOLUTION")
+            raise _not_written(path, fn)
         if outputs is None:
             raise ReferenceError_(f"{path}: {problem}" if problem.startswith("the reference has no")
                                   else f"{path}: the reference {fn.name} failed: {problem}")

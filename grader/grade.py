@@ -118,9 +118,7 @@ class Prepared:
         key = (id(worker), p.fn.name, p.check.name)
         if key not in self._reference_times:
             other = spec.function(p.check.function)
-            calls, inputs = job_calls([(other, p.case)] * p.check.repeat)
-            modules = {m: str(spec.reference_dir / f"{m}.py") for m in spec.modules}
-            reply = worker.run(build_job(spec, calls, modules, spec.reference_dir), inputs)
+            reply = expected_mod.run_reference(spec, [(other, p.case)] * p.check.repeat, worker)
             self._reference_times[key] = [float(h["duration"]) for h, _ in reply.results.values()
                                           if h.get("status") == "returned"]
         return self._reference_times[key]
