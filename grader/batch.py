@@ -15,15 +15,12 @@ import gc
 import hashlib
 import json
 import os
-import queue
 import re
 import shutil
 import stat
 import sys
-import threading
 import time
 import zipfile
-from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -229,7 +226,7 @@ def grade_batch(spec: AssignmentSpec, submissions: list[Submission], out: Path, 
                 hidden: bool = True, progress=None, scheduler: str | None = None) -> list[SubmissionResult]:
     """Grade every unfinished submission, in parallel; returns all results, earlier ones included."""
     from .grade import Prepared, grade_or_report
-    from .run.worker import Worker
+    from .run.worker import Worker, on_workers
 
     out.mkdir(parents=True, exist_ok=True)
     results: dict[str, SubmissionResult] = {}
@@ -264,22 +261,15 @@ def grade_batch(spec: AssignmentSpec, submissions: list[Submission], out: Path, 
         try:
             # The workers compute the references and the catalogued mistakes' outputs, in children
             # of their own: this process never imports torch (a second of CPU, 200 MB).
-            free = queue.SimpleQueue()
-            for _ in range(count):
-                made.append(Worker(spec.framework))
-                free.put(made[-1])
+            made += [Worker(spec.framework) for _ in range(count)]
             prepared = Prepared(spec, hidden, worker=made[0])
             prepared.mistakes.prime(prepared.cases, workers=made)
-            local = threading.local()
 
-            def one(sub: Submission) -> tuple[Submission, SubmissionResult]:
-                if not hasattr(local, "worker"):
-                    local.worker = free.get()          # one worker per thread, for the whole batch
-                return sub, grade_or_report(spec, sub.path, hidden, local.worker, prepared)
+            def one(worker: Worker, sub: Submission) -> tuple[Submission, SubmissionResult]:
+                return sub, grade_or_report(spec, sub.path, hidden, worker, prepared)
 
-            with ThreadPoolExecutor(max_workers=count) as pool:
-                for future in as_completed([pool.submit(one, sub) for sub in todo]):
-                    finish(*future.result())
+            for sub, result in on_workers(made, one, todo):
+                finish(sub, result)
         finally:
             for worker in made:
                 worker.close()

@@ -133,26 +133,15 @@ class MistakeOutputs:
             for fn, case in cases:
                 self.candidates(fn, case)
             return
-        from concurrent.futures import ThreadPoolExecutor
-        from queue import SimpleQueue
-        free = SimpleQueue()
-        for worker in workers:
-            free.put(worker)
+        from .run.worker import on_workers
 
-        def run(mistake: Mistake) -> None:
+        def run(worker, mistake: Mistake) -> tuple:
             mine = [(fn, case) for fn, case in cases if fn.name in mistake.functions]
-            if not mine:
-                return
-            worker = free.get()
-            try:
-                results = self._in_worker(mistake, mine, worker)
-            finally:
-                free.put(worker)
+            return mistake, mine, self._in_worker(mistake, mine, worker) if mine else []
+
+        for mistake, mine, results in on_workers(workers, run, self.catalogue.mistakes):
             for (fn, case), (outputs, _) in zip(mine, results):
                 self._cache[(mistake.name, fn.name, case.case_id)] = outputs
-
-        with ThreadPoolExecutor(len(workers)) as pool:
-            list(pool.map(run, self.catalogue.mistakes))
 
     def _in_worker(self, mistake: Mistake, cases, worker) -> list:
         from .expected import in_worker

@@ -12,11 +12,14 @@ compute references with torch while the zygote forks children safely.
 from __future__ import annotations
 
 import os
+import queue
 import select
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -136,3 +139,21 @@ class Worker:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+def on_workers(workers: list, fn, items):
+    """fn(worker, item) for every item, the workers in parallel (a thread each, so one job at a
+    time per worker); yields the results as they finish."""
+    free = queue.SimpleQueue()
+    for worker in workers:
+        free.put(worker)
+    local = threading.local()
+
+    def one(item):
+        if not hasattr(local, "worker"):
+            local.worker = free.get()          # one worker per thread, for as long as it runs
+        return fn(local.worker, item)
+
+    with ThreadPoolExecutor(max_workers=len(workers)) as pool:
+        for future in as_completed([pool.submit(one, item) for item in items]):
+            yield future.result()
