@@ -125,15 +125,16 @@ def run_job(job: dict, inputs: list, out_fd: int) -> None:
     # The grader reads a job's reply whole, so the frames go out together when the job ends (or
     # once they pass a few MiB): one write and one wake-up of the grader per submission, not per case.
     reply: list[bytes] = []
-    held = [0]
+    held = 0
 
     def send(data: bytes, end: bool = False):
+        nonlocal held
         reply.append(data)
-        held[0] += len(data)
-        if end or held[0] > _REPLY_BUFFER:
+        held += len(data)
+        if end or held > _REPLY_BUFFER:
             protocol.write_all(out_fd, b"".join(reply))
             reply.clear()
-            held[0] = 0
+            held = 0
 
     def forward(header: dict, end: bool = False):
         send(protocol.encode({**header, "job": job["job"]}), end)
