@@ -121,6 +121,8 @@ def test_matching_a_mistake_needs_every_output_and_the_same_non_finite_places():
     assert not matches([np.array(2.1), np.array([1.0, np.inf])], m, 1e-6, 1e-9)
     assert not matches([np.array(2.0), np.array([1.0, 3.0])], m, 1e-6, 1e-9)
     assert not matches([np.array(2.0), None], m, 1e-6, 1e-9)
+    # Where both have non-finite values, the finite ones must still agree.
+    assert not matches([np.array(2.0), np.array([1.1, np.inf])], m, 1e-6, 1e-9)
 
 
 def test_self_check_with_only_the_handout_names_the_mistake(tmp_path):

@@ -111,3 +111,11 @@ def test_relative_error_uses_the_reference_as_scale():
     assert err.tolist() == [1.0, 0.0]
     # A huge student value must not excuse itself: the scale is |expected|, not |got|.
     assert relative_error(np.array([1e300]), np.array([1.0]), 1e-6, 1e-9)[0] == pytest.approx(1e300)
+
+
+def test_relative_error_is_nan_where_got_is_not_finite_and_only_there():
+    got, expected = np.array([1.0, np.nan, np.inf, 2.0]), np.array([1.0, 1.0, 1.0, 1.0])
+    err = relative_error(got, expected, 1e-6, 1e-9)
+    assert np.isnan(err[1]) and np.isnan(err[2]) and err[0] == 0.0 and err[3] == 1.0
+    # The same when the caller passes np.isfinite(got) it already has.
+    np.testing.assert_array_equal(relative_error(got, expected, 1e-6, 1e-9, np.isfinite(got)), err)
