@@ -213,7 +213,7 @@ def write_student(out: Path, result: SubmissionResult) -> None:
     folder = out / result.student
     folder.mkdir(parents=True, exist_ok=True)
     write_atomic(folder / "feedback.txt", terminal.render(result).encode())
-    gradescope.write_gradescope(result, folder / "results.json")
+    gradescope.write_gradescope(result, folder / "results.json", compact=True)
     json_report.write_json(result, folder / RESULT_FILE, compact=True)
 
 

@@ -225,12 +225,15 @@ def _plain(value: Any) -> Any:
     """A result as JSON-able dicts and lists, like `dataclasses.asdict` (which deep-copies every leaf
     and costs 5 ms per submission of a batch: too slow for a model that holds only plain values)."""
     if isinstance(value, _MODEL):
-        return {name: _plain(v) for name, v in value.__dict__.items()}
+        return {name: v if type(v) in _LEAVES else _plain(v) for name, v in value.__dict__.items()}
     if isinstance(value, list):
-        return [_plain(v) for v in value]
+        return [v if type(v) in _LEAVES else _plain(v) for v in value]
     if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
+        return {k: v if type(v) in _LEAVES else _plain(v) for k, v in value.items()}
     return value
+
+
+_LEAVES = frozenset((str, int, float, bool, type(None)))     # returned as they are, without a call each
 
 
 def _number(v):

@@ -208,6 +208,14 @@ def test_gradescope_file_is_strict_json(tmp_path):
     write_gradescope(result, tmp_path / "results.json")
     data = json.loads((tmp_path / "results.json").read_text(), parse_constant=_no_nan)
     assert data == json.loads(json.dumps(gradescope_results(result)))
+    # A batch writes it compact (one line, json's C encoder): the same data.
+    result.duration = float("inf")
+    with pytest.raises(ValueError):
+        write_gradescope(result, tmp_path / "compact.json", compact=True)
+    result.duration = 2.0
+    write_gradescope(result, tmp_path / "compact.json", compact=True)
+    text = (tmp_path / "compact.json").read_text()
+    assert text.count("\n") == 1 and json.loads(text, parse_constant=_no_nan) == data
 
 
 def test_gradescope_failure_scores_zero_with_a_visible_reason():
