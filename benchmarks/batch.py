@@ -14,11 +14,15 @@ module and calls the functions on the same inputs, and nothing else: no sandbox,
 reports. Its sample runs as many at a time as the grader has workers, like the grader's batch: two
 interpreters side by side here each take about 20% longer than one alone, so timing one at a time
 and dividing by the cores would flatter it.
+
+The shared machines this runs on change speed by 10-20% within minutes, so half of the naive sample
+and half of the bare forks run before the batch and half after it, and both halves are printed.
 """
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import statistics
 import subprocess
@@ -149,8 +153,8 @@ def write_inputs(tmp: Path) -> Path:
 
 def naive(sample: list[Path], inputs: Path, tmp: Path, workers: int) -> tuple[float, float, float]:
     """The naive batch on the sample, `workers` fresh interpreters at a time (as the grader runs
-    `workers` workers): its wall clock per submission, and the median of each interpreter's wall
-    clock and of the student calls inside it."""
+    `workers` workers): its wall clock per submission, and each interpreter's wall clock and the
+    student calls' seconds inside it."""
     from concurrent.futures import ThreadPoolExecutor
     runner = tmp / "runner.py"
     runner.write_text(NAIVE_RUNNER)
@@ -165,7 +169,7 @@ def naive(sample: list[Path], inputs: Path, tmp: Path, workers: int) -> tuple[fl
     with ThreadPoolExecutor(workers) as pool:
         runs = list(pool.map(one, sample))
     per_submission = (time.perf_counter() - t0) / len(sample)
-    return per_submission, statistics.median(w for w, _ in runs), statistics.median(c for _, c in runs)
+    return per_submission, [w for w, _ in runs], [c for _, c in runs]
 
 
 def main() -> None:
@@ -178,12 +182,19 @@ def main() -> None:
     try:
         subs, out = tmp / "submissions", tmp / "graded"
         kinds = make_batch(subs, args.n)
+        workers = args.workers or os.cpu_count()
+        inputs = write_inputs(tmp)
+        quick = [p for p in sorted(subs.iterdir()) if not p.name.endswith("_slow")]
+        sample, forked = quick[: args.naive_sample], quick[:200]
+        # Half of each baseline before the batch, half after: the machine's speed drifts.
+        before = naive(sample[0::2], inputs, tmp, workers), bare_fork(forked[0::2], inputs, workers)
         cmd = [sys.executable, "-m", "grader", "grade", str(subs), "-a", "linear_classifier", "--out", str(out)]
         if args.workers:
             cmd += ["--workers", str(args.workers)]
         t0 = time.perf_counter()
         subprocess.run(cmd, cwd=REPO, check=True, capture_output=True)
         wall = time.perf_counter() - t0
+        after = naive(sample[1::2], inputs, tmp, workers), bare_fork(forked[1::2], inputs, workers)
         calls, limits = [], 0.0
         timeout = load_spec(REPO / "assignments" / "linear_classifier").limits.case_timeout
         for path in out.glob("*/result.json"):
@@ -194,12 +205,12 @@ def main() -> None:
                                     for f in result["functions"] for c in f["cases"])
         graded = len(calls)
         assert graded == args.n, f"{graded} of {args.n} graded"
-        sample = [p for p in sorted(subs.iterdir()) if not p.name.endswith("_slow")][: args.naive_sample]
-        workers = args.workers or __import__("os").cpu_count()
-        inputs = write_inputs(tmp)
-        naive_each, naive_wall, naive_calls = naive(sample, inputs, tmp, workers)
-        imported, bare = bare_fork([p for p in sorted(subs.iterdir()) if not p.name.endswith("_slow")][:200],
-                                   inputs, workers)
+        halves = [len(sample[0::2]), len(sample[1::2])]
+        naive_each = sum(n * run[0][0] for n, run in zip(halves, (before, after))) / len(sample)
+        naive_wall = statistics.median(before[0][1] + after[0][1])
+        naive_calls = statistics.median(before[0][2] + after[0][2])
+        imported = statistics.median((before[1][0], after[1][0]))
+        bare = (before[1][1] * len(forked[0::2]) + after[1][1] * len(forked[1::2])) / len(forked)
         print(f"batch of {args.n} linear_classifier submissions (40 cases each, hidden included), {workers} workers:")
         print("  mix: " + ", ".join(f"{k} {kinds.count(k)}" for k in MISTAKES))
         print(f"  grader grade, wall clock:                      {wall:8.1f} s   {args.n / wall:6.1f} submissions/s")
@@ -211,6 +222,7 @@ def main() -> None:
         naive_batch = naive_each * args.n
         print(f"  naive batch: {len(sample)} in {naive_each * len(sample):.1f} s, {workers} at a time; "
               f"{args.n} in {naive_batch:6.1f} s   -> grader is {naive_batch / wall:.1f}x faster")
+        print(f"    (per submission: {before[0][0] * 1000:.0f} ms before the batch, {after[0][0] * 1000:.0f} ms after)")
         # What no grader can go below here: the student calls and the time limits spent, spread over the cores.
         floor = (sum(calls) + limits) / workers
         print(f"  floor: student calls + time limits on {workers} cores:   {floor:8.1f} s   "
@@ -219,7 +231,8 @@ def main() -> None:
         # torch spends at least: one torch import, then per submission a fork, the module's import,
         # the calls and the exit.
         bound = (imported + bare * (args.n - kinds.count("slow")) + limits) / workers
-        print(f"  bare fork per submission (import, calls, exit):  {bare * 1000:8.1f} ms (mean of 200, {workers} at a time)")
+        print(f"  bare fork per submission (import, calls, exit):  {bare * 1000:8.1f} ms (mean of {len(forked)}, {workers} at a time; "
+              f"{before[1][1] * 1000:.0f} ms before the batch, {after[1][1] * 1000:.0f} ms after)")
         print(f"  bound: bare forks + time limits + torch import:  {bound:8.1f} s   "
               f"(no grader forking a fresh child per submission is more than {naive_batch / bound:.1f}x faster)")
     finally:
