@@ -151,7 +151,7 @@ def write_inputs(tmp: Path) -> Path:
     return inputs
 
 
-def naive(sample: list[Path], inputs: Path, tmp: Path, workers: int) -> tuple[float, float, float]:
+def naive(sample: list[Path], inputs: Path, tmp: Path, workers: int) -> tuple[float, list, list]:
     """The naive batch on the sample, `workers` fresh interpreters at a time (as the grader runs
     `workers` workers): its wall clock per submission, and each interpreter's wall clock and the
     student calls' seconds inside it."""
@@ -172,6 +172,11 @@ def naive(sample: list[Path], inputs: Path, tmp: Path, workers: int) -> tuple[fl
     return per_submission, [w for w, _ in runs], [c for _, c in runs]
 
 
+def _pooled(mean_1: float, n_1: int, mean_2: float, n_2: int) -> float:
+    """The mean over both halves, from each half's mean and size."""
+    return (mean_1 * n_1 + mean_2 * n_2) / (n_1 + n_2)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("-n", type=int, default=1000)
@@ -187,14 +192,15 @@ def main() -> None:
         quick = [p for p in sorted(subs.iterdir()) if not p.name.endswith("_slow")]
         sample, forked = quick[: args.naive_sample], quick[:200]
         # Half of each baseline before the batch, half after: the machine's speed drifts.
-        before = naive(sample[0::2], inputs, tmp, workers), bare_fork(forked[0::2], inputs, workers)
+        (naive_1, naive_2), (forked_1, forked_2) = (sample[0::2], sample[1::2]), (forked[0::2], forked[1::2])
+        naive_before, fork_before = naive(naive_1, inputs, tmp, workers), bare_fork(forked_1, inputs, workers)
         cmd = [sys.executable, "-m", "grader", "grade", str(subs), "-a", "linear_classifier", "--out", str(out)]
         if args.workers:
             cmd += ["--workers", str(args.workers)]
         t0 = time.perf_counter()
         subprocess.run(cmd, cwd=REPO, check=True, capture_output=True)
         wall = time.perf_counter() - t0
-        after = naive(sample[1::2], inputs, tmp, workers), bare_fork(forked[1::2], inputs, workers)
+        naive_after, fork_after = naive(naive_2, inputs, tmp, workers), bare_fork(forked_2, inputs, workers)
         calls, limits = [], 0.0
         timeout = load_spec(REPO / "assignments" / "linear_classifier").limits.case_timeout
         for path in out.glob("*/result.json"):
@@ -205,12 +211,11 @@ def main() -> None:
                                     for f in result["functions"] for c in f["cases"])
         graded = len(calls)
         assert graded == args.n, f"{graded} of {args.n} graded"
-        halves = [len(sample[0::2]), len(sample[1::2])]
-        naive_each = sum(n * run[0][0] for n, run in zip(halves, (before, after))) / len(sample)
-        naive_wall = statistics.median(before[0][1] + after[0][1])
-        naive_calls = statistics.median(before[0][2] + after[0][2])
-        imported = statistics.median((before[1][0], after[1][0]))
-        bare = (before[1][1] * len(forked[0::2]) + after[1][1] * len(forked[1::2])) / len(forked)
+        naive_each = _pooled(naive_before[0], len(naive_1), naive_after[0], len(naive_2))
+        naive_wall = statistics.median(naive_before[1] + naive_after[1])
+        naive_calls = statistics.median(naive_before[2] + naive_after[2])
+        imported = statistics.median((fork_before[0], fork_after[0]))
+        bare = _pooled(fork_before[1], len(forked_1), fork_after[1], len(forked_2))
         print(f"batch of {args.n} linear_classifier submissions (40 cases each, hidden included), {workers} workers:")
         print("  mix: " + ", ".join(f"{k} {kinds.count(k)}" for k in MISTAKES))
         print(f"  grader grade, wall clock:                      {wall:8.1f} s   {args.n / wall:6.1f} submissions/s")
@@ -222,7 +227,7 @@ def main() -> None:
         naive_batch = naive_each * args.n
         print(f"  naive batch: {len(sample)} in {naive_each * len(sample):.1f} s, {workers} at a time; "
               f"{args.n} in {naive_batch:6.1f} s   -> grader is {naive_batch / wall:.1f}x faster")
-        print(f"    (per submission: {before[0][0] * 1000:.0f} ms before the batch, {after[0][0] * 1000:.0f} ms after)")
+        print(f"    (per submission: {naive_before[0] * 1000:.0f} ms before the batch, {naive_after[0] * 1000:.0f} ms after)")
         # What no grader can go below here: the student calls and the time limits spent, spread over the cores.
         floor = (sum(calls) + limits) / workers
         print(f"  floor: student calls + time limits on {workers} cores:   {floor:8.1f} s   "
@@ -232,7 +237,7 @@ def main() -> None:
         # the calls and the exit.
         bound = (imported + bare * (args.n - kinds.count("slow")) + limits) / workers
         print(f"  bare fork per submission (import, calls, exit):  {bare * 1000:8.1f} ms (mean of {len(forked)}, {workers} at a time; "
-              f"{before[1][1] * 1000:.0f} ms before the batch, {after[1][1] * 1000:.0f} ms after)")
+              f"{fork_before[1] * 1000:.0f} ms before the batch, {fork_after[1] * 1000:.0f} ms after)")
         print(f"  bound: bare forks + time limits + torch import:  {bound:8.1f} s   "
               f"(no grader forking a fresh child per submission is more than {naive_batch / bound:.1f}x faster)")
     finally:

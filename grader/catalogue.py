@@ -186,12 +186,11 @@ def matches(got: list, mistake: list, rtol: float, atol: float) -> bool:
         g = np.asarray(g, dtype=np.float64)
         if g.shape != m.shape:
             return False
-        finite_g = np.isfinite(g)
-        if not (finite_g == np.isfinite(m)).all():
+        finite = np.isfinite(g)
+        if not (finite == np.isfinite(m)).all():
             return False
-        if finite_g.all():                   # the common case: no need to pick out the finite values
-            if not (relative_error(g, m, rtol, atol, finite_g) <= rtol).all():
-                return False
-        elif finite_g.any() and not (relative_error(g[finite_g], m[finite_g], rtol, atol) <= rtol).all():
+        if not finite.all():                 # rare: compare the finite values only
+            g, m, finite = g[finite], m[finite], None
+        if g.size and not (relative_error(g, m, rtol, atol, finite) <= rtol).all():
             return False
     return True

@@ -59,14 +59,15 @@ def compare_output(name: str, kind: str, framework: str, expected: np.ndarray, r
     g = np.asarray(got, dtype=np.float64).reshape(expected.shape)      # no copy when already float64
     e = np.asarray(expected, dtype=np.float64)
     finite = np.isfinite(g)
-    bad = None if finite.all() else ~finite & np.isfinite(e)        # most outputs: every value finite
-    if bad is not None and bad.any():
-        index = _index(np.argmax(bad), e.shape)
-        kinds = "NaN" if np.isnan(g[bad]).all() else "inf" if np.isinf(g[bad]).all() else "NaN/inf"
-        where = f" at {index}" if e.ndim else ""
-        count = f" ({int(bad.sum())} of {bad.size} values)" if bad.size > 1 else ""
-        return OutputCheck(name=name, ok=False, message=f"{name} is {kinds}{where}{count}; expected {_num(e[np.unravel_index(np.argmax(bad), e.shape)] if e.ndim else e)}",
-                           worst_index=index, expected=float(e.flat[np.argmax(bad)]), got=float(g.flat[np.argmax(bad)]))
+    if not finite.all():                  # rare: most outputs have every value finite
+        bad = ~finite & np.isfinite(e)
+        if bad.any():
+            index = _index(np.argmax(bad), e.shape)
+            kinds = "NaN" if np.isnan(g[bad]).all() else "inf" if np.isinf(g[bad]).all() else "NaN/inf"
+            where = f" at {index}" if e.ndim else ""
+            count = f" ({int(bad.sum())} of {bad.size} values)" if bad.size > 1 else ""
+            return OutputCheck(name=name, ok=False, message=f"{name} is {kinds}{where}{count}; expected {_num(e[np.unravel_index(np.argmax(bad), e.shape)] if e.ndim else e)}",
+                               worst_index=index, expected=float(e.flat[np.argmax(bad)]), got=float(g.flat[np.argmax(bad)]))
     rel = relative_error(g, e, rtol, atol, finite)
     flat = int(rel.argmax()) if rel.size else 0
     worst = float(rel.flat[flat]) if rel.size else 0.0

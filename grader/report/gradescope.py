@@ -10,11 +10,11 @@ Gradescope's "Autograder Specifications" page (summarised in shared/research/anc
 """
 from __future__ import annotations
 
-import json
 import os
 from typing import Any
 
 from ..results import HIDDEN, PASSED, PUBLIC, CaseResult, FunctionResult, Score, SubmissionResult
+from . import json_report
 from .atomic import write_atomic
 from .terminal import case_label, clip_printed, indent_lines, status_text
 
@@ -79,8 +79,7 @@ def write_gradescope(result: SubmissionResult, path: str | os.PathLike[str],
 
     `compact` drops the indentation, which lets json use its C encoder (a batch writes one per student)."""
     data = gradescope_results(result, hidden_visibility)
-    text = json.dumps(data, separators=(",", ":"), allow_nan=False) if compact else json.dumps(data, indent=2, allow_nan=False)
-    write_atomic(path, (text + "\n").encode("utf-8"))
+    write_atomic(path, (json_report.dumps(data, compact) + "\n").encode("utf-8"))
 
 
 def _test(fn: FunctionResult, visibility: str, score: Score, cases: list[CaseResult], number: str,

@@ -26,12 +26,13 @@ def render_json(result: SubmissionResult, compact: bool = False) -> str:
     """
     data = result.to_dict()
     try:                     # most results hold no NaN or infinity: one pass, in json's C encoder
-        return _dumps(data, compact)
+        return dumps(data, compact)
     except ValueError:       # "Out of range float values are not JSON compliant"
-        return _dumps(_finite(data), compact)
+        return dumps(_finite(data), compact)
 
 
-def _dumps(data: Any, compact: bool) -> str:
+def dumps(data: Any, compact: bool = False) -> str:
+    """Strict JSON (a NaN or infinity raises ValueError), indented, or compact for json's C encoder."""
     if compact:
         return json.dumps(data, separators=(",", ":"), allow_nan=False)
     return json.dumps(data, indent=2, allow_nan=False)
