@@ -410,3 +410,23 @@ def test_the_worker_reads_a_childs_pipe_in_bounded_helpings():
         os.close(r)
         if w >= 0:
             os.close(w)
+
+
+def test_closing_a_worker_ends_its_process_cleanly_and_leaves_no_job_folder(tmp_path, monkeypatch):
+    """The zygote exits at once when the grader closes its stdin (no interpreter teardown), with
+    status 0 and nothing left in its temporary folder."""
+    import tempfile
+    from grader.run.worker import Worker
+    spec = make_assignment(tmp_path)
+    sub = tmp_path / "student"
+    sub.mkdir()
+    (sub / "tiny.py").write_text(REFERENCE)
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    monkeypatch.setenv("TMPDIR", str(scratch))                 # the temporary folder, here and in any child
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
+    worker = Worker("numpy")
+    assert grade_submission(spec, sub, worker=worker).all_passed
+    worker.close()
+    assert worker._proc.returncode == 0
+    assert list(scratch.iterdir()) == []

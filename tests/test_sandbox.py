@@ -162,8 +162,14 @@ def test_weaker_mode_warning_is_shown_in_the_terminal_report(tmp_path):
 
 
 @needs("seccomp")
-def test_a_killed_worker_is_restarted_for_the_next_submission(tmp_path):
-    """Without seccomp a student can kill the zygote; the next submission must not suffer for it."""
+def test_a_killed_worker_is_restarted_for_the_next_submission(tmp_path, monkeypatch):
+    """Without seccomp a student can kill the zygote; the next submission must not suffer for it,
+    and the killed job's folder does not outlive the worker."""
+    import tempfile
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    monkeypatch.setenv("TMPDIR", str(scratch))                 # the temporary folder, here and in any child
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
     spec = make_assignment(tmp_path)
     bad, good = tmp_path / "bad", tmp_path / "good"
     for folder, body in ((bad, "import os, signal\nos.kill(os.getppid(), signal.SIGKILL)\n"), (good, "")):
@@ -174,6 +180,7 @@ def test_a_killed_worker_is_restarted_for_the_next_submission(tmp_path):
         second = grade_submission(spec, good, worker=worker)
     assert first.earned == 0 and {c.status for c in first.cases()} == {"crashed"}
     assert second.earned == second.possible == 5
+    assert list(scratch.iterdir()) == []
 
 
 def test_seccomp_program_jumps_only_forward_and_ends_in_returns():

@@ -14,11 +14,13 @@ from __future__ import annotations
 import os
 import queue
 import select
+import shutil
 import subprocess
 import sys
 import tempfile
 import threading
 import time
+import weakref
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -64,9 +66,15 @@ class Worker:
     def _start(self) -> None:
         self._inputs_held = None       # the inputs list the zygote holds from the last job
         self._stderr = tempfile.TemporaryFile()
+        # The zygote's job folders go in a folder of ours, removed on close (or when this process
+        # exits without closing, as a Dask worker does): a zygote killed mid-job, by a student or
+        # for stalling, leaves nothing behind in the system's temporary folder.
+        self._jobs_dir = tempfile.mkdtemp(prefix="grader-worker-")
+        self._remove_jobs_dir = weakref.finalize(self, shutil.rmtree, self._jobs_dir, True)
         self._proc = subprocess.Popen(
             [sys.executable, "-I", "-c", _BOOT.format(path=_GRADER_PARENT), *self._args],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._stderr, close_fds=True)
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._stderr, close_fds=True,
+            env={**os.environ, "TMPDIR": self._jobs_dir})
 
     def run(self, job: dict, inputs: list) -> Reply:
         """Send one job and collect every frame the zygote relays until it says the job is done.
@@ -133,6 +141,7 @@ class Worker:
                 self._proc.kill()
                 self._proc.wait()
         self._stderr.close()
+        self._remove_jobs_dir()
 
     def __enter__(self) -> "Worker":
         return self

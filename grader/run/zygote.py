@@ -20,6 +20,7 @@ import os
 import select
 import shutil
 import signal
+import sys
 import tempfile
 import time
 
@@ -59,7 +60,10 @@ def main(argv=None) -> None:
     while True:
         data = os.read(0, 1 << 16)
         if not data:
-            return
+            # The grader is done. Tearing down an interpreter that imported torch takes a quarter
+            # of a second and has nothing to clean up: every job removed its own folder.
+            sys.stderr.flush()
+            os._exit(0)
         for payload in reader.feed(data):
             header, arrays = protocol.decode(payload)
             if header.get("type") == "job":
