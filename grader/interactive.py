@@ -12,7 +12,8 @@ cases, the same sandboxed worker, the same result model and the same messages; p
   (IPython's input history, in the order they ran), converted as `grader check work.ipynb`
   converts a notebook (definitions kept, everything else dropped) and graded as a notebook
   saved in the kernel's folder, so that its imports of the student's own files still work. A
-  function imported from a file, or defined in a script, is graded from that file.
+  function imported from a file, run with `%run file.py`, or defined in a script, is graded
+  from that file.
 - Which assignment. The nearest `assignment.yaml` in the current folder or above it (a handout
   has it beside the student's files), or `assignment=`: a name or a path, as `--assignment`.
 - Where it runs. Never in the student's process: one worker per process (a fresh interpreter,
@@ -118,12 +119,12 @@ def _source(obj, name: str, namespace: dict, shell, spec=None) -> Path | None:
     module, else from the files beside it, as `grader check FOLDER` would."""
     if callable(obj):
         obj = inspect.unwrap(obj)
-        if shell is not None and getattr(obj, "__module__", None) == "__main__":
-            return None                  # defined in a cell
         try:
             file = inspect.getsourcefile(obj)
         except TypeError:                # a builtin, a class instance...
             file = None
+        if shell is not None and getattr(obj, "__module__", None) == "__main__" and not _ran_script(obj, file):
+            return None                  # defined in a cell
         if _is_file(file):
             return Path(file).resolve()
         raise CheckError(f"{name} was not defined in a file (typed at the Python prompt?): the grader grades "
@@ -135,6 +136,14 @@ def _source(obj, name: str, namespace: dict, shell, spec=None) -> Path | None:
         file = Path(namespace["__file__"]).resolve()
         return file if locate_modules(spec, file).get(spec.function(name).module) == str(file) else file.parent
     raise CheckError(f"{name} is not defined here: import it from your file, or pass the function itself")
+
+
+def _ran_script(obj, file) -> bool:
+    """Whether a function of the kernel's `__main__` came from `%run script.py` (or `%run -i`): its
+    code is in that script, which IPython made the `__file__` of the namespace it ran in. A cell's
+    code has a name of its own (`<ipython-input-...>`, or a file of the kernel's when debugging)."""
+    ran = getattr(obj, "__globals__", {}).get("__file__")
+    return _is_file(file) and _is_file(ran) and Path(ran).resolve() == Path(file).resolve()
 
 
 def _load_spec(assignment, folders: list[Path]):

@@ -262,6 +262,17 @@ class FakeShell:
             exec(compile(source, f"<cell {len(self.user_ns['In']) - 1}>", "exec"), self.user_ns)
 
 
+    def run_script(self, path: Path, typed: str, inside: bool = False) -> None:
+        """`%run` as IPython does it: the script runs as __main__ with the script as __file__, in a
+        namespace of its own whose names are then copied into the user's (with -i: in the user's
+        namespace, whose __file__ stays the name as typed)."""
+        self.run_cell(typed, run=False)
+        namespace = self.user_ns if inside else {"__name__": "__main__"}
+        namespace["__file__"] = path.name if inside else str(path)
+        exec(compile(path.read_text(), str(path), "exec"), namespace)
+        self.user_ns.update({k: v for k, v in namespace.items() if k != "__file__"})
+
+
 @pytest.fixture(scope="module", autouse=True)
 def _close_the_session_worker():
     yield
@@ -319,6 +330,30 @@ def test_a_function_imported_from_the_students_file_is_graded_from_that_file(han
     assert feedback.result.submission == str(handout / "linear_classifier.py")
     assert statuses(feedback) == [FAILED] * 3
     assert feedback.result.cases()[0].diagnosis.startswith(REG_DIAGNOSIS)
+
+
+def test_a_function_the_kernel_got_from_percent_run_is_graded_from_that_file(handout, shell):
+    path = handout / "linear_classifier.py"
+    shutil.copy(BOB, path)
+    shell.run_script(path, "%run linear_classifier.py")
+    by_name, by_function = interactive.check("svm_loss_naive"), interactive.check(shell.user_ns["svm_loss_naive"])
+    for feedback in (by_name, by_function):
+        assert feedback.result.submission == str(path), feedback.error
+        assert statuses(feedback) == [FAILED] * 3
+        assert feedback.result.cases()[0].diagnosis.startswith(REG_DIAGNOSIS)
+
+
+def test_after_percent_run_i_a_function_defined_in_a_cell_is_still_graded_from_the_cells(handout, shell):
+    path = handout / "linear_classifier.py"
+    shutil.copy(BOB, path)
+    shell.run_script(path, "%run -i linear_classifier.py", inside=True)
+    ran = interactive.check("svm_loss_naive")
+    assert ran.result.submission == str(path), ran.error
+    assert statuses(ran) == [FAILED] * 3
+    shell.run_cell(function_source(ADA, "svm_loss_naive"))               # the fix, typed in a cell
+    fixed = interactive.check("svm_loss_naive")
+    assert fixed.result.submission == interactive.KERNEL_LABEL
+    assert statuses(fixed) == [PASSED] * 3
 
 
 def test_cells_importing_from_the_students_file_get_that_file_as_the_kernel_did(handout, shell):
@@ -467,3 +502,21 @@ def test_in_jupyter_check_shows_the_latest_definition_as_an_html_table(tmp_path,
     assert unknown[-1]["data"]["text/plain"] == f"grader: {message}"
     assert message in unknown[-1]["data"]["text/html"]
     assert not [o for cell in nb.cells[5:] for o in cell.outputs if o["output_type"] == "error"]
+
+
+def test_in_jupyter_a_function_from_percent_run_is_graded_from_the_students_file(tmp_path, python_kernel):
+    from nbclient import NotebookClient
+    from nbformat.v4 import new_code_cell, new_notebook
+
+    folder = shutil.copytree(HANDOUT, tmp_path / "hw2")
+    shutil.copy(BOB, folder / "linear_classifier.py")
+    cells = ["%run linear_classifier.py", "from grader import check\ncheck('svm_loss_naive').result.submission",
+             "check(svm_loss_naive)"]
+    nb = new_notebook(cells=[new_code_cell(c) for c in cells])
+    NotebookClient(nb, timeout=RUN_TIMEOUT, kernel_name=python_kernel, allow_errors=True,
+                   resources={"metadata": {"path": str(folder)}}).execute()
+    assert not [o for cell in nb.cells for o in cell.outputs if o["output_type"] == "error"]
+    assert nb.cells[1].outputs[-1]["data"]["text/plain"] == repr(str(folder / "linear_classifier.py"))
+    rows = Rows(nb.cells[2].outputs[-1]["data"]["text/html"]).rows
+    assert [row[3] for row in rows[1:]] == ["failed"] * 3
+    assert rows[1][5].startswith(REG_DIAGNOSIS)
