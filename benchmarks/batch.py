@@ -240,6 +240,8 @@ def main() -> None:
               f"{fork_before[1] * 1000:.0f} ms before the batch, {fork_after[1] * 1000:.0f} ms after)")
         print(f"  bound: bare forks + time limits + torch import:  {bound:8.1f} s   "
               f"(no grader forking a fresh child per submission is more than {naive_batch / bound:.1f}x faster)")
+        print(f"  grader grade against the bound:                {wall / bound:8.2f}x  "
+              f"({wall - bound:.1f} s for the sandbox, the harness, the comparisons, the reports and start-up)")
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
