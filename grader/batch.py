@@ -169,22 +169,30 @@ def fingerprint(folder: Path, spec: AssignmentSpec) -> str:
     return h.hexdigest()
 
 
-_SPEC_DIGESTS: dict = {}
+_SPEC_DIGESTS: dict = {}             # id(spec) -> (spec, digest): a spec loaded again is digested again
 
 
 def spec_digest(spec: AssignmentSpec) -> str:
-    key = str(spec.path)
-    if key not in _SPEC_DIGESTS:
+    """What of the assignment a result depends on: its spec files as read, with what they extend
+    (a change to cs231n's hidden cases regrades cs231n_2016, which extends them), the expected
+    values a handout ships, and the reference's code."""
+    from .spec import dump_yaml, resolved_yaml
+    cached = _SPEC_DIGESTS.get(id(spec))
+    if cached is None or cached[0] is not spec:
         h = hashlib.sha256()
-        files = [spec.path, spec.folder / "hidden.yaml", spec.folder / "mistakes.yaml", spec.expected_path]
+        for path in (spec.path, spec.folder / "hidden.yaml", spec.folder / "mistakes.yaml"):
+            if path.is_file():
+                h.update(f"{path.name}\n".encode())
+                h.update(dump_yaml(resolved_yaml(path)).encode())
+        files = [spec.expected_path]
         if spec.reference_dir is not None and spec.reference_dir.is_dir():
             files += sorted(spec.reference_dir.rglob("*.py"))
         for path in files:
             if path.is_file():
                 h.update(f"{path.name}\n".encode())
                 h.update(path.read_bytes())
-        _SPEC_DIGESTS[key] = h.hexdigest()
-    return _SPEC_DIGESTS[key]
+        cached = _SPEC_DIGESTS[id(spec)] = (spec, h.hexdigest())
+    return cached[1]
 
 
 # ---------------------------------------------------------------------------------------------

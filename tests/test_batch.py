@@ -294,6 +294,47 @@ def test_dask_cluster_gives_the_gradebook_of_a_local_run(tmp_path):
     assert result["sandbox"].split(":")[0] in ("strong", "partial", "minimal")
 
 
+def derived_assignment(tmp_path: Path) -> Path:
+    """The tiny assignment in tmp_path/assignment, and one that extends its spec files."""
+    make_assignment(tmp_path)
+    derived = tmp_path / "derived"
+    derived.mkdir()
+    (derived / "assignment.yaml").write_text("extends: ../assignment/assignment.yaml\nname: tiny_derived\n")
+    (derived / "hidden.yaml").write_text("extends: ../assignment/hidden.yaml\nreference: ../assignment/ref\n")
+    return derived
+
+
+def test_a_change_to_the_spec_a_derived_assignment_extends_grades_the_class_again(tmp_path):
+    """Resuming after the instructor adds a hidden case: the results depend on the spec as read,
+    so a change in the base file that an assignment `extends` is a change to that assignment."""
+    derived = derived_assignment(tmp_path)
+    subs, out = tmp_path / "subs", tmp_path / "out"
+    for student in ("s0", "s1"):
+        tiny_student(subs / student)
+    assert grade(subs, derived, out).returncode == 0
+    assert grade(subs, derived, out).stderr.count("2 of 2 already graded") == 1
+    base_hidden = tmp_path / "assignment" / "hidden.yaml"
+    base_hidden.write_text(base_hidden.read_text() + "functions:\n  scale: [{seed: 7}]\n")
+    proc = grade(subs, derived, out)
+    assert proc.returncode == 0 and "already graded" not in proc.stderr
+    result = json.loads((out / "s0" / "result.json").read_text())
+    assert [c["case_id"] for c in result["functions"][0]["cases"]][-1] == "hidden-1"
+
+
+def test_spec_digest_follows_extends_and_a_reloaded_spec(tmp_path):
+    from grader.batch import spec_digest
+    derived = derived_assignment(tmp_path)
+    first = spec_digest(load_spec(derived))
+    assert spec_digest(load_spec(derived)) == first                     # the same files: the same digest
+    base = tmp_path / "assignment" / "assignment.yaml"
+    base.write_text(base.read_text().replace("points: 3", "points: 4"))
+    second = spec_digest(load_spec(derived))
+    assert second != first
+    (tmp_path / "assignment" / "ref" / "tiny.py").write_text("import numpy as np\n\ndef scale(x, k):\n    return x * k\n"
+                                                            "\ndef total(x):\n    return x.sum()\n")
+    assert spec_digest(load_spec(derived)) not in (first, second)     # the reference's code
+
+
 def test_usage_errors_exit_2_with_one_line(tmp_path):
     make_assignment(tmp_path)
     proc = grade(tmp_path / "nowhere", tmp_path / "assignment", tmp_path / "out")
