@@ -220,7 +220,7 @@ def write_student(out: Path, result: SubmissionResult) -> None:
     from .report.atomic import write_atomic
     folder = out / result.student
     folder.mkdir(parents=True, exist_ok=True)
-    write_atomic(folder / "feedback.txt", terminal.render(result).encode())
+    write_atomic(folder / "feedback.txt", terminal.render(result).encode("utf-8", "replace"))
     gradescope.write_gradescope(result, folder / "results.json", compact=True)
     json_report.write_json(result, folder / RESULT_FILE, compact=True)
 

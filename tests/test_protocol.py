@@ -68,3 +68,18 @@ def test_frame_reader_reassembles_split_frames_and_caps_size():
     assert [decode(p)[0]["n"] for p in got] == [1, 2]
     with pytest.raises(ProtocolError):
         FrameReader(max_frame=10).feed(struct.pack("<I", 11) + b"x" * 11)
+
+
+@pytest.mark.parametrize("text, shown", [
+    ("broken \udcff here", "broken \ufffd here"),                    # a lone surrogate: no UTF-8 file can hold it
+    ("\x1b[31mred\x1b[0m \x1b[2J\x1b[1;1HPASS", "red PASS"),           # colours, clearing the screen, moving the cursor
+    ("\x1b]0;a title\x07text", "text"),                                # setting the terminal's title
+    ("50%\r100%\r\nnext", "50%\n100%\nnext"),                          # a carriage return redraws the line
+    ("nul\x00 bell\x07 del\x7f c1\x9b", "nul bell del c1"),
+    ("tab\tnew\nline é 😀", "tab\tnew\nline é 😀"),                    # printable text is kept as it is
+])
+def test_text_from_student_code_is_decoded_printable(text, shown):
+    frame = encode({"type": "result", "error": {"message": text}, "stdout": text})
+    header, _ = decode(frame[4:], printable=True)
+    assert header["error"]["message"] == header["stdout"] == shown
+    assert decode(frame[4:])[0]["stdout"] == text           # the zygote reads the grader's frames as sent

@@ -62,7 +62,7 @@ def render_html(results: list[SubmissionResult], title: str) -> str:
 
 def write_html(results: list[SubmissionResult], path: str | os.PathLike[str], title: str) -> None:
     """Write the report to `path`; readers never see a half-written file."""
-    write_atomic(path, render_html(results, title).encode("utf-8"))
+    write_atomic(path, render_html(results, title).encode("utf-8", "replace"))   # "replace": a stray surrogate is one "?"
 
 
 def normalize_message(message: str) -> str:

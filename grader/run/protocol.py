@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import struct
 
 import numpy as np
@@ -51,14 +52,46 @@ def encode(header: dict, arrays: list | tuple = ()) -> bytes:
     return b"".join((_U32.pack(4 + len(head) + offset), _U32.pack(len(head)), head, *blobs))
 
 
-def decode(payload: bytes) -> tuple[dict, list]:
-    """Header and arrays of one frame's payload (without its length prefix)."""
+def decode(payload: bytes, printable: bool = False) -> tuple[dict, list]:
+    """Header and arrays of one frame's payload (without its length prefix).
+
+    `printable` (for frames whose text comes from student code) makes every string safe to print
+    and to write: see `printable_text`."""
     header, hlen = _header(payload)
+    if printable and _UNPRINTABLE.search(payload, 4, 4 + hlen):
+        header = _printable(header)
     blob = memoryview(payload)[4 + hlen:]
     arrays = []
     for meta in header.pop("arrays", []) or []:
         arrays.append(_array(meta, blob))
     return header, arrays
+
+
+# What a header's JSON holds when one of its strings is not printable text: an escaped C0 control
+# other than \t and \n, \r, DEL, a C1 control, or half of a surrogate pair.
+_UNPRINTABLE = re.compile(rb"\\u(?:00[01]|00[89]|[dD][89a-fA-F])|\\u007[fF]|\\r|\x7f|\xc2[\x80-\x9f]")
+_ESCAPE_SEQUENCE = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?|\x1b[@-Z\\-_]")
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def printable_text(text: str) -> str:
+    """`text` as a report may show it: terminal escape sequences (colours, cursor moves, titles)
+    and other control characters removed, line breaks as \\n, and each half of a surrogate pair
+    that has no other half (`raise ValueError("\\udcff")`) as U+FFFD, so that no file write fails
+    on it and no student can redraw the instructor's terminal."""
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    text = _CONTROL.sub("", _ESCAPE_SEQUENCE.sub("", text))
+    return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+
+
+def _printable(value):
+    if isinstance(value, str):
+        return printable_text(value)
+    if isinstance(value, list):
+        return [_printable(v) for v in value]
+    if isinstance(value, dict):
+        return {_printable(k): _printable(v) for k, v in value.items()}
+    return value
 
 
 def _array(meta, blob) -> np.ndarray:

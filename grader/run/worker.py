@@ -112,7 +112,7 @@ class Worker:
                 raise WorkerError(self._died())     # the next run() starts a new zygote
             last = time.monotonic()
             for payload in reader.feed(data):
-                header, arrays = protocol.decode(payload)
+                header, arrays = protocol.decode(payload, printable=True)
                 kind = header.get("type")
                 if kind == "imported":
                     reply.imported = header
