@@ -20,8 +20,9 @@ import shutil
 import stat
 import sys
 import time
+import unicodedata
 import zipfile
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from . import __version__
@@ -42,56 +43,121 @@ class Submission:
     student: str
     path: Path                       # a folder holding the student's modules
     fingerprint: str
+    origin: str = ""                 # what was handed in, as found in SUBMISSIONS (named in the reports)
+    problem: str = ""                # why it cannot be graded (an archive that does not unpack), else ""
+
+
+EXPORTS = ("gradebook.csv", "junit.xml", "report.html")     # beside the students' folders in OUT
 
 
 # ---------------------------------------------------------------------------------------------
 # Finding the submissions
 
 
-def discover(source: Path, spec: AssignmentSpec, staging: Path) -> list[Submission]:
+def discover(source: Path, spec: AssignmentSpec, staging: Path, exclude: Path | None = None,
+             notes: list | None = None) -> list[Submission]:
     """Every student's submission in `source`, sorted by student id.
 
     `source` is a folder or a .zip. Inside, each folder is one student (named after it), and so
     is each loose file: `alice.py`, or Canvas's `alice_123_456_linear_classifier.py` for module
-    `linear_classifier`; `alice.ipynb`, or Canvas's `alice_123_456_hw2.ipynb` (a notebook keeps
-    its own name, `hw2.ipynb`, for the messages). Archives (the whole export, or one per student)
-    are unpacked into `staging`, refusing absolute paths, `..` and links. A lone wrapping folder
-    is looked through.
+    `linear_classifier` (`..._linear_classifier-1.py`, a resubmission, too; another .py file of
+    Canvas's is a helper of that student's); `alice.ipynb`, or Canvas's `alice_123_456_hw2.ipynb`
+    (a notebook keeps its own name, `hw2.ipynb`, for the messages). Archives (the whole export, or
+    one per student) are unpacked into `staging`, refusing absolute paths, `..` and links; a
+    student's archive that cannot be unpacked is that student's problem, not the batch's. A lone
+    wrapping folder is looked through. `exclude` (the output folder) is skipped.
+
+    Student ids keep letters (any script), digits, '.', '_', '@' and '-'. Two entries that would
+    get the same id, or an id that is an export's name, are told apart with a suffix (`alice-2`),
+    and each such renaming is added to `notes`, so that no student is silently dropped.
     """
     source = Path(source)
     if not source.exists():
         raise BatchError(f"{source}: no such file or folder")
+    shown, unpacked = source, None                  # how the reports name what was handed in
     if source.is_file():
         if not zipfile.is_zipfile(source):
             raise BatchError(f"{source}: not a folder or a zip archive of submissions")
-        source = _unzip(source, staging / "_export")
+        source = unpacked = _unzip(source, staging / "_export")
+    skip = exclude.resolve() if exclude is not None else None
     while True:
-        entries = _entries(source)
-        if len(entries) == 1 and entries[0].is_dir() and not _has_modules(entries[0], spec):
-            source = entries[0]
+        entries = [e for e in _entries(source) if e.resolve() != skip]
+        candidates = [e for e in entries if e.is_dir() or e.suffix in (".zip", ".py", ".ipynb")]
+        if len(candidates) == 1 and candidates[0].is_dir() and not _is_student(candidates[0], spec):
+            source = candidates[0]
         else:
             break
-    folders: dict[str, Path] = {}
+
+    def origin(entry: Path) -> str:
+        return str(shown / entry.relative_to(unpacked)) if unpacked is not None else str(entry)
+
+    ids = _Ids(notes if notes is not None else [])
+    found: list[Submission] = []
     loose: dict[str, dict[str, Path]] = {}           # student -> {file name to grade it as: file}
-    for entry in entries:
+    for entry in candidates:
         if entry.is_dir():
-            folders[_student_id(entry.name)] = _look_through(entry, spec)
+            found.append(Submission(ids.new(entry.name, origin(entry)), _look_through(entry, spec), "", origin(entry)))
         elif entry.suffix == ".zip":
-            folders[_student_id(entry.stem)] = _look_through(_unzip(entry, staging / entry.stem), spec)
-        elif entry.suffix in (".py", ".ipynb"):
-            student, name = _split_loose(entry.stem, entry.suffix, spec)
-            loose.setdefault(_student_id(student), {})[name] = entry
+            student = ids.new(entry.stem, origin(entry))
+            try:
+                folder, problem = _look_through(_unzip(entry, staging / "_zips" / student), spec), ""
+            except BatchError as e:
+                folder, problem = staging / "_zips" / student, f"{entry.name} could not be unpacked: {e}"
+                folder.mkdir(parents=True, exist_ok=True)
+            found.append(Submission(student, folder, "", origin(entry), problem))
+        else:
+            name, as_file = _split_loose(entry.stem, entry.suffix, spec)
+            files = loose.get(ids.loose(name))
+            if files is None or as_file in files:    # a new student, or a second file for the same name
+                files = loose[ids.new(name, origin(entry), loose=True)] = {}
+            files[as_file] = entry
     for student, files in loose.items():
         folder = staging / "_loose" / student
         folder.mkdir(parents=True, exist_ok=True)
         for name, path in files.items():
             shutil.copyfile(path, folder / name)
-        folders.setdefault(student, folder)
-    return [Submission(student, path, fingerprint(path, spec)) for student, path in sorted(folders.items())]
+        shown_files = ", ".join(origin(path) for path in files.values())
+        found.append(Submission(student, folder, "", shown_files))
+    return sorted((replace(s, fingerprint=fingerprint(s.path, spec)) for s in found), key=lambda s: s.student)
+
+
+class _Ids:
+    """Student ids, each given once."""
+
+    def __init__(self, notes: list):
+        self.taken: dict[str, str] = {name: "the class export of that name" for name in EXPORTS}
+        self.notes = notes
+        self._loose: dict[str, str] = {}            # a loose file's name -> the id its first file got
+
+    def new(self, name: str, origin: str, loose: bool = False) -> str:
+        base = _student_id(name)
+        sid, n = base, 1
+        while sid.lower() in self.taken:
+            n += 1
+            sid = f"{base}-{n}"
+        if sid != base:
+            self.notes.append(f"{origin} is graded as student {sid}: {base} is {self.taken[base.lower()]}")
+        self.taken[sid.lower()] = origin
+        if loose:
+            self._loose.setdefault(name, sid)
+        return sid
+
+    def loose(self, name: str) -> str | None:
+        """The id of an earlier loose file of the same student, if any."""
+        return self._loose.get(name)
 
 
 def _entries(folder: Path) -> list[Path]:
     return sorted(p for p in folder.iterdir() if p.name not in SKIP_NAMES and not p.name.startswith("."))
+
+
+def _is_student(folder: Path, spec: AssignmentSpec) -> bool:
+    """Whether a lone folder is a student's rather than a wrapper: it holds a module of the
+    assignment, or a single notebook and no folder (a wrapper of loose notebooks holds several)."""
+    if _has_modules(folder, spec):
+        return True
+    entries = _entries(folder)
+    return sum(p.suffix == ".ipynb" for p in entries) == 1 and not any(p.is_dir() for p in entries)
 
 
 def _has_modules(folder: Path, spec: AssignmentSpec, any_notebook: bool = False) -> bool:
@@ -112,24 +178,25 @@ def _look_through(folder: Path, spec: AssignmentSpec) -> Path:
     return folder
 
 
-_CANVAS = re.compile(r"^(.+?_(?:LATE_)?\d+_\d+)_(.+)$")      # name[_LATE]_userid_submissionid_filename
+_CANVAS = re.compile(r"^(.+?_(?:LATE_)?\d+_\d+)_(.+?)(?:-\d+)?$")   # name[_LATE]_userid_submissionid_file[-resubmission]
 
 
 def _split_loose(stem: str, suffix: str, spec: AssignmentSpec) -> tuple[str, str]:
     """(student, file name to grade it as) of a loose file."""
+    canvas = _CANVAS.match(stem)
+    if canvas:
+        return canvas.group(1), canvas.group(2) + suffix
     for module in spec.modules:
         if stem.endswith("_" + module) and len(stem) > len(module) + 1:
             return stem[: -len(module) - 1], module + suffix
-    if suffix == ".py":
-        return stem, spec.modules[0] + suffix
-    canvas = _CANVAS.match(stem)
-    return (canvas.group(1), canvas.group(2) + suffix) if canvas else (stem, stem + suffix)
+    return stem, (spec.modules[0] if suffix == ".py" else stem) + suffix
 
 
 def _student_id(name: str) -> str:
-    """A folder-safe id: letters, digits, '.', '_', '@', '-' kept; anything else becomes '_'."""
-    sid = re.sub(r"[^A-Za-z0-9._@-]", "_", name).lstrip(".")
-    return sid or "_"
+    """A folder-safe id: letters (any script), digits, '.', '_', '@', '-' kept, anything else '_';
+    never starting with '.', '-' or '@' (a hidden folder, an option, a spreadsheet formula)."""
+    sid = re.sub(r"[^\w.@-]", "_", unicodedata.normalize("NFC", name))
+    return re.sub(r"^[.@-]", "_", sid) or "_"
 
 
 def _unzip(archive: Path, target: Path) -> Path:
@@ -145,10 +212,11 @@ def _unzip(archive: Path, target: Path) -> Path:
                 mode = info.external_attr >> 16
                 if stat.S_ISLNK(mode):
                     raise BatchError(f"{archive}: {info.filename} is a link; archives may hold only files and folders")
-                dest = (root / info.filename).resolve()
-                if not dest.is_relative_to(root) or info.filename.startswith("/"):
+                name = info.filename.replace("\\", "/")      # Windows' own zip tools write hw2\linear_classifier.py
+                dest = (root / name).resolve()
+                if not dest.is_relative_to(root) or name.startswith("/"):
                     raise BatchError(f"{archive}: {info.filename} points outside the archive")
-                if info.is_dir():
+                if name.endswith("/"):
                     dest.mkdir(parents=True, exist_ok=True)
                 else:
                     dest.parent.mkdir(parents=True, exist_ok=True)
@@ -199,14 +267,16 @@ def spec_digest(spec: AssignmentSpec) -> str:
 # Grading
 
 
-def load_finished(out: Path, submission: Submission) -> SubmissionResult | None:
-    """The student's earlier result, if it is complete and graded from the same files and spec."""
+def load_finished(out: Path, submission: Submission, hidden: bool) -> SubmissionResult | None:
+    """The student's earlier result, if it is complete and graded from the same files and spec,
+    with the hidden cases or without them as asked now."""
     path = out / submission.student / RESULT_FILE
     try:
         data = json.loads(path.read_text())
     except (OSError, ValueError):
         return None
-    if not isinstance(data, dict) or data.get("fingerprint") != submission.fingerprint:
+    if (not isinstance(data, dict) or data.get("fingerprint") != submission.fingerprint
+            or data.get("hidden_graded") is not hidden):
         return None
     try:
         return SubmissionResult.from_dict(data)
@@ -233,14 +303,14 @@ def shard(submissions: list[Submission], index: int, count: int) -> list[Submiss
 def grade_batch(spec: AssignmentSpec, submissions: list[Submission], out: Path, workers: int = 0,
                 hidden: bool = True, progress=None, scheduler: str | None = None) -> list[SubmissionResult]:
     """Grade every unfinished submission, in parallel; returns all results, earlier ones included."""
-    from .grade import Prepared, grade_or_report
+    from .grade import Prepared, error_result, grade_or_report
     from .run.worker import Worker, on_workers
 
     out.mkdir(parents=True, exist_ok=True)
     results: dict[str, SubmissionResult] = {}
     todo = []
     for sub in submissions:
-        earlier = load_finished(out, sub)
+        earlier = load_finished(out, sub, hidden)
         if earlier is not None:
             results[sub.student] = earlier
         else:
@@ -252,6 +322,7 @@ def grade_batch(spec: AssignmentSpec, submissions: list[Submission], out: Path, 
 
     def finish(sub: Submission, result: SubmissionResult) -> None:
         result.student, result.fingerprint = sub.student, sub.fingerprint
+        result.submission = sub.origin or result.submission        # not the staging copy, gone after the run
         write_student(out, result)
         results[sub.student] = result
         # The results are kept to the end: move them out of the cyclic garbage collector's sight, or
@@ -260,6 +331,11 @@ def grade_batch(spec: AssignmentSpec, submissions: list[Submission], out: Path, 
         if progress:
             progress.advance(result)
 
+    for sub in [sub for sub in todo if sub.problem]:              # nothing to run: an archive that did not unpack
+        finish(sub, error_result(spec, sub.path, hidden, sub.problem))
+        todo.remove(sub)
+    if not todo:
+        return [results[s.student] for s in submissions]
     if scheduler:
         from .distributed import grade_on_dask
         grade_on_dask(scheduler, spec, todo, hidden, finish)
@@ -369,5 +445,10 @@ class Progress:
             self._next_line = self.done + max(1, self.total // 10)
 
     def _write(self, text: str) -> None:
-        self.stream.write(text)
-        self.stream.flush()
+        if self.stream is None:
+            return
+        try:
+            self.stream.write(text)
+            self.stream.flush()
+        except (BrokenPipeError, ValueError):       # nobody reads it any more (`| head`): grade on, quietly
+            self.stream = None

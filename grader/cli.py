@@ -204,6 +204,8 @@ def _grade(args) -> int:
     if hidden and spec.reference_dir is None:
         raise _UserError(f"{spec.path}: no hidden.yaml and reference beside it; grade with --public-only, "
                          "or point --assignment at the instructor's copy")
+    if args.workers < 0:
+        raise _UserError(f"--workers {args.workers}: expected a number of workers, 1 or more (0: one per core)")
     part = None
     if args.shard:
         try:
@@ -213,7 +215,10 @@ def _grade(args) -> int:
             raise _UserError(f"--shard {args.shard}: expected I/N with 1 <= I <= N, e.g. 2/4") from None
     with tempfile.TemporaryDirectory(prefix="grader-batch-") as staging:
         try:
-            submissions = discover(args.submissions, spec, Path(staging))
+            notes: list[str] = []
+            submissions = discover(args.submissions, spec, Path(staging), exclude=args.out, notes=notes)
+            for note in notes:
+                print(f"grader: note: {note}", file=sys.stderr)
             if part:
                 submissions = shard(submissions, *part)
             if not submissions:

@@ -112,6 +112,15 @@ class Prepared:
         self.calls, self.inputs = job_calls(self.cases + extra)   # the same list for every job: see Worker.run
         self._reference_times: dict = {}                     # (worker, plan) -> the reference's timings
 
+    @classmethod
+    def outline(cls, spec: AssignmentSpec, hidden: bool) -> "Prepared":
+        """Which cases and checks there are, without the expected outputs (for `error_result`)."""
+        self = cls.__new__(cls)
+        self.hidden, self.functions = hidden, tuple(fn.name for fn in spec.functions)
+        self.cases = select_cases(spec, hidden, self.functions)
+        self.plans = checks.plan(spec, hidden)
+        return self
+
     def reference_times(self, spec: AssignmentSpec, worker: Worker, p) -> list[float]:
         """How long the reference's version of a faster_than check's function takes on its case, timed
         once per worker in a child of its own (the student's child never has the reference)."""
@@ -248,15 +257,23 @@ def grade_or_report(spec: AssignmentSpec, submission: Path, hidden: bool, worker
     try:
         return grade_submission(spec, submission, hidden=hidden, worker=worker, prepared=prepared)
     except Exception as e:  # noqa: BLE001 - whatever it is, it is this submission's, and is reported
-        message = (f"the grader failed on this submission ({type(e).__name__}: {str(e)[:300]}); "
-                   "please tell your instructor")
-        functions: dict[str, FunctionResult] = {}
-        for fn, case in prepared.cases:
-            fr = functions.setdefault(fn.name, FunctionResult(name=fn.name, module=fn.module))
-            fr.cases.append(_case(fn, case, ERROR, message))
-        return _submission_result(spec, prepared, submission, hidden, functions,
-                                  [checks.error(p, message) for p in prepared.plans],
-                                  started=datetime.now(timezone.utc).isoformat(timespec="seconds"))
+        return error_result(spec, submission, hidden, f"the grader failed on this submission ({type(e).__name__}: "
+                            f"{str(e)[:300]}); please tell your instructor", prepared)
+
+
+def error_result(spec: AssignmentSpec, submission, hidden: bool, message: str,
+                 prepared: Prepared | None = None) -> SubmissionResult:
+    """The result of a submission that could not be graded: every case and check an error saying
+    `message`. Without `prepared`, the cases are selected here (no reference is run)."""
+    if prepared is None:
+        prepared = Prepared.outline(spec, hidden)
+    functions: dict[str, FunctionResult] = {}
+    for fn, case in prepared.cases:
+        fr = functions.setdefault(fn.name, FunctionResult(name=fn.name, module=fn.module))
+        fr.cases.append(_case(fn, case, ERROR, message))
+    return _submission_result(spec, prepared, submission, hidden, functions,
+                              [checks.error(p, message) for p in prepared.plans],
+                              started=datetime.now(timezone.utc).isoformat(timespec="seconds"))
 
 
 def _judge_checks(spec: AssignmentSpec, prepared: Prepared, modules: dict, notebooks: notebook.Notebooks,

@@ -32,6 +32,7 @@ import pytest
 
 from grader.grade import grade_submission
 from grader.run.worker import Worker
+from grader.report.gradebook import MAX_ROW
 from grader.spec import load_spec
 from conftest import GRADER
 from variants import materialize, variants
@@ -380,7 +381,7 @@ def test_grader_grade_in_parallel_keeps_every_exact_score(tmp_path, spec, sandbo
                            "--workers", "2", "--out", str(out)], capture_output=True, text=True, timeout=900)
     assert proc.returncode == 0, proc.stderr[-3000:]
     with open(out / "gradebook.csv", newline="") as f:
-        totals = {row["student"]: float(row["total"]) for row in csv.DictReader(f) if row["student"] != "max"}
+        totals = {row["student"]: float(row["total"]) for row in csv.DictReader(f) if row["student"] != MAX_ROW}
     want = {name: float(sum(ENTRIES[name]["expect"]["points"].values())) for name in NAMES}
     want.update({f"ada_{i}": FULL_MARKS for i in range(3)})
     assert {k: v for k, v in totals.items() if v != want[k]} == {}

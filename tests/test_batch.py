@@ -18,6 +18,7 @@ import junitparser
 import pytest
 
 from grader.batch import BatchError, discover
+from grader.report.gradebook import MAX_ROW
 from grader.spec import load_spec
 
 from conftest import GRADER, REPO
@@ -95,6 +96,90 @@ def test_unsafe_archives_are_refused(tmp_path, name, problem):
     assert not (tmp_path / "evil").exists()
 
 
+def test_no_student_is_dropped_when_two_would_get_the_same_id(tmp_path):
+    """Ids keep letters of any script; entries that would still share an id, or take an export's
+    name, get a suffix, and each renaming is a note: no student silently replaces another."""
+    spec = make_assignment(tmp_path)
+    root = tmp_path / "export"
+    for name in ("a b", "a_b", "Zoë", "Zoé", "carl", "junit.xml", "Alice", "alice", "-1", "@SUM(1)"):
+        tiny_student(root / name)
+    (root / "carl.py").write_text("def scale(x, k):\n    return x\n")
+    (root / "dan.py").write_text("def scale(x, k):\n    return x\n")
+    (root / "dan_tiny.py").write_text("def scale(x, k):\n    return 2 * x\n")
+    notes: list[str] = []
+    subs = discover(root, spec, tmp_path / "staging", notes=notes)
+    assert [s.student for s in subs] == ["Alice", "Zoé", "Zoë", "_1", "_SUM_1_", "a_b", "a_b-2", "alice-2",
+                                         "carl", "carl-2", "dan", "dan-2", "junit.xml-2"]
+    assert len(notes) == 5
+    assert f"{root / 'junit.xml'} is graded as student junit.xml-2: junit.xml is the class export of that name" in notes
+    assert f"{root / 'carl.py'} is graded as student carl-2: carl is {root / 'carl'}" in notes
+    by_id = {s.student: s for s in subs}
+    assert (by_id["dan"].path / "tiny.py").read_text() != (by_id["dan-2"].path / "tiny.py").read_text()
+    assert by_id["carl-2"].origin == str(root / "carl.py")
+
+
+def test_canvas_resubmissions_and_helpers_group_under_the_student(tmp_path):
+    spec = make_assignment(tmp_path)
+    root = tmp_path / "export"
+    root.mkdir()
+    (root / "gus_44444_55555_tiny-1.py").write_text("def scale(x, k):\n    return k * x\n")   # a resubmission
+    (root / "hal_66666_77777_tiny.py").write_text("from helpers import twice\ndef scale(x, k):\n    return twice(x)\n")
+    (root / "hal_66666_77777_helpers.py").write_text("def twice(x):\n    return 2 * x\n")
+    subs = discover(root, spec, tmp_path / "staging")
+    assert [s.student for s in subs] == ["gus_44444_55555", "hal_66666_77777"]
+    assert sorted(p.name for p in subs[1].path.iterdir()) == ["helpers.py", "tiny.py"]
+    assert (subs[0].path / "tiny.py").is_file()
+
+
+def test_what_the_batch_looks_through_and_what_it_skips(tmp_path):
+    spec = make_assignment(tmp_path)
+    (tmp_path / "one" / "alice").mkdir(parents=True)            # one student, with a notebook only
+    (tmp_path / "one" / "alice" / "hw2.ipynb").write_text("{}")
+    assert [s.student for s in discover(tmp_path / "one", spec, tmp_path / "s1")] == ["alice"]
+    (tmp_path / "two").mkdir()
+    (tmp_path / "two" / "README.txt").write_text("hw2 export")   # a stray file beside the lone wrapper
+    tiny_student(tmp_path / "two" / "hw" / "ada")
+    tiny_student(tmp_path / "two" / "hw" / "bob")
+    assert [s.student for s in discover(tmp_path / "two", spec, tmp_path / "s2")] == ["ada", "bob"]
+    tiny_student(tmp_path / "three" / "ada")
+    tiny_student(tmp_path / "three" / "graded")                  # the output folder, inside the submissions
+    subs = discover(tmp_path / "three", spec, tmp_path / "s3", exclude=tmp_path / "three" / "graded")
+    assert [s.student for s in subs] == ["ada"]
+
+
+def test_a_zip_from_windows_tools_and_a_broken_student_zip(tmp_path):
+    """Backslashes in a zip's names are folders; a student's zip that does not unpack is that
+    student's problem, graded as an error naming the file, and the batch goes on."""
+    spec = make_assignment(tmp_path)
+    root = tmp_path / "export"
+    root.mkdir()
+    with zipfile.ZipFile(root / "winnie.zip", "w") as z:
+        z.writestr("hw2\\tiny.py", "def scale(x, k):\n    return k * x\n" + CORRECT_TOTAL)
+    (root / "carol.zip").write_bytes(b"PK\x03\x04 not really a zip")
+    tiny_student(root / "ada")
+    out = tmp_path / "out"
+    proc = grade(root, tmp_path / "assignment", out)
+    assert proc.returncode == 0, proc.stderr
+    rows = {r["student"]: r for r in gradebook(out)}
+    assert rows["winnie"]["total"] == rows["ada"]["total"] == "5"
+    assert rows["carol"]["total"] == "0" and rows["carol"]["status"] == "error"
+    carol = json.loads((out / "carol" / "result.json").read_text())
+    assert carol["submission"] == str(root / "carol.zip")
+    assert carol["functions"][0]["cases"][0]["message"].startswith("carol.zip could not be unpacked: ")
+
+
+def test_a_public_only_result_is_not_taken_for_a_full_one(tmp_path):
+    make_assignment(tmp_path)
+    subs, out = tmp_path / "subs", tmp_path / "out"
+    tiny_student(subs / "ada")
+    assert grade(subs, tmp_path / "assignment", out, "--public-only").returncode == 0
+    assert json.loads((out / "ada" / "result.json").read_text())["hidden_graded"] is False
+    proc = grade(subs, tmp_path / "assignment", out)
+    assert proc.returncode == 0 and "already graded" not in proc.stderr
+    assert json.loads((out / "ada" / "result.json").read_text())["hidden_graded"] is True
+    assert "already graded" not in grade(subs, tmp_path / "assignment", out, "--public-only").stderr
+
+
 # ---------------------------------------------------------------------------------------------
 # A mixed class of linear_classifier submissions
 
@@ -133,7 +218,7 @@ def test_batch_writes_every_student_and_the_class_exports(mixed):
 def test_gradebook_agrees_with_the_per_student_results(mixed):
     _, out, _ = mixed
     rows = gradebook(out)
-    assert rows[0]["student"] == "max" and rows[0]["total"] == "20"
+    assert rows[0]["student"] == MAX_ROW and rows[0]["total"] == "20"
     assert [r["student"] for r in rows[1:]] == STUDENTS
     for row in rows[1:]:
         result = json.loads((out / row["student"] / "result.json").read_text())
@@ -254,7 +339,7 @@ def test_a_batch_killed_with_sigkill_loses_and_duplicates_nothing(tmp_path):
     assert f"{len(finished)} of 16 already graded" in again.stderr
     assert {p.parent.name: p.stat().st_mtime_ns for p in out.glob("*/result.json") if p.parent.name in finished} == finished
     rows = gradebook(out)
-    assert [r["student"] for r in rows] == ["max", *students]           # each student exactly once
+    assert [r["student"] for r in rows] == [MAX_ROW, *students]           # each student exactly once
     assert {r["student"]: r["total"] for r in rows[1:]} == {s: ("5" if i % 2 else "2") for i, s in enumerate(students)}
 
 
@@ -335,6 +420,16 @@ def test_spec_digest_follows_extends_and_a_reloaded_spec(tmp_path):
     assert spec_digest(load_spec(derived)) not in (first, second)     # the reference's code
 
 
+def test_a_progress_bar_nobody_reads_does_not_stop_the_batch(tmp_path):
+    """`grader grade ... 2>&1 | head -1`: the progress lines meet a closed pipe; grading goes on."""
+    subs, assignment = small_class(tmp_path, 3, tmp_path / "first")
+    proc = subprocess.Popen([GRADER, "grade", str(subs), "-a", str(assignment), "--out", str(tmp_path / "out")],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    proc.stderr.close()                                   # the reader is gone before the first line
+    assert proc.wait(timeout=300) == 0
+    assert gradebook(tmp_path / "out") == gradebook(tmp_path / "first")
+
+
 def test_usage_errors_exit_2_with_one_line(tmp_path):
     make_assignment(tmp_path)
     proc = grade(tmp_path / "nowhere", tmp_path / "assignment", tmp_path / "out")
@@ -342,6 +437,9 @@ def test_usage_errors_exit_2_with_one_line(tmp_path):
     (tmp_path / "empty").mkdir()
     proc = grade(tmp_path / "empty", tmp_path / "assignment", tmp_path / "out")
     assert proc.returncode == 2 and "no submissions found" in proc.stderr
+    tiny_student(tmp_path / "one" / "ada")
+    proc = grade(tmp_path / "one", tmp_path / "assignment", tmp_path / "out", "--workers", "-1")
+    assert proc.returncode == 2 and proc.stderr == "grader: error: --workers -1: expected a number of workers, 1 or more (0: one per core)\n"
     proc = subprocess.run([GRADER, "merge", str(tmp_path / "nowhere"), "--out", str(tmp_path / "m")],
                           capture_output=True, text=True)
     assert proc.returncode == 2 and proc.stderr == f"grader: error: {tmp_path / 'nowhere'}: no such folder\n"

@@ -89,7 +89,7 @@ def test_gradebook_has_a_max_row_then_one_row_per_student(tmp_path):
     rows = list(csv.reader(io.StringIO(path.read_text(encoding="utf-8"))))
     assert rows == [
         ["student", "svm_loss", "softmax_grad", "total", "max", "percent", "status"],
-        ["max", "4", "4", "8", "8", "100.00", "--"],
+        ["Points Possible", "4", "4", "8", "8", "100.00", "--"],
         ["ada", "4", "4", "8", "8", "100.00", "ok"],
         ["bob", "1", "4", "5", "8", "62.50", "ok"],
         ["cy", "0", "0", "0", "5", "0.00", "error"],
@@ -100,7 +100,7 @@ def test_gradebook_has_a_max_row_then_one_row_per_student(tmp_path):
 
 
 def test_gradebook_of_no_students_is_header_and_zero_max_row():
-    assert render_gradebook([]).splitlines() == ["student,total,max,percent,status", "max,0,0,100.00,--"]
+    assert render_gradebook([]).splitlines() == ["student,total,max,percent,status", "Points Possible,0,0,100.00,--"]
 
 
 @pytest.mark.parametrize("statuses, expected", [

@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from grader.batch import discover
+from grader.report.gradebook import MAX_ROW
 from notebooks import as_notebook, write_notebook
 from test_check_cli import (ASSIGNMENT, EXAMPLES, GRADER, REPO, RUN_TIMEOUT, Run, assert_clean,
                             assert_first_failure_shown, assert_full_marks, grader_check, module_runs)
@@ -206,7 +207,7 @@ def test_grade_a_class_of_notebooks_and_py_files(tmp_path):
                            "--workers", "1"], capture_output=True, text=True, timeout=RUN_TIMEOUT * 2, cwd=REPO)
     assert proc.returncode == 0, proc.stderr
     with open(out / "gradebook.csv", newline="") as f:
-        rows = {r["student"]: r for r in csv.DictReader(f) if r["student"] != "max"}
+        rows = {r["student"]: r for r in csv.DictReader(f) if r["student"] != MAX_ROW}
     totals = {s: float(r["total"]) for s, r in rows.items()}
     assert totals == {"alice": 20, "bob_77_88": 5.5, "carol": 20, "dave": 5.5, "erin": 20, "frank": 0, "gina": 5.5}
     assert rows["frank"]["status"] == "error"

@@ -16,7 +16,7 @@ import os
 from ..results import CRASHED, ERROR, NOT_IMPLEMENTED, TIMEOUT, SubmissionResult
 from .atomic import write_atomic
 
-MAX_ROW = "max"
+MAX_ROW = "Points Possible"        # as Canvas names it; no student id has a space, so none can be taken for it
 
 # submission_status values, worst first: a timeout or a crash hides whatever else went wrong.
 STATUS_TIMEOUT = "timeout"
@@ -53,9 +53,9 @@ def function_names(results: list[SubmissionResult]) -> list[str]:
 
 
 def gradebook_rows(results: list[SubmissionResult]) -> list[list[str]]:
-    """The CSV as rows of strings: header, the `max` row, then one row per student in the given order."""
+    """The CSV as rows of strings: header, the maximum points row (MAX_ROW), then one row per student in the given order."""
     names = function_names(results)
-    # The max row takes each function's largest possible over the class, so a student whose
+    # The maximum points row takes each function's largest possible over the class, so a student whose
     # hidden cases were not graded does not shrink it; each student's own `max` says theirs.
     possible = {name: max((fn.possible for r in results for fn in r.functions if fn.name == name), default=0.0)
                 for name in names}
