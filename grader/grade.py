@@ -20,6 +20,7 @@ from . import __version__, checks, compare, expected as expected_mod, hints, loc
 from .cases import Case, make_case
 from .results import (CRASHED, ERROR, FAILED, HIDDEN, NOT_IMPLEMENTED, PASSED, PUBLIC, TIMEOUT,
                       CaseResult, FunctionResult, OutputCheck, SubmissionResult)
+from .run import protocol
 from .run.worker import Worker, WorkerError
 from .spec import AssignmentSpec, FunctionSpec, SpecError
 
@@ -392,6 +393,11 @@ def judge_case(spec: AssignmentSpec, fn: FunctionSpec, case: Case, expected: lis
         st = NOT_IMPLEMENTED if err.get("type") == "NotImplementedError" else ERROR
         head = f"{fn.name} is not implemented yet" if st == NOT_IMPLEMENTED else f"{fn.name} raised {_exception_line(err)}"
         return _case(fn, case, st, head, _where(err), stdout=stdout, duration=duration)
+    if status == "too_large":
+        return _case(fn, case, FAILED, f"{fn.name} returned {header.get('returned', '?')}: more than the "
+                                       f"{_size(protocol.ANSWER_CAP)} an answer may take; expected "
+                                       f"{', '.join(o.name for o in fn.outputs)}, of the sizes in the assignment",
+                     stdout=stdout, duration=duration)
     if status == "bad_return":
         names = ", ".join(o.name for o in fn.outputs)
         return _case(fn, case, FAILED, f"{fn.name} returned {header.get('returned', '?')}; expected "

@@ -430,3 +430,11 @@ def test_closing_a_worker_ends_its_process_cleanly_and_leaves_no_job_folder(tmp_
     worker.close()
     assert worker._proc.returncode == 0
     assert list(scratch.iterdir()) == []
+
+
+def test_an_answer_too_large_to_send_back_says_so_and_costs_that_function_only(tmp_path):
+    fns, result = grade(tmp_path, "import numpy as np\ndef scale(x, k):\n    return np.zeros(20_000_000)\n", total=True)
+    assert statuses(fns["scale"]) == ["failed"] * 3
+    assert fns["scale"].cases[0].message == ("scale returned 153 MiB (float64 array of shape (20000000,)): more than "
+                                             "the 128 MiB an answer may take; expected out, of the sizes in the assignment")
+    assert statuses(fns["total"]) == ["passed"] * 2

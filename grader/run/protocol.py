@@ -20,6 +20,7 @@ import struct
 import numpy as np
 
 MAX_FRAME = 256 << 20            # bytes; a larger frame is a protocol error
+ANSWER_CAP = MAX_FRAME // 2      # bytes of arrays one call may return (a larger answer is reported as such)
 ALLOWED_DTYPES = {np.dtype(t).str: np.dtype(t) for t in (
     "float64", "float32", "float16", "int64", "int32", "int16", "int8",
     "uint64", "uint32", "uint16", "uint8", "bool")}
