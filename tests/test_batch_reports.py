@@ -191,6 +191,13 @@ def test_gradescope_without_hidden_grading_says_so_and_warns_about_the_sandbox()
                               "Warning: process isolation only: the network is open")
 
 
+def test_gradescope_summary_shows_what_importing_the_code_printed():
+    result = make_batch()[0]
+    assert "Printed" not in gradescope_results(result)["output"]
+    result.stdout = "loading my helpers\n"
+    assert gradescope_results(result)["output"].endswith("\n\nPrinted while importing your code:\n  loading my helpers")
+
+
 def test_gradescope_hidden_visibility_is_configurable_and_checked():
     tests = gradescope_results(make_batch()[0], hidden_visibility="after_due_date")["tests"]
     assert [t["visibility"] for t in tests] == ["visible", "after_due_date", "visible", "after_due_date"]

@@ -130,4 +130,6 @@ def _summary(result: SubmissionResult) -> str:
         lines.append(f"Hidden cases (worth {result.hidden_points:g} points) were not run.")
     if result.sandbox_warning:
         lines.append(f"Warning: {result.sandbox_warning}")
+    if result.stdout.strip():                    # no case's input is involved in what importing printed
+        lines += ["", "Printed while importing your code:", *indent_lines(clip_printed(result.stdout), 2)]
     return "\n".join(lines)
