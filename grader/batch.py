@@ -296,8 +296,10 @@ def write_student(out: Path, result: SubmissionResult) -> None:
 
 
 def shard(submissions: list[Submission], index: int, count: int) -> list[Submission]:
-    """Shard `index` (1-based) of `count`: every count-th student, so shards are balanced and disjoint."""
-    return [s for i, s in enumerate(submissions) if i % count == index - 1]
+    """Shard `index` (1-based) of `count`: the students whose id hashes to it. Shards are disjoint,
+    about equal in a class of any size, and a student stays in the same shard when others are
+    added or removed (shards run at different times still cover the class once)."""
+    return [s for s in submissions if int.from_bytes(hashlib.sha256(s.student.encode()).digest()[:8], "big") % count == index - 1]
 
 
 def grade_batch(spec: AssignmentSpec, submissions: list[Submission], out: Path, workers: int = 0,
@@ -371,32 +373,51 @@ def write_exports(out: Path, results: list[SubmissionResult], title: str) -> lis
 
 
 def collect(folders: list[Path]) -> list[SubmissionResult]:
-    """Every finished student result under the given output folders (for `grader merge`)."""
-    found: dict[str, SubmissionResult] = {}
+    """Every finished student result under the given output folders (for `grader merge`).
+
+    The results must be of one assignment, all graded with the hidden cases or all without, and a
+    student found in two folders must have the same result in both: else the gradebook would mix
+    scores out of different totals."""
+    found: dict[str, tuple[SubmissionResult, Path]] = {}
     for folder in folders:
         if not Path(folder).is_dir():
             raise BatchError(f"{folder}: no such folder")
         for path in sorted(Path(folder).glob(f"*/{RESULT_FILE}")):
             try:
-                result = SubmissionResult.from_dict(json.loads(path.read_text()))
-            except (OSError, ValueError, TypeError, KeyError) as e:
+                data = json.loads(path.read_text())
+                if not isinstance(data, dict):
+                    raise ValueError("not a JSON object")
+                result = SubmissionResult.from_dict(data)
+            except (OSError, ValueError, TypeError, KeyError, AttributeError) as e:
                 raise BatchError(f"{path}: not a grader result ({e})") from None
-            if result.student in found and found[result.student].fingerprint != result.fingerprint:
-                raise BatchError(f"{result.student} appears in two folders with different results")
-            found[result.student] = result
-    return [found[s] for s in sorted(found)]
+            first = next(iter(found.values()), None)
+            if first is not None and (result.assignment, result.hidden_graded) != (first[0].assignment, first[0].hidden_graded):
+                raise BatchError(f"{path} and {first[1]} were graded differently ({_how(result)}; {_how(first[0])}): "
+                                 "merge the results of one assignment, graded the same way")
+            earlier = found.get(result.student)
+            if earlier is not None and earlier[0].fingerprint != result.fingerprint:
+                raise BatchError(f"{result.student} has different results in {earlier[1]} and {path}: "
+                                 "graded from other files or another version of the spec")
+            found[result.student] = (result, path)
+    return [found[s][0] for s in sorted(found)]
 
 
-def merge(folders: list[Path], out: Path, title: str) -> list[SubmissionResult]:
-    """Join the output folders of several shards into `out`."""
+def _how(result: SubmissionResult) -> str:
+    return f"{result.assignment}, {'with' if result.hidden_graded else 'without'} the hidden cases"
+
+
+def merge(folders: list[Path], out: Path) -> list[SubmissionResult]:
+    """Join the output folders of several shards into `out`; nothing is written if they hold no result."""
     results = collect(folders)
+    if not results:
+        raise BatchError("no graded results found in " + ", ".join(map(str, folders)))
     out.mkdir(parents=True, exist_ok=True)
     for folder in folders:
         for student_dir in sorted(p for p in Path(folder).iterdir() if (p / RESULT_FILE).is_file()):
             target = out / student_dir.name
             if student_dir.resolve() != target.resolve():
                 shutil.copytree(student_dir, target, dirs_exist_ok=True)
-    write_exports(out, results, title)
+    write_exports(out, results, title=results[0].assignment)
     return results
 
 

@@ -219,10 +219,12 @@ def _grade(args) -> int:
             submissions = discover(args.submissions, spec, Path(staging), exclude=args.out, notes=notes)
             for note in notes:
                 print(f"grader: note: {note}", file=sys.stderr)
-            if part:
-                submissions = shard(submissions, *part)
             if not submissions:
                 raise _UserError(f"{args.submissions}: no submissions found")
+            if part:
+                everyone, submissions = len(submissions), shard(submissions, *part)
+                print(f"grader: shard {part[0]}/{part[1]}: {_count(len(submissions), 'student')} of {everyone}",
+                      file=sys.stderr)
             progress = Progress()
             results = grade_batch(spec, submissions, args.out, workers=args.workers, hidden=hidden,
                                   progress=progress, scheduler=args.scheduler)
@@ -230,22 +232,24 @@ def _grade(args) -> int:
             paths = write_exports(args.out, results, title=spec.title)
         except (BatchError, SpecError, ReferenceError_) as e:
             raise _UserError(str(e)) from None
-    mean = sum(r.earned / r.possible for r in results if r.possible) / len(results) * 100
-    print(f"graded {len(results)} submissions of {spec.name}: mean {mean:.1f}%")
+    mean = sum(r.earned / r.possible for r in results if r.possible) / max(1, len(results)) * 100
+    print(f"graded {_count(len(results), 'submission')} of {spec.name}" + (f": mean {mean:.1f}%" if results else ""))
     for path in paths:
         print(f"wrote {path}")
     return EXIT_PASSED
 
 
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
 def _merge(args) -> int:
     from .batch import BatchError, merge
     try:
-        results = merge(args.folders, args.out, title="grader merge")
+        results = merge(args.folders, args.out)
     except BatchError as e:
         raise _UserError(str(e)) from None
-    if not results:
-        raise _UserError("no graded results found in " + ", ".join(map(str, args.folders)))
-    print(f"merged {len(results)} submissions into {args.out}")
+    print(f"merged {_count(len(results), 'submission')} into {args.out}")
     return EXIT_PASSED
 
 

@@ -10,6 +10,7 @@ import os
 import shutil
 import signal
 import subprocess
+import sys
 import time
 import zipfile
 from pathlib import Path
@@ -354,29 +355,121 @@ def small_class(tmp_path: Path, n: int, out: Path) -> tuple[Path, Path]:
     return subs, assignment
 
 
+def merge(*folders: Path, out: Path) -> subprocess.CompletedProcess:
+    return subprocess.run([GRADER, "merge", *map(str, folders), "--out", str(out)], capture_output=True, text=True)
+
+
 def test_shards_merged_give_the_gradebook_of_one_run(tmp_path):
-    subs, assignment = small_class(tmp_path, 5, tmp_path / "all")
-    for part in ("1/2", "2/2"):
+    subs, assignment = small_class(tmp_path, 6, tmp_path / "all")
+    for part in ("1/3", "2/3", "3/3"):
         proc = grade(subs, assignment, tmp_path / f"shard{part[0]}", "--shard", part)
         assert proc.returncode == 0, proc.stderr
-    assert sorted(p.name for p in (tmp_path / "shard1").iterdir() if p.is_dir()) == ["s0", "s2", "s4"]
-    proc = subprocess.run([GRADER, "merge", str(tmp_path / "shard1"), str(tmp_path / "shard2"), "--out", str(tmp_path / "merged")],
-                          capture_output=True, text=True)
+    shards = [sorted(p.name for p in (tmp_path / f"shard{i}").iterdir() if p.is_dir()) for i in (1, 2, 3)]
+    assert sorted(sum(shards, [])) == [f"s{i}" for i in range(6)]              # each student in exactly one shard
+    proc = merge(tmp_path / "shard1", tmp_path / "shard2", tmp_path / "shard3", out=tmp_path / "merged")
     assert proc.returncode == 0, proc.stderr
     assert gradebook(tmp_path / "merged") == gradebook(tmp_path / "all")
-    assert grade(subs, assignment, tmp_path / "bad", "--shard", "3/2").returncode == 2
+    assert grade(subs, assignment, tmp_path / "bad", "--shard", "4/3").returncode == 2
+
+
+def test_a_students_shard_does_not_change_when_the_class_does(tmp_path):
+    """Shards run at different times, the folder changing between them, still cover the class once:
+    a student's shard depends on their id only. A shard with nobody in it is not an error."""
+    subs, assignment = small_class(tmp_path, 3, tmp_path / "all")
+    assert grade(subs, assignment, tmp_path / "a1", "--shard", "1/2").returncode == 0
+    tiny_student(subs / "abe")                                               # a late submission
+    assert grade(subs, assignment, tmp_path / "a2", "--shard", "2/2").returncode == 0
+    first = {p.name for p in (tmp_path / "a1").iterdir() if p.is_dir()}
+    second = {p.name for p in (tmp_path / "a2").iterdir() if p.is_dir()}
+    assert not first & second and first | second == {"s0", "s1", "s2", "abe"} - ({"abe"} & first)
+    (tmp_path / "one").mkdir()
+    tiny_student(tmp_path / "one" / "s0")
+    for part in ("1/2", "2/2"):
+        proc = grade(tmp_path / "one", assignment, tmp_path / f"one{part[0]}", "--shard", part)
+        assert proc.returncode == 0, proc.stderr
+        assert f"shard {part}: " in proc.stderr
+    assert [r["student"] for r in gradebook(tmp_path / "one1") + gradebook(tmp_path / "one2")].count("s0") == 1
+
+
+def test_merge_refuses_what_cannot_share_a_gradebook(tmp_path):
+    subs, assignment = small_class(tmp_path, 2, tmp_path / "full")
+    assert grade(subs, assignment, tmp_path / "public", "--public-only").returncode == 0
+    proc = merge(tmp_path / "full", tmp_path / "public", out=tmp_path / "m1")
+    assert proc.returncode == 2 and "graded differently (tiny, without the hidden cases; tiny, with the hidden cases)" in proc.stderr
+    (subs / "s0" / "tiny.py").write_text("def scale(x, k):\n    return 3 * x\n" + CORRECT_TOTAL)
+    assert grade(subs, assignment, tmp_path / "changed").returncode == 0
+    proc = merge(tmp_path / "full", tmp_path / "changed", out=tmp_path / "m2")
+    assert proc.returncode == 2 and proc.stderr.startswith(f"grader: error: s0 has different results in {tmp_path / 'full'}")
+    (tmp_path / "empty").mkdir()
+    proc = merge(tmp_path / "empty", out=tmp_path / "m3")
+    assert proc.returncode == 2 and "no graded results found" in proc.stderr and not (tmp_path / "m3").exists()
+    (tmp_path / "odd" / "a").mkdir(parents=True)
+    (tmp_path / "odd" / "a" / "result.json").write_text("[1, 2]")
+    proc = merge(tmp_path / "odd", out=tmp_path / "m4")
+    assert proc.returncode == 2 and "not a grader result (not a JSON object)" in proc.stderr and "Traceback" not in proc.stderr
+    for m in ("m1", "m2", "m4"):
+        assert not (tmp_path / m / "gradebook.csv").exists()
 
 
 def test_dask_cluster_gives_the_gradebook_of_a_local_run(tmp_path):
+    """Two tasks at a time in one Dask worker process (two threads) each get their own grader
+    worker; a cluster kept running grades a changed spec with the change."""
     distributed = pytest.importorskip("distributed")
     subs, assignment = small_class(tmp_path, 4, tmp_path / "local")
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
+    tiny_student(subs / "s9", "def scale(x, k):\n    while True:\n        pass\n")       # a hang, beside the others
+    assert grade(subs, assignment, tmp_path / "local").returncode == 0
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=2, processes=True, dashboard_address=None,
                                   host="127.0.0.1") as cluster:
         proc = grade(subs, assignment, tmp_path / "dask", "--scheduler", cluster.scheduler_address)
-    assert proc.returncode == 0, proc.stderr
-    assert gradebook(tmp_path / "dask") == gradebook(tmp_path / "local")
+        assert proc.returncode == 0, proc.stderr
+        assert gradebook(tmp_path / "dask") == gradebook(tmp_path / "local")
+        spec_file = assignment / "assignment.yaml"
+        spec_file.write_text(spec_file.read_text().replace("points: 3", "points: 6"))
+        assert grade(subs, assignment, tmp_path / "local6").returncode == 0
+        proc = grade(subs, assignment, tmp_path / "dask6", "--scheduler", cluster.scheduler_address)
+        assert proc.returncode == 0, proc.stderr
+    assert gradebook(tmp_path / "dask6") == gradebook(tmp_path / "local6") != gradebook(tmp_path / "local")
     result = json.loads((tmp_path / "dask" / "s1" / "result.json").read_text())
     assert result["sandbox"].split(":")[0] in ("strong", "partial", "minimal")
+
+
+def _task_failing_on_s1(spec_path, submission, hidden, digest):
+    """grade_remote, except that student s1's task fails, as a KilledWorker reaches the client."""
+    if submission.endswith("s1"):
+        raise RuntimeError("worker killed")
+    return _REAL_GRADE_REMOTE(spec_path, submission, hidden, digest)
+
+
+def test_a_dask_task_that_fails_is_that_students_error_and_the_batch_goes_on(tmp_path, monkeypatch):
+    distributed = pytest.importorskip("distributed")
+    from grader import distributed as remote
+    from grader.batch import grade_batch
+    spec = make_assignment(tmp_path)
+    for student in ("s0", "s1", "s2"):
+        tiny_student(tmp_path / "subs" / student)
+    monkeypatch.setattr(sys.modules[__name__], "_REAL_GRADE_REMOTE", remote.grade_remote, raising=False)
+    monkeypatch.setattr(remote, "grade_remote", _task_failing_on_s1)
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None) as cluster:
+        results = grade_batch(spec, discover(tmp_path / "subs", spec, tmp_path / "staging"), tmp_path / "out",
+                              scheduler=cluster.scheduler_address)
+    assert [r.earned for r in results] == [5, 0, 5]
+    message = results[1].functions[0].cases[0].message
+    assert message.startswith("the grader's Dask task failed on this submission (RuntimeError: worker killed)")
+
+
+def test_a_scheduler_address_where_something_else_answers_is_a_clear_error(monkeypatch):
+    """A web server or a proxy at --scheduler accepts the connection and never answers as Dask does:
+    the client would wait forever; the grader says so after the connect timeout."""
+    import socket
+    pytest.importorskip("distributed")
+    from distributed import Client
+    from grader import distributed as remote
+    monkeypatch.setattr(remote, "CONNECT_TIMEOUT", 1)
+    with socket.create_server(("127.0.0.1", 0)) as server:          # accepts, then says nothing
+        address = f"tcp://127.0.0.1:{server.getsockname()[1]}"
+        with pytest.raises(BatchError) as e:
+            remote._connect(Client, address)
+    assert str(e.value).startswith(f"--scheduler {address}: no Dask scheduler answered there (")
 
 
 def derived_assignment(tmp_path: Path) -> Path:
