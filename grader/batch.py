@@ -62,8 +62,8 @@ def discover(source: Path, spec: AssignmentSpec, staging: Path, exclude: Path | 
     is each loose file: `alice.py`, or Canvas's `alice_123_456_linear_classifier.py` for module
     `linear_classifier` (`..._linear_classifier-1.py`, a resubmission, too; another .py file of
     Canvas's is a helper of that student's); `alice.ipynb`, or Canvas's `alice_123_456_hw2.ipynb`
-    (a notebook keeps its own name, `hw2.ipynb`, for the messages). Archives (the whole export, or
-    one per student) are unpacked into `staging`, refusing absolute paths, `..` and links; a
+    (a notebook keeps its own name, `hw2.ipynb`, for the messages); `alice.zip`, or Canvas's
+    `alice_123_456_hw2.zip`. Archives (the whole export, or one per student) are unpacked into `staging`, refusing absolute paths, `..` and links; a
     student's archive that cannot be unpacked is that student's problem, not the batch's. A lone
     wrapping folder is looked through. `exclude` (the output folder) is skipped.
 
@@ -98,7 +98,8 @@ def discover(source: Path, spec: AssignmentSpec, staging: Path, exclude: Path | 
         if entry.is_dir():
             found.append(Submission(ids.new(entry.name, origin(entry)), _look_through(entry, spec), "", origin(entry)))
         elif entry.suffix == ".zip":
-            student = ids.new(entry.stem, origin(entry))
+            canvas = _CANVAS.match(entry.stem)                   # alice_123_456_hw2.zip: student alice_123_456
+            student = ids.new(canvas.group(1) if canvas else entry.stem, origin(entry))
             try:
                 folder, problem = _look_through(_unzip(entry, staging / "_zips" / student), spec), ""
             except BatchError as e:
@@ -360,6 +361,13 @@ def grade_batch(spec: AssignmentSpec, submissions: list[Submission], out: Path, 
             for worker in made:
                 worker.close()
     return [results[s.student] for s in submissions]
+
+
+def others_in(out: Path, submissions: list[Submission]) -> list[str]:
+    """The students with a result in `out` who are not among `submissions` (removed from the
+    class since an earlier run, or graded by another shard into the same folder)."""
+    here = {s.student for s in submissions}
+    return sorted(p.parent.name for p in out.glob(f"*/{RESULT_FILE}") if p.parent.name not in here)
 
 
 def write_exports(out: Path, results: list[SubmissionResult], title: str) -> list[Path]:

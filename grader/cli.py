@@ -195,7 +195,7 @@ def _check(args) -> int:
 
 def _grade(args) -> int:
     import tempfile
-    from .batch import BatchError, Progress, discover, grade_batch, shard, write_exports
+    from .batch import BatchError, Progress, discover, grade_batch, others_in, shard, write_exports
     from .expected import ReferenceError_
     from .spec import SpecError
 
@@ -230,6 +230,12 @@ def _grade(args) -> int:
                                   progress=progress, scheduler=args.scheduler)
             progress.finish()
             paths = write_exports(args.out, results, title=spec.title)
+            others = others_in(args.out, submissions)
+            if others:
+                shown = ", ".join(others[:5]) + (", ..." if len(others) > 5 else "")
+                print(f"grader: note: {args.out} also holds the results of {_count(len(others), 'student')} not in this "
+                      f"run ({shown}), left out of its gradebook; remove their folders, or `grader merge` to count them",
+                      file=sys.stderr)
         except (BatchError, SpecError, ReferenceError_) as e:
             raise _UserError(str(e)) from None
     mean = sum(r.earned / r.possible for r in results if r.possible) / max(1, len(results)) * 100

@@ -157,12 +157,14 @@ def test_a_zip_from_windows_tools_and_a_broken_student_zip(tmp_path):
     with zipfile.ZipFile(root / "winnie.zip", "w") as z:
         z.writestr("hw2\\tiny.py", "def scale(x, k):\n    return k * x\n" + CORRECT_TOTAL)
     (root / "carol.zip").write_bytes(b"PK\x03\x04 not really a zip")
+    with zipfile.ZipFile(root / "dora_123_456_hw2.zip", "w") as z:     # Canvas names a student's zip as any file
+        z.writestr("tiny.py", "def scale(x, k):\n    return k * x\n" + CORRECT_TOTAL)
     tiny_student(root / "ada")
     out = tmp_path / "out"
     proc = grade(root, tmp_path / "assignment", out)
     assert proc.returncode == 0, proc.stderr
     rows = {r["student"]: r for r in gradebook(out)}
-    assert rows["winnie"]["total"] == rows["ada"]["total"] == "5"
+    assert rows["winnie"]["total"] == rows["ada"]["total"] == rows["dora_123_456"]["total"] == "5"
     assert rows["carol"]["total"] == "0" and rows["carol"]["status"] == "error"
     carol = json.loads((out / "carol" / "result.json").read_text())
     assert carol["submission"] == str(root / "carol.zip")
@@ -370,6 +372,16 @@ def test_shards_merged_give_the_gradebook_of_one_run(tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert gradebook(tmp_path / "merged") == gradebook(tmp_path / "all")
     assert grade(subs, assignment, tmp_path / "bad", "--shard", "4/3").returncode == 2
+
+
+def test_results_of_students_no_longer_in_the_class_are_named_not_counted(tmp_path):
+    subs, assignment = small_class(tmp_path, 3, tmp_path / "out")
+    shutil.rmtree(subs / "s2")                                           # withdrawn since the first run
+    proc = grade(subs, assignment, tmp_path / "out")
+    assert proc.returncode == 0
+    assert [r["student"] for r in gradebook(tmp_path / "out")] == [MAX_ROW, "s0", "s1"]
+    assert (f"grader: note: {tmp_path / 'out'} also holds the results of 1 student not in this run (s2), left out "
+            "of its gradebook; remove their folders, or `grader merge` to count them\n") in proc.stderr
 
 
 def test_a_students_shard_does_not_change_when_the_class_does(tmp_path):
