@@ -164,13 +164,26 @@ def test_gradescope_public_output_shows_what_the_terminal_shows():
                       "    debug print")
 
 
-def test_gradescope_hidden_output_never_shows_details_or_printed_output():
+def test_gradescope_hidden_output_never_shows_details_printed_output_or_values():
     data = gradescope_results(make_batch()[1])
-    assert data["tests"][1]["output"] == ("0 of 1 cases passed.\n\n"
-                                          "hidden-1: failed\n"
-                                          "  relative error 0.5 at [1, 2]: expected 1.5, got 0.75")
+    assert data["tests"][1]["output"] == "0 of 1 cases passed.\n\nhidden-1: failed\n  wrong answer"
     assert SECRET not in json.dumps(data)
+    assert "expected 1.5" not in json.dumps(data)           # the reference's answer to a hidden input
     assert "seed 103" not in data["tests"][1]["output"]   # a hidden seed regenerates the hidden input
+
+
+@pytest.mark.parametrize("message, shown", [
+    (f"svm_loss raised ValueError: {SECRET}", "svm_loss raised ValueError"),
+    (f"svm_loss raised Leak_{SECRET.replace('-', '_')}: x", "svm_loss raised an exception"),   # a class named after the data
+    ("svm_loss did not finish within 2 s", "svm_loss did not finish within 2 s"),
+])
+def test_gradescope_hidden_exceptions_say_their_type_only(message, shown):
+    """Student code can put a hidden case's inputs in an exception (raise ValueError(str(X))), or in
+    the name of an exception class it makes: a hidden case says only what the grader wrote."""
+    result = submission("eve", {"hidden-1": (ERROR if "raised" in message else TIMEOUT, message)}, {}, hidden_graded=True)
+    output = gradescope_results(result)["tests"][1]["output"]
+    assert output.endswith(f"hidden-1: {'error' if 'raised' in message else 'timeout'}\n  {shown}")
+    assert SECRET not in output and SECRET.replace("-", "_") not in output
 
 
 @pytest.mark.parametrize("index", range(5))

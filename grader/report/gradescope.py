@@ -10,10 +10,12 @@ Gradescope's "Autograder Specifications" page (summarised in shared/research/anc
 """
 from __future__ import annotations
 
+import builtins
 import os
+import re
 from typing import Any
 
-from ..results import HIDDEN, PASSED, PUBLIC, CaseResult, FunctionResult, Score, SubmissionResult
+from ..results import FAILED, HIDDEN, PASSED, PUBLIC, CaseResult, FunctionResult, Score, SubmissionResult
 from . import json_report
 from .atomic import write_atomic
 from .terminal import case_label, clip_printed, indent_lines, status_text
@@ -97,6 +99,20 @@ def _test(fn: FunctionResult, visibility: str, score: Score, cases: list[CaseRes
     }
 
 
+def _hidden_message(case: CaseResult) -> str:
+    """What a hidden case may tell the student: the outcome, never a value. Not the expected or
+    returned numbers (an answer to hard-code), and of an exception only its type: student code
+    can put the case's inputs in its message (`raise ValueError(str(X))`)."""
+    if case.status == FAILED:
+        wrong = [o.name for o in case.outputs if not o.ok]
+        return f"wrong {', '.join(wrong)}" if wrong else "wrong answer"
+    raised = re.match(r"\S+ raised (\w+)", case.message)
+    if raised:                   # a class the student defined may carry data in its name too
+        kind = raised.group(1)
+        return f"{case.function} raised " + (kind if isinstance(getattr(builtins, kind, None), type) else "an exception")
+    return case.message          # the grader's own words: a timeout, a crash, not implemented, an import error
+
+
 def _probably(case: CaseResult) -> str:
     return f"Probably: {case.diagnosis}" if case.diagnosis else ""
 
@@ -109,7 +125,7 @@ def _case_report(cases: list[CaseResult], hidden: bool) -> str:
         if hidden:
             # Only what the student may know: no seed, no inputs, no details, no printed output.
             lines.append(f"{case.case_id}: {status_text(case)}")
-            lines += indent_lines(case.message, 2) + indent_lines(_probably(case), 2)
+            lines += indent_lines(_hidden_message(case), 2) + indent_lines(_probably(case), 2)
             continue
         lines.append(f"{case_label(case)}: {status_text(case)}")
         lines += indent_lines(case.message, 2) + indent_lines(_probably(case), 2) + indent_lines(case.details, 2)
