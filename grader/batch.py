@@ -96,12 +96,12 @@ def discover(source: Path, spec: AssignmentSpec, staging: Path, exclude: Path | 
     loose: dict[str, dict[str, Path]] = {}           # student -> {file name to grade it as: file}
     for entry in candidates:
         if entry.is_dir():
-            found.append(Submission(ids.new(entry.name, origin(entry)), _look_through(entry, spec), "", origin(entry)))
+            found.append(Submission(ids.new(entry.name, origin(entry)), look_through(entry, spec), "", origin(entry)))
         elif entry.suffix == ".zip":
             canvas = _CANVAS.match(entry.stem)                   # alice_123_456_hw2.zip: student alice_123_456
             student = ids.new(canvas.group(1) if canvas else entry.stem, origin(entry))
             try:
-                folder, problem = _look_through(_unzip(entry, staging / "_zips" / student), spec), ""
+                folder, problem = look_through(_unzip(entry, staging / "_zips" / student), spec), ""
             except BatchError as e:
                 folder, problem = staging / "_zips" / student, f"{entry.name} could not be unpacked: {e}"
                 folder.mkdir(parents=True, exist_ok=True)
@@ -169,7 +169,7 @@ def _has_modules(folder: Path, spec: AssignmentSpec, any_notebook: bool = False)
         any_notebook and any(p.suffix == ".ipynb" and p.is_file() for p in _entries(folder)))
 
 
-def _look_through(folder: Path, spec: AssignmentSpec) -> Path:
+def look_through(folder: Path, spec: AssignmentSpec) -> Path:
     """A student's folder, or the one folder inside it that holds their modules."""
     while not _has_modules(folder, spec, any_notebook=True):
         inner = [p for p in _entries(folder) if p.is_dir()]

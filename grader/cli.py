@@ -170,8 +170,12 @@ def _check(args) -> int:
                          (args.summary, "--summary"), (Path(step_summary) if step_summary else None, STEP_SUMMARY)):
         if report is not None and not report.resolve().parent.is_dir():
             raise _UserError(f"{name} {report}: cannot write a report there: folder {report.resolve().parent} does not exist")
+    path = args.path
+    if path.is_dir():                    # a folder holding only the folder of their files (an upload, a zip)
+        from .batch import look_through
+        path = look_through(path, spec)
     try:
-        result = grade_submission(spec, args.path, hidden=args.hidden)
+        result = grade_submission(spec, path, hidden=args.hidden)
     except (SpecError, ReferenceError_) as e:
         raise _UserError(str(e)) from None
     sys.stdout.write(terminal.render(result, verbose=args.verbose))

@@ -34,7 +34,8 @@ grader check "$root/submission" --assignment "$root/source/assignment" --hidden 
 status=$?
 # 0 or 1: graded (results.json written). Anything else: the grader could not grade at all.
 if [ "$status" -gt 1 ] || [ ! -s "$root/results/results.json" ]; then
-    python3 -c 'import json, sys; from grader.report.gradescope import gradescope_failure; json.dump(gradescope_failure(open(sys.argv[1]).read()[-4000:]), open(sys.argv[2], "w"))' \\
+    # The student sees one line; what went wrong (it may name hidden seeds) is for the instructor only.
+    python3 -c 'import json, sys; from grader.report.gradescope import gradescope_failure; json.dump(gradescope_failure("The autograder could not grade this submission; your instructor can see why.", open(sys.argv[1], errors="replace").read()[-4000:]), open(sys.argv[2], "w"))' \\
         "$root/results/feedback.txt" "$root/results/results.json"
 fi
 exit 0
@@ -47,6 +48,7 @@ build-backend = "setuptools.build_meta"
 [project]
 name = "grader"
 version = "%(version)s"
+requires-python = ">=3.10"
 dependencies = ["numpy>=1.24", "pyyaml>=6", "junitparser>=3"]
 
 [project.scripts]

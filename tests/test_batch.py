@@ -565,7 +565,6 @@ def test_gradescope_autograder_zip_grades_a_submission_as_gradescope_runs_it(tmp
     proc = subprocess.run([GRADER, "gradescope", "linear_classifier", "--out", str(archive)], cwd=REPO,
                           capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
-    assert proc.returncode == 0, proc.stderr
     root = tmp_path / "autograder"
     with zipfile.ZipFile(archive) as z:
         names = z.namelist()
@@ -575,8 +574,8 @@ def test_gradescope_autograder_zip_grades_a_submission_as_gradescope_runs_it(tmp
             "assignment/reference/linear_classifier.py"} <= set(names)
     for script in ("setup.sh", "run_autograder"):
         assert subprocess.run(["bash", "-n", str(root / "source" / script)]).returncode == 0
-    (root / "submission").mkdir()
-    (root / "submission" / "linear_classifier.py").write_text((EXAMPLES / "bob" / "linear_classifier.py").read_text())
+    (root / "submission" / "hw2").mkdir(parents=True)           # uploaded as a zip of their folder
+    (root / "submission" / "hw2" / "linear_classifier.py").write_text((EXAMPLES / "bob" / "linear_classifier.py").read_text())
     env = {**os.environ, "AUTOGRADER_ROOT": str(root), "PATH": f"{Path(GRADER).parent}:{os.environ['PATH']}"}
     run = subprocess.run(["bash", str(root / "source" / "run_autograder")], env=env, capture_output=True, text=True, timeout=300)
     assert run.returncode == 0, run.stderr
@@ -584,14 +583,16 @@ def test_gradescope_autograder_zip_grades_a_submission_as_gradescope_runs_it(tmp
     assert results["score"] == 5.5                       # bob's 5.5/20, hidden cases included
     assert "Probably: dW has `reg * W`" in json.dumps(results)      # the catalogue came along
     assert sum(t["max_score"] for t in results["tests"]) == 20
-    # A submission the grader cannot grade at all still gets a results.json that says why.
-    (root / "submission" / "linear_classifier.py").unlink()
+    # A submission the grader cannot grade at all still gets a results.json: one line for the
+    # student, what went wrong for the instructor only.
     shutil.rmtree(root / "results")
-    os.rmdir(root / "submission")
+    shutil.rmtree(root / "submission")
     run = subprocess.run(["bash", str(root / "source" / "run_autograder")], env=env, capture_output=True, text=True, timeout=300)
     results = json.loads((root / "results" / "results.json").read_text())
     assert results["score"] == 0
-    assert "no such file or folder" in json.dumps(results)
+    assert results["output"] == "The autograder could not grade this submission; your instructor can see why."
+    hidden = [t for t in results["tests"] if t["visibility"] == "hidden"]
+    assert len(hidden) == 1 and "no such file or folder" in hidden[0]["output"]
 
 
 def test_gradescope_zip_of_an_assignment_that_extends_another_stands_alone(tmp_path):

@@ -48,6 +48,9 @@ def gradescope_results(result: SubmissionResult, hidden_visibility: str = "after
                           "status": "passed" if check.passed else "failed",
                           "output": "\n".join(x for x in (check.message, check.details) if x),
                           "visibility": "visible" if check.visibility == PUBLIC else hidden_visibility})
+    if result.sandbox_warning:           # for the instructor: it tells a student what the sandbox lets through
+        tests.append({"name": "Sandbox (instructors only)", "score": 0, "max_score": 0, "status": "failed",
+                      "output": f"Warning: {result.sandbox_warning}", "visibility": "hidden"})
     return {
         "score": result.earned,
         "execution_time": result.duration,
@@ -144,8 +147,6 @@ def _summary(result: SubmissionResult) -> str:
         lines.append(f"{hidden.passed} of {hidden.total} hidden cases passed.")
     elif result.hidden_points:
         lines.append(f"Hidden cases (worth {result.hidden_points:g} points) were not run.")
-    if result.sandbox_warning:
-        lines.append(f"Warning: {result.sandbox_warning}")
     if result.stdout.strip():                    # no case's input is involved in what importing printed
         lines += ["", "Printed while importing your code:", *indent_lines(clip_printed(result.stdout), 2)]
     return "\n".join(lines)
