@@ -347,12 +347,40 @@ def test_html_header_and_histogram(page):
 
 
 def test_html_groups_failures_by_message_shape(page):
-    assert ('<tr><td class="n">3</td><td>svm_loss</td>'
+    assert ('<tr><td class="n">2</td><td>svm_loss</td>'
             "<td><code>relative error # at [#, #]: expected #, got #</code></td>"
-            f"<td>2: bob, {escape(OBRIEN)}</td></tr>") in page
+            f'<td class="n">3</td><td>bob, {escape(OBRIEN)}</td></tr>') in page
     assert f"<code>{escape(IMPORT_ERROR)}</code>" in page
-    # The most frequent group is listed first.
+    # The group with the most students is listed first.
     assert page.index("relative error # at") < page.index(escape(IMPORT_ERROR))
+
+
+def test_html_ranks_failures_by_students_not_cases():
+    """One student failing every case does not push a mistake three students made out of the table."""
+    broken = {i: (ERROR, IMPORT_ERROR) for i in ("public-1", "public-2", "hidden-1")}
+    mistake = {"public-1": (FAILED, "", {"diagnosis": "dW has reg * W"})}
+    results = [submission("zed", broken, broken, hidden_graded=True)] + [
+        submission(name, mistake, {}, hidden_graded=True) for name in ("ann", "ben", "cat")]
+    page = render_html(results, title="t")
+    assert ('<tr><td class="n">3</td><td>svm_loss</td><td><code>dW has reg * W</code></td>'
+            '<td class="n">3</td><td>ann, ben, cat</td></tr>') in page
+    assert page.index("dW has reg * W") < page.index(escape(IMPORT_ERROR))
+
+
+def test_html_histogram_bins_the_percent_the_gradebook_shows_and_skips_nothing_possible():
+    four_of_twenty = submission("ada", {}, {}, hidden_graded=True)
+    four_of_twenty.functions[0].public = Score(3.9999999999999996, 20.0, 1, 2)   # case shares summed
+    for fn in four_of_twenty.functions[1:]:
+        fn.public, fn.hidden = Score(0.0, 0.0, 0, 0), Score(0.0, 0.0, 0, 0)
+    four_of_twenty.functions[0].hidden = Score(0.0, 0.0, 0, 0)
+    nothing = submission("bea", {}, {}, hidden_graded=True)
+    for fn in nothing.functions:
+        fn.public, fn.hidden = Score(0.0, 0.0, 2, 2), Score(0.0, 0.0, 1, 1)
+    assert percent(four_of_twenty.earned, four_of_twenty.possible) == "20.00"
+    page = render_html([four_of_twenty, nothing], title="t")
+    assert "20-30%: 1 student<" in page and "10-20%: 0 students<" in page and "0-10%: 0 students<" in page
+    assert '<td class="n">n/a</td>' in page
+    assert "Mean 20.0% (4 points) &middot; median 20.0% (4 points) of the 1 who could earn points" in page
 
 
 def test_html_pass_rate_per_case(page):

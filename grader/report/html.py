@@ -70,18 +70,27 @@ def normalize_message(message: str) -> str:
     return _NUMBER.sub("#", message)
 
 
-def _percent(result: SubmissionResult) -> float:
-    return 100 * result.earned / result.possible if result.possible else 0.0
+def _percent(result: SubmissionResult) -> float | None:
+    """The total as a percent (rounded off below a millionth: 4 of 20 points summed from case shares
+    is 3.9999999999999996, which must fall in the 20-30% bin), or None when nothing was possible."""
+    return round(100 * result.earned / result.possible, 6) if result.possible else None
+
+
+def _scored(results: list[SubmissionResult]) -> list[SubmissionResult]:
+    """The students who could earn points: the others have no percent to count."""
+    return [r for r in results if r.possible]
 
 
 def _header(results: list[SubmissionResult]) -> str:
     assignments = sorted({r.assignment for r in results})
     lines = [f"Assignment: <b>{escape(', '.join(assignments) or '-')}</b> &middot; {len(results)} students"]
     if results:
-        pct = [_percent(r) for r in results]
-        earned = [r.earned for r in results]
-        lines.append(f"Mean {statistics.mean(pct):.1f}% ({points(round(statistics.mean(earned), 2))} points) &middot; "
-                     f"median {statistics.median(pct):.1f}% ({points(round(statistics.median(earned), 2))} points)")
+        scored = _scored(results)
+        pct, earned = [_percent(r) for r in scored], [r.earned for r in scored]
+        if scored:
+            lines.append(f"Mean {statistics.mean(pct):.1f}% ({points(round(statistics.mean(earned), 2))} points) &middot; "
+                         f"median {statistics.median(pct):.1f}% ({points(round(statistics.median(earned), 2))} points)"
+                         + (f" of the {len(scored)} who could earn points" if len(scored) < len(results) else ""))
         graded = sum(r.hidden_graded for r in results)
         lines.append(f"Hidden cases graded for {graded} of {len(results)} students")
         statuses = Counter(submission_status(r) for r in results)
@@ -94,10 +103,10 @@ def _header(results: list[SubmissionResult]) -> str:
 
 def _histogram(results: list[SubmissionResult]) -> str:
     bins = [0] * 10
-    for r in results:
+    for r in _scored(results):
         bins[min(int(_percent(r) // 10), 9)] += 1      # 100% joins the 90-100 bin
     width, height, left, bottom, bar = 460, 210, 30, 34, 40
-    scale = (height - bottom - 16) / max(bins)
+    scale = (height - bottom - 16) / max(max(bins), 1)
     parts = [f'<svg width="{width}" height="{height}" viewBox="0 0 {width} {height}" role="img" '
              'aria-label="Histogram of total percent">',
              f'<line x1="{left}" y1="{height - bottom}" x2="{left + 10 * bar}" y2="{height - bottom}" stroke="#999"/>']
@@ -172,14 +181,15 @@ def _failures(results: list[SubmissionResult]) -> str:
                 groups[case.function, _failure_key(case)].append(r.label)
     if not groups:
         return "<p>No failing cases.</p>"
-    top = sorted(groups.items(), key=lambda kv: (-len(kv[1]), kv[0]))[:TOP_FAILURES]
-    rows = ["<table><tr><th>cases</th><th>function</th><th>message</th><th>students</th></tr>"]
+    # Most students first: one broken submission fails every case, a common mistake one case each of many.
+    top = sorted(groups.items(), key=lambda kv: (-len(set(kv[1])), -len(kv[1]), kv[0]))[:TOP_FAILURES]
+    rows = ["<table><tr><th>students</th><th>function</th><th>message</th><th>cases</th><th>who</th></tr>"]
     for (function, message), students in top:
         unique = list(dict.fromkeys(students))
         named = ", ".join(escape(s) for s in unique[:STUDENTS_LISTED])
         more = f" and {len(unique) - STUDENTS_LISTED} more" if len(unique) > STUDENTS_LISTED else ""
-        rows.append(f'<tr><td class="n">{len(students)}</td><td>{escape(function)}</td>'
-                    f"<td><code>{escape(message)}</code></td><td>{len(unique)}: {named}{more}</td></tr>")
+        rows.append(f'<tr><td class="n">{len(unique)}</td><td>{escape(function)}</td>'
+                    f'<td><code>{escape(message)}</code></td><td class="n">{len(students)}</td><td>{named}{more}</td></tr>')
     return "\n".join(rows) + "</table>"
 
 
@@ -201,7 +211,7 @@ def _students(results: list[SubmissionResult], names: list[str]) -> str:
         link = escape(quote(sid) + "/feedback.txt")
         rows.append(f'<tr><td><a href="{link}">{escape(sid)}</a></td>'
                     f'<td class="n">{points(r.earned)} / {points(r.possible)}</td>'
-                    f'<td class="n">{_percent(r):.1f}%</td>'
+                    f'<td class="n">{"n/a" if r.possible == 0 else f"{_percent(r):.1f}%"}</td>'
                     f'<td class="status-{"ok" if status == STATUS_OK else "bad"}">{status}</td>{"".join(cells)}</tr>')
     return "\n".join(rows) + "</table>"
 
