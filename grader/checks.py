@@ -149,6 +149,11 @@ def judge_agreement(p: Plan, own: list, replies: list, framework: str) -> CheckR
         for out in fn.outputs:
             if b[out.name] is None:
                 return _result(p, ERROR, f"cannot compare with {other}: its {out.name} on {case.case_id} is not a number or array")
+            mine_shape, their_shape = np.shape(a[out.name]), np.shape(b[out.name])
+            if a[out.name] is not None and (np.size(a[out.name]) != np.size(b[out.name])
+                                            or (out.kind != "scalar" and mine_shape != their_shape)):
+                return _result(p, FAILED, f"{fn.name} and your {other} disagree on {case.case_id} (seed {case.spec.seed}): "
+                                          f"{out.name} has shape {mine_shape} from {fn.name} and {their_shape} from {other}")
             verdict = compare.compare_output(out.name, out.kind, framework, b[out.name].astype(np.float64),
                                              a.meta[out.name], a[out.name], fn.rtol, fn.atol, dtype=out.dtype)
             if not verdict.ok:

@@ -421,12 +421,13 @@ def judge_case(spec: AssignmentSpec, fn: FunctionSpec, case: Case, expected: lis
     if failing:
         message = failing[0].message + (f" (and {len(failing) - 1} more output wrong)" if len(failing) > 1 else "")
     elif mutated:
+        copy = f"{mutated[0]} = {mutated[0]}.{'clone' if spec.framework == 'torch' else 'copy'}()"
         message = (f"{fn.name} changed its input{'s' if len(mutated) > 1 else ''} {', '.join(mutated)} in place; "
-                   "work on copies (e.g. X = X.clone()) or write new arrays")
+                   f"work on copies (e.g. {copy}) or write new arrays")
     status = FAILED if (failing or mutated) else PASSED
     result = _case(fn, case, status, message, outputs=checks, stdout=stdout, duration=duration)
     if failing and mistakes is not None:
-        result.diagnosis = diagnose(fn, case, gots, mistakes)
+        result.diagnosis = diagnose(fn, case, gots, mistakes, expected)
     if failing and not result.diagnosis:
         hints = [localise.describe(out.name, exp, got, fn.rtol, fn.atol)
                  for out, exp, got, check in zip(fn.outputs, expected, gots, checks) if not check.ok and got is not None]
@@ -434,11 +435,15 @@ def judge_case(spec: AssignmentSpec, fn: FunctionSpec, case: Case, expected: lis
     return result
 
 
-def diagnose(fn: FunctionSpec, case: Case, gots: list, mistakes) -> str:
-    """The sentence of the first catalogued mistake whose outputs on this case equal the student's."""
+def diagnose(fn: FunctionSpec, case: Case, gots: list, mistakes, expected: list) -> str:
+    """The sentence of the first catalogued mistake whose outputs on this case equal the student's.
+
+    A mistake that gives the right answer on this case (no max shift, on scores too small to
+    overflow; a regularization mistake when reg is 0) says nothing about a wrong one: it is skipped,
+    or a dtype error would be blamed on it."""
     from .catalogue import matches
     for _name, sentence, outputs in mistakes.candidates(fn, case):
-        if matches(gots, outputs, fn.rtol, fn.atol):
+        if matches(gots, outputs, fn.rtol, fn.atol) and not matches(expected, outputs, fn.rtol, fn.atol):
             return sentence
     return ""
 

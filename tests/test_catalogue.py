@@ -138,6 +138,22 @@ def test_self_check_with_only_the_handout_names_the_mistake(tmp_path):
     assert "mistakes.yaml" not in {p.name for p in handout.iterdir()}
 
 
+def test_a_mistake_that_gives_the_right_answer_on_a_case_is_not_blamed_for_a_wrong_one(tmp_path):
+    """No max shift gives the reference's values on the small public cases: a dW returned as float32
+    there is a dtype error, not an overflow (nor a hint that some case has scores around 1000)."""
+    student = tmp_path / "student"
+    student.mkdir()
+    source = (REPO / "reference" / "linear_classifier" / "linear_classifier.py").read_text()
+    naive_end = "    dW += 2 * reg * W\n    # END SOLUTION\n    return loss, dW\n\n\ndef softmax_loss_vectorized"
+    assert source.count(naive_end) == 1
+    (student / "linear_classifier.py").write_text(source.replace(naive_end, naive_end.replace("return loss, dW", "return loss, dW.float()")))
+    proc = subprocess.run([GRADER, "check", str(student), "-a", "linear_classifier"], cwd=REPO,
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 1
+    assert "dW: expected dtype float64, got float32" in proc.stdout
+    assert "Probably:" not in proc.stdout and "overflow" not in proc.stdout, proc.stdout
+
+
 @pytest.mark.parametrize("name, mistake", [("cs231n_2016", "no_half_in_grad"), ("cs231n_2016", "no_reg_in_loss"),
                                            ("cs231n_2015", "softmax_wrong_axis"), ("cs231n_2015", "transposed_gradient")])
 def test_self_check_of_a_catalogued_mistake_names_it_in_every_function_it_touches(tmp_path, name, mistake):

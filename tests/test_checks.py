@@ -171,6 +171,27 @@ def test_agreement_fails_when_the_versions_differ_and_errs_when_one_is_missing(g
     assert checks_of(unfinished, "svm_loss_naive")["gradient"].status == "error"
 
 
+def test_agreement_with_a_version_returning_its_outputs_swapped_fails_and_says_why(grade):
+    """softmax_loss_naive returns (dW, loss): the vectorized version's check must say they disagree,
+    not stop the grader (it reshaped a loss into dW's shape)."""
+    result = grade(("softmax", "    dW += 2 * reg * W\n    # END SOLUTION\n    return loss, dW\n\n\ndef softmax_loss_vectorized",
+                    "    dW += 2 * reg * W\n    # END SOLUTION\n    return dW, loss\n\n\ndef softmax_loss_vectorized"))
+    agree = checks_of(result, "softmax_loss_vectorized")["agrees_with softmax_loss_naive"]
+    assert agree.status == "failed"
+    assert agree.message.startswith("softmax_loss_vectorized and your softmax_loss_naive disagree on public-1 (seed 1): "
+                                    "loss has shape () from softmax_loss_vectorized and (")
+    assert all(c.passed for c in result.functions[3].cases)                # the vectorized values are right
+
+
+def test_an_input_changed_in_place_gets_numpy_advice_in_a_numpy_assignment(grade):
+    result = grade(("softmax", "    dW += 2 * reg * W\n    # END SOLUTION\n    return loss, dW\n\n\ndef softmax_loss_vectorized",
+                    "    dW += 2 * reg * W\n    # END SOLUTION\n    X *= 1.0000001\n    return loss, dW\n\n\n"
+                    "def softmax_loss_vectorized"), hidden=False)
+    message = next(f for f in result.functions if f.name == "softmax_loss_naive").cases[0].message
+    assert message == ("softmax_loss_naive changed its input X in place; work on copies (e.g. X = X.copy()) "
+                       "or write new arrays")
+
+
 def test_self_check_runs_public_checks_only_and_counts_the_hidden_ones_as_hidden_points(grade, spec):
     result = grade(hidden=False)
     assert sorted(c.name for c in result.checks()) == sorted(
