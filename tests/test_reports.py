@@ -66,6 +66,14 @@ def _no_nan(name: str):
 
 # --- JSON -------------------------------------------------------------------------------------
 
+def test_terminal_shows_the_details_of_the_first_case_of_each_kind():
+    """A crash after a wrong value still shows its file and line, not only the wrong value's hint."""
+    from grader.report import terminal
+    text = terminal.render(make_result(hidden_graded=False))
+    assert "hint: subtract the row max before exp" in text                  # public-2, failed
+    assert 'File "submission.py", line 7, in softmax_loss' in text          # public-3, error
+
+
 @pytest.mark.parametrize("hidden_graded", [True, False])
 def test_json_report_validates_against_schema(hidden_graded):
     data = json.loads(render_json(make_result(hidden_graded)))

@@ -42,13 +42,17 @@ def _function(fn: FunctionResult, verbose: bool) -> list[str]:
     checks = f", {checks_passed}/{len(fn.checks)} checks passed" if fn.checks else ""
     out = [f"{mark} {fn.name}: {passed}/{len(cases)} cases passed{checks}, {points(fn.earned)}/{points(fn.possible)} points"]
     digest = failures(fn)
+    detailed: set[str] = set()
     for case in cases:
         if case.passed and verbose:
             out.append(f"     {case_label(case)}: passed")
         if case not in digest.shown:
             continue
-        # the first failure in full, the others without details; each diagnosis said once
-        lines = case_lines(case, full=case is digest.shown[0], diagnosis=case.case_id in digest.diagnoses)
+        # the first failure of each kind in full (a wrong value's hint, an exception's file and line),
+        # the others without details; each diagnosis said once
+        full = case.status not in detailed
+        detailed.add(case.status)
+        lines = case_lines(case, full=full, diagnosis=case.case_id in digest.diagnoses)
         out += ["     " + line for line in lines]
     if digest.same:
         out.append(f"     the same on {case_list(digest.same)}")
