@@ -429,10 +429,23 @@ def judge_case(spec: AssignmentSpec, fn: FunctionSpec, case: Case, expected: lis
     if failing and mistakes is not None:
         result.diagnosis = diagnose(fn, case, gots, mistakes, expected)
     if failing and not result.diagnosis:
-        hints = [localise.describe(out.name, exp, got, fn.rtol, fn.atol)
-                 for out, exp, got, check in zip(fn.outputs, expected, gots, checks) if not check.ok and got is not None]
+        swapped = _swapped(fn, expected, gots)
+        hints = [swapped] if swapped else [
+            localise.describe(out.name, exp, got, fn.rtol, fn.atol)
+            for out, exp, got, check in zip(fn.outputs, expected, gots, checks) if not check.ok and got is not None]
         result.details = "\n".join(f"Hint: {h}" for h in hints if h)
     return result
+
+
+def _swapped(fn: FunctionSpec, expected: list, gots: list) -> str:
+    """A hint when two outputs of different shapes came back in each other's place: (dW, loss)."""
+    if len(gots) != 2 or any(g is None for g in gots):
+        return ""
+    want = [np.shape(e) for e in expected]
+    if want[0] != want[1] and [np.shape(gots[1]), np.shape(gots[0])] == want:
+        first, second = (o.name for o in fn.outputs)
+        return f"{fn.name} seems to return ({second}, {first}); return ({first}, {second}), in that order"
+    return ""
 
 
 def diagnose(fn: FunctionSpec, case: Case, gots: list, mistakes, expected: list) -> str:

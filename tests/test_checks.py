@@ -181,6 +181,8 @@ def test_agreement_with_a_version_returning_its_outputs_swapped_fails_and_says_w
     assert agree.message.startswith("softmax_loss_vectorized and your softmax_loss_naive disagree on public-1 (seed 1): "
                                     "loss has shape () from softmax_loss_vectorized and (")
     assert all(c.passed for c in result.functions[3].cases)                # the vectorized values are right
+    naive = result.functions[2].cases[0]
+    assert naive.details == "Hint: softmax_loss_naive seems to return (dW, loss); return (loss, dW), in that order"
 
 
 def test_an_input_changed_in_place_gets_numpy_advice_in_a_numpy_assignment(grade):
