@@ -63,9 +63,10 @@ def discover(source: Path, spec: AssignmentSpec, staging: Path, exclude: Path | 
     `linear_classifier` (`..._linear_classifier-1.py`, a resubmission, too; another .py file of
     Canvas's is a helper of that student's); `alice.ipynb`, or Canvas's `alice_123_456_hw2.ipynb`
     (a notebook keeps its own name, `hw2.ipynb`, for the messages); `alice.zip`, or Canvas's
-    `alice_123_456_hw2.zip`. Archives (the whole export, or one per student) are unpacked into `staging`, refusing absolute paths, `..` and links; a
-    student's archive that cannot be unpacked is that student's problem, not the batch's. A lone
-    wrapping folder is looked through. `exclude` (the output folder) is skipped.
+    `alice_123_456_hw2.zip`. Archives (the whole export, or one per student) are unpacked into
+    `staging`, refusing absolute paths, `..` and links; a student's archive that cannot be
+    unpacked is that student's problem, not the batch's. A lone wrapping folder is looked
+    through. `exclude` (the output folder) is skipped.
 
     Student ids keep letters (any script), digits, '.', '_', '@' and '-'. Two entries that would
     get the same id, or an id that is an export's name, are told apart with a suffix (`alice-2`),

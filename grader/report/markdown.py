@@ -18,12 +18,11 @@ import os
 import re
 
 from ..results import FunctionResult, SubmissionResult
+from ..run.protocol import printable_text
 from .atomic import write_atomic
 from .terminal import case_label, case_list, check_line, clip_printed, failures, points, status_text, summary_line
 
 PASS, FAIL = "✅", "❌"
-_ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]")       # colour and cursor codes a student's print may carry
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")     # what is left of them, NUL and the like
 
 
 def render(result: SubmissionResult) -> str:
@@ -100,7 +99,7 @@ def _all_passed(fn: FunctionResult) -> bool:
 
 def _fenced(text: str) -> list[str]:
     """A code block that `text` cannot close: its fence is longer than any run of backticks in it."""
-    text = _CONTROL.sub("", _ANSI.sub("", text))
+    text = printable_text(text)          # colours, cursor codes, NUL and the like: a result read back may hold them
     longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
     fence = "`" * max(3, longest + 1)
     return [fence, *text.splitlines(), fence]

@@ -105,10 +105,10 @@ def _call(call: dict, inputs: list, modules: dict, errors: dict, torch, folder: 
             meta["array"] = len(arrays)
             arrays.append(array)
         header["values"].append(meta)
-    if sum(a.nbytes for a in arrays) > protocol.ANSWER_CAP:      # it could not even be sent back
+    size = sum(a.nbytes for a in arrays)
+    if size > protocol.ANSWER_CAP:                                # it could not even be sent back
         shapes = ", ".join(f"{a.dtype} array of shape {a.shape}" for a in arrays if a.nbytes > 1 << 20)
-        return {"status": "too_large", "duration": duration,
-                "returned": f"{sum(a.nbytes for a in arrays) / 2**20:.0f} MiB ({shapes})"}, []
+        return {"status": "too_large", "duration": duration, "returned": f"{size / 2**20:.0f} MiB ({shapes})"}, []
     if "no_input_mutation" in call.get("checks", ()):
         # Each array input as the call left it, for the grader to judge, unless it is bit for bit
         # the one received (then only that is said: most calls change nothing, and sending every
