@@ -283,7 +283,7 @@ def needs_working_code(p: Plan, result: CheckResult, cases: list) -> CheckResult
     """A static check earns nothing for a function that passes no case: an unfinished stub has no
     loops and no autograd either."""
     if p.check.kind in STATIC and result.passed and not any(c.passed for c in cases):
-        return _result(p, ERROR, f"not judged until {p.fn.name} passes at least one case")
+        return _result(p, ERROR, f"judged once {p.fn.name} passes at least one case")
     return result
 
 

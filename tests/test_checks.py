@@ -208,7 +208,11 @@ def test_a_stub_earns_nothing_from_static_checks(grade):
                     "    raise NotImplementedError\n    num_train = X.shape[0]\n    rows = np.arange(num_train)\n"))
     loops = checks_of(result, "softmax_loss_vectorized")["no_loops"]
     assert loops.status == "error" and loops.earned == 0
-    assert loops.message == "not judged until softmax_loss_vectorized passes at least one case"
+    assert loops.message == "judged once softmax_loss_vectorized passes at least one case"
+    # "error" would read as if the student had broken something: the reports say it was not judged
+    text = render(result)
+    assert "     check no_loops: not judged (0/1 point)\n        judged once softmax_loss_vectorized" in text
+    assert ": error (" not in text
 
 
 def test_checks_in_every_report(grade):

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ..results import CaseResult, CheckResult, FunctionResult, SubmissionResult
+from ..results import ERROR, CaseResult, CheckResult, FunctionResult, SubmissionResult
 
 MAX_PRINTED_LINES = 8
 MAX_CASES_SHOWN = 3                  # failing cases shown in full per function; the rest in one line
@@ -143,13 +143,18 @@ def case_list(cases: list[CaseResult]) -> str:
     return ", ".join(f"{case.case_id} (seed {case.seed})" for case in cases)
 
 
-def status_text(case: CaseResult) -> str:
-    return case.status.replace("_", " ")
+def status_text(item: CaseResult | CheckResult) -> str:
+    """'not implemented', 'timeout', ...; a check that could not be judged (ERROR) is 'not judged':
+    for a check, "error" read as if the student's code had broken it, when most often its function
+    does not work yet."""
+    if isinstance(item, CheckResult) and item.status == ERROR:
+        return "not judged"
+    return item.status.replace("_", " ")
 
 
 def check_line(check: CheckResult) -> str:
     """'check gradient: failed (0/1 point)'"""
-    return (f"check {check.name}: {check.status} ({points(check.earned)}/{points(check.possible)} "
+    return (f"check {check.name}: {status_text(check)} ({points(check.earned)}/{points(check.possible)} "
             f"point{'s' if check.possible != 1 else ''})")
 
 
