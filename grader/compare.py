@@ -76,8 +76,10 @@ def compare_output(name: str, kind: str, framework: str, expected: np.ndarray, r
                         expected=float(e.flat[flat]) if e.size else None, got=float(g.flat[flat]) if g.size else None)
     if not check.ok:
         where = f" at {index}" if e.ndim else ""
+        wrong = int(np.count_nonzero(~(rel <= rtol)))      # one wrong row or all of them: a clue
+        outside = f"; {wrong} of {rel.size} values {'is' if wrong == 1 else 'are'} outside it" if rel.size > 1 else ""
         check.message = (f"{name}: relative error {worst:.2g}{where}: expected {_num(check.expected)}, "
-                         f"got {_num(check.got)} (tolerance {rtol:g})")
+                         f"got {_num(check.got)} (tolerance {rtol:g}{outside})")
     return check
 
 

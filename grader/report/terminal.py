@@ -73,7 +73,7 @@ def case_lines(case: CaseResult, full: bool = True, diagnosis: bool = True) -> l
     it matches (`diagnosis`), and (`full`) where in the student's file and what their code printed.
 
         public-1 (seed 1, N=14, D=6, C=8): failed
-           dW: relative error 2 at [0, 6]: expected 0.023662858, got -0.024025217 (tolerance 1e-06)
+           dW: relative error 2 at [0, 6]: expected 0.023662858, got -0.024025217 (tolerance 1e-06; 48 of 48 values are outside it)
            Probably: dW has `reg * W` where it needs `2 * reg * W`: ...
 
     The pytest plugin's failure text is this block too.
