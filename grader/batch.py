@@ -11,6 +11,7 @@ and by `grader merge` from the folders of several shards.
 """
 from __future__ import annotations
 
+import fcntl
 import gc
 import hashlib
 import json
@@ -22,6 +23,7 @@ import sys
 import time
 import unicodedata
 import zipfile
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -30,6 +32,7 @@ from .results import SubmissionResult
 from .spec import AssignmentSpec
 
 RESULT_FILE = "result.json"
+LOCK_FILE = ".grader.lock"           # in OUT while a run writes there (a student id never starts with '.')
 SKIP_NAMES = {"__MACOSX", "__pycache__", ".DS_Store", "submission_metadata.yml"}
 MAX_UNZIPPED = 200 << 20             # bytes a submission archive may unpack to
 
@@ -420,14 +423,39 @@ def merge(folders: list[Path], out: Path) -> list[SubmissionResult]:
     results = collect(folders)
     if not results:
         raise BatchError("no graded results found in " + ", ".join(map(str, folders)))
-    out.mkdir(parents=True, exist_ok=True)
-    for folder in folders:
-        for student_dir in sorted(p for p in Path(folder).iterdir() if (p / RESULT_FILE).is_file()):
-            target = out / student_dir.name
-            if student_dir.resolve() != target.resolve():
-                shutil.copytree(student_dir, target, dirs_exist_ok=True)
-    write_exports(out, results, title=results[0].assignment)
+    with writing_into(out):
+        for folder in folders:
+            for student_dir in sorted(p for p in Path(folder).iterdir() if (p / RESULT_FILE).is_file()):
+                target = out / student_dir.name
+                if student_dir.resolve() != target.resolve():
+                    shutil.copytree(student_dir, target, dirs_exist_ok=True)
+        write_exports(out, results, title=results[0].assignment)
     return results
+
+
+@contextmanager
+def writing_into(out: Path):
+    """Hold OUT for one run: a second `grader grade` or `grader merge` into the same folder stops at
+    once with who holds it, instead of grading every student again beside the first and racing it
+    on the class exports. The lock is the kernel's (flock on OUT/.grader.lock), so it goes with the
+    process however that ends, kill -9 included: a killed batch never leaves OUT locked."""
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        fd = os.open(out / LOCK_FILE, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+    except OSError as e:
+        raise BatchError(f"{out}: cannot write the results there ({e.strerror})") from None
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 200, 0).decode(errors="replace").strip() or "another process"
+            raise BatchError(f"{out} is being written by another grader run ({holder}); wait for it to finish, "
+                             "or give this one another --out (shards: one --out each, then `grader merge`)") from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"process {os.getpid()}, started {time.strftime('%Y-%m-%d %H:%M:%S')}\n".encode(), 0)
+        yield
+    finally:
+        os.close(fd)                 # the file stays: removing it would race with a run about to lock it
 
 
 # ---------------------------------------------------------------------------------------------

@@ -199,7 +199,7 @@ def _check(args) -> int:
 
 def _grade(args) -> int:
     import tempfile
-    from .batch import BatchError, Progress, discover, grade_batch, others_in, shard, write_exports
+    from .batch import BatchError, Progress, discover, grade_batch, others_in, shard, write_exports, writing_into
     from .expected import ReferenceError_
     from .spec import SpecError
 
@@ -229,17 +229,18 @@ def _grade(args) -> int:
                 everyone, submissions = len(submissions), shard(submissions, *part)
                 print(f"grader: shard {part[0]}/{part[1]}: {_count(len(submissions), 'student')} of {everyone}",
                       file=sys.stderr)
-            progress = Progress()
-            results = grade_batch(spec, submissions, args.out, workers=args.workers, hidden=hidden,
-                                  progress=progress, scheduler=args.scheduler)
-            progress.finish()
-            paths = write_exports(args.out, results, title=spec.title)
-            others = others_in(args.out, submissions)
-            if others:
-                shown = ", ".join(others[:5]) + (", ..." if len(others) > 5 else "")
-                print(f"grader: note: {args.out} also holds the results of {_count(len(others), 'student')} not in this "
-                      f"run ({shown}), left out of its gradebook; remove their folders, or `grader merge` to count them",
-                      file=sys.stderr)
+            with writing_into(args.out):       # discovery only reads; from here on OUT is written
+                progress = Progress()
+                results = grade_batch(spec, submissions, args.out, workers=args.workers, hidden=hidden,
+                                      progress=progress, scheduler=args.scheduler)
+                progress.finish()
+                paths = write_exports(args.out, results, title=spec.title)
+                others = others_in(args.out, submissions)
+                if others:
+                    shown = ", ".join(others[:5]) + (", ..." if len(others) > 5 else "")
+                    print(f"grader: note: {args.out} also holds the results of {_count(len(others), 'student')} not in this "
+                          f"run ({shown}), left out of its gradebook; remove their folders, or `grader merge` to count them",
+                          file=sys.stderr)
         except (BatchError, SpecError, ReferenceError_) as e:
             raise _UserError(str(e)) from None
     mean = sum(r.earned / r.possible for r in results if r.possible) / max(1, len(results)) * 100

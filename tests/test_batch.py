@@ -346,6 +346,31 @@ def test_a_batch_killed_with_sigkill_loses_and_duplicates_nothing(tmp_path):
     assert {r["student"]: r["total"] for r in rows[1:]} == {s: ("5" if i % 2 else "2") for i, s in enumerate(students)}
 
 
+def test_a_second_run_into_the_same_folder_stops_at_once_and_the_first_finishes(tmp_path):
+    make_assignment(tmp_path)
+    subs, out = tmp_path / "subs", tmp_path / "out"
+    students = [f"s{i}" for i in range(8)]
+    for student in students:
+        tiny_student(subs / student, SLOW)
+    cmd = [GRADER, "grade", str(subs), "-a", str(tmp_path / "assignment"), "--out", str(out), "--workers", "1"]
+    first = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    lock = out / ".grader.lock"
+    deadline = time.monotonic() + 120
+    while not (lock.is_file() and lock.read_text()) and time.monotonic() < deadline and first.poll() is None:
+        time.sleep(0.02)
+    second = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    assert first.poll() is None, "the first run ended before the second started: the test proves nothing"
+    assert second.returncode == 2 and second.stdout == ""
+    assert second.stderr == (f"grader: error: {out} is being written by another grader run (process {first.pid}, "
+                             f"started {lock.read_text().split('started ')[1].strip()}); wait for it to finish, or give "
+                             "this one another --out (shards: one --out each, then `grader merge`)\n")
+    assert merge(out, out=out).returncode == 2                     # merging into it waits its turn too
+    assert first.wait(timeout=300) == 0, first.stderr.read()
+    assert [r["student"] for r in gradebook(out)] == [MAX_ROW, *students]
+    assert {p.parent.name for p in out.glob("*/result.json")} == set(students)
+    assert grade(subs, tmp_path / "assignment", out).returncode == 0         # and the folder is free again
+
+
 def small_class(tmp_path: Path, n: int, out: Path) -> tuple[Path, Path]:
     """n tiny submissions, every other one right, graded once locally into `out`."""
     make_assignment(tmp_path)
