@@ -392,7 +392,8 @@ def judge_case(spec: AssignmentSpec, fn: FunctionSpec, case: Case, expected: lis
         err = header.get("error") or {}
         st = NOT_IMPLEMENTED if err.get("type") == "NotImplementedError" else ERROR
         head = f"{fn.name} is not implemented yet" if st == NOT_IMPLEMENTED else f"{fn.name} raised {_exception_line(err)}"
-        return _case(fn, case, st, head, _where(err), stdout=stdout, duration=duration)
+        return _case(fn, case, st, head, _where(err), stdout=stdout, duration=duration,
+                     exception=str(err.get("type") or "an exception"))
     if status == "too_large":
         return _case(fn, case, FAILED, f"{fn.name} returned {header.get('returned', '?')}: more than the "
                                        f"{_size(protocol.ANSWER_CAP)} an answer may take; expected "
@@ -480,10 +481,10 @@ def changed_inputs(case: Case, header: dict, arrays: list) -> list[str]:
 
 
 def _case(fn: FunctionSpec, case: Case, status: str, message: str = "", details: str = "",
-          outputs: list[OutputCheck] | None = None, stdout: str = "", duration=None) -> CaseResult:
+          outputs: list[OutputCheck] | None = None, stdout: str = "", duration=None, exception: str = "") -> CaseResult:
     return CaseResult(function=fn.name, case_id=case.case_id, visibility=case.spec.visibility, seed=case.spec.seed,
                       status=status, message=message, details=details, note=case.spec.note, dims=dict(case.dims),
-                      outputs=outputs or [], duration=duration, stdout=stdout)
+                      outputs=outputs or [], duration=duration, stdout=stdout, exception=exception)
 
 
 def _clip(text, limit: int = 16 << 10) -> str:

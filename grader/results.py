@@ -64,6 +64,7 @@ class CaseResult:
     outputs: list[OutputCheck] = field(default_factory=list)
     duration: float | None = None    # seconds spent in the student's call
     stdout: str = ""                 # what the student's code printed during this case
+    exception: str = ""              # the type of what the student's call raised ("IndexError"), if it raised
 
     @property
     def passed(self) -> bool:

@@ -172,15 +172,20 @@ def test_gradescope_hidden_output_never_shows_details_printed_output_or_values()
     assert "seed 103" not in data["tests"][1]["output"]   # a hidden seed regenerates the hidden input
 
 
-@pytest.mark.parametrize("message, shown", [
-    (f"svm_loss raised ValueError: {SECRET}", "svm_loss raised ValueError"),
-    (f"svm_loss raised Leak_{SECRET.replace('-', '_')}: x", "svm_loss raised an exception"),   # a class named after the data
-    ("svm_loss did not finish within 2 s", "svm_loss did not finish within 2 s"),
+@pytest.mark.parametrize("message, exception, shown", [
+    (f"svm_loss raised ValueError: {SECRET}", "ValueError", "svm_loss raised ValueError"),
+    # a class named after the data, even one whose name reads like the grader's words
+    (f"svm_loss raised Leak_{SECRET.replace('-', '_')}: x", f"Leak_{SECRET.replace('-', '_')}", "svm_loss raised an exception"),
+    (f"svm_loss raised ValueError: {SECRET}", "ValueError_" + SECRET.replace("-", "_"), "svm_loss raised an exception"),
+    # a result.json written before the `exception` field existed
+    (f"svm_loss raised ValueError: {SECRET}", "", "svm_loss raised an exception"),
+    ("svm_loss did not finish within 2 s", "", "svm_loss did not finish within 2 s"),
 ])
-def test_gradescope_hidden_exceptions_say_their_type_only(message, shown):
+def test_gradescope_hidden_exceptions_say_their_type_only(message, exception, shown):
     """Student code can put a hidden case's inputs in an exception (raise ValueError(str(X))), or in
     the name of an exception class it makes: a hidden case says only what the grader wrote."""
-    result = submission("eve", {"hidden-1": (ERROR if "raised" in message else TIMEOUT, message)}, {}, hidden_graded=True)
+    result = submission("eve", {"hidden-1": (ERROR if "raised" in message else TIMEOUT, message, {"exception": exception})},
+                        {}, hidden_graded=True)
     output = gradescope_results(result)["tests"][1]["output"]
     assert output.endswith(f"hidden-1: {'error' if 'raised' in message else 'timeout'}\n  {shown}")
     assert SECRET not in output and SECRET.replace("-", "_") not in output

@@ -322,6 +322,7 @@ def test_untouched_handout_scores_zero_not_implemented(runs):
     assert_points(run, False, {fn: 0.0 for fn in FUNCTIONS})
     for fn in FUNCTIONS:
         assert {c["message"] for c in run.function(fn)["cases"]} == {f"{fn} is not implemented yet"}
+        assert {c["exception"] for c in run.function(fn)["cases"]} == {"NotImplementedError"}
         assert_first_failure_shown(run, fn, "public-1", "linear_classifier.py, line ",
                                    f'raise NotImplementedError("{fn} is not implemented yet")')
         assert "     the same on public-2 (seed 2), public-3 (seed 3)" in run.block(fn)
@@ -525,8 +526,9 @@ def test_cuda_device_gets_cpu_advice(runs):
     assert_statuses(run, False, {"svm_loss_naive": {cid: "error" for cid in PUBLIC_IDS}})
     assert_points(run, False, {"svm_loss_naive": 0.0})
     case = run.case("svm_loss_naive", "public-1")
-    assert case["message"].startswith("svm_loss_naive raised ")
-    assert "CUDA" in case["message"]
+    assert case["message"].startswith(f"svm_loss_naive raised {case['exception']}: ")
+    assert case["exception"] in ("RuntimeError", "AssertionError") and "CUDA" in case["message"]
+    assert {c["exception"] for c in run.function("svm_loss_vectorized")["cases"]} == {""}      # returned
     assert_first_failure_shown(run, "svm_loss_naive", "public-1",
                                f"linear_classifier.py, line {line}, in svm_loss_naive: ",
                                "The grader runs on a CPU", "device=W.device")

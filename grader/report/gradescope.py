@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import builtins
 import os
-import re
 from typing import Any
 
 from ..results import FAILED, HIDDEN, PASSED, PUBLIC, CaseResult, FunctionResult, Score, SubmissionResult
@@ -109,10 +108,11 @@ def _hidden_message(case: CaseResult) -> str:
     if case.status == FAILED:
         wrong = [o.name for o in case.outputs if not o.ok]
         return f"wrong {', '.join(wrong)}" if wrong else "wrong answer"
-    raised = re.match(r"\S+ raised (\w+)", case.message)
-    if raised:                   # a class the student defined may carry data in its name too
-        kind = raised.group(1)
+    if case.exception:           # a class the student defined may carry data in its name too
+        kind = case.exception
         return f"{case.function} raised " + (kind if isinstance(getattr(builtins, kind, None), type) else "an exception")
+    if case.message.startswith(f"{case.function} raised "):     # a result written before `exception` existed
+        return f"{case.function} raised an exception"
     return case.message          # the grader's own words: a timeout, a crash, not implemented, an import error
 
 
