@@ -1,6 +1,6 @@
 """Batch grading speed: `grader grade` on N synthetic submissions, against the naive way, in one run.
 
-    python benchmarks/batch.py [-n 1000] [--naive-sample 40] [--workers 2]
+    python benchmarks/batch.py [-n 1000] [--naive-sample 40] [--check-sample 20] [--workers 2]
 
 The batch mixes correct submissions, typical mistakes (the reg factor, no averaging, an unfinished
 TODO), one that crashes (segfault) and one that is slow (an infinite loop: it costs its time limit).
@@ -14,6 +14,11 @@ module and calls the functions on the same inputs, and nothing else: no sandbox,
 reports. Its sample runs as many at a time as the grader has workers, like the grader's batch: two
 interpreters side by side here each take about 20% longer than one alone, so timing one at a time
 and dividing by the cores would flatter it.
+
+That naive way is the strict one: it does less than grading. What an instructor without `grader
+grade` would run is a shell loop of `grader check --hidden` (each run its own interpreter, worker,
+torch import and reference run, and a JSON report). That is timed too, on a smaller sample, and
+printed on its own line with its own ratio.
 
 The shared machines this runs on change speed by 10-20% within minutes, so half of the naive sample
 and half of the bare forks run before the batch and half after it, and both halves are printed.
@@ -172,6 +177,23 @@ def naive(sample: list[Path], inputs: Path, tmp: Path, workers: int) -> tuple[fl
     return per_submission, [w for w, _ in runs], [c for _, c in runs]
 
 
+def naive_check(sample: list[Path], tmp: Path, workers: int) -> float:
+    """The naive way with this grader: `grader check --hidden` per submission, a shell loop's way
+    (each run its own interpreter, worker, torch import and reference run), `workers` at a time.
+    Wall clock per submission."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def one(folder: Path) -> None:
+        subprocess.run([sys.executable, "-m", "grader", "check", str(folder), "-a", "linear_classifier", "--hidden",
+                        "--json", str(tmp / f"{folder.name}.json")], cwd=REPO, capture_output=True, timeout=300)
+        assert (tmp / f"{folder.name}.json").is_file(), folder
+
+    t0 = time.perf_counter()
+    with ThreadPoolExecutor(workers) as pool:
+        list(pool.map(one, sample))
+    return (time.perf_counter() - t0) / len(sample)
+
+
 def _pooled(mean_1: float, n_1: int, mean_2: float, n_2: int) -> float:
     """The mean over both halves, from each half's mean and size."""
     return (mean_1 * n_1 + mean_2 * n_2) / (n_1 + n_2)
@@ -181,6 +203,8 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("-n", type=int, default=1000)
     parser.add_argument("--naive-sample", type=int, default=40)
+    parser.add_argument("--check-sample", type=int, default=20,
+                        help="submissions graded by `grader check` one interpreter each, the shell loop's way")
     parser.add_argument("--workers", type=int, default=0)
     args = parser.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="grader-bench-"))
@@ -193,7 +217,11 @@ def main() -> None:
         sample, forked = quick[: args.naive_sample], quick[:200]
         # Half of each baseline before the batch, half after: the machine's speed drifts.
         (naive_1, naive_2), (forked_1, forked_2) = (sample[0::2], sample[1::2]), (forked[0::2], forked[1::2])
+        looped = quick[: args.check_sample]
+        (looped_1, looped_2), checks = (looped[0::2], looped[1::2]), tmp / "checks"
+        checks.mkdir()
         naive_before, fork_before = naive(naive_1, inputs, tmp, workers), bare_fork(forked_1, inputs, workers)
+        loop_before = naive_check(looped_1, checks, workers)
         cmd = [sys.executable, "-m", "grader", "grade", str(subs), "-a", "linear_classifier", "--out", str(out)]
         if args.workers:
             cmd += ["--workers", str(args.workers)]
@@ -201,6 +229,7 @@ def main() -> None:
         subprocess.run(cmd, cwd=REPO, check=True, capture_output=True)
         wall = time.perf_counter() - t0
         naive_after, fork_after = naive(naive_2, inputs, tmp, workers), bare_fork(forked_2, inputs, workers)
+        loop_after = naive_check(looped_2, checks, workers)
         calls, limits = [], 0.0
         timeout = load_spec(REPO / "assignments" / "linear_classifier").limits.case_timeout
         for path in out.glob("*/result.json"):
@@ -228,6 +257,11 @@ def main() -> None:
         print(f"  naive batch: {len(sample)} in {naive_each * len(sample):.1f} s, {workers} at a time; "
               f"{args.n} in {naive_batch:6.1f} s   -> grader is {naive_batch / wall:.1f}x faster")
         print(f"    (per submission: {naive_before[0] * 1000:.0f} ms before the batch, {naive_after[0] * 1000:.0f} ms after)")
+        loop_each = _pooled(loop_before, len(looped_1), loop_after, len(looped_2))
+        print(f"  naive with this grader, `grader check --hidden` per submission (a shell loop): {loop_each * 1000:.0f} ms "
+              f"each ({len(looped)}, {workers} at a time; {loop_before * 1000:.0f} ms before the batch, "
+              f"{loop_after * 1000:.0f} ms after)")
+        print(f"    {args.n} in {loop_each * args.n:6.1f} s   -> grader grade is {loop_each * args.n / wall:.1f}x faster")
         # What no grader can go below here: the student calls and the time limits spent, spread over the cores.
         floor = (sum(calls) + limits) / workers
         print(f"  floor: student calls + time limits on {workers} cores:   {floor:8.1f} s   "
