@@ -429,7 +429,7 @@ def merge(folders: list[Path], out: Path) -> list[SubmissionResult]:
                 target = out / student_dir.name
                 if student_dir.resolve() != target.resolve():
                     shutil.copytree(student_dir, target, dirs_exist_ok=True)
-        write_exports(out, results, title=results[0].assignment)
+        write_exports(out, results, title=results[0].title or results[0].assignment)
     return results
 
 

@@ -224,7 +224,7 @@ def _submission_result(spec: AssignmentSpec, prepared: Prepared, submission: Pat
         fr = functions[p.fn.name]
         fr.checks.append(checks.needs_working_code(p, result, fr.cases))
     return SubmissionResult(
-        assignment=spec.name, submission=str(submission), hidden_graded=hidden, hidden_available=spec.has_hidden,
+        assignment=spec.name, title=spec.title, submission=str(submission), hidden_graded=hidden, hidden_available=spec.has_hidden,
         hidden_points=float(sum(fn.points_hidden + sum(c.points for c in fn.scored_checks if c.visibility == HIDDEN)
                                 for fn in spec.functions if fn.name in prepared.functions)),
         functions=list(functions.values()), grader_version=__version__, **fields)

@@ -137,6 +137,7 @@ class SubmissionResult:
     stdout: str = ""                 # what the student's modules printed while being imported
     student: str = ""                # the student's id in a batch (from the folder or file name)
     fingerprint: str = ""            # digest of the submission's files, the spec and the grader: what was graded
+    title: str = ""                  # the assignment's title, from its spec (reports of merged shards need it)
     schema_version: int = SCHEMA_VERSION
 
     def cases(self) -> list[CaseResult]:

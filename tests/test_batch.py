@@ -388,6 +388,8 @@ def merge(*folders: Path, out: Path) -> subprocess.CompletedProcess:
 
 def test_shards_merged_give_the_gradebook_of_one_run(tmp_path):
     subs, assignment = small_class(tmp_path, 6, tmp_path / "all")
+    spec_file = assignment / "assignment.yaml"
+    spec_file.write_text(spec_file.read_text().replace("name: tiny\n", "name: tiny\ntitle: Tiny & scaled\n"))
     for part in ("1/3", "2/3", "3/3"):
         proc = grade(subs, assignment, tmp_path / f"shard{part[0]}", "--shard", part)
         assert proc.returncode == 0, proc.stderr
@@ -396,6 +398,8 @@ def test_shards_merged_give_the_gradebook_of_one_run(tmp_path):
     proc = merge(tmp_path / "shard1", tmp_path / "shard2", tmp_path / "shard3", out=tmp_path / "merged")
     assert proc.returncode == 0, proc.stderr
     assert gradebook(tmp_path / "merged") == gradebook(tmp_path / "all")
+    page = (tmp_path / "merged" / "report.html").read_text()
+    assert "<title>Tiny &amp; scaled</title>" in page and "<h1>Tiny &amp; scaled</h1>" in page    # the spec's title
     assert grade(subs, assignment, tmp_path / "bad", "--shard", "4/3").returncode == 2
 
 
