@@ -11,7 +11,6 @@ and by `grader merge` from the folders of several shards.
 """
 from __future__ import annotations
 
-import fcntl
 import gc
 import hashlib
 import json
@@ -439,6 +438,7 @@ def writing_into(out: Path):
     once with who holds it, instead of grading every student again beside the first and racing it
     on the class exports. The lock is the kernel's (flock on OUT/.grader.lock), so it goes with the
     process however that ends, kill -9 included: a killed batch never leaves OUT locked."""
+    import fcntl                     # POSIX only, like the workers; `grader check` imports this module too
     try:
         out.mkdir(parents=True, exist_ok=True)
         fd = os.open(out / LOCK_FILE, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
