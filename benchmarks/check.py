@@ -1,17 +1,22 @@
 """How long a self-check takes, against what any out-of-process grader must pay, in one run.
 
-    python benchmarks/check.py [--repeat 5]
+    python benchmarks/check.py [--repeat 5] [--cpus 0]
+
+--cpus runs everything on those CPUs only (taskset's list, e.g. 0 for one CPU, as Gradescope's
+default autograder machine has).
 
 Prints, side by side (medians of --repeat runs):
 - baseline: a fresh interpreter that only imports torch (the floor for running student torch
   code outside the grader's process);
-- `grader check` on the example submission, public and --hidden, as a student or CI runs it;
+- `grader check` on the example submission, public and --hidden, as a student or CI runs it, and
+  --hidden on a submission with mistakes to diagnose (as Gradescope's run_autograder runs it);
 - a warm worker reused for several submissions (what batch grading builds on): time per
   submission, the student's own calls in it, and the grader's overhead above them.
 """
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import subprocess
 import sys
@@ -20,6 +25,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLE = REPO / "examples" / "linear_classifier" / "ada"
+WRONG = REPO / "examples" / "linear_classifier" / "bob"
 
 
 def wall(cmd: list[str]) -> float:
@@ -31,12 +37,17 @@ def wall(cmd: list[str]) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--cpus", help="run on these CPUs only (e.g. 0, or 0,1)")
     args = parser.parse_args()
+    if args.cpus:        # inherited by every process started from here, the warm worker's too
+        os.sched_setaffinity(0, {int(c) for c in args.cpus.split(",")})
     grader = [sys.executable, "-m", "grader", "check", str(EXAMPLE), "-a", "linear_classifier"]
+    wrong = [sys.executable, "-m", "grader", "check", str(WRONG), "-a", "linear_classifier", "--hidden"]
 
     baseline = statistics.median(wall([sys.executable, "-c", "import torch"]) for _ in range(args.repeat))
     public = statistics.median(wall(grader) for _ in range(args.repeat))
     hidden = statistics.median(wall(grader + ["--hidden"]) for _ in range(args.repeat))
+    diagnosed = statistics.median(wall(wrong) for _ in range(args.repeat))
 
     sys.path.insert(0, str(REPO))
     from grader.grade import grade_submission
@@ -57,6 +68,8 @@ def main() -> None:
     print(f"{'fresh interpreter, import torch only (baseline)':<58} {baseline * 1000:8.0f} ms")
     print(f"{'grader check, 12 public cases':<58} {public * 1000:8.0f} ms   {public / baseline:5.2f}x baseline")
     print(f"{'grader check --hidden, 40 cases':<58} {hidden * 1000:8.0f} ms   {hidden / baseline:5.2f}x baseline")
+    print(f"{'grader check --hidden, mistakes to diagnose (bob)':<58} {diagnosed * 1000:8.0f} ms   "
+          f"{diagnosed / baseline:5.2f}x baseline")
     print(f"{'warm worker, one submission, 40 cases (incl. references)':<58} {warm * 1000:8.1f} ms   "
           f"{baseline / warm:5.1f}x faster than the baseline")
     print(f"{'  of which the student calls themselves':<58} {student * 1000:8.1f} ms")
