@@ -2,8 +2,8 @@
 
     python benchmarks/check.py [--repeat 5] [--cpus 0]
 
---cpus runs everything on those CPUs only (taskset's list, e.g. 0 for one CPU, as Gradescope's
-default autograder machine has).
+--cpus runs everything on those CPUs only (a comma-separated list, e.g. 0 for one CPU: Gradescope
+gives an autograder half a virtual CPU by default).
 
 Prints, side by side (medians of --repeat runs):
 - baseline: a fresh interpreter that only imports torch (the floor for running student torch

@@ -703,8 +703,8 @@ def test_grader_grade_never_imports_torch_in_its_own_process(tmp_path):
 
 def test_grader_check_with_the_reference_never_imports_torch_in_its_own_process_and_still_names_the_mistake():
     """As Gradescope's run_autograder runs it: the reference and the catalogued mistakes run in the
-    worker's children. One torch import per submission instead of two (on Gradescope's default
-    single CPU the second one doubled the time, and it held 220 MB more)."""
+    worker's children. One torch import per submission instead of two (Gradescope gives half a CPU
+    and 768 MB by default: the second one cost 1.5-2 s there, and 220 MB)."""
     code = ("import atexit, sys; atexit.register(lambda: print('torch imported:', 'torch' in sys.modules, file=sys.stderr)); "
             "from grader.cli import main; sys.argv = ['grader'] + sys.argv[1:]; sys.exit(main())")
     proc = subprocess.run([str(Path(GRADER).parent / "python"), "-c", code, "check", str(EXAMPLES / "bob"),
