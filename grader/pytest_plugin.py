@@ -217,7 +217,7 @@ class GraderSession:
             # this process is kept from student code's view (non-dumpable) when it holds the reference;
             # a handout's public expected outputs are no secret, and debuggers keep working
             with Worker(self.spec.framework, protect_caller=self.spec.reference_dir is not None) as worker:
-                prepared = Prepared(self.spec, self.hidden, functions=functions, worker=worker)
+                prepared = Prepared(self.spec, self.hidden, functions=functions)
                 result = grade_submission(self.spec, self.submission, hidden=self.hidden, worker=worker, prepared=prepared)
         except (SpecError, ReferenceError_, FileNotFoundError) as e:
             return e

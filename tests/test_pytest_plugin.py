@@ -118,17 +118,6 @@ def runs(tmp_path_factory):
 # What is collected, and how it ends
 
 
-def test_the_pytest_process_never_imports_torch_and_bobs_mistake_is_still_named(tmp_path):
-    """The reference and the catalogued mistakes run in the worker's children, as for grader check."""
-    (tmp_path / "conftest.py").write_text(
-        "import sys\n\ndef pytest_sessionfinish(session):\n"
-        "    open('torch.txt', 'w').write(str('torch' in sys.modules))\n")
-    run = run_pytest(tmp_path, *grade_args(BOB, hidden=True), "-k", "svm_loss_naive")
-    assert run.returncode == 1, run.stdout + run.stderr
-    assert (tmp_path / "torch.txt").read_text() == "False"
-    assert "Probably: dW has `reg * W` where it needs `2 * reg * W`" in run.items["svm_loss_naive[public-1]"]["text"]
-
-
 def test_reference_passes_every_public_case(runs):
     run = runs("reference")
     assert run.returncode == 0, run.stdout + run.stderr
