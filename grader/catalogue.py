@@ -143,11 +143,6 @@ class MistakeOutputs:
             for (fn, case), (outputs, _) in zip(mine, results):
                 self._cache[(mistake.name, fn.name, case.case_id)] = outputs
 
-    def missing(self, cases) -> list:
-        """The (FunctionSpec, Case) pairs of `cases` that some mistake's outputs are not known for yet."""
-        return [(fn, case) for fn, case in cases
-                if any((m.name, fn.name, case.case_id) not in self._cache for m in self.catalogue.touching(fn.name))]
-
     def _in_worker(self, mistake: Mistake, cases, worker) -> list:
         from .expected import in_worker
         try:

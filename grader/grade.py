@@ -156,7 +156,7 @@ def grade_submission(spec: AssignmentSpec, submission: Path, hidden: bool = Fals
         worker = Worker(spec.framework)       # starts importing while the references are computed
     try:
         if prepared is None or prepared.hidden != hidden:
-            prepared = Prepared(spec, hidden, worker=worker)     # the reference runs in a child: no torch here
+            prepared = Prepared(spec, hidden)
         cases, expected = prepared.cases, prepared.expected
         if cells is None:
             modules = locate_modules(spec, submission)
@@ -173,8 +173,6 @@ def grade_submission(spec: AssignmentSpec, submission: Path, hidden: bool = Fals
         except WorkerError as e:
             reply, worker_error = None, str(e)
         check_results = _judge_checks(spec, prepared, modules, notebooks, worker, reply)
-        if reply is not None:
-            _prime_diagnoses(spec, prepared, reply, worker)
     finally:
         if own_worker:
             worker.close()
@@ -211,32 +209,6 @@ def grade_submission(spec: AssignmentSpec, submission: Path, hidden: bool = Fals
         spec, prepared, submission, hidden, functions, check_results, sandbox=reply.sandbox if reply else "",
         sandbox_warning=reply.sandbox_warning if reply else "", started=started.isoformat(timespec="seconds"),
         duration=round(time.monotonic() - t0, 3), stdout=_clip(imported.get("stdout", "")))
-
-
-def _prime_diagnoses(spec: AssignmentSpec, prepared: Prepared, reply, worker: Worker) -> None:
-    """The catalogued mistakes' outputs on the cases this student answered wrongly, computed by
-    `worker` in children of its own, before judging looks for the mistake: otherwise judging would
-    run the reference's variants here, importing torch into this process for every wrong answer
-    (`grader check`; a batch computes them all up front)."""
-    if not prepared.mistakes.catalogue.mistakes:
-        return
-    wrong = []
-    for index, (fn, case) in enumerate(prepared.cases):
-        header, arrays = reply.results.get(index, ({}, []))
-        if header.get("status") != "returned":
-            continue
-        try:
-            judged = judge_case(spec, fn, case, prepared.expected[(fn.name, case.case_id)], header, arrays, {})
-        except (KeyError, TypeError, ValueError, AttributeError, IndexError):
-            continue                                  # an invalid report: judged as such later, no diagnosis
-        if any(not out.ok for out in judged.outputs):          # a wrong value: what a mistake can explain
-            wrong.append((fn, case))
-    missing = prepared.mistakes.missing(wrong)
-    if missing:
-        try:
-            prepared.mistakes.prime(missing, workers=[worker])
-        except WorkerError:
-            pass                                      # then judging computes them here, as it did before
 
 
 def _submission_result(spec: AssignmentSpec, prepared: Prepared, submission: Path, hidden: bool,
