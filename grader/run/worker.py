@@ -64,7 +64,6 @@ class Worker:
         self._start()
 
     def _start(self) -> None:
-        self._inputs_held = None       # the inputs list the zygote holds from the last job
         self._stderr = tempfile.TemporaryFile()
         # The zygote's job folders go in a folder of ours, removed on close (or when this process
         # exits without closing, as a Dask worker does): a zygote killed mid-job, by a student or
@@ -79,22 +78,19 @@ class Worker:
     def run(self, job: dict, inputs: list) -> Reply:
         """Send one job and collect every frame the zygote relays until it says the job is done.
 
-        A batch passes the same `inputs` list for every submission: it is sent once, and later
-        jobs ask the zygote to reuse the arrays it holds (each child still gets its own copies).
+        The inputs go with every job: the zygote holds nothing from one job to the next (each is
+        read by a process of its own, see zygote.main).
         """
         if self._proc.poll() is not None:          # killed during an earlier job: start afresh
             self.close()
             self._start()
         job = {**job, "type": "job", "job": self._next_job}
         self._next_job += 1
-        reuse = inputs is self._inputs_held
-        self._inputs_held = None                   # until the zygote has read the whole frame
         try:
-            self._proc.stdin.write(protocol.encode({**job, "reuse_inputs": True}) if reuse else protocol.encode(job, inputs))
+            self._proc.stdin.write(protocol.encode(job, inputs))
             self._proc.stdin.flush()
         except BrokenPipeError:
             raise WorkerError(self._died()) from None
-        self._inputs_held = inputs
         stall = max(job["limits"]["import_timeout"], job["limits"]["case_timeout"]) + STALL_SLACK
         reply = Reply()
         reader = protocol.FrameReader()

@@ -2,8 +2,10 @@
 
 Started by `worker.Worker` as `python -I -m grader.run.zygote [--preload torch]`. It never
 imports student code itself and never runs a torch operation, so that forked children do not
-inherit a started thread pool (fork after a parallel torch op can deadlock the child). It reads
-job frames on stdin and writes result frames on stdout; for each job it:
+inherit a started thread pool (fork after a parallel torch op can deadlock the child). Nor does
+it read a job or a result: for each job it forks a manager, which reads the job frame from stdin,
+writes the result frames to stdout, and exits, so that no child's memory holds another job's
+data (another student's answers, the reference's outputs). For its job, the manager:
 
 - forks a child that confines itself (`sandbox.apply_in_child`) and runs `harness.run`;
 - times each case from the end of the one before (the child runs the calls in order, so the
@@ -55,25 +57,52 @@ def main(argv=None) -> None:
     # print from a library can never corrupt a frame.
     out_fd = os.dup(1)
     os.dup2(2, 1)
+    # Each job is read and run by a process forked for it (its manager), never by this one: what
+    # a job holds (a notebook's code, a catalogued mistake's source) and what its children send
+    # back (another student's answers, the reference's outputs) stays in the manager's memory and
+    # goes with it. A student's child is forked by its own job's manager, so its memory (which it
+    # can read) holds nothing from any other job.
+    jobs = 0
+    while True:
+        if jobs == 1:                    # a batch, not a single check: worth a third of a second once
+            huge_pages()
+        manager = os.fork()
+        if manager == 0:
+            code = 1
+            try:
+                code = _manage_one_job(out_fd)
+            except BaseException:  # noqa: BLE001 - the grader's bug: its traceback for the worker's error
+                import traceback
+                traceback.print_exc()
+            finally:
+                sys.stderr.flush()
+                os._exit(code)
+        status = os.waitstatus_to_exitcode(os.waitpid(manager, 0)[1])
+        if status != 0:
+            # _NO_MORE_JOBS: the grader is done. Tearing down an interpreter that imported torch
+            # takes a quarter of a second and has nothing to clean up: every job removed its own
+            # folder. Anything else: the manager failed, and the grader sees this process end.
+            sys.stderr.flush()
+            os._exit(0 if status == _NO_MORE_JOBS else 1)
+        jobs += 1
+
+
+_NO_MORE_JOBS = 3                    # a manager's exit code when the grader closed its end
+
+
+def _manage_one_job(out_fd: int) -> int:
+    """Read one job from stdin and run it: 0, or _NO_MORE_JOBS at the end of stdin. The grader sends
+    a job only after the one before it is done, so nothing of the next job is read here."""
     reader = protocol.FrameReader()
-    jobs, held = 0, []
     while True:
         data = os.read(0, 1 << 16)
         if not data:
-            # The grader is done. Tearing down an interpreter that imported torch takes a quarter
-            # of a second and has nothing to clean up: every job removed its own folder.
-            sys.stderr.flush()
-            os._exit(0)
+            return _NO_MORE_JOBS
         for payload in reader.feed(data):
             header, arrays = protocol.decode(payload)
             if header.get("type") == "job":
-                if jobs == 1:            # a batch, not a single check: worth a third of a second once
-                    huge_pages()
-                if header.get("reuse_inputs"):
-                    arrays = held        # the last job's inputs (the grader sends a batch's once)
-                held = arrays
                 run_job(header, arrays, out_fd)
-                jobs += 1
+                return 0
 
 
 def huge_pages() -> int:
