@@ -191,7 +191,7 @@ def naive_check(sample: list[Path], tmp: Path, workers: int) -> float:
     t0 = time.perf_counter()
     with ThreadPoolExecutor(workers) as pool:
         list(pool.map(one, sample))
-    return (time.perf_counter() - t0) / len(sample)
+    return (time.perf_counter() - t0) / max(1, len(sample))
 
 
 def _pooled(mean_1: float, n_1: int, mean_2: float, n_2: int) -> float:
@@ -257,11 +257,12 @@ def main() -> None:
         print(f"  naive batch: {len(sample)} in {naive_each * len(sample):.1f} s, {workers} at a time; "
               f"{args.n} in {naive_batch:6.1f} s   -> grader is {naive_batch / wall:.1f}x faster")
         print(f"    (per submission: {naive_before[0] * 1000:.0f} ms before the batch, {naive_after[0] * 1000:.0f} ms after)")
-        loop_each = _pooled(loop_before, len(looped_1), loop_after, len(looped_2))
-        print(f"  naive with this grader, `grader check --hidden` per submission (a shell loop): {loop_each * 1000:.0f} ms "
-              f"each ({len(looped)}, {workers} at a time; {loop_before * 1000:.0f} ms before the batch, "
-              f"{loop_after * 1000:.0f} ms after)")
-        print(f"    {args.n} in {loop_each * args.n:6.1f} s   -> grader grade is {loop_each * args.n / wall:.1f}x faster")
+        loop_each = _pooled(loop_before, len(looped_1), loop_after, len(looped_2)) if looped else 0.0
+        if looped:
+            print(f"  naive with this grader, `grader check --hidden` per submission (a shell loop): {loop_each * 1000:.0f} ms "
+                  f"each ({len(looped)}, {workers} at a time; {loop_before * 1000:.0f} ms before the batch, "
+                  f"{loop_after * 1000:.0f} ms after)")
+            print(f"    {args.n} in {loop_each * args.n:6.1f} s   -> grader grade is {loop_each * args.n / wall:.1f}x faster")
         # What no grader can go below here: the student calls and the time limits spent, spread over the cores.
         floor = (sum(calls) + limits) / workers
         print(f"  floor: student calls + time limits on {workers} cores:   {floor:8.1f} s   "

@@ -180,14 +180,15 @@ def test_gradescope_hidden_output_never_shows_details_printed_output_or_values()
     # a result.json written before the `exception` field existed
     (f"svm_loss raised ValueError: {SECRET}", "", "svm_loss raised an exception"),
     ("svm_loss did not finish within 2 s", "", "svm_loss did not finish within 2 s"),
+    ("svm_loss is not implemented yet", "NotImplementedError", "svm_loss is not implemented yet"),
 ])
 def test_gradescope_hidden_exceptions_say_their_type_only(message, exception, shown):
     """Student code can put a hidden case's inputs in an exception (raise ValueError(str(X))), or in
     the name of an exception class it makes: a hidden case says only what the grader wrote."""
-    result = submission("eve", {"hidden-1": (ERROR if "raised" in message else TIMEOUT, message, {"exception": exception})},
-                        {}, hidden_graded=True)
+    status = ERROR if "raised" in message else NOT_IMPLEMENTED if "not implemented" in message else TIMEOUT
+    result = submission("eve", {"hidden-1": (status, message, {"exception": exception})}, {}, hidden_graded=True)
     output = gradescope_results(result)["tests"][1]["output"]
-    assert output.endswith(f"hidden-1: {'error' if 'raised' in message else 'timeout'}\n  {shown}")
+    assert output.endswith(f"hidden-1: {status.replace('_', ' ')}\n  {shown}")
     assert SECRET not in output and SECRET.replace("-", "_") not in output
 
 

@@ -14,7 +14,7 @@ import builtins
 import os
 from typing import Any
 
-from ..results import FAILED, HIDDEN, PASSED, PUBLIC, CaseResult, FunctionResult, Score, SubmissionResult
+from ..results import FAILED, HIDDEN, NOT_IMPLEMENTED, PASSED, PUBLIC, CaseResult, FunctionResult, Score, SubmissionResult
 from . import json_report
 from .atomic import write_atomic
 from .terminal import case_label, clip_printed, indent_lines, status_text
@@ -108,7 +108,7 @@ def _hidden_message(case: CaseResult) -> str:
     if case.status == FAILED:
         wrong = [o.name for o in case.outputs if not o.ok]
         return f"wrong {', '.join(wrong)}" if wrong else "wrong answer"
-    if case.exception:           # a class the student defined may carry data in its name too
+    if case.exception and case.status != NOT_IMPLEMENTED:   # a class the student defined may carry data in its name too
         kind = case.exception
         return f"{case.function} raised " + (kind if isinstance(getattr(builtins, kind, None), type) else "an exception")
     if case.message.startswith(f"{case.function} raised "):     # a result written before `exception` existed
