@@ -371,6 +371,21 @@ def test_a_second_run_into_the_same_folder_stops_at_once_and_the_first_finishes(
     assert grade(subs, tmp_path / "assignment", out).returncode == 0         # and the folder is free again
 
 
+def test_a_folder_that_cannot_be_locked_is_written_unguarded_with_a_note(tmp_path, monkeypatch, capsys):
+    import errno
+    import fcntl
+    from grader.batch import writing_into
+
+    def no_locks(fd, operation):
+        raise OSError(errno.ENOLCK, "No locks available")
+    monkeypatch.setattr(fcntl, "flock", no_locks)                 # as on some network file systems
+    with writing_into(tmp_path / "out"):
+        (tmp_path / "out" / "written").write_text("")
+    assert (tmp_path / "out" / "written").is_file()
+    assert capsys.readouterr().err == (f"grader: note: {tmp_path / 'out'} cannot be locked (No locks available); "
+                                       "do not run two grader runs into it at once\n")
+
+
 def small_class(tmp_path: Path, n: int, out: Path) -> tuple[Path, Path]:
     """n tiny submissions, every other one right, graded once locally into `out`."""
     make_assignment(tmp_path)
