@@ -206,18 +206,23 @@ class SubmissionResult:
     @classmethod
     def from_dict(cls, data: dict) -> "SubmissionResult":
         """The inverse of to_dict (derived fields are dropped and computed again)."""
+        # Fields this version does not know (written by a newer grader) are left out, not an error:
+        # `grader merge` may join shards graded by different versions.
+        def known(model, d: dict) -> dict:
+            return {k: v for k, v in d.items() if k in model.__dataclass_fields__}
+
         def score(d):
-            return Score(**d) if d is not None else None
+            return Score(**known(Score, d)) if d is not None else None
 
         def case(d):
-            d = dict(d)
+            d = known(CaseResult, d)
             d["outputs"] = [OutputCheck(**{k: _number(v) if k in ("max_rel_error", "expected", "got") else v
-                                           for k, v in o.items()}) for o in d.get("outputs", [])]
+                                           for k, v in known(OutputCheck, o).items()}) for o in d.get("outputs", [])]
             return CaseResult(**d)
 
         functions = [FunctionResult(name=f["name"], module=f["module"], cases=[case(c) for c in f["cases"]],
                                     public=score(f["public"]), hidden=score(f.get("hidden")),
-                                    checks=[CheckResult(**c) for c in f.get("checks", [])])
+                                    checks=[CheckResult(**known(CheckResult, c)) for c in f.get("checks", [])])
                      for f in data.get("functions", [])]
         fields = {k: v for k, v in data.items() if k in cls.__dataclass_fields__ and k != "functions"}
         return cls(functions=functions, **fields)

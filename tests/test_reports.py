@@ -254,3 +254,20 @@ def test_to_dict_is_asdict_plus_derived_fields_and_round_trips(hidden_graded):
     data["functions"][0]["cases"][0]["dims"]["N"] = -1
     assert result.functions[0].cases[0].dims.get("N") != -1
     assert SubmissionResult.from_dict(result.to_dict()) == result
+
+
+@pytest.mark.parametrize("hidden_graded", [True, False])
+def test_a_result_from_a_newer_grader_loads_without_the_fields_this_one_does_not_know(hidden_graded):
+    result = make_result(hidden_graded)
+    data = result.to_dict()
+    data["added_later"] = 1
+    fn = data["functions"][0]
+    fn["public"]["added_later"] = 1
+    fn["cases"][0]["added_later"] = 1
+    fn["cases"][0]["outputs"] = [{"name": "dW", "ok": False, "added_later": 1}]
+    if fn["checks"]:
+        fn["checks"][0]["added_later"] = 1
+    loaded = SubmissionResult.from_dict(data)
+    assert loaded.functions[0].cases[0].outputs[0].name == "dW"
+    loaded.functions[0].cases[0].outputs = result.functions[0].cases[0].outputs
+    assert loaded == result
