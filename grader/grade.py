@@ -110,7 +110,7 @@ class Prepared:
         self.plans = [p for p in checks.plan(spec, hidden)   # checks with their own points, and their calls
                       if p.fn.name in self.functions]
         extra = [call for p in self.plans for call in p.calls]
-        self.calls, self.inputs = job_calls(self.cases + extra)   # the same list for every job: see Worker.run
+        self.calls, self.inputs = job_calls(self.cases + extra)   # every job of this spec runs these calls on these inputs
         self._reference_times: dict = {}                     # (worker, plan) -> the reference's timings
 
     @classmethod
