@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .spec import ArgSpec, AssignmentSpec, CaseSpec, FunctionSpec
+from .values import input_leaves
 
 
 @dataclass
@@ -29,16 +30,22 @@ class Case:
     function: str
     spec: CaseSpec
     dims: dict          # name -> int
-    args: dict          # name -> np.ndarray or Python float/int, in call order
+    args: dict          # name -> value (values.py: arrays, numbers, literals, dicts, lists, tuples), in call order
 
     @property
     def case_id(self) -> str:
         return self.spec.case_id
 
     def describe(self) -> str:
-        """'N=5, D=12, C=4, reg=0.37'"""
+        """'N=5, D=12, C=4, reg=0.37', and the numbers and words inside dict arguments:
+        'N=4, D=5, mode=train, p=0.5'."""
         parts = [f"{k}={v}" for k, v in self.dims.items()]
-        parts += [f"{k}={v:.4g}" for k, v in self.args.items() if not isinstance(v, np.ndarray)]
+        for name, value in self.args.items():
+            for path, leaf in input_leaves(value):
+                if isinstance(leaf, np.ndarray):
+                    continue
+                label = str(path[-1]) if path else name
+                parts.append(f"{label}={leaf:.4g}" if isinstance(leaf, float) else f"{label}={leaf}")
         return ", ".join(parts)
 
 
@@ -50,7 +57,7 @@ def make_case(assignment: AssignmentSpec | str, fn: FunctionSpec, case: CaseSpec
     for dname, (low, high) in fn.dims.items():
         draw = low + dim_stream.index(high - low + 1)   # always drawn, so a fixed dim shifts no other
         dims[dname] = case.dims.get(dname, draw)
-    args = {a.name: _generate(a, dims, _Stream(f"{key}/arg/{a.name}")) for a in fn.arg_for_case(case)}
+    args = {a.name: _generate(a, dims, _Stream(f"{key}/arg/{a.name}"), f"{key}/arg/{a.name}") for a in fn.arg_for_case(case)}
     return Case(function=fn.name, spec=case, dims=dims, args=args)
 
 
@@ -58,8 +65,19 @@ def resolve(value, dims: dict) -> int:
     return dims[value] if isinstance(value, str) else value
 
 
-def _generate(arg: ArgSpec, dims: dict, stream: "_Stream"):
+def _generate(arg: ArgSpec, dims: dict, stream: "_Stream", key: str = ""):
+    """One argument's value. Each part of a container has a stream of its own (`key` + its path),
+    so that adding a part to a dict changes no other part's numbers."""
+    if arg.kind == "literal":
+        return arg.value
+    if arg.kind == "dict":
+        return {k: _generate(a, dims, _Stream(f"{key}.{k}"), f"{key}.{k}") for k, a in arg.items}
+    if arg.kind in ("list", "tuple"):
+        items = [_generate(a, dims, _Stream(f"{key}.{i}"), f"{key}.{i}") for i, a in arg.items]
+        return tuple(items) if arg.kind == "tuple" else items
     if arg.kind == "scalar":
+        if isinstance(arg.value, str):                  # a dimension's size
+            return int(dims[arg.value])
         if arg.value is not None:
             x = arg.value
         elif arg.dist == "uniform":

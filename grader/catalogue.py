@@ -1,25 +1,28 @@
 """The mistake catalogue: named variants of the reference, each one typical error, with a sentence.
 
 `assignments/NAME/mistakes.yaml` (instructor-only: its edits quote solution code) lists them.
-Variants run in the grader's process, like the reference: they are the instructor's code.
-Grading uses their outputs to recognise a student's mistake on the same case; `grader release`
-writes their outputs on the public cases into the handout, so a student's self-check can
-recognise mistakes too without seeing any code.
+Variants run like the reference (they are the instructor's code): in the grader's process, or in
+a worker's child of their own during a batch. Grading uses their outputs to recognise a student's
+mistake on the same case; `grader release` writes their outputs on the public cases into the
+handout, so a student's self-check can recognise mistakes too without seeing any code.
 
     >>> catalogue = load_catalogue(spec)
     >>> [m.name for m in catalogue.mistakes][:2]
     ['reg_half_in_loss', 'reg_half_in_grad']
+
+An edit applies inside a function or a method (`in: [TwoLayerNet.loss]`), where its `old` text
+must occur once. A mistake "touches" the graded functions it must make fail: those its edits are
+in, unless `touches` says otherwise (an edit in a forward that stores the wrong thing in its cache
+touches the backward graded on that cache).
 """
 from __future__ import annotations
 
-import re
-import types
+import ast
 from dataclasses import dataclass
 
 import numpy as np
 
 from .cases import Case
-from .compare import relative_error
 from .spec import AssignmentSpec, FunctionSpec, SpecError
 
 CATALOGUE_FILE = "mistakes.yaml"
@@ -29,11 +32,13 @@ CATALOGUE_FILE = "mistakes.yaml"
 class Mistake:
     name: str
     sentence: str
-    edits: tuple          # (functions, old, new)
+    edits: tuple          # (functions or methods, old, new)
     must_pass: bool       # a "not mistake": a correct solution written differently
+    touches: tuple = ()   # the graded functions it must make fail
 
     @property
     def functions(self) -> tuple:
+        """The functions and methods its edits are in."""
         seen = []
         for functions, _, _ in self.edits:
             seen += [f for f in functions if f not in seen]
@@ -46,7 +51,7 @@ class Catalogue:
     variants: list        # the not_mistakes
 
     def touching(self, function: str) -> list:
-        return [m for m in self.mistakes if function in m.functions]
+        return [m for m in self.mistakes if function in m.touches]
 
 
 def load_catalogue(spec: AssignmentSpec) -> Catalogue:
@@ -56,7 +61,8 @@ def load_catalogue(spec: AssignmentSpec) -> Catalogue:
         return Catalogue([], [])
     from .spec import resolved_yaml
     data = resolved_yaml(path)              # `extends` lets an assignment reuse another's sentences
-    known = {f.name for f in spec.functions}
+    graded = {f.name for f in spec.functions}
+    defined = _definitions(spec)
     out = {"mistakes": [], "not_mistakes": []}
     for section in out:
         entries = data.get(section) or {}
@@ -68,19 +74,49 @@ def load_catalogue(spec: AssignmentSpec) -> Catalogue:
                 raise SpecError(path, where, "the same name is a mistake too: give one of them another")
             if not isinstance(entry, dict) or not isinstance(entry.get("sentence"), str) or not entry.get("edits"):
                 raise SpecError(path, where, "needs a `sentence` and a list of `edits`")
+            unknown_keys = set(entry) - {"sentence", "edits", "touches"}
+            if unknown_keys:
+                raise SpecError(path, f"{where}.{sorted(unknown_keys)[0]}", "unknown field (allowed: sentence, edits, touches)")
             edits = []
             for i, edit in enumerate(entry["edits"]):
                 ewhere = f"{where}.edits[{i}]"
                 if not isinstance(edit, dict) or not {"in", "old", "new"} <= set(edit):
                     raise SpecError(path, ewhere, "needs `in` (functions), `old` and `new`")
                 functions = edit["in"] if isinstance(edit["in"], list) else [edit["in"]]
-                unknown = [f for f in functions if f not in known]
+                unknown = [f for f in functions if f not in graded and f not in defined]
                 if unknown:
-                    raise SpecError(path, f"{ewhere}.in", f"unknown function {unknown[0]} (has: {', '.join(sorted(known))})")
+                    raise SpecError(path, f"{ewhere}.in", f"unknown function {unknown[0]} (graded: {', '.join(sorted(graded))})")
                 edits.append((tuple(functions), str(edit["old"]), str(edit["new"])))
-            out[section].append(Mistake(str(name), " ".join(entry["sentence"].split()), tuple(edits),
-                                        must_pass=section == "not_mistakes"))
+            mistake = Mistake(str(name), " ".join(entry["sentence"].split()), tuple(edits),
+                              must_pass=section == "not_mistakes")
+            touches = entry.get("touches")
+            if touches is None:
+                touches = [f for f in mistake.functions if f in graded]
+            elif not isinstance(touches, list) or any(t not in graded for t in touches):
+                raise SpecError(path, f"{where}.touches", f"must list graded functions (graded: {', '.join(sorted(graded))})")
+            if not touches and not mistake.must_pass:
+                raise SpecError(path, f"{where}.touches", "its edits are in no graded function: say which graded "
+                                                          "functions it makes fail")
+            out[section].append(Mistake(**{**mistake.__dict__, "touches": tuple(touches)}))
     return Catalogue(out["mistakes"], out["not_mistakes"])
+
+
+def _definitions(spec: AssignmentSpec) -> set:
+    """The functions and methods (`Class.method`) the reference's modules define."""
+    names: set = set()
+    if spec.reference_dir is None:
+        return names
+    for m in spec.modules:
+        try:
+            tree = ast.parse((spec.reference_dir / f"{m}.py").read_text())
+        except (OSError, SyntaxError, ValueError):
+            continue
+        for node in tree.body:
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                names.add(node.name)
+            elif isinstance(node, ast.ClassDef):
+                names |= {f"{node.name}.{n.name}" for n in node.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))}
+    return names
 
 
 def _only_comments(text: str) -> bool:
@@ -88,13 +124,46 @@ def _only_comments(text: str) -> bool:
     return all(not line.strip() or line.lstrip().startswith("#") for line in text.splitlines())
 
 
-def function_span(source: str, name: str):
-    """The match of a top-level function's whole definition (up to the next one), or None."""
-    return re.search(rf"^def {re.escape(name)}\(.*?(?=^def |\Z)", source, flags=re.S | re.M)
+class Span:
+    """Where a definition sits in a source text, like a regular expression's match (start, end, group(0))."""
+
+    def __init__(self, source: str, start: int, end: int):
+        self._source, self._start, self._end = source, start, end
+
+    def start(self) -> int:
+        return self._start
+
+    def end(self) -> int:
+        return self._end
+
+    def group(self, _n: int = 0) -> str:
+        return self._source[self._start:self._end]
+
+
+def function_span(source: str, name: str) -> Span | None:
+    """The whole definition of a function or method (`svm_loss`, `Linear.backward`), decorators
+    included, or None when the source has none (or does not parse)."""
+    try:
+        tree = ast.parse(source)
+    except (SyntaxError, ValueError):
+        return None
+    body, node = tree.body, None
+    for part in name.split("."):
+        node = next((n for n in body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))
+                     and n.name == part), None)
+        if node is None:
+            return None
+        body = node.body
+    lines = source.splitlines(keepends=True)
+    first = min([node.lineno] + [d.lineno for d in node.decorator_list]) - 1
+    start = sum(len(line) for line in lines[:first])
+    end = sum(len(line) for line in lines[:node.end_lineno])
+    return Span(source, start, end)
 
 
 def variant_source(source: str, mistake: Mistake, filename: str = "reference") -> str:
-    """The reference module's source with the mistake's edits applied inside their functions."""
+    """The reference module's source with the mistake's edits applied inside their functions (or
+    methods: `TwoLayerNet.loss`)."""
     for functions, old, new in mistake.edits:
         for fname in functions:
             match = function_span(source, fname)
@@ -108,89 +177,71 @@ def variant_source(source: str, mistake: Mistake, filename: str = "reference") -
 
 
 class MistakeOutputs:
-    """What each mistake returns on a case: run from the catalogue, or read from the handout."""
+    """What each mistake returns on a case ({output name: tree}, or None when the variant failed):
+    run from the catalogue, or read from the handout."""
 
     def __init__(self, spec: AssignmentSpec, public_file: dict | None = None):
         self.spec = spec
         self.catalogue = load_catalogue(spec) if spec.reference_dir is not None else Catalogue([], [])
         self._public = public_file or {}
-        self._modules: dict = {}
         self._cache: dict = {}
 
-    def candidates(self, fn: FunctionSpec, case: Case) -> list[tuple[str, str, list | None]]:
-        """(name, sentence, outputs or None when the variant failed) for each mistake touching fn."""
+    def candidates(self, fn: FunctionSpec, case: Case) -> list[tuple[str, str, dict | None]]:
+        """(name, sentence, outputs) for each mistake touching fn."""
         if not self.catalogue.mistakes:
-            entry = self._public.get(fn.name, {}).get(case.case_id, {})
-            return [(m["name"], m["sentence"], [np.array(o["data"], dtype=np.float64).reshape(o["shape"])
-                                                 for o in m["outputs"]]) for m in entry.get("mistakes", [])]
+            return list(self._public.get(fn.name, {}).get(case.case_id, []))
         return [(m.name, m.sentence, self.outputs(m, fn, case)) for m in self.catalogue.touching(fn.name)]
 
     def prime(self, cases, workers=()) -> None:
         """Compute every mistake's outputs on `cases` [(FunctionSpec, Case)] now rather than when
         first needed: a batch needs nearly all of them. With `workers`, each mistake runs in a child
         of one of them (the mistakes shared out), and this process never imports torch."""
-        if not workers or not self.catalogue.mistakes:
-            for fn, case in cases:
-                self.candidates(fn, case)
+        if not self.catalogue.mistakes:
+            return
+        if not workers:
+            for mistake in self.catalogue.mistakes:
+                mine = [(fn, case) for fn, case in cases if fn.name in mistake.touches
+                        and (mistake.name, fn.name, case.case_id) not in self._cache]
+                self._store(mistake, mine, self._in_process(mistake, mine))
             return
         from .run.worker import on_workers
 
         def run(worker, mistake: Mistake) -> tuple:
-            mine = [(fn, case) for fn, case in cases if fn.name in mistake.functions]
+            mine = [(fn, case) for fn, case in cases if fn.name in mistake.touches]
             return mistake, mine, self._in_worker(mistake, mine, worker) if mine else []
 
-        for mistake, mine, results in on_workers(workers, run, self.catalogue.mistakes):
-            for (fn, case), (outputs, _) in zip(mine, results):
-                self._cache[(mistake.name, fn.name, case.case_id)] = outputs
+        for mistake, mine, outcomes in on_workers(workers, run, self.catalogue.mistakes):
+            self._store(mistake, mine, outcomes)
+
+    def _store(self, mistake: Mistake, cases, outcomes) -> None:
+        for (fn, case), outcome in zip(cases, outcomes):
+            self._cache[(mistake.name, fn.name, case.case_id)] = outcome.outputs if outcome is not None and outcome.ok else None
+
+    def _sources(self, mistake: Mistake) -> dict | None:
+        try:
+            return {m: variant_source(path.read_text(), mistake, str(path)) for m in self.spec.modules
+                    for path in [self.spec.reference_dir / f"{m}.py"]}
+        except SpecError:              # an edit that does not apply: a variant that matches nothing
+            return None
 
     def _in_worker(self, mistake: Mistake, cases, worker) -> list:
         from .expected import in_worker
-        try:
-            sources = {m: variant_source(path.read_text(), mistake, str(path)) for m in self.spec.modules
-                       for path in [self.spec.reference_dir / f"{m}.py"]}
-        except SpecError:              # an edit that does not apply: a variant that matches nothing
-            return [(None, "")] * len(cases)
-        return in_worker(self.spec, cases, worker, sources)
+        sources = self._sources(mistake)
+        return in_worker(self.spec, cases, worker, sources) if sources is not None else [None] * len(cases)
 
-    def outputs(self, mistake: Mistake, fn: FunctionSpec, case: Case) -> list | None:
+    def _in_process(self, mistake: Mistake, cases) -> list:
+        from .expected import run_in_process
+        sources = self._sources(mistake)
+        if sources is None or not cases:
+            return [None] * len(cases)
+        try:
+            with np.errstate(all="ignore"):       # overflow is what some mistakes are about
+                return run_in_process(self.spec, cases, sources, label=mistake.name)
+        except Exception:  # noqa: BLE001 - a variant that does not even import matches nothing
+            return [None] * len(cases)
+
+    def outputs(self, mistake: Mistake, fn: FunctionSpec, case: Case) -> dict | None:
         key = (mistake.name, fn.name, case.case_id)
         if key not in self._cache:
-            from .expected import call_reference
-            try:
-                with np.errstate(all="ignore"):       # overflow is what some mistakes are about
-                    self._cache[key] = call_reference(self._module(mistake, fn.module), fn, case, self.spec.framework)
-            except Exception:  # noqa: BLE001 - a variant that raises simply matches nothing
-                self._cache[key] = None
+            self._store(mistake, [(fn, case)], self._in_process(mistake, [(fn, case)]))
         return self._cache[key]
-
-    def _module(self, mistake: Mistake, module: str):
-        key = (mistake.name, module)
-        if key not in self._modules:
-            path = self.spec.reference_dir / f"{module}.py"
-            source = variant_source(path.read_text(), mistake, str(path))
-            mod = types.ModuleType(f"_grader_mistake_.{mistake.name}.{module}")
-            mod.__file__ = str(path)
-            exec(compile(source, f"{path} [{mistake.name}]", "exec"), mod.__dict__)
-            self._modules[key] = mod
-        return self._modules[key]
-
-
-def matches(got: list, mistake: list, rtol: float, atol: float) -> bool:
-    """Does every output the student returned equal the mistake's, within the tolerance?
-
-    Non-finite values must be non-finite at the same places (a mistake that overflows matches
-    a student whose code overflows the same way)."""
-    if mistake is None or len(got) != len(mistake) or any(g is None for g in got):
-        return False
-    for g, m in zip(got, mistake):
-        g = np.asarray(g, dtype=np.float64)
-        if g.shape != m.shape:
-            return False
-        finite = np.isfinite(g)
-        if not (finite == np.isfinite(m)).all():
-            return False
-        if not finite.all():                 # rare: compare the finite values only
-            g, m, finite = g[finite], m[finite], None
-        if g.size and not (relative_error(g, m, rtol, atol, finite) <= rtol).all():
-            return False
-    return True

@@ -19,8 +19,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from . import compare
+from typing import Any
+
+from . import compare, properties, values
 from .cases import Case, _Stream, make_case
+from .job import Call
 from .results import ERROR, FAILED, HIDDEN, PASSED, CheckResult
 from .spec import AssignmentSpec, CheckSpec, FunctionSpec
 
@@ -37,9 +40,10 @@ class Plan:
     fn: FunctionSpec
     check: CheckSpec
     case: Case | None = None                          # gradient, faster_than: the inputs
-    calls: list = field(default_factory=list)         # [(FunctionSpec called, Case)], in job order
-    coords: list = field(default_factory=list)        # gradient: indices into `wrt`
+    calls: list = field(default_factory=list)         # job.Call, in job order
+    coords: list = field(default_factory=list)        # gradient: per (input, output) pair, indices into the input
     steps: list = field(default_factory=list)         # gradient: [(dtype name, h)], one block of calls each
+    loss_names: tuple = ()                            # gradient: what the perturbed calls send back for the loss
 
 
 def plan(spec: AssignmentSpec, hidden: bool) -> list[Plan]:
@@ -56,128 +60,233 @@ def plan(spec: AssignmentSpec, hidden: bool) -> list[Plan]:
                 _plan_gradient(spec, p)
             elif check.kind == "agrees_with":
                 other = spec.function(check.function)
-                p.calls = [(other, make_case(spec, fn, c)) for c in fn.cases_of("public")]
+                p.calls = [Call(other, make_case(spec, fn, c), steps=_same_steps(fn, other, c)) for c in fn.cases_of("public")]
             elif check.kind == "faster_than":
-                p.calls = [(fn, p.case)] * check.repeat
+                p.calls = [Call(fn, p.case)] * check.repeat
             plans.append(p)
     return plans
 
 
+def _same_steps(fn: FunctionSpec, other: FunctionSpec, case) -> tuple | None:
+    """The other function's steps, for a case of this one (with its own steps when it has them)."""
+    return None if case.steps is None else other.steps
+
+
 def _plan_gradient(spec: AssignmentSpec, p: Plan) -> None:
-    check, case = p.check, p.case
-    x = case.args[check.wrt]
-    stream = _Stream(f"{spec.name}/{p.fn.name}/gradient/{case.spec.seed}")
-    order = np.argsort(stream.uniform(x.size), kind="stable")[: check.samples]
-    p.coords = [tuple(int(i) for i in np.unravel_index(int(k), x.shape)) for k in sorted(order)]
-    grad = next(o for o in p.fn.outputs if o.name == check.grad)
-    p.steps = [("float64", check.h)] + ([("float32", FLOAT32_STEP)] if grad.dtype in (None, "float") else [])
-    p.calls = [(p.fn, case)]
+    check, case, fn = p.check, p.case, p.fn
+    steps = fn.steps_for(case.spec)
+    outputs = {o.name for o in fn.outputs}
+    if check.loss in outputs:
+        p.loss_names = (check.loss,)
+    else:
+        bound = {b for s in steps for b in s.binds}
+        p.loss_names = tuple(n for n in compile(check.loss, "<loss>", "eval").co_names if n in bound)
+    if check.steps is not None:
+        perturbed = check.steps
+    else:                                # the case's steps up to the last one that binds what the loss needs
+        last = max((i for i, s in enumerate(steps) if set(s.binds) & set(p.loss_names)), default=len(steps) - 1)
+        perturbed = steps[:last + 1]
+    grad = next((o for o in fn.outputs if o.name == check.grad), None)
+    legacy = len(check.pairs) == 1 and check.loss in outputs
+    p.steps = [("float64", check.h)] + ([("float32", FLOAT32_STEP)] if legacy and grad is not None
+                                        and grad.dtype in (None, "float") else [])
+    p.calls = [Call(fn, case, outputs=tuple(dict.fromkeys([o.name for o in fn.outputs] + list(p.loss_names))))]
+    p.coords = []
+    for k, (inp, _out) in enumerate(check.pairs):
+        path = values.parse_path(inp)
+        x = values.at(case.args, path)
+        key = f"{spec.name}/{fn.name}/gradient/{case.spec.seed}" + (f"/{inp}" if k else "")
+        order = np.argsort(_Stream(key).uniform(x.size), kind="stable")[: check.samples]
+        p.coords.append([tuple(int(i) for i in np.unravel_index(int(j), x.shape)) for j in sorted(order)])
     for _, h in p.steps:
-        for coord in p.coords:
-            for sign in (1.0, -1.0):
-                args = dict(case.args)
-                args[check.wrt] = x.copy()
-                args[check.wrt][coord] += sign * h
-                p.calls.append((p.fn, Case(function=case.function, spec=case.spec, dims=case.dims, args=args)))
+        for (inp, _out), coords in zip(check.pairs, p.coords):
+            path = values.parse_path(inp)
+            x = values.at(case.args, path)
+            for coord in coords:
+                for sign in (1.0, -1.0):
+                    moved = x.copy()
+                    moved[coord] += sign * h
+                    args = {name: values.replace_at(v, path[1:], moved) if name == path[0] else v
+                            for name, v in case.args.items()}
+                    p.calls.append(Call(fn, Case(function=case.function, spec=case.spec, dims=case.dims, args=args),
+                                        steps=tuple(perturbed), outputs=p.loss_names))
 
 
 # ---------------------------------------------------------------------------------------------
-# Judging the checks that call the student's code. `replies` holds, per call of the plan, the
-# worker's (header, arrays), or None when there is no result.
+# Judging the checks that call the student's code. `outcomes` holds, per call of the plan, its
+# Outcome (outcome.py), or None when there is no result.
 
 
-def judge_gradient(p: Plan, replies: list) -> CheckResult:
+def judge_gradient(p: Plan, outcomes: list) -> CheckResult:
     check, fn = p.check, p.fn
-    base = _returned(replies[0], fn)
-    if isinstance(base, str):
-        return _result(p, ERROR, f"could not run the gradient check: {fn.name} {base} on its case (seed {p.case.spec.seed})")
-    values = base
-    loss, grad = values[check.loss], values[check.grad]
-    wrt = p.case.args[check.wrt]
-    if loss is None or loss.size != 1 or grad is None or grad.shape != wrt.shape:
-        return _result(p, FAILED, f"the gradient check needs {check.loss} as a number and {check.grad} of "
-                                  f"{check.wrt}'s shape {tuple(wrt.shape)}; see the cases' feedback")
-    dtype = "float32" if loss.dtype == np.float32 and len(p.steps) > 1 else "float64"
+    base = outcomes[0]
+    if base is None or not base.ok:
+        return _result(p, ERROR, f"could not run the gradient check: {fn.name} {_what(base, fn, p.case)} on its case "
+                                 f"(seed {p.case.spec.seed})")
+    loss = _loss(p, base)
+    if loss is None:
+        return _result(p, FAILED, f"the gradient check needs {check.loss} as a number; see the cases' feedback")
+    grads = []
+    for inp, out in check.pairs:
+        wrt = values.at(p.case.args, values.parse_path(inp))
+        grad = _leaf_at(base, out)
+        if grad is None or grad.shape != wrt.shape:
+            return _result(p, FAILED, f"the gradient check needs {_shown(out)} of {_shown(inp)}'s shape {tuple(wrt.shape)}; "
+                                      "see the cases' feedback")
+        grads.append(grad)
+    dtype = "float32" if np.asarray(loss).dtype == np.float32 and len(p.steps) > 1 else "float64"
     block = [name for name, _ in p.steps].index(dtype)
     h = p.steps[block][1]
     tolerance = check.tolerance if dtype == "float64" else FLOAT32_TOLERANCE
-    start = 1 + block * 2 * len(p.coords)
-    numeric = []
-    for k in range(len(p.coords)):
-        sides = [_returned(replies[start + 2 * k + j], fn) for j in (0, 1)]
-        bad = next((s for s in sides if isinstance(s, str)), None)
-        if bad:
-            return _result(p, ERROR, f"could not run the gradient check: {fn.name} {bad} with {check.wrt} moved by {h:g}")
-        plus, minus = (float(np.asarray(s[check.loss], dtype=np.float64).reshape(())) for s in sides)
-        numeric.append((plus - minus) / (2 * h))
-    numeric = np.array(numeric)
-    analytic = np.array([float(grad[c]) for c in p.coords])
-    scale = max(abs(float(loss.reshape(()))), 1.0)
+    per_block = sum(2 * len(c) for c in p.coords)
+    start = 1 + block * per_block
+    numeric, analytic, where_ = [], [], []
+    for (inp, out), coords, grad in zip(check.pairs, p.coords, grads):
+        for coord in coords:
+            sides = [outcomes[start], outcomes[start + 1]]
+            start += 2
+            bad = next((s for s in sides if s is None or not s.ok), False)
+            if bad is not False:
+                return _result(p, ERROR, f"could not run the gradient check: {fn.name} {_what(bad, fn, p.case)} with "
+                                         f"{_shown(inp)} moved by {h:g}")
+            plus, minus = (_loss(p, s) for s in sides)
+            if plus is None or minus is None:
+                return _result(p, ERROR, f"could not run the gradient check: {check.loss} is not a number with "
+                                         f"{_shown(inp)} moved by {h:g}")
+            numeric.append((float(plus) - float(minus)) / (2 * h))
+            analytic.append(float(grad[coord]))
+            where_.append((inp, out, coord))
+    numeric, analytic = np.array(numeric), np.array(analytic)
+    scale = max(abs(float(np.asarray(loss).reshape(()))), 1.0)
     noise = NOISE * float(np.finfo(dtype).eps) * scale / h
     err = np.abs(numeric - analytic)
     rel = err / np.maximum(np.abs(numeric) + np.abs(analytic), 1e-300)
     bad = err > tolerance * (np.abs(numeric) + np.abs(analytic)) + noise
-    where = lambda c: f"{check.wrt}[{', '.join(map(str, c))}]"
+    at = lambda w: f"{_shown(w[0])}[{', '.join(map(str, w[2]))}]"
+    of = (f"your own {check.loss}" if check.loss in {o.name for o in fn.outputs}
+          else f"{check.loss} with your own {', '.join(p.loss_names)}" if p.loss_names else check.loss)
+    grads_named = ", ".join(_shown(out) for _, out in check.pairs)
     if not np.isfinite(numeric).all() or not np.isfinite(analytic).all():
-        return _result(p, FAILED, f"the gradient check found NaN or inf in {check.grad} or in your {check.loss}")
+        return _result(p, FAILED, f"the gradient check found NaN or inf in {grads_named} or in {of}")
     if not bad.any():
-        return _result(p, PASSED, f"{check.grad} matches centred differences of your {check.loss} at "
-                                  f"{len(p.coords)} entries of {check.wrt} (largest relative error {rel.max():.1g})")
+        return _result(p, PASSED, f"{grads_named} {'matches' if len(check.pairs) == 1 else 'match'} centred differences "
+                                  f"of {of} at {len(numeric)} entries of {', '.join(_shown(i) for i, _ in check.pairs)} "
+                                  f"(largest relative error {rel.max():.1g})")
     worst = int(np.argmax(np.where(bad, rel, -1)))
-    message = (f"{check.grad} is not the gradient of your own {check.loss}: at {where(p.coords[worst])} centred "
-               f"differences give {numeric[worst]:.6g}, your {check.grad} {analytic[worst]:.6g} "
-               f"(relative error {rel[worst]:.2g}); {int(bad.sum())} of {len(p.coords)} entries checked differ")
-    details = [f"{where(c)}: numerical {n:.6g}, yours {a:.6g}"
-               for c, n, a, b in zip(p.coords, numeric, analytic, bad) if b][:SHOWN]
-    ratio = _common_ratio(analytic[bad], numeric[bad])
+    inp, out, _ = where_[worst]
+    wrong_in = [w for w, b in zip(where_, bad) if b and w[1] == out]
+    message = (f"{_shown(out)} is not the gradient of {of}: at {at(where_[worst])} centred "
+               f"differences give {numeric[worst]:.6g}, your {_shown(out)} {analytic[worst]:.6g} "
+               f"(relative error {rel[worst]:.2g}); {len(wrong_in)} of "
+               f"{sum(w[1] == out for w in where_)} entries checked differ")
+    others = sorted({_shown(w[1]) for w, b in zip(where_, bad) if b and w[1] != out})
+    if others:
+        message += f", and {', '.join(others)} too"
+    details = [f"{at(w)}: numerical {n:.6g}, yours {a:.6g}"
+               for w, n, a, b in zip(where_, numeric, analytic, bad) if b][:SHOWN]
+    mask = np.array([b and w[1] == out for w, b in zip(where_, bad)])
+    ratio = _common_ratio(analytic[mask], numeric[mask])
     if ratio is not None:
-        details.append(f"Hint: where they differ, your {check.grad} is {ratio:.3g} times the numerical gradient.")
-    details.append(f"This compares {check.grad} with your {check.loss} (case seed {p.case.spec.seed}, step {h:g}); "
+        details.append(f"Hint: where they differ, your {_shown(out)} is {ratio:.3g} times the numerical gradient.")
+    details.append(f"This compares {grads_named} with {of} (case seed {p.case.spec.seed}, step {h:g}); "
                    f"if {check.loss} is wrong too, fix it first.")
     return _result(p, FAILED, message, "\n".join(details))
 
 
-def judge_agreement(p: Plan, own: list, replies: list, framework: str) -> CheckResult:
-    """`own`: this function's replies on its public cases; `replies`: the other function's on the same inputs."""
+def _shown(path: str) -> str:
+    return values.show(values.parse_path(path))
+
+
+def _loss(p: Plan, outcome) -> Any:
+    """The loss of one call: its scalar output, or the spec's expression of its outputs and the case's
+    arguments (evaluated here on plain data); None when it is not one number."""
+    try:
+        if p.check.loss in outcome.outputs:
+            leaf = outcome.outputs[p.check.loss]
+            value = leaf.array if isinstance(leaf, values.Leaf) and leaf.is_number else None
+        else:
+            ns = properties.namespace(p.case.dims, p.case.args,
+                                      {n: values.plain(outcome.outputs[n]) for n in p.loss_names})
+            with np.errstate(all="ignore"):
+                value = np.asarray(eval(compile(p.check.loss, "<loss>", "eval"), {"__builtins__": {}}, ns))  # noqa: S307
+    except Exception:  # noqa: BLE001 - a student's output of the wrong shape, for instance
+        return None
+    if value is None or np.size(value) != 1 or np.asarray(value).dtype.kind not in "fiu":
+        return None
+    return np.asarray(value).reshape(())
+
+
+def _leaf_at(outcome, path: str) -> np.ndarray | None:
+    parts = values.parse_path(path)
+    try:
+        leaf = values.at(outcome.outputs[parts[0]], parts[1:])
+    except (KeyError, TypeError):
+        return None
+    return leaf.array if isinstance(leaf, values.Leaf) and leaf.is_number else None
+
+
+def judge_agreement(p: Plan, own: list, theirs: list, framework: str) -> CheckResult:
+    """`own`: this function's outcomes on its public cases; `theirs`: the other function's on the same inputs."""
     fn, other = p.fn, p.check.function
     compared = 0
-    for (_, case), mine, theirs in zip(p.calls, own, replies):
-        a, b = _returned(mine, fn), _returned(theirs, fn)
-        if isinstance(a, str) or isinstance(b, str):
-            who, what = (fn.name, a) if isinstance(a, str) else (other, b)
-            return _result(p, ERROR, f"cannot compare with {other}: your {who} {what} on {case.case_id} (seed {case.spec.seed})")
-        for out in fn.outputs:
-            if b[out.name] is None:
-                return _result(p, ERROR, f"cannot compare with {other}: its {out.name} on {case.case_id} is not a number or array")
-            mine_shape, their_shape = np.shape(a[out.name]), np.shape(b[out.name])
-            if a[out.name] is not None and (np.size(a[out.name]) != np.size(b[out.name])
-                                            or (out.kind != "scalar" and mine_shape != their_shape)):
-                return _result(p, FAILED, f"{fn.name} and your {other} disagree on {case.case_id} (seed {case.spec.seed}): "
-                                          f"{out.name} has shape {mine_shape} from {fn.name} and {their_shape} from {other}")
-            verdict = compare.compare_output(out.name, out.kind, framework, b[out.name].astype(np.float64),
-                                             a.meta[out.name], a[out.name], fn.rtol, fn.atol, dtype=out.dtype)
-            if not verdict.ok:
-                return _result(p, FAILED, f"{fn.name} and your {other} disagree on {case.case_id} (seed {case.spec.seed}): "
-                                          f"{verdict.message.replace('expected', other + ' gives').replace('got', fn.name + ' gives')}")
+    for call, mine, them in zip(p.calls, own, theirs):
+        case = call.case
+        if mine is None or not mine.ok or them is None or not them.ok:
+            who, o = (fn.name, mine) if mine is None or not mine.ok else (other, them)
+            return _result(p, ERROR, f"cannot compare with {other}: your {who} {_what(o, fn, case)} on {case.case_id} "
+                                     f"(seed {case.spec.seed})")
+        for out in fn.compared:
+            shown = values.show(out.path)
+            for path, theirs_leaf in values.leaves(them.outputs[out.name]):
+                try:
+                    mine_leaf = values.at(mine.outputs[out.name], path)
+                except (KeyError, TypeError):
+                    break                                  # compare_tree says what is missing
+                if not (getattr(theirs_leaf, "is_number", False) and getattr(mine_leaf, "is_number", False)):
+                    continue
+                a, b = mine_leaf.array, theirs_leaf.array
+                if a.size != b.size or (out.kind != "scalar" and a.shape != b.shape):
+                    part = shown + "".join(f"[{k!r}]" if isinstance(k, str) else f"[{k}]" for k in path)
+                    return _result(p, FAILED, f"{fn.name} and your {other} disagree on {case.case_id} (seed {case.spec.seed}): "
+                                              f"{part} has shape {a.shape} from {fn.name} and {b.shape} from {other}")
+            verdicts = compare.compare_tree(shown, out.kind, framework, them.outputs[out.name], mine.outputs[out.name],
+                                            out.rtol or fn.rtol, out.atol or fn.atol, dtype=out.dtype)
+            wrong = next((v for v in verdicts if not v.ok), None)
+            if wrong is not None:
+                text = wrong.message.replace("expected", f"{other} gives").replace("got", f"{fn.name} gives")
+                return _result(p, FAILED, f"{fn.name} and your {other} disagree on {case.case_id} (seed {case.spec.seed}): {text}")
         compared += 1
     return _result(p, PASSED, f"returns what your {other} returns on the {compared} public cases")
 
 
-def judge_speed(p: Plan, replies: list, reference: list[float]) -> CheckResult:
-    """`replies`: the student's timing calls; `reference`: the reference's times of the other function."""
+def judge_speed(p: Plan, outcomes: list, reference: list[float]) -> CheckResult:
+    """`outcomes`: the student's timing calls; `reference`: the reference's times of the other function."""
     fn, check = p.fn, p.check
     times = []
-    for reply in replies:
-        r = _returned(reply, fn)
-        if isinstance(r, str):
-            return _result(p, FAILED, f"{fn.name} {r} on the timing case ({p.case.describe()})")
-        times.append(r.duration)
+    for o in outcomes:
+        if o is None or not o.ok:
+            return _result(p, FAILED, f"{fn.name} {_what(o, fn, p.case)} on the timing case ({p.case.describe()})")
+        times.append(o.duration or 0.0)
     if not reference or not times or min(times) <= 0:
         return _result(p, ERROR, "could not time the reference")
     ratio = min(reference) / min(times)
     text = (f"{fn.name} took {_ms(min(times))} on {p.case.describe()}, the reference {check.function} "
             f"{_ms(min(reference))}: {ratio:.3g}x as fast (at least {check.factor:g}x needed)")
     return _result(p, PASSED if ratio >= check.factor else FAILED, text)
+
+
+def _what(outcome, fn: FunctionSpec, case) -> str:
+    """What a call that did not return did, as a phrase: 'raised IndexError', 'timed out'."""
+    if outcome is None:
+        return "was not run"
+    status = outcome.status
+    steps = fn.steps_for(case.spec) if case is not None else ()
+    step = steps[outcome.step] if outcome.step is not None and 0 <= outcome.step < len(steps) else None
+    before = f" (in `{step.text}`, run first)" if step is not None and not step.graded else ""
+    return {"exception": f"raised {outcome.error.get('type', 'an exception')}{before}", "timeout": "timed out",
+            "crashed": "crashed", "missing_function": f"is missing{before}", "import_error": "could not be imported",
+            "bad_return": f"returned the wrong number of values{before}",
+            "skipped_after_timeout": "was not run after a timeout"}.get(status, "could not be run")
 
 
 def _ms(seconds: float) -> str:
@@ -191,35 +300,6 @@ def _common_ratio(analytic: np.ndarray, numeric: np.ndarray) -> float | None:
     ratios = analytic / numeric
     k = float(np.median(ratios))
     return k if np.all(np.abs(ratios - k) <= 0.02 * abs(k)) and abs(k - 1) > 0.02 else None
-
-
-class _Values(dict):
-    """A call's outputs by name (plain arrays, or None when not a number), with its metadata."""
-    meta: dict
-    duration: float
-
-
-def _returned(reply, fn: FunctionSpec):
-    """The outputs of a call that returned, or a phrase saying what happened instead."""
-    if reply is None:
-        return "was not run"
-    header, arrays = reply
-    status = header.get("status")
-    if status != "returned":
-        err = header.get("error") or {}
-        return {"exception": f"raised {err.get('type', 'an exception')}", "timeout": "timed out",
-                "crashed": "crashed", "missing_function": "is missing", "import_error": "could not be imported", "bad_return": "returned the wrong number of values",
-                "skipped_after_timeout": "was not run after a timeout"}.get(status, "could not be run")
-    values = _Values()
-    values.meta, values.duration = {}, float(header.get("duration") or 0.0)
-    metas = header.get("values") or []
-    for out, meta in zip(fn.outputs, metas):
-        index = meta.get("array") if isinstance(meta, dict) else None
-        values[out.name] = arrays[index] if isinstance(index, int) and 0 <= index < len(arrays) else None
-        values.meta[out.name] = meta if isinstance(meta, dict) else {}
-    if len(values) != len(fn.outputs):
-        return "returned the wrong number of values"
-    return values
 
 
 def error(p: Plan, message: str) -> CheckResult:
@@ -255,9 +335,10 @@ def judge_static(fn: FunctionSpec, check: CheckSpec, source: str | None, filenam
         return _result(p, ERROR, f"{filename} could not be read: syntax error at {place(e.lineno or 0)}")
     except (ValueError, RecursionError, MemoryError) as e:    # NUL bytes, absurd nesting: the parser gives up
         return _result(p, ERROR, f"{filename} could not be read ({type(e).__name__})")
-    defs = {node.name: node for node in tree.body if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))}
+    defs = definitions(tree)
     if fn.name not in defs:
-        return _result(p, ERROR, f"no `def {fn.name}` at the top level of {filename}, so its code could not be checked")
+        where = f"in class {fn.name.split('.')[0]}" if "." in fn.name else "at the top level"
+        return _result(p, ERROR, f"no `def {fn.name.split('.')[-1]}` {where} of {filename}, so its code could not be checked")
     bodies = _reachable(fn.name, defs)
     lines = source.splitlines()
     found = (_loops if check.kind == "no_loops" else _autograd)(bodies, _autograd_names(tree))
@@ -287,17 +368,38 @@ def needs_working_code(p: Plan, result: CheckResult, cases: list) -> CheckResult
     return result
 
 
+def definitions(tree: ast.Module) -> dict:
+    """The module's functions and its classes' methods, by the name a spec gives them (`Linear.forward`)."""
+    defs = {}
+    for node in tree.body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            defs[node.name] = node
+        elif isinstance(node, ast.ClassDef):
+            for item in node.body:
+                if isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                    defs[f"{node.name}.{item.name}"] = item
+    return defs
+
+
 def _reachable(name: str, defs: dict) -> dict:
-    """The function and the module's top-level functions it calls, directly or through each other."""
+    """The function and the module's functions and methods it calls, directly or through each other:
+    `helper(...)`, `Linear.forward(...)`, and in a method `self.other(...)`."""
     seen, todo = {}, [name]
     while todo:
         current = todo.pop()
         if current in seen:
             continue
         seen[current] = defs[current]
+        cls = current.split(".")[0] if "." in current else None
         for node in ast.walk(defs[current]):
-            if isinstance(node, ast.Name) and node.id in defs and node.id not in seen:
-                todo.append(node.id)
+            found = None
+            if isinstance(node, ast.Name) and node.id in defs:
+                found = node.id
+            elif isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name):
+                owner = cls if node.value.id in ("self", "cls") and cls else node.value.id
+                found = f"{owner}.{node.attr}" if f"{owner}.{node.attr}" in defs else None
+            if found and found not in seen:
+                todo.append(found)
     return seen
 
 

@@ -16,17 +16,23 @@ from __future__ import annotations
 import numpy as np
 
 from .results import OutputCheck
+from .values import article as _article
+from .values import shape_of as _received
+from .values import show_index
 
 _SCALAR_KINDS = ("python_number", "numpy_scalar")
 _CONTAINER = {"torch": ("tensor", "a torch.Tensor"), "numpy": ("ndarray", "a numpy.ndarray")}
 
 
 def compare_output(name: str, kind: str, framework: str, expected: np.ndarray, received: dict,
-                   got: np.ndarray | None, rtol: float, atol: float, dtype: str | None = None) -> OutputCheck:
+                   got: np.ndarray | None, rtol: float, atol: float, dtype: str | None = None,
+                   values: bool = True) -> OutputCheck:
     """Verdict on one output.
 
     `received` is the worker's description of the value ({"kind", "type", ...}) and `got` its
     data as a plain array, or None when the value was not a real number or array of them.
+    Without `values`, only its kind, dtype, shape and finiteness are judged (an output that
+    properties judge, such as a random dropout mask's result).
     """
     fail = lambda message: OutputCheck(name=name, ok=False, message=message)
     what = received.get("type", "?")
@@ -56,9 +62,18 @@ def compare_output(name: str, kind: str, framework: str, expected: np.ndarray, r
             hint = " (the transpose?)" if got.shape == expected.shape[::-1] and got.ndim == 2 else ""
             return fail(f"{name}: expected shape {_shape(expected.shape)}, got {_shape(got.shape)}{hint}")
 
+    if got.size != np.size(expected):
+        return fail(f"{name}: expected shape {_shape(np.shape(expected))}, got {_shape(got.shape)}")
     g = np.asarray(got, dtype=np.float64).reshape(expected.shape)      # no copy when already float64
     e = np.asarray(expected, dtype=np.float64)
     finite = np.isfinite(g)
+    if not values:
+        if finite.all() or not np.isfinite(e).all():
+            return OutputCheck(name=name, ok=True)
+        index = _index(int(np.argmax(~finite)), e.shape)
+        return OutputCheck(name=name, ok=False, worst_index=index,
+                           message=f"{name}{show_index(index) if e.ndim else ''} is {g.flat[np.argmax(~finite)]}: "
+                                   f"expected finite values")
     if not finite.all():                  # rare: most outputs have every value finite
         bad = ~finite & np.isfinite(e)
         if bad.any():
@@ -75,12 +90,70 @@ def compare_output(name: str, kind: str, framework: str, expected: np.ndarray, r
     check = OutputCheck(name=name, ok=bool(worst <= rtol), max_rel_error=worst, worst_index=index,
                         expected=float(e.flat[flat]) if e.size else None, got=float(g.flat[flat]) if g.size else None)
     if not check.ok:
-        where = f" at {index}" if e.ndim else ""
+        where = show_index(index) if e.ndim else ""
         wrong = int(np.count_nonzero(~(rel <= rtol)))      # one wrong row or all of them: a clue
         outside = f"; {wrong} of {rel.size} values {'is' if wrong == 1 else 'are'} outside it" if rel.size > 1 else ""
-        check.message = (f"{name}: relative error {worst:.2g}{where}: expected {_num(check.expected)}, "
-                         f"got {_num(check.got)} (tolerance {rtol:g}{outside})")
+        check.message = (f"{name}{where}: expected {_num(check.expected)}, got {_num(check.got)} "
+                         f"(relative error {worst:.2g}, tolerance {rtol:g}{outside})")
     return check
+
+
+def compare_tree(name: str, kind: str, framework: str, expected, received, rtol: float, atol: float,
+                 dtype: str | None = None, values: bool = True, skip: frozenset = frozenset(),
+                 path: tuple = ()) -> list[OutputCheck]:
+    """Verdicts on a structured output, leaf by leaf: dicts must have the reference's keys, lists
+    and tuples its length, and each leaf is judged by compare_output (numbers) or equality
+    (strings, bools, None). `name` is the output as shown ("grads"); each leaf is named by its path
+    below it ("grads['W2']"). `kind` is the declared kind of the output itself (its leaves take the
+    reference's: an array, or a scalar for a 0-d value). Parts whose path (below the output) is
+    in `skip` are judged elsewhere (an output of their own)."""
+    if path in skip:
+        return []
+    if isinstance(expected, dict):
+        if not isinstance(received, dict):
+            return [_fail(name, f"{name}: expected a dict, got {_received(received)}")]
+        missing = [k for k in expected if k not in received]
+        extra = [k for k in received if k not in expected]
+        if missing or extra:
+            keys = ", ".join(map(repr, expected)) or "none"
+            what = f"has no key {missing[0]!r}" if missing else f"has a key {extra[0]!r} it should not have"
+            return [_fail(name, f"{name} {what} (expected keys: {keys})")]
+        out = []
+        for k, sub in expected.items():
+            out += compare_tree(f"{name}[{k!r}]", "any", framework, sub, received[k], rtol, atol, dtype, values, skip, path + (k,))
+        return out
+    if isinstance(expected, (list, tuple)):
+        if not isinstance(received, (list, tuple)):
+            return [_fail(name, f"{name}: expected {_received(expected)}, got {_received(received)}")]
+        if len(received) != len(expected):
+            return [_fail(name, f"{name}: expected {len(expected)} items, got {len(received)}")]
+        out = []
+        for i, (sub, got) in enumerate(zip(expected, received)):
+            out += compare_tree(f"{name}[{i}]", "any", framework, sub, got, rtol, atol, dtype, values, skip, path + (i,))
+        return out
+    if getattr(received, "kind", None) == "missing":
+        return [_fail(name, received.repr or f"{name} is missing")]
+    if expected.is_number and kind not in ("scalar", "array"):
+        kind = "scalar" if expected.array.ndim == 0 else "array"
+    if isinstance(received, (dict, list, tuple)):
+        wanted = ("a real number" if kind == "scalar" else _CONTAINER[framework][1]) if expected.is_number \
+            else _received(expected)
+        return [_fail(name, f"{name}: expected {wanted}, got {_received(received)}")]
+    if expected.is_number:
+        got = received.array if received.is_number else None
+        return [compare_output(name, kind, framework, expected.array, received.meta, got, rtol, atol, dtype, values)]
+    if expected.kind in ("bool", "str", "none"):
+        same = received.kind == expected.kind and received.value == expected.value
+        if same or not values and received.kind == expected.kind:
+            return [OutputCheck(name=name, ok=True)]
+        want = "None" if expected.kind == "none" else repr(expected.value)
+        got = repr(received.value) if received.kind in ("bool", "str") else _received(received)
+        return [_fail(name, f"{name}: expected {want}, got {got}")]
+    return [OutputCheck(name=name, ok=True)]          # the reference's own value is not plain data: nothing to hold it to
+
+
+def _fail(name: str, message: str) -> OutputCheck:
+    return OutputCheck(name=name, ok=False, message=message)
 
 
 def relative_error(got: np.ndarray, expected: np.ndarray, rtol: float, atol: float,
@@ -106,9 +179,3 @@ def _shape(shape: tuple) -> str:
 
 def _num(x) -> str:
     return f"{float(x):.8g}"
-
-
-def _article(type_name: str) -> str:
-    if type_name in ("None", "NoneType"):
-        return "None"
-    return ("an " if type_name[:1].lower() in "aeiou" else "a ") + type_name

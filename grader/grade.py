@@ -14,13 +14,14 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-import numpy as np
 
-from . import __version__, checks, compare, expected as expected_mod, hints, localise, notebook, score
+from . import __version__, checks, expected as expected_mod, localise, notebook, score
 from .cases import Case, make_case
-from .results import (CRASHED, ERROR, FAILED, HIDDEN, NOT_IMPLEMENTED, PASSED, PUBLIC, TIMEOUT,
-                      CaseResult, FunctionResult, OutputCheck, SubmissionResult)
-from .run import protocol
+from .catalogue import MistakeOutputs
+from .job import build_job, job_calls
+from .judge import judge_case, not_run
+from .outcome import decode
+from .results import ERROR, HIDDEN, PUBLIC, FunctionResult, SubmissionResult
 from .run.worker import Worker, WorkerError
 from .spec import AssignmentSpec, FunctionSpec, SpecError
 
@@ -100,7 +101,6 @@ class Prepared:
     runs that function's cases and checks, not a half-written neighbour's infinite loop."""
 
     def __init__(self, spec: AssignmentSpec, hidden: bool, functions=None, worker: Worker | None = None):
-        from .catalogue import MistakeOutputs
         self.hidden = hidden
         self.functions = tuple(fn.name for fn in spec.functions if functions is None or fn.name in functions)
         self.cases = select_cases(spec, hidden, self.functions)
@@ -110,7 +110,7 @@ class Prepared:
         self.plans = [p for p in checks.plan(spec, hidden)   # checks with their own points, and their calls
                       if p.fn.name in self.functions]
         extra = [call for p in self.plans for call in p.calls]
-        self.calls, self.inputs = job_calls(self.cases + extra)   # every job of this spec runs these calls on these inputs
+        self.calls, self.inputs = job_calls(spec, self.cases + extra)   # every job of this spec runs these calls on these inputs
         self._reference_times: dict = {}                     # (worker, plan) -> the reference's timings
 
     @classmethod
@@ -128,9 +128,8 @@ class Prepared:
         key = (id(worker), p.fn.name, p.check.name)
         if key not in self._reference_times:
             other = spec.function(p.check.function)
-            reply = expected_mod.run_reference(spec, [(other, p.case)] * p.check.repeat, worker)
-            self._reference_times[key] = [float(h["duration"]) for h, _ in reply.results.values()
-                                          if h.get("status") == "returned"]
+            outcomes = expected_mod.in_worker(spec, [(other, p.case)] * p.check.repeat, worker)
+            self._reference_times[key] = [o.duration for o in outcomes if o.ok and o.duration]
         return self._reference_times[key]
 
 
@@ -184,19 +183,12 @@ def grade_submission(spec: AssignmentSpec, submission: Path, hidden: bool = Fals
     by_function: dict[str, list] = {}                # name -> [(Case, CaseResult)]
     for index, (fn, case) in enumerate(cases):
         fr = functions.setdefault(fn.name, FunctionResult(name=fn.name, module=fn.module))
-        if reply is None or index not in reply.results:
-            result = _case(fn, case, status=CRASHED, message=f"not run: {worker_error or 'no result from the worker'}")
+        outcome = _outcome(reply, index, prepared.calls, notebooks)
+        if outcome is None:
+            result = not_run(fn, case, f"not run: {worker_error or 'no result from the worker'}")
         else:
-            header, arrays = reply.results[index]
-            try:
-                if "error" in header:
-                    header = {**header, "error": notebooks.relocate(header["error"])}
-                result = judge_case(spec, fn, case, expected[(fn.name, case.case_id)], header, arrays,
-                                    import_errors, prepared.mistakes, files=notebooks.files)
-            except (KeyError, TypeError, ValueError, AttributeError, IndexError):
-                # Frames come from the student's process, which can write anything into its pipe:
-                # a report that does not parse is that submission's failure, never the grader's crash.
-                result = _case(fn, case, status=CRASHED, message="the worker sent an invalid report for this case")
+            result = judge_case(spec, fn, case, expected[(fn.name, case.case_id)], outcome,
+                                import_errors, prepared.mistakes, files=notebooks.files)
         fr.cases.append(result)
         by_function.setdefault(fn.name, []).append((case, result))
     for name, pairs in by_function.items():
@@ -209,6 +201,12 @@ def grade_submission(spec: AssignmentSpec, submission: Path, hidden: bool = Fals
         spec, prepared, submission, hidden, functions, check_results, sandbox=reply.sandbox if reply else "",
         sandbox_warning=reply.sandbox_warning if reply else "", started=started.isoformat(timespec="seconds"),
         duration=round(time.monotonic() - t0, 3), stdout=_clip(imported.get("stdout", "")))
+
+
+def _clip(text, limit: int = 16 << 10) -> str:
+    """Printed output as received from the worker, capped (the worker caps it too, but is not trusted)."""
+    text = text if isinstance(text, str) else ""
+    return text if len(text) <= limit else text[:limit] + "\n[... output cut]"
 
 
 def _submission_result(spec: AssignmentSpec, prepared: Prepared, submission: Path, hidden: bool,
@@ -271,35 +269,44 @@ def error_result(spec: AssignmentSpec, submission, hidden: bool, message: str,
     functions: dict[str, FunctionResult] = {}
     for fn, case in prepared.cases:
         fr = functions.setdefault(fn.name, FunctionResult(name=fn.name, module=fn.module))
-        fr.cases.append(_case(fn, case, ERROR, message))
+        fr.cases.append(not_run(fn, case, message, ERROR))
     return _submission_result(spec, prepared, submission, hidden, functions,
                               [checks.error(p, message) for p in prepared.plans],
                               started=datetime.now(timezone.utc).isoformat(timespec="seconds"))
 
 
+def _outcome(reply, index: int, calls: list, notebooks: notebook.Notebooks | None = None):
+    """The decoded Outcome of call `index` of a job, or None when the worker sent none."""
+    if reply is None or index not in reply.results:
+        return None
+    header, arrays = reply.results[index]
+    if notebooks is not None and isinstance(header.get("error"), dict):
+        header = {**header, "error": notebooks.relocate(header["error"])}
+    return decode(header, arrays, tuple(".".join(map(str, p)) for p in calls[index]["outputs"]))
+
+
 def _judge_checks(spec: AssignmentSpec, prepared: Prepared, modules: dict, notebooks: notebook.Notebooks,
                   worker, reply) -> list:
     """The checks with their own points, in the order of prepared.plans."""
-    results = reply.results if reply is not None else {}
     index = {(fn.name, case.case_id): i for i, (fn, case) in enumerate(prepared.cases)}
     out, offset = [], len(prepared.cases)
     for p in prepared.plans:
-        replies = [results.get(offset + i) for i in range(len(p.calls))]
+        outcomes = [_outcome(reply, offset + i, prepared.calls) for i in range(len(p.calls))]
         offset += len(p.calls)
         kind = p.check.kind
         if kind in checks.STATIC:
             out.append(_judge_static(p, modules, notebooks))
         elif kind == "gradient":
-            out.append(checks.judge_gradient(p, replies))
+            out.append(checks.judge_gradient(p, outcomes))
         elif kind == "agrees_with":
-            own = [results.get(index[(p.fn.name, case.case_id)]) for _, case in p.calls]
-            out.append(checks.judge_agreement(p, own, replies, spec.framework))
+            own = [_outcome(reply, index[(p.fn.name, call.case.case_id)], prepared.calls) for call in p.calls]
+            out.append(checks.judge_agreement(p, own, outcomes, spec.framework))
         else:
             try:
                 reference = prepared.reference_times(spec, worker, p)
             except WorkerError:
                 reference = []
-            out.append(checks.judge_speed(p, replies, reference))
+            out.append(checks.judge_speed(p, outcomes, reference))
     return out
 
 
@@ -318,210 +325,6 @@ def _judge_static(p, modules: dict, notebooks: notebook.Notebooks):
     path = modules.get(m)
     source = Path(path).read_text(errors="replace") if path and m not in notebooks.errors else None
     return checks.judge_static(p.fn, p.check, source, f"{m}.py")
-
-
-def job_calls(cases) -> tuple[list[dict], list[np.ndarray]]:
-    """The calls of a job, with their arrays in one list that the calls refer to by index."""
-    inputs: list[np.ndarray] = []
-    calls = []
-    for fn, case in cases:
-        args = []
-        for name, value in case.args.items():
-            if isinstance(value, np.ndarray):
-                args.append({"name": name, "array": len(inputs)})
-                inputs.append(value)
-            else:
-                args.append({"name": name, "scalar": value})
-        calls.append({"function": fn.name, "module": fn.module, "case": case.case_id, "args": args,
-                      "outputs": [o.name for o in fn.outputs], "checks": list(fn.checks)})
-    return calls, inputs
-
-
-def build_job(spec: AssignmentSpec, calls: list[dict], modules: dict, submission: Path,
-              notebooks: notebook.Notebooks | None = None) -> dict:
-    """The worker's job: the calls, the module files, and the code converted from notebooks.
-
-    A module whose notebook did not convert gets no path: the grader reports its error itself."""
-    notebooks = notebooks or notebook.Notebooks()
-    folder = submission.resolve() if submission.is_dir() else submission.resolve().parent
-    lim = spec.limits
-    modules = {m: (None if m in notebooks.errors else path) for m, path in modules.items()}
-    job = {"framework": spec.framework, "submission_dir": str(folder), "modules": modules, "calls": calls,
-           "sources": notebooks.sources,
-           "limits": {"case_timeout": lim.case_timeout, "import_timeout": lim.import_timeout, "memory": lim.memory,
-                      "skip_after_timeouts": lim.skip_after_timeouts, "n_calls": len(calls)}}
-    return job
-
-
-def judge_case(spec: AssignmentSpec, fn: FunctionSpec, case: Case, expected: list, header: dict, arrays: list,
-               import_errors: dict, mistakes=None, files: dict | None = None) -> CaseResult:
-    """Turn what the worker reported for one call into a CaseResult, comparing outputs here.
-
-    A wrong answer that equals a catalogued mistake's output on this case gets its sentence.
-    `files` names the file of each module that does not come from `<module>.py` (a notebook)."""
-    status = header.get("status")
-    stdout = _clip(header.get("stdout", ""))
-    duration = header.get("duration")
-    duration = float(duration) if isinstance(duration, (int, float)) and not isinstance(duration, bool) else None
-    files = files or {}
-    module_file = files.get(fn.module, f"{fn.module}.py")
-    if status == "import_error":
-        err = import_errors.get(fn.module) or header.get("error") or {}
-        if err.get("kind") == "notebook":
-            return _case(fn, case, ERROR, str(err.get("message")))
-        if err.get("kind") == "missing_module":
-            return _case(fn, case, ERROR, f"{module_file} not found in the submission")
-        return _case(fn, case, ERROR, f"{module_file} could not be imported: {_exception_line(err)}", _where(err))
-    if status == "missing_function":
-        message = (header.get("error") or {}).get("message") or f"{fn.name} is not defined in {module_file}"
-        return _case(fn, case, ERROR, message)
-    if status in ("import_timeout", "import_crashed"):
-        what = f"did not finish within {spec.limits.import_timeout:g} s" if status == "import_timeout" else \
-            "stopped the worker (sys.exit, os._exit or a crash at import time?)"
-        return _case(fn, case, TIMEOUT if status == "import_timeout" else CRASHED,
-                     f"importing {', '.join(dict.fromkeys(files.get(m, m + '.py') for m in spec.modules))} {what}")
-    if status == "timeout":
-        return _case(fn, case, TIMEOUT, f"{fn.name} did not finish within {spec.limits.case_timeout:g} s "
-                                        "(an infinite loop, or much slower than needed?)", stdout=stdout)
-    if status == "skipped_after_timeout":
-        return _case(fn, case, TIMEOUT, f"not run: {fn.name} already timed out on an earlier case")
-    if status == "crashed":
-        return _case(fn, case, CRASHED, f"{fn.name} stopped the worker running it (a crash, os._exit, or the "
-                                        f"{_size(spec.limits.memory)} memory limit)", stdout=stdout)
-    if status == "exception":
-        err = header.get("error") or {}
-        st = NOT_IMPLEMENTED if err.get("type") == "NotImplementedError" else ERROR
-        head = f"{fn.name} is not implemented yet" if st == NOT_IMPLEMENTED else f"{fn.name} raised {_exception_line(err)}"
-        return _case(fn, case, st, head, _where(err), stdout=stdout, duration=duration,
-                     exception=str(err.get("type") or "an exception"))
-    if status == "too_large":
-        return _case(fn, case, FAILED, f"{fn.name} returned {header.get('returned', '?')}: more than the "
-                                       f"{_size(protocol.ANSWER_CAP)} an answer may take; expected "
-                                       f"{', '.join(o.name for o in fn.outputs)}, of the sizes in the assignment",
-                     stdout=stdout, duration=duration)
-    if status == "bad_return":
-        names = ", ".join(o.name for o in fn.outputs)
-        return _case(fn, case, FAILED, f"{fn.name} returned {header.get('returned', '?')}; expected "
-                                       f"{len(fn.outputs)} value{'s' if len(fn.outputs) > 1 else ''} ({names})",
-                     stdout=stdout, duration=duration)
-    if status != "returned":
-        return _case(fn, case, CRASHED, f"unexpected report from the worker ({status!r})")
-
-    values = header.get("values") or []
-    checks, gots = [], []
-    for out, exp, meta in zip(fn.outputs, expected, values):
-        got = arrays[meta["array"]] if isinstance(meta.get("array"), int) and meta["array"] < len(arrays) else None
-        gots.append(got)
-        checks.append(compare.compare_output(out.name, out.kind, spec.framework, exp, meta, got,
-                                             fn.rtol, fn.atol, dtype=out.dtype))
-    if len(checks) != len(fn.outputs):
-        return _case(fn, case, CRASHED, "incomplete report from the worker")
-    failing = [c for c in checks if not c.ok]
-    mutated = [] if "no_input_mutation" not in fn.checks else changed_inputs(case, header, arrays)
-    message = ""
-    if failing:
-        message = failing[0].message + (f" (and {len(failing) - 1} more output wrong)" if len(failing) > 1 else "")
-    elif mutated:
-        copy = f"{mutated[0]} = {mutated[0]}.{'clone' if spec.framework == 'torch' else 'copy'}()"
-        message = (f"{fn.name} changed its input{'s' if len(mutated) > 1 else ''} {', '.join(mutated)} in place; "
-                   f"work on copies (e.g. {copy}) or write new arrays")
-    status = FAILED if (failing or mutated) else PASSED
-    result = _case(fn, case, status, message, outputs=checks, stdout=stdout, duration=duration)
-    if failing and mistakes is not None:
-        result.diagnosis = diagnose(fn, case, gots, mistakes, expected)
-    if failing and not result.diagnosis:
-        swapped = _swapped(fn, expected, gots)
-        hints = [swapped] if swapped else [
-            localise.describe(out.name, exp, got, fn.rtol, fn.atol)
-            for out, exp, got, check in zip(fn.outputs, expected, gots, checks) if not check.ok and got is not None]
-        result.details = "\n".join(f"Hint: {h}" for h in hints if h)
-    return result
-
-
-def _swapped(fn: FunctionSpec, expected: list, gots: list) -> str:
-    """A hint when two outputs of different shapes came back in each other's place: (dW, loss)."""
-    if len(gots) != 2 or any(g is None for g in gots):
-        return ""
-    want = [np.shape(e) for e in expected]
-    if want[0] != want[1] and [np.shape(gots[1]), np.shape(gots[0])] == want:
-        first, second = (o.name for o in fn.outputs)
-        return f"{fn.name} seems to return ({second}, {first}); return ({first}, {second}), in that order"
-    return ""
-
-
-def diagnose(fn: FunctionSpec, case: Case, gots: list, mistakes, expected: list) -> str:
-    """The sentence of the first catalogued mistake whose outputs on this case equal the student's.
-
-    A mistake that gives the right answer on this case (no max shift, on scores too small to
-    overflow; a regularization mistake when reg is 0) says nothing about a wrong one: it is skipped,
-    or a dtype error would be blamed on it."""
-    from .catalogue import matches
-    for _name, sentence, outputs in mistakes.candidates(fn, case):
-        if matches(gots, outputs, fn.rtol, fn.atol) and not matches(expected, outputs, fn.rtol, fn.atol):
-            return sentence
-    return ""
-
-
-def changed_inputs(case: Case, header: dict, arrays: list) -> list[str]:
-    """Names of the array inputs that the call changed in place, judged here from what came back
-    (an input the worker reports unchanged comes back as `{"unchanged": true}` without its array)."""
-    after = {a.get("name"): a for a in header.get("inputs_after") or [] if isinstance(a, dict)}
-    changed = []
-    for name, original in case.args.items():
-        if not isinstance(original, np.ndarray):
-            continue
-        meta = after.get(name, {})
-        if meta.get("unchanged") is True:
-            continue
-        index = meta.get("array")
-        now = arrays[index] if isinstance(index, int) and 0 <= index < len(arrays) else None
-        if now is None or now.shape != original.shape or not np.array_equal(now, original, equal_nan=True):
-            changed.append(name)
-    return changed
-
-
-def _case(fn: FunctionSpec, case: Case, status: str, message: str = "", details: str = "",
-          outputs: list[OutputCheck] | None = None, stdout: str = "", duration=None, exception: str = "") -> CaseResult:
-    return CaseResult(function=fn.name, case_id=case.case_id, visibility=case.spec.visibility, seed=case.spec.seed,
-                      status=status, message=message, details=details, note=case.spec.note, dims=dict(case.dims),
-                      outputs=outputs or [], duration=duration, stdout=stdout, exception=exception)
-
-
-def _clip(text, limit: int = 16 << 10) -> str:
-    """Printed output as received from the worker, capped (the worker caps it too, but is not trusted)."""
-    text = text if isinstance(text, str) else ""
-    return text if len(text) <= limit else text[:limit] + "\n[... output cut]"
-
-
-def _exception_line(err: dict) -> str:
-    text = f"{err.get('type', 'an error')}: {err.get('message', '')}".rstrip(": ")
-    return text if len(text) < 300 else text[:300] + "..."
-
-
-def _where(err: dict) -> str:
-    """'linear_classifier.py, line 42, in svm_loss_naive: <that line>', then advice.
-
-    From a notebook: 'work.ipynb, cell 5, line 3, in svm_loss_naive: <that line>'."""
-    lines = []
-    if err.get("file"):
-        cell = f", cell {err['cell']}" if err.get("cell") else ""
-        loc = f"{err['file']}{cell}" + (f", line {err['line']}" if err.get("line") else "")
-        if err.get("function"):
-            loc += f", in {err['function']}"
-        lines.append(loc + (f": {err['code']}" if err.get("code") else ""))
-    if err.get("note"):
-        lines.append(str(err["note"]))
-    tip = hints.advice(err.get("type", ""), err.get("message", ""))
-    if tip:
-        lines.append(tip)
-    return "\n".join(lines)
-
-
-def _size(n: int) -> str:
-    for unit, shift in (("GiB", 30), ("MiB", 20), ("KiB", 10)):
-        if n >= 1 << shift:
-            return f"{n / (1 << shift):g} {unit}"
-    return f"{n} bytes"
 
 
 __all__ = ["grade_submission", "spec_for", "select_cases", "expected_outputs", "HiddenUnavailable", "SpecError"]

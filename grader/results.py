@@ -65,6 +65,7 @@ class CaseResult:
     duration: float | None = None    # seconds spent in the student's call
     stdout: str = ""                 # what the student's code printed during this case
     exception: str = ""              # the type of what the student's call raised ("IndexError"), if it raised
+    blocked_by: str = ""             # not judged because this other function failed first (the forward a backward is graded on)
 
     @property
     def passed(self) -> bool:

@@ -19,13 +19,18 @@ from typing import Any
 
 import yaml
 
+from .steps import StepError, default_steps, mark_graded
+from .steps import parse as parse_step
+
 SPEC_FILE = "assignment.yaml"
 HIDDEN_FILE = "hidden.yaml"
 EXPECTED_FILE = "expected_public.json"
 
 FRAMEWORKS = ("numpy", "torch")
-ARG_KINDS = ("array", "labels", "scalar")
-OUTPUT_KINDS = ("scalar", "array")
+LEAF_KINDS = ("array", "labels", "scalar", "literal")
+CONTAINER_KINDS = ("dict", "list", "tuple")
+ARG_KINDS = LEAF_KINDS + CONTAINER_KINDS
+OUTPUT_KINDS = ("scalar", "array") + CONTAINER_KINDS + ("literal", "any")
 DISTRIBUTIONS = ("normal", "uniform")
 FLOAT_DTYPES = ("float64", "float32")
 ANY_FLOAT = "float"                  # an output dtype: float32 or float64, each judged at its precision
@@ -33,6 +38,8 @@ INT_DTYPES = ("int64", "int32")
 CHECKS = ("no_input_mutation",)      # per case: part of each case's verdict
 SCORED_CHECKS = ("gradient", "agrees_with", "no_loops", "no_autograd", "faster_than")   # own points
 IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+QUALNAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?$")     # function or Class.method
+PATH = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.([A-Za-z_][A-Za-z0-9_]*|[0-9]+))*$")  # grads.W1, caches.0
 
 
 class SpecError(Exception):
@@ -45,10 +52,15 @@ class SpecError(Exception):
 
 @dataclass(frozen=True)
 class ArgSpec:
-    """How to generate one argument of a function from a case's random stream."""
+    """How to generate one argument (or one part of one) from a case's random stream.
+
+    Leaves: a random `array`, integer `labels`, a `scalar` (fixed or drawn), a `literal` (a string,
+    bool, None or number written in the spec). Containers: a `dict`, `list` or `tuple` whose
+    `items` are ArgSpecs, nested (`bn_param: {mode: train, eps: 1.0e-5, running_mean: {kind: array,
+    shape: [D]}}`)."""
 
     name: str
-    kind: str                        # array | labels | scalar
+    kind: str                        # array | labels | scalar | literal | dict | list | tuple
     shape: tuple = ()                # dim names or ints (array, labels)
     dtype: str = "float64"
     dist: str = "normal"
@@ -56,15 +68,42 @@ class ArgSpec:
     scale: float = 1.0
     low: Any = 0.0                   # uniform low; labels: lowest label (int or dim name)
     high: Any = 1.0                  # uniform high; labels: one past the highest label
-    value: Any = None                # a fixed scalar
+    value: Any = None                # a fixed scalar, or the literal
+    items: tuple = ()                # containers: (key, ArgSpec) pairs (list and tuple: keys 0, 1, ...)
 
 
 @dataclass(frozen=True)
 class OutputSpec:
-    name: str
-    kind: str                        # scalar | array
+    """What of a call's result is compared: a name the steps bind, or a path into one
+    (`grads.W1`, `bn_param.running_mean`: an argument's state after the call)."""
+
+    name: str                        # as written: 'loss', 'grads.W1'
+    kind: str = "any"                # scalar | array | dict | list | tuple | literal | any (what the reference returns)
     shape: tuple | None = None       # dim names or ints; None: not checked
     dtype: str | None = None         # exact dtype required of an array; None: any real dtype
+    rtol: float | None = None        # None: the function's tolerance
+    atol: float | None = None
+    compare: bool = True             # false: returned for the properties only, never compared with the reference
+    setup: str = ""                  # the other graded function whose step binds it (its failure blocks the case)
+
+    @property
+    def path(self) -> tuple:
+        return tuple(int(p) if p.isdigit() else p for p in self.name.split("."))
+
+    @property
+    def root(self) -> str:
+        return self.name.split(".")[0]
+
+
+@dataclass(frozen=True)
+class PropertySpec:
+    """A property every answer must have, for functions whose right answers legitimately differ
+    (a random dropout mask): a numpy expression over the case's arguments, dims and outputs."""
+
+    name: str
+    expect: str                      # true, or true everywhere (an array of bools)
+    message: str                     # the sentence a student reads when it is false
+    when: str = ""                   # an expression: the property applies to cases where it is true
 
 
 @dataclass(frozen=True)
@@ -75,6 +114,7 @@ class CaseSpec:
     note: str = ""
     dims: dict = field(default_factory=dict)      # fixed dims for this case
     args: dict = field(default_factory=dict)      # name -> ArgSpec replacing the function's
+    steps: tuple | None = None                    # Steps replacing the function's
 
     @property
     def case_id(self) -> str:
@@ -90,9 +130,11 @@ class CheckSpec:
     visibility: str                  # public, or hidden: run only when the hidden cases are
     function: str = ""               # agrees_with, faster_than: the other function
     case: CaseSpec | None = None     # gradient, faster_than: the inputs; None: the function's first public case
-    wrt: str = ""                    # gradient: the argument the gradient is taken with respect to
-    loss: str = ""                   # gradient: the scalar output
-    grad: str = ""                   # gradient: the output holding d loss / d wrt
+    wrt: str = ""                    # gradient: the argument the gradient is taken with respect to (the first)
+    loss: str = ""                   # gradient: the scalar output, or an expression of outputs: sum(out * dout)
+    grad: str = ""                   # gradient: the output holding d loss / d wrt (the first)
+    pairs: tuple = ()                # gradient: (input path, output path holding d loss / d input), each checked
+    steps: tuple | None = None       # gradient: the steps that compute the loss (default: the case's, up to it)
     samples: int = 10                # gradient: coordinates checked
     h: float = 1e-5                  # gradient: step of the centred differences
     tolerance: float = 1e-6          # gradient: largest relative error |num - ana| / (|num| + |ana|)
@@ -107,11 +149,11 @@ class CheckSpec:
 
 @dataclass(frozen=True)
 class FunctionSpec:
-    name: str
+    name: str                        # as the student writes it: 'svm_loss', 'Linear.forward', 'TwoLayerNet.loss'
     module: str
     dims: dict                       # name -> (low, high), inclusive
     args: tuple                      # ArgSpec, in call order
-    outputs: tuple                   # OutputSpec, in return order
+    outputs: tuple                   # OutputSpec: what is compared (return order when there are no steps)
     rtol: float
     atol: float
     points_public: float
@@ -120,6 +162,8 @@ class FunctionSpec:
     checks: tuple                    # per-case checks (CHECKS)
     cases: tuple                     # CaseSpec, public first
     scored_checks: tuple = ()        # CheckSpec: checks with their own points
+    steps: tuple = ()                # steps.Step: what a case runs (by default, outputs = name(args))
+    properties: tuple = ()           # PropertySpec: every answer must have them
 
     def arg_for_case(self, case: CaseSpec) -> tuple:
         """The function's ArgSpecs with the case's overrides applied."""
@@ -127,6 +171,16 @@ class FunctionSpec:
 
     def cases_of(self, visibility: str) -> list:
         return [c for c in self.cases if c.visibility == visibility]
+
+    def steps_for(self, case: CaseSpec | None) -> tuple:
+        return case.steps if case is not None and case.steps is not None else self.steps
+
+    def output(self, name: str) -> OutputSpec:
+        return next(o for o in self.outputs if o.name == name)
+
+    @property
+    def compared(self) -> tuple:
+        return tuple(o for o in self.outputs if o.compare)
 
 
 @dataclass(frozen=True)
@@ -148,6 +202,22 @@ class AssignmentSpec:
     path: Path                       # the assignment.yaml file
     reference_dir: Path | None       # None when hidden.yaml is absent (a student's handout)
     has_hidden: bool                 # hidden.yaml was found and loaded
+    support: tuple = ()              # files and folders (relative to the spec) given to the student's code, read-only
+    scenarios: tuple = ()            # Python files (relative to the spec) whose functions steps may call
+
+    def support_files(self) -> dict:
+        """{relative path: text} of every support file, folders walked (what the child gets)."""
+        out = {}
+        for rel in self.support:
+            path = self.folder / rel
+            files = sorted(p for p in path.rglob("*.py") if "__pycache__" not in p.parts) if path.is_dir() else [path]
+            for f in files:
+                out[str(f.relative_to(self.folder))] = f.read_text()
+        return out
+
+    def scenario_sources(self) -> dict:
+        """{module name: source} of the scenario files."""
+        return {Path(rel).stem: (self.folder / rel).read_text() for rel in self.scenarios}
 
     @property
     def folder(self) -> Path:
@@ -236,13 +306,20 @@ def load_spec(path: Path | str) -> AssignmentSpec:
     data = _read_yaml(path)
     v = _Validator(path)
     v.keys(data, "", required=("name", "framework", "modules", "functions"),
-           optional=("title", "limits"))
+           optional=("title", "limits", "support", "scenarios"))
     name = v.identifier(data["name"], "name")
     framework = v.choice(data["framework"], "framework", FRAMEWORKS)
     modules = tuple(v.identifier(m, f"modules[{i}]") for i, m in enumerate(v.list(data["modules"], "modules")))
     if not modules:
         raise SpecError(path, "modules", "must name at least one student module")
     limits = _limits(v, data.get("limits", {}))
+    support = tuple(_relative(v, p, f"support[{i}]") for i, p in enumerate(v.list(data.get("support") or [], "support")))
+    scenarios = tuple(_relative(v, p, f"scenarios[{i}]", suffix=".py")
+                      for i, p in enumerate(v.list(data.get("scenarios") or [], "scenarios")))
+    for i, rel in enumerate(scenarios):
+        stem = Path(rel).stem
+        if not IDENTIFIER.match(stem) or stem in modules:
+            raise SpecError(path, f"scenarios[{i}]", f"{rel}: its name must be an identifier other than a student module's")
     fns = v.mapping(data["functions"], "functions")
     if not fns:
         raise SpecError(path, "functions", "must define at least one function")
@@ -254,9 +331,51 @@ def load_spec(path: Path | str) -> AssignmentSpec:
     has_hidden = hidden_path.is_file()
     if has_hidden:
         functions, reference_dir = _load_hidden(hidden_path, functions)
+    functions = _mark_steps(v, functions, {Path(rel).stem for rel in scenarios})
     return AssignmentSpec(name=name, title=str(data.get("title", name)), framework=framework,
                           modules=modules, limits=limits, functions=tuple(functions), path=path,
-                          reference_dir=reference_dir, has_hidden=has_hidden)
+                          reference_dir=reference_dir, has_hidden=has_hidden, support=support, scenarios=scenarios)
+
+
+def _relative(v: "_Validator", data: Any, where: str, suffix: str = "") -> str:
+    """A path relative to the spec's folder, inside it, that exists."""
+    rel = v.string(data, where)
+    target = (v.file.parent / rel).resolve()
+    if Path(rel).is_absolute() or ".." in Path(rel).parts:
+        raise SpecError(v.file, where, f"{rel}: must be a path inside the assignment's folder")
+    if not target.exists():
+        raise SpecError(v.file, where, f"{rel} does not exist beside {v.file.name}")
+    if suffix and (target.suffix != suffix or not target.is_file()):
+        raise SpecError(v.file, where, f"{rel}: must be a {suffix} file")
+    return rel
+
+
+def _mark_steps(v: "_Validator", functions: list, scenarios: set) -> list:
+    """Each function's steps (and its cases' own) with the graded ones marked, and each output
+    bound by another graded function's step marked with that function (see steps.mark_graded)."""
+    graded = {f.name for f in functions}
+    out = []
+    for f in functions:
+        kinds = {o.root: o.kind for o in f.outputs}
+
+        def mark(steps, where, kinds=kinds, required=True):
+            try:
+                marked = mark_graded(f.name, steps, graded, scenarios, required)
+            except StepError as e:
+                raise SpecError(v.file, where, str(e)) from None
+            # A graded call bound to one name whose output is no tuple returns one value: `return (dx,)`
+            # counts as dx and `return dx, db` as a mistake, as a call with one output always has.
+            return tuple(replace(s, single=s.graded and len(s.binds) == 1 and s.targets[0][0] == "name"
+                                 and kinds.get(s.binds[0], "tuple") not in ("tuple", "list")) for s in marked)
+        steps = mark(f.steps, f"functions.{f.name}.steps")
+        cases = tuple(replace(c, steps=mark(c.steps, f"functions.{f.name}: case {c.case_id}.steps"))
+                      if c.steps is not None else c for c in f.cases)
+        binder = {name: s.calls for s in steps for name in s.binds}
+        outputs = tuple(replace(o, setup=binder.get(o.root, "")) for o in f.outputs)
+        checks = tuple(replace(c, steps=mark(c.steps, f"functions.{f.name}.checks[check: {c.kind}].steps", required=False))
+                       if c.steps is not None else c for c in f.scored_checks)
+        out.append(replace(f, steps=steps, cases=cases, outputs=outputs, scored_checks=checks))
+    return out
 
 
 def _read_yaml(path: Path, _seen: frozenset = frozenset()) -> dict:
@@ -343,10 +462,12 @@ def _limits(v: "_Validator", data: Any) -> Limits:
 
 def _function(v: "_Validator", name: Any, data: Any, modules: tuple) -> FunctionSpec:
     where = f"functions.{name}"
-    v.identifier(name, where)
+    if not isinstance(name, str) or not QUALNAME.match(name):
+        raise SpecError(v.file, where, f"must be a function's name or Class.method, got {name!r}")
     data = v.mapping(data, where)
     v.keys(data, where, required=("args", "outputs", "points"),
-           optional=("module", "dims", "tolerance", "all_or_nothing", "checks", "cases"))
+           optional=("module", "dims", "tolerance", "all_or_nothing", "checks", "cases", "steps", "returns",
+                     "properties"))
     if "module" in data:
         module = v.choice(data["module"], f"{where}.module", modules)
     elif len(modules) == 1:
@@ -367,23 +488,13 @@ def _function(v: "_Validator", name: Any, data: Any, modules: tuple) -> Function
 
     args_data = v.mapping(data["args"], f"{where}.args")
     args = tuple(_arg(v, aname, adata, f"{where}.args.{aname}", dims) for aname, adata in args_data.items())
-
-    outputs = []
-    for i, odata in enumerate(v.list(data["outputs"], f"{where}.outputs")):
-        owhere = f"{where}.outputs[{i}]"
-        odata = v.mapping(odata, owhere)
-        v.keys(odata, owhere, required=("name", "kind"), optional=("shape", "dtype"))
-        kind = v.choice(odata["kind"], f"{owhere}.kind", OUTPUT_KINDS)
-        shape = _shape(v, odata["shape"], f"{owhere}.shape", dims) if "shape" in odata else None
-        dtype = v.choice(odata["dtype"], f"{owhere}.dtype", FLOAT_DTYPES + INT_DTYPES + (ANY_FLOAT,)) if "dtype" in odata else None
-        outputs.append(OutputSpec(name=v.identifier(odata["name"], f"{owhere}.name"), kind=kind, shape=shape, dtype=dtype))
-    if not outputs:
-        raise SpecError(v.file, f"{where}.outputs", "must list at least one output")
+    clash = set(dims) & set(args_data)
+    if clash:
+        raise SpecError(v.file, f"{where}.args.{sorted(clash)[0]}", "is a dimension's name too: give one of them another")
 
     tol = v.mapping(data.get("tolerance") or {}, f"{where}.tolerance")
-    v.keys(tol, f"{where}.tolerance", optional=("rtol", "atol"))
-    rtol = v.number(tol.get("rtol", 1e-6), f"{where}.tolerance.rtol", positive=True)
-    atol = v.number(tol.get("atol", 1e-9), f"{where}.tolerance.atol", positive=True)
+    rtol, atol = _tolerance(v, tol, f"{where}.tolerance", 1e-6, 1e-9)
+    outputs = _outputs(v, data["outputs"], f"{where}.outputs", dims)
 
     points = data["points"]
     if isinstance(points, dict):
@@ -395,12 +506,29 @@ def _function(v: "_Validator", name: Any, data: Any, modules: tuple) -> Function
     if p_pub < 0 or p_hid < 0:
         raise SpecError(v.file, f"{where}.points", "must not be negative")
 
+    if "steps" in data:
+        if "returns" in data:
+            raise SpecError(v.file, f"{where}.returns", "not with steps: the steps say what each call returns")
+        steps = _steps(v, data["steps"], f"{where}.steps")
+    else:
+        returns = [v.identifier(r, f"{where}.returns[{i}]") for i, r in enumerate(v.list(data.get("returns")
+                   or list(dict.fromkeys(o.root for o in outputs if o.root not in args_data)), f"{where}.returns"))]
+        steps = default_steps(name, [a.name for a in args], returns)
+    bound = set(args_data) | {b for s in steps for b in s.binds}
+    for i, o in enumerate(outputs):
+        if o.root not in bound:
+            raise SpecError(v.file, f"{where}.outputs[{i}].name", f"{o.root} is neither an argument nor bound by a step"
+                                                                   f" (bound: {', '.join(sorted(bound))})")
+    properties = _properties(v, data.get("properties") or [], f"{where}.properties")
+
     check_items = v.flat_list(data.get("checks") or [], f"{where}.checks")
     checks = tuple(v.choice(c, f"{where}.checks[{i}]", CHECKS) for i, c in enumerate(check_items) if not isinstance(c, dict))
-    fn = FunctionSpec(name=name, module=module, dims=dims, args=args, outputs=tuple(outputs), rtol=rtol, atol=atol,
+    fn = FunctionSpec(name=name, module=module, dims=dims, args=args, outputs=outputs, rtol=rtol, atol=atol,
                       points_public=p_pub, points_hidden=p_hid,
                       all_or_nothing=v.boolean(data.get("all_or_nothing", False), f"{where}.all_or_nothing"),
-                      checks=checks, cases=())
+                      checks=checks, cases=(), steps=steps, properties=properties)
+    if not fn.compared and not properties:
+        raise SpecError(v.file, f"{where}.outputs", "compares no output and has no properties: nothing would be judged")
     cases = _cases(v, data.get("cases") or [], f"{where}.cases", "public", fn)
     if p_pub > 0 and not cases:
         raise SpecError(v.file, f"{where}.cases", "public points but no public cases")
@@ -412,8 +540,72 @@ def _function(v: "_Validator", name: Any, data: Any, modules: tuple) -> Function
     return replace(fn, scored_checks=scored)
 
 
+def _tolerance(v: "_Validator", tol: dict, where: str, rtol, atol) -> tuple:
+    v.keys(tol, where, optional=("rtol", "atol"))
+    return (v.number(tol.get("rtol", rtol), f"{where}.rtol", positive=True) if "rtol" in tol or rtol is not None else None,
+            v.number(tol.get("atol", atol), f"{where}.atol", positive=True) if "atol" in tol or atol is not None else None)
+
+
+def _outputs(v: "_Validator", data: Any, where: str, dims: dict) -> tuple:
+    outputs = []
+    for i, odata in enumerate(v.list(data, where)):
+        owhere = f"{where}[{i}]"
+        odata = v.mapping(odata, owhere)
+        v.keys(odata, owhere, required=("name",), optional=("kind", "shape", "dtype", "tolerance", "compare"))
+        name = odata["name"]
+        if not isinstance(name, str) or not PATH.match(name):
+            raise SpecError(v.file, f"{owhere}.name", f"must be a name or a path such as grads.W1, got {name!r}")
+        kind = v.choice(odata.get("kind", "any"), f"{owhere}.kind", OUTPUT_KINDS)
+        shape = _shape(v, odata["shape"], f"{owhere}.shape", dims) if "shape" in odata else None
+        dtype = v.choice(odata["dtype"], f"{owhere}.dtype", FLOAT_DTYPES + INT_DTYPES + (ANY_FLOAT,)) if "dtype" in odata else None
+        rtol, atol = _tolerance(v, v.mapping(odata.get("tolerance") or {}, f"{owhere}.tolerance"),
+                                f"{owhere}.tolerance", None, None)
+        outputs.append(OutputSpec(name=name, kind=kind, shape=shape, dtype=dtype, rtol=rtol, atol=atol,
+                                  compare=v.boolean(odata.get("compare", True), f"{owhere}.compare")))
+    if not outputs:
+        raise SpecError(v.file, where, "must list at least one output")
+    names = [o.name for o in outputs]
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:
+        raise SpecError(v.file, where, f"{twice[0]} is listed twice")
+    return tuple(outputs)
+
+
+def _steps(v: "_Validator", data: Any, where: str) -> tuple:
+    items = v.list(data, where)
+    if not items:
+        raise SpecError(v.file, where, "must list at least one step")
+    out = []
+    for i, text in enumerate(items):
+        if not isinstance(text, str):
+            raise SpecError(v.file, f"{where}[{i}]", f"must be a Python statement as a string, got {_kind(text)}")
+        try:
+            out.append(parse_step(text))
+        except StepError as e:
+            raise SpecError(v.file, f"{where}[{i}]", str(e)) from None
+    return tuple(out)
+
+
+def _properties(v: "_Validator", data: Any, where: str) -> tuple:
+    out = []
+    for i, pdata in enumerate(v.flat_list(data, where)):
+        pwhere = f"{where}[{i}]"
+        pdata = v.mapping(pdata, pwhere)
+        v.keys(pdata, pwhere, required=("name", "expect", "message"), optional=("when",))
+        for key in ("expect", "when"):
+            if key in pdata:
+                try:
+                    compile(v.string(pdata[key], f"{pwhere}.{key}"), f"{pwhere}.{key}", "eval")
+                except SyntaxError as e:
+                    raise SpecError(v.file, f"{pwhere}.{key}", f"not a Python expression: {e.msg}") from None
+        out.append(PropertySpec(name=v.identifier(pdata["name"], f"{pwhere}.name"), expect=pdata["expect"],
+                                message=" ".join(v.string(pdata["message"], f"{pwhere}.message").split()),
+                                when=pdata.get("when", "")))
+    return tuple(out)
+
+
 _CHECK_FIELDS = {                    # kind -> (its required fields, its optional fields)
-    "gradient": ((), ("wrt", "loss", "grad", "samples", "h", "tolerance", "case")),
+    "gradient": ((), ("wrt", "loss", "grad", "samples", "h", "tolerance", "case", "steps")),
     "agrees_with": (("function",), ()),
     "no_loops": ((), ()),
     "no_autograd": ((), ()),
@@ -451,8 +643,36 @@ def _scored_check(v: "_Validator", data: dict, where: str, fn: FunctionSpec) -> 
         if key in data:
             fields[key] = v.number(data[key], f"{where}.{key}", positive=True)
     if kind == "gradient":
-        outputs = {o.name: o for o in fn.outputs}
-        args = {a.name: a for a in fn.args}
+        fields.update(_gradient_fields(v, data, where, fn))
+    return CheckSpec(**fields)
+
+
+def _gradient_fields(v: "_Validator", data: dict, where: str, fn: FunctionSpec) -> dict:
+    """A gradient check's loss and (input, gradient output) pairs.
+
+    The short form names one float array argument (`wrt`), the array output holding the loss's
+    gradient with respect to it (`grad`) and a scalar output (`loss`), each found when left out.
+    The general form maps inputs to outputs, `wrt: {x: dx, w: dw, b: db}`, with a `loss` that is an
+    output or an expression of outputs and arguments (`sum(out * dout)`: the centred differences
+    of a backward function's own forward, as CS231n's eval_numerical_gradient_array)."""
+    outputs = {o.name: o for o in fn.outputs}
+    args = {a.name: a for a in fn.args}
+    if isinstance(data.get("wrt"), dict):
+        if "grad" in data:
+            raise SpecError(v.file, f"{where}.grad", "not with a mapping wrt: the mapping names each gradient")
+        pairs = []
+        for i, (inp, out) in enumerate(v.mapping(data["wrt"], f"{where}.wrt").items()):
+            if not isinstance(out, str) or not PATH.match(out) or out.split(".")[0] not in \
+                    {o.root for o in fn.outputs}:
+                raise SpecError(v.file, f"{where}.wrt.{inp}", f"must name an output holding its gradient, got {out!r}")
+            _float_array(v, args, str(inp), f"{where}.wrt.{inp}")
+            pairs.append((str(inp), out))
+        if not pairs:
+            raise SpecError(v.file, f"{where}.wrt", "must map at least one input to its gradient")
+        loss = data.get("loss")
+        if not isinstance(loss, str) or not loss:
+            raise SpecError(v.file, f"{where}.loss", "required with a mapping wrt: an output, or an expression such as sum(out * dout)")
+    else:
         loss = data.get("loss") or next((o.name for o in fn.outputs if o.kind == "scalar"), None)
         grad = data.get("grad") or next((o.name for o in fn.outputs if o.kind == "array"), None)
         if loss not in outputs or outputs[loss].kind != "scalar":
@@ -463,8 +683,27 @@ def _scored_check(v: "_Validator", data: dict, where: str, fn: FunctionSpec) -> 
                                        and outputs[grad].shape == a.shape), None)
         if wrt not in args or args[wrt].kind != "array" or not args[wrt].dtype.startswith("float"):
             raise SpecError(v.file, f"{where}.wrt", f"must name a float array argument (arguments: {', '.join(args)})")
-        fields.update(loss=loss, grad=grad, wrt=wrt)
-    return CheckSpec(**fields)
+        pairs = [(wrt, grad)]
+    if loss not in outputs:
+        try:
+            compile(loss, f"{where}.loss", "eval")
+        except SyntaxError as e:
+            raise SpecError(v.file, f"{where}.loss", f"neither an output nor a Python expression ({e.msg}): {loss}") from None
+    fields = {"loss": loss, "pairs": tuple(pairs), "wrt": pairs[0][0], "grad": pairs[0][1]}
+    if "steps" in data:
+        fields["steps"] = _steps(v, data["steps"], f"{where}.steps")
+    return fields
+
+
+def _float_array(v: "_Validator", args: dict, path: str, where: str) -> None:
+    """The argument (or part of one) at `path` must be a generated float array."""
+    parts = path.split(".")
+    arg = args.get(parts[0])
+    for key in parts[1:]:
+        arg = dict(arg.items).get(int(key) if key.isdigit() and arg.kind != "dict" else key) if arg is not None else None
+    if arg is None or arg.kind != "array" or not arg.dtype.startswith("float"):
+        raise SpecError(v.file, where, f"must name a float array argument, or one inside a dict argument "
+                                       f"(arguments: {', '.join(args)})")
 
 
 def _check_references(v: "_Validator", functions: list) -> None:
@@ -478,14 +717,41 @@ def _check_references(v: "_Validator", functions: list) -> None:
             other = by_name.get(c.function)
             if other is None or other is f:
                 raise SpecError(v.file, where, f"must name another function of this assignment, got {c.function!r}")
-            if [a.name for a in other.args] != [a.name for a in f.args] or len(other.outputs) != len(f.outputs):
-                raise SpecError(v.file, where, f"{c.function} must take the same arguments and return as many outputs as {f.name}")
+            if [a.name for a in other.args] != [a.name for a in f.args] or \
+                    [o.name for o in other.compared] != [o.name for o in f.compared]:
+                raise SpecError(v.file, where, f"{c.function} must take the same arguments and compare the same outputs as {f.name}")
 
 
-def _arg(v: "_Validator", name: str, data: Any, where: str, dims: dict) -> ArgSpec:
-    v.identifier(name, where)
-    data = v.mapping(data, where)
+def _arg(v: "_Validator", name: str, data: Any, where: str, dims: dict, item: bool = False) -> ArgSpec:
+    """One argument (or, with `item`, one part of a container argument: any key or index name).
+
+    A mapping with `kind` declares a generated value or a container; a mapping without `kind` is
+    a dict of parts and a list a list of parts (`{mode: train, running_mean: {kind: array, ...}}`);
+    any other YAML value (a string, number, bool or null) is that literal."""
+    if not item:
+        v.identifier(name, where)
+    if isinstance(data, list):
+        data = {"kind": "list", "items": data}
+    elif isinstance(data, dict) and "kind" not in data:
+        data = {"kind": "dict", "items": data}
+    elif not isinstance(data, dict):
+        data = {"kind": "literal", "value": data}
     kind = v.choice(data.get("kind"), f"{where}.kind", ARG_KINDS)
+    if kind == "literal":
+        v.keys(data, where, required=("kind",), optional=("value",))
+        value = data.get("value")
+        if not isinstance(value, (str, int, float, bool, type(None))):
+            raise SpecError(v.file, f"{where}.value", f"a literal is a string, number, bool or null, got {_kind(value)}")
+        return ArgSpec(name=name, kind=kind, value=value)
+    if kind in CONTAINER_KINDS:
+        v.keys(data, where, required=("kind", "items"), optional=())
+        if kind == "dict":
+            parts = v.mapping(data["items"], f"{where}.items")
+            items = tuple((str(k), _arg(v, str(k), d, f"{where}.{k}", dims, item=True)) for k, d in parts.items())
+        else:
+            parts = v.list(data["items"], f"{where}.items")
+            items = tuple((i, _arg(v, str(i), d, f"{where}[{i}]", dims, item=True)) for i, d in enumerate(parts))
+        return ArgSpec(name=name, kind=kind, items=items)
     allowed = {"array": ("kind", "shape", "dtype", "dist", "loc", "scale", "low", "high"),
                "labels": ("kind", "shape", "dtype", "low", "high"),
                "scalar": ("kind", "dtype", "dist", "loc", "scale", "low", "high", "value")}[kind]
@@ -504,7 +770,10 @@ def _arg(v: "_Validator", name: str, data: Any, where: str, dims: dict) -> ArgSp
     fields["dtype"] = v.choice(data.get("dtype", default_dtype), f"{where}.dtype",
                                FLOAT_DTYPES if kind == "array" else FLOAT_DTYPES + INT_DTYPES + ("float", "int"))
     if kind == "scalar" and "value" in data:
-        fields["value"] = v.number(data["value"], f"{where}.value")
+        if isinstance(data["value"], str) and data["value"] in dims:
+            fields["value"], fields["dtype"] = data["value"], "int"      # a dimension's size
+        else:
+            fields["value"] = v.number(data["value"], f"{where}.value")
         return ArgSpec(**fields)
     fields["dist"] = v.choice(data.get("dist", "normal"), f"{where}.dist", DISTRIBUTIONS)
     for key in ("loc", "scale", "low", "high"):
@@ -523,7 +792,7 @@ def _cases(v: "_Validator", data: Any, where: str, visibility: str, fn: Function
     for i, cdata in enumerate(items):
         cwhere = f"{where}[{i}]"
         cdata = v.mapping(cdata, cwhere)
-        v.keys(cdata, cwhere, required=("seed",), optional=("note", "dims", "args"))
+        v.keys(cdata, cwhere, required=("seed",), optional=("note", "dims", "args", "steps"))
         seed = cdata["seed"]
         if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
             raise SpecError(v.file, f"{cwhere}.seed", f"must be a non-negative integer, got {seed!r}")
@@ -543,20 +812,42 @@ def _cases(v: "_Validator", data: Any, where: str, visibility: str, fn: Function
             awhere = f"{cwhere}.args.{aname}"
             if aname not in by_name:
                 raise SpecError(v.file, awhere, f"unknown argument (arguments: {', '.join(by_name)})")
-            adata = v.mapping(adata, awhere)
-            base = by_name[aname]
-            if "value" in adata:      # a fixed value replaces the distribution
-                merged = {"kind": base.kind, "dtype": base.dtype, **adata}
-            else:
-                merged = {**_as_yaml(base), **adata}
-            overrides[aname] = _arg(v, aname, merged, awhere, fn.dims)
+            overrides[aname] = _arg(v, aname, _override(by_name[aname], adata), awhere, fn.dims)
+        steps = None
+        if "steps" in cdata:
+            steps = _steps(v, cdata["steps"], f"{cwhere}.steps")
+            bound = {a.name for a in fn.args} | {b for s in steps for b in s.binds}
+            missing = [o.root for o in fn.outputs if o.root not in bound]
+            if missing:
+                raise SpecError(v.file, f"{cwhere}.steps", f"bind no {missing[0]}, an output of {fn.name}")
         cases.append(CaseSpec(visibility=visibility, index=len(cases) + 1, seed=seed,
-                              note=str(cdata.get("note", "")), dims=dims, args=overrides))
+                              note=str(cdata.get("note", "")), dims=dims, args=overrides, steps=steps))
     return cases
 
 
-def _as_yaml(arg: ArgSpec) -> dict:
+def _override(base: ArgSpec, data: Any) -> Any:
+    """A case's `args` entry laid over the function's declaration, in spec form.
+
+    `{value: 0.0}` fixes a drawn scalar; other fields replace the declaration's (`{scale: 40}`); a
+    dict argument's parts merge key by key (`{mode: test}`, `{running_mean: ~}` drops that key);
+    anything else (a literal, a list) replaces the whole argument."""
+    if isinstance(data, dict) and base.kind == "dict" and "kind" not in data and "items" not in data:
+        return {"kind": "dict", "items": _merge(_as_yaml(base)["items"], data)}
+    if isinstance(data, dict) and "kind" not in data and base.kind in LEAF_KINDS:
+        if "value" in data:          # a fixed value replaces the distribution
+            return {"kind": base.kind, "dtype": base.dtype, **data} if base.kind == "scalar" else {"kind": "literal", **data}
+        return {**_as_yaml(base), **data}
+    return data
+
+
+def _as_yaml(arg: ArgSpec) -> Any:
     """An ArgSpec back in spec form, so that a case's override is validated like a declaration."""
+    if arg.kind == "literal":
+        return {"kind": "literal", "value": arg.value}
+    if arg.kind == "dict":
+        return {"kind": "dict", "items": {k: _as_yaml(a) for k, a in arg.items}}
+    if arg.kind in ("list", "tuple"):
+        return {"kind": arg.kind, "items": [_as_yaml(a) for _, a in arg.items]}
     keys = {"array": ("kind", "shape", "dtype", "dist", "loc", "scale", "low", "high"),
             "labels": ("kind", "shape", "dtype", "low", "high"),
             "scalar": ("kind", "dtype", "dist", "loc", "scale", "low", "high", "value")}[arg.kind]

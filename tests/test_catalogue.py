@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from grader.catalogue import Mistake, load_catalogue, matches, variant_source
+from grader.catalogue import Mistake, load_catalogue, variant_source
 from grader.spec import SpecError, load_spec
 from grader.validate import render, validate
 
@@ -116,13 +116,21 @@ def test_an_edit_that_does_not_apply_is_a_spec_error():
 
 def test_matching_a_mistake_needs_every_output_and_the_same_non_finite_places():
     import numpy as np
-    m = [np.array(2.0), np.array([1.0, np.inf])]
-    assert matches([np.array(2.0 + 1e-9), np.array([1.0, np.inf])], m, 1e-6, 1e-9)
-    assert not matches([np.array(2.1), np.array([1.0, np.inf])], m, 1e-6, 1e-9)
-    assert not matches([np.array(2.0), np.array([1.0, 3.0])], m, 1e-6, 1e-9)
-    assert not matches([np.array(2.0), None], m, 1e-6, 1e-9)
+    from grader.judge import matches
+    from grader.values import Leaf
+    fn = load_spec(REPO / "assignments" / "linear_classifier").function("svm_loss_naive")     # loss, dW
+
+    def outputs(loss, dW):
+        return {"loss": Leaf("python_number", "float", np.array(loss)),
+                "dW": Leaf("tensor", "torch.Tensor", np.array(dW)) if dW is not None else Leaf("none", "None")}
+    m = outputs(2.0, [1.0, np.inf])
+    assert matches(fn, outputs(2.0 + 1e-9, [1.0, np.inf]), m)
+    assert not matches(fn, outputs(2.1, [1.0, np.inf]), m)
+    assert not matches(fn, outputs(2.0, [1.0, 3.0]), m)
+    assert not matches(fn, outputs(2.0, None), m)
+    assert not matches(fn, {"loss": m["loss"]}, m)                 # an output missing
     # Where both have non-finite values, the finite ones must still agree.
-    assert not matches([np.array(2.0), np.array([1.1, np.inf])], m, 1e-6, 1e-9)
+    assert not matches(fn, outputs(2.0, [1.1, np.inf]), m)
 
 
 def test_self_check_with_only_the_handout_names_the_mistake(tmp_path):

@@ -209,7 +209,7 @@ def test_the_html_escapes_everything_the_students_code_can_say():
 
 
 def test_the_html_has_a_row_per_case_with_its_status_what_is_wrong_and_the_diagnosis_once():
-    wrong = "dW: relative error 2 at [0, 6]: expected 0.023662858, got -0.024025217 (tolerance 1e-06; 48 of 48 values are outside it)"
+    wrong = "dW[0, 6]: expected 0.023662858, got -0.024025217 (relative error 2, tolerance 1e-06; 48 of 48 values are outside it)"
     result = result_with(case(1, message=wrong, diagnosis="the reg factor", details="Hint: look at dW"),
                          case(2, PASSED), case(3, message=wrong, diagnosis="the reg factor"),
                          checks=[CheckResult("svm_loss_naive", "gradient", "public", FAILED, 0, 1, "dW is 2 times")])
@@ -448,7 +448,7 @@ def test_in_a_script_check_prints_what_grader_check_prints(tmp_path):
     assert text.startswith(f"grader 0.1.0: linear_classifier, {script}\n{PUBLIC_ONLY}\n")
     assert ("FAIL svm_loss_naive: 0/3 cases passed, 0/2 points\n"
             "     public-1 (seed 1, N=14, D=6, C=8): failed\n"
-            "        dW: relative error 2 at [0, 6]: expected 0.023662858, got -0.024025217 (tolerance 1e-06; 48 of 48 values are outside it)\n"
+            "        dW[0, 6]: expected 0.023662858, got -0.024025217 (relative error 2, tolerance 1e-06; 48 of 48 values are outside it)\n"
             f"        Probably: {REG_DIAGNOSIS}") in text
     assert "\npassed: False\ndumpable: 1\n" in text
     assert "     public-1 (seed 1, N=6, D=19, C=8): not implemented\n        softmax_loss_naive is not implemented yet" in text
@@ -491,7 +491,7 @@ def test_in_jupyter_check_shows_the_latest_definition_as_an_html_table(tmp_path,
     assert [row[:4] for row in rows[1:]] == [["public-1", "1", "N=14, D=6, C=8", "failed"],
                                              ["public-2", "2", "N=19, D=16, C=4", "failed"],
                                              ["public-3", "3", "N=12, D=18, C=4", "failed"]]
-    assert rows[1][4] == "dW: relative error 2 at [0, 6]: expected 0.023662858, got -0.024025217 (tolerance 1e-06; 48 of 48 values are outside it)"
+    assert rows[1][4] == "dW[0, 6]: expected 0.023662858, got -0.024025217 (relative error 2, tolerance 1e-06; 48 of 48 values are outside it)"
     assert rows[1][5].startswith(REG_DIAGNOSIS)
     assert "FAIL svm_loss_naive: 0/3 cases passed, 0/2 points" in bob[-1]["data"]["text/plain"]
 

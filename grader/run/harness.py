@@ -1,8 +1,8 @@
-"""What runs inside the forked child: import the student's modules, call their functions.
+"""What runs inside the forked child: import the student's modules, run the job's calls.
 
-This is the only place where student code executes. Everything it sends back goes through
-`protocol.encode`: outputs become plain arrays here, in the child, and the trusted grader
-decodes bytes and compares. Every exception, `SystemExit` and `KeyboardInterrupt` included,
+This is the only place where student code executes (each call's steps are run by execute.py).
+Everything it sends back goes through `values.encode` and `protocol.encode`: outputs become plain
+data and arrays here, in the child, and the trusted grader decodes bytes and compares. Every exception, `SystemExit` and `KeyboardInterrupt` included,
 becomes a value with the student's file and line.
 """
 from __future__ import annotations
@@ -12,16 +12,12 @@ import io
 import linecache
 import os
 import sys
-import time
 import traceback
 import types
 
-import numpy as np
-
-from . import protocol
+from . import execute, protocol
 
 OUTPUT_CAP = 8 << 10                 # characters of printed output kept per case
-REPR_CAP = 200
 
 
 def run(job: dict, inputs: list, start: int, skip: set, out_fd: int, capture_fd: int,
@@ -34,6 +30,8 @@ def run(job: dict, inputs: list, start: int, skip: set, out_fd: int, capture_fd:
     torch = _framework(job["framework"])
     folder = job["submission_dir"]
     sys.path.insert(0, folder)
+    if job.get("support_dir"):           # the assignment's support modules win over copies in the submission
+        sys.path.insert(0, job["support_dir"])
     sys.dont_write_bytecode = True       # no __pycache__ written into the submission
 
     capture = _Capture(capture_fd)
@@ -58,146 +56,24 @@ def run(job: dict, inputs: list, start: int, skip: set, out_fd: int, capture_fd:
         except BaseException as e:  # noqa: BLE001 - SystemExit, KeyboardInterrupt at import are the student's
             errors[name] = _describe(e, folder)
             by_path[path] = (None, errors[name])
+    scenarios = {}
+    for name, source in (job.get("scenarios") or {}).items():
+        try:
+            scenarios[name] = _import(name, f"{name}.py", source, register=False)
+        except BaseException as e:  # noqa: BLE001 - the assignment's bug, reported on every call that needs it
+            errors[name] = _describe(e, folder)
     send({"type": "imported", "errors": errors, "stdout": capture.take()})
 
+    ctx = execute.Context(modules=modules, errors=errors, scenarios=scenarios, torch=torch,
+                          describe=lambda e: _describe(e, folder))
     for index in range(start, len(job["calls"])):
         call = job["calls"][index]
         if call["function"] in skip:
             continue
-        header, arrays = _call(call, inputs, modules, errors, torch, folder)
+        header, arrays = execute.run_call(call, inputs, ctx)
         header.update(type="result", index=index, stdout=capture.take())
         send(header, arrays)
     send({"type": "done"})
-
-
-def _call(call: dict, inputs: list, modules: dict, errors: dict, torch, folder: str) -> tuple[dict, list]:
-    module = call["module"]
-    if module in errors:
-        return {"status": "import_error", "error": errors[module]}, []
-    fn = getattr(modules[module], call["function"], None)
-    if fn is None:
-        return {"status": "missing_function"}, []
-    if not callable(fn):
-        return {"status": "missing_function", "error": {"message": f"{call['function']} is a {type(fn).__name__}, not a function"}}, []
-
-    args = [_to_framework(_value(a, inputs), torch) for a in call["args"]]
-    t0 = time.perf_counter()
-    try:
-        returned = fn(*args)
-    except BaseException as e:  # noqa: BLE001
-        return {"status": "exception", "error": _describe(e, folder), "duration": time.perf_counter() - t0}, []
-    duration = time.perf_counter() - t0
-
-    header = {"status": "returned", "duration": duration}
-    n = len(call["outputs"])
-    if n == 1 and not isinstance(returned, tuple):
-        values = [returned]
-    elif isinstance(returned, (tuple, list)) and len(returned) == n:
-        values = list(returned)
-    else:
-        header["status"] = "bad_return"
-        header["returned"] = _type_name(returned) + (f" of length {len(returned)}" if isinstance(returned, (tuple, list)) else "")
-        return header, []
-    header["values"], arrays = [], []
-    for v in values:
-        meta, array = _plain(v, torch)
-        if array is not None:
-            meta["array"] = len(arrays)
-            arrays.append(array)
-        header["values"].append(meta)
-    size = sum(a.nbytes for a in arrays)
-    if size > protocol.ANSWER_CAP:                                # it could not even be sent back
-        shapes = ", ".join(f"{a.dtype} array of shape {a.shape}" for a in arrays if a.nbytes > 1 << 20)
-        return {"status": "too_large", "duration": duration, "returned": f"{size / 2**20:.0f} MiB ({shapes})"}, []
-    if "no_input_mutation" in call.get("checks", ()):
-        # Each array input as the call left it, for the grader to judge, unless it is bit for bit
-        # the one received (then only that is said: most calls change nothing, and sending every
-        # input back would double the traffic).
-        header["inputs_after"] = []
-        for spec_arg, arg in zip(call["args"], args):
-            if "array" in spec_arg:
-                if _same(_view(arg, torch), inputs[spec_arg["array"]]):
-                    header["inputs_after"].append({"name": spec_arg["name"], "unchanged": True})
-                    continue
-                meta, array = _plain(arg, torch)
-                if array is not None:
-                    meta["array"] = len(arrays)
-                    arrays.append(array)
-                header["inputs_after"].append({"name": spec_arg["name"], **meta})
-    return header, arrays
-
-
-def _plain(v, torch) -> tuple[dict, np.ndarray | None]:
-    """An output as (description, plain array or None). Only real numbers become arrays."""
-    meta = {"type": _type_name(v)}
-    try:
-        if torch is not None and isinstance(v, torch.Tensor):
-            meta["kind"] = "tensor"
-            t = v.detach().cpu()
-            if t.is_complex() or t.dtype == torch.bool:
-                meta["kind"] = "other"
-                meta["dtype"] = str(t.dtype)
-                return meta, None
-            a = np.array(t.numpy(), copy=True)
-        elif isinstance(v, np.ndarray):
-            meta["kind"] = "ndarray"
-            a = np.array(v, copy=True)
-        elif isinstance(v, bool) or isinstance(v, np.bool_):
-            meta["kind"] = "bool"
-            return meta, None
-        elif isinstance(v, (int, float)):
-            meta["kind"] = "python_number"
-            a = np.array(float(v) if isinstance(v, float) else v)
-            if a.dtype == object:
-                return {**meta, "kind": "other"}, None
-        elif isinstance(v, np.generic):
-            meta["kind"] = "numpy_scalar"
-            a = np.array(v)
-        else:
-            meta["kind"] = "other"
-            meta["repr"] = _short_repr(v)
-            return meta, None
-    except BaseException as e:  # noqa: BLE001 - a hostile object may raise anything
-        return {"type": meta["type"], "kind": "other", "repr": f"<conversion failed: {type(e).__name__}>"}, None
-    if a.dtype.str not in protocol.ALLOWED_DTYPES or a.dtype == np.bool_:
-        meta["kind"] = "other"
-        meta["dtype"] = str(a.dtype)
-        return meta, None
-    return meta, a
-
-
-def _view(v, torch) -> np.ndarray | None:
-    """An input as the call left it, as an ndarray sharing its memory (no copy), or None."""
-    try:
-        if torch is not None and isinstance(v, torch.Tensor):
-            return v.detach().cpu().numpy() if v.dtype != torch.bool and not v.is_complex() else None
-        return v if isinstance(v, np.ndarray) else None
-    except BaseException:  # noqa: BLE001 - a hostile object may raise anything
-        return None
-
-
-def _same(now: np.ndarray | None, original: np.ndarray) -> bool:
-    """Bit for bit the same array. Compared as raw bytes (memcmp, no copy where both are contiguous):
-    student code may have replaced numpy's functions (np.array_equal = lambda *a: True), not these."""
-    if now is None or now.dtype != original.dtype or now.shape != original.shape:
-        return False
-    try:
-        return memoryview(now).cast("B") == memoryview(original).cast("B")
-    except (TypeError, ValueError, BufferError):          # not contiguous: compare copies
-        return now.tobytes() == original.tobytes()
-
-
-def _value(arg: dict, inputs: list):
-    if "array" in arg:
-        return inputs[arg["array"]]
-    return arg["scalar"]
-
-
-def _to_framework(v, torch):
-    """The student's own copy of an input, as a tensor when the assignment uses torch."""
-    if isinstance(v, np.ndarray):
-        return torch.from_numpy(v.copy()) if torch is not None else v.copy()
-    return v
 
 
 def _import(name: str, path: str, source: str | None = None, register: bool = True):
@@ -247,21 +123,6 @@ def _describe(e: BaseException, folder: str) -> dict:
         info["traceback"] = "".join(
             f'  {os.path.basename(f.filename)}, line {f.lineno}, in {f.name}\n    {(f.line or "").strip()}\n' for f in frames)
     return info
-
-
-def _type_name(v) -> str:
-    if v is None:
-        return "None"
-    t = type(v)
-    return t.__qualname__ if t.__module__ == "builtins" else f"{t.__module__}.{t.__qualname__}"
-
-
-def _short_repr(v) -> str:
-    try:
-        r = repr(v)
-    except BaseException:  # noqa: BLE001
-        return "<unrepresentable>"
-    return r if len(r) <= REPR_CAP else r[:REPR_CAP] + "..."
 
 
 class _Capture:

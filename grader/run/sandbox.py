@@ -55,6 +55,7 @@ class Policy:
     cpu_seconds: int                  # CPU time backstop; the wall-clock kill is the zygote's
     submission_dir: str               # read-only
     scratch: str                      # read-write; the working directory
+    read_only: tuple = ()             # more folders it may read: the assignment's support files
 
 
 def mode_of(layers: tuple) -> str:
@@ -214,6 +215,8 @@ def apply_landlock(policy: Policy) -> None:
         for root in readable_roots():
             _landlock_allow(ruleset, root, read & fs)
         _landlock_allow(ruleset, policy.submission_dir, (_READ_FILE | _READ_DIR) & fs)
+        for path in policy.read_only:
+            _landlock_allow(ruleset, path, (_READ_FILE | _READ_DIR) & fs)
         _landlock_allow(ruleset, policy.scratch, fs)
         _landlock_allow(ruleset, os.devnull, (_READ_FILE | _WRITE_FILE) & fs)
         for path in ("/dev/urandom", "/dev/random", "/dev/zero", "/proc/cpuinfo", "/proc/meminfo", "/proc/stat"):

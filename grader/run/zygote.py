@@ -41,6 +41,8 @@ def main(argv=None) -> None:
     opts = parser.parse_args(argv)
     sandbox.protect_self()
     import numpy  # noqa: F401 - imported once here, shared by every child
+    import numpy.random  # noqa: F401 - numpy imports it lazily; each call seeds it (and a child may not read numpy's folder)
+    import random  # noqa: F401
     if "torch" in opts.preload:
         import torch
         torch.set_num_threads(1)     # sets a number; starts no thread pool
@@ -154,6 +156,8 @@ def run_job(job: dict, inputs: list, out_fd: int) -> None:
     job_dir = tempfile.mkdtemp(prefix="grader-")
     scratch = os.path.join(job_dir, "work")     # the child's working directory, empty at the start
     os.mkdir(scratch, 0o700)
+    if job.get("support"):                      # the assignment's support files, read-only for the child
+        job["support_dir"] = _write_support(job_dir, job.pop("support"))
 
     # The grader reads a job's reply whole, so the frames go out together when the job ends (or
     # once they pass a few MiB): one write and one wake-up of the grader per submission, not per case.
@@ -208,6 +212,21 @@ def run_job(job: dict, inputs: list, out_fd: int) -> None:
         forward({"type": "job_done", **_SANDBOX}, end=True)
 
 
+def _write_support(job_dir: str, files: dict) -> str:
+    """Write {relative path: text} under job_dir/support; its path. Paths that would leave it are skipped."""
+    root = os.path.join(job_dir, "support")
+    os.mkdir(root, 0o700)
+    for rel, text in files.items():
+        target = os.path.normpath(os.path.join(root, rel))
+        if not target.startswith(root + os.sep):
+            continue
+        os.makedirs(os.path.dirname(target), exist_ok=True)
+        with open(target, "w", encoding="utf-8") as f:
+            f.write(text)
+        os.chmod(target, 0o400)
+    return root
+
+
 def _run_child(job, inputs, start, skip, job_dir, scratch, relay, done, imported):
     """Fork one child from `start`; relay its frames. Returns (outcome, index it was on)."""
     lim = job["limits"]
@@ -219,6 +238,7 @@ def _run_child(job, inputs, start, skip, job_dir, scratch, relay, done, imported
             os.close(r)
             policy = sandbox.Policy(
                 memory=int(lim["memory"]), submission_dir=job["submission_dir"], scratch=scratch,
+                read_only=(job["support_dir"],) if job.get("support_dir") else (),
                 cpu_seconds=int(lim["import_timeout"] + lim["case_timeout"] * max(1, lim["n_calls"])) + 1)
             open(capture_path, "ab").close()
             capture_fd = os.open(capture_path, os.O_RDONLY)     # before Landlock: it lies outside the scratch folder

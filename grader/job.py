@@ -1,0 +1,83 @@
+"""A worker's job: the calls to make (each a case's steps on its arguments) and the files to use.
+
+    >>> calls, inputs = job_calls(spec, [(fn, case) for fn, case in cases])
+    >>> job = build_job(spec, calls, modules, submission)
+
+Every array of every call goes into one list, `inputs`, that the calls refer to by index (sent
+once per job as raw bytes); everything else is JSON. The same job form runs the student's code,
+the reference and the catalogued mistakes (grader/run/execute.py runs each call).
+"""
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from . import values
+from .cases import Case
+from .spec import AssignmentSpec, FunctionSpec
+
+
+@dataclass(frozen=True)
+class Call:
+    """One call of a job: a function's case, run with its own steps (by default the case's) and
+    sending back the named outputs (by default the function's)."""
+
+    fn: FunctionSpec
+    case: Case
+    steps: tuple | None = None
+    outputs: tuple | None = None             # output names (paths as written)
+
+    @property
+    def run_steps(self) -> tuple:
+        return self.steps if self.steps is not None else self.fn.steps_for(self.case.spec)
+
+    @property
+    def output_names(self) -> tuple:
+        return self.outputs if self.outputs is not None else tuple(o.name for o in self.fn.outputs)
+
+
+def as_call(item) -> Call:
+    return item if isinstance(item, Call) else Call(fn=item[0], case=item[1])
+
+
+def job_calls(spec: AssignmentSpec, items) -> tuple[list[dict], list[np.ndarray]]:
+    """The calls of a job ((FunctionSpec, Case) pairs or Calls), with their arrays in one list."""
+    inputs: list[np.ndarray] = []
+    modules = set(spec.modules) | {Path(rel).stem for rel in spec.scenarios}
+    calls = []
+    for item in items:
+        call = as_call(item)
+        fn, case, steps = call.fn, call.case, call.run_steps
+        read = {name for s in steps for name in s.reads}
+        needs = [fn.module] + sorted(m for m in modules & read if m != fn.module)
+        calls.append({"function": fn.name, "module": fn.module, "case": case.case_id,
+                      "args": [[name, values.to_wire(value, inputs)] for name, value in case.args.items()],
+                      "dims": dict(case.dims), "steps": [s.as_job() for s in steps],
+                      "outputs": [list(values.parse_path(o)) for o in call.output_names],
+                      "checks": list(fn.checks), "seed": case_seed(case), "needs": needs})
+    return calls, inputs
+
+
+def case_seed(case: Case) -> int:
+    """The seed every random generator starts from in a case's call (the student's and the reference's)."""
+    return int.from_bytes(hashlib.sha256(f"{case.function}/{case.spec.seed}/generators".encode()).digest()[:4], "little")
+
+
+def build_job(spec: AssignmentSpec, calls: list[dict], modules: dict, submission: Path, notebooks=None) -> dict:
+    """The worker's job: the calls, the module files, the code converted from notebooks, and the
+    assignment's support and scenario files.
+
+    A module whose notebook did not convert gets no path: the grader reports its error itself."""
+    from .notebook import Notebooks
+    notebooks = notebooks or Notebooks()
+    submission = Path(submission)
+    folder = submission.resolve() if submission.is_dir() else submission.resolve().parent
+    lim = spec.limits
+    modules = {m: (None if m in notebooks.errors else path) for m, path in modules.items()}
+    return {"framework": spec.framework, "submission_dir": str(folder), "modules": modules, "calls": calls,
+            "sources": notebooks.sources, "support": spec.support_files(), "scenarios": spec.scenario_sources(),
+            "limits": {"case_timeout": lim.case_timeout, "import_timeout": lim.import_timeout, "memory": lim.memory,
+                       "skip_after_timeouts": lim.skip_after_timeouts, "n_calls": len(calls)}}

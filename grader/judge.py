@@ -1,0 +1,325 @@
+"""Judging one case: what the student's call came to, against the reference's, into a CaseResult.
+
+    >>> result = judge_case(spec, fn, case, expected, outcome, import_errors={})
+    >>> result.status, result.message
+    ('failed', "grads['W2'][3, 1]: expected 0.0123, got -0.0456 (relative error 4.7, tolerance 1e-06)")
+
+Everything here runs in the trusted process on decoded plain data (outcome.py). A case fails
+on a wrong output (compare.py, leaf by leaf), a false property (properties.py) or an input
+changed in place; it is not judged when a step before the graded one (the student's own forward,
+whose cache the backward is graded on) failed or returned something wrong, and then the case
+says so and names that function instead of blaming this one (`blocked_by`). A wrong answer that
+equals a catalogued mistake's is given its sentence; otherwise localise.py may say where it is wrong.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from . import compare, hints, localise, properties, values
+from .cases import Case
+from .outcome import Outcome
+from .results import CRASHED, ERROR, FAILED, NOT_IMPLEMENTED, PASSED, TIMEOUT, CaseResult, OutputCheck
+from .run.protocol import ANSWER_CAP
+from .spec import AssignmentSpec, FunctionSpec
+
+
+def judge_case(spec: AssignmentSpec, fn: FunctionSpec, case: Case, expected: Outcome, outcome: Outcome,
+               import_errors: dict, mistakes=None, files: dict | None = None) -> CaseResult:
+    """The CaseResult of one case. `expected` is the reference's outcome on it; `files` names the
+    file of each module that does not come from `<module>.py` (a notebook)."""
+    files = files or {}
+    steps = fn.steps_for(case.spec)
+    if outcome.status != "returned":
+        return _not_returned(spec, fn, case, outcome, steps, import_errors, files)
+    framework = spec.framework
+    checks: list[OutputCheck] = []
+    by_output: dict[str, list[OutputCheck]] = {}
+    for out in fn.outputs:
+        inner = frozenset(o.path[len(out.path):] for o in fn.outputs
+                          if o is not out and o.path[:len(out.path)] == out.path)
+        shown = values.show(out.path, expected.via.get(out.name))
+        verdicts = compare.compare_tree(shown, out.kind, framework, expected.outputs[out.name], outcome.outputs[out.name],
+                                        out.rtol or fn.rtol, out.atol or fn.atol, dtype=out.dtype,
+                                        values=out.compare, skip=inner)
+        by_output[out.name] = verdicts
+        checks += verdicts
+    blocked = _blocked(fn, by_output)
+    if blocked:
+        return _case(fn, case, ERROR, blocked[1], blocked_by=blocked[0], outputs=checks, stdout=outcome.stdout,
+                     duration=outcome.duration)
+    if fn.properties and all(c.ok for c in checks):
+        outputs_plain = {name: values.plain(tree) for name, tree in outcome.outputs.items()}
+        ns = properties.namespace(case.dims, case.args, outputs_plain,
+                                  {name: values.plain(tree) for name, tree in expected.outputs.items()})
+        checks += properties.judge(fn.properties, ns)
+    failing = [c for c in checks if not c.ok]
+    mutated = [] if "no_input_mutation" not in fn.checks else changed_inputs(fn, steps, outcome)
+    message = ""
+    if failing:
+        message = failing[0].message + (f" (and {len(failing) - 1} more output wrong)" if len(failing) > 1 else "")
+    elif mutated:
+        first = mutated[0]
+        copy = f"{first} = {first}.{'clone' if framework == 'torch' else 'copy'}()"
+        message = (f"{fn.name} changed its input{'s' if len(mutated) > 1 else ''} {', '.join(mutated)} in place; "
+                   f"work on copies (e.g. {copy}) or write new arrays")
+    status = FAILED if (failing or mutated) else PASSED
+    result = _case(fn, case, status, message, outputs=checks, stdout=outcome.stdout, duration=outcome.duration)
+    wrong_values = [c for c in failing if not c.name.startswith("property ")]
+    if wrong_values and mistakes is not None:
+        result.diagnosis = diagnose(fn, case, outcome.outputs, mistakes, expected.outputs)
+    if wrong_values and not result.diagnosis:
+        swapped = _swapped(fn, expected.outputs, outcome.outputs)
+        tips = [swapped] if swapped else [_localise(fn, expected, outcome, c) for c in wrong_values]
+        result.details = "\n".join(f"Hint: {h}" for h in tips if h)
+    return result
+
+
+def _blocked(fn: FunctionSpec, by_output: dict) -> tuple[str, str] | None:
+    """(function, message) when an output bound by another graded function's step is wrong: this
+    function is graded on what that one returned, so it is not judged here."""
+    for out in fn.outputs:
+        if not out.setup:
+            continue
+        wrong = [c for c in by_output.get(out.name, []) if not c.ok]
+        if wrong:
+            return out.setup, (f"not judged: your {out.setup} is wrong on this case ({wrong[0].message}), and "
+                               f"{fn.name} is graded on what it returns: fix {out.setup} first (see its own cases)")
+    return None
+
+
+def _not_returned(spec: AssignmentSpec, fn: FunctionSpec, case: Case, outcome: Outcome, steps: tuple,
+                  import_errors: dict, files: dict) -> CaseResult:
+    status, stdout, duration = outcome.status, outcome.stdout, outcome.duration
+    module_file = files.get(fn.module, f"{fn.module}.py")
+    step = steps[outcome.step] if outcome.step is not None and 0 <= outcome.step < len(steps) else None
+    setup = step is not None and not step.graded
+    if status == "import_error":
+        module = outcome.module or fn.module
+        err = import_errors.get(module) or outcome.error or {}
+        mfile = files.get(module, f"{module}.py")
+        if err.get("kind") == "notebook":
+            return _case(fn, case, ERROR, str(err.get("message")))
+        if err.get("kind") == "missing_module":
+            return _case(fn, case, ERROR, f"{mfile} not found in the submission")
+        return _case(fn, case, ERROR, f"{mfile} could not be imported: {_exception_line(err)}", _where(err))
+    if status == "missing_function":
+        name = _qualname(outcome.name, steps) or fn.name
+        message = (outcome.error or {}).get("message") or f"{name} is not defined in {module_file}"
+        if name != fn.name and setup:
+            message += f" ({fn.name}'s cases call it first: `{step.text}`)"
+        return _case(fn, case, ERROR, message, blocked_by=name if name != fn.name and setup else "")
+    if status in ("import_timeout", "import_crashed"):
+        what = f"did not finish within {spec.limits.import_timeout:g} s" if status == "import_timeout" else \
+            "stopped the worker (sys.exit, os._exit or a crash at import time?)"
+        return _case(fn, case, TIMEOUT if status == "import_timeout" else CRASHED,
+                     f"importing {', '.join(dict.fromkeys(files.get(m, m + '.py') for m in spec.modules))} {what}")
+    if status == "timeout":
+        return _case(fn, case, TIMEOUT, f"{fn.name} did not finish within {spec.limits.case_timeout:g} s "
+                                        "(an infinite loop, or much slower than needed?)", stdout=stdout)
+    if status == "skipped_after_timeout":
+        return _case(fn, case, TIMEOUT, f"not run: {fn.name} already timed out on an earlier case")
+    if status == "crashed":
+        return _case(fn, case, CRASHED, f"{fn.name} stopped the worker running it (a crash, os._exit, or the "
+                                        f"{_size(spec.limits.memory)} memory limit)", stdout=stdout)
+    if status == "exception":
+        err = outcome.error
+        not_written = err.get("type") == "NotImplementedError"
+        exception = str(err.get("type") or "an exception")
+        if setup:
+            other = step.calls or _qualname(step.callee, steps) or step.callee or "a step"
+            head = (f"not judged: your {other} is not implemented yet, and {fn.name}'s cases start with it "
+                    f"(`{step.text}`)") if not_written else \
+                (f"not judged: `{step.text}`, which {fn.name}'s cases run first, raised {_exception_line(err)}; "
+                 f"fix {other} first")
+            return _case(fn, case, NOT_IMPLEMENTED if not_written else ERROR, head, _where(err), stdout=stdout,
+                         duration=duration, exception=exception, blocked_by=other)
+        st = NOT_IMPLEMENTED if not_written else ERROR
+        head = f"{fn.name} is not implemented yet" if st == NOT_IMPLEMENTED else f"{fn.name} raised {_exception_line(err)}"
+        return _case(fn, case, st, head, _where(err), stdout=stdout, duration=duration, exception=exception)
+    if status == "too_large":
+        return _case(fn, case, FAILED, f"{fn.name} returned {outcome.returned or '?'}: more than the "
+                                       f"{_size(ANSWER_CAP)} an answer may take; expected "
+                                       f"{', '.join(o.name for o in fn.outputs)}, of the sizes in the assignment",
+                     stdout=stdout, duration=duration)
+    if status == "bad_return":
+        names = _targets(step) if step is not None else [o.name for o in fn.outputs]
+        who = fn.name if not setup else (step.calls or step.callee)
+        message = (f"{who} returned {outcome.returned or '?'}; expected {len(names)} value{'s' if len(names) > 1 else ''} "
+                   f"({', '.join(names)})")
+        if setup:
+            return _case(fn, case, ERROR, f"not judged: {message}, in `{step.text}`, which {fn.name}'s cases run first",
+                         stdout=stdout, duration=duration, blocked_by=who)
+        return _case(fn, case, FAILED, message, stdout=stdout, duration=duration)
+    if status == "invalid":
+        return _case(fn, case, CRASHED, "the worker sent an invalid report for this case")
+    return _case(fn, case, CRASHED, f"unexpected report from the worker ({status!r})")
+
+
+def _targets(step) -> list[str]:
+    for target in step.targets:
+        if target[0] == "unpack":
+            return list(target[1])
+        if target[0] == "name":
+            return [target[1]]
+    return []
+
+
+def _qualname(dotted: str, steps: tuple) -> str:
+    """A step's callee as the student writes it: `model.loss` on `model = TwoLayerNet(...)` is TwoLayerNet.loss."""
+    if not dotted:
+        return ""
+    root, _, rest = dotted.partition(".")
+    for s in steps:
+        if root in s.binds and s.callee and len(s.binds) == 1:
+            return f"{s.callee}.{rest}" if rest else s.callee
+    return dotted
+
+
+def _localise(fn: FunctionSpec, expected: Outcome, outcome: Outcome, check: OutputCheck) -> str:
+    """Where one wrong leaf is wrong (a constant factor, a transposed matrix...), when it says."""
+    for out in fn.compared:
+        base = values.show(out.path, expected.via.get(out.name))
+        if not check.name.startswith(base):
+            continue
+        for path, leaf in values.leaves(expected.outputs[out.name]):
+            name = base + "".join(f"[{k!r}]" if isinstance(k, str) else f"[{k}]" for k in path)
+            if name != check.name or not leaf.is_number:
+                continue
+            try:
+                got = values.at(outcome.outputs[out.name], path)
+            except KeyError:
+                return ""
+            if getattr(got, "is_number", False):
+                return localise.describe(name, leaf.array, got.array, out.rtol or fn.rtol, out.atol or fn.atol)
+    return ""
+
+
+def _swapped(fn: FunctionSpec, expected: dict, got: dict) -> str:
+    """A hint when two outputs of different shapes came back in each other's place: (dW, loss)."""
+    outs = fn.compared
+    if len(outs) != 2 or len(fn.outputs) != 2:
+        return ""
+    e = [expected.get(o.name) for o in outs]
+    g = [got.get(o.name) for o in outs]
+    if not all(getattr(x, "is_number", False) for x in e + g):
+        return ""
+    want = [x.array.shape for x in e]
+    if want[0] != want[1] and [g[1].array.shape, g[0].array.shape] == want:
+        first, second = (o.name for o in outs)
+        return f"{fn.name} seems to return ({second}, {first}); return ({first}, {second}), in that order"
+    return ""
+
+
+def diagnose(fn: FunctionSpec, case: Case, got: dict, mistakes, expected: dict) -> str:
+    """The sentence of the first catalogued mistake whose outputs on this case equal the student's.
+
+    A mistake that gives the right answer on this case (no max shift, on scores too small to
+    overflow; a regularization mistake when reg is 0) says nothing about a wrong one: it is skipped,
+    or a dtype error would be blamed on it."""
+    for _name, sentence, outputs in mistakes.candidates(fn, case):
+        if outputs is not None and matches(fn, got, outputs) and not matches(fn, expected, outputs):
+            return sentence
+    return ""
+
+
+def matches(fn: FunctionSpec, got: dict, mistake: dict) -> bool:
+    """Does every compared output the student returned equal the mistake's, leaf by leaf, within
+    the tolerance? Non-finite values must be non-finite at the same places (a mistake that overflows
+    matches a student whose code overflows the same way)."""
+    if mistake is None:
+        return False
+    for out in fn.compared:
+        if out.name not in got or out.name not in mistake:
+            return False
+        if not _same_tree(got[out.name], mistake[out.name], out.rtol or fn.rtol, out.atol or fn.atol):
+            return False
+    return True
+
+
+def _same_tree(a, b, rtol: float, atol: float) -> bool:
+    if isinstance(b, dict):
+        return isinstance(a, dict) and a.keys() == b.keys() and all(_same_tree(a[k], b[k], rtol, atol) for k in b)
+    if isinstance(b, (list, tuple)):
+        return isinstance(a, (list, tuple)) and len(a) == len(b) and all(_same_tree(x, y, rtol, atol) for x, y in zip(a, b))
+    if isinstance(a, (dict, list, tuple)) or not isinstance(a, values.Leaf):
+        return False
+    if not b.is_number:
+        return not a.is_number and a.kind == b.kind and a.value == b.value
+    if not a.is_number:
+        return False
+    g = np.asarray(a.array, dtype=np.float64)
+    m = np.asarray(b.array, dtype=np.float64)
+    if g.shape != m.shape:
+        return False
+    finite = np.isfinite(g)
+    if not (finite == np.isfinite(m)).all():
+        return False
+    if not finite.all():                 # rare: compare the finite values only
+        g, m, finite = g[finite], m[finite], None
+    return not g.size or bool((compare.relative_error(g, m, rtol, atol, finite) <= rtol).all())
+
+
+def changed_inputs(fn: FunctionSpec, steps: tuple, outcome: Outcome) -> list[str]:
+    """The inputs a graded step changed in place, as shown to the student (`x`, `bn_param['gamma']`),
+    leaving out what the function is meant to change: an argument's part that is an output
+    (`bn_param.running_mean`: its state after the call is compared)."""
+    outputs = [o.path for o in fn.outputs]
+    changed = []
+    for path, k in outcome.changed:
+        if not (0 <= k < len(steps)) or not steps[k].graded:
+            continue                     # changed by another function's step: its own cases say so
+        if any(path[:len(o)] == o or o[:len(path)] == path for o in outputs):
+            continue
+        changed.append(values.show(path))
+    return changed
+
+
+def _case(fn: FunctionSpec, case: Case, status: str, message: str = "", details: str = "",
+          outputs: list[OutputCheck] | None = None, stdout: str = "", duration=None, exception: str = "",
+          blocked_by: str = "") -> CaseResult:
+    return CaseResult(function=fn.name, case_id=case.case_id, visibility=case.spec.visibility, seed=case.spec.seed,
+                      status=status, message=message, details=details, note=case.spec.note, dims=dict(case.dims),
+                      outputs=outputs or [], duration=duration, stdout=_clip(stdout), exception=exception,
+                      blocked_by=blocked_by)
+
+
+def not_run(fn: FunctionSpec, case: Case, message: str, status: str = CRASHED) -> CaseResult:
+    """A case the grader could not run at all (the worker failed, or the submission could not be graded)."""
+    return _case(fn, case, status, message)
+
+
+def _clip(text, limit: int = 16 << 10) -> str:
+    """Printed output as received from the worker, capped (the worker caps it too, but is not trusted)."""
+    text = text if isinstance(text, str) else ""
+    return text if len(text) <= limit else text[:limit] + "\n[... output cut]"
+
+
+def _exception_line(err: dict) -> str:
+    text = f"{err.get('type', 'an error')}: {err.get('message', '')}".rstrip(": ")
+    return text if len(text) < 300 else text[:300] + "..."
+
+
+def _where(err: dict) -> str:
+    """'linear_classifier.py, line 42, in svm_loss_naive: <that line>', then advice.
+
+    From a notebook: 'work.ipynb, cell 5, line 3, in svm_loss_naive: <that line>'."""
+    lines = []
+    if err.get("file"):
+        cell = f", cell {err['cell']}" if err.get("cell") else ""
+        loc = f"{err['file']}{cell}" + (f", line {err['line']}" if err.get("line") else "")
+        if err.get("function"):
+            loc += f", in {err['function']}"
+        lines.append(loc + (f": {err['code']}" if err.get("code") else ""))
+    if err.get("note"):
+        lines.append(str(err["note"]))
+    tip = hints.advice(err.get("type", ""), err.get("message", ""))
+    if tip:
+        lines.append(tip)
+    return "\n".join(lines)
+
+
+def _size(n: int) -> str:
+    for unit, shift in (("GiB", 30), ("MiB", 20), ("KiB", 10)):
+        if n >= 1 << shift:
+            return f"{n / (1 << shift):g} {unit}"
+    return f"{n} bytes"

@@ -1,0 +1,85 @@
+"""What one call came to, decoded once from the worker's report, whoever ran it.
+
+The worker reports each call as a header and arrays (grader/run/execute.py writes them; the
+zygote adds `timeout`, `crashed`, `skipped_after_timeout` and the import statuses). `decode`
+turns that into an `Outcome`, checking every field, for the student's run, the reference's and
+the catalogued mistakes' alike: one place reads the worker's statuses.
+
+    >>> outcome = decode(header, arrays, ("loss", "grads"))
+    >>> outcome.status, sorted(outcome.outputs["grads"])
+    ('returned', ['W1', 'W2', 'b1', 'b2'])
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from . import values
+
+RETURNED = "returned"
+STATUSES = ("returned", "exception", "missing_function", "bad_return", "too_large", "import_error",
+            "import_timeout", "import_crashed", "timeout", "crashed", "skipped_after_timeout")
+
+
+@dataclass
+class Outcome:
+    status: str                                    # one of STATUSES, or "invalid" (a report that did not parse)
+    step: int | None = None                        # the step it stopped at (failures of a chain)
+    outputs: dict = field(default_factory=dict)    # output name -> decoded tree (values.Leaf inside containers)
+    via: dict = field(default_factory=dict)        # output name -> how each key after the first was found
+    duration: float | None = None                  # seconds in the graded steps
+    changed: list = field(default_factory=list)    # [(input path, step)] changed in place
+    error: dict = field(default_factory=dict)      # exception: type, message, file, line, ...
+    name: str = ""                                 # missing_function: the name that is missing
+    returned: str = ""                             # bad_return, too_large: what came back
+    expected: int = 0                              # bad_return: how many values were expected
+    module: str = ""                               # import_error: the module
+    stdout: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.status == RETURNED
+
+
+def decode(header: dict, arrays: list, names: tuple) -> Outcome:
+    """The Outcome of one report; a report that does not parse is status "invalid" (the student's
+    process can write anything into its pipe: never the grader's crash)."""
+    try:
+        return _decode(header, arrays, names)
+    except (KeyError, TypeError, ValueError, AttributeError, IndexError):
+        return Outcome(status="invalid")
+
+
+def _decode(header: dict, arrays: list, names: tuple) -> Outcome:
+    status = header.get("status")
+    if status not in STATUSES:
+        return Outcome(status="invalid")
+    out = Outcome(status=status, stdout=_text(header.get("stdout", "")))
+    step = header.get("step")
+    out.step = step if isinstance(step, int) and not isinstance(step, bool) else None
+    duration = header.get("duration")
+    out.duration = float(duration) if isinstance(duration, (int, float)) and not isinstance(duration, bool) else None
+    error = header.get("error")
+    out.error = error if isinstance(error, dict) else {}
+    out.name = _text(header.get("name", ""))[:200]
+    out.returned = _text(header.get("returned", ""))[:300]
+    out.module = _text(header.get("module", ""))[:100]
+    expected = header.get("expected", 0)
+    out.expected = expected if isinstance(expected, int) and not isinstance(expected, bool) else 0
+    if status != RETURNED:
+        return out
+    nodes = header.get("values")
+    if not isinstance(nodes, list) or len(nodes) != len(names):
+        return Outcome(status="invalid")
+    via = header.get("via") or [[] for _ in names]
+    for name, node, how in zip(names, nodes, via):
+        out.outputs[name] = values.decode(node, arrays)
+        out.via[name] = tuple(h for h in how if h in ("key", "attr")) if isinstance(how, list) else ()
+    for item in header.get("changed") or []:
+        path, k = item
+        out.changed.append((tuple(p for p in path if isinstance(p, (str, int))), int(k)))
+    return out
+
+
+def _text(value: Any) -> str:
+    return value if isinstance(value, str) else ""

@@ -1,0 +1,102 @@
+"""Properties: how a function is judged where correct answers legitimately differ. Pure functions.
+
+Two correct dropouts draw different masks, so their outputs cannot be compared with the
+reference's; what every correct answer has in common can be (the spec's `properties`):
+
+    properties:
+      - name: inverted
+        when: "dropout_param['mode'] == 'train'"
+        expect: "(out == 0) | isclose(out, x / dropout_param['p'])"
+        message: "Every entry of out must be 0 or x / p (inverted dropout scales the kept units by 1 / p)."
+
+`expect` and `when` are numpy expressions of the case's dims and arguments (as generated),
+its outputs (as the student's code returned them, plain arrays: an output named by a path is
+also in `outputs['bn_param.running_mean']`) and the reference's (`expected`, by output name).
+They are the instructor's, evaluated here, in the trusted process, on plain data only. An
+expression may give one bool or an array of them (true everywhere); a false entry is reported
+with its index and the values of the expression's arrays there.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from .results import OutputCheck
+from .spec import PropertySpec
+from .values import show_index
+
+MAX_SHOWN = 3
+
+# What an expression may use besides the case's names: numpy, and its functions under their own names.
+_NUMPY = {name: getattr(np, name) for name in (
+    "abs", "all", "any", "allclose", "isclose", "isfinite", "where", "sum", "mean", "std", "var", "min", "max",
+    "sqrt", "exp", "log", "maximum", "minimum", "count_nonzero", "logical_and", "logical_or", "logical_not",
+    "prod", "size", "shape", "zeros_like", "ones_like", "array_equal", "unique", "round", "sign")}
+_BUILTINS = {"len": len, "float": float, "int": int, "bool": bool, "True": True, "False": False, "None": None}
+
+
+def namespace(dims: dict, args: dict, outputs: dict, expected: dict | None = None) -> dict:
+    """The names an expression sees: numpy, the dims and arguments, then the outputs (an output
+    named like an argument is its state after the call), `outputs` and `expected` by name."""
+    ns: dict[str, Any] = {"np": np, "numpy": np, **_NUMPY, **dims, **args}
+    ns.update({name: value for name, value in outputs.items() if "." not in name})
+    ns["outputs"] = dict(outputs)
+    ns["expected"] = dict(expected or {})
+    return ns
+
+
+def judge(props: tuple, ns: dict) -> list[OutputCheck]:
+    """One OutputCheck per property that applies to this case (its `when` is true)."""
+    out = []
+    for prop in props:
+        if prop.when:
+            try:
+                applies = bool(_eval(prop.when, ns))
+            except Exception as e:  # noqa: BLE001 - the spec's expression on this case's values
+                out.append(_broken(prop, "when", e))
+                continue
+            if not applies:
+                continue
+        try:
+            result = _eval(prop.expect, ns)
+        except Exception as e:  # noqa: BLE001
+            out.append(_broken(prop, "expect", e))
+            continue
+        out.append(_verdict(prop, result, ns))
+    return out
+
+
+def _eval(expression: str, ns: dict) -> Any:
+    with np.errstate(all="ignore"):
+        return eval(compile(expression, "<property>", "eval"), {"__builtins__": _BUILTINS}, dict(ns))  # noqa: S307 - the instructor's expression, on plain data
+
+
+def _verdict(prop: PropertySpec, result: Any, ns: dict) -> OutputCheck:
+    name = f"property {prop.name}"
+    if isinstance(result, (bool, np.bool_)) or (isinstance(result, np.ndarray) and result.ndim == 0 and result.dtype == bool):
+        ok = bool(result)
+        return OutputCheck(name=name, ok=ok, message="" if ok else prop.message)
+    if not isinstance(result, np.ndarray) or result.dtype != bool:
+        return OutputCheck(name=name, ok=False, message=f"{prop.message} (the property gave "
+                                                        f"{type(result).__name__}, not true or false: a spec problem)")
+    bad = ~result
+    if not bad.any():
+        return OutputCheck(name=name, ok=True)
+    flat = int(np.argmax(bad))
+    index = [int(i) for i in np.unravel_index(flat, result.shape)] if result.ndim else []
+    shown = []
+    for var in compile(prop.expect, "<property>", "eval").co_names:
+        value = ns.get(var)
+        if isinstance(value, np.ndarray) and value.shape == result.shape and len(shown) < MAX_SHOWN:
+            shown.append(f"{var} = {float(value.flat[flat]):.6g}")
+    where = f", the first at {show_index(index)}" + (f" ({', '.join(shown)})" if shown else "") if index else ""
+    count = int(bad.sum())
+    detail = f"{count} of {bad.size} entries {'is' if count == 1 else 'are'} not{where}"
+    return OutputCheck(name=name, ok=False, worst_index=index or None, message=f"{prop.message} ({detail})")
+
+
+def _broken(prop: PropertySpec, key: str, e: Exception) -> OutputCheck:
+    return OutputCheck(name=f"property {prop.name}", ok=False,
+                       message=f"the property {prop.name} could not be judged on this case ({key}: "
+                               f"{type(e).__name__}: {str(e)[:200]})")

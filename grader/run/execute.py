@@ -1,0 +1,272 @@
+"""One call of a job: its steps run in order, and the outputs it names as plain data.
+
+The same executor runs the student's code (in the sandboxed child, from harness.py), the
+reference and the catalogued mistakes (in a child of their own, or in the grader's process,
+which trusts them), so that all three run a case's chain the same way:
+
+    >>> header, arrays = run_call(call, inputs, Context(modules={"layers": layers}))
+    >>> header["status"], len(header["values"])
+    ('returned', 3)
+
+A call (built by grader/job.py) holds the case's arguments as value nodes (values.to_wire), its
+dims, its steps (grader/steps.py's JSON) and the paths of the outputs to send back. Steps bind
+names in a local environment; what is never named as an output (a cache, a model) never leaves
+this process. Every failure is a header, never an exception: the step it happened in, and what
+happened (`missing_function`, `exception`, `bad_return`, `too_large`).
+"""
+from __future__ import annotations
+
+import random
+import time
+import types
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import numpy as np
+
+from .. import values
+
+ANSWER_CAP = 128 << 20               # bytes of arrays one call may return (protocol.ANSWER_CAP)
+
+
+@dataclass
+class Context:
+    """What the steps run against: the imported modules (the student's, or the reference's)."""
+
+    modules: dict                                      # module name -> module
+    errors: dict = field(default_factory=dict)         # module name -> why it could not be imported
+    scenarios: dict = field(default_factory=dict)      # scenario file name -> module
+    torch: Any = None                                  # the torch module in a torch assignment
+    describe: Callable = None                          # exception -> error dict (file, line, ...)
+
+
+class _Missing(Exception):
+    """A name or attribute a step needs does not exist (a function the student has not written)."""
+
+    def __init__(self, name: str, message: str = ""):
+        super().__init__(name)
+        self.name, self.message = name, message
+
+
+class _StepFailed(Exception):
+    def __init__(self, header: dict):
+        super().__init__(header.get("status"))
+        self.header = header
+
+
+def run_call(call: dict, inputs: list, ctx: Context) -> tuple[dict, list]:
+    """(header, arrays) for one call: status `returned` with `values` (one node per output path),
+    `duration` (seconds in the graded steps) and `changed` (inputs changed in place), or a failure."""
+    needs = [m for m in call.get("needs") or [call["module"]] if m in ctx.errors]
+    if needs:
+        return {"status": "import_error", "module": needs[0], "error": ctx.errors[needs[0]]}, []
+    seed = int(call.get("seed", 0))
+    _reseed(seed, ctx.torch)
+    made: list = []
+    env: dict = dict(call.get("dims") or {})
+    for name, node in call["args"]:
+        env[name] = values.build(node, inputs, ctx.torch, made, (name,))
+    builtins = {"torch": ctx.torch, "np": np, "numpy": np, "rng": np.random.default_rng(seed),
+                "seed": lambda n: _reseed(int(n), ctx.torch),
+                "modules": types.SimpleNamespace(**ctx.modules)}
+    track = "no_input_mutation" in call.get("checks", ())
+    changed: dict = {}                                 # input path -> step that changed it
+    duration = 0.0
+    for k, step in enumerate(call["steps"]):
+        try:
+            duration += _run_step(step, env, call, ctx, builtins)
+        except _StepFailed as e:
+            return {**e.header, "step": k, "duration": duration}, []
+        if track:
+            for path, obj, index in made:
+                if path not in changed and not _same(_view(obj, ctx.torch), inputs[index]):
+                    changed[path] = k
+    arrays: list = []
+    nodes, via = [], []
+    for path in call["outputs"]:
+        node, how = _output(env, path, ctx.torch, arrays)
+        nodes.append(node)
+        via.append(how)
+    size = sum(a.nbytes for a in arrays)
+    if size > ANSWER_CAP:                                # it could not even be sent back
+        shapes = ", ".join(f"{a.dtype} array of shape {a.shape}" for a in arrays if a.nbytes > 1 << 20)
+        return {"status": "too_large", "duration": duration, "returned": f"{size / 2**20:.0f} MiB ({shapes})"}, []
+    header = {"status": "returned", "duration": duration, "values": nodes, "via": via}
+    if track:
+        header["changed"] = [[list(path), k] for path, k in changed.items()]
+    return header, arrays
+
+
+def _run_step(step: dict, env: dict, call: dict, ctx: Context, builtins: dict) -> float:
+    """Run one step; the seconds spent in it when it is graded."""
+    value = step["value"]
+    t0 = time.perf_counter()
+    try:
+        if value[0] == "call":
+            fn = _callee(value[1], env, call, ctx, builtins)
+            args = [_eval(a, env, call, ctx, builtins) for a in value[2]]
+            kwargs = {k: _eval(a, env, call, ctx, builtins) for k, a in value[3]}
+            t0 = time.perf_counter()
+            result = fn(*args, **kwargs)
+        else:
+            result = _eval(value, env, call, ctx, builtins)
+    except _Missing as e:
+        raise _StepFailed({"status": "missing_function", "name": e.name, "error": {"message": e.message}}) from None
+    except BaseException as e:  # noqa: BLE001 - SystemExit and KeyboardInterrupt are the student's too
+        raise _StepFailed({"status": "exception", "error": _described(e, ctx)}) from None
+    elapsed = time.perf_counter() - t0
+    for target in step["targets"]:
+        _bind(target, result, env, call, ctx, builtins, single=step.get("single", False))
+    return elapsed if step.get("graded") else 0.0
+
+
+def _bind(target: list, result: Any, env: dict, call: dict, ctx: Context, builtins: dict, single: bool) -> None:
+    kind = target[0]
+    try:
+        if kind == "name":
+            if single and isinstance(result, tuple):   # one output: `return (dx,)` is dx, `return dx, db` too many
+                if len(result) != 1:
+                    raise _StepFailed({"status": "bad_return", "returned": f"tuple of length {len(result)}", "expected": 1})
+                result = result[0]
+            env[target[1]] = result
+        elif kind == "unpack":
+            names = target[1]
+            if not isinstance(result, (tuple, list)) or len(result) != len(names):
+                length = f" of length {len(result)}" if isinstance(result, (tuple, list)) else ""
+                raise _StepFailed({"status": "bad_return", "returned": values.type_name(result) + length,
+                                   "expected": len(names)})
+            for name, v in zip(names, result):
+                if name != "_":
+                    env[name] = v
+        elif kind == "attr":
+            setattr(_eval(target[1], env, call, ctx, builtins), target[2], result)
+        elif kind == "item":
+            container = _eval(target[1], env, call, ctx, builtins)
+            container[_eval(target[2], env, call, ctx, builtins)] = result
+    except _StepFailed:
+        raise
+    except BaseException as e:  # noqa: BLE001
+        raise _StepFailed({"status": "exception", "error": _described(e, ctx)}) from None
+
+
+def _callee(expr: list, env: dict, call: dict, ctx: Context, builtins: dict):
+    """The function a step calls; a missing name or attribute, or something not callable, is a
+    missing function (`Linear.forward is not defined`), not the student's exception."""
+    try:
+        fn = _eval(expr, env, call, ctx, builtins, strict=True)
+    except _Missing as e:
+        raise _Missing(_dotted(expr), e.message) from None
+    except AttributeError:
+        raise _Missing(_dotted(expr)) from None
+    if not callable(fn):
+        raise _Missing(_dotted(expr), f"{_dotted(expr)} is a {values.type_name(fn)}, not a function")
+    return fn
+
+
+def _eval(expr: list, env: dict, call: dict, ctx: Context, builtins: dict, strict: bool = False):
+    op = expr[0]
+    if op == "name":
+        return _lookup(expr[1], env, call, ctx, builtins)
+    if op == "const":
+        return expr[1]
+    if op == "attr":
+        obj = _eval(expr[1], env, call, ctx, builtins, strict)
+        if strict and not hasattr(obj, expr[2]):
+            raise _Missing(_dotted(expr))
+        return getattr(obj, expr[2])
+    if op == "item":
+        return _eval(expr[1], env, call, ctx, builtins)[_eval(expr[2], env, call, ctx, builtins)]
+    if op == "call":
+        fn = _eval(expr[1], env, call, ctx, builtins)
+        return fn(*[_eval(a, env, call, ctx, builtins) for a in expr[2]],
+                  **{k: _eval(a, env, call, ctx, builtins) for k, a in expr[3]})
+    if op == "list":
+        return [_eval(e, env, call, ctx, builtins) for e in expr[1]]
+    if op == "tuple":
+        return tuple(_eval(e, env, call, ctx, builtins) for e in expr[1])
+    if op == "dict":
+        return {_eval(k, env, call, ctx, builtins): _eval(v, env, call, ctx, builtins) for k, v in expr[1]}
+    raise ValueError(f"unknown expression {op!r}")
+
+
+def _lookup(name: str, env: dict, call: dict, ctx: Context, builtins: dict):
+    """A name: bound by a step or an argument or dim, else the graded function's module, another
+    module, a scenario file, or a builtin of the step language."""
+    if name in env:
+        return env[name]
+    module = ctx.modules.get(call["module"])
+    if module is not None and name in vars(module):
+        return vars(module)[name]
+    for table in (ctx.modules, ctx.scenarios, builtins):
+        if name in table and table[name] is not None:
+            return table[name]
+    raise _Missing(name)
+
+
+def _dotted(expr: list) -> str:
+    if expr[0] == "name":
+        return expr[1]
+    if expr[0] == "attr":
+        return f"{_dotted(expr[1])}.{expr[2]}"
+    return "?"
+
+
+def _output(env: dict, path: list, torch, arrays: list) -> tuple[dict, list]:
+    """The node of one output path, and how each key after the first was found ("key", "attr")."""
+    value, how = env.get(path[0]), []
+    shown = str(path[0])
+    for key in path[1:]:
+        try:
+            if isinstance(value, dict):
+                if key not in value:
+                    return {"kind": "missing", "message": f"{shown} has no key {key!r}"}, how
+                value, step = value[key], "key"
+            elif isinstance(value, (list, tuple)) and isinstance(key, int):
+                if not -len(value) <= key < len(value):
+                    return {"kind": "missing", "message": f"{shown} has no item {key} (it has {len(value)})"}, how
+                value, step = value[key], "key"
+            elif isinstance(key, str) and hasattr(value, key):
+                value, step = getattr(value, key), "attr"
+            else:
+                return {"kind": "missing", "message": f"{shown} has no {key!r} (it is {values.article(values.type_name(value))})"}, how
+        except BaseException as e:  # noqa: BLE001 - a hostile container may raise anything
+            return {"kind": "missing", "message": f"{shown}[{key!r}] could not be read ({type(e).__name__})"}, how
+        how.append(step)
+        shown = values.show(tuple(path[:len(how) + 1]), tuple(how))
+    return values.encode(value, torch, arrays), how
+
+
+def _reseed(seed: int, torch) -> None:
+    """Every generator a step may draw from starts from the case's seed: the student's run and the
+    reference's see the same random numbers when they draw the same way."""
+    np.random.seed(seed % (1 << 32))
+    random.seed(seed)
+    if torch is not None:
+        torch.manual_seed(seed)
+
+
+def _described(e: BaseException, ctx: Context) -> dict:
+    if ctx.describe is not None:
+        return ctx.describe(e)
+    return {"kind": "exception", "type": type(e).__name__, "message": str(e)[:2000]}
+
+
+def _view(v, torch) -> np.ndarray | None:
+    """An input as the call left it, as an ndarray sharing its memory (no copy), or None."""
+    try:
+        if torch is not None and isinstance(v, torch.Tensor):
+            return v.detach().cpu().numpy() if v.dtype != torch.bool and not v.is_complex() else None
+        return v if isinstance(v, np.ndarray) else None
+    except BaseException:  # noqa: BLE001 - a hostile object may raise anything
+        return None
+
+
+def _same(now: np.ndarray | None, original: np.ndarray) -> bool:
+    """Bit for bit the same array. Compared as raw bytes (memcmp, no copy where both are contiguous):
+    student code may have replaced numpy's functions (np.array_equal = lambda *a: True), not these."""
+    if now is None or now.dtype != original.dtype or now.shape != original.shape:
+        return False
+    try:
+        return memoryview(now).cast("B") == memoryview(original).cast("B")
+    except (TypeError, ValueError, BufferError):          # not contiguous: compare copies
+        return now.tobytes() == original.tobytes()
