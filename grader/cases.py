@@ -54,11 +54,22 @@ def make_case(assignment: AssignmentSpec | str, fn: FunctionSpec, case: CaseSpec
     key = f"{name}/{fn.name}/{case.seed}"
     dim_stream = _Stream(key + "/dims")
     dims = {}
-    for dname, (low, high) in fn.dims.items():
+    for dname, rng in fn.dims.items():
+        if isinstance(rng, str):                        # derived: "1 + (H + 2 * P - HH) // S"
+            dims[dname] = _derived(dname, rng, dims)
+            continue
+        low, high = rng
         draw = low + dim_stream.index(high - low + 1)   # always drawn, so a fixed dim shifts no other
         dims[dname] = case.dims.get(dname, draw)
     args = {a.name: _generate(a, dims, _Stream(f"{key}/arg/{a.name}"), f"{key}/arg/{a.name}") for a in fn.arg_for_case(case)}
     return Case(function=fn.name, spec=case, dims=dims, args=args)
+
+
+def _derived(name: str, expression: str, dims: dict) -> int:
+    value = eval(compile(expression, name, "eval"), {"__builtins__": {"min": min, "max": max}}, dict(dims))  # noqa: S307 - the spec's arithmetic on ints
+    if not isinstance(value, int) or value < 0:
+        raise ValueError(f"dim {name} = {expression} is {value!r} on these dims ({dims}): not a size")
+    return value
 
 
 def resolve(value, dims: dict) -> int:

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .cases import Case
+from .outcome import Raised
 from .spec import AssignmentSpec, FunctionSpec, SpecError
 
 CATALOGUE_FILE = "mistakes.yaml"
@@ -177,8 +178,8 @@ def variant_source(source: str, mistake: Mistake, filename: str = "reference") -
 
 
 class MistakeOutputs:
-    """What each mistake returns on a case ({output name: tree}, or None when the variant failed):
-    run from the catalogue, or read from the handout."""
+    """What each mistake returns on a case ({output name: tree}), or what it raised (Raised): run from
+    the catalogue, or read from the handout."""
 
     def __init__(self, spec: AssignmentSpec, public_file: dict | None = None):
         self.spec = spec
@@ -186,8 +187,9 @@ class MistakeOutputs:
         self._public = public_file or {}
         self._cache: dict = {}
 
-    def candidates(self, fn: FunctionSpec, case: Case) -> list[tuple[str, str, dict | None]]:
-        """(name, sentence, outputs) for each mistake touching fn."""
+    def candidates(self, fn: FunctionSpec, case: Case) -> list[tuple[str, str, dict | Raised | None]]:
+        """(name, sentence, outputs) for each mistake touching fn: its outputs ({output name: tree}),
+        what it raised (Raised), or None when it matches nothing."""
         if not self.catalogue.mistakes:
             return list(self._public.get(fn.name, {}).get(case.case_id, []))
         return [(m.name, m.sentence, self.outputs(m, fn, case)) for m in self.catalogue.touching(fn.name)]
@@ -214,8 +216,16 @@ class MistakeOutputs:
             self._store(mistake, mine, outcomes)
 
     def _store(self, mistake: Mistake, cases, outcomes) -> None:
+        """What each variant call came to: its outputs, what it raised in a graded step (Raised), or None."""
         for (fn, case), outcome in zip(cases, outcomes):
-            self._cache[(mistake.name, fn.name, case.case_id)] = outcome.outputs if outcome is not None and outcome.ok else None
+            value = None
+            if outcome is not None and outcome.ok:
+                value = outcome.outputs
+            elif outcome is not None and outcome.step is not None:
+                steps = fn.steps_for(case.spec)
+                if 0 <= outcome.step < len(steps) and steps[outcome.step].graded:
+                    value = Raised.of(outcome)
+            self._cache[(mistake.name, fn.name, case.case_id)] = value
 
     def _sources(self, mistake: Mistake) -> dict | None:
         try:

@@ -74,23 +74,22 @@ def _same_steps(fn: FunctionSpec, other: FunctionSpec, case) -> tuple | None:
 
 def _plan_gradient(spec: AssignmentSpec, p: Plan) -> None:
     check, case, fn = p.check, p.case, p.fn
-    steps = fn.steps_for(case.spec)
+    steps = check.steps if check.steps is not None else fn.steps_for(case.spec)
     outputs = {o.name for o in fn.outputs}
     if check.loss in outputs:
         p.loss_names = (check.loss,)
     else:
         bound = {b for s in steps for b in s.binds}
         p.loss_names = tuple(n for n in compile(check.loss, "<loss>", "eval").co_names if n in bound)
-    if check.steps is not None:
-        perturbed = check.steps
-    else:                                # the case's steps up to the last one that binds what the loss needs
-        last = max((i for i, s in enumerate(steps) if set(s.binds) & set(p.loss_names)), default=len(steps) - 1)
-        perturbed = steps[:last + 1]
+    # The steps up to the last one that binds what the loss needs: a backward's check reruns its forward only.
+    last = max((i for i, s in enumerate(steps) if set(s.binds) & set(p.loss_names)), default=len(steps) - 1)
+    perturbed = steps[:last + 1]
     grad = next((o for o in fn.outputs if o.name == check.grad), None)
     legacy = len(check.pairs) == 1 and check.loss in outputs
     p.steps = [("float64", check.h)] + ([("float32", FLOAT32_STEP)] if legacy and grad is not None
                                         and grad.dtype in (None, "float") else [])
-    p.calls = [Call(fn, case, outputs=tuple(dict.fromkeys([o.name for o in fn.outputs] + list(p.loss_names))))]
+    roots = [values.parse_path(out)[0] for _, out in check.pairs]
+    p.calls = [Call(fn, case, steps=check.steps, outputs=tuple(dict.fromkeys([str(r) for r in roots] + list(p.loss_names))))]
     p.coords = []
     for k, (inp, _out) in enumerate(check.pairs):
         path = values.parse_path(inp)
@@ -121,7 +120,7 @@ def judge_gradient(p: Plan, outcomes: list) -> CheckResult:
     check, fn = p.check, p.fn
     base = outcomes[0]
     if base is None or not base.ok:
-        return _result(p, ERROR, f"could not run the gradient check: {fn.name} {_what(base, fn, p.case)} on its case "
+        return _result(p, ERROR, f"could not run the gradient check: {fn.name} {_what(base, p.calls[0].run_steps)} on its case "
                                  f"(seed {p.case.spec.seed})")
     loss = _loss(p, base)
     if loss is None:
@@ -147,7 +146,7 @@ def judge_gradient(p: Plan, outcomes: list) -> CheckResult:
             start += 2
             bad = next((s for s in sides if s is None or not s.ok), False)
             if bad is not False:
-                return _result(p, ERROR, f"could not run the gradient check: {fn.name} {_what(bad, fn, p.case)} with "
+                return _result(p, ERROR, f"could not run the gradient check: {fn.name} {_what(bad, p.calls[0].run_steps)} with "
                                          f"{_shown(inp)} moved by {h:g}")
             plus, minus = (_loss(p, s) for s in sides)
             if plus is None or minus is None:
@@ -232,8 +231,9 @@ def judge_agreement(p: Plan, own: list, theirs: list, framework: str) -> CheckRe
     for call, mine, them in zip(p.calls, own, theirs):
         case = call.case
         if mine is None or not mine.ok or them is None or not them.ok:
-            who, o = (fn.name, mine) if mine is None or not mine.ok else (other, them)
-            return _result(p, ERROR, f"cannot compare with {other}: your {who} {_what(o, fn, case)} on {case.case_id} "
+            who, o, steps = (fn.name, mine, fn.steps_for(case.spec)) if mine is None or not mine.ok \
+                else (other, them, call.run_steps)
+            return _result(p, ERROR, f"cannot compare with {other}: your {who} {_what(o, steps)} on {case.case_id} "
                                      f"(seed {case.spec.seed})")
         for out in fn.compared:
             shown = values.show(out.path)
@@ -265,7 +265,7 @@ def judge_speed(p: Plan, outcomes: list, reference: list[float]) -> CheckResult:
     times = []
     for o in outcomes:
         if o is None or not o.ok:
-            return _result(p, FAILED, f"{fn.name} {_what(o, fn, p.case)} on the timing case ({p.case.describe()})")
+            return _result(p, FAILED, f"{fn.name} {_what(o, fn.steps_for(p.case.spec))} on the timing case ({p.case.describe()})")
         times.append(o.duration or 0.0)
     if not reference or not times or min(times) <= 0:
         return _result(p, ERROR, "could not time the reference")
@@ -275,18 +275,20 @@ def judge_speed(p: Plan, outcomes: list, reference: list[float]) -> CheckResult:
     return _result(p, PASSED if ratio >= check.factor else FAILED, text)
 
 
-def _what(outcome, fn: FunctionSpec, case) -> str:
-    """What a call that did not return did, as a phrase: 'raised IndexError', 'timed out'."""
+def _what(outcome, steps: tuple) -> str:
+    """What a call that did not return did, as a phrase after the function's name: 'raised
+    IndexError', 'timed out'; for a step run before the function's own, that step and what it did."""
     if outcome is None:
         return "was not run"
     status = outcome.status
-    steps = fn.steps_for(case.spec) if case is not None else ()
     step = steps[outcome.step] if outcome.step is not None and 0 <= outcome.step < len(steps) else None
-    before = f" (in `{step.text}`, run first)" if step is not None and not step.graded else ""
-    return {"exception": f"raised {outcome.error.get('type', 'an exception')}{before}", "timeout": "timed out",
-            "crashed": "crashed", "missing_function": f"is missing{before}", "import_error": "could not be imported",
-            "bad_return": f"returned the wrong number of values{before}",
+    what = {"exception": f"raised {outcome.error.get('type', 'an exception')}", "timeout": "timed out",
+            "crashed": "crashed", "missing_function": "is missing", "import_error": "could not be imported",
+            "bad_return": "returned the wrong number of values",
             "skipped_after_timeout": "was not run after a timeout"}.get(status, "could not be run")
+    if step is not None and not step.graded:
+        return f"was not reached: `{step.text}`, run first, {what}"
+    return what
 
 
 def _ms(seconds: float) -> str:
@@ -361,10 +363,18 @@ def judge_static(fn: FunctionSpec, check: CheckSpec, source: str | None, filenam
 
 
 def needs_working_code(p: Plan, result: CheckResult, cases: list) -> CheckResult:
-    """A static check earns nothing for a function that passes no case: an unfinished stub has no
-    loops and no autograd either."""
+    """A check judged against what the function's cases found.
+
+    A static check earns nothing for a function that passes no case: an unfinished stub has no
+    loops and no autograd either. A gradient check whose loss comes from another function (a
+    backward's own forward) is not judged while that function is wrong on this function's cases:
+    it would blame this one for the other's mistake."""
     if p.check.kind in STATIC and result.passed and not any(c.passed for c in cases):
         return _result(p, ERROR, f"judged once {p.fn.name} passes at least one case")
+    blockers = sorted({c.blocked_by for c in cases if c.blocked_by})
+    if p.check.kind == "gradient" and blockers and result.status == FAILED:
+        return _result(p, ERROR, f"not judged: your {', '.join(blockers)} is wrong on some of {p.fn.name}'s cases, "
+                                 f"and this check compares {p.fn.name} with it; fix {blockers[0]} first")
     return result
 
 

@@ -24,7 +24,7 @@ from pathlib import Path
 from . import values
 from .cases import Case
 from .job import Call, as_call, build_job, job_calls
-from .outcome import Outcome, decode
+from .outcome import Outcome, Raised, decode
 from .run import execute
 from .spec import EXPECTED_FILE, AssignmentSpec, FunctionSpec, SpecError
 
@@ -189,10 +189,8 @@ def write_public(spec: AssignmentSpec, cases: list[tuple[FunctionSpec, Case]], e
         if not entry["via"]:
             del entry["via"]
         if mistakes is not None:
-            entry["mistakes"] = [{"name": name, "sentence": sentence,
-                                  "outputs": {o.name: values.tree_to_json(outs[o.name]) for o in fn.compared}}
-                                 for name, sentence, outs in mistakes.candidates(fn, case)
-                                 if outs is not None and _finite(outs)]
+            entry["mistakes"] = [{"name": name, "sentence": sentence, **_variant_json(fn, outs)}
+                                 for name, sentence, outs in mistakes.candidates(fn, case) if outs is not None]
     path = folder / EXPECTED_FILE
     doc = {"format": FORMAT, "assignment": spec.name, "functions": functions}
     text = json.dumps(doc, indent=1, allow_nan=False)
@@ -203,10 +201,10 @@ def write_public(spec: AssignmentSpec, cases: list[tuple[FunctionSpec, Case]], e
     return path
 
 
-def _finite(outputs: dict) -> bool:
-    import numpy as np
-    return all(np.isfinite(leaf.array).all() for tree in outputs.values()
-               for _, leaf in values.leaves(tree) if leaf.is_number)
+def _variant_json(fn: FunctionSpec, outs) -> dict:
+    if isinstance(outs, Raised):
+        return {"raised": {"type": outs.type, "message": outs.message}}
+    return {"outputs": {o.name: values.tree_to_json(outs[o.name]) for o in fn.outputs if o.name in outs}}
 
 
 def from_file(spec: AssignmentSpec, cases: list[tuple[FunctionSpec, Case]]) -> dict:
@@ -267,7 +265,9 @@ def public_mistakes(spec: AssignmentSpec) -> dict:
             found = []
             for m in entry.get("mistakes", []):
                 try:
-                    found.append((m["name"], m["sentence"], _outputs_from_json(fn, m["outputs"])))
+                    outs = Raised(str(m["raised"]["type"]), str(m["raised"]["message"])) if "raised" in m \
+                        else _outputs_from_json(fn, m["outputs"])
+                    found.append((m["name"], m["sentence"], outs))
                 except (KeyError, TypeError, ValueError):
                     continue
             out.setdefault(fname, {})[case_id] = found

@@ -17,10 +17,12 @@ import numpy as np
 
 from . import compare, hints, localise, properties, values
 from .cases import Case
-from .outcome import Outcome
+from .outcome import Outcome, Raised
 from .results import CRASHED, ERROR, FAILED, NOT_IMPLEMENTED, PASSED, TIMEOUT, CaseResult, OutputCheck
 from .run.protocol import ANSWER_CAP
 from .spec import AssignmentSpec, FunctionSpec
+
+MAX_DIAGNOSES = 2                    # mistakes named for one answer, when several explain it
 
 
 def judge_case(spec: AssignmentSpec, fn: FunctionSpec, case: Case, expected: Outcome, outcome: Outcome,
@@ -30,7 +32,12 @@ def judge_case(spec: AssignmentSpec, fn: FunctionSpec, case: Case, expected: Out
     files = files or {}
     steps = fn.steps_for(case.spec)
     if outcome.status != "returned":
-        return _not_returned(spec, fn, case, outcome, steps, import_errors, files)
+        result = _not_returned(spec, fn, case, outcome, steps, import_errors, files)
+        raised = Raised.of(outcome)
+        if raised is not None and mistakes is not None and not result.blocked_by:
+            found = list(dict.fromkeys(sentence for _, sentence, theirs in mistakes.candidates(fn, case) if theirs == raised))
+            result.diagnosis = " Or: ".join(found[:MAX_DIAGNOSES])
+        return result
     framework = spec.framework
     checks: list[OutputCheck] = []
     by_output: dict[str, list[OutputCheck]] = {}
@@ -48,10 +55,7 @@ def judge_case(spec: AssignmentSpec, fn: FunctionSpec, case: Case, expected: Out
         return _case(fn, case, ERROR, blocked[1], blocked_by=blocked[0], outputs=checks, stdout=outcome.stdout,
                      duration=outcome.duration)
     if fn.properties and all(c.ok for c in checks):
-        outputs_plain = {name: values.plain(tree) for name, tree in outcome.outputs.items()}
-        ns = properties.namespace(case.dims, case.args, outputs_plain,
-                                  {name: values.plain(tree) for name, tree in expected.outputs.items()})
-        checks += properties.judge(fn.properties, ns)
+        checks += failing_properties(fn, case, outcome.outputs, expected.outputs, verdicts=True)
     failing = [c for c in checks if not c.ok]
     mutated = [] if "no_input_mutation" not in fn.checks else changed_inputs(fn, steps, outcome)
     message = ""
@@ -64,14 +68,25 @@ def judge_case(spec: AssignmentSpec, fn: FunctionSpec, case: Case, expected: Out
                    f"work on copies (e.g. {copy}) or write new arrays")
     status = FAILED if (failing or mutated) else PASSED
     result = _case(fn, case, status, message, outputs=checks, stdout=outcome.stdout, duration=outcome.duration)
+    if failing and mistakes is not None:
+        judged = any(c.name.startswith("property ") for c in checks)     # properties are judged on a sound answer only
+        broken = {c.name for c in failing if c.name.startswith("property ")} if judged else None
+        result.diagnosis = diagnose(fn, case, outcome.outputs, broken, mistakes, expected.outputs)
     wrong_values = [c for c in failing if not c.name.startswith("property ")]
-    if wrong_values and mistakes is not None:
-        result.diagnosis = diagnose(fn, case, outcome.outputs, mistakes, expected.outputs)
     if wrong_values and not result.diagnosis:
         swapped = _swapped(fn, expected.outputs, outcome.outputs)
         tips = [swapped] if swapped else [_localise(fn, expected, outcome, c) for c in wrong_values]
         result.details = "\n".join(f"Hint: {h}" for h in tips if h)
     return result
+
+
+def failing_properties(fn: FunctionSpec, case: Case, outputs: dict, expected: dict, verdicts: bool = False):
+    """The properties `outputs` break on this case: their OutputChecks (with `verdicts`, all of
+    them, passing ones too), or the set of their names."""
+    ns = properties.namespace(case.dims, case.args, {name: values.plain(tree) for name, tree in outputs.items()},
+                              {name: values.plain(tree) for name, tree in expected.items()})
+    judged = properties.judge(fn.properties, ns)
+    return judged if verdicts else {c.name for c in judged if not c.ok}
 
 
 def _blocked(fn: FunctionSpec, by_output: dict) -> tuple[str, str] | None:
@@ -125,8 +140,9 @@ def _not_returned(spec: AssignmentSpec, fn: FunctionSpec, case: Case, outcome: O
         err = outcome.error
         not_written = err.get("type") == "NotImplementedError"
         exception = str(err.get("type") or "an exception")
+        where = str(err.get("qualname") or "")         # the student's function that raised, when known
         if setup:
-            other = step.calls or _qualname(step.callee, steps) or step.callee or "a step"
+            other = where if not_written and where else (step.calls or _qualname(step.callee, steps) or step.callee or "a step")
             head = (f"not judged: your {other} is not implemented yet, and {fn.name}'s cases start with it "
                     f"(`{step.text}`)") if not_written else \
                 (f"not judged: `{step.text}`, which {fn.name}'s cases run first, raised {_exception_line(err)}; "
@@ -134,7 +150,12 @@ def _not_returned(spec: AssignmentSpec, fn: FunctionSpec, case: Case, outcome: O
             return _case(fn, case, NOT_IMPLEMENTED if not_written else ERROR, head, _where(err), stdout=stdout,
                          duration=duration, exception=exception, blocked_by=other)
         st = NOT_IMPLEMENTED if not_written else ERROR
-        head = f"{fn.name} is not implemented yet" if st == NOT_IMPLEMENTED else f"{fn.name} raised {_exception_line(err)}"
+        if st == NOT_IMPLEMENTED and where and where != fn.name and "<" not in where:
+            head = f"{fn.name} calls {where}, which is not implemented yet"
+        elif st == NOT_IMPLEMENTED:
+            head = f"{fn.name} is not implemented yet"
+        else:
+            head = f"{fn.name} raised {_exception_line(err)}"
         return _case(fn, case, st, head, _where(err), stdout=stdout, duration=duration, exception=exception)
     if status == "too_large":
         return _case(fn, case, FAILED, f"{fn.name} returned {outcome.returned or '?'}: more than the "
@@ -210,37 +231,51 @@ def _swapped(fn: FunctionSpec, expected: dict, got: dict) -> str:
     return ""
 
 
-def diagnose(fn: FunctionSpec, case: Case, got: dict, mistakes, expected: dict) -> str:
-    """The sentence of the first catalogued mistake whose outputs on this case equal the student's.
+def diagnose(fn: FunctionSpec, case: Case, got: dict, broken: set | None, mistakes, expected: dict) -> str:
+    """The sentence of each catalogued mistake that explains the student's answer on this case (its
+    compared outputs equal the student's, and it breaks the same properties, when the answer was
+    sound enough for them to be judged: `broken` is None otherwise), joined by " Or: "
+    when several do: a random dropout mask is judged by properties only, and two mistakes that
+    break the same ones on a small input cannot be told apart there.
 
     A mistake that gives the right answer on this case (no max shift, on scores too small to
     overflow; a regularization mistake when reg is 0) says nothing about a wrong one: it is skipped,
     or a dtype error would be blamed on it."""
+    found = []
     for _name, sentence, outputs in mistakes.candidates(fn, case):
-        if outputs is not None and matches(fn, got, outputs) and not matches(fn, expected, outputs):
-            return sentence
-    return ""
+        if not isinstance(outputs, dict) or not matches(fn, got, outputs):
+            continue
+        theirs = failing_properties(fn, case, outputs, expected) if fn.properties and broken is not None else set()
+        if broken is not None and theirs != broken:
+            continue
+        if not theirs and matches(fn, expected, outputs):
+            continue
+        if sentence not in found:
+            found.append(sentence)
+    return " Or: ".join(found[:MAX_DIAGNOSES])
 
 
 def matches(fn: FunctionSpec, got: dict, mistake: dict) -> bool:
-    """Does every compared output the student returned equal the mistake's, leaf by leaf, within
-    the tolerance? Non-finite values must be non-finite at the same places (a mistake that overflows
-    matches a student whose code overflows the same way)."""
+    """Does every output the student returned equal the mistake's, leaf by leaf, within the
+    tolerance? Non-finite values must be non-finite at the same places (a mistake that overflows
+    matches a student whose code overflows the same way). An output judged by properties only (a
+    random mask) must have the mistake's shapes and non-finite places, whatever its numbers."""
     if mistake is None:
         return False
-    for out in fn.compared:
+    for out in fn.outputs:
         if out.name not in got or out.name not in mistake:
             return False
-        if not _same_tree(got[out.name], mistake[out.name], out.rtol or fn.rtol, out.atol or fn.atol):
+        if not _same_tree(got[out.name], mistake[out.name], out.rtol or fn.rtol, out.atol or fn.atol, out.compare):
             return False
     return True
 
 
-def _same_tree(a, b, rtol: float, atol: float) -> bool:
+def _same_tree(a, b, rtol: float, atol: float, values_too: bool = True) -> bool:
     if isinstance(b, dict):
-        return isinstance(a, dict) and a.keys() == b.keys() and all(_same_tree(a[k], b[k], rtol, atol) for k in b)
+        return isinstance(a, dict) and a.keys() == b.keys() and all(_same_tree(a[k], b[k], rtol, atol, values_too) for k in b)
     if isinstance(b, (list, tuple)):
-        return isinstance(a, (list, tuple)) and len(a) == len(b) and all(_same_tree(x, y, rtol, atol) for x, y in zip(a, b))
+        return isinstance(a, (list, tuple)) and len(a) == len(b) and \
+            all(_same_tree(x, y, rtol, atol, values_too) for x, y in zip(a, b))
     if isinstance(a, (dict, list, tuple)) or not isinstance(a, values.Leaf):
         return False
     if not b.is_number:
@@ -254,6 +289,8 @@ def _same_tree(a, b, rtol: float, atol: float) -> bool:
     finite = np.isfinite(g)
     if not (finite == np.isfinite(m)).all():
         return False
+    if not values_too:
+        return True
     if not finite.all():                 # rare: compare the finite values only
         g, m, finite = g[finite], m[finite], None
     return not g.size or bool((compare.relative_error(g, m, rtol, atol, finite) <= rtol).all())
@@ -308,7 +345,7 @@ def _where(err: dict) -> str:
         cell = f", cell {err['cell']}" if err.get("cell") else ""
         loc = f"{err['file']}{cell}" + (f", line {err['line']}" if err.get("line") else "")
         if err.get("function"):
-            loc += f", in {err['function']}"
+            loc += f", in {err.get('qualname') or err['function']}"
         lines.append(loc + (f": {err['code']}" if err.get("code") else ""))
     if err.get("note"):
         lines.append(str(err["note"]))

@@ -41,6 +41,21 @@ class Outcome:
         return self.status == RETURNED
 
 
+@dataclass(frozen=True)
+class Raised:
+    """What a call that raised is known by: its exception's type and message (a catalogued mistake
+    that raises, `mat1 and mat2 shapes cannot be multiplied (4x6 and 12x3)`, is recognised by them)."""
+
+    type: str
+    message: str
+
+    @classmethod
+    def of(cls, outcome: "Outcome") -> "Raised | None":
+        if outcome.status != "exception" or not outcome.error.get("type"):
+            return None
+        return cls(str(outcome.error.get("type")), str(outcome.error.get("message", "")))
+
+
 def decode(header: dict, arrays: list, names: tuple) -> Outcome:
     """The Outcome of one report; a report that does not parse is status "invalid" (the student's
     process can write anything into its pipe: never the grader's crash)."""

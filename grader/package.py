@@ -55,7 +55,7 @@ dependencies = ["numpy>=1.24", "pyyaml>=6", "junitparser>=3"]
 grader = "grader.cli:main"
 
 [tool.setuptools]
-packages = ["grader", "grader.run", "grader.report"]
+packages = %(packages)s
 
 [tool.setuptools.package-data]
 "grader.report" = ["*.json"]
@@ -76,7 +76,9 @@ def gradescope_zip(spec: AssignmentSpec, out: Path) -> list[str]:
 
         add("setup.sh", SETUP % {"torch": TORCH if spec.framework == "torch" else ""}, executable=True)
         add("run_autograder", RUN, executable=True)
-        add("grader-src/pyproject.toml", PYPROJECT % {"version": __version__})
+        packages = sorted(".".join(("grader",) + p.parent.relative_to(package).parts)
+                          for p in package.rglob("__init__.py") if "__pycache__" not in p.parts)
+        add("grader-src/pyproject.toml", PYPROJECT % {"version": __version__, "packages": repr(packages).replace("'", '"')})
         for path in sorted(package.rglob("*")):
             if path.is_file() and path.suffix in (".py", ".json") and "__pycache__" not in path.parts:
                 add(f"grader-src/grader/{path.relative_to(package)}", path.read_text())
@@ -91,4 +93,8 @@ def gradescope_zip(spec: AssignmentSpec, out: Path) -> list[str]:
                 add(f"assignment/{name}", dump_yaml(data))
         for path in sorted(spec.reference_dir.rglob("*.py")):
             add(f"assignment/reference/{path.relative_to(spec.reference_dir)}", path.read_text())
+        for rel in spec.support + spec.scenarios:      # the course's support modules, the scenarios
+            root = spec.folder / rel
+            for path in sorted(p for p in root.rglob("*.py") if "__pycache__" not in p.parts) if root.is_dir() else [root]:
+                add(f"assignment/{path.relative_to(spec.folder)}", path.read_text())
         return z.namelist()

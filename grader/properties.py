@@ -33,7 +33,8 @@ _NUMPY = {name: getattr(np, name) for name in (
     "abs", "all", "any", "allclose", "isclose", "isfinite", "where", "sum", "mean", "std", "var", "min", "max",
     "sqrt", "exp", "log", "maximum", "minimum", "count_nonzero", "logical_and", "logical_or", "logical_not",
     "prod", "size", "shape", "zeros_like", "ones_like", "array_equal", "unique", "round", "sign")}
-_BUILTINS = {"len": len, "float": float, "int": int, "bool": bool, "True": True, "False": False, "None": None}
+_BUILTINS = {"len": len, "float": float, "int": int, "bool": bool, "sorted": sorted, "set": set, "list": list,
+             "tuple": tuple, "isinstance": isinstance, "True": True, "False": False, "None": None}
 
 
 def namespace(dims: dict, args: dict, outputs: dict, expected: dict | None = None) -> dict:

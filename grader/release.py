@@ -3,7 +3,9 @@
     grader release linear_classifier --out student_template/linear_classifier
 
 writes each student module with its solution blocks replaced by a TODO stub, the public spec
-(`assignment.yaml`, copied as is), and the expected outputs of the public cases. It never
+(`assignment.yaml`, copied as is), the assignment's support files and scenarios (public: the
+course's helper modules, beside the student's file as the course ships them), and the expected
+outputs of the public cases. It never
 writes `hidden.yaml`, reference code between markers, or anything computed from hidden cases.
 
 Solution markers, in reference files:
@@ -40,7 +42,8 @@ from .spec import SPEC_FILE, AssignmentSpec, SpecError
 
 BEGIN = re.compile(r"^(\s*)#\s*BEGIN SOLUTION\b")
 END = re.compile(r"^\s*#\s*END SOLUTION\b")
-DEF = re.compile(r"^\s*def\s+([A-Za-z_][A-Za-z0-9_]*)")
+DEF = re.compile(r"^(\s*)def\s+([A-Za-z_][A-Za-z0-9_]*)")
+CLASS = re.compile(r"^(\s*)class\s+([A-Za-z_][A-Za-z0-9_]*)")
 ONE_LINE = re.compile(r"^(\s*)(.*?)\s*#\s*SOLUTION\s*$")
 PROMPT = re.compile(r"^\s*#\s*PROMPT:\s?(.*?)\s*$")
 ASSIGNMENT = re.compile(r"^([A-Za-z_][A-Za-z0-9_.,\[\] ]*?)\s*(=|\+=|-=|\*=|/=)\s*\S")
@@ -50,10 +53,16 @@ def strip_solutions(source: str, filename: str = "<reference>") -> str:
     """The source with every solution block replaced by its prompt (or a TODO) and a stub that raises
     NotImplementedError."""
     out, inside, function, prompt, block_started = [], False, None, [], False
+    classes: list[tuple[int, str]] = []                  # (indent, name) of the classes the line is in
     for number, line in enumerate(source.splitlines(keepends=True), start=1):
-        m = DEF.match(line)
+        m = DEF.match(line) or CLASS.match(line)
         if m and not inside:
-            function = m.group(1)
+            indent = len(m.group(1).expandtabs())
+            classes = [(i, c) for i, c in classes if i < indent]
+            if line.lstrip().startswith("class"):
+                classes.append((indent, m.group(2)))
+            else:
+                function = ".".join([c for _, c in classes] + [m.group(2)])     # Linear.forward
         begin = BEGIN.match(line)
         if begin:
             if inside:
@@ -111,6 +120,15 @@ def release(spec: AssignmentSpec, out: Path) -> list[Path]:
     else:
         shutil.copyfile(spec.path, out / SPEC_FILE)
     written.append(out / SPEC_FILE)
+    for rel in spec.support + spec.scenarios:      # public files the student's code and the steps use
+        source, target = spec.folder / rel, out / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if source.is_dir():
+            shutil.copytree(source, target, dirs_exist_ok=True, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+            written += sorted(p for p in target.rglob("*") if p.is_file())
+        else:
+            shutil.copyfile(source, target)
+            written.append(target)
     from .catalogue import MistakeOutputs
     cases = select_cases(spec, hidden=False)
     expected = expected_mod.from_reference(spec, cases)

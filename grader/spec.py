@@ -151,7 +151,7 @@ class CheckSpec:
 class FunctionSpec:
     name: str                        # as the student writes it: 'svm_loss', 'Linear.forward', 'TwoLayerNet.loss'
     module: str
-    dims: dict                       # name -> (low, high), inclusive
+    dims: dict                       # name -> (low, high), inclusive; or an expression of the dims before it
     args: tuple                      # ArgSpec, in call order
     outputs: tuple                   # OutputSpec: what is compared (return order when there are no steps)
     rtol: float
@@ -166,8 +166,10 @@ class FunctionSpec:
     properties: tuple = ()           # PropertySpec: every answer must have them
 
     def arg_for_case(self, case: CaseSpec) -> tuple:
-        """The function's ArgSpecs with the case's overrides applied."""
-        return tuple(case.args.get(a.name, a) for a in self.args)
+        """The function's ArgSpecs with the case's overrides applied, then the case's own (a case
+        with steps of its own may use more arguments)."""
+        names = {a.name for a in self.args}
+        return tuple(case.args.get(a.name, a) for a in self.args) + tuple(a for n, a in case.args.items() if n not in names)
 
     def cases_of(self, visibility: str) -> list:
         return [c for c in self.cases if c.visibility == visibility]
@@ -206,13 +208,14 @@ class AssignmentSpec:
     scenarios: tuple = ()            # Python files (relative to the spec) whose functions steps may call
 
     def support_files(self) -> dict:
-        """{relative path: text} of every support file, folders walked (what the child gets)."""
+        """{path to import it by: text} of every support file, folders walked (what the child gets):
+        `a3_helper.py`, `eecs598/solver.py`, whatever folder of the spec's they sit in."""
         out = {}
         for rel in self.support:
             path = self.folder / rel
             files = sorted(p for p in path.rglob("*.py") if "__pycache__" not in p.parts) if path.is_dir() else [path]
             for f in files:
-                out[str(f.relative_to(self.folder))] = f.read_text()
+                out[str(f.relative_to(path.parent))] = f.read_text()
         return out
 
     def scenario_sources(self) -> dict:
@@ -320,6 +323,9 @@ def load_spec(path: Path | str) -> AssignmentSpec:
         stem = Path(rel).stem
         if not IDENTIFIER.match(stem) or stem in modules:
             raise SpecError(path, f"scenarios[{i}]", f"{rel}: its name must be an identifier other than a student module's")
+    for i, rel in enumerate(support):
+        if Path(rel).stem in modules:
+            raise SpecError(path, f"support[{i}]", f"{rel}: a support module may not have a student module's name")
     fns = v.mapping(data["functions"], "functions")
     if not fns:
         raise SpecError(path, "functions", "must define at least one function")
@@ -479,11 +485,15 @@ def _function(v: "_Validator", name: Any, data: Any, modules: tuple) -> Function
     for dname, rng in v.mapping(data.get("dims") or {}, f"{where}.dims").items():
         dwhere = f"{where}.dims.{dname}"
         v.identifier(dname, dwhere)
+        if isinstance(rng, str):             # derived from the dims before it: "1 + (H + 2 * P - HH) // S"
+            dims[dname] = _derived_dim(v, rng, dwhere, dims)
+            continue
         if isinstance(rng, int) and not isinstance(rng, bool):
             rng = [rng, rng]
         rng = v.list(rng, dwhere)
-        if len(rng) != 2 or not all(isinstance(x, int) and not isinstance(x, bool) for x in rng) or not 1 <= rng[0] <= rng[1]:
-            raise SpecError(v.file, dwhere, f"must be an integer or a range [low, high] with 1 <= low <= high, got {rng!r}")
+        if len(rng) != 2 or not all(isinstance(x, int) and not isinstance(x, bool) for x in rng) or not 0 <= rng[0] <= rng[1]:
+            raise SpecError(v.file, dwhere, f"must be an integer, a range [low, high] with 0 <= low <= high, or an "
+                                            f"expression of the dims before it, got {rng!r}")
         dims[dname] = (rng[0], rng[1])
 
     args_data = v.mapping(data["args"], f"{where}.args")
@@ -538,6 +548,18 @@ def _function(v: "_Validator", name: Any, data: Any, modules: tuple) -> Function
     if len(set(names)) != len(names):
         raise SpecError(v.file, f"{where}.checks", f"the same check twice: {', '.join(sorted(n for n in set(names) if names.count(n) > 1))}")
     return replace(fn, scored_checks=scored)
+
+
+def _derived_dim(v: "_Validator", text: str, where: str, dims: dict) -> str:
+    """A dim computed from earlier ones (integer arithmetic: + - * // %, min, max)."""
+    try:
+        code = compile(text, where, "eval")
+    except SyntaxError as e:
+        raise SpecError(v.file, where, f"not an expression of dims ({e.msg}): {text}") from None
+    unknown = [n for n in code.co_names if n not in dims and n not in ("min", "max")]
+    if unknown:
+        raise SpecError(v.file, where, f"{unknown[0]} is not a dim declared before it (declared: {', '.join(dims) or 'none'})")
+    return text
 
 
 def _tolerance(v: "_Validator", tol: dict, where: str, rtol, atol) -> tuple:
@@ -803,20 +825,26 @@ def _cases(v: "_Validator", data: Any, where: str, visibility: str, fn: Function
         for dname, value in v.mapping(cdata.get("dims") or {}, f"{cwhere}.dims").items():
             if dname not in fn.dims:
                 raise SpecError(v.file, f"{cwhere}.dims.{dname}", f"unknown dimension (declared: {', '.join(fn.dims) or 'none'})")
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise SpecError(v.file, f"{cwhere}.dims.{dname}", f"must be a positive integer, got {value!r}")
+            if isinstance(fn.dims[dname], str):
+                raise SpecError(v.file, f"{cwhere}.dims.{dname}", f"is computed ({fn.dims[dname]}): fix the dims it is computed from")
+            if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+                raise SpecError(v.file, f"{cwhere}.dims.{dname}", f"must be a non-negative integer, got {value!r}")
             dims[dname] = value
         overrides = {}
         by_name = {a.name: a for a in fn.args}
         for aname, adata in v.mapping(cdata.get("args") or {}, f"{cwhere}.args").items():
             awhere = f"{cwhere}.args.{aname}"
-            if aname not in by_name:
-                raise SpecError(v.file, awhere, f"unknown argument (arguments: {', '.join(by_name)})")
-            overrides[aname] = _arg(v, aname, _override(by_name[aname], adata), awhere, fn.dims)
+            if aname in by_name:
+                overrides[aname] = _arg(v, aname, _override(by_name[aname], adata), awhere, fn.dims)
+            elif "steps" in cdata:          # a case with steps of its own may use more arguments
+                overrides[aname] = _arg(v, aname, adata, awhere, fn.dims)
+            else:
+                raise SpecError(v.file, awhere, f"unknown argument (arguments: {', '.join(by_name)}; a case with "
+                                                "steps of its own may declare more)")
         steps = None
         if "steps" in cdata:
             steps = _steps(v, cdata["steps"], f"{cwhere}.steps")
-            bound = {a.name for a in fn.args} | {b for s in steps for b in s.binds}
+            bound = {a.name for a in fn.args} | set(overrides) | {b for s in steps for b in s.binds}
             missing = [o.root for o in fn.outputs if o.root not in bound]
             if missing:
                 raise SpecError(v.file, f"{cwhere}.steps", f"bind no {missing[0]}, an output of {fn.name}")

@@ -150,8 +150,9 @@ def mark_graded(qualname: str, steps: tuple, graded_functions: set, scenarios: s
     another graded function of the assignment marked with its name (its failure blocks the case).
 
     `Class.method` is called as `Class.method(...)`, or as `obj.method(...)` on an `obj = Class(...)`
-    of an earlier step; `Class.__init__` by `Class(...)`. When no step calls the function, a step
-    calling a scenario file's function is the graded one. Raises StepError when none is."""
+    of an earlier step; `Class.__init__` by `Class(...)`. A step calling a scenario file's function
+    is graded too: the scenario exercises the graded function (a network's loss with a dropout of
+    the assignment's own). Raises StepError when no step is graded (unless not `required`)."""
     instances: dict[str, str] = {}
     out = []
     for step in steps:
@@ -164,7 +165,8 @@ def mark_graded(qualname: str, steps: tuple, graded_functions: set, scenarios: s
         constructed = None
         if callee and len(step.binds) == 1 and step.targets[0][0] == "name":
             constructed = callee                   # maybe a class: obj = Class(...)
-        graded = called == qualname or (qualname.endswith(".__init__") and callee == qualname[:-len(".__init__")])
+        graded = called == qualname or (qualname.endswith(".__init__") and callee == qualname[:-len(".__init__")]) \
+            or bool(callee) and callee.split(".")[0] in scenarios
         other = ""
         if not graded:
             for name in (called, f"{called}.__init__"):
@@ -177,11 +179,6 @@ def mark_graded(qualname: str, steps: tuple, graded_functions: set, scenarios: s
         else:
             for name in step.binds:
                 instances.pop(name, None)
-    if not any(s.graded for s in out):
-        roots = [i for i, s in enumerate(out) if s.callee and s.callee.split(".")[0] in scenarios]
-        if not roots:
-            if not required:
-                return tuple(out)
-            raise StepError(f"no step calls {qualname}")
-        out = [Step(**{**s.__dict__, "graded": True}) if i in roots else s for i, s in enumerate(out)]
+    if required and not any(s.graded for s in out):
+        raise StepError(f"no step calls {qualname} (or a scenario)")
     return tuple(out)

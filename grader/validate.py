@@ -68,19 +68,36 @@ def validate(spec: AssignmentSpec) -> list[Row]:
             if kind == "mistake":
                 mistake = by_name[name]
                 fns = {fn.name: fn for fn in result.functions}
-                for fname in mistake.functions:
+                for fname in mistake.touches:
                     fn = fns[fname]
                     failing = [c for c in fn.cases if not c.passed]
-                    named = sum(c.diagnosis == mistake.sentence for c in failing)
+                    named = sum(mistake.sentence in c.diagnosis for c in failing if c.diagnosis)
                     row.caught[fname] = ([c.case_id for c in failing], named, [c.name for c in fn.checks if c.status == FAILED])
                     if fn.earned >= fn.possible:
                         row.problems.append(f"not caught in {fname}: every case passes")
+                    elif failing and not named:
+                        shown = next((c.diagnosis for c in failing if c.diagnosis), "")
+                        row.problems.append(f"never named in {fname}" + (
+                            f": another mistake's sentence is shown first ({shown[:60]}...); add a case that "
+                            "tells them apart" if shown else ": no failing case matches its outputs"))
+                exempt = set(rows[0].exempt)           # checks the reference itself may fail (it uses autograd)
+                strays = [fn.name for fn in result.functions if fn.name not in mistake.touches and _fails_itself(fn, exempt)]
+                if strays:
+                    row.problems.append(f"also fails {', '.join(strays)}, which it does not touch: list them in its "
+                                        "`touches`, or narrow the edit")
             rows.append(row)
     reference = rows[0]
     if reference.exempt and not any(r.kind == "not_mistake" and r.earned == r.possible for r in rows):
         reference.problems.append(f"fails {', '.join(reference.exempt)}, and no not_mistake shows that a "
                                   "solution can pass: add one written the way students must write it")
     return rows
+
+
+def _fails_itself(fn, exempt: set = frozenset()) -> bool:
+    """A function that loses points by its own fault: a case that failed without being blocked by
+    another function (its forward), or a check that failed (other than one the reference fails too)."""
+    return any(not c.passed and not c.blocked_by for c in fn.cases) or \
+        any(c.status == FAILED and c.name not in exempt for c in fn.checks)
 
 
 def render(rows: list[Row]) -> str:

@@ -375,7 +375,10 @@ def tree_to_json(tree: Any) -> Any:
         return {"tuple" if isinstance(tree, tuple) else "list": [tree_to_json(v) for v in tree]}
     if tree.is_number:
         a = np.asarray(tree.array, dtype=np.float64)
-        return {"kind": tree.kind, "shape": list(a.shape), "data": a.ravel().tolist()}
+        data = a.ravel().tolist()
+        if not np.isfinite(a).all():         # strict JSON has no NaN or Infinity: they travel as strings
+            data = [x if np.isfinite(x) else str(x) for x in data]
+        return {"kind": tree.kind, "shape": list(a.shape), "data": data}
     if tree.kind in ("bool", "str"):
         return {"kind": tree.kind, "value": tree.value}
     return {"kind": tree.kind}
@@ -392,8 +395,9 @@ def tree_from_json(data: Any) -> Any:
     if "tuple" in data:
         return tuple(tree_from_json(v) for v in data["tuple"])
     if "data" in data:
+        numbers = [float(x) for x in data["data"]]          # "nan", "inf", "-inf" as floats again
         return Leaf(kind=data.get("kind", "ndarray"), type=data.get("kind", "ndarray"),
-                    array=np.array(data["data"], dtype=np.float64).reshape(data["shape"]))
+                    array=np.array(numbers, dtype=np.float64).reshape(data["shape"]))
     if data.get("kind") in ("bool", "str"):
         return Leaf(kind=data["kind"], type=data["kind"], value=data["value"])
     return Leaf(kind=data.get("kind", "none"), type="None" if data.get("kind") == "none" else "")

@@ -617,7 +617,7 @@ _TITLE_LINE = (ASSIGNMENT / "assignment.yaml").read_text().splitlines().index(_T
                  "unknown field (allowed here: all_or_nothing, args, cases, checks, dims, module, outputs, points, properties, returns, steps, tolerance)",
                  id="unknown-field"),
     pytest.param("    N: [2, 24]", "    N: [24, 2]", "functions.svm_loss_naive.dims.N",
-                 "must be an integer or a range [low, high] with 1 <= low <= high, got [24, 2]", id="bad-dims-range"),
+                 "must be an integer, a range [low, high] with 0 <= low <= high, or an expression of the dims before it, got [24, 2]", id="bad-dims-range"),
     pytest.param(_TITLE, "title: Linear classifiers: multiclass SVM and softmax losses\n",
                  f"line {_TITLE_LINE}, column 26", "invalid YAML: mapping values are not allowed here", id="yaml-syntax"),
     pytest.param("  case_timeout: 10 ", "  case_timeout: -1 ", "limits.case_timeout", "must be positive, got -1",

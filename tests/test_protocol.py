@@ -31,6 +31,14 @@ def test_non_contiguous_and_zero_d_arrays_keep_their_shape():
     assert scalar.shape == ()
 
 
+def test_empty_arrays_of_any_shape_travel():
+    """A wrong answer may be empty, (N, C, 0, 0) from a slice pad:-pad with pad = 0: it is reported as
+    that, not a crash of the child that encodes it."""
+    arrays = [np.zeros((2, 3, 0, 0)), np.zeros((0,), dtype=np.int64)]
+    header, back = decode(encode({"k": 1}, arrays)[4:])
+    assert [a.shape for a in back] == [(2, 3, 0, 0), (0,)] and back[1].dtype == np.int64
+
+
 def test_object_arrays_cannot_be_sent():
     with pytest.raises(ProtocolError):
         encode({}, [np.array([object()], dtype=object)])

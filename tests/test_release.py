@@ -71,7 +71,10 @@ def test_broken_markers_are_spec_errors(source, where):
 # Every shipped assignment, with its student modules.
 SHIPPED = {"linear_classifier": ["linear_classifier"], "cs231n": ["linear_svm", "softmax"],
            "cs231n_2016": ["linear_svm", "softmax"], "cs231n_2015": ["linear_svm", "softmax"],
-           "autograd_basics": ["autograd_basics"]}
+           "autograd_basics": ["autograd_basics"], "cs231n_layers": ["layers", "optim"],
+           "fully_connected_networks": ["fully_connected_networks"]}
+# The public files an assignment ships beside the student's modules: the course's support modules, scenarios.
+PUBLIC_FILES = {"fully_connected_networks": ["a3_helper.py", "eecs598", "scenarios.py"]}
 
 
 def test_every_shipped_assignment_is_checked_here():
@@ -86,6 +89,10 @@ def test_handout_has_no_line_of_reference_solution_code(name):
         i, o = solution_lines((REPO / "reference" / name / f"{module}.py").read_text())
         inside |= i
         outside |= o
+    for public in PUBLIC_FILES.get(name, []):  # nor is a line of the course's own support files
+        for path in [REPO / "assignments" / name / public, *(REPO / "assignments" / name / public).rglob("*.py")]:
+            if path.is_file():
+                outside |= {line.strip() for line in path.read_text().splitlines()}
     secret = inside - outside
     assert len(secret) >= 5                    # a guard: the reference really has solution code to hide
     for path in template.rglob("*"):
@@ -99,11 +106,13 @@ def test_handout_has_no_line_of_reference_solution_code(name):
 def test_handout_carries_only_public_cases(name):
     template = REPO / "student_template" / name
     files = sorted(p.name for p in template.iterdir())
-    assert files == sorted(["assignment.yaml", "expected_public.json", *(f"{m}.py" for m in SHIPPED[name])])
+    assert files == sorted(["assignment.yaml", "expected_public.json", *(f"{m}.py" for m in SHIPPED[name]),
+                            *PUBLIC_FILES.get(name, [])])
     doc = json.loads((template / "expected_public.json").read_text())
-    case_ids = {cid for cases in doc["functions"].values() for cid in cases}
-    assert case_ids == {"public-1", "public-2", "public-3"}
     spec = load_spec(REPO / "assignments" / name)                  # hidden.yaml may extend another's
+    case_ids = {(f, cid) for f, cases in doc["functions"].items() for cid in cases}
+    assert case_ids == {(f.name, c.case_id) for f in spec.functions for c in f.cases_of("public")}
+    assert all(cid.startswith("public-") for _, cid in case_ids)
     hidden_seeds = {c.seed for f in spec.functions for c in f.cases_of("hidden")}
     seeds = {case["seed"] for cases in doc["functions"].values() for case in cases.values()}
     assert hidden_seeds and seeds.isdisjoint(hidden_seeds)
@@ -115,8 +124,9 @@ def test_committed_handout_is_what_release_writes_now(tmp_path, name):
     template = REPO / "student_template" / name
     proc = subprocess.run([GRADER, "release", name, "--out", str(tmp_path)], cwd=REPO, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
-    names = sorted(p.name for p in tmp_path.iterdir())
-    assert names == sorted(p.name for p in template.iterdir())
+    names = sorted(str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*") if p.is_file())
+    assert names == sorted(str(p.relative_to(template)) for p in template.rglob("*") if p.is_file()
+                           and "__pycache__" not in p.parts)
     match, mismatch, errors = filecmp.cmpfiles(tmp_path, template, names, shallow=False)
     # The expected values come from BLAS, whose kernels differ in the last bits from one CPU to another:
     # those must agree to 1e-12, far below any tolerance a spec uses; everything else byte for byte.

@@ -64,7 +64,7 @@ def test_spec_without_hidden_part_is_a_handout(tmp_path):
 
 @pytest.mark.parametrize("change, where, problem", [
     (("framework: numpy", "framework: jax"), "framework", "must be one of numpy, torch"),
-    (("dims: {N: [1, 4]}", "dims: {N: [4, 1]}"), "functions.f.dims.N", "1 <= low <= high"),
+    (("dims: {N: [1, 4]}", "dims: {N: [4, 1]}"), "functions.f.dims.N", "0 <= low <= high"),
     (("x: {kind: array, shape: [N]", "x: {kind: array, shape: [K]"), "functions.f.args.x.shape[0]", "declared dimension (N)"),
     (("points: 3", "points: three"), "functions.f.points", "must be a number"),
     (("cases: [{seed: 1}, {seed: 2}]", "cases: [{seed: 1}, {seed: 1}]"), "functions.f.cases[1].seed", "used twice"),

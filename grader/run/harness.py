@@ -104,6 +104,18 @@ def _framework(framework: str):
     return None
 
 
+def _qualname(tb, folder: str) -> str:
+    """The qualified name (Class.method) of the last frame of the traceback in the student's files
+    (Python 3.11's code objects know it; older ones give "")."""
+    found = ""
+    while tb is not None:
+        code = tb.tb_frame.f_code
+        if os.path.realpath(code.co_filename).startswith(folder + os.sep):
+            found = getattr(code, "co_qualname", "")
+        tb = tb.tb_next
+    return found
+
+
 def _describe(e: BaseException, folder: str) -> dict:
     """An exception as data: its type and message, and where in the student's files it arose."""
     info = {"kind": "exception", "type": type(e).__name__}
@@ -120,6 +132,9 @@ def _describe(e: BaseException, folder: str) -> dict:
         last = frames[-1]
         info.update(file=os.path.basename(last.filename), line=last.lineno, function=last.name,
                     code=(last.line or linecache.getline(last.filename, last.lineno)).strip())
+        qualname = _qualname(e.__traceback__, folder)
+        if qualname:                     # Linear.forward, where the frame says only forward
+            info["qualname"] = qualname
         info["traceback"] = "".join(
             f'  {os.path.basename(f.filename)}, line {f.lineno}, in {f.name}\n    {(f.line or "").strip()}\n' for f in frames)
     return info

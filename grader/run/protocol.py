@@ -45,7 +45,7 @@ def encode(header: dict, arrays: list | tuple = ()) -> bytes:
         dtype = a.dtype.str
         if dtype not in ALLOWED_DTYPES:
             raise ProtocolError(f"dtype {a.dtype} cannot be sent")
-        data = memoryview(a).cast("B") if a.ndim else a.tobytes()
+        data = memoryview(a).cast("B") if a.ndim and a.size else a.tobytes()     # memoryview cannot cast an empty shape
         metas.append({"dtype": dtype, "shape": list(a.shape), "offset": offset, "nbytes": len(data)})
         blobs.append(data)
         offset += len(data)
