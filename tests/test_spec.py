@@ -152,3 +152,119 @@ def test_find_spec_by_name_in_assignments_folder_and_beside_a_handout(tmp_path):
                                         (1024, 1024), ("lots", None), (0, None)])
 def test_parse_size(text, size):
     assert parse_size(text) == size
+
+
+# ---------------------------------------------------------------------------------------------
+# Structured arguments and outputs, steps, properties, derived dims
+
+
+CHAIN = """\
+    name: tiny
+    framework: numpy
+    modules: [tiny]
+    functions:
+      backward:
+        dims: {N: [2, 4], S: [1, 2], H: "2 * N + S"}
+        args:
+          x: {kind: array, shape: [N, H]}
+          p: {mode: train, eps: 1.0e-5, stats: {kind: array, shape: [H]}}
+          dout: {kind: array, shape: [N, H]}
+        steps:
+          - out, cache = forward(x, p)
+          - dx = backward(dout, cache)
+        outputs:
+          - {name: dx, kind: array}
+          - {name: p.stats, kind: array, tolerance: {rtol: 1.0e-4}}
+          - {name: out, compare: false}
+        properties:
+          - {name: finite, expect: "isfinite(dx)", message: "dx has no NaN", when: "p['mode'] == 'train'"}
+        points: 1
+        cases:
+          - {seed: 1}
+          - {seed: 2, args: {p: {mode: test, stats: ~}}}
+      forward:
+        args: {x: {kind: array, shape: [3]}, p: {mode: train}}
+        returns: [out, cache]
+        outputs: [{name: out}]
+        points: 1
+        cases: [{seed: 1}]
+"""
+
+
+def test_a_chain_with_dict_arguments_paths_and_properties_loads(tmp_path):
+    spec = load_spec(write_spec(tmp_path, CHAIN))
+    fn = spec.function("backward")
+    assert [s.graded for s in fn.steps] == [False, True] and fn.steps[0].calls == "forward"
+    assert [(o.name, o.path, o.setup) for o in fn.outputs] == [("dx", ("dx",), ""), ("p.stats", ("p", "stats"), ""),
+                                                               ("out", ("out",), "forward")]
+    assert fn.output("p.stats").rtol == 1e-4 and fn.output("dx").rtol is None
+    assert [o.name for o in fn.compared] == ["dx", "p.stats"]
+    p = {a.name: a for a in fn.args}["p"]
+    assert p.kind == "dict" and [k for k, _ in p.items] == ["mode", "eps", "stats"]
+    test_case = fn.cases[1]
+    overridden = dict(test_case.args["p"].items)
+    assert overridden["mode"].value == "test" and "stats" not in overridden and overridden["eps"].value == 1e-5
+    assert fn.dims["H"] == "2 * N + S"
+    assert spec.function("forward").steps[0].text == "out, cache = forward(x, p)"
+
+
+def test_derived_dims_and_dict_arguments_are_generated(tmp_path):
+    from grader.cases import make_case
+    spec = load_spec(write_spec(tmp_path, CHAIN))
+    fn = spec.function("backward")
+    case = make_case(spec, fn, fn.cases[0])
+    assert case.dims["H"] == 2 * case.dims["N"] + case.dims["S"]
+    assert case.args["x"].shape == (case.dims["N"], case.dims["H"])
+    assert case.args["p"]["mode"] == "train" and case.args["p"]["stats"].shape == (case.dims["H"],)
+    assert "mode=train" in case.describe() and "eps=1e-05" in case.describe()
+    other = make_case(spec, fn, fn.cases[1])
+    assert other.args["p"] == {"mode": "test", "eps": 1e-5}
+
+
+@pytest.mark.parametrize("change, where, problem", [
+    (("out, cache = forward(x, p)", "out, cache = forward(x, p) + 1"), "functions.backward.steps[0]", "BinOp"),
+    (("- dx = backward(dout, cache)", "- dx = other(dout, cache)"), "functions.backward.steps", "no step calls backward"),
+    (("{name: p.stats, kind: array", "{name: q.stats, kind: array"), "functions.backward.outputs[1].name",
+     "q is neither an argument nor bound by a step"),
+    (("{name: dx, kind: array}", "{name: dx, kind: arrray}"), "functions.backward.outputs[0].kind", "must be one of"),
+    (('H: "2 * N + S"', 'H: "2 * N + K"'), "functions.backward.dims.H", "K is not a dim declared before it"),
+    (('expect: "isfinite(dx)"', 'expect: "isfinite(dx"'), "functions.backward.properties[0].expect", "not a Python expression"),
+    (("{seed: 2, args: {p: {mode: test, stats: ~}}}", "{seed: 2, args: {q: {kind: literal, value: 1}}}"),
+     "functions.backward.cases[1].args.q", "a case with steps of its own may declare more"),
+    (("returns: [out, cache]", "returns: [out, cache]\n    steps: [out = forward(x, p)]"), "functions.forward.returns",
+     "not with steps"),
+])
+def test_each_mistake_in_the_new_forms_names_its_field(tmp_path, change, where, problem):
+    old, new = change
+    text = textwrap.dedent(CHAIN)
+    assert old in text
+    write_spec(tmp_path, text.replace(old, new))
+    with pytest.raises(SpecError) as info:
+        load_spec(tmp_path)
+    assert info.value.where == where, str(info.value)
+    assert problem in info.value.problem
+    assert "\n" not in str(info.value)
+
+
+def test_a_case_may_add_arguments_for_steps_of_its_own(tmp_path):
+    text = textwrap.dedent(CHAIN).replace("{seed: 2, args: {p: {mode: test, stats: ~}}}", """\
+{seed: 2, args: {x2: {kind: array, shape: [N, H]}},
+             steps: ["_, _ = forward(x, p)", "out, cache = forward(x2, p)", "dx = backward(dout, cache)"]}""")
+    spec = load_spec(write_spec(tmp_path, text))
+    fn = spec.function("backward")
+    case = fn.cases[1]
+    assert [s.graded for s in case.steps] == [False, False, True]
+    assert [a.name for a in fn.arg_for_case(case)] == ["x", "p", "dout", "x2"]
+
+
+def test_support_and_scenario_files_must_lie_in_the_assignments_folder(tmp_path):
+    write_spec(tmp_path, MINIMAL.replace("modules: [tiny]", "modules: [tiny]\n    support: [../elsewhere.py]"))
+    with pytest.raises(SpecError, match="must be a path inside the assignment's folder"):
+        load_spec(tmp_path)
+    write_spec(tmp_path, MINIMAL.replace("modules: [tiny]", "modules: [tiny]\n    scenarios: [missing.py]"))
+    with pytest.raises(SpecError, match="missing.py does not exist"):
+        load_spec(tmp_path)
+    (tmp_path / "tiny.py").write_text("")
+    write_spec(tmp_path, MINIMAL.replace("modules: [tiny]", "modules: [tiny]\n    support: [tiny.py]"))
+    with pytest.raises(SpecError, match="may not have a student module's name"):
+        load_spec(tmp_path)

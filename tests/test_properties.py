@@ -1,0 +1,57 @@
+"""Properties (grader/properties.py): how a function whose right answers differ (a random dropout
+mask) is judged, and how a mistake is recognised by the properties it breaks."""
+import numpy as np
+
+from grader import properties
+from grader.spec import PropertySpec
+
+INVERTED = PropertySpec(name="inverted", when="dropout_param['mode'] == 'train'",
+                        expect="(out == 0) | isclose(out, x / dropout_param['p'], rtol=1e-6, atol=0)",
+                        message="Every entry must be 0 or x / p.")
+FRACTION = PropertySpec(name="kept_fraction", when="x.size >= 100",
+                        expect="abs(mean(out != 0) - dropout_param['p']) < 0.05",
+                        message="About a fraction p must be kept.")
+
+
+def judge(out, x, p=0.5, mode="train", props=(INVERTED, FRACTION)):
+    ns = properties.namespace({}, {"x": x, "dropout_param": {"p": p, "mode": mode}}, {"out": out})
+    return {c.name: c for c in properties.judge(props, ns)}
+
+
+def test_two_legitimate_masks_both_pass():
+    rng = np.random.default_rng(0)
+    x = 10 + rng.standard_normal((40, 50))
+    a = (rng.random(x.shape) < 0.3) / 0.3 * x
+    b = rng.binomial(1, 0.3, x.shape) / 0.3 * x
+    assert not np.array_equal(a, b)
+    for out in (a, b):
+        verdicts = judge(out, x, p=0.3)
+        assert all(v.ok for v in verdicts.values()), verdicts
+
+
+def test_a_failing_entry_is_reported_with_its_index_and_the_values_there():
+    x = np.full((2, 3), 2.0)
+    out = np.array([[4.0, 0.0, 4.0], [3.0, 4.0, 0.0]])          # [1, 0] is neither 0 nor x / p
+    verdict = judge(out, x)["property inverted"]
+    assert not verdict.ok and verdict.worst_index == [1, 0]
+    assert verdict.message == "Every entry must be 0 or x / p. (1 of 6 entries is not, the first at [1, 0] (out = 3, x = 2))"
+
+
+def test_a_property_applies_only_where_its_condition_holds():
+    x = np.ones(4)
+    assert judge(x, x, mode="test") == {}                       # `when` false for both (small, test mode)
+    assert set(judge(np.zeros((20, 20)), np.ones((20, 20)), p=0.5)) == {"property inverted", "property kept_fraction"}
+    assert not judge(np.zeros((20, 20)), np.ones((20, 20)), p=0.5)["property kept_fraction"].ok
+
+
+def test_a_property_that_cannot_be_evaluated_says_so_instead_of_stopping_the_grader():
+    broken = PropertySpec(name="shape", expect="out.shape == x.shape and nothing(out)", message="m")
+    verdict = judge(np.ones(2), np.ones(2), props=(broken,))["property shape"]
+    assert not verdict.ok and "could not be judged" in verdict.message and "NameError" in verdict.message
+    not_bool = PropertySpec(name="value", expect="out", message="m")
+    assert "spec problem" in judge(np.ones(2), np.ones(2), props=(not_bool,))["property value"].message
+
+
+def test_expressions_see_numpy_but_no_builtins_beyond_a_few():
+    sneaky = PropertySpec(name="io", expect="open('/etc/passwd') is not None", message="m")
+    assert "NameError" in judge(np.ones(2), np.ones(2), props=(sneaky,))["property io"].message

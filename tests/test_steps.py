@@ -1,0 +1,158 @@
+"""Steps (grader/steps.py): a case's chain of calls, parsed in the grader and run in the child
+(grader/run/execute.py) on its arguments and what earlier steps bound."""
+import types
+
+import numpy as np
+import pytest
+
+from grader import steps, values
+from grader.run import execute
+from grader.steps import StepError, mark_graded, parse
+
+
+@pytest.mark.parametrize("text, binds, callee", [
+    ("out, cache = affine_forward(x, w, b)", ("out", "cache"), "affine_forward"),
+    ("dx = relu_backward(dout, cache)", ("dx",), "relu_backward"),
+    ("loss, grads = model.loss(X, y)", ("loss", "grads"), "model.loss"),
+    ("model.params = {'W1': W1, 'b1': b1}", (), ""),
+    ("bn_param['mode'] = 'test'", (), ""),
+    ("seed(0)", (), "seed"),
+    ("out, _ = f(x, {'stride': 2, 'pad': pad}, [1, -2.5], mode=None)", ("out",), "f"),
+])
+def test_the_allowed_forms_parse(text, binds, callee):
+    step = parse(text)
+    assert step.binds == binds and step.callee == callee
+
+
+@pytest.mark.parametrize("text, problem", [
+    ("out = f(x) + 1", "BinOp"),
+    ("out = [a for a in x]", "ListComp"),
+    ("out = lambda: 1", "Lambda"),
+    ("import os", "an assignment or a call"),
+    ("a = b = f(x)", "one assignment"),
+    ("out = f(*args)", "no *args"),
+    ("out = f(**kw)", "no *args or **kwargs"),
+    ("(a, b.c) = f(x)", "plain names"),
+    ("out = f(x); g(y)", "one statement"),
+    ("out = f(", "not a Python statement"),
+    ("x.__class__.__bases__[0].__subclasses__()", None),        # parses, but only calls what the names hold
+])
+def test_anything_else_is_refused_with_the_reason(text, problem):
+    if problem is None:
+        parse(text)
+        return
+    with pytest.raises(StepError) as e:
+        parse(text)
+    assert problem in str(e.value)
+
+
+def test_the_step_calling_the_graded_function_is_graded_and_the_others_are_setup():
+    chain = (parse("out, cache = affine_forward(x, w, b)"), parse("dx, dw, db = affine_backward(dout, cache)"))
+    marked = mark_graded("affine_backward", chain, {"affine_forward", "affine_backward"}, set())
+    assert [s.graded for s in marked] == [False, True]
+    assert marked[0].calls == "affine_forward"          # a setup step of another graded function: it can block
+
+
+def test_a_method_is_graded_through_the_instance_its_class_made():
+    chain = tuple(parse(t) for t in ("model = TwoLayerNet(input_dim=D)", "model.params = params",
+                                     "scores = model.loss(X)", "loss, grads = model.loss(X, y)"))
+    marked = mark_graded("TwoLayerNet.loss", chain, {"TwoLayerNet.loss", "TwoLayerNet.__init__"}, set())
+    assert [s.graded for s in marked] == [False, False, True, True]
+    assert marked[0].calls == "TwoLayerNet.__init__"
+    init = mark_graded("TwoLayerNet.__init__", chain[:1], {"TwoLayerNet.__init__"}, set())
+    assert init[0].graded
+
+
+def test_a_chain_that_never_calls_the_function_is_a_spec_error():
+    with pytest.raises(StepError, match="no step calls adam"):
+        mark_graded("adam", (parse("w = sgd(w, dw)"),), {"adam"}, set())
+    marked = mark_graded("FullyConnectedNet.loss", (parse("loss = scenarios.run(modules, rng)"),), set(), {"scenarios"})
+    assert marked[0].graded                               # a scenario exercises the graded function
+
+
+def run(texts, args=None, outputs=("out",), module=None, checks=()):
+    """Run steps in this process with the executor the child uses, on a module of our own."""
+    module = module or types.ModuleType("m")
+    chain = mark_graded("f", tuple(parse(t) for t in texts), {"f"}, set(), required=False)
+    inputs = []
+    call = {"function": "f", "module": "m", "case": "public-1",
+            "args": [[k, values.to_wire(v, inputs)] for k, v in (args or {}).items()], "dims": {"N": 2},
+            "steps": [s.as_job() for s in chain], "outputs": [list(values.parse_path(o)) for o in outputs],
+            "checks": list(checks), "seed": 7}
+    return execute.run_call(call, inputs, execute.Context(modules={"m": module}))
+
+
+def test_values_handed_on_between_steps_never_leave_unless_named():
+    m = types.ModuleType("m")
+    m.fwd = lambda x: (x * 2, {"secret": object(), "x": x})
+    m.f = lambda d, cache: d * cache["x"]
+    header, arrays = run(["out, cache = fwd(x)", "dx = f(d, cache)"], {"x": np.ones(3), "d": np.full(3, 2.0)},
+                         outputs=("dx", "out"), module=m)
+    assert header["status"] == "returned"
+    tree = values.decode(header["values"][0], arrays)
+    np.testing.assert_array_equal(tree.array, np.full(3, 2.0))
+    assert "secret" not in str(header)                    # the cache stayed in the child
+
+
+def test_a_failing_step_is_reported_with_its_index_and_the_exception():
+    m = types.ModuleType("m")
+    m.fwd = lambda x: 1 / 0
+    m.f = lambda x: x
+    header, _ = run(["out = fwd(x)", "out = f(out)"], {"x": np.ones(2)}, module=m)
+    assert header["status"] == "exception" and header["step"] == 0 and header["error"]["type"] == "ZeroDivisionError"
+
+
+@pytest.mark.parametrize("texts, name", [
+    (["out = g(x)"], "g"),
+    (["out = Linear.forward(x)"], "Linear.forward"),
+])
+def test_a_missing_function_is_named_as_the_step_calls_it(texts, name):
+    m = types.ModuleType("m")
+    m.Linear = type("Linear", (), {})
+    header, _ = run(texts, {"x": np.ones(2)}, module=m)
+    assert header["status"] == "missing_function" and header["name"] == name
+
+
+def test_unpacking_the_wrong_number_of_values_is_a_bad_return():
+    m = types.ModuleType("m")
+    m.f = lambda x: (x, x, x)
+    header, _ = run(["out, cache = f(x)"], {"x": np.ones(2)}, module=m)
+    assert header["status"] == "bad_return" and header["returned"] == "tuple of length 3" and header["expected"] == 2
+
+
+def test_an_output_path_reads_keys_and_attributes_and_says_what_is_missing():
+    m = types.ModuleType("m")
+    m.f = lambda: types.SimpleNamespace(params={"W1": np.ones(2)})
+    header, arrays = run(["model = f()"], outputs=("model.params.W1", "model.params.W3", "model.other"), module=m)
+    first, missing, other = header["values"]
+    assert values.decode(first, arrays).array.shape == (2,) and header["via"][0] == ["attr", "key"]
+    assert missing == {"kind": "missing", "message": "model.params has no key 'W3'"}
+    assert other["kind"] == "missing" and "no 'other'" in other["message"]
+
+
+def test_an_input_changed_in_place_is_reported_with_the_step_that_changed_it():
+    m = types.ModuleType("m")
+
+    def clobber(x):
+        x[0] = 9.0
+        return x
+    m.f = clobber
+    m.g = lambda x: x
+    header, _ = run(["a = g(x)", "out = f(p['inner'])"], {"x": np.ones(2), "p": {"inner": np.zeros(2)}},
+                    module=m, checks=("no_input_mutation",))
+    assert header["changed"] == [[["p", "inner"], 1]]
+
+
+def test_every_call_starts_from_the_cases_seed():
+    m = types.ModuleType("m")
+    m.f = lambda: np.random.rand(3)
+    a = values.decode(*[(h["values"][0], arr) for h, arr in [run(["out = f()"], module=m)]][0])
+    b = values.decode(*[(h["values"][0], arr) for h, arr in [run(["out = f()"], module=m)]][0])
+    np.testing.assert_array_equal(a.array, b.array)
+    seeded = run(["seed(3)", "out = f()"], module=m)
+    assert not np.array_equal(values.decode(seeded[0]["values"][0], seeded[1]).array, a.array)
+
+
+def test_the_default_step_calls_the_function_on_its_arguments_in_order():
+    (step,) = steps.default_steps("Linear.forward", ["x", "w", "b"], ["out", "cache"])
+    assert step.text == "out, cache = Linear.forward(x, w, b)"
