@@ -46,6 +46,7 @@ def as_call(item) -> Call:
 def job_calls(spec: AssignmentSpec, items) -> tuple[list[dict], list[np.ndarray]]:
     """The calls of a job ((FunctionSpec, Case) pairs or Calls), with their arrays in one list."""
     inputs: list[np.ndarray] = []
+    sent: dict = {}                          # an array several calls share goes once
     modules = set(spec.modules) | {Path(rel).stem for rel in spec.scenarios}
     calls = []
     for item in items:
@@ -54,7 +55,7 @@ def job_calls(spec: AssignmentSpec, items) -> tuple[list[dict], list[np.ndarray]
         read = {name for s in steps for name in s.reads}
         needs = [fn.module] + sorted(m for m in modules & read if m != fn.module)
         calls.append({"function": fn.name, "module": fn.module, "case": case.case_id,
-                      "args": [[name, values.to_wire(value, inputs)] for name, value in case.args.items()],
+                      "args": [[name, values.to_wire(value, inputs, sent)] for name, value in case.args.items()],
                       "dims": dict(case.dims), "steps": [s.as_job() for s in steps],
                       "outputs": [list(values.parse_path(o)) for o in call.output_names],
                       "checks": list(fn.checks), "seed": case_seed(case), "needs": needs})

@@ -229,9 +229,16 @@ def article(type_name: str) -> str:
 # Inputs: generated in the grader, built again in the child
 
 
-def to_wire(value: Any, inputs: list) -> dict:
-    """A generated argument as a job node; its arrays appended to `inputs`."""
+def to_wire(value: Any, inputs: list, sent: dict | None = None) -> dict:
+    """A generated argument as a job node; its arrays appended to `inputs`. With `sent` ({id of an
+    array: its index}), an array already in `inputs` is referred to again, not sent twice (the calls
+    of a gradient check share every argument but the one they move)."""
     if isinstance(value, np.ndarray):
+        if sent is not None:
+            if id(value) not in sent:
+                sent[id(value)] = len(inputs)
+                inputs.append(value)
+            return {"array": sent[id(value)]}
         inputs.append(value)
         return {"array": len(inputs) - 1}
     if isinstance(value, (bool, str)) or value is None:
@@ -239,9 +246,9 @@ def to_wire(value: Any, inputs: list) -> dict:
     if isinstance(value, (int, float)):
         return {"scalar": value}
     if isinstance(value, dict):
-        return {"dict": [[k, to_wire(v, inputs)] for k, v in value.items()]}
+        return {"dict": [[k, to_wire(v, inputs, sent)] for k, v in value.items()]}
     if isinstance(value, (list, tuple)):
-        return {"tuple" if isinstance(value, tuple) else "list": [to_wire(v, inputs) for v in value]}
+        return {"tuple" if isinstance(value, tuple) else "list": [to_wire(v, inputs, sent) for v in value]}
     raise TypeError(f"cannot send a {type(value).__name__} to the worker")
 
 

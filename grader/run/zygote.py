@@ -262,11 +262,14 @@ def _run_child(job, inputs, start, skip, job_dir, scratch, relay, done, imported
     # The child's frames wait in the pipe (made large) and are read when the child ends, or at a
     # look every `sample` seconds: a case's time limit counts from the first look that saw the one
     # before it finish, so it runs late by at most `sample`, and a submission costs one or two
-    # wake-ups of this process instead of one per case. Without pidfds (Linux < 5.3), every frame wakes it.
+    # wake-ups of this process instead of one per case. A child sending more than the pipe holds
+    # (large outputs) would wait for each look; while it does, the pipe itself wakes this process.
+    # Without pidfds (Linux < 5.3), every frame wakes it.
     sample = min(_SAMPLE, lim["case_timeout"] / 20, lim["import_timeout"] / 20)
     watch = _pidfd(pid)
-    _enlarge(r)
+    capacity = _enlarge(r)
     os.set_blocking(r, False)
+    busy = False
     try:
         while outcome is None:
             wait = deadline - time.monotonic()
@@ -277,8 +280,10 @@ def _run_child(job, inputs, start, skip, job_dir, scratch, relay, done, imported
                 select.select([r], [], [], wait)
                 ended = False
             else:
-                ended = bool(select.select([watch], [], [], min(wait, sample))[0])
+                ready = select.select([watch, r] if busy else [watch], [], [], min(wait, sample))[0]
+                ended = watch in ready
             data, pipe = _drain(r)
+            busy = len(data) >= capacity // 2            # the child fills the pipe faster than the looks empty it
             try:
                 for payload in reader.feed(data):
                     header = protocol.peek(payload)      # relayed unchanged: no need to build its arrays
@@ -324,13 +329,14 @@ def _pidfd(pid: int) -> int | None:
         return None
 
 
-def _enlarge(fd: int) -> None:
-    """Room in the pipe for a submission's frames between two looks (1 MiB, Linux's default maximum)."""
+def _enlarge(fd: int) -> int:
+    """Room in the pipe for a submission's frames between two looks (1 MiB, Linux's default maximum);
+    the bytes it holds."""
     try:
         import fcntl
-        fcntl.fcntl(fd, fcntl.F_SETPIPE_SZ, 1 << 20)
+        return fcntl.fcntl(fd, fcntl.F_SETPIPE_SZ, 1 << 20)
     except (ImportError, AttributeError, OSError):
-        pass
+        return 64 << 10
 
 
 def _drain(fd: int, most: int = 4 << 20) -> tuple[bytes, str]:
