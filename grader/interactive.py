@@ -72,7 +72,8 @@ class CheckError(Exception):
 
 
 def check(function=None, assignment=None, namespace: dict | None = None) -> Feedback:
-    """Grade `function` (its name, the function itself, or None for all) on the public cases.
+    """Grade `function` (its name, the function itself, a class for its graded methods, or None for
+    all) on the public cases.
 
     `namespace` is where names are looked up and where the function came from: the caller's
     globals (a notebook's namespace, or a script's). In a script it also prints the report,
@@ -93,20 +94,22 @@ def check(function=None, assignment=None, namespace: dict | None = None) -> Feed
 
 def _check(function, assignment, namespace: dict, shell):
     given = None if function is None or isinstance(function, str) else function
-    name = getattr(inspect.unwrap(given), "__name__", None) if callable(given) else function
+    unwrapped = inspect.unwrap(given) if callable(given) else None
+    name = getattr(unwrapped, "__qualname__", getattr(unwrapped, "__name__", None)) if callable(given) else function
     if given is not None and not isinstance(name, str):
-        raise CheckError(f"check() takes a function or its name, not {type(given).__name__}")
+        raise CheckError(f"check() takes a function, a class or its name, not {type(given).__name__}")
     here = [_source(given, name, namespace, shell)] if given is not None else []
     spec = _load_spec(assignment, [p.parent for p in here if p is not None]
                       + ([Path(namespace["__file__"]).resolve().parent] if _is_file(namespace.get("__file__")) else [])
                       + [Path.cwd()])
     names = [fn.name for fn in spec.functions]
-    if name is not None and name not in names:
+    # A class stands for its graded methods: check(TwoLayerNet) checks TwoLayerNet.__init__ and TwoLayerNet.loss.
+    wanted = names if name is None else [name] if name in names else [n for n in names if n.startswith(f"{name}.")]
+    if not wanted:
         raise CheckError(f"{name} is not a function of {spec.name}; its functions are {', '.join(names)}")
-    wanted = names if name is None else [name]
     sources: dict = {}                   # where each function is graded from: a file, or None for the kernel's cells
     for n in wanted:
-        source = here[0] if given is not None else _source(namespace.get(n), n, namespace, shell, spec)
+        source = here[0] if given is not None else _source(namespace.get(n.split(".")[0]), n, namespace, shell, spec)
         sources.setdefault(source, []).append(n)
     results = [_grade(spec, source, group, shell) for source, group in sources.items()]
     return _joined(results, names)

@@ -455,6 +455,32 @@ def test_in_a_script_check_prints_what_grader_check_prints(tmp_path):
     assert text.endswith(f"grader: svm_loss_naif is not a function of linear_classifier; its functions are {FUNCTIONS}\n")
 
 
+def test_in_a_script_a_method_or_a_class_is_checked_by_its_graded_names(tmp_path):
+    """fully_connected_networks grades `TwoLayerNet.__init__` and `TwoLayerNet.loss`: check(TwoLayerNet.loss)
+    checks that one, check(TwoLayerNet) both, from the student's file beside the handout's support modules."""
+    folder = shutil.copytree(REPO / "student_template" / "fully_connected_networks", tmp_path / "a3")
+    script = folder / "fully_connected_networks.py"
+    script.write_text((REPO / "reference" / "fully_connected_networks" / "fully_connected_networks.py").read_text()
+                      + textwrap.dedent("""
+
+        if __name__ == "__main__":
+            from grader import check
+            print("one:", [fn.name for fn in check(TwoLayerNet.loss).result.functions])
+            print("class:", [fn.name for fn in check(TwoLayerNet).result.functions], check(TwoLayerNet).passed)
+            check(Solver)
+        """))
+    out = subprocess.run([sys.executable, str(script.relative_to(tmp_path))], cwd=tmp_path, capture_output=True,
+                         text=True, timeout=RUN_TIMEOUT)
+    assert out.returncode == 0, out.stderr
+    assert "one: ['TwoLayerNet.loss']\n" in out.stdout
+    assert "class: ['TwoLayerNet.__init__', 'TwoLayerNet.loss'] True\n" in out.stdout
+    assert "ok   TwoLayerNet.loss: 2/2 cases passed, 1/1 checks passed, 3/3 points" in out.stdout
+    assert out.stdout.endswith("grader: Solver is not a function of fully_connected_networks; its functions are "
+                               "Linear.forward, Linear.backward, ReLU.forward, ReLU.backward, Linear_ReLU.forward, "
+                               "Linear_ReLU.backward, TwoLayerNet.__init__, TwoLayerNet.loss, FullyConnectedNet.loss, "
+                               "sgd_momentum, rmsprop, adam, Dropout.forward, Dropout.backward\n")
+
+
 @pytest.fixture
 def python_kernel(tmp_path, monkeypatch) -> str:
     """A kernel spec running this interpreter (the one with this checkout installed)."""
