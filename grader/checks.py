@@ -167,6 +167,10 @@ def judge_gradient(p: Plan, outcomes: list) -> CheckResult:
     grads_named = ", ".join(_shown(out) for _, out in check.pairs)
     if not np.isfinite(numeric).all() or not np.isfinite(analytic).all():
         return _result(p, FAILED, f"the gradient check found NaN or inf in {grads_named} or in {of}")
+    if not (np.abs(numeric) > noise).any():
+        # A loss that does not move (a constant, all zeros) matches a zero gradient: nothing is shown.
+        return _result(p, ERROR, f"not judged: {of} does not change when {', '.join(_shown(i) for i, _ in check.pairs)} "
+                                 f"move at the {len(numeric)} entries checked; see the cases' feedback")
     if not bad.any():
         return _result(p, PASSED, f"{grads_named} {'matches' if len(check.pairs) == 1 else 'match'} centred differences "
                                   f"of {of} at {len(numeric)} entries of {', '.join(_shown(i) for i, _ in check.pairs)} "
@@ -368,11 +372,11 @@ def needs_working_code(p: Plan, result: CheckResult, cases: list) -> CheckResult
     A static check earns nothing for a function that passes no case: an unfinished stub has no
     loops and no autograd either. A gradient check whose loss comes from another function (a
     backward's own forward) is not judged while that function is wrong on this function's cases:
-    it would blame this one for the other's mistake."""
+    it would blame this one for the other's mistake, or credit it for matching a wrong forward."""
     if p.check.kind in STATIC and result.passed and not any(c.passed for c in cases):
         return _result(p, ERROR, f"judged once {p.fn.name} passes at least one case")
     blockers = sorted({c.blocked_by for c in cases if c.blocked_by})
-    if p.check.kind == "gradient" and blockers and result.status == FAILED:
+    if p.check.kind == "gradient" and blockers and result.status in (PASSED, FAILED):
         return _result(p, ERROR, f"not judged: your {', '.join(blockers)} is wrong on some of {p.fn.name}'s cases, "
                                  f"and this check compares {p.fn.name} with it; fix {blockers[0]} first")
     return result

@@ -38,7 +38,8 @@ def compare_output(name: str, kind: str, framework: str, expected: np.ndarray, r
     what = received.get("type", "?")
     rkind = received.get("kind")
     if got is None or rkind in (None, "other", "bool"):
-        detail = f" of dtype {received['dtype']}" if received.get("dtype") else ""
+        detail = f" of dtype {received['dtype']}" if received.get("dtype") else \
+            f" ({received['repr']})" if received.get("repr") and rkind == "other" else ""
         wanted = "a real number" if kind == "scalar" else _CONTAINER[framework][1]
         return fail(f"{name}: expected {wanted}, got {_article(what)}{detail}")
     if kind == "scalar":

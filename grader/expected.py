@@ -13,7 +13,6 @@ Expected outputs are Outcomes (outcome.py): {(function, case id): the reference'
 from __future__ import annotations
 
 import contextlib
-import importlib.util
 import json
 import re
 import shutil
@@ -21,9 +20,11 @@ import sys
 import tempfile
 from pathlib import Path
 
+import numpy as np
+
 from . import values
 from .cases import Case
-from .job import Call, as_call, build_job, job_calls
+from .job import as_call, build_job, job_calls
 from .outcome import Outcome, Raised, decode
 from .run import execute
 from .spec import EXPECTED_FILE, AssignmentSpec, FunctionSpec, SpecError
@@ -240,8 +241,7 @@ def from_file(spec: AssignmentSpec, cases: list[tuple[FunctionSpec, Case]]) -> d
 def _outputs_from_json(fn: FunctionSpec, data) -> dict:
     """{output name: tree} from a /2 entry (a mapping by name) or a /1 one (a list in output order)."""
     if isinstance(data, list):
-        return {o.name: values.Leaf(kind="ndarray", type="ndarray",
-                                    array=__import__("numpy").array(d["data"], dtype="float64").reshape(d["shape"]))
+        return {o.name: values.Leaf(kind="ndarray", type="ndarray", array=np.array(d["data"], dtype=np.float64).reshape(d["shape"]))
                 for o, d in zip(fn.outputs, data)}
     return {o.name: values.tree_from_json(data[o.name]) for o in fn.outputs if o.name in data}
 

@@ -20,7 +20,7 @@ from .cases import Case, make_case
 from .catalogue import MistakeOutputs
 from .job import build_job, job_calls
 from .judge import judge_case, not_run
-from .outcome import decode
+from .outcome import decode, plain_error
 from .results import ERROR, HIDDEN, PUBLIC, FunctionResult, SubmissionResult
 from .run.worker import Worker, WorkerError
 from .spec import AssignmentSpec, FunctionSpec, SpecError
@@ -178,7 +178,7 @@ def grade_submission(spec: AssignmentSpec, submission: Path, hidden: bool = Fals
 
     imported = reply.imported if reply and isinstance(reply.imported, dict) else {}
     import_errors = imported.get("errors") if isinstance(imported.get("errors"), dict) else {}
-    import_errors = {**{m: notebooks.relocate(e) for m, e in import_errors.items()}, **notebooks.errors}
+    import_errors = {**{m: notebooks.relocate(plain_error(e)) for m, e in import_errors.items()}, **notebooks.errors}
     functions: dict[str, FunctionResult] = {}
     by_function: dict[str, list] = {}                # name -> [(Case, CaseResult)]
     for index, (fn, case) in enumerate(cases):
@@ -280,9 +280,10 @@ def _outcome(reply, index: int, calls: list, notebooks: notebook.Notebooks | Non
     if reply is None or index not in reply.results:
         return None
     header, arrays = reply.results[index]
-    if notebooks is not None and isinstance(header.get("error"), dict):
-        header = {**header, "error": notebooks.relocate(header["error"])}
-    return decode(header, arrays, tuple(".".join(map(str, p)) for p in calls[index]["outputs"]))
+    outcome = decode(header, arrays, tuple(".".join(map(str, p)) for p in calls[index]["outputs"]))
+    if notebooks is not None and outcome.error:
+        outcome.error = notebooks.relocate(outcome.error)
+    return outcome
 
 
 def _judge_checks(spec: AssignmentSpec, prepared: Prepared, modules: dict, notebooks: notebook.Notebooks,

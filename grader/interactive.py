@@ -124,7 +124,7 @@ def _source(obj, name: str, namespace: dict, shell, spec=None) -> Path | None:
         obj = inspect.unwrap(obj)
         try:
             file = inspect.getsourcefile(obj)
-        except TypeError:                # a builtin, a class instance...
+        except (TypeError, OSError):     # a builtin, a class instance, a class defined in a cell...
             file = None
         if shell is not None and getattr(obj, "__module__", None) == "__main__" and not _ran_script(obj, file):
             return None                  # defined in a cell
@@ -137,7 +137,10 @@ def _source(obj, name: str, namespace: dict, shell, spec=None) -> Path | None:
     if _is_file(namespace.get("__file__")):
         from .grade import locate_modules
         file = Path(namespace["__file__"]).resolve()
-        return file if locate_modules(spec, file).get(spec.function(name).module) == str(file) else file.parent
+        module = spec.function(name).module
+        if file.stem != module and (file.parent / f"{module}.py").is_file():
+            return file.parent           # a script beside the student's module: that module, not the script
+        return file if locate_modules(spec, file).get(module) == str(file) else file.parent
     raise CheckError(f"{name} is not defined here: import it from your file, or pass the function itself")
 
 

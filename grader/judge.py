@@ -55,12 +55,20 @@ def judge_case(spec: AssignmentSpec, fn: FunctionSpec, case: Case, expected: Out
         return _case(fn, case, ERROR, blocked[1], blocked_by=blocked[0], outputs=checks, stdout=outcome.stdout,
                      duration=outcome.duration)
     if fn.properties and all(c.ok for c in checks):
-        checks += failing_properties(fn, case, outcome.outputs, expected.outputs, verdicts=True)
+        verdicts = failing_properties(fn, case, outcome.outputs, expected.outputs, verdicts=True)
+        blocking = {f"property {p.name}": p.blocks for p in fn.properties if p.blocks}
+        wrong = next((c for c in verdicts if not c.ok and c.name in blocking), None)
+        if wrong is not None:          # what the other function made is wrong: this one is not judged
+            return _case(fn, case, ERROR, f"not judged: {wrong.message} (see {blocking[wrong.name]}'s cases)",
+                         blocked_by=blocking[wrong.name], outputs=checks + verdicts, stdout=outcome.stdout,
+                         duration=outcome.duration)
+        checks += verdicts
     failing = [c for c in checks if not c.ok]
     mutated = [] if "no_input_mutation" not in fn.checks else changed_inputs(fn, steps, outcome)
     message = ""
     if failing:
-        message = failing[0].message + (f" (and {len(failing) - 1} more output wrong)" if len(failing) > 1 else "")
+        more = len(failing) - 1
+        message = failing[0].message + (f" (and {more} more output{'s' if more > 1 else ''} wrong)" if more else "")
     elif mutated:
         first = mutated[0]
         copy = f"{first} = {first}.{'clone' if framework == 'torch' else 'copy'}()"
@@ -107,7 +115,13 @@ def _not_returned(spec: AssignmentSpec, fn: FunctionSpec, case: Case, outcome: O
     status, stdout, duration = outcome.status, outcome.stdout, outcome.duration
     module_file = files.get(fn.module, f"{fn.module}.py")
     step = steps[outcome.step] if outcome.step is not None and 0 <= outcome.step < len(steps) else None
-    setup = step is not None and not step.graded
+    first = next((i for i, s in enumerate(steps) if s.graded), len(steps))
+    setup = step is not None and outcome.step < first          # a step run before the function's own
+    after = step is not None and outcome.step > first and not step.graded     # one using what it made
+    other = ""                                                  # the function a failing setup step is in
+    if setup:
+        other = step.calls or _qualname(step.callee, steps) or step.callee or _maker(step, steps) or fn.name
+        setup = other != fn.name                                # a step of its own (`model.params = ...`)
     if status == "import_error":
         module = outcome.module or fn.module
         err = import_errors.get(module) or outcome.error or {}
@@ -119,6 +133,8 @@ def _not_returned(spec: AssignmentSpec, fn: FunctionSpec, case: Case, outcome: O
         return _case(fn, case, ERROR, f"{mfile} could not be imported: {_exception_line(err)}", _where(err))
     if status == "missing_function":
         name = _qualname(outcome.name, steps) or fn.name
+        if after:                                    # a method the steps call on what the function made
+            return _case(fn, case, ERROR, f"what {fn.name} made has no {name.split('.')[-1]} (`{step.text}`)")
         message = (outcome.error or {}).get("message") or f"{name} is not defined in {module_file}"
         if name != fn.name and setup:
             message += f" ({fn.name}'s cases call it first: `{step.text}`)"
@@ -129,11 +145,19 @@ def _not_returned(spec: AssignmentSpec, fn: FunctionSpec, case: Case, outcome: O
         return _case(fn, case, TIMEOUT if status == "import_timeout" else CRASHED,
                      f"importing {', '.join(dict.fromkeys(files.get(m, m + '.py') for m in spec.modules))} {what}")
     if status == "timeout":
+        if setup:
+            return _case(fn, case, TIMEOUT, f"not judged: `{step.text}`, which {fn.name}'s cases run first, did not "
+                                            f"finish within {spec.limits.case_timeout:g} s: fix {other} first",
+                         stdout=stdout, blocked_by=other)
         return _case(fn, case, TIMEOUT, f"{fn.name} did not finish within {spec.limits.case_timeout:g} s "
                                         "(an infinite loop, or much slower than needed?)", stdout=stdout)
     if status == "skipped_after_timeout":
         return _case(fn, case, TIMEOUT, f"not run: {fn.name} already timed out on an earlier case")
     if status == "crashed":
+        if setup:
+            return _case(fn, case, CRASHED, f"not judged: `{step.text}`, which {fn.name}'s cases run first, stopped "
+                                            f"the worker (a crash, os._exit, or the {_size(spec.limits.memory)} memory "
+                                            f"limit): fix {other} first", stdout=stdout, blocked_by=other)
         return _case(fn, case, CRASHED, f"{fn.name} stopped the worker running it (a crash, os._exit, or the "
                                         f"{_size(spec.limits.memory)} memory limit)", stdout=stdout)
     if status == "exception":
@@ -141,8 +165,11 @@ def _not_returned(spec: AssignmentSpec, fn: FunctionSpec, case: Case, outcome: O
         not_written = err.get("type") == "NotImplementedError"
         exception = str(err.get("type") or "an exception")
         where = str(err.get("qualname") or "")         # the student's function that raised, when known
+        if after:
+            return _case(fn, case, ERROR, f"what {fn.name} made fails in `{step.text}`: {_exception_line(err)}",
+                         _where(err), stdout=stdout, duration=duration, exception=exception)
         if setup:
-            other = where if not_written and where else (step.calls or _qualname(step.callee, steps) or step.callee or "a step")
+            other = where if not_written and where else other
             head = (f"not judged: your {other} is not implemented yet, and {fn.name}'s cases start with it "
                     f"(`{step.text}`)") if not_written else \
                 (f"not judged: `{step.text}`, which {fn.name}'s cases run first, raised {_exception_line(err)}; "
@@ -164,7 +191,7 @@ def _not_returned(spec: AssignmentSpec, fn: FunctionSpec, case: Case, outcome: O
                      stdout=stdout, duration=duration)
     if status == "bad_return":
         names = _targets(step) if step is not None else [o.name for o in fn.outputs]
-        who = fn.name if not setup else (step.calls or step.callee)
+        who = other if setup else fn.name
         message = (f"{who} returned {outcome.returned or '?'}; expected {len(names)} value{'s' if len(names) > 1 else ''} "
                    f"({', '.join(names)})")
         if setup:
@@ -183,6 +210,16 @@ def _targets(step) -> list[str]:
         if target[0] == "name":
             return [target[1]]
     return []
+
+
+def _maker(step, steps: tuple) -> str:
+    """The class whose object a step that calls nothing works on (`model.params = ...` on a model that
+    `model = TwoLayerNet(...)` made), or ""."""
+    reads = [name for name in step.reads if any(name in s.binds and s.callee for s in steps)]
+    for s in steps:
+        if reads and reads[0] in s.binds and s.callee and len(s.binds) == 1:
+            return s.callee
+    return ""
 
 
 def _qualname(dotted: str, steps: tuple) -> str:

@@ -21,6 +21,8 @@ def describe(name: str, expected: np.ndarray, got: np.ndarray, rtol: float, atol
     if e.shape != g.shape or e.ndim == 0 or not np.isfinite(g).all() or not np.isfinite(e).all():
         return ""                     # a single wrong number: the message already says expected and got
     close = lambda a, b: bool((relative_error(a, b, rtol, atol) <= max(rtol, 1e-9)).all())
+    if not g.any() and e.any():
+        return f"{name} is all zeros: is it ever computed (or, for a state, stored back)?"
     big = np.abs(e) > atol / rtol
     if big.any():
         ratios = g[big] / e[big]

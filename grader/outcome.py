@@ -61,7 +61,7 @@ def decode(header: dict, arrays: list, names: tuple) -> Outcome:
     process can write anything into its pipe: never the grader's crash)."""
     try:
         return _decode(header, arrays, names)
-    except (KeyError, TypeError, ValueError, AttributeError, IndexError):
+    except (KeyError, TypeError, ValueError, AttributeError, IndexError, OverflowError, RecursionError):
         return Outcome(status="invalid")
 
 
@@ -74,8 +74,7 @@ def _decode(header: dict, arrays: list, names: tuple) -> Outcome:
     out.step = step if isinstance(step, int) and not isinstance(step, bool) else None
     duration = header.get("duration")
     out.duration = float(duration) if isinstance(duration, (int, float)) and not isinstance(duration, bool) else None
-    error = header.get("error")
-    out.error = error if isinstance(error, dict) else {}
+    out.error = plain_error(header.get("error"))
     out.name = _text(header.get("name", ""))[:200]
     out.returned = _text(header.get("returned", ""))[:300]
     out.module = _text(header.get("module", ""))[:100]
@@ -84,16 +83,36 @@ def _decode(header: dict, arrays: list, names: tuple) -> Outcome:
     if status != RETURNED:
         return out
     nodes = header.get("values")
-    if not isinstance(nodes, list) or len(nodes) != len(names):
-        return Outcome(status="invalid")
     via = header.get("via") or [[] for _ in names]
+    if not isinstance(nodes, list) or len(nodes) != len(names) or not isinstance(via, list) or len(via) != len(names):
+        return Outcome(status="invalid")
     for name, node, how in zip(names, nodes, via):
         out.outputs[name] = values.decode(node, arrays)
         out.via[name] = tuple(h for h in how if h in ("key", "attr")) if isinstance(how, list) else ()
-    for item in header.get("changed") or []:
-        path, k = item
-        out.changed.append((tuple(p for p in path if isinstance(p, (str, int))), int(k)))
+    for path, k in header.get("changed") or []:
+        if not _integer(k) or not isinstance(path, list):
+            return Outcome(status="invalid")
+        out.changed.append((tuple(p[:values.TEXT_CAP] if isinstance(p, str) else p for p in path
+                                  if isinstance(p, str) or _integer(p)), k))
     return out
+
+
+# What an exception's description may hold, each field capped: student code chooses them all.
+_ERROR_TEXT = {"kind": 40, "type": 200, "message": 2000, "file": 200, "function": 200, "qualname": 200,
+               "code": 500, "note": 500, "traceback": 4000}
+
+
+def plain_error(error) -> dict:
+    """An exception's description as plain strings of bounded length (and int line and cell numbers)."""
+    if not isinstance(error, dict):
+        return {}
+    out = {key: error[key][:cap] for key, cap in _ERROR_TEXT.items() if isinstance(error.get(key), str)}
+    out.update({key: error[key] for key in ("line", "cell") if _integer(error.get(key))})
+    return out
+
+
+def _integer(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def _text(value: Any) -> str:

@@ -256,17 +256,26 @@ class GraderSession:
             terminalreporter.write_line(points)
 
     def def_line(self, module: str, function: str) -> int | None:
-        """0-based line of `def function` in the student's .py file, read as text (never imported)."""
+        """0-based line of `def function` (or of a method, `Class.method`) in the student's .py file,
+        read as text (never imported)."""
         if module not in self._def_lines:
             try:
                 text = self.module_files[module].read_text(errors="replace") if self.module_files[module].suffix == ".py" else ""
             except OSError:
                 text = ""
             self._def_lines[module] = {}
+            classes: list[tuple[int, str]] = []                  # (indent, name) of the classes a line is in
             for number, line in enumerate(text.splitlines()):
-                found = re.match(r"\s*def\s+(\w+)\s*\(", line)
-                if found:
-                    self._def_lines[module].setdefault(found.group(1), number)
+                found = re.match(r"(\s*)(def|class)\s+(\w+)\s*[(:]", line)
+                if not found:
+                    continue
+                indent = len(found.group(1).expandtabs())
+                classes = [(i, c) for i, c in classes if i < indent]
+                qualname = ".".join([c for _, c in classes] + [found.group(3)])    # TwoLayerNet.loss
+                if found.group(2) == "class":
+                    classes.append((indent, found.group(3)))
+                else:
+                    self._def_lines[module].setdefault(qualname, number)
         return self._def_lines[module].get(function)
 
 

@@ -104,6 +104,8 @@ class PropertySpec:
     expect: str                      # true, or true everywhere (an array of bools)
     message: str                     # the sentence a student reads when it is false
     when: str = ""                   # an expression: the property applies to cases where it is true
+    blocks: str = ""                 # a property of what another graded function made (the forward's out): when
+                                     # false, the case is not judged and that function is named
 
 
 @dataclass(frozen=True)
@@ -613,16 +615,17 @@ def _properties(v: "_Validator", data: Any, where: str) -> tuple:
     for i, pdata in enumerate(v.flat_list(data, where)):
         pwhere = f"{where}[{i}]"
         pdata = v.mapping(pdata, pwhere)
-        v.keys(pdata, pwhere, required=("name", "expect", "message"), optional=("when",))
+        v.keys(pdata, pwhere, required=("name", "expect", "message"), optional=("when", "blocks"))
         for key in ("expect", "when"):
             if key in pdata:
                 try:
                     compile(v.string(pdata[key], f"{pwhere}.{key}"), f"{pwhere}.{key}", "eval")
                 except SyntaxError as e:
                     raise SpecError(v.file, f"{pwhere}.{key}", f"not a Python expression: {e.msg}") from None
+        blocks = v.string(pdata["blocks"], f"{pwhere}.blocks") if "blocks" in pdata else ""
         out.append(PropertySpec(name=v.identifier(pdata["name"], f"{pwhere}.name"), expect=pdata["expect"],
                                 message=" ".join(v.string(pdata["message"], f"{pwhere}.message").split()),
-                                when=pdata.get("when", "")))
+                                when=pdata.get("when", ""), blocks=blocks))
     return tuple(out)
 
 
@@ -729,9 +732,14 @@ def _float_array(v: "_Validator", args: dict, path: str, where: str) -> None:
 
 
 def _check_references(v: "_Validator", functions: list) -> None:
-    """A check naming another function must name one that takes the same arguments."""
+    """A check naming another function must name one that takes the same arguments; a property that
+    blocks names another graded function."""
     by_name = {f.name: f for f in functions}
     for f in functions:
+        for i, prop in enumerate(f.properties):
+            if prop.blocks and (prop.blocks not in by_name or prop.blocks == f.name):
+                raise SpecError(v.file, f"functions.{f.name}.properties[{i}].blocks",
+                                f"must name another graded function, got {prop.blocks!r}")
         for c in f.scored_checks:
             if not c.function:
                 continue

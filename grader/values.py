@@ -61,6 +61,8 @@ class Leaf:
         meta = {"kind": self.kind, "type": self.type}
         if self.dtype:
             meta["dtype"] = self.dtype
+        if self.repr:
+            meta["repr"] = self.repr
         return meta
 
     @property
@@ -88,8 +90,9 @@ def encode(value: Any, torch, arrays: list, budget: list | None = None, depth: i
     budget = [MAX_NODES] if budget is None else budget
     budget[0] -= 1
     name = type_name(value)
+    too_big = {"kind": "other", "type": name, "repr": "<too large or too deeply nested to send back>"}
     if budget[0] < 0 or depth > MAX_DEPTH:
-        return {"kind": "other", "type": name, "repr": "<too large or too deeply nested to send back>"}
+        return too_big
     try:
         if value is None:
             return {"kind": "none", "type": "None"}
@@ -98,14 +101,21 @@ def encode(value: Any, torch, arrays: list, budget: list | None = None, depth: i
         if isinstance(value, str):
             return {"kind": "str", "type": name, "value": str.__str__(value)[:TEXT_CAP]}
         if isinstance(value, dict):
+            if dict.__len__(value) > budget[0]:
+                return too_big
             keys = list(dict.keys(value))
             bad = next((k for k in keys if not isinstance(k, str)), None)
             if bad is not None:
                 return {"kind": "other", "type": name, "repr": f"a dict with a key that is not a string: {_short(bad)}"}
+            long = next((k for k in keys if len(k) > TEXT_CAP), None)
+            if long is not None:
+                return {"kind": "other", "type": name, "repr": f"a dict with a key of {len(long)} characters"}
             return {"kind": "dict", "type": name, "keys": [str.__str__(k) for k in keys],
                     "items": [encode(dict.__getitem__(value, k), torch, arrays, budget, depth + 1) for k in keys]}
         if isinstance(value, (list, tuple)):
             kind = "tuple" if isinstance(value, tuple) else "list"
+            if (tuple.__len__(value) if kind == "tuple" else list.__len__(value)) > budget[0]:
+                return too_big
             items = tuple.__iter__(value) if kind == "tuple" else list.__iter__(value)
             return {"kind": kind, "type": name, "items": [encode(v, torch, arrays, budget, depth + 1) for v in items]}
         node, array = _number(value, torch, name)
@@ -119,10 +129,17 @@ def encode(value: Any, torch, arrays: list, budget: list | None = None, depth: i
 
 def _number(value: Any, torch, name: str) -> tuple[dict, np.ndarray | None]:
     if torch is not None and isinstance(value, torch.Tensor):
+        if value.layout != torch.strided or value.device.type == "meta":
+            return {"kind": "other", "type": name, "dtype": str(value.dtype),
+                    "repr": f"a {value.device.type} tensor with layout {value.layout}"}, None
         t = value.detach().cpu()
         if t.is_complex() or t.dtype == torch.bool:
             return {"kind": "other", "type": name, "dtype": str(t.dtype)}, None
-        node, array = {"kind": "tensor", "type": name}, np.array(t.numpy(), copy=True)
+        try:
+            plain = t.numpy()
+        except (TypeError, RuntimeError):           # bfloat16, and dtypes numpy has no name for
+            return {"kind": "other", "type": name, "dtype": str(t.dtype)}, None
+        node, array = {"kind": "tensor", "type": name}, np.array(plain, copy=True)
     elif isinstance(value, np.ndarray):
         node, array = {"kind": "ndarray", "type": name}, np.array(value, copy=True)
     elif isinstance(value, (int, float)):
@@ -150,10 +167,11 @@ def decode(node: Any, arrays: list, depth: int = 0) -> Any:
     kind, type_ = node.get("kind"), node.get("type", "")
     if not isinstance(type_, str):
         raise BadNode("bad type name")
+    type_ = type_[:TEXT_CAP]
     if kind == "dict":
         keys, items = node.get("keys"), node.get("items")
         if not isinstance(keys, list) or not isinstance(items, list) or len(keys) != len(items) \
-                or not all(isinstance(k, str) for k in keys) or len(set(keys)) != len(keys):
+                or not all(isinstance(k, str) and len(k) <= TEXT_CAP for k in keys) or len(set(keys)) != len(keys):
             raise BadNode("bad dict node")
         return {k: decode(v, arrays, depth + 1) for k, v in zip(keys, items)}
     if kind in ("list", "tuple"):
@@ -215,7 +233,8 @@ def shape_of(tree: Any) -> str:
     if isinstance(tree, (list, tuple)):
         return f"a {'tuple' if isinstance(tree, tuple) else 'list'} of {len(tree)}"
     if isinstance(tree, Leaf):
-        return article(tree.type or tree.kind)
+        detail = tree.repr or (f"of dtype {tree.dtype}" if tree.dtype else "")
+        return article(tree.type or tree.kind) + (f" ({detail})" if tree.kind == "other" and detail else "")
     return article(type(tree).__name__)
 
 
@@ -411,10 +430,16 @@ def tree_from_json(data: Any) -> Any:
 
 
 def type_name(v: Any) -> str:
+    """The name of v's type, as short as a message can show (a student's class may call itself anything)."""
     if v is None:
         return "None"
     t = type(v)
-    return t.__qualname__ if t.__module__ == "builtins" else f"{t.__module__}.{t.__qualname__}"
+    try:
+        name = t.__qualname__ if t.__module__ == "builtins" else f"{t.__module__}.{t.__qualname__}"
+    except BaseException:  # noqa: BLE001 - a metaclass may make even this raise
+        return "<unnamed type>"
+    name = str.__str__(name) if isinstance(name, str) else "<unnamed type>"
+    return name if len(name) <= TEXT_CAP else name[:TEXT_CAP] + "..."
 
 
 def _short(v: Any) -> str:

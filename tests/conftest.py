@@ -22,3 +22,18 @@ def _not_in_the_ci_job_summary():
     with pytest.MonkeyPatch.context() as patch:
         patch.delenv("GITHUB_STEP_SUMMARY", raising=False)
         yield
+
+
+def terminal_block(stdout: str, function: str) -> str:
+    """`grader check`'s lines about one function: its head line and the indented lines under it
+    (blank lines between functions are layout, not relied on)."""
+    import re
+    lines = stdout.splitlines()
+    heads = [i for i, line in enumerate(lines) if re.match(rf"^(ok  |FAIL) {re.escape(function)}: ", line)]
+    assert len(heads) == 1, f"{function} is not the head of one paragraph in:\n{stdout}"
+    block = [lines[heads[0]]]
+    for line in lines[heads[0] + 1:]:
+        if not line.startswith(" "):
+            break
+        block.append(line)
+    return "\n".join(block)

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import GRADER
+from conftest import GRADER, terminal_block
 from variants import materialize, variant_source
 
 REPO = Path(__file__).resolve().parents[1]
@@ -70,17 +70,7 @@ class Run:
         return matches[0]
 
     def block(self, function: str) -> str:
-        """The terminal output's lines about one function: its head line and the indented
-        lines under it (blank lines between functions are layout, not relied on)."""
-        lines = self.stdout.splitlines()
-        heads = [i for i, line in enumerate(lines) if re.match(rf"^(ok  |FAIL) {function}: ", line)]
-        assert len(heads) == 1, f"{function} is not the head of one paragraph in:\n{self.stdout}"
-        block = [lines[heads[0]]]
-        for line in lines[heads[0] + 1:]:
-            if not line.startswith(" "):
-                break
-            block.append(line)
-        return "\n".join(block)
+        return terminal_block(self.stdout, function)
 
 
 def grader_check(path, *extra, assignment=ASSIGNMENT, cwd=REPO, out_dir: Path, reports=True) -> Run:

@@ -398,7 +398,7 @@ def test_a_function_the_assignment_does_not_have_is_one_line_naming_its_function
 
 @pytest.mark.parametrize("what", [3, functools.partial(print, 1)])
 def test_what_is_neither_a_function_nor_a_name_is_one_line(handout, shell, what):
-    assert interactive.check(what).error == f"check() takes a function or its name, not {type(what).__name__}"
+    assert interactive.check(what).error == f"check() takes a function, a class or its name, not {type(what).__name__}"
 
 
 def test_without_an_assignment_yaml_above_it_says_so_and_an_assignment_can_be_named(tmp_path, monkeypatch, shell):

@@ -105,6 +105,8 @@ def _hidden_message(case: CaseResult) -> str:
     """What a hidden case may tell the student: the outcome, never a value. Not the expected or
     returned numbers (an answer to hard-code), and of an exception only its type: student code
     can put the case's inputs in its message (`raise ValueError(str(X))`)."""
+    if case.blocked_by:                # its own message quotes the other function's wrong values
+        return f"not judged: your {case.blocked_by} failed or was wrong on this case (its own tests say how)"
     if case.status == FAILED:
         wrong = [o.name for o in case.outputs if not o.ok]
         return f"wrong {', '.join(wrong)}" if wrong else "wrong answer"

@@ -38,6 +38,7 @@ class Context:
     scenarios: dict = field(default_factory=dict)      # scenario file name -> module
     torch: Any = None                                  # the torch module in a torch assignment
     describe: Callable = None                          # exception -> error dict (file, line, ...)
+    on_step: Callable = None                           # called with k before step k >= 1 of a chain (it may hang)
 
 
 class _Missing(Exception):
@@ -73,6 +74,8 @@ def run_call(call: dict, inputs: list, ctx: Context) -> tuple[dict, list]:
     changed: dict = {}                                 # input path -> step that changed it
     duration = 0.0
     for k, step in enumerate(call["steps"]):
+        if k and ctx.on_step is not None:
+            ctx.on_step(k)
         try:
             duration += _run_step(step, env, call, ctx, builtins)
         except _StepFailed as e:

@@ -70,6 +70,8 @@ def run(job: dict, inputs: list, start: int, skip: set, out_fd: int, capture_fd:
         call = job["calls"][index]
         if call["function"] in skip:
             continue
+        # Which step of a chain runs, so that a time limit or a crash names it (the forward, not the backward).
+        ctx.on_step = (lambda k, i=index: send({"type": "step", "index": i, "step": k})) if len(call["steps"]) > 1 else None
         header, arrays = execute.run_call(call, inputs, ctx)
         header.update(type="result", index=index, stdout=capture.take())
         send(header, arrays)

@@ -60,7 +60,10 @@ def decode(payload: bytes, printable: bool = False) -> tuple[dict, list]:
     and to write: see `printable_text`."""
     header, hlen = _header(payload)
     if printable and _UNPRINTABLE.search(payload, 4, 4 + hlen):
-        header = _printable(header)
+        try:
+            header = _printable(header)
+        except RecursionError:
+            raise ProtocolError("header nested too deeply") from None
     blob = memoryview(payload)[4 + hlen:]
     arrays = []
     for meta in header.pop("arrays", []) or []:
@@ -130,6 +133,8 @@ def _header(payload: bytes) -> tuple[dict, int]:
         header = json.loads(payload[4:4 + hlen].decode())
     except (UnicodeDecodeError, json.JSONDecodeError) as e:
         raise ProtocolError(f"bad header: {e}") from None
+    except RecursionError:                  # nested deeper than the parser's stack: forged by student code
+        raise ProtocolError("header nested too deeply") from None
     if not isinstance(header, dict):
         raise ProtocolError("header is not an object")
     return header, hlen

@@ -107,17 +107,28 @@ class Worker:
             if not data:
                 raise WorkerError(self._died())     # the next run() starts a new zygote
             last = time.monotonic()
-            for payload in reader.feed(data):
-                header, arrays = protocol.decode(payload, printable=True)
-                kind = header.get("type")
+            try:
+                frames = reader.feed(data)
+            except protocol.ProtocolError as e:              # a frame over the size limit: the stream is lost
+                self._kill()
+                raise WorkerError(f"the worker's reply could not be read ({e}) and the worker was stopped") from None
+            for payload in frames:
+                kind, header, arrays = _read_frame(payload)
                 if kind == "imported":
                     reply.imported = header
                 elif kind == "result":
-                    reply.results[int(header["index"])] = (header, arrays)
+                    reply.results[header["index"]] = (header, arrays)
                 elif kind == "job_done":
                     reply.sandbox = str(header.get("sandbox", ""))
                     reply.sandbox_warning = str(header.get("sandbox_warning", ""))
                     return reply
+
+    def _kill(self) -> None:
+        """Stop the zygote now (its job's manager dies on its next write to the closed pipe)."""
+        if self._proc.poll() is None:
+            self._proc.kill()
+            self._proc.wait()
+        self.close()
 
     def _died(self) -> str:
         code = self._proc.wait()
@@ -144,6 +155,27 @@ class Worker:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+def _read_frame(payload: bytes) -> tuple[str, dict, list]:
+    """(kind, header, arrays) of one relayed frame. The zygote relays a child's result frames after
+    reading their headers only, so their arrays may not describe the bytes (the student's process can
+    write anything into its pipe): such a result is status "invalid", that case's crash, and the
+    job goes on; a frame of no known kind is ignored."""
+    try:
+        header, arrays = protocol.decode(payload, printable=True)
+    except protocol.ProtocolError:
+        try:
+            header, arrays = protocol.peek(payload), []
+        except protocol.ProtocolError:
+            return "", {}, []
+        header = {"type": header.get("type"), "index": header.get("index"), "status": "invalid"}
+    kind = header.get("type")
+    if kind == "result":
+        index = header.get("index")
+        if not isinstance(index, int) or isinstance(index, bool):
+            return "", {}, []
+    return str(kind or ""), header, arrays
 
 
 def on_workers(workers: list, fn, items):

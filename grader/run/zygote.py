@@ -185,7 +185,7 @@ def run_job(job: dict, inputs: list, out_fd: int) -> None:
             if calls[start]["function"] in skip or start in done:
                 start += 1
                 continue
-            outcome, current = _run_child(job, inputs, start, skip, job_dir, scratch, relay, done, imported)
+            outcome, current, step = _run_child(job, inputs, start, skip, job_dir, scratch, relay, done, imported)
             imported = True
             if outcome == "done":
                 break
@@ -196,7 +196,8 @@ def run_job(job: dict, inputs: list, out_fd: int) -> None:
                         forward({"type": "result", "index": i, "status": "import_" + outcome})
                         done.add(i)
                 break
-            forward({"type": "result", "index": current, "status": outcome})
+            chain = len(calls[current].get("steps") or ()) > 1          # say which step ran: the forward, or this one
+            forward({"type": "result", "index": current, "status": outcome, **({"step": step} if chain else {})})
             done.add(current)
             if outcome == "timeout":
                 fn = calls[current]["function"]
@@ -228,7 +229,8 @@ def _write_support(job_dir: str, files: dict) -> str:
 
 
 def _run_child(job, inputs, start, skip, job_dir, scratch, relay, done, imported):
-    """Fork one child from `start`; relay its frames. Returns (outcome, index it was on)."""
+    """Fork one child from `start`; relay its frames. Returns (outcome, index it was on, the step of
+    that call it had reached: 0 unless a chain said it went further)."""
     lim = job["limits"]
     capture_path = os.path.join(job_dir, f"output-{start}.txt")
     r, w = os.pipe()
@@ -257,6 +259,7 @@ def _run_child(job, inputs, start, skip, job_dir, scratch, relay, done, imported
     os.close(w)
     reader = protocol.FrameReader()
     current = _IMPORT
+    step = 0
     deadline = time.monotonic() + lim["import_timeout"]
     outcome = None
     # The child's frames wait in the pipe (made large) and are read when the child ends, or at a
@@ -293,6 +296,9 @@ def _run_child(job, inputs, start, skip, job_dir, scratch, relay, done, imported
                             relay(payload)
                         current = _pending_from(job, skip, start)
                         deadline = time.monotonic() + lim["case_timeout"]
+                    elif kind == "step":
+                        if header.get("index") == current and isinstance(header.get("step"), int):
+                            step = header["step"]       # kept here: only a time limit or a crash reports it
                     elif kind == "result":
                         index = int(header["index"])
                         if index != current or index in done:
@@ -300,6 +306,7 @@ def _run_child(job, inputs, start, skip, job_dir, scratch, relay, done, imported
                         relay(payload)
                         done.add(index)
                         current = _pending_from(job, skip, index + 1)
+                        step = 0
                         deadline = time.monotonic() + lim["case_timeout"]
                     elif kind == "done":
                         # Trusted only when every call it had to run has a result: a forged
@@ -318,7 +325,7 @@ def _run_child(job, inputs, start, skip, job_dir, scratch, relay, done, imported
         _kill_and_reap(pid)
     if current is None:             # every call has its result: what the child did after does not matter
         outcome = "done"
-    return outcome, current
+    return outcome, current, step
 
 
 def _pidfd(pid: int) -> int | None:

@@ -34,10 +34,16 @@ class FixedDropout(object):
 
 
 def loss_with_fixed_dropout(module, model, X, y=None):
-    """`model.loss(X, y)` with FixedDropout as the module's Dropout for the call."""
+    """`model.loss(X, y)` with FixedDropout as the module's Dropout for the call, and in the model's
+    own attributes that hold the module's Dropout (`self.dropout_layer = Dropout`)."""
     saved = getattr(module, "Dropout", None)
+    held = [name for name, value in vars(model).items() if saved is not None and value is saved]
     module.Dropout = FixedDropout
+    for name in held:
+        setattr(model, name, FixedDropout)
     try:
         return model.loss(X, y)
     finally:
         module.Dropout = saved
+        for name in held:
+            setattr(model, name, saved)
