@@ -35,9 +35,9 @@ import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
-from grader.catalogue import load_catalogue, variant_source  # noqa: E402
+from grader.expected.mistakes import load_catalogue, variant_source  # noqa: E402
 from grader.grade import Prepared  # noqa: E402
-from grader.job import job_calls  # noqa: E402
+from grader.run.job import job_calls  # noqa: E402
 from grader.spec import load_spec  # noqa: E402
 
 ASSIGNMENTS = ("cs231n_layers", "fully_connected_networks")

@@ -19,8 +19,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .spec import ArgSpec, AssignmentSpec, CaseSpec, FunctionSpec
-from .values import input_leaves
+from grader.spec import ArgSpec, AssignmentSpec, CaseSpec, FunctionSpec
+from grader.values import input_leaves
 
 
 @dataclass

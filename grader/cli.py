@@ -22,7 +22,7 @@ import os
 import sys
 from pathlib import Path
 
-from . import __version__
+from grader import __version__
 
 EXIT_PASSED, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 STEP_SUMMARY = "GITHUB_STEP_SUMMARY"     # GitHub Actions: a Markdown file shown on the job's page
@@ -50,7 +50,7 @@ def _usage_error(args, message: str) -> int:
     print(f"grader: error: {message}", file=sys.stderr)
     summary = os.environ.get(STEP_SUMMARY)
     if args.command == "check" and summary:      # the job's page says why nothing was graded
-        from .report.markdown import append_markdown, render_error
+        from grader.report.markdown import append_markdown, render_error
         try:
             append_markdown(render_error(message), summary)
         except OSError:
@@ -63,7 +63,7 @@ class _UserError(Exception):
 
 
 def _parser() -> argparse.ArgumentParser:
-    from .spec import FRAMEWORKS
+    from grader.spec import FRAMEWORKS
     parser = argparse.ArgumentParser(prog="grader", description="Seeded, reference-based autograder for ML coursework.")
     parser.add_argument("--version", action="version", version=f"grader {__version__}")
     sub = parser.add_subparsers(dest="command")
@@ -148,7 +148,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _load(assignment: str):
-    from .spec import SpecError, find_spec, load_spec
+    from grader.spec import SpecError, find_spec, load_spec
     try:
         return load_spec(find_spec(assignment))
     except SpecError as e:
@@ -156,10 +156,10 @@ def _load(assignment: str):
 
 
 def _check(args) -> int:
-    from .expected import ReferenceError_
-    from .grade import HiddenUnavailable, grade_submission, spec_for
-    from .report import terminal
-    from .spec import SpecError
+    from grader.expected import ReferenceError_
+    from grader.grade import HiddenUnavailable, grade_submission, spec_for
+    from grader.report import terminal
+    from grader.spec import SpecError
 
     try:
         spec = spec_for(args.assignment, args.path, hidden=args.hidden)
@@ -172,7 +172,7 @@ def _check(args) -> int:
             raise _UserError(f"{name} {report}: cannot write a report there: folder {report.resolve().parent} does not exist")
     path = args.path
     if path.is_dir():                    # a folder holding only the folder of their files (an upload, a zip)
-        from .batch import look_through
+        from grader.batch import look_through
         path = look_through(path, spec)
     try:
         result = grade_submission(spec, path, hidden=args.hidden)
@@ -180,16 +180,16 @@ def _check(args) -> int:
         raise _UserError(str(e)) from None
     sys.stdout.write(terminal.render(result, verbose=args.verbose))
     if args.json:
-        from .report.json_report import write_json
+        from grader.report.json_report import write_json
         write_json(result, args.json)
     if args.junit_xml:
-        from .report.junit import write_junit
+        from grader.report.junit import write_junit
         write_junit(result, args.junit_xml)
     if args.gradescope:
-        from .report.gradescope import write_gradescope
+        from grader.report.gradescope import write_gradescope
         write_gradescope(result, args.gradescope)
     if args.summary or step_summary:
-        from .report.markdown import append_summary, write_summary
+        from grader.report.markdown import append_summary, write_summary
         if args.summary:
             write_summary(result, args.summary)
         if step_summary:
@@ -199,9 +199,9 @@ def _check(args) -> int:
 
 def _grade(args) -> int:
     import tempfile
-    from .batch import BatchError, Progress, discover, grade_batch, others_in, shard, write_exports, writing_into
-    from .expected import ReferenceError_
-    from .spec import SpecError
+    from grader.batch import BatchError, Progress, discover, grade_batch, others_in, shard, write_exports, writing_into
+    from grader.expected import ReferenceError_
+    from grader.spec import SpecError
 
     spec = _load(args.assignment)
     hidden = not args.public_only
@@ -255,7 +255,7 @@ def _count(n: int, noun: str) -> str:
 
 
 def _merge(args) -> int:
-    from .batch import BatchError, merge
+    from grader.batch import BatchError, merge
     try:
         results = merge(args.folders, args.out)
     except BatchError as e:
@@ -265,9 +265,9 @@ def _merge(args) -> int:
 
 
 def _validate(args) -> int:
-    from .expected import ReferenceError_
-    from .spec import SpecError
-    from .validate import render, validate
+    from grader.expected import ReferenceError_
+    from grader.spec import SpecError
+    from grader.authoring.validate import render, validate
     spec = _load(args.assignment)
     try:
         rows = validate(spec)
@@ -278,8 +278,8 @@ def _validate(args) -> int:
 
 
 def _new(args) -> int:
-    from .scaffold import scaffold, validate_target
-    from .spec import SpecError
+    from grader.authoring.scaffold import scaffold, validate_target
+    from grader.spec import SpecError
     try:
         written = scaffold(args.name, args.dir, args.framework)
     except SpecError as e:
@@ -292,8 +292,8 @@ def _new(args) -> int:
 
 
 def _gradescope(args) -> int:
-    from .package import gradescope_zip
-    from .spec import SpecError
+    from grader.authoring.package import gradescope_zip
+    from grader.spec import SpecError
     spec = _load(args.assignment)
     try:
         names = gradescope_zip(spec, args.out)
@@ -304,7 +304,7 @@ def _gradescope(args) -> int:
 
 
 def _sandbox(args) -> int:
-    from .run import sandbox
+    from grader.run import sandbox
     layers, abi = sandbox.probe()
     print(sandbox.describe(layers, abi))
     for layer in sandbox.LAYERS:
@@ -317,9 +317,9 @@ def _sandbox(args) -> int:
 
 
 def _release(args) -> int:
-    from .expected import ReferenceError_
-    from .release import release
-    from .spec import SpecError
+    from grader.expected import ReferenceError_
+    from grader.authoring.release import release
+    from grader.spec import SpecError
 
     spec = _load(args.assignment)
     try:

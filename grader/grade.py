@@ -15,15 +15,22 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 
-from . import __version__, checks, expected as expected_mod, localise, notebook, score
-from .cases import Case, make_case
-from .catalogue import MistakeOutputs
-from .job import build_job, job_calls
-from .judge import judge_case, not_run
-from .outcome import decode, plain_error
-from .results import ERROR, HIDDEN, PUBLIC, FunctionResult, SubmissionResult
-from .run.worker import Worker, WorkerError
-from .spec import AssignmentSpec, FunctionSpec, SpecError
+from grader import __version__, expected as expected_mod, notebook, score
+
+
+from grader.judge import checks
+
+
+from grader.judge import localise
+from grader.cases import Case, make_case
+from grader.expected.mistakes import MistakeOutputs
+from grader.run.job import build_job, job_calls
+from grader.judge.case import judge_case, not_run
+from grader.locate import load_notebooks, locate_modules
+from grader.run.outcome import decode, plain_error
+from grader.results import ERROR, HIDDEN, PUBLIC, FunctionResult, SubmissionResult
+from grader.run.worker import Worker, WorkerError
+from grader.spec import AssignmentSpec, FunctionSpec, SpecError
 
 
 class HiddenUnavailable(Exception):
@@ -45,52 +52,6 @@ def expected_outputs(spec: AssignmentSpec, cases: list[tuple[FunctionSpec, Case]
             return expected_mod.from_worker(spec, cases, worker)
         return expected_mod.from_reference(spec, cases)
     return expected_mod.from_file(spec, cases)
-
-
-def locate_modules(spec: AssignmentSpec, submission: Path) -> dict:
-    """Module name -> path of the student's file (.py or .ipynb), or None when it is missing.
-
-    A folder holds `<module>.py` (or else `<module>.ipynb`) for each module; one notebook of
-    any other name stands for every module without a file of its own. A single file stands for
-    the module of the same name; a notebook of another name for every module, and a .py file
-    of another name for the only module of a one-module assignment.
-    """
-    submission = submission.resolve()
-    folder = submission.parent if submission.is_file() else submission
-    found = {m: next((folder / f"{m}{ext}" for ext in (".py", ".ipynb") if (folder / f"{m}{ext}").is_file()), None)
-             for m in spec.modules}
-    if submission.is_file():
-        if submission.stem in spec.modules:
-            found[submission.stem] = submission
-        elif submission.suffix == ".ipynb":
-            found = dict.fromkeys(spec.modules, submission)
-        elif len(spec.modules) == 1:
-            found[spec.modules[0]] = submission
-    else:
-        others = other_notebooks(folder, spec)
-        if len(others) == 1:
-            found = {m: p or others[0] for m, p in found.items()}
-    return {m: (str(p) if p else None) for m, p in found.items()}
-
-
-def other_notebooks(folder: Path, spec: AssignmentSpec) -> list[Path]:
-    """The notebooks in a folder that are not named after one of the assignment's modules."""
-    return sorted(p for p in folder.glob("*.ipynb")
-                  if p.is_file() and not p.name.startswith(".") and p.stem not in spec.modules)
-
-
-def load_notebooks(spec: AssignmentSpec, submission: Path, modules: dict, cells: list | None = None) -> notebook.Notebooks:
-    """The submission's notebooks converted, and a missing module explained when several could be it.
-
-    `cells` is the content of the notebook at `submission` when it is held in memory."""
-    found = notebook.for_modules(modules, {str(submission.resolve()): cells} if cells is not None else None)
-    others = other_notebooks(submission.resolve(), spec) if submission.is_dir() else []
-    for m, path in modules.items():
-        if path is None and len(others) > 1:
-            found.errors[m] = {"kind": "notebook", "message": (
-                f"{m}.py not found in the submission, which holds {len(others)} notebooks "
-                f"({', '.join(p.name for p in others)}): keep one, or name the one to grade {m}.ipynb")}
-    return found
 
 
 class Prepared:
@@ -234,7 +195,7 @@ def spec_for(assignment: str, submission: Path, hidden: bool = False) -> Assignm
     `assignment` is a name or a path, looked up as spec.find_spec says. A user's mistake is a
     FileNotFoundError, SpecError or HiddenUnavailable with a one-line message.
     """
-    from .spec import find_spec, load_spec
+    from grader.spec import find_spec, load_spec
     if not Path(submission).exists():
         raise FileNotFoundError(f"{submission}: no such file or folder")
     spec = load_spec(find_spec(assignment, Path(submission)))

@@ -56,14 +56,14 @@ class Feedback:
     def __str__(self) -> str:
         if self.error:
             return f"grader: {self.error}\n"
-        from .report import terminal
+        from grader.report import terminal
         return terminal.render(self.result, verbose=True)
 
     def __repr__(self) -> str:
         return str(self).rstrip("\n")
 
     def _repr_html_(self) -> str:
-        from .report import jupyter
+        from grader.report import jupyter
         return jupyter.render_error(self.error) if self.error else jupyter.render(self.result)
 
 
@@ -135,7 +135,7 @@ def _source(obj, name: str, namespace: dict, shell, spec=None) -> Path | None:
     if shell is not None:
         return None                      # not defined yet: the kernel's cells say so
     if _is_file(namespace.get("__file__")):
-        from .grade import locate_modules
+        from grader.locate import locate_modules
         file = Path(namespace["__file__"]).resolve()
         module = spec.function(name).module
         if file.stem != module and (file.parent / f"{module}.py").is_file():
@@ -153,7 +153,7 @@ def _ran_script(obj, file) -> bool:
 
 
 def _load_spec(assignment, folders: list[Path]):
-    from .spec import SpecError, find_spec, load_spec, nearest_spec
+    from grader.spec import SpecError, find_spec, load_spec, nearest_spec
     try:
         if assignment is None:
             path = next((found for folder in folders if (found := nearest_spec(folder))), None)
@@ -169,9 +169,10 @@ def _load_spec(assignment, folders: list[Path]):
 
 def _grade(spec, source: Path | None, names: list[str], shell):
     """Grade the functions `names` from one source, with this process's worker and cases."""
-    from .expected import ReferenceError_
-    from .grade import grade_submission, locate_modules
-    from .spec import SpecError
+    from grader.expected import ReferenceError_
+    from grader.grade import grade_submission
+    from grader.locate import locate_modules
+    from grader.spec import SpecError
     for name in names if source is not None and source.is_file() else []:
         module = spec.function(name).module
         if locate_modules(spec, source).get(module) != str(source):
@@ -214,7 +215,7 @@ def history_cells(raw: list[str], ran: list[str]) -> list[tuple[str, str]]:
     converter cannot read it, as IPython ran it; a cell that IPython could not compile ran
     nothing, so it stays empty (a typo fixed in a later cell does not fail the check).
     """
-    from .notebook import NotebookError, convert
+    from grader.notebook import NotebookError, convert
     cells = []
     for n in range(1, len(raw)):
         for source in (raw[n], ran[n] if n < len(ran) else "", ""):
@@ -255,7 +256,7 @@ class _Session:
         self._prepared: dict = {}        # (spec file, functions) -> (spec, Prepared)
 
     def worker(self, framework: str):
-        from .run.worker import Worker
+        from grader.run.worker import Worker
         if framework not in self._workers:
             if not self._workers:
                 atexit.register(self.close)
@@ -265,7 +266,7 @@ class _Session:
 
     def prepared(self, spec, names: list[str]):
         """The cases of `names` and their expected outputs, made again only when the spec changed."""
-        from .grade import Prepared
+        from grader.grade import Prepared
         key = (str(spec.path), tuple(names))
         cached = self._prepared.get(key)
         if cached is None or cached[0] != spec:

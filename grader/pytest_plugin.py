@@ -35,9 +35,9 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 if TYPE_CHECKING:                     # imported when grading starts: pytest loads this module in every run
-    from .cases import Case
-    from .results import CaseResult, CheckResult
-    from .spec import CheckSpec, FunctionSpec
+    from grader.cases import Case
+    from grader.results import CaseResult, CheckResult
+    from grader.spec import CheckSpec, FunctionSpec
 
 PLUGIN_NAME = "grader-session"
 MARKER = "grader"
@@ -129,9 +129,10 @@ class GraderSession:
 
     @pytest.hookimpl(tryfirst=True)           # before pytest-xdist starts its workers
     def pytest_sessionstart(self, session: pytest.Session) -> None:
-        from .checks import plan
-        from .grade import HiddenUnavailable, locate_modules, select_cases, spec_for
-        from .spec import SpecError
+        from grader.judge.checks import plan
+        from grader.grade import HiddenUnavailable, select_cases, spec_for
+        from grader.locate import locate_modules
+        from grader.spec import SpecError
         for option, value in (("assignment", self.assignment), ("submission", self.submission)):
             if not value:
                 raise pytest.UsageError(f"grader: --grader-{option} is needed too (or the grader_{option} ini option)")
@@ -146,7 +147,7 @@ class GraderSession:
         self.module_files = {m: Path(p).resolve() if p else folder / f"{m}.py" for m, p in located.items()}
 
     def pytest_report_header(self, config: pytest.Config) -> str:
-        from . import __version__
+        from grader import __version__
         scope = "public and hidden cases" if self.hidden else "public cases only"
         return f"grader {__version__}: {self.spec.name}, {self.submission} ({scope})"
 
@@ -208,10 +209,10 @@ class GraderSession:
         return self._results[(item.function.name, item.label)]
 
     def _grade(self, session: pytest.Session) -> dict | Exception:
-        from .expected import ReferenceError_
-        from .grade import Prepared, grade_submission
-        from .run.worker import Worker
-        from .spec import SpecError
+        from grader.expected import ReferenceError_
+        from grader.grade import Prepared, grade_submission
+        from grader.run.worker import Worker
+        from grader.spec import SpecError
         functions = {i.function.name for i in session.items if isinstance(i, GraderItem) and i.grader is self}
         try:
             # this process is kept from student code's view (non-dumpable) when it holds the reference;
@@ -229,7 +230,7 @@ class GraderSession:
 
     def summary(self) -> str:
         """`grader check`'s last line (the points) for the functions graded in this process."""
-        from .report.terminal import summary_line
+        from grader.report.terminal import summary_line
         scope = "" if {fn.name for fn in self.graded.functions} == {fn.name for fn in self.spec.functions} \
             else f" Functions run: {', '.join(fn.name for fn in self.graded.functions)}."
         return summary_line(self.graded) + scope
@@ -342,7 +343,7 @@ class CaseItem(GraderItem):
         self.user_properties += [("function", self.function.name), ("case", case.case_id), ("seed", case.spec.seed)]
 
     def feedback(self, result: CaseResult) -> str:
-        from .report.terminal import case_lines
+        from grader.report.terminal import case_lines
         return "\n".join(case_lines(result))
 
 
@@ -355,7 +356,7 @@ class CheckItem(GraderItem):
         self.user_properties += [("function", self.function.name), ("check", check.name), ("visibility", check.visibility)]
 
     def feedback(self, result: CheckResult) -> str:
-        from .report.terminal import check_lines
+        from grader.report.terminal import check_lines
         return "\n".join(check_lines(result))
 
 

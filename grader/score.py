@@ -5,7 +5,7 @@ only when every case passed if the spec says `all_or_nothing: true`.
 """
 from __future__ import annotations
 
-from .results import HIDDEN, PUBLIC, CaseResult, Score
+from grader.results import HIDDEN, PUBLIC, CaseResult, Score
 
 
 def score_cases(points: float, cases: list[CaseResult], all_or_nothing: bool = False) -> Score:

@@ -45,9 +45,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from grader.catalogue import function_span
+from grader.expected.mistakes import function_span
 from grader.grade import Prepared, grade_submission
-from grader.job import build_job
+from grader.run.job import build_job
 from grader.run.worker import Worker
 from grader.spec import load_spec
 from test_adversarial import PoisonGuard, _worker_sys_path, listeners, worker_alive  # noqa: F401 - listeners is a fixture

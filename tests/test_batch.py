@@ -498,7 +498,7 @@ def _task_failing_on_s1(spec_path, submission, hidden, digest):
 
 def test_a_dask_task_that_fails_is_that_students_error_and_the_batch_goes_on(tmp_path, monkeypatch):
     distributed = pytest.importorskip("distributed")
-    from grader import distributed as remote
+    from grader.batch import distributed as remote
     from grader.batch import grade_batch
     spec = make_assignment(tmp_path)
     for student in ("s0", "s1", "s2"):
@@ -519,7 +519,7 @@ def test_a_scheduler_address_where_something_else_answers_is_a_clear_error(monke
     import socket
     pytest.importorskip("distributed")
     from distributed import Client
-    from grader import distributed as remote
+    from grader.batch import distributed as remote
     monkeypatch.setattr(remote, "CONNECT_TIMEOUT", 1)
     with socket.create_server(("127.0.0.1", 0)) as server:          # accepts, then says nothing
         address = f"tcp://127.0.0.1:{server.getsockname()[1]}"

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from grader.catalogue import Mistake, load_catalogue, variant_source
+from grader.expected.mistakes import Mistake, load_catalogue, variant_source
 from grader.spec import SpecError, load_spec
-from grader.validate import render, validate
+from grader.authoring.validate import render, validate
 
 from conftest import ASSIGNMENT, GRADER, REPO
 
@@ -128,7 +128,7 @@ def test_an_edit_that_does_not_apply_is_a_spec_error():
 
 def test_matching_a_mistake_needs_every_output_and_the_same_non_finite_places():
     import numpy as np
-    from grader.judge import matches
+    from grader.judge.case import matches
     from grader.values import Leaf
     fn = load_spec(REPO / "assignments" / "linear_classifier").function("svm_loss_naive")     # loss, dW
 
@@ -211,7 +211,7 @@ def test_a_name_both_a_mistake_and_a_not_mistake_is_a_spec_error(tmp_path):
 
 
 def test_validate_says_when_there_are_no_mistakes_yet():
-    from grader.validate import Row
+    from grader.authoring.validate import Row
     rows = [Row("reference", "reference", 5, 5), Row("handout", "handout", 0, 5)]
     assert render(rows).splitlines()[-1] == ("No catalogued mistakes yet (add them to mistakes.yaml); "
                                              "reference full marks, handout zero.")

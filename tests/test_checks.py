@@ -8,7 +8,7 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from grader.checks import judge_static
+from grader.judge.checks import judge_static
 from grader.grade import Prepared, grade_submission
 from grader.report.gradescope import gradescope_results
 from grader.report.json_report import render_json, schema

@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from grader.compare import compare_output, relative_error
+from grader.judge.compare import compare_output, relative_error
 
 E = np.array([[1.0, -2.0], [0.5, 4.0]])
 

@@ -39,7 +39,7 @@ import pytest
 from conftest import GRADER, REPO, terminal_block
 from test_check_cli import Runs
 from grader.cases import make_case
-from grader.catalogue import function_span, load_catalogue, variant_source
+from grader.expected.mistakes import function_span, load_catalogue, variant_source
 from grader.spec import load_spec
 from notebooks import as_notebook, write_notebook
 

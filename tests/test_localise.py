@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from grader.localise import describe, passes_only_when_zero
+from grader.judge.localise import describe, passes_only_when_zero
 from grader.results import CaseResult
 
 E = np.array([[1.0, -2.0, 0.5], [3.0, 0.25, -1.0], [2.0, 1.5, -0.75]])

@@ -1,8 +1,8 @@
-"""Properties (grader/properties.py): how a function whose right answers differ (a random dropout
+"""Properties (grader/judge/properties.py): how a function whose right answers differ (a random dropout
 mask) is judged, and how a mistake is recognised by the properties it breaks."""
 import numpy as np
 
-from grader import properties
+from grader.judge import properties
 from grader.spec import PropertySpec
 
 INVERTED = PropertySpec(name="inverted", when="dropout_param['mode'] == 'train'",

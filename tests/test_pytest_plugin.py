@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from conftest import GRADER
-from grader.catalogue import function_span
+from grader.expected.mistakes import function_span
 from grader.report.terminal import case_lines, check_lines
 from grader.results import SubmissionResult
 from grader.spec import load_spec

@@ -365,7 +365,8 @@ def test_worker_times_each_case_whether_or_not_the_kernel_has_pidfds(tmp_path, m
     """The worker looks at a running child's frames now and then (pidfd) or at each frame (older
     kernels): either way a slow case times out on its own and every other case comes back, in order."""
     from grader.cases import make_case
-    from grader.grade import Prepared, build_job
+    from grader.grade import Prepared
+    from grader.run.job import build_job
     from grader.run import protocol, zygote
     if not pidfd:
         monkeypatch.setattr(zygote, "_pidfd", lambda pid: None)

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from grader.catalogue import load_catalogue
-from grader.release import strip_solutions
+from grader.expected.mistakes import load_catalogue
+from grader.authoring.release import strip_solutions
 from grader.spec import load_spec
 
 from conftest import GRADER

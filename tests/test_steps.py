@@ -1,13 +1,15 @@
-"""Steps (grader/steps.py): a case's chain of calls, parsed in the grader and run in the child
+"""Steps (grader/spec/steps.py): a case's chain of calls, parsed in the grader and run in the child
 (grader/run/execute.py) on its arguments and what earlier steps bound."""
 import types
 
 import numpy as np
 import pytest
 
-from grader import steps, values
+from grader import values
+
+from grader.spec import steps
 from grader.run import execute
-from grader.steps import StepError, mark_graded, parse
+from grader.spec.steps import StepError, mark_graded, parse
 
 
 @pytest.mark.parametrize("text, binds, callee", [

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import yaml
 
-from grader.catalogue import function_span
+from grader.expected.mistakes import function_span
 
 REPO = Path(__file__).resolve().parents[1]
 SUBMISSIONS = REPO / "tests" / "submissions"

@@ -13,8 +13,8 @@ import csv
 import io
 import os
 
-from ..results import CRASHED, ERROR, NOT_IMPLEMENTED, TIMEOUT, SubmissionResult
-from .atomic import write_atomic
+from grader.results import CRASHED, ERROR, NOT_IMPLEMENTED, TIMEOUT, SubmissionResult
+from grader.report.atomic import write_atomic
 
 MAX_ROW = "Points Possible"        # as Canvas names it; no student id has a space, so none can be taken for it
 

@@ -14,10 +14,10 @@ import builtins
 import os
 from typing import Any
 
-from ..results import FAILED, HIDDEN, NOT_IMPLEMENTED, PASSED, PUBLIC, CaseResult, FunctionResult, Score, SubmissionResult
-from . import json_report
-from .atomic import write_atomic
-from .terminal import case_label, clip_printed, indent_lines, status_text
+from grader.results import FAILED, HIDDEN, NOT_IMPLEMENTED, PASSED, PUBLIC, CaseResult, FunctionResult, Score, SubmissionResult
+from grader.report import json_report
+from grader.report.atomic import write_atomic
+from grader.report.terminal import case_label, clip_printed, indent_lines, status_text
 
 VISIBILITIES = ("hidden", "after_due_date", "after_published", "visible")
 MAX_CASES_SHOWN = 10                 # failing cases shown in full per test; the rest by id

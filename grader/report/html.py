@@ -17,9 +17,9 @@ from collections import Counter, defaultdict
 from html import escape
 from urllib.parse import quote
 
-from ..results import PASSED, CaseResult, SubmissionResult
-from .atomic import write_atomic
-from .gradebook import STATUS_OK, function_names, points, submission_status
+from grader.results import PASSED, CaseResult, SubmissionResult
+from grader.report.atomic import write_atomic
+from grader.report.gradebook import STATUS_OK, function_names, points, submission_status
 
 TOP_FAILURES = 10
 STUDENTS_LISTED = 8                  # students named per failure group; the rest are counted

@@ -14,8 +14,8 @@ import os
 from importlib import resources
 from typing import Any
 
-from ..results import SubmissionResult
-from .atomic import write_atomic
+from grader.results import SubmissionResult
+from grader.report.atomic import write_atomic
 
 
 def render_json(result: SubmissionResult, compact: bool = False) -> str:

@@ -16,9 +16,9 @@ import re
 
 import junitparser
 
-from ..results import (ERROR_STATUSES, FAILED, FAILURE_STATUSES, CaseResult, CheckResult, FunctionResult, OutputCheck,
+from grader.results import (ERROR_STATUSES, FAILED, FAILURE_STATUSES, CaseResult, CheckResult, FunctionResult, OutputCheck,
                        SubmissionResult)
-from .atomic import write_atomic
+from grader.report.atomic import write_atomic
 
 STDOUT_LIMIT = 64 * 1024   # bytes of a case's printed output kept; a print in a loop can be huge
 TRUNCATED = "\n[... truncated]"

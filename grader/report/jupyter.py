@@ -15,8 +15,8 @@ from __future__ import annotations
 
 from html import escape
 
-from ..results import CaseResult, CheckResult, FunctionResult, SubmissionResult
-from .terminal import Failures, clip_printed, failures, points, status_text, summary_line
+from grader.results import CaseResult, CheckResult, FunctionResult, SubmissionResult
+from grader.report.terminal import Failures, clip_printed, failures, points, status_text, summary_line
 
 PUBLIC_ONLY = "Public cases only: hidden cases are run when your work is graded."
 OK, BAD, MUTED = "#1a7f37", "#b42318", "#57606a"

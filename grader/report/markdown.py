@@ -17,10 +17,10 @@ from __future__ import annotations
 import os
 import re
 
-from ..results import FunctionResult, SubmissionResult
-from ..run.protocol import printable_text
-from .atomic import write_atomic
-from .terminal import case_label, case_list, check_line, clip_printed, failures, points, status_text, summary_line
+from grader.results import FunctionResult, SubmissionResult
+from grader.run.protocol import printable_text
+from grader.report.atomic import write_atomic
+from grader.report.terminal import case_label, case_list, check_line, clip_printed, failures, points, status_text, summary_line
 
 PASS, FAIL = "✅", "❌"
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ..results import ERROR, CaseResult, CheckResult, FunctionResult, SubmissionResult
+from grader.results import ERROR, CaseResult, CheckResult, FunctionResult, SubmissionResult
 
 MAX_PRINTED_LINES = 8
 MAX_CASES_SHOWN = 3                  # failing cases shown in full per function; the rest in one line

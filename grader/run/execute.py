@@ -8,8 +8,8 @@ which trusts them), so that all three run a case's chain the same way:
     >>> header["status"], len(header["values"])
     ('returned', 3)
 
-A call (built by grader/job.py) holds the case's arguments as value nodes (values.to_wire), its
-dims, its steps (grader/steps.py's JSON) and the paths of the outputs to send back. Steps bind
+A call (built by grader/run/job.py) holds the case's arguments as value nodes (values.to_wire), its
+dims, its steps (grader/spec/steps.py's JSON) and the paths of the outputs to send back. Steps bind
 names in a local environment; what is never named as an output (a cache, a model) never leaves
 this process. Every failure is a header, never an exception: the step it happened in, and what
 happened (`missing_function`, `exception`, `bad_return`, `too_large`).
@@ -24,7 +24,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from .. import values
+from grader import values
 
 ANSWER_CAP = 128 << 20               # bytes of arrays one call may return (protocol.ANSWER_CAP)
 

@@ -15,7 +15,7 @@ import sys
 import traceback
 import types
 
-from . import execute, protocol
+from grader.run import execute, protocol
 
 OUTPUT_CAP = 8 << 10                 # characters of printed output kept per case
 

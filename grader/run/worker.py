@@ -25,7 +25,7 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import protocol
+from grader.run import protocol
 
 _GRADER_PARENT = str(Path(__file__).resolve().parents[2])
 _BOOT = ("import sys; sys.path.append({path!r}); "
@@ -54,7 +54,7 @@ class Worker:
     """
 
     def __init__(self, framework: str = "numpy", layers: tuple | None = None, protect_caller: bool = True):
-        from .sandbox import LAYERS, protect_self
+        from grader.run.sandbox import LAYERS, protect_self
         if protect_caller:           # off only where the caller holds nothing secret (a student's own kernel)
             protect_self()
         self._args = ["--layers", ",".join(LAYERS if layers is None else layers)]

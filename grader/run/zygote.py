@@ -26,7 +26,7 @@ import sys
 import tempfile
 import time
 
-from . import harness, protocol, sandbox
+from grader.run import harness, protocol, sandbox
 
 _IMPORT = "import"
 _LAYERS: tuple = ()                  # the sandbox layers in use, from the probe at start-up

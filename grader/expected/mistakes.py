@@ -22,9 +22,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .cases import Case
-from .outcome import Raised
-from .spec import AssignmentSpec, FunctionSpec, SpecError
+from grader.cases import Case
+from grader.run.outcome import Raised
+from grader.spec import AssignmentSpec, FunctionSpec, SpecError
 
 CATALOGUE_FILE = "mistakes.yaml"
 
@@ -60,7 +60,7 @@ def load_catalogue(spec: AssignmentSpec) -> Catalogue:
     path = spec.folder / CATALOGUE_FILE
     if not path.is_file() or _only_comments(path.read_text()):
         return Catalogue([], [])
-    from .spec import resolved_yaml
+    from grader.spec import resolved_yaml
     data = resolved_yaml(path)              # `extends` lets an assignment reuse another's sentences
     graded = {f.name for f in spec.functions}
     defined = _definitions(spec)
@@ -206,7 +206,7 @@ class MistakeOutputs:
                         and (mistake.name, fn.name, case.case_id) not in self._cache]
                 self._store(mistake, mine, self._in_process(mistake, mine))
             return
-        from .run.worker import on_workers
+        from grader.run.worker import on_workers
 
         def run(worker, mistake: Mistake) -> tuple:
             mine = [(fn, case) for fn, case in cases if fn.name in mistake.touches]
@@ -235,12 +235,12 @@ class MistakeOutputs:
             return None
 
     def _in_worker(self, mistake: Mistake, cases, worker) -> list:
-        from .expected import in_worker
+        from grader.expected import in_worker
         sources = self._sources(mistake)
         return in_worker(self.spec, cases, worker, sources) if sources is not None else [None] * len(cases)
 
     def _in_process(self, mistake: Mistake, cases) -> list:
-        from .expected import run_in_process
+        from grader.expected import run_in_process
         sources = self._sources(mistake)
         if sources is None or not cases:
             return [None] * len(cases)

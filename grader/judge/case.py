@@ -4,7 +4,7 @@
     >>> result.status, result.message
     ('failed', "grads['W2'][3, 1]: expected 0.0123, got -0.0456 (relative error 4.7, tolerance 1e-06)")
 
-Everything here runs in the trusted process on decoded plain data (outcome.py). A case fails
+Everything here runs in the trusted process on decoded plain data (grader/run/outcome.py). A case fails
 on a wrong output (compare.py, leaf by leaf), a false property (properties.py) or an input
 changed in place; it is not judged when a step before the graded one (the student's own forward,
 whose cache the backward is graded on) failed or returned something wrong, and then the case
@@ -15,12 +15,20 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import compare, hints, localise, properties, values
-from .cases import Case
-from .outcome import Outcome, Raised
-from .results import CRASHED, ERROR, FAILED, NOT_IMPLEMENTED, PASSED, TIMEOUT, CaseResult, OutputCheck
-from .run.protocol import ANSWER_CAP
-from .spec import AssignmentSpec, FunctionSpec
+from grader import values
+
+from grader.judge import compare
+
+from grader.judge import hints
+
+from grader.judge import localise
+
+from grader.judge import properties
+from grader.cases import Case
+from grader.run.outcome import Outcome, Raised
+from grader.results import CRASHED, ERROR, FAILED, NOT_IMPLEMENTED, PASSED, TIMEOUT, CaseResult, OutputCheck
+from grader.run.protocol import ANSWER_CAP
+from grader.spec import AssignmentSpec, FunctionSpec
 
 MAX_DIAGNOSES = 2                    # mistakes named for one answer, when several explain it
 

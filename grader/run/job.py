@@ -15,9 +15,9 @@ from pathlib import Path
 
 import numpy as np
 
-from . import values
-from .cases import Case
-from .spec import AssignmentSpec, FunctionSpec
+from grader import values
+from grader.cases import Case
+from grader.spec import AssignmentSpec, FunctionSpec
 
 
 @dataclass(frozen=True)
@@ -72,7 +72,7 @@ def build_job(spec: AssignmentSpec, calls: list[dict], modules: dict, submission
     assignment's support and scenario files.
 
     A module whose notebook did not convert gets no path: the grader reports its error itself."""
-    from .notebook import Notebooks
+    from grader.notebook import Notebooks
     notebooks = notebooks or Notebooks()
     submission = Path(submission)
     folder = submission.resolve() if submission.is_dir() else submission.resolve().parent

@@ -15,10 +15,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from .results import OutputCheck
-from .values import article as _article
-from .values import shape_of as _received
-from .values import show_index
+from grader.results import OutputCheck
+from grader.values import article as _article
+from grader.values import shape_of as _received
+from grader.values import show_index
 
 _SCALAR_KINDS = ("python_number", "numpy_scalar")
 _CONTAINER = {"torch": ("tensor", "a torch.Tensor"), "numpy": ("ndarray", "a numpy.ndarray")}

@@ -22,9 +22,9 @@ from typing import Any
 
 import numpy as np
 
-from .results import OutputCheck
-from .spec import PropertySpec
-from .values import show_index
+from grader.results import OutputCheck
+from grader.spec import PropertySpec
+from grader.values import show_index
 
 MAX_SHOWN = 3
 

@@ -14,8 +14,8 @@ import os
 import sys
 from pathlib import Path
 
-from .catalogue import CATALOGUE_FILE
-from .spec import FRAMEWORKS, IDENTIFIER, HIDDEN_FILE, SPEC_FILE, SpecError
+from grader.expected.mistakes import CATALOGUE_FILE
+from grader.spec import FRAMEWORKS, IDENTIFIER, HIDDEN_FILE, SPEC_FILE, SpecError
 
 README_FILE = "README.md"
 # Student modules are imported by name in the worker: a name Python or the grader already uses would shadow it.

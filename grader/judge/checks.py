@@ -21,11 +21,15 @@ import numpy as np
 
 from typing import Any
 
-from . import compare, properties, values
-from .cases import Case, _Stream, make_case
-from .job import Call
-from .results import ERROR, FAILED, HIDDEN, PASSED, CheckResult
-from .spec import AssignmentSpec, CheckSpec, FunctionSpec
+from grader import values
+
+from grader.judge import compare
+
+from grader.judge import properties
+from grader.cases import Case, _Stream, make_case
+from grader.run.job import Call
+from grader.results import ERROR, FAILED, HIDDEN, PASSED, CheckResult
+from grader.spec import AssignmentSpec, CheckSpec, FunctionSpec
 
 FLOAT32_STEP = 1e-2                  # centred differences of a float32 loss need a coarse step...
 FLOAT32_TOLERANCE = 1e-3             # ...and a coarser tolerance
@@ -113,7 +117,7 @@ def _plan_gradient(spec: AssignmentSpec, p: Plan) -> None:
 
 # ---------------------------------------------------------------------------------------------
 # Judging the checks that call the student's code. `outcomes` holds, per call of the plan, its
-# Outcome (outcome.py), or None when there is no result.
+# Outcome (grader/run/outcome.py), or None when there is no result.
 
 
 def judge_gradient(p: Plan, outcomes: list) -> CheckResult:

@@ -13,8 +13,8 @@ from __future__ import annotations
 import zipfile
 from pathlib import Path
 
-from . import __version__
-from .spec import AssignmentSpec, SpecError, dump_yaml, resolved_yaml
+from grader import __version__
+from grader.spec import AssignmentSpec, SpecError, dump_yaml, resolved_yaml
 
 SETUP = """#!/usr/bin/env bash
 # Gradescope runs this once, when the autograder image is built.
@@ -66,7 +66,7 @@ def gradescope_zip(spec: AssignmentSpec, out: Path) -> list[str]:
     """Write the autograder zip; returns the names it holds."""
     if spec.reference_dir is None or not spec.reference_dir.is_dir():
         raise SpecError(spec.path, "", "the Gradescope autograder needs the reference and hidden.yaml beside the spec")
-    package = Path(__file__).resolve().parent
+    package = Path(__file__).resolve().parents[1]         # the grader package, whole
     with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as z:
         def add(name: str, text: str, executable: bool = False) -> None:
             info = zipfile.ZipInfo(name)

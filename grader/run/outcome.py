@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import values
+from grader import values
 
 RETURNED = "returned"
 STATUSES = ("returned", "exception", "missing_function", "bad_return", "too_large", "import_error",

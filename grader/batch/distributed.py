@@ -17,8 +17,8 @@ import threading
 from pathlib import Path
 from typing import Callable
 
-from .results import SubmissionResult
-from .spec import AssignmentSpec
+from grader.results import SubmissionResult
+from grader.spec import AssignmentSpec
 
 CONNECT_TIMEOUT = 30                 # seconds to reach the scheduler before saying so
 
@@ -32,21 +32,21 @@ _LOCK = threading.Lock()
 
 def grade_remote(spec_path: str, submission: str, hidden: bool, digest: str) -> dict:
     """Runs on a Dask worker: grade one submission with this thread's warm grader worker."""
-    from .grade import grade_or_report
+    from grader.grade import grade_or_report
     entry = _entry(spec_path, hidden, digest)
     spec, prepared, workers = entry[1:]
     with _LOCK:
         worker = workers.get(threading.get_ident())
         if worker is None:
-            from .run.worker import Worker
+            from grader.run.worker import Worker
             worker = workers[threading.get_ident()] = Worker(spec.framework)
     return grade_or_report(spec, Path(submission), hidden, worker, prepared).to_dict()
 
 
 def _entry(spec_path: str, hidden: bool, digest: str) -> tuple:
-    from .batch import BatchError, spec_digest
-    from .grade import Prepared
-    from .spec import load_spec
+    from grader.batch.discover import BatchError, spec_digest
+    from grader.grade import Prepared
+    from grader.spec import load_spec
 
     key = (spec_path, hidden)
     with _LOCK:
@@ -67,8 +67,8 @@ def grade_on_dask(scheduler: str, spec: AssignmentSpec, submissions: list, hidde
                   finish: Callable[[object, SubmissionResult], None]) -> None:
     """Grade `submissions` on the cluster; each result goes to `finish` as it arrives. A task that
     fails (its Dask worker killed again and again, say) is that student's error result."""
-    from .batch import BatchError, spec_digest
-    from .grade import error_result
+    from grader.batch.discover import BatchError, spec_digest
+    from grader.grade import error_result
     try:
         from distributed import Client, as_completed
     except ImportError:
@@ -95,7 +95,7 @@ def _connect(client_class, scheduler: str):
 
     The client is made in a thread of its own: something that accepts the connection but is not a
     Dask scheduler (a web server, a proxy) can leave the client waiting for its answer forever."""
-    from .batch import BatchError
+    from grader.batch.discover import BatchError
     made: dict = {}
 
     def connect() -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .compare import relative_error
+from grader.judge.compare import relative_error
 
 MAX_LISTED = 6
 

@@ -14,13 +14,13 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .catalogue import load_catalogue, variant_source
-from .checks import STATIC
-from .grade import Prepared, grade_submission
-from .results import FAILED
-from .release import strip_solutions
-from .run.worker import Worker
-from .spec import AssignmentSpec, SpecError
+from grader.expected.mistakes import load_catalogue, variant_source
+from grader.judge.checks import STATIC
+from grader.grade import Prepared, grade_submission
+from grader.results import FAILED
+from grader.authoring.release import strip_solutions
+from grader.run.worker import Worker
+from grader.spec import AssignmentSpec, SpecError
 
 
 @dataclass

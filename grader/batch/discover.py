@@ -1,0 +1,253 @@
+"""Finding a class's submissions: a folder or a zip in, one Submission per student out.
+
+Each folder is one student (a lone wrapping folder, as exports nest them, is looked through), and
+so is each loose file (`alice.py`, Canvas's `alice_123_456_linear_classifier.py`) and each zip;
+archives are unpacked refusing links and paths outside them. Each submission carries a fingerprint
+of what its result depends on: its files, the spec (as read), the reference, the grader version.
+"""
+from __future__ import annotations
+
+import hashlib
+import re
+import shutil
+import stat
+import unicodedata
+import zipfile
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from grader import __version__
+from grader.spec import AssignmentSpec, dump_yaml, resolved_yaml
+
+SKIP_NAMES = {"__MACOSX", "__pycache__", ".DS_Store", "submission_metadata.yml"}
+MAX_UNZIPPED = 200 << 20             # bytes a submission archive may unpack to
+
+
+class BatchError(Exception):
+    """A problem with the batch as a whole (unreadable folder, unsafe archive): a usage error."""
+
+
+@dataclass(frozen=True)
+class Submission:
+    student: str
+    path: Path                       # a folder holding the student's modules
+    fingerprint: str
+    origin: str = ""                 # what was handed in, as found in SUBMISSIONS (named in the reports)
+    problem: str = ""                # why it cannot be graded (an archive that does not unpack), else ""
+
+
+EXPORTS = ("gradebook.csv", "junit.xml", "report.html")     # beside the students' folders in OUT
+
+
+# ---------------------------------------------------------------------------------------------
+# Finding the submissions
+
+
+def discover(source: Path, spec: AssignmentSpec, staging: Path, exclude: Path | None = None,
+             notes: list | None = None) -> list[Submission]:
+    """Every student's submission in `source`, sorted by student id.
+
+    `source` is a folder or a .zip. Inside, each folder is one student (named after it), and so
+    is each loose file: `alice.py`, or Canvas's `alice_123_456_linear_classifier.py` for module
+    `linear_classifier` (`..._linear_classifier-1.py`, a resubmission, too; another .py file of
+    Canvas's is a helper of that student's); `alice.ipynb`, or Canvas's `alice_123_456_hw2.ipynb`
+    (a notebook keeps its own name, `hw2.ipynb`, for the messages); `alice.zip`, or Canvas's
+    `alice_123_456_hw2.zip`. Archives (the whole export, or one per student) are unpacked into
+    `staging`, refusing absolute paths, `..` and links; a student's archive that cannot be
+    unpacked is that student's problem, not the batch's. A lone wrapping folder is looked
+    through. `exclude` (the output folder) is skipped.
+
+    Student ids keep letters (any script), digits, '.', '_', '@' and '-'. Two entries that would
+    get the same id, or an id that is an export's name, are told apart with a suffix (`alice-2`),
+    and each such renaming is added to `notes`, so that no student is silently dropped.
+    """
+    source = Path(source)
+    if not source.exists():
+        raise BatchError(f"{source}: no such file or folder")
+    shown, unpacked = source, None                  # how the reports name what was handed in
+    if source.is_file():
+        if not zipfile.is_zipfile(source):
+            raise BatchError(f"{source}: not a folder or a zip archive of submissions")
+        source = unpacked = _unzip(source, staging / "_export")
+    skip = exclude.resolve() if exclude is not None else None
+    while True:
+        entries = [e for e in _entries(source) if e.resolve() != skip]
+        candidates = [e for e in entries if e.is_dir() or e.suffix in (".zip", ".py", ".ipynb")]
+        if len(candidates) == 1 and candidates[0].is_dir() and not _is_student(candidates[0], spec):
+            source = candidates[0]
+        else:
+            break
+
+    def origin(entry: Path) -> str:
+        return str(shown / entry.relative_to(unpacked)) if unpacked is not None else str(entry)
+
+    ids = _Ids(notes if notes is not None else [])
+    found: list[Submission] = []
+    loose: dict[str, dict[str, Path]] = {}           # student -> {file name to grade it as: file}
+    for entry in candidates:
+        if entry.is_dir():
+            found.append(Submission(ids.new(entry.name, origin(entry)), look_through(entry, spec), "", origin(entry)))
+        elif entry.suffix == ".zip":
+            canvas = _CANVAS.match(entry.stem)                   # alice_123_456_hw2.zip: student alice_123_456
+            student = ids.new(canvas.group(1) if canvas else entry.stem, origin(entry))
+            try:
+                folder, problem = look_through(_unzip(entry, staging / "_zips" / student), spec), ""
+            except BatchError as e:
+                folder, problem = staging / "_zips" / student, f"{entry.name} could not be unpacked: {e}"
+                folder.mkdir(parents=True, exist_ok=True)
+            found.append(Submission(student, folder, "", origin(entry), problem))
+        else:
+            name, as_file = _split_loose(entry.stem, entry.suffix, spec)
+            files = loose.get(ids.loose(name))
+            if files is None or as_file in files:    # a new student, or a second file for the same name
+                files = loose[ids.new(name, origin(entry), loose=True)] = {}
+            files[as_file] = entry
+    for student, files in loose.items():
+        folder = staging / "_loose" / student
+        folder.mkdir(parents=True, exist_ok=True)
+        for name, path in files.items():
+            shutil.copyfile(path, folder / name)
+        shown_files = ", ".join(origin(path) for path in files.values())
+        found.append(Submission(student, folder, "", shown_files))
+    return sorted((replace(s, fingerprint=fingerprint(s.path, spec)) for s in found), key=lambda s: s.student)
+
+
+class _Ids:
+    """Student ids, each given once."""
+
+    def __init__(self, notes: list):
+        self.taken: dict[str, str] = {name: "the class export of that name" for name in EXPORTS}
+        self.notes = notes
+        self._loose: dict[str, str] = {}            # a loose file's name -> the id its first file got
+
+    def new(self, name: str, origin: str, loose: bool = False) -> str:
+        base = _student_id(name)
+        sid, n = base, 1
+        while sid.lower() in self.taken:
+            n += 1
+            sid = f"{base}-{n}"
+        if sid != base:
+            self.notes.append(f"{origin} is graded as student {sid}: {base} is {self.taken[base.lower()]}")
+        self.taken[sid.lower()] = origin
+        if loose:
+            self._loose.setdefault(name, sid)
+        return sid
+
+    def loose(self, name: str) -> str | None:
+        """The id of an earlier loose file of the same student, if any."""
+        return self._loose.get(name)
+
+
+def _entries(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.iterdir() if p.name not in SKIP_NAMES and not p.name.startswith("."))
+
+
+def _is_student(folder: Path, spec: AssignmentSpec) -> bool:
+    """Whether a lone folder is a student's rather than a wrapper: it holds a module of the
+    assignment, or a single notebook and no folder (a wrapper of loose notebooks holds several)."""
+    if _has_modules(folder, spec):
+        return True
+    entries = _entries(folder)
+    return sum(p.suffix == ".ipynb" for p in entries) == 1 and not any(p.is_dir() for p in entries)
+
+
+def _has_modules(folder: Path, spec: AssignmentSpec, any_notebook: bool = False) -> bool:
+    """Whether the folder holds a module of the assignment (`m.py`, `m.ipynb`), or with
+    `any_notebook`, any notebook (inside a student's folder, one may stand for the modules;
+    a folder of many notebooks is more likely a class export of loose files)."""
+    return any((folder / f"{m}{ext}").is_file() for m in spec.modules for ext in (".py", ".ipynb")) or (
+        any_notebook and any(p.suffix == ".ipynb" and p.is_file() for p in _entries(folder)))
+
+
+def look_through(folder: Path, spec: AssignmentSpec) -> Path:
+    """A student's folder, or the one folder inside it that holds their modules."""
+    while not _has_modules(folder, spec, any_notebook=True):
+        inner = [p for p in _entries(folder) if p.is_dir()]
+        if len(inner) != 1:
+            break
+        folder = inner[0]
+    return folder
+
+
+_CANVAS = re.compile(r"^(.+?_(?:LATE_)?\d+_\d+)_(.+?)(?:-\d+)?$")   # name[_LATE]_userid_submissionid_file[-resubmission]
+
+
+def _split_loose(stem: str, suffix: str, spec: AssignmentSpec) -> tuple[str, str]:
+    """(student, file name to grade it as) of a loose file."""
+    canvas = _CANVAS.match(stem)
+    if canvas:
+        return canvas.group(1), canvas.group(2) + suffix
+    for module in spec.modules:
+        if stem.endswith("_" + module) and len(stem) > len(module) + 1:
+            return stem[: -len(module) - 1], module + suffix
+    return stem, (spec.modules[0] if suffix == ".py" else stem) + suffix
+
+
+def _student_id(name: str) -> str:
+    """A folder-safe id: letters (any script), digits, '.', '_', '@', '-' kept, anything else '_';
+    never starting with '.', '-' or '@' (a hidden folder, an option, a spreadsheet formula)."""
+    sid = re.sub(r"[^\w.@-]", "_", unicodedata.normalize("NFC", name))
+    return re.sub(r"^[.@-]", "_", sid) or "_"
+
+
+def _unzip(archive: Path, target: Path) -> Path:
+    """Unpack safely: regular files and folders only, inside `target`, within a size budget."""
+    target.mkdir(parents=True, exist_ok=True)
+    root = target.resolve()
+    try:
+        with zipfile.ZipFile(archive) as z:
+            infos = z.infolist()
+            if sum(i.file_size for i in infos) > MAX_UNZIPPED:
+                raise BatchError(f"{archive}: unpacks to more than {MAX_UNZIPPED >> 20} MiB")
+            for info in infos:
+                mode = info.external_attr >> 16
+                if stat.S_ISLNK(mode):
+                    raise BatchError(f"{archive}: {info.filename} is a link; archives may hold only files and folders")
+                name = info.filename.replace("\\", "/")      # Windows' own zip tools write hw2\linear_classifier.py
+                dest = (root / name).resolve()
+                if not dest.is_relative_to(root) or name.startswith("/"):
+                    raise BatchError(f"{archive}: {info.filename} points outside the archive")
+                if name.endswith("/"):
+                    dest.mkdir(parents=True, exist_ok=True)
+                else:
+                    dest.parent.mkdir(parents=True, exist_ok=True)
+                    with z.open(info) as src, open(dest, "wb") as out:
+                        shutil.copyfileobj(src, out)
+    except zipfile.BadZipFile as e:
+        raise BatchError(f"{archive}: {e}") from None
+    return target
+
+
+def fingerprint(folder: Path, spec: AssignmentSpec) -> str:
+    """What a result depends on: the student's files, the spec, the reference, the grader version."""
+    h = hashlib.sha256(f"grader {__version__}\n".encode())
+    for path in sorted(p for p in folder.rglob("*") if p.is_file() and "__pycache__" not in p.parts):
+        h.update(f"submission/{path.relative_to(folder)}\n".encode())
+        h.update(path.read_bytes())
+    h.update(spec_digest(spec).encode())
+    return h.hexdigest()
+
+
+_SPEC_DIGESTS: dict = {}             # id(spec) -> (spec, digest): a spec loaded again is digested again
+
+
+def spec_digest(spec: AssignmentSpec) -> str:
+    """What of the assignment a result depends on: its spec files as read, with what they extend
+    (a change to cs231n's hidden cases regrades cs231n_2016, which extends them), the expected
+    values a handout ships, and the reference's code."""
+    cached = _SPEC_DIGESTS.get(id(spec))
+    if cached is None or cached[0] is not spec:
+        h = hashlib.sha256()
+        for path in (spec.path, spec.folder / "hidden.yaml", spec.folder / "mistakes.yaml"):
+            if path.is_file():
+                h.update(f"{path.name}\n".encode())
+                h.update(dump_yaml(resolved_yaml(path)).encode())
+        files = [spec.expected_path]
+        if spec.reference_dir is not None and spec.reference_dir.is_dir():
+            files += sorted(spec.reference_dir.rglob("*.py"))
+        for path in files:
+            if path.is_file():
+                h.update(f"{path.name}\n".encode())
+                h.update(path.read_bytes())
+        cached = _SPEC_DIGESTS[id(spec)] = (spec, h.hexdigest())
+    return cached[1]

@@ -1,0 +1,57 @@
+"""Which files of a submission are the student's modules: `.py` files, or notebooks standing for them.
+
+    >>> locate_modules(spec, Path("submissions/alice"))
+    {'linear_svm': '/.../alice/linear_svm.py', 'softmax': '/.../alice/hw2.ipynb'}
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from grader import notebook
+from grader.spec import AssignmentSpec
+
+
+def locate_modules(spec: AssignmentSpec, submission: Path) -> dict:
+    """Module name -> path of the student's file (.py or .ipynb), or None when it is missing.
+
+    A folder holds `<module>.py` (or else `<module>.ipynb`) for each module; one notebook of
+    any other name stands for every module without a file of its own. A single file stands for
+    the module of the same name; a notebook of another name for every module, and a .py file
+    of another name for the only module of a one-module assignment.
+    """
+    submission = submission.resolve()
+    folder = submission.parent if submission.is_file() else submission
+    found = {m: next((folder / f"{m}{ext}" for ext in (".py", ".ipynb") if (folder / f"{m}{ext}").is_file()), None)
+             for m in spec.modules}
+    if submission.is_file():
+        if submission.stem in spec.modules:
+            found[submission.stem] = submission
+        elif submission.suffix == ".ipynb":
+            found = dict.fromkeys(spec.modules, submission)
+        elif len(spec.modules) == 1:
+            found[spec.modules[0]] = submission
+    else:
+        others = other_notebooks(folder, spec)
+        if len(others) == 1:
+            found = {m: p or others[0] for m, p in found.items()}
+    return {m: (str(p) if p else None) for m, p in found.items()}
+
+
+def other_notebooks(folder: Path, spec: AssignmentSpec) -> list[Path]:
+    """The notebooks in a folder that are not named after one of the assignment's modules."""
+    return sorted(p for p in folder.glob("*.ipynb")
+                  if p.is_file() and not p.name.startswith(".") and p.stem not in spec.modules)
+
+
+def load_notebooks(spec: AssignmentSpec, submission: Path, modules: dict, cells: list | None = None) -> notebook.Notebooks:
+    """The submission's notebooks converted, and a missing module explained when several could be it.
+
+    `cells` is the content of the notebook at `submission` when it is held in memory."""
+    found = notebook.for_modules(modules, {str(submission.resolve()): cells} if cells is not None else None)
+    others = other_notebooks(submission.resolve(), spec) if submission.is_dir() else []
+    for m, path in modules.items():
+        if path is None and len(others) > 1:
+            found.errors[m] = {"kind": "notebook", "message": (
+                f"{m}.py not found in the submission, which holds {len(others)} notebooks "
+                f"({', '.join(p.name for p in others)}): keep one, or name the one to grade {m}.ipynb")}
+    return found
