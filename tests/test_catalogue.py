@@ -71,7 +71,7 @@ def test_a_correct_solution_written_differently_is_not_a_mistake(rows):
         "two_layer_reg_half       TwoLayerNet.loss           1 public + 4 hidden cases          5/5",
         "linear_forward_not_flattened FullyConnectedNet.loss     0 public + 1 hidden cases          1/1",
         "dropout_p_is_keep_probability Dropout.forward            1 public + 5 hidden cases          6/6",
-        "dropout_bernoulli        (all)                      47/47 points, not_mistake: ok",
+        "dropout_bernoulli        (all)                      50/50 points, not_mistake: ok",
         "25 catalogued mistakes; all caught, reference full marks, handout zero."]),
 ])
 def test_validate_passes_for_every_shipped_assignment(name, lines):

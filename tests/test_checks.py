@@ -79,6 +79,44 @@ def test_no_autograd_finds_each_way_in(source, found):
     assert r.status == "failed" and f"f uses {found}" in r.message, r.message
 
 
+LAYERS = """
+import torch
+
+
+class Linear(object):
+    @staticmethod
+    def backward(dout, cache):
+        return dout
+
+
+class Net(object):
+    def loss(self, X, y=None):
+        grad = Linear.backward(X, None)        # the layer's own backward pass, written by hand: allowed
+        return self.helper(X), grad
+
+    def helper(self, X):
+        X.requires_grad_()
+        s = (X * 2).sum()
+        s.backward()                           # torch's: found through self.helper
+        return s
+
+    def backward(self, dout):
+        return self.backward(dout)             # this class's own backward: allowed
+"""
+
+
+def test_static_checks_read_methods_and_the_helpers_they_call():
+    r = static("no_autograd", LAYERS, name="Net.loss")
+    assert r.status == "failed", r.message
+    assert r.message.startswith("Net.loss uses .backward() at line 19, in Net.helper, which it calls (`s.backward()")
+    assert static("no_autograd", LAYERS, name="Net.backward").status == "passed"
+    assert static("no_autograd", LAYERS, name="Linear.backward").status == "passed"
+    loops = static("no_loops", LAYERS.replace("        s = (X * 2).sum()", "        s = sum(v for v in X)"), name="Net.loss")
+    assert loops.status == "failed" and "a generator expression at line 18, in Net.helper" in loops.message
+    missing = static("no_loops", LAYERS, name="Net.forward")
+    assert missing.status == "error" and "no `def forward` in class Net of m.py" in missing.message
+
+
 def test_static_checks_say_when_they_cannot_read_the_function():
     assert static("no_loops", "f = lambda x: x\n").status == "error"
     assert "no `def f`" in static("no_loops", "f = lambda x: x\n").message

@@ -50,7 +50,7 @@ REFERENCE = {a: REPO / "reference" / a for a in COURSES}
 HANDOUT = {a: REPO / "student_template" / a for a in COURSES}
 INDEPENDENT = {a: REPO / "tests" / "independent" / a for a in COURSES}
 MODULES = {FCN: ("fully_connected_networks",), LAYERS: ("layers", "optim")}
-TOTAL = {FCN: 47, LAYERS: 74}                 # every point: public, hidden and checks
+TOTAL = {FCN: 50, LAYERS: 74}                 # every point: public, hidden and checks
 SCHEMA = REPO / "grader" / "report" / "schema.json"
 RUN_TIMEOUT = 300                             # s; a hang fails, never blocks CI
 
@@ -883,7 +883,8 @@ def test_pytest_collects_file_function_case_items(runs):
     assert cases <= set(items)
     assert {n for n in items if "[check-" in n} == {"Linear.backward[check-gradient]", "ReLU.backward[check-gradient]",
                                                     "TwoLayerNet.loss[check-gradient]", "FullyConnectedNet.loss[check-gradient]",
-                                                    "Dropout.backward[check-gradient]"}
+                                                    "Dropout.backward[check-gradient]", "Linear.backward[check-no_autograd]",
+                                                    "ReLU.backward[check-no_autograd]", "TwoLayerNet.loss[check-no_autograd]"}
     assert "PASSED fully_connected_networks.py::Linear.forward[public-1]" in full.stdout
     assert "FAILED fully_connected_networks.py::TwoLayerNet.loss[public-1] - " in full.stdout
     assert {n for n, i in items.items() if i["outcome"] != "passed"} == {
@@ -895,8 +896,9 @@ def test_pytest_k_selects_and_grades_only_those_functions(runs):
     k, items = p["k"], p["k_items"]
     assert k.returncode == 1, k.stdout + k.stderr
     assert set(items) == {"TwoLayerNet.__init__[public-1]", "TwoLayerNet.__init__[public-2]", "TwoLayerNet.loss[public-1]",
-                          "TwoLayerNet.loss[public-2]", "TwoLayerNet.loss[check-gradient]"}
-    assert re.search(r"\b27 deselected\b", k.stdout), k.stdout
+                          "TwoLayerNet.loss[public-2]", "TwoLayerNet.loss[check-gradient]",
+                          "TwoLayerNet.loss[check-no_autograd]"}
+    assert re.search(r"\b29 deselected\b", k.stdout), k.stdout
     assert "Functions run: TwoLayerNet.__init__, TwoLayerNet.loss." in k.stdout
     assert {n: i["outcome"] for n, i in items.items()} == {n: p["full_items"][n]["outcome"] for n in items}
 
@@ -1012,7 +1014,7 @@ def test_run_autograder_scores_the_submission_and_hidden_cases_show_no_values(ru
     assert g["run"].returncode == 0, g["run"].stderr
     results = json.loads(g["results"].read_text())
     check = runs[f"{FCN}:wrong"]                                # the same file through grader check --hidden
-    assert results["score"] == pytest.approx(check.report["score"]["earned"]) == 38
+    assert results["score"] == pytest.approx(check.report["score"]["earned"]) == 41
     assert sum(t["max_score"] for t in results["tests"]) == TOTAL[FCN]
     assert {t["visibility"] for t in results["tests"]} == {"visible", "after_published"}
     failing = {t["name"]: t for t in results["tests"] if t["score"] < t["max_score"]}
@@ -1088,7 +1090,7 @@ def test_an_all_zero_output_is_not_called_zero_times_the_expected_value(runs):
 # grader.check on class methods
 
 
-SCRIPT_VERDICT = ("FAIL TwoLayerNet.loss: 1/2 cases passed, 0/1 checks passed, 1/3 points\n"
+SCRIPT_VERDICT = ("FAIL TwoLayerNet.loss: 1/2 cases passed, 1/2 checks passed, 2/4 points\n"
                   "     public-1 (seed 1, N=6, D=6, H=7, C=2): failed\n"
                   "        grads['W2'][")
 
@@ -1106,7 +1108,7 @@ def test_check_of_a_class_checks_its_graded_methods(runs):
     script = runs["check-api"]["script-class"]
     assert script.returncode == 0, script.stderr
     assert SCRIPT_VERDICT in script.stdout and "ok   TwoLayerNet.__init__: 2/2 cases passed" in script.stdout, script.stdout
-    assert "Linear.forward" not in script.stdout
+    assert not re.search(r"^\S+ +Linear\.forward:", script.stdout, re.M), script.stdout     # only the class's methods are graded
 
 
 def test_check_given_a_method_defined_in_a_kernels_cell_grades_it_from_the_cells(runs):

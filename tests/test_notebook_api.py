@@ -474,7 +474,7 @@ def test_in_a_script_a_method_or_a_class_is_checked_by_its_graded_names(tmp_path
     assert out.returncode == 0, out.stderr
     assert "one: ['TwoLayerNet.loss']\n" in out.stdout
     assert "class: ['TwoLayerNet.__init__', 'TwoLayerNet.loss'] True\n" in out.stdout
-    assert "ok   TwoLayerNet.loss: 2/2 cases passed, 1/1 checks passed, 3/3 points" in out.stdout
+    assert "ok   TwoLayerNet.loss: 2/2 cases passed, 2/2 checks passed, 4/4 points" in out.stdout
     assert out.stdout.endswith("grader: Solver is not a function of fully_connected_networks; its functions are "
                                "Linear.forward, Linear.backward, ReLU.forward, ReLU.backward, Linear_ReLU.forward, "
                                "Linear_ReLU.backward, TwoLayerNet.__init__, TwoLayerNet.loss, FullyConnectedNet.loss, "

@@ -351,7 +351,7 @@ def judge_static(fn: FunctionSpec, check: CheckSpec, source: str | None, filenam
         return _result(p, ERROR, f"no `def {fn.name.split('.')[-1]}` {where} of {filename}, so its code could not be checked")
     bodies = _reachable(fn.name, defs)
     lines = source.splitlines()
-    found = (_loops if check.kind == "no_loops" else _autograd)(bodies, _autograd_names(tree))
+    found = (_loops if check.kind == "no_loops" else _autograd)(bodies, _autograd_names(tree), defs)
     helpers = f" (or the helpers it calls: {', '.join(sorted(set(bodies) - {fn.name}))})" if len(bodies) > 1 else ""
     if not found:
         what = "loops or comprehensions" if check.kind == "no_loops" else "autograd"
@@ -421,7 +421,7 @@ def _reachable(name: str, defs: dict) -> dict:
     return seen
 
 
-def _loops(bodies: dict, _names) -> list:
+def _loops(bodies: dict, _names, _defs) -> list:
     found = []
     for name, body in bodies.items():
         for node in ast.walk(body):
@@ -445,13 +445,19 @@ def _autograd_names(tree: ast.Module) -> set:
     return names
 
 
-def _autograd(bodies: dict, names: set) -> list:
+def _autograd(bodies: dict, names: set, defs: dict) -> list:
+    """Uses of autograd. `x.backward()` is torch's unless x is a class of the module with a method of that
+    name, or self in one (`Linear.backward(dout, cache)`: the layer's own backward pass, written by hand)."""
+    own = {qualname.split(".")[0] for qualname in defs if qualname.endswith(".backward")}
     found = []
     for name, body in bodies.items():
+        cls = name.split(".")[0] if "." in name else None
         for node in ast.walk(body):
             what = None
             if isinstance(node, ast.Attribute) and node.attr == "backward":
-                what = ".backward()"
+                owner = node.value.id if isinstance(node.value, ast.Name) else None
+                if not (owner in own or owner in ("self", "cls") and cls in own):
+                    what = ".backward()"
             elif isinstance(node, ast.Attribute) and node.attr in ("autograd", "func") and \
                     isinstance(node.value, ast.Name) and node.value.id == "torch":
                 what = f"torch.{node.attr}"
