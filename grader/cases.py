@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from grader.spec import ArgSpec, AssignmentSpec, CaseSpec, FunctionSpec
-from grader.values import input_leaves
+from grader.values import leaves
 
 
 @dataclass
@@ -41,7 +41,7 @@ class Case:
         'N=4, D=5, mode=train, p=0.5'."""
         parts = [f"{k}={v}" for k, v in self.dims.items()]
         for name, value in self.args.items():
-            for path, leaf in input_leaves(value):
+            for path, leaf in leaves(value):
                 if isinstance(leaf, np.ndarray):
                     continue
                 label = str(path[-1]) if path else name

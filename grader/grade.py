@@ -14,21 +14,15 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-
 from grader import __version__, expected as expected_mod, notebook, score
-
-
-from grader.judge import checks
-
-
-from grader.judge import localise
 from grader.cases import Case, make_case
 from grader.expected.mistakes import MistakeOutputs
-from grader.run.job import build_job, job_calls
+from grader.judge import checks, localise
 from grader.judge.case import judge_case, not_run
 from grader.locate import load_notebooks, locate_modules
-from grader.run.outcome import decode, plain_error
 from grader.results import ERROR, HIDDEN, PUBLIC, FunctionResult, SubmissionResult
+from grader.run.job import build_job, job_calls
+from grader.run.outcome import decode, plain_error, printed
 from grader.run.worker import Worker, WorkerError
 from grader.spec import AssignmentSpec, FunctionSpec, SpecError
 
@@ -161,13 +155,7 @@ def grade_submission(spec: AssignmentSpec, submission: Path, hidden: bool = Fals
     return _submission_result(
         spec, prepared, submission, hidden, functions, check_results, sandbox=reply.sandbox if reply else "",
         sandbox_warning=reply.sandbox_warning if reply else "", started=started.isoformat(timespec="seconds"),
-        duration=round(time.monotonic() - t0, 3), stdout=_clip(imported.get("stdout", "")))
-
-
-def _clip(text, limit: int = 16 << 10) -> str:
-    """Printed output as received from the worker, capped (the worker caps it too, but is not trusted)."""
-    text = text if isinstance(text, str) else ""
-    return text if len(text) <= limit else text[:limit] + "\n[... output cut]"
+        duration=round(time.monotonic() - t0, 3), stdout=printed(imported.get("stdout", "")))
 
 
 def _submission_result(spec: AssignmentSpec, prepared: Prepared, submission: Path, hidden: bool,

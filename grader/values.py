@@ -204,7 +204,8 @@ def decode(node: Any, arrays: list, depth: int = 0) -> Any:
 
 
 def leaves(tree: Any, path: tuple = ()) -> Iterator[tuple[tuple, Leaf]]:
-    """(path, leaf) for every leaf of a decoded tree, in order."""
+    """(path, leaf) for every leaf of a tree of dicts, lists and tuples, in order: a decoded reply's
+    Leafs, or a generated argument's arrays, numbers, strings, bools and None."""
     if isinstance(tree, dict):
         for k, v in tree.items():
             yield from leaves(v, path + (k,))
@@ -294,18 +295,6 @@ def build(node: dict, inputs: list, torch, made: list | None = None, path: tuple
     raise ValueError(f"bad input node {node!r:.100}")
 
 
-def input_leaves(value: Any, path: tuple = ()) -> Iterator[tuple[tuple, Any]]:
-    """(path, leaf) of a generated argument (arrays, numbers, strings, bools, None)."""
-    if isinstance(value, dict):
-        for k, v in value.items():
-            yield from input_leaves(v, path + (k,))
-    elif isinstance(value, (list, tuple)):
-        for i, v in enumerate(value):
-            yield from input_leaves(v, path + (i,))
-    else:
-        yield path, value
-
-
 def at(value: Any, path: tuple) -> Any:
     """The part of a generated argument (or a plain tree) at `path`; KeyError when there is none."""
     for key in path:
@@ -377,11 +366,13 @@ def show(path: tuple, via: tuple | None = None) -> str:
         return ""
     text = str(path[0])
     for i, key in enumerate(path[1:]):
-        if via is not None and i < len(via) and via[i] == "attr":
-            text += f".{key}"
-        else:
-            text += f"[{key!r}]" if isinstance(key, str) else f"[{key}]"
+        text += f".{key}" if via is not None and i < len(via) and via[i] == "attr" else subscripts((key,))
     return text
+
+
+def subscripts(keys: tuple) -> str:
+    """Keys and indices as Python subscripts: ('W2', 0) -> ['W2'][0]."""
+    return "".join(f"[{k!r}]" if isinstance(k, str) else f"[{k}]" for k in keys)
 
 
 def show_index(index: list) -> str:

@@ -36,7 +36,6 @@ import os
 import re
 import shutil
 import signal
-import textwrap
 import threading
 import time
 from dataclasses import dataclass
@@ -45,12 +44,12 @@ from pathlib import Path
 import pytest
 import yaml
 
-from grader.expected.mistakes import function_span
 from grader.grade import Prepared, grade_submission
 from grader.run.job import build_job
 from grader.run.worker import Worker
 from grader.spec import load_spec
 from test_adversarial import PoisonGuard, _worker_sys_path, listeners, worker_alive  # noqa: F401 - listeners is a fixture
+from variants import edited
 
 REPO = Path(__file__).resolve().parents[1]
 SUBMISSIONS = REPO / "tests" / "submissions"
@@ -94,28 +93,8 @@ def _params():
 def submission_source(assignment: Assignment, module: str, name: str, entry: dict) -> str:
     """The reference's `module` with the entry's attack, when the entry attacks that module."""
     text = (REPO / "reference" / assignment.name / f"{module}.py").read_text()
-    assert text.startswith('"""'), "the reference starts with its module docstring"
-    text = f'"""[test submission {name}: {entry["about"]}]\n\n' + text[3:]
-    if module != entry.get("module", assignment.modules[0]):
-        return text
-    for i, edit in enumerate(entry.get("edits", [])):
-        count = text.count(edit["old"])
-        assert count == 1, f"{name}: edit {i} matches {count} places in {module}.py"
-        text = text.replace(edit["old"], edit["new"])
-    for fname, source in entry.get("functions", {}).items():
-        span = function_span(text, fname)
-        assert span, f"{name}: no {fname} in {module}.py"
-        source = textwrap.indent(source.rstrip("\n") + "\n", "    " * fname.count("."))
-        text = text[:span.start()] + source + text[span.end():]
-    if entry.get("prepend"):                 # after the module's own imports, which it may use
-        body = ast.parse(text).body
-        first = next(n for n in body if not isinstance(n, (ast.Import, ast.ImportFrom))
-                     and not (n is body[0] and isinstance(n, ast.Expr)))
-        lines = text.splitlines(keepends=True)
-        text = "".join(lines[:first.lineno - 1]) + "\n" + entry["prepend"] + "\n\n" + "".join(lines[first.lineno - 1:])
-    if entry.get("append"):
-        text = text.rstrip("\n") + "\n\n\n" + entry["append"]
-    return text
+    attacked = module == entry.get("module", assignment.modules[0])
+    return edited(text, entry if attacked else {}, f"test submission {name}: {entry['about']}", name, f"{module}.py")
 
 
 def materialize(assignment: Assignment, name: str, entry: dict, root: Path) -> Path:

@@ -68,7 +68,7 @@ def run_in_process(spec: AssignmentSpec, items, sources: dict | None = None, lab
         scenarios = {name: _module_from_source(f"_grader_scenario_.{spec.name}.{name}", str(spec.folder / f"{name}.py"), src)
                      for name, src in spec.scenario_sources().items()}
         torch = _torch() if spec.framework == "torch" else None
-        ctx = execute.Context(modules=modules, scenarios=scenarios, torch=torch, describe=_describe)
+        ctx = execute.Context(modules=modules, scenarios=scenarios, torch=torch)   # exceptions: type and message
         out = []
         for call, c in zip(calls, wire):
             header, arrays = execute.run_call(c, inputs, ctx)
@@ -175,10 +175,6 @@ def _module_from_source(name: str, filename: str, source: str):
     sys.modules[name] = module
     exec(compile(source, filename, "exec"), module.__dict__)
     return module
-
-
-def _describe(e: BaseException) -> dict:
-    return {"kind": "exception", "type": type(e).__name__, "message": str(e)[:2000]}
 
 
 def _torch():

@@ -16,17 +16,10 @@ from __future__ import annotations
 import numpy as np
 
 from grader import values
-
-from grader.judge import compare
-
-from grader.judge import hints
-
-from grader.judge import localise
-
-from grader.judge import properties
 from grader.cases import Case
-from grader.run.outcome import Outcome, Raised
+from grader.judge import compare, hints, localise, properties
 from grader.results import CRASHED, ERROR, FAILED, NOT_IMPLEMENTED, PASSED, TIMEOUT, CaseResult, OutputCheck
+from grader.run.outcome import Outcome, Raised, printed
 from grader.run.protocol import ANSWER_CAP
 from grader.spec import AssignmentSpec, FunctionSpec
 
@@ -248,7 +241,7 @@ def _localise(fn: FunctionSpec, expected: Outcome, outcome: Outcome, check: Outp
         if not check.name.startswith(base):
             continue
         for path, leaf in values.leaves(expected.outputs[out.name]):
-            name = base + "".join(f"[{k!r}]" if isinstance(k, str) else f"[{k}]" for k in path)
+            name = base + values.subscripts(path)
             if name != check.name or not leaf.is_number:
                 continue
             try:
@@ -361,19 +354,13 @@ def _case(fn: FunctionSpec, case: Case, status: str, message: str = "", details:
           blocked_by: str = "") -> CaseResult:
     return CaseResult(function=fn.name, case_id=case.case_id, visibility=case.spec.visibility, seed=case.spec.seed,
                       status=status, message=message, details=details, note=case.spec.note, dims=dict(case.dims),
-                      outputs=outputs or [], duration=duration, stdout=_clip(stdout), exception=exception,
+                      outputs=outputs or [], duration=duration, stdout=printed(stdout), exception=exception,
                       blocked_by=blocked_by)
 
 
 def not_run(fn: FunctionSpec, case: Case, message: str, status: str = CRASHED) -> CaseResult:
     """A case the grader could not run at all (the worker failed, or the submission could not be graded)."""
     return _case(fn, case, status, message)
-
-
-def _clip(text, limit: int = 16 << 10) -> str:
-    """Printed output as received from the worker, capped (the worker caps it too, but is not trusted)."""
-    text = text if isinstance(text, str) else ""
-    return text if len(text) <= limit else text[:limit] + "\n[... output cut]"
 
 
 def _exception_line(err: dict) -> str:

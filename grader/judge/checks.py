@@ -16,17 +16,13 @@ from __future__ import annotations
 
 import ast
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
-from typing import Any
-
 from grader import values
-
-from grader.judge import compare
-
-from grader.judge import properties
 from grader.cases import Case, _Stream, make_case
+from grader.judge import compare, properties
 from grader.run.job import Call
 from grader.results import ERROR, FAILED, HIDDEN, PASSED, CheckResult
 from grader.spec import AssignmentSpec, CheckSpec, FunctionSpec
@@ -254,7 +250,7 @@ def judge_agreement(p: Plan, own: list, theirs: list, framework: str) -> CheckRe
                     continue
                 a, b = mine_leaf.array, theirs_leaf.array
                 if a.size != b.size or (out.kind != "scalar" and a.shape != b.shape):
-                    part = shown + "".join(f"[{k!r}]" if isinstance(k, str) else f"[{k}]" for k in path)
+                    part = shown + values.subscripts(path)
                     return _result(p, FAILED, f"{fn.name} and your {other} disagree on {case.case_id} (seed {case.spec.seed}): "
                                               f"{part} has shape {a.shape} from {fn.name} and {b.shape} from {other}")
             verdicts = compare.compare_tree(shown, out.kind, framework, them.outputs[out.name], mine.outputs[out.name],
@@ -435,14 +431,20 @@ def _autograd_names(tree: ast.Module) -> set:
     """Names the module binds to autograd: `from torch.autograd import grad`, `import torch.func as F`."""
     names = set()
     for node in ast.walk(tree):
-        if isinstance(node, ast.ImportFrom) and node.module:
-            if node.module.startswith(_AUTOGRAD_MODULES) or (node.module == "torch" and any(a.name in ("autograd", "func") for a in node.names)):
-                names |= {a.asname or a.name for a in node.names}
+        if isinstance(node, ast.ImportFrom) and _imports_autograd(node):
+            names |= {a.asname or a.name for a in node.names}
         elif isinstance(node, ast.Import):
             for a in node.names:
                 if a.name.startswith(_AUTOGRAD_MODULES) and a.asname:
                     names.add(a.asname)
     return names
+
+
+def _imports_autograd(node: ast.Import | ast.ImportFrom) -> bool:
+    """`from torch.autograd import grad`, `from torch import autograd`, `import torch.func` (the first name)."""
+    module = node.module if isinstance(node, ast.ImportFrom) else node.names[0].name
+    return bool(module) and (module.startswith(_AUTOGRAD_MODULES) or
+                             module == "torch" and any(a.name in ("autograd", "func") for a in node.names))
 
 
 def _autograd(bodies: dict, names: set, defs: dict) -> list:
@@ -463,11 +465,8 @@ def _autograd(bodies: dict, names: set, defs: dict) -> list:
                 what = f"torch.{node.attr}"
             elif isinstance(node, ast.Name) and (node.id in names or node.id in ("autograd", "functorch")):
                 what = f"{node.id} (autograd)"
-            elif isinstance(node, (ast.Import, ast.ImportFrom)):
-                module = node.module if isinstance(node, ast.ImportFrom) else node.names[0].name
-                if module and (module.startswith(_AUTOGRAD_MODULES) or module == "torch" and
-                               any(a.name in ("autograd", "func") for a in node.names)):
-                    what = f"an import of {module}"
+            elif isinstance(node, (ast.Import, ast.ImportFrom)) and _imports_autograd(node):
+                what = f"an import of {node.module if isinstance(node, ast.ImportFrom) else node.names[0].name}"
             if what:
                 found.append((node.lineno, what, name))
     return found

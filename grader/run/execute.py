@@ -25,8 +25,7 @@ from typing import Any, Callable
 import numpy as np
 
 from grader import values
-
-ANSWER_CAP = 128 << 20               # bytes of arrays one call may return (protocol.ANSWER_CAP)
+from grader.run.protocol import ANSWER_CAP
 
 
 @dataclass

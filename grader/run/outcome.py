@@ -111,6 +111,12 @@ def plain_error(error) -> dict:
     return out
 
 
+def printed(text, limit: int = 16 << 10) -> str:
+    """Printed output as received from the worker, capped (the worker caps it too, but is not trusted)."""
+    text = _text(text)
+    return text if len(text) <= limit else text[:limit] + "\n[... output cut]"
+
+
 def _integer(value) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
