@@ -305,11 +305,13 @@ def _gradescope(args) -> int:
 
 def _sandbox(args) -> int:
     from grader.run import sandbox
+    from grader.spec.model import Limits
     layers, abi = sandbox.probe()
     print(sandbox.describe(layers, abi))
     for layer in sandbox.LAYERS:
         detail = f" (ABI {abi})" if layer == "landlock" and abi else ""
         print(f"  {layer:<11} {'yes' if layer in layers else 'no'}{detail}")
+    print(f"  {'disk':<11} {sandbox.disk_cap(layers, Limits().disk)} (the spec's limits.disk)")
     warning = sandbox.warning(layers)
     if warning:
         print(f"Warning: {warning}")

@@ -15,6 +15,16 @@ def spec():
 
 
 @pytest.fixture(scope="session", autouse=True)
+def _a_secret_in_the_environment():
+    """A secret in the grader's environment, as a CI token would be: no student code may see it
+    (the adversarial corpus looks for it everywhere a child could). 32 hex digits, new each run."""
+    import secrets
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("GRADER_ADVERSARIAL_CANARY", secrets.token_hex(16))
+        yield
+
+
+@pytest.fixture(scope="session", autouse=True)
 def _not_in_the_ci_job_summary():
     """Run inside GitHub Actions, every `grader check` a test starts would write into the job's
     summary (GITHUB_STEP_SUMMARY): tests that want one set it themselves. Session-scoped, so

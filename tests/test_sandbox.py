@@ -7,12 +7,14 @@ process, plain data back); the stronger modes also keep files, network and proce
 import socket
 import textwrap
 import threading
+from pathlib import Path
 
 import pytest
 
 from grader.grade import grade_submission
 from grader.run import sandbox
 from grader.run.worker import Worker
+from grader.spec import load_spec
 
 from test_running import CORRECT_TOTAL, make_assignment
 
@@ -29,8 +31,12 @@ def secret_file(tmp_path_factory):
     return path
 
 
-def grade_with(tmp_path, layers, student: str):
+def grade_with(tmp_path, layers, student: str, case_timeout: float | None = None):
     spec = make_assignment(tmp_path)
+    if case_timeout:                    # for code that reads its whole memory: seconds on a busy machine
+        text = (spec.folder / "assignment.yaml").read_text().replace("case_timeout: 1.5", f"case_timeout: {case_timeout}")
+        (spec.folder / "assignment.yaml").write_text(text)
+        spec = load_spec(spec.folder)
     sub = tmp_path / "student"
     sub.mkdir(exist_ok=True)
     (sub / "tiny.py").write_text(textwrap.dedent(student) + CORRECT_TOTAL)
@@ -189,3 +195,164 @@ def test_seccomp_program_jumps_only_forward_and_ends_in_returns():
         if code & 0x07 == 0x05:                              # BPF_JMP
             assert i + 1 + max(jt, jf) < len(program)
     assert all(code == 0x06 for code, *_ in program[-3:])    # BPF_RET: allow, EPERM, ENOSYS
+
+
+# ---------------------------------------------------------------------------------------------
+# The environment, the disk, descriptors and leftovers (issue #15), in every mode
+
+
+SEES = """\
+    import os, re
+    def scale(x, k):
+        token = os.environ.get("GRADER_SANDBOX_TOKEN_NAME", "")
+        pattern = re.compile(rb"[0-9a-f]{8}-grader-sandbox-token")
+        found = []
+        for key, value in os.environ.items():
+            if pattern.search(value.encode()):
+                found.append("os.environ")
+        pids, pid = ["self"], str(os.getppid())
+        while pid not in ("0", "1"):                   # every ancestor: manager, zygote, grader, ...
+            pids.append(pid)
+            try:
+                with open(f"/proc/{pid}/status") as f:
+                    pid = next(line.split()[1] for line in f if line.startswith("PPid:"))
+            except OSError:
+                break
+        for pid in pids:
+            for name in ("environ", "cmdline"):
+                try:
+                    with open(f"/proc/{pid}/{name}", "rb") as f:
+                        if pattern.search(f.read()):
+                            found.append(f"/proc/{pid}/{name}")
+                except OSError:
+                    pass
+        with open("/proc/self/maps") as maps, open("/proc/self/mem", "rb", buffering=0) as mem:
+            for fields in (line.split() for line in maps):
+                if fields[1].startswith("rw"):
+                    low, high = (int(v, 16) for v in fields[0].split("-"))
+                    try:
+                        mem.seek(low)
+                        if pattern.search(mem.read(high - low)):
+                            found.append("memory")
+                    except OSError:
+                        pass
+        fds = {}
+        for fd in os.listdir("/proc/self/fd"):
+            try:
+                fds[int(fd)] = os.readlink(f"/proc/self/fd/{fd}")
+            except OSError:
+                pass
+        print(repr({"found": found, "environ": sorted(os.environ), "fds": fds, "cwd": os.getcwd()}))
+        return k * x
+"""
+
+
+def _layer_sets():
+    sets = [((), "minimal")]
+    if {"landlock", "seccomp"} <= set(AVAILABLE):
+        sets.append(((("landlock", "seccomp")), "no namespaces"))
+    if set(sandbox.LAYERS) <= set(AVAILABLE):
+        sets.append((None, "strong"))
+    return sets
+
+
+@pytest.mark.parametrize("layers", [s for s, _ in _layer_sets()], ids=[n for _, n in _layer_sets()])
+def test_nothing_of_the_graders_environment_reaches_the_student(tmp_path, monkeypatch, layers):
+    """The child's own environment, its original environment block and its memory (a copy of the
+    zygote's) hold nothing of the grader's; its descriptors are its output, its pipe and /dev/null."""
+    token = "5eb4a1c2-grader-sandbox-token"                       # matched by the pattern above, not contained in it
+    monkeypatch.setenv("GRADER_SANDBOX_SECRET", token)
+    fns, result = grade_with(tmp_path, layers, SEES, case_timeout=30)
+    assert fns["scale"].cases[0].status == "passed", fns["scale"].cases[0].message
+    seen = eval(fns["scale"].cases[0].stdout)
+    assert seen["found"] == []
+    assert "GRADER_SANDBOX_SECRET" not in seen["environ"] and set(seen["environ"]) <= {
+        "HOME", "TMPDIR", "PATH", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "LANG"}
+    targets = set(seen["fds"].values())
+    allowed = lambda t: t == "/dev/null" or t.startswith("pipe:") or t.endswith(".txt") or t.startswith("/proc/")
+    assert {0, 1, 2} <= set(seen["fds"]) and all(allowed(t) for t in targets), seen["fds"]
+    assert not any(str(tmp_path) in t for t in targets)            # not the submission, not the assignment
+
+
+@pytest.mark.parametrize("layers", [s for s, _ in _layer_sets()], ids=[n for _, n in _layer_sets()])
+def test_a_secret_the_grader_was_started_with_reaches_no_child(tmp_path, layers):
+    """As a CI token would be: in the grader's own original environment block (/proc/<pid>/environ,
+    which setenv in a running process does not change), not only in os.environ."""
+    import os
+    import subprocess
+    import sys
+    token = "0c7e99d1-grader-sandbox-token"
+    script = textwrap.dedent(f"""
+        import sys
+        sys.path[:0] = {[str(p) for p in (Path(__file__).parent,)]!r}
+        from pathlib import Path
+        import test_sandbox
+        fns, _ = test_sandbox.grade_with(Path({str(tmp_path)!r}), {layers!r}, test_sandbox.SEES, case_timeout=30)
+        case = fns["scale"].cases[0]
+        print(case.status, case.message)
+        print(case.stdout.strip())
+    """)
+    env = {**os.environ, "GRADER_SANDBOX_SECRET": token}
+    out = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    status, seen = out.stdout.splitlines()[0], eval(out.stdout.splitlines()[-1])
+    assert status.startswith("passed"), out.stdout
+    assert seen["found"] == [], seen["found"]
+
+
+DISK_HOG = """\
+    import os
+    def scale(x, k):
+        block = os.urandom(1 << 20)
+        for i in range(200):
+            with open(f"hog-{i}.bin", "wb") as f:
+                f.write(block)
+        return k * x
+"""
+
+
+@needs("landlock", "seccomp")
+def test_without_namespaces_a_run_that_writes_past_the_disk_cap_is_stopped(tmp_path):
+    """No tmpfs of its own: the zygote measures the scratch folder and stops the child past 64 MiB."""
+    fns, result = grade_with(tmp_path, ("landlock", "seccomp"), DISK_HOG)
+    first = fns["scale"].cases[0]
+    assert first.status == "crashed"
+    assert "scale: it wrote more than the grader allows on disk (64 MiB" in first.message
+    assert fns["total"].earned == fns["total"].possible        # the rest of the submission is graded
+
+
+@needs("namespaces")
+def test_with_namespaces_the_scratch_folder_is_a_tmpfs_of_the_disk_cap(tmp_path):
+    fns, _ = grade_with(tmp_path, None, DISK_HOG)
+    first = fns["scale"].cases[0]
+    assert first.status == "error" and "No space left on device" in first.message
+    assert "wrote more to disk than the grader allows" in first.details
+
+
+def test_scratch_usage_counts_bytes_and_entries_and_stops_counting_early(tmp_path):
+    (tmp_path / "a").mkdir()
+    (tmp_path / "a" / "big").write_bytes(b"x" * 100_000)
+    for i in range(30):
+        (tmp_path / f"f{i}").touch()
+    used, entries = sandbox.scratch_usage(str(tmp_path))
+    assert used >= 100_000 and entries == 32
+    assert sandbox.scratch_usage(str(tmp_path), files=5)[1] <= 5 + 30   # one folder past the cap, at most
+
+
+def test_the_zygote_removes_its_folder_when_the_grader_goes_away(tmp_path):
+    """A grader killed mid-batch never closes its worker; the zygote sees its stdin end and removes
+    the folder its jobs were in."""
+    spec = make_assignment(tmp_path)
+    sub = tmp_path / "student"
+    sub.mkdir()
+    (sub / "tiny.py").write_text("def scale(x, k):\n    return k * x\n" + CORRECT_TOTAL)
+    worker = Worker("numpy")
+    try:
+        grade_submission(spec, sub, worker=worker)
+        folder = Path(worker._jobs_dir)
+        assert folder.is_dir()
+        worker._proc.stdin.close()                               # as when the grader's process dies
+        worker._proc.wait(timeout=30)
+        assert not folder.exists()
+    finally:
+        worker.close()

@@ -140,9 +140,11 @@ def _not_returned(spec: AssignmentSpec, fn: FunctionSpec, case: Case, outcome: O
         if name != fn.name and setup:
             message += f" ({fn.name}'s cases call it first: `{step.text}`)"
         return _case(fn, case, ERROR, message, blocked_by=name if name != fn.name and setup else "")
+    # The worker stopped it at a limit of its own (disk), and said so.
+    stopped = str(outcome.error.get("message", "")) if outcome.error.get("kind") == "limit" else ""
     if status in ("import_timeout", "import_crashed"):
         what = f"did not finish within {spec.limits.import_timeout:g} s" if status == "import_timeout" else \
-            "stopped the worker (sys.exit, os._exit or a crash at import time?)"
+            f"was stopped: {stopped}" if stopped else "stopped the worker (sys.exit, os._exit or a crash at import time?)"
         return _case(fn, case, TIMEOUT if status == "import_timeout" else CRASHED,
                      f"importing {', '.join(dict.fromkeys(files.get(m, m + '.py') for m in spec.modules))} {what}")
     if status == "timeout":
@@ -155,6 +157,9 @@ def _not_returned(spec: AssignmentSpec, fn: FunctionSpec, case: Case, outcome: O
     if status == "skipped_after_timeout":
         return _case(fn, case, TIMEOUT, f"not run: {fn.name} already timed out on an earlier case")
     if status == "crashed":
+        if stopped:
+            who = f"`{step.text}`, which {fn.name}'s cases run first" if setup else fn.name
+            return _case(fn, case, CRASHED, f"{who}: {stopped}", stdout=stdout, blocked_by=other if setup else "")
         if setup:
             return _case(fn, case, CRASHED, f"not judged: `{step.text}`, which {fn.name}'s cases run first, stopped "
                                             f"the worker (a crash, os._exit, or the {_size(spec.limits.memory)} memory "

@@ -17,6 +17,9 @@ _RULES = [
     (None, r"bad_alloc|can't allocate memory|not enough memory|DefaultCPUAllocator",
      "Your code used more memory than the grader allows."),
     ("OSError", r"File too large", "Your code printed (or wrote) more than the grader keeps: remove large prints."),
+    ("OSError", r"No space left on device|Disk quota exceeded",
+     "Your code wrote more to disk than the grader allows (the spec's limits.disk): a graded function should "
+     "not need to write files at all."),
     ("RecursionError", r"", "Recursion without an end: loops are the usual way to write this."),
     ("SystemExit", r"", "Your code called exit() or sys.exit(): a graded function must return its result instead."),
     ("KeyboardInterrupt", r"", "Your code raised KeyboardInterrupt: a graded function must return its result."),

@@ -80,5 +80,5 @@ def build_job(spec: AssignmentSpec, calls: list[dict], modules: dict, submission
     modules = {m: (None if m in notebooks.errors else path) for m, path in modules.items()}
     return {"framework": spec.framework, "submission_dir": str(folder), "modules": modules, "calls": calls,
             "sources": notebooks.sources, "support": spec.support_files(), "scenarios": spec.scenario_sources(),
-            "limits": {"case_timeout": lim.case_timeout, "import_timeout": lim.import_timeout, "memory": lim.memory,
+            "limits": {"case_timeout": lim.case_timeout, "import_timeout": lim.import_timeout, "memory": lim.memory, "disk": lim.disk,
                        "skip_after_timeouts": lim.skip_after_timeouts, "n_calls": len(calls)}}

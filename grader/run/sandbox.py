@@ -6,15 +6,23 @@ first; each one that works on this machine is used (`probe` finds out once, at w
 - process: a new session and process group (the zygote kills the whole group at a time limit),
   resource limits (address space, CPU time, file size, open files, no core files; not RLIMIT_NPROC,
   which counts every process of the user and would starve a laptop's threads: seccomp stops forks),
+  no capabilities (a grader run as root, as on Gradescope, gives its children none, now or after exec),
   an empty scratch folder as the working directory, a scrubbed environment, stdin from
   /dev/null, stdout/stderr into a capture file. Always on.
-- namespaces: new user and network namespaces (no network at all, no view of the grader's
-  memory). Refused inside Docker's default profile and on Ubuntu >= 23.10: a bonus layer.
+- namespaces: new user, network, mount and IPC namespaces: no network at all, a scratch folder
+  that is a size-limited tmpfs of the child's own (gone with the child, whatever it wrote), no
+  System V shared memory, semaphores or queues shared with anyone. Refused inside Docker's
+  default profile and on Ubuntu >= 23.10: then the zygote measures the scratch folder instead
+  (`scratch_usage`), every look at the child, and stops a child that writes more than its share.
 - landlock: the child may read only the system's and Python's folders, its own /proc entry and
   its own submission,
   write only its scratch folder, use no TCP, and signal or ptrace nothing outside itself.
 - seccomp: no sockets, no fork/exec (threads still work), no kill/ptrace/process_vm_*, no
-  namespace, mount, bpf, io_uring or keyring calls. x86_64 only.
+  namespace, mount, bpf, io_uring, keyring or System V IPC calls. x86_64 only.
+
+The environment: the zygote itself is started with a few fixed variables (`zygote_environment`),
+so neither `os.environ` nor the process's original environment block (`/proc/self/environ`, and
+the copy of it on the stack, which every forked child inherits) holds anything of the grader's.
 
 The mode is "strong" when landlock and seccomp both work, "partial" when one does, "minimal"
 when neither does; `describe` says what each missing layer leaves open.
@@ -36,6 +44,7 @@ LAYERS = ("namespaces", "landlock", "seccomp")
 
 OUTPUT_FILE_LIMIT = 1 << 20          # bytes a child may write to any file, its printed output included
 OPEN_FILES = 256
+DISK_FILES = 10_000                  # files and folders a child may make in its scratch folder
 
 # What a missing layer leaves open, for the report.
 GAPS = {
@@ -55,7 +64,14 @@ class Policy:
     cpu_seconds: int                  # CPU time backstop; the wall-clock kill is the zygote's
     submission_dir: str               # read-only
     scratch: str                      # read-write; the working directory
+    disk: int                         # bytes it may write into its scratch folder, in all
     read_only: tuple = ()             # more folders it may read: the assignment's support files
+
+
+def zygote_environment(scratch_root: str) -> dict:
+    """All the environment a worker gets: nothing of the grader's (a CI token, say) may reach the
+    student, and a forked child can read the environment its zygote was started with."""
+    return {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "TMPDIR": scratch_root}
 
 
 def mode_of(layers: tuple) -> str:
@@ -67,6 +83,14 @@ def describe(layers: tuple, landlock_abi: int = 0) -> str:
     """'strong: process+namespaces+landlock(abi 7)+seccomp'"""
     names = ["process"] + [f"landlock(abi {landlock_abi})" if layer == "landlock" else layer for layer in layers]
     return f"{mode_of(layers)}: " + "+".join(names)
+
+
+def disk_cap(layers: tuple, disk: int) -> str:
+    """How much a run may write, and how that is held: '64 MiB, 10,000 files per run: ...'"""
+    how = ("a tmpfs in the run's own mount namespace, gone with the run" if "namespaces" in layers else
+           "its scratch folder measured at every look, and the run stopped past it (no tmpfs without namespaces)")
+    where = "" if "landlock" in layers else "; writes outside the scratch folder are not counted (no Landlock)"
+    return f"{disk >> 20} MiB, {DISK_FILES:,} files per run: {how}{where}"
 
 
 def warning(layers: tuple) -> str:
@@ -91,7 +115,6 @@ def apply_in_child(policy: Policy, layers: tuple, capture_path: str, keep_fds: t
     os.dup2(out, 1)
     os.dup2(out, 2)
     _close_fds_except(keep_fds)
-    os.chdir(policy.scratch)
     os.environ.clear()
     os.environ.update({"HOME": policy.scratch, "TMPDIR": policy.scratch, "PATH": "/usr/bin:/bin",
                        "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "LANG": "C.UTF-8"})
@@ -102,13 +125,43 @@ def apply_in_child(policy: Policy, layers: tuple, capture_path: str, keep_fds: t
     _limit(resource.RLIMIT_NOFILE, OPEN_FILES)
     _limit(resource.RLIMIT_CORE, 0)
     if "namespaces" in layers:
-        enter_namespaces()
+        enter_namespaces(policy)
+    os.chdir(policy.scratch)                   # after the tmpfs is mounted on it
+    drop_capabilities()
     if "landlock" in layers or "seccomp" in layers:
         _prctl(_PR_SET_NO_NEW_PRIVS, 1)
     if "landlock" in layers:
         apply_landlock(policy)
     if "seccomp" in layers:
         apply_seccomp()
+
+
+_PR_CAPBSET_DROP, _PR_SET_SECUREBITS, _PR_CAP_AMBIENT, _PR_CAP_AMBIENT_CLEAR_ALL = 24, 28, 47, 4
+# root keeps no capabilities through exec or setuid, and may not change that again
+_SECBITS = 0b101111                  # NOROOT, NOROOT_LOCKED, NO_SETUID_FIXUP, NO_SETUID_FIXUP_LOCKED, KEEP_CAPS_LOCKED
+_CAPABILITY_VERSION_3 = 0x20080522
+
+
+class _CapHeader(ctypes.Structure):
+    _fields_ = [("version", ctypes.c_uint32), ("pid", ctypes.c_int)]
+
+
+class _CapData(ctypes.Structure):
+    _fields_ = [("effective", ctypes.c_uint32), ("permitted", ctypes.c_uint32), ("inheritable", ctypes.c_uint32)]
+
+
+def drop_capabilities() -> None:
+    """No capabilities at all: root's (CAP_SYS_PTRACE would open the grader's /proc/<pid>/environ
+    and memory, CAP_DAC_OVERRIDE every file) nor, after an exec, any regained from the bounding set.
+    The bounding set and securebits need CAP_SETPCAP, which only a privileged process has: for any
+    other, those calls fail and there is nothing to drop."""
+    for cap in range(64):
+        if _libc.prctl(_PR_CAPBSET_DROP, cap, 0, 0, 0) != 0 and ctypes.get_errno() == errno.EINVAL:
+            break                                             # past the kernel's last capability
+    _libc.prctl(_PR_SET_SECUREBITS, _SECBITS, 0, 0, 0)
+    _libc.prctl(_PR_CAP_AMBIENT, _PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0)
+    if _libc.capset(ctypes.byref(_CapHeader(_CAPABILITY_VERSION_3, 0)), (_CapData * 2)()) != 0:
+        raise OSError(ctypes.get_errno(), "capset failed")
 
 
 def protect_self() -> None:
@@ -147,17 +200,58 @@ def _prctl(option: int, arg: int) -> None:
 # Namespaces
 
 
-_CLONE_NEWUSER, _CLONE_NEWNET = 0x10000000, 0x40000000
+_CLONE_NEWUSER, _CLONE_NEWNET, _CLONE_NEWNS, _CLONE_NEWIPC = 0x10000000, 0x40000000, 0x00020000, 0x08000000
+_MS_NOSUID, _MS_NODEV, _MS_REC, _MS_PRIVATE = 0x2, 0x4, 0x4000, 0x40000
 
 
-def enter_namespaces() -> None:
+def enter_namespaces(policy: Policy) -> None:
+    """New user, network, mount and IPC namespaces, and a tmpfs of `policy.disk` bytes on the
+    scratch folder (and on /dev/shm): what the child writes there is counted against that size,
+    and is gone when the child is (the namespace, and so the tmpfs, dies with its last process)."""
     uid, gid = os.getuid(), os.getgid()
     _libc.prctl(_PR_SET_DUMPABLE, 1, 0, 0, 0)      # else /proc/self/uid_map is not ours to write
-    if _libc.unshare(_CLONE_NEWUSER | _CLONE_NEWNET) != 0:
+    if _libc.unshare(_CLONE_NEWUSER | _CLONE_NEWNET | _CLONE_NEWNS | _CLONE_NEWIPC) != 0:
         raise OSError(ctypes.get_errno(), "unshare failed")
     for name, text in (("setgroups", "deny"), ("uid_map", f"{uid} {uid} 1"), ("gid_map", f"{gid} {gid} 1")):
         with open(f"/proc/self/{name}", "w") as f:
             f.write(text)
+    _mount(b"none", b"/", None, _MS_REC | _MS_PRIVATE)          # nothing propagates back to the grader's mounts
+    _tmpfs(policy.scratch, policy.disk, DISK_FILES)
+    if os.path.isdir("/dev/shm"):
+        _tmpfs("/dev/shm", 1 << 20, 64)
+
+
+def _tmpfs(path: str, size: int, files: int) -> None:
+    options = f"size={max(size, 4096)},nr_inodes={files},mode=0700,uid={os.getuid()},gid={os.getgid()}"
+    _mount(b"grader", os.fsencode(path), b"tmpfs", _MS_NOSUID | _MS_NODEV, options.encode())
+
+
+def _mount(source: bytes, target: bytes, kind: bytes | None, flags: int, data: bytes | None = None) -> None:
+    mount = _libc.mount
+    mount.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_ulong, ctypes.c_char_p]
+    if mount(source, target, kind, flags, data) != 0:
+        raise OSError(ctypes.get_errno(), f"mount on {os.fsdecode(target)} failed")
+
+
+def scratch_usage(scratch: str, files: int = DISK_FILES) -> tuple[int, int]:
+    """(bytes, entries) under the scratch folder, counting no further than `files` entries: the
+    zygote's measure where no tmpfs bounds it. Files removed while open are not seen: each holds
+    at most OUTPUT_FILE_LIMIT, and a child holds at most OPEN_FILES of them."""
+    used, seen, stack = 0, 0, [scratch]
+    while stack and seen <= files:
+        try:
+            with os.scandir(stack.pop()) as entries:
+                for entry in entries:
+                    seen += 1
+                    try:
+                        used += entry.stat(follow_symlinks=False).st_blocks * 512
+                        if entry.is_dir(follow_symlinks=False):
+                            stack.append(entry.path)
+                    except OSError:
+                        continue
+        except OSError:
+            continue
+    return used, seen
 
 
 # ---------------------------------------------------------------------------------------------
@@ -261,6 +355,9 @@ _DENY_X86_64 = {
     "kexec_load": 246, "init_module": 175, "finit_module": 313, "delete_module": 176, "reboot": 169,
     "swapon": 167, "swapoff": 168, "acct": 163, "mknod": 133, "mknodat": 259,
     "name_to_handle_at": 303, "open_by_handle_at": 304,
+    # System V IPC lives outside any file (so Landlock cannot see it) and outlives the process.
+    "shmget": 29, "shmat": 30, "shmctl": 31, "semget": 64, "semop": 65, "semctl": 66, "shmdt": 67,
+    "msgget": 68, "msgsnd": 69, "msgrcv": 70, "msgctl": 71, "semtimedop": 220,
 }
 _CLONE, _CLONE3 = 56, 435
 
@@ -351,12 +448,13 @@ def _try_in_child(layer: str) -> bool:
         try:
             scratch = os.path.realpath(os.environ.get("TMPDIR", "/tmp"))
             if layer == "namespaces":
-                enter_namespaces()
-                code = 0
+                enter_namespaces(Policy(memory=0, cpu_seconds=0, submission_dir="/usr", scratch=scratch, disk=1 << 20))
+                stats = os.statvfs(scratch)                   # the tmpfs, and its size
+                code = 0 if stats.f_blocks * stats.f_frsize <= 1 << 20 else 1
             else:
                 _prctl(_PR_SET_NO_NEW_PRIVS, 1)
                 if layer == "landlock":
-                    apply_landlock(Policy(memory=0, cpu_seconds=0, submission_dir="/usr", scratch=scratch))
+                    apply_landlock(Policy(memory=0, cpu_seconds=0, submission_dir="/usr", scratch=scratch, disk=0))
                     try:
                         os.listdir("/")                       # only subtrees are allowed, never the root
                     except PermissionError:

@@ -64,6 +64,7 @@ class Worker:
         self._start()
 
     def _start(self) -> None:
+        from grader.run.sandbox import zygote_environment
         self._stderr = tempfile.TemporaryFile()
         # The zygote's job folders go in a folder of ours, removed on close (or when this process
         # exits without closing, as a Dask worker does): a zygote killed mid-job, by a student or
@@ -71,9 +72,9 @@ class Worker:
         self._jobs_dir = tempfile.mkdtemp(prefix="grader-worker-")
         self._remove_jobs_dir = weakref.finalize(self, shutil.rmtree, self._jobs_dir, True)
         self._proc = subprocess.Popen(
-            [sys.executable, "-I", "-c", _BOOT.format(path=_GRADER_PARENT), *self._args],
+            [sys.executable, "-I", "-c", _BOOT.format(path=_GRADER_PARENT), *self._args, "--remove", self._jobs_dir],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._stderr, close_fds=True,
-            env={**os.environ, "TMPDIR": self._jobs_dir})
+            env=zygote_environment(self._jobs_dir))
 
     def run(self, job: dict, inputs: list) -> Reply:
         """Send one job and collect every frame the zygote relays until it says the job is done.

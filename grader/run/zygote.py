@@ -1,6 +1,7 @@
 """The worker process: imports numpy (and torch) once, then forks one child per job.
 
-Started by `worker.Worker` as `python -I -m grader.run.zygote [--preload torch]`. It never
+Started by `worker.Worker` as `python -I -c <boot> [--preload torch] [--remove FOLDER]`, with an
+environment of its own (`sandbox.zygote_environment`). It never
 imports student code itself and never runs a torch operation, so that forked children do not
 inherit a started thread pool (fork after a parallel torch op can deadlock the child). Nor does
 it read a job or a result: for each job it forks a manager, which reads the job frame from stdin,
@@ -38,6 +39,8 @@ def main(argv=None) -> None:
     parser.add_argument("--preload", action="append", default=[])
     parser.add_argument("--layers", default=",".join(sandbox.LAYERS),
                         help="sandbox layers to use where they work (comma-separated; empty: process only)")
+    parser.add_argument("--remove", default="", help="a folder of the worker's to remove at the end (its TMPDIR): "
+                                                     "also when the grader was killed and never closed it")
     opts = parser.parse_args(argv)
     sandbox.protect_self()
     import numpy  # noqa: F401 - imported once here, shared by every child
@@ -84,6 +87,8 @@ def main(argv=None) -> None:
             # _NO_MORE_JOBS: the grader is done. Tearing down an interpreter that imported torch
             # takes a quarter of a second and has nothing to clean up: every job removed its own
             # folder. Anything else: the manager failed, and the grader sees this process end.
+            if opts.remove:
+                shutil.rmtree(opts.remove, ignore_errors=True)
             sys.stderr.flush()
             os._exit(0 if status == _NO_MORE_JOBS else 1)
         jobs += 1
@@ -185,7 +190,7 @@ def run_job(job: dict, inputs: list, out_fd: int) -> None:
             if calls[start]["function"] in skip or start in done:
                 start += 1
                 continue
-            outcome, current, step = _run_child(job, inputs, start, skip, job_dir, scratch, relay, done, imported)
+            outcome, current, step, why = _run_child(job, inputs, start, skip, job_dir, scratch, relay, done, imported)
             imported = True
             if outcome == "done":
                 break
@@ -193,11 +198,11 @@ def run_job(job: dict, inputs: list, out_fd: int) -> None:
                 # The child died or hung while importing: no call can run, so none is retried.
                 for i in range(start, len(calls)):
                     if i not in done:
-                        forward({"type": "result", "index": i, "status": "import_" + outcome})
+                        forward({"type": "result", "index": i, "status": "import_" + outcome, **why})
                         done.add(i)
                 break
             chain = len(calls[current].get("steps") or ()) > 1          # say which step ran: the forward, or this one
-            forward({"type": "result", "index": current, "status": outcome, **({"step": step} if chain else {})})
+            forward({"type": "result", "index": current, "status": outcome, **why, **({"step": step} if chain else {})})
             done.add(current)
             if outcome == "timeout":
                 fn = calls[current]["function"]
@@ -230,7 +235,8 @@ def _write_support(job_dir: str, files: dict) -> str:
 
 def _run_child(job, inputs, start, skip, job_dir, scratch, relay, done, imported):
     """Fork one child from `start`; relay its frames. Returns (outcome, index it was on, the step of
-    that call it had reached: 0 unless a chain said it went further)."""
+    that call it had reached: 0 unless a chain said it went further, {"error": why it was stopped}
+    or {})."""
     lim = job["limits"]
     capture_path = os.path.join(job_dir, f"output-{start}.txt")
     r, w = os.pipe()
@@ -239,7 +245,7 @@ def _run_child(job, inputs, start, skip, job_dir, scratch, relay, done, imported
         try:
             os.close(r)
             policy = sandbox.Policy(
-                memory=int(lim["memory"]), submission_dir=job["submission_dir"], scratch=scratch,
+                memory=int(lim["memory"]), disk=int(lim["disk"]), submission_dir=job["submission_dir"], scratch=scratch,
                 read_only=(job["support_dir"],) if job.get("support_dir") else (),
                 cpu_seconds=int(lim["import_timeout"] + lim["case_timeout"] * max(1, lim["n_calls"])) + 1)
             open(capture_path, "ab").close()
@@ -269,6 +275,9 @@ def _run_child(job, inputs, start, skip, job_dir, scratch, relay, done, imported
     # (large outputs) would wait for each look; while it does, the pipe itself wakes this process.
     # Without pidfds (Linux < 5.3), every frame wakes it.
     sample = min(_SAMPLE, lim["case_timeout"] / 20, lim["import_timeout"] / 20)
+    # Without a tmpfs of its own (no namespaces here), the scratch folder is measured at each look.
+    measure = "namespaces" not in _LAYERS
+    why: dict = {}
     watch = _pidfd(pid)
     capacity = _enlarge(r)
     os.set_blocking(r, False)
@@ -280,7 +289,7 @@ def _run_child(job, inputs, start, skip, job_dir, scratch, relay, done, imported
                 outcome = "timeout"
                 break
             if watch is None:
-                select.select([r], [], [], wait)
+                select.select([r], [], [], min(wait, sample) if measure else wait)
                 ended = False
             else:
                 ready = select.select([watch, r] if busy else [watch], [], [], min(wait, sample))[0]
@@ -318,14 +327,38 @@ def _run_child(job, inputs, start, skip, job_dir, scratch, relay, done, imported
                 break
             if outcome is None and (pipe == "closed" or ended and pipe == "open"):
                 outcome = "crashed"          # it ended, or closed its pipe, before saying it was done
+            if outcome is None and measure and _over_disk(scratch, int(lim["disk"])):
+                outcome, why = "crashed", {"error": {"kind": "limit", "message": _disk_message(int(lim["disk"]))}}
     finally:
         os.close(r)
         if watch is not None:
             os.close(watch)
         _kill_and_reap(pid)
+        _empty(scratch)
     if current is None:             # every call has its result: what the child did after does not matter
         outcome = "done"
-    return outcome, current, step
+    return outcome, current, step, why
+
+
+def _empty(scratch: str) -> None:
+    """The next child starts with an empty scratch folder, as it does on a tmpfs of its own."""
+    try:
+        if not os.listdir(scratch):
+            return
+    except OSError:
+        pass
+    shutil.rmtree(scratch, ignore_errors=True)
+    os.makedirs(scratch, 0o700, exist_ok=True)
+
+
+def _over_disk(scratch: str, disk: int) -> bool:
+    used, entries = sandbox.scratch_usage(scratch)
+    return used > disk or entries > sandbox.DISK_FILES
+
+
+def _disk_message(disk: int) -> str:
+    return (f"it wrote more than the grader allows on disk ({disk >> 20} MiB or {sandbox.DISK_FILES:,} files "
+            "in all) and was stopped")
 
 
 def _pidfd(pid: int) -> int | None:

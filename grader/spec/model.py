@@ -176,6 +176,7 @@ class Limits:
     case_timeout: float = 10.0       # seconds per case
     import_timeout: float = 30.0     # seconds to import the modules
     memory: int = 4 << 30            # bytes of address space
+    disk: int = 64 << 20             # bytes a run may write into its scratch folder, in all
     skip_after_timeouts: int = 1     # after this many timeouts, a function's other cases are not run (0: never)
 
 
