@@ -171,6 +171,19 @@ def test_a_zip_from_windows_tools_and_a_broken_student_zip(tmp_path):
     assert carol["functions"][0]["cases"][0]["message"].startswith("carol.zip could not be unpacked: ")
 
 
+def test_the_class_mean_leaves_out_submissions_worth_no_points(tmp_path):
+    make_assignment(tmp_path)
+    spec_file = tmp_path / "assignment" / "assignment.yaml"
+    spec_file.write_text(spec_file.read_text().replace("points: 3", "points: 0").replace("points: 2", "points: 0"))
+    subs = tmp_path / "subs"
+    tiny_student(subs / "ada")
+    tiny_student(subs / "bob", "def scale(x, k):\n    return x\n")
+    proc = grade(subs, tmp_path / "assignment", tmp_path / "out")
+    assert proc.returncode == 0, proc.stderr
+    assert [r["percent"] for r in gradebook(tmp_path / "out")[1:]] == ["0.00", "0.00"]   # the CSV's own convention
+    assert proc.stdout.splitlines()[0] == "graded 2 submissions of tiny: no points possible"
+
+
 def test_a_public_only_result_is_not_taken_for_a_full_one(tmp_path):
     make_assignment(tmp_path)
     subs, out = tmp_path / "subs", tmp_path / "out"
@@ -215,7 +228,9 @@ def test_batch_writes_every_student_and_the_class_exports(mixed):
     for student in STUDENTS:
         assert sorted(p.name for p in (out / student).iterdir()) == ["feedback.txt", "result.json", "results.json"]
     assert {"gradebook.csv", "junit.xml", "report.html"} <= {p.name for p in out.iterdir()}
-    assert "graded 5 submissions of linear_classifier" in proc.stdout
+    percents = [float(r["percent"]) for r in gradebook(out)[1:]]
+    assert proc.stdout.splitlines()[0] == \
+        f"graded 5 submissions of linear_classifier: mean {sum(percents) / len(percents):.1f}%"
 
 
 def test_gradebook_agrees_with_the_per_student_results(mixed):
