@@ -358,6 +358,7 @@ def test_poison_guard_reports_a_plant_and_removes_nothing_of_the_users(tmp_path)
     assert (site / "usercustomize.py").read_text() == "import mytools\n" and guard.planted() == []
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", NAMES, ids=NAMES)
 def test_attack(name, spec, worker, sandbox_mode, submissions, listeners, guard):
     _skip_if_hazardous(name, sandbox_mode)
@@ -381,6 +382,7 @@ def test_attack(name, spec, worker, sandbox_mode, submissions, listeners, guard)
     assert not problems, f"{name} ({ENTRIES[name]['about']}):\n  " + "\n  ".join(problems)
 
 
+@pytest.mark.slow
 def test_batch_every_correct_submission_keeps_full_marks(spec, sandbox_mode, submissions, listeners, guard):
     """One worker grades ada, attack 1, ada, attack 2, ..., ada: no attack changes a later grade."""
     status_before = git_status()
@@ -418,6 +420,7 @@ def test_batch_every_correct_submission_keeps_full_marks(spec, sandbox_mode, sub
         warnings.warn(f"{usercustomize} existed before this test, so its absence afterwards was not checked")
 
 
+@pytest.mark.slow
 def test_grader_grade_in_parallel_keeps_every_exact_score(tmp_path, spec, sandbox_mode, submissions, listeners, guard):
     """The whole corpus and three copies of ada through `grader grade`, two workers at once."""
     import csv
