@@ -201,6 +201,7 @@ def _grade(args) -> int:
     import tempfile
     from grader.batch import BatchError, Progress, discover, grade_batch, others_in, shard, write_exports, writing_into
     from grader.expected import ReferenceError_
+    from grader.score import class_mean
     from grader.spec import SpecError
 
     spec = _load(args.assignment)
@@ -243,8 +244,12 @@ def _grade(args) -> int:
                           file=sys.stderr)
         except (BatchError, SpecError, ReferenceError_) as e:
             raise _UserError(str(e)) from None
-    mean = sum(r.earned / r.possible for r in results if r.possible) / max(1, len(results)) * 100
-    print(f"graded {_count(len(results), 'submission')} of {spec.name}" + (f": mean {mean:.1f}%" if results else ""))
+    mean = class_mean(results)
+    if mean is None:                   # a shard with nobody in it, or a spec with no points for what was graded
+        summary = ": no points possible" if results else ""
+    else:
+        summary = f": mean {mean[0]:.1f}%" + (f" of the {mean[1]} who could earn points" if mean[1] < len(results) else "")
+    print(f"graded {_count(len(results), 'submission')} of {spec.name}{summary}")
     for path in paths:
         print(f"wrote {path}")
     return EXIT_PASSED

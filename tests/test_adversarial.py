@@ -12,8 +12,9 @@ A batch test then grades the whole corpus with one worker, a correct submission 
 every two attacks: an attack must never cost a later submission anything.
 
 Attacks marked `hazard` (signals to other processes, packets off this machine) run only when
-the worker reports the strong sandbox; whatever an attack may plant (reports, usercustomize.py,
-.pth files) is removed after each test, sandbox or not.
+the worker reports the strong sandbox. What an attack may plant (reports, usercustomize.py, .pth
+files) is looked for after each test, sandbox or not, and removed, but in the developer's home
+only a file the corpus wrote (PoisonGuard): nothing of theirs is ever deleted.
 """
 from __future__ import annotations
 
@@ -52,9 +53,9 @@ CASE_TIMEOUT, IMPORT_TIMEOUT = 2, 10
 
 # What attacks plant, by name: forged reports and the .pth file (see adversarial.yaml).
 PLANTED_NAMES = ("results.json", "report.json", "junit.xml", "zz_grader_adversarial.pth")
-HOME = Path(pwd.getpwuid(os.getuid()).pw_dir)
-USER_SITE = HOME / ".local" / "lib" / f"python{sys.version_info[0]}.{sys.version_info[1]}" / "site-packages"
-USERCUSTOMIZE = USER_SITE / "usercustomize.py"
+# What the usercustomize and .pth attacks write first: how a file is known for the corpus's own.
+PLANTED_MARK = b"# planted by tests/submissions/adversarial.yaml"
+HOME = Path(pwd.getpwuid(os.getuid()).pw_dir)      # the real one, where the usercustomize attack aims
 
 
 # ---------------------------------------------------------------------------------------------
@@ -124,49 +125,71 @@ def _worker_sys_path() -> list[Path]:
 
 
 class PoisonGuard:
-    """Snapshots the places attacks may plant files in, and puts them back.
+    """Finds what attacks planted in the places they aim at, and removes only what the corpus wrote.
 
-    Only files the corpus plants, by name, are ever removed (and only those that were not there
-    before), plus the ~/.local/... folders the usercustomize attack created; the user site folder
-    is restored to its snapshot. Nothing else is touched: other work may be going on in the repo.
+    The usercustomize attack aims at the developer's real user site folder (from pwd, not $HOME:
+    the child's HOME is its scratch folder, and a later Python of the developer's reads the real
+    one), so that is where a successful plant lands and where it is looked for. Looking only
+    reads: any file new or changed there since the snapshot is reported. In `home`, nothing is
+    deleted or rewritten but a file whose content opens with the corpus's marker (PLANTED_MARK),
+    which no file of the user's carries: a new one is removed, a file of the user's that the
+    attack overwrote gets its snapshot back, and a folder the attack created is removed only when
+    it is empty. Elsewhere (the repo, sys.path folders) the report and .pth files the corpus
+    plants are removed by name when they were not there before.
     """
 
-    def __init__(self, folders: list[Path]):
+    def __init__(self, folders: list[Path], home: Path = HOME):
+        self.home = home
+        self.site = user_site(home)
         self.folders = sorted({f.resolve() for f in folders if f.is_dir()} | {Path.cwd().resolve(), REPO})
         self.before = {f: {n for n in PLANTED_NAMES if (f / n).exists()} for f in self.folders}
-        self.chain = [USER_SITE, *[p for p in USER_SITE.parents if p != HOME and HOME in p.parents]]
+        self.chain = [self.site, *[p for p in self.site.parents if p != home and home in p.parents]]
         self.chain_existed = {p: p.exists() for p in self.chain}
-        self.user_site = self._user_site_files()
+        self.site_files = self._site_files()
 
-    @staticmethod
-    def _user_site_files() -> dict:
-        if not USER_SITE.is_dir():
+    def _site_files(self) -> dict:
+        if not self.site.is_dir():
             return {}
-        return {p.name: p.read_bytes() for p in USER_SITE.iterdir() if p.is_file()}
+        return {p.name: p.read_bytes() for p in self.site.iterdir() if p.is_file()}
 
     def planted(self) -> list[str]:
         found = [str(f / n) for f in self.folders for n in PLANTED_NAMES
                  if (f / n).exists() and n not in self.before[f]]
-        now = self._user_site_files()
-        found += [str(USER_SITE / n) for n, data in now.items() if self.user_site.get(n) != data]
+        now = self._site_files()
+        found += [str(self.site / n) for n, data in now.items() if self.site_files.get(n) != data]
         found += [str(p) for p in self.chain if p.exists() and not self.chain_existed[p]]
         return sorted(set(found))
 
     def restore(self) -> None:
         for f in self.folders:
+            in_home = f == self.home or self.home in f.parents
             for n in PLANTED_NAMES:
-                if n not in self.before[f] and (f / n).is_file():
+                if n not in self.before[f] and (f / n).is_file() and (not in_home or _marked(f / n)):
                     (f / n).unlink()
-        if USER_SITE.is_dir():
-            for p in USER_SITE.iterdir():
-                if p.is_file() and p.name not in self.user_site:
-                    p.unlink()
-            for name, data in self.user_site.items():
-                if not (USER_SITE / name).exists() or (USER_SITE / name).read_bytes() != data:
-                    (USER_SITE / name).write_bytes(data)
+        if self.site.is_dir():
+            for p in self.site.iterdir():
+                if p.is_file() and _marked(p):
+                    if p.name in self.site_files:
+                        p.write_bytes(self.site_files[p.name])      # the user's own file, as it was
+                    else:
+                        p.unlink()
         for p in self.chain:                                   # deepest first
             if p.is_dir() and not self.chain_existed[p] and not any(p.iterdir()):
                 p.rmdir()
+
+
+def user_site(home: Path) -> Path:
+    """The user site folder a Python of this version reads in `home` (site.getusersitepackages())."""
+    return home / ".local" / "lib" / f"python{sys.version_info[0]}.{sys.version_info[1]}" / "site-packages"
+
+
+def _marked(path: Path) -> bool:
+    """Is this file one the corpus wrote? Only its first bytes are read."""
+    try:
+        with open(path, "rb") as f:
+            return f.read(len(PLANTED_MARK)) == PLANTED_MARK
+    except OSError:
+        return False
 
 
 @pytest.fixture(scope="module")
@@ -306,6 +329,36 @@ def test_corpus_is_well_formed():
         assert len(entry.get("functions", {})) <= 1, f"{name}: replace at most one function"
 
 
+def test_the_usercustomize_attack_writes_the_mark_the_guard_knows():
+    source = ENTRIES["poison_usercustomize"]["functions"]["svm_loss_naive"]
+    assert 'f.write("' + PLANTED_MARK.decode() in source and "pw_dir" in source
+
+
+def test_poison_guard_reports_a_plant_and_removes_nothing_of_the_users(tmp_path):
+    """In a home of the test's own: a plant is found; only the corpus's files are taken away."""
+    home = tmp_path / "home"
+    site = user_site(home)
+    (home / ".local").mkdir(parents=True)
+    guard = PoisonGuard([], home=home)
+    assert guard.planted() == []
+    site.mkdir(parents=True)                                   # what the attack does, in that home
+    (site / "usercustomize.py").write_bytes(PLANTED_MARK + b" (poison_usercustomize); delete me\n")
+    (site / "theirs.pth").write_text("/home/me/project\n")    # the developer installs something meanwhile
+    assert guard.planted() == sorted(str(p) for p in (site / "usercustomize.py", site / "theirs.pth", site,
+                                                      site.parent, site.parent.parent))
+    guard.restore()
+    assert sorted(p.name for p in site.iterdir()) == ["theirs.pth"]
+    assert (site / "theirs.pth").read_text() == "/home/me/project\n"
+
+    (site / "usercustomize.py").write_text("import mytools\n")                 # the user's own, then overwritten
+    guard = PoisonGuard([], home=home)
+    (site / "usercustomize.py").write_bytes(PLANTED_MARK + b"\n")
+    assert guard.planted() == [str(site / "usercustomize.py")]
+    guard.restore()
+    assert (site / "usercustomize.py").read_text() == "import mytools\n" and guard.planted() == []
+
+
+@pytest.mark.slow
 @pytest.mark.parametrize("name", NAMES, ids=NAMES)
 def test_attack(name, spec, worker, sandbox_mode, submissions, listeners, guard):
     _skip_if_hazardous(name, sandbox_mode)
@@ -329,10 +382,12 @@ def test_attack(name, spec, worker, sandbox_mode, submissions, listeners, guard)
     assert not problems, f"{name} ({ENTRIES[name]['about']}):\n  " + "\n  ".join(problems)
 
 
+@pytest.mark.slow
 def test_batch_every_correct_submission_keeps_full_marks(spec, sandbox_mode, submissions, listeners, guard):
     """One worker grades ada, attack 1, ada, attack 2, ..., ada: no attack changes a later grade."""
     status_before = git_status()
-    usercustomize_before = USERCUSTOMIZE.exists()
+    usercustomize = guard.site / "usercustomize.py"
+    usercustomize_before = usercustomize.exists()
     runnable = [n for n in NAMES if not (ENTRIES[n].get("hazard") and not sandbox_mode.startswith("strong"))]
     sequence = [entry for name in runnable for entry in (("_ada", "ada"), (name, name))] + [("_ada", "ada")]
     problems = []
@@ -353,8 +408,8 @@ def test_batch_every_correct_submission_keeps_full_marks(spec, sandbox_mode, sub
     problems += [f"the test's sockets received {h}" for h in listeners.drain()]
     problems += [f"stray file {p}" for p in stray_files(submissions)]
     planted = guard.planted()
-    if USERCUSTOMIZE.exists() and not usercustomize_before:
-        problems.append(f"{USERCUSTOMIZE} exists after the batch")
+    if usercustomize.exists() and not usercustomize_before:
+        problems.append(f"{usercustomize} exists after the batch")
     guard.restore()
     problems += [f"planted {p}" for p in planted]
     status_after = git_status()
@@ -362,9 +417,10 @@ def test_batch_every_correct_submission_keeps_full_marks(spec, sandbox_mode, sub
         problems += [f"new in `git status`: {line}" for line in sorted(set(status_after) - set(status_before))]
     assert not problems, f"batch of {len(sequence)} submissions ({batch_time:.1f} s):\n  " + "\n  ".join(problems)
     if usercustomize_before:
-        warnings.warn(f"{USERCUSTOMIZE} existed before this test, so its absence afterwards was not checked")
+        warnings.warn(f"{usercustomize} existed before this test, so its absence afterwards was not checked")
 
 
+@pytest.mark.slow
 def test_grader_grade_in_parallel_keeps_every_exact_score(tmp_path, spec, sandbox_mode, submissions, listeners, guard):
     """The whole corpus and three copies of ada through `grader grade`, two workers at once."""
     import csv

@@ -51,6 +51,8 @@ from grader.spec import load_spec
 from test_adversarial import PoisonGuard, _worker_sys_path, listeners, worker_alive  # noqa: F401 - listeners is a fixture
 from variants import edited
 
+pytestmark = pytest.mark.slow          # every test here starts workers, or reads every corpus through the catalogue
+
 REPO = Path(__file__).resolve().parents[1]
 SUBMISSIONS = REPO / "tests" / "submissions"
 CASE_TIMEOUT, IMPORT_TIMEOUT = 2, 10

@@ -148,6 +148,7 @@ def test_what_the_batch_looks_through_and_what_it_skips(tmp_path):
     assert [s.student for s in subs] == ["ada"]
 
 
+@pytest.mark.slow
 def test_a_zip_from_windows_tools_and_a_broken_student_zip(tmp_path):
     """Backslashes in a zip's names are folders; a student's zip that does not unpack is that
     student's problem, graded as an error naming the file, and the batch goes on."""
@@ -171,6 +172,21 @@ def test_a_zip_from_windows_tools_and_a_broken_student_zip(tmp_path):
     assert carol["functions"][0]["cases"][0]["message"].startswith("carol.zip could not be unpacked: ")
 
 
+@pytest.mark.slow
+def test_the_class_mean_leaves_out_submissions_worth_no_points(tmp_path):
+    make_assignment(tmp_path)
+    spec_file = tmp_path / "assignment" / "assignment.yaml"
+    spec_file.write_text(spec_file.read_text().replace("points: 3", "points: 0").replace("points: 2", "points: 0"))
+    subs = tmp_path / "subs"
+    tiny_student(subs / "ada")
+    tiny_student(subs / "bob", "def scale(x, k):\n    return x\n")
+    proc = grade(subs, tmp_path / "assignment", tmp_path / "out")
+    assert proc.returncode == 0, proc.stderr
+    assert [r["percent"] for r in gradebook(tmp_path / "out")[1:]] == ["0.00", "0.00"]   # the CSV's own convention
+    assert proc.stdout.splitlines()[0] == "graded 2 submissions of tiny: no points possible"
+
+
+@pytest.mark.slow
 def test_a_public_only_result_is_not_taken_for_a_full_one(tmp_path):
     make_assignment(tmp_path)
     subs, out = tmp_path / "subs", tmp_path / "out"
@@ -207,6 +223,7 @@ def mixed(tmp_path_factory):
 STUDENTS = ["ada", "bob", "reg_grad_half", "segfault_ctypes", "zoe_991_17"]
 
 
+@pytest.mark.slow
 def test_batch_writes_every_student_and_the_class_exports(mixed):
     subs, out, proc = mixed
     assert proc.returncode == 0, proc.stderr
@@ -215,9 +232,12 @@ def test_batch_writes_every_student_and_the_class_exports(mixed):
     for student in STUDENTS:
         assert sorted(p.name for p in (out / student).iterdir()) == ["feedback.txt", "result.json", "results.json"]
     assert {"gradebook.csv", "junit.xml", "report.html"} <= {p.name for p in out.iterdir()}
-    assert "graded 5 submissions of linear_classifier" in proc.stdout
+    percents = [float(r["percent"]) for r in gradebook(out)[1:]]
+    assert proc.stdout.splitlines()[0] == \
+        f"graded 5 submissions of linear_classifier: mean {sum(percents) / len(percents):.1f}%"
 
 
+@pytest.mark.slow
 def test_gradebook_agrees_with_the_per_student_results(mixed):
     _, out, _ = mixed
     rows = gradebook(out)
@@ -237,6 +257,7 @@ def test_gradebook_agrees_with_the_per_student_results(mixed):
     assert totals["reg_grad_half"] == 15.5 and totals["segfault_ctypes"] == 15
 
 
+@pytest.mark.slow
 def test_merged_junit_counts_are_junitparsers_own_to_the_byte(mixed):
     """The merged file's counts come from the results, not from junitparser reading every testcase
     back: they must be what its update_statistics makes of the same document, checks included."""
@@ -258,6 +279,7 @@ def test_merged_junit_counts_are_junitparsers_own_to_the_byte(mixed):
     assert b'failures="' in ours.getvalue() and ours.getvalue().count(b"<testsuite ") == 20
 
 
+@pytest.mark.slow
 def test_merged_junit_agrees_with_the_per_student_results(mixed):
     _, out, _ = mixed
     xml = junitparser.JUnitXml.fromfile(str(out / "junit.xml"))
@@ -275,6 +297,7 @@ def test_merged_junit_agrees_with_the_per_student_results(mixed):
     assert (xml.tests, xml.failures, xml.errors) == (totals["tests"], totals["failures"], totals["errors"])
 
 
+@pytest.mark.slow
 def test_gradescope_files_agree_with_the_per_student_results(mixed):
     _, out, _ = mixed
     for student in STUDENTS:
@@ -286,6 +309,7 @@ def test_gradescope_files_agree_with_the_per_student_results(mixed):
         assert {t["visibility"] for t in gs["tests"]} == {"visible", "after_published"}
 
 
+@pytest.mark.slow
 def test_html_report_opens_offline(mixed):
     _, out, _ = mixed
     page = (out / "report.html").read_text()
@@ -295,6 +319,7 @@ def test_html_report_opens_offline(mixed):
         assert f'href="{student}/feedback.txt"' in page
 
 
+@pytest.mark.slow
 def test_running_again_grades_only_what_changed(mixed):
     subs, out, _ = mixed
     before = {s: (out / s / "result.json").stat().st_mtime_ns for s in STUDENTS}
@@ -318,6 +343,7 @@ def test_running_again_grades_only_what_changed(mixed):
 SLOW = "import time\ndef scale(x, k):\n    time.sleep(0.25)\n    return k * x\n"
 
 
+@pytest.mark.slow
 def test_a_batch_killed_with_sigkill_loses_and_duplicates_nothing(tmp_path):
     make_assignment(tmp_path)
     subs = tmp_path / "subs"
@@ -346,6 +372,7 @@ def test_a_batch_killed_with_sigkill_loses_and_duplicates_nothing(tmp_path):
     assert {r["student"]: r["total"] for r in rows[1:]} == {s: ("5" if i % 2 else "2") for i, s in enumerate(students)}
 
 
+@pytest.mark.slow
 def test_a_second_run_into_the_same_folder_stops_at_once_and_the_first_finishes(tmp_path):
     make_assignment(tmp_path)
     subs, out = tmp_path / "subs", tmp_path / "out"
@@ -401,6 +428,7 @@ def merge(*folders: Path, out: Path) -> subprocess.CompletedProcess:
     return subprocess.run([GRADER, "merge", *map(str, folders), "--out", str(out)], capture_output=True, text=True)
 
 
+@pytest.mark.slow
 def test_shards_merged_give_the_gradebook_of_one_run(tmp_path):
     subs, assignment = small_class(tmp_path, 6, tmp_path / "all")
     spec_file = assignment / "assignment.yaml"
@@ -418,6 +446,7 @@ def test_shards_merged_give_the_gradebook_of_one_run(tmp_path):
     assert grade(subs, assignment, tmp_path / "bad", "--shard", "4/3").returncode == 2
 
 
+@pytest.mark.slow
 def test_results_of_students_no_longer_in_the_class_are_named_not_counted(tmp_path):
     subs, assignment = small_class(tmp_path, 3, tmp_path / "out")
     shutil.rmtree(subs / "s2")                                           # withdrawn since the first run
@@ -428,6 +457,7 @@ def test_results_of_students_no_longer_in_the_class_are_named_not_counted(tmp_pa
             "of its gradebook; remove their folders, or `grader merge` to count them\n") in proc.stderr
 
 
+@pytest.mark.slow
 def test_a_students_shard_does_not_change_when_the_class_does(tmp_path):
     """Shards run at different times, the folder changing between them, still cover the class once:
     a student's shard depends on their id only. A shard with nobody in it is not an error."""
@@ -447,6 +477,7 @@ def test_a_students_shard_does_not_change_when_the_class_does(tmp_path):
     assert [r["student"] for r in gradebook(tmp_path / "one1") + gradebook(tmp_path / "one2")].count("s0") == 1
 
 
+@pytest.mark.slow
 def test_merge_refuses_what_cannot_share_a_gradebook(tmp_path):
     subs, assignment = small_class(tmp_path, 2, tmp_path / "full")
     assert grade(subs, assignment, tmp_path / "public", "--public-only").returncode == 0
@@ -467,6 +498,7 @@ def test_merge_refuses_what_cannot_share_a_gradebook(tmp_path):
         assert not (tmp_path / m / "gradebook.csv").exists()
 
 
+@pytest.mark.slow
 def test_dask_cluster_gives_the_gradebook_of_a_local_run(tmp_path):
     """Two tasks at a time in one Dask worker process (two threads) each get their own grader
     worker; a cluster kept running grades a changed spec with the change."""
@@ -496,6 +528,7 @@ def _task_failing_on_s1(spec_path, submission, hidden, digest):
     return _REAL_GRADE_REMOTE(spec_path, submission, hidden, digest)
 
 
+@pytest.mark.slow
 def test_a_dask_task_that_fails_is_that_students_error_and_the_batch_goes_on(tmp_path, monkeypatch):
     distributed = pytest.importorskip("distributed")
     from grader.batch import distributed as remote
@@ -513,6 +546,7 @@ def test_a_dask_task_that_fails_is_that_students_error_and_the_batch_goes_on(tmp
     assert message.startswith("the grader's Dask task failed on this submission (RuntimeError: worker killed)")
 
 
+@pytest.mark.slow
 def test_a_scheduler_address_where_something_else_answers_is_a_clear_error(monkeypatch):
     """A web server or a proxy at --scheduler accepts the connection and never answers as Dask does:
     the client would wait forever; the grader says so after the connect timeout."""
@@ -538,6 +572,7 @@ def derived_assignment(tmp_path: Path) -> Path:
     return derived
 
 
+@pytest.mark.slow
 def test_a_change_to_the_spec_a_derived_assignment_extends_grades_the_class_again(tmp_path):
     """Resuming after the instructor adds a hidden case: the results depend on the spec as read,
     so a change in the base file that an assignment `extends` is a change to that assignment."""
@@ -569,6 +604,7 @@ def test_spec_digest_follows_extends_and_a_reloaded_spec(tmp_path):
     assert spec_digest(load_spec(derived)) not in (first, second)     # the reference's code
 
 
+@pytest.mark.slow
 def test_a_progress_bar_nobody_reads_does_not_stop_the_batch(tmp_path):
     """`grader grade ... 2>&1 | head -1`: the progress lines meet a closed pipe; grading goes on."""
     subs, assignment = small_class(tmp_path, 3, tmp_path / "first")
@@ -579,6 +615,7 @@ def test_a_progress_bar_nobody_reads_does_not_stop_the_batch(tmp_path):
     assert gradebook(tmp_path / "out") == gradebook(tmp_path / "first")
 
 
+@pytest.mark.slow
 def test_usage_errors_exit_2_with_one_line(tmp_path):
     make_assignment(tmp_path)
     proc = grade(tmp_path / "nowhere", tmp_path / "assignment", tmp_path / "out")
@@ -603,6 +640,7 @@ def test_usage_errors_exit_2_with_one_line(tmp_path):
 # Gradescope autograder
 
 
+@pytest.mark.slow
 def test_gradescope_autograder_zip_grades_a_submission_as_gradescope_runs_it(tmp_path):
     """Unpacked as Gradescope does (/autograder/source), run_autograder writes results.json."""
     archive = tmp_path / "autograder.zip"
@@ -639,6 +677,7 @@ def test_gradescope_autograder_zip_grades_a_submission_as_gradescope_runs_it(tmp
     assert len(hidden) == 1 and "no such file or folder" in hidden[0]["output"]
 
 
+@pytest.mark.slow
 def test_gradescope_zip_of_an_assignment_that_extends_another_stands_alone(tmp_path):
     archive = tmp_path / "autograder.zip"
     assert subprocess.run([GRADER, "gradescope", "cs231n", "--out", str(archive)], cwd=REPO).returncode == 0
@@ -651,6 +690,7 @@ def test_gradescope_zip_of_an_assignment_that_extends_another_stands_alone(tmp_p
     assert len(spec.function("softmax_loss_naive").cases_of("hidden")) == 8
 
 
+@pytest.mark.slow
 def test_a_grader_failure_on_one_submission_is_that_students_result_and_the_batch_goes_on(tmp_path, monkeypatch):
     """Whatever goes wrong inside the grader on one submission (here: an exception planted in the
     pipeline), the others are graded and this one gets an error result saying so."""
@@ -679,6 +719,7 @@ def test_a_grader_failure_on_one_submission_is_that_students_result_and_the_batc
 # The references, computed by a worker: the grader's own process never imports torch
 
 
+@pytest.mark.slow
 def test_a_worker_computes_the_references_and_mistakes_bit_for_bit_as_the_grader_would():
     import numpy as np
     from grader.grade import Prepared
@@ -708,6 +749,7 @@ def test_a_worker_computes_the_references_and_mistakes_bit_for_bit_as_the_grader
         assert all(np.array_equal(a, b, equal_nan=True) for (*_, a), (*_, b) in zip(mine, other)), key
 
 
+@pytest.mark.slow
 def test_grader_grade_never_imports_torch_in_its_own_process(tmp_path):
     subs = tmp_path / "subs"
     for name in ("ada", "bob"):
@@ -725,6 +767,7 @@ def test_grader_grade_never_imports_torch_in_its_own_process(tmp_path):
     assert scores[0] < scores[1] == 20.0      # bob's mistakes cost points: the references were compared with
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("body, words", [
     ("def scale(x, k):\n    raise NotImplementedError\n", "scale is not written yet"),
     ("def scale(x, k):\n    return {}['nothing']\n", "the reference scale failed: KeyError: 'nothing' on public-1 (seed 1)"),

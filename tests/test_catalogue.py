@@ -19,6 +19,7 @@ def rows(spec):
     return validate(spec)
 
 
+@pytest.mark.slow
 def test_every_mistake_is_caught_in_every_function_it_touches_and_named(rows, spec):
     catalogue = load_catalogue(spec)
     assert len(catalogue.mistakes) >= 12
@@ -35,11 +36,13 @@ def test_every_mistake_is_caught_in_every_function_it_touches_and_named(rows, sp
             assert named == len(ids), f"{mistake.name} in {fname}: named on {named} of {len(ids)} failing cases"
 
 
+@pytest.mark.slow
 def test_a_correct_solution_written_differently_is_not_a_mistake(rows):
     row = next(r for r in rows if r.name == "global_max_shift")
     assert row.kind == "not_mistake" and row.earned == row.possible and not row.problems
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name, lines", [
     ("linear_classifier", ["reg_half_in_grad         svm_loss_naive             3 public + 5 hidden cases          8/8",
                            "global_max_shift         (all)                      20/20 points, not_mistake: ok",
@@ -99,6 +102,7 @@ def test_sentences_quote_the_assignments_own_regularization(name):
     assert quoting == []
 
 
+@pytest.mark.slow
 def test_a_mistake_no_case_catches_fails_validation(tmp_path):
     copy = tmp_path / "assignment"
     shutil.copytree(ASSIGNMENT, copy)
@@ -145,6 +149,7 @@ def test_matching_a_mistake_needs_every_output_and_the_same_non_finite_places():
     assert not matches(fn, outputs(2.0, [1.1, np.inf]), m)
 
 
+@pytest.mark.slow
 def test_self_check_with_only_the_handout_names_the_mistake(tmp_path):
     """The handout carries the mistakes' outputs on the public cases, never their code."""
     handout = tmp_path / "hw2"
@@ -158,6 +163,7 @@ def test_self_check_with_only_the_handout_names_the_mistake(tmp_path):
     assert "mistakes.yaml" not in {p.name for p in handout.iterdir()}
 
 
+@pytest.mark.slow
 def test_a_mistake_that_gives_the_right_answer_on_a_case_is_not_blamed_for_a_wrong_one(tmp_path):
     """No max shift gives the reference's values on the small public cases: a dW returned as float32
     there is a dtype error, not an overflow (nor a hint that some case has scores around 1000)."""
@@ -174,6 +180,7 @@ def test_a_mistake_that_gives_the_right_answer_on_a_case_is_not_blamed_for_a_wro
     assert "Probably:" not in proc.stdout and "overflow" not in proc.stdout, proc.stdout
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name, mistake", [("cs231n_2016", "no_half_in_grad"), ("cs231n_2016", "no_reg_in_loss"),
                                            ("cs231n_2015", "softmax_wrong_axis"), ("cs231n_2015", "transposed_gradient")])
 def test_self_check_of_a_catalogued_mistake_names_it_in_every_function_it_touches(tmp_path, name, mistake):

@@ -24,6 +24,8 @@ import pytest
 from conftest import GRADER, terminal_block
 from variants import materialize, variant_source
 
+pytestmark = pytest.mark.slow          # every test here runs the `grader` command
+
 REPO = Path(__file__).resolve().parents[1]
 ASSIGNMENT = REPO / "assignments" / "linear_classifier"
 HANDOUT = REPO / "student_template" / "linear_classifier"

@@ -160,6 +160,7 @@ def checks_of(result, function):
     return {c.name: c for fn in result.functions if fn.name == function for c in fn.checks}
 
 
+@pytest.mark.slow
 def test_reference_passes_every_check_and_earns_their_points(grade):
     result = grade()
     assert result.earned == result.possible == 28
@@ -168,6 +169,7 @@ def test_reference_passes_every_check_and_earns_their_points(grade):
     assert "x as fast (at least 10x needed)" in speed.message and "N=500, D=100, C=10" in speed.message
 
 
+@pytest.mark.slow
 def test_gradient_check_catches_a_dW_that_is_not_the_gradient_of_the_loss(grade):
     result = grade(("linear_svm", "    dW += 2 * reg * W\n", "    dW += 2 * reg * W\n    dW *= 2\n"))
     check = checks_of(result, "svm_loss_naive")["gradient"]
@@ -197,6 +199,7 @@ def test_agreement_and_loops_and_speed_on_a_vectorized_version_that_calls_the_na
     assert all(c.passed for c in result.functions[1].cases)                # the values are right
 
 
+@pytest.mark.slow
 def test_agreement_fails_when_the_versions_differ_and_errs_when_one_is_missing(grade):
     transposed = grade(("linear_svm", "    dW = X.T.dot(coeff) / num_train + 2 * reg * W\n",
                         "    dW = (X.T.dot(coeff) / num_train + 2 * reg * W).T.copy().T * 1.5\n"))
@@ -209,6 +212,7 @@ def test_agreement_fails_when_the_versions_differ_and_errs_when_one_is_missing(g
     assert checks_of(unfinished, "svm_loss_naive")["gradient"].status == "error"
 
 
+@pytest.mark.slow
 def test_agreement_with_a_version_returning_its_outputs_swapped_fails_and_says_why(grade):
     """softmax_loss_naive returns (dW, loss): the vectorized version's check must say they disagree,
     not stop the grader (it reshaped a loss into dW's shape)."""
@@ -241,6 +245,7 @@ def test_self_check_runs_public_checks_only_and_counts_the_hidden_ones_as_hidden
     assert "All 12 public cases and 6 checks passed: 14/14 points." in render(result)
 
 
+@pytest.mark.slow
 def test_a_stub_earns_nothing_from_static_checks(grade):
     result = grade(("softmax", "    num_train = X.shape[0]\n    rows = np.arange(num_train)\n",
                     "    raise NotImplementedError\n    num_train = X.shape[0]\n    rows = np.arange(num_train)\n"))
@@ -325,6 +330,7 @@ def test_check_spec_errors_name_the_field(tmp_path, checks, where, problem):
     assert f"functions.f.{where}" in str(e.value) and problem in str(e.value)
 
 
+@pytest.mark.slow
 def test_static_checks_on_a_notebook_name_the_cell(grade, spec, tmp_path):
     """A notebook's loop is reported by cell and line, like its errors."""
     from notebooks import write_notebook

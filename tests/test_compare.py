@@ -129,3 +129,59 @@ def test_relative_error_is_nan_where_got_is_not_finite_and_only_there():
     assert np.isnan(err[1]) and np.isnan(err[2]) and err[0] == 0.0 and err[3] == 1.0
     # The same when the caller passes np.isfinite(got) it already has.
     np.testing.assert_array_equal(relative_error(got, expected, 1e-6, 1e-9, np.isfinite(got)), err)
+
+
+@pytest.mark.parametrize("value", [np.inf, -np.inf, np.nan])
+def test_a_non_finite_expected_value_is_matched_by_the_same_value(value):
+    expected = E.copy()
+    expected[0, 1] = value
+    got = expected.copy()
+    c = check(got, expected=expected)
+    assert c.ok and c.max_rel_error == 0.0 and c.message == ""
+    scalar = compare_output("loss", "scalar", "torch", np.array(value), arr("python_number", "float"),
+                            np.array(value), 1e-6, 1e-9)
+    assert scalar.ok
+
+
+@pytest.mark.parametrize("value, wrong", [(np.inf, -np.inf), (np.inf, np.nan), (-np.inf, np.inf),
+                                          (np.nan, np.inf), (np.inf, 1e308), (np.nan, -2.0)])
+def test_a_non_finite_expected_value_is_missed_by_any_other_value(value, wrong):
+    expected = E.copy()
+    expected[0, 1] = value
+    got = expected.copy()
+    got[0, 1] = wrong
+    c = check(got, expected=expected)
+    assert not c.ok and c.worst_index == [0, 1]
+    assert c.message == (f"dW[0, 1]: expected {value:.8g}, got {wrong:.8g} "
+                         "(where the reference is not finite, only the same value passes)")
+
+
+def test_a_non_finite_expected_value_excuses_no_other_place():
+    expected = E.copy()
+    expected[0, 1] = np.inf
+    got = expected.copy()
+    got[1, 1] = np.inf                            # the reference's 4.0 there
+    c = check(got, expected=expected)
+    assert not c.ok and c.message.startswith("dW is inf at [1, 1]")
+    got = expected.copy()
+    got[1, 0] = 0.6                               # a finite value wrong beside the matched inf
+    assert check(got, expected=expected).message == (
+        "dW[1, 0]: expected 0.5, got 0.6 (relative error 0.2, tolerance 1e-06; 1 of 4 values is outside it)")
+
+
+def test_uncompared_values_must_be_finite_where_the_reference_is():
+    expected = E.copy()
+    expected[0, 1] = np.inf
+    uncompared = lambda got: compare_output("mask", "array", "torch", expected, arr(), got, 1e-6, 1e-9, values=False)
+    assert uncompared(np.where(np.isfinite(expected), 7.0, np.nan)).ok        # values are not judged
+    got = E.copy()
+    got[1, 0] = np.nan
+    c = uncompared(got)
+    assert not c.ok and c.worst_index == [1, 0] and c.message == "mask[1, 0] is nan: expected finite values"
+
+
+def test_relative_error_is_zero_where_both_are_the_same_non_finite_value():
+    got = np.array([np.inf, -np.inf, np.nan, np.inf, 3.0])
+    expected = np.array([np.inf, -np.inf, np.nan, -np.inf, np.inf])
+    err = relative_error(got, expected, 1e-6, 1e-9)
+    assert err[:3].tolist() == [0.0, 0.0, 0.0] and np.isnan(err[3:]).all()

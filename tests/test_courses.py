@@ -43,6 +43,8 @@ from grader.expected.mistakes import function_span, load_catalogue, variant_sour
 from grader.spec import load_spec
 from notebooks import as_notebook, write_notebook
 
+pytestmark = pytest.mark.slow          # every test here grades the deep-learning assignments with `grader`, pytest or a worker
+
 FCN, LAYERS = "fully_connected_networks", "cs231n_layers"
 COURSES = (FCN, LAYERS)
 ASSIGNMENT = {a: REPO / "assignments" / a for a in COURSES}

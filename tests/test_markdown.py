@@ -157,11 +157,13 @@ def bob(tmp_path_factory):
     return {"step": step_summary.read_text(), "summary": (tmp / "summary.md").read_text(), "report": report}
 
 
+@pytest.mark.slow
 def test_check_appends_the_summary_to_github_step_summary(bob):
     assert bob["step"] == EARLIER + "\n" + bob["summary"]
     assert bob["summary"] == render(SubmissionResult.from_dict(bob["report"]))
 
 
+@pytest.mark.slow
 def test_summary_points_and_functions_match_the_json_report(bob):
     text, report = bob["summary"], bob["report"]
     score = report["score"]
@@ -177,6 +179,7 @@ def test_summary_points_and_functions_match_the_json_report(bob):
     assert "3 of 12 public cases passed: 2/8 points. Hidden cases, worth 12 more points, are not run here." in text
 
 
+@pytest.mark.slow
 def test_summary_names_the_failing_case_and_the_diagnosis(bob):
     text, report = bob["summary"], bob["report"]
     svm = next(f for f in report["functions"] if f["name"] == "svm_loss_naive")
@@ -200,11 +203,13 @@ def example_summary(report: dict) -> str:
     return render(result)
 
 
+@pytest.mark.slow
 def test_checked_in_example_summary_is_what_the_grader_writes_now(bob):
     assert EXAMPLE.read_text() == example_summary(bob["report"]), (
         f"{EXAMPLE.relative_to(REPO)} is stale: regenerate it with `python tests/test_markdown.py`")
 
 
+@pytest.mark.slow
 def test_usage_error_goes_into_the_step_summary_too(tmp_path):
     step_summary = tmp_path / "step_summary.md"
     proc = run_check(tmp_path, step_summary=step_summary, assignment="no_such_assignment")
@@ -215,6 +220,7 @@ def test_usage_error_goes_into_the_step_summary_too(tmp_path):
     assert text.startswith("## ❌ grader: nothing was graded\n\n```\nno_such_assignment: assignment not found")
 
 
+@pytest.mark.slow
 def test_step_summary_in_a_missing_folder_is_a_usage_error(tmp_path):
     target = tmp_path / "missing" / "summary.md"
     proc = run_check(tmp_path, step_summary=target)

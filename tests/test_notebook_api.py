@@ -65,6 +65,7 @@ def numpy_worker():
 # The engine's entries for check: a notebook held in memory, some functions only
 
 
+@pytest.mark.slow
 def test_a_notebook_held_in_memory_is_graded_as_the_same_notebook_saved(tmp_path):
     spec = load_spec(HANDOUT)
     nb = as_notebook(BOB.read_text())
@@ -79,6 +80,7 @@ def test_a_notebook_held_in_memory_is_graded_as_the_same_notebook_saved(tmp_path
     assert in_memory.earned == from_file.earned == 2         # bob: svm_loss_vectorized right, the rest wrong
 
 
+@pytest.mark.slow
 def test_only_the_functions_asked_for_run_and_count(tmp_path, numpy_worker):
     spec = make_assignment(tmp_path)
     loops = TINY_REFERENCE.replace("def total(x):\n", "def total(x):\n    while True:\n        pass\n")
@@ -93,6 +95,7 @@ def test_only_the_functions_asked_for_run_and_count(tmp_path, numpy_worker):
     assert [c.status for c in everything.functions[1].cases] == [TIMEOUT] * 2
 
 
+@pytest.mark.slow
 def test_a_notebook_held_in_memory_imports_the_files_beside_it(tmp_path, numpy_worker):
     spec = make_assignment(tmp_path)
     folder = tmp_path / "student"
@@ -104,6 +107,7 @@ def test_a_notebook_held_in_memory_imports_the_files_beside_it(tmp_path, numpy_w
     assert [c.status for c in result.cases()] == [PASSED] * 3, result.cases()[0].message
 
 
+@pytest.mark.slow
 def test_a_check_left_in_the_students_file_does_nothing_when_the_grader_runs_it(tmp_path, numpy_worker):
     spec = make_assignment(tmp_path)
     folder = tmp_path / "student"
@@ -298,6 +302,7 @@ def statuses(feedback: Feedback) -> list[str]:
     return [c.status for c in feedback.result.cases()]
 
 
+@pytest.mark.slow
 def test_check_by_name_grades_the_latest_definition_in_the_kernels_cells(handout, shell):
     for cell in ("import torch", BROKEN_SVM, "W = torch.zeros(3, 4)", function_source(BOB, "svm_loss_naive")):
         shell.run_cell(cell)
@@ -311,6 +316,7 @@ def test_check_by_name_grades_the_latest_definition_in_the_kernels_cells(handout
     assert cases_of(same.result) == cases_of(feedback.result)
 
 
+@pytest.mark.slow
 def test_an_error_names_the_cell_as_jupyter_numbers_it(handout, shell):
     for cell in ("import torch", "x = 1", BROKEN_SVM):
         shell.run_cell(cell)
@@ -319,6 +325,7 @@ def test_an_error_names_the_cell_as_jupyter_numbers_it(handout, shell):
     assert first.details.startswith("kernel.ipynb, cell 3, line 3, in svm_loss_naive: return scores[X.shape[0] + 100], W")
 
 
+@pytest.mark.slow
 def test_a_function_imported_from_the_students_file_is_graded_from_that_file(handout, shell):
     shutil.copy(BOB, handout / "linear_classifier.py")
     shell.run_cell(f"import sys\nsys.path.insert(0, {str(handout)!r})\nfrom linear_classifier import svm_loss_naive")
@@ -332,6 +339,7 @@ def test_a_function_imported_from_the_students_file_is_graded_from_that_file(han
     assert feedback.result.cases()[0].diagnosis.startswith(REG_DIAGNOSIS)
 
 
+@pytest.mark.slow
 def test_a_function_the_kernel_got_from_percent_run_is_graded_from_that_file(handout, shell):
     path = handout / "linear_classifier.py"
     shutil.copy(BOB, path)
@@ -343,6 +351,7 @@ def test_a_function_the_kernel_got_from_percent_run_is_graded_from_that_file(han
         assert feedback.result.cases()[0].diagnosis.startswith(REG_DIAGNOSIS)
 
 
+@pytest.mark.slow
 def test_after_percent_run_i_a_function_defined_in_a_cell_is_still_graded_from_the_cells(handout, shell):
     path = handout / "linear_classifier.py"
     shutil.copy(BOB, path)
@@ -356,6 +365,7 @@ def test_after_percent_run_i_a_function_defined_in_a_cell_is_still_graded_from_t
     assert statuses(fixed) == [PASSED] * 3
 
 
+@pytest.mark.slow
 def test_cells_importing_from_the_students_file_get_that_file_as_the_kernel_did(handout, shell):
     shutil.copy(ADA, handout / "linear_classifier.py")
     shell.run_cell("from linear_classifier import svm_loss_vectorized", run=False)
@@ -365,6 +375,7 @@ def test_cells_importing_from_the_students_file_get_that_file_as_the_kernel_did(
     assert statuses(feedback) == [PASSED] * 3, feedback.result.cases()[0].message
 
 
+@pytest.mark.slow
 def test_a_function_from_a_file_the_assignment_does_not_take_it_from_is_one_line(tmp_path, monkeypatch, shell):
     folder = shutil.copytree(REPO / "student_template" / "cs231n", tmp_path / "cs231n")
     monkeypatch.chdir(folder)
@@ -377,6 +388,7 @@ def test_a_function_from_a_file_the_assignment_does_not_take_it_from_is_one_line
                               "linear_svm.py: define it there, or in this notebook")
 
 
+@pytest.mark.slow
 def test_check_without_a_function_checks_every_function(handout, shell):
     shell.run_cell(ADA.read_text())
     feedback = interactive.check()
@@ -384,23 +396,27 @@ def test_check_without_a_function_checks_every_function(handout, shell):
     assert statuses(feedback) == [PASSED] * 12 and feedback.passed
 
 
+@pytest.mark.slow
 def test_a_function_the_kernel_has_not_defined_is_said_to_be_missing_from_its_cells(handout, shell):
     shell.run_cell(function_source(ADA, "svm_loss_naive"))
     feedback = interactive.check("softmax_loss_naive")           # the handout's stub beside it is not taken
     assert [c.message for c in feedback.result.cases()] == ["softmax_loss_naive is not defined in kernel.ipynb"] * 3
 
 
+@pytest.mark.slow
 def test_a_function_the_assignment_does_not_have_is_one_line_naming_its_functions(handout, shell):
     feedback = interactive.check("svm_loss_naif")
     assert feedback.error == f"svm_loss_naif is not a function of linear_classifier; its functions are {FUNCTIONS}"
     assert feedback.result is None and not feedback.passed
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("what", [3, functools.partial(print, 1)])
 def test_what_is_neither_a_function_nor_a_name_is_one_line(handout, shell, what):
     assert interactive.check(what).error == f"check() takes a function, a class or its name, not {type(what).__name__}"
 
 
+@pytest.mark.slow
 def test_without_an_assignment_yaml_above_it_says_so_and_an_assignment_can_be_named(tmp_path, monkeypatch, shell):
     monkeypatch.chdir(tmp_path)
     shell.run_cell(function_source(ADA, "svm_loss_naive"))
@@ -409,6 +425,7 @@ def test_without_an_assignment_yaml_above_it_says_so_and_an_assignment_can_be_na
     assert statuses(named) == [PASSED] * 3
 
 
+@pytest.mark.slow
 def test_a_stale_handout_is_one_line_not_a_traceback(handout, shell):
     (handout / "expected_public.json").unlink()
     feedback = interactive.check("svm_loss_naive")
@@ -427,6 +444,7 @@ def test_importing_grader_and_check_stays_light():
 # The real thing: a script, and a Jupyter kernel running a notebook
 
 
+@pytest.mark.slow
 def test_in_a_script_check_prints_what_grader_check_prints(tmp_path):
     folder = shutil.copytree(HANDOUT, tmp_path / "hw2")
     script = folder / "linear_classifier.py"
@@ -455,6 +473,7 @@ def test_in_a_script_check_prints_what_grader_check_prints(tmp_path):
     assert text.endswith(f"grader: svm_loss_naif is not a function of linear_classifier; its functions are {FUNCTIONS}\n")
 
 
+@pytest.mark.slow
 def test_in_a_script_a_method_or_a_class_is_checked_by_its_graded_names(tmp_path):
     """fully_connected_networks grades `TwoLayerNet.__init__` and `TwoLayerNet.loss`: check(TwoLayerNet.loss)
     checks that one, check(TwoLayerNet) both, from the student's file beside the handout's support modules."""
@@ -493,6 +512,7 @@ def python_kernel(tmp_path, monkeypatch) -> str:
     return "grader-test"
 
 
+@pytest.mark.slow
 def test_in_jupyter_check_shows_the_latest_definition_as_an_html_table(tmp_path, python_kernel):
     from nbclient import NotebookClient
     from nbformat.v4 import new_code_cell, new_notebook
@@ -530,6 +550,7 @@ def test_in_jupyter_check_shows_the_latest_definition_as_an_html_table(tmp_path,
     assert not [o for cell in nb.cells[5:] for o in cell.outputs if o["output_type"] == "error"]
 
 
+@pytest.mark.slow
 def test_in_jupyter_a_function_from_percent_run_is_graded_from_the_students_file(tmp_path, python_kernel):
     from nbclient import NotebookClient
     from nbformat.v4 import new_code_cell, new_notebook

@@ -95,6 +95,7 @@ def scores(run: Run) -> dict:
 # grader check
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("student", ["ada", "bob"])
 def test_a_notebook_gets_exactly_the_scores_of_its_py_version(runs, student):
     py, nb = runs[f"{student}.py"], runs[f"{student}.ipynb"]
@@ -103,10 +104,12 @@ def test_a_notebook_gets_exactly_the_scores_of_its_py_version(runs, student):
     assert nb.report["score"]["earned"] == {"ada": 20, "bob": 5.5}[student]
 
 
+@pytest.mark.slow
 def test_the_correct_notebook_gets_full_marks_though_its_other_cells_would_fail_or_hang(runs):
     assert_full_marks(runs["ada.ipynb"], hidden=True)
 
 
+@pytest.mark.slow
 def test_an_exception_in_a_notebook_function_names_its_cell_and_line(runs):
     run = runs["bob.ipynb"]
     path = Path(run.args[2])
@@ -127,6 +130,7 @@ def test_an_exception_in_a_notebook_function_names_its_cell_and_line(runs):
                                "device is set in cell 5, line 1, which the grader does not run")
 
 
+@pytest.mark.slow
 def test_a_syntax_error_names_the_cell_and_the_line_within_it(runs):
     run = runs["syntax"]
     assert_clean(run, 1)
@@ -138,6 +142,7 @@ def test_a_syntax_error_names_the_cell_and_the_line_within_it(runs):
     assert run.report["score"]["earned"] == 0
 
 
+@pytest.mark.slow
 def test_an_import_error_at_the_top_of_a_notebook_names_the_cell(runs):
     run = runs["import"]
     assert_clean(run, 1)
@@ -149,6 +154,7 @@ def test_an_import_error_at_the_top_of_a_notebook_names_the_cell(runs):
                                "remove that import.")
 
 
+@pytest.mark.slow
 def test_a_file_that_is_not_a_notebook_is_one_line_per_case_and_exit_1(runs):
     run = runs["invalid"]
     assert_clean(run, 1)
@@ -158,6 +164,7 @@ def test_a_file_that_is_not_a_notebook_is_one_line_per_case_and_exit_1(runs):
     assert run.report["score"]["earned"] == 0
 
 
+@pytest.mark.slow
 def test_one_notebook_provides_every_module_of_a_two_module_assignment(runs):
     py = runs["cs231n.py"]
     assert_clean(py, 0)
@@ -189,6 +196,7 @@ def test_discover_finds_notebooks_in_folders_zips_and_loose_canvas_files(tmp_pat
     assert (subs["erin"] / "lab.ipynb").is_file()
 
 
+@pytest.mark.slow
 def test_grade_a_class_of_notebooks_and_py_files(tmp_path):
     ada, bob = EXAMPLES / "ada" / "linear_classifier.py", EXAMPLES / "bob" / "linear_classifier.py"
     root = tmp_path / "class"

@@ -118,6 +118,7 @@ def runs(tmp_path_factory):
 # What is collected, and how it ends
 
 
+@pytest.mark.slow
 def test_reference_passes_every_public_case(runs):
     run = runs("reference")
     assert run.returncode == 0, run.stdout + run.stderr
@@ -125,6 +126,7 @@ def test_reference_passes_every_public_case(runs):
     assert {i["outcome"] for i in run.items.values()} == {"passed"}
 
 
+@pytest.mark.slow
 def test_grader_hidden_adds_the_hidden_cases(runs):
     run = runs("reference-hidden")
     assert run.returncode == 0, run.stdout + run.stderr
@@ -133,6 +135,7 @@ def test_grader_hidden_adds_the_hidden_cases(runs):
     assert {i["outcome"] for i in run.items.values()} == {"passed"}
 
 
+@pytest.mark.slow
 def test_handout_fails_every_item_as_not_implemented(runs):
     run = runs("handout")
     assert run.returncode == 1, run.stdout + run.stderr
@@ -143,6 +146,7 @@ def test_handout_fails_every_item_as_not_implemented(runs):
         assert f"{name.split('[')[0]} is not implemented yet" in item["text"], item["text"]
 
 
+@pytest.mark.slow
 def test_item_outcomes_are_grader_checks_case_statuses(runs):
     run, check = runs("bob"), runs("bob-check")
     statuses = {f"{c.function}[{c.case_id}]": c.status for c in check.cases()}
@@ -153,6 +157,7 @@ def test_item_outcomes_are_grader_checks_case_statuses(runs):
     assert {"passed", "failed", "not_implemented"} <= set(statuses.values())     # bob covers each kind
 
 
+@pytest.mark.slow
 def test_failure_text_is_grader_checks_block_for_the_case(runs):
     run, check = runs("bob"), runs("bob-check")
     for case in check.cases():
@@ -160,6 +165,7 @@ def test_failure_text_is_grader_checks_block_for_the_case(runs):
             assert run.items[f"{case.function}[{case.case_id}]"]["text"] == "\n".join(case_lines(case))
 
 
+@pytest.mark.slow
 def test_junit_failure_names_the_mistake_and_the_seed(runs):
     item = runs("bob").items["svm_loss_naive[public-1]"]
     assert item["outcome"] == "failure"
@@ -169,6 +175,7 @@ def test_junit_failure_names_the_mistake_and_the_seed(runs):
     assert item["classname"].endswith("examples.linear_classifier.bob.linear_classifier")    # the student's file
 
 
+@pytest.mark.slow
 def test_failures_show_no_traceback_of_the_grader(runs):
     run = runs("bob")
     texts = [i["text"] for i in run.items.values() if i["outcome"] != "passed"]
@@ -179,6 +186,7 @@ def test_failures_show_no_traceback_of_the_grader(runs):
     assert "linear_classifier.py, line 36, in softmax_loss_naive: raise NotImplementedError" in run.stdout
 
 
+@pytest.mark.slow
 def test_xdist_gives_the_same_outcomes_and_feedback(runs):
     one, two = runs("bob"), runs("bob-n2")
     assert two.returncode == one.returncode == 1
@@ -186,6 +194,7 @@ def test_xdist_gives_the_same_outcomes_and_feedback(runs):
     assert two.items == one.items
 
 
+@pytest.mark.slow
 def test_k_selects_and_grades_only_that_function(runs):
     run, full = runs("bob-k"), runs("bob")
     assert set(run.items) == {n for n in full.items if n.startswith("svm_loss_naive[")}
@@ -194,6 +203,7 @@ def test_k_selects_and_grades_only_that_function(runs):
     assert "deselected" in run.stdout
 
 
+@pytest.mark.slow
 def test_a_selection_is_graded_alone_and_as_in_a_full_grading(runs):
     """What -k leaves is all the first item grades: whole functions, judged as a full grading judges them."""
     from grader.grade import Prepared, grade_submission
@@ -204,6 +214,7 @@ def test_a_selection_is_graded_alone_and_as_in_a_full_grading(runs):
         [verdict(c) for c in runs("bob-check").cases() if c.function == "svm_loss_naive"]
 
 
+@pytest.mark.slow
 def test_timeout_fails_only_its_function_with_the_message(tmp_path):
     submission = materialize("infinite_loop", tmp_path / "submissions")
     spec = short_timeout_spec(tmp_path / "spec", seconds=2)
@@ -217,6 +228,7 @@ def test_timeout_fails_only_its_function_with_the_message(tmp_path):
             assert item["outcome"] == "passed", name
 
 
+@pytest.mark.slow
 def test_checks_with_points_are_items_too(tmp_path):
     """cs231n's functions have checks beyond their outputs; a vectorized version that calls the naive
     one gives the right values but fails no_loops, and its item says so as grader check does."""
@@ -252,6 +264,7 @@ def collect(cwd: Path, *args: str) -> list[str]:
     return [line for line in proc.stdout.splitlines() if "::" in line]
 
 
+@pytest.mark.slow
 def test_node_ids_are_the_students_file_and_function_case(tmp_path):
     handout = tmp_path / "hw2"
     shutil.copytree(HANDOUT, handout)
@@ -259,6 +272,7 @@ def test_node_ids_are_the_students_file_and_function_case(tmp_path):
     assert sorted(ids) == sorted(f"linear_classifier.py::{name}" for name in case_names(hidden=False))
 
 
+@pytest.mark.slow
 def test_node_ids_as_arguments_select_those_items(tmp_path):
     handout = tmp_path / "hw2"
     shutil.copytree(HANDOUT, handout)
@@ -270,6 +284,7 @@ def test_node_ids_as_arguments_select_those_items(tmp_path):
     assert len(collect(handout, *args, "linear_classifier.py")) == len(case_names(hidden=False))
 
 
+@pytest.mark.slow
 def test_items_join_the_projects_own_tests_and_m_grader_keeps_only_them(tmp_path):
     handout = tmp_path / "hw2"
     shutil.copytree(HANDOUT, handout)
@@ -280,6 +295,7 @@ def test_items_join_the_projects_own_tests_and_m_grader_keeps_only_them(tmp_path
     assert sorted(collect(handout, *args, "-m", "grader")) == sorted(f"linear_classifier.py::{n}" for n in case_names(hidden=False))
 
 
+@pytest.mark.slow
 def test_unknown_node_id_is_a_usage_error(tmp_path):
     handout = tmp_path / "hw2"
     shutil.copytree(HANDOUT, handout)
@@ -289,6 +305,7 @@ def test_unknown_node_id_is_a_usage_error(tmp_path):
     assert "ERROR: grader: not found: linear_classifier.py::svm_loss_naive[public-9]" in run.stderr
 
 
+@pytest.mark.slow
 def test_pytest_never_imports_the_submission(tmp_path):
     """The student's module named as an argument, and their folder's conftest.py and test file under
     the folder pytest collects: had pytest imported any of them, this run would fail."""
@@ -308,6 +325,7 @@ def test_pytest_never_imports_the_submission(tmp_path):
 # Usage errors, and a plugin that is installed but not asked for
 
 
+@pytest.mark.slow
 def test_usage_errors_are_grader_checks_one_line(tmp_path):
     missing = tmp_path / "nowhere"
     check = subprocess.run([GRADER, "check", str(missing), "--assignment", str(ASSIGNMENT)], capture_output=True, text=True)
@@ -323,18 +341,21 @@ def test_usage_errors_are_grader_checks_one_line(tmp_path):
     assert f"ERROR: grader: {check.stderr.removeprefix('grader: error: ').strip()}" in run.stderr.splitlines()
 
 
+@pytest.mark.slow
 def test_one_option_without_the_other_is_a_usage_error(tmp_path):
     run = run_pytest(tmp_path, f"--grader-submission={REFERENCE}")
     assert run.returncode == pytest.ExitCode.USAGE_ERROR
     assert "ERROR: grader: --grader-assignment is needed too (or the grader_assignment ini option)" in run.stderr.splitlines()
 
 
+@pytest.mark.slow
 def test_hidden_with_a_handout_is_a_usage_error(tmp_path):
     run = run_pytest(tmp_path, *grade_args(HANDOUT, assignment=HANDOUT, hidden=True))
     assert run.returncode == pytest.ExitCode.USAGE_ERROR
     assert "ERROR: grader: hidden cases need the instructor's files" in run.stderr
 
 
+@pytest.mark.slow
 def test_ini_options_stand_for_the_command_line(tmp_path):
     handout = tmp_path / "hw2"
     shutil.copytree(HANDOUT, handout)
@@ -344,6 +365,7 @@ def test_ini_options_stand_for_the_command_line(tmp_path):
     assert sorted(ids) == sorted(f"linear_classifier.py::{name}" for name in case_names(hidden=False))
 
 
+@pytest.mark.slow
 def test_without_its_options_the_plugin_adds_nothing(tmp_path):
     (tmp_path / "test_plain.py").write_text("def test_plain():\n    pass\n")
     assert collect(tmp_path) == ["test_plain.py::test_plain"]
@@ -357,6 +379,7 @@ def test_this_suite_runs_with_the_plugin_loaded_and_idle(pytestconfig):
     assert not pytestconfig.pluginmanager.has_plugin("grader-session")
 
 
+@pytest.mark.slow
 def test_the_run_ends_with_grader_checks_points_line(runs):
     bob = check_json(BOB, Path(runs("bob").junit).parent / "again", "--hidden")
     from grader.report.terminal import summary_line

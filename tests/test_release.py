@@ -118,6 +118,7 @@ def test_handout_carries_only_public_cases(name):
     assert hidden_seeds and seeds.isdisjoint(hidden_seeds)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", SHIPPED)
 def test_committed_handout_is_what_release_writes_now(tmp_path, name):
     """Fails when the reference or the spec changed and `grader release` was not run again."""

@@ -77,6 +77,7 @@ def test_correct_submission_gets_every_point(tmp_path):
     assert result.all_passed
 
 
+@pytest.mark.slow
 def test_infinite_loop_ignoring_sigterm_costs_that_function_only(tmp_path):
     t0 = time.monotonic()
     fns, result = grade(tmp_path, """\
@@ -94,6 +95,7 @@ def test_infinite_loop_ignoring_sigterm_costs_that_function_only(tmp_path):
     assert time.monotonic() - t0 < 30                           # a hang would show here
 
 
+@pytest.mark.slow
 def test_a_child_flooding_its_result_pipe_still_times_out(tmp_path):
     """Frames written as fast as the worker can read them must not keep it from the time limit."""
     t0 = time.monotonic()
@@ -114,6 +116,7 @@ def test_a_child_flooding_its_result_pipe_still_times_out(tmp_path):
     assert time.monotonic() - t0 < 30
 
 
+@pytest.mark.slow
 def test_with_skipping_off_a_slow_case_times_out_and_the_next_cases_still_run(tmp_path):
     from grader.cases import make_case
     spec = make_assignment(tmp_path / "probe")
@@ -129,6 +132,7 @@ def test_with_skipping_off_a_slow_case_times_out_and_the_next_cases_still_run(tm
     assert statuses(fns["scale"]) == ["timeout", "passed", "passed"]
 
 
+@pytest.mark.slow
 def test_crash_in_one_case_is_recorded_and_grading_goes_on(tmp_path):
     fns, result = grade(tmp_path, """\
         import ctypes
@@ -139,6 +143,7 @@ def test_crash_in_one_case_is_recorded_and_grading_goes_on(tmp_path):
     assert statuses(fns["total"]) == ["passed", "passed"]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("body, status, words", [
     ("raise SystemExit(0)", "error", "SystemExit"),
     ("raise KeyboardInterrupt", "error", "KeyboardInterrupt"),
@@ -162,6 +167,7 @@ def test_each_way_a_call_can_go_wrong_is_reported_for_that_function(tmp_path, bo
     assert result.earned == 2
 
 
+@pytest.mark.slow
 def test_outputs_larger_than_the_workers_reply_buffer_arrive_whole_and_in_order(tmp_path):
     """The worker holds a job's frames and sends them together, but not past a few MiB: 24 MB
     of wrong-shaped outputs come through, each case with its own, and the next function's too."""
@@ -176,6 +182,7 @@ def test_outputs_larger_than_the_workers_reply_buffer_arrive_whole_and_in_order(
     assert statuses(fns["total"]) == ["passed", "passed"]
 
 
+@pytest.mark.slow
 def test_exception_points_at_the_students_line(tmp_path):
     fns, _ = grade(tmp_path, """\
         def scale(x, k):
@@ -191,6 +198,7 @@ def test_exception_points_at_the_students_line(tmp_path):
                                             "the shapes of the arrays they index.")
 
 
+@pytest.mark.slow
 def test_syntax_error_fails_every_function_with_file_and_line(tmp_path):
     fns, result = grade(tmp_path, "def scale(x, k)\n    return k * x\n")
     for fn in fns.values():
@@ -201,6 +209,7 @@ def test_syntax_error_fails_every_function_with_file_and_line(tmp_path):
     assert result.earned == 0
 
 
+@pytest.mark.slow
 def test_missing_function_and_missing_module(tmp_path):
     fns, _ = grade(tmp_path, "", total=True)
     assert fns["scale"].cases[0].message == "scale is not defined in tiny.py"
@@ -212,12 +221,14 @@ def test_missing_function_and_missing_module(tmp_path):
     assert result.cases()[0].message == "tiny.py not found in the submission"
 
 
+@pytest.mark.slow
 def test_exit_at_import_fails_everything_without_crashing_the_grader(tmp_path):
     fns, result = grade(tmp_path, "import os\nos._exit(3)\n" + REFERENCE)
     assert {c.status for c in result.cases()} == {"crashed"}
     assert "importing tiny.py stopped the worker" in result.cases()[0].message
 
 
+@pytest.mark.slow
 def test_printed_output_is_captured_per_case_and_capped(tmp_path):
     fns, result = grade(tmp_path, """\
         print("hello from import")
@@ -235,6 +246,7 @@ def test_printed_output_is_captured_per_case_and_capped(tmp_path):
     assert len(out) < 10_000 and "more bytes of output not shown" in out
 
 
+@pytest.mark.slow
 def test_student_cannot_see_the_graders_environment_or_folder(tmp_path, monkeypatch):
     monkeypatch.setenv("GRADER_SECRET_TOKEN", "s3cret")
     fns, _ = grade(tmp_path, """\
@@ -247,6 +259,7 @@ def test_student_cannot_see_the_graders_environment_or_folder(tmp_path, monkeypa
     assert statuses(fns["scale"]) == ["passed"] * 3, fns["scale"].cases[0].message
 
 
+@pytest.mark.slow
 def test_numpy_assignment_never_imports_torch(tmp_path):
     """torch is an optional extra: neither the grader nor the worker loads it for a numpy assignment."""
     import subprocess
@@ -267,6 +280,7 @@ def test_numpy_assignment_never_imports_torch(tmp_path):
     assert out.split() == ["5.0", "5.0", "False"]
 
 
+@pytest.mark.slow
 def test_assignment_spanning_two_modules(tmp_path):
     folder = tmp_path / "two"
     (folder / "ref").mkdir(parents=True)
@@ -291,6 +305,7 @@ def test_assignment_spanning_two_modules(tmp_path):
     assert fns["total"].cases[0].message == "sums.py not found in the submission"
 
 
+@pytest.mark.slow
 def test_forged_reports_on_the_result_pipe_earn_nothing_and_crash_nothing(tmp_path):
     """The child's result pipe is reachable from student code; whatever it writes there is only data."""
     fns, result = grade(tmp_path, """\
@@ -316,6 +331,7 @@ def test_forged_reports_on_the_result_pipe_earn_nothing_and_crash_nothing(tmp_pa
     assert result.earned == 2
 
 
+@pytest.mark.slow
 def test_one_worker_reuses_a_batchs_inputs_and_never_stale_ones(tmp_path):
     """A batch sends its inputs once per worker; a student who changes them in place changes only
     their own copies, and a job with other inputs gets those, not the held ones."""
@@ -341,6 +357,7 @@ def test_one_worker_reuses_a_batchs_inputs_and_never_stale_ones(tmp_path):
     assert all(c.status == "failed" and "changed its input x in place" in c.message for c in mutated)
 
 
+@pytest.mark.slow
 def test_zygote_backs_its_heap_with_huge_pages_where_the_kernel_can(tmp_path):
     """The batch speed-up behind fork(): after huge_pages() the worker's heap is in 2 MiB pages."""
     import subprocess
@@ -360,6 +377,7 @@ def test_zygote_backs_its_heap_with_huge_pages_where_the_kernel_can(tmp_path):
     assert after_kib - before_kib >= collapsed_mib * 1024 // 2
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("pidfd", [True, False], ids=["pidfd", "no-pidfd"])
 def test_worker_times_each_case_whether_or_not_the_kernel_has_pidfds(tmp_path, monkeypatch, pidfd):
     """The worker looks at a running child's frames now and then (pidfd) or at each frame (older
@@ -413,6 +431,7 @@ def test_the_worker_reads_a_childs_pipe_in_bounded_helpings():
             os.close(w)
 
 
+@pytest.mark.slow
 def test_closing_a_worker_ends_its_process_cleanly_and_leaves_no_job_folder(tmp_path, monkeypatch):
     """The zygote exits at once when the grader closes its stdin (no interpreter teardown), with
     status 0 and nothing left in its temporary folder."""
@@ -433,6 +452,7 @@ def test_closing_a_worker_ends_its_process_cleanly_and_leaves_no_job_folder(tmp_
     assert list(scratch.iterdir()) == []
 
 
+@pytest.mark.slow
 def test_an_answer_too_large_to_send_back_says_so_and_costs_that_function_only(tmp_path):
     fns, result = grade(tmp_path, "import numpy as np\ndef scale(x, k):\n    return np.zeros(20_000_000)\n", total=True)
     assert statuses(fns["scale"]) == ["failed"] * 3

@@ -106,6 +106,7 @@ def run_probe(tmp_path, layers, secret_file, port):
     return seen, result, outside
 
 
+@pytest.mark.slow
 @needs("landlock", "seccomp")
 def test_strong_mode_denies_files_network_processes_and_the_graders_memory(tmp_path, secret_file, listener):
     port, connected = listener
@@ -119,6 +120,7 @@ def test_strong_mode_denies_files_network_processes_and_the_graders_memory(tmp_p
     assert result.earned == result.possible                  # and correct code still runs normally
 
 
+@pytest.mark.slow
 @needs("landlock")
 def test_landlock_alone_keeps_files_and_tcp_out_of_reach(tmp_path, secret_file, listener):
     port, connected = listener
@@ -133,6 +135,7 @@ def test_landlock_alone_keeps_files_and_tcp_out_of_reach(tmp_path, secret_file, 
     assert seen["fork"] == "allowed"                         # what this mode does not promise
 
 
+@pytest.mark.slow
 @needs("seccomp")
 def test_seccomp_alone_keeps_network_and_processes_out_of_reach(tmp_path, secret_file, listener):
     port, connected = listener
@@ -144,6 +147,7 @@ def test_seccomp_alone_keeps_network_and_processes_out_of_reach(tmp_path, secret
     assert seen["read"] == "allowed"                         # what this mode does not promise
 
 
+@pytest.mark.slow
 def test_minimal_mode_says_so_and_still_keeps_scores_honest(tmp_path, secret_file, listener):
     port, _ = listener
     seen, result, _ = run_probe(tmp_path, (), secret_file, port)
@@ -167,6 +171,7 @@ def test_weaker_mode_warning_is_shown_in_the_terminal_report(tmp_path):
     assert text.splitlines()[1] == "Warning: " + result.sandbox_warning
 
 
+@pytest.mark.slow
 @needs("seccomp")
 def test_a_killed_worker_is_restarted_for_the_next_submission(tmp_path, monkeypatch):
     """Without seccomp a student can kill the zygote; the next submission must not suffer for it,

@@ -15,6 +15,9 @@ from grader.authoring.release import strip_solutions
 from grader.spec import load_spec
 
 from conftest import GRADER
+
+pytestmark = pytest.mark.slow          # every test here runs `grader new` or `grader validate`
+
 STUB = '    raise NotImplementedError("write the reference solution of mse_loss here")\n'
 SOLUTION = "    r = X @ w - y\n    loss = (r ** 2).mean()\n    dw = 2 * X.T @ r / X.shape[0]\n    return loss, dw\n"
 FILES = ("assignments/hw3/assignment.yaml", "assignments/hw3/hidden.yaml", "assignments/hw3/mistakes.yaml",

@@ -1,8 +1,8 @@
 """Scoring is pure: points in proportion to cases passed, or all-or-nothing; public and hidden apart."""
 import pytest
 
-from grader.results import FAILED, PASSED, TIMEOUT, CaseResult
-from grader.score import score_cases, score_function
+from grader.results import FAILED, PASSED, TIMEOUT, CaseResult, FunctionResult, Score, SubmissionResult
+from grader.score import class_mean, score_cases, score_function
 
 
 def cases(*statuses, visibility="public"):
@@ -29,3 +29,16 @@ def test_public_and_hidden_points_are_kept_apart():
     public, hidden = score_function(2, 3, cases(PASSED, PASSED) + cases(PASSED, FAILED, FAILED, visibility="hidden"))
     assert (public.earned, public.possible, public.total) == (2.0, 2.0, 2)
     assert (hidden.earned, hidden.possible, hidden.total) == (1.0, 3.0, 3)
+
+
+def scored(earned: float, possible: float) -> SubmissionResult:
+    return SubmissionResult(assignment="a", submission="s", hidden_graded=False, hidden_available=False,
+                            functions=[FunctionResult(name="f", module="m", public=Score(earned, possible))])
+
+
+def test_class_mean_is_over_the_submissions_that_could_earn_points():
+    # 50% and 100% of 4 points; the third was worth nothing: neither 0% nor 100%, just not counted
+    assert class_mean([scored(2, 4), scored(4, 4), scored(0, 0)]) == (75.0, 2)
+    assert class_mean([scored(1, 4), scored(0, 2)]) == (12.5, 2)      # a mean of percents, not of points
+    assert class_mean([scored(0, 0)]) is None
+    assert class_mean([]) is None

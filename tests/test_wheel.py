@@ -12,6 +12,8 @@ import pytest
 from conftest import REPO
 from test_release import REFERENCE, TEMPLATE, solution_lines
 
+pytestmark = pytest.mark.slow          # every test here builds the wheel or installs it
+
 
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory) -> Path:

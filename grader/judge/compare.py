@@ -8,8 +8,14 @@ kind (a tensor, an array, a scalar), dtype, shape, finiteness, then the relative
 of every element, which must be <= rtol. This is |got - expected| <= max(rtol * |expected|, atol).
 An output declared `dtype: float` may be float32 or float64; a float32 one is judged with
 rtol = max(rtol, 1000 * float32 eps), about 1.2e-4:
-relative where the expected value is large, absolute near zero. NaN never passes (it fails
-every `<=`), and the scale comes from the reference, never from the student's value.
+relative where the expected value is large, absolute near zero. The scale comes from the
+reference, never from the student's value.
+
+Non-finite values: where the reference's value is finite, NaN and inf never pass (NaN fails every
+`<=`). Where the reference's value is inf, -inf or NaN (an overflow or a 0/0 the assignment
+expects), only the same value at the same place passes: the reference is the spec, and nothing
+else in it allows non-finite values. The mistake matcher (judge/case.py) also holds non-finite
+places to the mistake's.
 """
 from __future__ import annotations
 
@@ -68,12 +74,13 @@ def compare_output(name: str, kind: str, framework: str, expected: np.ndarray, r
     g = np.asarray(got, dtype=np.float64).reshape(expected.shape)      # no copy when already float64
     e = np.asarray(expected, dtype=np.float64)
     finite = np.isfinite(g)
-    if not values:
-        if finite.all() or not np.isfinite(e).all():
+    if not values:                        # the values are not compared: a non-finite one where the reference's is finite fails
+        bad = ~finite & np.isfinite(e)
+        if not bad.any():
             return OutputCheck(name=name, ok=True)
-        index = _index(int(np.argmax(~finite)), e.shape)
+        index = _index(int(np.argmax(bad)), e.shape)
         return OutputCheck(name=name, ok=False, worst_index=index,
-                           message=f"{name}{show_index(index) if e.ndim else ''} is {g.flat[np.argmax(~finite)]}: "
+                           message=f"{name}{show_index(index) if e.ndim else ''} is {g.flat[np.argmax(bad)]}: "
                                    f"expected finite values")
     if not finite.all():                  # rare: most outputs have every value finite
         bad = ~finite & np.isfinite(e)
@@ -85,7 +92,7 @@ def compare_output(name: str, kind: str, framework: str, expected: np.ndarray, r
             return OutputCheck(name=name, ok=False, message=f"{name} is {kinds}{where}{count}; expected {_num(e[np.unravel_index(np.argmax(bad), e.shape)] if e.ndim else e)}",
                                worst_index=index, expected=float(e.flat[np.argmax(bad)]), got=float(g.flat[np.argmax(bad)]))
     rel = relative_error(g, e, rtol, atol, finite)
-    flat = int(rel.argmax()) if rel.size else 0
+    flat = int(rel.argmax()) if rel.size else 0        # the first NaN, if any: a non-finite expected value missed
     worst = float(rel.flat[flat]) if rel.size else 0.0
     index = _index(flat, e.shape)
     check = OutputCheck(name=name, ok=bool(worst <= rtol), max_rel_error=worst, worst_index=index,
@@ -93,9 +100,10 @@ def compare_output(name: str, kind: str, framework: str, expected: np.ndarray, r
     if not check.ok:
         where = show_index(index) if e.ndim else ""
         wrong = int(np.count_nonzero(~(rel <= rtol)))      # one wrong row or all of them: a clue
-        outside = f"; {wrong} of {rel.size} values {'is' if wrong == 1 else 'are'} outside it" if rel.size > 1 else ""
-        check.message = (f"{name}{where}: expected {_num(check.expected)}, got {_num(check.got)} "
-                         f"(relative error {worst:.2g}, tolerance {rtol:g}{outside})")
+        outside = f"{wrong} of {rel.size} values {'is' if wrong == 1 else 'are'} outside it" if rel.size > 1 else ""
+        why = (f"relative error {worst:.2g}, tolerance {rtol:g}" + (f"; {outside}" if outside else "")
+               if np.isfinite(check.expected) else "where the reference is not finite, only the same value passes")
+        check.message = f"{name}{where}: expected {_num(check.expected)}, got {_num(check.got)} ({why})"
     return check
 
 
@@ -159,15 +167,17 @@ def _fail(name: str, message: str) -> OutputCheck:
 
 def relative_error(got: np.ndarray, expected: np.ndarray, rtol: float, atol: float,
                    finite: np.ndarray | None = None) -> np.ndarray:
-    """|got - expected| / max(|expected|, atol / rtol), elementwise; NaN where got is not finite.
+    """|got - expected| / max(|expected|, atol / rtol), elementwise; NaN where got or expected is not
+    finite, except 0 where both are the same non-finite value (inf and inf, -inf and -inf, NaN and NaN).
 
     `finite` is np.isfinite(got), where the caller has it already."""
     with np.errstate(invalid="ignore", over="ignore"):
         err = np.abs(got - expected) / np.maximum(np.abs(expected), atol / rtol)
     finite = np.isfinite(got) if finite is None else finite
     if finite.all():
-        return err
-    return np.where(finite | ~np.isfinite(expected), err, np.nan)
+        return err                       # a non-finite expected value makes a NaN here by itself
+    same = (got == expected) | (np.isnan(got) & np.isnan(expected))
+    return np.where(finite, err, np.where(same, 0.0, np.nan))
 
 
 def _index(flat: int, shape: tuple) -> list[int]:

@@ -1,5 +1,8 @@
 """Running student code: a worker process (zygote) forks one limited child per job.
 
-protocol: bytes between grader and worker; harness: the child's side; zygote: the worker's
-main loop; limits: what a child applies to itself; worker: the grader's client.
+job: what one submission's run asks of the worker; worker: the grader's client of the worker
+process; protocol: the bytes between them; zygote: the worker's main loop, forking a child per
+job; sandbox: what a child applies to itself (limits, Landlock, seccomp, namespaces); harness:
+the child's side, importing the student's modules; execute: the calls of a case, run in the
+child; outcome: what came back from one call, decoded in the grader.
 """

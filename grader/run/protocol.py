@@ -4,10 +4,13 @@ Nothing is pickled. A frame is a length-prefixed JSON header followed by raw arr
 
     u32 total length | u32 header length | header (UTF-8 JSON) | array bytes ...
 
-Numbers travel only as arrays described by (dtype, shape, offset, nbytes) in the header, and
-`decode` rebuilds them with `np.frombuffer` from a short list of plain dtypes, so what comes
-back is always a base-class `np.ndarray` of a real or integer dtype, never an object the
-student defined.
+Array data travels only as raw bytes described by (dtype, shape, offset, nbytes) in the header,
+and `decode` rebuilds them with `np.frombuffer` from a short list of plain dtypes, so an array
+that comes back is always a base-class `np.ndarray` of a real, integer or bool dtype, never an
+object the student defined. The rest is the JSON header: from the child, the value model's nodes
+(grader/values.py), where every number a student's code returns, a Python float included, is one
+of those arrays, and strings, bools and None are JSON values; to the child, a job, whose scalar
+arguments, strings, bools and None are JSON values too (`values.to_wire`).
 """
 from __future__ import annotations
 

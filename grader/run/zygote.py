@@ -1,7 +1,7 @@
 """The worker process: imports numpy (and torch) once, then forks one child per job.
 
-Started by `worker.Worker` as `python -I -c <boot> [--preload torch] [--remove FOLDER]`, with an
-environment of its own (`sandbox.zygote_environment`). It never
+Started by `worker.Worker` as `python -I -c "...zygote.main(...)" [--preload torch] [--remove FOLDER]`,
+with an environment of its own (`sandbox.zygote_environment`). It never
 imports student code itself and never runs a torch operation, so that forked children do not
 inherit a started thread pool (fork after a parallel torch op can deadlock the child). Nor does
 it read a job or a result: for each job it forks a manager, which reads the job frame from stdin,
