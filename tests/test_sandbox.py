@@ -261,6 +261,7 @@ def _layer_sets():
     return sets
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("layers", [s for s, _ in _layer_sets()], ids=[n for _, n in _layer_sets()])
 def test_nothing_of_the_graders_environment_reaches_the_student(tmp_path, monkeypatch, layers):
     """The child's own environment, its original environment block and its memory (a copy of the
@@ -279,6 +280,7 @@ def test_nothing_of_the_graders_environment_reaches_the_student(tmp_path, monkey
     assert not any(str(tmp_path) in t for t in targets)            # not the submission, not the assignment
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("layers", [s for s, _ in _layer_sets()], ids=[n for _, n in _layer_sets()])
 def test_a_secret_the_grader_was_started_with_reaches_no_child(tmp_path, layers):
     """As a CI token would be: in the grader's own original environment block (/proc/<pid>/environ,
@@ -316,6 +318,7 @@ DISK_HOG = """\
 """
 
 
+@pytest.mark.slow
 @needs("landlock", "seccomp")
 def test_without_namespaces_a_run_that_writes_past_the_disk_cap_is_stopped(tmp_path):
     """No tmpfs of its own: the zygote measures the scratch folder and stops the child past 64 MiB."""
@@ -326,6 +329,7 @@ def test_without_namespaces_a_run_that_writes_past_the_disk_cap_is_stopped(tmp_p
     assert fns["total"].earned == fns["total"].possible        # the rest of the submission is graded
 
 
+@pytest.mark.slow
 @needs("namespaces")
 def test_with_namespaces_the_scratch_folder_is_a_tmpfs_of_the_disk_cap(tmp_path):
     fns, _ = grade_with(tmp_path, None, DISK_HOG)
@@ -344,6 +348,7 @@ def test_scratch_usage_counts_bytes_and_entries_and_stops_counting_early(tmp_pat
     assert sandbox.scratch_usage(str(tmp_path), files=5)[1] <= 5 + 30   # one folder past the cap, at most
 
 
+@pytest.mark.slow
 def test_the_zygote_removes_its_folder_when_the_grader_goes_away(tmp_path):
     """A grader killed mid-batch never closes its worker; the zygote sees its stdin end and removes
     the folder its jobs were in."""
