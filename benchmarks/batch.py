@@ -1,6 +1,6 @@
 """Batch grading speed: `grader grade` on N synthetic submissions, against the naive way, in one run.
 
-    python benchmarks/batch.py [-n 1000] [--naive-sample 40] [--check-sample 20] [--workers 2]
+    python benchmarks/batch.py [-n 1000] [--naive-sample 40] [--check-sample 20] [--workers 2] [--dask]
 
 The batch mixes correct submissions, typical mistakes (the reg factor, no averaging, an unfinished
 TODO), one that crashes (segfault) and one that is slow (an infinite loop: it costs its time limit).
@@ -19,6 +19,10 @@ That naive way is the strict one: it does less than grading. What an instructor 
 grade` would run is a shell loop of `grader check --hidden` (each run its own interpreter, worker,
 torch import and reference run, and a JSON report). That is timed too, on a smaller sample, and
 printed on its own line with its own ratio.
+
+With --dask, the same batch is graded again through `--scheduler`, on a local Dask cluster of as
+many single-threaded worker processes as there are workers (started before the clock starts, as an
+instructor's cluster would be), and printed against the local batch on the same cores.
 
 The shared machines this runs on change speed by 10-20% within minutes, so half of the naive sample
 and half of the bare forks run before the batch and half after it, and both halves are printed.
@@ -206,6 +210,7 @@ def main() -> None:
     parser.add_argument("--check-sample", type=int, default=20,
                         help="submissions graded by `grader check` one interpreter each, the shell loop's way")
     parser.add_argument("--workers", type=int, default=0)
+    parser.add_argument("--dask", action="store_true", help="grade the batch through a local Dask cluster too")
     args = parser.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="grader-bench-"))
     try:
@@ -228,6 +233,8 @@ def main() -> None:
         t0 = time.perf_counter()
         subprocess.run(cmd, cwd=REPO, check=True, capture_output=True)
         wall = time.perf_counter() - t0
+        dask_cmd = [sys.executable, "-m", "grader", "grade", str(subs), "-a", "linear_classifier", "--out", str(tmp / "dask")]
+        dask_wall = on_dask(dask_cmd, workers) if args.dask else None
         naive_after, fork_after = naive(naive_2, inputs, tmp, workers), bare_fork(forked_2, inputs, workers)
         loop_after = naive_check(looped_2, checks, workers)
         calls, limits = [], 0.0
@@ -277,8 +284,20 @@ def main() -> None:
               f"(no grader forking a fresh child per submission is more than {naive_batch / bound:.1f}x faster)")
         print(f"  grader grade against the bound:                {wall / bound:8.2f}x  "
               f"({wall - bound:.1f} s for the sandbox, the harness, the comparisons, the reports and start-up)")
+        if dask_wall is not None:
+            print(f"  --scheduler, a local Dask cluster of {workers} processes: {dask_wall:8.1f} s   "
+                  f"{dask_wall / wall:.2f}x the local batch")
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def on_dask(cmd: list[str], workers: int) -> float:
+    """Wall clock of `cmd --scheduler ...` on a local cluster started beforehand."""
+    from distributed import LocalCluster
+    with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+        t0 = time.perf_counter()
+        subprocess.run(cmd + ["--scheduler", cluster.scheduler_address], cwd=REPO, check=True, capture_output=True)
+        return time.perf_counter() - t0
 
 
 if __name__ == "__main__":

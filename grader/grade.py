@@ -61,7 +61,7 @@ class Prepared:
         self.cases = select_cases(spec, hidden, self.functions)
         self.expected = expected_outputs(spec, self.cases, worker)
         public = expected_mod.public_mistakes(spec) if spec.reference_dir is None else None
-        self.mistakes = MistakeOutputs(spec, public)
+        self.mistakes = MistakeOutputs(spec, public, self.cases)
         self.plans = [p for p in checks.plan(spec, hidden)   # checks with their own points, and their calls
                       if p.fn.name in self.functions]
         extra = [call for p in self.plans for call in p.calls]
@@ -107,11 +107,12 @@ def grade_submission(spec: AssignmentSpec, submission: Path, hidden: bool = Fals
         raise FileNotFoundError(f"{submission}: no such file or folder")
     own_worker = worker is None
     if own_worker:
-        worker = Worker(spec.framework)       # starts importing while the references are computed
+        worker = Worker(spec.framework)
     try:
         if prepared is None or prepared.hidden != hidden:
-            prepared = Prepared(spec, hidden)
-        cases, expected = prepared.cases, prepared.expected
+            # The reference runs in the worker too, in a child of its own: this process never
+            # imports torch, which on one CPU would double the time of a check.
+            prepared = Prepared(spec, hidden, worker=worker)
         if cells is None:
             modules = locate_modules(spec, submission)
         else:                    # other modules are not imported: the notebook's imports find them as Python would
@@ -127,10 +128,19 @@ def grade_submission(spec: AssignmentSpec, submission: Path, hidden: bool = Fals
         except WorkerError as e:
             reply, worker_error = None, str(e)
         check_results = _judge_checks(spec, prepared, modules, notebooks, worker, reply)
+        # Judged while the worker is up: the catalogued mistakes a wrong answer is compared with
+        # run in its children, as the reference did.
+        return _judged(spec, prepared, submission, hidden, notebooks, reply, worker_error, check_results,
+                       prepared.mistakes.via(worker), started, t0)
     finally:
         if own_worker:
             worker.close()
 
+
+def _judged(spec: AssignmentSpec, prepared: Prepared, submission: Path, hidden: bool, notebooks, reply,
+            worker_error: str, check_results: list, mistakes, started: datetime, t0: float) -> SubmissionResult:
+    """The submission's result from the worker's reply."""
+    cases, expected = prepared.cases, prepared.expected
     imported = reply.imported if reply and isinstance(reply.imported, dict) else {}
     import_errors = imported.get("errors") if isinstance(imported.get("errors"), dict) else {}
     import_errors = {**{m: notebooks.relocate(plain_error(e)) for m, e in import_errors.items()}, **notebooks.errors}
@@ -143,7 +153,7 @@ def grade_submission(spec: AssignmentSpec, submission: Path, hidden: bool = Fals
             result = not_run(fn, case, f"not run: {worker_error or 'no result from the worker'}")
         else:
             result = judge_case(spec, fn, case, expected[(fn.name, case.case_id)], outcome,
-                                import_errors, prepared.mistakes, files=notebooks.files)
+                                import_errors, mistakes, files=notebooks.files)
         fr.cases.append(result)
         by_function.setdefault(fn.name, []).append((case, result))
     for name, pairs in by_function.items():

@@ -641,6 +641,22 @@ def test_usage_errors_exit_2_with_one_line(tmp_path):
 
 
 @pytest.mark.slow
+def test_gradescope_setup_installs_the_numpy_and_torch_this_checkout_grades_with(tmp_path):
+    """An image rebuilt months later must grade as the instructor's checkout did: pinned versions."""
+    import importlib.metadata
+    archive = tmp_path / "autograder.zip"
+    proc = subprocess.run([GRADER, "gradescope", "linear_classifier", "--out", str(archive)], cwd=REPO,
+                          capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    setup = zipfile.ZipFile(archive).read("setup.sh").decode()
+    torch = importlib.metadata.version("torch").split("+")[0]
+    numpy = importlib.metadata.version("numpy")
+    assert f"pip install torch=={torch} --index-url https://download.pytorch.org/whl/cpu" in setup
+    assert f"pip install numpy=={numpy}\n" in setup
+    assert setup.index("numpy==") < setup.index("torch==") < setup.index("./grader-src")
+
+
+@pytest.mark.slow
 def test_gradescope_autograder_zip_grades_a_submission_as_gradescope_runs_it(tmp_path):
     """Unpacked as Gradescope does (/autograder/source), run_autograder writes results.json."""
     archive = tmp_path / "autograder.zip"

@@ -3,13 +3,15 @@
     grader gradescope linear_classifier --out autograder.zip
 
 The zip holds Gradescope's two scripts and everything they need: `setup.sh` installs the grader
-(its source is in the zip) and, for a torch assignment, the CPU build of torch; `run_autograder`
+(its source is in the zip), the numpy and, for a torch assignment, the CPU build of the torch that
+this checkout grades with (pinned: an image rebuilt later grades the same way); `run_autograder`
 grades `/autograder/submission` on the public and hidden cases and writes
 `/autograder/results/results.json`. The assignment travels with its hidden part and reference:
 the zip is for Gradescope, never for students.
 """
 from __future__ import annotations
 
+import importlib.metadata
 import zipfile
 from pathlib import Path
 
@@ -21,9 +23,11 @@ SETUP = """#!/usr/bin/env bash
 set -euo pipefail
 cd "${AUTOGRADER_ROOT:-/autograder}/source"
 python3 -m pip install --upgrade pip
+# The versions the instructor's checkout graded with when this zip was made.
+python3 -m pip install numpy==%(numpy)s
 %(torch)spython3 -m pip install ./grader-src
 """
-TORCH = "python3 -m pip install torch --index-url https://download.pytorch.org/whl/cpu\n"
+TORCH = "python3 -m pip install torch==%s --index-url https://download.pytorch.org/whl/cpu\n"
 
 RUN = """#!/usr/bin/env bash
 # Gradescope runs this for every submission.
@@ -62,6 +66,16 @@ packages = %(packages)s
 """
 
 
+def installed(spec: AssignmentSpec, package: str) -> str:
+    """The version of `package` here, without a local label (2.13.0, not 2.13.0+cpu: the CPU index
+    has its own); the zip pins it."""
+    try:
+        return importlib.metadata.version(package).split("+")[0]
+    except importlib.metadata.PackageNotFoundError:
+        raise SpecError(spec.path, "framework", f"{package} is not installed here: install the version the "
+                                                "autograder should grade with, and check the assignment with it") from None
+
+
 def gradescope_zip(spec: AssignmentSpec, out: Path) -> list[str]:
     """Write the autograder zip; returns the names it holds."""
     if spec.reference_dir is None or not spec.reference_dir.is_dir():
@@ -74,7 +88,8 @@ def gradescope_zip(spec: AssignmentSpec, out: Path) -> list[str]:
             info.compress_type = zipfile.ZIP_DEFLATED
             z.writestr(info, text)
 
-        add("setup.sh", SETUP % {"torch": TORCH if spec.framework == "torch" else ""}, executable=True)
+        torch = TORCH % installed(spec, "torch") if spec.framework == "torch" else ""
+        add("setup.sh", SETUP % {"numpy": installed(spec, "numpy"), "torch": torch}, executable=True)
         add("run_autograder", RUN, executable=True)
         packages = sorted(".".join(("grader",) + p.parent.relative_to(package).parts)
                           for p in package.rglob("__init__.py") if "__pycache__" not in p.parts)

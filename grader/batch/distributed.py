@@ -22,30 +22,33 @@ from grader.spec import AssignmentSpec
 
 CONNECT_TIMEOUT = 30                 # seconds to reach the scheduler before saying so
 
-# Per Dask worker process: (spec path, hidden) -> (spec digest, spec, prepared cases, {thread: grader
-# worker}). A Dask worker may run several tasks at once (one per thread), and a grader worker runs
+# Per Dask worker process: (spec path, hidden) -> [spec digest, spec, prepared cases, {thread: grader
+# worker}]. A Dask worker may run several tasks at once (one per thread), and a grader worker runs
 # one job at a time, so each thread has its own; a spec that changed since (a long-lived cluster)
-# replaces the entry, and its grader workers are closed.
+# replaces the entry, and its grader workers are closed. The prepared cases are made by the first
+# task, with its grader worker: the reference and the catalogued mistakes run in that worker's
+# children, so that the Dask worker process itself never imports torch.
 _STATE: dict = {}
 _LOCK = threading.Lock()
 
 
 def grade_remote(spec_path: str, submission: str, hidden: bool, digest: str) -> dict:
     """Runs on a Dask worker: grade one submission with this thread's warm grader worker."""
-    from grader.grade import grade_or_report
+    from grader.grade import Prepared, grade_or_report
     entry = _entry(spec_path, hidden, digest)
-    spec, prepared, workers = entry[1:]
+    spec, workers = entry[1], entry[3]
     with _LOCK:
         worker = workers.get(threading.get_ident())
         if worker is None:
             from grader.run.worker import Worker
             worker = workers[threading.get_ident()] = Worker(spec.framework)
-    return grade_or_report(spec, Path(submission), hidden, worker, prepared).to_dict()
+        if entry[2] is None:
+            entry[2] = Prepared(spec, hidden, worker=worker)
+    return grade_or_report(spec, Path(submission), hidden, worker, entry[2]).to_dict()
 
 
 def _entry(spec_path: str, hidden: bool, digest: str) -> tuple:
     from grader.batch.discover import BatchError, spec_digest
-    from grader.grade import Prepared
     from grader.spec import load_spec
 
     key = (spec_path, hidden)
@@ -59,7 +62,7 @@ def _entry(spec_path: str, hidden: bool, digest: str) -> tuple:
             if entry is not None:
                 for worker in entry[3].values():
                     worker.close()
-            entry = _STATE[key] = (digest, spec, Prepared(spec, hidden), {})
+            entry = _STATE[key] = [digest, spec, None, {}]
         return entry
 
 

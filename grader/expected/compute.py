@@ -2,9 +2,10 @@
 
 The reference runs each case's steps exactly as the student's code does (grader/run/execute.py),
 on its own chain: a backward function's expected outputs come from the reference's forward and the
-reference's cache. In the instructor's checkout it runs in the grader's own process (it is trusted
-code); a batch has a worker run it instead, in a child of its own (`from_worker`), so that the
-grader's process never imports torch. The catalogued mistakes (mistakes.py) run the same way.
+reference's cache. `grader check` and `grader grade` have their worker run it, in a child of its
+own (`from_worker`), so that the grader's process never imports torch; it runs in the grader's own
+process (it is trusted code) when the worker fails, and for the Python API's callers without a
+worker (`grader release`, the pytest plugin). The catalogued mistakes (mistakes.py) run the same way.
 
 Expected outputs are Outcomes (grader/run/outcome.py): {(function, case id): the reference's Outcome}.
 """
@@ -117,6 +118,11 @@ def _not_written(path: Path, fn: FunctionSpec) -> ReferenceError_:
 # Running the reference (or a variant) in a worker's child
 
 
+# The reference's own limits in a worker: it is trusted, and a slow reference (a large case of a
+# faster_than check) is the assignment's business, not a time limit's. The memory limit stays.
+REFERENCE_TIMEOUT = 120.0
+
+
 def run_reference(spec: AssignmentSpec, items, worker, sources: dict | None = None):
     """The worker's reply to the reference's calls, run in a child of its own (the student's child
     never has the reference); `sources` ({module: code}) stands for module files."""
@@ -124,17 +130,24 @@ def run_reference(spec: AssignmentSpec, items, worker, sources: dict | None = No
     modules = {m: str(spec.reference_dir / f"{m}.py") for m in spec.modules}
     job = build_job(spec, calls, modules, spec.reference_dir)
     job["sources"] = sources or {}
+    limits = job["limits"]
+    job["limits"] = {**limits, "case_timeout": max(limits["case_timeout"], REFERENCE_TIMEOUT),
+                     "import_timeout": max(limits["import_timeout"], REFERENCE_TIMEOUT), "skip_after_timeouts": 0}
     return worker.run(job, inputs)
 
 
-def in_worker(spec: AssignmentSpec, items, worker, sources: dict | None = None) -> list[Outcome]:
+def in_worker(spec: AssignmentSpec, items, worker, sources: dict | None = None,
+              raise_worker_errors: bool = False) -> list[Outcome]:
     """The reference's Outcome on each call, computed by `worker` in a child of its own, so that
-    this process never imports torch. A worker that fails gives Outcomes of status "crashed"."""
+    this process never imports torch. A worker that fails raises WorkerError (`raise_worker_errors`,
+    for a caller that has another way), or gives Outcomes of status "crashed"."""
     from grader.run.worker import WorkerError
     calls = [as_call(item) for item in items]
     try:
         reply = run_reference(spec, calls, worker, sources)
     except WorkerError as e:
+        if raise_worker_errors:
+            raise
         return [Outcome(status="crashed", error={"message": str(e)}) for _ in calls]
     imported = reply.imported if isinstance(reply.imported, dict) else {}
     errors = imported.get("errors") or {}
@@ -149,9 +162,14 @@ def in_worker(spec: AssignmentSpec, items, worker, sources: dict | None = None) 
 
 
 def from_worker(spec: AssignmentSpec, cases: list[tuple[FunctionSpec, Case]], worker) -> dict:
-    """from_reference's outcomes, computed by `worker` (see in_worker), with its errors."""
-    return {(fn.name, case.case_id): _checked(spec, fn, case, outcome)
-            for (fn, case), outcome in zip(cases, in_worker(spec, cases, worker))}
+    """from_reference's outcomes, computed by `worker` (see in_worker), with its errors; computed in
+    this process instead when the worker itself fails (it could not start, say)."""
+    from grader.run.worker import WorkerError
+    try:
+        outcomes = in_worker(spec, cases, worker, raise_worker_errors=True)
+    except WorkerError:
+        return from_reference(spec, cases)
+    return {(fn.name, case.case_id): _checked(spec, fn, case, outcome) for (fn, case), outcome in zip(cases, outcomes)}
 
 
 def _import_reference(spec: AssignmentSpec, module: str, source: str | None = None, label: str = ""):

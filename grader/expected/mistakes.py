@@ -181,18 +181,24 @@ class MistakeOutputs:
     """What each mistake returns on a case ({output name: tree}), or what it raised (Raised): run from
     the catalogue, or read from the handout."""
 
-    def __init__(self, spec: AssignmentSpec, public_file: dict | None = None):
+    def __init__(self, spec: AssignmentSpec, public_file: dict | None = None, cases=()):
         self.spec = spec
         self.catalogue = load_catalogue(spec) if spec.reference_dir is not None else Catalogue([], [])
         self._public = public_file or {}
         self._cache: dict = {}
+        self._cases = list(cases)        # [(FunctionSpec, Case)]: what a mistake run in a worker runs on
 
-    def candidates(self, fn: FunctionSpec, case: Case) -> list[tuple[str, str, dict | Raised | None]]:
+    def candidates(self, fn: FunctionSpec, case: Case, worker=None) -> list[tuple[str, str, dict | Raised | None]]:
         """(name, sentence, outputs) for each mistake touching fn: its outputs ({output name: tree}),
-        what it raised (Raised), or None when it matches nothing."""
+        what it raised (Raised), or None when it matches nothing. A mistake not computed yet runs in
+        a child of `worker` when given (on all of fn's cases at once), else in this process."""
         if not self.catalogue.mistakes:
             return list(self._public.get(fn.name, {}).get(case.case_id, []))
-        return [(m.name, m.sentence, self.outputs(m, fn, case)) for m in self.catalogue.touching(fn.name)]
+        return [(m.name, m.sentence, self.outputs(m, fn, case, worker)) for m in self.catalogue.touching(fn.name)]
+
+    def via(self, worker) -> "_Via":
+        """These outputs, computing the missing ones in children of `worker`."""
+        return _Via(self, worker)
 
     def prime(self, cases, workers=()) -> None:
         """Compute every mistake's outputs on `cases` [(FunctionSpec, Case)] now rather than when
@@ -234,10 +240,12 @@ class MistakeOutputs:
         except SpecError:              # an edit that does not apply: a variant that matches nothing
             return None
 
-    def _in_worker(self, mistake: Mistake, cases, worker) -> list:
+    def _in_worker(self, mistake: Mistake, cases, worker, raise_worker_errors: bool = False) -> list:
         from grader.expected import in_worker
         sources = self._sources(mistake)
-        return in_worker(self.spec, cases, worker, sources) if sources is not None else [None] * len(cases)
+        if sources is None:
+            return [None] * len(cases)
+        return in_worker(self.spec, cases, worker, sources, raise_worker_errors=raise_worker_errors)
 
     def _in_process(self, mistake: Mistake, cases) -> list:
         from grader.expected import run_in_process
@@ -250,8 +258,26 @@ class MistakeOutputs:
         except Exception:  # noqa: BLE001 - a variant that does not even import matches nothing
             return [None] * len(cases)
 
-    def outputs(self, mistake: Mistake, fn: FunctionSpec, case: Case) -> dict | None:
+    def outputs(self, mistake: Mistake, fn: FunctionSpec, case: Case, worker=None) -> dict | None:
         key = (mistake.name, fn.name, case.case_id)
+        if key not in self._cache and worker is not None:
+            from grader.run.worker import WorkerError
+            mine = [(f, c) for f, c in self._cases if f.name == fn.name and c.case_id != case.case_id
+                    and (mistake.name, f.name, c.case_id) not in self._cache] + [(fn, case)]
+            try:
+                self._store(mistake, mine, self._in_worker(mistake, mine, worker, raise_worker_errors=True))
+            except WorkerError:
+                pass                     # the worker failed, not the mistake: this process runs it
         if key not in self._cache:
             self._store(mistake, [(fn, case)], self._in_process(mistake, [(fn, case)]))
         return self._cache[key]
+
+
+class _Via:
+    """MistakeOutputs as judge_case asks them, with the worker to run missing mistakes in."""
+
+    def __init__(self, outputs: MistakeOutputs, worker):
+        self._outputs, self._worker = outputs, worker
+
+    def candidates(self, fn: FunctionSpec, case: Case) -> list:
+        return self._outputs.candidates(fn, case, self._worker)

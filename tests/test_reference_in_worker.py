@@ -1,0 +1,55 @@
+"""`grader check` runs the reference and the catalogued mistakes in its worker, never in its own
+process (which then never imports torch: on one CPU that import would be paid twice), falls back to
+its own process when the worker fails, and loses no diagnosis either way."""
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+from conftest import REPO
+from grader.grade import grade_submission
+from grader.run.worker import Worker, WorkerError
+
+BOB = REPO / "examples" / "linear_classifier" / "bob"
+pytestmark = pytest.mark.slow                   # each grades a submission in a worker
+
+DIAGNOSIS = "dW has `reg * W` where it needs `2 * reg * W`"
+
+
+def test_a_hidden_check_never_imports_torch_in_the_graders_process():
+    script = textwrap.dedent(f"""
+        import sys
+        from grader.grade import grade_submission
+        from grader.spec import load_spec
+        result = grade_submission(load_spec({str(REPO / "assignments" / "linear_classifier")!r}), {str(BOB)!r}, hidden=True)
+        messages = [c.diagnosis for fn in result.functions for c in fn.cases]
+        print(result.earned, result.possible, "torch" in sys.modules, any({DIAGNOSIS!r} in m for m in messages))
+    """)
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["5.5", "20.0", "False", "True"]
+
+
+class ReferenceRefused(Worker):
+    """A worker that fails whenever it is asked to run the reference or a variant of it."""
+
+    def __init__(self, spec, *args, **kwargs):
+        self.reference_dir = str(spec.reference_dir)
+        super().__init__(*args, **kwargs)
+
+    def run(self, job, inputs):
+        if job["submission_dir"] == self.reference_dir:
+            raise WorkerError("the worker could not start (as if)")
+        return super().run(job, inputs)
+
+
+def test_when_the_worker_cannot_run_the_reference_this_process_does_and_diagnoses_as_well(spec):
+    with ReferenceRefused(spec, spec.framework) as worker:
+        result = grade_submission(spec, BOB, hidden=True, worker=worker)
+    with Worker(spec.framework) as worker:
+        normal = grade_submission(spec, BOB, hidden=True, worker=worker)
+    assert (result.earned, result.possible) == (normal.earned, normal.possible) == (5.5, 20)
+    diagnoses = lambda r: [c.diagnosis for fn in r.functions for c in fn.cases]
+    assert diagnoses(result) == diagnoses(normal)
+    assert any(DIAGNOSIS in d for d in diagnoses(result))
