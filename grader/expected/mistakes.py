@@ -1,8 +1,8 @@
 """The mistake catalogue: named variants of the reference, each one typical error, with a sentence.
 
 `assignments/NAME/mistakes.yaml` (instructor-only: its edits quote solution code) lists them.
-Variants run like the reference (they are the instructor's code): in the grader's process, or in
-a worker's child of their own during a batch. Grading uses their outputs to recognise a student's
+Variants run like the reference (they are the instructor's code): in a worker's child of their own
+(`grader check` and `grader grade`), or in the grader's process when there is no worker or it fails. Grading uses their outputs to recognise a student's
 mistake on the same case; `grader release` writes their outputs on the public cases into the
 handout, so a student's self-check can recognise mistakes too without seeing any code.
 
