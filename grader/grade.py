@@ -62,6 +62,7 @@ class Prepared:
         self.expected = expected_outputs(spec, self.cases, worker)
         public = expected_mod.public_mistakes(spec) if spec.reference_dir is None else None
         self.mistakes = MistakeOutputs(spec, public)
+        self.mistakes.expect(self.cases)
         self.plans = [p for p in checks.plan(spec, hidden)   # checks with their own points, and their calls
                       if p.fn.name in self.functions]
         extra = [call for p in self.plans for call in p.calls]
