@@ -57,7 +57,8 @@ def factors(fn: FunctionSpec, got: dict, expected: dict, unregularized: dict, di
 
 def describe(fn: FunctionSpec, found: dict[str, float], dims: dict) -> str:
     """The sentence for the student: how much of the term each output has, and whether they agree."""
-    text = f"Only the regularization term (weighed by `{fn.regularization}`) is off: " + "; ".join(share(fn, n, c, dims) for n, c in found.items()) + "."
+    text = (f"Only the regularization term (weighed by `{fn.regularization}`) is off: "
+            + "; ".join(share(fn, n, c, dims) for n, c in found.items()) + ".")
     distinct = set(found.values())
     names = " and ".join(f"`{n}`" for n in found)
     if len(distinct) > 1:
