@@ -288,10 +288,10 @@ def diagnose(fn: FunctionSpec, case: Case, got: dict, broken: set | None, mistak
     starter = mistakes.starter(fn, case)
     unwritten = _unwritten_outputs(fn, got, expected, starter.outputs) if starter is not None and starter.ok else []
     if unwritten:
-        names = " and ".join(f"`{n}`" for n in unwritten)
+        names = " and ".join(f"`{values.show(fn.output(n).path)}`" for n in unwritten)
         return (f"{names} {'is' if len(unwritten) == 1 else 'are'} still what the handout's starting code makes "
                 f"({_starting_values(fn, starter.outputs, unwritten)}), and the rest is right: that part is not "
-                "written yet.")
+                "written yet, or what it computes is not stored there.")
     unregularized = mistakes.unregularized(fn, case)
     factors = regularization.factors(fn, got, expected, unregularized, case.dims) if unregularized is not None else None
     if factors:
@@ -357,9 +357,9 @@ def _starting_values(fn: FunctionSpec, outputs: dict, names: list) -> str:
     for name in names:
         leaf = outputs.get(name)
         if isinstance(leaf, values.Leaf) and not leaf.is_number and leaf.kind == "none":
-            said.append(f"{name} None")
+            said.append(f"{values.show(fn.output(name).path)} None")
         elif isinstance(leaf, values.Leaf) and leaf.is_number and not np.any(leaf.array):
-            said.append(f"{name} {'0' if np.size(leaf.array) == 1 else 'all zeros'}")
+            said.append(f"{values.show(fn.output(name).path)} {'0' if np.size(leaf.array) == 1 else 'all zeros'}")
     return ", ".join(said)
 
 
