@@ -61,7 +61,8 @@ class Prepared:
         self.cases = select_cases(spec, hidden, self.functions)
         self.expected = expected_outputs(spec, self.cases, worker)
         public = expected_mod.public_mistakes(spec) if spec.reference_dir is None else None
-        self.mistakes = MistakeOutputs(spec, public, self.cases)
+        self.mistakes = MistakeOutputs(spec, public)
+        self.mistakes.expect(self.cases)
         self.plans = [p for p in checks.plan(spec, hidden)   # checks with their own points, and their calls
                       if p.fn.name in self.functions]
         extra = [call for p in self.plans for call in p.calls]
@@ -130,15 +131,16 @@ def grade_submission(spec: AssignmentSpec, submission: Path, hidden: bool = Fals
         check_results = _judge_checks(spec, prepared, modules, notebooks, worker, reply)
         # Judged while the worker is up: the catalogued mistakes a wrong answer is compared with
         # run in its children, as the reference did.
-        return _judged(spec, prepared, submission, hidden, notebooks, reply, worker_error, check_results,
-                       prepared.mistakes.via(worker), started, t0)
+        with prepared.mistakes.running_in(worker):
+            return _judged(spec, prepared, submission, hidden, notebooks, reply, worker_error, check_results,
+                           started, t0)
     finally:
         if own_worker:
             worker.close()
 
 
 def _judged(spec: AssignmentSpec, prepared: Prepared, submission: Path, hidden: bool, notebooks, reply,
-            worker_error: str, check_results: list, mistakes, started: datetime, t0: float) -> SubmissionResult:
+            worker_error: str, check_results: list, started: datetime, t0: float) -> SubmissionResult:
     """The submission's result from the worker's reply."""
     cases, expected = prepared.cases, prepared.expected
     imported = reply.imported if reply and isinstance(reply.imported, dict) else {}
@@ -153,7 +155,7 @@ def _judged(spec: AssignmentSpec, prepared: Prepared, submission: Path, hidden: 
             result = not_run(fn, case, f"not run: {worker_error or 'no result from the worker'}")
         else:
             result = judge_case(spec, fn, case, expected[(fn.name, case.case_id)], outcome,
-                                import_errors, mistakes, files=notebooks.files)
+                                import_errors, prepared.mistakes, files=notebooks.files)
         fr.cases.append(result)
         by_function.setdefault(fn.name, []).append((case, result))
     for name, pairs in by_function.items():

@@ -1083,7 +1083,8 @@ def test_a_message_counting_other_wrong_outputs_uses_the_plural(runs):
 
 
 def test_an_all_zero_output_is_not_called_zero_times_the_expected_value(runs):
-    details = runs[f"{LAYERS}:wrong"].case("adam", "public-1")["details"]
+    case = runs[f"{LAYERS}:wrong"].case("adam", "public-1")
+    details = case["details"] + case["diagnosis"]           # config['m'] left at its start: named as such
     assert "config['m']" in details
     assert "0 times the expected value" not in details, details
 

@@ -49,9 +49,11 @@ PROMPT = re.compile(r"^\s*#\s*PROMPT:\s?(.*?)\s*$")
 ASSIGNMENT = re.compile(r"^([A-Za-z_][A-Za-z0-9_.,\[\] ]*?)\s*(=|\+=|-=|\*=|/=)\s*\S")
 
 
-def strip_solutions(source: str, filename: str = "<reference>") -> str:
+def strip_solutions(source: str, filename: str = "<reference>", stub: str = "raise") -> str:
     """The source with every solution block replaced by its prompt (or a TODO) and a stub that raises
-    NotImplementedError."""
+    NotImplementedError; with `stub="pass"`, a `pass` instead (CS231n's handouts have one): the starter
+    code a student runs who deleted the raise and wrote nothing, which returns what the code around the
+    blocks sets (loss 0, a gradient of zeros, None)."""
     out, inside, function, prompt, block_started = [], False, None, [], False
     classes: list[tuple[int, str]] = []                  # (indent, name) of the classes the line is in
     for number, line in enumerate(source.splitlines(keepends=True), start=1):
@@ -80,7 +82,7 @@ def strip_solutions(source: str, filename: str = "<reference>") -> str:
             todo = prompt or ["your code here (see the docstring)."]
             out.append(f"{pad}# TODO: {todo[0]}\n")
             out += [f"{pad}#       {text}\n".rstrip() + "\n" for text in todo[1:]]
-            out.append(f'{pad}raise NotImplementedError("{what}")\n')
+            out.append(f'{pad}raise NotImplementedError("{what}")\n' if stub == "raise" else f"{pad}pass\n")
             inside = block_started = False
             continue
         if inside:

@@ -1,8 +1,8 @@
 """The mistake catalogue: named variants of the reference, each one typical error, with a sentence.
 
 `assignments/NAME/mistakes.yaml` (instructor-only: its edits quote solution code) lists them.
-Variants run like the reference (they are the instructor's code): in a worker's child of their own
-(`grader check` and `grader grade`), or in the grader's process when there is no worker or it fails. Grading uses their outputs to recognise a student's
+Variants run like the reference (they are the instructor's code): in the grader's process, or in
+a worker's child of their own during a batch. Grading uses their outputs to recognise a student's
 mistake on the same case; `grader release` writes their outputs on the public cases into the
 handout, so a student's self-check can recognise mistakes too without seeing any code.
 
@@ -18,12 +18,14 @@ touches the backward graded on that cache).
 from __future__ import annotations
 
 import ast
+import contextlib
+import threading
 from dataclasses import dataclass
 
 import numpy as np
 
 from grader.cases import Case
-from grader.run.outcome import Raised
+from grader.run.outcome import Outcome, Raised
 from grader.spec import AssignmentSpec, FunctionSpec, SpecError
 
 CATALOGUE_FILE = "mistakes.yaml"
@@ -36,6 +38,7 @@ class Mistake:
     edits: tuple          # (functions or methods, old, new)
     must_pass: bool       # a "not mistake": a correct solution written differently
     touches: tuple = ()   # the graded functions it must make fail
+    parts: tuple = ()     # a composition (two mistakes at once): their names
 
     @property
     def functions(self) -> tuple:
@@ -177,107 +180,224 @@ def variant_source(source: str, mistake: Mistake, filename: str = "reference") -
     return source
 
 
+STARTER = "<starter>"                 # the handout's code, run as a student who wrote nothing has it
+UNREGULARIZED = "<regularization 0>"  # the reference with the case's regularization argument set to 0
+
+
+def compositions(catalogue: Catalogue) -> list[Mistake]:
+    """Every two mistakes that touch a common function, made at once: students rarely make one
+    mistake alone. Each pair's edits are applied one mistake's first, else the other's (an edit may
+    quote what the other one changes); a pair whose edits apply in neither order matches nothing."""
+    out = []
+    for i, a in enumerate(catalogue.mistakes):
+        for b in catalogue.mistakes[i + 1:]:
+            touches = tuple(f for f in a.touches if f in b.touches)
+            if touches:
+                out.append(Mistake(f"{a.name}+{b.name}", f"two mistakes at once. (1) {a.sentence} (2) {b.sentence}",
+                                   a.edits + b.edits, must_pass=False, touches=touches, parts=(a.name, b.name)))
+    return out
+
+
 class MistakeOutputs:
     """What each mistake returns on a case ({output name: tree}), or what it raised (Raised): run from
-    the catalogue, or read from the handout."""
+    the catalogue, or read from the handout. With the reference, also what the diagnosis compares a
+    wrong answer with beyond the catalogue: every two mistakes at once (`compositions`), the handout's
+    starter code (`starter`), and the reference without its regularization term (`unregularized`)."""
 
-    def __init__(self, spec: AssignmentSpec, public_file: dict | None = None, cases=()):
+    def __init__(self, spec: AssignmentSpec, public_file: dict | None = None):
         self.spec = spec
         self.catalogue = load_catalogue(spec) if spec.reference_dir is not None else Catalogue([], [])
+        self.pairs = compositions(self.catalogue)
         self._public = public_file or {}
-        self._cache: dict = {}
-        self._cases = list(cases)        # [(FunctionSpec, Case)]: what a mistake run in a worker runs on
+        self._cache: dict = {}                 # (variant, function, case id) -> its Outcome, or None
+        self._sources: dict = {}               # variant -> {module: code}, or None when its edits do not apply
+        self._by_name = {m.name: m for m in self.catalogue.mistakes + self.pairs}
+        self._expected: list = []               # the cases outputs will be asked for (`expect`)
+        self._local = threading.local()         # .worker: where this thread's missing variants run (`running_in`)
 
-    def candidates(self, fn: FunctionSpec, case: Case, worker=None) -> list[tuple[str, str, dict | Raised | None]]:
+    @contextlib.contextmanager
+    def running_in(self, worker):
+        """Within the block, a variant this thread needs and nobody computed yet runs in a child of
+        `worker` (falling back to this process if the worker fails), as the reference did: the grader's
+        process then never imports torch for a diagnosis."""
+        before = getattr(self._local, "worker", None)
+        self._local.worker = worker
+        try:
+            yield
+        finally:
+            self._local.worker = before
+
+    def candidates(self, fn: FunctionSpec, case: Case) -> list[tuple[str, str, dict | Raised | None]]:
         """(name, sentence, outputs) for each mistake touching fn: its outputs ({output name: tree}),
-        what it raised (Raised), or None when it matches nothing. A mistake not computed yet runs in
-        a child of `worker` when given (on all of fn's cases at once), else in this process."""
+        what it raised (Raised), or None when it matches nothing."""
         if not self.catalogue.mistakes:
             return list(self._public.get(fn.name, {}).get(case.case_id, []))
-        return [(m.name, m.sentence, self.outputs(m, fn, case, worker)) for m in self.catalogue.touching(fn.name)]
+        return [(m.name, m.sentence, self.outputs(m, fn, case)) for m in self.catalogue.touching(fn.name)]
 
-    def via(self, worker) -> "_Via":
-        """These outputs, computing the missing ones in children of `worker`."""
-        return _Via(self, worker)
+    def composed(self, fn: FunctionSpec, case: Case) -> list[tuple[Mistake, dict | Raised | None, list]]:
+        """(pair, its outputs, its two mistakes' outputs) for each two catalogued mistakes touching fn
+        (none without the reference)."""
+        return [(m, self.outputs(m, fn, case), [self.outputs(self._by_name[p], fn, case) for p in m.parts])
+                for m in self.pairs if fn.name in m.touches]
+
+    def starter(self, fn: FunctionSpec, case: Case) -> Outcome | None:
+        """What the handout's starter code (its TODOs left as `pass`) comes to on this case; None
+        without the reference."""
+        if self.spec.reference_dir is None:
+            return None
+        return self._outcome(STARTER, fn, case)
+
+    def unregularized(self, fn: FunctionSpec, case: Case) -> dict | None:
+        """The reference's outputs with the function's regularization argument set to 0, when it has
+        one and the case's is not 0 already; else None."""
+        if self.spec.reference_dir is None or not _regularized(fn, case):
+            return None
+        outcome = self._outcome(UNREGULARIZED, fn, case)
+        return outcome.outputs if outcome is not None and outcome.ok else None
 
     def prime(self, cases, workers=()) -> None:
-        """Compute every mistake's outputs on `cases` [(FunctionSpec, Case)] now rather than when
-        first needed: a batch needs nearly all of them. With `workers`, each mistake runs in a child
-        of one of them (the mistakes shared out), and this process never imports torch."""
-        if not self.catalogue.mistakes:
+        """Compute every variant's outputs on `cases` [(FunctionSpec, Case)] now rather than when
+        first needed: a batch needs nearly all of them. With `workers`, each variant runs in a child
+        of one of them (the variants shared out), and this process never imports torch."""
+        if self.spec.reference_dir is None:
             return
+        variants = [m.name for m in self.catalogue.mistakes + self.pairs] + [STARTER, UNREGULARIZED]
         if not workers:
-            for mistake in self.catalogue.mistakes:
-                mine = [(fn, case) for fn, case in cases if fn.name in mistake.touches
-                        and (mistake.name, fn.name, case.case_id) not in self._cache]
-                self._store(mistake, mine, self._in_process(mistake, mine))
+            for variant in variants:
+                mine = [(fn, case) for fn, case in self._runs_on(variant, cases)
+                        if (variant, fn.name, case.case_id) not in self._cache]
+                self._store(variant, mine, self._in_process(variant, mine))
             return
         from grader.run.worker import on_workers
 
-        def run(worker, mistake: Mistake) -> tuple:
-            mine = [(fn, case) for fn, case in cases if fn.name in mistake.touches]
-            return mistake, mine, self._in_worker(mistake, mine, worker) if mine else []
+        def run(worker, variant: str) -> tuple:
+            mine = self._runs_on(variant, cases)
+            return variant, mine, self._in_worker(variant, mine, worker) if mine else []
 
-        for mistake, mine, outcomes in on_workers(workers, run, self.catalogue.mistakes):
-            self._store(mistake, mine, outcomes)
+        for variant, mine, outcomes in on_workers(workers, run, variants):
+            self._store(variant, mine, outcomes)
 
-    def _store(self, mistake: Mistake, cases, outcomes) -> None:
-        """What each variant call came to: its outputs, what it raised in a graded step (Raised), or None."""
+    def _runs_on(self, variant: str, cases) -> list:
+        if variant == STARTER:
+            return list(cases)
+        if variant == UNREGULARIZED:
+            return [(fn, case) for fn, case in cases if _regularized(fn, case)]
+        return [(fn, case) for fn, case in cases if fn.name in self._by_name[variant].touches]
+
+    def _store(self, variant: str, cases, outcomes) -> None:
         for (fn, case), outcome in zip(cases, outcomes):
-            value = None
-            if outcome is not None and outcome.ok:
-                value = outcome.outputs
-            elif outcome is not None and outcome.step is not None:
-                steps = fn.steps_for(case.spec)
-                if 0 <= outcome.step < len(steps) and steps[outcome.step].graded:
-                    value = Raised.of(outcome)
-            self._cache[(mistake.name, fn.name, case.case_id)] = value
+            self._cache[(variant, fn.name, case.case_id)] = outcome
 
-    def _sources(self, mistake: Mistake) -> dict | None:
-        try:
-            return {m: variant_source(path.read_text(), mistake, str(path)) for m in self.spec.modules
-                    for path in [self.spec.reference_dir / f"{m}.py"]}
-        except SpecError:              # an edit that does not apply: a variant that matches nothing
-            return None
+    def _variant_sources(self, variant: str) -> dict | None:
+        """{module: code} of a variant ({} is the reference's own files), or None when its edits do not apply."""
+        if variant not in self._sources:
+            from grader.authoring.release import strip_solutions
+            reference = {m: (self.spec.reference_dir / f"{m}.py") for m in self.spec.modules}
+            if variant == UNREGULARIZED:
+                found = {}
+            elif variant == STARTER:
+                found = {m: strip_solutions(path.read_text(), str(path), stub="pass") for m, path in reference.items()}
+            else:
+                found = _edited(self._by_name[variant], reference, self._by_name)
+            self._sources[variant] = found
+        return self._sources[variant]
 
-    def _in_worker(self, mistake: Mistake, cases, worker, raise_worker_errors: bool = False) -> list:
+    def _calls(self, variant: str, cases) -> list:
+        """The calls a variant makes: the cases as they are, or with the regularization argument at 0."""
+        if variant != UNREGULARIZED:
+            return list(cases)
+        return [(fn, Case(case.function, case.spec, case.dims, {**case.args, fn.regularization: 0.0}))
+                for fn, case in cases]
+
+    def _in_worker(self, variant: str, cases, worker, raise_worker_errors: bool = False) -> list:
         from grader.expected import in_worker
-        sources = self._sources(mistake)
+        sources = self._variant_sources(variant)
         if sources is None:
             return [None] * len(cases)
-        return in_worker(self.spec, cases, worker, sources, raise_worker_errors=raise_worker_errors)
+        return in_worker(self.spec, self._calls(variant, cases), worker, sources, raise_worker_errors=raise_worker_errors)
 
-    def _in_process(self, mistake: Mistake, cases) -> list:
+    def _in_process(self, variant: str, cases) -> list:
         from grader.expected import run_in_process
-        sources = self._sources(mistake)
+        sources = self._variant_sources(variant)
         if sources is None or not cases:
             return [None] * len(cases)
         try:
-            with np.errstate(all="ignore"):       # overflow is what some mistakes are about
-                return run_in_process(self.spec, cases, sources, label=mistake.name)
+            with np.errstate(all="ignore"), _one_thread(self.spec.framework):   # overflow is what some mistakes are about
+                return run_in_process(self.spec, self._calls(variant, cases), sources, label=variant)
         except Exception:  # noqa: BLE001 - a variant that does not even import matches nothing
             return [None] * len(cases)
 
-    def outputs(self, mistake: Mistake, fn: FunctionSpec, case: Case, worker=None) -> dict | None:
-        key = (mistake.name, fn.name, case.case_id)
-        if key not in self._cache and worker is not None:
-            from grader.run.worker import WorkerError
-            mine = [(f, c) for f, c in self._cases if f.name == fn.name and c.case_id != case.case_id
-                    and (mistake.name, f.name, c.case_id) not in self._cache] + [(fn, case)]
-            try:
-                self._store(mistake, mine, self._in_worker(mistake, mine, worker, raise_worker_errors=True))
-            except WorkerError:
-                pass                     # the worker failed, not the mistake: this process runs it
+    def _outcome(self, variant: str, fn: FunctionSpec, case: Case) -> Outcome | None:
+        """A variant's Outcome on a case, computed here when first needed: on every case of that
+        function it was told of (`expect`) at once, as the variant is compiled once for them."""
+        key = (variant, fn.name, case.case_id)
         if key not in self._cache:
-            self._store(mistake, [(fn, case)], self._in_process(mistake, [(fn, case)]))
+            mine = [(f, c) for f, c in self._runs_on(variant, self._expected) if f.name == fn.name
+                    and (variant, f.name, c.case_id) not in self._cache]
+            mine = mine if (fn, case) in mine else [(fn, case)]
+            self._store(variant, mine, self._computed(variant, mine))
         return self._cache[key]
 
+    def _computed(self, variant: str, cases) -> list:
+        worker = getattr(self._local, "worker", None)
+        if worker is not None:
+            from grader.run.worker import WorkerError
+            try:
+                return self._in_worker(variant, cases, worker, raise_worker_errors=True)
+            except WorkerError:
+                pass                     # the worker failed, not the variant: this process runs it
+        return self._in_process(variant, cases)
 
-class _Via:
-    """MistakeOutputs as judge_case asks them, with the worker to run missing mistakes in."""
+    def expect(self, cases) -> None:
+        """The cases [(FunctionSpec, Case)] that outputs will be asked for, computed together when first needed."""
+        self._expected = list(cases)
 
-    def __init__(self, outputs: MistakeOutputs, worker):
-        self._outputs, self._worker = outputs, worker
+    def outputs(self, mistake: Mistake, fn: FunctionSpec, case: Case) -> dict | Raised | None:
+        """What a mistake came to on a case: its outputs, what it raised in a graded step (Raised), or None."""
+        outcome = self._outcome(mistake.name, fn, case)
+        if outcome is None:
+            return None
+        if outcome.ok:
+            return outcome.outputs
+        steps = fn.steps_for(case.spec)
+        if outcome.step is not None and 0 <= outcome.step < len(steps) and steps[outcome.step].graded:
+            return Raised.of(outcome)
+        return None
 
-    def candidates(self, fn: FunctionSpec, case: Case) -> list:
-        return self._outputs.candidates(fn, case, self._worker)
+
+@contextlib.contextmanager
+def _one_thread(framework: str):
+    """torch on one thread for the block: a variant's many small operations, as in a worker's child,
+    run twice as fast as with threads that wait for each other."""
+    if framework != "torch":
+        yield
+        return
+    import torch
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _regularized(fn: FunctionSpec, case: Case) -> bool:
+    """Does the case weigh a regularization term (the function declares its argument, and it is not 0)?"""
+    value = case.args.get(fn.regularization) if fn.regularization else None
+    return isinstance(value, (int, float)) and value != 0
+
+
+def _edited(mistake: Mistake, reference: dict, by_name: dict) -> dict | None:
+    """{module: code} with the mistake's edits applied; a composition's in one order, else the other.
+    None when they do not apply."""
+    orders = [mistake.edits]
+    if mistake.parts:
+        a, b = (by_name[n] for n in mistake.parts)
+        orders = [a.edits + b.edits, b.edits + a.edits]
+    for edits in orders:
+        variant = Mistake(mistake.name, mistake.sentence, edits, False)
+        try:
+            return {m: variant_source(path.read_text(), variant, str(path)) for m, path in reference.items()}
+        except SpecError:
+            continue
+    return None

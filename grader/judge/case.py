@@ -17,7 +17,7 @@ import numpy as np
 
 from grader import values
 from grader.cases import Case
-from grader.judge import compare, hints, localise, properties
+from grader.judge import compare, hints, localise, properties, regularization
 from grader.results import CRASHED, ERROR, FAILED, NOT_IMPLEMENTED, PASSED, TIMEOUT, CaseResult, OutputCheck
 from grader.run.outcome import Outcome, Raised, printed
 from grader.run.protocol import ANSWER_CAP
@@ -34,6 +34,8 @@ def judge_case(spec: AssignmentSpec, fn: FunctionSpec, case: Case, expected: Out
     steps = fn.steps_for(case.spec)
     if outcome.status != "returned":
         result = _not_returned(spec, fn, case, outcome, steps, import_errors, files)
+        if result.status == FAILED and mistakes is not None:
+            _mark_unwritten(result, unwritten(fn, outcome, mistakes.starter(fn, case), expected.outputs))
         raised = Raised.of(outcome)
         if raised is not None and mistakes is not None and not result.blocked_by:
             found = list(dict.fromkeys(sentence for _, sentence, theirs in mistakes.candidates(fn, case) if theirs == raised))
@@ -81,6 +83,7 @@ def judge_case(spec: AssignmentSpec, fn: FunctionSpec, case: Case, expected: Out
         judged = any(c.name.startswith("property ") for c in checks)     # properties are judged on a sound answer only
         broken = {c.name for c in failing if c.name.startswith("property ")} if judged else None
         result.diagnosis = diagnose(fn, case, outcome.outputs, broken, mistakes, expected.outputs)
+        _mark_unwritten(result, unwritten(fn, outcome, mistakes.starter(fn, case), expected.outputs))
     wrong_values = [c for c in failing if not c.name.startswith("property ")]
     if wrong_values and not result.diagnosis:
         swapped = _swapped(fn, expected.outputs, outcome.outputs)
@@ -275,27 +278,94 @@ def _swapped(fn: FunctionSpec, expected: dict, got: dict) -> str:
 
 
 def diagnose(fn: FunctionSpec, case: Case, got: dict, broken: set | None, mistakes, expected: dict) -> str:
-    """The sentence of each catalogued mistake that explains the student's answer on this case (its
-    compared outputs equal the student's, and it breaks the same properties, when the answer was
-    sound enough for them to be judged: `broken` is None otherwise), joined by " Or: "
-    when several do: a random dropout mask is judged by properties only, and two mistakes that
-    break the same ones on a small input cannot be told apart there.
+    """What explains the student's wrong answer on this case, as a sentence, or "".
 
-    A mistake that gives the right answer on this case (no max shift, on scores too small to
-    overflow; a regularization mistake when reg is 0) says nothing about a wrong one: it is skipped,
-    or a dtype error would be blamed on it."""
-    found = []
-    for _name, sentence, outputs in mistakes.candidates(fn, case):
-        if not isinstance(outputs, dict) or not matches(fn, got, outputs):
-            continue
-        theirs = failing_properties(fn, case, outputs, expected) if fn.properties and broken is not None else set()
-        if broken is not None and theirs != broken:
-            continue
-        if not theirs and matches(fn, expected, outputs):
-            continue
-        if sentence not in found:
-            found.append(sentence)
+    First the sentence of each catalogued mistake that explains it (see `explains`), joined by
+    " Or: " when several do: a random dropout mask is judged by properties only, and two mistakes
+    that break the same ones on a small input cannot be told apart there. Failing that, beyond the
+    catalogue: outputs left as the handout's starter code has them while the others are right; a
+    regularization term with the wrong factor in some output (regularization.py); two catalogued
+    mistakes at once."""
+    found = [sentence for _name, sentence, outputs in mistakes.candidates(fn, case)
+             if explains(fn, case, got, broken, outputs, expected)]
+    if found:
+        return " Or: ".join(list(dict.fromkeys(found))[:MAX_DIAGNOSES])
+    starter = mistakes.starter(fn, case)
+    unwritten = _unwritten_outputs(fn, got, expected, starter.outputs) if starter is not None and starter.ok else []
+    if unwritten:
+        names = " and ".join(f"`{values.show(fn.output(n).path)}`" for n in unwritten)
+        return (f"{names} {'is' if len(unwritten) == 1 else 'are'} still what the handout's starting code makes "
+                f"({_starting_values(fn, starter.outputs, unwritten)}), and the rest is right: that part is not "
+                "written yet, or what it computes is not stored there.")
+    unregularized = mistakes.unregularized(fn, case)
+    factors = regularization.factors(fn, got, expected, unregularized, case.dims) if unregularized is not None else None
+    if factors:
+        return regularization.describe(fn, factors, case.dims)
+    found = [pair.sentence for pair, outputs, parts in mistakes.composed(fn, case)
+             if explains(fn, case, got, broken, outputs, expected)
+             and not any(isinstance(p, dict) and matches(fn, outputs, p) for p in parts)]
     return " Or: ".join(found[:MAX_DIAGNOSES])
+
+
+def explains(fn: FunctionSpec, case: Case, got: dict, broken: set | None, outputs, expected: dict) -> bool:
+    """Does a variant's answer (`outputs`) explain the student's? Its compared outputs equal the
+    student's, and it breaks the same properties when the answer was sound enough for them to be
+    judged (`broken` is None otherwise).
+
+    A variant that gives the right answer on this case (no max shift, on scores too small to
+    overflow; a regularization mistake when reg is 0) says nothing about a wrong one: it does not
+    explain it, or a dtype error would be blamed on it."""
+    if not isinstance(outputs, dict) or not matches(fn, got, outputs):
+        return False
+    theirs = failing_properties(fn, case, outputs, expected) if fn.properties and broken is not None else set()
+    if broken is not None and theirs != broken:
+        return False
+    return bool(theirs) or not matches(fn, expected, outputs)
+
+
+def unwritten(fn: FunctionSpec, outcome: Outcome, starter: Outcome | None, expected: dict) -> str:
+    """When a wrong answer is exactly what the handout's starter code returns (or fails to return),
+    the message that says so: the function is not written yet, whatever its numbers; else ""."""
+    if starter is None or starter.status != outcome.status:
+        return ""
+    if outcome.status == "bad_return" and starter.returned == outcome.returned:
+        return f"{fn.name} is not implemented yet: it returns {outcome.returned or 'nothing'}, as the handout's code does"
+    if outcome.ok and matches(fn, outcome.outputs, starter.outputs) and not matches(fn, expected, starter.outputs):
+        shown = _starting_values(fn, starter.outputs, [o.name for o in fn.compared])
+        return (f"{fn.name} is not implemented yet: it returns what the handout's code returns before the TODO is "
+                f"written{f' ({shown})' if shown else ''}")
+    return ""
+
+
+def _mark_unwritten(result: CaseResult, message: str) -> None:
+    """A failed case whose answer is the starter code's is not a wrong answer but no answer yet."""
+    if message:
+        result.status, result.message = NOT_IMPLEMENTED, message
+
+
+def _unwritten_outputs(fn: FunctionSpec, got: dict, expected: dict, starter: dict) -> list[str]:
+    """The compared outputs that are still the starter code's (and wrong), when every other one is right."""
+    left, right = [], 0
+    for out in fn.compared:
+        if _same_output(fn, out, got, expected):
+            right += 1
+        elif _same_output(fn, out, got, starter):
+            left.append(out.name)
+        else:
+            return []
+    return left if left and right else []
+
+
+def _starting_values(fn: FunctionSpec, outputs: dict, names: list) -> str:
+    """'loss 0, dW all zeros': what the starter code's outputs are, where that is short to say."""
+    said = []
+    for name in names:
+        leaf = outputs.get(name)
+        if isinstance(leaf, values.Leaf) and not leaf.is_number and leaf.kind == "none":
+            said.append(f"{values.show(fn.output(name).path)} None")
+        elif isinstance(leaf, values.Leaf) and leaf.is_number and not np.any(leaf.array):
+            said.append(f"{values.show(fn.output(name).path)} {'0' if np.size(leaf.array) == 1 else 'all zeros'}")
+    return ", ".join(said)
 
 
 def matches(fn: FunctionSpec, got: dict, mistake: dict) -> bool:
@@ -303,14 +373,12 @@ def matches(fn: FunctionSpec, got: dict, mistake: dict) -> bool:
     tolerance? Non-finite values must be non-finite at the same places (a mistake that overflows
     matches a student whose code overflows the same way). An output judged by properties only (a
     random mask) must have the mistake's shapes and non-finite places, whatever its numbers."""
-    if mistake is None:
-        return False
-    for out in fn.outputs:
-        if out.name not in got or out.name not in mistake:
-            return False
-        if not _same_tree(got[out.name], mistake[out.name], out.rtol or fn.rtol, out.atol or fn.atol, out.compare):
-            return False
-    return True
+    return mistake is not None and all(_same_output(fn, out, got, mistake) for out in fn.outputs)
+
+
+def _same_output(fn: FunctionSpec, out, a: dict, b: dict) -> bool:
+    return out.name in a and out.name in b and \
+        _same_tree(a[out.name], b[out.name], out.rtol or fn.rtol, out.atol or fn.atol, out.compare)
 
 
 def _same_tree(a, b, rtol: float, atol: float, values_too: bool = True) -> bool:

@@ -264,7 +264,7 @@ def _function(v: "_Validator", name: Any, data: Any, modules: tuple) -> Function
     data = v.mapping(data, where)
     v.keys(data, where, required=("args", "outputs", "points"),
            optional=("module", "dims", "tolerance", "all_or_nothing", "checks", "cases", "steps", "returns",
-                     "properties"))
+                     "properties", "regularization"))
     if "module" in data:
         module = v.choice(data["module"], f"{where}.module", modules)
     elif len(modules) == 1:
@@ -327,7 +327,8 @@ def _function(v: "_Validator", name: Any, data: Any, modules: tuple) -> Function
     fn = FunctionSpec(name=name, module=module, dims=dims, args=args, outputs=outputs, rtol=rtol, atol=atol,
                       points_public=p_pub, points_hidden=p_hid,
                       all_or_nothing=v.boolean(data.get("all_or_nothing", False), f"{where}.all_or_nothing"),
-                      checks=checks, cases=(), steps=steps, properties=properties)
+                      checks=checks, cases=(), steps=steps, properties=properties,
+                      regularization=_regularization(v, data.get("regularization"), f"{where}.regularization", args))
     if not fn.compared and not properties:
         raise SpecError(v.file, f"{where}.outputs", "compares no output and has no properties: nothing would be judged")
     cases = _cases(v, data.get("cases") or [], f"{where}.cases", "public", fn)
@@ -397,6 +398,17 @@ def _steps(v: "_Validator", data: Any, where: str) -> tuple:
         except StepError as e:
             raise SpecError(v.file, f"{where}[{i}]", str(e)) from None
     return tuple(out)
+
+
+def _regularization(v: "_Validator", data: Any, where: str, args: tuple) -> str:
+    """The name of the scalar argument weighing the function's regularization term, or ""."""
+    if data is None:
+        return ""
+    scalars = tuple(a.name for a in args if a.kind == "scalar" and a.dtype not in INT_DTYPES + ("int",))
+    if not scalars:
+        raise SpecError(v.file, where, "names the argument that weighs the regularization term, and this function "
+                                       "has no float scalar argument")
+    return v.choice(data, where, scalars)
 
 
 def _properties(v: "_Validator", data: Any, where: str) -> tuple:

@@ -150,6 +150,7 @@ class FunctionSpec:
     scored_checks: tuple = ()        # CheckSpec: checks with their own points
     steps: tuple = ()                # steps.Step: what a case runs (by default, outputs = name(args))
     properties: tuple = ()           # PropertySpec: every answer must have them
+    regularization: str = ""         # the scalar argument that weighs a regularization term (`reg`), for the diagnosis
 
     def arg_for_case(self, case: CaseSpec) -> tuple:
         """The function's ArgSpecs with the case's overrides applied, then the case's own (a case

@@ -1,0 +1,136 @@
+"""How often the feedback names a bug that is not exactly one catalogued mistake, and names it right.
+
+    python benchmarks/diagnosis.py [benchmarks/diagnosis/linear_classifier.yaml ...] [-v] [--repo CHECKOUT]
+
+Each file (benchmarks/diagnosis/*.yaml by default) lists buggy submissions, made from edits of the
+reference that are in no catalogue, each labelled with what should be named (the file's header
+says how). Every submission is graded with its hidden cases, as `grader grade` does (the variants'
+outputs computed once, by a worker), and its failing cases in the functions its edits are in are
+judged against the label:
+
+    right   every failing case names only what the label says (at least one names it), or, for
+            `none`, no case names anything
+    wrong   some case names something the label does not (worse than naming nothing)
+    unnamed no case names anything, where something was to be named
+
+It prints one line per submission and the three counts.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+from pathlib import Path
+
+import yaml
+
+HERE = Path(__file__).resolve().parent.parent
+# --repo OTHER_CHECKOUT grades with that checkout's grader and assignments (a baseline: the commit before)
+REPO = Path(sys.argv[sys.argv.index("--repo") + 1]).resolve() if "--repo" in sys.argv else HERE
+sys.path.insert(0, str(REPO))
+
+from grader.expected.mistakes import Mistake, load_catalogue, variant_source  # noqa: E402
+from grader.grade import Prepared, grade_submission  # noqa: E402
+from grader.results import NOT_IMPLEMENTED  # noqa: E402
+from grader.run.worker import Worker  # noqa: E402
+from grader.spec import load_spec  # noqa: E402
+
+RIGHT, WRONG, UNNAMED = "right", "WRONG", "unnamed"
+
+
+def verdict(case, fn, expect, sentences: dict) -> str:
+    """right, WRONG or unnamed for one failing case against the label."""
+    said = case.diagnosis
+    if expect == "none":
+        return WRONG if said else RIGHT
+    if expect == "not_implemented":
+        return RIGHT if case.status == NOT_IMPLEMENTED else WRONG if said else UNNAMED
+    if not said:
+        return UNNAMED
+    if "mistakes" in expect:
+        named = {name for name, sentence in sentences.items() if sentence in said}
+        return RIGHT if named and named <= set(expect["mistakes"]) else WRONG
+    if "regularization" in expect:
+        if not said.startswith("Only the regularization term"):
+            return WRONG
+        from grader.judge import regularization
+        parts = [regularization.share(fn, name, _factor(c, case.dims), case.dims)
+                 for name, c in expect["regularization"].items()]
+        return RIGHT if all(p in said for p in parts) else WRONG
+    if "unwritten" in expect:
+        names = " and ".join(f"`{n}`" for n in expect["unwritten"])
+        return RIGHT if said.startswith(names + " ") and "starting code" in said else WRONG
+    raise ValueError(f"unknown label {expect!r}")
+
+
+def _factor(c, dims: dict) -> float:
+    """A label's factor: a number, or "1/N" for a dim N of the case."""
+    if isinstance(c, str) and c.startswith("1/"):
+        return 1 / dims[c[2:]]
+    return float(c)
+
+
+def submission_verdict(cases: list, expect) -> str:
+    verdicts = [v for v, _ in cases]
+    if WRONG in verdicts:
+        return WRONG
+    if expect == "none":
+        return RIGHT
+    return RIGHT if RIGHT in verdicts else UNNAMED
+
+
+def run(path: Path, verbose: bool) -> dict:
+    doc = yaml.safe_load(path.read_text())
+    spec = load_spec(REPO / "assignments" / doc["assignment"])
+    sentences = {m.name: m.sentence for m in load_catalogue(spec).mistakes}
+    counts = {RIGHT: 0, WRONG: 0, UNNAMED: 0}
+    cases_counted = {RIGHT: 0, WRONG: 0, UNNAMED: 0}
+    with Worker(spec.framework) as worker, tempfile.TemporaryDirectory(prefix="grader-diagnosis-") as tmp:
+        prepared = Prepared(spec, hidden=True, worker=worker)
+        prepared.mistakes.prime(prepared.cases, workers=[worker])
+        print(f"{spec.name}: {len(doc['submissions'])} submissions")
+        for number, (name, entry) in enumerate(doc["submissions"].items()):
+            edits = tuple((tuple(e["in"]), e["old"], e["new"]) for e in entry["edits"])
+            folder = Path(tmp) / str(number)
+            folder.mkdir()
+            for module in spec.modules:
+                source = (spec.reference_dir / f"{module}.py").read_text()
+                (folder / f"{module}.py").write_text(variant_source(source, Mistake(name, "", edits, False)))
+            result = grade_submission(spec, folder, hidden=True, worker=worker, prepared=prepared)
+            edited = {f for e in edits for f in e[0]}
+            judged = [(verdict(c, spec.function(c.function), entry["expect"], sentences), c)
+                      for c in result.cases() if c.function in edited and not c.passed]
+            if not judged:
+                print(f"  {name:<45} no failing case: not a bug the cases catch")
+                continue
+            outcome = submission_verdict(judged, entry["expect"])
+            counts[outcome] += 1
+            for v, _ in judged:
+                cases_counted[v] += 1
+            label = entry["expect"] if isinstance(entry["expect"], str) else next(iter(entry["expect"].items()))
+            print(f"  {name:<45} {outcome:<8} {sum(v == RIGHT for v, _ in judged)}/{len(judged)} failing cases right   "
+                  f"expect {label}")
+            if verbose or outcome == WRONG:
+                for v, c in judged:
+                    if v != RIGHT:
+                        print(f"      {v} {c.function} {c.case_id}: {c.status}: {c.diagnosis or '(nothing named)'}")
+    total = sum(counts.values())
+    print(f"{spec.name}: {counts[RIGHT]}/{total} named correctly ({counts[RIGHT] / total:.0%}), "
+          f"{counts[WRONG]} named wrongly, {counts[UNNAMED]} with no name; failing cases: {cases_counted[RIGHT]} right, "
+          f"{cases_counted[WRONG]} wrong, {cases_counted[UNNAMED]} unnamed")
+    return counts
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("files", nargs="*", type=Path)
+    parser.add_argument("-v", "--verbose", action="store_true", help="show every case not named right")
+    parser.add_argument("--repo", type=Path, help="grade with another checkout's grader and assignments")
+    args = parser.parse_args()
+    files = args.files or sorted((HERE / "benchmarks" / "diagnosis").glob("*.yaml"))
+    for path in files:
+        run(path, args.verbose)
+
+
+if __name__ == "__main__":
+    main()

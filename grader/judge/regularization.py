@@ -1,0 +1,139 @@
+"""The regularization term of a wrong answer, taken apart: how much of it each output has.
+
+A function that declares its regularization argument (`regularization: reg` in the spec) is run by
+the reference twice on a case: at the case's reg (R) and at reg = 0 (R0). R - R0 is what the
+regularization term adds to each output. A student's output S whose difference from R0 is that,
+times a factor c, has c times the term, and everything else right:
+
+    c = <S - R0, R - R0> / <R - R0, R - R0>          (least squares, over every number of the output)
+
+    >>> found = factors(fn, got, expected, unregularized, case.dims)
+    {'loss': 1.0, 'dW': 0.5}
+    >>> describe(fn, found, case.dims)
+    "Only the regularization term (weighed by `reg`) is off: `loss` has the regularization term as it
+    should; `dW` has half of the regularization term's gradient. `loss` and `dW` disagree on the 1/2: ..."
+
+Everything here is pure: plain outputs in, factors or a sentence out.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from grader import values
+from grader.judge import compare
+from grader.spec import FunctionSpec
+
+USUAL_FACTORS = (0.0, 1.0, 0.5, 2.0, -1.0)     # and 1/N for each dim N: the term divided like the average
+
+
+def factors(fn: FunctionSpec, got: dict, expected: dict, unregularized: dict, dims: dict) -> dict[str, float] | None:
+    """{output name: the factor of the regularization term in it} for each compared output the term
+    changes, when the student's outputs are the reference's with only those factors off (and the
+    outputs the term does not change are right); None when they are not."""
+    found = {}
+    for out in fn.compared:
+        numbers = _numbers(got.get(out.name), expected.get(out.name), unregularized.get(out.name))
+        if numbers is None:
+            return None
+        s, r, r0 = numbers
+        rtol = _rtol(out.rtol or fn.rtol, out.dtype, got.get(out.name))
+        atol = out.atol or fn.atol
+        term = r - r0
+        if not (compare.relative_error(r, r0, rtol, atol) > rtol).any():      # the term does not change it
+            if (compare.relative_error(s, r, rtol, atol) > rtol).any():
+                return None
+            continue
+        c = float(np.dot(s - r0, term) / np.dot(term, term))
+        if (compare.relative_error(s, r0 + c * term, rtol, atol) > rtol).any():
+            return None
+        usual = _usual(c, dims, rtol)
+        if usual is None and s.size == 1:
+            return None                    # one number fits any factor: only the usual ones say something
+        found[out.name] = c if usual is None else usual
+    if not found or all(c == 1.0 for c in found.values()):
+        return None
+    return found
+
+
+def describe(fn: FunctionSpec, found: dict[str, float], dims: dict) -> str:
+    """The sentence for the student: how much of the term each output has, and whether they agree."""
+    text = (f"Only the regularization term (weighed by `{fn.regularization}`) is off: "
+            + "; ".join(share(fn, n, c, dims) for n, c in found.items()) + ".")
+    distinct = set(found.values())
+    names = " and ".join(f"`{n}`" for n in found)
+    if len(distinct) > 1:
+        halves = any(a and b and a / b == 2 for a in distinct for b in distinct)
+        text += (f" {names} disagree{' on the 1/2' if halves else ''}: the gradient of c times the term is c times "
+                 "the term's gradient.")
+    elif len(found) > 1 and _amount(found[next(iter(found))], dims).startswith("1/"):
+        text += " The term is divided like the data part: add it after taking the average."
+    elif len(found) > 1:
+        text += f" {names} agree with each other: check the assignment's convention for the term (1/2 or not)."
+    return text
+
+
+def share(fn: FunctionSpec, name: str, c: float, dims: dict) -> str:
+    """How much of the term one output has: "`dW` has half of the regularization term's gradient"."""
+    scalar = fn.output(name).kind == "scalar"
+    what = "the regularization term" if scalar else "the regularization term's gradient"
+    if c == 0:
+        return f"`{name}` has no regularization term" if scalar else f"`{name}` lacks {what}"
+    return f"`{name}` has {what} as it should" if c == 1 else f"`{name}` has {_amount(c, dims)} {what}"
+
+
+def _usual(c: float, dims: dict, rtol: float) -> float | None:
+    """The usual factor c is (within the tolerance), or None."""
+    for nice in USUAL_FACTORS + tuple(1 / size for size in dims.values() if isinstance(size, int) and size > 1):
+        if abs(c - nice) <= 10 * rtol * max(abs(nice), 1e-3):
+            return nice
+    return None
+
+
+def _amount(c: float, dims: dict) -> str:
+    words = {0.5: "half of", 2.0: "twice", -1.0: "minus"}
+    if c in words:
+        return words[c]
+    for name, size in dims.items():
+        if isinstance(size, int) and size > 1 and c == 1 / size:
+            return f"1/{name} of"
+    return f"{c:.4g} times"
+
+
+def _numbers(got, expected, unregularized) -> tuple | None:
+    """The numbers of one output as three flat float64 vectors (student, reference, reference at 0),
+    or None when the student's is not made of the same numbers in the same shapes, or is not finite."""
+    if got is None or expected is None or unregularized is None:
+        return None
+    if [p for p, _ in values.leaves(got)] != [p for p, _ in values.leaves(expected)]:
+        return None                          # other keys, or another length
+    out = ([], [], [])
+    for path, leaf in values.leaves(expected):
+        try:
+            mine, zero = values.at(got, path), values.at(unregularized, path)
+        except (KeyError, IndexError, TypeError):
+            return None
+        if not leaf.is_number:
+            if getattr(mine, "is_number", True) or mine.kind != leaf.kind or mine.value != leaf.value:
+                return None
+            continue
+        if not getattr(mine, "is_number", False) or not getattr(zero, "is_number", False):
+            return None
+        arrays = [np.asarray(x.array, dtype=np.float64) for x in (mine, leaf, zero)]
+        if arrays[0].shape != arrays[1].shape or arrays[2].shape != arrays[1].shape:
+            return None
+        for into, a in zip(out, arrays):
+            into.append(a.ravel())
+    if not out[0]:
+        return None
+    s, r, r0 = (np.concatenate(x) for x in out)
+    if not (np.isfinite(s).all() and np.isfinite(r).all() and np.isfinite(r0).all()):
+        return None
+    return s, r, r0
+
+
+def _rtol(rtol: float, dtype: str | None, got) -> float:
+    """The output's tolerance, at float32's precision for a float32 answer where the spec accepts one."""
+    array = getattr(got, "array", None)
+    if dtype == "float" and array is not None and np.asarray(array).dtype == np.float32:
+        return max(rtol, 1000 * float(np.finfo(np.float32).eps))
+    return rtol

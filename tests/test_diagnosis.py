@@ -1,0 +1,139 @@
+"""Diagnosis beyond one catalogued mistake: two at once, the regularization term taken apart, and
+the handout's starter code named as unfinished work rather than a wrong answer."""
+import json
+import shutil
+import subprocess
+
+import numpy as np
+import pytest
+
+from grader.authoring.release import strip_solutions
+from grader.expected.mistakes import Mistake, compositions, load_catalogue, variant_source
+from grader.judge import regularization
+from grader.spec import SpecError, load_spec
+from grader.values import Leaf
+
+from conftest import ASSIGNMENT, GRADER, REPO
+
+REFERENCE = REPO / "reference" / "linear_classifier" / "linear_classifier.py"
+
+
+def outputs(loss, dW):
+    return {"loss": Leaf("python_number", "float", np.array(loss)), "dW": Leaf("tensor", "torch.Tensor", np.array(dW))}
+
+
+# A tiny case: the data part of loss and dW, and the regularization term's part of each.
+DATA_LOSS, REG_LOSS = 1.25, 0.5
+DATA_GRAD, REG_GRAD = np.array([[0.1, -0.2], [0.3, 0.05]]), np.array([[0.4, 0.2], [-0.6, 0.8]])
+EXPECTED = outputs(DATA_LOSS + REG_LOSS, DATA_GRAD + REG_GRAD)
+UNREGULARIZED = outputs(DATA_LOSS, DATA_GRAD)
+DIMS = {"N": 4, "D": 2, "C": 2}
+
+
+@pytest.mark.parametrize("loss_factor, grad_factor, found", [
+    (1.0, 0.5, {"loss": 1.0, "dW": 0.5}),
+    (0.0, 1.0, {"loss": 0.0, "dW": 1.0}),
+    (0.5, 0.5, {"loss": 0.5, "dW": 0.5}),
+    (0.25, 0.25, {"loss": 0.25, "dW": 0.25}),        # 1/N: the term averaged with the data
+    (1.0, 3.0, {"loss": 1.0, "dW": 3.0}),            # an array's factor is believed whatever it is
+    (0.37, 1.0, None),                               # one number fits any factor: only the usual ones count
+    (1.0, 1.0, None),                                # nothing off in the term
+])
+def test_the_factor_of_the_regularization_term_in_each_output(loss_factor, grad_factor, found):
+    fn = load_spec(ASSIGNMENT).function("svm_loss_naive")
+    got = outputs(DATA_LOSS + loss_factor * REG_LOSS, DATA_GRAD + grad_factor * REG_GRAD)
+    assert regularization.factors(fn, got, EXPECTED, UNREGULARIZED, DIMS) == found
+
+
+def test_no_factor_is_found_when_the_rest_is_wrong_too():
+    fn = load_spec(ASSIGNMENT).function("svm_loss_naive")
+    got = outputs(DATA_LOSS + REG_LOSS, 2 * DATA_GRAD + 0.5 * REG_GRAD)       # the data part doubled as well
+    assert regularization.factors(fn, got, EXPECTED, UNREGULARIZED, DIMS) is None
+    other_shape = outputs(DATA_LOSS + REG_LOSS, (DATA_GRAD + 0.5 * REG_GRAD).T[:1])
+    assert regularization.factors(fn, other_shape, EXPECTED, UNREGULARIZED, DIMS) is None
+
+
+def test_the_sentence_says_which_output_is_off_and_that_they_disagree():
+    fn = load_spec(ASSIGNMENT).function("svm_loss_naive")
+    text = regularization.describe(fn, {"loss": 1.0, "dW": 0.5}, DIMS)
+    assert "`loss` has the regularization term as it should" in text
+    assert "`dW` has half of the regularization term's gradient" in text
+    assert "disagree on the 1/2" in text
+    assert "`loss` has no regularization term" in regularization.describe(fn, {"loss": 0.0, "dW": 1.0}, DIMS)
+    assert "add it after taking the average" in regularization.describe(fn, {"loss": 0.25, "dW": 0.25}, DIMS)
+
+
+def test_regularization_must_name_a_float_scalar_argument(tmp_path):
+    folder = tmp_path / "a"
+    shutil.copytree(ASSIGNMENT, folder)
+    text = (folder / "assignment.yaml").read_text()
+    (folder / "assignment.yaml").write_text(text.replace("regularization: reg", "regularization: W"))
+    with pytest.raises(SpecError) as e:
+        load_spec(folder)
+    assert "regularization" in str(e.value) and "must be one of reg" in str(e.value)
+
+
+def test_two_mistakes_are_paired_only_where_they_touch_a_common_function():
+    catalogue = load_catalogue(load_spec(ASSIGNMENT))
+    pairs = {m.parts: m for m in compositions(catalogue)}
+    assert pairs[("no_average", "correct_class_in_hinge")].touches == ("svm_loss_naive", "svm_loss_vectorized")
+    assert ("correct_class_in_hinge", "softmax_wrong_axis") not in pairs      # svm and softmax: nothing in common
+    assert not {name for parts in pairs for name in parts} & {m.name for m in catalogue.variants}   # not_mistakes pass
+
+
+def write(tmp_path, name: str, source: str):
+    folder = tmp_path / name
+    folder.mkdir()
+    (folder / "linear_classifier.py").write_text(source)
+    return folder
+
+
+def check(folder, tmp_path):
+    report = tmp_path / f"{folder.name}.json"
+    proc = subprocess.run([GRADER, "check", str(folder), "-a", "linear_classifier", "--json", str(report)],
+                          cwd=REPO, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 1, proc.stderr
+    cases = {}
+    for fn in json.loads(report.read_text())["functions"]:
+        cases[fn["name"]] = fn["cases"]
+    return proc.stdout, cases
+
+
+def test_two_catalogued_mistakes_at_once_are_both_named(tmp_path):
+    catalogue = {m.name: m for m in load_catalogue(load_spec(ASSIGNMENT)).mistakes}
+    a, b = catalogue["reg_half_in_grad"], catalogue["no_average"]
+    both = Mistake("both", "", a.edits + b.edits, False)
+    stdout, cases = check(write(tmp_path, "both", variant_source(REFERENCE.read_text(), both)), tmp_path)
+    for case in cases["svm_loss_naive"] + cases["softmax_loss_vectorized"]:
+        assert case["status"] == "failed"
+        assert case["diagnosis"].startswith("two mistakes at once.")
+        assert a.sentence in case["diagnosis"] and b.sentence in case["diagnosis"]
+
+
+def test_a_regularization_term_added_before_the_average_is_named(tmp_path):
+    source = REFERENCE.read_text().replace(
+        "    loss /= num_train\n    dW /= num_train\n    loss += reg * torch.sum(W * W)\n    dW += 2 * reg * W\n",
+        "    loss += reg * torch.sum(W * W)\n    dW += 2 * reg * W\n    loss /= num_train\n    dW /= num_train\n")
+    stdout, cases = check(write(tmp_path, "early_reg", source), tmp_path)
+    (case, *_) = cases["softmax_loss_naive"]
+    assert "Only the regularization term (weighed by `reg`) is off" in case["diagnosis"]
+    assert "`loss` has 1/N of the regularization term" in case["diagnosis"]
+    assert all(c["status"] == "passed" for c in cases["svm_loss_naive"])
+
+
+def test_the_starter_code_is_not_implemented_yet_rather_than_wrong(tmp_path):
+    stdout, cases = check(write(tmp_path, "starter", strip_solutions(REFERENCE.read_text(), stub="pass")), tmp_path)
+    for name, results in cases.items():
+        assert {c["status"] for c in results} == {"not_implemented"}, name
+        assert results[0]["message"] == (f"{name} is not implemented yet: it returns what the handout's code "
+                                         "returns before the TODO is written (loss 0, dW all zeros)")
+
+
+def test_an_output_left_as_the_starter_code_makes_it_is_named(tmp_path):
+    source = REFERENCE.read_text().replace(
+        "    dscores = log_probs.exp()                          # probabilities, (N, C)\n    dscores[rows, y] -= 1\n"
+        "    dW = X.t().mm(dscores) / num_train + 2 * reg * W\n", "")
+    stdout, cases = check(write(tmp_path, "loss_only", source), tmp_path)
+    (case, *_) = cases["softmax_loss_vectorized"]
+    assert case["status"] == "failed"
+    assert case["diagnosis"].startswith("`dW` is still what the handout's starting code makes (dW all zeros)")
