@@ -197,6 +197,41 @@ def test_agreement_and_loops_and_speed_on_a_vectorized_version_that_calls_the_na
     assert all(c.passed for c in result.functions[1].cases)                # the values are right
 
 
+# A vectorized version that calls the naive one and remembers its answers: timed on the same
+# inputs again, only its first call would be slow.
+VECTORIZED = "def svm_loss_vectorized(W, X, y, reg):\n"
+MEMOISED = {
+    "a dict keyed on the bytes": "_seen = {}\n\n\n" + VECTORIZED + (
+        "    key = (W.tobytes(), X.tobytes(), y.tobytes(), reg)\n"
+        "    if key not in _seen:\n        _seen[key] = svm_loss_naive(W, X, y, reg)\n    return _seen[key]\n"),
+    "functools.lru_cache on a wrapper": (
+        "import functools\n\n\n@functools.lru_cache(maxsize=None)\ndef _cached(w, x, y, reg, shapes):\n"
+        "    W, X = np.frombuffer(w).reshape(shapes[0]), np.frombuffer(x).reshape(shapes[1])\n"
+        "    return svm_loss_naive(W, X, np.frombuffer(y, dtype=np.int64), reg)\n\n\n" + VECTORIZED +
+        "    return _cached(W.tobytes(), X.tobytes(), y.tobytes(), reg, (W.shape, X.shape))\n"),
+    "a dict keyed on id(X)": "_seen = {}\n\n\n" + VECTORIZED + (
+        "    if id(X) not in _seen:\n        _seen[id(X)] = svm_loss_naive(W, X, y, reg)\n    return _seen[id(X)]\n"),
+    "a dict keyed on the shapes": "_seen = {}\n\n\n" + VECTORIZED + (
+        "    if X.shape not in _seen:\n        _seen[X.shape] = svm_loss_naive(W, X, y, reg)\n    return _seen[X.shape]\n"),
+}
+
+
+@pytest.mark.parametrize("how", list(MEMOISED))
+def test_speed_check_times_fresh_inputs_so_a_memoised_loop_fails(grade, how):
+    result = grade(("linear_svm", VECTORIZED, MEMOISED[how]))
+    speed = checks_of(result, "svm_loss_vectorized")["faster_than svm_loss_naive"]
+    assert speed.status == "failed" and speed.earned == 0, speed.message
+    stale = "not timed: svm_loss_vectorized does not return what the reference's svm_loss_naive returns on timed call "
+    slow = re.compile(r"svm_loss_vectorized took .* ms on fresh inputs of N=500, D=100, C=10 .*"
+                      r": \S+x as fast \(at least 10x needed\)")
+    if how == "a dict keyed on the shapes":            # fast after the first call, but with the first call's answer
+        assert speed.message.startswith(stale + "2 of 3 (fresh inputs of N=500, D=100, C=10): loss: the reference's")
+    elif how == "a dict keyed on id(X)":               # a fresh X may reuse a freed array's id: a stale answer
+        assert speed.message.startswith(stale) or slow.search(speed.message), speed.message
+    else:
+        assert slow.search(speed.message), speed.message
+
+
 def test_agreement_fails_when_the_versions_differ_and_errs_when_one_is_missing(grade):
     transposed = grade(("linear_svm", "    dW = X.T.dot(coeff) / num_train + 2 * reg * W\n",
                         "    dW = (X.T.dot(coeff) / num_train + 2 * reg * W).T.copy().T * 1.5\n"))

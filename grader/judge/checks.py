@@ -6,7 +6,9 @@
     no_loops      no for/while loop or comprehension in the function or the helpers it calls (AST)
     no_autograd   no .backward(), torch.autograd or torch.func in the function or its helpers (AST)
     faster_than   at least `factor` times faster than the reference's other version, timed in the
-                  same worker on a larger case (hidden: it needs the reference)
+                  same worker on a larger case (hidden: it needs the reference); each timed call
+                  gets fresh inputs and must return the reference's answer, so that a function
+                  that remembers its answers is timed on work it has not done
 
 `plan` turns a function's checks into extra calls for the worker, made once per batch; the
 `judge_*` functions turn what came back into a CheckResult. Everything here is pure: inputs in,
@@ -21,10 +23,11 @@ from typing import Any
 import numpy as np
 
 from grader import values
-from grader.cases import Case, _Stream, make_case
+from grader.cases import Case, make_case
 from grader.judge import compare, properties
 from grader.run.job import Call
 from grader.results import ERROR, FAILED, HIDDEN, PASSED, CheckResult
+from grader.seeded import Stream
 from grader.spec import AssignmentSpec, CheckSpec, FunctionSpec
 
 FLOAT32_STEP = 1e-2                  # centred differences of a float32 loss need a coarse step...
@@ -39,7 +42,7 @@ class Plan:
 
     fn: FunctionSpec
     check: CheckSpec
-    case: Case | None = None                          # gradient, faster_than: the inputs
+    case: Case | None = None                          # gradient: the inputs; faster_than: the first timed call's
     calls: list = field(default_factory=list)         # job.Call, in job order
     coords: list = field(default_factory=list)        # gradient: per (input, output) pair, indices into the input
     steps: list = field(default_factory=list)         # gradient: [(dtype name, h)], one block of calls each
@@ -54,15 +57,17 @@ def plan(spec: AssignmentSpec, hidden: bool) -> list[Plan]:
             if check.visibility == HIDDEN and not hidden:
                 continue
             p = Plan(fn=fn, check=check)
-            if check.kind in ("gradient", "faster_than"):
-                p.case = make_case(spec, fn, check.case or fn.cases_of("public")[0])
             if check.kind == "gradient":
+                p.case = make_case(spec, fn, check.case or fn.cases_of("public")[0])
                 _plan_gradient(spec, p)
             elif check.kind == "agrees_with":
                 other = spec.function(check.function)
                 p.calls = [Call(other, make_case(spec, fn, c), steps=_same_steps(fn, other, c)) for c in fn.cases_of("public")]
             elif check.kind == "faster_than":
-                p.calls = [Call(fn, p.case)] * check.repeat
+                # Inputs no call has seen, one set per call: the same inputs again would time a lookup.
+                timed = check.case or fn.cases_of("public")[0]
+                p.calls = [Call(fn, make_case(spec, fn, timed, fresh=f"timing-{k + 1}")) for k in range(check.repeat)]
+                p.case = p.calls[0].case
             plans.append(p)
     return plans
 
@@ -95,7 +100,7 @@ def _plan_gradient(spec: AssignmentSpec, p: Plan) -> None:
         path = values.parse_path(inp)
         x = values.at(case.args, path)
         key = f"{spec.name}/{fn.name}/gradient/{case.spec.seed}" + (f"/{inp}" if k else "")
-        order = np.argsort(_Stream(key).uniform(x.size), kind="stable")[: check.samples]
+        order = np.argsort(Stream(key).uniform(x.size), kind="stable")[: check.samples]
         p.coords.append([tuple(int(i) for i in np.unravel_index(int(j), x.shape)) for j in sorted(order)])
     for _, h in p.steps:
         for (inp, _out), coords in zip(check.pairs, p.coords):
@@ -239,43 +244,60 @@ def judge_agreement(p: Plan, own: list, theirs: list, framework: str) -> CheckRe
                 else (other, them, call.run_steps)
             return _result(p, ERROR, f"cannot compare with {other}: your {who} {_what(o, steps)} on {case.case_id} "
                                      f"(seed {case.spec.seed})")
-        for out in fn.compared:
-            shown = values.show(out.path)
-            for path, theirs_leaf in values.leaves(them.outputs[out.name]):
-                try:
-                    mine_leaf = values.at(mine.outputs[out.name], path)
-                except (KeyError, TypeError):
-                    break                                  # compare_tree says what is missing
-                if not (getattr(theirs_leaf, "is_number", False) and getattr(mine_leaf, "is_number", False)):
-                    continue
-                a, b = mine_leaf.array, theirs_leaf.array
-                if a.size != b.size or (out.kind != "scalar" and a.shape != b.shape):
-                    part = shown + values.subscripts(path)
-                    return _result(p, FAILED, f"{fn.name} and your {other} disagree on {case.case_id} (seed {case.spec.seed}): "
-                                              f"{part} has shape {a.shape} from {fn.name} and {b.shape} from {other}")
-            verdicts = compare.compare_tree(shown, out.kind, framework, them.outputs[out.name], mine.outputs[out.name],
-                                            out.rtol or fn.rtol, out.atol or fn.atol, dtype=out.dtype)
-            wrong = next((v for v in verdicts if not v.ok), None)
-            if wrong is not None:
-                text = wrong.message.replace("expected", f"{other} gives").replace("got", f"{fn.name} gives")
-                return _result(p, FAILED, f"{fn.name} and your {other} disagree on {case.case_id} (seed {case.spec.seed}): {text}")
+        wrong = _disagreement(fn, mine, them, other, framework)
+        if wrong:
+            return _result(p, FAILED, f"{fn.name} and your {other} disagree on {case.case_id} (seed {case.spec.seed}): {wrong}")
         compared += 1
     return _result(p, PASSED, f"returns what your {other} returns on the {compared} public cases")
 
 
-def judge_speed(p: Plan, outcomes: list, reference: list[float]) -> CheckResult:
-    """`outcomes`: the student's timing calls; `reference`: the reference's times of the other function."""
+def _disagreement(fn: FunctionSpec, mine, theirs, other: str, framework: str) -> str | None:
+    """Where fn's outputs (`mine`) and `other`'s on the same inputs (`theirs`) differ, as a phrase
+    ('dW has shape (3, 4) from f and (4, 3) from g', 'loss: g gives 1.5, f gives 2'), or None."""
+    for out in fn.compared:
+        shown = values.show(out.path)
+        for path, theirs_leaf in values.leaves(theirs.outputs[out.name]):
+            try:
+                mine_leaf = values.at(mine.outputs[out.name], path)
+            except (KeyError, TypeError):
+                break                                  # compare_tree says what is missing
+            if not (getattr(theirs_leaf, "is_number", False) and getattr(mine_leaf, "is_number", False)):
+                continue
+            a, b = mine_leaf.array, theirs_leaf.array
+            if a.size != b.size or (out.kind != "scalar" and a.shape != b.shape):
+                return f"{shown}{values.subscripts(path)} has shape {a.shape} from {fn.name} and {b.shape} from {other}"
+        verdicts = compare.compare_tree(shown, out.kind, framework, theirs.outputs[out.name], mine.outputs[out.name],
+                                        out.rtol or fn.rtol, out.atol or fn.atol, dtype=out.dtype)
+        wrong = next((v for v in verdicts if not v.ok), None)
+        if wrong is not None:
+            return wrong.message.replace("expected", f"{other} gives").replace("got", f"{fn.name} gives")
+    return None
+
+
+def judge_speed(p: Plan, outcomes: list, reference: list, framework: str) -> CheckResult:
+    """`outcomes`: the student's timed calls, each on fresh inputs; `reference`: the reference's other
+    function's on the same inputs. Only right answers are timed: a function that remembers answers
+    (or returns one answer for every input) would otherwise be timed on a lookup."""
     fn, check = p.fn, p.check
-    times = []
+    sizes = ", ".join(f"{k}={v}" for k, v in p.case.dims.items()) or p.case.describe()
     for o in outcomes:
         if o is None or not o.ok:
-            return _result(p, FAILED, f"{fn.name} {_what(o, fn.steps_for(p.case.spec))} on the timing case ({p.case.describe()})")
-        times.append(o.duration or 0.0)
-    if not reference or not times or min(times) <= 0:
+            return _result(p, FAILED, f"{fn.name} {_what(o, fn.steps_for(p.case.spec))} on the timing inputs ({sizes})")
+    times = [o.duration or 0.0 for o in outcomes]
+    if len(reference) != len(outcomes) or any(r is None or not r.ok or not r.duration for r in reference) \
+            or not times or min(times) <= 0:
         return _result(p, ERROR, "could not time the reference")
-    ratio = min(reference) / min(times)
-    text = (f"{fn.name} took {_ms(min(times))} on {p.case.describe()}, the reference {check.function} "
-            f"{_ms(min(reference))}: {ratio:.3g}x as fast (at least {check.factor:g}x needed)")
+    other = f"the reference's {check.function}"
+    for k, (mine, theirs) in enumerate(zip(outcomes, reference)):
+        wrong = _disagreement(fn, mine, theirs, other, framework)
+        if wrong:
+            return _result(p, FAILED, f"not timed: {fn.name} does not return what {other} returns on timed call {k + 1} "
+                                      f"of {len(outcomes)} (fresh inputs of {sizes}): {wrong}")
+    fastest = min(r.duration for r in reference)
+    ratio = fastest / min(times)
+    text = (f"{fn.name} took {_ms(min(times))} on fresh inputs of {sizes} (the fastest of {len(times)} calls, each "
+            f"on inputs of its own), the reference {check.function} {_ms(fastest)}: {ratio:.3g}x as fast "
+            f"(at least {check.factor:g}x needed)")
     return _result(p, PASSED if ratio >= check.factor else FAILED, text)
 
 
