@@ -67,6 +67,70 @@ def test_no_loops_follows_the_helpers_the_function_calls():
     assert clean.status == "passed" and clean.earned == 1
 
 
+@pytest.mark.parametrize("source, line, found", [
+    ("import numpy as np\ndef f(x):\n    return np.array(list(map(np.sum, x)))", 3, "map()"),
+    ("def f(x):\n    return list(filter(None, x))", 2, "filter()"),
+    ("import functools\ndef f(x):\n    return functools.reduce(lambda a, b: a + b, x)", 3, "functools.reduce()"),
+    ("from functools import reduce as r\nimport numpy as np\ndef f(x):\n    return r(np.add, x)", 4, "functools.reduce()"),
+    ("import numpy as xp\ndef f(x):\n    return xp.vectorize(lambda v: v * 2)(x)", 3, "np.vectorize()"),
+    ("import numpy as np\ndef f(x):\n    return getattr(np, 'vectorize')(abs)(x)", 3, "np.vectorize()"),
+    ("import numpy as np\ndef f(x):\n    return vars(np)['vectorize'](abs)(x)", 3, "np.vectorize()"),
+    ("import numpy as np\nvec = np.vectorize\ndef f(x):\n    return vec(abs)(x)", 4, "np.vectorize()"),
+    ("import numpy as np\n@np.vectorize\ndef h(v):\n    return v * 2\ndef f(x):\n    return h(x)", 2, "np.vectorize()"),
+    ("from numpy import *\ndef f(x):\n    return frompyfunc(abs, 1, 1)(x)", 3, "np.frompyfunc()"),
+    ("import numpy as np\ndef f(x):\n    return np.apply_along_axis(np.sum, 1, x)", 3, "np.apply_along_axis()"),
+    ("import numpy\ndef f(x):\n    return numpy.apply_over_axes(numpy.sum, x, [0])", 3, "np.apply_over_axes()"),
+    ("import numpy as np\ndef f(x):\n    return x[tuple(np.array(list(np.ndindex(x.shape))).T)]", 3, "np.ndindex()"),
+    ("import itertools as it\ndef f(x):\n    return it.starmap(pow, x)", 3, "itertools.starmap()"),
+    ("from itertools import *\ndef f(x):\n    return list(accumulate(x))", 3, "itertools.accumulate()"),
+    ("def f(x):\n    return __import__('itertools').product(x)", 2, "itertools.product()"),
+    ("import importlib\ndef f(x):\n    return importlib.import_module('functools').reduce(max, x)", 3, "functools.reduce()"),
+    ("def f(x):\n    return sum(x)", 2, "the built-in sum()"),
+    ("def f(x):\n    return max(x, key=abs)", 2, "the built-in max()"),
+    ("def f(x):\n    return x.clone().apply_(lambda v: v * 2)", 2, ".apply_()"),
+    ("def f(x):\n    exec('for i in x: pass')\n    return x", 2, "exec() (code in a string"),
+])
+def test_no_loops_finds_loops_in_disguise_however_they_are_imported(source, line, found):
+    r = static("no_loops", source)
+    assert r.status == "failed" and r.earned == 0, r.message
+    assert r.message.startswith(f"f uses {found}") and f" at line {line}" in r.message, r.message
+
+
+@pytest.mark.parametrize("source, line, found", [
+    ("def f(x):\n    if len(x) == 0:\n        return 0\n    return x[0] + f(x[1:])", 4, "recursion (f calls itself)"),
+    ("def g(x):\n    return f(x[1:]) if len(x) else 0\n\ndef f(x):\n    return g(x)", 2,
+     "recursion (g calls f, which leads back to g) at line 2, in g, which it calls"),
+    ("def f(x):\n    def go(i):\n        return 0 if i == len(x) else x[i] + go(i + 1)\n    return go(0)", 3,
+     "recursion (go calls itself)"),
+    ("class Net:\n    def f(self, x):\n        return self.f(x[1:]) if len(x) else 0", 3, "recursion (Net.f calls itself)"),
+])
+def test_no_loops_finds_recursion_direct_or_through_helpers(source, line, found):
+    r = static("no_loops", source, name="Net.f" if "class Net" in source else "f")
+    assert r.status == "failed" and found in r.message and f"line {line}" in r.message, r.message
+
+
+@pytest.mark.parametrize("source", [
+    # broadcasting, fancy indexing with np.arange and with range, np.max/np.sum/np.einsum/np.maximum
+    "import numpy as np\ndef f(W, X, y):\n    s = X.dot(W)\n    m = np.maximum(0, s - s[np.arange(X.shape[0]), y][:, None] + 1)\n"
+    "    return m.sum(), np.max(s), np.einsum('ij,jk->ik', X, W), s[range(X.shape[0]), y]",
+    "import numpy as np\ndef f(x):\n    return np.add.reduce(x), np.maximum.accumulate(x), np.sum(x, axis=1)",
+    "import torch\ndef f(x):\n    return torch.vmap(torch.sum)(x)",          # vmap batches: one call on the whole batch
+    "import numpy as np\ndef f(x, filter):\n    return np.sum(x * filter)",     # a parameter named like a builtin
+    "import numpy as np\ndef f(x):\n    map = x > 0\n    return x[map].sum()",
+    "def f(x, a):\n    return max(a, 1) * x, sum(x.shape), min(x.shape), max([a, 2])",
+    "import numpy as np\n\ndef relu(x):\n    return np.maximum(0, x)\n\ndef f(x):\n    return relu(x).sum()",
+    "import numpy as np\ndef f(x):\n    return x.reshape(-1, 2).max(axis=1).sum()",
+])
+def test_no_loops_passes_whole_array_code(source):
+    r = static("no_loops", source)
+    assert r.status == "passed" and r.earned == 1, r.message
+
+
+def test_a_builtin_shadowed_in_another_function_is_still_the_builtin_here():
+    r = static("no_loops", "def g(map):\n    return map\n\ndef f(x):\n    return list(map(abs, x))\n")
+    assert r.status == "failed" and r.message.startswith("f uses map() (a loop in disguise) at line 5")
+
+
 @pytest.mark.parametrize("source, found", [
     ("def f(w):\n    loss = (w * w).sum()\n    loss.backward()\n    return w.grad", ".backward()"),
     ("import torch\ndef f(w):\n    return torch.autograd.grad((w * w).sum(), w)[0]", "torch.autograd"),

@@ -17,6 +17,8 @@ verdicts out. Static checks parse the student's source with `ast`, which runs no
 from __future__ import annotations
 
 import ast
+import builtins
+import importlib
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -347,6 +349,21 @@ def _result(p: Plan, status: str, message: str, details: str = "") -> CheckResul
 _LOOPS = {ast.For: "a for loop", ast.AsyncFor: "a for loop", ast.While: "a while loop",
           ast.ListComp: "a list comprehension", ast.SetComp: "a set comprehension",
           ast.DictComp: "a dict comprehension", ast.GeneratorExp: "a generator expression"}
+# Loops in disguise: what calls Python code once per row or element, by the qualified name it is
+# found under however it is imported (`from functools import reduce as r`, `import numpy as xp`).
+# Whole-array operations stay allowed (np.sum, np.einsum, np.add.reduce, fancy indexing with
+# range), and so does torch.vmap: it runs the function once, on the whole batch.
+_DISGUISED = {"builtins.map": "map()", "builtins.filter": "filter()", "functools.reduce": "functools.reduce()",
+              "numpy.vectorize": "np.vectorize()", "numpy.frompyfunc": "np.frompyfunc()",
+              "numpy.apply_along_axis": "np.apply_along_axis()", "numpy.apply_over_axes": "np.apply_over_axes()",
+              "numpy.ndindex": "np.ndindex()", "numpy.ndenumerate": "np.ndenumerate()", "numpy.nditer": "np.nditer()"}
+_DISGUISED_MODULES = ("itertools",)                 # every one of its functions iterates in Python
+_PER_ELEMENT_METHODS = ("apply_", "map_", "map2_")  # torch: a Python function on each element (tensor.apply_(f))
+_ITERATING_BUILTINS = ("sum", "sorted", "any", "all")   # over their first argument; min and max over a single one
+_UNREADABLE = ("builtins.exec", "builtins.eval", "builtins.compile")
+_IMPORTERS = ("builtins.__import__", "importlib.import_module")
+DISGUISE = " (a loop in disguise)"
+_BUILTINS = {name: f"builtins.{name}" for name in dir(builtins)}   # what a name the module does not bind means
 _AUTOGRAD_MODULES = ("torch.autograd", "torch.func", "functorch")
 STATIC = ("no_loops", "no_autograd")
 
@@ -369,17 +386,18 @@ def judge_static(fn: FunctionSpec, check: CheckSpec, source: str | None, filenam
         return _result(p, ERROR, f"no `def {fn.name.split('.')[-1]}` {where} of {filename}, so its code could not be checked")
     bodies = _reachable(fn.name, defs)
     lines = source.splitlines()
-    found = (_loops if check.kind == "no_loops" else _autograd)(bodies, _autograd_names(tree), defs)
+    finder, names = (_loops, _aliases(tree, _BUILTINS)) if check.kind == "no_loops" else (_autograd, _autograd_names(tree))
+    found = sorted(set(finder(bodies, names, defs)))
     helpers = f" (or the helpers it calls: {', '.join(sorted(set(bodies) - {fn.name}))})" if len(bodies) > 1 else ""
     if not found:
-        what = "loops or comprehensions" if check.kind == "no_loops" else "autograd"
+        what = "loops, comprehensions or loops in disguise" if check.kind == "no_loops" else "autograd"
         return _result(p, PASSED, f"no {what} in {fn.name}{helpers}")
-    found.sort()
     line, what, inside = found[0]
     code = lines[line - 1].strip() if 0 < line <= len(lines) else ""
     where = place(line) + (f", in {inside}, which it calls" if inside != fn.name else "") + f" (`{code}`)"
     if check.kind == "no_loops":
-        message = f"{fn.name} has {what} at {where}: the vectorized version should use whole-array operations"
+        verb = "has" if what in _LOOPS.values() else "uses"
+        message = f"{fn.name} {verb} {what} at {where}: the vectorized version should use whole-array operations"
     else:
         message = f"{fn.name} uses {what} at {where}: compute the gradient by hand"
     details = [f"{filename}, {place(ln)}: {w}" for ln, w, _ in found[1:SHOWN + 1]]
@@ -426,27 +444,141 @@ def _reachable(name: str, defs: dict) -> dict:
         if current in seen:
             continue
         seen[current] = defs[current]
-        cls = current.split(".")[0] if "." in current else None
-        for node in ast.walk(defs[current]):
-            found = None
-            if isinstance(node, ast.Name) and node.id in defs:
-                found = node.id
-            elif isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name):
-                owner = cls if node.value.id in ("self", "cls") and cls else node.value.id
-                found = f"{owner}.{node.attr}" if f"{owner}.{node.attr}" in defs else None
-            if found and found not in seen:
-                todo.append(found)
+        todo += [found for found, _ in _references(current, defs) if found not in seen]
     return seen
 
 
-def _loops(bodies: dict, _names, _defs) -> list:
+def _references(name: str, defs: dict):
+    """(function or method of the module, node) for each place the body of `name` names one."""
+    cls = name.split(".")[0] if "." in name else None
+    for node in ast.walk(defs[name]):
+        found = None
+        if isinstance(node, ast.Name) and node.id in defs:
+            found = node.id
+        elif isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name):
+            owner = cls if node.value.id in ("self", "cls") and cls else node.value.id
+            found = f"{owner}.{node.attr}" if f"{owner}.{node.attr}" in defs else None
+        if found:
+            yield found, node
+
+
+def _loops(bodies: dict, aliases: dict, defs: dict) -> list:
+    """(line, what, function) for each loop, comprehension and loop in disguise in the bodies."""
     found = []
     for name, body in bodies.items():
+        scope = _aliases(body, aliases)
         for node in ast.walk(body):
-            what = _LOOPS.get(type(node))
+            what = _LOOPS.get(type(node)) or _disguised(node, scope)
             if what:
                 found.append((node.lineno, what, name))
+            elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node is not body:
+                itself = next((n for n in ast.walk(node) if isinstance(n, ast.Name) and n.id == node.name), None)
+                if itself is not None:                 # a function defined inside, calling itself
+                    found.append((itself.lineno, f"recursion ({node.name} calls itself)", name))
+        for callee, node in _references(name, defs):
+            if callee == name or name in _reachable(callee, defs):
+                how = "calls itself" if callee == name else f"calls {callee}, which leads back to {name}"
+                found.append((node.lineno, f"recursion ({name} {how})", name))
     return found
+
+
+def _disguised(node: ast.AST, aliases: dict) -> str | None:
+    """What a node is when it is a loop in disguise (`map()`, `np.vectorize()`), with why, or None."""
+    if isinstance(node, ast.Attribute) and node.attr in _PER_ELEMENT_METHODS:
+        return f".{node.attr}() (a Python function on each element, a loop in disguise)"
+    if not isinstance(node, (ast.Name, ast.Attribute, ast.Call, ast.Subscript)):
+        return None
+    name = _qualified(node, aliases) or ""
+    parts = name.split(".")
+    if name in _DISGUISED or f"{parts[0]}.{parts[-1]}" in _DISGUISED:      # numpy.lib.shape_base.apply_along_axis too
+        return _DISGUISED.get(name, _DISGUISED.get(f"{parts[0]}.{parts[-1]}")) + DISGUISE
+    if parts[0] in _DISGUISED_MODULES and len(parts) > 1:
+        return f"{name}()" + DISGUISE
+    if name in _UNREADABLE:
+        return f"{name.split('.')[1]}() (code in a string, which this check cannot read)"
+    if isinstance(node, ast.Call) and node.args:
+        callee = _qualified(node.func, aliases) or ""
+        builtin = callee.split(".")[1] if callee.startswith("builtins.") else ""
+        over = node.args[0]
+        iterates = builtin in _ITERATING_BUILTINS or builtin in ("min", "max") and len(node.args) == 1
+        if iterates and not isinstance(over, (ast.Tuple, ast.List, ast.Set, ast.Constant, *_LOOPS)) and \
+                not (isinstance(over, ast.Attribute) and over.attr in ("shape", "strides")):
+            return f"the built-in {builtin}() over an iterable, one item at a time (a loop in disguise; np.{builtin} is not)"
+    return None
+
+
+def _qualified(node: ast.AST, aliases: dict) -> str | None:
+    """The dotted name an expression stands for, as far as the source shows it: `xp.vectorize`
+    after `import numpy as xp` is numpy.vectorize, `r` after `from functools import reduce as r`
+    functools.reduce, `getattr(np, "vectorize")` numpy.vectorize, `map` builtins.map; else None."""
+    if isinstance(node, ast.Name):
+        return aliases.get(node.id)
+    if isinstance(node, ast.Attribute):
+        base = _qualified(node.value, aliases)
+        return f"{base}.{node.attr}" if base else None
+    if isinstance(node, ast.Subscript) and _text(node.slice):                  # np.__dict__["vectorize"]
+        base = _qualified(node.value, aliases) or ""
+        return f"{base[:-len('.__dict__')]}.{_text(node.slice)}" if base.endswith(".__dict__") else None
+    if isinstance(node, ast.Call) and node.args:
+        callee, first, last = _qualified(node.func, aliases), node.args[0], _text(node.args[-1])
+        if callee == "builtins.getattr" and len(node.args) == 2 and last:
+            base = _qualified(first, aliases)
+            return f"{base}.{last}" if base else None
+        if callee == "builtins.vars" and len(node.args) == 1:
+            base = _qualified(first, aliases)
+            return f"{base}.__dict__" if base else None
+        if callee in _IMPORTERS and last:
+            return last
+    return None
+
+
+def _text(node: ast.AST) -> str | None:
+    return node.value if isinstance(node, ast.Constant) and isinstance(node.value, str) else None
+
+
+def _aliases(scope: ast.AST, outer: dict) -> dict:
+    """Name -> the dotted name it stands for inside `scope` (the module, or a function): `outer`'s
+    (for the module, the builtins: `map` is builtins.map), less the names the scope binds to
+    something else, plus its imports (`import numpy as np`, `from itertools import starmap`) and
+    its assignments of such names (`vec = np.vectorize`)."""
+    own = list(_own_nodes(scope))
+    bound = {n.id for n in own if isinstance(n, ast.Name) and not isinstance(n.ctx, ast.Load)}
+    bound |= {n.arg for n in own if isinstance(n, ast.arg)}
+    bound |= {n.name for n in own if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))}
+    aliases = {k: v for k, v in outer.items() if k not in bound}
+    for node in own:
+        if isinstance(node, ast.Import):
+            aliases |= {a.asname or a.name.split(".")[0]: a.name if a.asname else a.name.split(".")[0] for a in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            aliases |= {a.asname or a.name: f"{node.module}.{a.name}" for a in node.names if a.name != "*"}
+            if any(a.name == "*" for a in node.names):
+                aliases |= _star(node.module)
+    assigned = [n for n in own if isinstance(n, ast.Assign) and len(n.targets) == 1 and isinstance(n.targets[0], ast.Name)]
+    for _ in range(2):                               # twice: an alias of an alias
+        for node in assigned:
+            name = _qualified(node.value, aliases)
+            if name:
+                aliases[node.targets[0].id] = name
+    return aliases
+
+
+def _star(module: str) -> dict:
+    """What `from module import *` binds among the loops in disguise: `starmap`, `vectorize`."""
+    names = {q.split(".")[-1]: q for q in _DISGUISED if q.rsplit(".", 1)[0] == module}
+    if module in _DISGUISED_MODULES:
+        names |= {n: f"{module}.{n}" for n in dir(importlib.import_module(module)) if not n.startswith("_")}
+    return names
+
+
+def _own_nodes(scope: ast.AST):
+    """The nodes of a module's or a function's own scope: a nested function, class or lambda is
+    given (its name is bound here), not entered. A function's parameters are its own."""
+    todo = list(ast.iter_child_nodes(scope))
+    while todo:
+        node = todo.pop()
+        yield node
+        if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)):
+            todo += ast.iter_child_nodes(node)
 
 
 def _autograd_names(tree: ast.Module) -> set:
