@@ -6,6 +6,7 @@ import textwrap
 from pathlib import Path
 
 import jsonschema
+import numpy as np
 import pytest
 
 from grader.judge.checks import judge_static
@@ -294,6 +295,34 @@ def test_speed_check_times_fresh_inputs_so_a_memoised_loop_fails(grade, how):
         assert speed.message.startswith(stale) or slow.search(speed.message), speed.message
     else:
         assert slow.search(speed.message), speed.message
+
+
+def _timed(loss, dW, duration):
+    from grader.run.outcome import Outcome
+    from grader.values import Leaf
+    return Outcome(status="returned", duration=duration, outputs={
+        "loss": Leaf(kind="python_number", type="float", array=np.asarray(loss)),
+        "dW": Leaf(kind="ndarray", type="ndarray", array=np.asarray(dW))})
+
+
+def test_speed_check_counts_answers_close_to_the_references_and_refuses_stale_ones(spec):
+    """Pure: judged on outcomes. float32 rounding on a large input passes; an answer to other inputs does not."""
+    from grader.judge.checks import judge_speed, plan
+    p = next(p for p in plan(spec, hidden=True) if p.check.kind == "faster_than" and p.fn.name == "svm_loss_vectorized")
+    assert [c.case.dims for c in p.calls] == [{"N": 500, "D": 100, "C": 10}] * 3
+    answers = [np.random.default_rng(k).normal(size=(100, 10)) for k in range(3)]
+    reference = [_timed(10.0 + k, a, 0.01) for k, a in enumerate(answers)]
+    rounded = [_timed(np.float32(10.0 + k), (a + 1e-5 * a.max()).astype(np.float32), 0.0005) for k, a in enumerate(answers)]
+    passed = judge_speed(p, rounded, reference, "numpy")
+    assert passed.status == "passed" and "20x as fast (at least 10x needed)" in passed.message, passed.message
+    stale = [rounded[0], rounded[0], rounded[0]]
+    failed = judge_speed(p, stale, reference, "numpy")
+    assert failed.status == "failed" and failed.message.startswith(
+        "not timed: svm_loss_vectorized does not return what the reference's svm_loss_naive returns on timed call 2 of 3 "
+        "(fresh inputs of N=500, D=100, C=10): loss: the reference's svm_loss_naive gives 11, svm_loss_vectorized gives 10")
+    same_loss = [_timed(10.0 + k, answers[0], 0.0005) for k in range(3)]
+    assert "dW differs from the reference's svm_loss_naive's by 1.4 times its norm" in judge_speed(p, same_loss, reference, "numpy").message
+    assert judge_speed(p, rounded, reference[:2], "numpy").status == "error"      # the reference did not run them all
 
 
 def test_agreement_fails_when_the_versions_differ_and_errs_when_one_is_missing(grade):

@@ -36,6 +36,7 @@ FLOAT32_STEP = 1e-2                  # centred differences of a float32 loss nee
 FLOAT32_TOLERANCE = 1e-3             # ...and a coarser tolerance
 NOISE = 16                           # rounding noise allowed in a centred difference: NOISE * eps * |loss| / h
 SHOWN = 3                            # findings listed in a check's details
+SAME_ANSWER = 1e-3                   # faster_than: a timed answer this close to the reference's (relative, in norm) counts
 
 
 @dataclass
@@ -253,21 +254,42 @@ def judge_agreement(p: Plan, own: list, theirs: list, framework: str) -> CheckRe
     return _result(p, PASSED, f"returns what your {other} returns on the {compared} public cases")
 
 
-def _disagreement(fn: FunctionSpec, mine, theirs, other: str, framework: str) -> str | None:
+def _disagreement(fn: FunctionSpec, mine, theirs, other: str, framework: str, within: float | None = None) -> str | None:
     """Where fn's outputs (`mine`) and `other`'s on the same inputs (`theirs`) differ, as a phrase
-    ('dW has shape (3, 4) from f and (4, 3) from g', 'loss: g gives 1.5, f gives 2'), or None."""
+    ('dW has shape (3, 4) from f and (4, 3) from g', 'loss: g gives 1.5, f gives 2'), or None.
+
+    With `within`, each array is compared as a whole, by the norm of the difference relative to
+    the norm of `other`'s: enough to tell an answer to other inputs from one computed another way
+    (in float32, on a large input, some entries differ by more than a case's tolerance)."""
     for out in fn.compared:
         shown = values.show(out.path)
         for path, theirs_leaf in values.leaves(theirs.outputs[out.name]):
+            part = shown + values.subscripts(path)
             try:
                 mine_leaf = values.at(mine.outputs[out.name], path)
             except (KeyError, TypeError):
-                break                                  # compare_tree says what is missing
-            if not (getattr(theirs_leaf, "is_number", False) and getattr(mine_leaf, "is_number", False)):
+                if within is None:
+                    break                              # compare_tree says what is missing
+                return f"{part} is missing from what {fn.name} returns"
+            if not getattr(theirs_leaf, "is_number", False):
                 continue
+            if not getattr(mine_leaf, "is_number", False):
+                if within is None:
+                    continue
+                return f"{part} is not a number in what {fn.name} returns"
             a, b = mine_leaf.array, theirs_leaf.array
             if a.size != b.size or (out.kind != "scalar" and a.shape != b.shape):
-                return f"{shown}{values.subscripts(path)} has shape {a.shape} from {fn.name} and {b.shape} from {other}"
+                return f"{part} has shape {a.shape} from {fn.name} and {b.shape} from {other}"
+            if within is not None:
+                with np.errstate(all="ignore"):
+                    gap = np.linalg.norm(a.astype(np.float64).ravel() - b.astype(np.float64).ravel())
+                    size = np.linalg.norm(b.astype(np.float64).ravel())
+                if not gap <= within * size:             # NaN too
+                    if a.size == 1:
+                        return f"{part}: {other} gives {b.item():.8g}, {fn.name} gives {a.item():.8g}"
+                    return f"{part} differs from {other}'s by {gap / size if size else gap:.2g} times its norm"
+        if within is not None:
+            continue
         verdicts = compare.compare_tree(shown, out.kind, framework, theirs.outputs[out.name], mine.outputs[out.name],
                                         out.rtol or fn.rtol, out.atol or fn.atol, dtype=out.dtype)
         wrong = next((v for v in verdicts if not v.ok), None)
@@ -291,7 +313,7 @@ def judge_speed(p: Plan, outcomes: list, reference: list, framework: str) -> Che
         return _result(p, ERROR, "could not time the reference")
     other = f"the reference's {check.function}"
     for k, (mine, theirs) in enumerate(zip(outcomes, reference)):
-        wrong = _disagreement(fn, mine, theirs, other, framework)
+        wrong = _disagreement(fn, mine, theirs, other, framework, within=SAME_ANSWER)
         if wrong:
             return _result(p, FAILED, f"not timed: {fn.name} does not return what {other} returns on timed call {k + 1} "
                                       f"of {len(outcomes)} (fresh inputs of {sizes}): {wrong}")
