@@ -76,7 +76,9 @@ def test_no_loops_follows_the_helpers_the_function_calls():
     ("import numpy as xp\ndef f(x):\n    return xp.vectorize(lambda v: v * 2)(x)", 3, "np.vectorize()"),
     ("import numpy as np\ndef f(x):\n    return getattr(np, 'vectorize')(abs)(x)", 3, "np.vectorize()"),
     ("import numpy as np\ndef f(x):\n    return vars(np)['vectorize'](abs)(x)", 3, "np.vectorize()"),
-    ("import numpy as np\nvec = np.vectorize\ndef f(x):\n    return vec(abs)(x)", 4, "np.vectorize()"),
+    ("import numpy as np\nvec = np.vectorize\ndef f(x):\n    return vec(abs)(x)", 2, "np.vectorize() (a loop in disguise) at line 2, in vec, which it uses"),
+    ("import math\nimport numpy as xp\nexp = xp.vectorize(math.exp)\ndef f(x):\n    return exp(x)", 3, "np.vectorize()"),
+    ("square = lambda rows: [r * r for r in rows]\ndef f(x):\n    return square(x)", 1, "a list comprehension"),
     ("import numpy as np\n@np.vectorize\ndef h(v):\n    return v * 2\ndef f(x):\n    return h(x)", 2, "np.vectorize()"),
     ("from numpy import *\ndef f(x):\n    return frompyfunc(abs, 1, 1)(x)", 3, "np.frompyfunc()"),
     ("import numpy as np\ndef f(x):\n    return np.apply_along_axis(np.sum, 1, x)", 3, "np.apply_along_axis()"),
@@ -94,7 +96,8 @@ def test_no_loops_follows_the_helpers_the_function_calls():
 def test_no_loops_finds_loops_in_disguise_however_they_are_imported(source, line, found):
     r = static("no_loops", source)
     assert r.status == "failed" and r.earned == 0, r.message
-    assert r.message.startswith(f"f uses {found}") and f" at line {line}" in r.message, r.message
+    assert r.message.startswith(f"f uses {found}") or r.message.startswith(f"f has {found}"), r.message
+    assert f" at line {line}" in r.message, r.message
 
 
 @pytest.mark.parametrize("source, line, found", [

@@ -403,20 +403,22 @@ def judge_static(fn: FunctionSpec, check: CheckSpec, source: str | None, filenam
     except (ValueError, RecursionError, MemoryError) as e:    # NUL bytes, absurd nesting: the parser gives up
         return _result(p, ERROR, f"{filename} could not be read ({type(e).__name__})")
     defs = definitions(tree)
-    if fn.name not in defs:
+    if not isinstance(defs.get(fn.name), (ast.FunctionDef, ast.AsyncFunctionDef)):
         where = f"in class {fn.name.split('.')[0]}" if "." in fn.name else "at the top level"
         return _result(p, ERROR, f"no `def {fn.name.split('.')[-1]}` {where} of {filename}, so its code could not be checked")
     bodies = _reachable(fn.name, defs)
     lines = source.splitlines()
     finder, names = (_loops, _aliases(tree, _BUILTINS)) if check.kind == "no_loops" else (_autograd, _autograd_names(tree))
     found = sorted(set(finder(bodies, names, defs)))
-    helpers = f" (or the helpers it calls: {', '.join(sorted(set(bodies) - {fn.name}))})" if len(bodies) > 1 else ""
+    called = sorted(n for n, body in bodies.items() if n != fn.name and not isinstance(body, ast.Assign))
+    helpers = f" (or the helpers it calls: {', '.join(called)})" if called else ""
     if not found:
         what = "loops, comprehensions or loops in disguise" if check.kind == "no_loops" else "autograd"
         return _result(p, PASSED, f"no {what} in {fn.name}{helpers}")
     line, what, inside = found[0]
     code = lines[line - 1].strip() if 0 < line <= len(lines) else ""
-    where = place(line) + (f", in {inside}, which it calls" if inside != fn.name else "") + f" (`{code}`)"
+    uses = "uses" if isinstance(bodies[inside], ast.Assign) else "calls"     # a name assigned at the top level
+    where = place(line) + (f", in {inside}, which it {uses}" if inside != fn.name else "") + f" (`{code}`)"
     if check.kind == "no_loops":
         verb = "has" if what in _LOOPS.values() else "uses"
         message = f"{fn.name} {verb} {what} at {where}: the vectorized version should use whole-array operations"
@@ -445,9 +447,13 @@ def needs_working_code(p: Plan, result: CheckResult, cases: list) -> CheckResult
 
 
 def definitions(tree: ast.Module) -> dict:
-    """The module's functions and its classes' methods, by the name a spec gives them (`Linear.forward`)."""
+    """The module's functions and its classes' methods, by the name a spec gives them (`Linear.forward`),
+    and the names it assigns at the top level (`exp = np.vectorize(math.exp)`): what a function uses
+    of them is checked as if it were a helper."""
     defs = {}
     for node in tree.body:
+        if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
+            defs.setdefault(node.targets[0].id, node)
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
             defs[node.name] = node
         elif isinstance(node, ast.ClassDef):
@@ -475,7 +481,7 @@ def _references(name: str, defs: dict):
     cls = name.split(".")[0] if "." in name else None
     for node in ast.walk(defs[name]):
         found = None
-        if isinstance(node, ast.Name) and node.id in defs:
+        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load) and node.id in defs:
             found = node.id
         elif isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name):
             owner = cls if node.value.id in ("self", "cls") and cls else node.value.id
