@@ -3,7 +3,8 @@
     gradient      the student's gradient output against centred differences of their own loss,
                   on sampled coordinates (as CS231n's grad_check_sparse does)
     agrees_with   the function returns what the student's other version returns (vectorized = naive)
-    no_loops      no for/while loop or comprehension in the function or the helpers it calls (AST)
+    no_loops      no for/while loop, comprehension or loop in disguise (map, np.vectorize,
+                  itertools, recursion...) in the function or the helpers it calls (AST)
     no_autograd   no .backward(), torch.autograd or torch.func in the function or its helpers (AST)
     faster_than   at least `factor` times faster than the reference's other version, timed in the
                   same worker on a larger case (hidden: it needs the reference); each timed call
