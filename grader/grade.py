@@ -67,7 +67,7 @@ class Prepared:
                       if p.fn.name in self.functions]
         extra = [call for p in self.plans for call in p.calls]
         self.calls, self.inputs = job_calls(spec, self.cases + extra)   # every job of this spec runs these calls on these inputs
-        self._reference_times: dict = {}                     # (worker, plan) -> the reference's timings
+        self._reference_timings: dict = {}                   # (worker, plan) -> the reference's timed outcomes
 
     @classmethod
     def outline(cls, spec: AssignmentSpec, hidden: bool) -> "Prepared":
@@ -78,15 +78,15 @@ class Prepared:
         self.plans = checks.plan(spec, hidden)
         return self
 
-    def reference_times(self, spec: AssignmentSpec, worker: Worker, p) -> list[float]:
-        """How long the reference's version of a faster_than check's function takes on its case, timed
-        once per worker in a child of its own (the student's child never has the reference)."""
+    def reference_timings(self, spec: AssignmentSpec, worker: Worker, p) -> list:
+        """The reference's version of a faster_than check's function on the check's timed inputs (their
+        outcomes: answers and durations), run once per worker in a child of its own (the student's
+        child never has the reference)."""
         key = (id(worker), p.fn.name, p.check.name)
-        if key not in self._reference_times:
+        if key not in self._reference_timings:
             other = spec.function(p.check.function)
-            outcomes = expected_mod.in_worker(spec, [(other, p.case)] * p.check.repeat, worker)
-            self._reference_times[key] = [o.duration for o in outcomes if o.ok and o.duration]
-        return self._reference_times[key]
+            self._reference_timings[key] = expected_mod.in_worker(spec, [(other, call.case) for call in p.calls], worker)
+        return self._reference_timings[key]
 
 
 def grade_submission(spec: AssignmentSpec, submission: Path, hidden: bool = False,
@@ -265,10 +265,10 @@ def _judge_checks(spec: AssignmentSpec, prepared: Prepared, modules: dict, noteb
             out.append(checks.judge_agreement(p, own, outcomes, spec.framework))
         else:
             try:
-                reference = prepared.reference_times(spec, worker, p)
+                reference = prepared.reference_timings(spec, worker, p)
             except WorkerError:
                 reference = []
-            out.append(checks.judge_speed(p, outcomes, reference))
+            out.append(checks.judge_speed(p, outcomes, reference, spec.framework))
     return out
 
 

@@ -19,7 +19,8 @@ dicts, lists and tuples. Nothing is pickled, and nothing the student defined is 
 
 Inputs go the other way: `to_wire` puts a case's generated arguments (arrays, numbers, strings,
 bools, None, and dicts, lists and tuples of them) into a job, and `build` makes them again in the
-child, arrays as the assignment's framework type.
+child, arrays as the assignment's framework type; an array may also go as its recipe
+(seeded.Drawn), drawn in the child.
 
 A part of a value is named by a path, a tuple of keys and indices: ('grads', 'W2') is shown as
 grads['W2'] and ('config', 'm') as config['m'] (`show`).
@@ -32,6 +33,8 @@ from dataclasses import dataclass
 from typing import Any, Iterator
 
 import numpy as np
+
+from grader.seeded import Drawn
 
 MAX_DEPTH = 16                       # nesting levels an output may have
 MAX_NODES = 10_000                   # leaves and containers in one output
@@ -261,6 +264,8 @@ def to_wire(value: Any, inputs: list, sent: dict | None = None) -> dict:
             return {"array": sent[id(value)]}
         inputs.append(value)
         return {"array": len(inputs) - 1}
+    if isinstance(value, Drawn):
+        return {"drawn": value.to_wire()}
     if isinstance(value, (bool, str)) or value is None:
         return {"literal": value}
     if isinstance(value, (int, float)):
@@ -275,13 +280,16 @@ def to_wire(value: Any, inputs: list, sent: dict | None = None) -> dict:
 def build(node: dict, inputs: list, torch, made: list | None = None, path: tuple = ()) -> Any:
     """The argument a job node describes, as the student's code gets it: its own copy of every
     array (a tensor in a torch assignment). `made` collects (path, object, input index) of each
-    array, so that changes made in place can be found afterwards."""
+    array sent, so that changes made in place can be found afterwards."""
     if "array" in node:
         original = inputs[node["array"]]
         obj = torch.from_numpy(original.copy()) if torch is not None else original.copy()
         if made is not None:
             made.append((path, obj, node["array"]))
         return obj
+    if "drawn" in node:
+        drawn = Drawn.from_wire(node["drawn"]).array()
+        return torch.from_numpy(drawn) if torch is not None else drawn
     if "scalar" in node:
         return node["scalar"]
     if "literal" in node:

@@ -4,8 +4,10 @@ import sys
 
 import numpy as np
 
-from grader.cases import _Stream, make_case
+from grader import values
+from grader.cases import make_case
 from grader.expected import inputs_digest
+from grader.seeded import Drawn, Stream
 
 # Pinned when the generator was written. If this changes, every handout's expected outputs
 # are invalidated: that must be a deliberate decision, never a side effect.
@@ -76,12 +78,32 @@ def test_fixing_one_dim_leaves_the_other_draws_alone(spec):
 
 
 def test_stream_distributions_have_the_right_moments():
-    s = _Stream("moments")
+    s = Stream("moments")
     u = s.uniform(200_000)
     z = s.normal(200_000)
     assert 0 <= u.min() and u.max() < 1
     assert abs(u.mean() - 0.5) < 0.01
     assert abs(z.mean()) < 0.01 and abs(z.std() - 1) < 0.01
     assert np.abs(z).max() <= 6
-    idx = _Stream("index").index(3, 30_000)
+    idx = Stream("index").index(3, 30_000)
     assert set(np.unique(idx)) == {0, 1, 2}
+
+
+def test_fresh_inputs_keep_the_sizes_and_draw_every_array_again_in_the_worker(spec):
+    """faster_than's timed calls: the same sizes, numbers no other call has, sent as recipes."""
+    fn = spec.function("svm_loss_vectorized")
+    timed = fn.cases_of("public")[0]
+    case = make_case(spec, fn, timed)
+    fresh = [make_case(spec, fn, timed, fresh=f"timing-{k}") for k in (1, 2)]
+    assert all(f.dims == case.dims for f in fresh)
+    assert all(isinstance(f.args[name], Drawn) for f in fresh for name in ("W", "X", "y"))
+    drawn = [{name: f.args[name].array() for name in ("W", "X", "y")} for f in fresh]
+    for name in ("W", "X"):
+        assert drawn[0][name].shape == case.args[name].shape
+        assert not np.isin(drawn[0][name], case.args[name]).any() and not np.isin(drawn[0][name], drawn[1][name]).any()
+    assert drawn[0]["y"].dtype == case.args["y"].dtype and drawn[0]["y"].max() < case.dims["C"]
+    inputs = []
+    node = values.to_wire(fresh[0].args, inputs)
+    assert inputs == []                                   # only the recipes travel
+    np.testing.assert_array_equal(values.build(node, inputs, None)["X"], drawn[0]["X"])
+    assert "N=" in fresh[0].describe() and "Drawn" not in fresh[0].describe()

@@ -6,6 +6,7 @@ import textwrap
 from pathlib import Path
 
 import jsonschema
+import numpy as np
 import pytest
 
 from grader.judge.checks import judge_static
@@ -65,6 +66,73 @@ def test_no_loops_follows_the_helpers_the_function_calls():
     assert r.status == "failed" and "at line 2" in r.message
     clean = static("no_loops", "import numpy as np\ndef f(x):\n    return np.maximum(0, x).sum()\n\ndef g(x):\n    for v in x: pass\n")
     assert clean.status == "passed" and clean.earned == 1
+
+
+@pytest.mark.parametrize("source, line, found", [
+    ("import numpy as np\ndef f(x):\n    return np.array(list(map(np.sum, x)))", 3, "map()"),
+    ("def f(x):\n    return list(filter(None, x))", 2, "filter()"),
+    ("import functools\ndef f(x):\n    return functools.reduce(lambda a, b: a + b, x)", 3, "functools.reduce()"),
+    ("from functools import reduce as r\nimport numpy as np\ndef f(x):\n    return r(np.add, x)", 4, "functools.reduce()"),
+    ("import numpy as xp\ndef f(x):\n    return xp.vectorize(lambda v: v * 2)(x)", 3, "np.vectorize()"),
+    ("import numpy as np\ndef f(x):\n    return getattr(np, 'vectorize')(abs)(x)", 3, "np.vectorize()"),
+    ("import numpy as np\ndef f(x):\n    return vars(np)['vectorize'](abs)(x)", 3, "np.vectorize()"),
+    ("import numpy as np\nvec = np.vectorize\ndef f(x):\n    return vec(abs)(x)", 2, "np.vectorize() (a loop in disguise) at line 2, in vec, which it uses"),
+    ("import math\nimport numpy as xp\nexp = xp.vectorize(math.exp)\ndef f(x):\n    return exp(x)", 3, "np.vectorize()"),
+    ("square = lambda rows: [r * r for r in rows]\ndef f(x):\n    return square(x)", 1, "a list comprehension"),
+    ("import numpy as np\n@np.vectorize\ndef h(v):\n    return v * 2\ndef f(x):\n    return h(x)", 2, "np.vectorize()"),
+    ("from numpy import *\ndef f(x):\n    return frompyfunc(abs, 1, 1)(x)", 3, "np.frompyfunc()"),
+    ("import numpy as np\ndef f(x):\n    return np.apply_along_axis(np.sum, 1, x)", 3, "np.apply_along_axis()"),
+    ("import numpy\ndef f(x):\n    return numpy.apply_over_axes(numpy.sum, x, [0])", 3, "np.apply_over_axes()"),
+    ("import numpy as np\ndef f(x):\n    return x[tuple(np.array(list(np.ndindex(x.shape))).T)]", 3, "np.ndindex()"),
+    ("import itertools as it\ndef f(x):\n    return it.starmap(pow, x)", 3, "itertools.starmap()"),
+    ("from itertools import *\ndef f(x):\n    return list(accumulate(x))", 3, "itertools.accumulate()"),
+    ("def f(x):\n    return __import__('itertools').product(x)", 2, "itertools.product()"),
+    ("import importlib\ndef f(x):\n    return importlib.import_module('functools').reduce(max, x)", 3, "functools.reduce()"),
+    ("def f(x):\n    return sum(x)", 2, "the built-in sum()"),
+    ("def f(x):\n    return max(x, key=abs)", 2, "the built-in max()"),
+    ("def f(x):\n    return x.clone().apply_(lambda v: v * 2)", 2, ".apply_()"),
+    ("def f(x):\n    exec('for i in x: pass')\n    return x", 2, "exec() (code in a string"),
+])
+def test_no_loops_finds_loops_in_disguise_however_they_are_imported(source, line, found):
+    r = static("no_loops", source)
+    assert r.status == "failed" and r.earned == 0, r.message
+    assert r.message.startswith(f"f uses {found}") or r.message.startswith(f"f has {found}"), r.message
+    assert f" at line {line}" in r.message, r.message
+
+
+@pytest.mark.parametrize("source, line, found", [
+    ("def f(x):\n    if len(x) == 0:\n        return 0\n    return x[0] + f(x[1:])", 4, "recursion (f calls itself)"),
+    ("def g(x):\n    return f(x[1:]) if len(x) else 0\n\ndef f(x):\n    return g(x)", 2,
+     "recursion (g calls f, which leads back to g) at line 2, in g, which it calls"),
+    ("def f(x):\n    def go(i):\n        return 0 if i == len(x) else x[i] + go(i + 1)\n    return go(0)", 3,
+     "recursion (go calls itself)"),
+    ("class Net:\n    def f(self, x):\n        return self.f(x[1:]) if len(x) else 0", 3, "recursion (Net.f calls itself)"),
+])
+def test_no_loops_finds_recursion_direct_or_through_helpers(source, line, found):
+    r = static("no_loops", source, name="Net.f" if "class Net" in source else "f")
+    assert r.status == "failed" and found in r.message and f"line {line}" in r.message, r.message
+
+
+@pytest.mark.parametrize("source", [
+    # broadcasting, fancy indexing with np.arange and with range, np.max/np.sum/np.einsum/np.maximum
+    "import numpy as np\ndef f(W, X, y):\n    s = X.dot(W)\n    m = np.maximum(0, s - s[np.arange(X.shape[0]), y][:, None] + 1)\n"
+    "    return m.sum(), np.max(s), np.einsum('ij,jk->ik', X, W), s[range(X.shape[0]), y]",
+    "import numpy as np\ndef f(x):\n    return np.add.reduce(x), np.maximum.accumulate(x), np.sum(x, axis=1)",
+    "import torch\ndef f(x):\n    return torch.vmap(torch.sum)(x)",          # vmap batches: one call on the whole batch
+    "import numpy as np\ndef f(x, filter):\n    return np.sum(x * filter)",     # a parameter named like a builtin
+    "import numpy as np\ndef f(x):\n    map = x > 0\n    return x[map].sum()",
+    "def f(x, a):\n    return max(a, 1) * x, sum(x.shape), min(x.shape), max([a, 2])",
+    "import numpy as np\n\ndef relu(x):\n    return np.maximum(0, x)\n\ndef f(x):\n    return relu(x).sum()",
+    "import numpy as np\ndef f(x):\n    return x.reshape(-1, 2).max(axis=1).sum()",
+])
+def test_no_loops_passes_whole_array_code(source):
+    r = static("no_loops", source)
+    assert r.status == "passed" and r.earned == 1, r.message
+
+
+def test_a_builtin_shadowed_in_another_function_is_still_the_builtin_here():
+    r = static("no_loops", "def g(map):\n    return map\n\ndef f(x):\n    return list(map(abs, x))\n")
+    assert r.status == "failed" and r.message.startswith("f uses map() (a loop in disguise) at line 5")
 
 
 @pytest.mark.parametrize("source, found", [
@@ -197,6 +265,70 @@ def test_agreement_and_loops_and_speed_on_a_vectorized_version_that_calls_the_na
         "svm_loss_vectorized has a for loop at line 19, in svm_loss_naive, which it calls (`for i in range(num_train):`)")
     assert checks["faster_than svm_loss_naive"].status == "failed"
     assert all(c.passed for c in result.functions[1].cases)                # the values are right
+
+
+# A vectorized version that calls the naive one and remembers its answers: timed on the same
+# inputs again, only its first call would be slow.
+VECTORIZED = "def svm_loss_vectorized(W, X, y, reg):\n"
+MEMOISED = {
+    "a dict keyed on the bytes": "_seen = {}\n\n\n" + VECTORIZED + (
+        "    key = (W.tobytes(), X.tobytes(), y.tobytes(), reg)\n"
+        "    if key not in _seen:\n        _seen[key] = svm_loss_naive(W, X, y, reg)\n    return _seen[key]\n"),
+    "functools.lru_cache on a wrapper": (
+        "import functools\n\n\n@functools.lru_cache(maxsize=None)\ndef _cached(w, x, y, reg, shapes):\n"
+        "    W, X = np.frombuffer(w).reshape(shapes[0]), np.frombuffer(x).reshape(shapes[1])\n"
+        "    return svm_loss_naive(W, X, np.frombuffer(y, dtype=np.int64), reg)\n\n\n" + VECTORIZED +
+        "    return _cached(W.tobytes(), X.tobytes(), y.tobytes(), reg, (W.shape, X.shape))\n"),
+    "a dict keyed on id(X)": "_seen = {}\n\n\n" + VECTORIZED + (
+        "    if id(X) not in _seen:\n        _seen[id(X)] = svm_loss_naive(W, X, y, reg)\n    return _seen[id(X)]\n"),
+    "a dict keyed on the shapes": "_seen = {}\n\n\n" + VECTORIZED + (
+        "    if X.shape not in _seen:\n        _seen[X.shape] = svm_loss_naive(W, X, y, reg)\n    return _seen[X.shape]\n"),
+}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("how", list(MEMOISED))
+def test_speed_check_times_fresh_inputs_so_a_memoised_loop_fails(grade, how):
+    result = grade(("linear_svm", VECTORIZED, MEMOISED[how]))
+    speed = checks_of(result, "svm_loss_vectorized")["faster_than svm_loss_naive"]
+    assert speed.status == "failed" and speed.earned == 0, speed.message
+    stale = "not timed: svm_loss_vectorized does not return what the reference's svm_loss_naive returns on timed call "
+    slow = re.compile(r"svm_loss_vectorized took .* ms on fresh inputs of N=500, D=100, C=10 .*"
+                      r": \S+x as fast \(at least 10x needed\)")
+    if how == "a dict keyed on the shapes":            # fast after the first call, but with the first call's answer
+        assert speed.message.startswith(stale + "2 of 3 (fresh inputs of N=500, D=100, C=10): loss: the reference's")
+    elif how == "a dict keyed on id(X)":               # a fresh X may reuse a freed array's id: a stale answer
+        assert speed.message.startswith(stale) or slow.search(speed.message), speed.message
+    else:
+        assert slow.search(speed.message), speed.message
+
+
+def _timed(loss, dW, duration):
+    from grader.run.outcome import Outcome
+    from grader.values import Leaf
+    return Outcome(status="returned", duration=duration, outputs={
+        "loss": Leaf(kind="python_number", type="float", array=np.asarray(loss)),
+        "dW": Leaf(kind="ndarray", type="ndarray", array=np.asarray(dW))})
+
+
+def test_speed_check_counts_answers_close_to_the_references_and_refuses_stale_ones(spec):
+    """Pure: judged on outcomes. float32 rounding on a large input passes; an answer to other inputs does not."""
+    from grader.judge.checks import judge_speed, plan
+    p = next(p for p in plan(spec, hidden=True) if p.check.kind == "faster_than" and p.fn.name == "svm_loss_vectorized")
+    assert [c.case.dims for c in p.calls] == [{"N": 500, "D": 100, "C": 10}] * 3
+    answers = [np.random.default_rng(k).normal(size=(100, 10)) for k in range(3)]
+    reference = [_timed(10.0 + k, a, 0.01) for k, a in enumerate(answers)]
+    rounded = [_timed(np.float32(10.0 + k), (a + 1e-5 * a.max()).astype(np.float32), 0.0005) for k, a in enumerate(answers)]
+    passed = judge_speed(p, rounded, reference, "numpy")
+    assert passed.status == "passed" and "20x as fast (at least 10x needed)" in passed.message, passed.message
+    stale = [rounded[0], rounded[0], rounded[0]]
+    failed = judge_speed(p, stale, reference, "numpy")
+    assert failed.status == "failed" and failed.message.startswith(
+        "not timed: svm_loss_vectorized does not return what the reference's svm_loss_naive returns on timed call 2 of 3 "
+        "(fresh inputs of N=500, D=100, C=10): loss: the reference's svm_loss_naive gives 11, svm_loss_vectorized gives 10")
+    same_loss = [_timed(10.0 + k, answers[0], 0.0005) for k in range(3)]
+    assert "dW differs from the reference's svm_loss_naive's by 1.4 times its norm" in judge_speed(p, same_loss, reference, "numpy").message
+    assert judge_speed(p, rounded, reference[:2], "numpy").status == "error"      # the reference did not run them all
 
 
 @pytest.mark.slow

@@ -3,10 +3,13 @@
     gradient      the student's gradient output against centred differences of their own loss,
                   on sampled coordinates (as CS231n's grad_check_sparse does)
     agrees_with   the function returns what the student's other version returns (vectorized = naive)
-    no_loops      no for/while loop or comprehension in the function or the helpers it calls (AST)
+    no_loops      no for/while loop, comprehension or loop in disguise (map, np.vectorize,
+                  itertools, recursion...) in the function or the helpers it calls (AST)
     no_autograd   no .backward(), torch.autograd or torch.func in the function or its helpers (AST)
     faster_than   at least `factor` times faster than the reference's other version, timed in the
-                  same worker on a larger case (hidden: it needs the reference)
+                  same worker on a larger case (hidden: it needs the reference); each timed call
+                  gets fresh inputs and must return the reference's answer, so that a function
+                  that remembers its answers is timed on work it has not done
 
 `plan` turns a function's checks into extra calls for the worker, made once per batch; the
 `judge_*` functions turn what came back into a CheckResult. Everything here is pure: inputs in,
@@ -15,22 +18,26 @@ verdicts out. Static checks parse the student's source with `ast`, which runs no
 from __future__ import annotations
 
 import ast
+import builtins
+import importlib
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from grader import values
-from grader.cases import Case, _Stream, make_case
+from grader.cases import Case, make_case
 from grader.judge import compare, properties
 from grader.run.job import Call
 from grader.results import ERROR, FAILED, HIDDEN, PASSED, CheckResult
+from grader.seeded import Stream
 from grader.spec import AssignmentSpec, CheckSpec, FunctionSpec
 
 FLOAT32_STEP = 1e-2                  # centred differences of a float32 loss need a coarse step...
 FLOAT32_TOLERANCE = 1e-3             # ...and a coarser tolerance
 NOISE = 16                           # rounding noise allowed in a centred difference: NOISE * eps * |loss| / h
 SHOWN = 3                            # findings listed in a check's details
+SAME_ANSWER = 1e-3                   # faster_than: a timed answer this close to the reference's (relative, in norm) counts
 
 
 @dataclass
@@ -39,7 +46,7 @@ class Plan:
 
     fn: FunctionSpec
     check: CheckSpec
-    case: Case | None = None                          # gradient, faster_than: the inputs
+    case: Case | None = None                          # gradient: the inputs; faster_than: the first timed call's
     calls: list = field(default_factory=list)         # job.Call, in job order
     coords: list = field(default_factory=list)        # gradient: per (input, output) pair, indices into the input
     steps: list = field(default_factory=list)         # gradient: [(dtype name, h)], one block of calls each
@@ -54,15 +61,17 @@ def plan(spec: AssignmentSpec, hidden: bool) -> list[Plan]:
             if check.visibility == HIDDEN and not hidden:
                 continue
             p = Plan(fn=fn, check=check)
-            if check.kind in ("gradient", "faster_than"):
-                p.case = make_case(spec, fn, check.case or fn.cases_of("public")[0])
             if check.kind == "gradient":
+                p.case = make_case(spec, fn, check.case or fn.cases_of("public")[0])
                 _plan_gradient(spec, p)
             elif check.kind == "agrees_with":
                 other = spec.function(check.function)
                 p.calls = [Call(other, make_case(spec, fn, c), steps=_same_steps(fn, other, c)) for c in fn.cases_of("public")]
             elif check.kind == "faster_than":
-                p.calls = [Call(fn, p.case)] * check.repeat
+                # Inputs no call has seen, one set per call: the same inputs again would time a lookup.
+                timed = check.case or fn.cases_of("public")[0]
+                p.calls = [Call(fn, make_case(spec, fn, timed, fresh=f"timing-{k + 1}")) for k in range(check.repeat)]
+                p.case = p.calls[0].case
             plans.append(p)
     return plans
 
@@ -95,7 +104,7 @@ def _plan_gradient(spec: AssignmentSpec, p: Plan) -> None:
         path = values.parse_path(inp)
         x = values.at(case.args, path)
         key = f"{spec.name}/{fn.name}/gradient/{case.spec.seed}" + (f"/{inp}" if k else "")
-        order = np.argsort(_Stream(key).uniform(x.size), kind="stable")[: check.samples]
+        order = np.argsort(Stream(key).uniform(x.size), kind="stable")[: check.samples]
         p.coords.append([tuple(int(i) for i in np.unravel_index(int(j), x.shape)) for j in sorted(order)])
     for _, h in p.steps:
         for (inp, _out), coords in zip(check.pairs, p.coords):
@@ -239,43 +248,81 @@ def judge_agreement(p: Plan, own: list, theirs: list, framework: str) -> CheckRe
                 else (other, them, call.run_steps)
             return _result(p, ERROR, f"cannot compare with {other}: your {who} {_what(o, steps)} on {case.case_id} "
                                      f"(seed {case.spec.seed})")
-        for out in fn.compared:
-            shown = values.show(out.path)
-            for path, theirs_leaf in values.leaves(them.outputs[out.name]):
-                try:
-                    mine_leaf = values.at(mine.outputs[out.name], path)
-                except (KeyError, TypeError):
-                    break                                  # compare_tree says what is missing
-                if not (getattr(theirs_leaf, "is_number", False) and getattr(mine_leaf, "is_number", False)):
-                    continue
-                a, b = mine_leaf.array, theirs_leaf.array
-                if a.size != b.size or (out.kind != "scalar" and a.shape != b.shape):
-                    part = shown + values.subscripts(path)
-                    return _result(p, FAILED, f"{fn.name} and your {other} disagree on {case.case_id} (seed {case.spec.seed}): "
-                                              f"{part} has shape {a.shape} from {fn.name} and {b.shape} from {other}")
-            verdicts = compare.compare_tree(shown, out.kind, framework, them.outputs[out.name], mine.outputs[out.name],
-                                            out.rtol or fn.rtol, out.atol or fn.atol, dtype=out.dtype)
-            wrong = next((v for v in verdicts if not v.ok), None)
-            if wrong is not None:
-                text = wrong.message.replace("expected", f"{other} gives").replace("got", f"{fn.name} gives")
-                return _result(p, FAILED, f"{fn.name} and your {other} disagree on {case.case_id} (seed {case.spec.seed}): {text}")
+        wrong = _disagreement(fn, mine, them, other, framework)
+        if wrong:
+            return _result(p, FAILED, f"{fn.name} and your {other} disagree on {case.case_id} (seed {case.spec.seed}): {wrong}")
         compared += 1
     return _result(p, PASSED, f"returns what your {other} returns on the {compared} public cases")
 
 
-def judge_speed(p: Plan, outcomes: list, reference: list[float]) -> CheckResult:
-    """`outcomes`: the student's timing calls; `reference`: the reference's times of the other function."""
+def _disagreement(fn: FunctionSpec, mine, theirs, other: str, framework: str, within: float | None = None) -> str | None:
+    """Where fn's outputs (`mine`) and `other`'s on the same inputs (`theirs`) differ, as a phrase
+    ('dW has shape (3, 4) from f and (4, 3) from g', 'loss: g gives 1.5, f gives 2'), or None.
+
+    With `within`, each array is compared as a whole, by the norm of the difference relative to
+    the norm of `other`'s: enough to tell an answer to other inputs from one computed another way
+    (in float32, on a large input, some entries differ by more than a case's tolerance)."""
+    for out in fn.compared:
+        shown = values.show(out.path)
+        for path, theirs_leaf in values.leaves(theirs.outputs[out.name]):
+            part = shown + values.subscripts(path)
+            try:
+                mine_leaf = values.at(mine.outputs[out.name], path)
+            except (KeyError, TypeError):
+                if within is None:
+                    break                              # compare_tree says what is missing
+                return f"{part} is missing from what {fn.name} returns"
+            if not getattr(theirs_leaf, "is_number", False):
+                continue
+            if not getattr(mine_leaf, "is_number", False):
+                if within is None:
+                    continue
+                return f"{part} is not a number in what {fn.name} returns"
+            a, b = mine_leaf.array, theirs_leaf.array
+            if a.size != b.size or (out.kind != "scalar" and a.shape != b.shape):
+                return f"{part} has shape {a.shape} from {fn.name} and {b.shape} from {other}"
+            if within is not None:
+                with np.errstate(all="ignore"):
+                    gap = np.linalg.norm(a.astype(np.float64).ravel() - b.astype(np.float64).ravel())
+                    size = np.linalg.norm(b.astype(np.float64).ravel())
+                if not gap <= within * size:             # NaN too
+                    if a.size == 1:
+                        return f"{part}: {other} gives {b.item():.8g}, {fn.name} gives {a.item():.8g}"
+                    return f"{part} differs from {other}'s by {gap / size if size else gap:.2g} times its norm"
+        if within is not None:
+            continue
+        verdicts = compare.compare_tree(shown, out.kind, framework, theirs.outputs[out.name], mine.outputs[out.name],
+                                        out.rtol or fn.rtol, out.atol or fn.atol, dtype=out.dtype)
+        wrong = next((v for v in verdicts if not v.ok), None)
+        if wrong is not None:
+            return wrong.message.replace("expected", f"{other} gives").replace("got", f"{fn.name} gives")
+    return None
+
+
+def judge_speed(p: Plan, outcomes: list, reference: list, framework: str) -> CheckResult:
+    """`outcomes`: the student's timed calls, each on fresh inputs; `reference`: the reference's other
+    function's on the same inputs. Only right answers are timed: a function that remembers answers
+    (or returns one answer for every input) would otherwise be timed on a lookup."""
     fn, check = p.fn, p.check
-    times = []
+    sizes = ", ".join(f"{k}={v}" for k, v in p.case.dims.items()) or p.case.describe()
     for o in outcomes:
         if o is None or not o.ok:
-            return _result(p, FAILED, f"{fn.name} {_what(o, fn.steps_for(p.case.spec))} on the timing case ({p.case.describe()})")
-        times.append(o.duration or 0.0)
-    if not reference or not times or min(times) <= 0:
+            return _result(p, FAILED, f"{fn.name} {_what(o, fn.steps_for(p.case.spec))} on the timing inputs ({sizes})")
+    times = [o.duration or 0.0 for o in outcomes]
+    if len(reference) != len(outcomes) or any(r is None or not r.ok or not r.duration for r in reference) \
+            or not times or min(times) <= 0:
         return _result(p, ERROR, "could not time the reference")
-    ratio = min(reference) / min(times)
-    text = (f"{fn.name} took {_ms(min(times))} on {p.case.describe()}, the reference {check.function} "
-            f"{_ms(min(reference))}: {ratio:.3g}x as fast (at least {check.factor:g}x needed)")
+    other = f"the reference's {check.function}"
+    for k, (mine, theirs) in enumerate(zip(outcomes, reference)):
+        wrong = _disagreement(fn, mine, theirs, other, framework, within=SAME_ANSWER)
+        if wrong:
+            return _result(p, FAILED, f"not timed: {fn.name} does not return what {other} returns on timed call {k + 1} "
+                                      f"of {len(outcomes)} (fresh inputs of {sizes}): {wrong}")
+    fastest = min(r.duration for r in reference)
+    ratio = fastest / min(times)
+    text = (f"{fn.name} took {_ms(min(times))} on fresh inputs of {sizes} (the fastest of {len(times)} calls, each "
+            f"on inputs of its own), the reference {check.function} {_ms(fastest)}: {ratio:.3g}x as fast "
+            f"(at least {check.factor:g}x needed)")
     return _result(p, PASSED if ratio >= check.factor else FAILED, text)
 
 
@@ -325,6 +372,21 @@ def _result(p: Plan, status: str, message: str, details: str = "") -> CheckResul
 _LOOPS = {ast.For: "a for loop", ast.AsyncFor: "a for loop", ast.While: "a while loop",
           ast.ListComp: "a list comprehension", ast.SetComp: "a set comprehension",
           ast.DictComp: "a dict comprehension", ast.GeneratorExp: "a generator expression"}
+# Loops in disguise: what calls Python code once per row or element, by the qualified name it is
+# found under however it is imported (`from functools import reduce as r`, `import numpy as xp`).
+# Whole-array operations stay allowed (np.sum, np.einsum, np.add.reduce, fancy indexing with
+# range), and so does torch.vmap: it runs the function once, on the whole batch.
+_DISGUISED = {"builtins.map": "map()", "builtins.filter": "filter()", "functools.reduce": "functools.reduce()",
+              "numpy.vectorize": "np.vectorize()", "numpy.frompyfunc": "np.frompyfunc()",
+              "numpy.apply_along_axis": "np.apply_along_axis()", "numpy.apply_over_axes": "np.apply_over_axes()",
+              "numpy.ndindex": "np.ndindex()", "numpy.ndenumerate": "np.ndenumerate()", "numpy.nditer": "np.nditer()"}
+_DISGUISED_MODULES = ("itertools",)                 # every one of its functions iterates in Python
+_PER_ELEMENT_METHODS = ("apply_", "map_", "map2_")  # torch: a Python function on each element (tensor.apply_(f))
+_ITERATING_BUILTINS = ("sum", "sorted", "any", "all")   # over their first argument; min and max over a single one
+_UNREADABLE = ("builtins.exec", "builtins.eval", "builtins.compile")
+_IMPORTERS = ("builtins.__import__", "importlib.import_module")
+DISGUISE = " (a loop in disguise)"
+_BUILTINS = {name: f"builtins.{name}" for name in dir(builtins)}   # what a name the module does not bind means
 _AUTOGRAD_MODULES = ("torch.autograd", "torch.func", "functorch")
 STATIC = ("no_loops", "no_autograd")
 
@@ -342,22 +404,25 @@ def judge_static(fn: FunctionSpec, check: CheckSpec, source: str | None, filenam
     except (ValueError, RecursionError, MemoryError) as e:    # NUL bytes, absurd nesting: the parser gives up
         return _result(p, ERROR, f"{filename} could not be read ({type(e).__name__})")
     defs = definitions(tree)
-    if fn.name not in defs:
+    if not isinstance(defs.get(fn.name), (ast.FunctionDef, ast.AsyncFunctionDef)):
         where = f"in class {fn.name.split('.')[0]}" if "." in fn.name else "at the top level"
         return _result(p, ERROR, f"no `def {fn.name.split('.')[-1]}` {where} of {filename}, so its code could not be checked")
     bodies = _reachable(fn.name, defs)
     lines = source.splitlines()
-    found = (_loops if check.kind == "no_loops" else _autograd)(bodies, _autograd_names(tree), defs)
-    helpers = f" (or the helpers it calls: {', '.join(sorted(set(bodies) - {fn.name}))})" if len(bodies) > 1 else ""
+    finder, names = (_loops, _aliases(tree, _BUILTINS)) if check.kind == "no_loops" else (_autograd, _autograd_names(tree))
+    found = sorted(set(finder(bodies, names, defs)))
+    called = sorted(n for n, body in bodies.items() if n != fn.name and not isinstance(body, ast.Assign))
+    helpers = f" (or the helpers it calls: {', '.join(called)})" if called else ""
     if not found:
-        what = "loops or comprehensions" if check.kind == "no_loops" else "autograd"
+        what = "loops, comprehensions or loops in disguise" if check.kind == "no_loops" else "autograd"
         return _result(p, PASSED, f"no {what} in {fn.name}{helpers}")
-    found.sort()
     line, what, inside = found[0]
     code = lines[line - 1].strip() if 0 < line <= len(lines) else ""
-    where = place(line) + (f", in {inside}, which it calls" if inside != fn.name else "") + f" (`{code}`)"
+    uses = "uses" if isinstance(bodies[inside], ast.Assign) else "calls"     # a name assigned at the top level
+    where = place(line) + (f", in {inside}, which it {uses}" if inside != fn.name else "") + f" (`{code}`)"
     if check.kind == "no_loops":
-        message = f"{fn.name} has {what} at {where}: the vectorized version should use whole-array operations"
+        verb = "has" if what in _LOOPS.values() else "uses"
+        message = f"{fn.name} {verb} {what} at {where}: the vectorized version should use whole-array operations"
     else:
         message = f"{fn.name} uses {what} at {where}: compute the gradient by hand"
     details = [f"{filename}, {place(ln)}: {w}" for ln, w, _ in found[1:SHOWN + 1]]
@@ -383,9 +448,13 @@ def needs_working_code(p: Plan, result: CheckResult, cases: list) -> CheckResult
 
 
 def definitions(tree: ast.Module) -> dict:
-    """The module's functions and its classes' methods, by the name a spec gives them (`Linear.forward`)."""
+    """The module's functions and its classes' methods, by the name a spec gives them (`Linear.forward`),
+    and the names it assigns at the top level (`exp = np.vectorize(math.exp)`): what a function uses
+    of them is checked as if it were a helper."""
     defs = {}
     for node in tree.body:
+        if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
+            defs.setdefault(node.targets[0].id, node)
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
             defs[node.name] = node
         elif isinstance(node, ast.ClassDef):
@@ -404,27 +473,141 @@ def _reachable(name: str, defs: dict) -> dict:
         if current in seen:
             continue
         seen[current] = defs[current]
-        cls = current.split(".")[0] if "." in current else None
-        for node in ast.walk(defs[current]):
-            found = None
-            if isinstance(node, ast.Name) and node.id in defs:
-                found = node.id
-            elif isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name):
-                owner = cls if node.value.id in ("self", "cls") and cls else node.value.id
-                found = f"{owner}.{node.attr}" if f"{owner}.{node.attr}" in defs else None
-            if found and found not in seen:
-                todo.append(found)
+        todo += [found for found, _ in _references(current, defs) if found not in seen]
     return seen
 
 
-def _loops(bodies: dict, _names, _defs) -> list:
+def _references(name: str, defs: dict):
+    """(function or method of the module, node) for each place the body of `name` names one."""
+    cls = name.split(".")[0] if "." in name else None
+    for node in ast.walk(defs[name]):
+        found = None
+        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load) and node.id in defs:
+            found = node.id
+        elif isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name):
+            owner = cls if node.value.id in ("self", "cls") and cls else node.value.id
+            found = f"{owner}.{node.attr}" if f"{owner}.{node.attr}" in defs else None
+        if found:
+            yield found, node
+
+
+def _loops(bodies: dict, aliases: dict, defs: dict) -> list:
+    """(line, what, function) for each loop, comprehension and loop in disguise in the bodies."""
     found = []
     for name, body in bodies.items():
+        scope = _aliases(body, aliases)
         for node in ast.walk(body):
-            what = _LOOPS.get(type(node))
+            what = _LOOPS.get(type(node)) or _disguised(node, scope)
             if what:
                 found.append((node.lineno, what, name))
+            elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node is not body:
+                itself = next((n for n in ast.walk(node) if isinstance(n, ast.Name) and n.id == node.name), None)
+                if itself is not None:                 # a function defined inside, calling itself
+                    found.append((itself.lineno, f"recursion ({node.name} calls itself)", name))
+        for callee, node in _references(name, defs):
+            if callee == name or name in _reachable(callee, defs):
+                how = "calls itself" if callee == name else f"calls {callee}, which leads back to {name}"
+                found.append((node.lineno, f"recursion ({name} {how})", name))
     return found
+
+
+def _disguised(node: ast.AST, aliases: dict) -> str | None:
+    """What a node is when it is a loop in disguise (`map()`, `np.vectorize()`), with why, or None."""
+    if isinstance(node, ast.Attribute) and node.attr in _PER_ELEMENT_METHODS:
+        return f".{node.attr}() (a Python function on each element, a loop in disguise)"
+    if not isinstance(node, (ast.Name, ast.Attribute, ast.Call, ast.Subscript)):
+        return None
+    name = _qualified(node, aliases) or ""
+    parts = name.split(".")
+    if name in _DISGUISED or f"{parts[0]}.{parts[-1]}" in _DISGUISED:      # numpy.lib.shape_base.apply_along_axis too
+        return _DISGUISED.get(name, _DISGUISED.get(f"{parts[0]}.{parts[-1]}")) + DISGUISE
+    if parts[0] in _DISGUISED_MODULES and len(parts) > 1:
+        return f"{name}()" + DISGUISE
+    if name in _UNREADABLE:
+        return f"{name.split('.')[1]}() (code in a string, which this check cannot read)"
+    if isinstance(node, ast.Call) and node.args:
+        callee = _qualified(node.func, aliases) or ""
+        builtin = callee.split(".")[1] if callee.startswith("builtins.") else ""
+        over = node.args[0]
+        iterates = builtin in _ITERATING_BUILTINS or builtin in ("min", "max") and len(node.args) == 1
+        if iterates and not isinstance(over, (ast.Tuple, ast.List, ast.Set, ast.Constant, *_LOOPS)) and \
+                not (isinstance(over, ast.Attribute) and over.attr in ("shape", "strides")):
+            return f"the built-in {builtin}() over an iterable, one item at a time (a loop in disguise; np.{builtin} is not)"
+    return None
+
+
+def _qualified(node: ast.AST, aliases: dict) -> str | None:
+    """The dotted name an expression stands for, as far as the source shows it: `xp.vectorize`
+    after `import numpy as xp` is numpy.vectorize, `r` after `from functools import reduce as r`
+    functools.reduce, `getattr(np, "vectorize")` numpy.vectorize, `map` builtins.map; else None."""
+    if isinstance(node, ast.Name):
+        return aliases.get(node.id)
+    if isinstance(node, ast.Attribute):
+        base = _qualified(node.value, aliases)
+        return f"{base}.{node.attr}" if base else None
+    if isinstance(node, ast.Subscript) and _text(node.slice):                  # np.__dict__["vectorize"]
+        base = _qualified(node.value, aliases) or ""
+        return f"{base[:-len('.__dict__')]}.{_text(node.slice)}" if base.endswith(".__dict__") else None
+    if isinstance(node, ast.Call) and node.args:
+        callee, first, last = _qualified(node.func, aliases), node.args[0], _text(node.args[-1])
+        if callee == "builtins.getattr" and len(node.args) == 2 and last:
+            base = _qualified(first, aliases)
+            return f"{base}.{last}" if base else None
+        if callee == "builtins.vars" and len(node.args) == 1:
+            base = _qualified(first, aliases)
+            return f"{base}.__dict__" if base else None
+        if callee in _IMPORTERS and last:
+            return last
+    return None
+
+
+def _text(node: ast.AST) -> str | None:
+    return node.value if isinstance(node, ast.Constant) and isinstance(node.value, str) else None
+
+
+def _aliases(scope: ast.AST, outer: dict) -> dict:
+    """Name -> the dotted name it stands for inside `scope` (the module, or a function): `outer`'s
+    (for the module, the builtins: `map` is builtins.map), less the names the scope binds to
+    something else, plus its imports (`import numpy as np`, `from itertools import starmap`) and
+    its assignments of such names (`vec = np.vectorize`)."""
+    own = list(_own_nodes(scope))
+    bound = {n.id for n in own if isinstance(n, ast.Name) and not isinstance(n.ctx, ast.Load)}
+    bound |= {n.arg for n in own if isinstance(n, ast.arg)}
+    bound |= {n.name for n in own if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))}
+    aliases = {k: v for k, v in outer.items() if k not in bound}
+    for node in own:
+        if isinstance(node, ast.Import):
+            aliases |= {a.asname or a.name.split(".")[0]: a.name if a.asname else a.name.split(".")[0] for a in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            aliases |= {a.asname or a.name: f"{node.module}.{a.name}" for a in node.names if a.name != "*"}
+            if any(a.name == "*" for a in node.names):
+                aliases |= _star(node.module)
+    assigned = [n for n in own if isinstance(n, ast.Assign) and len(n.targets) == 1 and isinstance(n.targets[0], ast.Name)]
+    for _ in range(2):                               # twice: an alias of an alias
+        for node in assigned:
+            name = _qualified(node.value, aliases)
+            if name:
+                aliases[node.targets[0].id] = name
+    return aliases
+
+
+def _star(module: str) -> dict:
+    """What `from module import *` binds among the loops in disguise: `starmap`, `vectorize`."""
+    names = {q.split(".")[-1]: q for q in _DISGUISED if q.rsplit(".", 1)[0] == module}
+    if module in _DISGUISED_MODULES:
+        names |= {n: f"{module}.{n}" for n in dir(importlib.import_module(module)) if not n.startswith("_")}
+    return names
+
+
+def _own_nodes(scope: ast.AST):
+    """The nodes of a module's or a function's own scope: a nested function, class or lambda is
+    given (its name is bound here), not entered. A function's parameters are its own."""
+    todo = list(ast.iter_child_nodes(scope))
+    while todo:
+        node = todo.pop()
+        yield node
+        if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)):
+            todo += ast.iter_child_nodes(node)
 
 
 def _autograd_names(tree: ast.Module) -> set:

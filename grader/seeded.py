@@ -1,0 +1,79 @@
+"""Seeded random numbers that are the same bits on every machine, run and process.
+
+Every number comes from a PCG64 stream keyed by a SHA-256 of a name, and is turned into a float
+by additions and multiplications only (53 random bits per uniform; a normal is the sum of 12
+uniforms minus 6, the Irwin-Hall approximation, bounded at 6 standard deviations). No numpy
+sampling algorithm and no libm function (log, cos) is involved, as those may differ in the last
+bit between CPUs and versions.
+
+An array drawn this way can travel as its recipe (`Drawn`) and be drawn where it is used, in the
+worker's child: the faster_than check times calls on fresh inputs, of which only the recipe
+crosses the pipe.
+
+    >>> x = Drawn("cs231n/svm_loss_vectorized/900/timing-1/arg/X", (500, 100), "float64", "normal", 0.0, 1.0)
+    >>> x.array().shape
+    (500, 100)
+"""
+from __future__ import annotations
+
+import hashlib
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+
+class Stream:
+    """Uniform bits from PCG64, turned into numbers by arithmetic we control."""
+
+    def __init__(self, key: str):
+        seed = int.from_bytes(hashlib.sha256(key.encode()).digest()[:16], "little")
+        self._bits = np.random.PCG64(seed)
+
+    def uniform(self, n: int) -> np.ndarray:
+        """n floats in [0, 1), 53 random bits each."""
+        raw = self._bits.random_raw(n) if n else np.zeros(0, dtype=np.uint64)
+        return (np.asarray(raw, dtype=np.uint64) >> np.uint64(11)).astype(np.float64) * (1.0 / (1 << 53))
+
+    def normal(self, n: int) -> np.ndarray:
+        """n approximately standard normals: the sum of 12 uniforms, minus 6 (variance 1)."""
+        u = self.uniform(12 * n).reshape(12, n)
+        z = u[0].copy()
+        for row in u[1:]:                   # fixed order of additions: bit-for-bit reproducible
+            z += row
+        return z - 6.0
+
+    def index(self, n: int, size: int | None = None):
+        """Integers in [0, n); one when size is None."""
+        values = np.minimum((self.uniform(1 if size is None else size) * n).astype(np.int64), n - 1)
+        return int(values[0]) if size is None else values
+
+
+@dataclass(frozen=True)
+class Drawn:
+    """An array as the recipe that draws it: its stream's key, shape, dtype, and its numbers'
+    distribution: `normal` (a = loc, b = scale), `uniform` in [a, b), or `labels`, integers in [a, b)."""
+
+    key: str
+    shape: tuple
+    dtype: str
+    dist: str
+    a: float
+    b: float
+
+    def array(self) -> np.ndarray:
+        stream = Stream(self.key)
+        size = int(np.prod(self.shape, dtype=np.int64))
+        if self.dist == "labels":
+            data = self.a + stream.index(self.b - self.a, size)
+        elif self.dist == "uniform":
+            data = self.a + (self.b - self.a) * stream.uniform(size)
+        else:
+            data = self.a + self.b * stream.normal(size)
+        return data.astype(self.dtype).reshape(self.shape)
+
+    def to_wire(self) -> dict:
+        return {**asdict(self), "shape": list(self.shape)}
+
+    @classmethod
+    def from_wire(cls, recipe: dict) -> "Drawn":
+        return cls(**{**recipe, "shape": tuple(recipe["shape"])})

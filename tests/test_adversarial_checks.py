@@ -1,0 +1,61 @@
+"""Submissions that try to fool no_loops and faster_than, graded end to end by `grader grade`.
+
+tests/submissions/adversarial_checks.yaml holds them (loops in disguise, memoised loops, and
+loop-free code written other ways than the reference); each is a student of one class, graded
+with the hidden cases by one `grader grade` run in a subprocess, as an instructor would. The test
+then reads each student's result.json and asserts which checks of the edited function fail and
+which pass, what their messages say, and that every case of every function passes (each entry
+returns the right values: only the checks can catch it) and every other function's checks pass.
+"""
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+
+import pytest
+
+from conftest import GRADER, REPO
+
+pytestmark = pytest.mark.slow                   # one `grader grade` of the whole corpus
+from variants import variant_source, variants
+
+CORPUS = "adversarial_checks"
+ENTRIES = variants(CORPUS)
+MODULES = ("linear_svm", "softmax")
+VECTORIZED = {"linear_svm": "svm_loss_vectorized", "softmax": "softmax_loss_vectorized"}
+
+
+@pytest.fixture(scope="module")
+def graded(tmp_path_factory) -> dict:
+    """student name -> its result.json, for the whole corpus graded as one class."""
+    root = tmp_path_factory.mktemp("class")
+    for name, entry in ENTRIES.items():
+        folder = root / "submissions" / name
+        folder.mkdir(parents=True)
+        for module in MODULES:
+            shutil.copy(REPO / "reference" / "cs231n" / f"{module}.py", folder)
+        (folder / f"{entry['module']}.py").write_text(variant_source(name, CORPUS, "cs231n", entry["module"]))
+    out = root / "out"
+    proc = subprocess.run([GRADER, "grade", "-a", "cs231n", "--out", str(out), "-j", "1", str(root / "submissions")],
+                          cwd=REPO, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    return {name: json.loads((out / name / "result.json").read_text()) for name in ENTRIES}
+
+
+@pytest.mark.parametrize("name", list(ENTRIES))
+def test_checks_catch_what_they_must_and_only_that(graded, name):
+    entry, result = ENTRIES[name], graded[name]
+    assert result["hidden_graded"], "faster_than runs with the hidden cases only"
+    functions = {f["name"]: f for f in result["functions"]}
+    wrong = [f"{f} {c['case_id']}" for f in functions for c in functions[f]["cases"] if c["status"] != "passed"]
+    assert wrong == [], "the entry's values are right: every case must pass"
+    edited = functions[VECTORIZED[entry["module"]]]
+    checks = {c["name"].split()[0]: c for c in edited["checks"]}          # by kind: "faster_than svm_loss_naive"
+    shown = {kind: c["message"] for kind, c in checks.items()}
+    assert all(checks[kind]["status"] == "failed" for kind in entry["expect"]["failed"]), shown
+    assert all(checks[kind]["status"] == "passed" for kind in entry["expect"]["passed"]), shown
+    for kind, text in entry["expect"].get("message", {}).items():
+        assert text in checks[kind]["message"], checks[kind]["message"]
+    others = [c for f in functions.values() if f is not edited for c in f["checks"] if c["status"] != "passed"]
+    assert others == [], "the other functions are the reference's"
