@@ -53,3 +53,28 @@ def test_when_the_worker_cannot_run_the_reference_this_process_does_and_diagnose
     diagnoses = lambda r: [c.diagnosis for fn in r.functions for c in fn.cases]
     assert diagnoses(result) == diagnoses(normal)
     assert any(DIAGNOSIS in d for d in diagnoses(result))
+
+
+def test_several_variants_run_in_one_job_each_on_its_own_modules(tmp_path):
+    """The catalogue's variants of a function come in one job: each call runs on its variant's
+    modules; a variant that does not import, or kills its child, costs its own calls only."""
+    import numpy as np
+    from grader.cases import make_case
+    from grader.expected import variants_in_worker
+    from test_running import make_assignment
+    spec = make_assignment(tmp_path)
+    fn = spec.function("scale")
+    cases = [(fn, make_case(spec, fn, c)) for c in fn.cases]
+    reference = (spec.reference_dir / "tiny.py").read_text()
+    groups = [({"tiny": reference.replace("return k * x", "return 2 * k * x")}, cases),
+              ({"tiny": "def scale(x, k) return x\n"}, cases[:1]),                        # a syntax error
+              ({"tiny": reference.replace("return k * x", "import os; os._exit(3)")}, cases[:2]),
+              ({}, cases)]                                                                   # the reference itself
+    with Worker(spec.framework) as worker:
+        doubled, broken, dying, itself = variants_in_worker(spec, groups, worker)
+    for (_, case), outcome in zip(cases, doubled):
+        assert outcome.ok and np.allclose(outcome.outputs["out"].array, 2 * case.args["k"] * case.args["x"])
+    assert [o.status for o in broken] == ["import_error"] and broken[0].error["type"] == "SyntaxError"
+    assert [o.status for o in dying] == ["crashed", "crashed"]
+    for (_, case), outcome in zip(cases, itself):
+        assert outcome.ok and np.allclose(outcome.outputs["out"].array, case.args["k"] * case.args["x"])

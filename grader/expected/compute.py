@@ -123,28 +123,52 @@ def _not_written(path: Path, fn: FunctionSpec) -> ReferenceError_:
 REFERENCE_TIMEOUT = 120.0
 
 
-def run_reference(spec: AssignmentSpec, items, worker, sources: dict | None = None):
+def run_reference(spec: AssignmentSpec, items, worker, sources: dict | None = None, groups: list | None = None):
     """The worker's reply to the reference's calls, run in a child of its own (the student's child
-    never has the reference); `sources` ({module: code}) stands for module files."""
+    never has the reference); `sources` ({module: code}) stands for module files. With `groups`
+    ([(sources, items)]), the calls of several variants run in the one job, each on its own modules
+    (harness.run imports a variant's when its first call comes): one child where there were many."""
+    if groups is not None:
+        items = [item for _, group in groups for item in group]
     calls, inputs = job_calls(spec, items)
     modules = {m: str(spec.reference_dir / f"{m}.py") for m in spec.modules}
     job = build_job(spec, calls, modules, spec.reference_dir)
     job["sources"] = sources or {}
     limits = job["limits"]
-    job["limits"] = {**limits, "case_timeout": max(limits["case_timeout"], REFERENCE_TIMEOUT),
-                     "import_timeout": max(limits["import_timeout"], REFERENCE_TIMEOUT), "skip_after_timeouts": 0}
+    if groups is not None:
+        job["variants"] = [group_sources for group_sources, _ in groups]
+        for call, k in zip(calls, [k for k, (_, group) in enumerate(groups) for _ in group]):
+            call["variant"] = k
+        # A variant's time-out must not skip the other variants' calls of the same function.
+        job["limits"] = {**limits, "skip_after_timeouts": 0}
+    elif not sources:                  # the reference itself
+        job["limits"] = {**limits, "case_timeout": max(limits["case_timeout"], REFERENCE_TIMEOUT),
+                         "import_timeout": max(limits["import_timeout"], REFERENCE_TIMEOUT), "skip_after_timeouts": 0}
     return worker.run(job, inputs)
 
 
+def variants_in_worker(spec: AssignmentSpec, groups: list, worker) -> list[list[Outcome]]:
+    """in_worker for several variants at once, in one job ([(sources, items)] -> an Outcome list per
+    group); raises WorkerError when the worker fails."""
+    calls = [[as_call(item) for item in items] for _, items in groups]
+    flat = in_worker(spec, [c for group in calls for c in group], worker, raise_worker_errors=True,
+                     groups=[(sources, group) for (sources, _), group in zip(groups, calls)])
+    out, at = [], 0
+    for group in calls:
+        out.append(flat[at:at + len(group)])
+        at += len(group)
+    return out
+
+
 def in_worker(spec: AssignmentSpec, items, worker, sources: dict | None = None,
-              raise_worker_errors: bool = False) -> list[Outcome]:
+              raise_worker_errors: bool = False, groups: list | None = None) -> list[Outcome]:
     """The reference's Outcome on each call, computed by `worker` in a child of its own, so that
     this process never imports torch. A worker that fails raises WorkerError (`raise_worker_errors`,
     for a caller that has another way), or gives Outcomes of status "crashed"."""
     from grader.run.worker import WorkerError
     calls = [as_call(item) for item in items]
     try:
-        reply = run_reference(spec, calls, worker, sources)
+        reply = run_reference(spec, calls, worker, sources, groups)
     except WorkerError as e:
         if raise_worker_errors:
             raise

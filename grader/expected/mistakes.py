@@ -329,24 +329,47 @@ class MistakeOutputs:
 
     def _outcome(self, variant: str, fn: FunctionSpec, case: Case) -> Outcome | None:
         """A variant's Outcome on a case, computed here when first needed: on every case of that
-        function it was told of (`expect`) at once, as the variant is compiled once for them."""
+        function it was told of (`expect`) at once, as the variant is compiled once for them. In a
+        worker (`running_in`), the variants a diagnosis of fn asks for next come in the same job."""
         key = (variant, fn.name, case.case_id)
         if key not in self._cache:
-            mine = [(f, c) for f, c in self._runs_on(variant, self._expected) if f.name == fn.name
-                    and (variant, f.name, c.case_id) not in self._cache]
-            mine = mine if (fn, case) in mine else [(fn, case)]
-            self._store(variant, mine, self._computed(variant, mine))
+            worker = getattr(self._local, "worker", None)
+            plans = []
+            for v in (self._together(variant, fn) if worker is not None else [variant]):
+                mine = [(f, c) for f, c in self._runs_on(v, self._expected) if f.name == fn.name
+                        and (v, f.name, c.case_id) not in self._cache]
+                if v == variant and (fn, case) not in mine:
+                    mine = [(fn, case)]
+                if mine:
+                    plans.append((v, mine))
+            for v, mine, outcomes in self._computed(plans, worker):
+                self._store(v, mine, outcomes)
         return self._cache[key]
 
-    def _computed(self, variant: str, cases) -> list:
-        worker = getattr(self._local, "worker", None)
+    def _together(self, variant: str, fn: FunctionSpec) -> list[str]:
+        """The variants computed with `variant` for fn: the pairs touching fn, or the single mistakes,
+        the starter code and the unregularized reference (what the judge asks for first)."""
+        pairs = [m.name for m in self.pairs if fn.name in m.touches]
+        if variant in pairs:
+            return [variant] + [p for p in pairs if p != variant]
+        singles = [m.name for m in self.catalogue.touching(fn.name)]
+        return [variant] + [v for v in singles + [STARTER, UNREGULARIZED] if v != variant]
+
+    def _computed(self, plans: list, worker) -> list:
+        """[(variant, cases, their Outcomes)] for [(variant, cases)]: in one job of `worker`, or here."""
         if worker is not None:
+            from grader.expected import variants_in_worker
             from grader.run.worker import WorkerError
+            runnable = [(v, mine) for v, mine in plans if self._variant_sources(v) is not None]
             try:
-                return self._in_worker(variant, cases, worker, raise_worker_errors=True)
+                found = variants_in_worker(self.spec, [(self._variant_sources(v), self._calls(v, mine))
+                                                       for v, mine in runnable], worker) if runnable else []
             except WorkerError:
-                pass                     # the worker failed, not the variant: this process runs it
-        return self._in_process(variant, cases)
+                pass                     # the worker failed, not the variants: this process runs them
+            else:
+                done = {v: outcomes for (v, _), outcomes in zip(runnable, found)}
+                return [(v, mine, done.get(v, [None] * len(mine))) for v, mine in plans]
+        return [(v, mine, self._in_process(v, mine)) for v, mine in plans]
 
     def expect(self, cases) -> None:
         """The cases [(FunctionSpec, Case)] that outputs will be asked for, computed together when first needed."""

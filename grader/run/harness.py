@@ -64,18 +64,41 @@ def run(job: dict, inputs: list, start: int, skip: set, out_fd: int, capture_fd:
             errors[name] = _describe(e, folder)
     send({"type": "imported", "errors": errors, "stdout": capture.take()})
 
-    ctx = execute.Context(modules=modules, errors=errors, scenarios=scenarios, torch=torch,
-                          describe=lambda e: _describe(e, folder))
+    base = execute.Context(modules=modules, errors=errors, scenarios=scenarios, torch=torch,
+                           describe=lambda e: _describe(e, folder))
+    contexts: dict = {}                  # variant -> its Context, made when its first call comes
     for index in range(start, len(job["calls"])):
         call = job["calls"][index]
         if call["function"] in skip:
             continue
+        ctx, k = base, call.get("variant")
+        if k is not None:                            # the catalogue's variants, several in one job
+            if k not in contexts:
+                contexts.clear()                     # one variant's modules at a time
+                contexts[k] = _variant_context(job, job["variants"][k], base, folder)
+            ctx = contexts[k]
         # Which step of a chain runs, so that a time limit or a crash names it (the forward, not the backward).
         ctx.on_step = (lambda k, i=index: send({"type": "step", "index": i, "step": k})) if len(call["steps"]) > 1 else None
         header, arrays = execute.run_call(call, inputs, ctx)
         header.update(type="result", index=index, stdout=capture.take())
         send(header, arrays)
     send({"type": "done"})
+
+
+def _variant_context(job: dict, sources: dict, base: execute.Context, folder: str) -> execute.Context:
+    """The modules of one variant of the reference ({module: code}; a module it does not change is
+    the file), imported afresh as a child of its own would: they import each other, not the last
+    variant's."""
+    for name in job["modules"]:
+        sys.modules.pop(name, None)
+    modules, errors = {}, {}
+    for name, path in job["modules"].items():
+        try:
+            modules[name] = _import(name, path, sources.get(name))
+        except BaseException as e:  # noqa: BLE001 - a variant that does not import matches nothing
+            errors[name] = _describe(e, folder)
+    return execute.Context(modules=modules, errors=errors, scenarios=base.scenarios, torch=base.torch,
+                           describe=base.describe)
 
 
 def _import(name: str, path: str, source: str | None = None, register: bool = True):
