@@ -270,12 +270,15 @@ class MistakeOutputs:
             return
         from grader.run.worker import on_workers
 
-        def run(worker, variant: str) -> tuple:
-            mine = self._runs_on(variant, cases)
-            return variant, mine, self._in_worker(variant, mine, worker) if mine else []
+        def run(worker, chunk: list) -> list:
+            return self._computed([(v, mine) for v in chunk for mine in [self._runs_on(v, cases)] if mine], worker)
 
-        for variant, mine, outcomes in on_workers(workers, run, variants):
-            self._store(variant, mine, outcomes)
+        # A few variants to a job (each job a child that imports each variant in turn), a few jobs
+        # to a worker, so that the workers finish together.
+        n = min(len(variants), 4 * len(workers))
+        for computed in on_workers(workers, run, [variants[i::n] for i in range(n)]):
+            for variant, mine, outcomes in computed:
+                self._store(variant, mine, outcomes)
 
     def _runs_on(self, variant: str, cases) -> list:
         if variant == STARTER:
@@ -308,13 +311,6 @@ class MistakeOutputs:
             return list(cases)
         return [(fn, Case(case.function, case.spec, case.dims, {**case.args, fn.regularization: 0.0}))
                 for fn, case in cases]
-
-    def _in_worker(self, variant: str, cases, worker, raise_worker_errors: bool = False) -> list:
-        from grader.expected import in_worker
-        sources = self._variant_sources(variant)
-        if sources is None:
-            return [None] * len(cases)
-        return in_worker(self.spec, self._calls(variant, cases), worker, sources, raise_worker_errors=raise_worker_errors)
 
     def _in_process(self, variant: str, cases) -> list:
         from grader.expected import run_in_process
