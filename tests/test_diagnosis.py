@@ -7,7 +7,7 @@ import subprocess
 import numpy as np
 import pytest
 
-from grader.authoring.release import strip_solutions
+from grader.expected.starter import strip_solutions
 from grader.expected.mistakes import Mistake, compositions, load_catalogue, variant_source
 from grader.judge import regularization
 from grader.spec import SpecError, load_spec

@@ -6,7 +6,7 @@ import subprocess
 
 import pytest
 
-from grader.authoring.release import strip_solutions
+from grader.expected.starter import strip_solutions
 from grader.spec import SpecError, load_spec
 
 from conftest import GRADER, REPO

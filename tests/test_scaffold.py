@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from grader.expected.mistakes import load_catalogue
-from grader.authoring.release import strip_solutions
+from grader.expected.starter import strip_solutions
 from grader.spec import load_spec
 
 from conftest import GRADER

@@ -18,7 +18,7 @@ from grader.expected.mistakes import load_catalogue, variant_source
 from grader.judge.checks import STATIC
 from grader.grade import Prepared, grade_submission
 from grader.results import FAILED
-from grader.authoring.release import strip_solutions
+from grader.expected.starter import strip_solutions
 from grader.run.worker import Worker
 from grader.spec import AssignmentSpec, SpecError
 

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from grader.cases import Case
+from grader.expected.starter import strip_solutions
 from grader.run.outcome import Outcome, Raised
 from grader.spec import AssignmentSpec, FunctionSpec, SpecError
 
@@ -294,7 +295,6 @@ class MistakeOutputs:
     def _variant_sources(self, variant: str) -> dict | None:
         """{module: code} of a variant ({} is the reference's own files), or None when its edits do not apply."""
         if variant not in self._sources:
-            from grader.authoring.release import strip_solutions
             reference = {m: (self.spec.reference_dir / f"{m}.py") for m in self.spec.modules}
             if variant == UNREGULARIZED:
                 found = {}
