@@ -257,12 +257,14 @@ class MistakeOutputs:
         return outcome.outputs if outcome is not None and outcome.ok else None
 
     def prime(self, cases, workers=()) -> None:
-        """Compute every variant's outputs on `cases` [(FunctionSpec, Case)] now rather than when
-        first needed: a batch needs nearly all of them. With `workers`, each variant runs in a child
-        of one of them (the variants shared out), and this process never imports torch."""
+        """Compute the variants' outputs on `cases` [(FunctionSpec, Case)] now rather than when first
+        needed: a batch needs nearly all of them. With `workers`, each variant runs in a child of one
+        of them (the variants shared out), and this process never imports torch. Not the pairs of
+        mistakes: only an answer no single one explains asks for them, and then a function's pairs
+        run together, once, in the worker grading it (`running_in`)."""
         if self.spec.reference_dir is None:
             return
-        variants = [m.name for m in self.catalogue.mistakes + self.pairs] + [STARTER, UNREGULARIZED]
+        variants = [m.name for m in self.catalogue.mistakes] + [STARTER, UNREGULARIZED]
         if not workers:
             for variant in variants:
                 mine = [(fn, case) for fn, case in self._runs_on(variant, cases)
