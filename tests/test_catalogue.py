@@ -151,8 +151,11 @@ def test_matching_a_mistake_needs_every_output_and_the_same_non_finite_places():
     assert not matches(fn, outputs(2.0, [1.0, 3.0]), m)
     assert not matches(fn, outputs(2.0, None), m)
     assert not matches(fn, {"loss": m["loss"]}, m)                 # an output missing
-    # Where both have non-finite values, the finite ones must still agree.
+    # Where both have non-finite values, the finite ones must still agree, and the others be the same.
     assert not matches(fn, outputs(2.0, [1.1, np.inf]), m)
+    assert not matches(fn, outputs(2.0, [1.0, np.nan]), m)
+    assert not matches(fn, outputs(2.0, [1.0, -np.inf]), m)
+    assert matches(fn, outputs(2.0, [1.0, np.nan]), outputs(2.0, [1.0, np.nan]))
 
 
 @pytest.mark.slow

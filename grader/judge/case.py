@@ -400,6 +400,8 @@ def _same_tree(a, b, rtol: float, atol: float, values_too: bool = True) -> bool:
     finite = np.isfinite(g)
     if not (finite == np.isfinite(m)).all():
         return False
+    if not finite.all() and not np.array_equal(g[~finite], m[~finite], equal_nan=True):
+        return False                     # NaN where the mistake has inf, or inf of the other sign
     if not values_too:
         return True
     if not finite.all():                 # rare: compare the finite values only
