@@ -10,7 +10,6 @@ and torch alike: torch tensors are made from these arrays in the worker.
 """
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 
 import numpy as np

@@ -640,14 +640,20 @@ def test_usage_errors_exit_2_with_one_line(tmp_path):
 # Gradescope autograder
 
 
+def gradescope_zip(folder: Path) -> Path:
+    """linear_classifier's autograder zip, built by the installed `grader gradescope`."""
+    archive = folder / "autograder.zip"
+    proc = subprocess.run([GRADER, "gradescope", "linear_classifier", "--out", str(archive)], cwd=REPO,
+                          capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    return archive
+
+
 @pytest.mark.slow
 def test_gradescope_setup_installs_the_numpy_and_torch_this_checkout_grades_with(tmp_path):
     """An image rebuilt months later must grade as the instructor's checkout did: pinned versions."""
     import importlib.metadata
-    archive = tmp_path / "autograder.zip"
-    proc = subprocess.run([GRADER, "gradescope", "linear_classifier", "--out", str(archive)], cwd=REPO,
-                          capture_output=True, text=True)
-    assert proc.returncode == 0, proc.stderr
+    archive = gradescope_zip(tmp_path)
     setup = zipfile.ZipFile(archive).read("setup.sh").decode()
     torch = importlib.metadata.version("torch").split("+")[0]
     numpy = importlib.metadata.version("numpy")
@@ -659,10 +665,7 @@ def test_gradescope_setup_installs_the_numpy_and_torch_this_checkout_grades_with
 @pytest.mark.slow
 def test_gradescope_autograder_zip_grades_a_submission_as_gradescope_runs_it(tmp_path):
     """Unpacked as Gradescope does (/autograder/source), run_autograder writes results.json."""
-    archive = tmp_path / "autograder.zip"
-    proc = subprocess.run([GRADER, "gradescope", "linear_classifier", "--out", str(archive)], cwd=REPO,
-                          capture_output=True, text=True)
-    assert proc.returncode == 0, proc.stderr
+    archive = gradescope_zip(tmp_path)
     root = tmp_path / "autograder"
     with zipfile.ZipFile(archive) as z:
         names = z.namelist()
