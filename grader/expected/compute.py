@@ -123,21 +123,20 @@ def _not_written(path: Path, fn: FunctionSpec) -> ReferenceError_:
 REFERENCE_TIMEOUT = 120.0
 
 
-def run_reference(spec: AssignmentSpec, items, worker, sources: dict | None = None, groups: list | None = None):
+def run_reference(spec: AssignmentSpec, items, worker, sources: dict | None = None, variants: tuple | None = None):
     """The worker's reply to the reference's calls, run in a child of its own (the student's child
-    never has the reference); `sources` ({module: code}) stands for module files. With `groups`
-    ([(sources, items)]), the calls of several variants run in the one job, each on its own modules
-    (harness.run imports a variant's when its first call comes): one child where there were many."""
-    if groups is not None:
-        items = [item for _, group in groups for item in group]
+    never has the reference); `sources` ({module: code}) stands for module files. With `variants`
+    (([{module: code}, ...], the variant of each call)), the calls of several variants run in the
+    one job, each on its own modules (harness.run imports a variant's when its first call comes):
+    one child where there were many."""
     calls, inputs = job_calls(spec, items)
     modules = {m: str(spec.reference_dir / f"{m}.py") for m in spec.modules}
     job = build_job(spec, calls, modules, spec.reference_dir)
     job["sources"] = sources or {}
     limits = job["limits"]
-    if groups is not None:
-        job["variants"] = [group_sources for group_sources, _ in groups]
-        for call, k in zip(calls, [k for k, (_, group) in enumerate(groups) for _ in group]):
+    if variants is not None:
+        job["variants"], which = variants
+        for call, k in zip(calls, which):
             call["variant"] = k
         # A variant's time-out must not skip the other variants' calls of the same function.
         job["limits"] = {**limits, "skip_after_timeouts": 0}
@@ -151,8 +150,9 @@ def variants_in_worker(spec: AssignmentSpec, groups: list, worker) -> list[list[
     """in_worker for several variants at once, in one job ([(sources, items)] -> an Outcome list per
     group); raises WorkerError when the worker fails."""
     calls = [[as_call(item) for item in items] for _, items in groups]
+    which = [k for k, group in enumerate(calls) for _ in group]
     flat = in_worker(spec, [c for group in calls for c in group], worker, raise_worker_errors=True,
-                     groups=[(sources, group) for (sources, _), group in zip(groups, calls)])
+                     variants=([sources for sources, _ in groups], which))
     out, at = [], 0
     for group in calls:
         out.append(flat[at:at + len(group)])
@@ -161,14 +161,14 @@ def variants_in_worker(spec: AssignmentSpec, groups: list, worker) -> list[list[
 
 
 def in_worker(spec: AssignmentSpec, items, worker, sources: dict | None = None,
-              raise_worker_errors: bool = False, groups: list | None = None) -> list[Outcome]:
+              raise_worker_errors: bool = False, variants: tuple | None = None) -> list[Outcome]:
     """The reference's Outcome on each call, computed by `worker` in a child of its own, so that
     this process never imports torch. A worker that fails raises WorkerError (`raise_worker_errors`,
     for a caller that has another way), or gives Outcomes of status "crashed"."""
     from grader.run.worker import WorkerError
     calls = [as_call(item) for item in items]
     try:
-        reply = run_reference(spec, calls, worker, sources, groups)
+        reply = run_reference(spec, calls, worker, sources, variants)
     except WorkerError as e:
         if raise_worker_errors:
             raise

@@ -265,21 +265,26 @@ class MistakeOutputs:
         if self.spec.reference_dir is None:
             return
         variants = [m.name for m in self.catalogue.mistakes] + [STARTER, UNREGULARIZED]
-        if not workers:
-            for variant in variants:
-                mine = [(fn, case) for fn, case in self._runs_on(variant, cases)
-                        if (variant, fn.name, case.case_id) not in self._cache]
-                self._store(variant, mine, self._in_process(variant, mine))
-            return
-        from grader.run.worker import on_workers
 
-        def run(worker, chunk: list) -> list:
-            return self._computed([(v, mine) for v in chunk for mine in [self._runs_on(v, cases)] if mine], worker)
+        def plans(chunk: list) -> list:
+            """[(variant, the cases it has no output for yet)]"""
+            out = []
+            for v in chunk:
+                mine = [(fn, case) for fn, case in self._runs_on(v, cases) if (v, fn.name, case.case_id) not in self._cache]
+                if mine:
+                    out.append((v, mine))
+            return out
 
-        # A few variants to a job (each job a child that imports each variant in turn), a few jobs
-        # to a worker, so that the workers finish together.
-        n = min(len(variants), 4 * len(workers))
-        for computed in on_workers(workers, run, [variants[i::n] for i in range(n)]):
+        if workers:
+            from grader.run.worker import on_workers
+            # A few variants to a job (each job a child that imports each variant in turn), a few
+            # jobs to a worker, so that the workers finish together.
+            n = min(len(variants), 4 * len(workers))
+            done = on_workers(workers, lambda worker, chunk: self._computed(plans(chunk), worker),
+                              [variants[i::n] for i in range(n)])
+        else:
+            done = [self._computed(plans(variants), None)]
+        for computed in done:
             for variant, mine, outcomes in computed:
                 self._store(variant, mine, outcomes)
 
