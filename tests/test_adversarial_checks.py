@@ -16,9 +16,9 @@ import subprocess
 import pytest
 
 from conftest import GRADER, REPO
+from variants import variant_source, variants
 
 pytestmark = pytest.mark.slow                   # one `grader grade` of the whole corpus
-from variants import variant_source, variants
 
 CORPUS = "adversarial_checks"
 ENTRIES = variants(CORPUS)
@@ -59,3 +59,13 @@ def test_checks_catch_what_they_must_and_only_that(graded, name):
         assert text in checks[kind]["message"], checks[kind]["message"]
     others = [c for f in functions.values() if f is not edited for c in f["checks"] if c["status"] != "passed"]
     assert others == [], "the other functions are the reference's"
+
+
+def test_an_independent_solution_earns_every_check():
+    """tests/independent/cs231n, written from the handout's docstrings and shaped unlike the reference
+    (a while loop in the naive SVM, take_along_axis and clip, loop-free helpers for the penalty and
+    the softmax): every case and every check passes, no_loops and faster_than included."""
+    proc = subprocess.run([GRADER, "check", str(REPO / "tests" / "independent" / "cs231n"), "--assignment", "cs231n",
+                           "--hidden"], cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "All 40 public and hidden cases and 8 checks passed: 28/28 points." in proc.stdout
