@@ -25,15 +25,19 @@ so neither `os.environ` nor the process's original environment block (`/proc/sel
 the copy of it on the stack, which every forked child inherits) holds anything of the grader's.
 
 The mode is "strong" when landlock and seccomp both work, "partial" when one does, "minimal"
-when neither does; `describe` says what each missing layer leaves open.
+when neither does; `describe` says what each missing layer leaves open. Where the zygote cannot
+run (no os.fork, not Linux, no prctl), the portable worker's child sets the resource limits this
+platform has (`set_limits`, `PORTABLE_LIMITS`) and nothing else: the "portable" mode
+(`describe_portable`). Nothing here loads libc or imports `resource` until a layer needs it, so that
+this module imports on macOS and Windows too.
 """
 from __future__ import annotations
 
 import ctypes
 import errno
+import functools
 import os
 import platform
-import resource
 import site
 import socket
 import sys
@@ -45,6 +49,7 @@ LAYERS = ("namespaces", "landlock", "seccomp")
 OUTPUT_FILE_LIMIT = 1 << 20          # bytes a child may write to any file, its printed output included
 OPEN_FILES = 256
 DISK_FILES = 10_000                  # files and folders a child may make in its scratch folder
+LIMITS = ("memory", "cpu", "file size", "open files")    # the resource limits a child can have (`set_limits`)
 
 # What a missing layer leaves open, for the report.
 GAPS = {
@@ -52,8 +57,22 @@ GAPS = {
     "seccomp": "student code can open network connections, start processes and signal other processes of this user",
 }
 
-_libc = ctypes.CDLL(None, use_errno=True)
 _PR_SET_NO_NEW_PRIVS, _PR_SET_DUMPABLE, _PR_SET_SECCOMP = 38, 4, 22
+
+
+@functools.lru_cache(maxsize=None)
+def _libc():
+    """The C library, loaded when a Linux layer first needs it, never at import (Windows has no
+    `CDLL(None)`); None where it cannot be loaded."""
+    try:
+        return ctypes.CDLL(None, use_errno=True)
+    except (OSError, TypeError):
+        return None
+
+
+def has_prctl() -> bool:
+    """Whether this C library has prctl, which every layer of the zygote's children needs (macOS's has none)."""
+    return getattr(_libc(), "prctl", None) is not None
 
 
 @dataclass(frozen=True)
@@ -71,7 +90,20 @@ class Policy:
 def zygote_environment(scratch_root: str) -> dict:
     """All the environment a worker gets: nothing of the grader's (a CI token, say) may reach the
     student, and a forked child can read the environment its zygote was started with."""
+    if os.name == "nt":              # the portable worker's: Windows' Python needs its system folders to start
+        kept = {k: os.environ[k] for k in ("SYSTEMROOT", "WINDIR", "PATH") if k in os.environ}
+        return {**kept, "TEMP": scratch_root, "TMP": scratch_root, "TMPDIR": scratch_root}
     return {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "TMPDIR": scratch_root}
+
+
+def child_environment(scratch: str) -> dict:
+    """os.environ in a child, before student code runs: its scratch folder as home and temporary
+    folder, and one thread per math library (the timings of every child alike)."""
+    home = {"USERPROFILE": scratch} if os.name == "nt" else {"HOME": scratch}
+    return {**zygote_environment(scratch), **home, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+
+
+MODES = ("strong", "partial", "minimal", "portable")
 
 
 def mode_of(layers: tuple) -> str:
@@ -102,6 +134,36 @@ def warning(layers: tuple) -> str:
             + "; ".join(GAPS[m] for m in missing) + ".")
 
 
+def portable_limits() -> tuple:
+    """Which of LIMITS the portable worker's child sets here: none without `resource` (Windows), and
+    no memory limit on macOS, whose kernel accepts RLIMIT_AS and does not enforce it."""
+    try:
+        import resource  # noqa: F401 - only whether it exists
+    except ImportError:
+        return ()
+    return tuple(name for name in LIMITS if not (name == "memory" and sys.platform == "darwin"))
+
+
+def describe_portable(limits: tuple) -> str:
+    """'portable: process+limits(memory, cpu, file size, open files)'; 'portable: process' on Windows."""
+    return "portable: process" + (f"+limits({', '.join(limits)})" if limits else "")
+
+
+def portable_warning(limits: tuple) -> str:
+    """What the portable mode is for, and what it is not, in one sentence."""
+    held = "a time limit per case, crashes kept to their case, a cap on what it writes in its scratch folder"
+    if limits:
+        names = [{"cpu": "CPU time"}.get(name, name) for name in limits]
+        held += ", and limits on " + (", ".join(names[:-1]) + " and " if len(names) > 1 else "") + names[-1]
+    if not limits:
+        held += "; no memory, CPU time or file limits here"
+    elif "memory" not in limits:
+        held += "; macOS does not enforce a memory limit"
+    return (f"sandbox is portable: it guards your own machine against mistakes ({held}), not the grader "
+            "against hostile code: student code can read and write any file this user can, use the network "
+            "and start processes.")
+
+
 # ---------------------------------------------------------------------------------------------
 # Applying the sandbox in the child
 
@@ -116,14 +178,9 @@ def apply_in_child(policy: Policy, layers: tuple, capture_path: str, keep_fds: t
     os.dup2(out, 2)
     _close_fds_except(keep_fds)
     os.environ.clear()
-    os.environ.update({"HOME": policy.scratch, "TMPDIR": policy.scratch, "PATH": "/usr/bin:/bin",
-                       "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "LANG": "C.UTF-8"})
+    os.environ.update(child_environment(policy.scratch))
     tempfile.tempdir = None          # forget the zygote's cached /tmp: tempfile now uses TMPDIR, the scratch folder
-    _limit(resource.RLIMIT_AS, policy.memory)
-    _limit(resource.RLIMIT_CPU, policy.cpu_seconds)
-    _limit(resource.RLIMIT_FSIZE, OUTPUT_FILE_LIMIT)
-    _limit(resource.RLIMIT_NOFILE, OPEN_FILES)
-    _limit(resource.RLIMIT_CORE, 0)
+    set_limits(policy, LIMITS)
     if "namespaces" in layers:
         enter_namespaces(policy)
     os.chdir(policy.scratch)                   # after the tmpfs is mounted on it
@@ -156,17 +213,21 @@ def drop_capabilities() -> None:
     The bounding set and securebits need CAP_SETPCAP, which only a privileged process has: for any
     other, those calls fail and there is nothing to drop."""
     for cap in range(64):
-        if _libc.prctl(_PR_CAPBSET_DROP, cap, 0, 0, 0) != 0 and ctypes.get_errno() == errno.EINVAL:
+        if _libc().prctl(_PR_CAPBSET_DROP, cap, 0, 0, 0) != 0 and ctypes.get_errno() == errno.EINVAL:
             break                                             # past the kernel's last capability
-    _libc.prctl(_PR_SET_SECUREBITS, _SECBITS, 0, 0, 0)
-    _libc.prctl(_PR_CAP_AMBIENT, _PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0)
-    if _libc.capset(ctypes.byref(_CapHeader(_CAPABILITY_VERSION_3, 0)), (_CapData * 2)()) != 0:
+    _libc().prctl(_PR_SET_SECUREBITS, _SECBITS, 0, 0, 0)
+    _libc().prctl(_PR_CAP_AMBIENT, _PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0)
+    if _libc().capset(ctypes.byref(_CapHeader(_CAPABILITY_VERSION_3, 0)), (_CapData * 2)()) != 0:
         raise OSError(ctypes.get_errno(), "capset failed")
 
 
 def protect_self() -> None:
-    """Make this (trusted) process non-dumpable: a same-user child cannot read its memory or /proc files."""
-    _libc.prctl(_PR_SET_DUMPABLE, 0, 0, 0, 0)
+    """Make this (trusted) process non-dumpable: a same-user child cannot read its memory or /proc files.
+    Nothing to do without prctl (macOS, Windows): there the portable worker runs, which protects nobody
+    from a hostile student."""
+    prctl = getattr(_libc(), "prctl", None)
+    if prctl is not None:
+        prctl(_PR_SET_DUMPABLE, 0, 0, 0, 0)
 
 
 def _close_fds_except(keep: tuple) -> None:
@@ -179,11 +240,22 @@ def _close_fds_except(keep: tuple) -> None:
     os.closerange(low, top)
 
 
+def set_limits(policy: Policy, names: tuple) -> None:
+    """Lower the resource limits named (of LIMITS) to the policy's, and allow no core files."""
+    import resource
+    which = {"memory": (resource.RLIMIT_AS, policy.memory), "cpu": (resource.RLIMIT_CPU, policy.cpu_seconds),
+             "file size": (resource.RLIMIT_FSIZE, OUTPUT_FILE_LIMIT), "open files": (resource.RLIMIT_NOFILE, OPEN_FILES)}
+    for name in names:
+        _limit(*which[name])
+    _limit(resource.RLIMIT_CORE, 0)
+
+
 def _limit(which: int, value: int) -> None:
     """Lower a limit, soft and hard; never above the hard limit we inherited (that would fail).
 
     For CPU time the hard limit is one second later: SIGXCPU at the soft limit, SIGKILL at the hard.
     """
+    import resource
     _, hard = resource.getrlimit(which)
     new_hard = value + 1 if which == resource.RLIMIT_CPU else value
     if hard != resource.RLIM_INFINITY:
@@ -192,7 +264,7 @@ def _limit(which: int, value: int) -> None:
 
 
 def _prctl(option: int, arg: int) -> None:
-    if _libc.prctl(option, arg, 0, 0, 0) != 0:
+    if _libc().prctl(option, arg, 0, 0, 0) != 0:
         raise OSError(ctypes.get_errno(), f"prctl({option}) failed")
 
 
@@ -209,8 +281,8 @@ def enter_namespaces(policy: Policy) -> None:
     scratch folder (and on /dev/shm): what the child writes there is counted against that size,
     and is gone when the child is (the namespace, and so the tmpfs, dies with its last process)."""
     uid, gid = os.getuid(), os.getgid()
-    _libc.prctl(_PR_SET_DUMPABLE, 1, 0, 0, 0)      # else /proc/self/uid_map is not ours to write
-    if _libc.unshare(_CLONE_NEWUSER | _CLONE_NEWNET | _CLONE_NEWNS | _CLONE_NEWIPC) != 0:
+    _libc().prctl(_PR_SET_DUMPABLE, 1, 0, 0, 0)      # else /proc/self/uid_map is not ours to write
+    if _libc().unshare(_CLONE_NEWUSER | _CLONE_NEWNET | _CLONE_NEWNS | _CLONE_NEWIPC) != 0:
         raise OSError(ctypes.get_errno(), "unshare failed")
     for name, text in (("setgroups", "deny"), ("uid_map", f"{uid} {uid} 1"), ("gid_map", f"{gid} {gid} 1")):
         with open(f"/proc/self/{name}", "w") as f:
@@ -227,7 +299,7 @@ def _tmpfs(path: str, size: int, files: int) -> None:
 
 
 def _mount(source: bytes, target: bytes, kind: bytes | None, flags: int, data: bytes | None = None) -> None:
-    mount = _libc.mount
+    mount = _libc().mount
     mount.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_ulong, ctypes.c_char_p]
     if mount(source, target, kind, flags, data) != 0:
         raise OSError(ctypes.get_errno(), f"mount on {os.fsdecode(target)} failed")
@@ -244,7 +316,7 @@ def scratch_usage(scratch: str, files: int = DISK_FILES) -> tuple[int, int]:
                 for entry in entries:
                     seen += 1
                     try:
-                        used += entry.stat(follow_symlinks=False).st_blocks * 512
+                        used += _allocated(entry.stat(follow_symlinks=False))
                         if entry.is_dir(follow_symlinks=False):
                             stack.append(entry.path)
                     except OSError:
@@ -252,6 +324,12 @@ def scratch_usage(scratch: str, files: int = DISK_FILES) -> tuple[int, int]:
         except OSError:
             continue
     return used, seen
+
+
+def _allocated(st: os.stat_result) -> int:
+    """Bytes a file takes on disk; its size where the system does not say (Windows)."""
+    blocks = getattr(st, "st_blocks", None)
+    return st.st_size if blocks is None else blocks * 512
 
 
 # ---------------------------------------------------------------------------------------------
@@ -281,7 +359,7 @@ class _PathBeneathAttr(ctypes.Structure):
 
 def landlock_abi() -> int:
     """The kernel's Landlock ABI version, 0 when Landlock is not available."""
-    abi = _libc.syscall(_SYS_CREATE_RULESET, None, 0, _CREATE_RULESET_VERSION)
+    abi = _libc().syscall(_SYS_CREATE_RULESET, None, 0, _CREATE_RULESET_VERSION)
     return max(abi, 0)
 
 
@@ -301,7 +379,7 @@ def apply_landlock(policy: Policy) -> None:
                         handled_access_net=(_NET_BIND_TCP | _NET_CONNECT_TCP) if abi >= 4 else 0,
                         scoped=(_SCOPE_ABSTRACT_UNIX_SOCKET | _SCOPE_SIGNAL) if abi >= 6 else 0)
     size = 8 if abi < 4 else 16 if abi < 6 else 24
-    ruleset = _libc.syscall(_SYS_CREATE_RULESET, ctypes.byref(attr), size, 0)
+    ruleset = _libc().syscall(_SYS_CREATE_RULESET, ctypes.byref(attr), size, 0)
     if ruleset < 0:
         raise OSError(ctypes.get_errno(), "landlock_create_ruleset failed")
     try:
@@ -316,7 +394,7 @@ def apply_landlock(policy: Policy) -> None:
         for path in ("/dev/urandom", "/dev/random", "/dev/zero", "/proc/cpuinfo", "/proc/meminfo", "/proc/stat"):
             if os.path.exists(path):
                 _landlock_allow(ruleset, path, _READ_FILE & fs)
-        if _libc.syscall(_SYS_RESTRICT_SELF, ruleset, 0) != 0:
+        if _libc().syscall(_SYS_RESTRICT_SELF, ruleset, 0) != 0:
             raise OSError(ctypes.get_errno(), "landlock_restrict_self failed")
     finally:
         os.close(ruleset)
@@ -328,7 +406,7 @@ def _landlock_allow(ruleset: int, path: str, access: int) -> None:
         if not os.path.isdir(path):
             access &= _FILE_RIGHTS
         rule = _PathBeneathAttr(allowed_access=access, parent_fd=fd)
-        if _libc.syscall(_SYS_ADD_RULE, ruleset, _RULE_PATH_BENEATH, ctypes.byref(rule), 0) != 0:
+        if _libc().syscall(_SYS_ADD_RULE, ruleset, _RULE_PATH_BENEATH, ctypes.byref(rule), 0) != 0:
             raise OSError(ctypes.get_errno(), f"landlock_add_rule failed for {path}")
     finally:
         os.close(fd)
@@ -421,7 +499,7 @@ def apply_seccomp() -> None:
     program = seccomp_program()
     filters = (_SockFilter * len(program))(*[_SockFilter(*ins) for ins in program])
     prog = _SockFprog(len(program), filters)
-    if _libc.prctl(_PR_SET_SECCOMP, 2, ctypes.byref(prog), 0, 0) != 0:
+    if _libc().prctl(_PR_SET_SECCOMP, 2, ctypes.byref(prog), 0, 0) != 0:
         raise OSError(ctypes.get_errno(), "seccomp filter refused")
 
 
