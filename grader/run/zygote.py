@@ -14,6 +14,9 @@ data (another student's answers, the reference's outputs). For its job, the mana
   50 ms, not at each one), and kills the child's whole process group at the limit, records
   `timeout`, and forks a fresh child for the remaining cases;
 - records `crashed` when the child dies mid-case (segfault, os._exit, memory), and goes on.
+
+Those two are the loop it shares with the portable worker (supervise.py); only forking a child,
+looking at its pipe and killing it are here.
 """
 from __future__ import annotations
 
@@ -24,12 +27,9 @@ import select
 import shutil
 import signal
 import sys
-import tempfile
-import time
 
-from grader.run import harness, protocol, sandbox
+from grader.run import harness, protocol, sandbox, supervise
 
-_IMPORT = "import"
 _LAYERS: tuple = ()                  # the sandbox layers in use, from the probe at start-up
 _SANDBOX: dict = {}
 
@@ -147,98 +147,38 @@ def huge_pages() -> int:
 _HUGE_PAGE = 2 << 20
 _MADV_COLLAPSE = 25
 _REPLY_BUFFER = 4 << 20              # bytes of a job's frames held before they are sent
-_SAMPLE = 0.05                       # seconds between looks at a running child's frames
 
 
 def run_job(job: dict, inputs: list, out_fd: int) -> None:
     """Run every call of one job, in as few forked children as timeouts and crashes allow."""
-    calls = job["calls"]
-    lim = job["limits"]
-    done: set[int] = set()
-    timeouts: dict[str, int] = {}
-    skip: set[str] = set()
-    imported = False
-    job_dir = tempfile.mkdtemp(prefix="grader-")
-    scratch = os.path.join(job_dir, "work")     # the child's working directory, empty at the start
-    os.mkdir(scratch, 0o700)
-    if job.get("support"):                      # the assignment's support files, read-only for the child
-        job["support_dir"] = _write_support(job_dir, job.pop("support"))
-
     # The grader reads a job's reply whole, so the frames go out together when the job ends (or
     # once they pass a few MiB): one write and one wake-up of the grader per submission, not per case.
     reply: list[bytes] = []
     held = 0
 
-    def send(data: bytes, end: bool = False):
+    def send(data: bytes):
         nonlocal held
         reply.append(data)
         held += len(data)
-        if end or held > _REPLY_BUFFER:
-            protocol.write_all(out_fd, b"".join(reply))
-            reply.clear()
-            held = 0
+        if held > _REPLY_BUFFER:
+            flush()
 
-    def forward(header: dict, end: bool = False):
-        send(protocol.encode({**header, "job": job["job"]}), end)
-
-    def relay(payload: bytes):
-        send(protocol.frame(payload))
+    def flush():
+        nonlocal held
+        protocol.write_all(out_fd, b"".join(reply))
+        reply.clear()
+        held = 0
 
     try:
-        start = 0
-        while start < len(calls):
-            if calls[start]["function"] in skip or start in done:
-                start += 1
-                continue
-            outcome, current, step, why = _run_child(job, inputs, start, skip, job_dir, scratch, relay, done, imported)
-            imported = True
-            if outcome == "done":
-                break
-            if current == _IMPORT:
-                # The child died or hung while importing: no call can run, so none is retried.
-                for i in range(start, len(calls)):
-                    if i not in done:
-                        forward({"type": "result", "index": i, "status": "import_" + outcome, **why})
-                        done.add(i)
-                break
-            chain = len(calls[current].get("steps") or ()) > 1          # say which step ran: the forward, or this one
-            forward({"type": "result", "index": current, "status": outcome, **why, **({"step": step} if chain else {})})
-            done.add(current)
-            if outcome == "timeout":
-                fn = calls[current]["function"]
-                timeouts[fn] = timeouts.get(fn, 0) + 1
-                if lim["skip_after_timeouts"] and timeouts[fn] >= lim["skip_after_timeouts"]:
-                    skip.add(fn)
-            start = current + 1
-        for i, call in enumerate(calls):        # cases never run because their function timed out
-            if i not in done:
-                forward({"type": "result", "index": i, "status": "skipped_after_timeout"})
+        # Without a tmpfs of its own (no namespaces here), the scratch folder is measured at each look.
+        supervise.run_job(job, inputs, send, _fork_child, _SANDBOX, measure="namespaces" not in _LAYERS)
     finally:
-        shutil.rmtree(job_dir, ignore_errors=True)
-        forward({"type": "job_done", **_SANDBOX}, end=True)
+        flush()
 
 
-def _write_support(job_dir: str, files: dict) -> str:
-    """Write {relative path: text} under job_dir/support; its path. Paths that would leave it are skipped."""
-    root = os.path.join(job_dir, "support")
-    os.mkdir(root, 0o700)
-    for rel, text in files.items():
-        target = os.path.normpath(os.path.join(root, rel))
-        if not target.startswith(root + os.sep):
-            continue
-        os.makedirs(os.path.dirname(target), exist_ok=True)
-        with open(target, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.chmod(target, 0o400)
-    return root
-
-
-def _run_child(job, inputs, start, skip, job_dir, scratch, relay, done, imported):
-    """Fork one child from `start`; relay its frames. Returns (outcome, index it was on, the step of
-    that call it had reached: 0 unless a chain said it went further, {"error": why it was stopped}
-    or {})."""
+def _fork_child(job: dict, inputs: list, start: int, skip: set, scratch: str, capture_path: str) -> "_Forked":
+    """Fork a child that confines itself and runs the job's calls from `start`."""
     lim = job["limits"]
-    capture_path = os.path.join(job_dir, f"output-{start}.txt")
     r, w = os.pipe()
     pid = os.fork()
     if pid == 0:                                               # the child
@@ -261,104 +201,44 @@ def _run_child(job, inputs, start, skip, job_dir, scratch, relay, done, imported
         except BaseException:  # noqa: BLE001 - nothing may escape the child
             pass
         os._exit(0)
-
     os.close(w)
-    reader = protocol.FrameReader()
-    current = _IMPORT
-    step = 0
-    deadline = time.monotonic() + lim["import_timeout"]
-    outcome = None
-    # The child's frames wait in the pipe (made large) and are read when the child ends, or at a
-    # look every `sample` seconds: a case's time limit counts from the first look that saw the one
-    # before it finish, so it runs late by at most `sample`, and a submission costs one or two
-    # wake-ups of this process instead of one per case. A child sending more than the pipe holds
-    # (large outputs) would wait for each look; while it does, the pipe itself wakes this process.
-    # Without pidfds (Linux < 5.3), every frame wakes it.
-    sample = min(_SAMPLE, lim["case_timeout"] / 20, lim["import_timeout"] / 20)
-    # Without a tmpfs of its own (no namespaces here), the scratch folder is measured at each look.
-    measure = "namespaces" not in _LAYERS
-    why: dict = {}
-    watch = _pidfd(pid)
-    capacity = _enlarge(r)
-    os.set_blocking(r, False)
-    busy = False
-    try:
-        while outcome is None:
-            wait = deadline - time.monotonic()
-            if wait <= 0:
-                outcome = "timeout"
-                break
-            if watch is None:
-                select.select([r], [], [], min(wait, sample) if measure else wait)
-                ended = False
-            else:
-                ready = select.select([watch, r] if busy else [watch], [], [], min(wait, sample))[0]
-                ended = watch in ready
-            data, pipe = _drain(r)
-            busy = len(data) >= capacity // 2            # the child fills the pipe faster than the looks empty it
-            try:
-                for payload in reader.feed(data):
-                    header = protocol.peek(payload)      # relayed unchanged: no need to build its arrays
-                    kind = header.get("type")
-                    if kind == "imported" and current == _IMPORT:
-                        if not imported:
-                            relay(payload)
-                        current = _pending_from(job, skip, start)
-                        deadline = time.monotonic() + lim["case_timeout"]
-                    elif kind == "step":
-                        if header.get("index") == current and isinstance(header.get("step"), int):
-                            step = header["step"]       # kept here: only a time limit or a crash reports it
-                    elif kind == "result":
-                        index = int(header["index"])
-                        if index != current or index in done:
-                            raise protocol.ProtocolError("result out of order")
-                        relay(payload)
-                        done.add(index)
-                        current = _pending_from(job, skip, index + 1)
-                        step = 0
-                        deadline = time.monotonic() + lim["case_timeout"]
-                    elif kind == "done":
-                        # Trusted only when every call it had to run has a result: a forged
-                        # "done" is this child's crash, and the next child goes on.
-                        outcome = "done" if _all_done(job, done, skip) else "crashed"
-                        break
-            except (protocol.ProtocolError, KeyError, TypeError, ValueError):
-                outcome = "crashed"
-                break
-            if outcome is None and (pipe == "closed" or ended and pipe == "open"):
-                outcome = "crashed"          # it ended, or closed its pipe, before saying it was done
-            if outcome is None and measure and _over_disk(scratch, int(lim["disk"])):
-                outcome, why = "crashed", {"error": {"kind": "limit", "message": _disk_message(int(lim["disk"]))}}
-    finally:
-        os.close(r)
-        if watch is not None:
-            os.close(watch)
-        _kill_and_reap(pid)
-        _empty(scratch)
-    if current is None:             # every call has its result: what the child did after does not matter
-        outcome = "done"
-    return outcome, current, step, why
+    return _Forked(pid, r)
 
 
-def _empty(scratch: str) -> None:
-    """The next child starts with an empty scratch folder, as it does on a tmpfs of its own."""
-    try:
-        if not os.listdir(scratch):
-            return
-    except OSError:
-        pass
-    shutil.rmtree(scratch, ignore_errors=True)
-    os.makedirs(scratch, 0o700, exist_ok=True)
+class _Forked:
+    """A forked child as supervise.run_job watches it: its frames come through a pipe.
 
+    The frames wait in the pipe (made large) and are read when the child ends, or at a look every
+    few tens of milliseconds: a submission costs one or two wake-ups of this process instead of one
+    per case. A child sending more than the pipe holds (large outputs) would wait for each look;
+    while it does, the pipe itself wakes this process. Without pidfds (Linux < 5.3), every frame
+    wakes it.
+    """
 
-def _over_disk(scratch: str, disk: int) -> bool:
-    used, entries = sandbox.scratch_usage(scratch)
-    return used > disk or entries > sandbox.DISK_FILES
+    def __init__(self, pid: int, r: int):
+        self.pid, self._r = pid, r
+        self._watch = _pidfd(pid)
+        self.wakes_on_frames = self._watch is None
+        self._capacity = _enlarge(r)
+        os.set_blocking(r, False)
+        self._busy = False
 
+    def look(self, timeout: float) -> tuple[bytes, bool]:
+        if self._watch is None:
+            select.select([self._r], [], [], timeout)
+            ended = False
+        else:
+            ready = select.select([self._watch, self._r] if self._busy else [self._watch], [], [], timeout)[0]
+            ended = self._watch in ready
+        data, pipe = _drain(self._r)
+        self._busy = len(data) >= self._capacity // 2      # the child fills the pipe faster than the looks empty it
+        return data, pipe == "closed" or ended and pipe == "open"
 
-def _disk_message(disk: int) -> str:
-    return (f"it wrote more than the grader allows on disk ({disk >> 20} MiB or {sandbox.DISK_FILES:,} files "
-            "in all) and was stopped")
+    def kill(self) -> None:
+        os.close(self._r)
+        if self._watch is not None:
+            os.close(self._watch)
+        _kill_and_reap(self.pid)
 
 
 def _pidfd(pid: int) -> int | None:
@@ -394,19 +274,6 @@ def _drain(fd: int, most: int = 4 << 20) -> tuple[bytes, str]:
         chunks.append(data)
         size += len(data)
     return b"".join(chunks), "more"
-
-
-def _pending_from(job, skip, index):
-    """The call a child runs after the ones before `index`: the next whose function is not skipped
-    (None when there is none left)."""
-    for i in range(index, len(job["calls"])):
-        if job["calls"][i]["function"] not in skip:
-            return i
-    return None
-
-
-def _all_done(job, done, skip) -> bool:
-    return all(i in done or c["function"] in skip for i, c in enumerate(job["calls"]))
 
 
 def _kill_and_reap(pid: int) -> None:

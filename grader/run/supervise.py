@@ -1,0 +1,219 @@
+"""A job's calls, run in children and timed case by case: the loop both workers share.
+
+    >>> run_job(job, inputs, emit, start_child, {"sandbox": "...", "sandbox_warning": ""}, measure=True)
+
+The zygote forks its children (zygote.py), the portable worker starts a fresh interpreter for each
+(worker.PortableWorker); everything else is here, once: the job's folder, the deadlines (the import's,
+then each case's from the end of the one before), reading the child's frames, relaying its results,
+`timeout` and `crashed` for the case a child was on when it was killed or died, a fresh child for the
+cases after it, skipping a function after its time-outs, and the disk cap where no tmpfs holds it.
+
+A child is what `start_child(job, inputs, start, skip, scratch, capture_path)` returns: it runs
+`harness.run` from call `start`, skipping the functions in `skip`, in the empty folder `scratch`,
+its printed output going to `capture_path`, and offers
+
+- `look(timeout) -> (bytes, ended)`: the bytes of frames it sent since the last look (waiting up to
+  `timeout` seconds for some, or for its end), and whether it has ended (exited, or closed its
+  channel) with nothing more to read;
+- `wakes_on_frames`: whether `look` returns as soon as a frame comes (else only at its end or
+  `timeout`), so that a case's time limit starts on time without a look every `SAMPLE` seconds;
+- `kill()`: kill it and everything it started, and reap it.
+
+`emit(bytes)` receives the frames to send to the grader, each with its length prefix.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import stat
+import tempfile
+import time
+from typing import Callable
+
+from grader.run import protocol, sandbox
+
+IMPORT = "import"                    # what a child is on before it has imported the submission
+SAMPLE = 0.05                        # seconds between looks at a running child's frames
+
+
+def run_job(job: dict, inputs: list, emit: Callable[[bytes], None], start_child: Callable, info: dict,
+            measure: bool, root: str | None = None) -> None:
+    """Run every call of one job, in as few children as timeouts and crashes allow; `info` goes in
+    the job's last frame (the sandbox it ran in). With `measure`, the scratch folder is measured at
+    every look (no tmpfs bounds it). The job's folder goes in `root` (default: the temporary folder)."""
+    calls = job["calls"]
+    lim = job["limits"]
+    done: set[int] = set()
+    timeouts: dict[str, int] = {}
+    skip: set[str] = set()
+    imported = False
+    job_dir = tempfile.mkdtemp(prefix="grader-", dir=root)
+    scratch = os.path.join(job_dir, "work")     # the child's working directory, empty at the start
+    os.mkdir(scratch, 0o700)
+    if job.get("support"):                      # the assignment's support files, read-only for the child
+        job["support_dir"] = _write_support(job_dir, job.pop("support"))
+
+    def forward(header: dict):
+        emit(protocol.encode({**header, "job": job["job"]}))
+
+    def relay(payload: bytes):
+        emit(protocol.frame(payload))
+
+    try:
+        start = 0
+        while start < len(calls):
+            if calls[start]["function"] in skip or start in done:
+                start += 1
+                continue
+            child = start_child(job, inputs, start, skip, scratch, os.path.join(job_dir, f"output-{start}.txt"))
+            try:
+                outcome, current, step, why = _watch(child, job, start, skip, relay, done, imported, scratch, measure)
+            finally:
+                child.kill()
+                _empty(scratch)
+            imported = True
+            if outcome == "done":
+                break
+            if current == IMPORT:
+                # The child died or hung while importing: no call can run, so none is retried.
+                for i in range(start, len(calls)):
+                    if i not in done:
+                        forward({"type": "result", "index": i, "status": "import_" + outcome, **why})
+                        done.add(i)
+                break
+            chain = len(calls[current].get("steps") or ()) > 1          # say which step ran: the forward, or this one
+            forward({"type": "result", "index": current, "status": outcome, **why, **({"step": step} if chain else {})})
+            done.add(current)
+            if outcome == "timeout":
+                fn = calls[current]["function"]
+                timeouts[fn] = timeouts.get(fn, 0) + 1
+                if lim["skip_after_timeouts"] and timeouts[fn] >= lim["skip_after_timeouts"]:
+                    skip.add(fn)
+            start = current + 1
+        for i, call in enumerate(calls):        # cases never run because their function timed out
+            if i not in done:
+                forward({"type": "result", "index": i, "status": "skipped_after_timeout"})
+    finally:
+        remove_tree(job_dir)
+        forward({"type": "job_done", **info})
+
+
+def _write_support(job_dir: str, files: dict) -> str:
+    """Write {relative path: text} under job_dir/support; its path. Paths that would leave it are skipped."""
+    root = os.path.join(job_dir, "support")
+    os.mkdir(root, 0o700)
+    for rel, text in files.items():
+        target = os.path.normpath(os.path.join(root, rel))
+        if not target.startswith(root + os.sep):
+            continue
+        os.makedirs(os.path.dirname(target), exist_ok=True)
+        with open(target, "w", encoding="utf-8") as f:
+            f.write(text)
+        os.chmod(target, 0o400)
+    return root
+
+
+def remove_tree(path: str) -> None:
+    """Remove a folder and everything in it, whatever is left; the read-only support files too
+    (Windows refuses to delete a read-only file)."""
+    if os.name == "nt":
+        for folder, _, files in os.walk(path):
+            for name in files:
+                try:
+                    os.chmod(os.path.join(folder, name), stat.S_IWRITE)
+                except OSError:
+                    pass
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def _watch(child, job, start, skip, relay, done, imported, scratch, measure):
+    """Relay one child's frames until it is done, dies, hangs or writes too much. Returns (outcome,
+    index it was on, the step of that call it had reached: 0 unless a chain said it went further,
+    {"error": why it was stopped} or {})."""
+    lim = job["limits"]
+    reader = protocol.FrameReader()
+    current = IMPORT
+    step = 0
+    deadline = time.monotonic() + lim["import_timeout"]
+    outcome = None
+    # A case's time limit counts from the first look that saw the one before it finish: at most
+    # `sample` late where looks come only every `sample` seconds. A child that wakes this loop at
+    # each frame needs no looks in between, unless its scratch folder is to be measured.
+    sample = min(SAMPLE, lim["case_timeout"] / 20, lim["import_timeout"] / 20)
+    why: dict = {}
+    while outcome is None:
+        wait = deadline - time.monotonic()
+        if wait <= 0:
+            outcome = "timeout"
+            break
+        data, ended = child.look(wait if child.wakes_on_frames and not measure else min(wait, sample))
+        try:
+            for payload in reader.feed(data):
+                header = protocol.peek(payload)      # relayed unchanged: no need to build its arrays
+                kind = header.get("type")
+                if kind == "imported" and current == IMPORT:
+                    if not imported:
+                        relay(payload)
+                    current = _pending_from(job, skip, start)
+                    deadline = time.monotonic() + lim["case_timeout"]
+                elif kind == "step":
+                    if header.get("index") == current and isinstance(header.get("step"), int):
+                        step = header["step"]       # kept here: only a time limit or a crash reports it
+                elif kind == "result":
+                    index = int(header["index"])
+                    if index != current or index in done:
+                        raise protocol.ProtocolError("result out of order")
+                    relay(payload)
+                    done.add(index)
+                    current = _pending_from(job, skip, index + 1)
+                    step = 0
+                    deadline = time.monotonic() + lim["case_timeout"]
+                elif kind == "done":
+                    # Trusted only when every call it had to run has a result: a forged
+                    # "done" is this child's crash, and the next child goes on.
+                    outcome = "done" if _all_done(job, done, skip) else "crashed"
+                    break
+        except (protocol.ProtocolError, KeyError, TypeError, ValueError):
+            outcome = "crashed"
+            break
+        if outcome is None and ended:
+            outcome = "crashed"          # it ended, or closed its channel, before saying it was done
+        if outcome is None and measure and _over_disk(scratch, int(lim["disk"])):
+            outcome, why = "crashed", {"error": {"kind": "limit", "message": _disk_message(int(lim["disk"]))}}
+    if current is None:             # every call has its result: what the child did after does not matter
+        outcome = "done"
+    return outcome, current, step, why
+
+
+def _empty(scratch: str) -> None:
+    """The next child starts with an empty scratch folder, as it does on a tmpfs of its own."""
+    try:
+        if not os.listdir(scratch):
+            return
+    except OSError:
+        pass
+    remove_tree(scratch)
+    os.makedirs(scratch, 0o700, exist_ok=True)
+
+
+def _over_disk(scratch: str, disk: int) -> bool:
+    used, entries = sandbox.scratch_usage(scratch)
+    return used > disk or entries > sandbox.DISK_FILES
+
+
+def _disk_message(disk: int) -> str:
+    return (f"it wrote more than the grader allows on disk ({disk >> 20} MiB or {sandbox.DISK_FILES:,} files "
+            "in all) and was stopped")
+
+
+def _pending_from(job, skip, index):
+    """The call a child runs after the ones before `index`: the next whose function is not skipped
+    (None when there is none left)."""
+    for i in range(index, len(job["calls"])):
+        if job["calls"][i]["function"] not in skip:
+            return i
+    return None
+
+
+def _all_done(job, done, skip) -> bool:
+    return all(i in done or c["function"] in skip for i, c in enumerate(job["calls"]))
