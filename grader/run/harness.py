@@ -85,6 +85,14 @@ def run(job: dict, inputs: list, start: int, skip: set, out_fd: int, capture_fd:
     send({"type": "done"})
 
 
+def refuse(job: dict, inputs: list, start: int, skip: set, out_fd: int, why: BaseException) -> None:
+    """Run no student code: every call fails with a SandboxError saying `why` the grader could not
+    confine this run."""
+    error = {"kind": "exception", "type": "SandboxError",
+             "message": f"the grader could not confine this run ({type(why).__name__}: {why})"}
+    run(job, inputs, start, skip, out_fd, -1, preset_errors={m: error for m in job["modules"]})
+
+
 def _variant_context(job: dict, sources: dict, base: execute.Context, folder: str) -> execute.Context:
     """The modules of one variant of the reference ({module: code}; a module it does not change is
     the file), imported afresh as a child of its own would: they import each other, not the last
@@ -182,7 +190,8 @@ class _Capture:
             end = os.lseek(self._fd, 0, os.SEEK_END)
             if end == self._pos:             # nothing printed: the common case, one system call
                 return ""
-            data = os.pread(self._fd, min(end - self._pos, OUTPUT_CAP + 1), self._pos)
+            os.lseek(self._fd, self._pos, os.SEEK_SET)            # no os.pread on Windows
+            data = os.read(self._fd, min(end - self._pos, OUTPUT_CAP + 1))
         except OSError:
             return ""
         text = data.decode("utf-8", "replace")

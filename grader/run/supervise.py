@@ -98,6 +98,16 @@ def run_job(job: dict, inputs: list, emit: Callable[[bytes], None], start_child:
         forward({"type": "job_done", **info})
 
 
+def child_policy(job: dict, scratch: str, cpu_used: float = 0.0) -> sandbox.Policy:
+    """What a child of this job may use; `cpu_used`, the CPU seconds it spent before its job (a
+    fresh interpreter's start), on top of its CPU time backstop."""
+    lim = job["limits"]
+    return sandbox.Policy(
+        memory=int(lim["memory"]), disk=int(lim["disk"]), submission_dir=job["submission_dir"], scratch=scratch,
+        read_only=(job["support_dir"],) if job.get("support_dir") else (),
+        cpu_seconds=int(cpu_used + lim["import_timeout"] + lim["case_timeout"] * max(1, lim["n_calls"])) + 1)
+
+
 def _write_support(job_dir: str, files: dict) -> str:
     """Write {relative path: text} under job_dir/support; its path. Paths that would leave it are skipped."""
     root = os.path.join(job_dir, "support")

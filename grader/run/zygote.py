@@ -178,24 +178,18 @@ def run_job(job: dict, inputs: list, out_fd: int) -> None:
 
 def _fork_child(job: dict, inputs: list, start: int, skip: set, scratch: str, capture_path: str) -> "_Forked":
     """Fork a child that confines itself and runs the job's calls from `start`."""
-    lim = job["limits"]
     r, w = os.pipe()
     pid = os.fork()
     if pid == 0:                                               # the child
         try:
             os.close(r)
-            policy = sandbox.Policy(
-                memory=int(lim["memory"]), disk=int(lim["disk"]), submission_dir=job["submission_dir"], scratch=scratch,
-                read_only=(job["support_dir"],) if job.get("support_dir") else (),
-                cpu_seconds=int(lim["import_timeout"] + lim["case_timeout"] * max(1, lim["n_calls"])) + 1)
+            policy = supervise.child_policy(job, scratch)
             open(capture_path, "ab").close()
             capture_fd = os.open(capture_path, os.O_RDONLY)     # before Landlock: it lies outside the scratch folder
             try:
                 sandbox.apply_in_child(policy, _LAYERS, capture_path, keep_fds=(w, capture_fd))
             except BaseException as e:  # noqa: BLE001 - no student code runs unconfined: every call fails
-                error = {"kind": "exception", "type": "SandboxError",
-                         "message": f"the grader could not confine this run ({type(e).__name__}: {e})"}
-                harness.run(job, inputs, start, skip, w, -1, preset_errors={m: error for m in job["modules"]})
+                harness.refuse(job, inputs, start, skip, w, e)
                 os._exit(70)
             harness.run(job, inputs, start, skip, w, capture_fd)
         except BaseException:  # noqa: BLE001 - nothing may escape the child
