@@ -23,7 +23,7 @@ def check(function=None, assignment=None):
     or path. Returns a Feedback: Jupyter shows it as a table, a terminal as text; `.passed`
     says whether everything passed. Only public cases run: hidden ones when your work is graded.
     """
-    if "grader.run.zygote" in sys.modules:   # student code that the grader itself is running: do nothing
-        return None
+    if "grader.run.zygote" in sys.modules or "grader.run.portable" in sys.modules:
+        return None                          # student code that the grader itself is running: do nothing
     from grader.interactive import check as run
     return run(function, assignment, namespace=sys._getframe(1).f_globals)

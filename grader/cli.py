@@ -1,13 +1,13 @@
 """The `grader` command.
 
-    grader check PATH --assignment NAME [--hidden] [--json FILE] [--junit-xml FILE] [--summary FILE]
+    grader check PATH --assignment NAME [--hidden] [--json FILE] [--junit-xml FILE] [--summary FILE] [--worker KIND]
     grader grade SUBMISSIONS --assignment NAME --out DIR [--workers N] [--shard I/N] [--scheduler ADDR]
     grader merge DIR... --out DIR
     grader release NAME --out DIR
     grader validate NAME
     grader new NAME [--dir assignments] [--framework numpy|torch]
     grader gradescope NAME --out autograder.zip
-    grader sandbox
+    grader sandbox [--worker KIND]
 
 Exit codes of `check`: 0 every graded case passed, 1 some case failed, 2 a usage or spec
 error (nothing was graded). A problem a user can cause is one line on stderr, never a traceback.
@@ -82,6 +82,7 @@ def _parser() -> argparse.ArgumentParser:
                        help=f"write a Markdown summary here (with ${STEP_SUMMARY} set, as in GitHub Actions, "
                             "it is also appended to that file)")
     check.add_argument("--verbose", "-v", action="store_true", help="list passed cases too")
+    _worker_option(check)
     check.set_defaults(run=_check)
 
     release = sub.add_parser("release", help="write the student handout of an assignment",
@@ -142,9 +143,27 @@ def _parser() -> argparse.ArgumentParser:
 
     box = sub.add_parser("sandbox", help="say which sandbox mode student code gets on this machine",
                          description="Probe each sandbox layer in a throwaway child and print the mode "
-                                     "(strong, partial or minimal). See docs/sandbox.md.")
+                                     "(strong, partial or minimal; portable where the Linux worker cannot run). "
+                                     "See docs/sandbox.md.")
+    _worker_option(box)
     box.set_defaults(run=_sandbox)
     return parser
+
+
+def _worker_option(parser: argparse.ArgumentParser) -> None:
+    from grader.run.worker import WORKER_KINDS, WORKER_VARIABLE
+    parser.add_argument("--worker", choices=WORKER_KINDS,
+                        help="what runs the student's code: the Linux zygote (sandboxed), the portable worker (a "
+                             "fresh interpreter, time limits and crash isolation only, for macOS and Windows), or "
+                             f"auto: the zygote wherever it can run (default: ${WORKER_VARIABLE}, else auto)")
+
+
+def _worker_kind(requested: str | None) -> str:
+    from grader.run.worker import WorkerError, worker_kind
+    try:
+        return worker_kind(requested)
+    except WorkerError as e:
+        raise _UserError(str(e)) from None
 
 
 def _load(assignment: str):
@@ -159,8 +178,10 @@ def _check(args) -> int:
     from grader.expected import ReferenceError_
     from grader.grade import HiddenUnavailable, grade_submission, spec_for
     from grader.report import terminal
+    from grader.run.worker import start_worker
     from grader.spec import SpecError
 
+    kind = _worker_kind(args.worker)
     try:
         spec = spec_for(args.assignment, args.path, hidden=args.hidden)
     except (FileNotFoundError, SpecError, HiddenUnavailable) as e:
@@ -175,7 +196,8 @@ def _check(args) -> int:
         from grader.batch import look_through
         path = look_through(path, spec)
     try:
-        result = grade_submission(spec, path, hidden=args.hidden)
+        with start_worker(spec.framework, kind=kind) as worker:
+            result = grade_submission(spec, path, hidden=args.hidden, worker=worker)
     except (SpecError, ReferenceError_) as e:
         raise _UserError(str(e)) from None
     sys.stdout.write(terminal.render(result, verbose=args.verbose))
@@ -211,6 +233,12 @@ def _grade(args) -> int:
                          "or point --assignment at the instructor's copy")
     if args.workers < 0:
         raise _UserError(f"--workers {args.workers}: expected a number of workers, 1 or more (0: one per core)")
+    if _worker_kind(None) == "portable" and not args.scheduler:
+        from grader.run.worker import zygote_unavailable
+        why = zygote_unavailable()
+        print(f"grader: note: grading with the portable worker ({why or 'GRADER_WORKER=portable'}): it keeps time "
+              "limits and crashes to their case, but it is not a sandbox against hostile code; grade untrusted "
+              "submissions on Linux (docs/sandbox.md)", file=sys.stderr)
     part = None
     if args.shard:
         try:
@@ -311,6 +339,16 @@ def _gradescope(args) -> int:
 def _sandbox(args) -> int:
     from grader.run import sandbox
     from grader.spec.model import Limits
+    if _worker_kind(args.worker) == "portable":
+        from grader.run.worker import zygote_unavailable
+        limits = sandbox.portable_limits()
+        print(sandbox.describe_portable(limits))
+        print(f"  {'worker':<11} portable: a fresh interpreter per run ({zygote_unavailable() or 'as asked'})")
+        for limit in sandbox.LIMITS:
+            print(f"  {limit:<11} {'yes' if limit in limits else 'no'}")
+        print(f"  {'disk':<11} {sandbox.disk_cap((), Limits().disk)} (the spec's limits.disk)")
+        print(f"Warning: {sandbox.portable_warning(limits)}")
+        return EXIT_PASSED
     layers, abi = sandbox.probe()
     print(sandbox.describe(layers, abi))
     for layer in sandbox.LAYERS:

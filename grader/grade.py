@@ -23,7 +23,7 @@ from grader.locate import load_notebooks, locate_modules
 from grader.results import ERROR, HIDDEN, PUBLIC, FunctionResult, SubmissionResult
 from grader.run.job import build_job, job_calls
 from grader.run.outcome import decode, plain_error, printed
-from grader.run.worker import Worker, WorkerError
+from grader.run.worker import AnyWorker, WorkerError, start_worker
 from grader.spec import AssignmentSpec, FunctionSpec, SpecError
 
 
@@ -38,7 +38,7 @@ def select_cases(spec: AssignmentSpec, hidden: bool, functions=None) -> list[tup
             for c in fn.cases if c.visibility in visibilities]
 
 
-def expected_outputs(spec: AssignmentSpec, cases: list[tuple[FunctionSpec, Case]], worker: Worker | None = None) -> dict:
+def expected_outputs(spec: AssignmentSpec, cases: list[tuple[FunctionSpec, Case]], worker: AnyWorker | None = None) -> dict:
     """From the reference when this checkout has it (run by `worker` when given, else in this
     process), else from the handout's public file."""
     if spec.reference_dir is not None:
@@ -55,7 +55,7 @@ class Prepared:
     With `functions` (names), only those functions are graded: `grader.check("svm_loss_naive")`
     runs that function's cases and checks, not a half-written neighbour's infinite loop."""
 
-    def __init__(self, spec: AssignmentSpec, hidden: bool, functions=None, worker: Worker | None = None):
+    def __init__(self, spec: AssignmentSpec, hidden: bool, functions=None, worker: AnyWorker | None = None):
         self.hidden = hidden
         self.functions = tuple(fn.name for fn in spec.functions if functions is None or fn.name in functions)
         self.cases = select_cases(spec, hidden, self.functions)
@@ -78,7 +78,7 @@ class Prepared:
         self.plans = checks.plan(spec, hidden)
         return self
 
-    def reference_timings(self, spec: AssignmentSpec, worker: Worker, p) -> list:
+    def reference_timings(self, spec: AssignmentSpec, worker: AnyWorker, p) -> list:
         """The reference's version of a faster_than check's function on the check's timed inputs (their
         outcomes: answers and durations), run once per worker in a child of its own (the student's
         child never has the reference)."""
@@ -90,7 +90,7 @@ class Prepared:
 
 
 def grade_submission(spec: AssignmentSpec, submission: Path, hidden: bool = False,
-                     worker: Worker | None = None, prepared: Prepared | None = None,
+                     worker: AnyWorker | None = None, prepared: Prepared | None = None,
                      cells: list | None = None) -> SubmissionResult:
     """Grade one submission (a file or a folder) on the public cases, and the hidden ones if asked.
 
@@ -108,7 +108,7 @@ def grade_submission(spec: AssignmentSpec, submission: Path, hidden: bool = Fals
         raise FileNotFoundError(f"{submission}: no such file or folder")
     own_worker = worker is None
     if own_worker:
-        worker = Worker(spec.framework)
+        worker = start_worker(spec.framework)
     try:
         if prepared is None or prepared.hidden != hidden:
             # The reference runs in the worker too, in a child of its own: this process never
@@ -210,7 +210,7 @@ def _check_hidden(spec: AssignmentSpec, hidden: bool) -> None:
             "this is a handout, which has only the public cases")
 
 
-def grade_or_report(spec: AssignmentSpec, submission: Path, hidden: bool, worker: Worker,
+def grade_or_report(spec: AssignmentSpec, submission: Path, hidden: bool, worker: AnyWorker,
                     prepared: Prepared) -> SubmissionResult:
     """grade_submission, except that a failure of the grader itself on this submission becomes its
     result (every case an error saying so) instead of an exception: one submission never stops a batch."""

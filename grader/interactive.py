@@ -252,16 +252,16 @@ def _is_file(path) -> bool:
 class _Session:
     def __init__(self):
         self.lock = threading.RLock()
-        self._workers: dict = {}         # framework -> Worker
+        self._workers: dict = {}         # framework -> its worker
         self._prepared: dict = {}        # (spec file, functions) -> (spec, Prepared)
 
     def worker(self, framework: str):
-        from grader.run.worker import Worker
+        from grader.run.worker import start_worker
         if framework not in self._workers:
             if not self._workers:
                 atexit.register(self.close)
             # The student's own kernel holds nothing secret (public cases only), and stays debuggable.
-            self._workers[framework] = Worker(framework, protect_caller=False)
+            self._workers[framework] = start_worker(framework, protect_caller=False)
         return self._workers[framework]
 
     def prepared(self, spec, names: list[str]):

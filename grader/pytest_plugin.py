@@ -211,13 +211,13 @@ class GraderSession:
     def _grade(self, session: pytest.Session) -> dict | Exception:
         from grader.expected import ReferenceError_
         from grader.grade import Prepared, grade_submission
-        from grader.run.worker import Worker
+        from grader.run.worker import start_worker
         from grader.spec import SpecError
         functions = {i.function.name for i in session.items if isinstance(i, GraderItem) and i.grader is self}
         try:
             # this process is kept from student code's view (non-dumpable) when it holds the reference;
             # a handout's public expected outputs are no secret, and debuggers keep working
-            with Worker(self.spec.framework, protect_caller=self.spec.reference_dir is not None) as worker:
+            with start_worker(self.spec.framework, protect_caller=self.spec.reference_dir is not None) as worker:
                 prepared = Prepared(self.spec, self.hidden, functions=functions)
                 result = grade_submission(self.spec, self.submission, hidden=self.hidden, worker=worker, prepared=prepared)
         except (SpecError, ReferenceError_, FileNotFoundError) as e:

@@ -19,7 +19,7 @@ from grader.judge.checks import STATIC
 from grader.grade import Prepared, grade_submission
 from grader.results import FAILED
 from grader.expected.starter import strip_solutions
-from grader.run.worker import Worker
+from grader.run.worker import start_worker
 from grader.spec import AssignmentSpec, SpecError
 
 
@@ -46,7 +46,7 @@ def validate(spec: AssignmentSpec) -> list[Row]:
                 for m in catalogue.mistakes + catalogue.variants]
     by_name = {m.name: m for m in catalogue.mistakes + catalogue.variants}
     rows = []
-    with Worker(spec.framework) as worker, tempfile.TemporaryDirectory(prefix="grader-validate-") as tmp:
+    with start_worker(spec.framework) as worker, tempfile.TemporaryDirectory(prefix="grader-validate-") as tmp:
         for number, (name, kind, files) in enumerate(entries):
             folder = Path(tmp) / str(number)          # not the name: a mistake may be called "reference"
             folder.mkdir()

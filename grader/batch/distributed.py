@@ -40,8 +40,8 @@ def grade_remote(spec_path: str, submission: str, hidden: bool, digest: str) -> 
     with _LOCK:
         worker = workers.get(threading.get_ident())
         if worker is None:
-            from grader.run.worker import Worker
-            worker = workers[threading.get_ident()] = Worker(spec.framework)
+            from grader.run.worker import start_worker
+            worker = workers[threading.get_ident()] = start_worker(spec.framework)
         if entry[2] is None:
             entry[2] = Prepared(spec, hidden, worker=worker)
     return grade_or_report(spec, Path(submission), hidden, worker, entry[2]).to_dict()

@@ -35,7 +35,7 @@ def grade_batch(spec: AssignmentSpec, submissions: list[Submission], out: Path, 
                 hidden: bool = True, progress=None, scheduler: str | None = None) -> list[SubmissionResult]:
     """Grade every unfinished submission, in parallel; returns all results, earlier ones included."""
     from grader.grade import Prepared, error_result, grade_or_report
-    from grader.run.worker import Worker, on_workers
+    from grader.run.worker import AnyWorker, on_workers, start_worker
 
     out.mkdir(parents=True, exist_ok=True)
     results: dict[str, SubmissionResult] = {}
@@ -72,15 +72,15 @@ def grade_batch(spec: AssignmentSpec, submissions: list[Submission], out: Path, 
         grade_on_dask(scheduler, spec, todo, hidden, finish)
     else:
         count = min(workers or os.cpu_count() or 1, len(todo))
-        made: list[Worker] = []
+        made: list[AnyWorker] = []
         try:
             # The workers compute the references and the catalogued mistakes' outputs, in children
             # of their own: this process never imports torch (a second of CPU, 200 MB).
-            made += [Worker(spec.framework) for _ in range(count)]
+            made += [start_worker(spec.framework) for _ in range(count)]
             prepared = Prepared(spec, hidden, worker=made[0])
             prepared.mistakes.prime(prepared.cases, workers=made)
 
-            def one(worker: Worker, sub: Submission) -> tuple[Submission, SubmissionResult]:
+            def one(worker: AnyWorker, sub: Submission) -> tuple[Submission, SubmissionResult]:
                 return sub, grade_or_report(spec, sub.path, hidden, worker, prepared)
 
             for sub, result in on_workers(made, one, todo):

@@ -1,13 +1,22 @@
-"""The grader's side of the worker: start a zygote process, send it jobs, read back plain data.
+"""The grader's side of the worker: start a worker, send it jobs, read back plain data.
 
-    >>> with Worker("torch") as worker:
+    >>> with start_worker("torch") as worker:
     ...     reply = worker.run(job, inputs)
     >>> reply.imported["errors"], reply.results[0][0]["status"]
     ({}, 'returned')
 
-The zygote is a fresh interpreter (`python -I`: no user site-packages, no current directory on
-sys.path), started before this process runs any torch operation of its own, so the grader may
-compute references with torch while the zygote forks children safely.
+Two workers, one interface (`run`, `close`, a context manager) and one reply:
+
+- `Worker`, the zygote, on Linux: a fresh interpreter (`python -I`: no user site-packages, no
+  current directory on sys.path), started before this process runs any torch operation of its own,
+  so the grader may compute references with torch while the zygote forks sandboxed children safely.
+- `PortableWorker` where the zygote cannot run (macOS, Windows, a Linux without prctl): a fresh
+  interpreter per child, started with subprocess and supervised from this process. It keeps time
+  limits and crashes to their case and sets the platform's resource limits: it guards a student's
+  own machine against mistakes, and is no sandbox against hostile code.
+
+`start_worker` chooses: the zygote wherever it can run, unless GRADER_WORKER (or `grader check
+--worker`) says `portable` or `zygote`.
 """
 from __future__ import annotations
 
@@ -15,6 +24,7 @@ import os
 import queue
 import select
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -24,13 +34,17 @@ import weakref
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Union
 
-from grader.run import protocol
+from grader.run import protocol, sandbox, supervise
 
 _GRADER_PARENT = str(Path(__file__).resolve().parents[2])
 _BOOT = ("import sys; sys.path.append({path!r}); "
-         "from grader.run.zygote import main; main(sys.argv[1:])")
+         "from grader.run.{module} import main; main(sys.argv[1:])")
 STALL_SLACK = 15.0                   # seconds of silence beyond the spec's limits before we give up on the zygote
+BOOT_TIMEOUT = 120.0                 # seconds a portable child may take to import numpy and torch (a cold laptop)
+WORKER_VARIABLE = "GRADER_WORKER"
+WORKER_KINDS = ("auto", "zygote", "portable")
 
 
 class WorkerError(Exception):
@@ -45,7 +59,17 @@ class Reply:
     sandbox_warning: str = ""                             # empty in the strong mode
 
 
-class Worker:
+class _Closing:
+    """A worker is a context manager: `with start_worker(...) as worker:` closes it at the end."""
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+class Worker(_Closing):
     """A zygote process for one framework; restarted for the next job if student code killed it.
 
     `layers` chooses sandbox layers (see sandbox.LAYERS); each is used only where it works.
@@ -72,7 +96,8 @@ class Worker:
         self._jobs_dir = tempfile.mkdtemp(prefix="grader-worker-")
         self._remove_jobs_dir = weakref.finalize(self, shutil.rmtree, self._jobs_dir, True)
         self._proc = subprocess.Popen(
-            [sys.executable, "-I", "-c", _BOOT.format(path=_GRADER_PARENT), *self._args, "--remove", self._jobs_dir],
+            [sys.executable, "-I", "-c", _BOOT.format(path=_GRADER_PARENT, module="zygote"), *self._args,
+             "--remove", self._jobs_dir],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._stderr, close_fds=True,
             env=zygote_environment(self._jobs_dir))
 
@@ -113,16 +138,8 @@ class Worker:
             except protocol.ProtocolError as e:              # a frame over the size limit: the stream is lost
                 self._kill()
                 raise WorkerError(f"the worker's reply could not be read ({e}) and the worker was stopped") from None
-            for payload in frames:
-                kind, header, arrays = _read_frame(payload)
-                if kind == "imported":
-                    reply.imported = header
-                elif kind == "result":
-                    reply.results[header["index"]] = (header, arrays)
-                elif kind == "job_done":
-                    reply.sandbox = str(header.get("sandbox", ""))
-                    reply.sandbox_warning = str(header.get("sandbox_warning", ""))
-                    return reply
+            if any(_add(reply, payload) for payload in frames):
+                return reply
 
     def _kill(self) -> None:
         """Stop the zygote now (its job's manager dies on its next write to the closed pipe)."""
@@ -132,10 +149,7 @@ class Worker:
         self.close()
 
     def _died(self) -> str:
-        code = self._proc.wait()
-        self._stderr.seek(0)
-        tail = self._stderr.read()[-2000:].decode("utf-8", "replace").strip()
-        return f"the worker process exited with code {code}" + (f": {tail}" if tail else "")
+        return _exit_message(self._proc, self._stderr)
 
     def close(self) -> None:
         if self._proc.poll() is None:
@@ -151,11 +165,250 @@ class Worker:
         self._stderr.close()
         self._remove_jobs_dir()
 
-    def __enter__(self) -> "Worker":
-        return self
 
-    def __exit__(self, *exc) -> None:
-        self.close()
+class PortableWorker(_Closing):
+    """A worker for one framework where the zygote cannot run: each child a fresh interpreter
+    (grader/run/portable.py), run by the case loop the zygote uses (supervise.py) from this process.
+
+    One interpreter is always started ahead (the spare), so that the next child, after a time-out
+    or a crash or for the next job, has imported numpy and torch while this one ran. No child runs
+    two jobs: what one job's child did (to numpy, say) never reaches the next job.
+    """
+
+    def __init__(self, framework: str = "numpy", protect_caller: bool = True):
+        if protect_caller:
+            sandbox.protect_self()
+        self._command = [sys.executable, "-I", "-X", "utf8", "-c", _BOOT.format(path=_GRADER_PARENT, module="portable")]
+        if framework == "torch":
+            self._command += ["--preload", "torch"]
+        # The job folders go in a folder of ours, removed on close or when this process exits.
+        self._jobs_dir = tempfile.mkdtemp(prefix="grader-worker-")
+        self._remove_jobs_dir = weakref.finalize(self, supervise.remove_tree, self._jobs_dir)
+        limits = sandbox.portable_limits()
+        self._info = {"sandbox": sandbox.describe_portable(limits), "sandbox_warning": sandbox.portable_warning(limits)}
+        self._next_job = 1
+        self._spare = self._spawn()
+
+    def _spawn(self) -> "_Spawned":
+        return _Spawned(self._command, sandbox.child_environment(self._jobs_dir), self._jobs_dir)
+
+    def run(self, job: dict, inputs: list) -> Reply:
+        """Run one job's calls, each child a fresh interpreter; its reply as the zygote's would be."""
+        job = {**job, "type": "job", "job": self._next_job}
+        self._next_job += 1
+        reply, reader = Reply(), protocol.FrameReader()
+        encoded: list[bytes] = []               # the job's frame, made once for all its children
+
+        def start_child(job: dict, inputs: list, start: int, skip: set, scratch: str, capture_path: str):
+            if not encoded:
+                encoded.append(protocol.encode(job, inputs))
+            child, self._spare = self._spare, self._spawn()
+            child.begin(encoded[0] + protocol.encode({"type": "start", "start": start, "skip": sorted(skip),
+                                                      "scratch": scratch, "capture": capture_path}))
+            return child
+
+        def emit(data: bytes) -> None:
+            for payload in reader.feed(data):
+                _add(reply, payload)
+
+        try:
+            supervise.run_job(job, inputs, emit, start_child, self._info, measure=True, root=self._jobs_dir)
+        except OSError as e:                   # the job's folder could not be made, say
+            raise WorkerError(f"the worker could not run the job ({e})") from None
+        return reply
+
+    def close(self) -> None:
+        self._spare.kill()
+        self._remove_jobs_dir()
+
+
+class _Spawned:
+    """One portable child, as supervise.run_job watches it. Its stdout is read by a thread into a
+    queue (Windows cannot select() on a pipe), so that a look returns at the child's first frame."""
+
+    wakes_on_frames = True
+    _MOST = 4 << 20                  # bytes one look takes: a flooding child must not keep the loop from its deadlines
+    _GRACE = 0.5                     # seconds for a child's last bytes to come through the thread after it exited
+
+    def __init__(self, command: list, env: dict, cwd: str):
+        self._stderr = tempfile.TemporaryFile()
+        group = ({"creationflags": subprocess.CREATE_NEW_PROCESS_GROUP} if os.name == "nt"
+                 else {"start_new_session": True})
+        self._proc = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._stderr,
+                                      env=env, cwd=cwd, close_fds=True, **group)
+        self._chunks: queue.Queue = queue.Queue(maxsize=16)     # a full queue holds the child back, as a full pipe would
+        self._stop = threading.Event()
+        self._closed = False
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        """Move the child's stdout into the queue until it closes, or the child is killed."""
+        try:
+            while True:
+                try:
+                    data = os.read(self._proc.stdout.fileno(), 1 << 16)
+                except OSError:
+                    data = b""
+                while True:
+                    try:
+                        self._chunks.put(data, timeout=0.1)
+                        break
+                    except queue.Full:
+                        if self._stop.is_set():
+                            return
+                if not data:
+                    return
+        finally:
+            self._proc.stdout.close()           # here, never under a read in progress
+
+    def begin(self, job: bytes) -> None:
+        """Wait until it has imported numpy (and torch), then give it its job: the job's time
+        limits count from here, not from the interpreter's start."""
+        reader = protocol.FrameReader()
+        deadline = time.monotonic() + BOOT_TIMEOUT
+        while not reader.feed(self._ready_bytes(deadline)):
+            pass
+        try:
+            self._proc.stdin.write(job)
+            self._proc.stdin.close()
+        except OSError:
+            raise self._failed() from None
+
+    def _ready_bytes(self, deadline: float) -> bytes:
+        wait = deadline - time.monotonic()
+        if wait <= 0:
+            self.kill()
+            raise WorkerError(f"the worker took more than {BOOT_TIMEOUT:.0f} s to start and was stopped")
+        data, ended = self.look(wait)
+        if ended and not data:
+            raise self._failed()
+        return data
+
+    def _failed(self) -> WorkerError:
+        """Why it ended before it could take its job (Python could not import numpy, say); it is killed."""
+        _kill_tree(self._proc)
+        error = WorkerError(_exit_message(self._proc, self._stderr))
+        self.kill()
+        return error
+
+    def look(self, timeout: float) -> tuple[bytes, bool]:
+        data = self._take(timeout)
+        if self._closed or data or self._proc.poll() is None:
+            return data, self._closed
+        # It has exited: its last bytes may still be on their way through the thread. A pipe that
+        # stays open after that is held by a process it started: it has ended all the same.
+        more = self._take(self._GRACE)
+        return more, self._closed or not more
+
+    def _take(self, timeout: float) -> bytes:
+        """What the queue holds, up to _MOST bytes, waiting up to `timeout` for the first of it."""
+        chunks, size = [], 0
+        try:
+            chunk = self._chunks.get(timeout=timeout) if not self._closed else b""
+            while chunk:
+                chunks.append(chunk)
+                size += len(chunk)
+                if size >= self._MOST:
+                    break
+                chunk = self._chunks.get_nowait()
+            self._closed = self._closed or not chunk
+        except queue.Empty:
+            pass
+        return b"".join(chunks)
+
+    def kill(self) -> None:
+        """Kill it and everything it started, and reap it."""
+        self._stop.set()
+        _kill_tree(self._proc)
+        try:
+            self._proc.stdin.close()
+        except OSError:
+            pass
+        self._stderr.close()
+
+
+def _kill_tree(proc: subprocess.Popen) -> None:
+    """Kill a portable child's process group (POSIX) or process tree (Windows, while it still runs:
+    taskkill finds the tree through it), and reap it."""
+    if os.name == "nt":
+        if proc.poll() is None:
+            try:
+                subprocess.run(["taskkill", "/T", "/F", "/PID", str(proc.pid)], capture_output=True, timeout=30)
+            except (OSError, subprocess.TimeoutExpired):
+                pass
+    else:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+    proc.kill()
+    proc.wait()
+
+
+def _exit_message(proc: subprocess.Popen, stderr) -> str:
+    """Why a worker process ended, with the end of what it wrote to stderr."""
+    code = proc.wait()
+    stderr.seek(0)
+    tail = stderr.read()[-2000:].decode("utf-8", "replace").strip()
+    return f"the worker process exited with code {code}" + (f": {tail}" if tail else "")
+
+
+def _add(reply: Reply, payload: bytes) -> bool:
+    """Put one relayed frame into the reply; True for the job's last frame."""
+    kind, header, arrays = _read_frame(payload)
+    if kind == "imported":
+        reply.imported = header
+    elif kind == "result":
+        reply.results[header["index"]] = (header, arrays)
+    elif kind == "job_done":
+        reply.sandbox = str(header.get("sandbox", ""))
+        reply.sandbox_warning = str(header.get("sandbox_warning", ""))
+        return True
+    return False
+
+
+AnyWorker = Union[Worker, PortableWorker]
+
+
+def zygote_unavailable() -> str:
+    """Why the zygote cannot run here, or '' where it can: it forks, and its children need Linux's
+    prctl and resource limits."""
+    if not sys.platform.startswith("linux"):
+        return f"{sys.platform} is not Linux"
+    if not hasattr(os, "fork"):
+        return "this Python has no os.fork"
+    try:
+        import resource  # noqa: F401 - only whether it exists
+    except ImportError:
+        return "this Python has no resource module"
+    if not sandbox.has_prctl():
+        return "the C library has no prctl"
+    return ""
+
+
+def worker_kind(requested: str | None = None) -> str:
+    """'zygote' or 'portable', as `requested` (auto, zygote or portable; by default $GRADER_WORKER,
+    else auto): auto is the zygote wherever it can run. A zygote where it cannot run, or an unknown
+    kind, is a WorkerError that says so."""
+    requested = requested or os.environ.get(WORKER_VARIABLE) or "auto"
+    if requested not in WORKER_KINDS:
+        raise WorkerError(f"{WORKER_VARIABLE}={requested}: expected one of {', '.join(WORKER_KINDS)}")
+    why = zygote_unavailable()
+    if requested == "zygote" and why:
+        raise WorkerError(f"the zygote worker cannot run here ({why}); use the portable worker")
+    if requested == "auto":
+        return "portable" if why else "zygote"
+    return requested
+
+
+def start_worker(framework: str = "numpy", layers: tuple | None = None, protect_caller: bool = True,
+                 kind: str | None = None) -> AnyWorker:
+    """The worker every self-check and batch uses: the zygote where it can run, else the portable
+    worker; `kind` (auto, zygote or portable; by default $GRADER_WORKER) chooses (see worker_kind).
+    `layers` are the zygote's (the portable worker has none)."""
+    if worker_kind(kind) == "portable":
+        return PortableWorker(framework, protect_caller=protect_caller)
+    return Worker(framework, layers=layers, protect_caller=protect_caller)
 
 
 def _read_frame(payload: bytes) -> tuple[str, dict, list]:
