@@ -34,6 +34,14 @@ def _not_in_the_ci_job_summary():
         yield
 
 
+@pytest.fixture(params=["zygote", "portable"])
+def each_worker(request, monkeypatch) -> str:
+    """Runs the test once with each worker: the Linux zygote and the portable one (GRADER_WORKER,
+    read by start_worker in this process and in any grader process the test starts)."""
+    monkeypatch.setenv("GRADER_WORKER", request.param)
+    return request.param
+
+
 def terminal_block(stdout: str, function: str) -> str:
     """`grader check`'s lines about one function: its head line and the indented lines under it
     (blank lines between functions are layout, not relied on)."""

@@ -513,7 +513,7 @@ def python_kernel(tmp_path, monkeypatch) -> str:
 
 
 @pytest.mark.slow
-def test_in_jupyter_check_shows_the_latest_definition_as_an_html_table(tmp_path, python_kernel):
+def test_in_jupyter_check_shows_the_latest_definition_as_an_html_table(tmp_path, python_kernel, each_worker):
     from nbclient import NotebookClient
     from nbformat.v4 import new_code_cell, new_notebook
 
@@ -533,6 +533,7 @@ def test_in_jupyter_check_shows_the_latest_definition_as_an_html_table(tmp_path,
 
     html = bob[-1]["data"]["text/html"]
     assert PUBLIC_ONLY in html and "IndexError" not in html
+    assert ("sandbox is portable" in html) == (each_worker == "portable")     # the worker asked for ran
     rows = Rows(html).rows
     assert [row[:4] for row in rows[1:]] == [["public-1", "1", "N=14, D=6, C=8", "failed"],
                                              ["public-2", "2", "N=19, D=16, C=4", "failed"],

@@ -215,11 +215,12 @@ def test_a_selection_is_graded_alone_and_as_in_a_full_grading(runs):
 
 
 @pytest.mark.slow
-def test_timeout_fails_only_its_function_with_the_message(tmp_path):
+def test_timeout_fails_only_its_function_with_the_message(tmp_path, each_worker):
     submission = materialize("infinite_loop", tmp_path / "submissions")
     spec = short_timeout_spec(tmp_path / "spec", seconds=2)
     run = run_pytest(tmp_path / "run", *grade_args(submission, assignment=spec))
     assert run.returncode == 1, run.stdout + run.stderr
+    assert ("sandbox is portable" in run.stdout) == (each_worker == "portable")     # the worker asked for ran
     for name, item in run.items.items():
         if name.startswith("softmax_loss_naive["):
             assert item["outcome"] == "failure" and item["properties"]["status"] == "timeout", name

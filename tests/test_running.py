@@ -1,7 +1,9 @@
 """Running student code in the worker: every way a function can go wrong costs that case only.
 
-A tiny numpy assignment keeps these fast (the worker imports numpy, not torch).
+A tiny numpy assignment keeps these fast (the worker imports numpy, not torch). The tests of what a
+submission can do run with each worker (`each_worker`): the Linux zygote and the portable one.
 """
+import os
 import textwrap
 import time
 from pathlib import Path
@@ -61,6 +63,8 @@ def grade(tmp_path, student: str, skip: int = 1, total: bool = False):
     sub.mkdir(exist_ok=True)
     (sub / "tiny.py").write_text(textwrap.dedent(student) + (CORRECT_TOTAL if total else ""))
     result = grade_submission(spec, sub)
+    # the worker `each_worker` asked for is the one that ran
+    assert result.sandbox.startswith("portable:") == (os.environ.get("GRADER_WORKER") == "portable"), result.sandbox
     return {fn.name: fn for fn in result.functions}, result
 
 
@@ -78,6 +82,7 @@ def test_correct_submission_gets_every_point(tmp_path):
 
 
 @pytest.mark.slow
+@pytest.mark.usefixtures("each_worker")
 def test_infinite_loop_ignoring_sigterm_costs_that_function_only(tmp_path):
     t0 = time.monotonic()
     fns, result = grade(tmp_path, """\
@@ -96,6 +101,7 @@ def test_infinite_loop_ignoring_sigterm_costs_that_function_only(tmp_path):
 
 
 @pytest.mark.slow
+@pytest.mark.usefixtures("each_worker")
 def test_a_child_flooding_its_result_pipe_still_times_out(tmp_path):
     """Frames written as fast as the worker can read them must not keep it from the time limit."""
     t0 = time.monotonic()
@@ -117,6 +123,7 @@ def test_a_child_flooding_its_result_pipe_still_times_out(tmp_path):
 
 
 @pytest.mark.slow
+@pytest.mark.usefixtures("each_worker")
 def test_with_skipping_off_a_slow_case_times_out_and_the_next_cases_still_run(tmp_path):
     from grader.cases import make_case
     spec = make_assignment(tmp_path / "probe")
@@ -133,6 +140,7 @@ def test_with_skipping_off_a_slow_case_times_out_and_the_next_cases_still_run(tm
 
 
 @pytest.mark.slow
+@pytest.mark.usefixtures("each_worker")
 def test_crash_in_one_case_is_recorded_and_grading_goes_on(tmp_path):
     fns, result = grade(tmp_path, """\
         import ctypes
@@ -144,6 +152,7 @@ def test_crash_in_one_case_is_recorded_and_grading_goes_on(tmp_path):
 
 
 @pytest.mark.slow
+@pytest.mark.usefixtures("each_worker")
 @pytest.mark.parametrize("body, status, words", [
     ("raise SystemExit(0)", "error", "SystemExit"),
     ("raise KeyboardInterrupt", "error", "KeyboardInterrupt"),
@@ -168,6 +177,7 @@ def test_each_way_a_call_can_go_wrong_is_reported_for_that_function(tmp_path, bo
 
 
 @pytest.mark.slow
+@pytest.mark.usefixtures("each_worker")
 def test_outputs_larger_than_the_workers_reply_buffer_arrive_whole_and_in_order(tmp_path):
     """The worker holds a job's frames and sends them together, but not past a few MiB: 24 MB
     of wrong-shaped outputs come through, each case with its own, and the next function's too."""
@@ -183,6 +193,7 @@ def test_outputs_larger_than_the_workers_reply_buffer_arrive_whole_and_in_order(
 
 
 @pytest.mark.slow
+@pytest.mark.usefixtures("each_worker")
 def test_exception_points_at_the_students_line(tmp_path):
     fns, _ = grade(tmp_path, """\
         def scale(x, k):
@@ -199,6 +210,7 @@ def test_exception_points_at_the_students_line(tmp_path):
 
 
 @pytest.mark.slow
+@pytest.mark.usefixtures("each_worker")
 def test_syntax_error_fails_every_function_with_file_and_line(tmp_path):
     fns, result = grade(tmp_path, "def scale(x, k)\n    return k * x\n")
     for fn in fns.values():
@@ -210,6 +222,7 @@ def test_syntax_error_fails_every_function_with_file_and_line(tmp_path):
 
 
 @pytest.mark.slow
+@pytest.mark.usefixtures("each_worker")
 def test_missing_function_and_missing_module(tmp_path):
     fns, _ = grade(tmp_path, "", total=True)
     assert fns["scale"].cases[0].message == "scale is not defined in tiny.py"
@@ -222,6 +235,7 @@ def test_missing_function_and_missing_module(tmp_path):
 
 
 @pytest.mark.slow
+@pytest.mark.usefixtures("each_worker")
 def test_exit_at_import_fails_everything_without_crashing_the_grader(tmp_path):
     fns, result = grade(tmp_path, "import os\nos._exit(3)\n" + REFERENCE)
     assert {c.status for c in result.cases()} == {"crashed"}
@@ -229,6 +243,7 @@ def test_exit_at_import_fails_everything_without_crashing_the_grader(tmp_path):
 
 
 @pytest.mark.slow
+@pytest.mark.usefixtures("each_worker")
 def test_printed_output_is_captured_per_case_and_capped(tmp_path):
     fns, result = grade(tmp_path, """\
         print("hello from import")
@@ -247,6 +262,7 @@ def test_printed_output_is_captured_per_case_and_capped(tmp_path):
 
 
 @pytest.mark.slow
+@pytest.mark.usefixtures("each_worker")
 def test_student_cannot_see_the_graders_environment_or_folder(tmp_path, monkeypatch):
     monkeypatch.setenv("GRADER_SECRET_TOKEN", "s3cret")
     fns, _ = grade(tmp_path, """\
@@ -260,6 +276,7 @@ def test_student_cannot_see_the_graders_environment_or_folder(tmp_path, monkeypa
 
 
 @pytest.mark.slow
+@pytest.mark.usefixtures("each_worker")
 def test_numpy_assignment_never_imports_torch(tmp_path):
     """torch is an optional extra: neither the grader nor the worker loads it for a numpy assignment."""
     import subprocess
@@ -281,6 +298,7 @@ def test_numpy_assignment_never_imports_torch(tmp_path):
 
 
 @pytest.mark.slow
+@pytest.mark.usefixtures("each_worker")
 def test_assignment_spanning_two_modules(tmp_path):
     folder = tmp_path / "two"
     (folder / "ref").mkdir(parents=True)
@@ -306,6 +324,7 @@ def test_assignment_spanning_two_modules(tmp_path):
 
 
 @pytest.mark.slow
+@pytest.mark.usefixtures("each_worker")
 def test_forged_reports_on_the_result_pipe_earn_nothing_and_crash_nothing(tmp_path):
     """The child's result pipe is reachable from student code; whatever it writes there is only data."""
     fns, result = grade(tmp_path, """\
@@ -332,11 +351,12 @@ def test_forged_reports_on_the_result_pipe_earn_nothing_and_crash_nothing(tmp_pa
 
 
 @pytest.mark.slow
+@pytest.mark.usefixtures("each_worker")
 def test_one_worker_reuses_a_batchs_inputs_and_never_stale_ones(tmp_path):
     """A batch sends its inputs once per worker; a student who changes them in place changes only
     their own copies, and a job with other inputs gets those, not the held ones."""
     from grader.grade import Prepared
-    from grader.run.worker import Worker
+    from grader.run.worker import start_worker
     spec = make_assignment(tmp_path)
     (spec.folder / "hidden.yaml").write_text("reference: ref\nfunctions:\n  scale: [{seed: 7}, {seed: 8}]\n")
     spec = load_spec(spec.folder)
@@ -346,7 +366,7 @@ def test_one_worker_reuses_a_batchs_inputs_and_never_stale_ones(tmp_path):
         folders[name].mkdir()
         (folders[name] / "tiny.py").write_text(body)
     public, hidden = Prepared(spec, hidden=False), Prepared(spec, hidden=True)
-    with Worker("numpy") as worker:
+    with start_worker("numpy") as worker:
         seq = [("correct", public), ("mutates", public), ("correct", public), ("correct", hidden), ("correct", public)]
         results = [grade_submission(spec, folders[who], hidden=prep.hidden, worker=worker, prepared=prep)
                    for who, prep in seq]
@@ -453,6 +473,7 @@ def test_closing_a_worker_ends_its_process_cleanly_and_leaves_no_job_folder(tmp_
 
 
 @pytest.mark.slow
+@pytest.mark.usefixtures("each_worker")
 def test_an_answer_too_large_to_send_back_says_so_and_costs_that_function_only(tmp_path):
     fns, result = grade(tmp_path, "import numpy as np\ndef scale(x, k):\n    return np.zeros(20_000_000)\n", total=True)
     assert statuses(fns["scale"]) == ["failed"] * 3
