@@ -2,6 +2,7 @@
 on the output folder, and `grader merge` of several shards' folders."""
 from __future__ import annotations
 
+import errno
 import json
 import os
 import shutil
@@ -117,14 +118,19 @@ def writing_into(out: Path):
     once with who holds it, instead of grading every student again beside the first and racing it
     on the class exports. The lock is the kernel's (flock on OUT/.grader.lock), so it goes with the
     process however that ends, kill -9 included: a killed batch never leaves OUT locked."""
-    import fcntl                     # POSIX only, like the workers; `grader check` imports this module too
+    try:
+        import fcntl                 # POSIX only; `grader check` imports this module too
+    except ImportError:              # Windows: OUT goes unguarded, as on a file system without locks
+        fcntl = None
     try:
         out.mkdir(parents=True, exist_ok=True)
-        fd = os.open(out / LOCK_FILE, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        fd = os.open(out / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)     # not inherited (PEP 446)
     except OSError as e:
         raise BatchError(f"{out}: cannot write the results there ({e.strerror})") from None
     try:
         try:
+            if fcntl is None:
+                raise OSError(errno.ENOLCK, "no file locks on this platform")
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             holder = os.pread(fd, 200, 0).decode(errors="replace").strip() or "another process"
@@ -134,7 +140,7 @@ def writing_into(out: Path):
             print(f"grader: note: {out} cannot be locked ({e.strerror}); do not run two grader runs into it at once",
                   file=sys.stderr)
         os.ftruncate(fd, 0)
-        os.pwrite(fd, f"process {os.getpid()}, started {time.strftime('%Y-%m-%d %H:%M:%S')}\n".encode(), 0)
+        os.write(fd, f"process {os.getpid()}, started {time.strftime('%Y-%m-%d %H:%M:%S')}\n".encode())   # at 0: nothing read
         yield
     finally:
         os.close(fd)                 # the file stays: removing it would race with a run about to lock it

@@ -16,7 +16,7 @@ its printed output going to `capture_path`, and offers
   `timeout` seconds for some, or for its end), and whether it has ended (exited, or closed its
   channel) with nothing more to read;
 - `wakes_on_frames`: whether `look` returns as soon as a frame comes (else only at its end or
-  `timeout`), so that a case's time limit starts on time without a look every `SAMPLE` seconds;
+  `timeout`), so that a case's time limit starts on time without looks every few milliseconds;
 - `kill()`: kill it and everything it started, and reap it.
 
 `emit(bytes)` receives the frames to send to the grader, each with its length prefix.
@@ -32,8 +32,8 @@ from typing import Callable
 
 from grader.run import protocol, sandbox
 
-IMPORT = "import"                    # what a child is on before it has imported the submission
-SAMPLE = 0.05                        # seconds between looks at a running child's frames
+_IMPORT = "import"                   # what a child is on before it has imported the submission
+_SAMPLE = 0.05                       # seconds between looks at a running child's frames
 
 
 def run_job(job: dict, inputs: list, emit: Callable[[bytes], None], start_child: Callable, info: dict,
@@ -74,7 +74,7 @@ def run_job(job: dict, inputs: list, emit: Callable[[bytes], None], start_child:
             imported = True
             if outcome == "done":
                 break
-            if current == IMPORT:
+            if current == _IMPORT:
                 # The child died or hung while importing: no call can run, so none is retried.
                 for i in range(start, len(calls)):
                     if i not in done:
@@ -142,14 +142,14 @@ def _watch(child, job, start, skip, relay, done, imported, scratch, measure):
     {"error": why it was stopped} or {})."""
     lim = job["limits"]
     reader = protocol.FrameReader()
-    current = IMPORT
+    current = _IMPORT
     step = 0
     deadline = time.monotonic() + lim["import_timeout"]
     outcome = None
     # A case's time limit counts from the first look that saw the one before it finish: at most
     # `sample` late where looks come only every `sample` seconds. A child that wakes this loop at
     # each frame needs no looks in between, unless its scratch folder is to be measured.
-    sample = min(SAMPLE, lim["case_timeout"] / 20, lim["import_timeout"] / 20)
+    sample = min(_SAMPLE, lim["case_timeout"] / 20, lim["import_timeout"] / 20)
     why: dict = {}
     while outcome is None:
         wait = deadline - time.monotonic()
@@ -161,7 +161,7 @@ def _watch(child, job, start, skip, relay, done, imported, scratch, measure):
             for payload in reader.feed(data):
                 header = protocol.peek(payload)      # relayed unchanged: no need to build its arrays
                 kind = header.get("type")
-                if kind == "imported" and current == IMPORT:
+                if kind == "imported" and current == _IMPORT:
                     if not imported:
                         relay(payload)
                     current = _pending_from(job, skip, start)
