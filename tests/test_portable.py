@@ -235,6 +235,14 @@ sys.exit(main(sys.argv[2:]))
 """
 
 
+def run_stubbed(tmp_path: Path, platform: str, *args: str) -> subprocess.CompletedProcess:
+    """`grader ARGS` on a simulated platform."""
+    stub = tmp_path / f"stub-{platform}.py"
+    stub.write_text(STUB.format(platform=platform))
+    return subprocess.run([sys.executable, "-c", RUN_STUBBED, str(stub), *args], cwd=REPO,
+                          capture_output=True, text=True, timeout=RUN_TIMEOUT)
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("platform, mode", [
     ("darwin", "portable: process+limits(cpu, file size, open files)"),
@@ -242,16 +250,27 @@ sys.exit(main(sys.argv[2:]))
     ("linux", LINUX_LIMITS),                     # a Linux whose C library has no prctl
 ])
 def test_on_a_platform_without_the_zygote_grader_check_grades_and_says_so(tmp_path, platform, mode):
-    stub = tmp_path / "stub.py"
-    stub.write_text(STUB.format(platform=platform))
-    run = lambda *args: subprocess.run([sys.executable, "-c", RUN_STUBBED, str(stub), *args], cwd=REPO,
-                                       capture_output=True, text=True, timeout=RUN_TIMEOUT)
-    check = run("check", str(EXAMPLES / "ada"), "--assignment", str(ASSIGNMENT), "--json", str(tmp_path / "r.json"))
+    check = run_stubbed(tmp_path, platform, "check", str(EXAMPLES / "ada"), "--assignment", str(ASSIGNMENT),
+                        "--json", str(tmp_path / "r.json"))
     assert check.returncode == 0, check.stdout + check.stderr
     assert "Traceback" not in check.stderr
     report = json.loads((tmp_path / "r.json").read_text())
     assert report["score"]["earned"] == report["score"]["possible"] == 8
     assert report["sandbox"] == mode
     assert report["sandbox_warning"].startswith("sandbox is portable: ")
-    box = run("sandbox")
+    box = run_stubbed(tmp_path, platform, "sandbox")
     assert box.returncode == 0 and box.stdout.splitlines()[0] == mode, box.stdout + box.stderr
+
+
+@pytest.mark.slow
+def test_on_simulated_windows_grader_grade_grades_unlocked_and_says_it_is_no_sandbox(tmp_path):
+    spec = make_assignment(tmp_path)
+    (tmp_path / "class" / "s1").mkdir(parents=True)
+    (tmp_path / "class" / "s1" / "tiny.py").write_text(TINY_REFERENCE)
+    out = tmp_path / "out"
+    grade = run_stubbed(tmp_path, "win32", "grade", str(tmp_path / "class"), "--assignment", str(spec.folder),
+                        "--out", str(out), "--workers", "1")
+    assert grade.returncode == 0, grade.stdout + grade.stderr
+    assert "grader: note: grading with the portable worker (win32 is not Linux)" in grade.stderr
+    assert f"grader: note: {out} cannot be locked (no file locks on this platform)" in grade.stderr
+    assert json.loads((out / "s1" / "result.json").read_text())["sandbox"] == "portable: process"
