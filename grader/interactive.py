@@ -172,6 +172,7 @@ def _grade(spec, source: Path | None, names: list[str], shell):
     from grader.expected import ReferenceError_
     from grader.grade import grade_submission
     from grader.locate import locate_modules
+    from grader.run.worker import WorkerError
     from grader.spec import SpecError
     for name in names if source is not None and source.is_file() else []:
         module = spec.function(name).module
@@ -186,7 +187,7 @@ def _grade(spec, source: Path | None, names: list[str], shell):
                                       prepared=prepared, cells=cells)
             return replace(result, submission=KERNEL_LABEL)
         return grade_submission(spec, source, worker=_SESSION.worker(spec.framework), prepared=prepared)
-    except (SpecError, ReferenceError_, FileNotFoundError) as e:
+    except (SpecError, ReferenceError_, FileNotFoundError, WorkerError) as e:  # WorkerError: a bad GRADER_WORKER
         raise CheckError(str(e)) from None
     except BaseException:                # interrupted mid-job: the worker may still send that job's frames
         _SESSION.drop_worker(spec.framework)

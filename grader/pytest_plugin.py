@@ -211,7 +211,7 @@ class GraderSession:
     def _grade(self, session: pytest.Session) -> dict | Exception:
         from grader.expected import ReferenceError_
         from grader.grade import Prepared, grade_submission
-        from grader.run.worker import start_worker
+        from grader.run.worker import WorkerError, start_worker
         from grader.spec import SpecError
         functions = {i.function.name for i in session.items if isinstance(i, GraderItem) and i.grader is self}
         try:
@@ -220,7 +220,7 @@ class GraderSession:
             with start_worker(self.spec.framework, protect_caller=self.spec.reference_dir is not None) as worker:
                 prepared = Prepared(self.spec, self.hidden, functions=functions)
                 result = grade_submission(self.spec, self.submission, hidden=self.hidden, worker=worker, prepared=prepared)
-        except (SpecError, ReferenceError_, FileNotFoundError) as e:
+        except (SpecError, ReferenceError_, FileNotFoundError, WorkerError) as e:  # WorkerError: a bad GRADER_WORKER
             return e
         if result.sandbox_warning:
             warnings.warn(GraderWarning(result.sandbox_warning))

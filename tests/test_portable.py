@@ -61,6 +61,18 @@ def test_grader_worker_chooses_and_a_kind_that_does_not_exist_says_which_do(monk
         worker_kind()
 
 
+def test_a_worker_that_cannot_run_here_is_one_line_from_grader_check_and_from_check(monkeypatch, capsys):
+    from grader import check
+    from grader.cli import main
+    says = "the zygote worker cannot run here (darwin is not Linux); use the portable worker"
+    monkeypatch.setattr(sys, "platform", "darwin")
+    assert main(["check", str(EXAMPLES / "ada"), "--assignment", str(ASSIGNMENT), "--worker", "zygote"]) == 2
+    assert capsys.readouterr().err == f"grader: error: {says}\n"
+    monkeypatch.setenv("GRADER_WORKER", "zygote")
+    monkeypatch.chdir(REPO / "student_template" / "linear_classifier")
+    assert check("svm_loss_naive").error == says
+
+
 def test_without_a_c_library_or_its_prctl_the_sandbox_module_still_works(monkeypatch):
     """Windows' ctypes cannot load CDLL(None); macOS's libc has no prctl: protect_self does nothing."""
     import ctypes
