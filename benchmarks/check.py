@@ -9,7 +9,9 @@ Prints, side by side (medians of --repeat runs):
 - baseline: a fresh interpreter that only imports torch (the floor for running student torch
   code outside the grader's process);
 - `grader check` on the example submission, public and --hidden, as a student or CI runs it, and
-  --hidden on a submission with mistakes to diagnose (as Gradescope's run_autograder runs it);
+  --hidden on a submission with mistakes to diagnose (as Gradescope's run_autograder runs it); each
+  with the Linux zygote and, beside it, the portable worker (GRADER_WORKER=portable: how a self-check
+  runs on macOS and Windows), the two taking turns;
 - a warm worker reused for several submissions (what batch grading builds on): time per
   submission, the student's own calls in it, and the grader's overhead above them.
 """
@@ -28,10 +30,17 @@ EXAMPLE = REPO / "examples" / "linear_classifier" / "ada"
 WRONG = REPO / "examples" / "linear_classifier" / "bob"
 
 
-def wall(cmd: list[str]) -> float:
+def wall(cmd: list[str], worker: str | None = None) -> float:
+    env = {**os.environ, "GRADER_WORKER": worker} if worker else None
     t0 = time.perf_counter()
-    subprocess.run(cmd, cwd=REPO, check=False, capture_output=True)
+    subprocess.run(cmd, cwd=REPO, check=False, capture_output=True, env=env)
     return time.perf_counter() - t0
+
+
+def both_workers(cmd: list[str], repeat: int) -> tuple[float, float]:
+    """Medians of `cmd` with the zygote and with the portable worker, run in turns."""
+    runs = [(wall(cmd, "zygote"), wall(cmd, "portable")) for _ in range(repeat)]
+    return statistics.median(z for z, _ in runs), statistics.median(p for _, p in runs)
 
 
 def main() -> None:
@@ -45,9 +54,9 @@ def main() -> None:
     wrong = [sys.executable, "-m", "grader", "check", str(WRONG), "-a", "linear_classifier", "--hidden"]
 
     baseline = statistics.median(wall([sys.executable, "-c", "import torch"]) for _ in range(args.repeat))
-    public = statistics.median(wall(grader) for _ in range(args.repeat))
-    hidden = statistics.median(wall(grader + ["--hidden"]) for _ in range(args.repeat))
-    diagnosed = statistics.median(wall(wrong) for _ in range(args.repeat))
+    public = both_workers(grader, args.repeat)
+    hidden = both_workers(grader + ["--hidden"], args.repeat)
+    diagnosed = both_workers(wrong, args.repeat)
 
     sys.path.insert(0, str(REPO))
     from grader.grade import grade_submission
@@ -66,10 +75,11 @@ def main() -> None:
     warm, student = statistics.median(per), statistics.median(calls)
 
     print(f"{'fresh interpreter, import torch only (baseline)':<58} {baseline * 1000:8.0f} ms")
-    print(f"{'grader check, 12 public cases':<58} {public * 1000:8.0f} ms   {public / baseline:5.2f}x baseline")
-    print(f"{'grader check --hidden, 40 cases':<58} {hidden * 1000:8.0f} ms   {hidden / baseline:5.2f}x baseline")
-    print(f"{'grader check --hidden, mistakes to diagnose (bob)':<58} {diagnosed * 1000:8.0f} ms   "
-          f"{diagnosed / baseline:5.2f}x baseline")
+    for label, (zygote, portable) in (("grader check, 12 public cases", public),
+                                      ("grader check --hidden, 40 cases", hidden),
+                                      ("grader check --hidden, mistakes to diagnose (bob)", diagnosed)):
+        print(f"{label:<58} {zygote * 1000:8.0f} ms   {zygote / baseline:5.2f}x baseline")
+        print(f"{'  the same, portable worker':<58} {portable * 1000:8.0f} ms   {portable / baseline:5.2f}x baseline")
     print(f"{'warm worker, one submission, 40 cases (incl. references)':<58} {warm * 1000:8.1f} ms   "
           f"{baseline / warm:5.1f}x faster than the baseline")
     print(f"{'  of which the student calls themselves':<58} {student * 1000:8.1f} ms")
