@@ -235,11 +235,13 @@ class MistakeOutputs:
             return list(self._public.get(fn.name, {}).get(case.case_id, []))
         return [(m.name, m.sentence, self.outputs(m, fn, case)) for m in self.catalogue.touching(fn.name)]
 
-    def composed(self, fn: FunctionSpec, case: Case) -> list[tuple[Mistake, dict | Raised | None, list]]:
-        """(pair, its outputs, its two mistakes' outputs) for each two catalogued mistakes touching fn
-        (none without the reference)."""
-        return [(m, self.outputs(m, fn, case), [self.outputs(self._by_name[p], fn, case) for p in m.parts])
-                for m in self.pairs if fn.name in m.touches]
+    def composed(self, fn: FunctionSpec, case: Case) -> list[tuple[Mistake, dict | Raised | None]]:
+        """(pair, its outputs) for each two catalogued mistakes touching fn (none without the reference)."""
+        return [(m, self.outputs(m, fn, case)) for m in self.pairs if fn.name in m.touches]
+
+    def parts(self, pair: Mistake, fn: FunctionSpec, case: Case) -> list[dict | Raised | None]:
+        """The outputs of a pair's two mistakes, each on its own."""
+        return [self.outputs(self._by_name[p], fn, case) for p in pair.parts]
 
     def starter(self, fn: FunctionSpec, case: Case) -> Outcome | None:
         """What the handout's starter code (its TODOs left as `pass`) comes to on this case; None
