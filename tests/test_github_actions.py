@@ -119,6 +119,7 @@ def student_repository(root: Path, submission: Path) -> Path:
 
 
 @pytest.mark.slow
+@pytest.mark.linux                     # the workflow runs on ubuntu-latest: its step runs here as that runner's bash runs it
 @pytest.mark.parametrize("student, exit_code", [("bob", 1), ("ada", 0)])
 def test_check_step_in_a_student_repository(workflow, tmp_path, student, exit_code):
     repo = student_repository(tmp_path, EXAMPLES / student)

@@ -444,6 +444,12 @@ def test_importing_grader_and_check_stays_light():
 # The real thing: a script, and a Jupyter kernel running a notebook
 
 
+def run_script(script: Path, cwd: Path) -> subprocess.CompletedProcess:
+    """`python folder/script.py`, as a student runs their file."""
+    return subprocess.run([sys.executable, str(script.relative_to(cwd))], cwd=cwd, capture_output=True, text=True,
+                          timeout=RUN_TIMEOUT)
+
+
 @pytest.mark.slow
 def test_in_a_script_check_prints_what_grader_check_prints(tmp_path):
     folder = shutil.copytree(HANDOUT, tmp_path / "hw2")
@@ -454,13 +460,10 @@ def test_in_a_script_check_prints_what_grader_check_prints(tmp_path):
             from grader import check
             feedback = check(svm_loss_naive)
             print("passed:", feedback.passed)
-            import ctypes
-            print("dumpable:", ctypes.CDLL(None).prctl(3, 0, 0, 0, 0))   # PR_GET_DUMPABLE: debuggers still attach
             check("softmax_loss_naive")
             check("svm_loss_naif")
         """))
-    out = subprocess.run([sys.executable, str(script.relative_to(tmp_path))], cwd=tmp_path, capture_output=True,
-                         text=True, timeout=RUN_TIMEOUT)
+    out = run_script(script, tmp_path)
     assert out.returncode == 0, out.stderr
     text = out.stdout
     assert text.startswith(f"grader 0.1.0: linear_classifier, {script}\n{PUBLIC_ONLY}\n")
@@ -468,9 +471,28 @@ def test_in_a_script_check_prints_what_grader_check_prints(tmp_path):
             "     public-1 (seed 1, N=14, D=6, C=8): failed\n"
             "        dW[0, 6]: expected 0.023662858, got -0.024025217 (relative error 2, tolerance 1e-06; 48 of 48 values are outside it)\n"
             f"        Probably: {REG_DIAGNOSIS}") in text
-    assert "\npassed: False\ndumpable: 1\n" in text
+    assert "\npassed: False\n" in text
     assert "     public-1 (seed 1, N=6, D=19, C=8): not implemented\n        softmax_loss_naive is not implemented yet" in text
     assert text.endswith(f"grader: svm_loss_naif is not a function of linear_classifier; its functions are {FUNCTIONS}\n")
+
+
+@pytest.mark.slow
+@pytest.mark.linux                     # prctl
+def test_in_a_script_check_leaves_the_students_process_open_to_debuggers(tmp_path):
+    """The sandbox confines the worker, never the process that called check."""
+    folder = shutil.copytree(HANDOUT, tmp_path / "hw2")
+    script = folder / "linear_classifier.py"
+    script.write_text(ADA.read_text() + textwrap.dedent("""
+
+        if __name__ == "__main__":
+            import ctypes
+            from grader import check
+            print("passed:", check(svm_loss_naive).passed)
+            print("dumpable:", ctypes.CDLL(None).prctl(3, 0, 0, 0, 0))   # PR_GET_DUMPABLE: debuggers still attach
+        """))
+    out = run_script(script, tmp_path)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.endswith("passed: True\ndumpable: 1\n"), out.stdout
 
 
 @pytest.mark.slow
@@ -488,8 +510,7 @@ def test_in_a_script_a_method_or_a_class_is_checked_by_its_graded_names(tmp_path
             print("class:", [fn.name for fn in check(TwoLayerNet).result.functions], check(TwoLayerNet).passed)
             check(Solver)
         """))
-    out = subprocess.run([sys.executable, str(script.relative_to(tmp_path))], cwd=tmp_path, capture_output=True,
-                         text=True, timeout=RUN_TIMEOUT)
+    out = run_script(script, tmp_path)
     assert out.returncode == 0, out.stderr
     assert "one: ['TwoLayerNet.loss']\n" in out.stdout
     assert "class: ['TwoLayerNet.__init__', 'TwoLayerNet.loss'] True\n" in out.stdout
