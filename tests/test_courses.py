@@ -320,11 +320,12 @@ def class_folder(root: Path, assignment: str) -> Path:
 
 MASKS = textwrap.dedent("""
     import importlib.util, json, sys
+    from pathlib import Path
     import numpy as np, torch
     from grader.cases import make_case
     from grader.spec import load_spec
-    repo = sys.argv[1]
-    sys.path.insert(0, f"{repo}/assignments/fully_connected_networks")     # a3_helper, eecs598
+    repo = Path(sys.argv[1])
+    sys.path.insert(0, str(repo / "assignments" / "fully_connected_networks"))     # a3_helper, eecs598
 
     def load(path, name):
         spec = importlib.util.spec_from_file_location(name, path)
@@ -333,7 +334,7 @@ MASKS = textwrap.dedent("""
         return module
 
     def case_args(assignment, function):
-        spec = load_spec(f"{repo}/assignments/{assignment}")
+        spec = load_spec(repo / "assignments" / assignment)
         fn = spec.function(function)
         (case,) = [c for c in fn.cases if c.case_id == "public-1"]
         return make_case(spec, fn, case).args
@@ -341,12 +342,12 @@ MASKS = textwrap.dedent("""
     out = {}
     args = case_args("fully_connected_networks", "Dropout.forward")
     for who, path in (("reference", "reference"), ("independent", "tests/independent")):
-        m = load(f"{repo}/{path}/fully_connected_networks/fully_connected_networks.py", f"fcn_{who}")
+        m = load(repo / path / "fully_connected_networks" / "fully_connected_networks.py", f"fcn_{who}")
         y, _ = m.Dropout.forward(torch.from_numpy(args["x"]), dict(args["dropout_param"]))
         out[f"fully_connected_networks/{who}"] = (y != 0).numpy().astype(int).tolist()
     args = case_args("cs231n_layers", "dropout_forward")
     for who, path in (("reference", "reference"), ("independent", "tests/independent")):
-        m = load(f"{repo}/{path}/cs231n_layers/layers.py", f"layers_{who}")
+        m = load(repo / path / "cs231n_layers" / "layers.py", f"layers_{who}")
         y, _ = m.dropout_forward(args["x"].copy(), dict(args["dropout_param"]))
         out[f"cs231n_layers/{who}"] = (y != 0).astype(int).tolist()
     print(json.dumps(out))

@@ -133,8 +133,8 @@ def test_check_step_in_a_student_repository(workflow, tmp_path, student, exit_co
     junit = ET.parse(repo / option_value(check_args(workflow), "--junit-xml")).getroot()
     assert {s.get("name") for s in junit.iter("testsuite")} == {
         "svm_loss_naive", "svm_loss_vectorized", "softmax_loss_naive", "softmax_loss_vectorized"}
-    text = summary.read_text()
+    text = summary.read_text(encoding="utf-8")
     if student == "bob":             # the checked-in example is what Bob's repository shows
-        assert without_sandbox_warning(text) == (CLASSROOM / "summary-example.md").read_text()
+        assert without_sandbox_warning(text) == (CLASSROOM / "summary-example.md").read_text(encoding="utf-8")
     else:
         assert text.startswith("## ✅ linear_classifier: 8/8 points\n") and "###" not in text
