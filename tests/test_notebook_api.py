@@ -12,7 +12,6 @@ shell, and last the real thing: a Jupyter kernel running a notebook, and a plain
 from __future__ import annotations
 
 import functools
-import json
 import shutil
 import subprocess
 import sys
@@ -31,7 +30,7 @@ from grader.report import jupyter
 from grader.results import FAILED, PASSED, TIMEOUT, CaseResult, CheckResult, FunctionResult, Score, SubmissionResult
 from grader.run.worker import Worker
 from grader.spec import load_spec
-from notebooks import as_notebook, write_notebook
+from notebooks import as_notebook, kernel_spec, run_in_kernel, write_notebook
 from test_running import REFERENCE as TINY_REFERENCE, make_assignment
 
 REPO = Path(__file__).resolve().parents[1]
@@ -524,20 +523,12 @@ def test_in_a_script_a_method_or_a_class_is_checked_by_its_graded_names(tmp_path
 @pytest.fixture
 def python_kernel(tmp_path, monkeypatch) -> str:
     """A kernel spec running this interpreter (the one with this checkout installed)."""
-    spec = tmp_path / "jupyter" / "kernels" / "grader-test"
-    spec.mkdir(parents=True)
-    (spec / "kernel.json").write_text(json.dumps({
-        "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
-        "display_name": "grader tests", "language": "python"}))
     monkeypatch.setenv("JUPYTER_PATH", str(tmp_path / "jupyter"))
-    return "grader-test"
+    return kernel_spec(sys.executable, tmp_path / "jupyter")
 
 
 @pytest.mark.slow
 def test_in_jupyter_check_shows_the_latest_definition_as_an_html_table(tmp_path, python_kernel):
-    from nbclient import NotebookClient
-    from nbformat.v4 import new_code_cell, new_notebook
-
     folder = shutil.copytree(HANDOUT, tmp_path / "hw2")          # its stub linear_classifier.py too
     cells = ["import torch", BROKEN_SVM,
              "def svm_loss_naive(W, X, y, reg:\n    pass",        # a syntax error: it defined nothing
@@ -547,9 +538,7 @@ def test_in_jupyter_check_shows_the_latest_definition_as_an_html_table(tmp_path,
              function_source(ADA, "svm_loss_naive"),
              "feedback = check(svm_loss_naive)\nprint(feedback.passed)\nfeedback",
              "check('svm_loss_naif')"]
-    nb = new_notebook(cells=[new_code_cell(c) for c in cells])
-    NotebookClient(nb, timeout=RUN_TIMEOUT, kernel_name=python_kernel, allow_errors=True,
-                   resources={"metadata": {"path": str(folder)}}).execute()
+    nb = run_in_kernel(cells, folder, python_kernel, RUN_TIMEOUT)
     bob, ada, unknown = (nb.cells[5].outputs, nb.cells[7].outputs, nb.cells[8].outputs)
 
     html = bob[-1]["data"]["text/html"]
@@ -573,16 +562,11 @@ def test_in_jupyter_check_shows_the_latest_definition_as_an_html_table(tmp_path,
 
 @pytest.mark.slow
 def test_in_jupyter_a_function_from_percent_run_is_graded_from_the_students_file(tmp_path, python_kernel):
-    from nbclient import NotebookClient
-    from nbformat.v4 import new_code_cell, new_notebook
-
     folder = shutil.copytree(HANDOUT, tmp_path / "hw2")
     shutil.copy(BOB, folder / "linear_classifier.py")
     cells = ["%run linear_classifier.py", "from grader import check\ncheck('svm_loss_naive').result.submission",
              "check(svm_loss_naive)"]
-    nb = new_notebook(cells=[new_code_cell(c) for c in cells])
-    NotebookClient(nb, timeout=RUN_TIMEOUT, kernel_name=python_kernel, allow_errors=True,
-                   resources={"metadata": {"path": str(folder)}}).execute()
+    nb = run_in_kernel(cells, folder, python_kernel, RUN_TIMEOUT)
     assert not [o for cell in nb.cells for o in cell.outputs if o["output_type"] == "error"]
     assert nb.cells[1].outputs[-1]["data"]["text/plain"] == repr(str(folder / "linear_classifier.py"))
     rows = Rows(nb.cells[2].outputs[-1]["data"]["text/html"]).rows
