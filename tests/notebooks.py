@@ -83,9 +83,10 @@ def kernel_spec(python: str, jupyter: Path) -> str:
 
 def run_in_kernel(cells: list[str], folder: Path, kernel: str, timeout: float) -> nbformat.NotebookNode:
     """The cells run in order in a fresh kernel whose current folder is `folder`; an error is an
-    output of its cell, and the next cells still run."""
+    output of its cell, and the next cells still run. What a cell prints is one output per stream,
+    however the kernel happened to send it."""
     from nbclient import NotebookClient
     nb = new_notebook(cells=[new_code_cell(c) for c in cells])
-    NotebookClient(nb, timeout=timeout, kernel_name=kernel, allow_errors=True,
+    NotebookClient(nb, timeout=timeout, kernel_name=kernel, allow_errors=True, coalesce_streams=True,
                    resources={"metadata": {"path": str(folder)}}).execute()
     return nb

@@ -463,8 +463,8 @@ KERNEL = textwrap.dedent("""
     import json, sys
     from nbclient import NotebookClient
     from nbformat.v4 import new_code_cell, new_notebook
-    nb = new_notebook(cells=[new_code_cell(c) for c in json.load(open(sys.argv[1]))])
-    NotebookClient(nb, timeout=300, kernel_name="grader-courses", allow_errors=True,
+    nb = new_notebook(cells=[new_code_cell(c) for c in json.load(open(sys.argv[1], encoding="utf-8"))])
+    NotebookClient(nb, timeout=300, kernel_name="grader-courses", allow_errors=True, coalesce_streams=True,
                    resources={"metadata": {"path": sys.argv[2]}}).execute()
     print(json.dumps([[o["text"] if o["output_type"] == "stream" else f"{o['ename']}: {o['evalue']}"
                        for o in cell.outputs if o["output_type"] in ("stream", "error")] for cell in nb.cells]))

@@ -105,7 +105,7 @@ def test_in_a_colab_notebook_the_wheel_installed_with_pip_checks_the_students_fu
     nb = run_in_kernel(cells, folder, kernel, 600)
     errors = [o for cell in nb.cells for o in cell.outputs if o["output_type"] == "error"]
     assert errors == []
-    printed = ["".join(o["text"] for o in cell.outputs if o["output_type"] == "stream") for cell in nb.cells]
+    printed = ["".join(o["text"] for o in cell.outputs if o.get("name") == "stdout") for cell in nb.cells]
     assert printed[0] == "3.0\n" and printed[1] == "None\n"           # torch ran; no grader before pip
     passed, where = printed[3].splitlines()
     assert passed == "True 2.0 2.0"
