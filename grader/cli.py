@@ -29,6 +29,7 @@ STEP_SUMMARY = "GITHUB_STEP_SUMMARY"     # GitHub Actions: a Markdown file shown
 
 
 def main(argv: list[str] | None = None) -> int:
+    _escape_what_the_terminal_cannot_encode()
     parser = _parser()
     args = parser.parse_args(argv)
     if not getattr(args, "command", None):
@@ -44,6 +45,15 @@ def main(argv: list[str] | None = None) -> int:
     except OSError as e:             # an output folder that is missing, a file that cannot be written
         where = f"{e.filename}: " if e.filename else ""
         return _usage_error(args, f"{where}{e.strerror or e}")
+
+
+def _escape_what_the_terminal_cannot_encode() -> None:
+    """Windows writes redirected output (a pipe, a file, a CI log) in its ANSI code page, cp1252 in
+    the West: a path under a user name such as 张伟, or a student's printed text, would stop the
+    report with a UnicodeEncodeError. Such characters are written as \\uXXXX instead."""
+    for stream in (sys.stdout, sys.stderr):
+        if hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors="backslashreplace")
 
 
 def _usage_error(args, message: str) -> int:

@@ -22,7 +22,7 @@ def load_finished(out: Path, submission: Submission, hidden: bool) -> Submission
     with the hidden cases or without them as asked now."""
     path = out / submission.student / RESULT_FILE
     try:
-        data = json.loads(path.read_text())
+        data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
     if (not isinstance(data, dict) or data.get("fingerprint") != submission.fingerprint
@@ -74,7 +74,7 @@ def collect(folders: list[Path]) -> list[SubmissionResult]:
             raise BatchError(f"{folder}: no such folder")
         for path in sorted(Path(folder).glob(f"*/{RESULT_FILE}")):
             try:
-                data = json.loads(path.read_text())
+                data = json.loads(path.read_text(encoding="utf-8"))
                 if not isinstance(data, dict):
                     raise ValueError("not a JSON object")
                 result = SubmissionResult.from_dict(data)
