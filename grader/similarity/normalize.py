@@ -204,6 +204,7 @@ class _Canonical(ast.NodeTransformer):
     def visit_FunctionDef(self, node):
         if node.body and _is_docstring(node.body[0]):
             node.body = node.body[1:] or [ast.Pass()]
+        _loops_to_for(node)          # top down, before any block below is reordered
         return self.generic_visit(node)
 
     visit_AsyncFunctionDef = visit_FunctionDef
@@ -237,7 +238,7 @@ class _Canonical(ast.NodeTransformer):
         return node
 
     def _block(self, body: list) -> list:
-        return _sort_independent(_while_to_for(body), self.roles)
+        return _sort_independent(body, self.roles)
 
 
 def _at(new, old):
@@ -246,6 +247,15 @@ def _at(new, old):
 
 def _is_docstring(stmt) -> bool:
     return isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Constant) and isinstance(stmt.value.value, str)
+
+
+def _loops_to_for(node) -> None:
+    for field in ("body", "orelse", "finalbody"):
+        block = getattr(node, field, None)
+        if isinstance(block, list) and block and isinstance(block[0], ast.stmt):
+            setattr(node, field, _while_to_for(block))
+    for child in ast.iter_child_nodes(node):
+        _loops_to_for(child)
 
 
 def _while_to_for(body: list) -> list:
@@ -279,8 +289,17 @@ def _counted(stmt):
 
 
 def _is_increment(stmt, var: str) -> bool:
-    return (isinstance(stmt, ast.AugAssign) and isinstance(stmt.op, ast.Add) and isinstance(stmt.target, ast.Name)
-            and stmt.target.id == var and isinstance(stmt.value, ast.Constant) and stmt.value.value == 1)
+    """`var += 1` or `var = var + 1`."""
+    if isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 and isinstance(stmt.value, ast.BinOp):
+        target, op, value = stmt.targets[0], stmt.value.op, stmt.value.right
+        if not (isinstance(stmt.value.left, ast.Name) and stmt.value.left.id == var):
+            return False
+    elif isinstance(stmt, ast.AugAssign):
+        target, op, value = stmt.target, stmt.op, stmt.value
+    else:
+        return False
+    return (isinstance(op, ast.Add) and isinstance(target, ast.Name) and target.id == var
+            and isinstance(value, ast.Constant) and value.value == 1)
 
 
 def _drop_increments(body: list, var: str) -> list:
