@@ -1,7 +1,7 @@
 """k-gram hashes of a token stream and their winnowed fingerprints (Schleimer, Wilkerson and Aiken,
 "Winnowing: local algorithms for document fingerprinting", SIGMOD 2003, as MOSS and Dolos use).
 
-    >>> hashes = kgram_hashes(unit.tokens, k=12)        # one 64-bit hash per k consecutive tokens
+    >>> hashes = kgram_hashes(unit.tokens, k=16)        # one 64-bit hash per k consecutive tokens
     >>> positions = winnow(hashes, window=8)           # indexes of the fingerprints kept
 
 Any run of at least `window + k - 1` tokens that two streams share gives them a common fingerprint;
