@@ -46,7 +46,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 from grader.spec import load_spec  # noqa: E402
 
-REFERENCE = (REPO / "reference" / "linear_classifier" / "linear_classifier.py").read_text()
+REFERENCE = (REPO / "reference" / "linear_classifier" / "linear_classifier.py").read_text(encoding="utf-8")
 MISTAKES = {
     "correct": [],
     "reg_half": [("dW += 2 * reg * W", "dW += reg * W")],
@@ -140,7 +140,7 @@ def make_batch(root: Path, n: int) -> list[str]:
             text = text.replace(old, new, 1)
         folder = root / f"student{i:04d}_{kind}"
         folder.mkdir(parents=True)
-        (folder / "linear_classifier.py").write_text(text)
+        (folder / "linear_classifier.py").write_text(text, encoding="utf-8")
         kinds.append(kind)
     return kinds
 
@@ -166,7 +166,7 @@ def naive(sample: list[Path], inputs: Path, tmp: Path, workers: int) -> tuple[fl
     student calls' seconds inside it."""
     from concurrent.futures import ThreadPoolExecutor
     runner = tmp / "runner.py"
-    runner.write_text(NAIVE_RUNNER)
+    runner.write_text(NAIVE_RUNNER, encoding="utf-8")
 
     def one(folder: Path) -> tuple[float, float]:
         t0 = time.perf_counter()
@@ -240,7 +240,7 @@ def main() -> None:
         calls, limits = [], 0.0
         timeout = load_spec(REPO / "assignments" / "linear_classifier").limits.case_timeout
         for path in out.glob("*/result.json"):
-            result = json.loads(path.read_text())
+            result = json.loads(path.read_text(encoding="utf-8"))
             calls.append(sum(c["duration"] or 0 for f in result["functions"] for c in f["cases"]
                              if isinstance(c["duration"], (int, float))))
             limits += timeout * sum(c["status"] == "timeout" and "did not finish" in c["message"]

@@ -3,12 +3,12 @@ worker, taking turns, and each prints the machine's CPU time and the wall clock 
 
     python benchmarks/checkouts.py OLD_CHECKOUT [NEW_CHECKOUT] [--rounds 3] [-n 40]
 
-    git worktree add /tmp/before HEAD~1 && python benchmarks/checkouts.py /tmp/before
+    git worktree add ../before HEAD~1 && python benchmarks/checkouts.py ../before
 
 NEW_CHECKOUT defaults to this one. Each round runs one process per checkout, one after the other:
 it starts a worker, computes the references and the catalogued mistakes there, grades `bob` (hidden
 cases included: wrong answers, diagnosed) three times to warm up, then n times. The CPU time is the
-whole machine's (/proc/stat, every process and the kernel's work on their behalf), so it counts the
+whole machine's (/proc/stat: Linux only, every process and the kernel's work on their behalf), so it counts the
 worker, its children and the grader alike; run it on an otherwise idle machine.
 """
 from __future__ import annotations

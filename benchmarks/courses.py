@@ -46,8 +46,9 @@ ASSIGNMENTS = ("cs231n_layers", "fully_connected_networks")
 # of the job with the grader's own executor (no sandbox, no comparison), print the seconds in the calls.
 NAIVE = """
 import importlib.util, json, sys, time
+from pathlib import Path
 import numpy as np
-job = json.load(open(sys.argv[1]))
+job = json.loads(Path(sys.argv[1]).read_text(encoding="utf-8"))
 data = np.load(sys.argv[2])
 inputs = [data[f"a{i}"] for i in range(len(data.files))]
 torch = None
@@ -58,7 +59,7 @@ sys.path[:0] = [sys.argv[4], sys.argv[3]]
 from grader.run import execute
 modules = {}
 for name in job["modules"]:
-    spec = importlib.util.spec_from_file_location(name, f"{sys.argv[3]}/{name}.py")
+    spec = importlib.util.spec_from_file_location(name, Path(sys.argv[3]) / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module
     spec.loader.exec_module(module)
@@ -84,7 +85,7 @@ def wall(cmd: list[str], cwd: Path = REPO) -> float:
 
 def build_class(spec, folder: Path, n: int) -> list[Path]:
     """n submission folders: two in three correct, the rest the catalogued mistakes in turn."""
-    sources = {m: (spec.reference_dir / f"{m}.py").read_text() for m in spec.modules}
+    sources = {m: (spec.reference_dir / f"{m}.py").read_text(encoding="utf-8") for m in spec.modules}
     mistakes = load_catalogue(spec).mistakes
     subs = []
     for i in range(n):
@@ -92,7 +93,7 @@ def build_class(spec, folder: Path, n: int) -> list[Path]:
         sub.mkdir(parents=True)
         mistake = mistakes[(i // 3) % len(mistakes)] if i % 3 == 2 and mistakes else None
         for m, text in sources.items():
-            (sub / f"{m}.py").write_text(variant_source(text, mistake) if mistake else text)
+            (sub / f"{m}.py").write_text(variant_source(text, mistake) if mistake else text, encoding="utf-8")
         subs.append(sub)
     return subs
 
@@ -103,12 +104,12 @@ def naive_runs(spec, subs: list[Path], tmp: Path, workers: int) -> list[float]:
     calls, inputs = job_calls(spec, prepared.cases + [c for p in prepared.plans for c in p.calls])
     job = {"framework": spec.framework, "modules": list(spec.modules), "calls": calls,
            "scenarios": spec.scenario_sources()}
-    (tmp / "job.json").write_text(json.dumps(job))
+    (tmp / "job.json").write_text(json.dumps(job), encoding="utf-8")
     np.savez(tmp / "inputs.npz", **{f"a{i}": a for i, a in enumerate(inputs)})
     support = tmp / "support"
     for rel, text in spec.support_files().items():
         (support / rel).parent.mkdir(parents=True, exist_ok=True)
-        (support / rel).write_text(text)
+        (support / rel).write_text(text, encoding="utf-8")
     support.mkdir(exist_ok=True)
     cmd = lambda sub: [sys.executable, "-c", NAIVE, str(tmp / "job.json"), str(tmp / "inputs.npz"), str(sub), str(support)]
     with ThreadPoolExecutor(max_workers=workers) as pool:

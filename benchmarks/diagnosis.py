@@ -80,7 +80,7 @@ def submission_verdict(cases: list, expect) -> str:
 
 
 def run(path: Path, verbose: bool) -> dict:
-    doc = yaml.safe_load(path.read_text())
+    doc = yaml.safe_load(path.read_text(encoding="utf-8"))
     spec = load_spec(REPO / "assignments" / doc["assignment"])
     sentences = {m.name: m.sentence for m in load_catalogue(spec).mistakes}
     counts = {RIGHT: 0, WRONG: 0, UNNAMED: 0}
@@ -94,8 +94,8 @@ def run(path: Path, verbose: bool) -> dict:
             folder = Path(tmp) / str(number)
             folder.mkdir()
             for module in spec.modules:
-                source = (spec.reference_dir / f"{module}.py").read_text()
-                (folder / f"{module}.py").write_text(variant_source(source, Mistake(name, "", edits, False)))
+                source = (spec.reference_dir / f"{module}.py").read_text(encoding="utf-8")
+                (folder / f"{module}.py").write_text(variant_source(source, Mistake(name, "", edits, False)), encoding="utf-8")
             result = grade_submission(spec, folder, hidden=True, worker=worker, prepared=prepared)
             edited = {f for e in edits for f in e[0]}
             judged = [(verdict(c, spec.function(c.function), entry["expect"], sentences), c)

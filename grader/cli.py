@@ -1,7 +1,8 @@
 """The `grader` command.
 
     grader check PATH --assignment NAME [--hidden] [--json FILE] [--junit-xml FILE] [--summary FILE] [--worker KIND]
-    grader grade SUBMISSIONS --assignment NAME --out DIR [--workers N] [--shard I/N] [--scheduler ADDR]
+    grader grade SUBMISSIONS --assignment NAME --out DIR [--workers N] [--shard I/N] [--scheduler ADDR] [--similarity]
+    grader similarity SUBMISSIONS --assignment NAME --out DIR [--corpus DIR ...] [--threshold T]
     grader merge DIR... --out DIR
     grader release NAME --out DIR
     grader validate NAME
@@ -29,6 +30,7 @@ STEP_SUMMARY = "GITHUB_STEP_SUMMARY"     # GitHub Actions: a Markdown file shown
 
 
 def main(argv: list[str] | None = None) -> int:
+    _escape_what_the_terminal_cannot_encode()
     parser = _parser()
     args = parser.parse_args(argv)
     if not getattr(args, "command", None):
@@ -44,6 +46,15 @@ def main(argv: list[str] | None = None) -> int:
     except OSError as e:             # an output folder that is missing, a file that cannot be written
         where = f"{e.filename}: " if e.filename else ""
         return _usage_error(args, f"{where}{e.strerror or e}")
+
+
+def _escape_what_the_terminal_cannot_encode() -> None:
+    """Windows writes redirected output (a pipe, a file, a CI log) in its ANSI code page, cp1252 in
+    the West: a path under a user name such as 张伟, or a student's printed text, would stop the
+    report with a UnicodeEncodeError. Such characters are written as \\uXXXX instead."""
+    for stream in (sys.stdout, sys.stderr):
+        if hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors="backslashreplace")
 
 
 def _usage_error(args, message: str) -> int:
@@ -98,14 +109,28 @@ def _parser() -> argparse.ArgumentParser:
                                        "parallel. Resumable: "
                                        "run it again after an interruption and only unfinished or changed "
                                        "submissions are graded.")
-    grade.add_argument("submissions", type=Path, help="folder or .zip of submissions; student ids come from the names")
-    grade.add_argument("--assignment", "-a", required=True, help="assignment name or path to its assignment.yaml")
+    _class_input(grade)
     grade.add_argument("--out", type=Path, required=True, help="output folder (per-student results and class exports)")
     grade.add_argument("--workers", "-j", type=int, default=0, help="parallel workers (default: one per core)")
     grade.add_argument("--public-only", action="store_true", help="grade the public cases only")
     grade.add_argument("--shard", metavar="I/N", help="grade only shard I of N (1-based); join shards with `grader merge`")
     grade.add_argument("--scheduler", metavar="ADDRESS", help="grade on a Dask cluster (tcp://HOST:PORT) instead of locally")
+    grade.add_argument("--similarity", action="store_true",
+                       help="also compare the students' code with each other (and --corpus): similarity.csv, "
+                            "similarity.html and a section of report.html; nothing changes a grade")
+    _similarity_options(grade, "--similarity-threshold")
     grade.set_defaults(run=_grade)
+
+    sim = sub.add_parser("similarity", help="compare a class's code per graded function: evidence, not a verdict",
+                         description="Compare each graded function of every submission in SUBMISSIONS (the forms "
+                                     "`grader grade` takes) with the same function of the other students and of "
+                                     "the --corpus files, after normalizing away renaming, comments, layout, "
+                                     "reordering and equivalent forms; the handout's code is never counted. Writes "
+                                     "DIR/similarity.csv and DIR/similarity.html. Runs no student code.")
+    _class_input(sim)
+    sim.add_argument("--out", type=Path, required=True, help="folder to write similarity.csv and similarity.html into")
+    _similarity_options(sim, "--threshold")
+    sim.set_defaults(run=_similarity)
 
     merge = sub.add_parser("merge", help="join the output folders of several `grader grade --shard` runs",
                            description="Collect the per-student results of several output folders into one and "
@@ -163,6 +188,38 @@ def _worker_kind(requested: str | None) -> str:
     try:
         return worker_kind(requested)
     except WorkerError as e:
+        raise _UserError(str(e)) from None
+
+
+def _class_input(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("submissions", type=Path, help="folder or .zip of submissions; student ids come from the names")
+    parser.add_argument("--assignment", "-a", required=True, help="assignment name or path to its assignment.yaml")
+
+
+def _similarity_options(parser: argparse.ArgumentParser, threshold: str) -> None:
+    parser.add_argument("--corpus", type=Path, action="append", default=[], metavar="DIR",
+                        help="a folder of known solutions (.py, .ipynb, searched recursively), e.g. public "
+                             "repositories or last year's class; may be given more than once")
+    parser.add_argument(threshold, type=float, metavar="T", dest="threshold",
+                        help="report pairs scoring at least T, from 0 to 1 (default 0.6)")
+
+
+def _similarity_settings(args):
+    from grader.similarity import Settings
+    if args.threshold is None:
+        return Settings()
+    if not 0 <= args.threshold <= 1:
+        flag = "--threshold" if args.command == "similarity" else "--similarity-threshold"
+        raise _UserError(f"{flag} {args.threshold:g}: expected a score from 0 to 1, e.g. 0.6")
+    return Settings(threshold=args.threshold)
+
+
+def _find_similar(spec, submissions, args):
+    """The similarity report, or a usage error naming the --corpus at fault."""
+    from grader.similarity import CorpusError, find_similar
+    try:
+        return find_similar(spec, submissions, corpus=args.corpus, settings=_similarity_settings(args))
+    except CorpusError as e:
         raise _UserError(str(e)) from None
 
 
@@ -233,6 +290,16 @@ def _grade(args) -> int:
                          "or point --assignment at the instructor's copy")
     if args.workers < 0:
         raise _UserError(f"--workers {args.workers}: expected a number of workers, 1 or more (0: one per core)")
+    if (args.corpus or args.threshold is not None) and not args.similarity:
+        raise _UserError("--corpus and --similarity-threshold go with --similarity")
+    if args.similarity:
+        _similarity_settings(args)
+        if args.shard:
+            raise _UserError("--similarity compares the whole class: run it without --shard "
+                             "(or `grader similarity` on the submissions)")
+        for folder in args.corpus:
+            if not folder.is_dir():
+                raise _UserError(f"--corpus {folder}: " + ("not a folder" if folder.exists() else "no such folder"))
     if _worker_kind(None) == "portable" and not args.scheduler:
         from grader.run.worker import zygote_unavailable
         why = zygote_unavailable()
@@ -263,7 +330,10 @@ def _grade(args) -> int:
                 results = grade_batch(spec, submissions, args.out, workers=args.workers, hidden=hidden,
                                       progress=progress, scheduler=args.scheduler)
                 progress.finish()
-                paths = write_exports(args.out, results, title=spec.title)
+                similar = _find_similar(spec, submissions, args) if args.similarity else None
+                paths = write_exports(args.out, results, title=spec.title, similarity=similar)
+                if similar is not None:
+                    _similarity_notes(similar)
                 others = others_in(args.out, submissions)
                 if others:
                     shown = ", ".join(others[:5]) + (", ..." if len(others) > 5 else "")
@@ -281,6 +351,39 @@ def _grade(args) -> int:
     for path in paths:
         print(f"wrote {path}")
     return EXIT_PASSED
+
+
+def _similarity(args) -> int:
+    import tempfile
+    from grader.batch import BatchError, discover
+    from grader.report.similarity import write_similarity
+    spec = _load(args.assignment)
+    _similarity_settings(args)                 # a bad --threshold stops before any file is read
+    with tempfile.TemporaryDirectory(prefix="grader-similarity-") as staging:
+        try:
+            notes: list[str] = []
+            submissions = discover(args.submissions, spec, Path(staging), exclude=args.out, notes=notes)
+        except BatchError as e:
+            raise _UserError(str(e)) from None
+        for note in notes:
+            print(f"grader: note: {note}", file=sys.stderr)
+        if not submissions:
+            raise _UserError(f"{args.submissions}: no submissions found")
+        report = _find_similar(spec, submissions, args)
+    args.out.mkdir(parents=True, exist_ok=True)
+    paths = write_similarity(report, args.out)
+    _similarity_notes(report)
+    corpus = f" and {_count(report.corpus_files, 'corpus file')}" if args.corpus else ""
+    print(f"compared {_count(report.students, 'submission')}{corpus} of {spec.name}, per function: "
+          f"{_count(len(report.pairs), 'pair')} at or above {report.settings.threshold:g} (evidence to read, not a verdict)")
+    for path in paths:
+        print(f"wrote {path}")
+    return EXIT_PASSED
+
+
+def _similarity_notes(report) -> None:
+    for who, problem in report.problems:
+        print(f"grader: note: similarity: {who}: {problem}: not compared", file=sys.stderr)
 
 
 def _count(n: int, noun: str) -> str:

@@ -1,12 +1,15 @@
-"""Notebook versions of .py submissions, written with nbformat (and validated by it) for the tests.
+"""Notebook versions of .py submissions, written with nbformat (and validated by it) for the tests,
+and a real Jupyter kernel to run cells in.
 
 `as_notebook(source)` splits a module into cells the way students write notebooks: a markdown
 cell before each function, set-up with magics and a shell line first, and cells that would do the
 notebook's work (train, print, plot, load data, loop forever, raise) if the grader ran them.
+`run_in_kernel(cells, folder, kernel_spec(python, ...))` runs cells as a student runs them.
 """
 from __future__ import annotations
 
 import ast
+import json
 from pathlib import Path
 
 import nbformat
@@ -65,3 +68,25 @@ def write_notebook(path: Path, nb_or_cells) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     nbformat.write(nb, str(path))
     return path
+
+
+def kernel_spec(python: str, jupyter: Path) -> str:
+    """A kernel spec running `python`, written into the `jupyter` folder (which JUPYTER_PATH must
+    name); its name."""
+    spec = jupyter / "kernels" / "grader-test"
+    spec.mkdir(parents=True)
+    (spec / "kernel.json").write_text(json.dumps({
+        "argv": [python, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+        "display_name": "grader tests", "language": "python"}), encoding="utf-8")
+    return "grader-test"
+
+
+def run_in_kernel(cells: list[str], folder: Path, kernel: str, timeout: float) -> nbformat.NotebookNode:
+    """The cells run in order in a fresh kernel whose current folder is `folder`; an error is an
+    output of its cell, and the next cells still run. What a cell prints is one output per stream,
+    however the kernel happened to send it."""
+    from nbclient import NotebookClient
+    nb = new_notebook(cells=[new_code_cell(c) for c in cells])
+    NotebookClient(nb, timeout=timeout, kernel_name=kernel, allow_errors=True, coalesce_streams=True,
+                   resources={"metadata": {"path": str(folder)}}).execute()
+    return nb

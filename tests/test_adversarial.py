@@ -19,7 +19,6 @@ only a file the corpus wrote (PoisonGuard): nothing of theirs is ever deleted.
 from __future__ import annotations
 
 import os
-import pwd
 import shutil
 import socket
 import subprocess
@@ -55,7 +54,6 @@ CASE_TIMEOUT, IMPORT_TIMEOUT = 2, 10
 PLANTED_NAMES = ("results.json", "report.json", "junit.xml", "zz_grader_adversarial.pth")
 # What the usercustomize and .pth attacks write first: how a file is known for the corpus's own.
 PLANTED_MARK = b"# planted by tests/submissions/adversarial.yaml"
-HOME = Path(pwd.getpwuid(os.getuid()).pw_dir)      # the real one, where the usercustomize attack aims
 
 
 # ---------------------------------------------------------------------------------------------
@@ -138,7 +136,8 @@ class PoisonGuard:
     plants are removed by name when they were not there before.
     """
 
-    def __init__(self, folders: list[Path], home: Path = HOME):
+    def __init__(self, folders: list[Path], home: Path | None = None):
+        home = home or real_home()
         self.home = home
         self.site = user_site(home)
         self.folders = sorted({f.resolve() for f in folders if f.is_dir()} | {Path.cwd().resolve(), REPO})
@@ -176,6 +175,12 @@ class PoisonGuard:
         for p in self.chain:                                   # deepest first
             if p.is_dir() and not self.chain_existed[p] and not any(p.iterdir()):
                 p.rmdir()
+
+
+def real_home() -> Path:
+    """The user's home from the password database, where the usercustomize attack aims (POSIX only)."""
+    import pwd
+    return Path(pwd.getpwuid(os.getuid()).pw_dir)
 
 
 def user_site(home: Path) -> Path:
@@ -359,6 +364,7 @@ def test_poison_guard_reports_a_plant_and_removes_nothing_of_the_users(tmp_path)
 
 
 @pytest.mark.slow
+@pytest.mark.linux
 @pytest.mark.parametrize("name", NAMES, ids=NAMES)
 def test_attack(name, spec, worker, sandbox_mode, submissions, listeners, guard):
     _skip_if_hazardous(name, sandbox_mode)
@@ -383,6 +389,7 @@ def test_attack(name, spec, worker, sandbox_mode, submissions, listeners, guard)
 
 
 @pytest.mark.slow
+@pytest.mark.linux
 def test_batch_every_correct_submission_keeps_full_marks(spec, sandbox_mode, submissions, listeners, guard):
     """One worker grades ada, attack 1, ada, attack 2, ..., ada: no attack changes a later grade."""
     status_before = git_status()
@@ -421,6 +428,7 @@ def test_batch_every_correct_submission_keeps_full_marks(spec, sandbox_mode, sub
 
 
 @pytest.mark.slow
+@pytest.mark.linux
 def test_grader_grade_in_parallel_keeps_every_exact_score(tmp_path, spec, sandbox_mode, submissions, listeners, guard):
     """The whole corpus and three copies of ada through `grader grade`, two workers at once."""
     import csv

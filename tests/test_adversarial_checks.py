@@ -43,6 +43,7 @@ def graded(tmp_path_factory) -> dict:
     return {name: json.loads((out / name / "result.json").read_text()) for name in ENTRIES}
 
 
+@pytest.mark.linux                                # graded by `grader grade`: batch grading stays on Linux
 @pytest.mark.parametrize("name", list(ENTRIES))
 def test_checks_catch_what_they_must_and_only_that(graded, name):
     entry, result = ENTRIES[name], graded[name]

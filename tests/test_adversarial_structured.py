@@ -369,6 +369,7 @@ def test_corpora_are_well_formed():
             ast.parse(source)                       # every attack is a module that imports
 
 
+@pytest.mark.linux
 @pytest.mark.parametrize("key, name", _params())
 def test_attack(key, name, labs, listeners, guard):
     lab = labs(key)
@@ -402,6 +403,7 @@ def test_attack(key, name, labs, listeners, guard):
     assert not problems, f"{name} ({entry['about']}):\n  " + "\n  ".join(problems)
 
 
+@pytest.mark.linux
 def test_forged_frame_does_not_stall_the_next_submission(labs):
     """A forged frame costs its author their case, never a later submission on the same worker."""
     lab = labs("layers")
@@ -415,6 +417,7 @@ def test_forged_frame_does_not_stall_the_next_submission(labs):
     assert result.earned == result.possible
 
 
+@pytest.mark.linux
 @pytest.mark.parametrize("key", list(ASSIGNMENTS))
 def test_reference_keeps_full_marks_after_the_corpus(key, labs):
     """After every attack of the corpus on the same worker, a correct submission loses nothing."""

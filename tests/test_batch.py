@@ -26,6 +26,7 @@ from conftest import GRADER, REPO
 from test_running import CORRECT_TOTAL, make_assignment
 from variants import materialize
 
+pytestmark = pytest.mark.linux         # batch grading, Gradescope and Dask stay on Linux (the fork zygote, flock)
 EXAMPLES = REPO / "examples" / "linear_classifier"
 
 
@@ -677,7 +678,7 @@ def test_gradescope_autograder_zip_grades_a_submission_as_gradescope_runs_it(tmp
         assert subprocess.run(["bash", "-n", str(root / "source" / script)]).returncode == 0
     (root / "submission" / "hw2").mkdir(parents=True)           # uploaded as a zip of their folder
     (root / "submission" / "hw2" / "linear_classifier.py").write_text((EXAMPLES / "bob" / "linear_classifier.py").read_text())
-    env = {**os.environ, "AUTOGRADER_ROOT": str(root), "PATH": f"{Path(GRADER).parent}:{os.environ['PATH']}"}
+    env = {**os.environ, "AUTOGRADER_ROOT": str(root), "PATH": f"{Path(GRADER).parent}{os.pathsep}{os.environ['PATH']}"}
     run = subprocess.run(["bash", str(root / "source" / "run_autograder")], env=env, capture_output=True, text=True, timeout=300)
     assert run.returncode == 0, run.stderr
     results = json.loads((root / "results" / "results.json").read_text())

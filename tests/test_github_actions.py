@@ -1,9 +1,12 @@
-"""The GitHub Actions workflow for student repositories (examples/github-classroom/).
+"""The GitHub Actions workflows: the one for student repositories (examples/github-classroom/), and
+the project's own CI (.github/workflows/ci.yml).
 
-Read as YAML and held against the real CLI: the steps exist, the flags are flags `grader check`
-has, the JUnit file the check writes is the file the artifact step uploads. Then the check step's
-own `run:` script is run, with the workflow's variables, in a copy of a student's repository (the
-handout, a student's module, the workflow), as the runner would run it after the install step.
+The students' workflow is read as YAML and held against the real CLI: the steps exist, the flags
+are flags `grader check` has, the JUnit file the check writes is the file the artifact step
+uploads. Then the check step's own `run:` script is run, with the workflow's variables, in a copy
+of a student's repository (the handout, a student's module, the workflow), as the runner would run
+it after the install step. The project's CI is held against the README: its commands, on Linux,
+macOS and Windows.
 """
 from __future__ import annotations
 
@@ -119,6 +122,7 @@ def student_repository(root: Path, submission: Path) -> Path:
 
 
 @pytest.mark.slow
+@pytest.mark.linux                     # the workflow runs on ubuntu-latest: its step runs here as that runner's bash runs it
 @pytest.mark.parametrize("student, exit_code", [("bob", 1), ("ada", 0)])
 def test_check_step_in_a_student_repository(workflow, tmp_path, student, exit_code):
     repo = student_repository(tmp_path, EXAMPLES / student)
@@ -132,8 +136,67 @@ def test_check_step_in_a_student_repository(workflow, tmp_path, student, exit_co
     junit = ET.parse(repo / option_value(check_args(workflow), "--junit-xml")).getroot()
     assert {s.get("name") for s in junit.iter("testsuite")} == {
         "svm_loss_naive", "svm_loss_vectorized", "softmax_loss_naive", "softmax_loss_vectorized"}
-    text = summary.read_text()
+    text = summary.read_text(encoding="utf-8")
     if student == "bob":             # the checked-in example is what Bob's repository shows
-        assert without_sandbox_warning(text) == (CLASSROOM / "summary-example.md").read_text()
+        assert without_sandbox_warning(text) == (CLASSROOM / "summary-example.md").read_text(encoding="utf-8")
     else:
         assert text.startswith("## ✅ linear_classifier: 8/8 points\n") and "###" not in text
+
+
+# ---------------------------------------------------------------------------------------------
+# The project's own CI: the README's commands on Linux, macOS and Windows
+
+CI = REPO / ".github" / "workflows" / "ci.yml"
+CPU_INDEX = "https://download.pytorch.org/whl/cpu"
+
+
+@pytest.fixture(scope="module")
+def ci() -> dict:
+    (job,) = yaml.safe_load(CI.read_text(encoding="utf-8"))["jobs"].values()
+    return job
+
+
+def readme_commands(number: str) -> list[list[str]]:
+    """The commands of the README's first block's line under `# NUMBER ...`, as the shell splits
+    them, without making and activating the venv (CI's Python is set up by a step of its own)."""
+    block = re.search(r"```bash\n(.*?)```", (REPO / "README.md").read_text(encoding="utf-8"), re.S).group(1)
+    lines = block.splitlines()
+    line = lines[next(i for i, text in enumerate(lines) if text.startswith(f"# {number} ")) + 1]
+    commands = [shlex.split(command) for command in line.split("&&")]
+    return [c for c in commands if c[0] != "." and c[:3] != ["python3", "-m", "venv"]]
+
+
+def ci_run(ci: dict, words: str) -> str:
+    found = [s["run"] for s in ci["steps"] if words in s.get("run", "")]
+    assert len(found) == 1, f"{CI.name}: {len(found)} steps run {words}"
+    return found[0]
+
+
+def installed(commands: list[list[str]], env: dict) -> list[list[str]]:
+    """What each `pip install` installs, options included, with the job's variables filled in."""
+    return [[env.get(w[1:], w) if w.startswith("$") else w for w in c[c.index("install") + 1:]]
+            for c in commands if "install" in c and "--upgrade" not in c]
+
+
+def test_ci_tests_on_linux_macos_and_windows_with_python_311(ci):
+    assert set(ci["strategy"]["matrix"]["os"]) == {"ubuntu-latest", "macos-latest", "windows-latest"}
+    assert ci["runs-on"] == "${{ matrix.os }}" and ci["strategy"]["fail-fast"] is False
+    setup = [s for s in ci["steps"] if s.get("uses", "").split("@")[0] == "actions/setup-python"]
+    assert [str(s["with"]["python-version"]) for s in setup] == ["3.11"]
+
+
+def test_ci_runs_the_readmes_test_command(ci):
+    (command,) = readme_commands("2.")
+    assert shlex.split(ci_run(ci, "pytest")) == command == ["python", "-m", "pytest", "-q"]
+
+
+def test_ci_installs_the_readmes_torch_then_the_project_with_its_test_extras(ci):
+    """torch first, as the README pins it: after the project, pip would meet `torch>=2.0` first
+    and take PyPI's build, which on Linux brings GBs of CUDA libraries."""
+    readme = installed(readme_commands("1."), {})
+    torch, project = installed([shlex.split(line) for line in ci_run(ci, "pip install").splitlines()], ci["env"])
+    assert [torch[:1], project] == readme and readme[1] == ["-e", ".[torch,test]"]
+    assert torch[1:] == ["--index-url", "${{ matrix.torch-index }}"]
+    assert {i["os"]: i["torch-index"] for i in ci["strategy"]["matrix"]["include"]} == {
+        "ubuntu-latest": CPU_INDEX, "windows-latest": CPU_INDEX,     # PyTorch's CPU index has no macOS wheels
+        "macos-latest": "https://pypi.org/simple"}

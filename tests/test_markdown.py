@@ -116,10 +116,10 @@ def test_shows_the_cases_the_terminal_report_shows():
 
 def test_append_keeps_what_earlier_steps_wrote(tmp_path):
     path = tmp_path / "step_summary.md"
-    path.write_text(EARLIER)
+    path.write_text(EARLIER, encoding="utf-8")
     append_summary(passing_result(), path)
     append_summary(make_result(hidden_graded=False), path)
-    text = path.read_text()
+    text = path.read_text(encoding="utf-8")
     assert text.startswith(EARLIER + "\n## ✅ hw1")
     assert text.endswith(render(make_result(hidden_graded=False)))
     assert "\n\n## ❌ hw1" in text
@@ -127,9 +127,9 @@ def test_append_keeps_what_earlier_steps_wrote(tmp_path):
 
 def test_write_replaces_the_file(tmp_path):
     path = tmp_path / "summary.md"
-    path.write_text("old content\n")
+    path.write_text("old content\n", encoding="utf-8")
     write_summary(passing_result(), path)
-    assert path.read_text() == render(passing_result())
+    assert path.read_text(encoding="utf-8") == render(passing_result())
 
 
 # ---------------------------------------------------------------------------------------------
@@ -149,12 +149,13 @@ def bob(tmp_path_factory):
     """Bob's submission checked once: the step summary (after an earlier step's), --summary, and the JSON."""
     tmp = tmp_path_factory.mktemp("bob")
     step_summary = tmp / "step_summary.md"
-    step_summary.write_text(EARLIER)
+    step_summary.write_text(EARLIER, encoding="utf-8")
     proc = run_check(tmp, "--json", str(tmp / "report.json"), "--summary", str(tmp / "summary.md"),
                      step_summary=step_summary)
     assert proc.returncode == 1, proc.stdout + proc.stderr
-    report = json.loads((tmp / "report.json").read_text())
-    return {"step": step_summary.read_text(), "summary": (tmp / "summary.md").read_text(), "report": report}
+    report = json.loads((tmp / "report.json").read_text(encoding="utf-8"))
+    return {"step": step_summary.read_text(encoding="utf-8"), "summary": (tmp / "summary.md").read_text(encoding="utf-8"),
+            "report": report}
 
 
 @pytest.mark.slow
@@ -205,7 +206,7 @@ def example_summary(report: dict) -> str:
 
 @pytest.mark.slow
 def test_checked_in_example_summary_is_what_the_grader_writes_now(bob):
-    assert EXAMPLE.read_text() == example_summary(bob["report"]), (
+    assert EXAMPLE.read_text(encoding="utf-8") == example_summary(bob["report"]), (
         f"{EXAMPLE.relative_to(REPO)} is stale: regenerate it with `python tests/test_markdown.py`")
 
 
@@ -216,7 +217,7 @@ def test_usage_error_goes_into_the_step_summary_too(tmp_path):
     assert proc.returncode == 2 and proc.stdout == ""
     assert proc.stderr.startswith("grader: error: no_such_assignment: assignment not found")
     assert proc.stderr.count("\n") == 1
-    text = step_summary.read_text()
+    text = step_summary.read_text(encoding="utf-8")
     assert text.startswith("## ❌ grader: nothing was graded\n\n```\nno_such_assignment: assignment not found")
 
 
@@ -232,8 +233,8 @@ def test_step_summary_in_a_missing_folder_is_a_usage_error(tmp_path):
 if __name__ == "__main__":           # regenerate the checked-in example
     import tempfile
     with tempfile.TemporaryDirectory() as tmp:
-        proc = run_check(Path(tmp), "--json", f"{tmp}/report.json", step_summary=None)
+        proc = run_check(Path(tmp), "--json", str(Path(tmp, "report.json")), step_summary=None)
         if proc.returncode != 1:
             sys.exit(f"grader check exited {proc.returncode}, expected 1:\n{proc.stdout}{proc.stderr}")
-        EXAMPLE.write_text(example_summary(json.loads(Path(tmp, "report.json").read_text())))
+        EXAMPLE.write_text(example_summary(json.loads(Path(tmp, "report.json").read_text(encoding="utf-8"))), encoding="utf-8")
     print(f"wrote {EXAMPLE}")

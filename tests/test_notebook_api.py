@@ -12,7 +12,6 @@ shell, and last the real thing: a Jupyter kernel running a notebook, and a plain
 from __future__ import annotations
 
 import functools
-import json
 import shutil
 import subprocess
 import sys
@@ -31,7 +30,7 @@ from grader.report import jupyter
 from grader.results import FAILED, PASSED, TIMEOUT, CaseResult, CheckResult, FunctionResult, Score, SubmissionResult
 from grader.run.worker import Worker
 from grader.spec import load_spec
-from notebooks import as_notebook, write_notebook
+from notebooks import as_notebook, kernel_spec, run_in_kernel, write_notebook
 from test_running import REFERENCE as TINY_REFERENCE, make_assignment
 
 REPO = Path(__file__).resolve().parents[1]
@@ -444,6 +443,12 @@ def test_importing_grader_and_check_stays_light():
 # The real thing: a script, and a Jupyter kernel running a notebook
 
 
+def run_script(script: Path, cwd: Path) -> subprocess.CompletedProcess:
+    """`python folder/script.py`, as a student runs their file."""
+    return subprocess.run([sys.executable, str(script.relative_to(cwd))], cwd=cwd, capture_output=True, text=True,
+                          timeout=RUN_TIMEOUT)
+
+
 @pytest.mark.slow
 def test_in_a_script_check_prints_what_grader_check_prints(tmp_path):
     folder = shutil.copytree(HANDOUT, tmp_path / "hw2")
@@ -454,13 +459,10 @@ def test_in_a_script_check_prints_what_grader_check_prints(tmp_path):
             from grader import check
             feedback = check(svm_loss_naive)
             print("passed:", feedback.passed)
-            import ctypes
-            print("dumpable:", ctypes.CDLL(None).prctl(3, 0, 0, 0, 0))   # PR_GET_DUMPABLE: debuggers still attach
             check("softmax_loss_naive")
             check("svm_loss_naif")
         """))
-    out = subprocess.run([sys.executable, str(script.relative_to(tmp_path))], cwd=tmp_path, capture_output=True,
-                         text=True, timeout=RUN_TIMEOUT)
+    out = run_script(script, tmp_path)
     assert out.returncode == 0, out.stderr
     text = out.stdout
     assert text.startswith(f"grader 0.1.0: linear_classifier, {script}\n{PUBLIC_ONLY}\n")
@@ -468,9 +470,28 @@ def test_in_a_script_check_prints_what_grader_check_prints(tmp_path):
             "     public-1 (seed 1, N=14, D=6, C=8): failed\n"
             "        dW[0, 6]: expected 0.023662858, got -0.024025217 (relative error 2, tolerance 1e-06; 48 of 48 values are outside it)\n"
             f"        Probably: {REG_DIAGNOSIS}") in text
-    assert "\npassed: False\ndumpable: 1\n" in text
+    assert "\npassed: False\n" in text
     assert "     public-1 (seed 1, N=6, D=19, C=8): not implemented\n        softmax_loss_naive is not implemented yet" in text
     assert text.endswith(f"grader: svm_loss_naif is not a function of linear_classifier; its functions are {FUNCTIONS}\n")
+
+
+@pytest.mark.slow
+@pytest.mark.linux                     # prctl
+def test_in_a_script_check_leaves_the_students_process_open_to_debuggers(tmp_path):
+    """The sandbox confines the worker, never the process that called check."""
+    folder = shutil.copytree(HANDOUT, tmp_path / "hw2")
+    script = folder / "linear_classifier.py"
+    script.write_text(ADA.read_text() + textwrap.dedent("""
+
+        if __name__ == "__main__":
+            import ctypes
+            from grader import check
+            print("passed:", check(svm_loss_naive).passed)
+            print("dumpable:", ctypes.CDLL(None).prctl(3, 0, 0, 0, 0))   # PR_GET_DUMPABLE: debuggers still attach
+        """))
+    out = run_script(script, tmp_path)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.endswith("passed: True\ndumpable: 1\n"), out.stdout
 
 
 @pytest.mark.slow
@@ -488,8 +509,7 @@ def test_in_a_script_a_method_or_a_class_is_checked_by_its_graded_names(tmp_path
             print("class:", [fn.name for fn in check(TwoLayerNet).result.functions], check(TwoLayerNet).passed)
             check(Solver)
         """))
-    out = subprocess.run([sys.executable, str(script.relative_to(tmp_path))], cwd=tmp_path, capture_output=True,
-                         text=True, timeout=RUN_TIMEOUT)
+    out = run_script(script, tmp_path)
     assert out.returncode == 0, out.stderr
     assert "one: ['TwoLayerNet.loss']\n" in out.stdout
     assert "class: ['TwoLayerNet.__init__', 'TwoLayerNet.loss'] True\n" in out.stdout
@@ -503,20 +523,12 @@ def test_in_a_script_a_method_or_a_class_is_checked_by_its_graded_names(tmp_path
 @pytest.fixture
 def python_kernel(tmp_path, monkeypatch) -> str:
     """A kernel spec running this interpreter (the one with this checkout installed)."""
-    spec = tmp_path / "jupyter" / "kernels" / "grader-test"
-    spec.mkdir(parents=True)
-    (spec / "kernel.json").write_text(json.dumps({
-        "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
-        "display_name": "grader tests", "language": "python"}))
     monkeypatch.setenv("JUPYTER_PATH", str(tmp_path / "jupyter"))
-    return "grader-test"
+    return kernel_spec(sys.executable, tmp_path / "jupyter")
 
 
 @pytest.mark.slow
 def test_in_jupyter_check_shows_the_latest_definition_as_an_html_table(tmp_path, python_kernel, each_worker):
-    from nbclient import NotebookClient
-    from nbformat.v4 import new_code_cell, new_notebook
-
     folder = shutil.copytree(HANDOUT, tmp_path / "hw2")          # its stub linear_classifier.py too
     cells = ["import torch", BROKEN_SVM,
              "def svm_loss_naive(W, X, y, reg:\n    pass",        # a syntax error: it defined nothing
@@ -526,9 +538,7 @@ def test_in_jupyter_check_shows_the_latest_definition_as_an_html_table(tmp_path,
              function_source(ADA, "svm_loss_naive"),
              "feedback = check(svm_loss_naive)\nprint(feedback.passed)\nfeedback",
              "check('svm_loss_naif')"]
-    nb = new_notebook(cells=[new_code_cell(c) for c in cells])
-    NotebookClient(nb, timeout=RUN_TIMEOUT, kernel_name=python_kernel, allow_errors=True,
-                   resources={"metadata": {"path": str(folder)}}).execute()
+    nb = run_in_kernel(cells, folder, python_kernel, RUN_TIMEOUT)
     bob, ada, unknown = (nb.cells[5].outputs, nb.cells[7].outputs, nb.cells[8].outputs)
 
     html = bob[-1]["data"]["text/html"]
@@ -553,16 +563,11 @@ def test_in_jupyter_check_shows_the_latest_definition_as_an_html_table(tmp_path,
 
 @pytest.mark.slow
 def test_in_jupyter_a_function_from_percent_run_is_graded_from_the_students_file(tmp_path, python_kernel):
-    from nbclient import NotebookClient
-    from nbformat.v4 import new_code_cell, new_notebook
-
     folder = shutil.copytree(HANDOUT, tmp_path / "hw2")
     shutil.copy(BOB, folder / "linear_classifier.py")
     cells = ["%run linear_classifier.py", "from grader import check\ncheck('svm_loss_naive').result.submission",
              "check(svm_loss_naive)"]
-    nb = new_notebook(cells=[new_code_cell(c) for c in cells])
-    NotebookClient(nb, timeout=RUN_TIMEOUT, kernel_name=python_kernel, allow_errors=True,
-                   resources={"metadata": {"path": str(folder)}}).execute()
+    nb = run_in_kernel(cells, folder, python_kernel, RUN_TIMEOUT)
     assert not [o for cell in nb.cells for o in cell.outputs if o["output_type"] == "error"]
     assert nb.cells[1].outputs[-1]["data"]["text/plain"] == repr(str(folder / "linear_classifier.py"))
     rows = Rows(nb.cells[2].outputs[-1]["data"]["text/html"]).rows

@@ -177,6 +177,7 @@ def test_one_notebook_provides_every_module_of_a_two_module_assignment(runs):
 # grader grade
 
 
+@pytest.mark.linux                     # batch grading stays on Linux
 def test_discover_finds_notebooks_in_folders_zips_and_loose_canvas_files(tmp_path):
     spec = make_assignment(tmp_path)                 # module `tiny`
     export = tmp_path / "export" / "hw2"             # a lone wrapping folder full of loose notebooks
@@ -197,6 +198,7 @@ def test_discover_finds_notebooks_in_folders_zips_and_loose_canvas_files(tmp_pat
 
 
 @pytest.mark.slow
+@pytest.mark.linux
 def test_grade_a_class_of_notebooks_and_py_files(tmp_path):
     ada, bob = EXAMPLES / "ada" / "linear_classifier.py", EXAMPLES / "bob" / "linear_classifier.py"
     root = tmp_path / "class"

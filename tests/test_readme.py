@@ -22,7 +22,7 @@ def grader_check(*args: str) -> subprocess.CompletedProcess:
 
 @pytest.mark.slow
 def test_the_readme_shows_what_its_first_command_prints():
-    readme = (REPO / "README.md").read_text()
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
     ada = grader_check("examples/linear_classifier/ada", "--assignment", "linear_classifier")
     assert ada.returncode == 0
     assert ada.stdout == block_after(readme, "The first command ends with")
@@ -37,13 +37,13 @@ def slug(heading: str) -> str:
 
 
 def anchors(path) -> set[str]:
-    text = re.sub(r"```.*?```", "", path.read_text(), flags=re.S)        # no headings inside code
+    text = re.sub(r"```.*?```", "", path.read_text(encoding="utf-8"), flags=re.S)        # no headings inside code
     return {slug(h) for h in re.findall(r"^#+ (.*)$", text, re.M)}
 
 
 @pytest.mark.parametrize("doc", DOCS, ids=lambda p: p.name)
 def test_every_link_reaches_a_file_and_a_heading_that_exist(doc):
-    text = re.sub(r"```.*?```", "", doc.read_text(), flags=re.S)
+    text = re.sub(r"```.*?```", "", doc.read_text(encoding="utf-8"), flags=re.S)
     broken = []
     for target in re.findall(r"\]\(([^)\s]+)\)", text):
         if re.match(r"[a-z]+:", target):

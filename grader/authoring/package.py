@@ -39,7 +39,7 @@ status=$?
 # 0 or 1: graded (results.json written). Anything else: the grader could not grade at all.
 if [ "$status" -gt 1 ] || [ ! -s "$root/results/results.json" ]; then
     # The student sees one line; what went wrong (it may name hidden seeds) is for the instructor only.
-    python3 -c 'import json, sys; from grader.report.gradescope import gradescope_failure; json.dump(gradescope_failure("The autograder could not grade this submission; your instructor can see why.", open(sys.argv[1], errors="replace").read()[-4000:]), open(sys.argv[2], "w"))' \\
+    python3 -c 'import json, sys; from grader.report.gradescope import gradescope_failure; json.dump(gradescope_failure("The autograder could not grade this submission; your instructor can see why.", open(sys.argv[1], encoding="utf-8", errors="replace").read()[-4000:]), open(sys.argv[2], "w", encoding="utf-8"))' \\
         "$root/results/feedback.txt" "$root/results/results.json"
 fi
 exit 0
@@ -96,7 +96,7 @@ def gradescope_zip(spec: AssignmentSpec, out: Path) -> list[str]:
         add("grader-src/pyproject.toml", PYPROJECT % {"version": __version__, "packages": repr(packages).replace("'", '"')})
         for path in sorted(package.rglob("*")):
             if path.is_file() and path.suffix in (".py", ".json") and "__pycache__" not in path.parts:
-                add(f"grader-src/grader/{path.relative_to(package)}", path.read_text())
+                add(f"grader-src/grader/{path.relative_to(package)}", path.read_text(encoding="utf-8"))
         # Resolved (`extends` applied): the zip holds no other assignment. The catalogue comes
         # too, so that Gradescope's feedback names mistakes.
         for name in ("assignment.yaml", "hidden.yaml", "mistakes.yaml"):
@@ -107,9 +107,9 @@ def gradescope_zip(spec: AssignmentSpec, out: Path) -> list[str]:
                     data["reference"] = "reference"
                 add(f"assignment/{name}", dump_yaml(data))
         for path in sorted(spec.reference_dir.rglob("*.py")):
-            add(f"assignment/reference/{path.relative_to(spec.reference_dir)}", path.read_text())
+            add(f"assignment/reference/{path.relative_to(spec.reference_dir)}", path.read_text(encoding="utf-8"))
         for rel in spec.support + spec.scenarios:      # the course's support modules, the scenarios
             root = spec.folder / rel
             for path in sorted(p for p in root.rglob("*.py") if "__pycache__" not in p.parts) if root.is_dir() else [root]:
-                add(f"assignment/{path.relative_to(spec.folder)}", path.read_text())
+                add(f"assignment/{path.relative_to(spec.folder)}", path.read_text(encoding="utf-8"))
         return z.namelist()

@@ -148,7 +148,7 @@ def scaffold(name: str, assignments: Path, framework: str = "numpy") -> list[Pat
     folder.mkdir(parents=True)
     reference_dir.mkdir(parents=True)
     for path, text in files.items():
-        path.write_text(text)
+        path.write_text(text, encoding="utf-8")
     return list(files)
 
 

@@ -39,7 +39,7 @@ def validate(spec: AssignmentSpec) -> list[Row]:
         raise SpecError(spec.path, "", "validate needs the reference and hidden.yaml beside the spec")
     catalogue = load_catalogue(spec)
     prepared = Prepared(spec, hidden=True)
-    sources = {m: (spec.reference_dir / f"{m}.py").read_text() for m in spec.modules}
+    sources = {m: (spec.reference_dir / f"{m}.py").read_text(encoding="utf-8") for m in spec.modules}
     entries = [("reference", "reference", dict(sources)),
                ("handout", "handout", {m: strip_solutions(s) for m, s in sources.items()})]
     entries += [(m.name, "not_mistake" if m.must_pass else "mistake", {k: variant_source(s, m) for k, s in sources.items()})
@@ -51,7 +51,7 @@ def validate(spec: AssignmentSpec) -> list[Row]:
             folder = Path(tmp) / str(number)          # not the name: a mistake may be called "reference"
             folder.mkdir()
             for module, text in files.items():
-                (folder / f"{module}.py").write_text(text)
+                (folder / f"{module}.py").write_text(text, encoding="utf-8")
             result = grade_submission(spec, folder, hidden=True, worker=worker, prepared=prepared)
             row = Row(name, kind, result.earned, result.possible)
             failing = [f"{c.function} {c.case_id}: {c.message}" for c in result.cases() if not c.passed]

@@ -23,7 +23,7 @@ def load_finished(out: Path, submission: Submission, hidden: bool) -> Submission
     with the hidden cases or without them as asked now."""
     path = out / submission.student / RESULT_FILE
     try:
-        data = json.loads(path.read_text())
+        data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
     if (not isinstance(data, dict) or data.get("fingerprint") != submission.fingerprint
@@ -53,13 +53,17 @@ def others_in(out: Path, submissions: list[Submission]) -> list[str]:
     return sorted(p.parent.name for p in out.glob(f"*/{RESULT_FILE}") if p.parent.name not in here)
 
 
-def write_exports(out: Path, results: list[SubmissionResult], title: str) -> list[Path]:
-    """The class-level files, from the per-student results."""
+def write_exports(out: Path, results: list[SubmissionResult], title: str, similarity=None) -> list[Path]:
+    """The class-level files, from the per-student results; with a similarity report
+    (grader.similarity), also similarity.csv and similarity.html, and a section of report.html."""
     from grader.report import gradebook, html, junit
     paths = [out / "gradebook.csv", out / "junit.xml", out / "report.html"]
     gradebook.write_gradebook(results, paths[0])
     junit.write_batch_junit(results, paths[1])
-    html.write_html(results, paths[2], title=title)
+    if similarity is not None:
+        from grader.report.similarity import write_similarity
+        paths += write_similarity(similarity, out)
+    html.write_html(results, paths[2], title=title, similarity=similarity)
     return paths
 
 
@@ -75,7 +79,7 @@ def collect(folders: list[Path]) -> list[SubmissionResult]:
             raise BatchError(f"{folder}: no such folder")
         for path in sorted(Path(folder).glob(f"*/{RESULT_FILE}")):
             try:
-                data = json.loads(path.read_text())
+                data = json.loads(path.read_text(encoding="utf-8"))
                 if not isinstance(data, dict):
                     raise ValueError("not a JSON object")
                 result = SubmissionResult.from_dict(data)

@@ -46,7 +46,7 @@ def support_path(spec: AssignmentSpec):
         for rel, text in files.items():
             target = Path(folder) / rel
             target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_text(text)
+            target.write_text(text, encoding="utf-8")
         sys.path.insert(0, folder)
         yield
     finally:
@@ -202,7 +202,7 @@ def _import_reference(spec: AssignmentSpec, module: str, source: str | None = No
         raise SpecError(spec.folder / "hidden.yaml", "reference", f"{path} does not exist")
     name = f"_grader_reference_.{spec.name}.{label or 'reference'}.{module}"
     if source is None:
-        source = path.read_text()
+        source = path.read_text(encoding="utf-8")
     sys.path.insert(0, str(spec.reference_dir))     # reference modules may import each other
     try:
         return _module_from_source(name, str(path) + (f" [{label}]" if label else ""), source)

@@ -52,7 +52,7 @@ def write_public(spec: AssignmentSpec, cases: list[tuple[FunctionSpec, Case]], e
     # One line per array of numbers keeps the file readable and diffable, and a third the size.
     text = re.sub(r"\[\s*(-?[0-9][0-9.eE+-]*(?:,\s*-?[0-9][0-9.eE+-]*)*)\s*\]",
                   lambda m: "[" + re.sub(r",\s*", ", ", m.group(1)) + "]", text)
-    path.write_text(text + "\n")
+    path.write_text(text + "\n", encoding="utf-8")
     return path
 
 
@@ -66,7 +66,7 @@ def from_file(spec: AssignmentSpec, cases: list[tuple[FunctionSpec, Case]]) -> d
     """Expected outputs of public cases, read from the handout's expected_public.json."""
     path = spec.expected_path
     try:
-        doc = json.loads(path.read_text())
+        doc = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise SpecError(path, "", "missing: a handout needs the expected outputs of its public cases "
                                   "(the instructor makes it with `grader release`)") from None
@@ -104,7 +104,7 @@ def public_mistakes(spec: AssignmentSpec) -> dict:
     """The handout's record of what each mistake returns on the public cases: {function: {case id:
     [(name, sentence, outputs)]}} ({} if none)."""
     try:
-        doc = json.loads(spec.expected_path.read_text())
+        doc = json.loads(spec.expected_path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return {}
     if not isinstance(doc, dict):

@@ -62,7 +62,7 @@ class Catalogue:
 def load_catalogue(spec: AssignmentSpec) -> Catalogue:
     """The assignment's catalogue; empty when it has none."""
     path = spec.folder / CATALOGUE_FILE
-    if not path.is_file() or _only_comments(path.read_text()):
+    if not path.is_file() or _only_comments(path.read_text(encoding="utf-8")):
         return Catalogue([], [])
     from grader.spec import resolved_yaml
     data = resolved_yaml(path)              # `extends` lets an assignment reuse another's sentences
@@ -113,7 +113,7 @@ def _definitions(spec: AssignmentSpec) -> set:
         return names
     for m in spec.modules:
         try:
-            tree = ast.parse((spec.reference_dir / f"{m}.py").read_text())
+            tree = ast.parse((spec.reference_dir / f"{m}.py").read_text(encoding="utf-8"))
         except (OSError, SyntaxError, ValueError):
             continue
         for node in tree.body:
@@ -235,11 +235,13 @@ class MistakeOutputs:
             return list(self._public.get(fn.name, {}).get(case.case_id, []))
         return [(m.name, m.sentence, self.outputs(m, fn, case)) for m in self.catalogue.touching(fn.name)]
 
-    def composed(self, fn: FunctionSpec, case: Case) -> list[tuple[Mistake, dict | Raised | None, list]]:
-        """(pair, its outputs, its two mistakes' outputs) for each two catalogued mistakes touching fn
-        (none without the reference)."""
-        return [(m, self.outputs(m, fn, case), [self.outputs(self._by_name[p], fn, case) for p in m.parts])
-                for m in self.pairs if fn.name in m.touches]
+    def composed(self, fn: FunctionSpec, case: Case) -> list[tuple[Mistake, dict | Raised | None]]:
+        """(pair, its outputs) for each two catalogued mistakes touching fn (none without the reference)."""
+        return [(m, self.outputs(m, fn, case)) for m in self.pairs if fn.name in m.touches]
+
+    def parts(self, pair: Mistake, fn: FunctionSpec, case: Case) -> list[dict | Raised | None]:
+        """The outputs of a pair's two mistakes, each on its own."""
+        return [self.outputs(self._by_name[p], fn, case) for p in pair.parts]
 
     def starter(self, fn: FunctionSpec, case: Case) -> Outcome | None:
         """What the handout's starter code (its TODOs left as `pass`) comes to on this case; None
@@ -306,7 +308,7 @@ class MistakeOutputs:
             if variant == UNREGULARIZED:
                 found = {}
             elif variant == STARTER:
-                found = {m: strip_solutions(path.read_text(), str(path), stub="pass") for m, path in reference.items()}
+                found = {m: strip_solutions(path.read_text(encoding="utf-8"), str(path), stub="pass") for m, path in reference.items()}
             else:
                 found = _edited(self._by_name[variant], reference, self._by_name)
             self._sources[variant] = found
@@ -423,7 +425,7 @@ def _edited(mistake: Mistake, reference: dict, by_name: dict) -> dict | None:
     for edits in orders:
         variant = Mistake(mistake.name, mistake.sentence, edits, False)
         try:
-            return {m: variant_source(path.read_text(), variant, str(path)) for m, path in reference.items()}
+            return {m: variant_source(path.read_text(encoding="utf-8"), variant, str(path)) for m, path in reference.items()}
         except SpecError:
             continue
     return None

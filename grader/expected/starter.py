@@ -1,6 +1,6 @@
 """The starter code: a reference module with its solutions taken out, as the handout has it.
 
-    >>> strip_solutions(open("reference/linear_classifier/linear_classifier.py").read())
+    >>> strip_solutions(Path("reference/linear_classifier/linear_classifier.py").read_text(encoding="utf-8"))
 
 `grader release` writes it into the handout; the diagnosis runs it (with `pass` for the raise) to
 recognise an answer that is still what the handout returns before the TODO is written.

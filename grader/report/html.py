@@ -44,8 +44,8 @@ svg text { font: 11px system-ui, sans-serif; fill: #333; }
 """
 
 
-def render_html(results: list[SubmissionResult], title: str) -> str:
-    """The report as one HTML string."""
+def render_html(results: list[SubmissionResult], title: str, similarity=None) -> str:
+    """The report as one HTML string; with a similarity report (grader.similarity), its section."""
     results = sorted(results, key=lambda r: r.label)
     names = function_names(results)
     body = [f"<h1>{escape(title)}</h1>", _header(results)]
@@ -53,16 +53,20 @@ def render_html(results: list[SubmissionResult], title: str) -> str:
         body += ['<div class="charts"><div><h2>Score distribution</h2>', _histogram(results), "</div>",
                  "<div><h2>Pass rate per function</h2>", _function_bars(results, names), "</div></div>",
                  "<h2>Pass rate per case</h2>", _scroll(_case_table(results, names)),
-                 "<h2>Most common failures</h2>", _scroll(_failures(results)),
-                 "<h2>Students</h2>", _scroll(_students(results, names))]
+                 "<h2>Most common failures</h2>", _scroll(_failures(results))]
+    if similarity is not None:
+        from grader.report.similarity import render_section
+        body.append(_scroll(render_section(similarity)))
+    if results:
+        body += ["<h2>Students</h2>", _scroll(_students(results, names))]
     return ("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
             f"<title>{escape(title)}</title>\n<style>{CSS}</style>\n</head>\n<body>\n"
             + "\n".join(body) + "\n</body>\n</html>\n")
 
 
-def write_html(results: list[SubmissionResult], path: str | os.PathLike[str], title: str) -> None:
+def write_html(results: list[SubmissionResult], path: str | os.PathLike[str], title: str, similarity=None) -> None:
     """Write the report to `path`; readers never see a half-written file."""
-    write_atomic(path, render_html(results, title).encode("utf-8", "replace"))   # "replace": a stray surrogate is one "?"
+    write_atomic(path, render_html(results, title, similarity).encode("utf-8", "replace"))   # "replace": a stray surrogate is one "?"
 
 
 def normalize_message(message: str) -> str:

@@ -81,7 +81,7 @@ def nearest_spec(start: Path) -> Path | None:
 
 def _spec_name(path: Path) -> str | None:
     try:
-        data = yaml.safe_load(path.read_text())
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except (OSError, yaml.YAMLError):
         return None
     return data.get("name") if isinstance(data, dict) else None
@@ -176,7 +176,7 @@ def _mark_steps(v: "_Validator", functions: list, scenarios: set) -> list:
 
 def _read_yaml(path: Path, _seen: frozenset = frozenset()) -> dict:
     try:
-        text = path.read_text()
+        text = path.read_text(encoding="utf-8")
     except OSError as e:
         raise SpecError(path, "", f"cannot read: {e.strerror or e}") from None
     try:

@@ -203,12 +203,12 @@ class AssignmentSpec:
             path = self.folder / rel
             files = sorted(p for p in path.rglob("*.py") if "__pycache__" not in p.parts) if path.is_dir() else [path]
             for f in files:
-                out[str(f.relative_to(path.parent))] = f.read_text()
+                out[str(f.relative_to(path.parent))] = f.read_text(encoding="utf-8")
         return out
 
     def scenario_sources(self) -> dict:
         """{module name: source} of the scenario files."""
-        return {Path(rel).stem: (self.folder / rel).read_text() for rel in self.scenarios}
+        return {Path(rel).stem: (self.folder / rel).read_text(encoding="utf-8") for rel in self.scenarios}
 
     @property
     def folder(self) -> Path:
