@@ -50,10 +50,10 @@ def _not_in_the_ci_job_summary():
         yield
 
 
-@pytest.fixture(params=["zygote", "portable"])
+@pytest.fixture(params=[pytest.param("zygote", marks=pytest.mark.linux), "portable"])
 def each_worker(request, monkeypatch) -> str:
-    """Runs the test once with each worker: the Linux zygote and the portable one (GRADER_WORKER,
-    read by start_worker in this process and in any grader process the test starts)."""
+    """Runs the test once with each worker: the Linux zygote (on Linux) and the portable one
+    (GRADER_WORKER, read by start_worker in this process and in any grader process the test starts)."""
     monkeypatch.setenv("GRADER_WORKER", request.param)
     return request.param
 
