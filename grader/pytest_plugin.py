@@ -222,8 +222,8 @@ class GraderSession:
                 result = grade_submission(self.spec, self.submission, hidden=self.hidden, worker=worker, prepared=prepared)
         except (SpecError, ReferenceError_, FileNotFoundError, WorkerError) as e:  # WorkerError: a bad GRADER_WORKER
             return e
-        if result.sandbox_warning:
-            warnings.warn(GraderWarning(result.sandbox_warning))
+        if result.sandbox_warning:           # said by "grader", not by a line of this file (a student would look there)
+            warnings.warn_explicit(GraderWarning(result.sandbox_warning), GraderWarning, "grader", 0)
         self.graded = result
         return {**{(case.function, case.case_id): case for case in result.cases()},
                 **{(check.function, _check_label(check.name)): check for check in result.checks()}}
