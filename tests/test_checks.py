@@ -15,7 +15,7 @@ from grader.report.gradescope import gradescope_results
 from grader.report.json_report import render_json, schema
 from grader.report.junit import build_junit
 from grader.report.terminal import render
-from grader.run.worker import Worker
+from grader.run.worker import start_worker
 from grader.spec import CheckSpec, FunctionSpec, SpecError, load_spec
 
 from conftest import REPO
@@ -206,7 +206,7 @@ def spec():
 def grade(spec, tmp_path_factory):
     """grade(edits) -> result: the reference with (module, old, new) edits, graded with hidden cases."""
     prepared = Prepared(spec, hidden=True)
-    worker = Worker("numpy")
+    worker = start_worker("numpy")
     made = iter(range(1000))
 
     def run(*edits, hidden=True):
@@ -473,7 +473,7 @@ def test_static_checks_on_a_notebook_name_the_cell(grade, spec, tmp_path):
     cells = [("markdown", "# HW"), ("code", loop.split("def svm_loss_vectorized")[0]),
              ("code", "def svm_loss_vectorized" + loop.split("def svm_loss_vectorized")[1]), ("code", softmax)]
     path = write_notebook(tmp_path / "work.ipynb", cells)
-    with Worker("numpy") as worker:
+    with start_worker("numpy") as worker:
         result = grade_submission(spec, path, hidden=False, worker=worker, prepared=Prepared(spec, hidden=False))
     loops = checks_of(result, "svm_loss_vectorized")["no_loops"]
     assert loops.status == "failed"

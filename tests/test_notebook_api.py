@@ -28,7 +28,8 @@ from grader.interactive import KERNEL_NOTEBOOK, Feedback, history_cells
 from grader.notebook import convert, where
 from grader.report import jupyter
 from grader.results import FAILED, PASSED, TIMEOUT, CaseResult, CheckResult, FunctionResult, Score, SubmissionResult
-from grader.run.worker import Worker
+from grader.run import sandbox
+from grader.run.worker import start_worker
 from grader.spec import load_spec
 from notebooks import as_notebook, kernel_spec, run_in_kernel, write_notebook
 from test_running import REFERENCE as TINY_REFERENCE, make_assignment
@@ -56,7 +57,7 @@ def cases_of(result: SubmissionResult) -> list[tuple]:
 
 @pytest.fixture(scope="module")
 def numpy_worker():
-    with Worker("numpy") as worker:
+    with start_worker("numpy") as worker:
         yield worker
 
 
@@ -71,7 +72,7 @@ def test_a_notebook_held_in_memory_is_graded_as_the_same_notebook_saved(tmp_path
     saved = write_notebook(tmp_path / "saved" / "work.ipynb", nb)
     (tmp_path / "memory").mkdir()
     cells = [(cell.cell_type, cell.source) for cell in nb.cells]
-    with Worker(spec.framework) as worker:
+    with start_worker(spec.framework) as worker:
         from_file = grade_submission(spec, saved, worker=worker)
         in_memory = grade_submission(spec, tmp_path / "memory" / "work.ipynb", worker=worker, cells=cells)
     assert not (tmp_path / "memory" / "work.ipynb").exists()
@@ -450,7 +451,7 @@ def run_script(script: Path, cwd: Path) -> subprocess.CompletedProcess:
 
 
 @pytest.mark.slow
-def test_in_a_script_check_prints_what_grader_check_prints(tmp_path):
+def test_in_a_script_check_prints_what_grader_check_prints(tmp_path, each_worker):
     folder = shutil.copytree(HANDOUT, tmp_path / "hw2")
     script = folder / "linear_classifier.py"
     script.write_text(BOB.read_text() + textwrap.dedent("""
@@ -465,7 +466,8 @@ def test_in_a_script_check_prints_what_grader_check_prints(tmp_path):
     out = run_script(script, tmp_path)
     assert out.returncode == 0, out.stderr
     text = out.stdout
-    assert text.startswith(f"grader 0.1.0: linear_classifier, {script}\n{PUBLIC_ONLY}\n")
+    warning = f"Warning: {sandbox.portable_warning(sandbox.portable_limits())}\n" if each_worker == "portable" else ""
+    assert text.startswith(f"grader 0.1.0: linear_classifier, {script}\n{warning}{PUBLIC_ONLY}\n")
     assert ("FAIL svm_loss_naive: 0/3 cases passed, 0/2 points\n"
             "     public-1 (seed 1, N=14, D=6, C=8): failed\n"
             "        dW[0, 6]: expected 0.023662858, got -0.024025217 (relative error 2, tolerance 1e-06; 48 of 48 values are outside it)\n"

@@ -9,7 +9,7 @@ import pytest
 
 from conftest import REPO
 from grader.grade import grade_submission
-from grader.run.worker import Worker, WorkerError
+from grader.run.worker import WorkerError, start_worker
 
 BOB = REPO / "examples" / "linear_classifier" / "bob"
 pytestmark = pytest.mark.slow                   # each grades a submission in a worker
@@ -31,23 +31,23 @@ def test_a_hidden_check_never_imports_torch_in_the_graders_process():
     assert out.stdout.split() == ["5.5", "20.0", "False", "True"]
 
 
-class ReferenceRefused(Worker):
-    """A worker that fails whenever it is asked to run the reference or a variant of it."""
+def reference_refused(spec):
+    """This platform's worker, failing whenever it is asked to run the reference or a variant of it."""
+    worker = start_worker(spec.framework)
+    run = worker.run
 
-    def __init__(self, spec, *args, **kwargs):
-        self.reference_dir = str(spec.reference_dir)
-        super().__init__(*args, **kwargs)
-
-    def run(self, job, inputs):
-        if job["submission_dir"] == self.reference_dir:
+    def refusing(job, inputs):
+        if job["submission_dir"] == str(spec.reference_dir):
             raise WorkerError("the worker could not start (as if)")
-        return super().run(job, inputs)
+        return run(job, inputs)
+    worker.run = refusing
+    return worker
 
 
 def test_when_the_worker_cannot_run_the_reference_this_process_does_and_diagnoses_as_well(spec):
-    with ReferenceRefused(spec, spec.framework) as worker:
+    with reference_refused(spec) as worker:
         result = grade_submission(spec, BOB, hidden=True, worker=worker)
-    with Worker(spec.framework) as worker:
+    with start_worker(spec.framework) as worker:
         normal = grade_submission(spec, BOB, hidden=True, worker=worker)
     assert (result.earned, result.possible) == (normal.earned, normal.possible) == (5.5, 20)
     diagnoses = lambda r: [c.diagnosis for fn in r.functions for c in fn.cases]
@@ -70,7 +70,7 @@ def test_several_variants_run_in_one_job_each_on_its_own_modules(tmp_path):
               ({"tiny": "def scale(x, k) return x\n"}, cases[:1]),                        # a syntax error
               ({"tiny": reference.replace("return k * x", "import os; os._exit(3)")}, cases[:2]),
               ({}, cases)]                                                                   # the reference itself
-    with Worker(spec.framework) as worker:
+    with start_worker(spec.framework) as worker:
         doubled, broken, dying, itself = variants_in_worker(spec, groups, worker)
     for (_, case), outcome in zip(cases, doubled):
         assert outcome.ok and np.allclose(outcome.outputs["out"].array, 2 * case.args["k"] * case.args["x"])

@@ -458,6 +458,7 @@ def test_the_worker_reads_a_childs_pipe_in_bounded_helpings():
 
 
 @pytest.mark.slow
+@pytest.mark.linux                     # the zygote's; test_portable closes the portable worker
 def test_closing_a_worker_ends_its_process_cleanly_and_leaves_no_job_folder(tmp_path, monkeypatch):
     """The zygote exits at once when the grader closes its stdin (no interpreter teardown), with
     status 0 and nothing left in its temporary folder."""
