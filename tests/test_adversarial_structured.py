@@ -135,7 +135,7 @@ def short_spec(assignment: Assignment, folder: Path):
 
 
 class RecordingWorker:
-    """A Worker that keeps every reply, so that the test can look at what the zygote relayed."""
+    """A Worker that keeps every reply, so that the test can look at what was relayed."""
 
     def __init__(self, framework: str):
         self.framework = framework
@@ -151,11 +151,8 @@ class RecordingWorker:
         return getattr(self.worker, name)
 
     def discard(self) -> None:
-        """Stop this worker's zygote and what it forked, and start a fresh one.
-
-        After an exception out of Worker.run (not a WorkerError) the grader stopped reading a
-        reply that the job's manager is still writing: the next job would deadlock (the grader
-        blocked writing the job, the zygote waiting for that manager, the manager blocked writing)."""
+        """Stop this worker's zygote and whatever it forked, and start a fresh one, after an
+        exception out of Worker.run that was not a WorkerError: the next test starts clean."""
         proc = self.worker._proc
         for pid in _descendants(proc.pid):
             try:
@@ -164,11 +161,6 @@ class RecordingWorker:
                 pass
         proc.kill()
         proc.wait()
-        for stream in (proc.stdin, proc.stdout):
-            try:
-                stream.close()
-            except OSError:
-                pass
         self.worker.close()
         self.worker = Worker(self.framework)
 

@@ -410,9 +410,9 @@ def test_worker_times_each_case_whether_or_not_the_kernel_has_pidfds(tmp_path, m
     from grader.cases import make_case
     from grader.grade import Prepared
     from grader.run.job import build_job
-    from grader.run import protocol, zygote
+    from grader.run import worker as worker_module
     if not pidfd:
-        monkeypatch.setattr(zygote, "_pidfd", lambda pid: None)
+        monkeypatch.setattr(worker_module, "_pidfd", lambda pid: None)
     spec = make_assignment(tmp_path, skip=0)
     fn = spec.function("scale")
     slow_x0 = float(make_case(spec, fn, fn.cases[1]).args["x"][0])      # the second case hangs
@@ -421,16 +421,15 @@ def test_worker_times_each_case_whether_or_not_the_kernel_has_pidfds(tmp_path, m
     (sub / "tiny.py").write_text(f"import time\ndef scale(x, k):\n    if x[0] == {slow_x0!r}:\n"
                                  f"        time.sleep(60)\n    return k * x\n" + CORRECT_TOTAL)
     prepared = Prepared(spec, hidden=False)
-    job = {**build_job(spec, prepared.calls, {"tiny": str(sub / "tiny.py")}, sub), "job": 1}
-    with open(tmp_path / "frames", "w+b") as out:
+    job = build_job(spec, prepared.calls, {"tiny": str(sub / "tiny.py")}, sub)
+    with worker_module.Worker(spec.framework) as worker:
+        worker.run(job, prepared.inputs)           # the zygote's start-up is not the case's time
         t0 = time.monotonic()
-        zygote.run_job(job, prepared.inputs, out.fileno())
+        reply = worker.run(job, prepared.inputs)
         elapsed = time.monotonic() - t0
-        out.seek(0)
-        frames = [protocol.decode(p)[0] for p in protocol.FrameReader().feed(out.read())]
-    results = [(f["index"], f["status"]) for f in frames if f["type"] == "result"]
+    results = [(i, reply.results[i][0]["status"]) for i in sorted(reply.results)]
     assert results == [(0, "returned"), (1, "timeout"), (2, "returned"), (3, "returned"), (4, "returned")]
-    assert frames[-1]["type"] == "job_done"
+    assert reply.sandbox
     assert 1.5 <= elapsed < 1.5 + 5            # the limit, and the start-up of a second child; not 60 s
 
 
@@ -438,19 +437,19 @@ def test_worker_times_each_case_whether_or_not_the_kernel_has_pidfds(tmp_path, m
 def test_the_worker_reads_a_childs_pipe_in_bounded_helpings():
     """Each look reads at most `most` bytes, and says whether more is waiting, closed or open."""
     import os
-    from grader.run import zygote
+    from grader.run import worker
     r, w = os.pipe()
     try:
-        zygote._enlarge(r)
+        worker._enlarge(r)
         os.set_blocking(r, False)
         os.write(w, b"x" * (300 << 10))
-        data, state = zygote._drain(r, most=100 << 10)
+        data, state = worker._drain(r, most=100 << 10)
         assert state == "more" and len(data) == 100 << 10
-        rest, state = zygote._drain(r)
+        rest, state = worker._drain(r)
         assert state == "open" and len(data) + len(rest) == 300 << 10
         os.close(w)
         w = -1
-        assert zygote._drain(r) == (b"", "closed")
+        assert worker._drain(r) == (b"", "closed")
     finally:
         os.close(r)
         if w >= 0:
@@ -460,7 +459,7 @@ def test_the_worker_reads_a_childs_pipe_in_bounded_helpings():
 @pytest.mark.slow
 @pytest.mark.linux                     # the zygote's; test_portable closes the portable worker
 def test_closing_a_worker_ends_its_process_cleanly_and_leaves_no_job_folder(tmp_path, monkeypatch):
-    """The zygote exits at once when the grader closes its stdin (no interpreter teardown), with
+    """The zygote exits at once when the grader closes its control socket (no interpreter teardown), with
     status 0 and nothing left in its temporary folder."""
     import tempfile
     from grader.run.worker import Worker

@@ -352,7 +352,7 @@ def test_scratch_usage_counts_bytes_and_entries_and_stops_counting_early(tmp_pat
 
 @pytest.mark.slow
 def test_the_zygote_removes_its_folder_when_the_grader_goes_away(tmp_path):
-    """A grader killed mid-batch never closes its worker; the zygote sees its stdin end and removes
+    """A grader killed mid-batch never closes its worker; the zygote sees its control socket end and removes
     the folder its jobs were in."""
     spec = make_assignment(tmp_path)
     sub = tmp_path / "student"
@@ -363,7 +363,7 @@ def test_the_zygote_removes_its_folder_when_the_grader_goes_away(tmp_path):
         grade_submission(spec, sub, worker=worker)
         folder = Path(worker._jobs_dir)
         assert folder.is_dir()
-        worker._proc.stdin.close()                               # as when the grader's process dies
+        worker._control.close()                                  # as the kernel does when the grader dies
         worker._proc.wait(timeout=30)
         assert not folder.exists()
     finally:
