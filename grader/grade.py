@@ -285,7 +285,7 @@ def _judge_static(p, modules: dict, notebooks: notebook.Notebooks):
             return f"cell {found[0]}, line {found[1]}" if found else f"line {line}"
         return checks.judge_static(p.fn, p.check, notebooks.sources[m], file, place)
     path = modules.get(m)
-    source = Path(path).read_text(errors="replace") if path and m not in notebooks.errors else None
+    source = Path(path).read_text(encoding="utf-8", errors="replace") if path and m not in notebooks.errors else None
     return checks.judge_static(p.fn, p.check, source, f"{m}.py")
 
 

@@ -88,7 +88,8 @@ def check(function=None, assignment=None, namespace: dict | None = None) -> Feed
     except CheckError as e:
         feedback = Feedback(error=str(e))
     if shell is None and not hasattr(sys, "ps1"):       # a script: nothing would show what it returns
-        sys.stdout.write(str(feedback))
+        encoding = getattr(sys.stdout, "encoding", None) or "utf-8"     # cp1252 in a redirected Windows script
+        sys.stdout.write(str(feedback).encode(encoding, "backslashreplace").decode(encoding))
     return feedback
 
 

@@ -261,7 +261,7 @@ class GraderSession:
         read as text (never imported)."""
         if module not in self._def_lines:
             try:
-                text = self.module_files[module].read_text(errors="replace") if self.module_files[module].suffix == ".py" else ""
+                text = self.module_files[module].read_text(encoding="utf-8", errors="replace") if self.module_files[module].suffix == ".py" else ""
             except OSError:
                 text = ""
             self._def_lines[module] = {}

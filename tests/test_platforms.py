@@ -63,6 +63,22 @@ def test_a_submission_under_a_non_ascii_user_name_gets_its_full_score(tmp_path, 
 
 
 @pytest.mark.slow
+def test_check_in_a_script_under_a_non_ascii_user_name_escapes_what_the_pipe_cannot_show(tmp_path):
+    """`check()` at the end of the student's own file, its output sent to a pipe as Windows sends it:
+    the report, not a UnicodeEncodeError."""
+    folder = student_folder(tmp_path / "张伟" / "hw1")
+    script = folder / "linear_classifier.py"
+    script.write_text(script.read_text(encoding="utf-8") + '\n\nif __name__ == "__main__":\n'
+                      '    from grader import check\n    check("svm_loss_naive")\n', encoding="utf-8")
+    proc = subprocess.run([sys.executable, str(script)], cwd=folder, capture_output=True, timeout=RUN_TIMEOUT,
+                          env={**os.environ, "PYTHONIOENCODING": "cp1252"})
+    stdout = proc.stdout.decode("cp1252")
+    assert proc.returncode == 0, stdout + proc.stderr.decode("cp1252")
+    assert stdout.splitlines()[0] == f"grader 0.1.0: linear_classifier, {script}".replace("张伟", "\\u5f20\\u4f1f")
+    assert "ok   svm_loss_naive: 3/3 cases passed, 2/2 points" in stdout
+
+
+@pytest.mark.slow
 def test_a_handout_and_submission_with_windows_line_endings_get_full_marks(tmp_path):
     folder = student_folder(tmp_path / "hw1")
     with_crlf(folder)

@@ -524,7 +524,7 @@ def _try_in_child(layer: str) -> bool:
     if pid == 0:
         code = 1
         try:
-            scratch = os.path.realpath(os.environ.get("TMPDIR", "/tmp"))
+            scratch = os.path.realpath(tempfile.gettempdir())
             if layer == "namespaces":
                 enter_namespaces(Policy(memory=0, cpu_seconds=0, submission_dir="/usr", scratch=scratch, disk=1 << 20))
                 stats = os.statvfs(scratch)                   # the tmpfs, and its size
