@@ -343,3 +343,12 @@ def test_reports_escape_student_code_and_say_they_are_not_a_verdict(class_folder
     rows = render_csv(report).splitlines()
     assert rows[0].startswith("function,rank,score,a,a_file,a_matched")
     assert rows[1].startswith("svm_loss_naive,1,1.000,ann,linear_classifier.py,1.000,")
+
+
+def test_a_long_expression_that_python_runs_does_not_keep_a_function_from_being_compared():
+    """`q = x + 1 + 1 + ...` 2,500 times compiles and runs, and would exceed Python's default
+    recursion limit in the tree's rewriting: a way to make one's file impossible to compare."""
+    source = "def f(x):\n    q = x" + " + 1" * 2500 + "\n    return q\n"
+    compile(source, "submission", "exec")
+    unit = extract(source, "f")
+    assert len(unit.tokens) > 2500 and unit.tokens == extract(source.replace("q", "total"), "f").tokens

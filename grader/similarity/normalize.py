@@ -31,6 +31,8 @@ from __future__ import annotations
 import ast
 import builtins
 import heapq
+import sys
+import threading
 from dataclasses import dataclass
 
 MATMUL_METHODS = {"dot", "matmul", "mm", "mv"}
@@ -69,7 +71,47 @@ def extract(source: str, function: str, graded: set | frozenset = frozenset()) -
 
 
 def extract_all(source: str, functions: list, graded: set | frozenset = frozenset()) -> dict:
-    """{function: Unit} of those of `functions` that the module defines, parsed once."""
+    """{function: Unit} of those of `functions` that the module defines, parsed once.
+
+    In a thread with a deep stack: `1 + 1 + ...` a thousand times over compiles and runs, so it
+    must not be a way to make one's file impossible to compare (the tree and its rewriting recurse
+    once per term). RecursionError only past DEEP_LIMIT levels."""
+    return _with_deep_stack(_extract_all, source, functions, graded)
+
+
+DEEP_LIMIT = 200_000                 # levels of nesting extract_all follows
+_DEEP_STACK = 1 << 30                # bytes of stack for them (reserved, used only as deep as the code goes)
+
+
+def _with_deep_stack(fn, *args):
+    outcome: dict = {}
+
+    def run() -> None:
+        try:
+            outcome["value"] = fn(*args)
+        except BaseException as e:  # noqa: BLE001 - raised again in the caller's thread
+            outcome["error"] = e
+
+    with _DEEP_LOCK:
+        size, limit = threading.stack_size(), sys.getrecursionlimit()
+        threading.stack_size(_DEEP_STACK)
+        sys.setrecursionlimit(max(limit, DEEP_LIMIT))
+        try:
+            thread = threading.Thread(target=run, name="grader-similarity-parse")
+            thread.start()
+            thread.join()
+        finally:
+            threading.stack_size(size)
+            sys.setrecursionlimit(limit)
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["value"]
+
+
+_DEEP_LOCK = threading.Lock()
+
+
+def _extract_all(source: str, functions: list, graded: set | frozenset) -> dict:
     tree = parse(source)
     module = {n.name: n for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))}
     module_roles = _module_roles(tree)
