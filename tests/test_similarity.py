@@ -331,6 +331,21 @@ def test_a_file_that_does_not_parse_is_named_and_the_others_are_compared(class_f
     assert "without its solutions" in report.handout
 
 
+def test_a_graded_name_bound_to_another_function_is_compared_as_that_function(class_folder, spec):
+    """`svm_loss_naive = _mine` is what Python grades: renaming the def and binding the name after it
+    must not take the copy out of the comparison. A name bound to something else is named, not skipped."""
+    from grader.batch import discover
+    code = (class_folder / "ann" / "linear_classifier.py").read_text()
+    (class_folder / "cal" / "linear_classifier.py").write_text(
+        code.replace("def svm_loss_naive(", "def _mine(") + "\n\nsvm_loss_naive = _mine\n")
+    (class_folder / "dee" / "linear_classifier.py").write_text(code + "\n\nsvm_loss_naive = lambda W, X, y, reg: (0.0, W)\n")
+    report = find_similar(spec, discover(class_folder, spec, class_folder / "_staging"))
+    naive = {(p.a.source.name, p.b.source.name) for p in report.pairs if p.function == "svm_loss_naive"}
+    assert naive == {("ann", "ben"), ("ann", "cal"), ("ben", "cal")}
+    assert report.problems == [("dee", "linear_classifier.py has no `def` of svm_loss_naive (it is missing, or bound "
+                                       "to something other than a function of the file)")]
+
+
 def test_reports_escape_student_code_and_say_they_are_not_a_verdict(class_folder, spec):
     from grader.batch import discover
     (class_folder / "dee" / "linear_classifier.py").write_text(

@@ -153,8 +153,24 @@ def _find(tree: ast.Module, qualname: str):
         body = next((n.body for n in body if isinstance(n, ast.ClassDef) and n.name == cls), None)
         if body is None:
             return None
-    found = [n for n in body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef)) and n.name == name]
-    return found[-1] if found else None              # the last definition is the one Python keeps
+    return _bound(body, name, set())
+
+
+def _bound(body: list, name: str, seen: set):
+    """The def that `name` is bound to at the end of `body`: its last `def`, or the def of the name
+    it was last assigned (`svm_loss_naive = _mine`, as Python keeps it). None when it is bound to
+    something else (a lambda, a call) or not at all."""
+    bound = None
+    for node in body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name == name:
+            bound = node
+        elif isinstance(node, (ast.Assign, ast.AnnAssign)) and any(
+                isinstance(t, ast.Name) and t.id == name for t in (node.targets if isinstance(node, ast.Assign) else [node.target])):
+            value = node.value
+            bound = None
+            if isinstance(value, ast.Name) and value.id not in seen:
+                bound = _bound(body, value.id, seen | {name})
+    return bound
 
 
 def _helpers(node, functions: dict, skip: set) -> list:

@@ -60,9 +60,12 @@ def student_units(spec: AssignmentSpec, folder: Path) -> tuple[dict, list]:
             continue
         try:
             found = units_of(read_module(Path(path)), spec, module)
-            units.update({name: (unit, Path(path).name) for name, unit in found.items()})
         except UNREADABLE as e:
             problems.append(_problem(Path(path), e))
+            continue
+        units.update({name: (unit, Path(path).name) for name, unit in found.items()})
+        problems += [f"{Path(path).name} has no `def` of {f.name} (it is missing, or bound to something other than "
+                     "a function of the file)" for f in spec.functions if f.module == module and f.name not in found]
     return units, problems
 
 
