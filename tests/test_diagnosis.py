@@ -137,3 +137,33 @@ def test_an_output_left_as_the_starter_code_makes_it_is_named(tmp_path):
     (case, *_) = cases["softmax_loss_vectorized"]
     assert case["status"] == "failed"
     assert case["diagnosis"].startswith("`dW` is still what the handout's starting code makes (dW all zeros)")
+
+
+def handout_check(tmp_path, name: str, source: str):
+    """`grader check` as a student runs it: in a copy of the handout, which has no reference."""
+    folder = shutil.copytree(REPO / "student_template" / "linear_classifier", tmp_path / name)
+    (folder / "linear_classifier.py").write_text(source)
+    report = tmp_path / f"{name}.json"
+    proc = subprocess.run([GRADER, "check", ".", "-a", "linear_classifier", "--json", str(report)],
+                          cwd=folder, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 1, proc.stderr
+    return {fn["name"]: fn["cases"] for fn in json.loads(report.read_text())["functions"]}
+
+
+@pytest.mark.slow
+def test_a_self_check_from_the_handout_names_a_regularization_factor_and_unwritten_outputs(tmp_path):
+    """The handout records the starter code's and the unregularized reference's outputs on the public
+    cases, so a student's self-check names these as the instructor's check does, without the reference."""
+    source = REFERENCE.read_text()
+    reg_only = source.replace("    dW = X.t().mm(coeff) / num_train + 2 * reg * W\n", "    dW = X.t().mm(coeff) / num_train + 3 * reg * W\n")
+    assert reg_only != source
+    loss_only = source.replace(
+        "    dscores = log_probs.exp()                          # probabilities, (N, C)\n    dscores[rows, y] -= 1\n"
+        "    dW = X.t().mm(dscores) / num_train + 2 * reg * W\n", "")
+    assert loss_only != source
+    cases = handout_check(tmp_path, "reg", reg_only)
+    assert cases["svm_loss_vectorized"][0]["diagnosis"].startswith("Only the regularization term (weighed by `reg`) is off")
+    assert "`dW` has 1.5 times the regularization term's gradient" in cases["svm_loss_vectorized"][0]["diagnosis"]
+    cases = handout_check(tmp_path, "loss_only", loss_only)
+    assert cases["softmax_loss_vectorized"][0]["diagnosis"].startswith(
+        "`dW` is still what the handout's starting code makes (dW all zeros)")

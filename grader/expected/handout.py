@@ -2,13 +2,16 @@
 
 A student's handout has no reference: it carries the reference's outputs on the public cases only,
 with a digest of each case's inputs so that a stale or mismatched file is caught instead of
-misgrading, and what each catalogued mistake returns (or raises) there, so that a self-check can
-name the mistake without any of its code. Format: docs/spec-format.md.
+misgrading, and what each catalogued mistake returns (or raises) there, what the handout's own
+starter code returns, and the reference's outputs without the regularization term, so that a
+self-check can name the mistake, the unwritten part or the regularization factor without any of
+that code. Format: docs/spec-format.md.
 """
 from __future__ import annotations
 
 import json
 import re
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -46,6 +49,13 @@ def write_public(spec: AssignmentSpec, cases: list[tuple[FunctionSpec, Case]], e
         if mistakes is not None:
             entry["mistakes"] = [{"name": name, "sentence": sentence, **_variant_json(fn, outs)}
                                  for name, sentence, outs in mistakes.candidates(fn, case) if outs is not None]
+            starter = mistakes.starter(fn, case)
+            if starter is not None:
+                entry["starter"] = {"status": starter.status, **({"returned": starter.returned} if starter.returned else {}),
+                                    **(_variant_json(fn, starter.outputs) if starter.ok else {})}
+            unregularized = mistakes.unregularized(fn, case)
+            if unregularized is not None:
+                entry["unregularized"] = _variant_json(fn, unregularized)["outputs"]
     path = folder / EXPECTED_FILE
     doc = {"format": FORMAT, "assignment": spec.name, "functions": functions}
     text = json.dumps(doc, indent=1, allow_nan=False)
@@ -100,9 +110,18 @@ def _outputs_from_json(fn: FunctionSpec, data) -> dict:
     return {o.name: values.tree_from_json(data[o.name]) for o in fn.outputs if o.name in data}
 
 
+@dataclass
+class PublicVariants:
+    """What the handout records of one public case for the diagnosis, beyond its expected outputs."""
+
+    mistakes: list = field(default_factory=list)     # [(name, sentence, outputs or Raised)] per catalogued mistake
+    starter: Outcome | None = None                   # what the handout's own code comes to
+    unregularized: dict | None = None                # the reference's outputs with the regularization argument 0
+
+
 def public_mistakes(spec: AssignmentSpec) -> dict:
-    """The handout's record of what each mistake returns on the public cases: {function: {case id:
-    [(name, sentence, outputs)]}} ({} if none)."""
+    """The handout's record of what each mistake, the starter code and the unregularized reference
+    come to on the public cases: {function: {case id: PublicVariants}} ({} if none)."""
     try:
         doc = json.loads(spec.expected_path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
@@ -116,13 +135,22 @@ def public_mistakes(spec: AssignmentSpec) -> dict:
         except KeyError:
             continue
         for case_id, entry in cases.items():
-            found = []
+            found = PublicVariants()
             for m in entry.get("mistakes", []):
                 try:
                     outs = Raised(str(m["raised"]["type"]), str(m["raised"]["message"])) if "raised" in m \
                         else _outputs_from_json(fn, m["outputs"])
-                    found.append((m["name"], m["sentence"], outs))
+                    found.mistakes.append((m["name"], m["sentence"], outs))
                 except (KeyError, TypeError, ValueError):
                     continue
+            try:
+                if "starter" in entry:
+                    starter = entry["starter"]
+                    found.starter = Outcome(status=str(starter["status"]), returned=str(starter.get("returned", "")),
+                                            outputs=_outputs_from_json(fn, starter.get("outputs", {})))
+                if "unregularized" in entry:
+                    found.unregularized = _outputs_from_json(fn, entry["unregularized"])
+            except (KeyError, TypeError, ValueError, AttributeError):
+                pass                     # an unreadable record names nothing, as no record does
             out.setdefault(fname, {})[case_id] = found
     return out

@@ -201,9 +201,10 @@ def compositions(catalogue: Catalogue) -> list[Mistake]:
 
 class MistakeOutputs:
     """What each mistake returns on a case ({output name: tree}), or what it raised (Raised): run from
-    the catalogue, or read from the handout. With the reference, also what the diagnosis compares a
-    wrong answer with beyond the catalogue: every two mistakes at once (`compositions`), the handout's
-    starter code (`starter`), and the reference without its regularization term (`unregularized`)."""
+    the catalogue, or read from the handout. Also what the diagnosis compares a wrong answer with
+    beyond the catalogue: the handout's starter code (`starter`) and the reference without its
+    regularization term (`unregularized`), run or read from the handout; and with the reference,
+    every two mistakes at once (`compositions`: too many to ship in a handout)."""
 
     def __init__(self, spec: AssignmentSpec, public_file: dict | None = None):
         self.spec = spec
@@ -232,7 +233,8 @@ class MistakeOutputs:
         """(name, sentence, outputs) for each mistake touching fn: its outputs ({output name: tree}),
         what it raised (Raised), or None when it matches nothing."""
         if not self.catalogue.mistakes:
-            return list(self._public.get(fn.name, {}).get(case.case_id, []))
+            recorded = self._recorded(fn, case)
+            return list(recorded.mistakes) if recorded is not None else []
         return [(m.name, m.sentence, self.outputs(m, fn, case)) for m in self.catalogue.touching(fn.name)]
 
     def composed(self, fn: FunctionSpec, case: Case) -> list[tuple[Mistake, dict | Raised | None]]:
@@ -244,19 +246,27 @@ class MistakeOutputs:
         return [self.outputs(self._by_name[p], fn, case) for p in pair.parts]
 
     def starter(self, fn: FunctionSpec, case: Case) -> Outcome | None:
-        """What the handout's starter code (its TODOs left as `pass`) comes to on this case; None
-        without the reference."""
+        """What the handout's starter code (its TODOs left as `pass`) comes to on this case: run from
+        the reference, or as the handout records it for a public case; else None."""
         if self.spec.reference_dir is None:
-            return None
+            recorded = self._recorded(fn, case)
+            return recorded.starter if recorded is not None else None
         return self._outcome(STARTER, fn, case)
 
     def unregularized(self, fn: FunctionSpec, case: Case) -> dict | None:
         """The reference's outputs with the function's regularization argument set to 0, when it has
-        one and the case's is not 0 already; else None."""
-        if self.spec.reference_dir is None or not _regularized(fn, case):
+        one and the case's is not 0 already (run, or as the handout records them); else None."""
+        if not _regularized(fn, case):
             return None
+        if self.spec.reference_dir is None:
+            recorded = self._recorded(fn, case)
+            return recorded.unregularized if recorded is not None else None
         outcome = self._outcome(UNREGULARIZED, fn, case)
         return outcome.outputs if outcome is not None and outcome.ok else None
+
+    def _recorded(self, fn: FunctionSpec, case: Case):
+        """What the handout records of this public case (handout.PublicVariants), or None."""
+        return self._public.get(fn.name, {}).get(case.case_id)
 
     def prime(self, cases, workers=()) -> None:
         """Compute the variants' outputs on `cases` [(FunctionSpec, Case)] now rather than when first
