@@ -13,12 +13,8 @@ from __future__ import annotations
 
 import argparse
 import os
-import tempfile
 
 from grader.run import harness, protocol, sandbox, supervise
-
-_BINARY = getattr(os, "O_BINARY", 0)    # Windows: no newline translation in the capture file
-
 
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser()
@@ -65,21 +61,12 @@ def _read_stdin():
 
 
 def _confine(policy: sandbox.Policy, capture_path: str) -> int:
-    """Everything of a forked child's process layer that this platform has, but the limits: stdin
-    from the null device, printed output into the capture file, the child's own environment and
-    its scratch folder as working directory. Returns a descriptor to read the capture file back."""
-    devnull = os.open(os.devnull, os.O_RDONLY)
-    os.dup2(devnull, 0)
-    out = os.open(capture_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | _BINARY, 0o600)
-    os.dup2(out, 1)
-    os.dup2(out, 2)
-    os.close(out)
-    os.close(devnull)
-    os.environ.clear()
-    os.environ.update(sandbox.child_environment(policy.scratch))
-    tempfile.tempdir = None          # tempfile now uses TMPDIR, the scratch folder
+    """Everything of a forked child's process layer that this platform has, but the limits
+    (`sandbox.redirect_and_scrub`, and the scratch folder as working directory). Returns a
+    descriptor to read the capture file back."""
+    sandbox.redirect_and_scrub(policy, capture_path)
     os.chdir(policy.scratch)
-    return os.open(capture_path, os.O_RDONLY | _BINARY)
+    return os.open(capture_path, os.O_RDONLY | sandbox.O_BINARY)
 
 
 if __name__ == "__main__":

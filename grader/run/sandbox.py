@@ -171,15 +171,8 @@ def portable_warning(limits: tuple) -> str:
 def apply_in_child(policy: Policy, layers: tuple, capture_path: str, keep_fds: tuple) -> None:
     """Confine the calling (freshly forked, single-threaded) process. Raises if a layer fails."""
     os.setsid()
-    devnull = os.open(os.devnull, os.O_RDONLY)
-    os.dup2(devnull, 0)
-    out = os.open(capture_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-    os.dup2(out, 1)
-    os.dup2(out, 2)
+    redirect_and_scrub(policy, capture_path)
     _close_fds_except(keep_fds)
-    os.environ.clear()
-    os.environ.update(child_environment(policy.scratch))
-    tempfile.tempdir = None          # forget the zygote's cached /tmp: tempfile now uses TMPDIR, the scratch folder
     set_limits(policy, LIMITS)
     if "namespaces" in layers:
         enter_namespaces(policy)
@@ -191,6 +184,26 @@ def apply_in_child(policy: Policy, layers: tuple, capture_path: str, keep_fds: t
         apply_landlock(policy)
     if "seccomp" in layers:
         apply_seccomp()
+
+
+O_BINARY = getattr(os, "O_BINARY", 0)    # Windows: no newline translation in the capture file
+
+
+def redirect_and_scrub(policy: Policy, capture_path: str) -> None:
+    """What every child does before student code runs, forked or started afresh, on any platform:
+    stdin from the null device, its printed output into the capture file, and an environment of
+    its own (tempfile forgets its parent's folder: it now uses TMPDIR, the scratch folder)."""
+    devnull = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(devnull, 0)
+    out = os.open(capture_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | O_BINARY, 0o600)
+    os.dup2(out, 1)
+    os.dup2(out, 2)
+    for fd in (devnull, out):
+        if fd > 2:
+            os.close(fd)
+    os.environ.clear()
+    os.environ.update(child_environment(policy.scratch))
+    tempfile.tempdir = None
 
 
 _PR_CAPBSET_DROP, _PR_SET_SECUREBITS, _PR_CAP_AMBIENT, _PR_CAP_AMBIENT_CLEAR_ALL = 24, 28, 47, 4

@@ -64,8 +64,31 @@ class Reply:
     sandbox_warning: str = ""                             # empty in the strong mode
 
 
-class _Closing:
-    """A worker is a context manager: `with start_worker(...) as worker:` closes it at the end."""
+class _Supervising:
+    """What both workers share: a job's calls run by supervise.run_job from this process, in the
+    children a worker starts, and the worker a context manager (`with start_worker(...) as worker:`
+    closes it at the end)."""
+
+    _next_job: int
+    _jobs_dir: str
+
+    def _supervised(self, job: dict, inputs: list, start_child, info: dict, measure: bool) -> Reply:
+        """Run one job's calls in the children `start_child` starts and collect what they sent back."""
+        job = {**job, "type": "job", "job": self._next_job}
+        self._next_job += 1
+        reply, reader = Reply(), protocol.FrameReader()
+
+        def emit(data: bytes) -> None:
+            for payload in reader.feed(data):
+                _add(reply, payload)
+
+        try:
+            supervise.run_job(job, inputs, emit, start_child, info, measure=measure, root=self._jobs_dir)
+        except protocol.ProtocolError as e:              # a frame over the size limit: the reply is lost
+            raise WorkerError(f"the worker's reply could not be read ({e})") from None
+        except OSError as e:                             # the job's folder could not be made, say
+            raise WorkerError(f"the worker could not run the job ({e})") from None
+        return reply
 
     def __enter__(self):
         return self
@@ -74,7 +97,7 @@ class _Closing:
         self.close()
 
 
-class Worker(_Closing):
+class Worker(_Supervising):
     """A zygote process for one framework; restarted for the next job if it died.
 
     `layers` chooses sandbox layers (see sandbox.LAYERS); each is used only where it works.
@@ -113,26 +136,15 @@ class Worker(_Closing):
         if self._proc.poll() is not None:          # killed during an earlier job: start afresh
             self.close()
             self._start()
-        job = {**job, "type": "job", "job": self._next_job}
-        self._next_job += 1
         if self._info is None:
             self._info = self._ask(None, timeout=job["limits"]["import_timeout"] + 60 + STALL_SLACK)
-        reply, reader = Reply(), protocol.FrameReader()
-
-        def emit(data: bytes) -> None:
-            for payload in reader.feed(data):
-                _add(reply, payload)
-
         job_file = _JobFile()
         try:
-            supervise.run_job(job, inputs, emit, lambda *how: self._fork(job_file, *how),
-                              {"sandbox": self._info["sandbox"], "sandbox_warning": self._info["sandbox_warning"]},
-                              measure=bool(self._info["measure"]), root=self._jobs_dir)
-        except protocol.ProtocolError as e:              # a frame over the size limit: the reply is lost
-            raise WorkerError(f"the worker's reply could not be read ({e})") from None
+            return self._supervised(job, inputs, lambda *how: self._fork(job_file, *how),
+                                    {"sandbox": self._info["sandbox"], "sandbox_warning": self._info["sandbox_warning"]},
+                                    measure=bool(self._info["measure"]))
         finally:
             job_file.close()
-        return reply
 
     def _fork(self, job_file: "_JobFile", job: dict, inputs: list, start: int, skip: set, scratch: str,
               capture_path: str) -> "_Child":
@@ -285,7 +297,7 @@ def _drain(fd: int, most: int = 4 << 20) -> tuple[bytes, str]:
     return b"".join(chunks), "more"
 
 
-class PortableWorker(_Closing):
+class PortableWorker(_Supervising):
     """A worker for one framework where the zygote cannot run: each child a fresh interpreter
     (grader/run/portable.py), run by the case loop the zygote uses (supervise.py) from this process.
 
@@ -313,9 +325,6 @@ class PortableWorker(_Closing):
 
     def run(self, job: dict, inputs: list) -> Reply:
         """Run one job's calls, each child a fresh interpreter; its reply as the zygote's would be."""
-        job = {**job, "type": "job", "job": self._next_job}
-        self._next_job += 1
-        reply, reader = Reply(), protocol.FrameReader()
         encoded: list[bytes] = []               # the job's frame, made once for all its children
 
         def start_child(job: dict, inputs: list, start: int, skip: set, scratch: str, capture_path: str):
@@ -326,15 +335,7 @@ class PortableWorker(_Closing):
                                                       "scratch": scratch, "capture": capture_path}))
             return child
 
-        def emit(data: bytes) -> None:
-            for payload in reader.feed(data):
-                _add(reply, payload)
-
-        try:
-            supervise.run_job(job, inputs, emit, start_child, self._info, measure=True, root=self._jobs_dir)
-        except OSError as e:                   # the job's folder could not be made, say
-            raise WorkerError(f"the worker could not run the job ({e})") from None
-        return reply
+        return self._supervised(job, inputs, start_child, self._info, measure=True)
 
     def close(self) -> None:
         self._spare.kill()
