@@ -297,9 +297,11 @@ def _grade(args) -> int:
         if args.shard:
             raise _UserError("--similarity compares the whole class: run it without --shard "
                              "(or `grader similarity` on the submissions)")
-        for folder in args.corpus:
-            if not folder.is_dir():
-                raise _UserError(f"--corpus {folder}: " + ("not a folder" if folder.exists() else "no such folder"))
+        from grader.similarity import CorpusError, check_corpus
+        try:
+            check_corpus(args.corpus)          # before the class is graded, not after
+        except CorpusError as e:
+            raise _UserError(str(e)) from None
     if _worker_kind(None) == "portable" and not args.scheduler:
         from grader.run.worker import zygote_unavailable
         why = zygote_unavailable()

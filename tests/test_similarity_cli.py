@@ -121,6 +121,13 @@ def test_bad_input_is_one_line_naming_it_and_exit_2(course, args, message):
     assert "Traceback" not in done.stderr and not (course / "out").exists()
 
 
+def test_grade_with_a_corpus_that_is_not_a_folder_stops_before_grading_anyone(course):
+    done = grader("grade", "class", "-a", ASSIGNMENT, "--out", "out", "--similarity", "--corpus", "nowhere", cwd=course)
+    assert done.returncode == 2
+    assert done.stderr.startswith("grader: error: --corpus nowhere: no such folder")
+    assert "Traceback" not in done.stderr and not (course / "out").exists()
+
+
 def test_grade_with_similarity_adds_the_section_to_report_html_and_no_grade_changes(course):
     shutil.rmtree(course / "class" / "max")                   # grading it is test_batch's business
     plain = grader("grade", str(course / "class"), "-a", "linear_classifier", "--out", str(course / "plain"),

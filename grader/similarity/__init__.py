@@ -15,10 +15,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from grader.similarity.compare import Pair, Settings, Side, Source, Stats, compare_function
-from grader.similarity.sources import CorpusError, corpus_units, handout_units, student_units
+from grader.similarity.sources import CorpusError, check_corpus, corpus_units, handout_units, student_units
 from grader.spec import AssignmentSpec
 
-__all__ = ["CorpusError", "Pair", "Settings", "Side", "SimilarityReport", "Source", "find_similar"]
+__all__ = ["CorpusError", "Pair", "Settings", "Side", "SimilarityReport", "Source", "check_corpus", "find_similar"]
 
 
 @dataclass

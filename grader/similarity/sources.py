@@ -69,16 +69,22 @@ def student_units(spec: AssignmentSpec, folder: Path) -> tuple[dict, list]:
     return units, problems
 
 
+def check_corpus(folders: list) -> None:
+    """A CorpusError for a --corpus that is not a folder (said before anything is read or graded)."""
+    for folder in map(Path, folders):
+        if not folder.is_dir():
+            raise CorpusError(f"--corpus {folder}: " + ("not a folder" if folder.exists() else "no such folder"))
+
+
 def corpus_units(spec: AssignmentSpec, folders: list) -> tuple[list, list, int]:
     """(Source, Unit) of every graded function found in the .py and .ipynb files under `folders`
     (recursively), the files that could not be read, and how many files were read."""
     entries: list = []
     problems: list = []
     count = 0
+    check_corpus(folders)
     for folder in folders:
         folder = Path(folder)
-        if not folder.is_dir():
-            raise CorpusError(f"--corpus {folder}: " + ("not a folder" if folder.exists() else "no such folder"))
         files = sorted(p for p in folder.rglob("*") if p.suffix in CORPUS_SUFFIXES and p.is_file()
                        and not any(part.startswith(".") or part == "__pycache__" for part in p.relative_to(folder).parts))
         for path in files:
