@@ -150,17 +150,25 @@ def handout_check(tmp_path, name: str, source: str):
     return {fn["name"]: fn["cases"] for fn in json.loads(report.read_text())["functions"]}
 
 
+LOPEZ = REPO / "tests" / "similarity" / "independent" / "linear_classifier" / "lopez" / "linear_classifier.py"
+
+
 @pytest.mark.slow
-def test_a_self_check_from_the_handout_names_a_regularization_factor_and_unwritten_outputs(tmp_path):
+@pytest.mark.parametrize("path, reg_grad, softmax_grad", [
+    (REFERENCE, "    dW = X.t().mm(coeff) / num_train + 2 * reg * W\n",
+     "    dscores = log_probs.exp()                          # probabilities, (N, C)\n    dscores[rows, y] -= 1\n"
+     "    dW = X.t().mm(dscores) / num_train + 2 * reg * W\n"),
+    (LOPEZ, "    return reg * (W ** 2).sum(), 2 * reg * W\n",      # written apart from the reference: one helper for the term
+     "    dW = X.T @ (probs - target) / count + grad\n"),
+], ids=["reference", "independent"])
+def test_a_self_check_from_the_handout_names_a_regularization_factor_and_unwritten_outputs(tmp_path, path, reg_grad,
+                                                                                          softmax_grad):
     """The handout records the starter code's and the unregularized reference's outputs on the public
     cases, so a student's self-check names these as the instructor's check does, without the reference."""
-    source = REFERENCE.read_text()
-    reg_only = source.replace("    dW = X.t().mm(coeff) / num_train + 2 * reg * W\n", "    dW = X.t().mm(coeff) / num_train + 3 * reg * W\n")
-    assert reg_only != source
-    loss_only = source.replace(
-        "    dscores = log_probs.exp()                          # probabilities, (N, C)\n    dscores[rows, y] -= 1\n"
-        "    dW = X.t().mm(dscores) / num_train + 2 * reg * W\n", "")
-    assert loss_only != source
+    source = path.read_text()
+    reg_only = source.replace(reg_grad, reg_grad.replace("2 * reg * W", "3 * reg * W"))
+    loss_only = source.replace(softmax_grad, "")
+    assert source != reg_only and source != loss_only
     cases = handout_check(tmp_path, "reg", reg_only)
     assert cases["svm_loss_vectorized"][0]["diagnosis"].startswith("Only the regularization term (weighed by `reg`) is off")
     assert "`dW` has 1.5 times the regularization term's gradient" in cases["svm_loss_vectorized"][0]["diagnosis"]
