@@ -380,6 +380,35 @@ def test_one_worker_reuses_a_batchs_inputs_and_never_stale_ones(tmp_path):
     assert all(c.status == "failed" and "changed its input x in place" in c.message for c in mutated)
 
 
+@pytest.mark.linux
+def test_a_batchs_calls_go_to_the_zygote_once_and_later_job_files_carry_only_the_rest(tmp_path, monkeypatch):
+    """The second job with the same calls loads them (and their inputs) into the zygote; from then on
+    a job's file holds no calls and no arrays, and the children still grade every case."""
+    from grader.grade import Prepared
+    from grader.run import protocol
+    from grader.run.worker import Worker
+    spec = make_assignment(tmp_path)
+    folder = tmp_path / "ada"
+    folder.mkdir()
+    (folder / "tiny.py").write_text(REFERENCE)
+    prepared = Prepared(spec, hidden=False)
+    frames, encode = [], protocol.encode
+
+    def spy(header, arrays=()):
+        if header.get("type") == "job" or "calls" in header:
+            frames.append(("calls" in header, len(arrays)))
+        return encode(header, arrays)
+
+    monkeypatch.setattr(protocol, "encode", spy)
+    with Worker("numpy") as worker:
+        results = [grade_submission(spec, folder, worker=worker, prepared=prepared) for _ in range(3)]
+    assert [r.earned for r in results] == [5, 5, 5] and all(r.all_passed for r in results)
+    arrays = len(prepared.inputs)
+    assert arrays > 0
+    # job 1 whole; the load (calls and arrays, no job type); jobs 2 and 3 without either
+    assert frames == [(True, arrays), (True, arrays), (False, 0), (False, 0)]
+
+
 @pytest.mark.slow
 @pytest.mark.linux
 def test_zygote_backs_its_heap_with_huge_pages_where_the_kernel_can(tmp_path):

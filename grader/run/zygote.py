@@ -5,17 +5,21 @@ Started by `worker.Worker` as `python -I -c "...zygote.main(...)" --control FD [
 imports student code itself and never runs a torch operation, so that forked children do not
 inherit a started thread pool (fork after a parallel torch op can deadlock the child).
 
-Nor does it ever read a job, a submission or a result: the grader's process runs the case loop
+Nor does it ever read a submission or a result: the grader's process runs the case loop
 (supervise.py) and talks to each child directly. On the control socket FD, this process gets two
 kinds of request, each a line of JSON:
 
 - `fork`, with two descriptors: the job (a file holding its frame) and the write end of a pipe for
   the child's frames. It forks a child, which confines itself (`sandbox.apply_in_child`), reads its
   job from that file and runs `harness.run`; it answers with the child's pid.
+- `load`, with one descriptor: a file holding the calls and inputs that a batch's jobs share. It
+  decodes them once, and a `fork` that says `loaded` gives them to its child, whose job file then
+  holds only the rest (the submission's files): a child no longer decodes 40 cases' arguments.
 - `end`, with a pid: it kills that child's whole process group and reaps it.
 
 So a child's memory holds nothing of any other job (another student's answers, the reference's
-outputs): it was forked from a process that never saw one. The socket's end is the grader's end.
+outputs): it was forked from a process that never saw one. What a `load` brings is the cases'
+arguments, which every child of the batch runs anyway. The socket's end is the grader's end.
 """
 from __future__ import annotations
 
@@ -31,6 +35,7 @@ import sys
 from grader.run import harness, protocol, sandbox, supervise
 
 _LAYERS: tuple = ()                  # the sandbox layers in use, from the probe at start-up
+_LOADED: tuple = ([], [])            # the calls and inputs of a `load` request, for the jobs that say `loaded`
 
 
 def main(argv=None) -> None:
@@ -74,6 +79,9 @@ def main(argv=None) -> None:
                 huge_pages()
             forks += 1
             _answer(control, {"pid": _fork_child(control, request, *fds)})
+        elif request.get("do") == "load" and len(fds) == 1:
+            _load(fds[0])
+            _answer(control, {"loaded": True})
         elif request.get("do") == "end":
             _kill_and_reap(int(request["pid"]))
             _answer(control, {"ended": True})
@@ -137,6 +145,16 @@ _HUGE_PAGE = 2 << 20
 _MADV_COLLAPSE = 25
 
 
+def _load(fd: int) -> None:
+    """Decode the calls and inputs that a batch's jobs share (a frame in the file open on fd), once:
+    every child forked after this inherits them, decoded."""
+    global _LOADED
+    header, inputs = protocol.decode(_read_file(fd)[4:])
+    _LOADED = (header["calls"], inputs)
+    gc.collect()
+    gc.freeze()                      # as at start-up: the children's collector leaves these pages alone
+
+
 def _fork_child(control: socket.socket, request: dict, job_fd: int, frames: int) -> int:
     """Fork a child that reads its job from job_fd, confines itself and runs the job's calls from
     the request's `start`, writing its frames to `frames`. The child's pid."""
@@ -147,6 +165,8 @@ def _fork_child(control: socket.socket, request: dict, job_fd: int, frames: int)
         control.close()
         job, inputs = protocol.decode(_read_file(job_fd)[4:])          # the frame without its length
         os.close(job_fd)
+        if request.get("loaded"):
+            job["calls"], inputs = _LOADED
         scratch, capture_path = request["scratch"], request["capture"]
         start, skip = int(request["start"]), set(request["skip"])
         policy = supervise.child_policy(job, scratch)
