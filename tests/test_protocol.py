@@ -91,3 +91,18 @@ def test_text_from_student_code_is_decoded_printable(text, shown):
     header, _ = decode(frame[4:], printable=True)
     assert header["error"]["message"] == header["stdout"] == shown
     assert decode(frame[4:])[0]["stdout"] == text           # the zygote reads the grader's frames as sent
+
+
+def test_the_case_loop_reads_a_childs_frame_once_and_a_lying_one_becomes_that_cases_invalid_result():
+    """supervise reads each frame of a child once, strings made printable; a result whose arrays
+    do not describe its bytes keeps its type and index and is `invalid` (its case's crash); a
+    header that cannot be read is a ProtocolError (the child's crash)."""
+    from grader.run.supervise import _read
+    good = encode({"type": "result", "index": 3, "stdout": "a\x1b[2Jb"}, [np.arange(3.0)])
+    header, arrays = _read(good[4:])
+    assert header["index"] == 3 and "\x1b" not in header["stdout"] and arrays[0].tolist() == [0.0, 1.0, 2.0]
+    head = b'{"type":"result","index":5,"arrays":[{"dtype":"<f8","shape":[9],"offset":0,"nbytes":72}]}'
+    header, arrays = _read(struct.pack("<I", len(head)) + head + b"\0" * 8)
+    assert header == {"type": "result", "index": 5, "status": "invalid"} and arrays == []
+    with pytest.raises(ProtocolError):
+        _read(struct.pack("<I", 99) + b"{}")

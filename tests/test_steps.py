@@ -96,6 +96,21 @@ def test_values_handed_on_between_steps_never_leave_unless_named():
     assert "secret" not in str(header)                    # the cache stayed in the child
 
 
+def test_rng_is_a_generator_from_the_cases_seed_and_a_module_name_rng_is_not_shadowed_by_it():
+    """`rng` in a step draws what np.random.default_rng(the case's seed) draws, afresh in every call;
+    a name of the module (or an argument) called rng wins, as every other name does."""
+    m = types.ModuleType("m")
+    m.f = lambda g: g.standard_normal(3)
+    expected = np.random.default_rng(7).standard_normal(3)
+    for _ in range(2):
+        header, arrays = run(["out = f(rng)"], module=m)
+        np.testing.assert_array_equal(values.decode(header["values"][0], arrays).array, expected)
+    m.rng = np.random.default_rng(99)
+    header, arrays = run(["out = f(rng)"], module=m)
+    np.testing.assert_array_equal(values.decode(header["values"][0], arrays).array,
+                                  np.random.default_rng(99).standard_normal(3))
+
+
 def test_a_failing_step_is_reported_with_its_index_and_the_exception():
     m = types.ModuleType("m")
     m.fwd = lambda x: 1 / 0

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import ast
 import contextlib
+import functools
 import threading
 from dataclasses import dataclass
 
@@ -148,9 +149,8 @@ class Span:
 def function_span(source: str, name: str) -> Span | None:
     """The whole definition of a function or method (`svm_loss`, `Linear.backward`), decorators
     included, or None when the source has none (or does not parse)."""
-    try:
-        tree = ast.parse(source)
-    except (SyntaxError, ValueError):
+    tree = _parsed(source)
+    if tree is None:
         return None
     body, node = tree.body, None
     for part in name.split("."):
@@ -164,6 +164,16 @@ def function_span(source: str, name: str) -> Span | None:
     start = sum(len(line) for line in lines[:first])
     end = sum(len(line) for line in lines[:node.end_lineno])
     return Span(source, start, end)
+
+
+@functools.lru_cache(maxsize=64)
+def _parsed(source: str) -> ast.Module | None:
+    """The source's syntax tree (read, never changed), or None: the catalogue's many mistakes and
+    pairs of mistakes edit the same few reference files."""
+    try:
+        return ast.parse(source)
+    except (SyntaxError, ValueError):
+        return None
 
 
 def variant_source(source: str, mistake: Mistake, filename: str = "reference") -> str:

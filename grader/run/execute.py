@@ -66,9 +66,8 @@ def run_call(call: dict, inputs: list, ctx: Context) -> tuple[dict, list]:
     env: dict = dict(call.get("dims") or {})
     for name, node in call["args"]:
         env[name] = values.build(node, inputs, ctx.torch, made, (name,))
-    builtins = {"torch": ctx.torch, "np": np, "numpy": np, "rng": np.random.default_rng(seed),
-                "seed": lambda n: _reseed(int(n), ctx.torch),
-                "modules": types.SimpleNamespace(**ctx.modules)}
+    builtins = _Builtins(seed, {"torch": ctx.torch, "np": np, "numpy": np, "seed": lambda n: _reseed(int(n), ctx.torch),
+                                "modules": types.SimpleNamespace(**ctx.modules)})
     track = "no_input_mutation" in call.get("checks", ())
     changed: dict = {}                                 # input path -> step that changed it
     duration = 0.0
@@ -97,6 +96,25 @@ def run_call(call: dict, inputs: list, ctx: Context) -> tuple[dict, list]:
     if track:
         header["changed"] = [[list(path), k] for path, k in changed.items()]
     return header, arrays
+
+
+class _Builtins(dict):
+    """The step language's builtins (spec/steps.py's BUILTINS). `rng`, a generator started from the
+    case's seed, is made when a step first uses it: most calls never draw from it, and making one
+    costs as much as the rest of a call's set-up."""
+
+    def __init__(self, seed: int, names: dict):
+        super().__init__(names)
+        self._seed = seed
+
+    def __contains__(self, name) -> bool:
+        return name == "rng" or dict.__contains__(self, name)
+
+    def __missing__(self, name):
+        if name != "rng":
+            raise KeyError(name)
+        self["rng"] = rng = np.random.default_rng(self._seed)
+        return rng
 
 
 def _run_step(step: dict, env: dict, call: dict, ctx: Context, builtins: dict) -> float:

@@ -116,11 +116,6 @@ def _array(meta, blob) -> np.ndarray:
     return np.frombuffer(blob[offset:offset + nbytes], dtype=dtype).reshape(shape).copy()
 
 
-def frame(payload: bytes) -> bytes:
-    """A payload with its length prefix again, as `encode` makes it (for relaying a frame unchanged)."""
-    return struct.pack("<I", len(payload)) + payload
-
-
 def peek(payload: bytes) -> dict:
     """A frame's header alone, without building its arrays."""
     return _header(payload)[0]

@@ -1,10 +1,10 @@
 """A job's calls, run in children and timed case by case: the loop both workers share.
 
-    >>> run_job(job, inputs, emit, start_child, {"sandbox": "...", "sandbox_warning": ""}, measure=True)
+    >>> run_job(job, inputs, deliver, start_child, {"sandbox": "...", "sandbox_warning": ""}, measure=True)
 
 The zygote forks its children (zygote.py), the portable worker starts a fresh interpreter for each
 (worker.PortableWorker); everything else is here, once: the job's folder, the deadlines (the import's,
-then each case's from the end of the one before), reading the child's frames, relaying its results,
+then each case's from the end of the one before), reading the child's frames, delivering its results,
 `timeout` and `crashed` for the case a child was on when it was killed or died, a fresh child for the
 cases after it, skipping a function after its time-outs, and the disk cap where no tmpfs holds it.
 
@@ -19,7 +19,9 @@ its printed output going to `capture_path`, and offers
   `timeout`), so that a case's time limit starts on time without looks every few milliseconds;
 - `kill()`: kill it and everything it started, and reap it.
 
-`emit(bytes)` receives the frames to send to the grader, each with its length prefix.
+`deliver(header, arrays)` receives the job's reply frame by frame, decoded once here: the child's
+(every string in them made printable: see protocol.printable_text) and the ones this loop writes
+(a time limit, a crash, the job's end).
 """
 from __future__ import annotations
 
@@ -36,7 +38,7 @@ _IMPORT = "import"                   # what a child is on before it has imported
 _SAMPLE = 0.05                       # seconds between looks at a running child's frames
 
 
-def run_job(job: dict, inputs: list, emit: Callable[[bytes], None], start_child: Callable, info: dict,
+def run_job(job: dict, inputs: list, deliver: Callable[[dict, list], None], start_child: Callable, info: dict,
             measure: bool, root: str | None = None) -> None:
     """Run every call of one job, in as few children as timeouts and crashes allow; `info` goes in
     the job's last frame (the sandbox it ran in). With `measure`, the scratch folder is measured at
@@ -54,10 +56,7 @@ def run_job(job: dict, inputs: list, emit: Callable[[bytes], None], start_child:
         job["support_dir"] = _write_support(job_dir, job.pop("support"))
 
     def forward(header: dict):
-        emit(protocol.encode({**header, "job": job["job"]}))
-
-    def relay(payload: bytes):
-        emit(protocol.frame(payload))
+        deliver({**header, "job": job["job"]}, [])
 
     try:
         start = 0
@@ -67,7 +66,7 @@ def run_job(job: dict, inputs: list, emit: Callable[[bytes], None], start_child:
                 continue
             child = start_child(job, inputs, start, skip, scratch, os.path.join(job_dir, f"output-{start}.txt"))
             try:
-                outcome, current, step, why = _watch(child, job, start, skip, relay, done, imported, scratch, measure)
+                outcome, current, step, why = _watch(child, job, start, skip, deliver, done, imported, scratch, measure)
             finally:
                 child.kill()
                 _empty(scratch)
@@ -136,7 +135,7 @@ def remove_tree(path: str) -> None:
     shutil.rmtree(path, ignore_errors=True)
 
 
-def _watch(child, job, start, skip, relay, done, imported, scratch, measure):
+def _watch(child, job, start, skip, deliver, done, imported, scratch, measure):
     """Relay one child's frames until it is done, dies, hangs or writes too much. Returns (outcome,
     index it was on, the step of that call it had reached: 0 unless a chain said it went further,
     {"error": why it was stopped} or {})."""
@@ -159,11 +158,11 @@ def _watch(child, job, start, skip, relay, done, imported, scratch, measure):
         data, ended = child.look(wait if child.wakes_on_frames and not measure else min(wait, sample))
         try:
             for payload in reader.feed(data):
-                header = protocol.peek(payload)      # relayed unchanged: no need to build its arrays
+                header, arrays = _read(payload)
                 kind = header.get("type")
                 if kind == "imported" and current == _IMPORT:
                     if not imported:
-                        relay(payload)
+                        deliver(header, arrays)
                     current = _pending_from(job, skip, start)
                     deadline = time.monotonic() + lim["case_timeout"]
                 elif kind == "step":
@@ -173,7 +172,7 @@ def _watch(child, job, start, skip, relay, done, imported, scratch, measure):
                     index = int(header["index"])
                     if index != current or index in done:
                         raise protocol.ProtocolError("result out of order")
-                    relay(payload)
+                    deliver(header, arrays)
                     done.add(index)
                     current = _pending_from(job, skip, index + 1)
                     step = 0
@@ -193,6 +192,17 @@ def _watch(child, job, start, skip, relay, done, imported, scratch, measure):
     if current is None:             # every call has its result: what the child did after does not matter
         outcome = "done"
     return outcome, current, step, why
+
+
+def _read(payload: bytes) -> tuple[dict, list]:
+    """A child's frame, its strings made printable. A frame whose arrays do not describe its bytes (the
+    child can write anything into its pipe) keeps its type and index and says status `invalid`: that
+    result is its case's crash, and the job goes on. A header that cannot be read raises ProtocolError."""
+    try:
+        return protocol.decode(payload, printable=True)
+    except protocol.ProtocolError:
+        header = protocol.peek(payload)
+        return {"type": header.get("type"), "index": header.get("index"), "status": "invalid"}, []
 
 
 def _empty(scratch: str) -> None:

@@ -76,16 +76,10 @@ class _Supervising:
         """Run one job's calls in the children `start_child` starts and collect what they sent back."""
         job = {**job, "type": "job", "job": self._next_job}
         self._next_job += 1
-        reply, reader = Reply(), protocol.FrameReader()
-
-        def emit(data: bytes) -> None:
-            for payload in reader.feed(data):
-                _add(reply, payload)
-
+        reply = Reply()
         try:
-            supervise.run_job(job, inputs, emit, start_child, info, measure=measure, root=self._jobs_dir)
-        except protocol.ProtocolError as e:              # a frame over the size limit: the reply is lost
-            raise WorkerError(f"the worker's reply could not be read ({e})") from None
+            supervise.run_job(job, inputs, lambda header, arrays: _add(reply, header, arrays), start_child, info,
+                              measure=measure, root=self._jobs_dir)
         except OSError as e:                             # the job's folder could not be made, say
             raise WorkerError(f"the worker could not run the job ({e})") from None
         return reply
@@ -498,18 +492,19 @@ def _exit_message(proc: subprocess.Popen, stderr) -> str:
     return f"the worker process exited with code {code}" + (f": {tail}" if tail else "")
 
 
-def _add(reply: Reply, payload: bytes) -> bool:
-    """Put one relayed frame into the reply; True for the job's last frame."""
-    kind, header, arrays = _read_frame(payload)
+def _add(reply: Reply, header: dict, arrays: list) -> None:
+    """Put one frame of the job's reply into the reply; a frame of no known kind, or a result that
+    names no case, is ignored."""
+    kind = header.get("type")
     if kind == "imported":
         reply.imported = header
     elif kind == "result":
-        reply.results[header["index"]] = (header, arrays)
+        index = header.get("index")
+        if isinstance(index, int) and not isinstance(index, bool):
+            reply.results[index] = (header, arrays)
     elif kind == "job_done":
         reply.sandbox = str(header.get("sandbox", ""))
         reply.sandbox_warning = str(header.get("sandbox_warning", ""))
-        return True
-    return False
 
 
 AnyWorker = Union[Worker, PortableWorker]
@@ -554,27 +549,6 @@ def start_worker(framework: str = "numpy", layers: tuple | None = None, protect_
     if worker_kind(kind) == "portable":
         return PortableWorker(framework, protect_caller=protect_caller)
     return Worker(framework, layers=layers, protect_caller=protect_caller)
-
-
-def _read_frame(payload: bytes) -> tuple[str, dict, list]:
-    """(kind, header, arrays) of one relayed frame. supervise.run_job relays a child's result frames
-    after reading their headers only, so their arrays may not describe the bytes (the student's process can
-    write anything into its pipe): such a result is status "invalid", that case's crash, and the
-    job goes on; a frame of no known kind is ignored."""
-    try:
-        header, arrays = protocol.decode(payload, printable=True)
-    except protocol.ProtocolError:
-        try:
-            header, arrays = protocol.peek(payload), []
-        except protocol.ProtocolError:
-            return "", {}, []
-        header = {"type": header.get("type"), "index": header.get("index"), "status": "invalid"}
-    kind = header.get("type")
-    if kind == "result":
-        index = header.get("index")
-        if not isinstance(index, int) or isinstance(index, bool):
-            return "", {}, []
-    return str(kind or ""), header, arrays
 
 
 def on_workers(workers: list, fn, items):

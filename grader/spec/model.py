@@ -1,6 +1,8 @@
 """The spec as data: what an assignment declares, validated (load.py makes it from YAML)."""
 from __future__ import annotations
 
+import functools
+
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -70,8 +72,8 @@ class OutputSpec:
     compare: bool = True             # false: returned for the properties only, never compared with the reference
     setup: str = ""                  # the other graded function whose step binds it (its failure blocks the case)
 
-    @property
-    def path(self) -> tuple:
+    @functools.cached_property
+    def path(self) -> tuple:         # asked for every output of every case judged: worked out once
         return tuple(int(p) if p.isdigit() else p for p in self.name.split("."))
 
     @property
