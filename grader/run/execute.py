@@ -285,11 +285,9 @@ def _view(v, torch) -> np.ndarray | None:
 
 
 def _same(now: np.ndarray | None, original: np.ndarray) -> bool:
-    """Bit for bit the same array. Compared as raw bytes (memcmp, no copy where both are contiguous):
-    student code may have replaced numpy's functions (np.array_equal = lambda *a: True), not these."""
+    """Bit for bit the same array. Compared as bytes (copies, then memcmp: a memoryview compares
+    item by item, ten times slower on a case's arrays): student code may have replaced numpy's
+    functions (np.array_equal = lambda *a: True), not the methods of its built-in types."""
     if now is None or now.dtype != original.dtype or now.shape != original.shape:
         return False
-    try:
-        return memoryview(now).cast("B") == memoryview(original).cast("B")
-    except (TypeError, ValueError, BufferError):          # not contiguous: compare copies
-        return now.tobytes() == original.tobytes()
+    return now.tobytes() == original.tobytes()

@@ -40,6 +40,7 @@ import os
 import platform
 import site
 import socket
+import stat
 import sys
 import tempfile
 from dataclasses import dataclass
@@ -378,9 +379,25 @@ def landlock_abi() -> int:
 
 def readable_roots() -> list[str]:
     """Folders a child may read: the system's and Python's, and its own /proc entry (not other processes')."""
-    roots = ["/usr", "/lib", "/lib64", "/lib32", "/bin", "/sbin", "/etc", f"/proc/{os.getpid()}", "/sys/devices/system/cpu",
+    return sorted({*_system_roots(), f"/proc/{os.getpid()}"})
+
+
+@functools.lru_cache(maxsize=None)
+def _system_roots() -> tuple:
+    """The system's and Python's folders that exist, resolved: the same for every child, so worked
+    out once in the zygote (`prepare`) rather than in each child."""
+    roots = ["/usr", "/lib", "/lib64", "/lib32", "/bin", "/sbin", "/etc", "/sys/devices/system/cpu",
              sys.prefix, sys.base_prefix, sys.exec_prefix, *site.getsitepackages()]
-    return sorted({os.path.realpath(r) for r in roots if os.path.isdir(r)})
+    return tuple(sorted({os.path.realpath(r) for r in roots if os.path.isdir(r)}))
+
+
+def prepare(layers: tuple) -> None:
+    """Work out in the zygote, once, what every child's layers need: the folders Landlock lets it
+    read and the seccomp filter. A child then only makes the system calls."""
+    if "landlock" in layers:
+        _system_roots()
+    if "seccomp" in layers:
+        _seccomp_filter()
 
 
 def apply_landlock(policy: Policy) -> None:
@@ -416,7 +433,7 @@ def apply_landlock(policy: Policy) -> None:
 def _landlock_allow(ruleset: int, path: str, access: int) -> None:
     fd = os.open(path, os.O_PATH | os.O_CLOEXEC)
     try:
-        if not os.path.isdir(path):
+        if not stat.S_ISDIR(os.fstat(fd).st_mode):
             access &= _FILE_RIGHTS
         rule = _PathBeneathAttr(allowed_access=access, parent_fd=fd)
         if _libc().syscall(_SYS_ADD_RULE, ruleset, _RULE_PATH_BENEATH, ctypes.byref(rule), 0) != 0:
@@ -509,11 +526,17 @@ def seccomp_program() -> list[tuple[int, int, int, int]]:
 def apply_seccomp() -> None:
     if not seccomp_supported():
         raise OSError(errno.ENOSYS, "seccomp filter only written for x86_64")
-    program = seccomp_program()
-    filters = (_SockFilter * len(program))(*[_SockFilter(*ins) for ins in program])
-    prog = _SockFprog(len(program), filters)
+    _, prog = _seccomp_filter()
     if _libc().prctl(_PR_SET_SECCOMP, 2, ctypes.byref(prog), 0, 0) != 0:
         raise OSError(ctypes.get_errno(), "seccomp filter refused")
+
+
+@functools.lru_cache(maxsize=None)
+def _seccomp_filter() -> tuple:
+    """The program as the kernel takes it (its instructions, kept alive with it), built once."""
+    program = seccomp_program()
+    filters = (_SockFilter * len(program))(*[_SockFilter(*ins) for ins in program])
+    return filters, _SockFprog(len(program), filters)
 
 
 # ---------------------------------------------------------------------------------------------

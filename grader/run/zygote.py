@@ -58,6 +58,7 @@ def main(argv=None) -> None:
     wanted = tuple(layer for layer in opts.layers.split(",") if layer in sandbox.LAYERS)
     global _LAYERS
     _LAYERS, abi = sandbox.probe(wanted)
+    sandbox.prepare(_LAYERS)
     # Everything imported so far is shared with every child, copy-on-write. Freezing it keeps the
     # children's garbage collector from touching (and so copying) those pages.
     gc.collect()
