@@ -52,6 +52,7 @@ def main(argv=None) -> None:
     import numpy  # noqa: F401 - imported once here, shared by every child
     import numpy.random  # noqa: F401 - numpy imports it lazily; each call seeds it (and a child may not read numpy's folder)
     import random  # noqa: F401
+    import resource  # noqa: F401 - each child sets its limits with it: imported here, not once per child (1 ms)
     if "torch" in opts.preload:
         import torch
         torch.set_num_threads(1)     # sets a number; starts no thread pool
