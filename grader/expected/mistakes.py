@@ -166,10 +166,11 @@ def function_span(source: str, name: str) -> Span | None:
     return Span(source, start, end)
 
 
-@functools.lru_cache(maxsize=64)
+@functools.lru_cache(maxsize=8)
 def _parsed(source: str) -> ast.Module | None:
     """The source's syntax tree (read, never changed), or None: the catalogue's many mistakes and
-    pairs of mistakes edit the same few reference files."""
+    pairs of mistakes edit the same few reference files (which stay in the cache; a variant's
+    half-edited source is parsed once and soon dropped)."""
     try:
         return ast.parse(source)
     except (SyntaxError, ValueError):
