@@ -136,7 +136,7 @@ def remove_tree(path: str) -> None:
 
 
 def _watch(child, job, start, skip, deliver, done, imported, scratch, measure):
-    """Relay one child's frames until it is done, dies, hangs or writes too much. Returns (outcome,
+    """Deliver one child's frames until it is done, dies, hangs or writes too much. Returns (outcome,
     index it was on, the step of that call it had reached: 0 unless a chain said it went further,
     {"error": why it was stopped} or {})."""
     lim = job["limits"]

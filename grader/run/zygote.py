@@ -6,7 +6,7 @@ imports student code itself and never runs a torch operation, so that forked chi
 inherit a started thread pool (fork after a parallel torch op can deadlock the child).
 
 Nor does it ever read a submission or a result: the grader's process runs the case loop
-(supervise.py) and talks to each child directly. On the control socket FD, this process gets two
+(supervise.py) and talks to each child directly. On the control socket FD, this process gets three
 kinds of request, each a line of JSON:
 
 - `fork`, with two descriptors: the job (a file holding its frame) and the write end of a pipe for
@@ -151,7 +151,7 @@ def _load(fd: int) -> None:
     """Decode the calls and inputs that a batch's jobs share (a frame in the file open on fd), once:
     every child forked after this inherits them, decoded."""
     global _LOADED
-    header, inputs = protocol.decode(_read_file(fd)[4:])
+    header, inputs = _read_frame(fd)
     _LOADED = (header["calls"], inputs)
     gc.collect()
     gc.freeze()                      # as at start-up: the children's collector leaves these pages alone
@@ -165,7 +165,7 @@ def _fork_child(control: socket.socket, request: dict, job_fd: int, frames: int)
         return pid
     try:                                                       # the child
         control.close()
-        job, inputs = protocol.decode(_read_file(job_fd)[4:])          # the frame without its length
+        job, inputs = _read_frame(job_fd)
         os.close(job_fd)
         if request.get("loaded"):
             job["calls"], inputs = _LOADED
@@ -183,6 +183,11 @@ def _fork_child(control: socket.socket, request: dict, job_fd: int, frames: int)
     except BaseException:  # noqa: BLE001 - nothing may escape the child
         pass
     os._exit(0)
+
+
+def _read_frame(fd: int) -> tuple[dict, list]:
+    """The header and arrays of the frame a file holds (a job's, or a `load`'s), its length prefix skipped."""
+    return protocol.decode(_read_file(fd)[4:])
 
 
 def _read_file(fd: int) -> bytes:
