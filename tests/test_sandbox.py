@@ -275,7 +275,7 @@ def test_nothing_of_the_graders_environment_reaches_the_student(tmp_path, monkey
     seen = eval(fns["scale"].cases[0].stdout)
     assert seen["found"] == []
     assert "GRADER_SANDBOX_SECRET" not in seen["environ"] and set(seen["environ"]) <= {
-        "HOME", "TMPDIR", "PATH", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "LANG"}
+        "HOME", "TMPDIR", "PATH", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "LANG"}
     targets = set(seen["fds"].values())
     allowed = lambda t: t == "/dev/null" or t.startswith("pipe:") or t.endswith(".txt") or t.startswith("/proc/")
     assert {0, 1, 2} <= set(seen["fds"]) and all(allowed(t) for t in targets), seen["fds"]
@@ -368,3 +368,52 @@ def test_the_zygote_removes_its_folder_when_the_grader_goes_away(tmp_path):
         assert not folder.exists()
     finally:
         worker.close()
+
+
+NAMESPACES = """\
+    import ctypes, os
+    QUEUE = b"/grader-sandbox-test-queue"
+    def scale(x, k):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.mq_open.restype = ctypes.c_int
+        found = libc.mq_open(QUEUE, os.O_RDWR) >= 0                    # left by an earlier run?
+        attr = (ctypes.c_long * 8)(0, 1, 8)                            # one message of 8 bytes: under any quota
+        made = libc.mq_open(QUEUE, os.O_RDWR | os.O_CREAT, 0o600, attr) >= 0 or os.strerror(ctypes.get_errno())
+        with open("/proc/self/net/dev") as f:
+            interfaces = sorted(line.split(":")[0].strip() for line in f.readlines()[2:])
+        print(repr({"net": os.readlink("/proc/self/ns/net"), "found": found, "made": made, "interfaces": interfaces}))
+        return k * x
+"""
+
+
+@pytest.mark.slow
+@needs("namespaces", "seccomp")
+def test_runs_share_only_the_workers_empty_network_namespace_and_leave_nothing_for_the_next(tmp_path):
+    """The zygote makes one network namespace for all its children (a network namespace costs a
+    millisecond to make and clean up): it has nothing but a loopback device and is not the grader's.
+    Each child still has an IPC namespace of its own: a POSIX queue one run makes, the next cannot
+    open. Without Landlock, which refuses queues altogether, so that the namespace is what is tested."""
+    import ctypes
+    import os
+    spec = make_assignment(tmp_path)
+    sub = tmp_path / "student"
+    sub.mkdir()
+    (sub / "tiny.py").write_text(textwrap.dedent(NAMESPACES) + CORRECT_TOTAL)
+    libc = ctypes.CDLL(None, use_errno=True)
+    queue = b"/grader-sandbox-test-queue"
+    libc.mq_unlink(queue)                                          # one an earlier, failed run leaked
+    seen = []
+    with Worker("numpy", layers=("namespaces", "seccomp")) as worker:
+        for _ in range(2):
+            result = grade_submission(spec, sub, worker=worker)
+            case = {fn.name: fn for fn in result.functions}["scale"].cases[0]
+            assert case.status == "passed", case.message
+            seen.append(eval(case.stdout))
+    first, second = seen
+    assert first["interfaces"] == second["interfaces"] == ["lo"]
+    assert first["net"] == second["net"] != os.readlink("/proc/self/ns/net")
+    assert first["made"] is True and second["made"] is True, (first["made"], second["made"])
+    assert not first["found"] and not second["found"]              # the first run's queue died with it
+    leaked = libc.mq_open(queue, os.O_RDWR) >= 0
+    libc.mq_unlink(queue)
+    assert not leaked                                              # nor did it reach the grader's

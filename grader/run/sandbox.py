@@ -9,9 +9,11 @@ first; each one that works on this machine is used (`probe` finds out once, at w
   no capabilities (a grader run as root, as on Gradescope, gives its children none, now or after exec),
   an empty scratch folder as the working directory, a scrubbed environment, stdin from
   /dev/null, stdout/stderr into a capture file. Always on.
-- namespaces: new user, network, mount and IPC namespaces: no network at all, a scratch folder
-  that is a size-limited tmpfs of the child's own (gone with the child, whatever it wrote), no
-  System V shared memory, semaphores or queues shared with anyone. Refused inside Docker's
+- namespaces: no network at all (a network namespace with nothing in it but a loopback device,
+  down: the zygote's, made once at its start and entered by its children one at a time, none with a
+  capability in it), a scratch folder that is a size-limited tmpfs in a mount namespace of the
+  child's own (gone with the child, whatever it wrote), and an IPC namespace of its own: no System
+  V or POSIX queues, shared memory or semaphores shared with anyone, the previous child included. Refused inside Docker's
   default profile and on Ubuntu >= 23.10: then the zygote measures the scratch folder instead
   (`scratch_usage`), every look at the child, and stops a child that writes more than its share.
 - landlock: the child may read only the system's and Python's folders, its own /proc entry and
@@ -88,20 +90,25 @@ class Policy:
     read_only: tuple = ()             # more folders it may read: the assignment's support files
 
 
+# One thread per math library: every child's timings alike, and a zygote with one thread (numpy's
+# BLAS would start a pool at import, and the kernel makes no user namespace for a threaded process).
+_ONE_THREAD = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
+
+
 def zygote_environment(scratch_root: str) -> dict:
     """All the environment a worker gets: nothing of the grader's (a CI token, say) may reach the
     student, and a forked child can read the environment its zygote was started with."""
     if os.name == "nt":              # the portable worker's: Windows' Python needs its system folders to start
         kept = {k: os.environ[k] for k in ("SYSTEMROOT", "WINDIR", "PATH") if k in os.environ}
         return {**kept, "TEMP": scratch_root, "TMP": scratch_root, "TMPDIR": scratch_root}
-    return {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "TMPDIR": scratch_root}
+    return {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "TMPDIR": scratch_root, **_ONE_THREAD}
 
 
 def child_environment(scratch: str) -> dict:
     """os.environ in a child, before student code runs: its scratch folder as home and temporary
-    folder, and one thread per math library (the timings of every child alike)."""
+    folder, and one thread per math library."""
     home = {"USERPROFILE": scratch} if os.name == "nt" else {"HOME": scratch}
-    return {**zygote_environment(scratch), **home, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+    return {**zygote_environment(scratch), **home, **_ONE_THREAD}
 
 
 MODES = ("strong", "partial", "minimal", "portable")
@@ -290,21 +297,54 @@ _CLONE_NEWUSER, _CLONE_NEWNET, _CLONE_NEWNS, _CLONE_NEWIPC = 0x10000000, 0x40000
 _MS_NOSUID, _MS_NODEV, _MS_REC, _MS_PRIVATE = 0x2, 0x4, 0x4000, 0x40000
 
 
-def enter_namespaces(policy: Policy) -> None:
-    """New user, network, mount and IPC namespaces, and a tmpfs of `policy.disk` bytes on the
-    scratch folder (and on /dev/shm): what the child writes there is counted against that size,
-    and is gone when the child is (the namespace, and so the tmpfs, dies with its last process)."""
+_SHARED_NAMESPACES = False           # the zygote's own user and network namespaces are there to share
+
+
+def share_namespaces() -> bool:
+    """In the zygote, once: a user namespace and a network namespace of its own, which its children
+    then share, one at a time, instead of each making both (a network namespace costs about a
+    millisecond of CPU to make and to clean up). That network namespace is empty: a loopback device,
+    down, and nothing else; no child has a capability in it. False where the kernel refuses (a
+    threaded process, no unprivileged user namespaces): each child then makes its own."""
+    global _SHARED_NAMESPACES
     uid, gid = os.getuid(), os.getgid()
     _libc().prctl(_PR_SET_DUMPABLE, 1, 0, 0, 0)      # else /proc/self/uid_map is not ours to write
-    if _libc().unshare(_CLONE_NEWUSER | _CLONE_NEWNET | _CLONE_NEWNS | _CLONE_NEWIPC) != 0:
+    try:
+        if _libc().unshare(_CLONE_NEWUSER | _CLONE_NEWNET) != 0:
+            return False
+        _map_ids(uid, gid)
+    finally:
+        protect_self()
+    _SHARED_NAMESPACES = True
+    return True
+
+
+def enter_namespaces(policy: Policy) -> None:
+    """A mount and an IPC namespace of the child's own, and a tmpfs of `policy.disk` bytes on the
+    scratch folder (and on /dev/shm): what the child writes there is counted against that size,
+    and is gone when the child is (the namespace, and so the tmpfs, dies with its last process).
+    Also a user and a network namespace, unless the zygote made them for all its children
+    (`share_namespaces`)."""
+    uid, gid = os.getuid(), os.getgid()
+    _libc().prctl(_PR_SET_DUMPABLE, 1, 0, 0, 0)      # else /proc/self/uid_map is not ours to write
+    own = _CLONE_NEWNS | _CLONE_NEWIPC
+    if not _SHARED_NAMESPACES:
+        own |= _CLONE_NEWUSER | _CLONE_NEWNET
+    if _libc().unshare(own) != 0:
         raise OSError(ctypes.get_errno(), "unshare failed")
-    for name, text in (("setgroups", "deny"), ("uid_map", f"{uid} {uid} 1"), ("gid_map", f"{gid} {gid} 1")):
-        with open(f"/proc/self/{name}", "w") as f:
-            f.write(text)
+    if not _SHARED_NAMESPACES:
+        _map_ids(uid, gid)
     _mount(b"none", b"/", None, _MS_REC | _MS_PRIVATE)          # nothing propagates back to the grader's mounts
     _tmpfs(policy.scratch, policy.disk, DISK_FILES)
     if os.path.isdir("/dev/shm"):
         _tmpfs("/dev/shm", 1 << 20, 64)
+
+
+def _map_ids(uid: int, gid: int) -> None:
+    """In a new user namespace: the same user and group ids as outside it, and no setgroups."""
+    for name, text in (("setgroups", "deny"), ("uid_map", f"{uid} {uid} 1"), ("gid_map", f"{gid} {gid} 1")):
+        with open(f"/proc/self/{name}", "w") as f:
+            f.write(text)
 
 
 def _tmpfs(path: str, size: int, files: int) -> None:

@@ -49,6 +49,11 @@ def main(argv=None) -> None:
     opts = parser.parse_args(argv)
     sandbox.protect_self()
     control = socket.socket(fileno=opts.control)
+    wanted = tuple(layer for layer in opts.layers.split(",") if layer in sandbox.LAYERS)
+    if "namespaces" in wanted:
+        # Before the probe, which then tries what every child does. This process has one thread
+        # (its environment holds numpy's BLAS to one): the kernel makes no user namespace otherwise.
+        sandbox.share_namespaces()
     import numpy  # noqa: F401 - imported once here, shared by every child
     import numpy.random  # noqa: F401 - numpy imports it lazily; each call seeds it (and a child may not read numpy's folder)
     import random  # noqa: F401
@@ -56,7 +61,6 @@ def main(argv=None) -> None:
     if "torch" in opts.preload:
         import torch
         torch.set_num_threads(1)     # sets a number; starts no thread pool
-    wanted = tuple(layer for layer in opts.layers.split(",") if layer in sandbox.LAYERS)
     global _LAYERS
     _LAYERS, abi = sandbox.probe(wanted)
     sandbox.prepare(_LAYERS)
