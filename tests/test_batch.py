@@ -373,6 +373,61 @@ def test_a_batch_killed_with_sigkill_loses_and_duplicates_nothing(tmp_path):
     assert {r["student"]: r["total"] for r in rows[1:]} == {s: ("5" if i % 2 else "2") for i, s in enumerate(students)}
 
 
+HANGS = "def scale(x, k):\n    while True:\n        pass\n"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("kind", ["zygote", "portable"])
+def test_ctrl_c_stops_a_batch_at_once_keeps_what_finished_and_leaves_no_process_behind(tmp_path, kind):
+    """Ctrl-C at a terminal sends SIGINT to the grader and its zygotes alike. The batch stops in the
+    middle of a case, not at its two-minute time limit, nor after the students still waiting; the
+    students graded before keep their results; and no process of the run is left (the zygote kills
+    the child it was running, whose loop would otherwise spin until its CPU limit)."""
+    make_assignment(tmp_path)
+    spec = tmp_path / "assignment" / "assignment.yaml"
+    spec.write_text(spec.read_text().replace("case_timeout: 1.5", "case_timeout: 120"))
+    subs, out, scratch = tmp_path / "subs", tmp_path / "out", tmp_path / "tmp"
+    for name in ("a", "b"):
+        tiny_student(subs / name, "def scale(x, k):\n    return k * x\n")
+    for name in ("c", "d"):
+        tiny_student(subs / name, HANGS)
+    scratch.mkdir()
+
+    def left() -> list[int]:
+        pids = []
+        for entry in Path("/proc").iterdir():
+            try:
+                if entry.name.isdigit() and any(str(scratch).encode() in (entry / part).read_bytes()
+                                                for part in ("cmdline", "environ")):
+                    pids.append(int(entry.name))
+            except OSError:
+                pass
+        return pids
+    cmd = [GRADER, "grade", str(subs), "-a", str(tmp_path / "assignment"), "--out", str(out), "--workers", "1"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+                            env={**os.environ, "TMPDIR": str(scratch), "GRADER_WORKER": kind},   # the run's processes name it
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))   # as at a terminal
+    deadline = time.monotonic() + 120
+    while not (out / "b" / "result.json").exists() and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.05)
+    time.sleep(1.0)                                        # c's child is in its loop
+    os.killpg(proc.pid, signal.SIGINT)
+    try:
+        _, stderr = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:                            # the test fails: leave nothing running
+            os.killpg(proc.pid, signal.SIGKILL)
+            for pid in left():
+                os.kill(pid, signal.SIGKILL)
+    assert proc.returncode == 130 and "grader: interrupted" in stderr, stderr
+    assert {p.parent.name for p in out.glob("*/result.json")} == {"a", "b"}
+
+    deadline = time.monotonic() + 10
+    while left() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert left() == []
+
+
 @pytest.mark.slow
 def test_a_second_run_into_the_same_folder_stops_at_once_and_the_first_finishes(tmp_path):
     make_assignment(tmp_path)

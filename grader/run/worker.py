@@ -107,6 +107,7 @@ class Worker(_Supervising):
         if framework == "torch":
             self._args += ["--preload", "torch"]
         self._next_job = 1
+        self._closed = False
         self._start()
 
     def _start(self) -> None:
@@ -129,8 +130,10 @@ class Worker(_Supervising):
 
     def run(self, job: dict, inputs: list) -> Reply:
         """Run one job's calls in the zygote's children and collect what they sent back."""
+        if self._closed:
+            raise WorkerError("the worker was closed (the batch is stopping)")
         if self._proc.poll() is not None:          # killed during an earlier job: start afresh
-            self.close()
+            self._stop()
             self._start()
         if self._info is None:
             self._info = self._ask(None, timeout=job["limits"]["import_timeout"] + 60 + STALL_SLACK)
@@ -195,12 +198,17 @@ class Worker(_Supervising):
         if self._proc.poll() is None:
             self._proc.kill()
             self._proc.wait()
-        self.close()
+        self._stop()
 
     def _died(self) -> str:
         return _exit_message(self._proc, self._stderr)
 
     def close(self) -> None:
+        """Stop the zygote (and a child it is running: a batch stopped by Ctrl-C); no job runs after this."""
+        self._closed = True
+        self._stop()
+
+    def _stop(self) -> None:
         self._control.close()                    # the zygote's end of its loop
         if self._proc.poll() is None:
             try:
@@ -337,6 +345,8 @@ class PortableWorker(_Supervising):
         limits = sandbox.portable_limits()
         self._info = {"sandbox": sandbox.describe_portable(limits), "sandbox_warning": sandbox.portable_warning(limits)}
         self._next_job = 1
+        self._closed = False
+        self._running: "_Spawned | None" = None
         self._spare = self._spawn()
 
     def _spawn(self) -> "_Spawned":
@@ -347,9 +357,12 @@ class PortableWorker(_Supervising):
         encoded: list[bytes] = []               # the job's frame, made once for all its children
 
         def start_child(job: dict, inputs: list, start: int, skip: set, scratch: str, capture_path: str):
+            if self._closed:
+                raise WorkerError("the worker was closed (the batch is stopping)")
             if not encoded:
                 encoded.append(protocol.encode(job, inputs))
             child, self._spare = self._spare, self._spawn()
+            self._running = child
             child.begin(encoded[0] + protocol.encode({"type": "start", "start": start, "skip": sorted(skip),
                                                       "scratch": scratch, "capture": capture_path}))
             return child
@@ -357,7 +370,11 @@ class PortableWorker(_Supervising):
         return self._supervised(job, inputs, start_child, self._info, measure=True)
 
     def close(self) -> None:
-        self._spare.kill()
+        """Stop the spare interpreter and the one running a job (a batch stopped by Ctrl-C); no job runs after this."""
+        self._closed = True
+        for child in (self._spare, self._running):
+            if child is not None:
+                child.kill()
         self._remove_jobs_dir()
 
 
@@ -564,6 +581,11 @@ def on_workers(workers: list, fn, items):
             local.worker = free.get()          # one worker per thread, for as long as it runs
         return fn(local.worker, item)
 
-    with ThreadPoolExecutor(max_workers=len(workers)) as pool:
+    pool = ThreadPoolExecutor(max_workers=len(workers))
+    try:
         for future in as_completed([pool.submit(one, item) for item in items]):
             yield future.result()
+    finally:
+        # Stopped early (Ctrl-C, an error): the items not started never start, and the ones running
+        # are not waited for here: the caller closes the workers, which ends them at once.
+        pool.shutdown(wait=False, cancel_futures=True)

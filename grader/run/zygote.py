@@ -48,6 +48,9 @@ def main(argv=None) -> None:
                                                      "also when the grader was killed and never closed it")
     opts = parser.parse_args(argv)
     sandbox.protect_self()
+    # Ctrl-C at a terminal reaches the grader and this process alike: the grader decides (it stops
+    # the batch and closes this process, which then kills the child it is running).
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     control = socket.socket(fileno=opts.control)
     wanted = tuple(layer for layer in opts.layers.split(",") if layer in sandbox.LAYERS)
     if "namespaces" in wanted:
@@ -72,6 +75,7 @@ def main(argv=None) -> None:
     _answer(control, {"sandbox": sandbox.describe(_LAYERS, abi), "sandbox_warning": sandbox.warning(_LAYERS),
                       "measure": "namespaces" not in _LAYERS})
     forks = 0
+    running: set = set()             # children forked and not yet ended
     while True:
         try:
             message, fds, _, _ = socket.recv_fds(control, 1 << 16, 2)
@@ -84,15 +88,20 @@ def main(argv=None) -> None:
             if forks == 1:           # a batch, not a single check: worth a third of a second once
                 huge_pages()
             forks += 1
-            _answer(control, {"pid": _fork_child(control, request, *fds)})
+            pid = _fork_child(control, request, *fds)
+            running.add(pid)
+            _answer(control, {"pid": pid})
         elif request.get("do") == "load" and len(fds) == 1:
             _load(fds[0])
             _answer(control, {"loaded": True})
         elif request.get("do") == "end":
             _kill_and_reap(int(request["pid"]))
+            running.discard(int(request["pid"]))
             _answer(control, {"ended": True})
         for fd in fds:
             _close(fd)
+    for pid in running:              # the grader stopped mid-job (Ctrl-C, killed): its child goes too
+        _kill_and_reap(pid)
     # Tearing down an interpreter that imported torch takes a quarter of a second and has nothing
     # to clean up: the grader removed every job's folder.
     if opts.remove:
@@ -164,11 +173,14 @@ def _load(fd: int) -> None:
 def _fork_child(control: socket.socket, request: dict, job_fd: int, frames: int) -> int:
     """Fork a child that reads its job from job_fd, confines itself and runs the job's calls from
     the request's `start`, writing its frames to `frames`. The child's pid."""
+    zygote = os.getpid()
     pid = os.fork()
     if pid != 0:
         return pid
     try:                                                       # the child
         control.close()
+        signal.signal(signal.SIGINT, signal.default_int_handler)   # as in any Python process
+        sandbox.die_with_parent(zygote)
         job, inputs = _read_frame(job_fd)
         os.close(job_fd)
         if request.get("loaded"):
