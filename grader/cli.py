@@ -19,6 +19,7 @@ job's page, or the one-line error when nothing was graded.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 from pathlib import Path
@@ -315,7 +316,11 @@ def _grade(args) -> int:
             assert len(part) == 2 and 1 <= part[0] <= part[1]
         except (ValueError, AssertionError):
             raise _UserError(f"--shard {args.shard}: expected I/N with 1 <= I <= N, e.g. 2/4") from None
-    with tempfile.TemporaryDirectory(prefix="grader-batch-") as staging:
+    started = []
+    if not args.scheduler:           # their imports (a second of torch each) run while the submissions are found
+        from grader.run.worker import start_worker
+        started = [start_worker(spec.framework) for _ in range(args.workers or os.cpu_count() or 1)]
+    with tempfile.TemporaryDirectory(prefix="grader-batch-") as staging, _closing(started):
         try:
             notes: list[str] = []
             submissions = discover(args.submissions, spec, Path(staging), exclude=args.out, notes=notes)
@@ -328,12 +333,16 @@ def _grade(args) -> int:
                 print(f"grader: shard {part[0]}/{part[1]}: {_count(len(submissions), 'student')} of {everyone}",
                       file=sys.stderr)
             with writing_into(args.out):       # discovery only reads; from here on OUT is written
-                progress = Progress()
+                from grader.report.junit import student_suites
+                progress, suites = Progress(), {}
+                # Each student's part of the class's JUnit file is made as their result comes in,
+                # while the workers grade the others: at the end it would take one core alone.
                 results = grade_batch(spec, submissions, args.out, workers=args.workers, hidden=hidden,
-                                      progress=progress, scheduler=args.scheduler)
+                                      progress=progress, scheduler=args.scheduler, started=started,
+                                      on_result=lambda r: suites.__setitem__(r.label, student_suites(r)))
                 progress.finish()
                 similar = _find_similar(spec, submissions, args) if args.similarity else None
-                paths = write_exports(args.out, results, title=spec.title, similarity=similar)
+                paths = write_exports(args.out, results, title=spec.title, similarity=similar, junit_suites=suites)
                 if similar is not None:
                     _similarity_notes(similar)
                 others = others_in(args.out, submissions)
@@ -353,6 +362,15 @@ def _grade(args) -> int:
     for path in paths:
         print(f"wrote {path}")
     return EXIT_PASSED
+
+
+@contextlib.contextmanager
+def _closing(workers: list):
+    try:
+        yield
+    finally:
+        for worker in workers:
+            worker.close()
 
 
 def _similarity(args) -> int:

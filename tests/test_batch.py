@@ -376,6 +376,19 @@ def test_a_batch_killed_with_sigkill_loses_and_duplicates_nothing(tmp_path):
 HANGS = "def scale(x, k):\n    while True:\n        pass\n"
 
 
+def processes_naming(folder: Path) -> list[int]:
+    """The processes whose command line or environment names `folder` (a run's TMPDIR)."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        try:
+            if entry.name.isdigit() and any(str(folder).encode() in (entry / part).read_bytes()
+                                            for part in ("cmdline", "environ")):
+                pids.append(int(entry.name))
+        except OSError:
+            pass
+    return pids
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("kind", ["zygote", "portable"])
 def test_ctrl_c_stops_a_batch_at_once_keeps_what_finished_and_leaves_no_process_behind(tmp_path, kind):
@@ -392,17 +405,7 @@ def test_ctrl_c_stops_a_batch_at_once_keeps_what_finished_and_leaves_no_process_
     for name in ("c", "d"):
         tiny_student(subs / name, HANGS)
     scratch.mkdir()
-
-    def left() -> list[int]:
-        pids = []
-        for entry in Path("/proc").iterdir():
-            try:
-                if entry.name.isdigit() and any(str(scratch).encode() in (entry / part).read_bytes()
-                                                for part in ("cmdline", "environ")):
-                    pids.append(int(entry.name))
-            except OSError:
-                pass
-        return pids
+    left = lambda: processes_naming(scratch)
     cmd = [GRADER, "grade", str(subs), "-a", str(tmp_path / "assignment"), "--out", str(out), "--workers", "1"]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
                             env={**os.environ, "TMPDIR": str(scratch), "GRADER_WORKER": kind},   # the run's processes name it
@@ -669,6 +672,21 @@ def test_a_progress_bar_nobody_reads_does_not_stop_the_batch(tmp_path):
     proc.stderr.close()                                   # the reader is gone before the first line
     assert proc.wait(timeout=300) == 0
     assert gradebook(tmp_path / "out") == gradebook(tmp_path / "first")
+
+
+@pytest.mark.slow
+def test_a_run_that_finds_no_submissions_stops_the_workers_it_started(tmp_path):
+    """The workers start while the submissions are found (their imports take a second); a run that
+    finds none stops them (without waiting for those imports) and leaves nothing behind."""
+    make_assignment(tmp_path)
+    (tmp_path / "empty").mkdir()
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    proc = subprocess.run([GRADER, "grade", str(tmp_path / "empty"), "-a", str(tmp_path / "assignment"), "--out",
+                           str(tmp_path / "out")], env={**os.environ, "TMPDIR": str(scratch)},
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2 and "no submissions found" in proc.stderr
+    assert list(scratch.iterdir()) == [] and processes_naming(scratch) == []
 
 
 @pytest.mark.slow

@@ -285,6 +285,20 @@ def test_batch_junit_testcases_are_those_of_the_single_report():
     assert [p.name for p in batch[0].properties()][0] == "student"
 
 
+def test_batch_junit_from_suites_made_as_results_came_in_is_the_same_file(tmp_path):
+    """`grader grade` makes each student's suites when their result comes in; the file is the one
+    made from the results at the end, whichever students were made before (a resumed run's earlier
+    ones are not), and in the results' order, not the order they came in."""
+    from grader.report.junit import student_suites
+    batch = make_batch()
+    write_batch_junit(batch, tmp_path / "at_the_end.xml")
+    built = {r.label: student_suites(r) for r in reversed(batch[1:])}
+    write_batch_junit(batch, tmp_path / "as_they_came.xml", built)
+    assert (tmp_path / "as_they_came.xml").read_bytes() == (tmp_path / "at_the_end.xml").read_bytes()
+    elements = [suite._elem for suite in build_batch_junit(batch, built)]
+    assert any(element is built[batch[1].label][0][0]._elem for element in elements)     # used, not made again
+
+
 def test_batch_junit_of_no_students_is_an_empty_document():
     xml = build_batch_junit([])
     assert (list(xml), xml.tests) == ([], 0)

@@ -32,8 +32,12 @@ def shard(submissions: list[Submission], index: int, count: int) -> list[Submiss
 
 
 def grade_batch(spec: AssignmentSpec, submissions: list[Submission], out: Path, workers: int = 0,
-                hidden: bool = True, progress=None, scheduler: str | None = None) -> list[SubmissionResult]:
-    """Grade every unfinished submission, in parallel; returns all results, earlier ones included."""
+                hidden: bool = True, progress=None, scheduler: str | None = None,
+                on_result=None, started: list | None = None) -> list[SubmissionResult]:
+    """Grade every unfinished submission, in parallel; returns all results, earlier ones included.
+    `on_result(result)` is called in this thread for each one graded now, once it is on disk.
+    `started` are workers the caller started already (importing while it found the submissions):
+    as many as are needed are used, and closed at the end; the caller closes the rest."""
     from grader.grade import Prepared, error_result, grade_or_report
     from grader.run.worker import AnyWorker, on_workers, start_worker
 
@@ -61,6 +65,8 @@ def grade_batch(spec: AssignmentSpec, submissions: list[Submission], out: Path, 
         gc.freeze()
         if progress:
             progress.advance(result)
+        if on_result:
+            on_result(result)
 
     for sub in [sub for sub in todo if sub.problem]:              # nothing to run: an archive that did not unpack
         finish(sub, error_result(spec, sub.path, hidden, sub.problem))
@@ -76,7 +82,8 @@ def grade_batch(spec: AssignmentSpec, submissions: list[Submission], out: Path, 
         try:
             # The workers compute the references and the catalogued mistakes' outputs, in children
             # of their own: this process never imports torch (a second of CPU, 200 MB).
-            made += [start_worker(spec.framework) for _ in range(count)]
+            made += (started or [])[:count]
+            made += [start_worker(spec.framework) for _ in range(count - len(made))]
             prepared = Prepared(spec, hidden, worker=made[0])
             prepared.mistakes.prime(prepared.cases, workers=made)
 

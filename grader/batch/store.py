@@ -53,13 +53,15 @@ def others_in(out: Path, submissions: list[Submission]) -> list[str]:
     return sorted(p.parent.name for p in out.glob(f"*/{RESULT_FILE}") if p.parent.name not in here)
 
 
-def write_exports(out: Path, results: list[SubmissionResult], title: str, similarity=None) -> list[Path]:
+def write_exports(out: Path, results: list[SubmissionResult], title: str, similarity=None,
+                  junit_suites: dict | None = None) -> list[Path]:
     """The class-level files, from the per-student results; with a similarity report
-    (grader.similarity), also similarity.csv and similarity.html, and a section of report.html."""
+    (grader.similarity), also similarity.csv and similarity.html, and a section of report.html.
+    `junit_suites` holds students' JUnit suites made as their results came in (junit.student_suites)."""
     from grader.report import gradebook, html, junit
     paths = [out / "gradebook.csv", out / "junit.xml", out / "report.html"]
     gradebook.write_gradebook(results, paths[0])
-    junit.write_batch_junit(results, paths[1])
+    junit.write_batch_junit(results, paths[1], junit_suites)
     if similarity is not None:
         from grader.report.similarity import write_similarity
         paths += write_similarity(similarity, out)

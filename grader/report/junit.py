@@ -49,30 +49,41 @@ def write_junit(result: SubmissionResult, path: str | os.PathLike[str]) -> None:
     write_atomic(path, buffer.getvalue())
 
 
-def build_batch_junit(results: list[SubmissionResult]) -> junitparser.JUnitXml:
+def build_batch_junit(results: list[SubmissionResult], built: dict | None = None) -> junitparser.JUnitXml:
     """A class's reports merged into one document: one <testsuite> per student and function.
 
         build_batch_junit(results).write("junit.xml")
 
     Suites are named "<student>.<function>" and carry a "student" property, so a CI view can
     group by either. Testcases are build_junit's, with the suite name as their classname.
+    `built` ({student: student_suites(result)}) holds the suites of students made earlier (as
+    each result came in, while the rest of the class was graded); the others are made here.
     """
     xml = junitparser.JUnitXml(xml_safe(results[0].assignment) if results else "")
     totals = [0, 0, 0, 0.0]
     for result in results:
-        student = result.label
-        for fn in result.functions:
-            name = f"{student}.{fn.name}"
+        suites = (built or {}).get(result.label) or student_suites(result)
+        for suite, counts in suites:
+            totals = [a + b for a, b in zip(totals, counts)]
             # append, not add_testsuite: that one looks for a same-named suite to merge into,
             # which is quadratic in the class size, and these names are unique anyway.
-            suite = _suite(fn, name, name, student=student)
-            counts = _counts(fn)
-            tests, failures, errors, time = counts          # set in update_statistics' order: the same bytes
-            suite.tests, suite.errors, suite.failures, suite.skipped, suite.time = tests, errors, failures, 0, time
-            totals = [a + b for a, b in zip(totals, counts)]
             xml.append(suite)
     xml.tests, xml.failures, xml.errors, xml.skipped, xml.time = *totals[:3], 0, round(totals[3], 3)
     return xml
+
+
+def student_suites(result: SubmissionResult) -> list[tuple[junitparser.TestSuite, tuple]]:
+    """One student's suites in the class's document, each with its (tests, failures, errors, time)."""
+    student = result.label
+    suites = []
+    for fn in result.functions:
+        name = f"{student}.{fn.name}"
+        suite = _suite(fn, name, name, student=student)
+        counts = _counts(fn)
+        tests, failures, errors, time = counts          # set in update_statistics' order: the same bytes
+        suite.tests, suite.errors, suite.failures, suite.skipped, suite.time = tests, errors, failures, 0, time
+        suites.append((suite, counts))
+    return suites
 
 
 def _counts(fn: FunctionResult) -> tuple[int, int, int, float]:
@@ -99,13 +110,14 @@ def _check_kind(check: CheckResult) -> type | None:
     return junitparser.Failure if check.status == FAILED else junitparser.Error
 
 
-def write_batch_junit(results: list[SubmissionResult], path: str | os.PathLike[str]) -> None:
-    """Write the class's merged report to `path`; readers never see a half-written file.
+def write_batch_junit(results: list[SubmissionResult], path: str | os.PathLike[str], built: dict | None = None) -> None:
+    """Write the class's merged report to `path` (`built`: as build_batch_junit); readers never
+    see a half-written file.
 
     Not pretty-printed: junitparser pretty-prints through minidom, seconds for a class of 1,000.
     """
     buffer = io.BytesIO()
-    build_batch_junit(results).write(buffer)
+    build_batch_junit(results, built).write(buffer)
     write_atomic(path, buffer.getvalue())
 
 

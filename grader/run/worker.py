@@ -210,6 +210,8 @@ class Worker(_Supervising):
 
     def _stop(self) -> None:
         self._control.close()                    # the zygote's end of its loop
+        if self._info is None and self._proc.poll() is None:
+            self._proc.kill()                    # never used (it may still be importing torch): nothing to wait for
         if self._proc.poll() is None:
             try:
                 self._proc.wait(timeout=5)
