@@ -19,7 +19,9 @@ kinds of request, each a line of JSON:
 
 So a child's memory holds nothing of any other job (another student's answers, the reference's
 outputs): it was forked from a process that never saw one. What a `load` brings is the cases'
-arguments, which every child of the batch runs anyway. The socket's end is the grader's end.
+arguments, which every child of the batch runs anyway. The socket's end is the grader's end: this
+process then kills the child it is running (a batch stopped by Ctrl-C, which this process ignores)
+and exits; a child whose zygote dies is killed by the kernel.
 """
 from __future__ import annotations
 
