@@ -27,6 +27,7 @@ grads['W2'] and ('config', 'm') as config['m'] (`show`).
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from dataclasses import dataclass
@@ -71,6 +72,12 @@ class Leaf:
     @property
     def is_number(self) -> bool:
         return self.kind in NUMBER_KINDS and self.array is not None
+
+    @functools.cached_property
+    def first(self) -> float | None:
+        """Its first number, as a float (None without one): a diagnosis holds a student's answer
+        against dozens of variants', most of which already differ there."""
+        return float(self.array.flat[0]) if self.is_number and self.array.size else None
 
     def plain(self) -> Any:
         """The leaf as a property expression sees it: an array, a bool, a str, None."""
