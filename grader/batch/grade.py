@@ -37,7 +37,7 @@ def grade_batch(spec: AssignmentSpec, submissions: list[Submission], out: Path, 
     """Grade every unfinished submission, in parallel; returns all results, earlier ones included.
     `on_result(result)` is called in this thread for each one graded now, once it is on disk.
     `started` are workers the caller started already (importing while it found the submissions):
-    as many as are needed are used, and closed at the end; the caller closes the rest."""
+    as many as are needed are used, the others closed at once, all of them by the end."""
     from grader.grade import Prepared, error_result, grade_or_report
     from grader.run.worker import AnyWorker, on_workers, start_worker
 
@@ -53,6 +53,7 @@ def grade_batch(spec: AssignmentSpec, submissions: list[Submission], out: Path, 
     if progress:
         progress.start(len(submissions), already=len(results))
     if not todo:
+        _close(started or [])
         return [results[s.student] for s in submissions]
 
     def finish(sub: Submission, result: SubmissionResult) -> None:
@@ -72,6 +73,7 @@ def grade_batch(spec: AssignmentSpec, submissions: list[Submission], out: Path, 
         finish(sub, error_result(spec, sub.path, hidden, sub.problem))
         todo.remove(sub)
     if not todo:
+        _close(started or [])
         return [results[s.student] for s in submissions]
     if scheduler:
         from grader.batch.distributed import grade_on_dask
@@ -83,6 +85,7 @@ def grade_batch(spec: AssignmentSpec, submissions: list[Submission], out: Path, 
             # The workers compute the references and the catalogued mistakes' outputs, in children
             # of their own: this process never imports torch (a second of CPU, 200 MB).
             made += (started or [])[:count]
+            _close((started or [])[count:])            # fewer students left than workers: not left importing torch
             made += [start_worker(spec.framework) for _ in range(count - len(made))]
             prepared = Prepared(spec, hidden, worker=made[0])
             prepared.mistakes.prime(prepared.cases, workers=made)
@@ -93,9 +96,13 @@ def grade_batch(spec: AssignmentSpec, submissions: list[Submission], out: Path, 
             for sub, result in on_workers(made, one, todo):
                 finish(sub, result)
         finally:
-            for worker in made:
-                worker.close()
+            _close(made)
     return [results[s.student] for s in submissions]
+
+
+def _close(workers: list) -> None:
+    for worker in workers:
+        worker.close()
 
 
 # ---------------------------------------------------------------------------------------------
