@@ -320,7 +320,9 @@ def _grade(args) -> int:
     if not args.scheduler:           # their imports (a second of torch each) run while the submissions are found
         from grader.run.worker import start_worker
         started = [start_worker(spec.framework) for _ in range(args.workers or os.cpu_count() or 1)]
-    with tempfile.TemporaryDirectory(prefix="grader-batch-") as staging, _closing(started):
+    with tempfile.TemporaryDirectory(prefix="grader-batch-") as staging, contextlib.ExitStack() as stack:
+        for worker in started:
+            stack.enter_context(worker)            # closed however the run ends
         try:
             notes: list[str] = []
             submissions = discover(args.submissions, spec, Path(staging), exclude=args.out, notes=notes)
@@ -362,15 +364,6 @@ def _grade(args) -> int:
     for path in paths:
         print(f"wrote {path}")
     return EXIT_PASSED
-
-
-@contextlib.contextmanager
-def _closing(workers: list):
-    try:
-        yield
-    finally:
-        for worker in workers:
-            worker.close()
 
 
 def _similarity(args) -> int:

@@ -41,6 +41,7 @@ def grade_batch(spec: AssignmentSpec, submissions: list[Submission], out: Path, 
     from grader.grade import Prepared, error_result, grade_or_report
     from grader.run.worker import AnyWorker, on_workers, start_worker
 
+    started = started or []
     out.mkdir(parents=True, exist_ok=True)
     results: dict[str, SubmissionResult] = {}
     todo = []
@@ -53,7 +54,7 @@ def grade_batch(spec: AssignmentSpec, submissions: list[Submission], out: Path, 
     if progress:
         progress.start(len(submissions), already=len(results))
     if not todo:
-        _close(started or [])
+        _close(started)
         return [results[s.student] for s in submissions]
 
     def finish(sub: Submission, result: SubmissionResult) -> None:
@@ -73,7 +74,7 @@ def grade_batch(spec: AssignmentSpec, submissions: list[Submission], out: Path, 
         finish(sub, error_result(spec, sub.path, hidden, sub.problem))
         todo.remove(sub)
     if not todo:
-        _close(started or [])
+        _close(started)
         return [results[s.student] for s in submissions]
     if scheduler:
         from grader.batch.distributed import grade_on_dask
@@ -84,8 +85,8 @@ def grade_batch(spec: AssignmentSpec, submissions: list[Submission], out: Path, 
         try:
             # The workers compute the references and the catalogued mistakes' outputs, in children
             # of their own: this process never imports torch (a second of CPU, 200 MB).
-            made += (started or [])[:count]
-            _close((started or [])[count:])            # fewer students left than workers: not left importing torch
+            made += started[:count]
+            _close(started[count:])            # fewer students left than workers: not left importing torch
             made += [start_worker(spec.framework) for _ in range(count - len(made))]
             prepared = Prepared(spec, hidden, worker=made[0])
             prepared.mistakes.prime(prepared.cases, workers=made)
