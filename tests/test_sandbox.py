@@ -417,3 +417,24 @@ def test_runs_share_only_the_workers_empty_network_namespace_and_leave_nothing_f
     leaked = libc.mq_open(queue, os.O_RDWR) >= 0
     libc.mq_unlink(queue)
     assert not leaked                                              # nor did it reach the grader's
+
+
+def test_a_zygote_that_cannot_map_its_user_namespace_says_so_in_one_line():
+    """share_namespaces fails after the kernel made the namespace (its ids could not be mapped): the
+    zygote stops with one line the grader shows, not a traceback."""
+    import subprocess
+    import sys
+    script = textwrap.dedent("""
+        import errno, socket, sys
+        from grader.run import sandbox, zygote
+        def refuse():
+            raise PermissionError(errno.EPERM, "write to /proc/self/uid_map refused")
+        sandbox.share_namespaces = refuse
+        ours, theirs = socket.socketpair()
+        zygote.main(["--control", str(theirs.fileno())])
+    """)
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120,
+                         cwd=Path(__file__).parents[1])
+    assert out.returncode == 1
+    assert out.stderr == ("the worker could not set up its user namespace "
+                          "([Errno 1] write to /proc/self/uid_map refused)\n")

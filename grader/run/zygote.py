@@ -58,7 +58,11 @@ def main(argv=None) -> None:
     if "namespaces" in wanted:
         # Before the probe, which then tries what every child does. This process has one thread
         # (its environment holds numpy's BLAS to one): the kernel makes no user namespace otherwise.
-        sandbox.share_namespaces()
+        try:
+            sandbox.share_namespaces()
+        except OSError as e:         # in a user namespace whose ids could not be mapped: nothing works here
+            sys.stderr.write(f"the worker could not set up its user namespace ({e})\n")
+            os._exit(1)
     import numpy  # noqa: F401 - imported once here, shared by every child
     import numpy.random  # noqa: F401 - numpy imports it lazily; each call seeds it (and a child may not read numpy's folder)
     import random  # noqa: F401
