@@ -25,7 +25,11 @@ many single-threaded worker processes as there are workers (started before the c
 instructor's cluster would be), and printed against the local batch on the same cores.
 
 The shared machines this runs on change speed by 10-20% within minutes, so half of the naive sample
-and half of the bare forks run before the batch and half after it, and both halves are printed.
+and half of the bare forks run before the batch and half after it, and both halves are printed. Every
+share of a sample (the two halves, and each bare-fork process's part of a half) gets the same mix of
+kinds, as each of the grader's workers does. Split into even and odd submissions, the half before
+the batch got no unfinished (cheap) submission and always looked slower than the half after, and
+within a half one process got them all, ended early and left the other alone on the machine.
 """
 from __future__ import annotations
 
@@ -38,6 +42,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -121,13 +126,26 @@ def bare_fork(sample: list[Path], inputs: Path, workers: int) -> tuple[float, fl
     submission fork a child that imports the module and makes the calls, nothing else (no sandbox,
     no results sent back, no comparison). `workers` such processes share the sample, at the same
     time, as the grader's workers do. Seconds for the import, and per submission (mean)."""
-    parts = [sample[i::workers] for i in range(workers)]
+    parts = deal(sample, workers)
     procs = [subprocess.Popen([sys.executable, "-c", FORK_RUNNER, str(REPO), str(inputs),
                                *(str(folder / "linear_classifier.py") for folder in part)],
                               stdout=subprocess.PIPE, text=True) for part in parts]
     outs = [proc.communicate()[0].split() for proc in procs]
     return (statistics.median(float(o[0]) for o in outs),
             sum(float(o[1]) * len(part) for o, part in zip(outs, parts)) / len(sample))
+
+
+def deal(sample: list[Path], parts: int) -> list[list[Path]]:
+    """The sample shared out into `parts` lists, in its order, each with the same mix of kinds (a
+    folder's name ends with its kind): each submission goes to the list with the fewest of its kind."""
+    out: list[list[Path]] = [[] for _ in range(parts)]
+    seen = [Counter() for _ in range(parts)]
+    for folder in sample:
+        kind = folder.name.split("_", 1)[1]
+        j = min(range(parts), key=lambda j: (seen[j][kind], len(out[j])))
+        out[j].append(folder)
+        seen[j][kind] += 1
+    return out
 
 
 def make_batch(root: Path, n: int) -> list[str]:
@@ -220,10 +238,11 @@ def main() -> None:
         inputs = write_inputs(tmp)
         quick = [p for p in sorted(subs.iterdir()) if not p.name.endswith("_slow")]
         sample, forked = quick[: args.naive_sample], quick[:200]
-        # Half of each baseline before the batch, half after: the machine's speed drifts.
-        (naive_1, naive_2), (forked_1, forked_2) = (sample[0::2], sample[1::2]), (forked[0::2], forked[1::2])
+        # Half of each baseline before the batch, half after (the machine's speed drifts), each half
+        # with the batch's mix of kinds.
+        (naive_1, naive_2), (forked_1, forked_2) = deal(sample, 2), deal(forked, 2)
         looped = quick[: args.check_sample]
-        (looped_1, looped_2), checks = (looped[0::2], looped[1::2]), tmp / "checks"
+        (looped_1, looped_2), checks = deal(looped, 2), tmp / "checks"
         checks.mkdir()
         naive_before, fork_before = naive(naive_1, inputs, tmp, workers), bare_fork(forked_1, inputs, workers)
         loop_before = naive_check(looped_1, checks, workers)
