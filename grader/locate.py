@@ -5,10 +5,13 @@
 """
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from grader import notebook
 from grader.spec import AssignmentSpec
+
+MAX_SCANNED = 20_000                 # entries of a submission's folder looked at for links leading out of it
 
 
 def locate_modules(spec: AssignmentSpec, submission: Path) -> dict:
@@ -21,7 +24,8 @@ def locate_modules(spec: AssignmentSpec, submission: Path) -> dict:
     """
     submission = submission.resolve()
     folder = submission.parent if submission.is_file() else submission
-    found = {m: next((folder / f"{m}{ext}" for ext in (".py", ".ipynb") if (folder / f"{m}{ext}").is_file()), None)
+    found = {m: next((folder / f"{m}{ext}" for ext in (".py", ".ipynb")
+                      if (folder / f"{m}{ext}").is_file() and inside(folder / f"{m}{ext}", folder)), None)
              for m in spec.modules}
     if submission.is_file():
         if submission.stem in spec.modules:
@@ -40,7 +44,32 @@ def locate_modules(spec: AssignmentSpec, submission: Path) -> dict:
 def other_notebooks(folder: Path, spec: AssignmentSpec) -> list[Path]:
     """The notebooks in a folder that are not named after one of the assignment's modules."""
     return sorted(p for p in folder.glob("*.ipynb")
-                  if p.is_file() and not p.name.startswith(".") and p.stem not in spec.modules)
+                  if p.is_file() and not p.name.startswith(".") and p.stem not in spec.modules and inside(p, folder))
+
+
+def inside(path: Path, folder: Path) -> bool:
+    """Whether `path`, its links followed, is in `folder` (a resolved path). A link that leads out
+    of a submission is never followed: it could name the reference, or a classmate's files."""
+    try:
+        return path.resolve().is_relative_to(folder)
+    except (OSError, RuntimeError):          # a loop of links
+        return False
+
+
+def links_out(folder: Path) -> list[tuple[str, str]]:
+    """The links in a submission's folder, at any depth, that lead out of it: (where in the
+    folder, what it points to). A linked folder is listed, not entered."""
+    root = folder.resolve()
+    found, seen = [], 0
+    for here, folders, files in os.walk(root):            # followlinks=False
+        for name in folders + files:
+            path = Path(here, name)
+            if path.is_symlink() and not inside(path, root):
+                found.append((str(path.relative_to(root)), os.readlink(path)))
+        seen += len(folders) + len(files)
+        if seen > MAX_SCANNED:
+            break
+    return found
 
 
 def load_notebooks(spec: AssignmentSpec, submission: Path, modules: dict, cells: list | None = None) -> notebook.Notebooks:
@@ -54,4 +83,13 @@ def load_notebooks(spec: AssignmentSpec, submission: Path, modules: dict, cells:
             found.errors[m] = {"kind": "notebook", "message": (
                 f"{m}.py not found in the submission, which holds {len(others)} notebooks "
                 f"({', '.join(p.name for p in others)}): keep one, or name the one to grade {m}.ipynb")}
+    links = links_out(submission) if submission.is_dir() and cells is None else []
+    if links:
+        # Without Landlock (a partial sandbox, the portable worker) the child could import through
+        # them: nothing of such a submission runs.
+        shown = ", ".join(f"{where} -> {target}" for where, target in links[:3]) + (", ..." if len(links) > 3 else "")
+        for m in modules:
+            found.errors[m] = {"kind": "refused", "message": (
+                f"not run: the submission holds {'links' if len(links) > 1 else 'a link'} to files outside it ({shown}); "
+                f"only the submission's own files are graded: remove {'them' if len(links) > 1 else 'it'}")}
     return found

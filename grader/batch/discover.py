@@ -8,6 +8,7 @@ of what its result depends on: its files, the spec (as read), the reference, the
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 import shutil
 import stat
@@ -162,7 +163,7 @@ def _has_modules(folder: Path, spec: AssignmentSpec, any_notebook: bool = False)
 def look_through(folder: Path, spec: AssignmentSpec) -> Path:
     """A student's folder, or the one folder inside it that holds their modules."""
     while not _has_modules(folder, spec, any_notebook=True):
-        inner = [p for p in _entries(folder) if p.is_dir()]
+        inner = [p for p in _entries(folder) if p.is_dir() and not p.is_symlink()]   # a link may lead to anyone's files
         if len(inner) != 1:
             break
         folder = inner[0]
@@ -221,9 +222,12 @@ def _unzip(archive: Path, target: Path) -> Path:
 def fingerprint(folder: Path, spec: AssignmentSpec) -> str:
     """What a result depends on: the student's files, the spec, the reference, the grader version."""
     h = hashlib.sha256(f"grader {__version__}\n".encode())
-    for path in sorted(p for p in folder.rglob("*") if p.is_file() and "__pycache__" not in p.parts):
-        h.update(f"submission/{path.relative_to(folder)}\n".encode())
-        h.update(path.read_bytes())
+    for path in sorted(p for p in folder.rglob("*") if "__pycache__" not in p.parts):
+        if path.is_symlink():            # its text, never what it leads to (a device, a classmate's file)
+            h.update(f"link/{path.relative_to(folder)} -> {os.readlink(path)}\n".encode())
+        elif path.is_file():
+            h.update(f"submission/{path.relative_to(folder)}\n".encode())
+            h.update(path.read_bytes())
     h.update(spec_digest(spec).encode())
     return h.hexdigest()
 

@@ -132,7 +132,7 @@ def _not_returned(spec: AssignmentSpec, fn: FunctionSpec, case: Case, outcome: O
         module = outcome.module or fn.module
         err = import_errors.get(module) or outcome.error or {}
         mfile = files.get(module, f"{module}.py")
-        if err.get("kind") == "notebook":
+        if err.get("kind") in ("notebook", "refused"):      # the grader's own words about the files
             return _case(fn, case, ERROR, str(err.get("message")))
         if err.get("kind") == "missing_module":
             return _case(fn, case, ERROR, f"{mfile} not found in the submission")
