@@ -175,3 +175,30 @@ def test_a_self_check_from_the_handout_names_a_regularization_factor_and_unwritt
     cases = handout_check(tmp_path, "loss_only", loss_only)
     assert cases["softmax_loss_vectorized"][0]["diagnosis"].startswith(
         "`dW` is still what the handout's starting code makes (dW all zeros)")
+
+
+def test_a_wrong_output_and_an_input_changed_in_place_are_both_said():
+    """`X -= X.mean(dim=0)` makes the loss wrong and changes X: the message says both, the wrong
+    value first, each part in the words it has alone."""
+    from grader.cases import make_case
+    from grader.judge.case import judge_case
+    from grader.run.outcome import Outcome
+    spec = load_spec(ASSIGNMENT)
+    fn = spec.function("svm_loss_naive")
+    case = make_case(spec, fn, fn.cases[0])
+    dW = np.arange(case.dims["D"] * case.dims["C"], dtype=float).reshape(case.dims["D"], case.dims["C"])
+    expected = Outcome("returned", outputs=outputs(10.2, dW))
+
+    def message(loss, changed):
+        got = Outcome("returned", outputs=outputs(loss, dW), changed=[((name,), 0) for name in changed])
+        result = judge_case(spec, fn, case, expected, got, import_errors={})
+        assert result.status == "failed"
+        return result.message
+
+    wrong = "loss: expected 10.2, got 10.23 (relative error 0.0029, tolerance 1e-06)"
+    assert message(10.23, []) == wrong
+    assert message(10.23, ["X"]) == (f"{wrong}; it also changed its input X in place: work on copies "
+                                     "(e.g. X = X.clone()) or write new arrays")
+    assert message(10.2, ["X"]) == ("svm_loss_naive changed its input X in place; work on copies (e.g. X = X.clone()) "
+                                    "or write new arrays")
+    assert message(10.2, ["X", "W"]).startswith("svm_loss_naive changed its inputs X, W in place; ")

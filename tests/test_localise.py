@@ -13,13 +13,39 @@ E = np.array([[1.0, -2.0, 0.5], [3.0, 0.25, -1.0], [2.0, 1.5, -0.75]])
     (-E, "dW has the opposite sign of the expected value everywhere."),
     (E + 0.125, "dW is the expected value plus 0.125 everywhere (a constant offset)."),
     (E.T, "dW is the transpose of the expected value."),
-    (np.where(np.arange(3) == 1, E * 3, E), "only dW's columns 1 are wrong (of 3)."),
-    (np.where(np.arange(3)[:, None] == 0, E, E + np.arange(1, 4)), "dW's rows 0 are right; the other 2 of 3 are wrong."),
+    (np.where(np.arange(3) == 1, E * 3, E), "only dW's column 1 is wrong (of 3)."),
+    (np.where(np.arange(3)[:, None] == 0, E, E + np.arange(1, 4)), "dW's row 0 is right; the other 2 of 3 are wrong."),
     (E + np.random.default_rng(0).normal(size=E.shape), ""),
     (np.full_like(E, np.nan), ""),
 ])
 def test_describe(got, sentence):
     assert describe("dW", E, got, 1e-6, 1e-9) == sentence
+
+
+F = np.arange(1.0, 21.0).reshape(4, 5)
+
+
+@pytest.mark.parametrize("wrong_columns, sentence", [
+    ([4], "only dW's column 4 is wrong (of 5)."),
+    ([1, 3], "only dW's columns 1, 3 are wrong (of 5)."),
+    ([0, 1, 2, 3], "dW's column 4 is right; the other 4 of 5 are wrong."),
+    ([0, 1, 2], "dW's columns 3, 4 are right; the other 3 of 5 are wrong."),
+])
+def test_one_column_is_singular_and_several_plural(wrong_columns, sentence):
+    """'only dW's columns 4 are wrong' reads as a typo: one column is 'column 4 is'."""
+    got = F.copy()
+    got[:, wrong_columns] *= np.array([2.0, 3.0, 5.0, 7.0])[:, None]      # not a constant factor per column
+    assert describe("dW", F, got, 1e-6, 1e-9) == sentence
+
+
+@pytest.mark.parametrize("wrong_rows, sentence", [
+    ([2], "only dW's row 2 is wrong (of 4)."),
+    ([0, 1, 3], "dW's row 2 is right; the other 3 of 4 are wrong."),
+])
+def test_one_row_is_singular_too(wrong_rows, sentence):
+    got = F.copy()
+    got[wrong_rows, :] += np.arange(1.0, 6.0) ** 2                    # every column wrong, so rows are named
+    assert describe("dW", F, got, 1e-6, 1e-9) == sentence
 
 
 def test_a_single_number_gets_no_hint_beyond_expected_and_got():

@@ -271,3 +271,121 @@ def test_a_result_from_a_newer_grader_loads_without_the_fields_this_one_does_not
     assert loaded.functions[0].cases[0].outputs[0].name == "dW"
     loaded.functions[0].cases[0].outputs = result.functions[0].cases[0].outputs
     assert loaded == result
+
+
+# --- Gradescope: what a hidden case may say ------------------------------------------------------
+
+# What a hostile child puts wherever its words reach a case's message: the hidden case's inputs.
+PLANT = "seed=4242 dims=N7D11 W[0]=[0.9137, -2.2718]"
+PLANTED_NAME = "seed_4242_N7D11_W0_0_9137"       # the same, as an identifier (a missing name, a class)
+FN = "svm_loss_naive"
+
+
+def hidden_output(case: CaseResult, other: str = "softmax_loss") -> str:
+    """The Gradescope text of the hidden group `case` is in: what the student sees."""
+    from grader.report.gradescope import gradescope_results
+    result = SubmissionResult(
+        assignment="hw1", submission="s", hidden_graded=True, hidden_available=True, hidden_points=1.0,
+        functions=[FunctionResult(FN, "linear_svm", [case], public=Score(), hidden=Score(0.0, 1.0, 0, 1)),
+                   FunctionResult(other, "linear_svm", [], public=Score(), hidden=Score())])
+    (test,) = [t for t in gradescope_results(result)["tests"] if t["name"] == f"{FN} (hidden cases)"]
+    return test["output"]
+
+
+def hidden_case(status: str, message: str, **kw) -> CaseResult:
+    return CaseResult(FN, "hidden-1", HIDDEN, 4242, status, message=message, **kw)
+
+
+RIGHT = [OutputCheck("loss", True), OutputCheck("dW", True)]
+
+
+@pytest.mark.parametrize("status, message, fields, shown", [
+    # missing_function: the worker's own message, or the name it says is missing
+    (ERROR, PLANT, {}, f"{FN} could not be run on this case (the public cases show why)"),
+    (ERROR, f"{FN} is not defined in linear_svm.py; {PLANT}", {},
+     f"{FN} is not defined (is it in the file and named as in the assignment?)"),
+    (ERROR, f"{PLANTED_NAME} is not defined in linear_svm.py", {}, f"a function {FN}'s cases call is not defined"),
+    (ERROR, f"{FN} is a {PLANTED_NAME}, not a function", {},
+     f"{FN} is not a function (is that name used for something else too?)"),
+    (ERROR, f"what {FN} made has no {PLANTED_NAME} (`model.{PLANTED_NAME}(X)`)", {},
+     f"what {FN} made lacks a method or attribute its cases use"),
+    (ERROR, f"{PLANTED_NAME} is not defined in linear_svm.py ({FN}'s cases call it first: `x = f()`)",
+     {"blocked_by": PLANTED_NAME}, f"not judged: something {FN}'s cases run first failed or was wrong on this case"),
+    # import_error: the module it names, the exception it describes
+    (ERROR, f"linear_svm.py could not be imported: ValueError: {PLANT}", {},
+     "your code could not be imported (the public cases show why)"),
+    (ERROR, f"{PLANTED_NAME}.py not found in the submission", {}, f"the file {FN} should be in is not in the submission"),
+    # exception, NotImplementedError raised in a function it names
+    (NOT_IMPLEMENTED, f"{FN} calls {PLANTED_NAME}, which is not implemented yet", {"exception": "NotImplementedError"},
+     f"{FN} calls a function that is not implemented yet"),
+    (NOT_IMPLEMENTED, f"not judged: your {PLANTED_NAME} is not implemented yet, and {FN}'s cases start with it (`x`)",
+     {"exception": "NotImplementedError", "blocked_by": PLANTED_NAME},
+     f"not judged: something {FN}'s cases run first failed or was wrong on this case"),
+    # bad_return as the handout's starter: what it says came back
+    (NOT_IMPLEMENTED, f"{FN} is not implemented yet: it returns {PLANT}, as the handout's code does", {},
+     f"{FN} is not implemented yet: it returns what the handout's starting code returns"),
+    (FAILED, f"{FN} returned {PLANT}; expected 2 values (loss, dW)", {},
+     f"{FN} did not return the values its cases expect (the wrong number of values?)"),
+    (FAILED, f"{FN} returned {PLANT}: more than the 64 MiB an answer may take; expected loss, dW", {},
+     f"{FN} returned more than an answer may take"),
+    # the inputs it says it changed
+    (FAILED, f"{FN} changed its input {PLANTED_NAME} in place; work on copies", {"outputs": RIGHT},
+     f"{FN} changed its input(s) in place; its outputs are right, but it must leave its inputs as they were: "
+     "work on copies or write new arrays"),
+    # a limit the worker says it stopped the call at
+    (CRASHED, f"{FN}: {PLANT}", {},
+     f"{FN} crashed (the process running it died: a segfault, os._exit, or a memory or disk limit)"),
+    (CRASHED, f"importing linear_svm.py was stopped: {PLANT}", {},
+     "importing your code stopped the worker (sys.exit, os._exit, or a crash or a limit at import time?)"),
+    (TIMEOUT, f"{FN} did not finish within {PLANT} s", {}, f"{FN} did not finish within the time limit"),
+])
+def test_gradescope_hidden_cases_say_only_the_graders_own_words(status, message, fields, shown):
+    """A hostile child chooses text that reaches a case's message for every status, not only an
+    exception's: a hidden case tells the student its status in fixed words, never that text."""
+    output = hidden_output(hidden_case(status, message, **fields))
+    assert output == f"0 of 1 cases passed.\n\nhidden-1: {status.replace('_', ' ')}\n  {shown}"
+    for secret in (PLANT, PLANTED_NAME, "4242", "9137", "N7D11"):
+        assert secret not in output
+
+
+@pytest.mark.parametrize("status, message, shown", [
+    (TIMEOUT, f"{FN} did not finish within 2.5 s (an infinite loop, or much slower than needed?)",
+     f"{FN} did not finish within 2.5 s (an infinite loop, or much slower than needed?)"),
+    (TIMEOUT, f"not run: {FN} already timed out on an earlier case", f"not run: {FN} already timed out on an earlier case"),
+    (CRASHED, f"{FN} stopped the worker running it (a crash, os._exit, or the 2 GiB memory limit)",
+     f"{FN} crashed (the process running it died: a segfault, os._exit, or a memory or disk limit)"),
+    (ERROR, f"{FN} is not defined in linear_svm.py", f"{FN} is not defined (is it in the file and named as in the assignment?)"),
+    (NOT_IMPLEMENTED, f"{FN} is not implemented yet", f"{FN} is not implemented yet"),
+    (ERROR, "the grader failed on this submission (KeyError: 'x'); please tell your instructor",
+     "the grader failed on this submission; please tell your instructor"),
+])
+def test_gradescope_hidden_cases_still_say_what_went_wrong(status, message, shown):
+    assert hidden_output(hidden_case(status, message)).endswith(f"hidden-1: {status.replace('_', ' ')}\n  {shown}")
+
+
+def test_gradescope_hidden_case_names_a_graded_function_it_is_blocked_by():
+    """Names of graded functions come from the spec: a case not judged because of one may say which."""
+    case = hidden_case(ERROR, "not judged: your softmax_loss is wrong on this case (loss: expected 1.5, got 2)",
+                       blocked_by="softmax_loss")
+    assert hidden_output(case).endswith(
+        "not judged: your softmax_loss failed or was wrong on this case (its own tests say how)")
+    case = hidden_case(TIMEOUT, "not judged: `model = TwoLayerNet(3)`, which ... did not finish", blocked_by="TwoLayerNet")
+    assert hidden_output(case, other="TwoLayerNet.loss").endswith("not judged: your TwoLayerNet failed or was wrong "
+                                                                  "on this case (its own tests say how)")
+
+
+def test_gradescope_hidden_case_that_only_changed_an_input_says_so():
+    """Its outputs are right: 'wrong answer' would send the student hunting for a wrong value."""
+    message = f"{FN} changed its input X in place; work on copies (e.g. X = X.clone()) or write new arrays"
+    output = hidden_output(hidden_case(FAILED, message, outputs=RIGHT))
+    assert output.endswith(f"hidden-1: failed\n  {FN} changed its input(s) in place; its outputs are right, but it "
+                           "must leave its inputs as they were: work on copies or write new arrays")
+
+
+def test_gradescope_hidden_case_with_a_wrong_output_that_also_changed_an_input_says_both():
+    message = ("loss: expected 10.2, got 10.23 (relative error 0.0029, tolerance 1e-06); it also changed its input X "
+               "in place: work on copies (e.g. X = X.clone()) or write new arrays")
+    outputs = [OutputCheck("loss", False, message), OutputCheck("dW", True)]
+    output = hidden_output(hidden_case(FAILED, message, outputs=outputs))
+    assert output.endswith("hidden-1: failed\n  wrong loss; it also changed its input(s) in place")
+    assert "10.2" not in output

@@ -74,11 +74,12 @@ def judge_case(spec: AssignmentSpec, fn: FunctionSpec, case: Case, expected: Out
     if failing:
         more = len(failing) - 1
         message = failing[0].message + (f" (and {more} more output{'s' if more > 1 else ''} wrong)" if more else "")
-    elif mutated:
+    if mutated:                        # said after a wrong value too: `X -= X.mean(0)` is often why it is wrong
         first = mutated[0]
         copy = f"{first} = {first}.{'clone' if framework == 'torch' else 'copy'}()"
-        message = (f"{fn.name} changed its input{'s' if len(mutated) > 1 else ''} {', '.join(mutated)} in place; "
-                   f"work on copies (e.g. {copy}) or write new arrays")
+        changed = f"changed its input{'s' if len(mutated) > 1 else ''} {', '.join(mutated)} in place"
+        advice = f"work on copies (e.g. {copy}) or write new arrays"
+        message = f"{message}; it also {changed}: {advice}" if message else f"{fn.name} {changed}; {advice}"
     status = FAILED if (failing or mutated) else PASSED
     result = _case(fn, case, status, message, outputs=checks, stdout=outcome.stdout, duration=outcome.duration)
     if failing and mistakes is not None:

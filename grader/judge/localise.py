@@ -39,12 +39,12 @@ def describe(name: str, expected: np.ndarray, got: np.ndarray, rtol: float, atol
     if e.ndim == 2:
         wrong = relative_error(g, e, rtol, atol) > rtol
         rows, cols = np.flatnonzero(wrong.any(axis=1)), np.flatnonzero(wrong.any(axis=0))
-        for axis, bad, count in (("columns", cols, e.shape[1]), ("rows", rows, e.shape[0])):
+        for axis, bad, count in (("column", cols, e.shape[1]), ("row", rows, e.shape[0])):
             if 0 < len(bad) < count:
                 if len(bad) <= count / 2:
-                    return f"only {name}'s {axis} {_list(bad)} are wrong (of {count})."
+                    return f"only {name}'s {_some(axis, bad)} wrong (of {count})."
                 good = np.setdiff1d(np.arange(count), bad)
-                return f"{name}'s {axis} {_list(good)} are right; the other {len(bad)} of {count} are wrong."
+                return f"{name}'s {_some(axis, good)} right; the other {len(bad)} of {count} are wrong."
     return ""
 
 
@@ -62,6 +62,11 @@ def passes_only_when_zero(cases: list) -> str:
         if zero and other and all(zero) and not any(other):
             return arg
     return ""
+
+
+def _some(axis: str, indices) -> str:
+    """'column 4 is', 'columns 1, 3 are': one column is not 'columns 4 are'."""
+    return f"{axis} {_list(indices)} is" if len(indices) == 1 else f"{axis}s {_list(indices)} are"
 
 
 def _list(indices) -> str:

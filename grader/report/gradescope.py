@@ -4,17 +4,20 @@
 
 One Gradescope test per function and visibility ("svm_loss_naive (public cases)", "... (hidden
 cases)"), numbered "<function>.<1 public | 2 hidden>". Public groups show what the terminal shows
-for each failing case; hidden groups show only the case id, status and message, never the
-details or what the student printed, since those can reveal the hidden inputs. The format is
+for each failing case; hidden groups show only the case id, its status and what went wrong in
+fixed words (`_hidden_message`), never the case's own message, details or what the student
+printed, since student code can put the hidden inputs in those. The format is
 Gradescope's "Autograder Specifications" page (summarised in shared/research/anchors_autograders.md, 7.1).
 """
 from __future__ import annotations
 
 import builtins
 import os
+import re
 from typing import Any
 
-from grader.results import FAILED, HIDDEN, NOT_IMPLEMENTED, PASSED, PUBLIC, CaseResult, FunctionResult, Score, SubmissionResult
+from grader.results import (CRASHED, ERROR, FAILED, HIDDEN, NOT_IMPLEMENTED, PASSED, PUBLIC, TIMEOUT, CaseResult,
+                            FunctionResult, Score, SubmissionResult)
 from grader.report import json_report
 from grader.report.atomic import write_atomic
 from grader.report.terminal import case_label, clip_printed, indent_lines, status_text
@@ -34,13 +37,14 @@ def gradescope_results(result: SubmissionResult, hidden_visibility: str = "after
     if hidden_visibility not in VISIBILITIES:
         raise ValueError(f"hidden_visibility must be one of {', '.join(VISIBILITIES)}, not {hidden_visibility!r}")
     tests = []
+    graded = _graded_names(result)
     for number, fn in enumerate(result.functions, start=1):
         for index, visibility, score in ((1, PUBLIC, fn.public), (2, HIDDEN, fn.hidden)):
             cases = [c for c in fn.cases if c.visibility == visibility]
             if score is None or (not cases and not score.possible):
                 continue                 # not graded, or this function has no such cases
             tests.append(_test(fn, visibility, score, cases, f"{number}.{index}",
-                               "visible" if visibility == PUBLIC else hidden_visibility))
+                               "visible" if visibility == PUBLIC else hidden_visibility, graded))
         for index, check in enumerate(fn.checks, start=3):
             tests.append({"name": f"{fn.name}: check {check.name}", "number": f"{number}.{index}",
                           "score": check.earned, "max_score": check.possible,
@@ -87,7 +91,7 @@ def write_gradescope(result: SubmissionResult, path: str | os.PathLike[str],
 
 
 def _test(fn: FunctionResult, visibility: str, score: Score, cases: list[CaseResult], number: str,
-          shown: str) -> dict[str, Any]:
+          shown: str, graded: frozenset = frozenset()) -> dict[str, Any]:
     passed = sum(c.passed for c in cases)
     return {
         "name": f"{fn.name} ({visibility} cases)",
@@ -95,34 +99,111 @@ def _test(fn: FunctionResult, visibility: str, score: Score, cases: list[CaseRes
         "score": score.earned,
         "max_score": score.possible,
         "status": "passed" if passed == len(cases) else "failed",
-        "output": _case_report(cases, hidden=visibility == HIDDEN),
+        "output": _case_report(cases, hidden=visibility == HIDDEN, graded=graded),
         "visibility": shown,
         "extra_data": {"passed": passed, "total": len(cases)},
     }
 
 
-def _hidden_message(case: CaseResult) -> str:
-    """What a hidden case may tell the student: the outcome, never a value. Not the expected or
-    returned numbers (an answer to hard-code), and of an exception only its type: student code
-    can put the case's inputs in its message (`raise ValueError(str(X))`)."""
+def _graded_names(result: SubmissionResult) -> frozenset:
+    """The graded functions' names, from the spec, and the classes of methods among them
+    (`TwoLayerNet` of `TwoLayerNet.loss`): names a hidden case may say."""
+    names = set()
+    for fn in result.functions:
+        parts = fn.name.split(".")
+        names.update(".".join(parts[:i]) for i in range(1, len(parts) + 1))
+    return frozenset(names)
+
+
+def _hidden_message(case: CaseResult, graded: frozenset = frozenset()) -> str:
+    """What a hidden case may tell the student: the outcome, never a value, in the grader's words only.
+
+    Not its message, whatever the status: parts of it come from the student's process, which can
+    put the case's inputs there (an exception's message or class name, the name it reports missing,
+    what it says came back, the inputs it says it changed, a limit's message). So the text is made
+    of the status, the function's name (`case.function`, from the spec), the names of the graded
+    functions (`graded`) and fixed phrases; the message is only read to choose among the phrases."""
+    fn, message = case.function, case.message
     if case.blocked_by:                # its own message quotes the other function's wrong values
-        return f"not judged: your {case.blocked_by} failed or was wrong on this case (its own tests say how)"
+        if case.blocked_by in graded:  # else a name the student's process may have chosen
+            return f"not judged: your {case.blocked_by} failed or was wrong on this case (its own tests say how)"
+        return f"not judged: something {fn}'s cases run first failed or was wrong on this case"
     if case.status == FAILED:
-        wrong = [o.name for o in case.outputs if not o.ok]
-        return f"wrong {', '.join(wrong)}" if wrong else "wrong answer"
-    if case.exception and case.status != NOT_IMPLEMENTED:   # a class the student defined may carry data in its name too
+        return _hidden_failure(case)
+    if case.status == NOT_IMPLEMENTED:
+        if message.startswith(f"{fn} calls "):
+            return f"{fn} calls a function that is not implemented yet"
+        if "the handout's code" in message:
+            return f"{fn} is not implemented yet: it returns what the handout's starting code returns"
+        return f"{fn} is not implemented yet"
+    if case.status == TIMEOUT:
+        if message.startswith("not run:"):
+            return f"not run: {fn} already timed out on an earlier case"
+        if message.startswith("importing "):
+            return "importing your code did not finish within the time limit"
+        limit = re.search(r"did not finish within (\d{1,5}(?:\.\d{1,3})?) s\b", message)   # the spec's limit
+        text = f"{fn} did not finish within {limit.group(1) + ' s' if limit else 'the time limit'}"
+        return text + (" (an infinite loop, or much slower than needed?)" if "infinite loop" in message else "")
+    if case.status == CRASHED:
+        if message.startswith("importing "):
+            return "importing your code stopped the worker (sys.exit, os._exit, or a crash or a limit at import time?)"
+        if message.startswith("not run:"):
+            return f"not run: the worker that runs {fn} failed"
+        return f"{fn} crashed (the process running it died: a segfault, os._exit, or a memory or disk limit)"
+    if case.status == ERROR:
+        return _hidden_error(case)
+    return f"{fn}: {status_text(case)}"
+
+
+def _hidden_failure(case: CaseResult) -> str:
+    """A hidden case that ran and FAILED: the wrong outputs by name (the spec's), an input changed in
+    place (not by name: the student's process reports which), or what came back was not an answer."""
+    fn = case.function
+    wrong = [o.name for o in case.outputs if not o.ok]
+    if wrong:
+        also = "; it also changed its input(s) in place" if "; it also changed its input" in case.message else ""
+        return f"wrong {', '.join(wrong)}{also}"
+    if case.outputs:                   # every output right: failed only for changing an input
+        return (f"{fn} changed its input(s) in place; its outputs are right, but it must leave its inputs as they "
+                "were: work on copies or write new arrays")
+    if "an answer may take" in case.message:
+        return f"{fn} returned more than an answer may take"
+    if case.message.startswith(f"{fn} returned "):
+        return f"{fn} did not return the values its cases expect (the wrong number of values?)"
+    return "wrong answer"
+
+
+def _hidden_error(case: CaseResult) -> str:
+    """A hidden case with status ERROR: an exception (its type if a builtin's), an import that
+    failed, or a name its cases call that is not defined."""
+    fn, message = case.function, case.message
+    if case.exception:                 # a class the student defined may carry data in its name too
         kind = case.exception
-        return f"{case.function} raised " + (kind if isinstance(getattr(builtins, kind, None), type) else "an exception")
-    if case.message.startswith(f"{case.function} raised "):     # a result written before `exception` existed
-        return f"{case.function} raised an exception"
-    return case.message          # the grader's own words: a timeout, a crash, not implemented, an import error
+        return f"{fn} raised " + (kind if isinstance(getattr(builtins, kind, None), type) else "an exception")
+    if message.startswith(f"{fn} raised "):     # a result written before `exception` existed
+        return f"{fn} raised an exception"
+    if message.startswith("the grader failed on this submission"):     # its own exception's text is not shown either
+        return "the grader failed on this submission; please tell your instructor"
+    if "not found in the submission" in message:
+        return f"the file {fn} should be in is not in the submission"
+    if "could not be imported" in message:
+        return "your code could not be imported (the public cases show why)"
+    if message.startswith(f"what {fn} made has no "):
+        return f"what {fn} made lacks a method or attribute its cases use"
+    if message.startswith(f"{fn} is not defined"):
+        return f"{fn} is not defined (is it in the file and named as in the assignment?)"
+    if message.startswith(f"{fn} is a "):
+        return f"{fn} is not a function (is that name used for something else too?)"
+    if "is not defined" in message or "not a function" in message:
+        return f"a function {fn}'s cases call is not defined"
+    return f"{fn} could not be run on this case (the public cases show why)"
 
 
 def _probably(case: CaseResult) -> str:
     return f"Probably: {case.diagnosis}" if case.diagnosis else ""
 
 
-def _case_report(cases: list[CaseResult], hidden: bool) -> str:
+def _case_report(cases: list[CaseResult], hidden: bool, graded: frozenset = frozenset()) -> str:
     failing = [c for c in cases if c.status != PASSED]
     lines = [f"{len(cases) - len(failing)} of {len(cases)} cases passed."]
     for case in failing[:MAX_CASES_SHOWN]:
@@ -130,7 +211,7 @@ def _case_report(cases: list[CaseResult], hidden: bool) -> str:
         if hidden:
             # Only what the student may know: no seed, no inputs, no details, no printed output.
             lines.append(f"{case.case_id}: {status_text(case)}")
-            lines += indent_lines(_hidden_message(case), 2) + indent_lines(_probably(case), 2)
+            lines += indent_lines(_hidden_message(case, graded), 2) + indent_lines(_probably(case), 2)
             continue
         lines.append(f"{case_label(case)}: {status_text(case)}")
         lines += indent_lines(case.message, 2) + indent_lines(_probably(case), 2) + indent_lines(case.details, 2)
