@@ -106,3 +106,70 @@ def test_the_case_loop_reads_a_childs_frame_once_and_a_lying_one_becomes_that_ca
     assert header == {"type": "result", "index": 5, "status": "invalid"} and arrays == []
     with pytest.raises(ProtocolError):
         _read(struct.pack("<I", 99) + b"{}")
+
+
+@pytest.mark.parametrize("arrays", [
+    '[{"dtype":"<f8","shape":[1e400],"offset":0,"nbytes":8}]',        # inf: int() would raise OverflowError
+    '[{"dtype":"<f8","shape":[1],"offset":1e400,"nbytes":8}]',
+    '[{"dtype":"<f8","shape":[1],"offset":0,"nbytes":-1e400}]',
+    '[{"dtype":"<f8","shape":[Infinity],"offset":0,"nbytes":8}]',
+    '[{"dtype":"<f8","shape":[NaN],"offset":0,"nbytes":8}]',
+    '[{"dtype":"<f8","shape":[1.5],"offset":0,"nbytes":8}]',          # never truncated to an integer
+    '[{"dtype":"<f8","shape":[true],"offset":0,"nbytes":8}]',
+    '[{"dtype":"<f8","shape":"1","offset":0,"nbytes":8}]',
+    '[{"dtype":"<f8","shape":[' + ",".join(["1"] * 100) + '],"offset":0,"nbytes":8}]',    # more dimensions than numpy's
+    '5',
+])
+def test_forged_array_numbers_are_a_protocol_error_never_an_overflow(arrays):
+    head = ('{"type":"result","index":0,"arrays":' + arrays + '}').encode()
+    with pytest.raises(ProtocolError):
+        decode(struct.pack("<I", len(head)) + head + b"\0" * 8, printable=True)
+
+
+def test_a_header_json_cannot_parse_is_a_protocol_error():
+    """An integer of more than 4,300 digits is a ValueError of Python's, not a JSONDecodeError."""
+    head = b'{"type":"result","index":' + b"7" * 5000 + b"}"
+    with pytest.raises(ProtocolError):
+        decode(struct.pack("<I", len(head)) + head)
+
+
+def test_frame_reader_refuses_a_header_over_its_cap_from_its_first_bytes():
+    """A child's frame says its header's length first: one over protocol.MAX_HEADER is refused then,
+    not after 200 MB of it were read and parsed. The grader's own frames (no max_header) have no such cap."""
+    from grader.run import protocol
+    reader = FrameReader(max_header=protocol.MAX_HEADER)
+    with pytest.raises(protocol.OverLimit) as e:
+        reader.feed(struct.pack("<II", 200_000_004, 200_000_000) + b'{"junk":[0,0,0')
+    assert (e.value.what, e.value.size, e.value.limit) == ("header", 200_000_000, protocol.MAX_HEADER)
+    big = encode({"text": "x" * (protocol.MAX_HEADER + 1)})
+    assert FrameReader().feed(big) == [big[4:]]
+    assert FrameReader(max_header=protocol.MAX_HEADER).feed(encode({"n": 1}, [np.zeros(10)])) != []
+
+
+_BIDI = ["\u061c", "\u200e", "\u200f", "\u202a", "\u202b", "\u202c", "\u202d", "\u202e",
+         "\u2066", "\u2067", "\u2068", "\u2069"]
+
+
+def _as_json(header: dict, form: str) -> bytes:
+    """A header's JSON as the harness writes it (non-ASCII escaped), with upper-case escapes, or as raw UTF-8."""
+    import json
+    import re
+    text = json.dumps(header, ensure_ascii=form != "raw")
+    if form == "upper":
+        text = re.sub(r"\\u([0-9a-f]{4})", lambda m: "\\u" + m[1].upper(), text)
+    return text.encode()
+
+
+@pytest.mark.parametrize("form", ["escaped", "upper", "raw"])
+@pytest.mark.parametrize("text, shown", [
+    *[(f"PASS{c}LIAF", "PASSLIAF") for c in _BIDI],                    # would show the rest reversed, or reorder it
+    ("one\u2028two", "one\ntwo"), ("one\u2029two", "one\ntwo"), ("one\x85two", "one\ntwo"),  # line breaks, as \n
+], ids=lambda v: v.encode("unicode_escape").decode() if isinstance(v, str) else None)
+def test_bidirectional_controls_are_removed_and_unicode_line_breaks_made_newlines(text, shown, form):
+    """Each alone, so that the check of a header's raw JSON (which decides whether its strings are made
+    printable at all) must see each, escaped as json.dumps writes it or as raw UTF-8."""
+    from grader.run.protocol import printable_text
+    head = _as_json({"type": "result", "error": {"message": text}, "stdout": text}, form)
+    header, _ = decode(struct.pack("<I", len(head)) + head, printable=True)
+    assert header["error"]["message"] == header["stdout"] == shown
+    assert printable_text(text) == shown

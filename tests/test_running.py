@@ -515,3 +515,167 @@ def test_an_answer_too_large_to_send_back_says_so_and_costs_that_function_only(t
     assert fns["scale"].cases[0].message == ("scale returned 153 MiB (float64 array of shape (20000000,)): more than "
                                              "the 128 MiB an answer may take; expected out, of the sizes in the assignment")
     assert statuses(fns["total"]) == ["passed"] * 2
+
+
+# supervise.run_job with children that send what a test says: a forged stream, without a worker.
+
+class ScriptedChild:
+    """A child as supervise.run_job watches it, sending `chunks` of bytes, one per look, then ending."""
+
+    wakes_on_frames = True
+
+    def __init__(self, chunks):
+        self.chunks = list(chunks)
+        self.killed = False
+
+    def look(self, timeout):
+        return (self.chunks.pop(0), False) if self.chunks else (b"", True)
+
+    def kill(self):
+        self.killed = True
+
+
+def run_scripted(tmp_path, n_calls: int, children: dict):
+    """supervise.run_job over `n_calls` cases of `scale`, the child started at case `start` sending
+    `children[start]`; the results delivered ({index: header}) and the children started."""
+    from grader.run import supervise
+    job = {"job": 1, "calls": [{"function": "scale"} for _ in range(n_calls)],
+           "limits": {"case_timeout": 60, "import_timeout": 60, "skip_after_timeouts": 0, "disk": 1 << 30}}
+    results, started = {}, []
+
+    def deliver(header, arrays):
+        if header.get("type") == "result":
+            assert header["index"] not in results
+            results[header["index"]] = header
+
+    def start_child(job, inputs, start, skip, scratch, capture_path):
+        started.append(ScriptedChild(children[start]))
+        return started[-1]
+
+    supervise.run_job(job, [], deliver, start_child, {}, measure=False, root=str(tmp_path))
+    assert all(child.killed for child in started)
+    return results, started
+
+
+def imported_frame() -> bytes:
+    from grader.run.protocol import encode
+    return encode({"type": "imported", "errors": {}, "stdout": ""})
+
+
+def result_frame(index: int, size: int = 8) -> bytes:
+    """A returned result whose one output is `size` bytes of float64."""
+    import numpy as np
+    from grader.run.protocol import encode
+    return encode({"type": "result", "index": index, "status": "returned", "values": [{"kind": "ndarray",
+                   "type": "numpy.ndarray", "array": 0}], "via": [None], "stdout": ""}, [np.zeros(size // 8)])
+
+
+def done_frame() -> bytes:
+    from grader.run.protocol import encode
+    return encode({"type": "done"})
+
+
+def limit_message(header: dict) -> str:
+    error = header.get("error") or {}
+    return error.get("message", "") if error.get("kind") == "limit" else ""
+
+
+def test_a_frame_whose_header_is_over_the_cap_is_that_cases_crash_and_the_job_goes_on(tmp_path):
+    """A child says its frame's header is 200 MB: the grader stops it at those first bytes (it neither
+    waits for nor holds the rest), that case says why, and a fresh child runs the next."""
+    import struct
+    forged = struct.pack("<II", 200_000_004, 200_000_000) + b'{"junk":[0,0,0,0'
+    results, started = run_scripted(tmp_path, 3, {
+        0: [imported_frame() + result_frame(0) + forged],
+        2: [imported_frame() + result_frame(2) + done_frame()]})
+    assert [results[i]["status"] for i in range(3)] == ["returned", "crashed", "returned"]
+    assert limit_message(results[1]) == ("it sent back an answer described in 200,000,000 bytes (its structure and "
+                                         "strings, besides its arrays), more than the 4 MiB the grader reads, and "
+                                         "was stopped")
+    assert len(started) == 2
+
+
+def test_a_jobs_children_may_send_back_so_much_in_all_then_the_rest_is_not_run(tmp_path, monkeypatch):
+    """The cap is on the job, over all its children: here each child sends less than it, the two of
+    them more. The results received before it are kept; the case that went past it says so, and
+    the cases after it are not run (no third child), each saying why."""
+    from grader.run import supervise
+    monkeypatch.setattr(supervise, "REPLY_CAP", 1 << 20)
+    answer = 300_000                                   # bytes of each case's output: four go past 1 MiB
+    results, started = run_scripted(tmp_path, 7, {
+        0: [imported_frame(), result_frame(0, answer), result_frame(1, answer)],      # then dies on case 2
+        3: [imported_frame() + result_frame(3, answer) + result_frame(4, answer) + result_frame(5, answer)
+            + result_frame(6, answer) + done_frame()]})                          # all at once, as a zygote's child
+    assert [results[i]["status"] for i in range(7)] == ["returned", "returned", "crashed", "returned",
+                                                        "crashed", "crashed", "crashed"]
+    assert limit_message(results[2]) == ""             # its own crash
+    assert limit_message(results[4]) == ("it sent back more than 1 MiB in all (this submission's answers, over "
+                                         "all its cases, as the grader holds them) and was stopped")
+    assert limit_message(results[5]) == limit_message(results[6]) == (
+        "not run: the cases before it sent back more than 1 MiB in all, the most the grader holds of one "
+        "submission's answers")
+    assert len(started) == 2
+
+
+def test_the_headers_a_job_keeps_count_against_its_cap_at_what_they_take_in_memory(tmp_path, monkeypatch):
+    """Results with no arrays but large headers (JSON that parses into 24 times its bytes of Python
+    objects) reach the cap too: the bytes sent are not all the grader holds."""
+    from grader.run import protocol, supervise
+    monkeypatch.setattr(supervise, "REPLY_CAP", 1 << 20)
+    junk = [[]] * 5000                                 # 15 kB of JSON, some 300 kB of Python lists
+    frames = [protocol.encode({"type": "result", "index": i, "status": "returned", "junk": junk}) for i in range(6)]
+    results, _ = run_scripted(tmp_path, 6, {0: [imported_frame(), *frames, done_frame()]})
+    assert sum(len(f) for f in frames) < 1 << 17       # an eighth of the cap, as bytes
+    # each result counts 25 times its 15 kB header: two fit in 1 MiB, the third does not
+    assert [results[i]["status"] for i in range(6)] == ["returned"] * 2 + ["crashed"] * 4
+    assert limit_message(results[2]).startswith("it sent back more than 1 MiB in all")
+    assert limit_message(results[5]).startswith("not run: ")
+
+
+@pytest.mark.parametrize("index", ["1e400", "-1e400", "Infinity", "NaN", "0.0", '"0"', "true"])
+def test_a_result_naming_its_case_by_anything_but_an_integer_is_that_cases_crash(tmp_path, index):
+    """A forged index (1e400 parses as inf, and int(inf) raises OverflowError) is the child's crash on
+    the case it was on, never the grader's; the next child runs the next case."""
+    head = ('{"type":"result","index":' + index + ',"status":"returned","values":[],"arrays":[]}').encode()
+    import struct
+    forged = struct.pack("<II", 4 + len(head), len(head)) + head
+    results, started = run_scripted(tmp_path, 2, {
+        0: [imported_frame() + forged],
+        1: [imported_frame() + result_frame(1) + done_frame()]})
+    assert [results[i]["status"] for i in range(2)] == ["crashed", "returned"]
+    assert len(started) == 2
+
+
+@pytest.mark.slow
+@pytest.mark.usefixtures("each_worker")
+def test_a_submission_sending_back_more_than_the_cap_in_all_is_stopped_and_told_so(tmp_path, monkeypatch):
+    """Every answer under the cap of one call, but together over the job's (here made 1 MiB): the
+    case that went past it and the cases after it say so in the report; the ones before are judged."""
+    from grader.run import supervise
+    monkeypatch.setattr(supervise, "REPLY_CAP", 1 << 20)
+    fns, result = grade(tmp_path, "import numpy as np\ndef scale(x, k):\n    return np.zeros(60_000)\n", total=True)
+    assert statuses(fns["scale"]) == ["failed", "failed", "crashed"]            # 480 kB each
+    assert fns["scale"].cases[2].message == ("scale: it sent back more than 1 MiB in all (this submission's answers, "
+                                             "over all its cases, as the grader holds them) and was stopped")
+    assert statuses(fns["total"]) == ["crashed", "crashed"]
+    assert fns["total"].cases[0].message == ("total: not run: the cases before it sent back more than 1 MiB in all, "
+                                             "the most the grader holds of one submission's answers")
+
+
+@pytest.mark.slow
+@pytest.mark.usefixtures("each_worker")
+def test_a_forged_frame_with_a_huge_header_costs_that_case_only(tmp_path):
+    """Student code writes into its result pipe a frame that says its header is 200 MB."""
+    fns, result = grade(tmp_path, """\
+        import os, struct, sys
+        def scale(x, k):
+            frame = sys._getframe(1)
+            while "out_fd" not in frame.f_locals:          # harness.run's result pipe
+                frame = frame.f_back
+            os.write(frame.f_locals["out_fd"], struct.pack("<II", 200_000_004, 200_000_000) + b'{"junk":[0,0')
+            return k * x
+    """, total=True)
+    assert statuses(fns["scale"]) == ["crashed"] * 3
+    assert fns["scale"].cases[0].message.startswith("scale: it sent back an answer described in 200,000,000 bytes")
+    assert statuses(fns["total"]) == ["passed", "passed"]
+    assert result.earned == 2

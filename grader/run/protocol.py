@@ -24,6 +24,12 @@ import numpy as np
 
 MAX_FRAME = 256 << 20            # bytes; a larger frame is a protocol error
 ANSWER_CAP = MAX_FRAME // 2      # bytes of arrays one call may return (a larger answer is reported as such)
+# Bytes of JSON header the grader reads in one frame from a child (FrameReader's `max_header`). The
+# harness caps each string at a few KiB and each output at values.MAX_NODES nodes: a list of 9,999
+# Python floats makes a header of 1 MiB, the largest one output can make (9,999 entries under
+# 200-character keys) some 3 MiB. A header parses into Python objects of up to 24 times its size
+# (`[{},{},...]`), so a larger one is refused before it is read whole: its case's crash.
+MAX_HEADER = 4 << 20
 ALLOWED_DTYPES = {np.dtype(t).str: np.dtype(t) for t in (
     "float64", "float32", "float16", "int64", "int32", "int16", "int8",
     "uint64", "uint32", "uint16", "uint8", "bool")}
@@ -31,6 +37,14 @@ ALLOWED_DTYPES = {np.dtype(t).str: np.dtype(t) for t in (
 
 class ProtocolError(Exception):
     """Bytes that are not a valid frame."""
+
+
+class OverLimit(ProtocolError):
+    """A frame larger than a reader takes: `what` ("frame" or "header") is `size` bytes, over `limit`."""
+
+    def __init__(self, what: str, size: int, limit: int):
+        super().__init__(f"{what} of {size} bytes is over the {limit}-byte limit")
+        self.what, self.size, self.limit = what, size, limit
 
 
 _JSON = json.JSONEncoder(allow_nan=False, separators=(",", ":"))     # one encoder, not one per frame
@@ -68,25 +82,30 @@ def decode(payload: bytes, printable: bool = False) -> tuple[dict, list]:
         except RecursionError:
             raise ProtocolError("header nested too deeply") from None
     blob = memoryview(payload)[4 + hlen:]
-    arrays = []
-    for meta in header.pop("arrays", []) or []:
-        arrays.append(_array(meta, blob))
-    return header, arrays
+    metas = header.pop("arrays", None) or []
+    if not isinstance(metas, list):
+        raise ProtocolError("bad array list")
+    return header, [_array(meta, blob) for meta in metas]
 
 
 # What a header's JSON holds when one of its strings is not printable text: an escaped C0 control
-# other than \t and \n, \r, DEL, a C1 control, or half of a surrogate pair.
-_UNPRINTABLE = re.compile(rb"\\u(?:00[01]|00[89]|[dD][89a-fA-F])|\\u007[fF]|\\r|\x7f|\xc2[\x80-\x9f]")
+# other than \t and \n, \r, DEL, a C1 control, or half of a surrogate pair; a bidirectional control
+# (U+061C, U+200E-200F, U+202A-202E, U+2066-2069) or a line or paragraph separator (U+2028-2029),
+# escaped (as json.dumps writes them) or as raw UTF-8 (as a forged frame may).
+_UNPRINTABLE = re.compile(rb"\\u(?:00[01]|00[89]|[dD][89a-fA-F]|061[cC]|200[eEfF]|202[89a-eA-E]|206[6-9])|\\u007[fF]"
+                          rb"|\\r|\x7f|\xc2[\x80-\x9f]|\xd8\x9c|\xe2\x80[\x8e\x8f\xa8-\xae]|\xe2\x81[\xa6-\xa9]")
 _ESCAPE_SEQUENCE = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?|\x1b[@-Z\\-_]")
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+_LINE_BREAK = re.compile("\r\n?|[\x85\u2028\u2029]")                  # CR, CRLF, NEL, line and paragraph separators
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 
 
 def printable_text(text: str) -> str:
-    """`text` as a report may show it: terminal escape sequences (colours, cursor moves, titles)
-    and other control characters removed, line breaks as \\n, and each half of a surrogate pair
-    that has no other half (`raise ValueError("\\udcff")`) as U+FFFD, so that no file write fails
-    on it and no student can redraw the instructor's terminal."""
-    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    """`text` as a report may show it: terminal escape sequences (colours, cursor moves, titles),
+    other control characters and the bidirectional controls (which would show it reversed)
+    removed, line breaks (U+2028 and U+2029 too) as \\n, and each half of a surrogate pair that
+    has no other half (`raise ValueError("\\udcff")`) as U+FFFD, so that no file write fails on
+    it and no student can redraw the instructor's terminal."""
+    text = _LINE_BREAK.sub("\n", text)
     text = _CONTROL.sub("", _ESCAPE_SEQUENCE.sub("", text))
     return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
 
@@ -102,18 +121,24 @@ def _printable(value):
 
 
 def _array(meta, blob) -> np.ndarray:
+    """The array `meta` describes in `blob`. Its numbers must be JSON integers as `encode` writes
+    them: nothing is converted (int(1e400) raises OverflowError, int(2.5) truncates)."""
     try:
         dtype = ALLOWED_DTYPES[meta["dtype"]]
-        shape = tuple(int(n) for n in meta["shape"])
-        offset, nbytes = int(meta["offset"]), int(meta["nbytes"])
-    except (KeyError, TypeError, ValueError):
+        shape, offset, nbytes = meta["shape"], meta["offset"], meta["nbytes"]
+    except (KeyError, TypeError):
         raise ProtocolError(f"bad array description {meta!r:.200}") from None
-    if any(n < 0 for n in shape) or offset < 0 or offset + nbytes > len(blob):
+    if not isinstance(shape, list) or not all(type(n) is int for n in (*shape, offset, nbytes)):
+        raise ProtocolError(f"bad array description {meta!r:.200}")
+    if any(n < 0 for n in shape) or offset < 0 or nbytes < 0 or offset + nbytes > len(blob):
         raise ProtocolError("array outside frame")
     count = math.prod(shape)
     if count * dtype.itemsize != nbytes:
         raise ProtocolError("array size does not match its shape")
-    return np.frombuffer(blob[offset:offset + nbytes], dtype=dtype).reshape(shape).copy()
+    try:
+        return np.frombuffer(blob[offset:offset + nbytes], dtype=dtype).reshape(shape).copy()
+    except ValueError:                      # more dimensions than numpy takes
+        raise ProtocolError(f"bad array shape {shape!r:.200}") from None
 
 
 def peek(payload: bytes) -> dict:
@@ -129,8 +154,8 @@ def _header(payload: bytes) -> tuple[dict, int]:
         raise ProtocolError("header longer than frame")
     try:
         header = json.loads(payload[4:4 + hlen].decode())
-    except (UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise ProtocolError(f"bad header: {e}") from None
+    except ValueError as e:                 # not UTF-8, not JSON, or an integer of more than 4,300 digits
+        raise ProtocolError(f"bad header: {e}"[:300]) from None
     except RecursionError:                  # nested deeper than the parser's stack: forged by student code
         raise ProtocolError("header nested too deeply") from None
     if not isinstance(header, dict):
@@ -139,24 +164,41 @@ def _header(payload: bytes) -> tuple[dict, int]:
 
 
 class FrameReader:
-    """Accumulates bytes read from a pipe and yields complete frame payloads."""
+    """Accumulates bytes read from a pipe and yields complete frame payloads. A frame over
+    `max_frame` bytes, or whose header is over `max_header` (a child's: MAX_HEADER), is an
+    OverLimit as soon as its first bytes say so, before the rest of it is held here."""
 
-    def __init__(self, max_frame: int = MAX_FRAME):
+    def __init__(self, max_frame: int = MAX_FRAME, max_header: int | None = None):
         self._buf = bytearray()
         self._max = max_frame
+        self._max_header = max_header
+
+    @property
+    def held(self) -> int:
+        """Bytes received and not yet given out as a frame."""
+        return len(self._buf)
 
     def feed(self, data: bytes) -> list[bytes]:
+        return list(self.frames(data))
+
+    def frames(self, data: bytes):
+        """The frames `data` completes, one at a time: a frame over a limit raises once the frames
+        before it (in the same `data`) are taken."""
         self._buf += data
-        frames = []
         while len(self._buf) >= 4:
-            (n,) = struct.unpack_from("<I", self._buf)
+            (n,) = _U32.unpack_from(self._buf)
             if n > self._max:
-                raise ProtocolError(f"frame of {n} bytes is over the {self._max}-byte limit")
+                raise OverLimit("frame", n, self._max)
+            if self._max_header is not None and n >= 4 and len(self._buf) >= 8:
+                (hlen,) = _U32.unpack_from(self._buf, 4)
+                if hlen > self._max_header:
+                    raise OverLimit("header", hlen, self._max_header)
             if len(self._buf) < 4 + n:
                 break
-            frames.append(bytes(self._buf[4:4 + n]))
+            with memoryview(self._buf) as view:         # one copy of the payload, not two
+                frame = bytes(view[4:4 + n])
             del self._buf[:4 + n]
-        return frames
+            yield frame
 
 
 def write_all(fd: int, data: bytes) -> None:

@@ -6,7 +6,8 @@ The zygote forks its children (zygote.py), the portable worker starts a fresh in
 (worker.PortableWorker); everything else is here, once: the job's folder, the deadlines (the import's,
 then each case's from the end of the one before), reading the child's frames, delivering its results,
 `timeout` and `crashed` for the case a child was on when it was killed or died, a fresh child for the
-cases after it, skipping a function after its time-outs, and the disk cap where no tmpfs holds it.
+cases after it, skipping a function after its time-outs, the disk cap where no tmpfs holds it, and the
+caps on what the grader holds of a child's frames (protocol.MAX_HEADER a frame, REPLY_CAP a job).
 
 A child is what `start_child(job, inputs, start, skip, scratch, capture_path)` returns: it runs
 `harness.run` from call `start`, skipping the functions in `skip`, in the empty folder `scratch`,
@@ -36,6 +37,14 @@ from grader.run import protocol, sandbox
 
 _IMPORT = "import"                   # what a child is on before it has imported the submission
 _SAMPLE = 0.05                       # seconds between looks at a running child's frames
+# Bytes one job's children may send back in all (over every child of the job: the fresh one after a
+# time-out or a crash spends what is left), counted as they arrive, before they are decoded; a header
+# kept until the job is judged (the import's, a result's) counts HEADER_WEIGHT times more, what its JSON
+# may take as Python objects (`[{},{},...]`: 24 times its bytes). The results stay in memory until the
+# submission is judged, and ANSWER_CAP (128 MiB a call) alone would let 40 cases hold 5 GiB; a real
+# assignment's answers take a few MiB a case (40 cases of 8 MiB activations are 320 MiB).
+REPLY_CAP = 512 << 20
+HEADER_WEIGHT = 24
 
 
 def run_job(job: dict, inputs: list, deliver: Callable[[dict, list], None], start_child: Callable, info: dict,
@@ -47,6 +56,7 @@ def run_job(job: dict, inputs: list, deliver: Callable[[dict, list], None], star
     lim = job["limits"]
     done: set[int] = set()
     timeouts: dict[str, int] = {}
+    budget = _Budget(REPLY_CAP)
     skip: set[str] = set()
     imported = False
     job_dir = tempfile.mkdtemp(prefix="grader-", dir=root)
@@ -66,7 +76,8 @@ def run_job(job: dict, inputs: list, deliver: Callable[[dict, list], None], star
                 continue
             child = start_child(job, inputs, start, skip, scratch, os.path.join(job_dir, f"output-{start}.txt"))
             try:
-                outcome, current, step, why = _watch(child, job, start, skip, deliver, done, imported, scratch, measure)
+                outcome, current, step, why = _watch(child, job, start, skip, deliver, done, imported, scratch, measure,
+                                                     budget)
             finally:
                 child.kill()
                 _empty(scratch)
@@ -89,6 +100,12 @@ def run_job(job: dict, inputs: list, deliver: Callable[[dict, list], None], star
                 if lim["skip_after_timeouts"] and timeouts[fn] >= lim["skip_after_timeouts"]:
                     skip.add(fn)
             start = current + 1
+            if budget.spent:
+                for i, call in enumerate(calls):
+                    if i not in done and call["function"] not in skip:
+                        forward({"type": "result", "index": i, "status": "crashed", **_limit(_not_run_message())})
+                        done.add(i)
+                break
         for i, call in enumerate(calls):        # cases never run because their function timed out
             if i not in done:
                 forward({"type": "result", "index": i, "status": "skipped_after_timeout"})
@@ -135,12 +152,43 @@ def remove_tree(path: str) -> None:
     shutil.rmtree(path, ignore_errors=True)
 
 
-def _watch(child, job, start, skip, deliver, done, imported, scratch, measure):
+class _Budget:
+    """What one job's children may still send back (REPLY_CAP), spent by all of them in turn: every
+    frame's bytes, and a kept header's HEADER_WEIGHT times more. A reader is never given more bytes
+    than are left, so that it cannot hold more either."""
+
+    def __init__(self, cap: int):
+        self.left = cap
+        self.spent = False          # it went past the cap: the job runs no more cases
+
+    def take(self, data: bytes, reader: protocol.FrameReader) -> bytes:
+        """The part of `data` that `reader` may hold on top of what it holds; past it, the budget is spent."""
+        room = max(self.left - reader.held, 0)
+        if len(data) > room:
+            data, self.spent = data[:room], True
+        return data
+
+    def count(self, payload: bytes) -> None:
+        """Count a frame the reader gave out (it held it: within what was left)."""
+        self.left -= 4 + len(payload)
+
+    def count_held(self, reader: protocol.FrameReader) -> None:
+        """Count what a reader still holds when its child is done with: a frame it never finished."""
+        self.left -= reader.held
+
+    def keep(self, payload: bytes) -> bool:
+        """Count the header of a frame kept until the job is judged; False if that spends the budget."""
+        self.left -= HEADER_WEIGHT * int.from_bytes(payload[:4], "little")
+        self.spent = self.spent or self.left < 0
+        return self.left >= 0
+
+
+def _watch(child, job, start, skip, deliver, done, imported, scratch, measure, budget):
     """Deliver one child's frames until it is done, dies, hangs or writes too much. Returns (outcome,
     index it was on, the step of that call it had reached: 0 unless a chain said it went further,
     {"error": why it was stopped} or {})."""
     lim = job["limits"]
-    reader = protocol.FrameReader()
+    reader = protocol.FrameReader(max_header=protocol.MAX_HEADER)
     current = _IMPORT
     step = 0
     deadline = time.monotonic() + lim["import_timeout"]
@@ -157,11 +205,14 @@ def _watch(child, job, start, skip, deliver, done, imported, scratch, measure):
             break
         data, ended = child.look(wait if child.wakes_on_frames and not measure else min(wait, sample))
         try:
-            for payload in reader.feed(data):
+            for payload in reader.frames(budget.take(data, reader)):
+                budget.count(payload)
                 header, arrays = _read(payload)
                 kind = header.get("type")
                 if kind == "imported" and current == _IMPORT:
                     if not imported:
+                        if not budget.keep(payload):
+                            break
                         deliver(header, arrays)
                     current = _pending_from(job, skip, start)
                     deadline = time.monotonic() + lim["case_timeout"]
@@ -169,9 +220,11 @@ def _watch(child, job, start, skip, deliver, done, imported, scratch, measure):
                     if header.get("index") == current and isinstance(header.get("step"), int):
                         step = header["step"]       # kept here: only a time limit or a crash reports it
                 elif kind == "result":
-                    index = int(header["index"])
-                    if index != current or index in done:
+                    index = header.get("index")
+                    if type(index) is not int or index != current or index in done:
                         raise protocol.ProtocolError("result out of order")
+                    if not budget.keep(payload):
+                        break
                     deliver(header, arrays)
                     done.add(index)
                     current = _pending_from(job, skip, index + 1)
@@ -182,13 +235,20 @@ def _watch(child, job, start, skip, deliver, done, imported, scratch, measure):
                     # "done" is this child's crash, and the next child goes on.
                     outcome = "done" if _all_done(job, done, skip) else "crashed"
                     break
-        except (protocol.ProtocolError, KeyError, TypeError, ValueError):
+        except protocol.OverLimit as e:
+            outcome, why = "crashed", _limit(_frame_message(e))
+            break
+        except (protocol.ProtocolError, KeyError, TypeError, ValueError, OverflowError):
             outcome = "crashed"
+            break
+        if outcome is None and budget.spent:
+            outcome, why = "crashed", _limit(_reply_message())
             break
         if outcome is None and ended:
             outcome = "crashed"          # it ended, or closed its channel, before saying it was done
         if outcome is None and measure and _over_disk(scratch, int(lim["disk"])):
-            outcome, why = "crashed", {"error": {"kind": "limit", "message": _disk_message(int(lim["disk"]))}}
+            outcome, why = "crashed", _limit(_disk_message(int(lim["disk"])))
+    budget.count_held(reader)
     if current is None:             # every call has its result: what the child did after does not matter
         outcome = "done"
     return outcome, current, step, why
@@ -224,6 +284,30 @@ def _over_disk(scratch: str, disk: int) -> bool:
 def _disk_message(disk: int) -> str:
     return (f"it wrote more than the grader allows on disk ({disk >> 20} MiB or {sandbox.DISK_FILES:,} files "
             "in all) and was stopped")
+
+
+def _limit(message: str) -> dict:
+    """The `error` of a case stopped at a limit of the grader's own, which the report shows as it is."""
+    return {"error": {"kind": "limit", "message": message}}
+
+
+def _frame_message(e: protocol.OverLimit) -> str:
+    """Why a child was stopped at a frame over protocol.MAX_HEADER or MAX_FRAME (forged: no answer makes one)."""
+    if e.what == "header":
+        return (f"it sent back an answer described in {e.size:,} bytes (its structure and strings, besides its "
+                f"arrays), more than the {e.limit >> 20} MiB the grader reads, and was stopped")
+    return (f"it sent back {e.size:,} bytes in one piece, more than the {e.limit >> 20} MiB the grader reads, "
+            "and was stopped")
+
+
+def _reply_message() -> str:
+    return (f"it sent back more than {REPLY_CAP >> 20} MiB in all (this submission's answers, over all its cases, "
+            "as the grader holds them) and was stopped")
+
+
+def _not_run_message() -> str:
+    return (f"not run: the cases before it sent back more than {REPLY_CAP >> 20} MiB in all, the most the grader "
+            "holds of one submission's answers")
 
 
 def _pending_from(job, skip, index):
