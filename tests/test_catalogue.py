@@ -47,7 +47,7 @@ def test_a_correct_solution_written_differently_is_not_a_mistake(rows):
     ("linear_classifier", ["reg_half_in_grad         svm_loss_naive             3 public + 5 hidden cases          8/8",
                            "global_max_shift         (all)                      20/20 points, not_mistake: ok",
                            "reversed_loop_order      (all)                      20/20 points, not_mistake: ok",
-                           "12 catalogued mistakes; all caught, reference full marks, handout zero."]),
+                           "13 catalogued mistakes; all caught, reference full marks, handout zero."]),
     ("cs231n", ["reg_half_in_grad         svm_loss_naive             3 public + 5 hidden cases; gradient 8/8",
                 "float32_computation      (all)                      28/28 points, not_mistake: ok",
                 "einsum_products          (all)                      28/28 points, not_mistake: ok",
@@ -55,16 +55,16 @@ def test_a_correct_solution_written_differently_is_not_a_mistake(rows):
                 "one_hot_by_broadcasting  (all)                      28/28 points, not_mistake: ok",
                 "loop_free_helper         (all)                      28/28 points, not_mistake: ok",
                 "reversed_loop_order      (all)                      28/28 points, not_mistake: ok",
-                "12 catalogued mistakes; all caught, reference full marks, handout zero."]),
+                "13 catalogued mistakes; all caught, reference full marks, handout zero."]),
     ("cs231n_2016", ["no_half_in_grad          svm_loss_naive             3 public + 5 hidden cases; gradient 8/8",
                      "float32_computation      (all)                      28/28 points, not_mistake: ok",
-                     "12 catalogued mistakes; all caught, reference full marks, handout zero."]),
+                     "13 catalogued mistakes; all caught, reference full marks, handout zero."]),
     ("cs231n_2015", ["max_shift_wrong_axis     softmax_loss_vectorized    3 public + 8 hidden cases; "
                      "faster_than softmax_loss_naive, agrees_with softmax_loss_naive 11/11",
                      "transposed_gradient      svm_loss_vectorized        3 public + 6 hidden cases; "
                      "faster_than svm_loss_naive, agrees_with svm_loss_naive 9/9",
                      "global_max_shift         (all)                      28/28 points, not_mistake: ok",
-                     "13 catalogued mistakes; all caught, reference full marks, handout zero."]),
+                     "14 catalogued mistakes; all caught, reference full marks, handout zero."]),
     ("autograd_basics", ["topk_all_rows            topk_grads                 3 public + 3 hidden cases; no_autograd 6/6",
                          "reference                (all)                      10/12 points, reference: ok "
                          "(fails no_autograd: the reference may; a not_mistake passes)",
@@ -75,7 +75,8 @@ def test_a_correct_solution_written_differently_is_not_a_mistake(rows):
                        "conv_backward_stride_ignored conv_backward_naive        1 public + 2 hidden cases          3/3",
                        "adam_t_incremented_after_use adam                       2 public + 3 hidden cases          5/5",
                        "dropout_binomial_mask    (all)                      74/74 points, not_mistake: ok",
-                       "32 catalogued mistakes; all caught, reference full marks, handout zero."]),
+                       "sgd_momentum_torch_convention sgd_momentum               2 public + 3 hidden cases          5/5",
+                       "33 catalogued mistakes; all caught, reference full marks, handout zero."]),
     ("fully_connected_networks", [
         "two_layer_reg_half       TwoLayerNet.loss           1 public + 4 hidden cases          5/5",
         "linear_forward_not_flattened FullyConnectedNet.loss     0 public + 1 hidden cases          1/1",
@@ -156,6 +157,50 @@ def test_matching_a_mistake_needs_every_output_and_the_same_non_finite_places():
     assert not matches(fn, outputs(2.0, [1.0, np.nan]), m)
     assert not matches(fn, outputs(2.0, [1.0, -np.inf]), m)
     assert matches(fn, outputs(2.0, [1.0, np.nan]), outputs(2.0, [1.0, np.nan]))
+    # `alike` (a diagnosis's second look, for an overflow written another way): NaN and inf count as
+    # one, at the same places only, and the finite values must still agree.
+    assert matches(fn, outputs(2.0, [1.0, np.nan]), m, alike=True)
+    assert matches(fn, outputs(2.0, [1.0, -np.inf]), m, alike=True)
+    assert not matches(fn, outputs(2.0, [np.nan, 1.0]), m, alike=True)
+    assert not matches(fn, outputs(2.0, [1.1, np.nan]), m, alike=True)
+
+
+def test_an_overflow_written_another_way_is_named_only_where_the_reference_is_finite():
+    """A student's exp(s) / exp(s).sum() overflows to inf / inf, NaN, where the catalogue's
+    log(sum(exp(s))) gives inf: a real student's naive softmax went unnamed on the large-score cases."""
+    import numpy as np
+    from grader.cases import make_case
+    from grader.judge.case import diagnose
+    from grader.values import Leaf
+    spec = load_spec(REPO / "assignments" / "linear_classifier")
+    fn = spec.function("softmax_loss_naive")
+    case = make_case(spec, fn, fn.cases[0])
+
+    def outputs(loss, dW):
+        return {"loss": Leaf("python_number", "float", np.array(loss)), "dW": Leaf("tensor", "torch.Tensor", np.array(dW))}
+
+    class Catalogue:                     # the one mistake this function has, as MistakeOutputs gives it
+        def __init__(self, overflowed):
+            self.overflowed = overflowed
+
+        def candidates(self, fn, case):
+            return [("no_max_shift", "exp() overflows", self.overflowed)]
+
+        def starter(self, fn, case):
+            return None
+
+        def unregularized(self, fn, case):
+            return None
+
+        def composed(self, fn, case):
+            return []
+
+    student = outputs(np.nan, [[np.nan, 0.5]])
+    assert diagnose(fn, case, student, None, Catalogue(outputs(np.inf, [[np.nan, 0.5]])), outputs(7.0, [[0.1, 0.5]])) == "exp() overflows"
+    # not where the reference is not finite itself: there NaN is not inf
+    assert diagnose(fn, case, student, None, Catalogue(outputs(np.inf, [[np.nan, 0.5]])), outputs(np.inf, [[0.1, 0.5]])) == ""
+    # nor where the non-finite places differ
+    assert diagnose(fn, case, student, None, Catalogue(outputs(np.inf, [[0.1, np.nan]])), outputs(7.0, [[0.1, 0.5]])) == ""
 
 
 @pytest.mark.slow

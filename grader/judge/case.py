@@ -289,8 +289,13 @@ def diagnose(fn: FunctionSpec, case: Case, got: dict, broken: set | None, mistak
     catalogue: outputs left as the handout's starter code has them while the others are right; a
     regularization term with the wrong factor in some output (regularization.py); two catalogued
     mistakes at once."""
-    found = [sentence for _name, sentence, outputs in mistakes.candidates(fn, case)
-             if explains(fn, case, got, broken, outputs, expected)]
+    candidates = mistakes.candidates(fn, case)
+    found = [sentence for _name, sentence, outputs in candidates if explains(fn, case, got, broken, outputs, expected)]
+    if not found and _overflowed(fn, got, expected):
+        # NaN where the catalogued overflow has inf, or the other way round: the same overflow
+        # written another way (exp(s) / exp(s).sum() is inf / inf; log(sum(exp(s))) is log(inf)).
+        found = [sentence for _name, sentence, outputs in candidates
+                 if explains(fn, case, got, broken, outputs, expected, alike=True)]
     if found:
         return " Or: ".join(list(dict.fromkeys(found))[:MAX_DIAGNOSES])
     starter = mistakes.starter(fn, case)
@@ -310,15 +315,16 @@ def diagnose(fn: FunctionSpec, case: Case, got: dict, broken: set | None, mistak
     return " Or: ".join(found[:MAX_DIAGNOSES])
 
 
-def explains(fn: FunctionSpec, case: Case, got: dict, broken: set | None, outputs, expected: dict) -> bool:
+def explains(fn: FunctionSpec, case: Case, got: dict, broken: set | None, outputs, expected: dict,
+             alike: bool = False) -> bool:
     """Does a variant's answer (`outputs`) explain the student's? Its compared outputs equal the
-    student's, and it breaks the same properties when the answer was sound enough for them to be
-    judged (`broken` is None otherwise).
+    student's (with `alike`, NaN and inf count as one), and it breaks the same properties when the
+    answer was sound enough for them to be judged (`broken` is None otherwise).
 
     A variant that gives the right answer on this case (no max shift, on scores too small to
     overflow; a regularization mistake when reg is 0) says nothing about a wrong one: it does not
     explain it, or a dtype error would be blamed on it."""
-    if not isinstance(outputs, dict) or not matches(fn, got, outputs):
+    if not isinstance(outputs, dict) or not matches(fn, got, outputs, alike):
         return False
     theirs = failing_properties(fn, case, outputs, expected) if fn.properties and broken is not None else set()
     if broken is not None and theirs != broken:
@@ -371,25 +377,36 @@ def _starting_values(fn: FunctionSpec, outputs: dict, names: list) -> str:
     return ", ".join(said)
 
 
-def matches(fn: FunctionSpec, got: dict, mistake: dict) -> bool:
+def matches(fn: FunctionSpec, got: dict, mistake: dict, alike: bool = False) -> bool:
     """Does every output the student returned equal the mistake's, leaf by leaf, within the
     tolerance? Non-finite values must be non-finite at the same places (a mistake that overflows
-    matches a student whose code overflows the same way). An output judged by properties only (a
-    random mask) must have the mistake's shapes and non-finite places, whatever its numbers."""
-    return mistake is not None and all(_same_output(fn, out, got, mistake) for out in fn.outputs)
+    matches a student whose code overflows the same way), and the same ones (NaN, inf or -inf)
+    unless `alike`. An output judged by properties only (a random mask) must have the mistake's
+    shapes and non-finite places, whatever its numbers."""
+    return mistake is not None and all(_same_output(fn, out, got, mistake, alike) for out in fn.outputs)
 
 
-def _same_output(fn: FunctionSpec, out, a: dict, b: dict) -> bool:
+def _same_output(fn: FunctionSpec, out, a: dict, b: dict, alike: bool = False) -> bool:
     return out.name in a and out.name in b and \
-        _same_tree(a[out.name], b[out.name], out.rtol or fn.rtol, out.atol or fn.atol, out.compare)
+        _same_tree(a[out.name], b[out.name], out.rtol or fn.rtol, out.atol or fn.atol, out.compare, alike)
 
 
-def _same_tree(a, b, rtol: float, atol: float, values_too: bool = True) -> bool:
+def _overflowed(fn: FunctionSpec, got: dict, expected: dict) -> bool:
+    """Whether the student's answer has a NaN or inf where the reference's numbers are all finite."""
+    def finite(tree) -> bool:
+        return all(np.isfinite(leaf.array).all() for _, leaf in values.leaves(tree)
+                   if isinstance(leaf, values.Leaf) and leaf.is_number)
+    return all(finite(expected[o.name]) for o in fn.outputs if o.name in expected) and \
+        not all(finite(got[o.name]) for o in fn.outputs if o.name in got)
+
+
+def _same_tree(a, b, rtol: float, atol: float, values_too: bool = True, alike: bool = False) -> bool:
     if isinstance(b, dict):
-        return isinstance(a, dict) and a.keys() == b.keys() and all(_same_tree(a[k], b[k], rtol, atol, values_too) for k in b)
+        return isinstance(a, dict) and a.keys() == b.keys() and \
+            all(_same_tree(a[k], b[k], rtol, atol, values_too, alike) for k in b)
     if isinstance(b, (list, tuple)):
         return isinstance(a, (list, tuple)) and len(a) == len(b) and \
-            all(_same_tree(x, y, rtol, atol, values_too) for x, y in zip(a, b))
+            all(_same_tree(x, y, rtol, atol, values_too, alike) for x, y in zip(a, b))
     if isinstance(a, (dict, list, tuple)) or not isinstance(a, values.Leaf):
         return False
     if not b.is_number:
@@ -405,7 +422,7 @@ def _same_tree(a, b, rtol: float, atol: float, values_too: bool = True) -> bool:
     finite = np.isfinite(g)
     if not (finite == np.isfinite(m)).all():
         return False
-    if not finite.all() and not np.array_equal(g[~finite], m[~finite], equal_nan=True):
+    if not alike and not finite.all() and not np.array_equal(g[~finite], m[~finite], equal_nan=True):
         return False                     # NaN where the mistake has inf, or inf of the other sign
     if not values_too:
         return True
