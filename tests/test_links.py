@@ -61,6 +61,17 @@ def test_links_out_finds_them_at_any_depth_and_does_not_enter_linked_folders(tmp
                      "data": str(outside), "broken": str(tmp_path / "nowhere")}
 
 
+def test_links_out_looks_at_every_entry_however_many(tmp_path):
+    """A scan that stopped after 20,000 entries missed a link put below 20,001 empty files, and the
+    portable worker then imported the reference through it."""
+    folder = tmp_path / "sub"
+    (folder / "a" / "z").mkdir(parents=True)
+    for i in range(20_001):
+        (folder / "a" / f"f{i:05d}").touch()
+    (folder / "a" / "z" / "helper.py").symlink_to(REFERENCE)
+    assert links_out(folder) == [(os.path.join("a", "z", "helper.py"), str(REFERENCE))]
+
+
 def test_other_notebooks_leave_out_a_notebook_linked_to_a_classmates(tmp_path, spec):
     bob = tmp_path / "bob"
     bob.mkdir()

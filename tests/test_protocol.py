@@ -173,3 +173,13 @@ def test_bidirectional_controls_are_removed_and_unicode_line_breaks_made_newline
     header, _ = decode(struct.pack("<I", len(head)) + head, printable=True)
     assert header["error"]["message"] == header["stdout"] == shown
     assert printable_text(text) == shown
+
+
+@pytest.mark.parametrize("duration", [float("nan"), float("inf"), 1e400, -5.0, True, "1.0"])
+def test_a_forged_duration_is_no_duration(duration):
+    """A child's NaN, inf or negative duration is dropped (None), not written into the reports
+    (JUnit's time="nan"); a real one is kept."""
+    from grader.run.outcome import decode
+    header = {"status": "returned", "values": [], "duration": duration}
+    assert decode(header, [], ()).duration is None
+    assert decode({**header, "duration": 0.25}, [], ()).duration == 0.25

@@ -618,7 +618,7 @@ def test_a_jobs_children_may_send_back_so_much_in_all_then_the_rest_is_not_run(t
 
 
 def test_the_headers_a_job_keeps_count_against_its_cap_at_what_they_take_in_memory(tmp_path, monkeypatch):
-    """Results with no arrays but large headers (JSON that parses into 24 times its bytes of Python
+    """Results with no arrays but large headers (JSON that parses into 20-32 times its bytes of Python
     objects) reach the cap too: the bytes sent are not all the grader holds."""
     from grader.run import protocol, supervise
     monkeypatch.setattr(supervise, "REPLY_CAP", 1 << 20)
@@ -626,7 +626,7 @@ def test_the_headers_a_job_keeps_count_against_its_cap_at_what_they_take_in_memo
     frames = [protocol.encode({"type": "result", "index": i, "status": "returned", "junk": junk}) for i in range(6)]
     results, _ = run_scripted(tmp_path, 6, {0: [imported_frame(), *frames, done_frame()]})
     assert sum(len(f) for f in frames) < 1 << 17       # an eighth of the cap, as bytes
-    # each result counts 25 times its 15 kB header: two fit in 1 MiB, the third does not
+    # each result counts 33 times its 15 kB header: two fit in 1 MiB, the third does not
     assert [results[i]["status"] for i in range(6)] == ["returned"] * 2 + ["crashed"] * 4
     assert limit_message(results[2]).startswith("it sent back more than 1 MiB in all")
     assert limit_message(results[5]).startswith("not run: ")

@@ -11,6 +11,8 @@ the catalogued mistakes' alike: one place reads the worker's statuses.
 """
 from __future__ import annotations
 
+import math
+
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -72,8 +74,9 @@ def _decode(header: dict, arrays: list, names: tuple) -> Outcome:
     out = Outcome(status=status, stdout=_text(header.get("stdout", "")))
     step = header.get("step")
     out.step = step if isinstance(step, int) and not isinstance(step, bool) else None
-    duration = header.get("duration")
-    out.duration = float(duration) if isinstance(duration, (int, float)) and not isinstance(duration, bool) else None
+    duration = header.get("duration")          # seconds, as the child says: NaN, inf or -5 is no duration
+    out.duration = float(duration) if isinstance(duration, (int, float)) and not isinstance(duration, bool) \
+        and math.isfinite(duration) and duration >= 0 else None
     out.error = plain_error(header.get("error"))
     out.name = _text(header.get("name", ""))[:200]
     out.returned = _text(header.get("returned", ""))[:300]

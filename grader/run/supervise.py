@@ -40,11 +40,12 @@ _SAMPLE = 0.05                       # seconds between looks at a running child'
 # Bytes one job's children may send back in all (over every child of the job: the fresh one after a
 # time-out or a crash spends what is left), counted as they arrive, before they are decoded; a header
 # kept until the job is judged (the import's, a result's) counts HEADER_WEIGHT times more, what its JSON
-# may take as Python objects (`[{},{},...]`: 24 times its bytes). The results stay in memory until the
-# submission is judged, and ANSWER_CAP (128 MiB a call) alone would let 40 cases hold 5 GiB; a real
-# assignment's answers take a few MiB a case (40 cases of 8 MiB activations are 320 MiB).
+# may take as Python objects (`[{},{},...]`: 24 times its bytes, `{"":{},...}`: 32, measured with
+# tracemalloc on Python 3.11). The results stay in memory until the submission is judged, and
+# ANSWER_CAP (128 MiB a call) alone would let 40 cases hold 5 GiB; a real assignment's answers take a
+# few MiB a case (40 cases of 8 MiB activations are 320 MiB).
 REPLY_CAP = 512 << 20
-HEADER_WEIGHT = 24
+HEADER_WEIGHT = 32
 
 
 def run_job(job: dict, inputs: list, deliver: Callable[[dict, list], None], start_child: Callable, info: dict,
