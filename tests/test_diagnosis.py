@@ -202,3 +202,25 @@ def test_a_wrong_output_and_an_input_changed_in_place_are_both_said():
     assert message(10.2, ["X"]) == ("svm_loss_naive changed its input X in place; work on copies (e.g. X = X.clone()) "
                                     "or write new arrays")
     assert message(10.2, ["X", "W"]).startswith("svm_loss_naive changed its inputs X, W in place; ")
+
+
+def test_an_output_of_the_wrong_dtype_gets_no_hint_about_its_values():
+    """A float32 dW (torch.zeros(W.shape)) fails on its dtype; its values, judged at no precision,
+    were followed by "Hint: only dW's columns 1, 3, 6 are wrong", a bug the student did not write."""
+    from grader.cases import make_case
+    from grader.judge.case import judge_case
+    from grader.run.outcome import Outcome
+    spec = load_spec(ASSIGNMENT)
+    fn = spec.function("svm_loss_naive")
+    case = make_case(spec, fn, fn.cases[0])
+    dW = np.random.default_rng(0).normal(size=(case.dims["D"], case.dims["C"]))
+    expected = Outcome("returned", outputs=outputs(10.2, dW))
+    low = dW.astype(np.float32)
+    low[:, 1] += 1e-3                                  # one column off: said when the dtype is right
+    result = judge_case(spec, fn, case, expected, Outcome("returned", outputs={**outputs(10.2, dW), "dW": Leaf(
+        "tensor", "torch.Tensor", low)}), import_errors={})
+    assert result.message.startswith("dW: expected dtype float64, got float32")
+    assert "Hint" not in result.details
+    result = judge_case(spec, fn, case, expected, Outcome("returned", outputs=outputs(10.2, low.astype(np.float64))),
+                        import_errors={})
+    assert "Hint: only dW's column 1 is wrong" in result.details

@@ -90,7 +90,9 @@ def judge_case(spec: AssignmentSpec, fn: FunctionSpec, case: Case, expected: Out
     wrong_values = [c for c in failing if not c.name.startswith("property ")]
     if wrong_values and not result.diagnosis:
         swapped = _swapped(fn, expected.outputs, outcome.outputs)
-        tips = [swapped] if swapped else [_localise(fn, expected, outcome, c) for c in wrong_values]
+        # Where the values were judged: an output of the wrong dtype or shape has no wrong columns.
+        tips = [swapped] if swapped else [_localise(fn, expected, outcome, c) for c in wrong_values
+                                          if c.max_rel_error is not None or c.worst_index is not None]
         result.details = "\n".join(f"Hint: {h}" for h in tips if h)
     return result
 
