@@ -22,8 +22,7 @@ def locate_modules(spec: AssignmentSpec, submission: Path) -> dict:
     """
     submission = submission.resolve()
     folder = submission.parent if submission.is_file() else submission
-    found = {m: next((folder / f"{m}{ext}" for ext in (".py", ".ipynb")
-                      if (folder / f"{m}{ext}").is_file() and inside(folder / f"{m}{ext}", folder)), None)
+    found = {m: next((p for p in (folder / f"{m}.py", folder / f"{m}.ipynb") if p.is_file() and inside(p, folder)), None)
              for m in spec.modules}
     if submission.is_file():
         if submission.stem in spec.modules:
@@ -69,7 +68,8 @@ def links_out(folder: Path) -> list[tuple[str, str]]:
 
 
 def load_notebooks(spec: AssignmentSpec, submission: Path, modules: dict, cells: list | None = None) -> notebook.Notebooks:
-    """The submission's notebooks converted, and a missing module explained when several could be it.
+    """The submission's notebooks converted, a missing module explained when several could be it,
+    and every module refused when the submission's folder holds a link that leads out of it.
 
     `cells` is the content of the notebook at `submission` when it is held in memory."""
     found = notebook.for_modules(modules, {str(submission.resolve()): cells} if cells is not None else None)

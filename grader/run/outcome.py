@@ -12,7 +12,6 @@ the catalogued mistakes' alike: one place reads the worker's statuses.
 from __future__ import annotations
 
 import math
-
 from dataclasses import dataclass, field
 from typing import Any
 

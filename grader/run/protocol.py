@@ -27,8 +27,8 @@ ANSWER_CAP = MAX_FRAME // 2      # bytes of arrays one call may return (a larger
 # Bytes of JSON header the grader reads in one frame from a child (FrameReader's `max_header`). The
 # harness caps each string at a few KiB and each output at values.MAX_NODES nodes: a list of 9,999
 # Python floats makes a header of 1 MiB, the largest one output can make (9,999 entries under
-# 200-character keys) some 3 MiB. A header parses into Python objects of up to 24 times its size
-# (`[{},{},...]`), so a larger one is refused before it is read whole: its case's crash.
+# 200-character keys) some 3 MiB. A header parses into Python objects of up to 32 times its size
+# (supervise.HEADER_WEIGHT), so a larger one is refused before it is read whole: its case's crash.
 MAX_HEADER = 4 << 20
 ALLOWED_DTYPES = {np.dtype(t).str: np.dtype(t) for t in (
     "float64", "float32", "float16", "int64", "int32", "int16", "int8",
