@@ -318,8 +318,8 @@ def _grade(args) -> int:
             raise _UserError(f"--shard {args.shard}: expected I/N with 1 <= I <= N, e.g. 2/4") from None
     started = []
     if not args.scheduler:           # their imports (a second of torch each) run while the submissions are found
-        from grader.run.worker import start_worker
-        started = [start_worker(spec.framework) for _ in range(args.workers or os.cpu_count() or 1)]
+        from grader.run.worker import start_workers
+        started = start_workers(spec.framework, args.workers or os.cpu_count() or 1)
     with tempfile.TemporaryDirectory(prefix="grader-batch-") as staging, contextlib.ExitStack() as stack:
         for worker in started:
             stack.enter_context(worker)            # closed however the run ends

@@ -3,6 +3,7 @@
 A tiny numpy assignment keeps these fast (the worker imports numpy, not torch). The tests of what a
 submission can do run with each worker (`each_worker`): the Linux zygote and the portable one.
 """
+import os
 import textwrap
 import time
 from pathlib import Path
@@ -679,3 +680,62 @@ def test_a_forged_frame_with_a_huge_header_costs_that_case_only(tmp_path):
     assert fns["scale"].cases[0].message.startswith("scale: it sent back an answer described in 200,000,000 bytes")
     assert statuses(fns["total"]) == ["passed", "passed"]
     assert result.earned == 2
+
+
+@pytest.mark.slow
+@pytest.mark.linux                     # the zygote's
+def test_a_sibling_worker_is_forked_from_the_first_grades_on_its_own_and_outlives_it(tmp_path):
+    """start_workers forks the second worker's zygote from the first's (torch imported once): a
+    process of its own, not a child of the grader, which grades alone once the first is closed and
+    ends, its folder gone, when closed itself."""
+    import os
+    from grader.run.worker import Worker, _Forked, start_workers
+    spec = make_assignment(tmp_path)
+    sub = tmp_path / "student"
+    sub.mkdir()
+    (sub / "tiny.py").write_text(REFERENCE)
+    first, second = start_workers("numpy", 2)
+    try:
+        assert isinstance(first, Worker) and isinstance(second, Worker)
+        assert isinstance(second._proc, _Forked) and not isinstance(first._proc, _Forked)
+        assert grade_submission(spec, sub, worker=second).all_passed
+        assert grade_submission(spec, sub, worker=first).all_passed
+        pid = second._proc.pid
+        assert pid not in (None, first._proc.pid, os.getpid())
+        with open(f"/proc/{pid}/stat") as f:
+            assert int(f.read().rsplit(")", 1)[1].split()[1]) != os.getpid()     # its parent is not the grader
+        first.close()
+        assert grade_submission(spec, sub, worker=second).all_passed
+        jobs = Path(second._jobs_dir)
+    finally:
+        first.close()
+        second.close()
+    assert second._proc.poll() is not None
+    assert not os.path.exists(f"/proc/{pid}/cmdline") or open(f"/proc/{pid}/cmdline").read() == ""
+    assert not jobs.exists()
+
+
+@pytest.mark.slow
+@pytest.mark.linux
+def test_a_sibling_whose_zygote_is_gone_or_dies_gets_a_zygote_of_its_own(tmp_path):
+    """Asked of a closed worker, a sibling starts its own zygote. One killed between jobs says that the
+    worker exited (its code is not this process's to read), and the next job gets a fresh zygote."""
+    import signal
+    from grader.run.worker import Worker, WorkerError, _Forked
+    spec = make_assignment(tmp_path)
+    sub = tmp_path / "student"
+    sub.mkdir()
+    (sub / "tiny.py").write_text(REFERENCE)
+    first = Worker("numpy")
+    first.close()
+    with first.sibling() as alone:
+        assert not isinstance(alone._proc, _Forked)
+        assert grade_submission(spec, sub, worker=alone).all_passed
+    with Worker("numpy") as first, first.sibling() as second:
+        assert grade_submission(spec, sub, worker=second).all_passed
+        os.kill(second._proc.pid, signal.SIGKILL)
+        second._proc.wait(timeout=10)
+        with pytest.raises(WorkerError, match=r"^the worker process exited($|:)"):
+            second._ask({"do": "load"})
+        assert grade_submission(spec, sub, worker=second).all_passed     # a new zygote
+        assert not isinstance(second._proc, _Forked)

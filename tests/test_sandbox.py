@@ -419,6 +419,27 @@ def test_runs_share_only_the_workers_empty_network_namespace_and_leave_nothing_f
     assert not leaked                                              # nor did it reach the grader's
 
 
+@pytest.mark.slow
+@needs("namespaces", "seccomp")
+def test_a_sibling_workers_children_get_an_empty_network_namespace_not_the_first_workers(tmp_path):
+    """Children of two workers run at once: a worker forked from another (Worker.sibling) gives its
+    children a network namespace of its own, as empty, not the one the first worker's children share."""
+    import os
+    spec = make_assignment(tmp_path)
+    sub = tmp_path / "student"
+    sub.mkdir()
+    (sub / "tiny.py").write_text(textwrap.dedent(NAMESPACES) + CORRECT_TOTAL)
+    seen = []
+    with Worker("numpy", layers=("namespaces", "seccomp")) as first, first.sibling() as second:
+        for worker in (first, second, second):
+            case = {fn.name: fn for fn in grade_submission(spec, sub, worker=worker).functions}["scale"].cases[0]
+            assert case.status == "passed", case.message
+            seen.append(eval(case.stdout))
+    assert [s["interfaces"] for s in seen] == [["lo"]] * 3
+    assert seen[1]["net"] == seen[2]["net"] != seen[0]["net"]
+    assert os.readlink("/proc/self/ns/net") not in {s["net"] for s in seen}
+
+
 def test_a_zygote_that_cannot_map_its_user_namespace_says_so_in_one_line():
     """share_namespaces fails after the kernel made the namespace (its ids could not be mapped): the
     zygote stops with one line the grader shows, not a traceback."""

@@ -39,7 +39,7 @@ def grade_batch(spec: AssignmentSpec, submissions: list[Submission], out: Path, 
     `started` are workers the caller started already (importing while it found the submissions):
     as many as are needed are used, the others closed at once, all of them by the end."""
     from grader.grade import Prepared, error_result, grade_or_report
-    from grader.run.worker import AnyWorker, on_workers, start_worker
+    from grader.run.worker import AnyWorker, on_workers, start_workers
 
     started = started or []
     out.mkdir(parents=True, exist_ok=True)
@@ -87,7 +87,7 @@ def grade_batch(spec: AssignmentSpec, submissions: list[Submission], out: Path, 
             # of their own: this process never imports torch (a second of CPU, 200 MB).
             made += started[:count]
             _close(started[count:])            # fewer students left than workers: not left importing torch
-            made += [start_worker(spec.framework) for _ in range(count - len(made))]
+            made += start_workers(spec.framework, count - len(made), first=made[0] if made else None)
             prepared = Prepared(spec, hidden, worker=made[0])
             prepared.mistakes.prime(prepared.cases, workers=made)
 

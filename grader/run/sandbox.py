@@ -331,6 +331,15 @@ def share_namespaces() -> bool:
     return True
 
 
+def own_network() -> bool:
+    """In a zygote forked from another (zygote._spawn): a network namespace of its own for its
+    children, where they would share the first zygote's (`share_namespaces`) with its children.
+    False where the kernel refuses."""
+    if not _SHARED_NAMESPACES:
+        return True                  # each child makes its own
+    return _libc().unshare(_CLONE_NEWNET) == 0
+
+
 def enter_namespaces(policy: Policy) -> None:
     """A mount and an IPC namespace of the child's own, and a tmpfs of `policy.disk` bytes on the
     scratch folder (and on /dev/shm): what the child writes there is counted against that size,

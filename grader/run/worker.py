@@ -110,7 +110,17 @@ class Worker(_Supervising):
         self._closed = False
         self._start()
 
-    def _start(self) -> None:
+    def sibling(self) -> "Worker":
+        """Another worker, its zygote forked from this one's once that has imported everything
+        (zygote._spawn): a batch's workers then import torch once, not once each (a second of CPU
+        and some 200 MB a worker). Asked before this worker runs a job (the zygote forks no sibling
+        while it runs a child); where it cannot fork one, the sibling starts a zygote of its own."""
+        other = object.__new__(Worker)
+        other._args, other._next_job, other._closed = self._args, 1, False
+        other._start(parent=self)
+        return other
+
+    def _start(self, parent: "Worker | None" = None) -> None:
         from grader.run.sandbox import zygote_environment
         self._stderr = tempfile.TemporaryFile()
         # The job folders go in a folder of ours, removed on close (or when this process exits
@@ -118,11 +128,20 @@ class Worker(_Supervising):
         self._jobs_dir = tempfile.mkdtemp(prefix="grader-worker-")
         self._remove_jobs_dir = weakref.finalize(self, shutil.rmtree, self._jobs_dir, True)
         self._control, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-        self._proc = subprocess.Popen(
-            [sys.executable, "-I", "-c", _BOOT.format(path=_GRADER_PARENT, module="zygote"), "--control", str(theirs.fileno()),
-             *self._args, "--remove", self._jobs_dir],
-            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=self._stderr, close_fds=True,
-            pass_fds=(theirs.fileno(),), env=zygote_environment(self._jobs_dir))
+        self._proc: subprocess.Popen | _Forked | None = None
+        if parent is not None and not parent._closed and parent._proc.poll() is None:
+            try:
+                socket.send_fds(parent._control, [json.dumps({"do": "spawn", "remove": self._jobs_dir}).encode()],
+                                [theirs.fileno(), self._stderr.fileno()])
+                self._proc = _Forked()
+            except OSError:
+                pass                     # its zygote is gone: a zygote of our own
+        if self._proc is None:
+            self._proc = subprocess.Popen(
+                [sys.executable, "-I", "-c", _BOOT.format(path=_GRADER_PARENT, module="zygote"), "--control", str(theirs.fileno()),
+                 *self._args, "--remove", self._jobs_dir],
+                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=self._stderr, close_fds=True,
+                pass_fds=(theirs.fileno(),), env=zygote_environment(self._jobs_dir))
         theirs.close()
         self._info: dict | None = None          # the zygote's first answer, once it has imported everything
         self._loaded: tuple | None = None       # the (calls, inputs) the zygote holds (`_shared`)
@@ -137,6 +156,8 @@ class Worker(_Supervising):
             self._start()
         if self._info is None:
             self._info = self._ask(None, timeout=job["limits"]["import_timeout"] + 60 + STALL_SLACK)
+            if isinstance(self._proc, _Forked):
+                self._proc.found(self._info.get("pid"))
         job_file = _JobFile(loaded=self._shared(job["calls"], inputs))
         try:
             return self._supervised(job, inputs, lambda *how: self._fork(job_file, *how),
@@ -220,6 +241,77 @@ class Worker(_Supervising):
                 self._proc.wait()
         self._stderr.close()
         self._remove_jobs_dir()
+        if isinstance(self._proc, _Forked):
+            self._proc.close()
+
+
+class _Forked:
+    """A zygote forked by another (`Worker.sibling`), with the part of subprocess.Popen's interface
+    that Worker uses. It is not this process's child: it is watched through a pidfd (its pid where
+    the kernel has none), known once its first answer gives its pid, and its exit code is known
+    only where this process reaps it (as a container's init does)."""
+
+    def __init__(self):
+        self.pid: int | None = None
+        self.returncode: int | str | None = None
+        self._fd: int | None = None
+
+    def found(self, pid) -> None:
+        if self.pid is None and isinstance(pid, int) and not isinstance(pid, bool) and pid > 0:
+            self.pid, self._fd = pid, _pidfd(pid)
+
+    def poll(self) -> int | str | None:
+        if self.returncode is None and self.pid is not None and self._ended(0):
+            self.returncode = self._reaped()
+        return self.returncode
+
+    def wait(self, timeout: float | None = None) -> int | str | None:
+        if self.pid is None:
+            return UNKNOWN_EXIT      # it never said it was ready: nothing of it to wait for
+        if self.poll() is None and not self._ended(timeout):
+            raise subprocess.TimeoutExpired("zygote", timeout)
+        return self.poll()
+
+    def kill(self) -> None:
+        if self.pid is None or self.poll() is not None:
+            return
+        try:
+            if self._fd is not None:
+                signal.pidfd_send_signal(self._fd, signal.SIGKILL)
+            else:
+                os.kill(self.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+
+    def close(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+    def _ended(self, timeout: float | None) -> bool:
+        if self._fd is not None:
+            return bool(select.select([self._fd], [], [], timeout)[0])
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            try:
+                os.kill(self.pid, 0)
+            except ProcessLookupError:
+                return True
+            except PermissionError:
+                pass
+            if deadline is not None and time.monotonic() >= deadline:
+                return False
+            time.sleep(0.01)
+
+    def _reaped(self) -> int | str:
+        try:
+            pid, status = os.waitpid(self.pid, os.WNOHANG)
+        except ChildProcessError:
+            return UNKNOWN_EXIT          # another's to reap (the kernel's init)
+        return os.waitstatus_to_exitcode(status) if pid else UNKNOWN_EXIT
+
+
+UNKNOWN_EXIT = "unknown"               # a sibling zygote's exit code, where this process cannot reap it
 
 
 class _JobFile:
@@ -508,7 +600,7 @@ def _exit_message(proc: subprocess.Popen, stderr) -> str:
     code = proc.wait()
     stderr.seek(0)
     tail = stderr.read()[-2000:].decode("utf-8", "replace").strip()
-    return f"the worker process exited with code {code}" + (f": {tail}" if tail else "")
+    return "the worker process exited" + (f" with code {code}" if code != UNKNOWN_EXIT else "") + (f": {tail}" if tail else "")
 
 
 def _add(reply: Reply, header: dict, arrays: list) -> None:
@@ -568,6 +660,16 @@ def start_worker(framework: str = "numpy", layers: tuple | None = None, protect_
     if worker_kind(kind) == "portable":
         return PortableWorker(framework, protect_caller=protect_caller)
     return Worker(framework, layers=layers, protect_caller=protect_caller)
+
+
+def start_workers(framework: str, count: int, first: AnyWorker | None = None) -> list[AnyWorker]:
+    """`count` more workers for a batch. Where `first` (else the first of them) is a zygote, the
+    others are forked from it (`Worker.sibling`): torch is imported once for all of them."""
+    made: list[AnyWorker] = []
+    for _ in range(count):
+        origin = first or (made[0] if made else None)
+        made.append(origin.sibling() if isinstance(origin, Worker) else start_worker(framework))
+    return made
 
 
 def on_workers(workers: list, fn, items):

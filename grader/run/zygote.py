@@ -6,7 +6,7 @@ imports student code itself and never runs a torch operation, so that forked chi
 inherit a started thread pool (fork after a parallel torch op can deadlock the child).
 
 Nor does it ever read a submission or a result: the grader's process runs the case loop
-(supervise.py) and talks to each child directly. On the control socket FD, this process gets three
+(supervise.py) and talks to each child directly. On the control socket FD, this process gets four
 kinds of request, each a line of JSON:
 
 - `fork`, with two descriptors: the job (a file holding its frame) and the write end of a pipe for
@@ -16,6 +16,8 @@ kinds of request, each a line of JSON:
   decodes them once, and a `fork` that says `loaded` gives them to its child, whose job file then
   holds only the rest (the submission's files): a child no longer decodes 40 cases' arguments.
 - `end`, with a pid: it kills that child's whole process group and reaps it.
+- `spawn`, with two descriptors: another zygote's control socket and stderr, before any job. It
+  forks that zygote (`_spawn`), which answers on its own socket: a batch's workers import torch once.
 
 So a child's memory holds nothing of any other job (another student's answers, the reference's
 outputs): it was forked from a process that never saw one. What a `load` brings is the cases'
@@ -78,8 +80,14 @@ def main(argv=None) -> None:
     gc.collect()
     gc.freeze()
     os.dup2(2, 1)                    # a stray print from a library goes to stderr
-    _answer(control, {"sandbox": sandbox.describe(_LAYERS, abi), "sandbox_warning": sandbox.warning(_LAYERS),
-                      "measure": "namespaces" not in _LAYERS})
+    _serve(control, opts.remove, {"sandbox": sandbox.describe(_LAYERS, abi), "sandbox_warning": sandbox.warning(_LAYERS),
+                                  "measure": "namespaces" not in _LAYERS})
+
+
+def _serve(control: socket.socket, remove: str, info: dict) -> None:
+    """Answer `info` (and this process's pid), then the grader's requests, until it closes `control`;
+    then exit, removing the folder `remove`."""
+    _answer(control, {**info, "pid": os.getpid()})
     forks = 0
     running: set = set()             # children forked and not yet ended
     while True:
@@ -104,16 +112,47 @@ def main(argv=None) -> None:
             _kill_and_reap(int(request["pid"]))
             running.discard(int(request["pid"]))
             _answer(control, {"ended": True})
+        elif request.get("do") == "spawn" and len(fds) == 2 and not running:
+            _spawn(control, fds[0], fds[1], str(request.get("remove", "")), info)
         for fd in fds:
             _close(fd)
     for pid in running:              # the grader stopped mid-job (Ctrl-C, killed): its child goes too
         _kill_and_reap(pid)
     # Tearing down an interpreter that imported torch takes a quarter of a second and has nothing
     # to clean up: the grader removed every job's folder.
-    if opts.remove:
-        shutil.rmtree(opts.remove, ignore_errors=True)
+    if remove:
+        shutil.rmtree(remove, ignore_errors=True)
     sys.stderr.flush()
     os._exit(0)
+
+
+def _spawn(control: socket.socket, theirs: int, stderr: int, remove: str, info: dict) -> None:
+    """Another zygote, forked from this one (a batch's second worker, say): everything imported, one
+    torch import for all of them (a second of CPU and some 200 MB each, shared copy-on-write). It
+    serves the grader on the socket `theirs`, writes to `stderr`, and has no answer here: its first
+    answer, on its own socket, says it is ready. It is forked twice, so that it is nobody's child
+    here (the kernel's init reaps it), and gets a network namespace of its own where its children
+    shared this one's: children of two zygotes run at once, and none may see another's."""
+    middle = os.fork()
+    if middle != 0:
+        os.waitpid(middle, 0)
+        return
+    try:
+        if os.fork() != 0:
+            os._exit(0)
+        control.close()
+        os.dup2(stderr, 2)
+        os.dup2(2, 1)
+        os.close(stderr)
+        if not sandbox.own_network():
+            os._exit(1)
+        os.environ["TMPDIR"] = remove
+        global _LOADED
+        _LOADED = ([], [])
+        _serve(socket.socket(fileno=theirs), remove, info)
+    except BaseException:  # noqa: BLE001 - nothing may escape into the first zygote's loop
+        pass
+    os._exit(1)
 
 
 def _answer(control: socket.socket, message: dict) -> None:
