@@ -278,3 +278,59 @@ def test_validate_says_when_there_are_no_mistakes_yet():
                                              "reference full marks, handout zero.")
     rows[1].problems.append("the handout scores 1, not 0")
     assert render(rows).splitlines()[-1] == "No catalogued mistakes yet (add them to mistakes.yaml); 1 entries with problems."
+
+
+def _pairs_asked_by(threads: int, share: int):
+    """Each of `threads` threads, on a worker of its own, asks for svm_loss_naive's pairs of mistakes
+    on one case at once; [(worker, variants)] of the jobs they ran. The jobs answer nothing (no
+    process runs); a barrier holds each job until every thread has one, or a second has passed."""
+    import threading
+    from grader.expected.mistakes import MistakeOutputs
+    from grader.grade import select_cases
+    from conftest import ASSIGNMENT
+    from grader.spec import load_spec
+    spec = load_spec(ASSIGNMENT)
+    outputs = MistakeOutputs(spec)
+    cases = select_cases(spec, hidden=True)
+    outputs.expect(cases)
+    outputs._share = share
+    fn, case = next((f, c) for f, c in cases if f.name == "svm_loss_naive")
+    jobs, barrier = [], threading.Barrier(threads)
+
+    def computed(plans, worker):
+        jobs.append((worker, [v for v, _ in plans]))
+        try:
+            barrier.wait(timeout=1)
+        except threading.BrokenBarrierError:
+            pass
+        return [(v, mine, [None] * len(mine)) for v, mine in plans]
+
+    outputs._computed = computed
+    found = []
+
+    def ask(worker):
+        with outputs.running_in(worker):
+            found.append(len(outputs.composed(fn, case)))
+
+    workers = [threading.Thread(target=ask, args=(f"worker {i}",)) for i in range(threads)]
+    for t in workers:
+        t.start()
+    for t in workers:
+        t.join(timeout=60)
+    pairs = [m.name for m in outputs.pairs if fn.name in m.touches]
+    assert len(pairs) > 16 and found == [len(pairs)] * threads
+    return jobs, pairs
+
+
+def test_two_workers_asking_for_a_functions_pairs_at_once_share_them_out():
+    jobs, pairs = _pairs_asked_by(threads=2, share=2)
+    done = [v for _, variants in jobs for v in variants]
+    assert sorted(done) == sorted(pairs)                     # each pair computed once, none twice
+    assert {worker for worker, _ in jobs} == {"worker 0", "worker 1"}
+
+
+def test_one_worker_asking_alone_computes_every_pair_once_in_parts_or_in_one_job_without_other_workers():
+    jobs, pairs = _pairs_asked_by(threads=1, share=2)
+    assert [v for _, variants in jobs for v in variants] == pairs and 1 < len(jobs) < len(pairs)
+    jobs, pairs = _pairs_asked_by(threads=1, share=1)
+    assert jobs == [("worker 0", pairs)]

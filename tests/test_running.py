@@ -739,3 +739,22 @@ def test_a_sibling_whose_zygote_is_gone_or_dies_gets_a_zygote_of_its_own(tmp_pat
             second._ask({"do": "load"})
         assert grade_submission(spec, sub, worker=second).all_passed     # a new zygote
         assert not isinstance(second._proc, _Forked)
+
+
+@pytest.mark.slow
+@pytest.mark.linux
+def test_workers_closed_as_a_batch_closes_them_leave_no_process_not_even_a_zombie(tmp_path):
+    """A batch closes the workers forked from the first before it; the first's zygote then reaps them,
+    so nothing is left for an init that reaps nobody (a container's)."""
+    from grader.run.worker import start_workers
+    from grader.batch.grade import _close
+    spec = make_assignment(tmp_path)
+    sub = tmp_path / "student"
+    sub.mkdir()
+    (sub / "tiny.py").write_text(REFERENCE)
+    workers = start_workers("numpy", 3)
+    for worker in workers:
+        assert grade_submission(spec, sub, worker=worker).all_passed
+    pids = [w._proc.pid for w in workers]
+    _close(workers)
+    assert [os.path.exists(f"/proc/{pid}") for pid in pids] == [False] * 3

@@ -102,7 +102,7 @@ def grade_batch(spec: AssignmentSpec, submissions: list[Submission], out: Path, 
 
 
 def _close(workers: list) -> None:
-    for worker in workers:
+    for worker in reversed(workers):   # a worker forked from the first (Worker.sibling) before it: the first reaps it
         worker.close()
 
 

@@ -192,6 +192,8 @@ def variant_source(source: str, mistake: Mistake, filename: str = "reference") -
     return source
 
 
+_PART = 8                             # variants in a job of a diagnosis that workers share out (a job costs a fork)
+
 STARTER = "<starter>"                 # the handout's code, run as a student who wrote nothing has it
 UNREGULARIZED = "<regularization 0>"  # the reference with the case's regularization argument set to 0
 
@@ -227,6 +229,9 @@ class MistakeOutputs:
         self._by_name = {m.name: m for m in self.catalogue.mistakes + self.pairs}
         self._expected: list = []               # the cases outputs will be asked for (`expect`)
         self._local = threading.local()         # .worker: where this thread's missing variants run (`running_in`)
+        self._lock = threading.Lock()
+        self._claimed: dict = {}                # (variant, function) -> an Event set once a thread has computed it
+        self._share = 1                         # how many workers may ask at once (`prime`); with one, no parts
 
     @contextlib.contextmanager
     def running_in(self, worker):
@@ -300,6 +305,7 @@ class MistakeOutputs:
 
         if workers:
             from grader.run.worker import on_workers
+            self._share = len(workers)
             # A few variants to a job (each job a child that imports each variant in turn), a few
             # jobs to a worker, so that the workers finish together.
             n = min(len(variants), 4 * len(workers))
@@ -356,30 +362,58 @@ class MistakeOutputs:
     def _outcome(self, variant: str, fn: FunctionSpec, case: Case) -> Outcome | None:
         """A variant's Outcome on a case, computed here when first needed: on every case of that
         function it was told of (`expect`) at once, as the variant is compiled once for them. In a
-        worker (`running_in`), the variants a diagnosis of fn asks for next come in the same job."""
+        worker (`running_in`), the variants a diagnosis of fn asks for next come too, in parts: a
+        thread takes the parts nobody has taken, one job each, and waits for the ones others took.
+        So two workers that need a function's pairs of mistakes at once share them out instead of
+        each computing them all."""
         key = (variant, fn.name, case.case_id)
         if key not in self._cache:
             worker = getattr(self._local, "worker", None)
-            plans = []
-            for v in (self._together(variant, fn) if worker is not None else [variant]):
-                mine = [(f, c) for f, c in self._runs_on(v, self._expected) if f.name == fn.name
-                        and (v, f.name, c.case_id) not in self._cache]
-                if v == variant and (fn, case) not in mine:
-                    mine = [(fn, case)]
-                if mine:
-                    plans.append((v, mine))
-            for v, mine, outcomes in self._computed(plans, worker):
-                self._store(v, mine, outcomes)
+            if worker is None:
+                self._compute([variant], fn, case, None)
+            else:
+                group = self._together(variant, fn)
+                size = len(group) if self._share == 1 else _PART     # alone: one job; else small parts to share out
+                parts = [group[i:i + size] for i in range(0, len(group), size)]
+                parts.sort(key=lambda part: variant not in part)          # the one asked for first
+                for part in parts:
+                    with self._lock:
+                        taken = [v for v in part if (v, fn.name) not in self._claimed]
+                        for v in taken:
+                            self._claimed[(v, fn.name)] = threading.Event()
+                    try:
+                        self._compute(taken, fn, case, worker, asked=variant)
+                    finally:
+                        for v in taken:
+                            self._claimed[(v, fn.name)].set()
+                self._claimed[(variant, fn.name)].wait()               # taken by another thread
+            if key not in self._cache:                                   # a case beyond those expected
+                self._compute([variant], fn, case, worker)
         return self._cache[key]
 
+    def _compute(self, variants: list, fn: FunctionSpec, case: Case, worker, asked: str | None = None) -> None:
+        """Compute and keep the variants' outcomes on fn's expected cases not computed yet (and on
+        `case` for the variant `asked`, or for a lone variant), in one job of `worker` or here."""
+        plans = []
+        for v in variants:
+            mine = [(f, c) for f, c in self._runs_on(v, self._expected) if f.name == fn.name
+                    and (v, f.name, c.case_id) not in self._cache]
+            if v == (asked or variants[0]) and (fn, case) not in mine and (v, fn.name, case.case_id) not in self._cache:
+                mine = [(fn, case)]
+            if mine:
+                plans.append((v, mine))
+        for v, mine, outcomes in self._computed(plans, worker) if plans else []:
+            self._store(v, mine, outcomes)
+
     def _together(self, variant: str, fn: FunctionSpec) -> list[str]:
-        """The variants computed with `variant` for fn: the pairs touching fn, or the single mistakes,
-        the starter code and the unregularized reference (what the judge asks for first)."""
+        """The variants computed with `variant` for fn, in an order that depends on fn alone (threads
+        cut it into the same parts): the pairs touching fn, or the single mistakes, the starter code
+        and the unregularized reference (what the judge asks for first)."""
         pairs = [m.name for m in self.pairs if fn.name in m.touches]
         if variant in pairs:
-            return [variant] + [p for p in pairs if p != variant]
-        singles = [m.name for m in self.catalogue.touching(fn.name)]
-        return [variant] + [v for v in singles + [STARTER, UNREGULARIZED] if v != variant]
+            return pairs
+        singles = [m.name for m in self.catalogue.touching(fn.name)] + [STARTER, UNREGULARIZED]
+        return singles if variant in singles else [variant] + singles
 
     def _computed(self, plans: list, worker) -> list:
         """[(variant, cases, their Outcomes)] for [(variant, cases)]: in one job of `worker`, or here."""

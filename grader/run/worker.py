@@ -114,7 +114,8 @@ class Worker(_Supervising):
         """Another worker, its zygote forked from this one's once that has imported everything
         (zygote._spawn): a batch's workers then import torch once, not once each (a second of CPU
         and some 200 MB a worker). Asked before this worker runs a job (the zygote forks no sibling
-        while it runs a child); where it cannot fork one, the sibling starts a zygote of its own."""
+        while it runs a child); where it cannot fork one, the sibling starts a zygote of its own.
+        Close the sibling first: this worker's zygote reaps it when closed after it."""
         other = object.__new__(Worker)
         other._args, other._next_job, other._closed = self._args, 1, False
         other._start(parent=self)

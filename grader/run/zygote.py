@@ -90,6 +90,7 @@ def _serve(control: socket.socket, remove: str, info: dict) -> None:
     _answer(control, {**info, "pid": os.getpid()})
     forks = 0
     running: set = set()             # children forked and not yet ended
+    spawned: set = set()             # zygotes forked and not yet reaped
     while True:
         try:
             message, fds, _, _ = socket.recv_fds(control, 1 << 16, 2)
@@ -113,11 +114,13 @@ def _serve(control: socket.socket, remove: str, info: dict) -> None:
             running.discard(int(request["pid"]))
             _answer(control, {"ended": True})
         elif request.get("do") == "spawn" and len(fds) == 2 and not running:
-            _spawn(control, fds[0], fds[1], str(request.get("remove", "")), info)
+            spawned.add(_spawn(control, fds[0], fds[1], str(request.get("remove", "")), info))
+        _reap(spawned)
         for fd in fds:
             _close(fd)
     for pid in running:              # the grader stopped mid-job (Ctrl-C, killed): its child goes too
         _kill_and_reap(pid)
+    _reap(spawned)                   # one still running outlives this process (init reaps it)
     # Tearing down an interpreter that imported torch takes a quarter of a second and has nothing
     # to clean up: the grader removed every job's folder.
     if remove:
@@ -126,20 +129,17 @@ def _serve(control: socket.socket, remove: str, info: dict) -> None:
     os._exit(0)
 
 
-def _spawn(control: socket.socket, theirs: int, stderr: int, remove: str, info: dict) -> None:
+def _spawn(control: socket.socket, theirs: int, stderr: int, remove: str, info: dict) -> int:
     """Another zygote, forked from this one (a batch's second worker, say): everything imported, one
     torch import for all of them (a second of CPU and some 200 MB each, shared copy-on-write). It
     serves the grader on the socket `theirs`, writes to `stderr`, and has no answer here: its first
-    answer, on its own socket, says it is ready. It is forked twice, so that it is nobody's child
-    here (the kernel's init reaps it), and gets a network namespace of its own where its children
-    shared this one's: children of two zygotes run at once, and none may see another's."""
-    middle = os.fork()
-    if middle != 0:
-        os.waitpid(middle, 0)
-        return
+    answer, on its own socket, says it is ready. It gets a network namespace of its own where its
+    children shared this one's: children of two zygotes run at once, and none may see another's.
+    Its pid, for this process to reap it (`_reap`)."""
+    pid = os.fork()
+    if pid != 0:
+        return pid
     try:
-        if os.fork() != 0:
-            os._exit(0)
         control.close()
         os.dup2(stderr, 2)
         os.dup2(2, 1)
@@ -153,6 +153,17 @@ def _spawn(control: socket.socket, theirs: int, stderr: int, remove: str, info: 
     except BaseException:  # noqa: BLE001 - nothing may escape into the first zygote's loop
         pass
     os._exit(1)
+
+
+def _reap(spawned: set) -> None:
+    """Reap the zygotes forked by `_spawn` that have ended (the grader closes them before this one)."""
+    for pid in list(spawned):
+        try:
+            done, _ = os.waitpid(pid, os.WNOHANG)
+        except ChildProcessError:
+            done = pid
+        if done:
+            spawned.discard(pid)
 
 
 def _answer(control: socket.socket, message: dict) -> None:
