@@ -38,8 +38,9 @@ from grader.spec import load_spec  # noqa: E402
 RIGHT, WRONG, UNNAMED = "right", "WRONG", "unnamed"
 
 
-def verdict(case, fn, expect, sentences: dict) -> str:
-    """right, WRONG or unnamed for one failing case against the label."""
+def verdict(case, fn, expect, sentences: dict, regularized: bool = True) -> str:
+    """right, WRONG or unnamed for one failing case against the label; `regularized`: the case's
+    regularization argument is not 0 (else no term is there to be off)."""
     said = case.diagnosis
     if expect == "none":
         return WRONG if said else RIGHT
@@ -50,23 +51,48 @@ def verdict(case, fn, expect, sentences: dict) -> str:
     if "mistakes" in expect:
         named = {name for name, sentence in sentences.items() if sentence in said}
         return RIGHT if named and named <= set(expect["mistakes"]) else WRONG
+    if "scale" in expect:
+        if not said.startswith("Only a factor is off"):
+            return WRONG
+        from grader.judge import scale
+        for name, c in expect["scale"].items():
+            factor = _factor(c, case.dims)
+            if scale.data_share(fn, name, factor, case.dims, factor) not in said and \
+                    scale.data_share(fn, name, factor, case.dims) not in said:
+                return WRONG
+        if regularized and not all(_says_term(fn, name, c, case.dims, said)
+                                   for name, c in expect.get("regularization", {}).items()):
+            return WRONG
+        labelled = set(expect["scale"]) | set(expect.get("regularization", {}))
+        if any(f"`{out.name}`" in said for out in fn.compared if out.name not in labelled):
+            return WRONG                      # an output named off that is not
+        return RIGHT
     if "regularization" in expect:
         if not said.startswith("Only the regularization term"):
             return WRONG
-        from grader.judge import regularization
-        parts = [regularization.share(fn, name, _factor(c, case.dims), case.dims)
-                 for name, c in expect["regularization"].items()]
-        return RIGHT if all(p in said for p in parts) else WRONG
+        return RIGHT if all(_says_term(fn, name, c, case.dims, said) for name, c in expect["regularization"].items()) else WRONG
     if "unwritten" in expect:
         names = " and ".join(f"`{n}`" for n in expect["unwritten"])
         return RIGHT if said.startswith(names + " ") and "starting code" in said else WRONG
     raise ValueError(f"unknown label {expect!r}")
 
 
+def _says_term(fn, name: str, c, dims: dict, said: str) -> bool:
+    """Whether `said` gives output `name` c times the regularization term (`any`: some factor,
+    one that depends on the case's data)."""
+    from grader.judge import regularization
+    if c == "any":
+        return f"`{name}` has " in said and "regularization term" in said
+    factor = _factor(c, dims)
+    return factor == 1 or regularization.share(fn, name, factor, dims) in said
+
+
 def _factor(c, dims: dict) -> float:
-    """A label's factor: a number, or "1/N" for a dim N of the case."""
+    """A label's factor: a number, or "N" or "1/N" for a dim N of the case."""
     if isinstance(c, str) and c.startswith("1/"):
         return 1 / dims[c[2:]]
+    if isinstance(c, str) and c in dims:
+        return float(dims[c])
     return float(c)
 
 
@@ -88,6 +114,8 @@ def run(path: Path, verbose: bool) -> dict:
     with Worker(spec.framework) as worker, tempfile.TemporaryDirectory(prefix="grader-diagnosis-") as tmp:
         prepared = Prepared(spec, hidden=True, worker=worker)
         prepared.mistakes.prime(prepared.cases, workers=[worker])
+        regularized = {(fn.name, case.case_id): bool(fn.regularization and case.args.get(fn.regularization))
+                       for fn, case in prepared.cases}
         print(f"{spec.name}: {len(doc['submissions'])} submissions")
         for number, (name, entry) in enumerate(doc["submissions"].items()):
             edits = tuple((tuple(e["in"]), e["old"], e["new"]) for e in entry["edits"])
@@ -98,7 +126,7 @@ def run(path: Path, verbose: bool) -> dict:
                 (folder / f"{module}.py").write_text(variant_source(source, Mistake(name, "", edits, False)), encoding="utf-8")
             result = grade_submission(spec, folder, hidden=True, worker=worker, prepared=prepared)
             edited = {f for e in edits for f in e[0]}
-            judged = [(verdict(c, spec.function(c.function), entry["expect"], sentences), c)
+            judged = [(verdict(c, spec.function(c.function), entry["expect"], sentences, regularized[c.function, c.case_id]), c)
                       for c in result.cases() if c.function in edited and not c.passed]
             if not judged:
                 print(f"  {name:<45} no failing case: not a bug the cases catch")

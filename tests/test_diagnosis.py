@@ -9,7 +9,7 @@ import pytest
 
 from grader.expected.starter import strip_solutions
 from grader.expected.mistakes import Mistake, compositions, load_catalogue, variant_source
-from grader.judge import regularization
+from grader.judge import regularization, scale
 from grader.spec import SpecError, load_spec
 from grader.values import Leaf
 
@@ -61,6 +61,68 @@ def test_the_sentence_says_which_output_is_off_and_that_they_disagree():
     assert "disagree on the 1/2" in text
     assert "`loss` has no regularization term" in regularization.describe(fn, {"loss": 0.0, "dW": 1.0}, DIMS)
     assert "add it after taking the average" in regularization.describe(fn, {"loss": 0.25, "dW": 0.25}, DIMS)
+
+
+SIZES = {"N": 8, "D": 3, "C": 5}             # no size a ratio of two others, none 2
+# Numbers less round than the ones above: one number (the loss) fits many pairs of factors by chance.
+DATA, REG = (1.2345, np.array([[0.113, -0.271], [0.342, 0.059]])), (0.4321, np.array([[0.417, 0.236], [-0.613, 0.829]]))
+SCALE_EXPECTED, SCALE_UNREGULARIZED = outputs(DATA[0] + REG[0], DATA[1] + REG[1]), outputs(*DATA)
+
+
+@pytest.mark.parametrize("loss, grad, found", [
+    ((1, 1), (8, 1), {"dW": (8.0, 1.0)}),                       # the gradient never divided by N
+    ((1 / 8, 1), (1, 1), {"loss": (0.125, 1.0)}),               # the loss divided by N twice: one number, one fit
+    ((1, 1), (-1, 0.5), {"dW": (-1.0, 0.5)}),                   # the data gradient's sign, and half the term
+    ((1, 1), (0, 1), {"dW": (0.0, 1.0)}),                       # no data gradient at all, only the term's
+    ((8, 8), (8, 8), {"loss": (8.0, 8.0), "dW": (8.0, 8.0)}),   # everything N times
+    ((1 / 5, 1), (1 / 5, 1), {"loss": (0.2, 1.0), "dW": (0.2, 1.0)}),
+    ((1, 1), (1, 0.5), None),                                   # only the term off: regularization.py says it
+    ((0, 1), (1, 1), None),                                     # one number that is all term: its data may be 0 here
+    ((1, 1), (0, 0), None),                                     # all zeros: the starter code's way, not a factor
+    ((1, 1), (1.7, 1), None),                                   # no usual factor
+    ((1, 1), (8 / 5, 1), None),                                 # N/C: divided by C instead of N, no single dim
+])
+def test_the_factor_off_in_each_outputs_data_part(loss, grad, found):
+    fn = load_spec(ASSIGNMENT).function("svm_loss_naive")
+    got = outputs(loss[0] * DATA[0] + loss[1] * REG[0], grad[0] * DATA[1] + grad[1] * REG[1])
+    assert scale.scales(fn, got, SCALE_EXPECTED, SCALE_UNREGULARIZED, SIZES) == found
+
+
+def test_without_a_regularization_term_the_whole_output_is_scaled():
+    fn = load_spec(ASSIGNMENT).function("svm_loss_naive")
+    loss, dW = DATA[0] + REG[0], DATA[1] + REG[1]
+    assert scale.scales(fn, outputs(loss, 8 * dW), SCALE_EXPECTED, None, SIZES) == {"dW": (8.0, 8.0)}
+    assert scale.scales(fn, outputs(loss, -dW + 1e-3), SCALE_EXPECTED, None, SIZES) is None
+    ratio = {"N": 8, "C": 4, "D": 3}                            # 2 is N/C here: which the student wrote cannot be told
+    assert scale.scales(fn, outputs(loss, 2 * dW), SCALE_EXPECTED, None, ratio) is None
+
+
+def test_the_factor_sentence_says_what_is_off_and_what_it_usually_means():
+    fn = load_spec(ASSIGNMENT).function("svm_loss_naive")
+    text = scale.describe(fn, {"dW": (8.0, 1.0)}, SIZES)
+    assert text == ("Only a factor is off: the data part of `dW` (all but the regularization term) is N times what it "
+                    "should be (N is 8 in this case): it is not divided by N. The rest is right.")
+    assert "`loss` is 1/C of what it should be (C is 5 in this case): it is divided by C once too often" in \
+        scale.describe(fn, {"loss": (0.2, 0.2)}, SIZES)
+    text = scale.describe(fn, {"dW": (-1.0, 0.5)}, SIZES)
+    assert "the data part of `dW` (all but the regularization term) has the wrong sign" in text
+    assert "`dW` has half of the regularization term's gradient" in text
+    assert "N or D times" in scale.describe(fn, {"dW": (8.0, 1.0)}, {"N": 8, "D": 8, "C": 5})
+    assert "is half what it should be (or 1/C of it: C is 2 in this case)" in \
+        scale.describe(fn, {"dW": (0.5, 1.0)}, {"N": 8, "D": 3, "C": 2})
+
+
+@pytest.mark.slow
+def test_a_gradient_never_averaged_is_named_in_a_check_and_in_the_handouts_self_check(tmp_path):
+    """The batch's commonest bug in no catalogue: `loss /= num_train` written, `dW /= num_train` not."""
+    source = REFERENCE.read_text().replace("    dW /= num_train\n", "")
+    assert source != REFERENCE.read_text()
+    said = "the data part of `dW` (all but the regularization term) is N times what it should be"
+    _, cases = check(write(tmp_path, "sum", source), tmp_path)
+    for name in ("svm_loss_naive", "softmax_loss_naive"):
+        assert said in cases[name][0]["diagnosis"] and "it is not divided by N" in cases[name][0]["diagnosis"]
+    cases = handout_check(tmp_path, "sum_handout", source)
+    assert said in cases["svm_loss_naive"][0]["diagnosis"]
 
 
 def test_regularization_must_name_a_float_scalar_argument(tmp_path):

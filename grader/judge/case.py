@@ -19,7 +19,7 @@ import numpy as np
 
 from grader import values
 from grader.cases import Case
-from grader.judge import compare, hints, localise, properties, regularization
+from grader.judge import compare, hints, localise, properties, regularization, scale
 from grader.results import CRASHED, ERROR, FAILED, NOT_IMPLEMENTED, PASSED, TIMEOUT, CaseResult, OutputCheck
 from grader.run.outcome import Outcome, Raised, printed
 from grader.run.protocol import ANSWER_CAP
@@ -290,7 +290,8 @@ def diagnose(fn: FunctionSpec, case: Case, got: dict, broken: set | None, mistak
     that break the same ones on a small input cannot be told apart there. Failing that, beyond the
     catalogue: outputs left as the handout's starter code has them while the others are right; a
     regularization term with the wrong factor in some output (regularization.py); two catalogued
-    mistakes at once."""
+    mistakes at once; an output's data part with a usual factor off, such as N when it is never
+    divided by N (scale.py)."""
     candidates = mistakes.candidates(fn, case)
     found = [sentence for _name, sentence, outputs in candidates if explains(fn, case, got, broken, outputs, expected)]
     if not found and _overflowed(fn, got, expected):
@@ -314,7 +315,10 @@ def diagnose(fn: FunctionSpec, case: Case, got: dict, broken: set | None, mistak
     found = [pair.sentence for pair, outputs in mistakes.composed(fn, case)
              if explains(fn, case, got, broken, outputs, expected)
              and not any(isinstance(p, dict) and matches(fn, outputs, p) for p in mistakes.parts(pair, fn, case))]
-    return " Or: ".join(found[:MAX_DIAGNOSES])
+    if found:
+        return " Or: ".join(found[:MAX_DIAGNOSES])
+    scaled = scale.scales(fn, got, expected, unregularized, case.dims)
+    return scale.describe(fn, scaled, case.dims) if scaled else ""
 
 
 def explains(fn: FunctionSpec, case: Case, got: dict, broken: set | None, outputs, expected: dict,

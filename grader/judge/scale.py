@@ -1,0 +1,155 @@
+"""A wrong answer that is the right one with a factor off: its data part (everything but the
+regularization term) N times too large (never averaged over N), 1/N of it (averaged twice), of the
+wrong sign, or twice or half what it should be.
+
+For a function that declares its regularization argument, the reference is run at the case's reg
+(R) and at reg = 0 (R0), as in regularization.py. A student's output S is fitted, by least squares
+over every number of the output, as
+
+    S = a * R0 + b * (R - R0)        (a: the data part's factor, b: the regularization term's)
+
+and without a regularization term (another function, or a case whose reg is 0) as S = a * R. The
+fit must be exact within the output's tolerance, and each factor a usual one: 0, 1, 2, 1/2, -1, or
+the size of one of the case's dims or its inverse. A single number (a loss) fits many pairs of
+factors: it is named only when exactly one pair of usual factors fits it.
+
+    >>> found = scales(fn, got, expected, unregularized, case.dims)
+    {'dW': (64.0, 1.0)}
+    >>> describe(fn, found, case.dims)
+    "Only a factor is off: the data part of `dW` (all but the regularization term) is N times what it
+    should be (N is 64 in this case): it is not divided by N. The rest is right."
+
+Everything here is pure: plain outputs in, factors or a sentence out.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from grader.judge import compare, regularization
+from grader.spec import FunctionSpec
+
+PLAIN = (1.0, 2.0, 0.5, -1.0, 0.0)
+RESOLVED = 1e-3                      # a factor is named when the tolerance leaves it this uncertain, relatively, at most
+
+
+def scales(fn: FunctionSpec, got: dict, expected: dict, unregularized: dict | None,
+           dims: dict) -> dict[str, tuple[float, float]] | None:
+    """{output name: (a, b)} for each compared output that is off, when every compared output is the
+    reference's with usual factors on its data part (a) and its regularization term (b), and at
+    least one data part is off (a regularization term alone off is regularization.py's to say);
+    None otherwise. Without a regularization term, b is a."""
+    found, usual = {}, _usual_factors(dims)
+    for out in fn.compared:
+        zero = None if unregularized is None else unregularized.get(out.name)
+        numbers = regularization._numbers(got.get(out.name), expected.get(out.name),
+                                          zero if zero is not None else expected.get(out.name))
+        if numbers is None:
+            return None
+        s, r, r0 = numbers
+        rtol = regularization._rtol(out.rtol or fn.rtol, out.dtype, got.get(out.name))
+        atol = out.atol or fn.atol
+        fits = [(a, b) for a, b in _candidates(s, r, r0, usual, rtol, atol)
+                if not (compare.relative_error(s, a * r0 + b * (r - r0), rtol, atol) > rtol).any()]
+        if len(set(fits)) != 1:
+            return None                       # no usual pair fits, or a single number fits several
+        a, b = fits[0]
+        room = rtol * float(np.linalg.norm(s))          # how far the fit may be off, about
+        if room > RESOLVED * (abs(a) or 1.0) * float(np.linalg.norm(r0)):
+            return None                       # a data part too small beside the term to tell its factor
+        if b != a and room > RESOLVED * (abs(b) or 1.0) * float(np.linalg.norm(r - r0)):
+            b = 1.0                           # a term too small to tell its factor: not said
+            if (compare.relative_error(s, a * r0 + (r - r0), rtol, atol) > rtol).any():
+                return None
+        if (a, b) != (1.0, 1.0):
+            found[out.name] = (a, b)
+    if not any(a != 1.0 for a, _ in found.values()) or any(a == 0 and b == 0 for a, b in found.values()):
+        return None                           # nothing of the data part off; or all zeros (the starter's way)
+    return found
+
+
+def describe(fn: FunctionSpec, found: dict[str, tuple[float, float]], dims: dict) -> str:
+    """The sentence for the student: which outputs have which factor off, and what that usually means."""
+    parts = []
+    for name, (a, b) in found.items():
+        said = [data_share(fn, name, a, dims, b)] if a != 1.0 else []
+        if b != a and b != 1.0:
+            said.append(regularization.share(fn, name, b, dims))
+        parts.append("; ".join(said))
+    rest = " The rest is right." if len(found) < len(fn.compared) else ""
+    return "Only a factor is off: " + "; ".join(parts) + "." + rest
+
+
+def data_share(fn: FunctionSpec, name: str, a: float, dims: dict, b: float | None = None) -> str:
+    """What is off in one output's data part: "the data part of `dW` (...) is N times what it should be ..."."""
+    whole = not fn.regularization or b == a
+    what = f"`{name}`" if whole else f"the data part of `{name}` (all but the regularization term)"
+    if a == 0:
+        return f"{what} is missing: only the regularization term is there"
+    if a == -1:
+        return f"{what} has the wrong sign"
+    if a in (2.0, 0.5):
+        pairs = [n for n, size in dims.items() if size == 2]
+        also = f" (or {'' if a == 2 else '1/'}{' or '.join(pairs)} {'times it' if a == 2 else 'of it'}: " \
+               f"{' and '.join(pairs)} {'is' if len(pairs) == 1 else 'are'} 2 in this case)" if pairs else ""
+        return f"{what} is {'twice' if a == 2 else 'half'} what it should be{also}"
+    size, names = _dim(a, dims)
+    if size is None:
+        return f"{what} is {a:.4g} times what it should be"
+    shown = " and ".join(names)
+    either = " or ".join(names)
+    if a > 1:
+        return (f"{what} is {either} times what it should be ({shown} {'is' if len(names) == 1 else 'are'} "
+                f"{size} in this case): it is not divided by {either}")
+    return (f"{what} is 1/{either} of what it should be ({shown} {'is' if len(names) == 1 else 'are'} "
+            f"{size} in this case): it is divided by {either} once too often")
+
+
+def _usual_factors(dims: dict) -> tuple:
+    """The factors a data part may be named with: PLAIN, and each dim's size and its inverse; not
+    one that is also a ratio of two dims' sizes (N/C in this case: a data part divided by C where
+    it should be divided by N, which no usual factor names; with N = 1, that is C itself)."""
+    sizes = {n: s for n, s in dims.items() if isinstance(s, int) and not isinstance(s, bool) and s > 0}
+    ratios = {a / b for n, a in sizes.items() for m, b in sizes.items() if n != m and a != b}
+    found = set(PLAIN) | {float(s) for s in sizes.values() if s > 1} | {1 / s for s in sizes.values() if s > 1}
+    return tuple(sorted(c for c in found if c not in ratios))
+
+
+def _dim(a: float, dims: dict) -> tuple[int | None, list[str]]:
+    """The dims' size that a (or 1/a) is, and the dims of that size."""
+    for name, size in dims.items():
+        if isinstance(size, int) and size > 2 and (a == size or a == 1 / size):
+            return size, [n for n, s in dims.items() if s == size]
+    return None, []
+
+
+def _candidates(s: np.ndarray, r: np.ndarray, r0: np.ndarray, usual: tuple, rtol: float, atol: float) -> list:
+    """The usual (a, b) near the least-squares fit of s; for a single number, every usual a with a usual b."""
+    term = r - r0
+    flat = not (compare.relative_error(r, r0, rtol, atol) > rtol).any()   # no regularization term here
+    if flat:
+        if not np.dot(r, r):
+            return []
+        a = _nearest(float(np.dot(s, r) / np.dot(r, r)), usual, rtol)
+        return [] if a is None else [(a, a)]
+    if s.size == 1:
+        out = []
+        for a in usual:
+            if a == 0:
+                continue                  # a number all regularization term: its data part may be about 0 on these inputs
+            b = _nearest(float((s[0] - a * r0[0]) / term[0]), usual, rtol)
+            if b is not None:
+                out.append((a, b))
+        return out
+    basis = np.stack([r0, term], axis=1)
+    if np.linalg.matrix_rank(basis) < 2:
+        return []
+    (a, b), *_ = np.linalg.lstsq(basis, s, rcond=None)
+    a, b = _nearest(float(a), usual, rtol), _nearest(float(b), usual, rtol)
+    return [] if a is None or b is None else [(a, b)]
+
+
+def _nearest(c: float, usual: tuple, rtol: float) -> float | None:
+    for nice in usual:
+        if abs(c - nice) <= 10 * rtol * max(abs(nice), 1e-3) + 1e-9:
+            return nice
+    return None
