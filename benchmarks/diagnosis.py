@@ -48,6 +48,9 @@ def verdict(case, fn, expect, sentences: dict, regularized: bool = True) -> str:
         return RIGHT if case.status == NOT_IMPLEMENTED else WRONG if said else UNNAMED
     if not said:
         return UNNAMED
+    if "scale" in expect and "mistakes" in expect:         # a factor, or the same bug as a catalogued mistake made in part
+        factor = said.startswith("Only a factor is off")
+        expect = {k: v for k, v in expect.items() if (k == "mistakes") != factor}
     if "mistakes" in expect:
         named = {name for name, sentence in sentences.items() if sentence in said}
         return RIGHT if named and named <= set(expect["mistakes"]) else WRONG

@@ -125,6 +125,32 @@ def test_a_gradient_never_averaged_is_named_in_a_check_and_in_the_handouts_self_
     assert said in cases["svm_loss_naive"][0]["diagnosis"]
 
 
+def test_a_mistake_made_in_some_outputs_only_names_them():
+    """`partly`: the student's wrong outputs are the mistake's, the others right where the mistake's are not."""
+    from grader.judge.case import partly
+    fn = load_spec(ASSIGNMENT).function("svm_loss_naive")
+    right, mistake = outputs(1.75, DATA_GRAD), outputs(2.5, DATA_GRAD * 3)
+    assert partly(fn, outputs(1.75, DATA_GRAD * 3), mistake, right) == ["dW"]          # the gradient only
+    assert partly(fn, outputs(2.5, DATA_GRAD), mistake, right) == ["loss"]             # the loss only
+    assert partly(fn, outputs(2.5, DATA_GRAD * 3), mistake, right) == []               # all of it: a plain match
+    assert partly(fn, outputs(1.75, DATA_GRAD * 2), mistake, right) == []              # another bug in dW
+    assert partly(fn, outputs(1.75, DATA_GRAD * 3), outputs(1.75, DATA_GRAD * 3), right) == []   # nothing spared
+    assert partly(fn, outputs(1.75, DATA_GRAD * 3), None, right) == []
+
+
+@pytest.mark.slow
+def test_a_catalogued_mistake_made_in_the_gradient_only_is_named(tmp_path):
+    """The correct class counted in the vectorized gradient's margins, skipped in the loss."""
+    catalogue = {m.name: m for m in load_catalogue(load_spec(ASSIGNMENT)).mistakes}
+    source = REFERENCE.read_text().replace("    coeff = (margins > 0).to(X.dtype)                  # (N, C)\n",
+                                           "    coeff = ((scores - correct + 1) > 0).to(X.dtype)\n")
+    assert source != REFERENCE.read_text()
+    _, cases = check(write(tmp_path, "grad_only", source), tmp_path)
+    for case in cases["svm_loss_vectorized"]:
+        assert case["diagnosis"].startswith("`dW` is what this mistake makes, and the rest is right (made there only): ")
+        assert case["diagnosis"].endswith(catalogue["correct_class_in_hinge"].sentence)
+
+
 def test_regularization_must_name_a_float_scalar_argument(tmp_path):
     folder = tmp_path / "a"
     shutil.copytree(ASSIGNMENT, folder)

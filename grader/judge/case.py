@@ -291,7 +291,7 @@ def diagnose(fn: FunctionSpec, case: Case, got: dict, broken: set | None, mistak
     catalogue: outputs left as the handout's starter code has them while the others are right; a
     regularization term with the wrong factor in some output (regularization.py); two catalogued
     mistakes at once; an output's data part with a usual factor off, such as N when it is never
-    divided by N (scale.py)."""
+    divided by N (scale.py); a catalogued mistake made in some outputs only (`partly`)."""
     candidates = mistakes.candidates(fn, case)
     found = [sentence for _name, sentence, outputs in candidates if explains(fn, case, got, broken, outputs, expected)]
     if not found and _overflowed(fn, got, expected):
@@ -318,7 +318,35 @@ def diagnose(fn: FunctionSpec, case: Case, got: dict, broken: set | None, mistak
     if found:
         return " Or: ".join(found[:MAX_DIAGNOSES])
     scaled = scale.scales(fn, got, expected, unregularized, case.dims)
-    return scale.describe(fn, scaled, case.dims) if scaled else ""
+    if scaled:
+        return scale.describe(fn, scaled, case.dims)
+    found = []
+    for _name, sentence, outputs in candidates:
+        theirs = partly(fn, got, outputs, expected)
+        if theirs:
+            names = " and ".join(f"`{values.show(fn.output(n).path)}`" for n in theirs)
+            found.append(f"{names} {'is' if len(theirs) == 1 else 'are'} what this mistake makes, and the rest is "
+                         f"right (made there only): {sentence}")
+    return " Or: ".join(list(dict.fromkeys(found))[:MAX_DIAGNOSES])
+
+
+def partly(fn: FunctionSpec, got: dict, outputs, expected: dict) -> list[str]:
+    """The compared outputs in which the student made a mistake that makes others wrong too: each
+    wrong output of the student's is the mistake's, and each other one is right where the mistake's
+    is not (a loss from a library call, the gradient written by hand). [] when that is not so, and
+    for a function judged by properties, whose outputs say less."""
+    if not isinstance(outputs, dict) or fn.properties:
+        return []
+    theirs, spared = [], False
+    for out in fn.compared:
+        mistaken = not _same_output(fn, out, outputs, expected)
+        if _same_output(fn, out, got, expected):
+            spared |= mistaken
+        elif mistaken and _same_output(fn, out, got, outputs):
+            theirs.append(out.name)
+        else:
+            return []
+    return theirs if spared else []
 
 
 def explains(fn: FunctionSpec, case: Case, got: dict, broken: set | None, outputs, expected: dict,
