@@ -717,11 +717,16 @@ def test_a_sibling_worker_is_forked_from_the_first_grades_on_its_own_and_outlive
 
 @pytest.mark.slow
 @pytest.mark.linux
-def test_a_sibling_whose_zygote_is_gone_or_dies_gets_a_zygote_of_its_own(tmp_path):
+@pytest.mark.parametrize("pidfd", [True, False], ids=["pidfd", "no-pidfd"])
+def test_a_sibling_whose_zygote_is_gone_or_dies_gets_a_zygote_of_its_own(tmp_path, monkeypatch, pidfd):
     """Asked of a closed worker, a sibling starts its own zygote. One killed between jobs says that the
-    worker exited (its code is not this process's to read), and the next job gets a fresh zygote."""
+    worker exited (its code is not this process's to read), and the next job gets a fresh zygote; with
+    pidfds or without (a zombie that its zygote has not reaped yet counts as ended)."""
     import signal
+    from grader.run import worker as worker_module
     from grader.run.worker import Worker, WorkerError, _Forked
+    if not pidfd:
+        monkeypatch.setattr(worker_module, "_pidfd", lambda pid: None)
     spec = make_assignment(tmp_path)
     sub = tmp_path / "student"
     sub.mkdir()
@@ -743,10 +748,14 @@ def test_a_sibling_whose_zygote_is_gone_or_dies_gets_a_zygote_of_its_own(tmp_pat
 
 @pytest.mark.slow
 @pytest.mark.linux
-def test_workers_closed_as_a_batch_closes_them_leave_no_process_not_even_a_zombie(tmp_path):
+@pytest.mark.parametrize("pidfd", [True, False], ids=["pidfd", "no-pidfd"])
+def test_workers_closed_as_a_batch_closes_them_leave_no_process_not_even_a_zombie(tmp_path, monkeypatch, pidfd):
     """A batch closes the workers forked from the first before it; the first's zygote then reaps them,
-    so nothing is left for an init that reaps nobody (a container's)."""
+    so nothing is left for an init that reaps nobody (a container's). At once, with pidfds or without."""
+    from grader.run import worker as worker_module
     from grader.run.worker import start_workers
+    if not pidfd:
+        monkeypatch.setattr(worker_module, "_pidfd", lambda pid: None)
     from grader.batch.grade import _close
     spec = make_assignment(tmp_path)
     sub = tmp_path / "student"
@@ -756,5 +765,8 @@ def test_workers_closed_as_a_batch_closes_them_leave_no_process_not_even_a_zombi
     for worker in workers:
         assert grade_submission(spec, sub, worker=worker).all_passed
     pids = [w._proc.pid for w in workers]
+    killed = []
+    monkeypatch.setattr(worker_module._Forked, "kill", lambda self: killed.append(self.pid))
     _close(workers)
+    assert killed == []                                    # each seen to end, none waited for until a time-out
     assert [os.path.exists(f"/proc/{pid}") for pid in pids] == [False] * 3

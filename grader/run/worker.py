@@ -248,9 +248,9 @@ class Worker(_Supervising):
 
 class _Forked:
     """A zygote forked by another (`Worker.sibling`), with the part of subprocess.Popen's interface
-    that Worker uses. It is not this process's child: it is watched through a pidfd (its pid where
-    the kernel has none), known once its first answer gives its pid, and its exit code is known
-    only where this process reaps it (as a container's init does)."""
+    that Worker uses. It is the other zygote's child, not this process's: it is watched through a
+    pidfd (/proc where the kernel has none), known once its first answer gives its pid, and its exit
+    code is not this process's to read (the other zygote reaps it)."""
 
     def __init__(self):
         self.pid: int | None = None
@@ -294,12 +294,12 @@ class _Forked:
             return bool(select.select([self._fd], [], [], timeout)[0])
         deadline = None if timeout is None else time.monotonic() + timeout
         while True:
-            try:
-                os.kill(self.pid, 0)
-            except ProcessLookupError:
+            try:                         # gone, or a zombie its parent has not reaped yet
+                with open(f"/proc/{self.pid}/stat", "rb") as f:
+                    if f.read().rsplit(b")", 1)[1].split()[0] in (b"Z", b"X"):
+                        return True
+            except (OSError, IndexError):
                 return True
-            except PermissionError:
-                pass
             if deadline is not None and time.monotonic() >= deadline:
                 return False
             time.sleep(0.01)
@@ -308,7 +308,7 @@ class _Forked:
         try:
             pid, status = os.waitpid(self.pid, os.WNOHANG)
         except ChildProcessError:
-            return UNKNOWN_EXIT          # another's to reap (the kernel's init)
+            return UNKNOWN_EXIT          # the other zygote's to reap
         return os.waitstatus_to_exitcode(status) if pid else UNKNOWN_EXIT
 
 
