@@ -126,30 +126,23 @@ def _candidates(s: np.ndarray, r: np.ndarray, r0: np.ndarray, usual: tuple, rtol
     """The usual (a, b) near the least-squares fit of s; for a single number, every usual a with a usual b."""
     term = r - r0
     flat = not (compare.relative_error(r, r0, rtol, atol) > rtol).any()   # no regularization term here
+    nice = np.array(usual)
     if flat:
         if not np.dot(r, r):
             return []
-        a = _nearest(float(np.dot(s, r) / np.dot(r, r)), usual, rtol)
+        a = _nearest(np.array([np.dot(s, r) / np.dot(r, r)]), nice, rtol)[0]
         return [] if a is None else [(a, a)]
     if s.size == 1:
-        out = []
-        for a in usual:
-            if a == 0:
-                continue                  # a number all regularization term: its data part may be about 0 on these inputs
-            b = _nearest(float((s[0] - a * r0[0]) / term[0]), usual, rtol)
-            if b is not None:
-                out.append((a, b))
-        return out
-    basis = np.stack([r0, term], axis=1)
-    if np.linalg.matrix_rank(basis) < 2:
+        given = nice[nice != 0]           # a number all regularization term: its data part may be about 0 on these inputs
+        return [(float(a), b) for a, b in zip(given, _nearest((s[0] - given * r0[0]) / term[0], nice, rtol)) if b is not None]
+    (a, b), _, rank, _ = np.linalg.lstsq(np.stack([r0, term], axis=1), s, rcond=None)
+    if rank < 2:
         return []
-    (a, b), *_ = np.linalg.lstsq(basis, s, rcond=None)
-    a, b = _nearest(float(a), usual, rtol), _nearest(float(b), usual, rtol)
+    a, b = _nearest(np.array([a, b]), nice, rtol)
     return [] if a is None or b is None else [(a, b)]
 
 
-def _nearest(c: float, usual: tuple, rtol: float) -> float | None:
-    for nice in usual:
-        if abs(c - nice) <= 10 * rtol * max(abs(nice), 1e-3) + 1e-9:
-            return nice
-    return None
+def _nearest(found: np.ndarray, nice: np.ndarray, rtol: float) -> list:
+    """For each number found, the usual factor it is within the tolerance of, or None."""
+    near = np.abs(found[:, None] - nice[None, :]) <= 10 * rtol * np.maximum(np.abs(nice), 1e-3)[None, :] + 1e-9
+    return [float(nice[row.argmax()]) if row.any() else None for row in near]
