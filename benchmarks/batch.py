@@ -229,7 +229,13 @@ def main() -> None:
                         help="submissions graded by `grader check` one interpreter each, the shell loop's way")
     parser.add_argument("--workers", type=int, default=0)
     parser.add_argument("--dask", action="store_true", help="grade the batch through a local Dask cluster too")
+    parser.add_argument("--write", type=Path, metavar="DIR",
+                        help="only write the class of -n submissions into DIR (to time `grader grade` on it by other means)")
     args = parser.parse_args()
+    if args.write:
+        kinds = make_batch(args.write, args.n)
+        print(f"{args.write}: " + ", ".join(f"{k} {kinds.count(k)}" for k in MISTAKES))
+        return
     tmp = Path(tempfile.mkdtemp(prefix="grader-bench-"))
     try:
         subs, out = tmp / "submissions", tmp / "graded"
