@@ -32,11 +32,11 @@ def factors(fn: FunctionSpec, got: dict, expected: dict, unregularized: dict, di
     outputs the term does not change are right); None when they are not."""
     found = {}
     for out in fn.compared:
-        numbers = _numbers(got.get(out.name), expected.get(out.name), unregularized.get(out.name))
+        numbers = flat_numbers(got.get(out.name), expected.get(out.name), unregularized.get(out.name))
         if numbers is None:
             return None
         s, r, r0 = numbers
-        rtol = _rtol(out.rtol or fn.rtol, out.dtype, got.get(out.name))
+        rtol = answer_rtol(out.rtol or fn.rtol, out.dtype, got.get(out.name))
         atol = out.atol or fn.atol
         term = r - r0
         if not (compare.relative_error(r, r0, rtol, atol) > rtol).any():      # the term does not change it
@@ -99,7 +99,7 @@ def _amount(c: float, dims: dict) -> str:
     return f"{c:.4g} times"
 
 
-def _numbers(got, expected, unregularized) -> tuple | None:
+def flat_numbers(got, expected, unregularized) -> tuple | None:
     """The numbers of one output as three flat float64 vectors (student, reference, reference at 0),
     or None when the student's is not made of the same numbers in the same shapes, or is not finite."""
     if got is None or expected is None or unregularized is None:
@@ -131,7 +131,7 @@ def _numbers(got, expected, unregularized) -> tuple | None:
     return s, r, r0
 
 
-def _rtol(rtol: float, dtype: str | None, got) -> float:
+def answer_rtol(rtol: float, dtype: str | None, got) -> float:
     """The output's tolerance, at float32's precision for a float32 answer where the spec accepts one."""
     array = getattr(got, "array", None)
     if dtype == "float" and array is not None and np.asarray(array).dtype == np.float32:

@@ -10,8 +10,10 @@ over every number of the output, as
 
 and without a regularization term (another function, or a case whose reg is 0) as S = a * R. The
 fit must be exact within the output's tolerance, and each factor a usual one: 0, 1, 2, 1/2, -1, or
-the size of one of the case's dims or its inverse. A single number (a loss) fits many pairs of
-factors: it is named only when exactly one pair of usual factors fits it.
+the size of one of the case's dims or its inverse, but not a ratio of two dims' sizes (which of them
+the student wrote could not be told). The tolerance must pin the factor down (a data part tiny
+beside a large term says nothing of its factor). A single number (a loss) fits many pairs of
+factors: it is named only when exactly one pair of usual factors fits it, with a data part not 0.
 
     >>> found = scales(fn, got, expected, unregularized, case.dims)
     {'dW': (64.0, 1.0)}
@@ -41,12 +43,12 @@ def scales(fn: FunctionSpec, got: dict, expected: dict, unregularized: dict | No
     found, usual = {}, _usual_factors(dims)
     for out in fn.compared:
         zero = None if unregularized is None else unregularized.get(out.name)
-        numbers = regularization._numbers(got.get(out.name), expected.get(out.name),
+        numbers = regularization.flat_numbers(got.get(out.name), expected.get(out.name),
                                           zero if zero is not None else expected.get(out.name))
         if numbers is None:
             return None
         s, r, r0 = numbers
-        rtol = regularization._rtol(out.rtol or fn.rtol, out.dtype, got.get(out.name))
+        rtol = regularization.answer_rtol(out.rtol or fn.rtol, out.dtype, got.get(out.name))
         atol = out.atol or fn.atol
         fits = [(a, b) for a, b in _candidates(s, r, r0, usual, rtol, atol)
                 if not (compare.relative_error(s, a * r0 + b * (r - r0), rtol, atol) > rtol).any()]
