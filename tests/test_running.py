@@ -736,6 +736,14 @@ def test_a_sibling_whose_zygote_is_gone_or_dies_gets_a_zygote_of_its_own(tmp_pat
     with first.sibling() as alone:
         assert not isinstance(alone._proc, _Forked)
         assert grade_submission(spec, sub, worker=alone).all_passed
+    first = Worker("numpy")
+    second = first.sibling()                 # asked; then its zygote is killed before it can fork one
+    first._proc.kill()
+    first._proc.wait()
+    with second:
+        assert grade_submission(spec, sub, worker=second).all_passed            # on a zygote of its own
+        assert not isinstance(second._proc, _Forked)
+    first.close()
     with Worker("numpy") as first, first.sibling() as second:
         assert grade_submission(spec, sub, worker=second).all_passed
         os.kill(second._proc.pid, signal.SIGKILL)

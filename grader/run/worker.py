@@ -156,7 +156,15 @@ class Worker(_Supervising):
             self._stop()
             self._start()
         if self._info is None:
-            self._info = self._ask(None, timeout=job["limits"]["import_timeout"] + 60 + STALL_SLACK)
+            timeout = job["limits"]["import_timeout"] + 60 + STALL_SLACK
+            try:
+                self._info = self._ask(None, timeout=timeout)
+            except WorkerError:
+                if not isinstance(self._proc, _Forked) or self._proc.pid is not None:
+                    raise
+                self._stop()             # the zygote it was to be forked from did not fork it (gone): one of its own
+                self._start()
+                self._info = self._ask(None, timeout=timeout)
             if isinstance(self._proc, _Forked):
                 self._proc.found(self._info.get("pid"))
         job_file = _JobFile(loaded=self._shared(job["calls"], inputs))
