@@ -580,6 +580,30 @@ def test_dask_cluster_gives_the_gradebook_of_a_local_run(tmp_path):
     assert result["sandbox"].split(":")[0] in ("strong", "partial", "minimal")
 
 
+@pytest.mark.slow
+@pytest.mark.linux                     # the zygote's siblings
+def test_a_dask_workers_threads_get_grader_workers_forked_from_one(tmp_path):
+    """A Dask worker of three threads makes three grader workers at its first task: one zygote that
+    imports everything and two forked from it, not three imports of torch."""
+    distributed = pytest.importorskip("distributed")
+    from grader.batch import distributed as remote
+    from grader.run.worker import _Forked
+    subs, assignment = small_class(tmp_path, 6, tmp_path / "local")
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=3, processes=False, dashboard_address=None,
+                                  protocol="tcp", host="127.0.0.1") as cluster:
+        proc = grade(subs, assignment, tmp_path / "dask", "--scheduler", cluster.scheduler_address)
+        assert proc.returncode == 0, proc.stderr
+        assert gradebook(tmp_path / "dask") == gradebook(tmp_path / "local")
+        (entry,) = [e for (path, _), e in remote._STATE.items() if Path(path).parent == assignment.resolve()]
+        made = [*entry[3].values(), *entry[4]]
+        try:
+            assert len(made) == 3 and sum(isinstance(w._proc, _Forked) for w in made) == 2
+        finally:
+            for worker in reversed(made):
+                worker.close()
+            remote._STATE.clear()
+
+
 def _task_failing_on_s1(spec_path, submission, hidden, digest):
     """grade_remote, except that student s1's task fails, as a KilledWorker reaches the client."""
     if submission.endswith("s1"):

@@ -1,7 +1,7 @@
 """Grading on a Dask cluster: `grader grade ... --scheduler tcp://HOST:PORT`.
 
 Each Dask worker process keeps the assignment's prepared cases and one warm grader worker (zygote)
-per thread, and grades the submissions it is given; results travel back as plain dicts (the JSON
+per thread, all forked from the first (one torch import), and grades the submissions it is given; results travel back as plain dicts (the JSON
 report), and the client writes every file. Submissions and the assignment must be at the same
 paths on every machine (a shared file system), as with any Dask job that reads files; a worker
 whose copy of the spec differs stops the batch with a message saying so. A task that fails (a
@@ -23,9 +23,10 @@ from grader.spec import AssignmentSpec
 CONNECT_TIMEOUT = 30                 # seconds to reach the scheduler before saying so
 
 # Per Dask worker process: (spec path, hidden) -> [spec digest, spec, prepared cases, {thread: grader
-# worker}]. A Dask worker may run several tasks at once (one per thread), and a grader worker runs
-# one job at a time, so each thread has its own; a spec that changed since (a long-lived cluster)
-# replaces the entry, and its grader workers are closed. The prepared cases are made by the first
+# worker}, [grader workers no thread has yet]]. A Dask worker may run several tasks at once (one per
+# thread), and a grader worker runs one job at a time, so each thread has its own: all made at the
+# first task, the others forked from the first (one torch import). A spec that changed since (a
+# long-lived cluster) replaces the entry, and its grader workers are closed. The prepared cases are made by the first
 # task, with its grader worker: the reference and the catalogued mistakes run in that worker's
 # children, so that the Dask worker process itself never imports torch.
 _STATE: dict = {}
@@ -36,12 +37,14 @@ def grade_remote(spec_path: str, submission: str, hidden: bool, digest: str) -> 
     """Runs on a Dask worker: grade one submission with this thread's warm grader worker."""
     from grader.grade import Prepared, grade_or_report
     entry = _entry(spec_path, hidden, digest)
-    spec, workers = entry[1], entry[3]
+    spec, workers, spare = entry[1], entry[3], entry[4]
     with _LOCK:
         worker = workers.get(threading.get_ident())
         if worker is None:
-            from grader.run.worker import start_worker
-            worker = workers[threading.get_ident()] = start_worker(spec.framework)
+            if not spare:            # one for each of this Dask worker's threads, forked from the first: one torch import
+                from grader.run.worker import start_workers
+                spare.extend(start_workers(spec.framework, max(1, _threads() - len(workers))))
+            worker = workers[threading.get_ident()] = spare.pop(0)
         if entry[2] is None:
             entry[2] = Prepared(spec, hidden, worker=worker)
     return grade_or_report(spec, Path(submission), hidden, worker, entry[2]).to_dict()
@@ -60,10 +63,20 @@ def _entry(spec_path: str, hidden: bool, digest: str) -> tuple:
                 raise BatchError(f"{spec_path} on this Dask worker is not the spec the grader has: "
                                  "the submissions and the assignment must be the same files on every machine")
             if entry is not None:
-                for worker in entry[3].values():
+                for worker in reversed([*entry[3].values(), *entry[4]]):   # those forked from the first, first
                     worker.close()
-            entry = _STATE[key] = [digest, spec, None, {}]
+            entry = _STATE[key] = [digest, spec, None, {}, []]
         return entry
+
+
+def _threads() -> int:
+    """How many tasks this Dask worker runs at once (its threads), 1 where that cannot be told."""
+    try:
+        from distributed import get_worker
+        worker = get_worker()
+        return int(getattr(getattr(worker, "state", worker), "nthreads", None) or getattr(worker, "nthreads", 1) or 1)
+    except (ImportError, ValueError, TypeError, AttributeError):
+        return 1
 
 
 def grade_on_dask(scheduler: str, spec: AssignmentSpec, submissions: list, hidden: bool,
