@@ -108,8 +108,12 @@ def test_the_factor_sentence_says_what_is_off_and_what_it_usually_means():
     assert "the data part of `dW` (all but the regularization term) has the wrong sign" in text
     assert "`dW` has half of the regularization term's gradient" in text
     assert "N or D times" in scale.describe(fn, {"dW": (8.0, 1.0)}, {"N": 8, "D": 8, "C": 5})
+    assert "is 1/N or 1/D of what it should be (N and D are 8 in this case): it is divided by N or D once too often" in \
+        scale.describe(fn, {"dW": (0.125, 1.0)}, {"N": 8, "D": 8, "C": 5})
     assert "is half what it should be (or 1/C of it: C is 2 in this case)" in \
         scale.describe(fn, {"dW": (0.5, 1.0)}, {"N": 8, "D": 3, "C": 2})
+    assert "is half what it should be (or 1/D or 1/C of it: D and C are 2 in this case)" in \
+        scale.describe(fn, {"dW": (0.5, 1.0)}, {"N": 8, "D": 2, "C": 2})
 
 
 @pytest.mark.slow

@@ -91,7 +91,8 @@ def data_share(fn: FunctionSpec, name: str, a: float, dims: dict, b: float | Non
         return f"{what} has the wrong sign"
     if a in (2.0, 0.5):
         pairs = [n for n, size in dims.items() if size == 2]
-        also = f" (or {'' if a == 2 else '1/'}{' or '.join(pairs)} {'times it' if a == 2 else 'of it'}: " \
+        named = " or ".join(n if a == 2 else f"1/{n}" for n in pairs)
+        also = f" (or {named} {'times it' if a == 2 else 'of it'}: " \
                f"{' and '.join(pairs)} {'is' if len(pairs) == 1 else 'are'} 2 in this case)" if pairs else ""
         return f"{what} is {'twice' if a == 2 else 'half'} what it should be{also}"
     size, names = _dim(a, dims)
@@ -102,7 +103,8 @@ def data_share(fn: FunctionSpec, name: str, a: float, dims: dict, b: float | Non
     if a > 1:
         return (f"{what} is {either} times what it should be ({shown} {'is' if len(names) == 1 else 'are'} "
                 f"{size} in this case): it is not divided by {either}")
-    return (f"{what} is 1/{either} of what it should be ({shown} {'is' if len(names) == 1 else 'are'} "
+    inverse = " or ".join(f"1/{n}" for n in names)
+    return (f"{what} is {inverse} of what it should be ({shown} {'is' if len(names) == 1 else 'are'} "
             f"{size} in this case): it is divided by {either} once too often")
 
 
