@@ -30,7 +30,6 @@ import numpy as np
 from grader.judge import compare, regularization
 from grader.spec import FunctionSpec
 
-PLAIN = (1.0, 2.0, 0.5, -1.0, 0.0)
 RESOLVED = 1e-3                      # a factor is named when the tolerance leaves it this uncertain, relatively, at most
 
 
@@ -109,12 +108,12 @@ def data_share(fn: FunctionSpec, name: str, a: float, dims: dict, b: float | Non
 
 
 def _usual_factors(dims: dict) -> tuple:
-    """The factors a data part may be named with: PLAIN, and each dim's size and its inverse; not
+    """The factors a data part may be named with: regularization's usual ones (0, 1, 1/2, 2, -1), and each dim's size and its inverse; not
     one that is also a ratio of two dims' sizes (N/C in this case: a data part divided by C where
     it should be divided by N, which no usual factor names; with N = 1, that is C itself)."""
     sizes = {n: s for n, s in dims.items() if isinstance(s, int) and not isinstance(s, bool) and s > 0}
     ratios = {a / b for n, a in sizes.items() for m, b in sizes.items() if n != m and a != b}
-    found = set(PLAIN) | {float(s) for s in sizes.values() if s > 1} | {1 / s for s in sizes.values() if s > 1}
+    found = set(regularization.USUAL_FACTORS) | {float(s) for s in sizes.values() if s > 1} | {1 / s for s in sizes.values() if s > 1}
     return tuple(sorted(c for c in found if c not in ratios))
 
 
