@@ -71,6 +71,24 @@ def grade(tmp_path, student: str, skip: int = 1, total: bool = False):
 CORRECT_TOTAL = "def total(x):\n    return float(sum(x))\n"
 
 
+def correct_student(tmp_path):
+    """The tiny assignment and a submission that is its reference."""
+    spec = make_assignment(tmp_path)
+    sub = tmp_path / "student"
+    sub.mkdir()
+    (sub / "tiny.py").write_text(REFERENCE)
+    return spec, sub
+
+
+@pytest.fixture(params=[True, False], ids=["pidfd", "no-pidfd"])
+def pidfd(request, monkeypatch) -> bool:
+    """Runs the test with the kernel's pidfds, and as on a kernel without them (Linux < 5.3)."""
+    if not request.param:
+        from grader.run import worker as worker_module
+        monkeypatch.setattr(worker_module, "_pidfd", lambda pid: None)
+    return request.param
+
+
 def statuses(fn):
     return [c.status for c in fn.cases]
 
@@ -433,16 +451,13 @@ def test_zygote_backs_its_heap_with_huge_pages_where_the_kernel_can(tmp_path):
 
 @pytest.mark.slow
 @pytest.mark.linux
-@pytest.mark.parametrize("pidfd", [True, False], ids=["pidfd", "no-pidfd"])
-def test_worker_times_each_case_whether_or_not_the_kernel_has_pidfds(tmp_path, monkeypatch, pidfd):
+def test_worker_times_each_case_whether_or_not_the_kernel_has_pidfds(tmp_path, pidfd):
     """The worker looks at a running child's frames now and then (pidfd) or at each frame (older
     kernels): either way a slow case times out on its own and every other case comes back, in order."""
     from grader.cases import make_case
     from grader.grade import Prepared
     from grader.run.job import build_job
     from grader.run import worker as worker_module
-    if not pidfd:
-        monkeypatch.setattr(worker_module, "_pidfd", lambda pid: None)
     spec = make_assignment(tmp_path, skip=0)
     fn = spec.function("scale")
     slow_x0 = float(make_case(spec, fn, fn.cases[1]).args["x"][0])      # the second case hangs
@@ -493,10 +508,7 @@ def test_closing_a_worker_ends_its_process_cleanly_and_leaves_no_job_folder(tmp_
     status 0 and nothing left in its temporary folder."""
     import tempfile
     from grader.run.worker import Worker
-    spec = make_assignment(tmp_path)
-    sub = tmp_path / "student"
-    sub.mkdir()
-    (sub / "tiny.py").write_text(REFERENCE)
+    spec, sub = correct_student(tmp_path)
     scratch = tmp_path / "scratch"
     scratch.mkdir()
     monkeypatch.setenv("TMPDIR", str(scratch))                 # the temporary folder, here and in any child
@@ -688,12 +700,8 @@ def test_a_sibling_worker_is_forked_from_the_first_grades_on_its_own_and_outlive
     """start_workers forks the second worker's zygote from the first's (torch imported once): a
     process of its own, not a child of the grader, which grades alone once the first is closed and
     ends, its folder gone, when closed itself."""
-    import os
     from grader.run.worker import Worker, _Forked, start_workers
-    spec = make_assignment(tmp_path)
-    sub = tmp_path / "student"
-    sub.mkdir()
-    (sub / "tiny.py").write_text(REFERENCE)
+    spec, sub = correct_student(tmp_path)
     first, second = start_workers("numpy", 2)
     try:
         assert isinstance(first, Worker) and isinstance(second, Worker)
@@ -717,20 +725,13 @@ def test_a_sibling_worker_is_forked_from_the_first_grades_on_its_own_and_outlive
 
 @pytest.mark.slow
 @pytest.mark.linux
-@pytest.mark.parametrize("pidfd", [True, False], ids=["pidfd", "no-pidfd"])
-def test_a_sibling_whose_zygote_is_gone_or_dies_gets_a_zygote_of_its_own(tmp_path, monkeypatch, pidfd):
+def test_a_sibling_whose_zygote_is_gone_or_dies_gets_a_zygote_of_its_own(tmp_path, pidfd):
     """Asked of a closed worker, a sibling starts its own zygote. One killed between jobs says that the
     worker exited (its code is not this process's to read), and the next job gets a fresh zygote; with
     pidfds or without (a zombie that its zygote has not reaped yet counts as ended)."""
     import signal
-    from grader.run import worker as worker_module
     from grader.run.worker import Worker, WorkerError, _Forked
-    if not pidfd:
-        monkeypatch.setattr(worker_module, "_pidfd", lambda pid: None)
-    spec = make_assignment(tmp_path)
-    sub = tmp_path / "student"
-    sub.mkdir()
-    (sub / "tiny.py").write_text(REFERENCE)
+    spec, sub = correct_student(tmp_path)
     first = Worker("numpy")
     first.close()
     with first.sibling() as alone:
@@ -756,19 +757,13 @@ def test_a_sibling_whose_zygote_is_gone_or_dies_gets_a_zygote_of_its_own(tmp_pat
 
 @pytest.mark.slow
 @pytest.mark.linux
-@pytest.mark.parametrize("pidfd", [True, False], ids=["pidfd", "no-pidfd"])
 def test_workers_closed_as_a_batch_closes_them_leave_no_process_not_even_a_zombie(tmp_path, monkeypatch, pidfd):
     """A batch closes the workers forked from the first before it; the first's zygote then reaps them,
     so nothing is left for an init that reaps nobody (a container's). At once, with pidfds or without."""
+    from grader.batch.grade import _close
     from grader.run import worker as worker_module
     from grader.run.worker import start_workers
-    if not pidfd:
-        monkeypatch.setattr(worker_module, "_pidfd", lambda pid: None)
-    from grader.batch.grade import _close
-    spec = make_assignment(tmp_path)
-    sub = tmp_path / "student"
-    sub.mkdir()
-    (sub / "tiny.py").write_text(REFERENCE)
+    spec, sub = correct_student(tmp_path)
     workers = start_workers("numpy", 3)
     for worker in workers:
         assert grade_submission(spec, sub, worker=worker).all_passed
