@@ -233,6 +233,8 @@ def main() -> None:
                         help="only write the class of -n submissions into DIR (to time `grader grade` on it by other means)")
     args = parser.parse_args()
     if args.write:
+        if args.write.exists() and any(args.write.iterdir()):
+            parser.error(f"--write {args.write}: not empty (a class written there before?): give an empty or new folder")
         kinds = make_batch(args.write, args.n)
         print(f"{args.write}: " + ", ".join(f"{k} {kinds.count(k)}" for k in MISTAKES))
         return
