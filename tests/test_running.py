@@ -725,6 +725,36 @@ def test_a_sibling_worker_is_forked_from_the_first_grades_on_its_own_and_outlive
 
 @pytest.mark.slow
 @pytest.mark.linux
+def test_a_sibling_worker_shares_the_first_ones_torch_heap_after_both_have_run_jobs(tmp_path):
+    """The memory half of importing torch once: after each worker has forked children (the second
+    fork is where a zygote backs its heap with huge pages), the sibling's copy of torch's heap is
+    still the first zygote's pages, not a private copy of its own."""
+    pytest.importorskip("torch")
+    from grader.run.worker import start_workers
+    spec, sub = correct_student(tmp_path)
+
+    def memory(pid: int) -> dict:
+        with open(f"/proc/{pid}/smaps_rollup") as f:
+            rows = [line.split() for line in f if line.split()[0] in ("Private_Dirty:", "Shared_Dirty:", "AnonHugePages:")]
+        return {row[0][:-1]: int(row[1]) >> 10 for row in rows}       # MiB
+
+    first, second = start_workers("torch", 2)
+    try:
+        for _ in range(3):
+            assert grade_submission(spec, sub, worker=first).all_passed
+            assert grade_submission(spec, sub, worker=second).all_passed
+        mine, theirs = memory(first._proc.pid), memory(second._proc.pid)
+    finally:
+        second.close()
+        first.close()
+    if mine["AnonHugePages"] < 20:
+        pytest.skip("the kernel collapsed no huge pages here (MADV_COLLAPSE is Linux 6.1+): nothing to share or copy")
+    assert theirs["Shared_Dirty"] >= 50, theirs
+    assert theirs["Private_Dirty"] < 20, theirs        # 120 MiB when the sibling collapsed its own copy
+
+
+@pytest.mark.slow
+@pytest.mark.linux
 def test_a_sibling_whose_zygote_is_gone_or_dies_gets_a_zygote_of_its_own(tmp_path, pidfd):
     """Asked of a closed worker, a sibling starts its own zygote. One killed between jobs says that the
     worker exited (its code is not this process's to read), and the next job gets a fresh zygote; with
