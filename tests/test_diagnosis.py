@@ -316,3 +316,26 @@ def test_an_output_of_the_wrong_dtype_gets_no_hint_about_its_values():
     result = judge_case(spec, fn, case, expected, Outcome("returned", outputs=outputs(10.2, low.astype(np.float64))),
                         import_errors={})
     assert "Hint: only dW's column 1 is wrong" in result.details
+
+
+def test_a_diagnosis_sets_aside_only_variants_that_cannot_match_the_answer():
+    """`_near`, the first-number test of all of a case's variants at once, says no only where
+    `matches` would: a variant that differs at an output's first number by more than the
+    tolerance. Everything else (a match, a difference further on, NaN and inf, no number there, no
+    answer at all) is left to `matches`."""
+    from grader.judge.case import _near, matches
+    fn = load_spec(ASSIGNMENT).function("svm_loss_naive")
+    got = outputs(1.75, DATA_GRAD)
+    rng = np.random.default_rng(0)
+    variants = [outputs(1.75, DATA_GRAD), outputs(1.75 * (1 + 1e-9), DATA_GRAD), outputs(1.76, DATA_GRAD),
+                outputs(1.75, DATA_GRAD + [[0, 0], [0, 1]]), outputs(1.75, DATA_GRAD + [[1, 0], [0, 0]]),
+                outputs(np.nan, DATA_GRAD), outputs(np.inf, DATA_GRAD), outputs(1.75, DATA_GRAD[:1]),
+                {"loss": got["loss"]}, {"loss": Leaf("none"), "dW": got["dW"]}, None, "raised"]
+    variants += [outputs(1.75 + rng.normal() * 10.0 ** rng.integers(-9, 1), DATA_GRAD + rng.normal(size=(2, 2)) * 10.0 ** rng.integers(-9, 1, size=(2, 2)))
+                 for _ in range(200)]
+    near = _near(fn, got, variants)
+    assert near[:12] == [True, True, False, True, False, True, True, True, True, True, True, True]
+    assert all(near[k] for k, v in enumerate(variants) if isinstance(v, dict) and matches(fn, got, v))
+    assert 20 < near[12:].count(False) < 190     # the random ones: both kinds, and every one set aside is no match
+    for loss in (np.nan, np.inf):               # an answer's first number that is not finite tests nothing
+        assert _near(fn, outputs(loss, DATA_GRAD), [outputs(1.76, DATA_GRAD), outputs(1.76, DATA_GRAD + 1)]) == [True, False]

@@ -103,8 +103,8 @@ class CaseSpec:
     args: dict = field(default_factory=dict)      # name -> ArgSpec replacing the function's
     steps: tuple | None = None                    # Steps replacing the function's
 
-    @property
-    def case_id(self) -> str:
+    @functools.cached_property
+    def case_id(self) -> str:        # a key of every cache of the reference's and mistakes' outputs: asked often
         return f"{self.visibility}-{self.index}"
 
 
