@@ -142,6 +142,20 @@ def test_a_mistake_made_in_some_outputs_only_names_them():
     assert partly(fn, outputs(1.75, DATA_GRAD * 3), None, right) == []
 
 
+def test_an_output_with_no_finite_number_is_not_taken_for_a_mistakes():
+    """A NaN loss beside a right gradient (log(p - 1) after `dscores = probs` changed probs) is not
+    the overflow mistake made in the loss only, though that mistake's loss is NaN too; a loss NaN at
+    the same place as the mistake's among finite numbers that agree still is."""
+    from grader.judge.case import partly
+    fn = load_spec(ASSIGNMENT).function("svm_loss_naive")
+    right = outputs(1.75, DATA_GRAD)
+    overflow = outputs(np.nan, DATA_GRAD * np.nan)
+    assert partly(fn, outputs(np.nan, DATA_GRAD), overflow, right) == []
+    assert partly(fn, outputs(np.inf, DATA_GRAD), outputs(np.inf, DATA_GRAD * 3), right) == []
+    some = np.array([[np.nan, -0.2], [0.3, 0.05]]) * 3
+    assert partly(fn, outputs(1.75, some), outputs(2.5, some), right) == ["dW"]
+
+
 @pytest.mark.slow
 def test_a_catalogued_mistake_made_in_the_gradient_only_is_named(tmp_path):
     """The correct class counted in the vectorized gradient's margins, skipped in the loss."""

@@ -338,7 +338,11 @@ def partly(fn: FunctionSpec, got: dict, outputs, expected: dict, correct: dict |
     wrong output of the student's is the mistake's, and each other one is right where the mistake's
     is not (a loss from a library call, the gradient written by hand). [] when that is not so, and
     for a function judged by properties, whose outputs say less. `correct` ({output name: bool}) says
-    which of the student's outputs are right, when the caller knows already."""
+    which of the student's outputs are right, when the caller knows already.
+
+    An output with no finite number is nobody's in particular: a NaN loss is what an overflow makes,
+    and also what log(p - 1) makes, and one NaN equals another. Only an output that agrees with the
+    mistake's in some finite numbers is taken as that mistake's."""
     if not isinstance(outputs, dict) or fn.properties:
         return []
     theirs, spared = [], False
@@ -346,11 +350,17 @@ def partly(fn: FunctionSpec, got: dict, outputs, expected: dict, correct: dict |
         mistaken = not _same_output(fn, out, outputs, expected)
         if correct[out.name] if correct is not None else _same_output(fn, out, got, expected):
             spared |= mistaken
-        elif mistaken and _same_output(fn, out, got, outputs):
+        elif mistaken and _same_output(fn, out, got, outputs) and _some_finite(got[out.name]):
             theirs.append(out.name)
         else:
             return []
     return theirs if spared else []
+
+
+def _some_finite(tree) -> bool:
+    """Whether an output holds at least one finite number."""
+    return any(isinstance(leaf, values.Leaf) and leaf.is_number and np.isfinite(leaf.array).any()
+               for _, leaf in values.leaves(tree))
 
 
 def explains(fn: FunctionSpec, case: Case, got: dict, broken: set | None, outputs, expected: dict,
