@@ -181,7 +181,8 @@ def _submission_result(spec: AssignmentSpec, prepared: Prepared, submission: Pat
             fr.hidden = hidden_score if hidden else None
     for p, result in zip(prepared.plans, check_results):
         fr = functions[p.fn.name]
-        fr.checks.append(checks.needs_working_code(p, result, fr.cases))
+        others = functions[p.check.function].cases if p.check.function in functions else None
+        fr.checks.append(checks.needs_working_code(p, result, fr.cases, others))
     return SubmissionResult(
         assignment=spec.name, title=spec.title, submission=str(submission), hidden_graded=hidden, hidden_available=spec.has_hidden,
         hidden_points=float(sum(fn.points_hidden + sum(c.points for c in fn.scored_checks if c.visibility == HIDDEN)

@@ -345,15 +345,18 @@ def test_agreement_fails_when_the_versions_differ_and_errs_when_one_is_missing(g
 
 
 @pytest.mark.slow
-def test_agreement_with_a_version_returning_its_outputs_swapped_fails_and_says_why(grade):
+def test_agreement_with_a_version_returning_its_outputs_swapped_says_why_and_costs_the_right_one_nothing(grade):
     """softmax_loss_naive returns (dW, loss): the vectorized version's check must say they disagree,
-    not stop the grader (it reshaped a loss into dW's shape)."""
+    not stop the grader (it reshaped a loss into dW's shape); and as the vectorized version is right
+    on every input compared, the naive one's mistake costs only the naive one's cases."""
     result = grade(("softmax", "    dW += 2 * reg * W\n    # END SOLUTION\n    return loss, dW\n\n\ndef softmax_loss_vectorized",
                     "    dW += 2 * reg * W\n    # END SOLUTION\n    return dW, loss\n\n\ndef softmax_loss_vectorized"))
     agree = checks_of(result, "softmax_loss_vectorized")["agrees_with softmax_loss_naive"]
-    assert agree.status == "failed"
-    assert agree.message.startswith("softmax_loss_vectorized and your softmax_loss_naive disagree on public-1 (seed 1): "
-                                    "loss has shape () from softmax_loss_vectorized and (")
+    assert agree.status == "passed" and agree.earned == agree.possible > 0
+    assert agree.message.startswith("right where your softmax_loss_naive is not: softmax_loss_vectorized passes the 3 "
+                                    "public cases it was compared on, and your softmax_loss_naive fails some of its own")
+    assert "softmax_loss_vectorized and your softmax_loss_naive disagree on public-1 (seed 1): " \
+           "loss has shape () from softmax_loss_vectorized and (" in agree.message
     assert all(c.passed for c in result.functions[3].cases)                # the vectorized values are right
     naive = result.functions[2].cases[0]
     assert naive.details == "Hint: softmax_loss_naive seems to return (dW, loss); return (loss, dW), in that order"
@@ -378,6 +381,22 @@ def test_self_check_runs_public_checks_only_and_counts_the_hidden_ones_as_hidden
 
 
 @pytest.mark.slow
+def test_agreement_earns_nothing_for_stubs_and_still_fails_a_wrong_version_beside_a_right_one(grade):
+    """Two unfinished functions that return their starting zeros agree: no point for that. A
+    vectorized version wrong where the naive one is right still fails its check."""
+    stubs = grade(("linear_svm", "    loss = 0.0\n    # BEGIN SOLUTION\n", "    loss = 0.0\n    return loss, dW\n"),
+                  ("linear_svm", "    dW = np.zeros(W.shape)\n    # BEGIN SOLUTION\n", "    dW = np.zeros(W.shape)\n    return loss, dW\n"))
+    agree = checks_of(stubs, "svm_loss_vectorized")["agrees_with svm_loss_naive"]
+    assert not any(c.passed for c in stubs.functions[1].cases)
+    assert agree.status == "error" and agree.earned == 0
+    assert agree.message == "judged once svm_loss_vectorized passes at least one case"
+    wrong = grade(("linear_svm", "    dW = X.T.dot(coeff) / num_train + 2 * reg * W\n",
+                   "    dW = X.T.dot(coeff) / num_train + reg * W\n"))
+    agree = checks_of(wrong, "svm_loss_vectorized")["agrees_with svm_loss_naive"]
+    assert agree.status == "failed" and agree.earned == 0
+
+
+@pytest.mark.slow
 def test_a_stub_earns_nothing_from_static_checks(grade):
     result = grade(("softmax", "    num_train = X.shape[0]\n    rows = np.arange(num_train)\n",
                     "    raise NotImplementedError\n    num_train = X.shape[0]\n    rows = np.arange(num_train)\n"))
@@ -396,8 +415,8 @@ def test_checks_in_every_report(grade):
     jsonschema.validate(data, schema())
     naive = next(f for f in data["functions"] if f["name"] == "svm_loss_naive")
     assert [c["name"] for c in naive["checks"]] == ["gradient"] and naive["checks"][0]["status"] == "failed"
-    # the naive gradient fails, and so does the vectorized version's agreement with it
-    assert data["score"]["checks"] == {"earned": 6.0, "possible": 8.0, "passed": 6, "total": 8}
+    # the naive gradient fails; the vectorized version, right where the naive one is wrong, keeps its agreement point
+    assert data["score"]["checks"] == {"earned": 7.0, "possible": 8.0, "passed": 7, "total": 8}
     assert data["counts"]["tests"] == len(result.cases()) + 8
     xml = build_junit(result)
     assert sum(s.tests for s in xml) == data["counts"]["tests"]

@@ -431,15 +431,26 @@ def judge_static(fn: FunctionSpec, check: CheckSpec, source: str | None, filenam
     return _result(p, FAILED, message, "\n".join(details))
 
 
-def needs_working_code(p: Plan, result: CheckResult, cases: list) -> CheckResult:
-    """A check judged against what the function's cases found.
+def needs_working_code(p: Plan, result: CheckResult, cases: list, others: list | None = None) -> CheckResult:
+    """A check judged against what the function's cases found (and, for agrees_with, `others`: the
+    other function's cases).
 
     A static check earns nothing for a function that passes no case: an unfinished stub has no
-    loops and no autograd either. A gradient check whose loss comes from another function (a
-    backward's own forward) is not judged while that function is wrong on this function's cases:
-    it would blame this one for the other's mistake, or credit it for matching a wrong forward."""
-    if p.check.kind in STATIC and result.passed and not any(c.passed for c in cases):
+    loops and no autograd either; nor does agrees_with, where two stubs agree on their zeros. A
+    gradient check whose loss comes from another function (a backward's own forward) is not judged
+    while that function is wrong on this function's cases: it would blame this one for the other's
+    mistake, or credit it for matching a wrong forward. Likewise agrees_with does not take points
+    from a function that is right on every input it was compared on, when the other function is
+    wrong on its own cases: that mistake costs the other function's cases already."""
+    if p.check.kind in STATIC + ("agrees_with",) and result.passed and not any(c.passed for c in cases):
         return _result(p, ERROR, f"judged once {p.fn.name} passes at least one case")
+    public = [c for c in cases if c.visibility == "public"]
+    if p.check.kind == "agrees_with" and result.status == FAILED and public and all(c.passed for c in public) \
+            and others and not all(c.passed for c in others):
+        other = p.check.function
+        return _result(p, PASSED, f"right where your {other} is not: {p.fn.name} passes the {len(public)} public cases it "
+                                  f"was compared on, and your {other} fails some of its own (see its cases); "
+                                  f"{result.message}")
     blockers = sorted({c.blocked_by for c in cases if c.blocked_by})
     if p.check.kind == "gradient" and blockers and result.status in (PASSED, FAILED):
         return _result(p, ERROR, f"not judged: your {', '.join(blockers)} is wrong on some of {p.fn.name}'s cases, "
