@@ -137,6 +137,15 @@ def encode(value: Any, torch, arrays: list, budget: list | None = None, depth: i
     return node
 
 
+def renumber(node: dict, offset: int) -> None:
+    """Shift the array indices of a node that `encode` made with a list of its own, for a list
+    where its arrays come after `offset` others."""
+    if "array" in node:
+        node["array"] += offset
+    for item in node.get("items", ()):
+        renumber(item, offset)
+
+
 def _number(value: Any, torch, name: str) -> tuple[dict, np.ndarray | None]:
     if torch is not None and isinstance(value, torch.Tensor):
         if value.layout != torch.strided or value.device.type == "meta":

@@ -9,6 +9,7 @@ from grader import values
 
 from grader.spec import steps
 from grader.run import execute
+from grader.run.job import taken_after
 from grader.spec.steps import StepError, mark_graded, parse
 
 
@@ -77,11 +78,46 @@ def run(texts, args=None, outputs=("out",), module=None, checks=()):
     module = module or types.ModuleType("m")
     chain = mark_graded("f", tuple(parse(t) for t in texts), {"f"}, set(), required=False)
     inputs = []
+    paths = [list(values.parse_path(o)) for o in outputs]
     call = {"function": "f", "module": "m", "case": "public-1",
             "args": [[k, values.to_wire(v, inputs)] for k, v in (args or {}).items()], "dims": {"N": 2},
-            "steps": [s.as_job() for s in chain], "outputs": [list(values.parse_path(o)) for o in outputs],
+            "steps": [s.as_job() for s in chain], "outputs": paths, "taken": taken_after(chain, paths),
             "checks": list(checks), "seed": 7}
     return execute.run_call(call, inputs, execute.Context(modules={"m": module}))
+
+
+def test_an_output_is_what_its_step_returned_whatever_a_later_step_does_to_it():
+    """Outputs that a step binds and no later step names are taken when that step returns: a
+    function that hands back one buffer from two calls, or a backward that changes the forward's
+    `out` through its cache, is judged on what each call returned. What later steps name (a model
+    they train) is taken after the last."""
+    m = types.ModuleType("m")
+    buffer = np.zeros(3)
+
+    def f(x, k):
+        buffer[:] = x * k                # the same array returned by every call
+        return buffer, buffer
+    m.f = f
+    m.back = lambda cache: cache.__setitem__(slice(None), -1.0) or cache.sum()
+    header, arrays = run(["out, cache = f(x, 2)", "again, _ = f(x, 3)", "total = back(cache)"], {"x": np.ones(3)},
+                         outputs=("out", "again", "total"), module=m)
+    assert header["status"] == "returned"
+    out, again, total = (values.decode(node, arrays) for node in header["values"])
+    np.testing.assert_array_equal(out.array, [2.0, 2.0, 2.0])
+    np.testing.assert_array_equal(again.array, [3.0, 3.0, 3.0])
+    assert float(total.array) == -3.0
+
+    class Model:
+        def __init__(self):
+            self.w = np.zeros(2)
+
+        def train(self):
+            self.w += 1.0
+    m.Model = Model
+    header, arrays = run(["model = Model()", "model.train()", "model.train()"], outputs=("model.w",), module=m)
+    np.testing.assert_array_equal(values.decode(header["values"][0], arrays).array, [2.0, 2.0])
+    assert taken_after(tuple(parse(t) for t in ("a = f(x)", "b = g(a)", "c = h(x)")), [["a"], ["b"], ["x"], ["c"]]) == \
+        [None, 1, None, None]
 
 
 def test_values_handed_on_between_steps_never_leave_unless_named():

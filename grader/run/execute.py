@@ -71,6 +71,8 @@ def run_call(call: dict, inputs: list, ctx: Context) -> tuple[dict, list]:
     track = "no_input_mutation" in call.get("checks", ())
     changed: dict = {}                                 # input path -> step that changed it
     duration = 0.0
+    taken = call.get("taken") or [None] * len(call["outputs"])
+    early: dict = {}                                   # output index -> (node, how, its arrays), taken after its step
     for k, step in enumerate(call["steps"]):
         if k and ctx.on_step is not None:
             ctx.on_step(k)
@@ -82,10 +84,19 @@ def run_call(call: dict, inputs: list, ctx: Context) -> tuple[dict, list]:
             for path, obj, index in made:
                 if path not in changed and not _same(_view(obj, ctx.torch), inputs[index]):
                     changed[path] = k
+        for i, path in enumerate(call["outputs"]):
+            if taken[i] == k:
+                own: list = []
+                early[i] = (*_output(env, path, ctx.torch, own), own)
     arrays: list = []
     nodes, via = [], []
-    for path in call["outputs"]:
-        node, how = _output(env, path, ctx.torch, arrays)
+    for i, path in enumerate(call["outputs"]):
+        if i in early:
+            node, how, own = early[i]
+            values.renumber(node, len(arrays))
+            arrays += own
+        else:
+            node, how = _output(env, path, ctx.torch, arrays)
         nodes.append(node)
         via.append(how)
     size = sum(a.nbytes for a in arrays)

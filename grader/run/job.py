@@ -54,12 +54,31 @@ def job_calls(spec: AssignmentSpec, items) -> tuple[list[dict], list[np.ndarray]
         fn, case, steps = call.fn, call.case, call.run_steps
         read = {name for s in steps for name in s.reads}
         needs = [fn.module] + sorted(m for m in modules & read if m != fn.module)
+        outputs = [list(values.parse_path(o)) for o in call.output_names]
         calls.append({"function": fn.name, "module": fn.module, "case": case.case_id,
                       "args": [[name, values.to_wire(value, inputs, sent)] for name, value in case.args.items()],
-                      "dims": dict(case.dims), "steps": [s.as_job() for s in steps],
-                      "outputs": [list(values.parse_path(o)) for o in call.output_names],
+                      "dims": dict(case.dims), "steps": [s.as_job() for s in steps], "outputs": outputs,
                       "checks": list(fn.checks), "seed": case_seed(case), "needs": needs})
+        taken = taken_after(steps, outputs)
+        if any(k is not None for k in taken):
+            calls[-1]["taken"] = taken
     return calls, inputs
+
+
+def taken_after(steps: tuple, outputs: list) -> list:
+    """For each output path, the step after which its value is taken (encoded, its arrays copied),
+    or None for after the last step. An output that a step binds and no later step names is what
+    that step returned: taken then, a later step cannot change it through an alias (a forward that
+    returns its cache as `out`, which the backward then changes; a dropout that returns the same
+    buffer from two calls, whose first answer would be read as the second's). An output that later
+    steps name (a model trained by them, a dict argument updated) is taken after the last."""
+    taken = []
+    for path in outputs:
+        bound = [k for k, s in enumerate(steps) if path[0] in s.binds]
+        k = bound[-1] if bound else None
+        later = k is not None and any(path[0] in s.reads for s in steps[k + 1:])
+        taken.append(k if k is not None and k < len(steps) - 1 and not later else None)
+    return taken
 
 
 def case_seed(case: Case) -> int:
