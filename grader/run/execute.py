@@ -71,7 +71,7 @@ def run_call(call: dict, inputs: list, ctx: Context) -> tuple[dict, list]:
     track = "no_input_mutation" in call.get("checks", ())
     changed: dict = {}                                 # input path -> step that changed it
     duration = 0.0
-    taken = call.get("taken") or [None] * len(call["outputs"])
+    taken = call.get("taken")                          # output index -> the step after which it is taken (job.taken_after)
     early: dict = {}                                   # output index -> (node, how, its arrays), taken after its step
     for k, step in enumerate(call["steps"]):
         if k and ctx.on_step is not None:
@@ -84,7 +84,7 @@ def run_call(call: dict, inputs: list, ctx: Context) -> tuple[dict, list]:
             for path, obj, index in made:
                 if path not in changed and not _same(_view(obj, ctx.torch), inputs[index]):
                     changed[path] = k
-        for i, path in enumerate(call["outputs"]):
+        for i, path in enumerate(call["outputs"] if taken else ()):
             if taken[i] == k:
                 own: list = []
                 early[i] = (*_output(env, path, ctx.torch, own), own)
