@@ -397,6 +397,17 @@ def test_agreement_earns_nothing_for_stubs_and_still_fails_a_wrong_version_besid
 
 
 @pytest.mark.slow
+def test_a_made_up_loss_with_its_own_gradient_earns_nothing_from_the_gradient_check(grade):
+    """sum(W * W) and 2 * W are consistent, so centred differences agree with them; but the function
+    passes no case, and the check's point is for a gradient that goes with a real attempt."""
+    result = grade(("linear_svm", "    loss = 0.0\n    # BEGIN SOLUTION\n", "    loss = 0.0\n    return np.sum(W * W), 2 * W\n"))
+    check = checks_of(result, "svm_loss_naive")["gradient"]
+    assert not any(c.passed for c in result.functions[0].cases)
+    assert check.status == "error" and check.earned == 0
+    assert check.message == "judged once svm_loss_naive returns a right value on at least one case"
+
+
+@pytest.mark.slow
 def test_a_stub_earns_nothing_from_static_checks(grade):
     result = grade(("softmax", "    num_train = X.shape[0]\n    rows = np.arange(num_train)\n",
                     "    raise NotImplementedError\n    num_train = X.shape[0]\n    rows = np.arange(num_train)\n"))

@@ -437,6 +437,9 @@ def needs_working_code(p: Plan, result: CheckResult, cases: list, others: list |
 
     A static check earns nothing for a function that passes no case: an unfinished stub has no
     loops and no autograd either; nor does agrees_with, where two stubs agree on their zeros. A
+    gradient check earns nothing until some output of the function is right on some case: a
+    made-up loss passes it with its own gradient (`sum(x * x)`, `2 * x`), where a right loss whose
+    gradients come back in the wrong type still earns it. A
     gradient check whose loss comes from another function (a backward's own forward) is not judged
     while that function is wrong on this function's cases: it would blame this one for the other's
     mistake, or credit it for matching a wrong forward. Likewise agrees_with does not take points
@@ -444,6 +447,9 @@ def needs_working_code(p: Plan, result: CheckResult, cases: list, others: list |
     wrong on its own cases: that mistake costs the other function's cases already."""
     if p.check.kind in STATIC + ("agrees_with",) and result.passed and not any(c.passed for c in cases):
         return _result(p, ERROR, f"judged once {p.fn.name} passes at least one case")
+    if p.check.kind == "gradient" and result.passed and not any(
+            c.passed or any(o.ok and not o.name.startswith("property ") for o in c.outputs) for c in cases):
+        return _result(p, ERROR, f"judged once {p.fn.name} returns a right value on at least one case")
     public = [c for c in cases if c.visibility == "public"]
     if p.check.kind == "agrees_with" and result.status == FAILED and public and all(c.passed for c in public) \
             and others and not all(c.passed for c in others):

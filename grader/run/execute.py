@@ -72,7 +72,7 @@ def run_call(call: dict, inputs: list, ctx: Context) -> tuple[dict, list]:
     changed: dict = {}                                 # input path -> step that changed it
     duration = 0.0
     taken = call.get("taken")                          # output index -> the step after which it is taken (job.taken_after)
-    early: dict = {}                                   # output index -> (node, how, its arrays), taken after its step
+    early: dict = {} if taken else None                # output index -> (node, how, its arrays), taken after its step
     for k, step in enumerate(call["steps"]):
         if k and ctx.on_step is not None:
             ctx.on_step(k)
@@ -84,19 +84,24 @@ def run_call(call: dict, inputs: list, ctx: Context) -> tuple[dict, list]:
             for path, obj, index in made:
                 if path not in changed and not _same(_view(obj, ctx.torch), inputs[index]):
                     changed[path] = k
-        for i, path in enumerate(call["outputs"] if taken else ()):
-            if taken[i] == k:
-                own: list = []
-                early[i] = (*_output(env, path, ctx.torch, own), own)
+        if taken:
+            for i, path in enumerate(call["outputs"]):
+                if taken[i] == k:
+                    own: list = []
+                    early[i] = (*_output(env, path, ctx.torch, own), own)
     arrays: list = []
     nodes, via = [], []
-    for i, path in enumerate(call["outputs"]):
+    for i, path in enumerate(call["outputs"]) if early else ():
         if i in early:
             node, how, own = early[i]
             values.renumber(node, len(arrays))
             arrays += own
         else:
             node, how = _output(env, path, ctx.torch, arrays)
+        nodes.append(node)
+        via.append(how)
+    for path in call["outputs"] if not early else ():
+        node, how = _output(env, path, ctx.torch, arrays)
         nodes.append(node)
         via.append(how)
     size = sum(a.nbytes for a in arrays)
