@@ -141,6 +141,13 @@ def test_a_builtin_shadowed_in_another_function_is_still_the_builtin_here():
     ("from torch.autograd import grad as g\ndef f(w):\n    return g((w * w).sum(), w)[0]", "g (autograd)"),
     ("import torch\ndef f(w):\n    return torch.func.grad(lambda v: (v * v).sum())(w)", "torch.func"),
     ("def f(w):\n    from torch import autograd\n    return autograd.grad((w * w).sum(), w)[0]", "an import of torch"),
+    ("def f(w):\n    loss = (w * w).sum()\n    getattr(loss, 'back' + 'ward')()\n    return w.grad", ".backward()"),
+    ("import torch\ndef f(w):\n    return getattr(torch, 'auto' + 'grad').grad((w * w).sum(), w)[0]", "torch.autograd"),
+    ("import importlib\ndef f(w):\n    ag = importlib.import_module('torch.autograd')\n    return ag.grad((w * w).sum(), w)[0]",
+     "torch.autograd"),
+    ("def f(w):\n    ag = __import__('torch.autograd', fromlist=['grad'])\n    return ag.grad((w * w).sum(), w)[0]", "torch.autograd"),
+    # two values passed, but the module has no backward of its own: torch's (gradient, retain_graph)
+    ("def f(w):\n    loss = (w * w).sum()\n    loss.backward(None, True)\n    return w.grad", ".backward()"),
 ])
 def test_no_autograd_finds_each_way_in(source, found):
     r = static("no_autograd", source)
@@ -171,6 +178,21 @@ class Net(object):
     def backward(self, dout):
         return self.backward(dout)             # this class's own backward: allowed
 """
+
+
+def test_a_layers_own_backward_called_through_a_variable_is_not_autograd():
+    """`top.backward(dscores, cache)` on a layer class taken from a list: the module has backward
+    passes of its own, and the call passes them two values (torch's takes at most a gradient)."""
+    source = LAYERS + (
+        "\n\ndef g(X, dout):\n"
+        "    layers = [(Linear, None)]\n"
+        "    for layer, cache in layers:\n"
+        "        dout = layer.backward(dout, cache)\n"
+        "    top, top_cache = layers[0]\n"
+        "    return top.backward(dout, top_cache)\n")
+    assert static("no_autograd", source, name="g").status == "passed"
+    lone = static("no_autograd", source.replace("top.backward(dout, top_cache)", "top.backward()"), name="g")
+    assert lone.status == "failed" and "g uses .backward() at line" in lone.message
 
 
 def test_static_checks_read_methods_and_the_helpers_they_call():

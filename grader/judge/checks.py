@@ -409,8 +409,9 @@ def judge_static(fn: FunctionSpec, check: CheckSpec, source: str | None, filenam
         return _result(p, ERROR, f"no `def {fn.name.split('.')[-1]}` {where} of {filename}, so its code could not be checked")
     bodies = _reachable(fn.name, defs)
     lines = source.splitlines()
-    finder, names = (_loops, _aliases(tree, _BUILTINS)) if check.kind == "no_loops" else (_autograd, _autograd_names(tree))
-    found = sorted(set(finder(bodies, names, defs)))
+    aliases = _aliases(tree, _BUILTINS)
+    found = sorted(set(_loops(bodies, aliases, defs) if check.kind == "no_loops"
+                       else _autograd(bodies, _autograd_names(tree), defs, aliases)))
     called = sorted(n for n, body in bodies.items() if n != fn.name and not isinstance(body, ast.Assign))
     helpers = f" (or the helpers it calls: {', '.join(called)})" if called else ""
     if not found:
@@ -579,6 +580,10 @@ def _qualified(node: ast.AST, aliases: dict) -> str | None:
 
 
 def _text(node: ast.AST) -> str | None:
+    """A string the source spells out: a constant, or constants joined with + ("back" + "ward")."""
+    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
+        left, right = _text(node.left), _text(node.right)
+        return left + right if left is not None and right is not None else None
     return node.value if isinstance(node, ast.Constant) and isinstance(node.value, str) else None
 
 
@@ -647,22 +652,33 @@ def _imports_autograd(node: ast.Import | ast.ImportFrom) -> bool:
                              module == "torch" and any(a.name in ("autograd", "func") for a in node.names))
 
 
-def _autograd(bodies: dict, names: set, defs: dict) -> list:
+def _autograd(bodies: dict, names: set, defs: dict, aliases: dict) -> list:
     """Uses of autograd. `x.backward()` is torch's unless x is a class of the module with a method of that
-    name, or self in one (`Linear.backward(dout, cache)`: the layer's own backward pass, written by hand)."""
+    name, or self in one (`Linear.backward(dout, cache)`: the layer's own backward pass, written by hand),
+    or the call passes two values or more where the module has backward methods of its own (`layer.backward(
+    dout, cache)` on a layer taken from a list: torch's is `loss.backward()` or `loss.backward(gradient)`).
+    Names are followed as no_loops follows them: `getattr(torch, "autograd")`, `getattr(loss, "back" +
+    "ward")`, `importlib.import_module("torch.autograd")`."""
     own = {qualname.split(".")[0] for qualname in defs if qualname.endswith(".backward")}
+    outer = {"torch": "torch", "functorch": "functorch"} | aliases      # the module's names, as no_loops reads them
     found = []
     for name, body in bodies.items():
         cls = name.split(".")[0] if "." in name else None
+        scope = _aliases(body, outer)
+        theirs = {id(node.func) for node in ast.walk(body) if own and isinstance(node, ast.Call)
+                  and isinstance(node.func, ast.Attribute) and node.func.attr == "backward" and len(node.args) >= 2}
         for node in ast.walk(body):
             what = None
-            if isinstance(node, ast.Attribute) and node.attr == "backward":
+            if isinstance(node, ast.Attribute) and node.attr == "backward" and id(node) not in theirs:
                 owner = node.value.id if isinstance(node.value, ast.Name) else None
                 if not (owner in own or owner in ("self", "cls") and cls in own):
                     what = ".backward()"
-            elif isinstance(node, ast.Attribute) and node.attr in ("autograd", "func") and \
-                    isinstance(node.value, ast.Name) and node.value.id == "torch":
-                what = f"torch.{node.attr}"
+            elif isinstance(node, ast.Call) and _qualified(node.func, scope) == "builtins.getattr" and \
+                    len(node.args) >= 2 and _text(node.args[1]) == "backward":
+                what = ".backward()"
+            elif isinstance(node, (ast.Attribute, ast.Call, ast.Subscript)) and \
+                    (_qualified(node, scope) or "").startswith(_AUTOGRAD_MODULES):
+                what = _qualified(node, scope)
             elif isinstance(node, ast.Name) and (node.id in names or node.id in ("autograd", "functorch")):
                 what = f"{node.id} (autograd)"
             elif isinstance(node, (ast.Import, ast.ImportFrom)) and _imports_autograd(node):
