@@ -180,6 +180,35 @@ class Net(object):
 """
 
 
+HELPER_CLASS = """
+class _H:
+    def __init__(self, k=1):
+        self.k = k
+
+    def go(self, v):
+        return [t * self.k for t in v]
+
+    def __call__(self, v):
+        return self.go(v)
+
+
+looper = _H()
+"""
+
+
+@pytest.mark.parametrize("body, where", [
+    ("    return _H().go(x)", "in _H.go"),
+    ("    h = _H(2)\n    return h.go(x)", "in _H.go"),
+    ("    return looper(x)", "in _H.go"),                   # looper, then _H.__call__, then self.go
+])
+def test_no_loops_reads_the_methods_of_the_modules_classes_called_on_instances(body, where):
+    r = static("no_loops", HELPER_CLASS + "\n\ndef f(x):\n" + body + "\n")
+    assert r.status == "failed" and "a list comprehension at line 7, " + where in r.message, r.message
+    # a method that calls .go() on its argument is not taken for a recursion of its own class's go
+    own = static("no_loops", "class A:\n    def go(self, v):\n        return v.go()\n", name="A.go")
+    assert own.status == "passed", own.message
+
+
 def test_a_layers_own_backward_called_through_a_variable_is_not_autograd():
     """`top.backward(dscores, cache)` on a layer class taken from a list: the module has backward
     passes of its own, and the call passes them two values (torch's takes at most a gradient)."""

@@ -482,31 +482,44 @@ def definitions(tree: ast.Module) -> dict:
     return defs
 
 
-def _reachable(name: str, defs: dict) -> dict:
+def _reachable(name: str, defs: dict, loose: bool = True) -> dict:
     """The function and the module's functions and methods it calls, directly or through each other:
-    `helper(...)`, `Linear.forward(...)`, and in a method `self.other(...)`."""
+    `helper(...)`, `Linear.forward(...)`, in a method `self.other(...)`, and (`loose`, see
+    _references) methods called on instances."""
     seen, todo = {}, [name]
     while todo:
         current = todo.pop()
         if current in seen:
             continue
         seen[current] = defs[current]
-        todo += [found for found, _ in _references(current, defs) if found not in seen]
+        todo += [found for found, _ in _references(current, defs, loose) if found not in seen]
     return seen
 
 
-def _references(name: str, defs: dict):
-    """(function or method of the module, node) for each place the body of `name` names one."""
+def _references(name: str, defs: dict, loose: bool = True):
+    """(function or method of the module, node) for each place the body of `name` names one.
+
+    Loosely (for what a check reads, not for recursion): a method called on an object that is none
+    of the module's classes, `h.go(y)` or `_H().go(y)`, may be any of their methods of that name
+    (another class's than this method's own); and a class named, `_H()`, runs its `__init__`, and
+    its `__call__` when the instance is called."""
     cls = name.split(".")[0] if "." in name else None
+    classes = {q.split(".")[0] for q in defs if "." in q}
     for node in ast.walk(defs[name]):
-        found = None
+        found = []
         if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load) and node.id in defs:
-            found = node.id
+            found = [node.id]
         elif isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name):
             owner = cls if node.value.id in ("self", "cls") and cls else node.value.id
-            found = f"{owner}.{node.attr}" if f"{owner}.{node.attr}" in defs else None
-        if found:
-            yield found, node
+            found = [f"{owner}.{node.attr}"] if f"{owner}.{node.attr}" in defs else []
+            if not found and loose and owner not in classes and node.value.id not in ("self", "cls"):
+                found = [f"{c}.{node.attr}" for c in sorted(classes) if c != cls and f"{c}.{node.attr}" in defs]
+        elif loose and isinstance(node, ast.Attribute) and isinstance(node.value, ast.Call):
+            found = [f"{c}.{node.attr}" for c in sorted(classes) if c != cls and f"{c}.{node.attr}" in defs]
+        if loose and isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load) and node.id in classes:
+            found += [f"{node.id}.{m}" for m in ("__init__", "__call__") if f"{node.id}.{m}" in defs]
+        for one in found:
+            yield one, node
 
 
 def _loops(bodies: dict, aliases: dict, defs: dict) -> list:
@@ -522,8 +535,8 @@ def _loops(bodies: dict, aliases: dict, defs: dict) -> list:
                 itself = next((n for n in ast.walk(node) if isinstance(n, ast.Name) and n.id == node.name), None)
                 if itself is not None:                 # a function defined inside, calling itself
                     found.append((itself.lineno, f"recursion ({node.name} calls itself)", name))
-        for callee, node in _references(name, defs):
-            if callee == name or name in _reachable(callee, defs):
+        for callee, node in _references(name, defs, loose=False):
+            if callee == name or name in _reachable(callee, defs, loose=False):
                 how = "calls itself" if callee == name else f"calls {callee}, which leads back to {name}"
                 found.append((node.lineno, f"recursion ({name} {how})", name))
     return found
