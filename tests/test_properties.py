@@ -55,3 +55,24 @@ def test_a_property_that_cannot_be_evaluated_says_so_instead_of_stopping_the_gra
 def test_expressions_see_numpy_but_no_builtins_beyond_a_few():
     sneaky = PropertySpec(name="io", expect="open('/etc/passwd') is not None", message="m")
     assert "NameError" in judge(np.ones(2), np.ones(2), props=(sneaky,))["property io"].message
+
+
+def test_the_courses_dropout_properties_fail_a_mask_that_drops_everything_where_chance_cannot_explain_it():
+    """cs231n_layers (p keeps a unit) and fully_connected_networks (p drops one): all zeros at train
+    time fails where dropping every unit by chance is below one in a billion, and at the p that
+    keeps every unit; on a small input it is left alone (a right mask may drop all 16 units)."""
+    from grader.spec import load_spec
+    from conftest import REPO
+    # the p that keeps 30% of the units, and the p that keeps them all, in each course's sense
+    for name, function, some, every in (("cs231n_layers", "dropout_forward", 0.3, 1.0),
+                                        ("fully_connected_networks", "Dropout.forward", 0.7, 0.0)):
+        props = load_spec(REPO / "assignments" / name).function(function).properties
+
+        def failed(out, x, p):
+            ns = properties.namespace({}, {"x": x, "dropout_param": {"p": p, "mode": "train"}}, {"out": out, "again": out})
+            return {c.name for c in properties.judge(props, ns) if not c.ok}
+        big, small = np.full((20, 20), 10.0), np.full((4, 4), 10.0)
+        assert "property some_kept" in failed(np.zeros_like(big), big, some), name
+        assert not failed(np.zeros_like(small), small, some), name
+        assert failed(np.zeros_like(small), small, every), name
+        assert not failed(small, small, every), name
