@@ -129,6 +129,8 @@ def encode(value: Any, torch, arrays: list, budget: list | None = None, depth: i
             items = tuple.__iter__(value) if kind == "tuple" else list.__iter__(value)
             return {"kind": kind, "type": name, "items": [encode(v, torch, arrays, budget, depth + 1) for v in items]}
         node, array = _number(value, torch, name)
+    except MemoryError:                              # a copy of it would not fit in the child's memory limit
+        return {"kind": "other", "type": name, "repr": "too large to copy back within the memory limit"}
     except BaseException as e:  # noqa: BLE001 - a hostile object may raise anything
         return {"kind": "other", "type": name, "repr": f"<could not be read: {type(e).__name__}>"}
     if array is not None:
@@ -170,7 +172,9 @@ def _number(value: Any, torch, name: str) -> tuple[dict, np.ndarray | None]:
         node, array = {"kind": "numpy_scalar", "type": name}, np.array(value)
     else:
         return {"kind": "other", "type": name, "repr": _short(value)}, None
-    if array.dtype.str not in PLAIN_DTYPES:              # bool, complex, object, strings
+    if array.dtype.byteorder == ">":                     # big-endian numbers are numbers: in the machine's order
+        array = array.astype(array.dtype.newbyteorder("="))
+    if array.dtype.str not in PLAIN_DTYPES:              # bool, complex, object, strings, float128
         return {"kind": "other", "type": name, "dtype": str(array.dtype)}, None
     return node, array
 

@@ -185,3 +185,18 @@ def test_relative_error_is_zero_where_both_are_the_same_non_finite_value():
     expected = np.array([np.inf, -np.inf, np.nan, -np.inf, np.inf])
     err = relative_error(got, expected, 1e-6, 1e-9)
     assert err[:3].tolist() == [0.0, 0.0, 0.0] and np.isnan(err[3:]).all()
+
+
+def test_a_value_the_grader_cannot_read_is_described_without_contradiction():
+    """A sparse tensor is described by its layout, not by a dtype that reads like the one wanted;
+    a dtype of real numbers the grader does not read says what to return instead."""
+    sparse = compare_output("dW", "array", "torch", np.zeros(2), {"kind": "other", "type": "torch.Tensor",
+                            "dtype": "torch.float64", "repr": "a cpu tensor with layout torch.sparse_coo"}, None, 1e-6, 0)
+    assert sparse.message == "dW: expected a torch.Tensor, got a torch.Tensor (a cpu tensor with layout torch.sparse_coo)"
+    wide = compare_output("loss", "scalar", "numpy", np.float64(1), {"kind": "other", "type": "numpy.longdouble",
+                          "dtype": "float128"}, None, 1e-6, 0)
+    assert wide.message == ("loss: expected a real number, got a numpy.longdouble of dtype float128, which the grader "
+                            "does not read: return float64 or float32")
+    mask = compare_output("out", "array", "numpy", np.zeros(2), {"kind": "other", "type": "numpy.ndarray", "dtype": "bool"},
+                          None, 1e-6, 0)
+    assert mask.message == "out: expected a numpy.ndarray, got a numpy.ndarray of dtype bool"

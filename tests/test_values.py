@@ -45,6 +45,16 @@ def test_what_is_not_plain_data_is_an_other_leaf_described_by_its_type(value, wh
     assert why in tree.repr + tree.dtype + tree.type
 
 
+def test_big_endian_numbers_are_numbers_and_a_copy_that_does_not_fit_says_so(monkeypatch):
+    big = roundtrip({"a": np.arange(4.0).astype(">f8"), "s": np.array(2.5, dtype=">f4")[()]})
+    assert big["a"].kind == "ndarray" and big["a"].array.dtype == np.float64
+    np.testing.assert_array_equal(big["a"].array, np.arange(4.0))
+    assert big["s"].kind == "numpy_scalar" and big["s"].array == 2.5
+    monkeypatch.setattr(values, "_number", lambda *a: (_ for _ in ()).throw(MemoryError()))   # the copy runs out of memory
+    leaf = roundtrip(np.zeros(3))
+    assert leaf.kind == "other" and leaf.repr == "too large to copy back within the memory limit"
+
+
 def test_hostile_containers_become_other_leaves_never_exceptions():
     class Liar(dict):
         def keys(self):
