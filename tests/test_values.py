@@ -55,6 +55,19 @@ def test_big_endian_numbers_are_numbers_and_a_copy_that_does_not_fit_says_so(mon
     assert leaf.kind == "other" and leaf.repr == "too large to copy back within the memory limit"
 
 
+def test_reading_a_returned_object_runs_none_of_its_python_code():
+    """A class's own __repr__ is not called (one that never returns timed the function out), nor is
+    a dict key's; a plain object's built-in repr still describes it."""
+    class Hangs:
+        def __repr__(self):
+            raise AssertionError("the student's __repr__ ran")
+    leaf = roundtrip(Hangs())
+    assert leaf.kind == "other" and leaf.repr == "" and leaf.type.endswith("Hangs")
+    assert roundtrip({Hangs(): 1}).repr.startswith("a dict with a key that is not a string: ")
+    assert roundtrip({Hangs(): 1}).repr.endswith("Hangs")
+    assert roundtrip(object()).repr.startswith("<object object at")
+
+
 def test_hostile_containers_become_other_leaves_never_exceptions():
     class Liar(dict):
         def keys(self):
