@@ -459,6 +459,17 @@ def test_a_made_up_loss_with_its_own_gradient_earns_nothing_from_the_gradient_ch
 
 
 @pytest.mark.slow
+def test_a_wrong_dtype_is_said_first_when_it_makes_the_values_wrong_too(grade):
+    """A float16 dW also makes the loss a little off: the dtype is what the student must read first."""
+    result = grade(("linear_svm", "    dW = X.T.dot(coeff) / num_train + 2 * reg * W\n",
+                    "    dW = X.T.dot(coeff) / num_train + 2 * reg * W\n    W, X = W.astype(np.float16), X.astype(np.float16)\n"
+                    "    dW, loss = dW.astype(np.float16), margins.sum() / num_train + reg * np.sum(W * W)\n"))
+    case = next(f for f in result.functions if f.name == "svm_loss_vectorized").cases[0]
+    assert case.message.startswith("dW: expected float32 or float64, got float16"), case.message
+    assert case.message.endswith("(and 1 more output wrong)"), case.message
+
+
+@pytest.mark.slow
 def test_a_stub_earns_nothing_from_static_checks(grade):
     result = grade(("softmax", "    num_train = X.shape[0]\n    rows = np.arange(num_train)\n",
                     "    raise NotImplementedError\n    num_train = X.shape[0]\n    rows = np.arange(num_train)\n"))

@@ -58,7 +58,8 @@ def test_the_sentence_says_which_output_is_off_and_that_they_disagree():
     text = regularization.describe(fn, {"loss": 1.0, "dW": 0.5}, DIMS)
     assert "`loss` has the regularization term as it should" in text
     assert "`dW` has half of the regularization term's gradient" in text
-    assert "disagree on the 1/2" in text
+    assert "`loss` and `dW` disagree by a factor of 2: the 2 that the derivative of W * W brings, or the 1/2 " \
+           "written to cancel it, is in one and not the other." in text
     assert "`loss` has no regularization term" in regularization.describe(fn, {"loss": 0.0, "dW": 1.0}, DIMS)
     assert "add it after taking the average" in regularization.describe(fn, {"loss": 0.25, "dW": 0.25}, DIMS)
 

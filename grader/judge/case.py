@@ -73,7 +73,10 @@ def judge_case(spec: AssignmentSpec, fn: FunctionSpec, case: Case, expected: Out
     message = ""
     if failing:
         more = len(failing) - 1
-        message = failing[0].message + (f" (and {more} more output{'s' if more > 1 else ''} wrong)" if more else "")
+        # An output of the wrong type, dtype or shape, or not finite, first: it often explains the
+        # others' values (a float16 dW, and a loss off by 2e-4).
+        first = next((c for c in failing if c.max_rel_error is None and not c.name.startswith("property ")), failing[0])
+        message = first.message + (f" (and {more} more output{'s' if more > 1 else ''} wrong)" if more else "")
     if mutated:                        # said after a wrong value too: `X -= X.mean(0)` is often why it is wrong
         first = mutated[0]
         copy = f"{first} = {first}.{'clone' if framework == 'torch' else 'copy'}()"

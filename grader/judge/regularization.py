@@ -11,7 +11,7 @@ times a factor c, has c times the term, and everything else right:
     {'loss': 1.0, 'dW': 0.5}
     >>> describe(fn, found, case.dims)
     "Only the regularization term (weighed by `reg`) is off: `loss` has the regularization term as it
-    should; `dW` has half of the regularization term's gradient. `loss` and `dW` disagree on the 1/2: ..."
+    should; `dW` has half of the regularization term's gradient. `loss` and `dW` disagree by a factor of 2: ..."
 
 Everything here is pure: plain outputs in, factors or a sentence out.
 """
@@ -63,8 +63,9 @@ def describe(fn: FunctionSpec, found: dict[str, float], dims: dict) -> str:
     names = " and ".join(f"`{n}`" for n in found)
     if len(distinct) > 1:
         halves = any(a and b and a / b == 2 for a in distinct for b in distinct)
-        text += (f" {names} disagree{' on the 1/2' if halves else ''}: the gradient of c times the term is c times "
-                 "the term's gradient.")
+        by = (" by a factor of 2: the 2 that the derivative of W * W brings, or the 1/2 written to cancel it, is in one"
+              " and not the other" if halves else "")
+        text += f" {names} disagree{by}. The gradient of c times the term is c times the term's gradient."
     elif len(found) > 1 and _amount(found[next(iter(found))], dims).startswith("1/"):
         text += " The term is divided like the data part: add it after taking the average."
     elif len(found) > 1:
