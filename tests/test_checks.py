@@ -130,6 +130,13 @@ def test_no_loops_passes_whole_array_code(source):
     assert r.status == "passed" and r.earned == 1, r.message
 
 
+def test_after_a_star_import_of_numpy_sum_is_numpys():
+    r = static("no_loops", "from numpy import *\n\ndef f(W):\n    return sum(W * W, axis=0)\n")
+    assert r.status == "passed", r.message
+    r = static("no_loops", "from math import *\n\ndef f(W):\n    return sum(w for w in W)\n")
+    assert r.status == "failed"
+
+
 def test_a_builtin_shadowed_in_another_function_is_still_the_builtin_here():
     r = static("no_loops", "def g(map):\n    return map\n\ndef f(x):\n    return list(map(abs, x))\n")
     assert r.status == "failed" and r.message.startswith("f uses map() (a loop in disguise) at line 5")

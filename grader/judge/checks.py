@@ -385,6 +385,9 @@ _PER_ELEMENT_METHODS = ("apply_", "map_", "map2_")  # torch: a Python function o
 _ITERATING_BUILTINS = ("sum", "sorted", "any", "all")   # over their first argument; min and max over a single one
 _UNREADABLE = ("builtins.exec", "builtins.eval", "builtins.compile")
 _IMPORTERS = ("builtins.__import__", "importlib.import_module")
+# What `from numpy import *` (or torch's) puts in the place of the iterating built-ins (their __all__;
+# written out: the grader's process never imports torch)
+_STAR_WHOLE_ARRAY = {"numpy": ("sum", "any", "all", "min", "max"), "torch": ("sum", "any", "all", "min", "max")}
 DISGUISE = " (a loop in disguise)"
 _BUILTINS = {name: f"builtins.{name}" for name in dir(builtins)}   # what a name the module does not bind means
 _AUTOGRAD_MODULES = ("torch.autograd", "torch.func", "functorch")
@@ -627,10 +630,12 @@ def _aliases(scope: ast.AST, outer: dict) -> dict:
 
 
 def _star(module: str) -> dict:
-    """What `from module import *` binds among the loops in disguise: `starmap`, `vectorize`."""
+    """What `from module import *` binds among the loops in disguise (`starmap`, `vectorize`), and
+    among the built-ins that iterate, the whole-array versions it puts in their place (numpy's `sum`)."""
     names = {q.split(".")[-1]: q for q in _DISGUISED if q.rsplit(".", 1)[0] == module}
     if module in _DISGUISED_MODULES:
         names |= {n: f"{module}.{n}" for n in dir(importlib.import_module(module)) if not n.startswith("_")}
+    names |= {n: f"{module}.{n}" for n in _STAR_WHOLE_ARRAY.get(module, ())}
     return names
 
 
