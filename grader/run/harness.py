@@ -35,7 +35,6 @@ def run(job: dict, inputs: list, start: int, skip: set, out_fd: int, capture_fd:
     sys.dont_write_bytecode = True       # no __pycache__ written into the submission
 
     capture = _Capture(capture_fd)
-    _hide_grader()
     modules, errors = {}, dict(preset_errors or {})
     sources = job.get("sources") or {}
     detached = set(job.get("detached") or ())
@@ -84,16 +83,6 @@ def run(job: dict, inputs: list, start: int, skip: set, out_fd: int, capture_fd:
         header.update(type="result", index=index, stdout=capture.take())
         send(header, arrays)
     send({"type": "done"})
-
-
-def _hide_grader() -> None:
-    """Take the grader's modules out of sys.modules before the first line of student code runs.
-    This child goes on using them; a submission that looks them up (sys.modules["grader.run.execute"],
-    to turn the check of inputs changed in place off) or imports them gets fresh copies that nothing
-    here uses. Code that walks the interpreter's stack still reaches these: what is measured inside
-    the child catches honest mistakes, not a submission written against the grader (docs/sandbox.md)."""
-    for name in [n for n in sys.modules if n == "grader" or n.startswith("grader.")]:
-        del sys.modules[name]
 
 
 def refuse(job: dict, inputs: list, start: int, skip: set, out_fd: int, why: BaseException) -> None:
