@@ -1,6 +1,6 @@
 """How often the feedback names a bug that is not exactly one catalogued mistake, and names it right.
 
-    python benchmarks/diagnosis.py [benchmarks/diagnosis/linear_classifier.yaml ...] [-v] [--repo CHECKOUT]
+    python benchmarks/diagnosis.py [benchmarks/diagnosis/linear_classifier.yaml ...] [-v] [--repo CHECKOUT] [--time]
 
 Each file (benchmarks/diagnosis/*.yaml by default) lists buggy submissions, made from edits of the
 reference that are in no catalogue, each labelled with what should be named (the file's header
@@ -13,13 +13,18 @@ judged against the label:
     wrong   some case names something the label does not (worse than naming nothing)
     unnamed no case names anything, where something was to be named
 
-It prints one line per submission and the three counts.
+It prints one line per submission and the three counts. With --time, each submission is graded a
+second time, warm, and the grader's own process's CPU time for it is printed per file (median and
+mean): sending the job, reading the answers, and the judging with its diagnosis, which for wrong
+answers is most of it; with --repo, the same for another checkout, to compare.
 """
 from __future__ import annotations
 
 import argparse
+import statistics
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 import yaml
@@ -110,12 +115,13 @@ def submission_verdict(cases: list, expect) -> str:
     return RIGHT if RIGHT in verdicts else UNNAMED
 
 
-def run(path: Path, verbose: bool) -> dict:
+def run(path: Path, verbose: bool, timed: bool = False) -> dict:
     doc = yaml.safe_load(path.read_text(encoding="utf-8"))
     spec = load_spec(REPO / "assignments" / doc["assignment"])
     sentences = {m.name: m.sentence for m in load_catalogue(spec).mistakes}
     counts = {RIGHT: 0, WRONG: 0, UNNAMED: 0}
     cases_counted = {RIGHT: 0, WRONG: 0, UNNAMED: 0}
+    cpu: list = []
     with Worker(spec.framework) as worker, tempfile.TemporaryDirectory(prefix="grader-diagnosis-") as tmp:
         prepared = Prepared(spec, hidden=True, worker=worker)
         prepared.mistakes.prime(prepared.cases, workers=[worker])
@@ -130,6 +136,13 @@ def run(path: Path, verbose: bool) -> dict:
                 source = (spec.reference_dir / f"{module}.py").read_text(encoding="utf-8")
                 (folder / f"{module}.py").write_text(variant_source(source, Mistake(name, "", edits, False)), encoding="utf-8")
             result = grade_submission(spec, folder, hidden=True, worker=worker, prepared=prepared)
+            if timed:                    # again, warm: what the grader's own process spends on it
+                for module in spec.modules:  # as another student's files: nothing read from them is reused
+                    with open(folder / f"{module}.py", "a", encoding="utf-8") as f:
+                        f.write("\n# graded again\n")
+                t0 = time.process_time()
+                grade_submission(spec, folder, hidden=True, worker=worker, prepared=prepared)
+                cpu.append(time.process_time() - t0)
             edited = {f for e in edits for f in e[0]}
             judged = [(verdict(c, spec.function(c.function), entry["expect"], sentences, regularized[c.function, c.case_id]), c)
                       for c in result.cases() if c.function in edited and not c.passed]
@@ -151,6 +164,10 @@ def run(path: Path, verbose: bool) -> dict:
     print(f"{spec.name}: {counts[RIGHT]}/{total} named correctly ({counts[RIGHT] / total:.0%}), "
           f"{counts[WRONG]} named wrongly, {counts[UNNAMED]} with no name; failing cases: {cases_counted[RIGHT]} right, "
           f"{cases_counted[WRONG]} wrong, {cases_counted[UNNAMED]} unnamed")
+    if cpu:
+        print(f"{spec.name}: the grader's own process, per submission graded again (warm): {statistics.median(cpu) * 1e3:.1f} ms "
+              f"of CPU (median), {statistics.mean(cpu) * 1e3:.1f} ms (mean) to send the job, read the answers and judge them "
+              "(the child's calls not counted)")
     return counts
 
 
@@ -159,10 +176,11 @@ def main() -> None:
     parser.add_argument("files", nargs="*", type=Path)
     parser.add_argument("-v", "--verbose", action="store_true", help="show every case not named right")
     parser.add_argument("--repo", type=Path, help="grade with another checkout's grader and assignments")
+    parser.add_argument("--time", action="store_true", help="grade each submission again and print the grader's CPU time for it")
     args = parser.parse_args()
     files = args.files or sorted((HERE / "benchmarks" / "diagnosis").glob("*.yaml"))
     for path in files:
-        run(path, args.verbose)
+        run(path, args.verbose, args.time)
 
 
 if __name__ == "__main__":

@@ -589,3 +589,19 @@ def test_a_grader_failure_keeps_the_checks_points_possible(spec, monkeypatch, tm
     assert (result.earned, result.possible, len(result.checks())) == (0, 28, 8)
     assert {c.status for c in result.checks()} == {"error"} and result.hidden_points == 14
     assert result.checks()[0].message.startswith("the grader failed on this submission (RuntimeError: planted)")
+
+
+def test_the_checks_of_one_file_read_it_once(monkeypatch):
+    """Three static checks of one submission's file parse and walk it once (a long module's walk was
+    most of a submission's judging); another student's file is read on its own."""
+    import ast as ast_module
+    from grader.judge import checks as checks_module
+    parsed = []
+    real = ast_module.parse
+    monkeypatch.setattr(checks_module.ast, "parse", lambda *a, **k: parsed.append(1) or real(*a, **k))
+    source = LAYERS + "\n# this student's\n"
+    for name, kind in (("Net.loss", "no_autograd"), ("Net.backward", "no_autograd"), ("Net.loss", "no_loops")):
+        static(kind, source, name=name)
+    assert len(parsed) == 1
+    static("no_loops", source + "# another student's\n", name="Net.loss")
+    assert len(parsed) == 2

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import ast
 import builtins
+import functools
 import importlib
 from dataclasses import dataclass, field
 from typing import Any
@@ -401,20 +402,18 @@ def judge_static(fn: FunctionSpec, check: CheckSpec, source: str | None, filenam
     if source is None:
         return _result(p, ERROR, f"{filename} not found in the submission")
     try:
-        tree = ast.parse(source, filename=filename)
+        _, defs, aliases, autograd_names = _module(source, filename)
     except SyntaxError as e:
         return _result(p, ERROR, f"{filename} could not be read: syntax error at {place(e.lineno or 0)}")
     except (ValueError, RecursionError, MemoryError) as e:    # NUL bytes, absurd nesting: the parser gives up
         return _result(p, ERROR, f"{filename} could not be read ({type(e).__name__})")
-    defs = definitions(tree)
     if not isinstance(defs.get(fn.name), (ast.FunctionDef, ast.AsyncFunctionDef)):
         where = f"in class {fn.name.split('.')[0]}" if "." in fn.name else "at the top level"
         return _result(p, ERROR, f"no `def {fn.name.split('.')[-1]}` {where} of {filename}, so its code could not be checked")
     bodies = _reachable(fn.name, defs)
     lines = source.splitlines()
-    aliases = _aliases(tree, _BUILTINS)
     found = sorted(set(_loops(bodies, aliases, defs) if check.kind == "no_loops"
-                       else _autograd(bodies, _autograd_names(tree), defs, aliases)))
+                       else _autograd(bodies, autograd_names, defs, aliases)))
     called = sorted(n for n, body in bodies.items() if n != fn.name and not isinstance(body, ast.Assign))
     helpers = f" (or the helpers it calls: {', '.join(called)})" if called else ""
     if not found:
@@ -466,6 +465,15 @@ def needs_working_code(p: Plan, result: CheckResult, cases: list, others: list |
         return _result(p, ERROR, f"not judged: your {', '.join(blockers)} is wrong on some of {p.fn.name}'s cases, "
                                  f"and this check compares {p.fn.name} with it; fix {blockers[0]} first")
     return result
+
+
+@functools.lru_cache(maxsize=16)
+def _module(source: str, filename: str) -> tuple:
+    """The source's tree, its definitions, the names it imports and what it binds to autograd:
+    read once for all the checks of a file (a class's methods have several; the walk of a long
+    module was most of a submission's judging). Read only, never changed by a check."""
+    tree = ast.parse(source, filename=filename)
+    return tree, definitions(tree), _aliases(tree, _BUILTINS), _autograd_names(tree)
 
 
 def definitions(tree: ast.Module) -> dict:
