@@ -221,7 +221,7 @@ def _loss(p: Plan, outcome) -> Any:
             ns = properties.namespace(p.case.dims, p.case.args,
                                       {n: values.plain(outcome.outputs[n]) for n in p.loss_names})
             with np.errstate(all="ignore"):
-                value = np.asarray(eval(compile(p.check.loss, "<loss>", "eval"), {"__builtins__": {}}, ns))  # noqa: S307
+                value = np.asarray(eval(properties.compiled(p.check.loss, "<loss>"), {"__builtins__": {}}, ns))  # noqa: S307
     except Exception:  # noqa: BLE001 - a student's output of the wrong shape, for instance
         return None
     if value is None or np.size(value) != 1 or np.asarray(value).dtype.kind not in "fiu":

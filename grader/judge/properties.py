@@ -18,6 +18,8 @@ with its index and the values of the expression's arrays there.
 """
 from __future__ import annotations
 
+import functools
+
 from typing import Any
 
 import numpy as np
@@ -68,9 +70,15 @@ def judge(props: tuple, ns: dict) -> list[OutputCheck]:
     return out
 
 
+@functools.lru_cache(maxsize=512)
+def compiled(expression: str, filename: str = "<property>"):
+    """A spec's expression, compiled once (a gradient check evaluates its loss on every perturbed call)."""
+    return compile(expression, filename, "eval")
+
+
 def _eval(expression: str, ns: dict) -> Any:
     with np.errstate(all="ignore"):
-        return eval(compile(expression, "<property>", "eval"), {"__builtins__": _BUILTINS}, dict(ns))  # noqa: S307 - the instructor's expression, on plain data
+        return eval(compiled(expression), {"__builtins__": _BUILTINS}, dict(ns))  # noqa: S307 - the instructor's expression, on plain data
 
 
 def _verdict(prop: PropertySpec, result: Any, ns: dict) -> OutputCheck:
@@ -87,7 +95,7 @@ def _verdict(prop: PropertySpec, result: Any, ns: dict) -> OutputCheck:
     flat = int(np.argmax(bad))
     index = [int(i) for i in np.unravel_index(flat, result.shape)] if result.ndim else []
     shown = []
-    for var in compile(prop.expect, "<property>", "eval").co_names:
+    for var in compiled(prop.expect).co_names:
         value = ns.get(var)
         if isinstance(value, np.ndarray) and value.shape == result.shape and len(shown) < MAX_SHOWN:
             shown.append(f"{var} = {float(value.flat[flat]):.6g}")
