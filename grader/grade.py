@@ -258,7 +258,7 @@ def _judge_checks(spec: AssignmentSpec, prepared: Prepared, modules: dict, noteb
         offset += len(p.calls)
         kind = p.check.kind
         if kind in checks.STATIC:
-            out.append(_judge_static(p, modules, notebooks))
+            out.append(_judge_static(p, modules, notebooks, {Path(rel).stem for rel in spec.support}))
         elif kind == "gradient":
             out.append(checks.judge_gradient(p, outcomes))
         elif kind == "agrees_with":
@@ -273,9 +273,10 @@ def _judge_checks(spec: AssignmentSpec, prepared: Prepared, modules: dict, noteb
     return out
 
 
-def _judge_static(p, modules: dict, notebooks: notebook.Notebooks):
+def _judge_static(p, modules: dict, notebooks: notebook.Notebooks, support: set = frozenset()):
     """A static check on the student's source: the module file, or the code kept from their notebook
-    (its lines then named by cell)."""
+    (its lines then named by cell); and the helpers it calls from the submission's other files, not
+    from the course's `support` modules (a3_helper: not the student's code)."""
     m = p.fn.module
     if m in notebooks.sources:
         file = notebooks.files[m]
@@ -287,7 +288,19 @@ def _judge_static(p, modules: dict, notebooks: notebook.Notebooks):
         return checks.judge_static(p.fn, p.check, notebooks.sources[m], file, place)
     path = modules.get(m)
     source = Path(path).read_text(encoding="utf-8", errors="replace") if path and m not in notebooks.errors else None
-    return checks.judge_static(p.fn, p.check, source, f"{m}.py")
+    return checks.judge_static(p.fn, p.check, source, f"{m}.py", others=_beside(Path(path).parent, support) if path else None)
+
+
+def _beside(folder: Path, support: set):
+    """The source of another module of the submission, `name.py` in its folder, or None (a library's
+    name, the course's support module, a file that is not there or over 1 MiB): what the static checks
+    follow a helper into."""
+    def source(name: str) -> str | None:
+        path = folder / f"{name}.py"
+        if not name.isidentifier() or name in support or not path.is_file() or path.stat().st_size > 1 << 20:
+            return None
+        return path.read_text(encoding="utf-8", errors="replace")
+    return source
 
 
 __all__ = ["grade_submission", "spec_for", "select_cases", "expected_outputs", "HiddenUnavailable", "SpecError"]

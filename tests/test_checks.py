@@ -605,3 +605,48 @@ def test_the_checks_of_one_file_read_it_once(monkeypatch):
     assert len(parsed) == 1
     static("no_loops", source + "# another student's\n", name="Net.loss")
     assert len(parsed) == 2
+
+
+HELPERS = "def total(v):\n    s, i = 0, 0\n    while i < len(v):\n        s, i = s + v[i], i + 1\n    return s\n"
+
+
+@pytest.mark.parametrize("source, where", [
+    ("from helpers import total\n\ndef f(x):\n    return total(x)\n", "helpers.py, line 3, in helpers.total"),
+    ("import helpers as h\n\ndef f(x):\n    return h.total(x)\n", "helpers.py, line 3, in helpers.total"),
+    ("def f(x):\n    from helpers import total as t\n    return t(x)\n", "helpers.py, line 3, in helpers.total"),
+])
+def test_static_checks_follow_a_helper_into_another_file_of_the_submission(source, where):
+    others = {"helpers": HELPERS}.get
+    check = CheckSpec(kind="no_loops", points=1, visibility="public")
+    r = judge_static(_fn(), check, source, "m.py", others=others)
+    assert r.status == "failed" and f"f has a while loop at {where}, which it calls (`while i < len(v):`)" in r.message, r.message
+    assert judge_static(_fn(), check, source, "m.py").status == "passed"            # without the other files: not seen
+    # a library's name, or a file that is not there, is not followed; nor what the function does not call
+    unused = "from helpers import total\nimport numpy as np\n\ndef f(x):\n    return np.sum(x)\n"
+    assert judge_static(_fn(), check, unused, "m.py", others=others).status == "passed"
+    autograd = CheckSpec(kind="no_autograd", points=1, visibility="public")
+    backward = {"helpers": "def total(v):\n    v.sum().backward()\n    return v.grad\n"}.get
+    r = judge_static(_fn(), autograd, source, "m.py", others=backward)
+    assert r.status == "failed" and "f uses .backward() at helpers.py, line 2, in helpers.total" in r.message, r.message
+
+
+@pytest.mark.slow
+def test_a_loop_in_a_helper_file_of_the_submission_fails_no_loops_when_graded(spec, tmp_path):
+    """The way a student runs it: svm_loss_vectorized imports its sum from helpers.py beside it."""
+    from grader.run.worker import start_worker
+    folder = tmp_path / "student"
+    folder.mkdir()
+    for module in spec.modules:
+        shutil.copy(REPO / "reference" / "cs231n" / f"{module}.py", folder)
+    (folder / "helpers.py").write_text("def total(v):\n    s = 0\n    for x in v:\n        s = s + x\n    return s\n")
+    path = folder / "linear_svm.py"
+    text = path.read_text()
+    old = "    loss = margins.sum() / num_train + reg * np.sum(W * W)\n"
+    assert text.count(old) == 1
+    path.write_text("from helpers import total\n" + text.replace(old, old.replace("margins.sum()", "total(margins.ravel())")))
+    with start_worker("numpy") as worker:
+        result = grade_submission(spec, folder, hidden=False, worker=worker)
+    loops = checks_of(result, "svm_loss_vectorized")["no_loops"]
+    assert loops.status == "failed", loops.message
+    assert loops.message.startswith("svm_loss_vectorized has a for loop at helpers.py, line 3, in helpers.total")
+    assert all(c.passed for c in next(f for f in result.functions if f.name == "svm_loss_vectorized").cases)

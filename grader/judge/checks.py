@@ -395,8 +395,11 @@ _AUTOGRAD_MODULES = ("torch.autograd", "torch.func", "functorch")
 STATIC = ("no_loops", "no_autograd")
 
 
-def judge_static(fn: FunctionSpec, check: CheckSpec, source: str | None, filename: str, place=None) -> CheckResult:
-    """`place(line)` names a line of `source` for the student ("line 12", or "cell 4, line 2" for a notebook)."""
+def judge_static(fn: FunctionSpec, check: CheckSpec, source: str | None, filename: str, place=None,
+                 others=None) -> CheckResult:
+    """`place(line)` names a line of `source` for the student ("line 12", or "cell 4, line 2" for a notebook).
+    `others(name)` is the source of another module of the submission (`helpers` for `from helpers import
+    total`), or None: what the function calls from there is read too."""
     p = Plan(fn=fn, check=check)
     place = place or (lambda line: f"line {line}")
     if source is None:
@@ -411,24 +414,31 @@ def judge_static(fn: FunctionSpec, check: CheckSpec, source: str | None, filenam
         where = f"in class {fn.name.split('.')[0]}" if "." in fn.name else "at the top level"
         return _result(p, ERROR, f"no `def {fn.name.split('.')[-1]}` {where} of {filename}, so its code could not be checked")
     bodies = _reachable(fn.name, defs)
-    lines = source.splitlines()
-    found = sorted(set(_loops(bodies, aliases, defs) if check.kind == "no_loops"
-                       else _autograd(bodies, autograd_names, defs, aliases)))
+    find = _loops if check.kind == "no_loops" else (lambda b, a, d: _autograd(b, autograd_names, d, a))
+    found = sorted((line, what, inside, filename, source) for line, what, inside in set(find(bodies, aliases, defs)))
+    for module, name, (_, their_defs, their_aliases, their_names), their_file, other in _imported(bodies, aliases, others):
+        theirs = _reachable(name, their_defs)
+        find = _loops if check.kind == "no_loops" else (lambda b, a, d: _autograd(b, their_names, d, a))
+        bodies |= {f"{module}.{n}": body for n, body in theirs.items()}
+        found += sorted((line, what, f"{module}.{inside}", their_file, other)
+                        for line, what, inside in set(find(theirs, their_aliases, their_defs)))
     called = sorted(n for n, body in bodies.items() if n != fn.name and not isinstance(body, ast.Assign))
     helpers = f" (or the helpers it calls: {', '.join(called)})" if called else ""
     if not found:
         what = "loops, comprehensions or loops in disguise" if check.kind == "no_loops" else "autograd"
         return _result(p, PASSED, f"no {what} in {fn.name}{helpers}")
-    line, what, inside = found[0]
+    line, what, inside, file, text = found[0]
+    lines = text.splitlines()
     code = lines[line - 1].strip() if 0 < line <= len(lines) else ""
     uses = "uses" if isinstance(bodies[inside], ast.Assign) else "calls"     # a name assigned at the top level
-    where = place(line) + (f", in {inside}, which it {uses}" if inside != fn.name else "") + f" (`{code}`)"
+    at = place(line) if file == filename else f"{file}, line {line}"
+    where = at + (f", in {inside}, which it {uses}" if inside != fn.name else "") + f" (`{code}`)"
     if check.kind == "no_loops":
         verb = "has" if what in _LOOPS.values() else "uses"
         message = f"{fn.name} {verb} {what} at {where}: the vectorized version should use whole-array operations"
     else:
         message = f"{fn.name} uses {what} at {where}: compute the gradient by hand"
-    details = [f"{filename}, {place(ln)}: {w}" for ln, w, _ in found[1:SHOWN + 1]]
+    details = [f"{f}, {place(ln) if f == filename else f'line {ln}'}: {w}" for ln, w, _, f, _ in found[1:SHOWN + 1]]
     if len(found) > SHOWN + 1:
         details.append(f"and {len(found) - SHOWN - 1} more")
     return _result(p, FAILED, message, "\n".join(details))
@@ -465,6 +475,35 @@ def needs_working_code(p: Plan, result: CheckResult, cases: list, others: list |
         return _result(p, ERROR, f"not judged: your {', '.join(blockers)} is wrong on some of {p.fn.name}'s cases, "
                                  f"and this check compares {p.fn.name} with it; fix {blockers[0]} first")
     return result
+
+
+def _imported(bodies: dict, aliases: dict, others) -> list:
+    """(module, name, its _module facts, its file name, its source) for each function that the bodies use from another
+    module of the submission (`others(module)` gives its source): `from helpers import total` then
+    `total(x)`, or `import helpers` then `helpers.total(x)`. One level: what that function calls in
+    its own module is read with it."""
+    if others is None:
+        return []
+    wanted = set()
+    for body in bodies.values():
+        scope = _aliases(body, aliases)
+        for node in ast.walk(body):
+            if isinstance(node, (ast.Name, ast.Attribute)):
+                name = _qualified(node, scope) or ""
+                if name.count(".") == 1 and not name.startswith("builtins."):
+                    wanted.add(tuple(name.split(".")))
+    found = []
+    for module, name in sorted(wanted):
+        source = others(module)
+        if source is None:
+            continue
+        try:
+            facts = _module(source, f"{module}.py")
+        except (SyntaxError, ValueError, RecursionError, MemoryError):
+            continue                                 # its own cases say it does not import
+        if isinstance(facts[1].get(name), (ast.FunctionDef, ast.AsyncFunctionDef)):
+            found.append((module, name, facts, f"{module}.py", source))
+    return found
 
 
 @functools.lru_cache(maxsize=16)
