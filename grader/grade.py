@@ -252,13 +252,14 @@ def _judge_checks(spec: AssignmentSpec, prepared: Prepared, modules: dict, noteb
                   worker, reply) -> list:
     """The checks with their own points, in the order of prepared.plans."""
     index = {(fn.name, case.case_id): i for i, (fn, case) in enumerate(prepared.cases)}
+    support = {Path(rel).stem for rel in spec.support}        # the course's modules: not read as the student's
     out, offset = [], len(prepared.cases)
     for p in prepared.plans:
         outcomes = [_outcome(reply, offset + i, prepared.calls) for i in range(len(p.calls))]
         offset += len(p.calls)
         kind = p.check.kind
         if kind in checks.STATIC:
-            out.append(_judge_static(p, modules, notebooks, {Path(rel).stem for rel in spec.support}))
+            out.append(_judge_static(p, modules, notebooks, support))
         elif kind == "gradient":
             out.append(checks.judge_gradient(p, outcomes))
         elif kind == "agrees_with":

@@ -414,14 +414,17 @@ def judge_static(fn: FunctionSpec, check: CheckSpec, source: str | None, filenam
         where = f"in class {fn.name.split('.')[0]}" if "." in fn.name else "at the top level"
         return _result(p, ERROR, f"no `def {fn.name.split('.')[-1]}` {where} of {filename}, so its code could not be checked")
     bodies = _reachable(fn.name, defs)
-    find = _loops if check.kind == "no_loops" else (lambda b, a, d: _autograd(b, autograd_names, d, a))
-    found = sorted((line, what, inside, filename, source) for line, what, inside in set(find(bodies, aliases, defs)))
-    for module, name, (_, their_defs, their_aliases, their_names), their_file, other in _imported(bodies, aliases, others):
-        theirs = _reachable(name, their_defs)
-        find = _loops if check.kind == "no_loops" else (lambda b, a, d: _autograd(b, their_names, d, a))
-        bodies |= {f"{module}.{n}": body for n, body in theirs.items()}
-        found += sorted((line, what, f"{module}.{inside}", their_file, other)
-                        for line, what, inside in set(find(theirs, their_aliases, their_defs)))
+    # (prefix of its names, what is read there, that file's facts, its name and text): this file, then
+    # each other file of the submission the function calls into
+    files = [("", bodies, (defs, aliases, autograd_names), filename, source)]
+    files += [(f"{module}.", _reachable(name, facts[1]), facts[1:], file, text)
+              for module, name, facts, file, text in _imported(bodies, aliases, others)]
+    found = []
+    for prefix, reached, (their_defs, their_aliases, their_names), file, text in files:
+        hits = _loops(reached, their_aliases, their_defs) if check.kind == "no_loops" \
+            else _autograd(reached, their_names, their_defs, their_aliases)
+        found += sorted((line, what, prefix + inside, file, text) for line, what, inside in set(hits))
+    bodies = {prefix + n: body for prefix, reached, *_ in files for n, body in reached.items()}
     called = sorted(n for n, body in bodies.items() if n != fn.name and not isinstance(body, ast.Assign))
     helpers = f" (or the helpers it calls: {', '.join(called)})" if called else ""
     if not found:
@@ -452,10 +455,10 @@ def needs_working_code(p: Plan, result: CheckResult, cases: list, others: list |
     loops and no autograd either; nor does agrees_with, where two stubs agree on their zeros. A
     gradient check earns nothing until some output of the function is right on some case: a
     made-up loss passes it with its own gradient (`sum(x * x)`, `2 * x`), where a right loss whose
-    gradients come back in the wrong type still earns it. A
-    gradient check whose loss comes from another function (a backward's own forward) is not judged
-    while that function is wrong on this function's cases: it would blame this one for the other's
-    mistake, or credit it for matching a wrong forward. Likewise agrees_with does not take points
+    gradients come back in the wrong type still earns it. A gradient check whose loss comes from
+    another function (a backward's own forward) is not judged while that function is wrong on this
+    function's cases: it would blame this one for the other's mistake, or credit it for matching a
+    wrong forward. Likewise agrees_with does not take points
     from a function that is right on every input it was compared on, when the other function is
     wrong on its own cases: that mistake costs the other function's cases already."""
     if p.check.kind in STATIC + ("agrees_with",) and result.passed and not any(c.passed for c in cases):

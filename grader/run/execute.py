@@ -117,17 +117,13 @@ def run_call(call: dict, inputs: list, ctx: Context, _same=_same, _view=_view) -
                     early[i] = (*_output(env, path, ctx.torch, own), own)
     arrays: list = []
     nodes, via = [], []
-    for i, path in enumerate(call["outputs"]) if early else ():
-        if i in early:
+    for i, path in enumerate(call["outputs"]):
+        if early and i in early:
             node, how, own = early[i]
             values.renumber(node, len(arrays))
             arrays += own
         else:
             node, how = _output(env, path, ctx.torch, arrays)
-        nodes.append(node)
-        via.append(how)
-    for path in call["outputs"] if not early else ():
-        node, how = _output(env, path, ctx.torch, arrays)
         nodes.append(node)
         via.append(how)
     size = sum(a.nbytes for a in arrays)
