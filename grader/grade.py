@@ -298,9 +298,13 @@ def _beside(folder: Path, support: set):
     follow a helper into."""
     def source(name: str) -> str | None:
         path = folder / f"{name}.py"
-        if not name.isidentifier() or name in support or not path.is_file() or path.stat().st_size > 1 << 20:
+        if not name.isidentifier() or name in support:
             return None
-        return path.read_text(encoding="utf-8", errors="replace")
+        try:
+            return path.read_text(encoding="utf-8", errors="replace") \
+                if path.is_file() and path.stat().st_size <= 1 << 20 else None
+        except OSError:                  # unreadable, or gone since: not followed (its own cases say what is wrong)
+            return None
     return source
 
 

@@ -650,3 +650,19 @@ def test_a_loop_in_a_helper_file_of_the_submission_fails_no_loops_when_graded(sp
     assert loops.status == "failed", loops.message
     assert loops.message.startswith("svm_loss_vectorized has a for loop at helpers.py, line 3, in helpers.total")
     assert all(c.passed for c in next(f for f in result.functions if f.name == "svm_loss_vectorized").cases)
+
+
+def test_a_helper_file_that_cannot_be_read_is_not_followed(tmp_path, monkeypatch):
+    """Only readable `name.py` files beside the module are followed: not a library's name, the course's
+    support module, a folder, or a file whose reading fails (no traceback for the student)."""
+    from grader.grade import _beside
+    (tmp_path / "helpers.py").write_text(HELPERS)
+    (tmp_path / "a3_helper.py").write_text(HELPERS)
+    (tmp_path / "folder.py").mkdir()
+    source = _beside(tmp_path, {"a3_helper"})
+    assert source("helpers") == HELPERS
+    assert [source(n) for n in ("a3_helper", "folder", "numpy", "../helpers")] == [None] * 4
+    real = Path.read_text
+    monkeypatch.setattr(Path, "read_text", lambda self, *a, **k: (_ for _ in ()).throw(PermissionError(13, "denied"))
+                        if self.name == "helpers.py" else real(self, *a, **k))
+    assert source("helpers") is None
