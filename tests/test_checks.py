@@ -666,3 +666,23 @@ def test_a_helper_file_that_cannot_be_read_is_not_followed(tmp_path, monkeypatch
     monkeypatch.setattr(Path, "read_text", lambda self, *a, **k: (_ for _ in ()).throw(PermissionError(13, "denied"))
                         if self.name == "helpers.py" else real(self, *a, **k))
     assert source("helpers") is None
+
+
+def test_static_checks_follow_helpers_into_helpers_files_however_deep():
+    """helpers.total sums with deeper.add_all, whose loop is two files away from the graded function;
+    a helper that calls back into the graded file, and files importing each other, end."""
+    check = CheckSpec(kind="no_loops", points=1, visibility="public")
+    source = "from helpers import total\n\ndef f(x):\n    return total(x)\n"
+    files = {"helpers": "import deeper\n\ndef total(v):\n    return deeper.add_all(v)\n",
+             "deeper": "from helpers import total\n\ndef add_all(v):\n    s = 0\n    for x in v:\n        s += x\n    return s\n"}
+    r = judge_static(_fn(), check, source, "m.py", others=files.get)
+    assert r.status == "failed", r.message
+    assert "f has a for loop at deeper.py, line 5, in deeper.add_all, which it calls (`for x in v:`)" in r.message, r.message
+    fine = {**files, "deeper": "import numpy as np\nfrom m import f\n\ndef add_all(v):\n    return np.sum(v)\n"}
+    r = judge_static(_fn(), check, source, "m.py", others=fine.get)
+    assert r.status == "passed" and "helpers.total" in r.message and "deeper.add_all" in r.message, r.message
+    # a helper calling back into the graded file names that file's loop once, as that file's
+    back = {"helpers": "import m\n\ndef total(v):\n    return m.g(v)\n"}
+    loop = source + "\ndef g(v):\n    while v:\n        v = v[1:]\n    return 0\n"
+    r = judge_static(_fn(), check, loop, "m.py", others={**back, "m": loop}.get)
+    assert r.status == "failed" and "at line 7, in g, which it calls" in r.message and r.details == "", (r.message, r.details)

@@ -393,6 +393,7 @@ DISGUISE = " (a loop in disguise)"
 _BUILTINS = {name: f"builtins.{name}" for name in dir(builtins)}   # what a name the module does not bind means
 _AUTOGRAD_MODULES = ("torch.autograd", "torch.func", "functorch")
 STATIC = ("no_loops", "no_autograd")
+_FOLLOWED = 64      # functions of the submission's other files read for one check, however deep the imports
 
 
 def judge_static(fn: FunctionSpec, check: CheckSpec, source: str | None, filename: str, place=None,
@@ -417,13 +418,19 @@ def judge_static(fn: FunctionSpec, check: CheckSpec, source: str | None, filenam
     # (prefix of its names, what is read there, that file's facts, its name and text): this file, then
     # each other file of the submission the function calls into
     files = [("", bodies, (defs, aliases, autograd_names), filename, source)]
-    files += [(f"{module}.", _reachable(name, facts[1]), facts[1:], file, text)
-              for module, name, facts, file, text in _imported(bodies, aliases, others)]
+    followed = set()
+    for _, reached, (_, their_aliases, _), _, _ in files:          # grows as it goes: helpers' helpers too
+        for module, name, facts, file, text in _imported(reached, their_aliases, others):
+            if (module, name) not in followed and len(followed) < _FOLLOWED:
+                followed.add((module, name))
+                prefix = "" if file == filename else f"{module}."       # a helper calling back into this file
+                files.append((prefix, _reachable(name, facts[1]), facts[1:], file, text))
     found = []
     for prefix, reached, (their_defs, their_aliases, their_names), file, text in files:
         hits = _loops(reached, their_aliases, their_defs) if check.kind == "no_loops" \
             else _autograd(reached, their_names, their_defs, their_aliases)
-        found += sorted((line, what, prefix + inside, file, text) for line, what, inside in set(hits))
+        found += [hit for hit in sorted((line, what, prefix + inside, file, text) for line, what, inside in set(hits))
+                  if hit not in found]       # a helper reached from two files is named once
     bodies = {prefix + n: body for prefix, reached, *_ in files for n, body in reached.items()}
     called = sorted(n for n, body in bodies.items() if n != fn.name and not isinstance(body, ast.Assign))
     helpers = f" (or the helpers it calls: {', '.join(called)})" if called else ""
@@ -483,8 +490,9 @@ def needs_working_code(p: Plan, result: CheckResult, cases: list, others: list |
 def _imported(bodies: dict, aliases: dict, others) -> list:
     """(module, name, its _module facts, its file name, its source) for each function that the bodies use from another
     module of the submission (`others(module)` gives its source): `from helpers import total` then
-    `total(x)`, or `import helpers` then `helpers.total(x)`. One level: what that function calls in
-    its own module is read with it."""
+    `total(x)`, or `import helpers` then `helpers.total(x)`. What that function calls in its own
+    module is read with it by the caller, and what it calls from a third file on the caller's next
+    round (judge_static follows up to _FOLLOWED functions into other files)."""
     if others is None:
         return []
     wanted = set()
