@@ -19,7 +19,7 @@ from grader.cases import Case, make_case
 from grader.expected.mistakes import MistakeOutputs
 from grader.judge import checks, localise
 from grader.judge.case import judge_case, not_run
-from grader.locate import load_notebooks, locate_modules
+from grader.locate import load_notebooks, locate_modules, unusable
 from grader.results import ERROR, HIDDEN, PUBLIC, FunctionResult, SubmissionResult
 from grader.run.job import build_job, job_calls
 from grader.run.outcome import decode, plain_error, printed
@@ -133,19 +133,22 @@ def grade_submission(spec: AssignmentSpec, submission: Path, hidden: bool = Fals
         # run in its children, as the reference did.
         with prepared.mistakes.running_in(worker):
             return _judged(spec, prepared, submission, hidden, notebooks, reply, worker_error, check_results,
-                           started, t0)
+                           started, t0, unusable(spec, submission, modules) if cells is None else {})
     finally:
         if own_worker:
             worker.close()
 
 
 def _judged(spec: AssignmentSpec, prepared: Prepared, submission: Path, hidden: bool, notebooks, reply,
-            worker_error: str, check_results: list, started: datetime, t0: float) -> SubmissionResult:
-    """The submission's result from the worker's reply."""
+            worker_error: str, check_results: list, started: datetime, t0: float,
+            files_refused: dict | None = None) -> SubmissionResult:
+    """The submission's result from the worker's reply. `files_refused` (locate.unusable) says why
+    a module's file of the right name was not used."""
     cases, expected = prepared.cases, prepared.expected
     imported = reply.imported if reply and isinstance(reply.imported, dict) else {}
     import_errors = imported.get("errors") if isinstance(imported.get("errors"), dict) else {}
-    import_errors = {**{m: notebooks.relocate(plain_error(e)) for m, e in import_errors.items()}, **notebooks.errors}
+    import_errors = {**{m: notebooks.relocate(plain_error(e)) for m, e in import_errors.items()}, **notebooks.errors,
+                     **(files_refused or {})}
     functions: dict[str, FunctionResult] = {}
     by_function: dict[str, list] = {}                # name -> [(Case, CaseResult)]
     for index, (fn, case) in enumerate(cases):
