@@ -137,6 +137,21 @@ def test_an_edit_that_does_not_apply_is_a_spec_error():
     assert variant_source(source, Mistake("m", "s", ((("f",), "x + 1", "x - 1"),), False)) == "def f(x):\n    return x - 1\n"
 
 
+def test_edits_apply_in_turn_within_each_function_and_leave_the_rest_of_the_file():
+    source = ("import numpy as np\n\n\n@np.vectorize\ndef f(x):\n    return x + 1\n\n\nclass L:\n"
+              "    def g(self, x):\n        y = x * 2\n        return y\n\n\nTAIL = 3\n")
+    both = Mistake("m", "s", ((("f",), "x + 1", "x + 2"), (("L.g",), "x * 2", "x * 3"), (("f",), "x + 2", "x + 4"),
+                              (("L.g",), "return y", "return y\n        # edited"), (("h",), "nothing", "here")), False)
+    assert variant_source(source, both) == source.replace("x + 1", "x + 4").replace("x * 2", "x * 3").replace(
+        "return y", "return y\n        # edited")
+    # the second edit reads the function as the first left it: its text is no longer there
+    with pytest.raises(SpecError, match="occurs 0 times in f"):
+        variant_source(source, Mistake("m", "s", ((("f",), "x + 1", "x - 1"), (("f",), "x + 1", "x")), False))
+    nested = "class L:\n    def g(self, x):\n        return x\n"
+    with pytest.raises(SpecError, match="one inside the other"):
+        variant_source(nested, Mistake("m", "s", ((("L",), "class L", "class M"), (("L.g",), "return x", "return 0")), False))
+
+
 def test_matching_a_mistake_needs_every_output_and_the_same_non_finite_places():
     import numpy as np
     from grader.judge.case import matches

@@ -159,11 +159,18 @@ def function_span(source: str, name: str) -> Span | None:
         if node is None:
             return None
         body = node.body
-    lines = source.splitlines(keepends=True)
+    starts = _lines(source)
     first = min([node.lineno] + [d.lineno for d in node.decorator_list]) - 1
-    start = sum(len(line) for line in lines[:first])
-    end = sum(len(line) for line in lines[:node.end_lineno])
-    return Span(source, start, end)
+    return Span(source, starts[first], starts[min(node.end_lineno, len(starts) - 1)])
+
+
+@functools.lru_cache(maxsize=8)
+def _lines(source: str) -> tuple[int, ...]:
+    """Where each line of the source starts (a last entry: its length)."""
+    starts = [0]
+    for line in source.splitlines(keepends=True):
+        starts.append(starts[-1] + len(line))
+    return tuple(starts)
 
 
 @functools.lru_cache(maxsize=8)
@@ -179,17 +186,31 @@ def _parsed(source: str) -> ast.Module | None:
 
 def variant_source(source: str, mistake: Mistake, filename: str = "reference") -> str:
     """The reference module's source with the mistake's edits applied inside their functions (or
-    methods: `TwoLayerNet.loss`)."""
+    methods: `TwoLayerNet.loss`), each edit in its function as the edits before it left it.
+
+    The functions are found once, in the reference's own tree (parsed once for every mistake and
+    pair of mistakes): an edit changes the text inside a function, not where the function is."""
+    bodies: dict[str, list] = {}           # function -> [its span in `source`, its text as edited so far]
     for functions, old, new in mistake.edits:
         for fname in functions:
-            match = function_span(source, fname)
-            if match is None:
-                continue                      # that function lives in another module
-            body = match.group(0)
+            if fname not in bodies:
+                match = function_span(source, fname)
+                if match is None:
+                    continue                  # that function lives in another module
+                bodies[fname] = [match, match.group(0)]
+            body = bodies[fname][1]
             if body.count(old) != 1:
                 raise SpecError(filename, f"{mistake.name}", f"edit {old[:40]!r} occurs {body.count(old)} times in {fname}, not once")
-            source = source[:match.start()] + body.replace(old, new) + source[match.end():]
-    return source
+            bodies[fname][1] = body.replace(old, new)
+    spans = sorted(bodies.values(), key=lambda b: b[0].start())
+    if any(a[0].end() > b[0].start() for a, b in zip(spans, spans[1:])):
+        raise SpecError(filename, f"{mistake.name}", f"edits in {' and '.join(bodies)}, one inside the other: "
+                                                     "edit the inner function only")
+    parts, at = [], 0
+    for match, body in spans:
+        parts += [source[at:match.start()], body]
+        at = match.end()
+    return "".join(parts) + source[at:]
 
 
 _PART = 8                             # variants in a job of a diagnosis that workers share out (a job costs a fork)
@@ -226,6 +247,7 @@ class MistakeOutputs:
         self._public = public_file or {}
         self._cache: dict = {}                 # (variant, function, case id) -> its Outcome, or None
         self._sources: dict = {}               # variant -> {module: code}, or None when its edits do not apply
+        self._reference: dict | None = None    # {module: (path, code)} of the reference, read when first needed
         self._by_name = {m.name: m for m in self.catalogue.mistakes + self.pairs}
         self._expected: list = []               # the cases outputs will be asked for (`expect`)
         self._local = threading.local()         # .worker: where this thread's missing variants run (`running_in`)
@@ -331,13 +353,15 @@ class MistakeOutputs:
     def _variant_sources(self, variant: str) -> dict | None:
         """{module: code} of a variant ({} is the reference's own files), or None when its edits do not apply."""
         if variant not in self._sources:
-            reference = {m: (self.spec.reference_dir / f"{m}.py") for m in self.spec.modules}
+            if self._reference is None:          # read once for all the variants
+                self._reference = {m: (str(path), path.read_text(encoding="utf-8")) for m in self.spec.modules
+                                   for path in [self.spec.reference_dir / f"{m}.py"]}
             if variant == UNREGULARIZED:
                 found = {}
             elif variant == STARTER:
-                found = {m: strip_solutions(path.read_text(encoding="utf-8"), str(path), stub="pass") for m, path in reference.items()}
+                found = {m: strip_solutions(text, path, stub="pass") for m, (path, text) in self._reference.items()}
             else:
-                found = _edited(self._by_name[variant], reference, self._by_name)
+                found = _edited(self._by_name[variant], self._reference, self._by_name)
             self._sources[variant] = found
         return self._sources[variant]
 
@@ -471,7 +495,7 @@ def _regularized(fn: FunctionSpec, case: Case) -> bool:
 
 
 def _edited(mistake: Mistake, reference: dict, by_name: dict) -> dict | None:
-    """{module: code} with the mistake's edits applied; a composition's in one order, else the other.
+    """{module: code} with the mistake's edits applied to `reference` ({module: (path, code)}); a composition's in one order, else the other.
     None when they do not apply."""
     orders = [mistake.edits]
     if mistake.parts:
@@ -480,7 +504,7 @@ def _edited(mistake: Mistake, reference: dict, by_name: dict) -> dict | None:
     for edits in orders:
         variant = Mistake(mistake.name, mistake.sentence, edits, False)
         try:
-            return {m: variant_source(path.read_text(encoding="utf-8"), variant, str(path)) for m, path in reference.items()}
+            return {m: variant_source(text, variant, path) for m, (path, text) in reference.items()}
         except SpecError:
             continue
     return None
