@@ -20,6 +20,19 @@ def test_identical_arrays_pass_with_zero_error():
     assert c.ok and c.max_rel_error == 0.0 and c.message == ""
 
 
+@pytest.mark.parametrize("expected", [np.array([[0.0, -2.0], [np.inf, 4.0]]), np.array([[0.0, np.nan]]), np.array(0.0)])
+def test_the_reference_s_own_bits_are_judged_as_the_measured_comparison_judges_them(expected):
+    """Bitwise the reference's value takes a short way; the same numbers in other bits (-0.0 for 0.0)
+    the measured way: the verdicts are the same, worst element and all."""
+    same, other = expected.copy(), expected.copy()
+    other[(0,) * other.ndim] = -0.0
+    assert same.tobytes() == expected.tobytes() and other.tobytes() != expected.tobytes()
+    kind = "scalar" if expected.ndim == 0 else "array"
+    received = arr("python_number", "float") if expected.ndim == 0 else arr()
+    fast, measured = (check(g, received, expected=expected, kind=kind) for g in (same, other))
+    assert fast.ok and fast == measured, (fast, measured)
+
+
 def test_worst_element_is_reported_with_expected_and_got():
     got = E.copy()
     got[1, 0] = 0.6                               # relative error 0.2 at [1, 0]

@@ -82,6 +82,9 @@ def compare_output(name: str, kind: str, framework: str, expected: np.ndarray, r
         return OutputCheck(name=name, ok=False, worst_index=index,
                            message=f"{name}{show_index(index) if e.ndim else ''} is {g.flat[np.argmax(bad)]}: "
                                    f"expected finite values")
+    if e.size and g.tobytes() == e.tobytes():       # the reference's own bits (most right answers): nothing to measure
+        return OutputCheck(name=name, ok=True, max_rel_error=0.0, worst_index=_index(0, e.shape),
+                           expected=float(e.flat[0]), got=float(g.flat[0]))
     if not finite.all():                  # rare: most outputs have every value finite
         bad = ~finite & np.isfinite(e)
         if bad.any():
