@@ -147,8 +147,8 @@ def _judged(spec: AssignmentSpec, prepared: Prepared, submission: Path, hidden: 
     cases, expected = prepared.cases, prepared.expected
     imported = reply.imported if reply and isinstance(reply.imported, dict) else {}
     import_errors = imported.get("errors") if isinstance(imported.get("errors"), dict) else {}
-    import_errors = {**{m: notebooks.relocate(plain_error(e)) for m, e in import_errors.items()}, **notebooks.errors,
-                     **(files_refused or {})}
+    import_errors = {**{m: notebooks.relocate(plain_error(e)) for m, e in import_errors.items()}, **(files_refused or {}),
+                     **notebooks.errors}
     functions: dict[str, FunctionResult] = {}
     by_function: dict[str, list] = {}                # name -> [(Case, CaseResult)]
     for index, (fn, case) in enumerate(cases):

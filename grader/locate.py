@@ -40,20 +40,16 @@ def locate_modules(spec: AssignmentSpec, submission: Path) -> dict:
 
 def unusable(spec: AssignmentSpec, submission: Path, modules: dict) -> dict:
     """Module -> error ("refused": the grader's own words) for a module found missing although a file
-    of its name is in the folder: a named pipe, a device or a folder called `layers.py`, or a link
-    leading out of the submission. Not "not found": the student sees a file of that name."""
+    of its name is in the folder: a named pipe, a device or a folder called `layers.py`. Not "not
+    found": the student sees a file of that name. (A link leading out is load_notebooks's to refuse.)"""
     submission = submission.resolve()
     folder = submission.parent if submission.is_file() else submission
     found = {}
     for m, path in modules.items():
         candidate = folder / f"{m}.py"
-        if path is not None or not (candidate.is_symlink() or candidate.exists()):
-            continue
-        if not inside(candidate, folder):
-            why = "is a link leading out of the submission's folder, which the grader does not follow"
-        else:
-            why = "is not a regular file (a folder, a named pipe or a device?): save your code in an ordinary file"
-        found[m] = {"kind": "refused", "message": f"{m}.py {why}"}
+        if path is None and inside(candidate, folder) and candidate.exists() and not candidate.is_file():
+            found[m] = {"kind": "refused", "message": f"{m}.py is not a regular file (a folder, a named pipe or a "
+                                                      "device?): save your code in an ordinary file"}
     return found
 
 
