@@ -11,7 +11,8 @@
     grader sandbox [--worker KIND]
 
 Exit codes of `check`: 0 every graded case passed, 1 some case failed, 2 a usage or spec
-error (nothing was graded). A problem a user can cause is one line on stderr, never a traceback.
+error (nothing was graded). Of `grade`: 0 every submission graded (whatever its score), 1 the grader
+could not grade some (a worker failed: run it again), 2 a usage or spec error. A problem a user can cause is one line on stderr, never a traceback.
 
 In GitHub Actions (GITHUB_STEP_SUMMARY set), `check` also appends a Markdown summary to the
 job's page, or the one-line error when nothing was graded.
@@ -363,6 +364,12 @@ def _grade(args) -> int:
     print(f"graded {_count(len(results), 'submission')} of {spec.name}{summary}")
     for path in paths:
         print(f"wrote {path}")
+    failed = [r.label for r in results if r.grading_error]
+    if failed:                       # the grader's failure, not the students': said, and not final
+        shown = ", ".join(failed[:5]) + (", ..." if len(failed) > 5 else "")
+        print(f"grader: the grader could not grade {_count(len(failed), 'submission')} ({shown}: see their feedback); "
+              "run the same command again to grade them", file=sys.stderr)
+        return EXIT_FAILED
     return EXIT_PASSED
 
 

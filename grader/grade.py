@@ -170,7 +170,8 @@ def _judged(spec: AssignmentSpec, prepared: Prepared, submission: Path, hidden: 
     return _submission_result(
         spec, prepared, submission, hidden, functions, check_results, sandbox=reply.sandbox if reply else "",
         sandbox_warning=reply.sandbox_warning if reply else "", started=started.isoformat(timespec="seconds"),
-        duration=round(time.monotonic() - t0, 3), stdout=printed(imported.get("stdout", "")))
+        duration=round(time.monotonic() - t0, 3), stdout=printed(imported.get("stdout", "")),
+        grading_error=worker_error if reply is None else "")
 
 
 def _submission_result(spec: AssignmentSpec, prepared: Prepared, submission: Path, hidden: bool,
@@ -221,14 +222,15 @@ def grade_or_report(spec: AssignmentSpec, submission: Path, hidden: bool, worker
     try:
         return grade_submission(spec, submission, hidden=hidden, worker=worker, prepared=prepared)
     except Exception as e:  # noqa: BLE001 - whatever it is, it is this submission's, and is reported
-        return error_result(spec, submission, hidden, f"the grader failed on this submission ({type(e).__name__}: "
-                            f"{str(e)[:300]}); please tell your instructor", prepared)
+        message = f"the grader failed on this submission ({type(e).__name__}: {str(e)[:300]}); please tell your instructor"
+        return error_result(spec, submission, hidden, message, prepared, grading_error=message)
 
 
 def error_result(spec: AssignmentSpec, submission, hidden: bool, message: str,
-                 prepared: Prepared | None = None) -> SubmissionResult:
+                 prepared: Prepared | None = None, grading_error: str = "") -> SubmissionResult:
     """The result of a submission that could not be graded: every case and check an error saying
-    `message`. Without `prepared`, the cases are selected here (no reference is run)."""
+    `message`. Without `prepared`, the cases are selected here (no reference is run). `grading_error`:
+    the grader's failure, not the submission's (SubmissionResult.grading_error)."""
     if prepared is None:
         prepared = Prepared.outline(spec, hidden)
     functions: dict[str, FunctionResult] = {}
@@ -237,7 +239,7 @@ def error_result(spec: AssignmentSpec, submission, hidden: bool, message: str,
         fr.cases.append(not_run(fn, case, message, ERROR))
     return _submission_result(spec, prepared, submission, hidden, functions,
                               [checks.error(p, message) for p in prepared.plans],
-                              started=datetime.now(timezone.utc).isoformat(timespec="seconds"))
+                              started=datetime.now(timezone.utc).isoformat(timespec="seconds"), grading_error=grading_error)
 
 
 def _outcome(reply, index: int, calls: list, notebooks: notebook.Notebooks | None = None):

@@ -139,6 +139,7 @@ class SubmissionResult:
     student: str = ""                # the student's id in a batch (from the folder or file name)
     fingerprint: str = ""            # digest of the submission's files, the spec and the grader: what was graded
     title: str = ""                  # the assignment's title, from its spec (reports of merged shards need it)
+    grading_error: str = ""          # why it could not be graded (its worker failed, or the grader): not the student's doing
     schema_version: int = SCHEMA_VERSION
 
     def cases(self) -> list[CaseResult]:

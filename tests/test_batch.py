@@ -815,21 +815,33 @@ def test_a_grader_failure_on_one_submission_is_that_students_result_and_the_batc
     from grader.batch import grade_batch
     spec = make_assignment(tmp_path)
     subs = tmp_path / "subs"
-    for name in ("ada", "bob", "cyd"):
+    for name in ("ada", "bob", "cyd", "dan"):
         tiny_student(subs / name)
     real = grader.grade.grade_submission
+    tries: dict = {}
 
     def flaky(spec_, submission, **kwargs):
-        if Path(submission).name == "bob":
+        name = Path(submission).name
+        tries[name] = tries.get(name, 0) + 1
+        if name == "bob" or name == "dan" and tries[name] == 1:      # dan's failure passes
             raise RuntimeError("planted failure")
         return real(spec_, submission, **kwargs)
     monkeypatch.setattr(grader.grade, "grade_submission", flaky)
     results = {r.student: r for r in grade_batch(spec, discover(subs, spec, tmp_path / "staging"), tmp_path / "out", workers=2)}
-    assert results["ada"].earned == results["cyd"].earned == 5
+    assert results["ada"].earned == results["cyd"].earned == results["dan"].earned == 5
+    assert tries == {"ada": 1, "bob": 2, "cyd": 1, "dan": 2}                   # a failed grading is tried once more
     bob = results["bob"]
     assert bob.earned == 0 and bob.possible == 5 and {c.status for c in bob.cases()} == {"error"}
     assert bob.cases()[0].message.startswith("the grader failed on this submission (RuntimeError: planted failure)")
-    assert json.loads((tmp_path / "out" / "bob" / "result.json").read_text())["counts"]["errors"] == 5
+    written = json.loads((tmp_path / "out" / "bob" / "result.json").read_text())
+    assert written["counts"]["errors"] == 5 and written["fingerprint"] == ""
+    assert written["grading_error"].startswith("the grader failed on this submission (RuntimeError: planted failure)")
+    assert not results["dan"].grading_error
+    # the grader's failure is not final: the next run grades bob again, and only bob
+    monkeypatch.setattr(grader.grade, "grade_submission", lambda spec_, submission, **kw: tries.__setitem__(
+        Path(submission).name, tries[Path(submission).name] + 1) or real(spec_, submission, **kw))
+    results = {r.student: r for r in grade_batch(spec, discover(subs, spec, tmp_path / "staging2"), tmp_path / "out", workers=2)}
+    assert tries == {"ada": 1, "bob": 3, "cyd": 1, "dan": 2} and results["bob"].earned == 5 and not results["bob"].grading_error
 
 
 # ---------------------------------------------------------------------------------------------

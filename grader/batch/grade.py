@@ -58,7 +58,8 @@ def grade_batch(spec: AssignmentSpec, submissions: list[Submission], out: Path, 
         return [results[s.student] for s in submissions]
 
     def finish(sub: Submission, result: SubmissionResult) -> None:
-        result.student, result.fingerprint = sub.student, sub.fingerprint
+        # A result the grader could not finish (its worker failed) is written, and graded again next time.
+        result.student, result.fingerprint = sub.student, "" if result.grading_error else sub.fingerprint
         result.submission = sub.origin or result.submission        # not the staging copy, gone after the run
         write_student(out, result)
         results[sub.student] = result
@@ -92,7 +93,10 @@ def grade_batch(spec: AssignmentSpec, submissions: list[Submission], out: Path, 
             prepared.mistakes.prime(prepared.cases, workers=made)
 
             def one(worker: AnyWorker, sub: Submission) -> tuple[Submission, SubmissionResult]:
-                return sub, grade_or_report(spec, sub.path, hidden, worker, prepared)
+                result = grade_or_report(spec, sub.path, hidden, worker, prepared)
+                if result.grading_error:         # once more, on a worker started afresh
+                    result = grade_or_report(spec, sub.path, hidden, worker, prepared)
+                return sub, result
 
             for sub, result in on_workers(made, one, todo):
                 finish(sub, result)

@@ -27,7 +27,7 @@ def load_finished(out: Path, submission: Submission, hidden: bool) -> Submission
     except (OSError, ValueError):
         return None
     if (not isinstance(data, dict) or data.get("fingerprint") != submission.fingerprint
-            or data.get("hidden_graded") is not hidden):
+            or data.get("hidden_graded") is not hidden or data.get("grading_error")):
         return None
     try:
         return SubmissionResult.from_dict(data)

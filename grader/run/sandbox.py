@@ -5,7 +5,8 @@ first; each one that works on this machine is used (`probe` finds out once, at w
 
 - process: a new session and process group (the zygote kills the whole group at a time limit),
   resource limits (address space, CPU time, file size, open files, no core files; not RLIMIT_NPROC,
-  which counts every process of the user and would starve a laptop's threads: seccomp stops forks),
+  which counts every process of the user and would starve a laptop's threads, and which root
+  ignores: seccomp stops forks and threads),
   no capabilities (a grader run as root, as on Gradescope, gives its children none, now or after exec),
   an empty scratch folder as the working directory, a scrubbed environment, stdin from
   /dev/null, stdout/stderr into a capture file. Always on.
@@ -19,8 +20,10 @@ first; each one that works on this machine is used (`probe` finds out once, at w
 - landlock: the child may read only the system's and Python's folders, its own /proc entry and
   its own submission,
   write only its scratch folder, use no TCP, and signal or ptrace nothing outside itself.
-- seccomp: no sockets, no fork/exec (threads still work), no kill/ptrace/process_vm_*, no
-  namespace, mount, bpf, io_uring, keyring or System V IPC calls. x86_64 only.
+- seccomp: no sockets, no new processes or threads (clone, fork, exec), no kill/ptrace/process_vm_*,
+  no change to any file's mode, owner, times or extended attributes (chmod, chown, utimensat,
+  setxattr: Landlock does not cover them), no namespace, mount, bpf, io_uring, keyring or System V
+  IPC calls. x86_64 only.
 
 The environment: the zygote itself is started with a few fixed variables (`zygote_environment`),
 so neither `os.environ` nor the process's original environment block (`/proc/self/environ`, and
@@ -509,7 +512,6 @@ def _landlock_allow(ruleset: int, path: str, access: int) -> None:
 
 _AUDIT_ARCH_X86_64 = 0xC000003E
 _X32_SYSCALL_BIT = 0x40000000
-_CLONE_THREAD = 0x00010000
 # x86_64 numbers of the calls a child may not make (EPERM).
 _DENY_X86_64 = {
     "socket": 41, "connect": 42, "accept": 43, "bind": 49, "listen": 50, "socketpair": 53, "accept4": 288,
@@ -524,13 +526,22 @@ _DENY_X86_64 = {
     "kexec_load": 246, "init_module": 175, "finit_module": 313, "delete_module": 176, "reboot": 169,
     "swapon": 167, "swapoff": 168, "acct": 163, "mknod": 133, "mknodat": 259,
     "name_to_handle_at": 303, "open_by_handle_at": 304,
+    # A file's mode, owner, times and extended attributes: Landlock does not cover them, and the child
+    # owns every file the grader's user owns (all of them, for a grader run as root: a setuid bit).
+    "chmod": 90, "fchmod": 91, "fchmodat": 268, "fchmodat2": 452, "chown": 92, "fchown": 93, "lchown": 94,
+    "fchownat": 260, "utime": 132, "utimes": 235, "futimesat": 261, "utimensat": 280,
+    "setxattr": 188, "lsetxattr": 189, "fsetxattr": 190, "removexattr": 197, "lremovexattr": 198,
+    "fremovexattr": 199, "setxattrat": 463, "removexattrat": 466,
+    # New threads as well as processes (clone, below): a thread bomb takes every process id of the
+    # machine in seconds, and no limit counts threads for a grader run as root.
+    "clone": 56,
     # System V IPC lives outside any file (so Landlock cannot see it) and outlives the process.
     "shmget": 29, "shmat": 30, "shmctl": 31, "semget": 64, "semop": 65, "semctl": 66, "shmdt": 67,
     "msgget": 68, "msgsnd": 69, "msgrcv": 70, "msgctl": 71, "semtimedop": 220,
 }
-_CLONE, _CLONE3 = 56, 435
+_CLONE3 = 435                         # ENOSYS, not EPERM: the C library then falls back to clone
 
-_BPF_LD_W_ABS, _BPF_JEQ_K, _BPF_JGE_K, _BPF_JSET_K, _BPF_RET_K = 0x20, 0x15, 0x35, 0x45, 0x06
+_BPF_LD_W_ABS, _BPF_JEQ_K, _BPF_JGE_K, _BPF_RET_K = 0x20, 0x15, 0x35, 0x06
 _RET_ALLOW, _RET_ERRNO, _RET_KILL_PROCESS = 0x7FFF0000, 0x00050000, 0x80000000
 
 
@@ -555,15 +566,11 @@ def seccomp_program() -> list[tuple[int, int, int, int]]:
             (_BPF_LD_W_ABS, 0, 0, 0),                                    # syscall number
             ("jge", _X32_SYSCALL_BIT, "eperm")]
     body += [("jeq", nr, "eperm") for nr in deny]
-    body += [("jeq", _CLONE, "clone"), ("jeq", _CLONE3, "enosys"),
+    body += [("jeq", _CLONE3, "enosys"),
              ("ret", _RET_ALLOW)]
     at = len(body)
-    # The tail; BPF jumps only forward, so the clone check comes first.
-    tail = {"clone": at, "allow": at + 2, "eperm": at + 3, "enosys": at + 4}
-    body += [(_BPF_LD_W_ABS, 0, 0, 16),                                  # clone flags, low 32 bits
-             ("jset", _CLONE_THREAD, "allow", "eperm"),
-             (_BPF_RET_K, 0, 0, _RET_ALLOW),
-             (_BPF_RET_K, 0, 0, _RET_ERRNO | errno.EPERM),
+    tail = {"eperm": at, "enosys": at + 1}         # BPF jumps only forward: the returns come last
+    body += [(_BPF_RET_K, 0, 0, _RET_ERRNO | errno.EPERM),
              (_BPF_RET_K, 0, 0, _RET_ERRNO | errno.ENOSYS)]
     program = []
     for i, ins in enumerate(body):
@@ -574,8 +581,6 @@ def seccomp_program() -> list[tuple[int, int, int, int]]:
             program.append((_BPF_JEQ_K, rel(ins[2]), 0, ins[1]))
         elif ins[0] == "jge":
             program.append((_BPF_JGE_K, rel(ins[2]), 0, ins[1]))
-        elif ins[0] == "jset":
-            program.append((_BPF_JSET_K, rel(ins[2]), rel(ins[3]), ins[1]))
         elif ins[0] == "ret":
             program.append((_BPF_RET_K, 0, 0, ins[1]))
         else:

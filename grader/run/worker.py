@@ -187,6 +187,9 @@ class Worker(_Supervising):
             raise
         finally:
             os.close(w)                  # the child's end: the pipe reads as closed once the child is gone
+        if "pid" not in answer:
+            os.close(r)
+            raise WorkerError(str(answer.get("error", "the worker did not start a process for this submission")))
         return _Child(int(answer["pid"]), r, lambda pid: self._ask({"do": "end", "pid": pid}))
 
     def _shared(self, calls: list, inputs: list) -> bool:
@@ -605,10 +608,12 @@ def _kill_tree(proc: subprocess.Popen) -> None:
 
 
 def _exit_message(proc: subprocess.Popen, stderr) -> str:
-    """Why a worker process ended, with the end of what it wrote to stderr."""
+    """Why a worker process ended, with the last line it wrote to stderr (a traceback's exception: its
+    frames, the grader's own files, are no student's business)."""
     code = proc.wait()
     stderr.seek(0)
-    tail = stderr.read()[-2000:].decode("utf-8", "replace").strip()
+    lines = stderr.read()[-2000:].decode("utf-8", "replace").strip().splitlines()
+    tail = lines[-1].strip()[:300] if lines else ""
     return "the worker process exited" + (f" with code {code}" if code != UNKNOWN_EXIT else "") + (f": {tail}" if tail else "")
 
 

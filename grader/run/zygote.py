@@ -105,9 +105,13 @@ def _serve(control: socket.socket, remove: str, info: dict) -> None:
             if forks == 1:           # a batch, not a single check: worth a third of a second once
                 _collapse()
             forks += 1
-            pid = _fork_child(control, request, *fds)
-            running.add(pid)
-            _answer(control, {"pid": pid})
+            try:
+                pid = _fork_child(control, request, *fds)
+            except OSError as e:     # no process to be had (the machine's are all taken): this job fails, not the worker
+                _answer(control, {"error": f"the worker could not start a process for this submission ({e})"})
+            else:
+                running.add(pid)
+                _answer(control, {"pid": pid})
         elif request.get("do") == "load" and len(fds) == 1:
             _load(fds[0])
             _answer(control, {"loaded": True})
