@@ -4,6 +4,7 @@ A tiny numpy assignment keeps these fast (the worker imports numpy, not torch). 
 submission can do run with each worker (`each_worker`): the Linux zygote and the portable one.
 """
 import os
+import sys
 import textwrap
 import time
 from pathlib import Path
@@ -811,3 +812,34 @@ def test_workers_closed_as_a_batch_closes_them_leave_no_process_not_even_a_zombi
     _close(workers)
     assert killed == []                                    # each seen to end, none waited for until a time-out
     assert [os.path.exists(f"/proc/{pid}") for pid in pids] == [False] * 3
+
+
+@pytest.mark.slow
+@pytest.mark.usefixtures("each_worker")
+def test_bytecode_beside_the_source_is_never_what_runs(tmp_path):
+    """A __pycache__ .pyc compiled from other code (unchecked-hash: Python runs it without reading the
+    source), for the module or a helper, and a helper shipped as bytecode only: the source is graded."""
+    import py_compile
+    spec = make_assignment(tmp_path)
+    sub = tmp_path / "student"
+    (sub / "__pycache__").mkdir(parents=True)
+    right = tmp_path / "right"
+    right.mkdir()
+
+    def shadow(name: str, wrong: str, good: str, beside: bool = True) -> None:
+        (right / f"{name}.py").write_text(good)
+        target = sub / "__pycache__" / f"{name}.{sys.implementation.cache_tag}.pyc" if beside else sub / f"{name}.pyc"
+        py_compile.compile(str(right / f"{name}.py"), cfile=str(target), doraise=True,
+                           invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH)
+        if wrong is not None:
+            (sub / f"{name}.py").write_text(wrong)
+    shadow("tiny", "from helpers import twice\nfrom extra import one\n\ndef scale(x, k):\n    return twice(x) * one()\n\n"
+                   "def total(x):\n    return float(sum(x))\n", REFERENCE)
+    shadow("helpers", "def twice(x):\n    return 2 * x\n", "def twice(x):\n    return x\n")
+    shadow("extra", None, "def one():\n    return 1.0\n", beside=False)             # no source at all
+    message = grade_submission(spec, sub).cases()[0].message
+    assert "could not be imported: ModuleNotFoundError: No module named 'extra'" in message, message   # bytecode alone is no module
+    (sub / "tiny.py").write_text((sub / "tiny.py").read_text().replace("from extra import one\n", "one = lambda: 1.0\n"))
+    fns = {fn.name: fn for fn in grade_submission(spec, sub).functions}
+    assert [c.status for c in fns["scale"].cases] == ["failed"] * 3            # helpers.py's 2 * x, not its .pyc's x
+    assert [c.status for c in fns["total"].cases] == ["passed"] * 2            # tiny.py's own total, as its .pyc's

@@ -8,6 +8,7 @@ becomes a value with the student's file and line.
 from __future__ import annotations
 
 import errno
+import importlib.machinery
 import importlib.util
 import io
 import linecache
@@ -30,6 +31,7 @@ def run(job: dict, inputs: list, start: int, skip: set, out_fd: int, capture_fd:
     send = lambda header, arrays=(): protocol.write_all(out_fd, protocol.encode(header, arrays))
     torch = _framework(job["framework"])
     folder = job["submission_dir"]
+    sys.path_hooks.insert(0, _source_only(os.path.realpath(folder)))
     sys.path.insert(0, folder)
     if job.get("support_dir"):           # the assignment's support modules win over copies in the submission
         sys.path.insert(0, job["support_dir"])
@@ -117,7 +119,7 @@ def _import(name: str, path: str, source: str | None = None, register: bool = Tr
     A source not to `register` (a kernel's cells) stays out of sys.modules: the cells' own
     `from <module> import ...` then finds the student's file, as it did in their kernel."""
     if source is None:
-        spec = importlib.util.spec_from_file_location(name, path)
+        spec = importlib.util.spec_from_file_location(name, path, loader=_SourceOnly(name, path))
         module = importlib.util.module_from_spec(spec)
         sys.modules[name] = module
         spec.loader.exec_module(module)
@@ -129,6 +131,29 @@ def _import(name: str, path: str, source: str | None = None, register: bool = Tr
     linecache.cache[path] = (len(source), None, io.StringIO(source).readlines(), path)   # no mtime: never reloaded
     exec(compile(source, path, "exec", dont_inherit=True), module.__dict__)
     return module
+
+
+class _SourceOnly(importlib.machinery.SourceFileLoader):
+    """A module of the submission compiled from its source, never loaded from bytecode: Python runs
+    an unchecked-hash .pyc from __pycache__ without reading the source, and that .pyc could hold
+    anyone's code (a classmate's, the reference's) while the source, the static checks and the
+    instructor's eyes see another."""
+
+    def get_code(self, fullname):
+        return self.source_to_code(self.get_data(self.path), self.path)
+
+
+def _source_only(folder: str):
+    """A path hook for the submission's folder and the folders in it: their modules are found as
+    source files only (`_SourceOnly`), never as bytecode (`helpers.pyc`) or extension modules (`.so`)."""
+    find = importlib.machinery.FileFinder.path_hook((_SourceOnly, importlib.machinery.SOURCE_SUFFIXES))
+
+    def hook(path: str):
+        real = os.path.realpath(path or ".")
+        if real != folder and not real.startswith(folder + os.sep):
+            raise ImportError("not the submission's folder")      # the next hook's, as usual
+        return find(path)
+    return hook
 
 
 def _framework(framework: str):
