@@ -173,6 +173,73 @@ def test_a_zip_from_windows_tools_and_a_broken_student_zip(tmp_path):
     assert carol["functions"][0]["cases"][0]["message"].startswith("carol.zip could not be unpacked: ")
 
 
+def _zip_saying(path: Path, method: int = 0, flags: int = 0) -> None:
+    """A zip whose one entry says it was compressed with `method` (9: Deflate64, which Windows writes)
+    and has the general purpose `flags` (1: encrypted)."""
+    with zipfile.ZipFile(path, "w") as z:
+        z.writestr("tiny.py", "def scale(x, k):\n    return k * x\n")
+    data = bytearray(path.read_bytes())
+    local, central = data.find(b"PK\x03\x04"), data.find(b"PK\x01\x02")
+    data[local + 6:local + 8] = data[central + 8:central + 10] = flags.to_bytes(2, "little")
+    data[local + 8:local + 10] = data[central + 10:central + 12] = method.to_bytes(2, "little")
+    path.write_bytes(bytes(data))
+
+
+@pytest.mark.slow
+def test_no_student_archive_stops_the_batch(tmp_path):
+    """Encrypted, an unknown compression, damaged data, entries that cannot be files here, too many
+    entries: each is that student's problem, named, and the others are graded."""
+    make_assignment(tmp_path)
+    root = tmp_path / "export"
+    root.mkdir()
+    tiny_student(root / "ada")
+    _zip_saying(root / "enc.zip", flags=1)
+    _zip_saying(root / "deflate64.zip", method=9)
+    with zipfile.ZipFile(root / "damaged.zip", "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr("tiny.py", "x = 1\n" * 1000)
+    data = bytearray((root / "damaged.zip").read_bytes())
+    data[40:60] = b"\xff" * 20                                          # inside the deflated data
+    (root / "damaged.zip").write_bytes(bytes(data))
+    with zipfile.ZipFile(root / "dirfile.zip", "w") as z:
+        z.writestr("x/", "")
+        z.writestr("x", "a file where a folder is")
+    with zipfile.ZipFile(root / "longname.zip", "w") as z:
+        z.writestr("n" * 300 + ".py", "")
+    with zipfile.ZipFile(root / "many.zip", "w") as z:
+        for i in range(10_001):
+            z.writestr(f"f{i}", "")
+    out = tmp_path / "out"
+    proc = grade(root, tmp_path / "assignment", out)
+    assert proc.returncode == 0, proc.stderr
+    rows = {r["student"]: r for r in gradebook(out) if r["student"] != "Points Possible"}
+    assert rows["ada"]["total"] == "5" and len(rows) == 7
+    why = {name: json.loads((out / name / "result.json").read_text())["functions"][0]["cases"][0]["message"]
+           for name in rows if name != "ada"}
+    for name, message in why.items():
+        assert rows[name]["total"] == "0" and message.startswith(f"{name}.zip could not be unpacked: "), (name, message)
+        assert "grader-batch-" not in message, message                          # no staging path
+    assert "encrypted" in why["enc"] and "compression method" in why["deflate64"]
+    assert "'n" in why["longname"] and "File name too long" in why["longname"]
+    assert "holds 10,001 entries, more than the 10,000" in why["many"]
+
+
+@pytest.mark.slow
+def test_entries_that_are_no_submission_are_named_not_dropped(tmp_path):
+    make_assignment(tmp_path)
+    root = tmp_path / "export"
+    root.mkdir()
+    tiny_student(root / "ada")
+    (root / "carol.tar.gz").write_bytes(b"\x1f\x8b")
+    (root / "dave.PY").write_text("def scale(x, k):\n    return k * x\n")
+    tiny_student(root / ".erin")
+    (root / ".ipynb_checkpoints").mkdir()
+    proc = grade(root, tmp_path / "assignment", tmp_path / "out")
+    assert proc.returncode == 0, proc.stderr
+    assert ("grader: note: not graded, as no submission: .erin, carol.tar.gz, dave.PY (a submission is a folder, "
+            "a .py, .ipynb or .zip file; names starting with '.' are skipped)") in proc.stderr, proc.stderr
+    assert [r["student"] for r in gradebook(tmp_path / "out")] == ["Points Possible", "ada"]
+
+
 @pytest.mark.slow
 def test_the_class_mean_leaves_out_submissions_worth_no_points(tmp_path):
     make_assignment(tmp_path)

@@ -22,6 +22,9 @@ from grader.spec import AssignmentSpec, dump_yaml, resolved_yaml
 
 SKIP_NAMES = {"__MACOSX", "__pycache__", ".DS_Store", "submission_metadata.yml"}
 MAX_UNZIPPED = 200 << 20             # bytes a submission archive may unpack to
+MAX_ENTRIES = 10_000                 # files and folders in it (100,000 empty files took the batch half a minute)
+MAX_EXPORT_ENTRIES = 500_000         # in a whole class's export
+_NOT_NOTED = {".git", ".gitignore", ".ipynb_checkpoints", ".vscode", ".idea", "Thumbs.db", "desktop.ini"}
 
 
 class BatchError(Exception):
@@ -69,7 +72,7 @@ def discover(source: Path, spec: AssignmentSpec, staging: Path, exclude: Path | 
     if source.is_file():
         if not zipfile.is_zipfile(source):
             raise BatchError(f"{source}: not a folder or a zip archive of submissions")
-        source = unpacked = _unzip(source, staging / "_export")
+        source = unpacked = _unzip(source, staging / "_export", MAX_EXPORT_ENTRIES)
     skip = exclude.resolve() if exclude is not None else None
     while True:
         entries = [e for e in _entries(source) if e.resolve() != skip]
@@ -81,6 +84,12 @@ def discover(source: Path, spec: AssignmentSpec, staging: Path, exclude: Path | 
 
     def origin(entry: Path) -> str:
         return str(shown / entry.relative_to(unpacked)) if unpacked is not None else str(entry)
+
+    ignored = [e.name for e in sorted(source.iterdir()) if e not in candidates and e.name not in SKIP_NAMES
+               and e.name not in _NOT_NOTED and e.resolve() != skip]
+    if ignored and notes is not None:       # a student's .tar.gz or .PY: said, not silently left out
+        notes.append(f"not graded, as no submission: {', '.join(ignored[:5])}{', ...' if len(ignored) > 5 else ''} "
+                     f"(a submission is a folder, a .py, .ipynb or .zip file; names starting with '.' are skipped)")
 
     ids = _Ids(notes if notes is not None else [])
     found: list[Submission] = []
@@ -191,15 +200,20 @@ def _student_id(name: str) -> str:
     return re.sub(r"^[.@-]", "_", sid) or "_"
 
 
-def _unzip(archive: Path, target: Path) -> Path:
-    """Unpack safely: regular files and folders only, inside `target`, within a size budget."""
+def _unzip(archive: Path, target: Path, max_entries: int = MAX_ENTRIES) -> Path:
+    """Unpack safely: regular files and folders only, inside `target`, within a size and a count
+    budget. Whatever goes wrong (encrypted, damaged, a compression zipfile does not read, an entry
+    that cannot be a file here) is a BatchError naming the archive and the entry."""
     target.mkdir(parents=True, exist_ok=True)
     root = target.resolve()
+    info = None
     try:
         with zipfile.ZipFile(archive) as z:
             infos = z.infolist()
             if sum(i.file_size for i in infos) > MAX_UNZIPPED:
                 raise BatchError(f"{archive}: unpacks to more than {MAX_UNZIPPED >> 20} MiB")
+            if len(infos) > max_entries:
+                raise BatchError(f"{archive}: holds {len(infos):,} entries, more than the {max_entries:,} the grader unpacks")
             for info in infos:
                 mode = info.external_attr >> 16
                 if stat.S_ISLNK(mode):
@@ -214,8 +228,14 @@ def _unzip(archive: Path, target: Path) -> Path:
                     dest.parent.mkdir(parents=True, exist_ok=True)
                     with z.open(info) as src, open(dest, "wb") as out:
                         shutil.copyfileobj(src, out)
+    except BatchError:
+        raise
     except zipfile.BadZipFile as e:
         raise BatchError(f"{archive}: {e}") from None
+    except Exception as e:  # noqa: BLE001 - encrypted, Deflate64, damaged data, a name too long: the archive's
+        entry = f"{info.filename[:100]!r} " if info is not None else ""
+        why = e.strerror if isinstance(e, OSError) and e.strerror else f"{type(e).__name__}: {str(e)[:200]}"
+        raise BatchError(f"{archive}: the entry {entry}could not be unpacked ({why})") from None
     return target
 
 
