@@ -354,3 +354,31 @@ def test_a_diagnosis_sets_aside_only_variants_that_cannot_match_the_answer():
     assert 20 < near[12:].count(False) < 190     # the random ones: both kinds, and every one set aside is no match
     for loss in (np.nan, np.inf):               # an answer's first number that is not finite tests nothing
         assert _near(fn, outputs(loss, DATA_GRAD), [outputs(1.76, DATA_GRAD), outputs(1.76, DATA_GRAD + 1)]) == [True, False]
+
+
+def test_properties_broken_alike_need_alike_shares_of_their_entries():
+    from grader.judge.case import _broken_alike
+    always = {"property same_mask": (1.0, 3000)}
+    assert _broken_alike(always, {"property same_mask": (0.998, 3000)})               # chance: a zero in dout
+    assert not _broken_alike(always, {"property same_mask": (0.613, 3000)})          # the kept units only
+    assert not _broken_alike(always, {"property other": (1.0, 3000)}) and not _broken_alike(always, {})
+    assert _broken_alike({"property same_mask": (0.62, 30)}, {"property same_mask": (0.55, 30)})   # a small case tells less
+    assert _broken_alike({"property p": (1.0, 1)}, {"property p": (1.0, 1)}) and _broken_alike({}, {})
+
+
+@pytest.mark.slow
+def test_a_dropout_backward_that_forgets_1_over_p_is_not_said_to_pass_dout_unchanged(tmp_path):
+    """Both break "dx is dout times the mask", but the mask without its 1/p breaks it at the kept
+    units only: a different mistake, which the catalogued one must not be named for."""
+    folder = tmp_path / "student"
+    shutil.copytree(REPO / "reference" / "cs231n_layers", folder)
+    source = (folder / "layers.py").read_text()
+    (folder / "layers.py").write_text(source.replace("        dx = dout * mask\n", "        dx = dout * (mask > 0)\n"))
+    assert (folder / "layers.py").read_text() != source
+    report = tmp_path / "report.json"
+    proc = subprocess.run([GRADER, "check", str(folder), "-a", "cs231n_layers", "--hidden", "--json", str(report)],
+                          cwd=REPO, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 1, proc.stderr
+    cases = next(fn["cases"] for fn in json.loads(report.read_text())["functions"] if fn["name"] == "dropout_backward")
+    failed = [c for c in cases if c["status"] == "failed"]
+    assert failed and all("dout through unchanged" not in c["diagnosis"] for c in failed), failed

@@ -100,13 +100,33 @@ def judge_case(spec: AssignmentSpec, fn: FunctionSpec, case: Case, expected: Out
     return result
 
 
-def failing_properties(fn: FunctionSpec, case: Case, outputs: dict, expected: dict, verdicts: bool = False):
+def failing_properties(fn: FunctionSpec, case: Case, outputs: dict, expected: dict, verdicts: bool = False,
+                       shares: bool = False):
     """The properties `outputs` break on this case: their OutputChecks (with `verdicts`, all of
-    them, passing ones too), or the set of their names."""
+    them, passing ones too), the set of their names, or (`shares`) {name: (share of entries broken,
+    entries)}."""
     ns = properties.namespace(case.dims, case.args, {name: values.plain(tree) for name, tree in outputs.items()},
                               {name: values.plain(tree) for name, tree in expected.items()})
     judged = properties.judge(fn.properties, ns)
+    if shares:
+        return {c.name: properties.failing_share(c, ns, fn.properties) for c in judged if not c.ok}
     return judged if verdicts else {c.name for c in judged if not c.ok}
+
+
+def _broken_alike(mine: dict, theirs: dict) -> bool:
+    """Whether two answers break the same properties the same way: the same ones, each at shares
+    of its entries that chance could make equal (a random mask drops other units in each). Dropout's
+    backward that forgets 1/p breaks "dx is dout times the mask" at the kept units only, 60% of them;
+    one that returns dout unchanged breaks it everywhere."""
+    if mine.keys() != theirs.keys():
+        return False
+    for name, (a, n) in mine.items():
+        b, m = theirs[name]
+        pooled = (a * n + b * m) / (n + m)
+        spread = math.sqrt(max(pooled * (1 - pooled), 0.0) * (1 / n + 1 / m))
+        if abs(a - b) > 5 * spread + 1 / min(n, m):
+            return False
+    return True
 
 
 def _blocked(fn: FunctionSpec, by_output: dict) -> tuple[str, str] | None:
@@ -296,6 +316,8 @@ def diagnose(fn: FunctionSpec, case: Case, got: dict, broken: set | None, mistak
     mistakes at once; an output's data part with a usual factor off, such as N when it is never
     divided by N (scale.py); a catalogued mistake made in some outputs only (`partly`)."""
     candidates = mistakes.candidates(fn, case)
+    if broken is not None:        # how much of each property the answer breaks, beside which ones
+        broken = failing_properties(fn, case, got, expected, shares=True) if broken else {}
     near = _near(fn, got, [outputs for _name, _sentence, outputs in candidates])
     found = [sentence for (_name, sentence, outputs), maybe in zip(candidates, near)
              if maybe and explains(fn, case, got, broken, outputs, expected)]
@@ -366,19 +388,20 @@ def _some_finite(tree) -> bool:
                for _, leaf in values.leaves(tree))
 
 
-def explains(fn: FunctionSpec, case: Case, got: dict, broken: set | None, outputs, expected: dict,
+def explains(fn: FunctionSpec, case: Case, got: dict, broken: dict | None, outputs, expected: dict,
              alike: bool = False) -> bool:
     """Does a variant's answer (`outputs`) explain the student's? Its compared outputs equal the
     student's (with `alike`, NaN and inf count as one), and it breaks the same properties when the
-    answer was sound enough for them to be judged (`broken` is None otherwise).
+    answer was sound enough for them to be judged (`broken`, failing_properties' shares of the
+    student's answer; None otherwise): the same ones, at alike shares of their entries.
 
     A variant that gives the right answer on this case (no max shift, on scores too small to
     overflow; a regularization mistake when reg is 0) says nothing about a wrong one: it does not
     explain it, or a dtype error would be blamed on it."""
     if not isinstance(outputs, dict) or not matches(fn, got, outputs, alike):
         return False
-    theirs = failing_properties(fn, case, outputs, expected) if fn.properties and broken is not None else set()
-    if broken is not None and theirs != broken:
+    theirs = failing_properties(fn, case, outputs, expected, shares=True) if fn.properties and broken is not None else {}
+    if broken is not None and not _broken_alike(broken, theirs):
         return False
     return bool(theirs) or not matches(fn, expected, outputs)
 
