@@ -278,6 +278,12 @@ def _check(args) -> int:
     return EXIT_PASSED if result.all_passed else EXIT_FAILED
 
 
+def _note(note: str) -> None:
+    """A note on stderr; it may quote a submission's file names, whose escape sequences are dropped."""
+    from grader.run.protocol import printable_text
+    print(f"grader: note: {printable_text(note)}", file=sys.stderr)
+
+
 def _grade(args) -> int:
     import tempfile
     from grader.batch import BatchError, Progress, discover, grade_batch, others_in, shard, write_exports, writing_into
@@ -328,7 +334,7 @@ def _grade(args) -> int:
             notes: list[str] = []
             submissions = discover(args.submissions, spec, Path(staging), exclude=args.out, notes=notes)
             for note in notes:
-                print(f"grader: note: {note}", file=sys.stderr)
+                _note(note)
             if not submissions:
                 raise _UserError(f"{args.submissions}: no submissions found")
             if part:
@@ -386,7 +392,7 @@ def _similarity(args) -> int:
         except BatchError as e:
             raise _UserError(str(e)) from None
         for note in notes:
-            print(f"grader: note: {note}", file=sys.stderr)
+            _note(note)
         if not submissions:
             raise _UserError(f"{args.submissions}: no submissions found")
         report = _find_similar(spec, submissions, args)

@@ -389,3 +389,19 @@ def test_gradescope_hidden_case_with_a_wrong_output_that_also_changed_an_input_s
     output = hidden_output(hidden_case(FAILED, message, outputs=outputs))
     assert output.endswith("hidden-1: failed\n  wrong loss; it also changed its input(s) in place")
     assert "10.2" not in output
+
+
+def test_the_terminal_report_and_gradescope_drop_escapes_the_graders_own_messages_quote():
+    """The grader quotes the submission in its own messages (a notebook's line of code, a file's name):
+    an escape sequence there must not reach the student's terminal or Gradescope's page."""
+    from grader.report import gradescope, terminal
+    result = make_result(hidden_graded=True)
+    result.submission = "students/eve\x1b[2J\x1b[Hx"
+    case = result.functions[0].cases[2]
+    case.message = "notebook.ipynb, cell 2, line 1: def f(:  \x1b[2J\x1b[Hok   all passed\x1b[8m"
+    case.details = "\x1b]0;pwned\x07 hidden \x9b31m"
+    text = terminal.render(result, verbose=True)
+    assert "\x1b" not in text and "\x07" not in text and "\x9b" not in text, repr(text)
+    assert "def f(:  ok   all passed" in text and "students/evex" in text
+    data = json.dumps(gradescope.gradescope_results(result))
+    assert "\\u001b" not in data and "\\u0007" not in data and "def f(:  ok   all passed" in data

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from grader.results import ERROR, CaseResult, CheckResult, FunctionResult, SubmissionResult
+from grader.run.protocol import printable_text
 
 MAX_PRINTED_LINES = 8
 MAX_CASES_SHOWN = 3                  # failing cases shown in full per function; the rest in one line
@@ -31,7 +32,10 @@ def render(result: SubmissionResult, verbose: bool = False) -> str:
     if lines[-1]:
         lines.append("")
     lines.append(summary_line(result))
-    return "\n".join(lines) + "\n"
+    # Cleaned whole: the child's text is cleaned when it arrives, but the grader's own messages quote
+    # the submission too (a line of code, a file's name), and an escape sequence in one could redraw
+    # the report as a pass.
+    return printable_text("\n".join(lines) + "\n")
 
 
 def _function(fn: FunctionResult, verbose: bool) -> list[str]:
