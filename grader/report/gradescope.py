@@ -20,7 +20,7 @@ from grader.results import (CRASHED, ERROR, FAILED, HIDDEN, NOT_IMPLEMENTED, PAS
                             FunctionResult, Score, SubmissionResult)
 from grader.report import json_report
 from grader.report.atomic import write_atomic
-from grader.run.protocol import printable
+from grader.run.protocol import printable_tree
 from grader.report.terminal import case_label, clip_printed, indent_lines, status_text
 
 VISIBILITIES = ("hidden", "after_due_date", "after_published", "visible")
@@ -55,7 +55,7 @@ def gradescope_results(result: SubmissionResult, hidden_visibility: str = "after
     if result.sandbox_warning:           # for the instructor: it tells a student what the sandbox lets through
         tests.append({"name": "Sandbox (instructors only)", "score": 0, "max_score": 0, "status": "failed",
                       "output": f"Warning: {result.sandbox_warning}", "visibility": "hidden"})
-    return printable({                  # the grader's messages quote the submission (code, file names): no escapes
+    return printable_tree({             # the grader's messages quote the submission (code, file names): no escapes
         "score": result.earned,
         "execution_time": result.duration,
         "output": _summary(result),

@@ -78,7 +78,7 @@ def decode(payload: bytes, printable: bool = False) -> tuple[dict, list]:
     header, hlen = _header(payload)
     if printable and _UNPRINTABLE.search(payload, 4, 4 + hlen):
         try:
-            header = printable(header)
+            header = printable_tree(header)
         except RecursionError:
             raise ProtocolError("header nested too deeply") from None
     blob = memoryview(payload)[4 + hlen:]
@@ -110,14 +110,14 @@ def printable_text(text: str) -> str:
     return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
 
 
-def printable(value):
+def printable_tree(value):
     """A JSON-like value with every string in it made printable (printable_text)."""
     if isinstance(value, str):
         return printable_text(value)
     if isinstance(value, list):
-        return [printable(v) for v in value]
+        return [printable_tree(v) for v in value]
     if isinstance(value, dict):
-        return {printable(k): printable(v) for k, v in value.items()}
+        return {printable_tree(k): printable_tree(v) for k, v in value.items()}
     return value
 
 
