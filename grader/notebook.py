@@ -143,8 +143,19 @@ def read_cells(data: bytes | str) -> list[tuple[str, str]]:
     return cells
 
 
+MAX_CODE = 2 << 20                   # characters of code in a notebook's code cells (a course's is under 100 KB)
+MAX_CODE_LINES = 50_000               # and lines: converting them is the grader's own work, outside any sandbox
+
+
 def convert(cells: list[tuple[str, str]]) -> Module:
-    """One module from the code cells; NotebookError for a cell that is not Python."""
+    """One module from the code cells; NotebookError for a cell that is not Python, or for more code
+    than MAX_CODE or MAX_CODE_LINES (a notebook of a million lines took a minute and 2.5 GB)."""
+    code = [source for kind, source in cells if kind == "code"]
+    size, count = sum(map(len, code)), sum(source.count("\n") + 1 for source in code)
+    if size > MAX_CODE or count > MAX_CODE_LINES:
+        raise NotebookError(f"holds {size:,} characters in {count:,} lines of code, more than the grader reads "
+                            f"({MAX_CODE:,} characters, {MAX_CODE_LINES:,} lines): remove the cells that are not "
+                            "your solution")
     lines, spans, future = [""], [], []        # the first line is for `from __future__` imports
     dropped: dict = {}
     bound = set(dir(builtins))

@@ -241,3 +241,19 @@ def test_a_notebook_of_a_module_defines_what_the_module_defines():
                                                          "softmax_loss_naive", "softmax_loss_vectorized"}
     top = [type(n).__name__ for n in ast.parse(module.source).body]
     assert set(top) == {"Import", "FunctionDef"}, top        # the work cells and the docstring are gone
+
+
+def test_a_notebook_with_more_code_than_the_grader_reads_is_refused_before_it_is_parsed(monkeypatch):
+    """Converting is the grader's own work, outside the sandbox: a million lines took a minute and 2.5 GB."""
+    import grader.notebook as notebook_module
+    parsed = []
+    monkeypatch.setattr(notebook_module, "_parse", lambda *a: parsed.append(1) or ast.parse(""))
+    many = [("markdown", "# a long essay\n" * 100_000), ("code", "x = 1\n" * 60_000)]
+    with pytest.raises(NotebookError) as caught:
+        convert(many)
+    assert caught.value.problem.startswith("holds 360,000 characters in 60,001 lines of code, more than the grader reads")
+    assert parsed == []
+    with pytest.raises(NotebookError, match="more than the grader reads"):
+        convert([("code", "y" * (3 << 20))])
+    convert([("code", "x = 1\n" * 40_000)])                      # within both: converted
+    assert parsed
