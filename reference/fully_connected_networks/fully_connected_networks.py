@@ -10,7 +10,7 @@ Conventions, each from a docstring or TODO note of the handout:
   gradients. Linear takes x of shape (N, d_1, ..., d_k), flattens each example to D = d_1*...*d_k,
   and returns dx in x's own shape.
 - ReLU passes the gradient where x > 0 and blocks it where x < 0 (at exactly x == 0 the
-  derivative is undefined; 0 is used there, like torch.relu).
+  derivative is undefined: either is accepted there; torch.relu uses 0).
 - TwoLayerNet: linear - relu - linear - softmax. Its L2 term has NO factor of 0.5:
   loss += reg * sum(W * W) for W1 and W2, so grads['W'] += 2 * reg * W.
 - FullyConnectedNet: {linear - relu - [dropout]} x (L - 1) - linear - softmax. Its L2 term
