@@ -458,8 +458,8 @@ def test_float32_grad(runs):
     assert_one_function_fails(run, "svm_loss_naive", "failed")
     for cid in PUBLIC_IDS:
         assert run.case("svm_loss_naive", cid)["message"] == (
-            "dW: expected dtype float64, got float32 (create it from the inputs, e.g. zeros_like(W), "
-            "so that it has their dtype)")
+            "dW: expected dtype float64, got float32 (make it in the inputs' dtype: zeros_like(W) does, and so "
+            "does passing dtype=... where you create it)")
     assert_first_failure_shown(run, "svm_loss_naive", "public-1")
 
 

@@ -302,6 +302,10 @@ def test_gradient_check_catches_a_dW_that_is_not_the_gradient_of_the_loss(grade)
     assert check.status == "failed" and check.earned == 0 and check.possible == 1
     assert check.message.startswith("dW is not the gradient of your own loss: at W[")
     assert "your dW is 2 times the numerical gradient" in check.details
+    result = grade(("linear_svm", "    dW += 2 * reg * W\n", "    dW += 2 * reg * W\n    dW *= 0\n"))
+    check = checks_of(result, "svm_loss_naive")["gradient"]
+    assert check.status == "failed" and "Hint: where they differ, your dW is 0 and the numerical gradient is not." \
+        in check.details, check.details
 
 
 def test_gradient_check_passes_a_dW_consistent_with_a_wrong_loss(grade):

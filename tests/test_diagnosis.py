@@ -166,7 +166,7 @@ def test_a_catalogued_mistake_made_in_the_gradient_only_is_named(tmp_path):
     assert source != REFERENCE.read_text()
     _, cases = check(write(tmp_path, "grad_only", source), tmp_path)
     for case in cases["svm_loss_vectorized"]:
-        assert case["diagnosis"].startswith("`dW` is what this mistake makes, and the rest is right (made there only): ")
+        assert case["diagnosis"].startswith("in `dW` only (the rest is right): ")
         assert case["diagnosis"].endswith(catalogue["correct_class_in_hinge"].sentence)
 
 

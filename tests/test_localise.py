@@ -60,3 +60,11 @@ def test_the_function_passes_only_when_a_scalar_argument_is_zero():
     assert passes_only_when_zero([(Case(0.0), result(True)), (Case(0.5), result(False)), (Case(2.0), result(False))]) == "reg"
     assert passes_only_when_zero([(Case(0.0), result(True)), (Case(0.5), result(True))]) == ""
     assert passes_only_when_zero([(Case(0.5), result(False))]) == ""
+
+
+def test_a_few_wrong_values_scattered_over_most_columns_name_no_right_column():
+    """4 of 16 values wrong, in 3 of 4 columns: the 4th column is right by chance, not by design."""
+    got = F[:, :4].copy()
+    for row, col in ((0, 0), (1, 1), (2, 2), (3, 0)):
+        got[row, col] += 1.0
+    assert describe("next_w", F[:, :4], got, 1e-6, 1e-9) == ""

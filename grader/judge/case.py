@@ -332,8 +332,9 @@ def diagnose(fn: FunctionSpec, case: Case, got: dict, broken: set | None, mistak
     unwritten = _unwritten_outputs(fn, got, expected, starter.outputs) if starter is not None and starter.ok else []
     if unwritten:
         names = " and ".join(f"`{values.show(fn.output(n).path)}`" for n in unwritten)
-        return (f"{names} {'is' if len(unwritten) == 1 else 'are'} still what the handout's starting code makes "
-                f"({_starting_values(fn, starter.outputs, unwritten)}), and the rest is right: that part is not "
+        shown = _starting_values(fn, starter.outputs, unwritten)
+        return (f"{names} {'is' if len(unwritten) == 1 else 'are'} still what the handout's starting code makes"
+                f"{f' ({shown})' if shown else ''}, and the rest is right: that part is not "
                 "written yet, or what it computes is not stored there.")
     unregularized = mistakes.unregularized(fn, case)
     factors = regularization.factors(fn, got, expected, unregularized, case.dims) if unregularized is not None else None
@@ -353,8 +354,7 @@ def diagnose(fn: FunctionSpec, case: Case, got: dict, broken: set | None, mistak
         theirs = partly(fn, got, outputs, expected, correct)
         if theirs:
             names = " and ".join(f"`{values.show(fn.output(n).path)}`" for n in theirs)
-            found.append(f"{names} {'is' if len(theirs) == 1 else 'are'} what this mistake makes, and the rest is "
-                         f"right (made there only): {sentence}")
+            found.append(f"in {names} only (the rest is right): {sentence}")
     return " Or: ".join(list(dict.fromkeys(found))[:MAX_DIAGNOSES])
 
 

@@ -199,7 +199,9 @@ def judge_gradient(p: Plan, outcomes: list) -> CheckResult:
                for w, n, a, b in zip(where_, numeric, analytic, bad) if b][:SHOWN]
     mask = np.array([b and w[1] == out for w, b in zip(where_, bad)])
     ratio = _common_ratio(analytic[mask], numeric[mask])
-    if ratio is not None:
+    if ratio == 0:
+        details.append(f"Hint: where they differ, your {_shown(out)} is 0 and the numerical gradient is not.")
+    elif ratio is not None:
         details.append(f"Hint: where they differ, your {_shown(out)} is {ratio:.3g} times the numerical gradient.")
     details.append(f"This compares {grads_named} with {of} (case seed {p.case.spec.seed}, step {h:g}); "
                    f"if {check.loss} is wrong too, fix it first.")

@@ -63,8 +63,8 @@ def compare_output(name: str, kind: str, framework: str, expected: np.ndarray, r
             rtol = max(rtol, 1000 * float(np.finfo(got.dtype).eps))
         elif dtype is not None and got.dtype != np.dtype(dtype):
             return fail(f"{name}: expected dtype {dtype}, got {got.dtype}"
-                        + (" (create it from the inputs, e.g. zeros_like(W), so that it has their dtype)"
-                           if got.dtype.kind == "f" else ""))
+                        + (" (make it in the inputs' dtype: zeros_like(W) does, and so does passing dtype=... "
+                           "where you create it)" if got.dtype.kind == "f" else ""))
         if got.shape != expected.shape:
             hint = " (the transpose?)" if got.shape == expected.shape[::-1] and got.ndim == 2 else ""
             return fail(f"{name}: expected shape {_shape(expected.shape)}, got {_shape(got.shape)}{hint}")
