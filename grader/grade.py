@@ -133,7 +133,8 @@ def grade_submission(spec: AssignmentSpec, submission: Path, hidden: bool = Fals
         # run in its children, as the reference did.
         with prepared.mistakes.running_in(worker):
             return _judged(spec, prepared, submission, hidden, notebooks, reply, worker_error, check_results,
-                           started, t0, unusable(spec, submission, modules) if cells is None else {})
+                           started, t0, unusable(spec, submission, modules) if cells is None else {},
+                           lambda m: _source(m, modules, notebooks))
     finally:
         if own_worker:
             worker.close()
@@ -141,9 +142,10 @@ def grade_submission(spec: AssignmentSpec, submission: Path, hidden: bool = Fals
 
 def _judged(spec: AssignmentSpec, prepared: Prepared, submission: Path, hidden: bool, notebooks, reply,
             worker_error: str, check_results: list, started: datetime, t0: float,
-            files_refused: dict | None = None) -> SubmissionResult:
+            files_refused: dict | None = None, source=None) -> SubmissionResult:
     """The submission's result from the worker's reply. `files_refused` (locate.unusable) says why
-    a module's file of the right name was not used."""
+    a module's file of the right name was not used; `source(module)` is the student's code of a
+    module, or None (what a failing function calls of the others is read there)."""
     cases, expected = prepared.cases, prepared.expected
     imported = reply.imported if reply and isinstance(reply.imported, dict) else {}
     import_errors = imported.get("errors") if isinstance(imported.get("errors"), dict) else {}
@@ -167,11 +169,53 @@ def _judged(spec: AssignmentSpec, prepared: Prepared, submission: Path, hidden: 
             if arg and not result.passed and not result.diagnosis:
                 hint = f"Hint: the cases with {arg} = 0 pass and the others fail: look at the terms with {arg}."
                 result.details = "\n".join(x for x in (result.details, hint) if x)
+    if source is not None:
+        _hint_broken_callees(spec, functions, source)
     return _submission_result(
         spec, prepared, submission, hidden, functions, check_results, sandbox=reply.sandbox if reply else "",
         sandbox_warning=reply.sandbox_warning if reply else "", started=started.isoformat(timespec="seconds"),
         duration=round(time.monotonic() - t0, 3), stdout=printed(imported.get("stdout", "")),
         grading_error=worker_error if reply is None else "")
+
+
+def _hint_broken_callees(spec: AssignmentSpec, functions: dict, source) -> None:
+    """A failing case of a function that calls another graded function of its module which fails its
+    own cases (a network's loss calling a Linear.backward that returns dw transposed) says so: the
+    error it shows may be that one's doing. Not said where the case names a cause already."""
+    failing = {name for name, fr in functions.items() if any(not c.passed for c in fr.cases)}
+    if len(failing) < 2:
+        return
+    for module in sorted({spec.function(name).module for name in failing}):
+        text = source(module)
+        if text is None:
+            continue
+        graded = [name for name in functions if spec.function(name).module == module]
+        # Read only where one could be called: a method, or a function whose `name(` is written beside its def
+        if not any("." in name or text.count(f"{name}(") > 1 for name in graded):
+            continue
+        calls = checks.calls_between(text, f"{module}.py", graded)
+        for name, callees in calls.items():
+            broken = sorted(callees & failing) if name in failing else []
+            if not broken:
+                continue
+            # the one to fix first calls none of the others that fail (Linear.backward, not Linear_ReLU.backward)
+            first = next((b for b in broken if not calls.get(b, set()) & failing), broken[0])
+            hint = (f"Hint: {name} calls your {', '.join(broken)}, which {'fails its' if len(broken) == 1 else 'fail their'} "
+                    f"own cases: fix {first} first, as what it returns may be why this case fails.")
+            for case in functions[name].cases:
+                if not case.passed and not case.diagnosis and not case.blocked_by:
+                    case.details = "\n".join(x for x in (case.details, hint) if x)
+
+
+def _source(module: str, modules: dict, notebooks) -> str | None:
+    """The student's code of a module: its notebook's converted code, or its file."""
+    if module in notebooks.sources:
+        return notebooks.sources[module]
+    path = modules.get(module)
+    try:
+        return Path(path).read_text(encoding="utf-8", errors="replace") if path and Path(path).suffix == ".py" else None
+    except OSError:
+        return None
 
 
 def _submission_result(spec: AssignmentSpec, prepared: Prepared, submission: Path, hidden: bool,

@@ -382,3 +382,56 @@ def test_a_dropout_backward_that_forgets_1_over_p_is_not_said_to_pass_dout_uncha
     cases = next(fn["cases"] for fn in json.loads(report.read_text())["functions"] if fn["name"] == "dropout_backward")
     failed = [c for c in cases if c["status"] == "failed"]
     assert failed and all("dout through unchanged" not in c["diagnosis"] for c in failed), failed
+
+
+def test_which_graded_functions_a_function_calls_is_read_from_its_source():
+    from grader.judge.checks import calls_between
+    source = ("class Linear:\n    @staticmethod\n    def backward(d, c):\n        return d\n\n"
+              "class Pair:\n    @staticmethod\n    def backward(d, c):\n        return Linear.backward(d, c)\n\n"
+              "class Net:\n    def loss(self, x):\n        return self._grads(x)\n\n"
+              "    def _grads(self, x):\n        return Pair.backward(x, None)\n\n"
+              "def alone(x):\n    return x\n")
+    names = ["Linear.backward", "Pair.backward", "Net.loss", "alone", "missing"]
+    assert calls_between(source, "m.py", names) == {
+        "Linear.backward": set(), "Net.loss": {"Pair.backward", "Linear.backward"}, "Pair.backward": {"Linear.backward"},
+        "alone": set()}
+    assert calls_between("def broken(:\n", "m.py", names) == {}
+
+
+@pytest.mark.slow
+def test_a_network_failing_because_a_layer_it_calls_fails_says_which_to_fix_first(tmp_path):
+    """A Linear.backward returning dw transposed makes TwoLayerNet.loss raise in the student's own
+    line (`grads['W1'] = dW1 + ...`): its cases point at the layer, the root of the chain."""
+    folder = tmp_path / "student"
+    shutil.copytree(REPO / "reference" / "fully_connected_networks", folder)
+    module = folder / "fully_connected_networks.py"
+    source = module.read_text()
+    module.write_text(source.replace("        dw = x_rows.t().mm(dout)\n", "        dw = x_rows.t().mm(dout).t()\n"))
+    assert module.read_text() != source
+    report = tmp_path / "report.json"
+    proc = subprocess.run([GRADER, "check", str(folder), "-a", "fully_connected_networks", "--json", str(report)],
+                          cwd=REPO, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 1, proc.stderr
+    cases = {fn["name"]: fn["cases"] for fn in json.loads(report.read_text())["functions"]}
+    loss = [c for c in cases["TwoLayerNet.loss"] if c["status"] != "passed"]
+    assert loss and all("Hint: TwoLayerNet.loss calls your Linear.backward, Linear_ReLU.backward, which fail their own "
+                        "cases: fix Linear.backward first" in c["details"] for c in loss), loss
+    assert all("Hint: TwoLayerNet.loss calls" not in c["details"] for c in cases["Linear.backward"])
+
+
+def test_a_function_calling_another_graded_function_that_fails_gets_the_hint():
+    from grader.grade import _hint_broken_callees
+    from grader.results import CaseResult, FunctionResult
+    spec = load_spec(ASSIGNMENT)
+    names = [fn.name for fn in spec.functions]
+    functions = {n: FunctionResult(n, "linear_classifier", [CaseResult(n, "public-1", "public", 1, "failed")]) for n in names}
+    lazy = REFERENCE.read_text() + ("\n\ndef softmax_loss_vectorized(W, X, y, reg):\n"
+                                    "    return softmax_loss_naive(W, X, y, reg)\n")
+    _hint_broken_callees(spec, functions, lambda module: lazy)
+    hint = ("Hint: softmax_loss_vectorized calls your softmax_loss_naive, which fails its own cases: fix "
+            "softmax_loss_naive first")
+    assert functions["softmax_loss_vectorized"].cases[0].details.startswith(hint)
+    assert all(functions[n].cases[0].details == "" for n in names if n != "softmax_loss_vectorized")
+    functions = {n: FunctionResult(n, "linear_classifier", [CaseResult(n, "public-1", "public", 1, "failed")]) for n in names}
+    _hint_broken_callees(spec, functions, lambda module: REFERENCE.read_text())     # none calls another
+    assert all(functions[n].cases[0].details == "" for n in names)

@@ -519,6 +519,19 @@ def _imported(bodies: dict, aliases: dict, others) -> list:
     return found
 
 
+def calls_between(source: str, filename: str, names) -> dict:
+    """{name: the other functions of `names` it calls, directly or through the module's helpers and
+    methods} for each function of `names` that the source defines; {} when it does not parse.
+    Only exact references count (`Linear.backward(...)`, `self.forward(...)`), as for recursion."""
+    try:
+        _, defs, _, _ = _module(source, filename)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return {}
+    wanted = set(names)
+    return {name: (set(_reachable(name, defs, loose=False)) & wanted) - {name} for name in sorted(wanted)
+            if isinstance(defs.get(name), (ast.FunctionDef, ast.AsyncFunctionDef))}
+
+
 @functools.lru_cache(maxsize=16)
 def _module(source: str, filename: str) -> tuple:
     """The source's tree, its definitions, the names it imports and what it binds to autograd:
