@@ -61,7 +61,9 @@ LIMITS = ("memory", "cpu", "file size", "open files")    # the resource limits a
 # What a missing layer leaves open, for the report.
 GAPS = {
     "landlock": "student code can read any file the grader's user can (the reference, hidden cases, other submissions)",
-    "seccomp": "student code can open network connections, start processes and signal other processes of this user",
+    "seccomp": ("student code can open network connections, start processes and threads (a thread bomb takes every "
+                "process id), signal other processes of this user and change the mode, owner or times of any file "
+                "this user owns"),
 }
 
 _PR_SET_NO_NEW_PRIVS, _PR_SET_DUMPABLE, _PR_SET_SECCOMP = 38, 4, 22
