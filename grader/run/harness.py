@@ -159,8 +159,17 @@ def _source_only(folder: str):
 def _framework(framework: str):
     if framework == "torch":
         import torch
+        _one_thread(torch)
         return torch
     return None
+
+
+def _one_thread(torch) -> None:
+    """torch.set_num_threads(n) does nothing in the child, which runs one thread: the sandbox starts
+    none, and with more, torch's OpenMP pool aborts the process at its first parallel operation
+    ("libgomp: Thread creation failed"), costing a correct submission every case."""
+    torch.set_num_threads = lambda n: None
+    torch.set_num_interop_threads = lambda n: None
 
 
 def _qualname(tb, folder: str) -> str:
