@@ -206,21 +206,25 @@ def test_no_student_archive_stops_the_batch(tmp_path):
     with zipfile.ZipFile(root / "longname.zip", "w") as z:
         z.writestr("n" * 300 + ".py", "")
     with zipfile.ZipFile(root / "many.zip", "w") as z:
-        for i in range(10_001):
+        for i in range(50_001):
             z.writestr(f"f{i}", "")
+    with zipfile.ZipFile(root / "finder.zip", "w") as z:            # macOS's copies are not counted, nor unpacked
+        z.writestr("tiny.py", "def scale(x, k):\n    return k * x\n" + CORRECT_TOTAL)
+        for i in range(50_001):
+            z.writestr(f"__MACOSX/._f{i}", "")
     out = tmp_path / "out"
     proc = grade(root, tmp_path / "assignment", out)
     assert proc.returncode == 0, proc.stderr
     rows = {r["student"]: r for r in gradebook(out) if r["student"] != "Points Possible"}
-    assert rows["ada"]["total"] == "5" and len(rows) == 7
+    assert rows["ada"]["total"] == rows["finder"]["total"] == "5" and len(rows) == 8
     why = {name: json.loads((out / name / "result.json").read_text())["functions"][0]["cases"][0]["message"]
-           for name in rows if name != "ada"}
+           for name in rows if name not in ("ada", "finder")}
     for name, message in why.items():
         assert rows[name]["total"] == "0" and message.startswith(f"{name}.zip could not be unpacked: "), (name, message)
         assert "grader-batch-" not in message, message                          # no staging path
     assert "encrypted" in why["enc"] and "compression method" in why["deflate64"]
     assert "'n" in why["longname"] and "File name too long" in why["longname"]
-    assert "holds 10,001 entries, more than the 10,000" in why["many"]
+    assert "holds 50,001 entries, more than the 50,000" in why["many"]
 
 
 @pytest.mark.slow
@@ -233,10 +237,12 @@ def test_entries_that_are_no_submission_are_named_not_dropped(tmp_path):
     (root / "dave.PY").write_text("def scale(x, k):\n    return k * x\n")
     tiny_student(root / ".erin")
     (root / ".ipynb_checkpoints").mkdir()
+    (root / "loop.py").symlink_to("loop.py")                         # a loop of links, and a link to nothing
+    (root / "gone").symlink_to(tmp_path / "nowhere")
     proc = grade(root, tmp_path / "assignment", tmp_path / "out")
     assert proc.returncode == 0, proc.stderr
-    assert ("grader: note: not graded, as no submission: .erin, carol.tar.gz, dave.PY (a submission is a folder, "
-            "a .py, .ipynb or .zip file; names starting with '.' are skipped)") in proc.stderr, proc.stderr
+    assert ("grader: note: not graded, as no submission: .erin, carol.tar.gz, dave.PY, gone, loop.py (a submission is a "
+            "folder, a .py, .ipynb or .zip file; names starting with '.' are skipped)") in proc.stderr, proc.stderr
     assert [r["student"] for r in gradebook(tmp_path / "out")] == ["Points Possible", "ada"]
 
 

@@ -843,3 +843,12 @@ def test_bytecode_beside_the_source_is_never_what_runs(tmp_path):
     fns = {fn.name: fn for fn in grade_submission(spec, sub).functions}
     assert [c.status for c in fns["scale"].cases] == ["failed"] * 3            # helpers.py's 2 * x, not its .pyc's x
     assert [c.status for c in fns["total"].cases] == ["passed"] * 2            # tiny.py's own total, as its .pyc's
+    # nor bytecode in a zip of the submission put on sys.path (zipimport would read it)
+    import zipfile
+    with zipfile.ZipFile(sub / "libs.zip", "w") as z:
+        z.write(sub / "extra.pyc", "extra.pyc")
+    (sub / "tiny.py").write_text("import os, sys\nsys.path.insert(0, os.path.join(os.path.dirname(__file__), 'libs.zip'))\n"
+                                 "from extra import one\n\ndef scale(x, k):\n    return k * x * one()\n\n"
+                                 "def total(x):\n    return float(sum(x))\n")
+    message = grade_submission(spec, sub).cases()[0].message
+    assert "could not be imported: ModuleNotFoundError: No module named 'extra'" in message, message

@@ -22,7 +22,7 @@ from grader.spec import AssignmentSpec, dump_yaml, resolved_yaml
 
 SKIP_NAMES = {"__MACOSX", "__pycache__", ".DS_Store", "submission_metadata.yml"}
 MAX_UNZIPPED = 200 << 20             # bytes a submission archive may unpack to
-MAX_ENTRIES = 10_000                 # files and folders in it (100,000 empty files took the batch half a minute)
+MAX_ENTRIES = 50_000                 # files and folders in it (100,000 empty files took the batch half a minute)
 MAX_EXPORT_ENTRIES = 500_000         # in a whole class's export
 _NOT_NOTED = {".git", ".gitignore", ".ipynb_checkpoints", ".vscode", ".idea", "Thumbs.db", "desktop.ini"}
 
@@ -75,8 +75,9 @@ def discover(source: Path, spec: AssignmentSpec, staging: Path, exclude: Path | 
         source = unpacked = _unzip(source, staging / "_export", MAX_EXPORT_ENTRIES)
     skip = exclude.resolve() if exclude is not None else None
     while True:
-        entries = [e for e in _entries(source) if e.resolve() != skip]
-        candidates = [e for e in entries if e.is_dir() or e.suffix in (".zip", ".py", ".ipynb")]
+        entries = [e for e in _entries(source) if _resolved(e) != skip]
+        candidates = [e for e in entries if e.exists()            # not a link to nothing, nor a loop of links
+                      and (e.is_dir() or e.suffix in (".zip", ".py", ".ipynb"))]
         if len(candidates) == 1 and candidates[0].is_dir() and not _is_student(candidates[0], spec):
             source = candidates[0]
         else:
@@ -86,7 +87,7 @@ def discover(source: Path, spec: AssignmentSpec, staging: Path, exclude: Path | 
         return str(shown / entry.relative_to(unpacked)) if unpacked is not None else str(entry)
 
     ignored = [e.name for e in sorted(source.iterdir()) if e not in candidates and e.name not in SKIP_NAMES
-               and e.name not in _NOT_NOTED and e.resolve() != skip]
+               and e.name not in _NOT_NOTED and _resolved(e) != skip]
     if ignored and notes is not None:       # a student's .tar.gz or .PY: said, not silently left out
         notes.append(f"not graded, as no submission: {', '.join(ignored[:5])}{', ...' if len(ignored) > 5 else ''} "
                      f"(a submission is a folder, a .py, .ipynb or .zip file; names starting with '.' are skipped)")
@@ -146,6 +147,14 @@ class _Ids:
     def loose(self, name: str) -> str | None:
         """The id of an earlier loose file of the same student, if any."""
         return self._loose.get(name)
+
+
+def _resolved(entry: Path) -> Path | None:
+    """Where an entry leads, or None for a loop of links (graded as what it is: a link to nothing)."""
+    try:
+        return entry.resolve()
+    except (OSError, RuntimeError):
+        return None
 
 
 def _entries(folder: Path) -> list[Path]:
@@ -209,7 +218,8 @@ def _unzip(archive: Path, target: Path, max_entries: int = MAX_ENTRIES) -> Path:
     info = None
     try:
         with zipfile.ZipFile(archive) as z:
-            infos = z.infolist()
+            # macOS's Finder adds a __MACOSX copy of every file: never looked at, never unpacked
+            infos = [i for i in z.infolist() if i.filename.replace("\\", "/").split("/")[0] not in SKIP_NAMES]
             if sum(i.file_size for i in infos) > MAX_UNZIPPED:
                 raise BatchError(f"{archive}: unpacks to more than {MAX_UNZIPPED >> 20} MiB")
             if len(infos) > max_entries:

@@ -152,8 +152,19 @@ def _source_only(folder: str):
         real = os.path.realpath(path or ".")
         if real != folder and not real.startswith(folder + os.sep):
             raise ImportError("not the submission's folder")      # the next hook's, as usual
-        return find(path)
+        return find(path) if os.path.isdir(real) else _FindsNothing()   # a zip of bytecode in it is no source
     return hook
+
+
+class _FindsNothing:
+    """The path entry finder of a file in the submission put on sys.path (`libs.zip`): no module is
+    found there, where zipimport would find its bytecode."""
+
+    def find_spec(self, fullname, target=None):
+        return None
+
+    def invalidate_caches(self):
+        pass
 
 
 def _framework(framework: str):

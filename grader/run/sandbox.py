@@ -21,8 +21,8 @@ first; each one that works on this machine is used (`probe` finds out once, at w
   its own submission,
   write only its scratch folder, use no TCP, and signal or ptrace nothing outside itself.
 - seccomp: no sockets, no new processes or threads (clone, fork, exec), no kill/ptrace/process_vm_*,
-  no change to any file's mode, owner, times or extended attributes (chmod, chown, utimensat,
-  setxattr: Landlock does not cover them), no namespace, mount, bpf, io_uring, keyring or System V
+  no change to any file's mode, owner, times, extended attributes or flags (chmod, chown, utimensat,
+  setxattr, ioctl FS_IOC_SETFLAGS: Landlock does not cover them), no namespace, mount, bpf, io_uring, keyring or System V
   IPC calls. x86_64 only.
 
 The environment: the zygote itself is started with a few fixed variables (`zygote_environment`),
@@ -533,7 +533,7 @@ _DENY_X86_64 = {
     "chmod": 90, "fchmod": 91, "fchmodat": 268, "fchmodat2": 452, "chown": 92, "fchown": 93, "lchown": 94,
     "fchownat": 260, "utime": 132, "utimes": 235, "futimesat": 261, "utimensat": 280,
     "setxattr": 188, "lsetxattr": 189, "fsetxattr": 190, "removexattr": 197, "lremovexattr": 198,
-    "fremovexattr": 199, "setxattrat": 463, "removexattrat": 466,
+    "fremovexattr": 199, "setxattrat": 463, "removexattrat": 466, "file_setattr": 469,
     # New threads as well as processes (clone, below): a thread bomb takes every process id of the
     # machine in seconds, and no limit counts threads for a grader run as root.
     "clone": 56,
@@ -542,6 +542,10 @@ _DENY_X86_64 = {
     "msgget": 68, "msgsnd": 69, "msgrcv": 70, "msgctl": 71, "semtimedop": 220,
 }
 _CLONE3 = 435                         # ENOSYS, not EPERM: the C library then falls back to clone
+_IOCTL = 16
+# ioctl requests that change a file's attributes (chattr's flags, FS_IOC_FSSETXATTR), which Landlock
+# covers only on devices: FS_IOC_SETFLAGS, FS_IOC32_SETFLAGS, FS_IOC_FSSETXATTR.
+_DENY_IOCTLS = (0x40086602, 0x40046602, 0x401C5820)
 
 _BPF_LD_W_ABS, _BPF_JEQ_K, _BPF_JGE_K, _BPF_RET_K = 0x20, 0x15, 0x35, 0x06
 _RET_ALLOW, _RET_ERRNO, _RET_KILL_PROCESS = 0x7FFF0000, 0x00050000, 0x80000000
@@ -569,10 +573,15 @@ def seccomp_program() -> list[tuple[int, int, int, int]]:
             ("jge", _X32_SYSCALL_BIT, "eperm")]
     body += [("jeq", nr, "eperm") for nr in deny]
     body += [("jeq", _CLONE3, "enosys"),
+             ("jeq", _IOCTL, "ioctl"),
              ("ret", _RET_ALLOW)]
     at = len(body)
-    tail = {"eperm": at, "enosys": at + 1}         # BPF jumps only forward: the returns come last
-    body += [(_BPF_RET_K, 0, 0, _RET_ERRNO | errno.EPERM),
+    # BPF jumps only forward: the ioctl requests, then the returns, come last
+    tail = {"ioctl": at, "eperm": at + 2 + len(_DENY_IOCTLS), "enosys": at + 3 + len(_DENY_IOCTLS)}
+    body += [(_BPF_LD_W_ABS, 0, 0, 24)]                                  # the request, args[1]'s low 32 bits
+    body += [("jeq", request, "eperm") for request in _DENY_IOCTLS]
+    body += [("ret", _RET_ALLOW),
+             (_BPF_RET_K, 0, 0, _RET_ERRNO | errno.EPERM),
              (_BPF_RET_K, 0, 0, _RET_ERRNO | errno.ENOSYS)]
     program = []
     for i, ins in enumerate(body):
