@@ -179,10 +179,12 @@ def _judged(spec: AssignmentSpec, prepared: Prepared, submission: Path, hidden: 
 
 
 def _hint_broken_callees(spec: AssignmentSpec, functions: dict, source) -> None:
-    """A failing case of a function that calls another graded function of its module which fails its
-    own cases (a network's loss calling a Linear.backward that returns dw transposed) says so: the
-    error it shows may be that one's doing. Not said where the case names a cause already."""
-    failing = {name for name, fr in functions.items() if any(not c.passed for c in fr.cases)}
+    """A case of a function that raised, where the function calls another graded function of its
+    module which fails its own cases (a network's loss calling a Linear.backward that returns dw
+    transposed), says so: the error may be that one's doing. Only where the case raised (a wrong
+    value has causes of its own, and a callee may not even run on it: dropout off), where nothing
+    names a cause already, and of callees that fail on their own, not only "not judged"."""
+    failing = {name for name, fr in functions.items() if any(not c.passed and not c.blocked_by for c in fr.cases)}
     if len(failing) < 2:
         return
     for module in sorted({spec.function(name).module for name in failing}):
@@ -203,7 +205,8 @@ def _hint_broken_callees(spec: AssignmentSpec, functions: dict, source) -> None:
             hint = (f"Hint: {name} calls your {', '.join(broken)}, which {'fails its' if len(broken) == 1 else 'fail their'} "
                     f"own cases: fix {first} first, as what it returns may be why this case fails.")
             for case in functions[name].cases:
-                if not case.passed and not case.diagnosis and not case.blocked_by:
+                if case.status == ERROR and case.exception and not case.diagnosis and not case.blocked_by \
+                        and "Hint:" not in case.details:
                     case.details = "\n".join(x for x in (case.details, hint) if x)
 
 

@@ -424,14 +424,26 @@ def test_a_function_calling_another_graded_function_that_fails_gets_the_hint():
     from grader.results import CaseResult, FunctionResult
     spec = load_spec(ASSIGNMENT)
     names = [fn.name for fn in spec.functions]
-    functions = {n: FunctionResult(n, "linear_classifier", [CaseResult(n, "public-1", "public", 1, "failed")]) for n in names}
+
+    def results(**blocked):
+        """Every function's one case raised; `blocked` ones only "not judged" because of another."""
+        return {n: FunctionResult(n, "linear_classifier", [
+            CaseResult(n, "public-1", "public", 1, "error", exception="RuntimeError", blocked_by=blocked.get(n, "")),
+            CaseResult(n, "public-2", "public", 2, "failed")]) for n in names}
     lazy = REFERENCE.read_text() + ("\n\ndef softmax_loss_vectorized(W, X, y, reg):\n"
                                     "    return softmax_loss_naive(W, X, y, reg)\n")
+    functions = results()
     _hint_broken_callees(spec, functions, lambda module: lazy)
     hint = ("Hint: softmax_loss_vectorized calls your softmax_loss_naive, which fails its own cases: fix "
             "softmax_loss_naive first")
-    assert functions["softmax_loss_vectorized"].cases[0].details.startswith(hint)
-    assert all(functions[n].cases[0].details == "" for n in names if n != "softmax_loss_vectorized")
-    functions = {n: FunctionResult(n, "linear_classifier", [CaseResult(n, "public-1", "public", 1, "failed")]) for n in names}
+    lazy_cases = functions["softmax_loss_vectorized"].cases
+    assert lazy_cases[0].details.startswith(hint)
+    assert lazy_cases[1].details == ""                  # a wrong value has causes of its own: no hint there
+    assert all(c.details == "" for n in names if n != "softmax_loss_vectorized" for c in functions[n].cases)
+    functions = results()
     _hint_broken_callees(spec, functions, lambda module: REFERENCE.read_text())     # none calls another
-    assert all(functions[n].cases[0].details == "" for n in names)
+    assert all(c.details == "" for n in names for c in functions[n].cases)
+    functions = results(softmax_loss_naive="svm_loss_naive")
+    functions["softmax_loss_naive"].cases[1].status = "passed"      # only "not judged": not failing on its own
+    _hint_broken_callees(spec, functions, lambda module: lazy)
+    assert functions["softmax_loss_vectorized"].cases[0].details == ""
