@@ -293,6 +293,36 @@ def test_printed_output_is_captured_per_case_and_capped(tmp_path):
 
 @pytest.mark.slow
 @pytest.mark.usefixtures("each_worker")
+def test_what_a_call_printed_before_it_timed_out_or_crashed_is_shown(tmp_path):
+    """The lines of a call that never returned are read from its capture file once it is dead:
+    an infinite loop's progress, the last words before os._exit."""
+    fns, result = grade(tmp_path, """\
+        import os, time
+        def scale(x, k):
+            if len(x) == 3:
+                print("about to leave")
+                os._exit(1)
+            print("looping on", len(x))
+            while True:
+                time.sleep(0.01)
+        def total(x):
+            print("printed by a call that returned")
+            return float(sum(x))
+    """)
+    first = fns["scale"].cases[0]
+    assert first.status in ("timeout", "crashed")
+    said = {c.status: c.stdout for c in fns["scale"].cases if c.stdout}
+    assert said.get("timeout", "").startswith("looping on ") or said.get("crashed") == "about to leave\n", said
+    assert all(c.stdout == "printed by a call that returned\n" for c in fns["total"].cases)
+    (tmp_path / "hangs").mkdir()
+    fns, result = grade(tmp_path / "hangs", "print('importing, then hanging')\nimport time\nwhile True:\n    time.sleep(0.01)\n")
+    cases = result.cases()
+    assert cases[0].status == "timeout" and cases[0].stdout == "importing, then hanging\n"
+    assert all(c.stdout == "" for c in cases[1:])
+
+
+@pytest.mark.slow
+@pytest.mark.usefixtures("each_worker")
 def test_student_cannot_see_the_graders_environment_or_folder(tmp_path, monkeypatch):
     monkeypatch.setenv("GRADER_SECRET_TOKEN", "s3cret")
     fns, _ = grade(tmp_path, """\

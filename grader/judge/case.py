@@ -177,7 +177,8 @@ def _not_returned(spec: AssignmentSpec, fn: FunctionSpec, case: Case, outcome: O
         what = f"did not finish within {spec.limits.import_timeout:g} s" if status == "import_timeout" else \
             f"was stopped: {stopped}" if stopped else "stopped the worker (sys.exit, os._exit or a crash at import time?)"
         return _case(fn, case, TIMEOUT if status == "import_timeout" else CRASHED,
-                     f"importing {', '.join(dict.fromkeys(files.get(m, m + '.py') for m in spec.modules))} {what}")
+                     f"importing {', '.join(dict.fromkeys(files.get(m, m + '.py') for m in spec.modules))} {what}",
+                     stdout=stdout)
     if status == "timeout":
         if setup:
             return _case(fn, case, TIMEOUT, f"not judged: `{step.text}`, which {fn.name}'s cases run first, did not "

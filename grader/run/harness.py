@@ -65,7 +65,7 @@ def run(job: dict, inputs: list, start: int, skip: set, out_fd: int, capture_fd:
             scenarios[name] = _import(name, f"{name}.py", source, register=False)
         except BaseException as e:  # noqa: BLE001 - the assignment's bug, reported on every call that needs it
             errors[name] = _describe(e, folder)
-    send({"type": "imported", "errors": errors, "stdout": capture.take()})
+    send({"type": "imported", "errors": errors, "stdout": capture.take(), "out_at": capture.at})
 
     base = execute.Context(modules=modules, errors=errors, scenarios=scenarios, torch=torch,
                            describe=lambda e: _describe(e, folder))
@@ -83,7 +83,7 @@ def run(job: dict, inputs: list, start: int, skip: set, out_fd: int, capture_fd:
         # Which step of a chain runs, so that a time limit or a crash names it (the forward, not the backward).
         ctx.on_step = (lambda k, i=index: send({"type": "step", "index": i, "step": k})) if len(call["steps"]) > 1 else None
         header, arrays = execute.run_call(call, inputs, ctx)
-        header.update(type="result", index=index, stdout=capture.take())
+        header.update(type="result", index=index, stdout=capture.take(), out_at=capture.at)
         send(header, arrays)
     send({"type": "done"})
 
@@ -231,6 +231,17 @@ class _Capture:
     def __init__(self, fd: int):
         self._fd = fd
         self._pos = 0
+        for stream in (sys.stdout, sys.stderr):    # a line printed is in the file, should the call never return
+            try:
+                stream.reconfigure(line_buffering=True)
+            except (AttributeError, ValueError, OSError):
+                pass
+
+    @property
+    def at(self) -> int:
+        """Where in the file what was taken ends: what the student prints next starts there (the
+        grader reads it from there when the call times out or crashes)."""
+        return self._pos
 
     def take(self) -> str:
         for stream in (sys.stdout, sys.stderr):

@@ -75,13 +75,18 @@ def run_job(job: dict, inputs: list, deliver: Callable[[dict, list], None], star
             if calls[start]["function"] in skip or start in done:
                 start += 1
                 continue
-            child = start_child(job, inputs, start, skip, scratch, os.path.join(job_dir, f"output-{start}.txt"))
+            capture = os.path.join(job_dir, f"output-{start}.txt")
+            child = start_child(job, inputs, start, skip, scratch, capture)
             try:
-                outcome, current, step, why = _watch(child, job, start, skip, deliver, done, imported, scratch, measure,
-                                                     budget)
+                outcome, current, step, why, printed_to = _watch(child, job, start, skip, deliver, done, imported,
+                                                                 scratch, measure, budget)
             finally:
                 child.kill()
                 _empty(scratch)
+            # What it printed since its last answer, read now that it is dead: the lines of a call that
+            # never returned (an infinite loop's progress), or of an import that never ended.
+            printed = _printed_after(capture, printed_to) if outcome != "done" else ""
+            said = {"stdout": printed} if printed else {}
             imported = True
             if outcome == "done":
                 break
@@ -89,11 +94,13 @@ def run_job(job: dict, inputs: list, deliver: Callable[[dict, list], None], star
                 # The child died or hung while importing: no call can run, so none is retried.
                 for i in range(start, len(calls)):
                     if i not in done:
-                        forward({"type": "result", "index": i, "status": "import_" + outcome, **why})
+                        forward({"type": "result", "index": i, "status": "import_" + outcome, **why, **said})
+                        said = {}                # shown once, with the first case
                         done.add(i)
                 break
             chain = len(calls[current].get("steps") or ()) > 1          # say which step ran: the forward, or this one
-            forward({"type": "result", "index": current, "status": outcome, **why, **({"step": step} if chain else {})})
+            forward({"type": "result", "index": current, "status": outcome, **why, **said,
+                     **({"step": step} if chain else {})})
             done.add(current)
             if outcome == "timeout":
                 fn = calls[current]["function"]
@@ -187,11 +194,12 @@ class _Budget:
 def _watch(child, job, start, skip, deliver, done, imported, scratch, measure, budget):
     """Deliver one child's frames until it is done, dies, hangs or writes too much. Returns (outcome,
     index it was on, the step of that call it had reached: 0 unless a chain said it went further,
-    {"error": why it was stopped} or {})."""
+    {"error": why it was stopped} or {}, where in its capture file its output after its last answer starts)."""
     lim = job["limits"]
     reader = protocol.FrameReader(max_header=protocol.MAX_HEADER)
     current = _IMPORT
     step = 0
+    printed_to = 0                  # where in its capture file what it printed since its last answer starts
     deadline = time.monotonic() + lim["import_timeout"]
     outcome = None
     # A case's time limit counts from the first look that saw the one before it finish: at most
@@ -210,6 +218,9 @@ def _watch(child, job, start, skip, deliver, done, imported, scratch, measure, b
                 budget.count(payload)
                 header, arrays = _read(payload)
                 kind = header.get("type")
+                at = header.get("out_at")
+                if type(at) is int and at >= 0:
+                    printed_to = at
                 if kind == "imported" and current == _IMPORT:
                     if not imported:
                         if not budget.keep(payload):
@@ -252,7 +263,20 @@ def _watch(child, job, start, skip, deliver, done, imported, scratch, measure, b
     budget.count_held(reader)
     if current is None:             # every call has its result: what the child did after does not matter
         outcome = "done"
-    return outcome, current, step, why
+    return outcome, current, step, why, printed_to
+
+
+def _printed_after(path: str, at: int, most: int = 8 << 10) -> str:
+    """What a dead child printed from byte `at` of its capture file, at most `most` bytes of it, made
+    printable ("" when there is nothing, or the file cannot be read)."""
+    try:
+        with open(path, "rb") as f:
+            f.seek(at)
+            data = f.read(most + 1)
+    except OSError:
+        return ""
+    text = protocol.printable_text(data[:most].decode("utf-8", "replace"))
+    return text + ("\n[... more output not shown]" if len(data) > most else "") if text.strip() else ""
 
 
 def _read(payload: bytes) -> tuple[dict, list]:
