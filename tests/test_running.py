@@ -291,18 +291,41 @@ def test_printed_output_is_captured_per_case_and_capped(tmp_path):
     assert len(out) < 10_000 and "more bytes of output not shown" in out
 
 
+def test_what_a_dead_child_printed_is_read_from_its_last_answer_up_to_its_tail(tmp_path):
+    from grader.run.supervise import _printed_after
+    path = tmp_path / "output.txt"
+    path.write_bytes(b"answered\n" + b"".join(b"line %d\n" % i for i in range(3000)) + b"\x1b[2Jlast\n")
+    shown = _printed_after(str(path), len(b"answered\n"))
+    head, *lines = shown.splitlines()
+    assert head.startswith("[... ") and head.endswith(" earlier bytes of output not shown]")
+    assert lines[0].startswith("line ") and lines[-1] == "last" and len(shown) < 9000     # whole lines, cleaned
+    assert _printed_after(str(path), 0).endswith("line 2999\nlast\n")
+    assert _printed_after(str(path), 10 ** 30) == _printed_after(str(path), 1 << 62) == ""     # forged: nothing
+    assert _printed_after(str(path), path.stat().st_size) == _printed_after(str(tmp_path / "gone"), 0) == ""
+    path.write_bytes(b"short\n")
+    assert _printed_after(str(path), 0) == "short\n"
+
+
 @pytest.mark.slow
 @pytest.mark.usefixtures("each_worker")
 def test_what_a_call_printed_before_it_timed_out_or_crashed_is_shown(tmp_path):
     """The lines of a call that never returned are read from its capture file once it is dead:
     an infinite loop's progress, the last words before os._exit."""
     fns, result = grade(tmp_path, """\
-        import os, time
+        import os, stat, time
+        from grader.run import protocol
         def scale(x, k):
             if len(x) == 3:
                 print("about to leave")
                 os._exit(1)
-            print("looping on", len(x))
+            # a forged frame moving where the grader reads from past any file: nothing to read, no crash
+            for fd in range(3, 64):                              # its frame channel, whichever pipe it is
+                try:
+                    if stat.S_ISFIFO(os.fstat(fd).st_mode):
+                        os.write(fd, protocol.encode({"type": "step", "index": -1, "step": 0, "out_at": 10 ** 30}))
+                except OSError:
+                    pass
+            print("looping on", len(x), end="")                 # no newline: unbuffered, it is there
             while True:
                 time.sleep(0.01)
         def total(x):

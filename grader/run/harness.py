@@ -231,11 +231,10 @@ class _Capture:
     def __init__(self, fd: int):
         self._fd = fd
         self._pos = 0
-        for stream in (sys.stdout, sys.stderr):    # a line printed is in the file, should the call never return
-            try:
-                stream.reconfigure(line_buffering=True)
-            except (AttributeError, ValueError, OSError):
-                pass
+        # Unbuffered: what is printed is in the file at once, should the call never return (an infinite
+        # loop's progress, `print(..., end="")`, bytes written to sys.stdout.buffer).
+        sys.stdout, sys.stderr = (io.TextIOWrapper(io.FileIO(fd, "w", closefd=False), encoding="utf-8",
+                                                   errors="backslashreplace", write_through=True) for fd in (1, 2))
 
     @property
     def at(self) -> int:

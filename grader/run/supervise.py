@@ -219,8 +219,8 @@ def _watch(child, job, start, skip, deliver, done, imported, scratch, measure, b
                 header, arrays = _read(payload)
                 kind = header.get("type")
                 at = header.get("out_at")
-                if type(at) is int and at >= 0:
-                    printed_to = at
+                if kind in ("imported", "result") and type(at) is int and printed_to <= at <= _CAPTURE_MAX:
+                    printed_to = at        # a forged one moves it within the child's own capture file, forward only
                 if kind == "imported" and current == _IMPORT:
                     if not imported:
                         if not budget.keep(payload):
@@ -267,16 +267,29 @@ def _watch(child, job, start, skip, deliver, done, imported, scratch, measure, b
 
 
 def _printed_after(path: str, at: int, most: int = 8 << 10) -> str:
-    """What a dead child printed from byte `at` of its capture file, at most `most` bytes of it, made
-    printable ("" when there is nothing, or the file cannot be read)."""
+    """What a dead child printed from byte `at` of its capture file, made printable: its last `most`
+    bytes, from a line's start (an infinite loop's latest progress), after a line saying how much
+    came before. "" when there is nothing, or the file cannot be read."""
     try:
         with open(path, "rb") as f:
-            f.seek(at)
-            data = f.read(most + 1)
-    except OSError:
+            size = os.fstat(f.fileno()).st_size
+            if not 0 <= at < size:
+                return ""
+            start = max(at, size - most)
+            f.seek(start)
+            data = f.read(most)
+    except (OSError, ValueError, OverflowError):
         return ""
-    text = protocol.printable_text(data[:most].decode("utf-8", "replace"))
-    return text + ("\n[... more output not shown]" if len(data) > most else "") if text.strip() else ""
+    if start > at and b"\n" in data[:-1]:
+        cut = data.index(b"\n") + 1                 # from the start of a line
+        start, data = start + cut, data[cut:]
+    text = protocol.printable_text(data.decode("utf-8", "replace"))
+    if not text.strip():
+        return ""
+    return (f"[... {start - at:,} earlier bytes of output not shown]\n" if start > at else "") + text
+
+
+_CAPTURE_MAX = 1 << 40               # no capture file is larger (a child's files are capped at 1 MiB)
 
 
 def _read(payload: bytes) -> tuple[dict, list]:
