@@ -12,7 +12,8 @@
 
 Exit codes of `check`: 0 every graded case passed, 1 some case failed, 2 a usage or spec
 error (nothing was graded). Of `grade`: 0 every submission graded (whatever its score), 1 the grader
-could not grade some (a worker failed: run it again), 2 a usage or spec error. A problem a user can cause is one line on stderr, never a traceback.
+could not grade some (a worker failed: run it again), 2 a usage or spec error. A problem a user
+can cause is one line on stderr, never a traceback.
 
 In GitHub Actions (GITHUB_STEP_SUMMARY set), `check` also appends a Markdown summary to the
 job's page, or the one-line error when nothing was graded.

@@ -107,9 +107,9 @@ def failing_properties(fn: FunctionSpec, case: Case, outputs: dict, expected: di
     entries)}."""
     ns = properties.namespace(case.dims, case.args, {name: values.plain(tree) for name, tree in outputs.items()},
                               {name: values.plain(tree) for name, tree in expected.items()})
-    judged = properties.judge(fn.properties, ns)
     if shares:
-        return {c.name: properties.failing_share(c, ns, fn.properties) for c in judged if not c.ok}
+        return properties.broken_shares(fn.properties, ns)
+    judged = properties.judge(fn.properties, ns)
     return judged if verdicts else {c.name for c in judged if not c.ok}
 
 

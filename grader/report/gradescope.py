@@ -20,8 +20,8 @@ from grader.results import (CRASHED, ERROR, FAILED, HIDDEN, NOT_IMPLEMENTED, PAS
                             FunctionResult, Score, SubmissionResult)
 from grader.report import json_report
 from grader.report.atomic import write_atomic
-from grader.run.protocol import printable_tree
 from grader.report.terminal import case_label, clip_printed, indent_lines, status_text
+from grader.run.protocol import printable_tree
 
 VISIBILITIES = ("hidden", "after_due_date", "after_published", "visible")
 MAX_CASES_SHOWN = 10                 # failing cases shown in full per test; the rest by id

@@ -22,8 +22,8 @@ first; each one that works on this machine is used (`probe` finds out once, at w
   write only its scratch folder, use no TCP, and signal or ptrace nothing outside itself.
 - seccomp: no sockets, no new processes or threads (clone, fork, exec), no kill/ptrace/process_vm_*,
   no change to any file's mode, owner, times, extended attributes or flags (chmod, chown, utimensat,
-  setxattr, ioctl FS_IOC_SETFLAGS: Landlock does not cover them), no namespace, mount, bpf, io_uring, keyring or System V
-  IPC calls. x86_64 only.
+  setxattr, ioctl FS_IOC_SETFLAGS: Landlock does not cover them), no namespace, mount, bpf,
+  io_uring, keyring or System V IPC calls. x86_64 only.
 
 The environment: the zygote itself is started with a few fixed variables (`zygote_environment`),
 so neither `os.environ` nor the process's original environment block (`/proc/self/environ`, and
