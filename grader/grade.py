@@ -211,12 +211,15 @@ def _hint_broken_callees(spec: AssignmentSpec, functions: dict, source) -> None:
 
 
 def _source(module: str, modules: dict, notebooks) -> str | None:
-    """The student's code of a module: its notebook's converted code, or its file."""
+    """The student's code of a module: its notebook's converted code, or its file; None when it has
+    none, or none that runs (a notebook that did not convert, a submission refused for its links)."""
     if module in notebooks.sources:
         return notebooks.sources[module]
     path = modules.get(module)
+    if not path or module in notebooks.errors or Path(path).suffix != ".py":
+        return None
     try:
-        return Path(path).read_text(encoding="utf-8", errors="replace") if path and Path(path).suffix == ".py" else None
+        return Path(path).read_text(encoding="utf-8", errors="replace")
     except OSError:
         return None
 
@@ -340,8 +343,8 @@ def _judge_static(p, modules: dict, notebooks: notebook.Notebooks, support: set 
             return f"cell {found[0]}, line {found[1]}" if found else f"line {line}"
         return checks.judge_static(p.fn, p.check, notebooks.sources[m], file, place)
     path = modules.get(m)
-    source = Path(path).read_text(encoding="utf-8", errors="replace") if path and m not in notebooks.errors else None
-    return checks.judge_static(p.fn, p.check, source, f"{m}.py", others=_beside(Path(path).parent, support) if path else None)
+    return checks.judge_static(p.fn, p.check, _source(m, modules, notebooks), f"{m}.py",
+                               others=_beside(Path(path).parent, support) if path else None)
 
 
 def _beside(folder: Path, support: set):
