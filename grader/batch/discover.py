@@ -86,7 +86,8 @@ def discover(source: Path, spec: AssignmentSpec, staging: Path, exclude: Path | 
     def origin(entry: Path) -> str:
         return str(shown / entry.relative_to(unpacked)) if unpacked is not None else str(entry)
 
-    ignored = [e.name for e in sorted(source.iterdir()) if e not in candidates and e.name not in SKIP_NAMES
+    chosen = {e.name for e in candidates}
+    ignored = [e.name for e in sorted(source.iterdir()) if e.name not in chosen and e.name not in SKIP_NAMES
                and e.name not in _NOT_NOTED and _resolved(e) != skip]
     if ignored and notes is not None:       # a student's .tar.gz or .PY: said, not silently left out
         notes.append(f"not graded, as no submission: {', '.join(ignored[:5])}{', ...' if len(ignored) > 5 else ''} "
