@@ -94,7 +94,7 @@ def grade_batch(spec: AssignmentSpec, submissions: list[Submission], out: Path, 
 
             def one(worker: AnyWorker, sub: Submission) -> tuple[Submission, SubmissionResult]:
                 result = grade_or_report(spec, sub.path, hidden, worker, prepared)
-                if result.grading_error:         # once more, on a worker started afresh
+                if result.grading_error:         # once more (a worker that died starts afresh for it)
                     result = grade_or_report(spec, sub.path, hidden, worker, prepared)
                 return sub, result
 
