@@ -183,3 +183,14 @@ def test_a_forged_duration_is_no_duration(duration):
     header = {"status": "returned", "values": [], "duration": duration}
     assert decode(header, [], ()).duration is None
     assert decode({**header, "duration": 0.25}, [], ()).duration == 0.25
+
+
+@pytest.mark.parametrize("code", range(128))
+def test_each_ascii_character_is_kept_removed_or_made_a_newline(code):
+    """ASCII text takes a shortcut (one scan for a control character): every one of the 128 must
+    still come out as the full path makes it, in the middle of a string and at its end."""
+    from grader.run.protocol import printable_text
+    c = chr(code)
+    shown = "\n" if c == "\r" else c if c in "\t\n" or 0x20 <= code < 0x7f else ""
+    assert printable_text(f"a{c}b") == f"a{shown}b"
+    assert printable_text(f"ab{c}") == f"ab{shown}"

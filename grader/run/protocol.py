@@ -97,6 +97,7 @@ _UNPRINTABLE = re.compile(rb"\\u(?:00[01]|00[89]|[dD][89a-fA-F]|061[cC]|200[eEfF
 _ESCAPE_SEQUENCE = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?|\x1b[@-Z\\-_]")
 _LINE_BREAK = re.compile("\r\n?|[\x85\u2028\u2029]")                  # CR, CRLF, NEL, line and paragraph separators
 _CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+_ASCII_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f]")      # in ASCII text, all that the three above act on
 
 
 def printable_text(text: str) -> str:
@@ -105,6 +106,8 @@ def printable_text(text: str) -> str:
     removed, line breaks (U+2028 and U+2029 too) as \\n, and each half of a surrogate pair that
     has no other half (`raise ValueError("\\udcff")`) as U+FFFD, so that no file write fails on
     it and no student can redraw the instructor's terminal."""
+    if text.isascii() and not _ASCII_CONTROL.search(text):     # most text: nothing to change (one scan, not three)
+        return text
     text = _LINE_BREAK.sub("\n", text)
     text = _CONTROL.sub("", _ESCAPE_SEQUENCE.sub("", text))
     return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
