@@ -370,6 +370,36 @@ def test_the_zygote_removes_its_folder_when_the_grader_goes_away(tmp_path):
         worker.close()
 
 
+CAPABILITIES = """\
+    def scale(x, k):
+        with open("/proc/self/status") as f:
+            print(repr({line.split(":")[0]: line.split()[1] for line in f if line.startswith(("Cap", "NoNewPrivs"))}))
+        return k * x
+"""
+
+
+@pytest.mark.slow
+@needs("namespaces")
+@pytest.mark.parametrize("layers", [("namespaces",), None], ids=["namespaces alone", "strong"])
+def test_a_child_holds_no_capability_and_an_empty_bounding_set_in_either_worker(tmp_path, layers):
+    """The zygote empties its bounding set once, in its own user namespace, and its children
+    inherit it: no child, the first worker's or a sibling's, may hold a capability or be able to
+    regain one through an exec (a setuid program, file capabilities)."""
+    spec = make_assignment(tmp_path)
+    sub = tmp_path / "student"
+    sub.mkdir()
+    (sub / "tiny.py").write_text(textwrap.dedent(CAPABILITIES) + CORRECT_TOTAL)
+    seen = []
+    with Worker("numpy", layers=layers) as first, first.sibling() as second:
+        for worker in (first, second, first):
+            case = {fn.name: fn for fn in grade_submission(spec, sub, worker=worker).functions}["scale"].cases[0]
+            assert case.status == "passed", case.message
+            seen.append(eval(case.stdout))
+    for status in seen:
+        assert {k: v for k, v in status.items() if k.startswith("Cap")} == \
+            {"CapInh": "0" * 16, "CapPrm": "0" * 16, "CapEff": "0" * 16, "CapBnd": "0" * 16, "CapAmb": "0" * 16}, status
+
+
 NAMESPACES = """\
     import ctypes, os
     QUEUE = b"/grader-sandbox-test-queue"

@@ -215,8 +215,12 @@ def redirect_and_scrub(policy: Policy, capture_path: str) -> None:
     for fd in (devnull, out):
         if fd > 2:
             os.close(fd)
-    os.environ.clear()
-    os.environ.update(child_environment(policy.scratch))
+    wanted = child_environment(policy.scratch)
+    for key in [k for k in os.environ if k not in wanted]:
+        del os.environ[key]
+    for key, value in wanted.items():               # only what differs: each change is a call into libc
+        if os.environ.get(key) != value:
+            os.environ[key] = value
     tempfile.tempdir = None
 
 
@@ -239,13 +243,25 @@ def drop_capabilities() -> None:
     and memory, CAP_DAC_OVERRIDE every file) nor, after an exec, any regained from the bounding set.
     The bounding set and securebits need CAP_SETPCAP, which only a privileged process has: for any
     other, those calls fail and there is nothing to drop."""
-    for cap in range(64):
-        if _libc().prctl(_PR_CAPBSET_DROP, cap, 0, 0, 0) != 0 and ctypes.get_errno() == errno.EINVAL:
-            break                                             # past the kernel's last capability
+    if not _BOUNDING_EMPTY:
+        _empty_bounding_set()
     _libc().prctl(_PR_SET_SECUREBITS, _SECBITS, 0, 0, 0)
     _libc().prctl(_PR_CAP_AMBIENT, _PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0)
     if _libc().capset(ctypes.byref(_CapHeader(_CAPABILITY_VERSION_3, 0)), (_CapData * 2)()) != 0:
         raise OSError(ctypes.get_errno(), "capset failed")
+
+
+_BOUNDING_EMPTY = False              # the zygote emptied its bounding set, and its children inherit it (share_namespaces)
+
+
+def _empty_bounding_set() -> bool:
+    """Drop every capability from this process's bounding set; whether each drop took."""
+    for cap in range(64):
+        if _libc().prctl(_PR_CAPBSET_DROP, cap, 0, 0, 0) != 0:
+            if ctypes.get_errno() == errno.EINVAL:
+                return cap > 0                                # past the kernel's last capability
+            return False
+    return True
 
 
 def protect_self() -> None:
@@ -323,7 +339,7 @@ def share_namespaces() -> bool:
     millisecond of CPU to make and to clean up). That network namespace is empty: a loopback device,
     down, and nothing else; no child has a capability in it. False where the kernel refuses (a
     threaded process, no unprivileged user namespaces): each child then makes its own."""
-    global _SHARED_NAMESPACES
+    global _SHARED_NAMESPACES, _BOUNDING_EMPTY
     uid, gid = os.getuid(), os.getgid()
     _libc().prctl(_PR_SET_DUMPABLE, 1, 0, 0, 0)      # else /proc/self/uid_map is not ours to write
     try:
@@ -333,6 +349,10 @@ def share_namespaces() -> bool:
     finally:
         protect_self()
     _SHARED_NAMESPACES = True
+    # The bounding set only limits what an exec may gain: emptied here, once, with every capability
+    # this process holds in its namespace kept for its children's mounts. They inherit it empty, as
+    # long as they make no user namespace of their own (which would fill it again).
+    _BOUNDING_EMPTY = _empty_bounding_set()
     return True
 
 
