@@ -4,6 +4,7 @@ strong = process + Landlock + seccomp (+ namespaces where they work); partial = 
 minimal = process isolation only. Every mode keeps scores honest (comparison in the grader's
 process, plain data back); the stronger modes also keep files, network and processes out of reach.
 """
+import errno
 import socket
 import textwrap
 import threading
@@ -202,6 +203,42 @@ def test_seccomp_program_jumps_only_forward_and_ends_in_returns():
         if code & 0x07 == 0x05:                              # BPF_JMP
             assert i + 1 + max(jt, jf) < len(program)
     assert all(code == 0x06 for code, *_ in program[-3:])    # BPF_RET: allow, EPERM, ENOSYS
+
+
+def _run_filter(program, nr: int, arch: int = 0xC000003E, request: int = 0) -> int:
+    """What the filter returns for a call: a small interpreter of the four instructions it uses."""
+    data = {0: nr, 4: arch, 24: request}                 # seccomp_data: nr, arch, args[1]'s low 32 bits
+    a, pc = 0, 0
+    while True:
+        code, jt, jf, k = program[pc]
+        pc += 1
+        if code == 0x20:                                  # BPF_LD | BPF_W | BPF_ABS
+            a = data[k]
+        elif code == 0x15:                                # BPF_JMP | BPF_JEQ | BPF_K
+            pc += jt if a == k else jf
+        elif code == 0x35:                                # BPF_JMP | BPF_JGE | BPF_K
+            pc += jt if a >= k else jf
+        elif code == 0x06:                                # BPF_RET | BPF_K
+            return k
+        else:
+            raise AssertionError(f"instruction {code:#x} at {pc - 1}")
+
+
+def test_seccomp_program_gives_each_call_its_action():
+    """Every system call number, x32's and another architecture's: the listed calls EPERM, clone3
+    ENOSYS (the C library then falls back to clone), the listed ioctl requests EPERM and other
+    requests allowed, anything else allowed, and a call of another architecture kills."""
+    program = sandbox.seccomp_program()
+    eperm, enosys, allow = 0x00050000 | errno.EPERM, 0x00050000 | errno.ENOSYS, 0x7FFF0000
+    denied = set(sandbox._DENY_X86_64.values())
+    for nr in range(1024):
+        want = eperm if nr in denied else enosys if nr == sandbox._CLONE3 else allow
+        assert _run_filter(program, nr) == want, nr
+    for request in (*sandbox._DENY_IOCTLS, 0x5401, 0x541B, 0x40086601):      # TCGETS, FIONREAD, FS_IOC_GETFLAGS
+        want = eperm if request in sandbox._DENY_IOCTLS else allow
+        assert _run_filter(program, sandbox._IOCTL, request=request) == want, hex(request)
+    assert _run_filter(program, 0x40000000 | 41) == _run_filter(program, 0x40000000) == eperm
+    assert _run_filter(program, 0, arch=0x40000003) == 0x80000000                # i386: killed
 
 
 # ---------------------------------------------------------------------------------------------

@@ -584,28 +584,43 @@ def seccomp_supported() -> bool:
 
 
 def seccomp_program() -> list[tuple[int, int, int, int]]:
-    """The filter as (code, jt, jf, k). Jumps are relative to the next instruction."""
-    deny = sorted(set(_DENY_X86_64.values()))
-    body = [(_BPF_LD_W_ABS, 0, 0, 4),                                    # arch
-            ("arch",),
-            (_BPF_RET_K, 0, 0, _RET_KILL_PROCESS),
-            (_BPF_LD_W_ABS, 0, 0, 0),                                    # syscall number
-            ("jge", _X32_SYSCALL_BIT, "eperm")]
-    body += [("jeq", nr, "eperm") for nr in deny]
-    body += [("jeq", _CLONE3, "enosys"),
-             ("jeq", _IOCTL, "ioctl"),
-             ("ret", _RET_ALLOW)]
-    at = len(body)
+    """The filter as (code, jt, jf, k). Jumps are relative to the next instruction.
+
+    The calls it acts on are found by a binary search over their numbers, a few comparisons deep,
+    not by one comparison each: the kernel runs the program for every system call number when a
+    child installs it (to cache the ones always allowed), and a list of 90 took 0.2 ms of each child."""
+    acts = sorted([(nr, "eperm") for nr in set(_DENY_X86_64.values())] + [(_CLONE3, "enosys"), (_IOCTL, "ioctl")])
+    body: list = [(_BPF_LD_W_ABS, 0, 0, 4),                              # arch
+                  ("arch",),
+                  (_BPF_RET_K, 0, 0, _RET_KILL_PROCESS),
+                  (_BPF_LD_W_ABS, 0, 0, 0),                              # syscall number
+                  ("jge", _X32_SYSCALL_BIT, "eperm")]
+    at: dict = {}                                                        # label -> its instruction's index
+
+    def search(items: list) -> None:
+        if len(items) <= 6:
+            body.extend(("jeq", nr, action) for nr, action in items)
+            body.append(("ret", _RET_ALLOW))
+            return
+        mid = len(items) // 2
+        upper = f"from {items[mid][0]}"
+        body.append(("jge", items[mid][0], upper))                       # else on to the lower half
+        search(items[:mid])
+        at[upper] = len(body)
+        search(items[mid:])
+
+    search(acts)
     # BPF jumps only forward: the ioctl requests, then the returns, come last
-    tail = {"ioctl": at, "eperm": at + 2 + len(_DENY_IOCTLS), "enosys": at + 3 + len(_DENY_IOCTLS)}
+    at["ioctl"] = len(body)
     body += [(_BPF_LD_W_ABS, 0, 0, 24)]                                  # the request, args[1]'s low 32 bits
     body += [("jeq", request, "eperm") for request in _DENY_IOCTLS]
-    body += [("ret", _RET_ALLOW),
-             (_BPF_RET_K, 0, 0, _RET_ERRNO | errno.EPERM),
+    body += [("ret", _RET_ALLOW)]
+    at["eperm"], at["enosys"] = len(body), len(body) + 1
+    body += [(_BPF_RET_K, 0, 0, _RET_ERRNO | errno.EPERM),
              (_BPF_RET_K, 0, 0, _RET_ERRNO | errno.ENOSYS)]
     program = []
     for i, ins in enumerate(body):
-        rel = lambda label: tail[label] - (i + 1)
+        rel = lambda label: at[label] - (i + 1)
         if ins[0] == "arch":
             program.append((_BPF_JEQ_K, 1, 0, _AUDIT_ARCH_X86_64))       # right arch: skip the kill
         elif ins[0] == "jeq":
