@@ -407,6 +407,39 @@ def test_the_zygote_removes_its_folder_when_the_grader_goes_away(tmp_path):
         worker.close()
 
 
+READS = """\
+    import os
+    def scale(x, k):
+        def opens(path, mode="rb"):
+            try:
+                with open(path, mode) as f:
+                    f.write(b"x") if "w" in mode else f.read(4)
+                return True
+            except OSError:
+                return False
+        paths = ["/dev/urandom", "/dev/zero", "/proc/cpuinfo", "/proc/meminfo", "/proc/stat", "/proc/self/status",
+                 os.__file__, "/etc/hostname"]
+        print(repr({"read": {p: opens(p) for p in paths}, "null": opens("/dev/null", "wb"),
+                    "fds": sorted(os.readlink(f"/proc/self/fd/{fd}") for fd in os.listdir("/proc/self/fd")
+                                  if os.path.exists(f"/proc/self/fd/{fd}"))}))
+        return k * x
+"""
+
+
+@pytest.mark.slow
+@needs("landlock")
+def test_a_child_reads_the_system_files_every_child_may_and_keeps_no_descriptor_of_them(tmp_path):
+    """The rules every child has (the system's and Python's folders, the null device, a few device
+    and /proc files) are opened once, in the zygote: each child still gets them all, and closes its
+    copies of those descriptors before its code runs."""
+    fns, _ = grade_with(tmp_path, None, READS)
+    case = fns["scale"].cases[0]
+    assert case.status == "passed", case.message
+    seen = eval(case.stdout)
+    assert seen["null"] and all(seen["read"].values()), seen
+    assert not [t for t in seen["fds"] if t.startswith(("/usr", "/etc", "/lib", "/dev/urandom", "/proc/cpuinfo"))], seen["fds"]
+
+
 CAPABILITIES = """\
     def scale(x, k):
         with open("/proc/self/status") as f:

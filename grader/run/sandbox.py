@@ -186,7 +186,7 @@ def apply_in_child(policy: Policy, layers: tuple, capture_path: str, keep_fds: t
     """Confine the calling (freshly forked, single-threaded) process. Raises if a layer fails."""
     os.setsid()
     redirect_and_scrub(policy, capture_path)
-    _close_fds_except(keep_fds)
+    _close_fds_except(keep_fds + (tuple(fd for fd, _ in _fixed_rules()) if "landlock" in layers else ()))
     set_limits(policy, LIMITS)
     if "namespaces" in layers:
         enter_namespaces(policy)
@@ -463,11 +463,6 @@ def landlock_abi() -> int:
     return max(abi, 0)
 
 
-def readable_roots() -> list[str]:
-    """Folders a child may read: the system's and Python's, and its own /proc entry (not other processes')."""
-    return sorted({*_system_roots(), f"/proc/{os.getpid()}"})
-
-
 @functools.lru_cache(maxsize=None)
 def _system_roots() -> tuple:
     """The system's and Python's folders that exist, resolved: the same for every child, so worked
@@ -481,7 +476,7 @@ def prepare(layers: tuple) -> None:
     """Work out in the zygote, once, what every child's layers need: the folders Landlock lets it
     read and the seccomp filter. A child then only makes the system calls."""
     if "landlock" in layers:
-        _system_roots()
+        _fixed_rules()
     if "seccomp" in layers:
         _seccomp_filter()
 
@@ -499,33 +494,50 @@ def apply_landlock(policy: Policy) -> None:
     if ruleset < 0:
         raise OSError(ctypes.get_errno(), "landlock_create_ruleset failed")
     try:
-        read = _EXECUTE | _READ_FILE | _READ_DIR
-        for root in readable_roots():
-            _landlock_allow(ruleset, root, read & fs)
+        for fd, access in _fixed_rules():
+            _landlock_rule(ruleset, fd, access & fs)
+        _landlock_allow(ruleset, f"/proc/{os.getpid()}", (_EXECUTE | _READ_FILE | _READ_DIR) & fs)   # its own, no other
         _landlock_allow(ruleset, policy.submission_dir, (_READ_FILE | _READ_DIR) & fs)
         for path in policy.read_only:
             _landlock_allow(ruleset, path, (_READ_FILE | _READ_DIR) & fs)
         _landlock_allow(ruleset, policy.scratch, fs)
-        _landlock_allow(ruleset, os.devnull, (_READ_FILE | _WRITE_FILE) & fs)
-        for path in ("/dev/urandom", "/dev/random", "/dev/zero", "/proc/cpuinfo", "/proc/meminfo", "/proc/stat"):
-            if os.path.exists(path):
-                _landlock_allow(ruleset, path, _READ_FILE & fs)
         if _libc().syscall(_SYS_RESTRICT_SELF, ruleset, 0) != 0:
             raise OSError(ctypes.get_errno(), "landlock_restrict_self failed")
     finally:
         os.close(ruleset)
+        for fd, _ in _fixed_rules():     # the zygote's descriptors, inherited: this process needs them no more
+            os.close(fd)
+
+
+@functools.lru_cache(maxsize=None)
+def _fixed_rules() -> tuple:
+    """The rules of every child's ruleset that are the same for all, as (descriptor, access): the
+    system's and Python's folders, the null device, and a few device and /proc files. Each path is
+    opened (O_PATH) once, in the zygote (`prepare`), not in each child; a child closes its copies
+    of the descriptors once its ruleset is made (apply_in_child keeps them open until then)."""
+    read = _EXECUTE | _READ_FILE | _READ_DIR
+    paths = [(root, read) for root in _system_roots()] + [(os.devnull, _READ_FILE | _WRITE_FILE)]
+    paths += [(path, _READ_FILE) for path in ("/dev/urandom", "/dev/random", "/dev/zero", "/proc/cpuinfo",
+                                              "/proc/meminfo", "/proc/stat") if os.path.exists(path)]
+    rules = []
+    for path, access in paths:
+        fd = os.open(path, os.O_PATH | os.O_CLOEXEC)
+        rules.append((fd, access if stat.S_ISDIR(os.fstat(fd).st_mode) else access & _FILE_RIGHTS))
+    return tuple(rules)
 
 
 def _landlock_allow(ruleset: int, path: str, access: int) -> None:
     fd = os.open(path, os.O_PATH | os.O_CLOEXEC)
     try:
-        if not stat.S_ISDIR(os.fstat(fd).st_mode):
-            access &= _FILE_RIGHTS
-        rule = _PathBeneathAttr(allowed_access=access, parent_fd=fd)
-        if _libc().syscall(_SYS_ADD_RULE, ruleset, _RULE_PATH_BENEATH, ctypes.byref(rule), 0) != 0:
-            raise OSError(ctypes.get_errno(), f"landlock_add_rule failed for {path}")
+        _landlock_rule(ruleset, fd, access if stat.S_ISDIR(os.fstat(fd).st_mode) else access & _FILE_RIGHTS, path)
     finally:
         os.close(fd)
+
+
+def _landlock_rule(ruleset: int, fd: int, access: int, path: str = "") -> None:
+    rule = _PathBeneathAttr(allowed_access=access, parent_fd=fd)
+    if _libc().syscall(_SYS_ADD_RULE, ruleset, _RULE_PATH_BENEATH, ctypes.byref(rule), 0) != 0:
+        raise OSError(ctypes.get_errno(), f"landlock_add_rule failed for {path or os.readlink(f'/proc/self/fd/{fd}')}")
 
 
 # ---------------------------------------------------------------------------------------------
