@@ -8,6 +8,7 @@ becomes a value with the student's file and line.
 from __future__ import annotations
 
 import errno
+import functools
 import importlib.machinery
 import importlib.util
 import io
@@ -189,10 +190,18 @@ def _qualname(tb, folder: str) -> str:
     found = ""
     while tb is not None:
         code = tb.tb_frame.f_code
-        if os.path.realpath(code.co_filename).startswith(folder + os.sep):
+        if _real(code.co_filename).startswith(folder + os.sep):
             found = getattr(code, "co_qualname", "")
         tb = tb.tb_next
     return found
+
+
+@functools.lru_cache(maxsize=1024)
+def _real(path: str) -> str:
+    """os.path.realpath, once per path in a child: the files of the frames of its exceptions are
+    the same few (the submission's, read-only to it, and the grader's), and each resolution is a
+    system call per folder of the path."""
+    return os.path.realpath(path)
 
 
 def _describe(e: BaseException, folder: str) -> dict:
@@ -202,10 +211,11 @@ def _describe(e: BaseException, folder: str) -> dict:
         info["message"] = str(e)[:2000]
     except BaseException:  # noqa: BLE001
         info["message"] = "<message could not be shown>"
-    folder = os.path.realpath(folder)
-    frames = [f for f in traceback.extract_tb(e.__traceback__)
-              if os.path.realpath(f.filename).startswith(folder + os.sep)]
-    if isinstance(e, SyntaxError) and e.filename and os.path.realpath(e.filename).startswith(folder + os.sep):
+    folder = _real(folder)
+    # Lines are read (lazily, by f.line) for the student's frames only, not for the grader's own.
+    frames = [f for f in traceback.StackSummary.extract(traceback.walk_tb(e.__traceback__), lookup_lines=False)
+              if _real(f.filename).startswith(folder + os.sep)]
+    if isinstance(e, SyntaxError) and e.filename and _real(e.filename).startswith(folder + os.sep):
         info.update(file=os.path.basename(e.filename), line=e.lineno, code=(e.text or "").strip(), message=e.msg)
     elif frames:
         last = frames[-1]
