@@ -24,7 +24,8 @@ With --dask, the same batch is graded again through `--scheduler`, on a local Da
 many single-threaded worker processes as there are workers (started before the clock starts, as an
 instructor's cluster would be), and printed against the local batch on the same cores.
 
-The shared machines this runs on change speed by 10-20% within minutes, so half of the naive sample
+The shared machines this runs on change speed by 10-20% within minutes (a fixed loop of Python, timed
+before the baselines and after them, is printed: it has moved by half within seconds), so half of the naive sample
 and half of the bare forks run before the batch and half after it, and both halves are printed. Every
 share of a sample (the two halves, and each bare-fork process's part of a half) gets the same mix of
 kinds, as each of the grader's workers does. Split into even and odd submissions, the half before
@@ -216,6 +217,18 @@ def naive_check(sample: list[Path], tmp: Path, workers: int) -> float:
     return (time.perf_counter() - t0) / max(1, len(sample))
 
 
+def machine_speed(rounds: int = 5) -> float:
+    """Seconds a fixed loop of pure Python takes here (the median of `rounds`): the same work every
+    time, so that a change between two moments is the machine's (another tenant of the host, its
+    clock), not the code's. The same loop has taken 123 to 193 ms within 15 s on these machines."""
+    def once() -> float:
+        t0, total = time.perf_counter(), 0
+        for i in range(1_000_000):
+            total += i * i
+        return time.perf_counter() - t0
+    return statistics.median(once() for _ in range(rounds))
+
+
 def _pooled(mean_1: float, n_1: int, mean_2: float, n_2: int) -> float:
     """The mean over both halves, from each half's mean and size."""
     return (mean_1 * n_1 + mean_2 * n_2) / (n_1 + n_2)
@@ -252,6 +265,7 @@ def main() -> None:
         looped = quick[: args.check_sample]
         (looped_1, looped_2), checks = deal(looped, 2), tmp / "checks"
         checks.mkdir()
+        speed_before = machine_speed()
         naive_before, fork_before = naive(naive_1, inputs, tmp, workers), bare_fork(forked_1, inputs, workers)
         loop_before = naive_check(looped_1, checks, workers)
         cmd = [sys.executable, "-m", "grader", "grade", str(subs), "-a", "linear_classifier", "--out", str(out)]
@@ -263,6 +277,7 @@ def main() -> None:
         dask_cmd = [sys.executable, "-m", "grader", "grade", str(subs), "-a", "linear_classifier", "--out", str(tmp / "dask")]
         dask_wall = on_dask(dask_cmd, workers) if args.dask else None
         naive_after, fork_after = naive(naive_2, inputs, tmp, workers), bare_fork(forked_2, inputs, workers)
+        speed_after = machine_speed()
         loop_after = naive_check(looped_2, checks, workers)
         calls, limits = [], 0.0
         timeout = load_spec(REPO / "assignments" / "linear_classifier").limits.case_timeout
@@ -311,6 +326,9 @@ def main() -> None:
               f"(no grader forking a fresh child per submission is more than {naive_batch / bound:.1f}x faster)")
         print(f"  grader grade against the bound:                {wall / bound:8.2f}x  "
               f"({wall - bound:.1f} s for the sandbox, the harness, the comparisons, the reports and start-up)")
+        print(f"  the machine's speed, a fixed loop of Python:   {speed_before * 1000:8.0f} ms before the baselines, "
+              f"{speed_after * 1000:.0f} ms after them (the same work: a difference is the machine's, and so is "
+              f"part of the ratio's)")
         if dask_wall is not None:
             print(f"  --scheduler, a local Dask cluster of {workers} processes: {dask_wall:8.1f} s   "
                   f"{dask_wall / wall:.2f}x the local batch")
