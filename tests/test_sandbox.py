@@ -440,6 +440,29 @@ def test_a_child_reads_the_system_files_every_child_may_and_keeps_no_descriptor_
     assert not [t for t in seen["fds"] if t.startswith(("/usr", "/etc", "/lib", "/dev/urandom", "/proc/cpuinfo"))], seen["fds"]
 
 
+@needs("landlock")
+def test_a_second_ruleset_in_one_process_opens_the_common_paths_again(tmp_path):
+    """A child closes the zygote's descriptors of the paths every ruleset allows once its ruleset is
+    made: a second ruleset in the same process (a probe, a test) opens them again rather than
+    using numbers that are closed or, worse, reused for another file."""
+    import os
+    policy = sandbox.Policy(memory=0, cpu_seconds=0, submission_dir="/usr", scratch=str(tmp_path), disk=0)
+    pid = os.fork()
+    if pid == 0:
+        code = 1
+        try:
+            sandbox._prctl(sandbox._PR_SET_NO_NEW_PRIVS, 1)
+            sandbox.apply_landlock(policy)
+            sandbox.apply_landlock(policy)
+            with open("/dev/urandom", "rb") as f:
+                code = 0 if len(f.read(4)) == 4 else 1
+        except BaseException:  # noqa: BLE001
+            code = 1
+        os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0
+
+
 CAPABILITIES = """\
     def scale(x, k):
         with open("/proc/self/status") as f:

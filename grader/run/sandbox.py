@@ -507,6 +507,7 @@ def apply_landlock(policy: Policy) -> None:
         os.close(ruleset)
         for fd, _ in _fixed_rules():     # the zygote's descriptors, inherited: this process needs them no more
             os.close(fd)
+        _fixed_rules.cache_clear()       # closed: a later ruleset here would open them again
 
 
 @functools.lru_cache(maxsize=None)
@@ -521,7 +522,10 @@ def _fixed_rules() -> tuple:
                                               "/proc/meminfo", "/proc/stat") if os.path.exists(path)]
     rules = []
     for path, access in paths:
-        fd = os.open(path, os.O_PATH | os.O_CLOEXEC)
+        try:
+            fd = os.open(path, os.O_PATH | os.O_CLOEXEC)
+        except OSError:                  # gone since it was found: nothing to allow there
+            continue
         rules.append((fd, access if stat.S_ISDIR(os.fstat(fd).st_mode) else access & _FILE_RIGHTS))
     return tuple(rules)
 
