@@ -523,17 +523,22 @@ def _fixed_rules() -> tuple:
     rules = []
     for path, access in paths:
         try:
-            fd = os.open(path, os.O_PATH | os.O_CLOEXEC)
+            rules.append(_opened(path, access))
         except OSError:                  # gone since it was found: nothing to allow there
             continue
-        rules.append((fd, access if stat.S_ISDIR(os.fstat(fd).st_mode) else access & _FILE_RIGHTS))
     return tuple(rules)
 
 
-def _landlock_allow(ruleset: int, path: str, access: int) -> None:
+def _opened(path: str, access: int) -> tuple[int, int]:
+    """(an O_PATH descriptor of path, the access a rule on it may grant: a file's rights only, for a file)."""
     fd = os.open(path, os.O_PATH | os.O_CLOEXEC)
+    return fd, access if stat.S_ISDIR(os.fstat(fd).st_mode) else access & _FILE_RIGHTS
+
+
+def _landlock_allow(ruleset: int, path: str, access: int) -> None:
+    fd, access = _opened(path, access)
     try:
-        _landlock_rule(ruleset, fd, access if stat.S_ISDIR(os.fstat(fd).st_mode) else access & _FILE_RIGHTS, path)
+        _landlock_rule(ruleset, fd, access, path)
     finally:
         os.close(fd)
 
