@@ -369,6 +369,21 @@ def test_without_namespaces_a_run_that_writes_past_the_disk_cap_is_stopped(tmp_p
 
 
 @pytest.mark.slow
+@needs("landlock", "seccomp")
+def test_without_namespaces_a_call_that_writes_past_the_cap_and_returns_between_two_looks_is_stopped(tmp_path, monkeypatch):
+    """The measure is taken before each answer too, not only at looks: with looks 30 s apart, the
+    job is over long before the next one, and the call that wrote past the cap is still stopped.
+    (On a fast machine this happened with looks 50 ms apart: the case passed.)"""
+    from grader.run import supervise
+    monkeypatch.setattr(supervise, "_SAMPLE", 30.0)
+    fns, _ = grade_with(tmp_path, ("landlock", "seccomp"), DISK_HOG.replace("range(200)", "range(70)"), case_timeout=60)
+    first = fns["scale"].cases[0]
+    assert first.status == "crashed", first.message
+    assert "scale: it wrote more than the grader allows on disk (64 MiB" in first.message
+    assert fns["total"].earned == fns["total"].possible
+
+
+@pytest.mark.slow
 @needs("namespaces")
 def test_with_namespaces_the_scratch_folder_is_a_tmpfs_of_the_disk_cap(tmp_path):
     fns, _ = grade_with(tmp_path, None, DISK_HOG)

@@ -218,6 +218,11 @@ def _watch(child, job, start, skip, deliver, done, imported, scratch, measure, b
                 budget.count(payload)
                 header, arrays = _read(payload)
                 kind = header.get("type")
+                if measure and kind == "result" and _over_disk(scratch, int(lim["disk"])):
+                    # Before the answer is taken (such a child wakes this loop at each frame): a call
+                    # that wrote past the cap and returned between two looks is stopped all the same.
+                    outcome, why = "crashed", _limit(_disk_message(int(lim["disk"])))
+                    break
                 at = header.get("out_at")
                 if kind in ("imported", "result") and type(at) is int and printed_to <= at <= _CAPTURE_MAX:
                     printed_to = at        # a forged one moves it within the child's own capture file, forward only

@@ -190,7 +190,8 @@ class Worker(_Supervising):
         if "pid" not in answer:
             os.close(r)
             raise WorkerError(str(answer.get("error", "the worker did not start a process for this submission")))
-        return _Child(int(answer["pid"]), r, lambda pid: self._ask({"do": "end", "pid": pid}))
+        return _Child(int(answer["pid"]), r, lambda pid: self._ask({"do": "end", "pid": pid}),
+                      frames=bool(self._info["measure"]))
 
     def _shared(self, calls: list, inputs: list) -> bool:
         """Whether the zygote holds these calls and their inputs, so that a job's file carries only
@@ -357,13 +358,14 @@ class _Child:
     few tens of milliseconds: a submission costs one or two wake-ups of this process instead of one
     per case. A child sending more than the pipe holds (large outputs) would wait for each look;
     while it does, the pipe itself wakes this process. Without pidfds (Linux < 5.3), every frame
-    wakes it.
+    wakes it, and so it does with `frames` (where the grader measures the scratch folder, before it
+    takes each answer: the answer then comes as soon as it is sent, not with the next ones).
     """
 
-    def __init__(self, pid: int, r: int, end):
+    def __init__(self, pid: int, r: int, end, frames: bool = False):
         self.pid, self._r, self._end = pid, r, end
         self._watch = _pidfd(pid)
-        self.wakes_on_frames = self._watch is None
+        self.wakes_on_frames = self._watch is None or frames
         self._capacity = _enlarge(r)
         os.set_blocking(r, False)
         self._busy = False
@@ -373,7 +375,8 @@ class _Child:
             select.select([self._r], [], [], timeout)
             ended = False
         else:
-            ready = select.select([self._watch, self._r] if self._busy else [self._watch], [], [], timeout)[0]
+            ready = select.select([self._watch, self._r] if self._busy or self.wakes_on_frames else [self._watch],
+                                  [], [], timeout)[0]
             ended = self._watch in ready
         data, pipe = _drain(self._r)
         self._busy = len(data) >= self._capacity // 2      # the child fills the pipe faster than the looks empty it
