@@ -159,15 +159,21 @@ def make_batch(root: Path, n: int) -> list[str]:
     kinds = []
     for i in range(n):
         kind = "slow" if i == n // 2 else "crasher" if i == n // 3 else ("correct", "reg_half", "no_average", "todo")[i % 4]
-        text = REFERENCE
-        for old, new in MISTAKES[kind]:
-            assert old in text, (kind, old)
-            text = text.replace(old, new, 1)
-        folder = root / f"student{i:04d}_{kind}"
-        folder.mkdir(parents=True)
-        (folder / "linear_classifier.py").write_text(text, encoding="utf-8")
+        write_submission(root, i, kind)
         kinds.append(kind)
     return kinds
+
+
+def write_submission(root: Path, i: int, kind: str) -> Path:
+    """Student i's folder under root: the reference with the edits of `kind` (MISTAKES)."""
+    text = REFERENCE
+    for old, new in MISTAKES[kind]:
+        assert old in text, (kind, old)
+        text = text.replace(old, new, 1)
+    folder = root / f"student{i:04d}_{kind}"
+    folder.mkdir(parents=True)
+    (folder / "linear_classifier.py").write_text(text, encoding="utf-8")
+    return folder
 
 
 def write_inputs(tmp: Path) -> Path:

@@ -81,12 +81,7 @@ def main() -> None:
         spec = load_spec(REPO / "assignments" / "linear_classifier")
         kinds = [("correct", "reg_half", "no_average", "todo")[i % 4] for i in range(args.n)]
         for i, kind in enumerate(kinds):
-            folder = tmp / "class" / f"student{i:04d}_{kind}"
-            folder.mkdir(parents=True)
-            text = batch.REFERENCE
-            for old, new in batch.MISTAKES[kind]:
-                text = text.replace(old, new, 1)
-            (folder / "linear_classifier.py").write_text(text, encoding="utf-8")
+            batch.write_submission(tmp / "class", i, kind)
         submissions = discover(tmp / "class", spec, tmp / "staging")
         paths = " ".join(str(s.path / "linear_classifier.py") for s in submissions) + "\n"
         bare = subprocess.Popen([sys.executable, "-c", BARE, str(REPO), str(batch.write_inputs(tmp))],

@@ -196,6 +196,7 @@ def _watch(child, job, start, skip, deliver, done, imported, scratch, measure, b
     index it was on, the step of that call it had reached: 0 unless a chain said it went further,
     {"error": why it was stopped} or {}, where in its capture file its output after its last answer starts)."""
     lim = job["limits"]
+    disk = int(lim["disk"])
     reader = protocol.FrameReader(max_header=protocol.MAX_HEADER)
     current = _IMPORT
     step = 0
@@ -218,10 +219,10 @@ def _watch(child, job, start, skip, deliver, done, imported, scratch, measure, b
                 budget.count(payload)
                 header, arrays = _read(payload)
                 kind = header.get("type")
-                if measure and kind == "result" and _over_disk(scratch, int(lim["disk"])):
+                if measure and kind == "result" and _over_disk(scratch, disk):
                     # Before the answer is taken (such a child wakes this loop at each frame): a call
                     # that wrote past the cap and returned between two looks is stopped all the same.
-                    outcome, why = "crashed", _limit(_disk_message(int(lim["disk"])))
+                    outcome, why = "crashed", _limit(_disk_message(disk))
                     break
                 at = header.get("out_at")
                 if kind in ("imported", "result") and type(at) is int and printed_to <= at <= _CAPTURE_MAX:
@@ -263,8 +264,8 @@ def _watch(child, job, start, skip, deliver, done, imported, scratch, measure, b
             break
         if outcome is None and ended:
             outcome = "crashed"          # it ended, or closed its channel, before saying it was done
-        if outcome is None and measure and _over_disk(scratch, int(lim["disk"])):
-            outcome, why = "crashed", _limit(_disk_message(int(lim["disk"])))
+        if outcome is None and measure and _over_disk(scratch, disk):
+            outcome, why = "crashed", _limit(_disk_message(disk))
     budget.count_held(reader)
     if current is None:             # every call has its result: what the child did after does not matter
         outcome = "done"
