@@ -71,7 +71,7 @@ def main() -> None:
     from grader.batch.discover import discover
     from grader.batch.store import write_student
     from grader.grade import Prepared, grade_or_report
-    from grader.report.junit import student_suites
+    from grader.report.junit import student_xml
     from grader.run.worker import start_workers
     from grader.spec import load_spec
 
@@ -98,7 +98,7 @@ def main() -> None:
                     result = grade_or_report(spec, sub.path, True, worker, prepared)
                     result.student, result.fingerprint = sub.student, sub.fingerprint
                     write_student(out, result)
-                    student_suites(result)
+                    student_xml(result)
 
             def bare_all() -> None:
                 bare.stdin.write(paths)

@@ -287,10 +287,6 @@ def _note(note: str) -> None:
 
 def _grade(args) -> int:
     import tempfile
-    from grader.batch import BatchError, Progress, discover, grade_batch, others_in, shard, write_exports, writing_into
-    from grader.expected import ReferenceError_
-    from grader.score import class_mean
-    from grader.spec import SpecError
 
     spec = _load(args.assignment)
     hidden = not args.public_only
@@ -328,6 +324,11 @@ def _grade(args) -> int:
     if not args.scheduler:           # their imports (a second of torch each) run while the submissions are found
         from grader.run.worker import start_workers
         started = start_workers(spec.framework, args.workers or os.cpu_count() or 1)
+    # Imported once the workers are importing: a fifth of a second of this process's start-up
+    from grader.batch import BatchError, Progress, discover, grade_batch, others_in, shard, write_exports, writing_into
+    from grader.expected import ReferenceError_
+    from grader.score import class_mean
+    from grader.spec import SpecError
     with tempfile.TemporaryDirectory(prefix="grader-batch-") as staging, contextlib.ExitStack() as stack:
         for worker in started:
             stack.enter_context(worker)            # closed however the run ends
@@ -343,13 +344,13 @@ def _grade(args) -> int:
                 print(f"grader: shard {part[0]}/{part[1]}: {_count(len(submissions), 'student')} of {everyone}",
                       file=sys.stderr)
             with writing_into(args.out):       # discovery only reads; from here on OUT is written
-                from grader.report.junit import student_suites
+                from grader.report.junit import student_xml
                 progress, suites = Progress(), {}
                 # Each student's part of the class's JUnit file is made as their result comes in,
                 # while the workers grade the others: at the end it would take one core alone.
                 results = grade_batch(spec, submissions, args.out, workers=args.workers, hidden=hidden,
                                       progress=progress, scheduler=args.scheduler, started=started,
-                                      on_result=lambda r: suites.__setitem__(r.label, student_suites(r)))
+                                      on_result=lambda r: suites.__setitem__(r.label, student_xml(r)))
                 progress.finish()
                 similar = _find_similar(spec, submissions, args) if args.similarity else None
                 paths = write_exports(args.out, results, title=spec.title, similarity=similar, junit_suites=suites)

@@ -285,18 +285,31 @@ def test_batch_junit_testcases_are_those_of_the_single_report():
     assert [p.name for p in batch[0].properties()][0] == "student"
 
 
-def test_batch_junit_from_suites_made_as_results_came_in_is_the_same_file(tmp_path):
-    """`grader grade` makes each student's suites when their result comes in; the file is the one
+def test_batch_junit_from_parts_made_as_results_came_in_is_the_same_file(tmp_path):
+    """`grader grade` serializes each student's part when their result comes in; the file is the one
     made from the results at the end, whichever students were made before (a resumed run's earlier
     ones are not), and in the results' order, not the order they came in."""
-    from grader.report.junit import student_suites
+    from grader.report.junit import student_xml
     batch = make_batch()
     write_batch_junit(batch, tmp_path / "at_the_end.xml")
-    built = {r.label: student_suites(r) for r in reversed(batch[1:])}
+    built = {r.label: student_xml(r) for r in reversed(batch[1:])}
     write_batch_junit(batch, tmp_path / "as_they_came.xml", built)
     assert (tmp_path / "as_they_came.xml").read_bytes() == (tmp_path / "at_the_end.xml").read_bytes()
-    elements = [suite._elem for suite in build_batch_junit(batch, built)]
-    assert any(element is built[batch[1].label][0][0]._elem for element in elements)     # used, not made again
+    built[batch[1].label] = (b"<testsuite name='made before' />", [(0, 0, 0, 0.0)])
+    write_batch_junit(batch, tmp_path / "used.xml", built)                       # used, not made again
+    assert [s.name for s in junitparser.JUnitXml.fromfile(str(tmp_path / "used.xml"))][2] == "made before"
+
+
+def test_batch_junit_is_the_document_junitparser_writes(tmp_path):
+    """The file joined from the students' parts has the bytes of build_batch_junit's document as
+    junitparser writes it: names and messages with markup and non-ASCII text in them included."""
+    batch = make_batch()
+    batch[0].functions[0].cases[0].message = 'expected <1> & "2", got ∞ \x07'
+    batch[1].student = "zoë & <co>"
+    write_batch_junit(batch, tmp_path / "joined.xml")
+    build_batch_junit(batch).write(str(tmp_path / "whole.xml"))
+    assert (tmp_path / "joined.xml").read_bytes() == (tmp_path / "whole.xml").read_bytes()
+    assert "zoë &amp; &lt;co&gt;" in (tmp_path / "joined.xml").read_text(encoding="utf-8")
 
 
 def test_batch_junit_of_no_students_is_an_empty_document():

@@ -57,7 +57,7 @@ def write_exports(out: Path, results: list[SubmissionResult], title: str, simila
                   junit_suites: dict | None = None) -> list[Path]:
     """The class-level files, from the per-student results; with a similarity report
     (grader.similarity), also similarity.csv and similarity.html, and a section of report.html.
-    `junit_suites` holds students' JUnit suites made as their results came in (junit.student_suites)."""
+    `junit_suites` holds students' parts of the JUnit file made as their results came in (junit.student_xml)."""
     from grader.report import gradebook, html, junit
     paths = [out / "gradebook.csv", out / "junit.xml", out / "report.html"]
     gradebook.write_gradebook(results, paths[0])

@@ -15,6 +15,7 @@ import os
 import re
 
 import junitparser
+from junitparser.junitparser import etree as _etree     # what junitparser builds with: lxml's where installed
 
 from grader.results import (ERROR_STATUSES, FAILED, FAILURE_STATUSES, CaseResult, CheckResult, FunctionResult, OutputCheck,
                        SubmissionResult)
@@ -111,14 +112,44 @@ def _check_kind(check: CheckResult) -> type | None:
 
 
 def write_batch_junit(results: list[SubmissionResult], path: str | os.PathLike[str], built: dict | None = None) -> None:
-    """Write the class's merged report to `path` (`built`: as build_batch_junit); readers never
-    see a half-written file.
+    """Write the class's merged report to `path`, build_batch_junit's document; readers never see
+    a half-written file. `built` ({student: student_xml(result)}) holds students' parts made
+    earlier, as each result came in; the others are made here.
 
     Not pretty-printed: junitparser pretty-prints through minidom, seconds for a class of 1,000.
+    Each student's part is serialized on its own, as ElementTree writes it within the document,
+    and the file is their concatenation: what is left for the end (one core, the other idle) is
+    the students not made before, a resumed run's earlier ones.
     """
-    buffer = io.BytesIO()
-    build_batch_junit(results, built).write(buffer)
-    write_atomic(path, buffer.getvalue())
+    parts, totals = [], [0, 0, 0, 0.0]
+    for result in results:
+        text, counts = (built or {}).get(result.label) or student_xml(result)
+        parts.append(text)
+        for suite_counts in counts:                  # summed suite by suite, as build_batch_junit does
+            totals = [a + b for a, b in zip(totals, suite_counts)]
+    xml = junitparser.JUnitXml(xml_safe(results[0].assignment) if results else "")
+    xml.tests, xml.failures, xml.errors, xml.skipped, xml.time = *totals[:3], 0, round(totals[3], 3)
+    if not any(parts):                               # no suite: the empty element, as junitparser writes it
+        buffer = io.BytesIO()
+        xml.write(buffer)
+        write_atomic(path, buffer.getvalue())
+        return
+    end = f"</{xml._elem.tag}>"
+    xml._elem.text = "|"                             # the element's text marks where its children go
+    document = _etree.tostring(xml._elem, encoding="unicode")
+    start = document[:document.rindex("|" + end)]
+    write_atomic(path, b"".join([_DECLARATION, start.encode("utf-8"), *parts, end.encode("utf-8")]))
+
+
+_DECLARATION = b"<?xml version='1.0' encoding='utf-8'?>\n"      # ElementTree's, for encoding="utf-8"
+
+
+def student_xml(result: SubmissionResult) -> tuple[bytes, list[tuple]]:
+    """One student's suites as the class's file holds them, and each suite's (tests, failures,
+    errors, time)."""
+    suites = student_suites(result)
+    return (b"".join(_etree.tostring(suite._elem, encoding="unicode").encode("utf-8") for suite, _ in suites),
+            [counts for _, counts in suites])
 
 
 def _suite(fn: FunctionResult, name: str, classname: str, student: str | None = None) -> junitparser.TestSuite:
