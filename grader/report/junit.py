@@ -50,25 +50,31 @@ def write_junit(result: SubmissionResult, path: str | os.PathLike[str]) -> None:
     write_atomic(path, buffer.getvalue())
 
 
-def build_batch_junit(results: list[SubmissionResult], built: dict | None = None) -> junitparser.JUnitXml:
+def build_batch_junit(results: list[SubmissionResult]) -> junitparser.JUnitXml:
     """A class's reports merged into one document: one <testsuite> per student and function.
 
         build_batch_junit(results).write("junit.xml")
 
     Suites are named "<student>.<function>" and carry a "student" property, so a CI view can
     group by either. Testcases are build_junit's, with the suite name as their classname.
-    `built` ({student: student_suites(result)}) holds the suites of students made earlier (as
-    each result came in, while the rest of the class was graded); the others are made here.
+    write_batch_junit writes this document from each student's part serialized on its own.
     """
+    suites = [suite for result in results for suite in student_suites(result)]
+    xml = _document(results, [counts for _, counts in suites])
+    for suite, _ in suites:
+        # append, not add_testsuite: that one looks for a same-named suite to merge into,
+        # which is quadratic in the class size, and these names are unique anyway.
+        xml.append(suite)
+    return xml
+
+
+def _document(results: list[SubmissionResult], counts: list[tuple]) -> junitparser.JUnitXml:
+    """The class's <testsuites> element, without its suites: its totals summed from each suite's
+    (tests, failures, errors, time), in the suites' order."""
     xml = junitparser.JUnitXml(xml_safe(results[0].assignment) if results else "")
     totals = [0, 0, 0, 0.0]
-    for result in results:
-        suites = (built or {}).get(result.label) or student_suites(result)
-        for suite, counts in suites:
-            totals = [a + b for a, b in zip(totals, counts)]
-            # append, not add_testsuite: that one looks for a same-named suite to merge into,
-            # which is quadratic in the class size, and these names are unique anyway.
-            xml.append(suite)
+    for suite_counts in counts:
+        totals = [a + b for a, b in zip(totals, suite_counts)]
     xml.tests, xml.failures, xml.errors, xml.skipped, xml.time = *totals[:3], 0, round(totals[3], 3)
     return xml
 
@@ -121,14 +127,12 @@ def write_batch_junit(results: list[SubmissionResult], path: str | os.PathLike[s
     and the file is their concatenation: what is left for the end (one core, the other idle) is
     the students not made before, a resumed run's earlier ones.
     """
-    parts, totals = [], [0, 0, 0, 0.0]
+    parts, counts = [], []
     for result in results:
-        text, counts = (built or {}).get(result.label) or student_xml(result)
+        text, theirs = (built or {}).get(result.label) or student_xml(result)
         parts.append(text)
-        for suite_counts in counts:                  # summed suite by suite, as build_batch_junit does
-            totals = [a + b for a, b in zip(totals, suite_counts)]
-    xml = junitparser.JUnitXml(xml_safe(results[0].assignment) if results else "")
-    xml.tests, xml.failures, xml.errors, xml.skipped, xml.time = *totals[:3], 0, round(totals[3], 3)
+        counts += theirs
+    xml = _document(results, counts)
     if not any(parts):                               # no suite: the empty element, as junitparser writes it
         buffer = io.BytesIO()
         xml.write(buffer)
