@@ -145,7 +145,14 @@ def write_batch_junit(results: list[SubmissionResult], path: str | os.PathLike[s
     write_atomic(path, b"".join([_DECLARATION, start.encode("utf-8"), *parts, end.encode("utf-8")]))
 
 
-_DECLARATION = b"<?xml version='1.0' encoding='utf-8'?>\n"      # ElementTree's, for encoding="utf-8"
+def _declaration() -> bytes:
+    """The XML declaration junitparser's tree writes (ElementTree's and lxml's differ in case)."""
+    buffer = io.BytesIO()
+    _etree.ElementTree(_etree.Element("x")).write(buffer, encoding="utf-8", xml_declaration=True)
+    return buffer.getvalue().partition(b"?>")[0] + b"?>\n"
+
+
+_DECLARATION = _declaration()
 
 
 def student_xml(result: SubmissionResult) -> tuple[bytes, list[tuple]]:
