@@ -286,6 +286,11 @@ def main() -> None:
         looped = quick[: args.check_sample]
         (looped_1, looped_2), checks = deal(looped, 2), tmp / "checks"
         checks.mkdir()
+        # The same commands and time limit in every run.
+        grade = [sys.executable, "-m", "grader", "grade", str(subs), "-a", "linear_classifier"]
+        cmd = grade + ["--out", str(out)] + (["--workers", str(args.workers)] if args.workers else [])
+        dask_cmd = grade + ["--out", str(tmp / "dask")]
+        timeout = load_spec(REPO / "assignments" / "linear_classifier").limits.case_timeout
         ratios = []
         for run in range(args.runs):
             if run:                                   # each run grades the class afresh
@@ -297,19 +302,14 @@ def main() -> None:
             speed_before = machine_speed()
             naive_before, fork_before = naive(naive_1, inputs, tmp, workers), bare_fork(forked_1, inputs, workers)
             loop_before = naive_check(looped_1, checks, workers)
-            cmd = [sys.executable, "-m", "grader", "grade", str(subs), "-a", "linear_classifier", "--out", str(out)]
-            if args.workers:
-                cmd += ["--workers", str(args.workers)]
             t0 = time.perf_counter()
             subprocess.run(cmd, cwd=REPO, check=True, capture_output=True)
             wall = time.perf_counter() - t0
-            dask_cmd = [sys.executable, "-m", "grader", "grade", str(subs), "-a", "linear_classifier", "--out", str(tmp / "dask")]
             dask_wall = on_dask(dask_cmd, workers) if args.dask else None
             naive_after, fork_after = naive(naive_2, inputs, tmp, workers), bare_fork(forked_2, inputs, workers)
             speed_after = machine_speed()
             loop_after = naive_check(looped_2, checks, workers)
             calls, limits = [], 0.0
-            timeout = load_spec(REPO / "assignments" / "linear_classifier").limits.case_timeout
             for path in out.glob("*/result.json"):
                 result = json.loads(path.read_text(encoding="utf-8"))
                 calls.append(sum(c["duration"] or 0 for f in result["functions"] for c in f["cases"]
