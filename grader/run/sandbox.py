@@ -133,9 +133,10 @@ def describe(layers: tuple, landlock_abi: int = 0) -> str:
 
 def disk_cap(layers: tuple, disk: int) -> str:
     """How much a run may write, and how that is held: '64 MiB, 10,000 files per run: ...'"""
+    from grader.run.supervise import _SAMPLE         # the looks' interval (supervise imports this module)
     how = ("a tmpfs in the run's own mount namespace, gone with the run" if "namespaces" in layers else
-           "its scratch folder measured every 50 ms and before each answer is taken, and the run stopped past it "
-           "(no tmpfs without namespaces)")
+           f"its scratch folder measured every {_SAMPLE * 1000:g} ms and before each answer is taken, and the run "
+           "stopped past it (no tmpfs without namespaces)")
     where = "" if "landlock" in layers else "; writes outside the scratch folder are not counted (no Landlock)"
     return f"{disk >> 20} MiB, {DISK_FILES:,} files per run: {how}{where}"
 
