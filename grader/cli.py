@@ -26,7 +26,7 @@ import os
 import sys
 from pathlib import Path
 
-from grader import __version__
+from grader import FRAMEWORKS, __version__
 
 EXIT_PASSED, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 STEP_SUMMARY = "GITHUB_STEP_SUMMARY"     # GitHub Actions: a Markdown file shown on the job's page
@@ -77,7 +77,6 @@ class _UserError(Exception):
 
 
 def _parser() -> argparse.ArgumentParser:
-    from grader.spec import FRAMEWORKS
     parser = argparse.ArgumentParser(prog="grader", description="Seeded, reference-based autograder for ML coursework.")
     parser.add_argument("--version", action="version", version=f"grader {__version__}")
     sub = parser.add_subparsers(dest="command")
@@ -235,13 +234,20 @@ def _load(assignment: str):
 
 
 def _check(args) -> int:
+    kind = _worker_kind(args.worker)
+    from grader.run.worker import launch_worker
+    # The zygote's interpreter starts now, while this one imports the rest and reads the spec.
+    with launch_worker(kind) or contextlib.nullcontext() as early:
+        return _check_on(args, kind, early)
+
+
+def _check_on(args, kind: str, early) -> int:
     from grader.expected import ReferenceError_
     from grader.grade import HiddenUnavailable, grade_submission, spec_for
     from grader.report import terminal
     from grader.run.worker import start_worker
     from grader.spec import SpecError
 
-    kind = _worker_kind(args.worker)
     try:
         spec = spec_for(args.assignment, args.path, hidden=args.hidden)
     except (FileNotFoundError, SpecError, HiddenUnavailable) as e:
@@ -255,8 +261,10 @@ def _check(args) -> int:
     if path.is_dir():                    # a folder holding only the folder of their files (an upload, a zip)
         from grader.batch import look_through
         path = look_through(path, spec)
+    if early is not None:
+        early.tell(spec.framework)
     try:
-        with start_worker(spec.framework, kind=kind) as worker:
+        with contextlib.nullcontext(early) if early else start_worker(spec.framework, kind=kind) as worker:
             result = grade_submission(spec, path, hidden=args.hidden, worker=worker)
     except (SpecError, ReferenceError_) as e:
         raise _UserError(str(e)) from None
@@ -286,6 +294,15 @@ def _note(note: str) -> None:
 
 
 def _grade(args) -> int:
+    early = None
+    if not args.scheduler:           # the first worker's interpreter starts now, while this one reads the spec
+        from grader.run.worker import launch_worker
+        early = launch_worker(_worker_kind(None))
+    with early or contextlib.nullcontext():
+        return _grade_with(args, early)
+
+
+def _grade_with(args, early) -> int:
     import tempfile
 
     spec = _load(args.assignment)
@@ -323,7 +340,11 @@ def _grade(args) -> int:
     started = []
     if not args.scheduler:           # their imports (a second of torch each) run while the submissions are found
         from grader.run.worker import start_workers
-        started = start_workers(spec.framework, args.workers or os.cpu_count() or 1)
+        if early is not None:
+            early.tell(spec.framework)
+            started.append(early)
+        started += start_workers(spec.framework, (args.workers or os.cpu_count() or 1) - len(started),
+                                 first=early)
     # Imported once the workers are importing: a fifth of a second of this process's start-up
     from grader.batch import BatchError, Progress, discover, grade_batch, others_in, shard, write_exports, writing_into
     from grader.expected import ReferenceError_

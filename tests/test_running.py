@@ -817,6 +817,62 @@ def test_a_sibling_worker_shares_the_first_ones_torch_heap_after_both_have_run_j
 
 @pytest.mark.slow
 @pytest.mark.linux
+def test_a_worker_launched_before_the_spec_is_read_grades_once_told_its_framework(tmp_path):
+    """launch_worker starts a zygote that waits for its framework (`grader check` starts it before it
+    reads the spec). Nothing runs on it, and no sibling is forked from it, before it is told; once told,
+    it grades, its siblings grade, and a restart after its zygote died starts with that framework."""
+    from grader.run.worker import Worker, WorkerError, launch_worker
+    spec, sub = correct_student(tmp_path)
+    worker = launch_worker("zygote")
+    try:
+        assert isinstance(worker, Worker)
+        with pytest.raises(WorkerError, match="framework"):
+            worker.run({"calls": []}, [])
+        with pytest.raises(WorkerError, match="framework"):
+            worker.sibling()
+        worker.tell("numpy")
+        with pytest.raises(WorkerError, match="given already"):
+            worker.tell("torch")
+        assert "later" not in worker._args
+        with worker.sibling() as second:
+            assert grade_submission(spec, sub, worker=second).all_passed
+        assert grade_submission(spec, sub, worker=worker).all_passed
+        worker._proc.kill()
+        worker._proc.wait(timeout=10)
+        assert grade_submission(spec, sub, worker=worker).all_passed       # a fresh zygote, no longer waiting
+    finally:
+        worker.close()
+
+
+@pytest.mark.slow
+@pytest.mark.linux
+def test_a_worker_never_told_its_framework_ends_and_removes_its_folder(tmp_path):
+    """A command that stops before it knows the framework (a spec that does not load, a grader killed)
+    leaves no zygote waiting, nor its folder."""
+    from grader.run.worker import launch_worker
+    worker = launch_worker("zygote")
+    try:
+        folder = Path(worker._jobs_dir)
+        assert folder.is_dir()
+        worker._control.close()                                  # as the kernel does when the grader dies
+        assert worker._proc.wait(timeout=30) == 0
+        assert not folder.exists()
+    finally:
+        worker.close()
+
+
+def test_the_command_line_starts_its_worker_before_it_imports_numpy():
+    """`grader check` and `grader grade` start the zygote first thing: the command line and the worker
+    module import nothing heavy (numpy comes with the spec and the job), so the zygote's own start-up
+    runs beside theirs."""
+    import subprocess
+    code = "import sys, grader.cli, grader.run.worker; print(sorted(m for m in ('numpy', 'yaml', 'torch') if m in sys.modules))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
+
+
+@pytest.mark.slow
+@pytest.mark.linux
 def test_a_sibling_whose_zygote_is_gone_or_dies_gets_a_zygote_of_its_own(tmp_path, pidfd):
     """Asked of a closed worker, a sibling starts its own zygote. One killed between jobs says that the
     worker exited (its code is not this process's to read), and the next job gets a fresh zygote; with

@@ -41,7 +41,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Union
 
-from grader.run import protocol, sandbox, supervise
+from grader.run import sandbox
+
+# protocol and supervise (and with them numpy) are imported where a job first needs them: a command
+# starts its zygote (launch_worker) before this process has imported numpy, a tenth of a second sooner.
 
 _GRADER_PARENT = str(Path(__file__).resolve().parents[2])
 _BOOT = ("import sys; sys.path.append({path!r}); "
@@ -74,6 +77,7 @@ class _Supervising:
 
     def _supervised(self, job: dict, inputs: list, start_child, info: dict, measure: bool) -> Reply:
         """Run one job's calls in the children `start_child` starts and collect what they sent back."""
+        from grader.run import supervise
         job = {**job, "type": "job", "job": self._next_job}
         self._next_job += 1
         reply = Reply()
@@ -99,16 +103,29 @@ class Worker(_Supervising):
     (`protect_caller=False` skips that for a student's own kernel, which holds no secret).
     """
 
-    def __init__(self, framework: str = "numpy", layers: tuple | None = None, protect_caller: bool = True):
+    def __init__(self, framework: str | None = "numpy", layers: tuple | None = None, protect_caller: bool = True):
         from grader.run.sandbox import LAYERS, protect_self
         if protect_caller:           # off only where the caller holds nothing secret (a student's own kernel)
             protect_self()
         self._args = ["--layers", ",".join(LAYERS if layers is None else layers)]
-        if framework == "torch":
-            self._args += ["--preload", "torch"]
+        self._told = framework is not None
+        self._args += ["--preload", "later"] if framework is None else _preload(framework)
         self._next_job = 1
         self._closed = False
         self._start()
+
+    def tell(self, framework: str) -> None:
+        """The framework of a worker started with none (`launch_worker`, before the spec was read):
+        its zygote imports it now. Before anything else is asked of this worker."""
+        if self._told:
+            raise WorkerError("the worker's framework was given already")
+        self._told = True
+        at = self._args.index("later") - 1
+        self._args[at:at + 2] = _preload(framework)          # what a restart starts with
+        try:
+            self._control.send(json.dumps({"preload": _preload(framework)[1::2]}).encode())
+        except OSError:
+            pass                         # the zygote is gone: the first request says so
 
     def sibling(self) -> "Worker":
         """Another worker, its zygote forked from this one's once that has imported everything
@@ -116,8 +133,10 @@ class Worker(_Supervising):
         and some 200 MB a worker). Asked before this worker runs a job (the zygote forks no sibling
         while it runs a child); where it cannot fork one, the sibling starts a zygote of its own.
         Close the sibling first: this worker's zygote reaps it when closed after it."""
+        if not self._told:
+            raise WorkerError("a worker's sibling is asked for after its framework (Worker.tell)")
         other = object.__new__(Worker)
-        other._args, other._next_job, other._closed = self._args, 1, False
+        other._args, other._next_job, other._closed, other._told = self._args, 1, False, True
         other._start(parent=self)
         return other
 
@@ -152,6 +171,8 @@ class Worker(_Supervising):
         """Run one job's calls in the zygote's children and collect what they sent back."""
         if self._closed:
             raise WorkerError("the worker was closed (the batch is stopping)")
+        if not self._told:
+            raise WorkerError("the worker was not told its framework (Worker.tell)")
         if self._proc.poll() is not None:          # killed during an earlier job: start afresh
             self._stop()
             self._start()
@@ -204,6 +225,7 @@ class Worker(_Supervising):
         if self._last is None or self._last[0] is not calls or self._last[1] is not inputs:
             self._last = (calls, inputs)         # held, so that the ids compared are never reused
             return False
+        from grader.run import protocol
         with tempfile.TemporaryFile() as f:
             f.write(protocol.encode({"calls": calls}, inputs))
             f.flush()
@@ -338,6 +360,7 @@ class _JobFile:
 
     def fd(self, job: dict, inputs: list) -> int:
         if self._file is None:       # after supervise.run_job has written the support files into the job
+            from grader.run import protocol
             self._file = tempfile.TemporaryFile()
             if self.loaded:
                 self._file.write(protocol.encode({k: v for k, v in job.items() if k != "calls"}))
@@ -443,6 +466,7 @@ class PortableWorker(_Supervising):
     """
 
     def __init__(self, framework: str = "numpy", protect_caller: bool = True):
+        from grader.run import supervise
         if protect_caller:
             sandbox.protect_self()
         self._command = [sys.executable, "-I", "-X", "utf8", "-c", _BOOT.format(path=_GRADER_PARENT, module="portable")]
@@ -463,6 +487,7 @@ class PortableWorker(_Supervising):
 
     def run(self, job: dict, inputs: list) -> Reply:
         """Run one job's calls, each child a fresh interpreter; its reply as the zygote's would be."""
+        from grader.run import protocol
         encoded: list[bytes] = []               # the job's frame, made once for all its children
 
         def start_child(job: dict, inputs: list, start: int, skip: set, scratch: str, capture_path: str):
@@ -529,6 +554,7 @@ class _Spawned:
     def begin(self, job: bytes) -> None:
         """Wait until it has imported numpy (and torch), then give it its job: the job's time
         limits count from here, not from the interpreter's start."""
+        from grader.run import protocol
         reader = protocol.FrameReader()
         deadline = time.monotonic() + BOOT_TIMEOUT
         while not reader.feed(self._ready_bytes(deadline)):
@@ -677,6 +703,19 @@ def start_worker(framework: str = "numpy", layers: tuple | None = None, protect_
     if worker_kind(kind) == "portable":
         return PortableWorker(framework, protect_caller=protect_caller)
     return Worker(framework, layers=layers, protect_caller=protect_caller)
+
+
+def launch_worker(kind: str | None = None) -> Worker | None:
+    """A zygote started before the spec is read, where `kind` (see worker_kind) is the zygote; else
+    None. Its interpreter starts and imports what every worker imports while the caller reads the
+    spec; `tell(framework)` then has it import the framework (a `grader check` starts a fifth of a
+    second sooner). Close it if the framework never comes (a spec that does not load)."""
+    return Worker(None) if worker_kind(kind) == "zygote" else None
+
+
+def _preload(framework: str) -> list[str]:
+    """The zygote's arguments for a framework (what it imports beyond numpy before its first fork)."""
+    return ["--preload", "torch"] if framework == "torch" else []
 
 
 def start_workers(framework: str, count: int, first: AnyWorker | None = None) -> list[AnyWorker]:

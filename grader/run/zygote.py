@@ -1,9 +1,10 @@
 """The worker process: imports numpy (and torch) once, then forks a child whenever the grader asks.
 
-Started by `worker.Worker` as `python -I -c "...zygote.main(...)" --control FD [--preload torch]
-[--remove FOLDER]`, with an environment of its own (`sandbox.zygote_environment`). It never
-imports student code itself and never runs a torch operation, so that forked children do not
-inherit a started thread pool (fork after a parallel torch op can deadlock the child).
+Started by `worker.Worker` as `python -I -c "...zygote.main(...)" --control FD [--preload torch |
+--preload later] [--remove FOLDER]` (`later`: the grader's first message on FD names them), with
+an environment of its own (`sandbox.zygote_environment`). It never imports student code itself
+and never runs a torch operation, so that forked children do not inherit a started thread pool
+(fork after a parallel torch op can deadlock the child).
 
 Nor does it ever read a submission or a result: the grader's process runs the case loop
 (supervise.py) and talks to each child directly. On the control socket FD, this process gets four
@@ -47,7 +48,8 @@ _COLLAPSED = False                   # huge_pages() done, here or in the zygote 
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--control", type=int, required=True, help="the socket the grader's requests come on")
-    parser.add_argument("--preload", action="append", default=[])
+    parser.add_argument("--preload", action="append", default=[],
+                        help="a framework to import now (torch); `later`: read which from the control socket")
     parser.add_argument("--layers", default=",".join(sandbox.LAYERS),
                         help="sandbox layers to use where they work (comma-separated; empty: process only)")
     parser.add_argument("--remove", default="", help="a folder of the worker's to remove at the end (its TMPDIR): "
@@ -71,6 +73,8 @@ def main(argv=None) -> None:
     import numpy.random  # noqa: F401 - numpy imports it lazily; each call seeds it (and a child may not read numpy's folder)
     import random  # noqa: F401
     import resource  # noqa: F401 - each child sets its limits with it: imported here, not once per child (1 ms)
+    if "later" in opts.preload:      # started before the grader had read the spec: it says now
+        opts.preload = _told_preload(control, opts.remove)
     if "torch" in opts.preload:
         import torch
         torch.set_num_threads(1)     # sets a number; starts no thread pool
@@ -84,6 +88,23 @@ def main(argv=None) -> None:
     os.dup2(2, 1)                    # a stray print from a library goes to stderr
     _serve(control, opts.remove, {"sandbox": sandbox.describe(_LAYERS, abi), "sandbox_warning": sandbox.warning(_LAYERS),
                                   "measure": "namespaces" not in _LAYERS})
+
+
+def _told_preload(control: socket.socket, remove: str) -> list:
+    """The frameworks to import, from the grader's first message ({"preload": [...]}): a worker
+    started before the grader had read the spec (`worker.launch_worker`), so that the start of this
+    interpreter and of its imports overlaps with the grader's own. No message (the grader stopped
+    before it knew): nothing to do but exit, removing the folder `remove` as at any end."""
+    try:
+        message = control.recv(1 << 16)
+        preload = json.loads(message)["preload"] if message else None
+    except (OSError, ValueError, KeyError, TypeError):
+        preload = None
+    if not isinstance(preload, list):
+        if remove:
+            shutil.rmtree(remove, ignore_errors=True)
+        os._exit(0)
+    return [str(name) for name in preload]
 
 
 def _serve(control: socket.socket, remove: str, info: dict) -> None:

@@ -7,11 +7,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from grader import FRAMEWORKS  # noqa: F401 - grader.spec.FRAMEWORKS; defined beside the version, for the CLI
+
 SPEC_FILE = "assignment.yaml"
 HIDDEN_FILE = "hidden.yaml"
 EXPECTED_FILE = "expected_public.json"
 
-FRAMEWORKS = ("numpy", "torch")
 LEAF_KINDS = ("array", "labels", "scalar", "literal")
 CONTAINER_KINDS = ("dict", "list", "tuple")
 ARG_KINDS = LEAF_KINDS + CONTAINER_KINDS
