@@ -961,3 +961,46 @@ def test_bytecode_beside_the_source_is_never_what_runs(tmp_path):
                                  "def total(x):\n    return float(sum(x))\n")
     message = grade_submission(spec, sub).cases()[0].message
     assert "could not be imported: ModuleNotFoundError: No module named 'extra'" in message, message
+
+
+LAZY = """\
+import numpy as np
+
+class Later(float):                  # holds 0.0; its __float__ works out the sum when the grader reads it
+    def __new__(cls, x):
+        obj = super().__new__(cls, 0.0)
+        obj.x = x
+        return obj
+
+    def __float__(self):
+        return float(self.x.sum())
+
+class One(tuple):                    # holds the input; its items, when asked for, are the answer
+    def __new__(cls, x, k):
+        obj = super().__new__(cls, (x,))
+        obj.k = k
+        return obj
+
+    def __getitem__(self, i):
+        return self.k * tuple.__getitem__(self, i)
+
+    def __iter__(self):
+        return iter([self[0]])
+
+def scale(x, k):
+    return One(x, k)
+
+def total(x):
+    return Later(x)
+"""
+
+
+def test_a_returned_subclass_is_graded_on_what_it_holds_not_on_what_its_methods_compute_later(tmp_path):
+    """A call's time stops when it returns: work that a returned object's __float__, __iter__ or
+    __getitem__ does when the grader reads it would be untimed (faster_than), and could give another
+    answer each time it is read. So results are read through the built-in types' own methods: what
+    they hold. Here they hold the input and 0.0, and both functions fail."""
+    fns, result = grade(tmp_path, LAZY)
+    assert statuses(fns["scale"]) == ["failed"] * 3, [c.message for c in fns["scale"].cases]
+    assert statuses(fns["total"]) == ["failed"] * 2, [c.message for c in fns["total"].cases]
+    assert result.earned == 0

@@ -434,7 +434,7 @@ def judge_static(fn: FunctionSpec, check: CheckSpec, source: str | None, filenam
         found += [hit for hit in sorted((line, what, prefix + inside, file, text) for line, what, inside in set(hits))
                   if hit not in found]       # a helper reached from two files is named once
     bodies = {prefix + n: body for prefix, reached, *_ in files for n, body in reached.items()}
-    called = sorted(n for n, body in bodies.items() if n != fn.name and not isinstance(body, ast.Assign))
+    called = sorted(n for n, body in bodies.items() if n != fn.name and not isinstance(body, _ASSIGNMENTS))
     helpers = f" (or the helpers it calls: {', '.join(called)})" if called else ""
     if not found:
         what = "loops, comprehensions or loops in disguise" if check.kind == "no_loops" else "autograd"
@@ -442,9 +442,12 @@ def judge_static(fn: FunctionSpec, check: CheckSpec, source: str | None, filenam
     line, what, inside, file, text = found[0]
     lines = text.splitlines()
     code = lines[line - 1].strip() if 0 < line <= len(lines) else ""
-    uses = "uses" if isinstance(bodies[inside], ast.Assign) else "calls"     # a name assigned at the top level
+    uses = "uses" if isinstance(bodies[inside], _ASSIGNMENTS) else "calls"     # a name assigned at the top level
     at = place(line) if file == filename else f"{file}, line {line}"
-    where = at + (f", in {inside}, which it {uses}" if inside != fn.name else "") + f" (`{code}`)"
+    if _REBOUND in inside:
+        where = f"{at}, where the name {fn.name} is bound again, to what runs instead of its def (`{code}`)"
+    else:
+        where = at + (f", in {inside}, which it {uses}" if inside != fn.name else "") + f" (`{code}`)"
     if check.kind == "no_loops":
         verb = "has" if what in _LOOPS.values() else "uses"
         message = f"{fn.name} {verb} {what} at {where}: the vectorized version should use whole-array operations"
@@ -545,17 +548,30 @@ def definitions(tree: ast.Module) -> dict:
     """The module's functions and its classes' methods, by the name a spec gives them (`Linear.forward`),
     and the names it assigns at the top level (`exp = np.vectorize(math.exp)`): what a function uses
     of them is checked as if it were a helper."""
-    defs = {}
+    defs, assigned = {}, []
     for node in tree.body:
-        if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
-            defs.setdefault(node.targets[0].id, node)
+        if isinstance(node, _ASSIGNMENTS) and node.value is not None:     # `a = ...`, `a, b = ...`, `a: T = ...`
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            names = [t.id for target in targets for t in ast.walk(target) if isinstance(t, ast.Name)]
+            for name in names:
+                defs.setdefault(name, node)
+            assigned += [(name, node) for name in names]
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
             defs[node.name] = node
         elif isinstance(node, ast.ClassDef):
             for item in node.body:
                 if isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef)):
                     defs[f"{node.name}.{item.name}"] = item
+    # A function's name bound again at the top level (`svm_loss_vectorized = _rows`, a tuple of
+    # np.vectorize's): the call may run that instead of the def, so what it binds is read as well.
+    for name, node in assigned:
+        if isinstance(defs.get(name), (ast.FunctionDef, ast.AsyncFunctionDef)):
+            defs[f"{name}{_REBOUND}{node.lineno}"] = node
     return defs
+
+
+_REBOUND = " as rebound at line "      # the key of a top-level assignment to a function's name (definitions)
+_ASSIGNMENTS = (ast.Assign, ast.AnnAssign, ast.AugAssign)
 
 
 def _reachable(name: str, defs: dict, loose: bool = True) -> dict:
@@ -580,7 +596,10 @@ def _references(name: str, defs: dict, loose: bool = True):
     (another class's than this method's own); and a class named, `_H()`, runs its `__init__`, and
     its `__call__` when the instance is called."""
     cls = name.split(".")[0] if "." in name else None
-    classes = {q.split(".")[0] for q in defs if "." in q}
+    classes = {q.split(".")[0] for q in defs if "." in q and _REBOUND not in q}
+    for key in defs:
+        if key.startswith(name + _REBOUND):
+            yield key, defs[key]
     for node in ast.walk(defs[name]):
         found = []
         if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load) and node.id in defs:
@@ -593,7 +612,9 @@ def _references(name: str, defs: dict, loose: bool = True):
         elif loose and isinstance(node, ast.Attribute) and isinstance(node.value, ast.Call):
             found = [f"{c}.{node.attr}" for c in sorted(classes) if c != cls and f"{c}.{node.attr}" in defs]
         if loose and isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load) and node.id in classes:
-            found += [f"{node.id}.{m}" for m in ("__init__", "__call__") if f"{node.id}.{m}" in defs]
+            # a class named may run any of its special methods, unnamed: __init__, __call__, and the ones
+            # Python calls on its instances (__iter__ when a result is unpacked, __float__, __getitem__)
+            found += [q for q in defs if q.startswith(node.id + ".__") and q.endswith("__")]
         for one in found:
             yield one, node
 
@@ -612,6 +633,8 @@ def _loops(bodies: dict, aliases: dict, defs: dict) -> list:
                 if itself is not None:                 # a function defined inside, calling itself
                     found.append((itself.lineno, f"recursion ({node.name} calls itself)", name))
         for callee, node in _references(name, defs, loose=False):
+            if _REBOUND in callee:
+                continue                   # `f = wrap(f)` names f again, and is no recursion
             if callee == name or name in _reachable(callee, defs, loose=False):
                 how = "calls itself" if callee == name else f"calls {callee}, which leads back to {name}"
                 found.append((node.lineno, f"recursion ({name} {how})", name))

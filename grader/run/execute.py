@@ -183,17 +183,19 @@ def _bind(target: list, result: Any, env: dict, call: dict, ctx: Context, builti
     try:
         if kind == "name":
             if single and isinstance(result, tuple):   # one output: `return (dx,)` is dx, `return dx, db` too many
-                if len(result) != 1:
-                    raise _StepFailed({"status": "bad_return", "returned": f"tuple of length {len(result)}", "expected": 1})
-                result = result[0]
+                items = _items(result)
+                if len(items) != 1:
+                    raise _StepFailed({"status": "bad_return", "returned": f"tuple of length {len(items)}", "expected": 1})
+                result = items[0]
             env[target[1]] = result
         elif kind == "unpack":
             names = target[1]
-            if not isinstance(result, (tuple, list)) or len(result) != len(names):
-                length = f" of length {len(result)}" if isinstance(result, (tuple, list)) else ""
+            items = _items(result) if isinstance(result, (tuple, list)) else None
+            if items is None or len(items) != len(names):
+                length = f" of length {len(items)}" if items is not None else ""
                 raise _StepFailed({"status": "bad_return", "returned": values.type_name(result) + length,
                                    "expected": len(names)})
-            for name, v in zip(names, result):
+            for name, v in zip(names, items):
                 if name != "_":
                     env[name] = v
         elif kind == "attr":
@@ -205,6 +207,13 @@ def _bind(target: list, result: Any, env: dict, call: dict, ctx: Context, builti
         raise
     except BaseException as e:  # noqa: BLE001
         raise _StepFailed({"status": "exception", "error": _described(e, ctx)}) from None
+
+
+def _items(result: tuple | list) -> list:
+    """The items a returned tuple or list holds, read by the built-in type's own methods: a subclass's
+    __iter__ or __len__ is the student's code, which would run after the call's time was taken (all
+    of a lazy answer's work) and could give other items than the ones the result holds."""
+    return list(tuple.__iter__(result) if isinstance(result, tuple) else list.__iter__(result))
 
 
 def _callee(expr: list, env: dict, call: dict, ctx: Context, builtins: dict):
