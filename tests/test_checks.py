@@ -47,6 +47,50 @@ def test_no_loops_names_the_loop_and_its_line(body, what, line):
     assert r.message.startswith(f"f has {what} at line {line} (`")
 
 
+def _runs(*rows):
+    """(Case, Outcome) pairs of a traced function, cases hidden-1, hidden-2...: each row is
+    (N, {line: times it ran}[, whether the student's code turned the counting off])."""
+    from grader.cases import Case
+    from grader.run.outcome import Outcome
+    from grader.spec import CaseSpec
+    out = []
+    for index, (n, times, *off) in enumerate(rows, 1):
+        case = Case("f", CaseSpec(visibility="hidden", index=index, seed=index), {"N": n}, {})
+        outcome = Outcome(status="returned", traced=True, untraced=bool(off and off[0]),
+                          repeats=[("/sub/m.py", line, k, "f") for line, k in sorted(times.items(), key=lambda t: -t[1])])
+        out.append((case, outcome))
+    return out
+
+
+def _repeats(runs, source="def f(x):\n    y = x\n    return y\n"):
+    from grader.judge.checks import Plan, judge_repeats
+    return judge_repeats(Plan(fn=_fn(), check=CheckSpec(kind="no_loops", points=1, visibility="public")), runs, source, "m.py")
+
+
+def test_no_loops_as_it_ran_fails_a_line_that_runs_more_often_on_larger_inputs():
+    """The lines of a no_loops function's cases are counted as they run: one that runs once per row
+    runs more often where N is larger, however the loop is dressed up (a callback, a registry)."""
+    r = _repeats(_runs((2, {2: 2}), (9, {2: 9})))
+    assert r.status == "failed" and r.earned == 0
+    assert r.message.startswith("f runs line 2 of m.py (`y = x`) 9 times on hidden-2 (N=9) and twice on hidden-1 (N=2): ")
+
+
+@pytest.mark.parametrize("rows", [
+    [(2, {}), (9, {})],                          # every line once: whole-array code
+    [(2, {2: 3}), (9, {2: 3})],                  # a helper called three times, whatever N
+    [(2, {2: 2}), (9, {2: 3})],                  # under REPEATED_MIN: a branch taken once more
+])
+def test_no_loops_as_it_ran_passes_lines_run_as_often_whatever_the_input(rows):
+    assert _repeats(_runs(*rows)) is None
+
+
+def test_no_loops_as_it_ran_fails_a_line_run_64_times_even_on_one_size_and_counting_turned_off():
+    r = _repeats(_runs((64, {2: 64}), (64, {2: 64})))
+    assert r is not None and r.status == "failed" and "64 times" in r.message
+    r = _repeats(_runs((2, {}), (9, {}, True)))
+    assert r.status == "failed" and "turned off the grader's count" in r.message
+
+
 def test_no_loops_follows_the_helpers_the_function_calls():
     source = """\
         def helper(x):

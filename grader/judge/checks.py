@@ -30,6 +30,7 @@ from grader import values
 from grader.cases import Case, make_case
 from grader.judge import compare, properties
 from grader.run.job import Call
+from grader.run.outcome import REPEATS_KEPT as REPEATS_LISTED
 from grader.results import ERROR, FAILED, HIDDEN, PASSED, CheckResult
 from grader.seeded import Stream
 from grader.spec import AssignmentSpec, CheckSpec, FunctionSpec
@@ -457,6 +458,60 @@ def judge_static(fn: FunctionSpec, check: CheckSpec, source: str | None, filenam
     if len(found) > SHOWN + 1:
         details.append(f"and {len(found) - SHOWN - 1} more")
     return _result(p, FAILED, message, "\n".join(details))
+
+
+# A line of the student's that runs this often in one call is a loop's body whatever the input (no
+# whole-array code runs a line 64 times); one that runs REPEATED_MIN times or more, and a different
+# number of times on inputs of other sizes, is one too (a loop over the rows, or the classes).
+REPEATED_ALWAYS = 64
+REPEATED_MIN = 4
+
+
+def judge_repeats(p: Plan, runs: list, source: str | None = None, filename: str = "") -> CheckResult | None:
+    """no_loops as the function ran: `runs` are its cases and their Outcomes, whose lines were
+    counted in the child (execute._traced). A line of the student's code (any file of the
+    submission, or code made from a string) that runs once per row or element is a loop, however it
+    is dressed up: map or a callback fetched by a computed name, a registry of helpers, recursion
+    through a combinator, a class's __iter__. Such a finding fails the check (None when there is
+    none); `source` (the module's text, named `filename` in the child's paths) shows the line."""
+    traced = [(case, o) for case, o in runs if o is not None and o.ok and o.traced]
+    off = next((case for case, o in traced if o.untraced), None)
+    if off is not None:
+        return _result(p, FAILED, f"{p.fn.name} turned off the grader's count of the lines it runs (sys.settrace) on "
+                                  f"{off.case_id}: no_loops cannot be judged on code that hides what it runs")
+    times: dict = {}                     # (file, line, function) -> {case id: times}
+    for case, o in traced:
+        for file, line, n, function in o.repeats:
+            times.setdefault((file, line, function), {})[case.case_id] = n
+    found = []
+    for (file, line, function), seen in times.items():
+        most = max(seen.values())
+        where = next(c for c in seen if seen[c] == most)
+        # A case that does not list the line ran it at most once, unless its list was cut short.
+        others = {case.case_id: seen.get(case.case_id, 1 if len(o.repeats) < REPEATS_LISTED else None)
+                  for case, o in traced if case.case_id != where}
+        fewer = {c: n for c, n in others.items() if n is not None and n != most}
+        if most >= REPEATED_ALWAYS or (most >= REPEATED_MIN and fewer):
+            found.append((most, file, line, function, where, fewer))
+    if not found:
+        return None
+    most, file, line, function, where, fewer = max(found, key=lambda f: (f[0], -f[2]))
+    lines = (source or "").splitlines()
+    code = lines[line - 1].strip() if source and file.endswith("/" + filename) and 0 < line <= len(lines) else ""
+    dims = {case.case_id: case for case, _ in traced}
+    shape = lambda c: ", ".join(f"{k}={v}" for k, v in dims[c].dims.items())
+    other = min(fewer, key=fewer.get) if fewer else None
+    also = f" and {_times(fewer[other])} on {other} ({shape(other)})" if other else ""
+    inside = "" if function == p.fn.name.split(".")[-1] else f" (in {function})"
+    shown = f" (`{code}`)" if code else ""
+    return _result(p, FAILED, f"{p.fn.name} runs line {line} of {file.rsplit('/', 1)[-1]}{inside}{shown} {_times(most)} "
+                              f"on {where} ({shape(where)}){also}: code of yours that runs once per row or element "
+                              "is a loop, however it is called (map, a callback, recursion, a class's __iter__); the "
+                              "vectorized version should use whole-array operations")
+
+
+def _times(n: int) -> str:
+    return "once" if n == 1 else "twice" if n == 2 else f"{n} times"
 
 
 def needs_working_code(p: Plan, result: CheckResult, cases: list, others: list | None = None) -> CheckResult:

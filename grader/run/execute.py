@@ -17,6 +17,7 @@ happened (`missing_function`, `exception`, `bad_return`, `too_large`).
 from __future__ import annotations
 
 import random
+import sys
 import time
 import types
 from dataclasses import dataclass, field
@@ -30,6 +31,8 @@ from grader.run.protocol import ANSWER_CAP
 # Bound when this module is imported, before any student code runs: a submission that replaces
 # time.perf_counter (to pass a faster_than check) changes the module's attribute, not this.
 _clock = time.perf_counter
+_settrace, _gettrace = sys.settrace, sys.gettrace
+REPEATS_SENT = 20                  # the lines of a traced call that ran most often, sent back (at least twice each)
 
 
 def _view(v, torch) -> np.ndarray | None:
@@ -61,6 +64,7 @@ class Context:
     torch: Any = None                                  # the torch module in a torch assignment
     describe: Callable = None                          # exception -> error dict (file, line, ...)
     on_step: Callable = None                           # called with k before step k >= 1 of a chain (it may hang)
+    own: Callable = None                               # code object -> whether it is the student's (traced calls)
 
 
 class _Missing(Exception):
@@ -95,6 +99,9 @@ def run_call(call: dict, inputs: list, ctx: Context, _same=_same, _view=_view) -
     builtins = _Builtins(seed, {"torch": ctx.torch, "np": np, "numpy": np, "seed": lambda n: _reseed(int(n), ctx.torch),
                                 "modules": types.SimpleNamespace(**ctx.modules)})
     track = "no_input_mutation" in call.get("checks", ())
+    # How often each line of the student's code runs in the graded steps (a no_loops check's function):
+    # a line that runs once per row, however the loop is dressed up, runs more often on a larger input.
+    counts: dict | None = {} if call.get("trace") and ctx.own is not None else None
     changed: dict = {}                                 # input path -> step that changed it
     duration = 0.0
     taken = call.get("taken")                          # output index -> the step after which it is taken (job.taken_after)
@@ -103,7 +110,7 @@ def run_call(call: dict, inputs: list, ctx: Context, _same=_same, _view=_view) -
         if k and ctx.on_step is not None:
             ctx.on_step(k)
         try:
-            duration += _run_step(step, env, call, ctx, builtins)
+            duration += _run_step(step, env, call, ctx, builtins, counts if step.get("graded") else None)
         except _StepFailed as e:
             return {**e.header, "step": k, "duration": duration}, []
         if track:
@@ -133,7 +140,40 @@ def run_call(call: dict, inputs: list, ctx: Context, _same=_same, _view=_view) -
     header = {"status": "returned", "duration": duration, "values": nodes, "via": via}
     if track:
         header["changed"] = [[list(path), k] for path, k in changed.items()]
+    if counts is not None:
+        header.update(_repeats(counts))
     return header, arrays
+
+
+def _repeats(counts: dict) -> dict:
+    """What a traced call's header says of its lines: the ones that ran more than once, most often
+    first ([file, line, times, function]), and whether the student's code turned the tracing off."""
+    untraced = counts.pop(None, False)
+    top = sorted(((n, code.co_filename, line, code.co_name) for (code, line), n in counts.items() if n > 1),
+                 key=lambda t: (-t[0], t[1], t[2]))[:REPEATS_SENT]
+    return {"traced": True, "untraced": bool(untraced),
+            "repeats": [[file[-200:], line, n, name[:200]] for n, file, line, name in top]}
+
+
+def _traced(fn, args: list, kwargs: dict, own: Callable, counts: dict):
+    """fn(*args, **kwargs), counting in `counts` ({(code, line): times}) each line that runs of the
+    code `own` says is the student's; counts[None] set when their code turned the tracing off."""
+    def local(frame, event, arg):
+        if event == "line":
+            key = (frame.f_code, frame.f_lineno)
+            counts[key] = counts.get(key, 0) + 1
+        return local
+
+    def start(frame, event, arg):
+        return local if own(frame.f_code) else None
+
+    _settrace(start)
+    try:
+        return fn(*args, **kwargs)
+    finally:
+        if _gettrace() is not start:
+            counts[None] = True
+        _settrace(None)
 
 
 class _Builtins(dict):
@@ -155,8 +195,9 @@ class _Builtins(dict):
         return rng
 
 
-def _run_step(step: dict, env: dict, call: dict, ctx: Context, builtins: dict) -> float:
-    """Run one step; the seconds spent in it when it is graded."""
+def _run_step(step: dict, env: dict, call: dict, ctx: Context, builtins: dict, counts: dict | None = None) -> float:
+    """Run one step; the seconds spent in it when it is graded. With `counts`, its call is traced
+    (`_traced`): its time then includes the tracing's."""
     value = step["value"]
     t0 = _clock()
     try:
@@ -165,7 +206,7 @@ def _run_step(step: dict, env: dict, call: dict, ctx: Context, builtins: dict) -
             args = [_eval(a, env, call, ctx, builtins) for a in value[2]]
             kwargs = {k: _eval(a, env, call, ctx, builtins) for k, a in value[3]}
             t0 = _clock()
-            result = fn(*args, **kwargs)
+            result = fn(*args, **kwargs) if counts is None else _traced(fn, args, kwargs, ctx.own, counts)
         else:
             result = _eval(value, env, call, ctx, builtins)
     except _Missing as e:

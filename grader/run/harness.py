@@ -69,7 +69,7 @@ def run(job: dict, inputs: list, start: int, skip: set, out_fd: int, capture_fd:
     send({"type": "imported", "errors": errors, "stdout": capture.take(), "out_at": capture.at})
 
     base = execute.Context(modules=modules, errors=errors, scenarios=scenarios, torch=torch,
-                           describe=lambda e: _describe(e, folder))
+                           describe=lambda e: _describe(e, folder), own=_own_code(folder))
     contexts: dict = {}                  # variant -> its Context, made when its first call comes
     for index in range(start, len(job["calls"])):
         call = job["calls"][index]
@@ -87,6 +87,21 @@ def run(job: dict, inputs: list, start: int, skip: set, out_fd: int, capture_fd:
         header.update(type="result", index=index, stdout=capture.take(), out_at=capture.at)
         send(header, arrays)
     send({"type": "done"})
+
+
+def _own_code(folder: str):
+    """Whether a code object is the student's: compiled from a file of the submission, or from a
+    string (exec, eval, a lambda made by eval), not from Python's frozen modules or a library."""
+    prefixes = tuple({os.path.join(folder, ""), os.path.join(os.path.realpath(folder), "")})
+    known: dict = {}
+
+    def own(code) -> bool:
+        mine = known.get(code)
+        if mine is None:
+            name = code.co_filename
+            mine = known[code] = name.startswith(prefixes) or (name.startswith("<") and not name.startswith("<frozen"))
+        return mine
+    return own
 
 
 def refuse(job: dict, inputs: list, start: int, skip: set, out_fd: int, why: BaseException) -> None:

@@ -62,6 +62,8 @@ def job_calls(spec: AssignmentSpec, items) -> tuple[list[dict], list[np.ndarray]
         taken = taken_after(steps, outputs)
         if any(k is not None for k in taken):
             calls[-1]["taken"] = taken
+        if not isinstance(item, Call) and any(c.kind == "no_loops" for c in fn.scored_checks):
+            calls[-1]["trace"] = True        # a case of a function that must have no loops: its lines are counted
     return calls, inputs
 
 

@@ -18,6 +18,7 @@ from typing import Any
 from grader import values
 
 RETURNED = "returned"
+REPEATS_KEPT = 20                                  # of a call's most repeated lines (execute.REPEATS_SENT)
 STATUSES = ("returned", "exception", "missing_function", "bad_return", "too_large", "import_error",
             "import_timeout", "import_crashed", "timeout", "crashed", "skipped_after_timeout")
 
@@ -36,6 +37,9 @@ class Outcome:
     expected: int = 0                              # bad_return: how many values were expected
     module: str = ""                               # import_error: the module
     stdout: str = ""
+    traced: bool = False                           # its lines were counted (a no_loops function's case)
+    untraced: bool = False                         # ... and the student's code turned the counting off
+    repeats: list = field(default_factory=list)    # [(file, line, times, function)]: its lines that ran more than once
 
     @property
     def ok(self) -> bool:
@@ -91,6 +95,12 @@ def _decode(header: dict, arrays: list, names: tuple) -> Outcome:
     for name, node, how in zip(names, nodes, via):
         out.outputs[name] = values.decode(node, arrays)
         out.via[name] = tuple(h for h in how if h in ("key", "attr")) if isinstance(how, list) else ()
+    out.traced, out.untraced = header.get("traced") is True, header.get("untraced") is True
+    for row in (header.get("repeats") or [])[:REPEATS_KEPT] if out.traced else ():
+        file, line, times, function = row
+        if not (isinstance(file, str) and isinstance(function, str) and _integer(line) and _integer(times)):
+            return Outcome(status="invalid")
+        out.repeats.append((file[:200], line, times, function[:200]))
     for path, k in header.get("changed") or []:
         if not _integer(k) or not isinstance(path, list):
             return Outcome(status="invalid")
