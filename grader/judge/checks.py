@@ -21,6 +21,7 @@ import ast
 import builtins
 import functools
 import importlib
+import secrets
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -56,8 +57,12 @@ class Plan:
 
 
 def plan(spec: AssignmentSpec, hidden: bool) -> list[Plan]:
-    """Every check to run (hidden ones only with the hidden cases), with its calls."""
+    """Every check to run (hidden ones only with the hidden cases), with its calls.
+
+    A faster_than check's inputs are drawn from a secret of this run as well as the spec's seed: from
+    the spec alone (the handout's), a submission could draw them at import, untimed, and time a lookup."""
     plans = []
+    secret = secrets.token_hex(8)
     for fn in spec.functions:
         for check in fn.scored_checks:
             if check.visibility == HIDDEN and not hidden:
@@ -72,7 +77,7 @@ def plan(spec: AssignmentSpec, hidden: bool) -> list[Plan]:
             elif check.kind == "faster_than":
                 # Inputs no call has seen, one set per call: the same inputs again would time a lookup.
                 timed = check.case or fn.cases_of("public")[0]
-                p.calls = [Call(fn, make_case(spec, fn, timed, fresh=f"timing-{k + 1}")) for k in range(check.repeat)]
+                p.calls = [Call(fn, make_case(spec, fn, timed, fresh=f"timing-{k + 1}-{secret}")) for k in range(check.repeat)]
                 p.case = p.calls[0].case
             plans.append(p)
     return plans
