@@ -315,12 +315,15 @@ def _judge_checks(spec: AssignmentSpec, prepared: Prepared, modules: dict, noteb
         kind = p.check.kind
         if kind in checks.STATIC:
             result = _judge_static(p, modules, notebooks, support)
-            if kind == "no_loops" and result.passed:      # and as it ran: the lines that ran once per row
+            if result.passed:          # and as it ran: the lines that ran once per row, autograd however reached
                 runs = [(case, _outcome(reply, index[(fn.name, case.case_id)], prepared.calls))
                         for fn, case in prepared.cases if fn.name == p.fn.name]
-                path = modules.get(p.fn.module)
-                result = checks.judge_repeats(p, runs, _source(p.fn.module, modules, notebooks),
-                                              Path(path).name if path else "") or result
+                if kind == "no_loops":
+                    path = modules.get(p.fn.module)
+                    result = checks.judge_repeats(p, runs, _source(p.fn.module, modules, notebooks),
+                                                  Path(path).name if path else "") or result
+                else:
+                    result = checks.judge_autograd_run(p, runs) or result
             out.append(result)
         elif kind == "gradient":
             out.append(checks.judge_gradient(p, outcomes))

@@ -88,7 +88,7 @@ def test_no_loops_as_it_ran_fails_a_line_run_64_times_even_on_one_size_and_count
     r = _repeats(_runs((64, {2: 64}), (64, {2: 64})))
     assert r is not None and r.status == "failed" and "64 times" in r.message
     r = _repeats(_runs((2, {}), (9, {}, True)))
-    assert r.status == "failed" and "turned off the grader's count" in r.message
+    assert r.status == "failed" and "turned off the grader's watch" in r.message
 
 
 def test_no_loops_follows_the_helpers_the_function_calls():
@@ -273,6 +273,55 @@ def test_a_layers_own_backward_called_through_a_variable_is_not_autograd():
     assert static("no_autograd", source, name="g").status == "passed"
     lone = static("no_autograd", source.replace("top.backward(dout, top_cache)", "top.backward()"), name="g")
     assert lone.status == "failed" and "g uses .backward() at line" in lone.message
+
+
+# The reference's forward functions (its losses), and gradients reached two ways.
+FORWARD = (REPO / "reference" / "autograd_basics" / "autograd_basics.py").read_text().split("def linreg_grad")[0]
+HIDDEN_AUTOGRAD = "import sys\n" + FORWARD + """\
+def linreg_grad(X, w, y):
+    w = w.detach().clone().requires_grad_(True)
+    return sys.modules["torch.autograd"].__dict__["gr" + "ad"](linreg_loss(X, w, y), (w,))[0]
+
+
+def topk_grads(W, x, k):
+    W = W.detach().clone().requires_grad_(True)
+    x = x.detach().clone().requires_grad_(True)
+    torch.Tensor.__dict__["back" + "ward"](topk_loss(W, x, k))
+    return W.grad, x.grad
+"""
+BY_HAND = FORWARD + """\
+def linreg_grad(X, w, y):
+    return X.T @ (X @ w - y)
+
+
+def topk_grads(W, x, k):
+    z = W @ x
+    top = torch.topk(z, k).indices
+    dz = torch.zeros_like(z)
+    dz[top] = 2 * z[top]
+    return torch.outer(dz, x), W.T @ dz
+"""
+
+
+@pytest.mark.slow
+def test_no_autograd_as_it_ran_fails_autograd_reached_by_names_no_reading_finds(tmp_path):
+    """The static check reads names; the cases of a no_autograd function also run watched, and a
+    backward pass or torch.autograd.grad reached through sys.modules or a type's __dict__ by a built
+    name fails it, where gradients written by hand pass."""
+    pytest.importorskip("torch")
+    spec = load_spec(REPO / "assignments" / "autograd_basics")
+    for source, verdict in ((HIDDEN_AUTOGRAD, "failed"), (BY_HAND, "passed")):
+        folder = tmp_path / verdict
+        folder.mkdir()
+        (folder / "autograd_basics.py").write_text(source)
+        result = grade_submission(spec, folder, hidden=True)
+        for fn in result.functions:
+            assert all(c.passed for c in fn.cases), [c.message for c in fn.cases]
+            (check,) = fn.checks
+            assert check.status == verdict, check.message
+    messages = {fn.name: fn.checks[0].message for fn in grade_submission(spec, tmp_path / "failed", hidden=True).functions}
+    assert messages["linreg_grad"].startswith("linreg_grad runs autograd (torch.autograd.grad) on public-1")
+    assert messages["topk_grads"].startswith("topk_grads runs autograd (Tensor.backward) on public-1")
 
 
 def test_static_checks_read_methods_and_the_helpers_they_call():

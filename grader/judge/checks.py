@@ -479,11 +479,9 @@ def judge_repeats(p: Plan, runs: list, source: str | None = None, filename: str 
     is dressed up: map or a callback fetched by a computed name, a registry of helpers, recursion
     through a combinator, a class's __iter__. Such a finding fails the check (None when there is
     none); `source` (the module's text, named `filename` in the child's paths) shows the line."""
-    traced = [(case, o) for case, o in runs if o is not None and o.ok and o.traced]
-    off = next((case for case, o in traced if o.untraced), None)
-    if off is not None:
-        return _result(p, FAILED, f"{p.fn.name} turned off the grader's count of the lines it runs (sys.settrace) on "
-                                  f"{off.case_id}: no_loops cannot be judged on code that hides what it runs")
+    traced = _traced(runs)
+    if _turned_off(p, traced):
+        return _turned_off(p, traced)
     times: dict = {}                     # (file, line, function) -> {case id: times}
     for case, o in traced:
         for file, line, n, function in o.repeats:
@@ -513,6 +511,34 @@ def judge_repeats(p: Plan, runs: list, source: str | None = None, filename: str 
                               f"on {where} ({shape(where)}){also}: code of yours that runs once per row or element "
                               "is a loop, however it is called (map, a callback, recursion, a class's __iter__); the "
                               "vectorized version should use whole-array operations")
+
+
+def judge_autograd_run(p: Plan, runs: list) -> CheckResult | None:
+    """no_autograd as the function ran: a case (see judge_repeats) in which it took one of torch's
+    ways into autograd, however it reached it (`torch.Tensor.__dict__["backward"]`, a name built from
+    strings, sys.modules), fails the check; None when none did."""
+    traced = _traced(runs)
+    if _turned_off(p, traced):
+        return _turned_off(p, traced)
+    case = next((case for case, o in traced if o.autograd), None)
+    if case is None:
+        return None
+    took = next(o.autograd for c, o in traced if c is case)
+    return _result(p, FAILED, f"{p.fn.name} runs autograd ({took}) on {case.case_id}: compute the gradient by hand")
+
+
+def _traced(runs: list) -> list:
+    """The cases whose call was watched as it ran, with their Outcomes."""
+    return [(case, o) for case, o in runs if o is not None and o.ok and o.traced]
+
+
+def _turned_off(p: Plan, traced: list) -> CheckResult | None:
+    """The check failed where the student's code turned the watch on it off (sys.settrace, sys.setprofile)."""
+    off = next((case for case, o in traced if o.untraced), None)
+    if off is None:
+        return None
+    return _result(p, FAILED, f"{p.fn.name} turned off the grader's watch on the code it runs (sys.settrace or "
+                              f"sys.setprofile) on {off.case_id}: {p.check.kind} cannot be judged on code that hides what it runs")
 
 
 def _times(n: int) -> str:

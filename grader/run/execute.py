@@ -31,7 +31,8 @@ from grader.run.protocol import ANSWER_CAP
 # Bound when this module is imported, before any student code runs: a submission that replaces
 # time.perf_counter (to pass a faster_than check) changes the module's attribute, not this.
 _clock = time.perf_counter
-_settrace, _gettrace = sys.settrace, sys.gettrace
+_settrace, _gettrace, _setprofile, _getprofile = sys.settrace, sys.gettrace, sys.setprofile, sys.getprofile
+_AUTOGRAD: dict = {}               # code object -> what it is, of torch's ways into autograd (remember_autograd)
 REPEATS_SENT = 20                  # the lines of a traced call that ran most often, sent back (at least twice each)
 
 
@@ -101,7 +102,8 @@ def run_call(call: dict, inputs: list, ctx: Context, _same=_same, _view=_view) -
     track = "no_input_mutation" in call.get("checks", ())
     # How often each line of the student's code runs in the graded steps (a no_loops check's function):
     # a line that runs once per row, however the loop is dressed up, runs more often on a larger input.
-    counts: dict | None = {} if call.get("trace") and ctx.own is not None else None
+    watch = call.get("trace") or ()
+    counts: dict | None = {} if watch and ctx.own is not None else None
     changed: dict = {}                                 # input path -> step that changed it
     duration = 0.0
     taken = call.get("taken")                          # output index -> the step after which it is taken (job.taken_after)
@@ -110,7 +112,7 @@ def run_call(call: dict, inputs: list, ctx: Context, _same=_same, _view=_view) -
         if k and ctx.on_step is not None:
             ctx.on_step(k)
         try:
-            duration += _run_step(step, env, call, ctx, builtins, counts if step.get("graded") else None)
+            duration += _run_step(step, env, call, ctx, builtins, counts if step.get("graded") else None, watch)
         except _StepFailed as e:
             return {**e.header, "step": k, "duration": duration}, []
         if track:
@@ -146,18 +148,41 @@ def run_call(call: dict, inputs: list, ctx: Context, _same=_same, _view=_view) -
 
 
 def _repeats(counts: dict) -> dict:
-    """What a traced call's header says of its lines: the ones that ran more than once, most often
-    first ([file, line, times, function]), and whether the student's code turned the tracing off."""
+    """What a traced call's header says: its lines that ran more than once, most often first ([file,
+    line, times, function]), the first of torch's ways into autograd it took, and whether the
+    student's code turned the tracing off."""
     untraced = counts.pop(None, False)
+    autograd = counts.pop("autograd", "")
     top = sorted(((n, code.co_filename, line, code.co_name) for (code, line), n in counts.items() if n > 1),
                  key=lambda t: (-t[0], t[1], t[2]))[:REPEATS_SENT]
-    return {"traced": True, "untraced": bool(untraced),
+    return {"traced": True, "untraced": bool(untraced), "autograd": autograd,
             "repeats": [[file[-200:], line, n, name[:200]] for n, file, line, name in top]}
 
 
-def _traced(fn, args: list, kwargs: dict, own: Callable, counts: dict):
-    """fn(*args, **kwargs), counting in `counts` ({(code, line): times}) each line that runs of the
-    code `own` says is the student's; counts[None] set when their code turned the tracing off."""
+def remember_autograd(torch) -> None:
+    """The code of torch's ways into autograd, looked up before any student code runs (a submission
+    that replaces torch.autograd.grad by its own function still reaches these): every backward pass
+    and torch.autograd.grad goes through the engine's Python entry, torch.func's through grad."""
+    if _AUTOGRAD or torch is None:
+        return
+    graph = getattr(torch.autograd, "graph", None)
+    for name, obj in (("Tensor.backward", getattr(torch.Tensor, "backward", None)),
+                      ("torch.autograd.backward", getattr(torch.autograd, "backward", None)),
+                      ("torch.autograd.grad", getattr(torch.autograd, "grad", None)),
+                      ("torch.autograd (its engine)", getattr(graph, "_engine_run_backward", None))):
+        code = getattr(obj, "__code__", None)
+        if code is not None:
+            _AUTOGRAD[code] = name
+
+
+def _traced(fn, args: list, kwargs: dict, own: Callable, counts: dict, watch=("lines",)):
+    """fn(*args, **kwargs), watching what `watch` names: "lines", counting in `counts` ({(code, line):
+    times}) each line that runs of the code `own` says is the student's; "autograd", setting
+    counts["autograd"] to the first of torch's ways into autograd it takes (its Python entries, and
+    the engine's run_backward called directly). counts[None] is set when their code turned the
+    tracing off."""
+    lines, autograd = "lines" in watch, "autograd" in watch
+
     def local(frame, event, arg):
         if event == "line":
             key = (frame.f_code, frame.f_lineno)
@@ -165,15 +190,25 @@ def _traced(fn, args: list, kwargs: dict, own: Callable, counts: dict):
         return local
 
     def start(frame, event, arg):
-        return local if own(frame.f_code) else None
+        code = frame.f_code
+        if autograd and code in _AUTOGRAD and "autograd" not in counts:
+            counts["autograd"] = _AUTOGRAD[code]
+        return local if lines and own(code) else None
+
+    def profile(frame, event, arg):
+        if event == "c_call" and getattr(arg, "__name__", None) == "run_backward" and "autograd" not in counts:
+            counts["autograd"] = "the autograd engine's run_backward"
 
     _settrace(start)
+    if autograd:
+        _setprofile(profile)
     try:
         return fn(*args, **kwargs)
     finally:
-        if _gettrace() is not start:
+        if _gettrace() is not start or (autograd and _getprofile() is not profile):
             counts[None] = True
         _settrace(None)
+        _setprofile(None)
 
 
 class _Builtins(dict):
@@ -195,7 +230,8 @@ class _Builtins(dict):
         return rng
 
 
-def _run_step(step: dict, env: dict, call: dict, ctx: Context, builtins: dict, counts: dict | None = None) -> float:
+def _run_step(step: dict, env: dict, call: dict, ctx: Context, builtins: dict, counts: dict | None = None,
+              watch=()) -> float:
     """Run one step; the seconds spent in it when it is graded. With `counts`, its call is traced
     (`_traced`): its time then includes the tracing's."""
     value = step["value"]
@@ -206,7 +242,7 @@ def _run_step(step: dict, env: dict, call: dict, ctx: Context, builtins: dict, c
             args = [_eval(a, env, call, ctx, builtins) for a in value[2]]
             kwargs = {k: _eval(a, env, call, ctx, builtins) for k, a in value[3]}
             t0 = _clock()
-            result = fn(*args, **kwargs) if counts is None else _traced(fn, args, kwargs, ctx.own, counts)
+            result = fn(*args, **kwargs) if counts is None else _traced(fn, args, kwargs, ctx.own, counts, watch)
         else:
             result = _eval(value, env, call, ctx, builtins)
     except _Missing as e:

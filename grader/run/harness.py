@@ -31,6 +31,7 @@ def run(job: dict, inputs: list, start: int, skip: set, out_fd: int, capture_fd:
     """
     send = lambda header, arrays=(): protocol.write_all(out_fd, protocol.encode(header, arrays))
     torch = _framework(job["framework"])
+    execute.remember_autograd(torch)     # before the student's modules are imported
     folder = job["submission_dir"]
     sys.path_hooks.insert(0, _source_only(os.path.realpath(folder)))
     sys.path.insert(0, folder)

@@ -62,8 +62,10 @@ def job_calls(spec: AssignmentSpec, items) -> tuple[list[dict], list[np.ndarray]
         taken = taken_after(steps, outputs)
         if any(k is not None for k in taken):
             calls[-1]["taken"] = taken
-        if not isinstance(item, Call) and any(c.kind == "no_loops" for c in fn.scored_checks):
-            calls[-1]["trace"] = True        # a case of a function that must have no loops: its lines are counted
+        kinds = {c.kind for c in fn.scored_checks}
+        watch = ["lines"] * ("no_loops" in kinds) + ["autograd"] * ("no_autograd" in kinds)
+        if watch and not isinstance(item, Call):
+            calls[-1]["trace"] = watch       # a case (not a timed call): its lines counted, its autograd watched
     return calls, inputs
 
 
