@@ -38,7 +38,7 @@ import signal
 import socket
 import sys
 
-from grader.run import harness, protocol, sandbox, supervise
+from grader.run import execute, harness, protocol, sandbox, supervise
 
 _LAYERS: tuple = ()                  # the sandbox layers in use, from the probe at start-up
 _LOADED: tuple = ([], [])            # the calls and inputs of a `load` request, for the jobs that say `loaded`
@@ -78,6 +78,7 @@ def main(argv=None) -> None:
     if "torch" in opts.preload:
         import torch
         torch.set_num_threads(1)     # sets a number; starts no thread pool
+        execute.remember_autograd(torch)   # once here: every child inherits it
     global _LAYERS
     _LAYERS, abi = sandbox.probe(wanted)
     sandbox.prepare(_LAYERS)
