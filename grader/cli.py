@@ -242,16 +242,19 @@ def _check(args) -> int:
 
 
 def _check_on(args, kind: str, early) -> int:
-    from grader.expected import ReferenceError_
-    from grader.grade import HiddenUnavailable, grade_submission, spec_for
-    from grader.report import terminal
-    from grader.run.worker import start_worker
     from grader.spec import SpecError
+    from grader.spec.load import HiddenUnavailable, spec_for
 
     try:
         spec = spec_for(args.assignment, args.path, hidden=args.hidden)
     except (FileNotFoundError, SpecError, HiddenUnavailable) as e:
         raise _UserError(str(e)) from None
+    if early is not None:            # its torch import now runs beside this process's imports below
+        early.tell(spec.framework)
+    from grader.expected import ReferenceError_
+    from grader.grade import grade_submission
+    from grader.report import terminal
+    from grader.run.worker import start_worker
     step_summary = os.environ.get(STEP_SUMMARY)
     for report, name in ((args.json, "--json"), (args.junit_xml, "--junit-xml"), (args.gradescope, "--gradescope"),
                          (args.summary, "--summary"), (Path(step_summary) if step_summary else None, STEP_SUMMARY)):
@@ -261,8 +264,6 @@ def _check_on(args, kind: str, early) -> int:
     if path.is_dir():                    # a folder holding only the folder of their files (an upload, a zip)
         from grader.batch import look_through
         path = look_through(path, spec)
-    if early is not None:
-        early.tell(spec.framework)
     try:
         with contextlib.nullcontext(early) if early else start_worker(spec.framework, kind=kind) as worker:
             result = grade_submission(spec, path, hidden=args.hidden, worker=worker)

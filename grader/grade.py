@@ -25,10 +25,8 @@ from grader.run.job import build_job, job_calls
 from grader.run.outcome import decode, plain_error, printed
 from grader.run.worker import AnyWorker, WorkerError, start_worker
 from grader.spec import AssignmentSpec, FunctionSpec, SpecError
-
-
-class HiddenUnavailable(Exception):
-    """--hidden was asked for, but this checkout has no reference or hidden cases."""
+from grader.spec.load import HiddenUnavailable, spec_for  # noqa: F401 - grader.grade's, as before
+from grader.spec.load import check_hidden as _check_hidden
 
 
 def select_cases(spec: AssignmentSpec, hidden: bool, functions=None) -> list[tuple[FunctionSpec, Case]]:
@@ -242,27 +240,6 @@ def _submission_result(spec: AssignmentSpec, prepared: Prepared, submission: Pat
         hidden_points=float(sum(fn.points_hidden + sum(c.points for c in fn.scored_checks if c.visibility == HIDDEN)
                                 for fn in spec.functions if fn.name in prepared.functions)),
         functions=list(functions.values()), grader_version=__version__, **fields)
-
-
-def spec_for(assignment: str, submission: Path, hidden: bool = False) -> AssignmentSpec:
-    """The spec that `grader check` and the pytest plugin grade `submission` with.
-
-    `assignment` is a name or a path, looked up as spec.find_spec says. A user's mistake is a
-    FileNotFoundError, SpecError or HiddenUnavailable with a one-line message.
-    """
-    from grader.spec import find_spec, load_spec
-    if not Path(submission).exists():
-        raise FileNotFoundError(f"{submission}: no such file or folder")
-    spec = load_spec(find_spec(assignment, Path(submission)))
-    _check_hidden(spec, hidden)
-    return spec
-
-
-def _check_hidden(spec: AssignmentSpec, hidden: bool) -> None:
-    if hidden and spec.reference_dir is None:
-        raise HiddenUnavailable(
-            f"hidden cases need the instructor's files ({spec.folder / 'hidden.yaml'} and the reference); "
-            "this is a handout, which has only the public cases")
 
 
 def grade_or_report(spec: AssignmentSpec, submission: Path, hidden: bool, worker: AnyWorker,

@@ -8,11 +8,12 @@ model.py holds the dataclasses, load.py reads and validates the YAML (one SpecEr
 the field and the problem), steps.py parses the steps of a case. The format is documented in
 docs/spec-format.md.
 """
-from grader.spec.load import dump_yaml, find_spec, load_spec, nearest_spec, parse_size, resolved_yaml
+from grader.spec.load import (HiddenUnavailable, dump_yaml, find_spec, load_spec, nearest_spec, parse_size, resolved_yaml,
+                               spec_for)
 from grader.spec.model import (EXPECTED_FILE, FRAMEWORKS, HIDDEN_FILE, IDENTIFIER, SPEC_FILE, ArgSpec,
                                AssignmentSpec, CaseSpec, CheckSpec, FunctionSpec, Limits, OutputSpec, PropertySpec,
                                SpecError)
 
 __all__ = ["ArgSpec", "AssignmentSpec", "CaseSpec", "CheckSpec", "EXPECTED_FILE", "FRAMEWORKS", "FunctionSpec",
-           "HIDDEN_FILE", "IDENTIFIER", "Limits", "OutputSpec", "PropertySpec", "SPEC_FILE", "SpecError", "dump_yaml",
-           "find_spec", "load_spec", "nearest_spec", "parse_size", "resolved_yaml"]
+           "HIDDEN_FILE", "HiddenUnavailable", "IDENTIFIER", "Limits", "OutputSpec", "PropertySpec", "SPEC_FILE",
+           "SpecError", "dump_yaml", "find_spec", "load_spec", "nearest_spec", "parse_size", "resolved_yaml", "spec_for"]

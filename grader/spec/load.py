@@ -793,3 +793,28 @@ def _join(where: str, key: str) -> str:
 
 def _kind(data: Any) -> str:
     return {dict: "a mapping", list: "a list", str: "a string", type(None): "nothing"}.get(type(data), type(data).__name__)
+
+
+class HiddenUnavailable(Exception):
+    """--hidden was asked for, but this checkout has no reference or hidden cases."""
+
+
+def spec_for(assignment: str, submission: Path, hidden: bool = False) -> AssignmentSpec:
+    """The spec that `grader check` and the pytest plugin grade `submission` with.
+
+    `assignment` is a name or a path, looked up as spec.find_spec says. A user's mistake is a
+    FileNotFoundError, SpecError or HiddenUnavailable with a one-line message.
+    """
+    if not Path(submission).exists():
+        raise FileNotFoundError(f"{submission}: no such file or folder")
+    spec = load_spec(find_spec(assignment, Path(submission)))
+    check_hidden(spec, hidden)
+    return spec
+
+
+def check_hidden(spec: AssignmentSpec, hidden: bool) -> None:
+    """HiddenUnavailable where `hidden` is asked of a handout (no reference, no hidden cases)."""
+    if hidden and spec.reference_dir is None:
+        raise HiddenUnavailable(
+            f"hidden cases need the instructor's files ({spec.folder / 'hidden.yaml'} and the reference); "
+            "this is a handout, which has only the public cases")
