@@ -149,24 +149,19 @@ def renumber(node: dict, offset: int) -> None:
         renumber(item, offset)
 
 
-def _own(cls) -> bool:
-    """Whether a class is the student's (or another library's), not Python's, numpy's or torch's."""
-    module = getattr(cls, "__module__", None)
-    return not (isinstance(module, str) and module.split(".")[0] in ("builtins", "numpy", "torch"))
-
-
 def _number(value: Any, torch, name: str) -> tuple[dict, np.ndarray | None]:
-    # A subclass of the student's is read through its base type's own methods: the numbers it holds,
-    # not what its overrides (__float__, __torch_function__, .numpy()) compute when asked, which would
-    # run after the call's time was taken (a lazy answer) and may differ from one read to the next.
-    if torch is not None and isinstance(value, torch.Tensor) and _own(type(value)):
+    # A subclass (any: a class can say it is numpy's) is read through its base type's own methods:
+    # the numbers it holds, not what its overrides (__float__, __torch_function__, .numpy()) compute
+    # when asked, which would run after the call's time was taken (a lazy answer) and may differ from
+    # one read to the next. For numpy's and torch's own (np.float64, nn.Parameter) that is the same.
+    if torch is not None and isinstance(value, torch.Tensor) and type(value) is not torch.Tensor:
         with torch._C.DisableTorchFunctionSubclass():
             value = torch.Tensor.as_subclass(value, torch.Tensor)
-    elif isinstance(value, np.ndarray) and _own(type(value)):
+    elif isinstance(value, np.ndarray) and type(value) is not np.ndarray:
         value = np.ndarray.view(value, np.ndarray)
-    elif isinstance(value, float) and _own(type(value)):
+    elif isinstance(value, float) and type(value) is not float:
         value = float.__float__(value)
-    elif isinstance(value, int) and not isinstance(value, bool) and _own(type(value)):
+    elif isinstance(value, int) and not isinstance(value, bool) and type(value) is not int:
         value = int.__index__(value)
     if torch is not None and isinstance(value, torch.Tensor):
         if value.layout != torch.strided or value.device.type == "meta":

@@ -967,6 +967,8 @@ LAZY = """\
 import numpy as np
 
 class Later(float):                  # holds 0.0; its __float__ works out the sum when the grader reads it
+    __module__ = "numpy"             # and it says it is numpy's
+
     def __new__(cls, x):
         obj = super().__new__(cls, 0.0)
         obj.x = x

@@ -100,8 +100,9 @@ def run_call(call: dict, inputs: list, ctx: Context, _same=_same, _view=_view) -
     builtins = _Builtins(seed, {"torch": ctx.torch, "np": np, "numpy": np, "seed": lambda n: _reseed(int(n), ctx.torch),
                                 "modules": types.SimpleNamespace(**ctx.modules)})
     track = "no_input_mutation" in call.get("checks", ())
-    # How often each line of the student's code runs in the graded steps (a no_loops check's function):
-    # a line that runs once per row, however the loop is dressed up, runs more often on a larger input.
+    # The graded steps of a case of a function with a no_loops or no_autograd check run watched
+    # (`_traced`): how often each line of the student's code runs (a line run once per row, however
+    # the loop is dressed up, runs more often on a larger input), and whether autograd runs.
     watch = call.get("trace") or ()
     counts: dict | None = {} if watch and ctx.own is not None else None
     changed: dict = {}                                 # input path -> step that changed it
