@@ -399,6 +399,7 @@ _IMPORTERS = ("builtins.__import__", "importlib.import_module")
 _STAR_WHOLE_ARRAY = {"numpy": ("sum", "any", "all", "min", "max"), "torch": ("sum", "any", "all", "min", "max")}
 DISGUISE = " (a loop in disguise)"
 _BUILTINS = {name: f"builtins.{name}" for name in dir(builtins)}   # what a name the module does not bind means
+_BUILTINS["__builtins__"] = "builtins"                               # a module's own: the built-ins (a dict, or the module)
 _AUTOGRAD_MODULES = ("torch.autograd", "torch.func", "functorch")
 STATIC = ("no_loops", "no_autograd")
 _FOLLOWED = 64      # functions of the submission's other files read for one check, however deep the imports
@@ -741,6 +742,9 @@ def _disguised(node: ast.AST, aliases: dict) -> str | None:
         return f"{name}()" + DISGUISE
     if name in _UNREADABLE:
         return f"{name.split('.')[1]}() (code in a string, which this check cannot read)"
+    looked_up = _computed_lookup(node, aliases)
+    if looked_up:
+        return f"a function taken from {looked_up} by a name computed as it runs (which this check cannot read: call it by its name)"
     if isinstance(node, ast.Call) and node.args:
         callee = _qualified(node.func, aliases) or ""
         builtin = callee.split(".")[1] if callee.startswith("builtins.") else ""
@@ -749,6 +753,25 @@ def _disguised(node: ast.AST, aliases: dict) -> str | None:
         if iterates and not isinstance(over, (ast.Tuple, ast.List, ast.Set, ast.Constant, *_LOOPS)) and \
                 not (isinstance(over, ast.Attribute) and over.attr in ("shape", "strides")):
             return f"the built-in {builtin}() over an iterable, one item at a time (a loop in disguise; np.{builtin} is not)"
+    return None
+
+
+def _computed_lookup(node: ast.AST, aliases: dict) -> str | None:
+    """`getattr(np, name)`, `__builtins__[name]`, `sys.modules[name]`, `globals()[name]`, `vars(m)[name]`:
+    a function fetched from a module, the built-ins or the globals by a name the source does not spell
+    out (`"ma" + "p"` is spelled out, `"".join(...)` and a variable are not); what it was fetched
+    from, as said to the student ("the built-ins", "numpy", "globals()"), or None."""
+    if isinstance(node, ast.Subscript) and _text(node.slice) is None and not isinstance(node.slice, (ast.Constant, ast.Slice)):
+        base = _qualified(node.value, aliases) or ""
+        if isinstance(node.value, ast.Call) and _qualified(node.value.func, aliases) in ("builtins.globals", "builtins.locals"):
+            base = _qualified(node.value.func, aliases) + "()"
+        if base in ("builtins", "sys.modules", "builtins.globals()", "builtins.locals()") or base.endswith(".__dict__"):
+            return {"builtins": "the built-ins"}.get(base, base.replace("builtins.", ""))
+    if isinstance(node, ast.Call) and len(node.args) >= 2 and _qualified(node.func, aliases) == "builtins.getattr" \
+            and _text(node.args[1]) is None:
+        base = _qualified(node.args[0], aliases)
+        if base == "builtins" or base is not None and "." not in base and base not in _BUILTINS.values():   # a module
+            return "the built-ins" if base == "builtins" else base
     return None
 
 
@@ -763,6 +786,10 @@ def _qualified(node: ast.AST, aliases: dict) -> str | None:
         return f"{base}.{node.attr}" if base else None
     if isinstance(node, ast.Subscript) and _text(node.slice):                  # np.__dict__["vectorize"]
         base = _qualified(node.value, aliases) or ""
+        if base == "sys.modules":                                               # sys.modules["itertools"]
+            return _text(node.slice)
+        if base == "builtins":                                                  # __builtins__["map"]
+            return f"builtins.{_text(node.slice)}"
         return f"{base[:-len('.__dict__')]}.{_text(node.slice)}" if base.endswith(".__dict__") else None
     if isinstance(node, ast.Call) and node.args:
         callee, first, last = _qualified(node.func, aliases), node.args[0], _text(node.args[-1])
