@@ -93,6 +93,15 @@ class Leaf:
 # Outputs: encoded in the child, decoded in the grader
 
 
+def _is(value: Any, types) -> bool:
+    """isinstance by the object's real type: isinstance also believes a `__class__` the object's
+    class makes up (a property), which would send a student's object down a path that runs its code."""
+    return issubclass(type(value), types)
+
+
+_NUMPY_SCALARS = frozenset(t for t in np.sctypeDict.values() if issubclass(t, np.generic))
+
+
 def encode(value: Any, torch, arrays: list, budget: list | None = None, depth: int = 0) -> dict:
     """A node describing `value`; its real-number data appended to `arrays`.
 
@@ -107,24 +116,24 @@ def encode(value: Any, torch, arrays: list, budget: list | None = None, depth: i
     try:
         if value is None:
             return {"kind": "none", "type": "None"}
-        if isinstance(value, (bool, np.bool_)):
+        if _is(value, (bool, np.bool_)):
             return {"kind": "bool", "type": name, "value": bool(value)}
-        if isinstance(value, str):
+        if _is(value, str):
             return {"kind": "str", "type": name, "value": str.__str__(value)[:TEXT_CAP]}
-        if isinstance(value, dict):
+        if _is(value, dict):
             if dict.__len__(value) > budget[0]:
                 return too_big
             keys = list(dict.keys(value))
-            bad = next((k for k in keys if not isinstance(k, str)), None)
+            bad = next((k for k in keys if not _is(k, str)), None)
             if bad is not None:
                 return {"kind": "other", "type": name, "repr": f"a dict with a key that is not a string: {_short(bad) or type_name(bad)}"}
-            long = next((k for k in keys if len(k) > TEXT_CAP), None)
+            long = next((k for k in keys if str.__len__(k) > TEXT_CAP), None)
             if long is not None:
-                return {"kind": "other", "type": name, "repr": f"a dict with a key of {len(long)} characters"}
+                return {"kind": "other", "type": name, "repr": f"a dict with a key of {str.__len__(long)} characters"}
             return {"kind": "dict", "type": name, "keys": [str.__str__(k) for k in keys],
                     "items": [encode(dict.__getitem__(value, k), torch, arrays, budget, depth + 1) for k in keys]}
-        if isinstance(value, (list, tuple)):
-            kind = "tuple" if isinstance(value, tuple) else "list"
+        if _is(value, (list, tuple)):
+            kind = "tuple" if _is(value, tuple) else "list"
             if (tuple.__len__(value) if kind == "tuple" else list.__len__(value)) > budget[0]:
                 return too_big
             items = tuple.__iter__(value) if kind == "tuple" else list.__iter__(value)
@@ -154,16 +163,16 @@ def _number(value: Any, torch, name: str) -> tuple[dict, np.ndarray | None]:
     # the numbers it holds, not what its overrides (__float__, __torch_function__, .numpy()) compute
     # when asked, which would run after the call's time was taken (a lazy answer) and may differ from
     # one read to the next. For numpy's and torch's own (np.float64, nn.Parameter) that is the same.
-    if torch is not None and isinstance(value, torch.Tensor) and type(value) is not torch.Tensor:
+    if torch is not None and _is(value, torch.Tensor) and type(value) is not torch.Tensor:
         with torch._C.DisableTorchFunctionSubclass():
             value = torch.Tensor.as_subclass(value, torch.Tensor)
-    elif isinstance(value, np.ndarray) and type(value) is not np.ndarray:
+    elif _is(value, np.ndarray) and type(value) is not np.ndarray:
         value = np.ndarray.view(value, np.ndarray)
-    elif isinstance(value, float) and type(value) is not float:
+    elif _is(value, float) and type(value) is not float:
         value = float.__float__(value)
-    elif isinstance(value, int) and not isinstance(value, bool) and type(value) is not int:
+    elif _is(value, int) and not _is(value, bool) and type(value) is not int:
         value = int.__index__(value)
-    if torch is not None and isinstance(value, torch.Tensor):
+    if torch is not None and _is(value, torch.Tensor):
         if value.layout != torch.strided or value.device.type == "meta":
             return {"kind": "other", "type": name, "dtype": str(value.dtype),
                     "repr": f"a {value.device.type} tensor with layout {value.layout}"}, None
@@ -175,14 +184,14 @@ def _number(value: Any, torch, name: str) -> tuple[dict, np.ndarray | None]:
         except (TypeError, RuntimeError):           # bfloat16, and dtypes numpy has no name for
             return {"kind": "other", "type": name, "dtype": str(t.dtype)}, None
         node, array = {"kind": "tensor", "type": name}, np.array(plain, copy=True)
-    elif isinstance(value, np.ndarray):
+    elif _is(value, np.ndarray):
         node, array = {"kind": "ndarray", "type": name}, np.array(value, copy=True)
-    elif isinstance(value, (int, float)):
-        array = np.array(float(value) if isinstance(value, float) else value)
+    elif _is(value, (int, float)):
+        array = np.array(float(value) if _is(value, float) else value)
         if array.dtype == object:                        # an int too large for int64
             return {"kind": "other", "type": name, "repr": _short(value)}, None
         node = {"kind": "python_number", "type": name}
-    elif isinstance(value, np.generic):
+    elif type(value) in _NUMPY_SCALARS:       # numpy's own scalar types only: a subclass may have an __array__
         node, array = {"kind": "numpy_scalar", "type": name}, np.array(value)
     else:
         return {"kind": "other", "type": name, "repr": _short(value)}, None
@@ -462,13 +471,17 @@ def tree_from_json(data: Any) -> Any:
     return Leaf(kind=data.get("kind", "none"), type="None" if data.get("kind") == "none" else "")
 
 
+_TYPE_QUALNAME, _TYPE_MODULE = type.__dict__["__qualname__"], type.__dict__["__module__"]
+
+
 def type_name(v: Any) -> str:
     """The name of v's type, as short as a message can show (a student's class may call itself anything)."""
     if v is None:
         return "None"
     t = type(v)
-    try:
-        name = t.__qualname__ if t.__module__ == "builtins" else f"{t.__module__}.{t.__qualname__}"
+    try:                             # type's own getters: a metaclass's __module__ or __qualname__ property would run its code
+        qualname, module = _TYPE_QUALNAME.__get__(t), _TYPE_MODULE.__get__(t)
+        name = qualname if module == "builtins" else f"{module}.{qualname}"
     except BaseException:  # noqa: BLE001 - a metaclass may make even this raise
         return "<unnamed type>"
     name = str.__str__(name) if isinstance(name, str) else "<unnamed type>"

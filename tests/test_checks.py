@@ -543,6 +543,22 @@ def test_self_check_runs_public_checks_only_and_counts_the_hidden_ones_as_hidden
     assert "All 12 public cases and 6 checks passed: 14/14 points." in render(result)
 
 
+def test_faster_than_earns_nothing_for_a_function_that_passes_no_case():
+    """Its timed answers are compared with the reference's loosely (float32 rounding passes): a fast
+    function wrong on every case of its own earns no speed point."""
+    from grader.judge.checks import Plan, needs_working_code
+    from grader.results import CaseResult, CheckResult
+    check = CheckSpec(kind="faster_than", points=1, visibility="hidden", function="g")
+    p = Plan(fn=_fn(), check=check)
+    fast = CheckResult(function="f", name="faster_than g", visibility="hidden", status="passed", earned=1, possible=1,
+                       message="f took 0.1 ms")
+    case = lambda status: CaseResult(function="f", case_id="hidden-1", visibility="hidden", seed=1, status=status)
+    judged = needs_working_code(p, fast, [case("failed"), case("failed")])
+    assert judged.status == "error" and judged.earned == 0
+    assert judged.message == "judged once f passes at least one case"
+    assert needs_working_code(p, fast, [case("failed"), case("passed")]).status == "passed"
+
+
 @pytest.mark.slow
 def test_agreement_earns_nothing_for_stubs_and_still_fails_a_wrong_version_beside_a_right_one(grade):
     """Two unfinished functions that return their starting zeros agree: no point for that. A

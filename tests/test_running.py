@@ -1006,3 +1006,46 @@ def test_a_returned_subclass_is_graded_on_what_it_holds_not_on_what_its_methods_
     assert statuses(fns["scale"]) == ["failed"] * 3, [c.message for c in fns["scale"].cases]
     assert statuses(fns["total"]) == ["failed"] * 2, [c.message for c in fns["total"].cases]
     assert result.earned == 0
+
+
+DISGUISED = """\
+import numpy as np
+
+class _Fills(type):                  # reading the class's __module__ fills the array with the answer
+    @property
+    def __module__(cls):
+        for out in list(cls.pending):
+            out[...] = out.k * out.x
+        return "numpy"
+
+class Later(np.ndarray, metaclass=_Fills):
+    pending = []
+
+def scale(x, k):
+    out = np.zeros_like(x).view(Later)
+    out.x, out.k = x, k
+    Later.pending.append(out)
+    return out
+
+class Sum:                           # says it is a numpy float; its __array__ computes the sum
+    __class__ = property(lambda self: np.float64)
+
+    def __init__(self, x):
+        self.x = x
+
+    def __array__(self, dtype=None, copy=None):
+        return np.array(self.x.sum())
+
+def total(x):
+    return Sum(x)
+"""
+
+
+def test_reading_what_a_call_returned_runs_none_of_the_students_code(tmp_path):
+    """A class's metaclass property (`__module__`, read to name the type) or a made-up `__class__`
+    (which isinstance believes, sending the object to np.array and its __array__) would run the
+    student's code after the call's time was taken. Types are named by type's own getters and
+    told apart by the real type: here the answers are never computed, and both functions fail."""
+    fns, result = grade(tmp_path, DISGUISED)
+    assert statuses(fns["scale"]) == ["failed"] * 3, [c.message for c in fns["scale"].cases]
+    assert statuses(fns["total"]) == ["failed"] * 2, [c.message for c in fns["total"].cases]

@@ -551,7 +551,8 @@ def needs_working_code(p: Plan, result: CheckResult, cases: list, others: list |
     other function's cases).
 
     A static check earns nothing for a function that passes no case: an unfinished stub has no
-    loops and no autograd either; nor does agrees_with, where two stubs agree on their zeros. A
+    loops and no autograd either; nor does agrees_with, where two stubs agree on their zeros, nor
+    faster_than, which compares the timed answers with the reference's loosely (float32). A
     gradient check earns nothing until some output of the function is right on some case: a
     made-up loss passes it with its own gradient (`sum(x * x)`, `2 * x`), where a right loss whose
     gradients come back in the wrong type still earns it. A gradient check whose loss comes from
@@ -560,7 +561,7 @@ def needs_working_code(p: Plan, result: CheckResult, cases: list, others: list |
     wrong forward. Likewise agrees_with does not take points
     from a function that is right on every input it was compared on, when the other function is
     wrong on its own cases: that mistake costs the other function's cases already."""
-    if p.check.kind in STATIC + ("agrees_with",) and result.passed and not any(c.passed for c in cases):
+    if p.check.kind in STATIC + ("agrees_with", "faster_than") and result.passed and not any(c.passed for c in cases):
         return _result(p, ERROR, f"judged once {p.fn.name} passes at least one case")
     if p.check.kind == "gradient" and result.passed and not any(
             c.passed or any(o.ok and not o.name.startswith("property ") for o in c.outputs) for c in cases):

@@ -260,7 +260,7 @@ def _bind(target: list, result: Any, env: dict, call: dict, ctx: Context, builti
     kind = target[0]
     try:
         if kind == "name":
-            if single and isinstance(result, tuple):   # one output: `return (dx,)` is dx, `return dx, db` too many
+            if single and issubclass(type(result), tuple):   # one output: `return (dx,)` is dx, `return dx, db` too many
                 items = _items(result)
                 if len(items) != 1:
                     raise _StepFailed({"status": "bad_return", "returned": f"tuple of length {len(items)}", "expected": 1})
@@ -268,7 +268,7 @@ def _bind(target: list, result: Any, env: dict, call: dict, ctx: Context, builti
             env[target[1]] = result
         elif kind == "unpack":
             names = target[1]
-            items = _items(result) if isinstance(result, (tuple, list)) else None
+            items = _items(result) if issubclass(type(result), (tuple, list)) else None
             if items is None or len(items) != len(names):
                 length = f" of length {len(items)}" if items is not None else ""
                 raise _StepFailed({"status": "bad_return", "returned": values.type_name(result) + length,
@@ -291,7 +291,7 @@ def _items(result: tuple | list) -> list:
     """The items a returned tuple or list holds, read by the built-in type's own methods: a subclass's
     __iter__ or __len__ is the student's code, which would run after the call's time was taken (all
     of a lazy answer's work) and could give other items than the ones the result holds."""
-    return list(tuple.__iter__(result) if isinstance(result, tuple) else list.__iter__(result))
+    return list(tuple.__iter__(result) if issubclass(type(result), tuple) else list.__iter__(result))
 
 
 def _callee(expr: list, env: dict, call: dict, ctx: Context, builtins: dict):
