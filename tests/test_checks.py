@@ -281,6 +281,8 @@ def test_a_layers_own_backward_called_through_a_variable_is_not_autograd():
     assert static("no_autograd", source, name="g").status == "passed"
     lone = static("no_autograd", source.replace("top.backward(dout, top_cache)", "top.backward()"), name="g")
     assert lone.status == "failed" and "g uses .backward() at line" in lone.message
+    # one value, as a hand-written layer's backward(dout) takes: torch's backward(gradient) is left to the watch as it runs
+    assert static("no_autograd", source.replace("top.backward(dout, top_cache)", "top.backward(dout)"), name="g").status == "passed"
 
 
 # The reference's forward functions (its losses), and gradients reached two ways.

@@ -692,6 +692,9 @@ def _references(name: str, defs: dict, loose: bool = True):
         found = []
         if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load) and node.id in defs:
             found = [node.id]
+        elif isinstance(node, ast.Subscript) and isinstance(node.value, ast.Call) and isinstance(node.value.func, ast.Name) \
+                and node.value.func.id in ("globals", "vars", "locals") and _text(node.slice) in defs:
+            found = [_text(node.slice)]                  # globals()["_rows"], globals()["_" + "rows"]
         elif isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name):
             owner = cls if node.value.id in ("self", "cls") and cls else node.value.id
             found = [f"{owner}.{node.attr}"] if f"{owner}.{node.attr}" in defs else []
@@ -700,9 +703,9 @@ def _references(name: str, defs: dict, loose: bool = True):
         elif loose and isinstance(node, ast.Attribute) and isinstance(node.value, ast.Call):
             found = [f"{c}.{node.attr}" for c in sorted(classes) if c != cls and f"{c}.{node.attr}" in defs]
         if loose and isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load) and node.id in classes:
-            # a class named may run any of its special methods, unnamed: __init__, __call__, and the ones
-            # Python calls on its instances (__iter__ when a result is unpacked, __float__, __getitem__)
-            found += [q for q in defs if q.startswith(node.id + ".__") and q.endswith("__")]
+            # a class named runs its __init__, and its __call__ when the instance is called; the special
+            # methods Python calls unnamed (__iter__, __getitem__) are seen as the function runs (judge_repeats)
+            found += [f"{node.id}.{m}" for m in ("__init__", "__call__") if f"{node.id}.{m}" in defs]
         for one in found:
             yield one, node
 
@@ -883,8 +886,9 @@ def _imports_autograd(node: ast.Import | ast.ImportFrom) -> bool:
 def _autograd(bodies: dict, names: set, defs: dict, aliases: dict) -> list:
     """Uses of autograd. `x.backward()` is torch's unless x is a class of the module with a method of that
     name, or self in one (`Linear.backward(dout, cache)`: the layer's own backward pass, written by hand),
-    or the call passes two values or more where the module has backward methods of its own (`layer.backward(
-    dout, cache)` on a layer taken from a list: torch's is `loss.backward()` or `loss.backward(gradient)`).
+    or the call passes a value or more where the module has backward methods of its own (`layer.backward(
+    dout, cache)` on a layer taken from a list, `sq.backward(dout)`: torch's is `loss.backward()`, and a
+    `loss.backward(gradient)` there is left to the check as the function runs, judge_autograd_run).
     Names are followed as no_loops follows them: `getattr(torch, "autograd")`, `getattr(loss, "back" +
     "ward")`, `importlib.import_module("torch.autograd")`."""
     own = {qualname.split(".")[0] for qualname in defs if qualname.endswith(".backward")}
@@ -894,7 +898,7 @@ def _autograd(bodies: dict, names: set, defs: dict, aliases: dict) -> list:
         cls = name.split(".")[0] if "." in name else None
         scope = _aliases(body, outer)
         theirs = {id(node.func) for node in ast.walk(body) if own and isinstance(node, ast.Call)
-                  and isinstance(node.func, ast.Attribute) and node.func.attr == "backward" and len(node.args) >= 2}
+                  and isinstance(node.func, ast.Attribute) and node.func.attr == "backward" and len(node.args) >= 1}
         for node in ast.walk(body):
             what = None
             if isinstance(node, ast.Attribute) and node.attr == "backward" and id(node) not in theirs:

@@ -183,33 +183,50 @@ def _traced(fn, args: list, kwargs: dict, own: Callable, counts: dict, watch=("l
     the engine's run_backward called directly). counts[None] is set when their code turned the
     tracing off."""
     lines, autograd = "lines" in watch, "autograd" in watch
+    open_frames = [0]                # the student's frames entered and not yet left: each must say it left
 
     def local(frame, event, arg):
         if event == "line":
             key = (frame.f_code, frame.f_lineno)
             counts[key] = counts.get(key, 0) + 1
+        elif event == "return":
+            open_frames[0] -= 1
+            if not frame.f_trace_lines:          # its lines were hidden from the count (frame.f_trace_lines = False)
+                counts[None] = True
         return local
 
     def start(frame, event, arg):
         code = frame.f_code
         if autograd and code in _AUTOGRAD and "autograd" not in counts:
             counts["autograd"] = _AUTOGRAD[code]
-        return local if lines and own(code) else None
+        if lines and own(code):
+            open_frames[0] += 1
+            return local
+        return None
 
     def profile(frame, event, arg):
         if event == "c_call" and getattr(arg, "__name__", None) == "run_backward" and "autograd" not in counts:
             counts["autograd"] = "the autograd engine's run_backward"
 
+    def guard(real):                 # the student's code setting or clearing a tracer, even to put ours back
+        def guarded(*a, **k):
+            counts[None] = True
+            return real(*a, **k)
+        return guarded
+
+    sys.settrace, sys.setprofile = guard(_settrace), guard(_setprofile)
     _settrace(start)
     if autograd:
         _setprofile(profile)
     try:
         return fn(*args, **kwargs)
     finally:
-        if _gettrace() is not start or (autograd and _getprofile() is not profile):
+        # A frame whose tracing was switched off (frame.f_trace = None) never says it left.
+        if _gettrace() is not start or (autograd and _getprofile() is not profile) or open_frames[0]:
             counts[None] = True
         _settrace(None)
         _setprofile(None)
+        sys.settrace, sys.setprofile = _settrace, _setprofile
 
 
 class _Builtins(dict):

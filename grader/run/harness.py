@@ -92,7 +92,8 @@ def run(job: dict, inputs: list, start: int, skip: set, out_fd: int, capture_fd:
 
 def _own_code(folder: str):
     """Whether a code object is the student's: compiled from a file of the submission, or from a
-    string (exec, eval, a lambda made by eval), not from Python's frozen modules or a library."""
+    string (exec, eval, a lambda made by eval), or naming a file that does not exist; not Python's
+    frozen modules or a library's file."""
     prefixes = tuple({os.path.join(folder, ""), os.path.join(os.path.realpath(folder), "")})
     known: dict = {}
 
@@ -100,7 +101,9 @@ def _own_code(folder: str):
         mine = known.get(code)
         if mine is None:
             name = code.co_filename
-            mine = known[code] = name.startswith(prefixes) or (name.startswith("<") and not name.startswith("<frozen"))
+            # a file that is not there is the student's too: a code object of theirs renamed (code.replace(co_filename=...))
+            mine = known[code] = name.startswith(prefixes) or (name.startswith("<") and not name.startswith("<frozen")) \
+                or not name.startswith("<") and not os.path.isfile(name)
         return mine
     return own
 
