@@ -299,6 +299,20 @@ def topk_grads(W, x, k):
     torch.Tensor.__dict__["back" + "ward"](topk_loss(W, x, k))
     return W.grad, x.grad
 """
+DEEPER_AUTOGRAD = "import functools, importlib\n" + FORWARD + """\
+def linreg_grad(X, w, y):
+    w = w.detach().clone().requires_grad_(True)
+    loss = linreg_loss(X, w, y)
+    engine = torch._C._ImperativeEngine()
+    go = functools.partial(getattr(engine, "run_" + "back" + "ward"), (loss,), (torch.ones_like(loss),), False, False,
+                           (w,), False)
+    return go()[0]
+
+
+def topk_grads(W, x, k):
+    func = importlib.import_module("".join(["torch", ".", "func"]))
+    return getattr(func, "jac" + "fwd")(lambda W, x: topk_loss(W, x, k), argnums=(0, 1))(W, x)
+"""
 BY_HAND = FORWARD + """\
 def linreg_grad(X, w, y):
     return X.T @ (X @ w - y)
@@ -332,6 +346,14 @@ def test_no_autograd_as_it_ran_fails_autograd_reached_by_names_no_reading_finds(
     messages = {fn.name: fn.checks[0].message for fn in grade_submission(spec, tmp_path / "failed", hidden=True).functions}
     assert messages["linreg_grad"].startswith("linreg_grad runs autograd (torch.autograd.grad) on public-1")
     assert messages["topk_grads"].startswith("topk_grads runs autograd (Tensor.backward) on public-1")
+    # the engine through functools.partial (no Python entry, no c_call of run_backward), and forward mode
+    (tmp_path / "deeper").mkdir()
+    (tmp_path / "deeper" / "autograd_basics.py").write_text(DEEPER_AUTOGRAD)
+    deeper = {fn.name: fn for fn in grade_submission(spec, tmp_path / "deeper", hidden=True).functions}
+    assert all(c.passed for fn in deeper.values() for c in fn.cases), [c.message for fn in deeper.values() for c in fn.cases]
+    assert deeper["linreg_grad"].checks[0].message.startswith(
+        "linreg_grad runs autograd (a backward pass of the autograd engine) on public-1")
+    assert deeper["topk_grads"].checks[0].message.startswith("topk_grads runs autograd (torch.func.jacfwd) on public-1")
 
 
 def test_static_checks_read_methods_and_the_helpers_they_call():

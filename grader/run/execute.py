@@ -167,21 +167,27 @@ def remember_autograd(torch) -> None:
     if _AUTOGRAD or torch is None:
         return
     graph = getattr(torch.autograd, "graph", None)
+    forward = sys.modules.get("torch.autograd.forward_ad")
+    transforms = sys.modules.get("torch._functorch.eager_transforms")
     for name, obj in (("Tensor.backward", getattr(torch.Tensor, "backward", None)),
                       ("torch.autograd.backward", getattr(torch.autograd, "backward", None)),
                       ("torch.autograd.grad", getattr(torch.autograd, "grad", None)),
-                      ("torch.autograd (its engine)", getattr(graph, "_engine_run_backward", None))):
+                      ("torch.autograd (its engine)", getattr(graph, "_engine_run_backward", None)),
+                      ("forward-mode autograd (make_dual)", getattr(forward, "make_dual", None)),
+                      ("forward-mode autograd (unpack_dual)", getattr(forward, "unpack_dual", None)),
+                      *((f"torch.func.{n.removesuffix('_impl')}", getattr(transforms, n, None))
+                        for n in ("grad_impl", "grad_and_value_impl", "vjp", "jvp", "jacrev", "jacfwd", "hessian", "linearize"))):
         code = getattr(obj, "__code__", None)
         if code is not None:
             _AUTOGRAD[code] = name
 
 
-def _traced(fn, args: list, kwargs: dict, own: Callable, counts: dict, watch=("lines",)):
+def _traced(fn, args: list, kwargs: dict, own: Callable, counts: dict, watch=("lines",), torch=None):
     """fn(*args, **kwargs), watching what `watch` names: "lines", counting in `counts` ({(code, line):
     times}) each line that runs of the code `own` says is the student's; "autograd", setting
     counts["autograd"] to the first of torch's ways into autograd it takes (its Python entries, and
-    the engine's run_backward called directly). counts[None] is set when their code turned the
-    tracing off."""
+    the engine's run_backward called directly, and any backward pass that reads what its forward
+    saved, however the engine was reached). counts[None] is set when their code turned the tracing off."""
     lines, autograd = "lines" in watch, "autograd" in watch
     open_frames = [0]                # the student's frames entered and not yet left: each must say it left
 
@@ -214,12 +220,21 @@ def _traced(fn, args: list, kwargs: dict, own: Callable, counts: dict, watch=("l
             return real(*a, **k)
         return guarded
 
+    def unpacked(saved):             # a backward pass reading a tensor its forward saved
+        if "autograd" not in counts:
+            counts["autograd"] = "a backward pass of the autograd engine"
+        return saved
+
+    saving = torch.autograd.graph.saved_tensors_hooks(lambda t: t, unpacked) if autograd and torch is not None else None
     sys.settrace, sys.setprofile = guard(_settrace), guard(_setprofile)
     _settrace(start)
     if autograd:
         _setprofile(profile)
     try:
-        return fn(*args, **kwargs)
+        if saving is None:
+            return fn(*args, **kwargs)
+        with saving:
+            return fn(*args, **kwargs)
     finally:
         # A frame whose tracing was switched off (frame.f_trace = None) never says it left.
         if _gettrace() is not start or (autograd and _getprofile() is not profile) or open_frames[0]:
@@ -260,7 +275,7 @@ def _run_step(step: dict, env: dict, call: dict, ctx: Context, builtins: dict, c
             args = [_eval(a, env, call, ctx, builtins) for a in value[2]]
             kwargs = {k: _eval(a, env, call, ctx, builtins) for k, a in value[3]}
             t0 = _clock()
-            result = fn(*args, **kwargs) if counts is None else _traced(fn, args, kwargs, ctx.own, counts, watch)
+            result = fn(*args, **kwargs) if counts is None else _traced(fn, args, kwargs, ctx.own, counts, watch, ctx.torch)
         else:
             result = _eval(value, env, call, ctx, builtins)
     except _Missing as e:
