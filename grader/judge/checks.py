@@ -481,8 +481,9 @@ def judge_repeats(p: Plan, runs: list, source: str | None = None, filename: str 
     through a combinator, a class's __iter__. Such a finding fails the check (None when there is
     none); `source` (the module's text, named `filename` in the child's paths) shows the line."""
     traced = _traced(runs)
-    if _turned_off(p, traced):
-        return _turned_off(p, traced)
+    off = _turned_off(p, traced)
+    if off is not None:
+        return off
     times: dict = {}                     # (file, line, function) -> {case id: times}
     for case, o in traced:
         for file, line, n, function in o.repeats:
@@ -519,8 +520,9 @@ def judge_autograd_run(p: Plan, runs: list) -> CheckResult | None:
     ways into autograd, however it reached it (`torch.Tensor.__dict__["backward"]`, a name built from
     strings, sys.modules), fails the check; None when none did."""
     traced = _traced(runs)
-    if _turned_off(p, traced):
-        return _turned_off(p, traced)
+    off = _turned_off(p, traced)
+    if off is not None:
+        return off
     case = next((case for case, o in traced if o.autograd), None)
     if case is None:
         return None
@@ -534,7 +536,8 @@ def _traced(runs: list) -> list:
 
 
 def _turned_off(p: Plan, traced: list) -> CheckResult | None:
-    """The check failed where the student's code turned the watch on it off (sys.settrace, sys.setprofile)."""
+    """The check failed where the student's code turned the watch on it off (sys.settrace, sys.setprofile,
+    a frame's f_trace_lines); None where it did not."""
     off = next((case for case, o in traced if o.untraced), None)
     if off is None:
         return None
