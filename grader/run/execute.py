@@ -16,6 +16,7 @@ happened (`missing_function`, `exception`, `bad_return`, `too_large`).
 """
 from __future__ import annotations
 
+import gc
 import random
 import sys
 import time
@@ -33,6 +34,7 @@ from grader.run.protocol import ANSWER_CAP
 _clock = time.perf_counter
 _settrace, _gettrace, _setprofile, _getprofile = sys.settrace, sys.gettrace, sys.setprofile, sys.getprofile
 _AUTOGRAD: dict = {}               # code object -> what it is, of torch's ways into autograd (remember_autograd)
+_LIBRARY: set = set()              # the code of every function there was before a submission's import (remember_library)
 REPEATS_SENT = 20                  # the lines of a traced call that ran most often, sent back (at least twice each)
 
 
@@ -180,6 +182,28 @@ def remember_autograd(torch) -> None:
         code = getattr(obj, "__code__", None)
         if code is not None:
             _AUTOGRAD[code] = name
+
+
+def remember_library() -> None:
+    """The code objects of every function this process holds, and of the functions defined in them:
+    the libraries' and the grader's, taken before any submission is imported (in the zygote, before
+    its first watched fork; its children inherit them). Code that is not among them is the student's,
+    whatever file name it gives (`code.replace(co_filename="/usr/lib/python3.11/os.py")`)."""
+    if _LIBRARY:
+        return
+    frozen = gc.get_freeze_count()
+    if frozen:
+        gc.unfreeze()                # the frozen generation's objects are not listed otherwise
+    try:
+        todo = [f.__code__ for f in gc.get_objects() if type(f) is types.FunctionType]
+    finally:
+        if frozen:
+            gc.freeze()
+    while todo:
+        code = todo.pop()
+        if code not in _LIBRARY:
+            _LIBRARY.add(code)
+            todo += [c for c in code.co_consts if type(c) is types.CodeType]
 
 
 def _traced(fn, args: list, kwargs: dict, own: Callable, counts: dict, watch=("lines",), torch=None):

@@ -32,6 +32,8 @@ def run(job: dict, inputs: list, start: int, skip: set, out_fd: int, capture_fd:
     send = lambda header, arrays=(): protocol.write_all(out_fd, protocol.encode(header, arrays))
     torch = _framework(job["framework"])
     execute.remember_autograd(torch)     # before the student's modules are imported
+    if any(call.get("trace") for call in job["calls"]):
+        execute.remember_library()       # done already where the zygote was asked to, before forking
     folder = job["submission_dir"]
     sys.path_hooks.insert(0, _source_only(os.path.realpath(folder)))
     sys.path.insert(0, folder)
@@ -91,9 +93,9 @@ def run(job: dict, inputs: list, start: int, skip: set, out_fd: int, capture_fd:
 
 
 def _own_code(folder: str):
-    """Whether a code object is the student's: compiled from a file of the submission, or from a
-    string (exec, eval, a lambda made by eval), or naming a file that does not exist; not Python's
-    frozen modules or a library's file."""
+    """Whether a code object is the student's: any code that is not among the libraries' and the
+    grader's taken before the import (execute.remember_library); without those, code compiled from
+    a file of the submission, from a string (exec, eval), or naming a file that does not exist."""
     prefixes = tuple({os.path.join(folder, ""), os.path.join(os.path.realpath(folder), "")})
     known: dict = {}
 
@@ -101,9 +103,12 @@ def _own_code(folder: str):
         mine = known.get(code)
         if mine is None:
             name = code.co_filename
-            # a file that is not there is the student's too: a code object of theirs renamed (code.replace(co_filename=...))
-            mine = known[code] = name.startswith(prefixes) or (name.startswith("<") and not name.startswith("<frozen")) \
-                or not name.startswith("<") and not os.path.isfile(name)
+            if execute._LIBRARY:         # by identity: what is not the libraries' code is the student's
+                mine = code not in execute._LIBRARY and not name.startswith("<frozen")
+            else:                        # by name: a file that is not there is the student's too (a code object renamed)
+                mine = name.startswith(prefixes) or (name.startswith("<") and not name.startswith("<frozen")) \
+                    or not name.startswith("<") and not os.path.isfile(name)
+            known[code] = mine
         return mine
     return own
 

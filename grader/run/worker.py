@@ -202,7 +202,8 @@ class Worker(_Supervising):
         r, w = os.pipe()
         try:
             answer = self._ask({"do": "fork", "start": start, "skip": sorted(skip), "scratch": scratch,
-                                "capture": capture_path, "loaded": job_file.loaded}, fds=[job_file.fd(job, inputs), w])
+                                "capture": capture_path, "loaded": job_file.loaded, "watch": job_file.watch(job)},
+                               fds=[job_file.fd(job, inputs), w])
         except BaseException:
             os.close(r)
             raise
@@ -356,6 +357,7 @@ class _JobFile:
 
     def __init__(self, loaded: bool = False):
         self._file = None
+        self._watch: bool | None = None
         self.loaded = loaded
 
     def fd(self, job: dict, inputs: list) -> int:
@@ -368,6 +370,13 @@ class _JobFile:
                 self._file.write(protocol.encode(job, inputs))
             self._file.flush()
         return self._file.fileno()
+
+    def watch(self, job: dict) -> bool:
+        """Whether some of the job's calls run watched (execute._traced): the zygote then takes the
+        libraries' code before it forks (execute.remember_library)."""
+        if self._watch is None:
+            self._watch = any(call.get("trace") for call in job["calls"])
+        return self._watch
 
     def close(self) -> None:
         if self._file is not None:

@@ -269,6 +269,8 @@ def _fork_child(control: socket.socket, request: dict, job_fd: int, frames: int)
     """Fork a child that reads its job from job_fd, confines itself and runs the job's calls from
     the request's `start`, writing its frames to `frames`. The child's pid."""
     zygote = os.getpid()
+    if request.get("watch"):         # a job whose cases run watched: the code there is before any submission, once
+        execute.remember_library()
     pid = os.fork()
     if pid != 0:
         return pid
