@@ -84,6 +84,22 @@ def test_no_loops_as_it_ran_passes_lines_run_as_often_whatever_the_input(rows):
     assert _repeats(_runs(*rows)) is None
 
 
+@pytest.mark.parametrize("totals, fails", [
+    ((7, 70), True),              # a line per row, each line once (generated code, a fresh function a row)
+    ((40, 44), False),            # whole-array code: about as many lines whatever N
+    ((10, 19), False),            # under REPEATED_ALWAYS in all
+    ((36, 70), False),            # not twice as many
+])
+def test_no_loops_as_it_ran_fails_more_lines_in_all_on_larger_inputs(totals, fails):
+    runs = _runs(*[(n, {}) for n in (2, 64)])
+    for (_case, outcome), total in zip(runs, totals):
+        outcome.lines = total
+    r = _repeats(runs)
+    assert (r is not None and r.status == "failed") == fails, r and r.message
+    if fails:
+        assert r.message.startswith("f runs 70 lines of your code on hidden-2 (N=64) and 7 on hidden-1 (N=2): ")
+
+
 def test_no_loops_as_it_ran_fails_a_line_run_64_times_even_on_one_size_and_counting_turned_off():
     r = _repeats(_runs((64, {2: 64}), (64, {2: 64})))
     assert r is not None and r.status == "failed" and "64 times" in r.message
@@ -313,6 +329,35 @@ def topk_grads(W, x, k):
     func = importlib.import_module("".join(["torch", ".", "func"]))
     return getattr(func, "jac" + "fwd")(lambda W, x: topk_loss(W, x, k), argnums=(0, 1))(W, x)
 """
+C_LEVEL_AUTOGRAD = "import functools\n" + FORWARD + """\
+def linreg_grad(X, w, y):
+    level = torch._C._enter_dual_level()
+    try:
+        dw = torch.zeros_like(w)
+        for j in range(w.shape[0]):
+            tangent = torch.zeros_like(w)
+            tangent[j] = 1.0
+            out = linreg_loss(X, torch._VF._make_dual(w, tangent, level=level), y)
+            dw[j] = torch._VF._unpack_dual(out, level=level)[1]
+    finally:
+        torch._C._exit_dual_level(level=level)
+    return dw
+
+
+def topk_grads(W, x, k):
+    hooks = torch._C._autograd
+    hooks._push_saved_tensors_default_hooks(lambda t: t, lambda t: t)
+    try:
+        W = W.detach().clone().requires_grad_(True)
+        x = x.detach().clone().requires_grad_(True)
+        loss = topk_loss(W, x, k)
+        run = functools.partial(getattr(torch._C._ImperativeEngine(), "run_" + "back" + "ward"), (loss,),
+                                (torch.ones_like(loss),), False, False, (W, x), False, False)
+        dW, dx = run()
+    finally:
+        hooks._pop_saved_tensors_default_hooks()
+    return dW, dx
+"""
 BY_HAND = FORWARD + """\
 def linreg_grad(X, w, y):
     return X.T @ (X @ w - y)
@@ -354,6 +399,13 @@ def test_no_autograd_as_it_ran_fails_autograd_reached_by_names_no_reading_finds(
     assert deeper["linreg_grad"].checks[0].message.startswith(
         "linreg_grad runs autograd (a backward pass of the autograd engine) on public-1")
     assert deeper["topk_grads"].checks[0].message.startswith("topk_grads runs autograd (torch.func.jacfwd) on public-1")
+    # torch's C entry points: forward mode's dual level, and saved-tensor hooks of its own pushed over the grader's
+    (tmp_path / "c_level").mkdir()
+    (tmp_path / "c_level" / "autograd_basics.py").write_text(C_LEVEL_AUTOGRAD)
+    c_level = {fn.name: fn for fn in grade_submission(spec, tmp_path / "c_level", hidden=True).functions}
+    assert all(c.passed for fn in c_level.values() for c in fn.cases)
+    assert c_level["linreg_grad"].checks[0].message.startswith("linreg_grad runs autograd (forward-mode autograd (a dual level))")
+    assert c_level["topk_grads"].checks[0].message.startswith("topk_grads runs autograd (saved-tensor hooks of its own")
 
 
 def test_static_checks_read_methods_and_the_helpers_they_call():

@@ -499,7 +499,7 @@ def judge_repeats(p: Plan, runs: list, source: str | None = None, filename: str 
         if most >= REPEATED_ALWAYS or (most >= REPEATED_MIN and fewer):
             found.append((most, file, line, function, where, fewer))
     if not found:
-        return None
+        return _more_lines(p, traced)
     most, file, line, function, where, fewer = max(found, key=lambda f: (f[0], -f[2]))
     lines = (source or "").splitlines()
     code = lines[line - 1].strip() if source and file.endswith("/" + filename) and 0 < line <= len(lines) else ""
@@ -513,6 +513,22 @@ def judge_repeats(p: Plan, runs: list, source: str | None = None, filename: str 
                               f"on {where} ({shape(where)}){also}: code of yours that runs once per row or element "
                               "is a loop, however it is called (map, a callback, recursion, a class's __iter__); the "
                               "vectorized version should use whole-array operations")
+
+
+def _more_lines(p: Plan, traced: list) -> CheckResult | None:
+    """The count of all the student's lines a case ran: whole-array code runs about as many lines
+    whatever the input's size, and code that runs some per row runs REPEATED_ALWAYS or more, at
+    least twice as many on one case as on another, however no single line repeats (code generated
+    with a line per row, a fresh copy of a function per row)."""
+    ran = sorted(((o.lines, case) for case, o in traced), key=lambda t: t[0])
+    if len(ran) < 2 or ran[-1][0] < REPEATED_ALWAYS or ran[-1][0] < 2 * ran[0][0]:
+        return None
+    (least, small), (most, large) = ran[0], ran[-1]
+    shape = lambda case: ", ".join(f"{k}={v}" for k, v in case.dims.items())
+    return _result(p, FAILED, f"{p.fn.name} runs {most} lines of your code on {large.case_id} ({shape(large)}) and "
+                              f"{least} on {small.case_id} ({shape(small)}): code that runs once per row or element is "
+                              "a loop, however it is written (generated lines, a fresh function a row); the vectorized "
+                              "version should use whole-array operations")
 
 
 def judge_autograd_run(p: Plan, runs: list) -> CheckResult | None:

@@ -16,6 +16,7 @@ happened (`missing_function`, `exception`, `bad_return`, `too_large`).
 """
 from __future__ import annotations
 
+import contextlib
 import gc
 import random
 import sys
@@ -36,6 +37,12 @@ _settrace, _gettrace, _setprofile, _getprofile = sys.settrace, sys.gettrace, sys
 _AUTOGRAD: dict = {}               # code object -> what it is, of torch's ways into autograd (remember_autograd)
 _LIBRARY: set = set()              # the code of every function there was before a submission's import (remember_library)
 REPEATS_SENT = 20                  # the lines of a traced call that ran most often, sent back (at least twice each)
+_TOTAL = "lines"                   # counts' key for every line event of the student's code in a traced call
+# torch's C functions into autograd, by name, as a Python call of theirs is seen (sys.setprofile's c_call)
+_C_AUTOGRAD = {"run_backward": "the autograd engine's run_backward", "_make_dual": "forward-mode autograd (_make_dual)",
+               "_unpack_dual": "forward-mode autograd (_unpack_dual)", "_enter_dual_level": "forward-mode autograd (a dual level)",
+               "_push_saved_tensors_default_hooks": "saved-tensor hooks of its own, around a backward pass"}
+_FIND_AND_LOAD = getattr(getattr(sys.modules.get("importlib._bootstrap"), "_find_and_load", None), "__code__", None)
 
 
 def _view(v, torch) -> np.ndarray | None:
@@ -156,9 +163,14 @@ def _repeats(counts: dict) -> dict:
     student's code turned the tracing off."""
     untraced = counts.pop(None, False)
     autograd = counts.pop("autograd", "")
-    top = sorted(((n, code.co_filename, line, code.co_name) for (code, line), n in counts.items() if n > 1),
+    total = counts.pop(_TOTAL, 0)
+    places: dict = {}                # (file, line) -> [times, function]: one function's copies are one place
+    for (file, line, name), n in counts.items():
+        place = places.setdefault((file, line), [0, name])
+        place[0] += n
+    top = sorted(((n, file, line, name) for (file, line), (n, name) in places.items() if n > 1),
                  key=lambda t: (-t[0], t[1], t[2]))[:REPEATS_SENT]
-    return {"traced": True, "untraced": bool(untraced), "autograd": autograd,
+    return {"traced": True, "untraced": bool(untraced), "autograd": autograd, "lines": total,
             "repeats": [[file[-200:], line, n, name[:200]] for n, file, line, name in top]}
 
 
@@ -214,11 +226,20 @@ def _traced(fn, args: list, kwargs: dict, own: Callable, counts: dict, watch=("l
     saved, however the engine was reached). counts[None] is set when their code turned the tracing off."""
     lines, autograd = "lines" in watch, "autograd" in watch
     open_frames = [0]                # the student's frames entered and not yet left: each must say it left
+    importing = [0]                  # modules being imported (np.ma on first use): their code is not the call's
+
+    def imported(frame, event, arg):
+        if event == "return":
+            importing[0] -= 1
+        return imported
 
     def local(frame, event, arg):
         if event == "line":
-            key = (frame.f_code, frame.f_lineno)
+            # by place in the source, not by code object: copies of one function (code.replace) are one
+            code = frame.f_code
+            key = (code.co_filename, frame.f_lineno, code.co_name)
             counts[key] = counts.get(key, 0) + 1
+            counts[_TOTAL] = counts.get(_TOTAL, 0) + 1
         elif event == "return":
             open_frames[0] -= 1
             if not frame.f_trace_lines:          # its lines were hidden from the count (frame.f_trace_lines = False)
@@ -229,14 +250,19 @@ def _traced(fn, args: list, kwargs: dict, own: Callable, counts: dict, watch=("l
         code = frame.f_code
         if autograd and code in _AUTOGRAD and "autograd" not in counts:
             counts["autograd"] = _AUTOGRAD[code]
-        if lines and own(code):
+        if code is _FIND_AND_LOAD:
+            importing[0] += 1
+            return imported
+        if lines and not importing[0] and own(code):
             open_frames[0] += 1
             return local
         return None
 
     def profile(frame, event, arg):
-        if event == "c_call" and getattr(arg, "__name__", None) == "run_backward" and "autograd" not in counts:
-            counts["autograd"] = "the autograd engine's run_backward"
+        if event == "c_call" and "autograd" not in counts:
+            name = _C_AUTOGRAD.get(getattr(arg, "__name__", None))
+            if name:
+                counts["autograd"] = name
 
     def guard(real):                 # the student's code setting or clearing a tracer, even to put ours back
         def guarded(*a, **k):
@@ -249,23 +275,22 @@ def _traced(fn, args: list, kwargs: dict, own: Callable, counts: dict, watch=("l
             counts["autograd"] = "a backward pass of the autograd engine"
         return saved
 
-    saving = torch.autograd.graph.saved_tensors_hooks(lambda t: t, unpacked) if autograd and torch is not None else None
-    sys.settrace, sys.setprofile = guard(_settrace), guard(_setprofile)
-    _settrace(start)
-    if autograd:
-        _setprofile(profile)
-    try:
-        if saving is None:
+    saving = torch.autograd.graph.saved_tensors_hooks(lambda t: t, unpacked) if autograd and torch is not None \
+        else contextlib.nullcontext()
+    with saving:                     # pushed before the watch starts: its own push is not the student's
+        sys.settrace, sys.setprofile = guard(_settrace), guard(_setprofile)
+        _settrace(start)
+        if autograd:
+            _setprofile(profile)
+        try:
             return fn(*args, **kwargs)
-        with saving:
-            return fn(*args, **kwargs)
-    finally:
-        # A frame whose tracing was switched off (frame.f_trace = None) never says it left.
-        if _gettrace() is not start or (autograd and _getprofile() is not profile) or open_frames[0]:
-            counts[None] = True
-        _settrace(None)
-        _setprofile(None)
-        sys.settrace, sys.setprofile = _settrace, _setprofile
+        finally:
+            # A frame whose tracing was switched off (frame.f_trace = None) never says it left.
+            if _gettrace() is not start or (autograd and _getprofile() is not profile) or open_frames[0]:
+                counts[None] = True
+            _settrace(None)
+            _setprofile(None)
+            sys.settrace, sys.setprofile = _settrace, _setprofile
 
 
 class _Builtins(dict):
