@@ -37,7 +37,7 @@ class Outcome:
     expected: int = 0                              # bad_return: how many values were expected
     module: str = ""                               # import_error: the module
     stdout: str = ""
-    traced: bool = False                           # its lines were counted (a no_loops function's case)
+    traced: bool = False                           # it ran watched (a case of a function with no_loops or no_autograd)
     untraced: bool = False                         # ... and the student's code turned the counting off
     repeats: list = field(default_factory=list)    # [(file, line, times, function)]: its lines that ran more than once
     autograd: str = ""                             # the first of torch's ways into autograd it took (a no_autograd function's case)

@@ -12,7 +12,9 @@ kinds of request, each a line of JSON:
 
 - `fork`, with two descriptors: the job (a file holding its frame) and the write end of a pipe for
   the child's frames. It forks a child, which confines itself (`sandbox.apply_in_child`), reads its
-  job from that file and runs `harness.run`; it answers with the child's pid.
+  job from that file and runs `harness.run`; it answers with the child's pid. A fork that says
+  `watch` (some calls run watched: no_loops, no_autograd) first has it take the code of every
+  function it holds, once (`execute.remember_library`), for its children to tell the student's from.
 - `load`, with one descriptor: a file holding the calls and inputs that a batch's jobs share. It
   decodes them once, and a `fork` that says `loaded` gives them to its child, whose job file then
   holds only the rest (the submission's files): a child no longer decodes 40 cases' arguments.
