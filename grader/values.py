@@ -93,7 +93,7 @@ class Leaf:
 # Outputs: encoded in the child, decoded in the grader
 
 
-def _is(value: Any, types) -> bool:
+def is_a(value: Any, types) -> bool:
     """isinstance by the object's real type: isinstance also believes a `__class__` the object's
     class makes up (a property), which would send a student's object down a path that runs its code."""
     return issubclass(type(value), types)
@@ -116,15 +116,15 @@ def encode(value: Any, torch, arrays: list, budget: list | None = None, depth: i
     try:
         if value is None:
             return {"kind": "none", "type": "None"}
-        if _is(value, (bool, np.bool_)):
+        if is_a(value, (bool, np.bool_)):
             return {"kind": "bool", "type": name, "value": bool(value)}
-        if _is(value, str):
+        if is_a(value, str):
             return {"kind": "str", "type": name, "value": str.__str__(value)[:TEXT_CAP]}
-        if _is(value, dict):
+        if is_a(value, dict):
             if dict.__len__(value) > budget[0]:
                 return too_big
             keys = list(dict.keys(value))
-            bad = next((k for k in keys if not _is(k, str)), None)
+            bad = next((k for k in keys if not is_a(k, str)), None)
             if bad is not None:
                 return {"kind": "other", "type": name, "repr": f"a dict with a key that is not a string: {_short(bad) or type_name(bad)}"}
             long = next((k for k in keys if str.__len__(k) > TEXT_CAP), None)
@@ -132,8 +132,8 @@ def encode(value: Any, torch, arrays: list, budget: list | None = None, depth: i
                 return {"kind": "other", "type": name, "repr": f"a dict with a key of {str.__len__(long)} characters"}
             return {"kind": "dict", "type": name, "keys": [str.__str__(k) for k in keys],
                     "items": [encode(dict.__getitem__(value, k), torch, arrays, budget, depth + 1) for k in keys]}
-        if _is(value, (list, tuple)):
-            kind = "tuple" if _is(value, tuple) else "list"
+        if is_a(value, (list, tuple)):
+            kind = "tuple" if is_a(value, tuple) else "list"
             if (tuple.__len__(value) if kind == "tuple" else list.__len__(value)) > budget[0]:
                 return too_big
             items = tuple.__iter__(value) if kind == "tuple" else list.__iter__(value)
@@ -163,16 +163,16 @@ def _number(value: Any, torch, name: str) -> tuple[dict, np.ndarray | None]:
     # the numbers it holds, not what its overrides (__float__, __torch_function__, .numpy()) compute
     # when asked, which would run after the call's time was taken (a lazy answer) and may differ from
     # one read to the next. For numpy's and torch's own (np.float64, nn.Parameter) that is the same.
-    if torch is not None and _is(value, torch.Tensor) and type(value) is not torch.Tensor:
+    if torch is not None and is_a(value, torch.Tensor) and type(value) is not torch.Tensor:
         with torch._C.DisableTorchFunctionSubclass():
             value = torch.Tensor.as_subclass(value, torch.Tensor)
-    elif _is(value, np.ndarray) and type(value) is not np.ndarray:
+    elif is_a(value, np.ndarray) and type(value) is not np.ndarray:
         value = np.ndarray.view(value, np.ndarray)
-    elif _is(value, float) and type(value) is not float:
+    elif is_a(value, float) and type(value) is not float:
         value = float.__float__(value)
-    elif _is(value, int) and not _is(value, bool) and type(value) is not int:
+    elif is_a(value, int) and not is_a(value, bool) and type(value) is not int:
         value = int.__index__(value)
-    if torch is not None and _is(value, torch.Tensor):
+    if torch is not None and is_a(value, torch.Tensor):
         if value.layout != torch.strided or value.device.type == "meta":
             return {"kind": "other", "type": name, "dtype": str(value.dtype),
                     "repr": f"a {value.device.type} tensor with layout {value.layout}"}, None
@@ -184,10 +184,10 @@ def _number(value: Any, torch, name: str) -> tuple[dict, np.ndarray | None]:
         except (TypeError, RuntimeError):           # bfloat16, and dtypes numpy has no name for
             return {"kind": "other", "type": name, "dtype": str(t.dtype)}, None
         node, array = {"kind": "tensor", "type": name}, np.array(plain, copy=True)
-    elif _is(value, np.ndarray):
+    elif is_a(value, np.ndarray):
         node, array = {"kind": "ndarray", "type": name}, np.array(value, copy=True)
-    elif _is(value, (int, float)):
-        array = np.array(float(value) if _is(value, float) else value)
+    elif is_a(value, (int, float)):
+        array = np.array(float(value) if is_a(value, float) else value)
         if array.dtype == object:                        # an int too large for int64
             return {"kind": "other", "type": name, "repr": _short(value)}, None
         node = {"kind": "python_number", "type": name}

@@ -31,7 +31,7 @@ from grader import values
 from grader.cases import Case, make_case
 from grader.judge import compare, properties
 from grader.run.job import Call
-from grader.run.outcome import REPEATS_KEPT as REPEATS_LISTED
+from grader.run.execute import REPEATS_SENT
 from grader.results import ERROR, FAILED, HIDDEN, PASSED, CheckResult
 from grader.seeded import Stream
 from grader.spec import AssignmentSpec, CheckSpec, FunctionSpec
@@ -313,7 +313,7 @@ def judge_speed(p: Plan, outcomes: list, reference: list, framework: str) -> Che
     function's on the same inputs. Only right answers are timed: a function that remembers answers
     (or returns one answer for every input) would otherwise be timed on a lookup."""
     fn, check = p.fn, p.check
-    sizes = ", ".join(f"{k}={v}" for k, v in p.case.dims.items()) or p.case.describe()
+    sizes = _sizes(p.case) or p.case.describe()
     for o in outcomes:
         if o is None or not o.ok:
             return _result(p, FAILED, f"{fn.name} {_what(o, fn.steps_for(p.case.spec))} on the timing inputs ({sizes})")
@@ -493,7 +493,7 @@ def judge_repeats(p: Plan, runs: list, source: str | None = None, filename: str 
         most = max(seen.values())
         where = next(c for c in seen if seen[c] == most)
         # A case that does not list the line ran it at most once, unless its list was cut short.
-        others = {case.case_id: seen.get(case.case_id, 1 if len(o.repeats) < REPEATS_LISTED else None)
+        others = {case.case_id: seen.get(case.case_id, 1 if len(o.repeats) < REPEATS_SENT else None)
                   for case, o in traced if case.case_id != where}
         fewer = {c: n for c, n in others.items() if n is not None and n != most}
         if most >= REPEATED_ALWAYS or (most >= REPEATED_MIN and fewer):
@@ -503,14 +503,13 @@ def judge_repeats(p: Plan, runs: list, source: str | None = None, filename: str 
     most, file, line, function, where, fewer = max(found, key=lambda f: (f[0], -f[2]))
     lines = (source or "").splitlines()
     code = lines[line - 1].strip() if source and file.endswith("/" + filename) and 0 < line <= len(lines) else ""
-    dims = {case.case_id: case for case, _ in traced}
-    shape = lambda c: ", ".join(f"{k}={v}" for k, v in dims[c].dims.items())
+    by_id = {case.case_id: case for case, _ in traced}
     other = min(fewer, key=fewer.get) if fewer else None
-    also = f" and {_times(fewer[other])} on {other} ({shape(other)})" if other else ""
+    also = f" and {_times(fewer[other])} on {other} ({_sizes(by_id[other])})" if other else ""
     inside = "" if function == p.fn.name.split(".")[-1] else f" (in {function})"
     shown = f" (`{code}`)" if code else ""
     return _result(p, FAILED, f"{p.fn.name} runs line {line} of {file.rsplit('/', 1)[-1]}{inside}{shown} {_times(most)} "
-                              f"on {where} ({shape(where)}){also}: code of yours that runs once per row or element "
+                              f"on {where} ({_sizes(by_id[where])}){also}: code of yours that runs once per row or element "
                               "is a loop, however it is called (map, a callback, recursion, a class's __iter__); the "
                               "vectorized version should use whole-array operations")
 
@@ -524,9 +523,8 @@ def _more_lines(p: Plan, traced: list) -> CheckResult | None:
     if len(ran) < 2 or ran[-1][0] < REPEATED_ALWAYS or ran[-1][0] < 2 * ran[0][0]:
         return None
     (least, small), (most, large) = ran[0], ran[-1]
-    shape = lambda case: ", ".join(f"{k}={v}" for k, v in case.dims.items())
-    return _result(p, FAILED, f"{p.fn.name} runs {most} lines of your code on {large.case_id} ({shape(large)}) and "
-                              f"{least} on {small.case_id} ({shape(small)}): code that runs once per row or element is "
+    return _result(p, FAILED, f"{p.fn.name} runs {most} lines of your code on {large.case_id} ({_sizes(large)}) and "
+                              f"{least} on {small.case_id} ({_sizes(small)}): code that runs once per row or element is "
                               "a loop, however it is written (generated lines, a fresh function a row); the vectorized "
                               "version should use whole-array operations")
 
@@ -559,6 +557,11 @@ def _turned_off(p: Plan, traced: list) -> CheckResult | None:
         return None
     return _result(p, FAILED, f"{p.fn.name} turned off the grader's watch on the code it runs (sys.settrace or "
                               f"sys.setprofile) on {off.case_id}: {p.check.kind} cannot be judged on code that hides what it runs")
+
+
+def _sizes(case: Case) -> str:
+    """A case's dims as a message shows them: 'N=64, D=32, C=10'."""
+    return ", ".join(f"{k}={v}" for k, v in case.dims.items())
 
 
 def _times(n: int) -> str:

@@ -37,7 +37,6 @@ _settrace, _gettrace, _setprofile, _getprofile = sys.settrace, sys.gettrace, sys
 _AUTOGRAD: dict = {}               # code object -> what it is, of torch's ways into autograd (remember_autograd)
 _LIBRARY: set = set()              # the code of every function there was before a submission's import (remember_library)
 REPEATS_SENT = 20                  # the lines of a traced call that ran most often, sent back (at least twice each)
-_TOTAL = "lines"                   # counts' key for every line event of the student's code in a traced call
 # torch's C functions into autograd, by name, as a Python call of theirs is seen (sys.setprofile's c_call)
 _C_AUTOGRAD = {"run_backward": "the autograd engine's run_backward", "_make_dual": "forward-mode autograd (_make_dual)",
                "_unpack_dual": "forward-mode autograd (_unpack_dual)", "_enter_dual_level": "forward-mode autograd (a dual level)",
@@ -113,7 +112,7 @@ def run_call(call: dict, inputs: list, ctx: Context, _same=_same, _view=_view) -
     # (`_traced`): how often each line of the student's code runs (a line run once per row, however
     # the loop is dressed up, runs more often on a larger input), and whether autograd runs.
     watch = call.get("trace") or ()
-    counts: dict | None = {} if watch and ctx.own is not None else None
+    seen = _Watch() if watch and ctx.own is not None else None
     changed: dict = {}                                 # input path -> step that changed it
     duration = 0.0
     taken = call.get("taken")                          # output index -> the step after which it is taken (job.taken_after)
@@ -122,7 +121,7 @@ def run_call(call: dict, inputs: list, ctx: Context, _same=_same, _view=_view) -
         if k and ctx.on_step is not None:
             ctx.on_step(k)
         try:
-            duration += _run_step(step, env, call, ctx, builtins, counts if step.get("graded") else None, watch)
+            duration += _run_step(step, env, call, ctx, builtins, seen if step.get("graded") else None, watch)
         except _StepFailed as e:
             return {**e.header, "step": k, "duration": duration}, []
         if track:
@@ -152,26 +151,36 @@ def run_call(call: dict, inputs: list, ctx: Context, _same=_same, _view=_view) -
     header = {"status": "returned", "duration": duration, "values": nodes, "via": via}
     if track:
         header["changed"] = [[list(path), k] for path, k in changed.items()]
-    if counts is not None:
-        header.update(_repeats(counts))
+    if seen is not None:
+        header.update(seen.header())
     return header, arrays
 
 
-def _repeats(counts: dict) -> dict:
-    """What a traced call's header says: its lines that ran more than once, most often first ([file,
-    line, times, function]), the first of torch's ways into autograd it took, and whether the
-    student's code turned the tracing off."""
-    untraced = counts.pop(None, False)
-    autograd = counts.pop("autograd", "")
-    total = counts.pop(_TOTAL, 0)
-    places: dict = {}                # (file, line) -> [times, function]: one function's copies are one place
-    for (file, line, name), n in counts.items():
-        place = places.setdefault((file, line), [0, name])
-        place[0] += n
-    top = sorted(((n, file, line, name) for (file, line), (n, name) in places.items() if n > 1),
-                 key=lambda t: (-t[0], t[1], t[2]))[:REPEATS_SENT]
-    return {"traced": True, "untraced": bool(untraced), "autograd": autograd, "lines": total,
-            "repeats": [[file[-200:], line, n, name[:200]] for n, file, line, name in top]}
+class _Watch:
+    """What the student's code did in a watched call's graded steps (`_traced`)."""
+
+    def __init__(self):
+        self.lines: dict = {}        # (file, line, function) -> times it ran
+        self.total = 0               # lines of theirs run, in all
+        self.autograd = ""           # the first of torch's ways into autograd taken
+        self.off = False             # their code turned the watch off
+
+    def header(self) -> dict:
+        """The call's header fields: its lines that ran more than once, most often first ([file, line,
+        times, function]; by place in the source: copies of one function's code are one place)."""
+        places: dict = {}            # (file, line) -> [times, function]
+        for (file, line, name), n in self.lines.items():
+            place = places.setdefault((file, line), [0, name])
+            place[0] += n
+        top = sorted(((n, file, line, name) for (file, line), (n, name) in places.items() if n > 1),
+                     key=lambda t: (-t[0], t[1], t[2]))[:REPEATS_SENT]
+        return {"traced": True, "untraced": self.off, "autograd": self.autograd, "lines": self.total,
+                "repeats": [[file[-200:], line, n, name[:200]] for n, file, line, name in top]}
+
+
+def watched(calls: list) -> bool:
+    """Whether some of a job's calls run watched (`_traced`: their function has no_loops or no_autograd)."""
+    return any(call.get("trace") for call in calls)
 
 
 def remember_autograd(torch) -> None:
@@ -218,12 +227,11 @@ def remember_library() -> None:
             todo += [c for c in code.co_consts if type(c) is types.CodeType]
 
 
-def _traced(fn, args: list, kwargs: dict, own: Callable, counts: dict, watch=("lines",), torch=None):
-    """fn(*args, **kwargs), watching what `watch` names: "lines", counting in `counts` ({(code, line):
-    times}) each line that runs of the code `own` says is the student's; "autograd", setting
-    counts["autograd"] to the first of torch's ways into autograd it takes (its Python entries, and
-    the engine's run_backward called directly, and any backward pass that reads what its forward
-    saved, however the engine was reached). counts[None] is set when their code turned the tracing off."""
+def _traced(fn, args: list, kwargs: dict, own: Callable, seen: _Watch, watch=("lines",), torch=None):
+    """fn(*args, **kwargs), watching what `watch` names, into `seen`: "lines", each line that runs of
+    the code `own` says is the student's; "autograd", the first of torch's ways into autograd it takes
+    (its Python entries, its C entries called from Python, and any backward pass that reads what its
+    forward saved, however the engine was reached); and whether their code turned the watch off."""
     lines, autograd = "lines" in watch, "autograd" in watch
     open_frames = [0]                # the student's frames entered and not yet left: each must say it left
     importing = [0]                  # modules being imported (np.ma on first use): their code is not the call's
@@ -238,18 +246,18 @@ def _traced(fn, args: list, kwargs: dict, own: Callable, counts: dict, watch=("l
             # by place in the source, not by code object: copies of one function (code.replace) are one
             code = frame.f_code
             key = (code.co_filename, frame.f_lineno, code.co_name)
-            counts[key] = counts.get(key, 0) + 1
-            counts[_TOTAL] = counts.get(_TOTAL, 0) + 1
+            seen.lines[key] = seen.lines.get(key, 0) + 1
+            seen.total += 1
         elif event == "return":
             open_frames[0] -= 1
             if not frame.f_trace_lines:          # its lines were hidden from the count (frame.f_trace_lines = False)
-                counts[None] = True
+                seen.off = True
         return local
 
     def start(frame, event, arg):
         code = frame.f_code
-        if autograd and code in _AUTOGRAD and "autograd" not in counts:
-            counts["autograd"] = _AUTOGRAD[code]
+        if autograd and code in _AUTOGRAD and not seen.autograd:
+            seen.autograd = _AUTOGRAD[code]
         if code is _FIND_AND_LOAD:
             importing[0] += 1
             return imported
@@ -259,20 +267,17 @@ def _traced(fn, args: list, kwargs: dict, own: Callable, counts: dict, watch=("l
         return None
 
     def profile(frame, event, arg):
-        if event == "c_call" and "autograd" not in counts:
-            name = _C_AUTOGRAD.get(getattr(arg, "__name__", None))
-            if name:
-                counts["autograd"] = name
+        if event == "c_call" and not seen.autograd:
+            seen.autograd = _C_AUTOGRAD.get(getattr(arg, "__name__", None), "")
 
     def guard(real):                 # the student's code setting or clearing a tracer, even to put ours back
         def guarded(*a, **k):
-            counts[None] = True
+            seen.off = True
             return real(*a, **k)
         return guarded
 
     def unpacked(saved):             # a backward pass reading a tensor its forward saved
-        if "autograd" not in counts:
-            counts["autograd"] = "a backward pass of the autograd engine"
+        seen.autograd = seen.autograd or "a backward pass of the autograd engine"
         return saved
 
     saving = torch.autograd.graph.saved_tensors_hooks(lambda t: t, unpacked) if autograd and torch is not None \
@@ -287,7 +292,7 @@ def _traced(fn, args: list, kwargs: dict, own: Callable, counts: dict, watch=("l
         finally:
             # A frame whose tracing was switched off (frame.f_trace = None) never says it left.
             if _gettrace() is not start or (autograd and _getprofile() is not profile) or open_frames[0]:
-                counts[None] = True
+                seen.off = True
             _settrace(None)
             _setprofile(None)
             sys.settrace, sys.setprofile = _settrace, _setprofile
@@ -312,10 +317,10 @@ class _Builtins(dict):
         return rng
 
 
-def _run_step(step: dict, env: dict, call: dict, ctx: Context, builtins: dict, counts: dict | None = None,
+def _run_step(step: dict, env: dict, call: dict, ctx: Context, builtins: dict, seen: _Watch | None = None,
               watch=()) -> float:
-    """Run one step; the seconds spent in it when it is graded. With `counts`, its call is traced
-    (`_traced`): its time then includes the tracing's."""
+    """Run one step; the seconds spent in it when it is graded. With `seen`, its call is watched
+    (`_traced`): its time then includes the watch's."""
     value = step["value"]
     t0 = _clock()
     try:
@@ -324,7 +329,7 @@ def _run_step(step: dict, env: dict, call: dict, ctx: Context, builtins: dict, c
             args = [_eval(a, env, call, ctx, builtins) for a in value[2]]
             kwargs = {k: _eval(a, env, call, ctx, builtins) for k, a in value[3]}
             t0 = _clock()
-            result = fn(*args, **kwargs) if counts is None else _traced(fn, args, kwargs, ctx.own, counts, watch, ctx.torch)
+            result = fn(*args, **kwargs) if seen is None else _traced(fn, args, kwargs, ctx.own, seen, watch, ctx.torch)
         else:
             result = _eval(value, env, call, ctx, builtins)
     except _Missing as e:
@@ -341,7 +346,7 @@ def _bind(target: list, result: Any, env: dict, call: dict, ctx: Context, builti
     kind = target[0]
     try:
         if kind == "name":
-            if single and issubclass(type(result), tuple):   # one output: `return (dx,)` is dx, `return dx, db` too many
+            if single and values.is_a(result, tuple):   # one output: `return (dx,)` is dx, `return dx, db` too many
                 items = _items(result)
                 if len(items) != 1:
                     raise _StepFailed({"status": "bad_return", "returned": f"tuple of length {len(items)}", "expected": 1})
@@ -349,7 +354,7 @@ def _bind(target: list, result: Any, env: dict, call: dict, ctx: Context, builti
             env[target[1]] = result
         elif kind == "unpack":
             names = target[1]
-            items = _items(result) if issubclass(type(result), (tuple, list)) else None
+            items = _items(result) if values.is_a(result, (tuple, list)) else None
             if items is None or len(items) != len(names):
                 length = f" of length {len(items)}" if items is not None else ""
                 raise _StepFailed({"status": "bad_return", "returned": values.type_name(result) + length,
@@ -372,7 +377,7 @@ def _items(result: tuple | list) -> list:
     """The items a returned tuple or list holds, read by the built-in type's own methods: a subclass's
     __iter__ or __len__ is the student's code, which would run after the call's time was taken (all
     of a lazy answer's work) and could give other items than the ones the result holds."""
-    return list(tuple.__iter__(result) if issubclass(type(result), tuple) else list.__iter__(result))
+    return list(tuple.__iter__(result) if values.is_a(result, tuple) else list.__iter__(result))
 
 
 def _callee(expr: list, env: dict, call: dict, ctx: Context, builtins: dict):

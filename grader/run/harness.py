@@ -32,7 +32,7 @@ def run(job: dict, inputs: list, start: int, skip: set, out_fd: int, capture_fd:
     send = lambda header, arrays=(): protocol.write_all(out_fd, protocol.encode(header, arrays))
     torch = _framework(job["framework"])
     execute.remember_autograd(torch)     # before the student's modules are imported
-    watched = any(call.get("trace") for call in job["calls"])
+    watched = execute.watched(job["calls"])
     if watched:
         execute.remember_library()       # done already where the zygote was asked to, before forking
     folder = job["submission_dir"]

@@ -16,9 +16,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from grader import values
+from grader.run.execute import REPEATS_SENT                  # a call's most repeated lines: as many are kept as sent
 
 RETURNED = "returned"
-REPEATS_KEPT = 20                                  # of a call's most repeated lines (execute.REPEATS_SENT)
 STATUSES = ("returned", "exception", "missing_function", "bad_return", "too_large", "import_error",
             "import_timeout", "import_crashed", "timeout", "crashed", "skipped_after_timeout")
 
@@ -101,7 +101,7 @@ def _decode(header: dict, arrays: list, names: tuple) -> Outcome:
     out.autograd = _text(header.get("autograd", ""))[:200] if out.traced else ""
     lines = header.get("lines", 0)
     out.lines = lines if out.traced and _integer(lines) and lines >= 0 else 0
-    for row in (header.get("repeats") or [])[:REPEATS_KEPT] if out.traced else ():
+    for row in (header.get("repeats") or [])[:REPEATS_SENT] if out.traced else ():
         file, line, times, function = row
         if not (isinstance(file, str) and isinstance(function, str) and _integer(line) and _integer(times)):
             return Outcome(status="invalid")

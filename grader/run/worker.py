@@ -109,7 +109,7 @@ class Worker(_Supervising):
             protect_self()
         self._args = ["--layers", ",".join(LAYERS if layers is None else layers)]
         self._told = framework is not None
-        self._args += ["--preload", "later"] if framework is None else _preload(framework)
+        self._args += ["--preload", "later"] if framework is None else _preload_args(framework)
         self._next_job = 1
         self._closed = False
         self._start()
@@ -121,9 +121,9 @@ class Worker(_Supervising):
             raise WorkerError("the worker's framework was given already")
         self._told = True
         at = self._args.index("later") - 1
-        self._args[at:at + 2] = _preload(framework)          # what a restart starts with
+        self._args[at:at + 2] = _preload_args(framework)     # what a restart starts with
         try:
-            self._control.send(json.dumps({"preload": _preload(framework)[1::2]}).encode())
+            self._control.send(json.dumps({"preload": _preloaded(framework)}).encode())
         except OSError:
             pass                         # the zygote is gone: the first request says so
 
@@ -375,7 +375,8 @@ class _JobFile:
         """Whether some of the job's calls run watched (execute._traced): the zygote then takes the
         libraries' code before it forks (execute.remember_library)."""
         if self._watch is None:
-            self._watch = any(call.get("trace") for call in job["calls"])
+            from grader.run.execute import watched
+            self._watch = watched(job["calls"])
         return self._watch
 
     def close(self) -> None:
@@ -722,9 +723,13 @@ def launch_worker(kind: str | None = None) -> Worker | None:
     return Worker(None) if worker_kind(kind) == "zygote" else None
 
 
-def _preload(framework: str) -> list[str]:
-    """The zygote's arguments for a framework (what it imports beyond numpy before its first fork)."""
-    return ["--preload", "torch"] if framework == "torch" else []
+def _preloaded(framework: str) -> list[str]:
+    """What a zygote imports beyond numpy, for a framework, before its first fork."""
+    return ["torch"] if framework == "torch" else []
+
+
+def _preload_args(framework: str) -> list[str]:
+    return [arg for name in _preloaded(framework) for arg in ("--preload", name)]
 
 
 def start_workers(framework: str, count: int, first: AnyWorker | None = None) -> list[AnyWorker]:
