@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from grader.seeded import Drawn, Stream
+from grader.seeded import Drawn, Stream, tuples
 from grader.spec import ArgSpec, AssignmentSpec, CaseSpec, FunctionSpec
 from grader.values import leaves
 
@@ -106,5 +106,9 @@ def _generate(arg: ArgSpec, dims: dict, stream: Stream, key: str = "", lazy: boo
     elif arg.dist == "uniform":
         drawn = Drawn(key, shape, arg.dtype, "uniform", arg.low, arg.high)
     else:
-        drawn = Drawn(key, shape, arg.dtype, "normal", arg.loc, arg.scale)
+        loc = arg.loc
+        if isinstance(loc, tuple):                      # (dim, means): the means along that dim's axis, broadcast over the others
+            axis = arg.shape.index(loc[0])
+            loc = tuples(np.asarray(loc[1]).reshape([-1 if i == axis else 1 for i in range(len(shape))]).tolist())
+        drawn = Drawn(key, shape, arg.dtype, "normal", loc, arg.scale)
     return drawn if lazy else drawn.array()

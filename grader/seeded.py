@@ -51,7 +51,9 @@ class Stream:
 @dataclass(frozen=True)
 class Drawn:
     """An array as the recipe that draws it: its stream's key, shape, dtype, and its numbers'
-    distribution: `normal` (a = loc, b = scale), `uniform` in [a, b), or `labels`, integers in [a, b)."""
+    distribution: `normal` (a = loc, b = scale), `uniform` in [a, b), or `labels`, integers in [a, b).
+    A normal's loc may be nested tuples that broadcast against the shape (a mean per class, for
+    a class whose scores lie far above the others')."""
 
     key: str
     shape: tuple
@@ -67,6 +69,8 @@ class Drawn:
             data = self.a + stream.index(self.b - self.a, size)
         elif self.dist == "uniform":
             data = self.a + (self.b - self.a) * stream.uniform(size)
+        elif isinstance(self.a, tuple):
+            data = np.asarray(self.a) + self.b * stream.normal(size).reshape(self.shape)
         else:
             data = self.a + self.b * stream.normal(size)
         return data.astype(self.dtype).reshape(self.shape)
@@ -76,4 +80,9 @@ class Drawn:
 
     @classmethod
     def from_wire(cls, recipe: dict) -> "Drawn":
-        return cls(**{**recipe, "shape": tuple(recipe["shape"])})
+        return cls(**{**recipe, "shape": tuple(recipe["shape"]), "a": tuples(recipe["a"])})
+
+
+def tuples(nested):
+    """Nested lists as nested tuples (a Drawn recipe is hashable)."""
+    return tuple(tuples(x) for x in nested) if isinstance(nested, list) else nested

@@ -119,7 +119,7 @@ def _plan(tmp: Path) -> dict:
                                               assignment=short_timeout_spec(tmp / "infinite_loop-spec")),
     }
     plan["bob-hidden"] = lambda: grader_check(EXAMPLES / "bob", "--hidden", out_dir=tmp / "bob-hidden")
-    for name in ("correct_alt", "reg_grad_half", "no_max_shift"):
+    for name in ("correct_alt", "reg_grad_half", "no_max_shift", "min_shift", "mean_shift", "probs_then_log"):
         plan[f"{name}-hidden"] = (lambda n: lambda: grader_check(sub(n), "--hidden", out_dir=tmp / f"{n}-hidden"))(name)
     for name in ("no_average", "syntax_error", "missing_function", "wrong_shape", "nan_loss", "cuda_device",
                  "mutates_input", "exit_at_import", "missing_dependency", "returns_none", "float32_grad", "prints"):
@@ -416,6 +416,28 @@ def test_no_max_shift_fails_only_the_large_score_cases(runs):
             assert f"{cid} (seed {case['seed']}" in run.block(fn)
             assert f"        {case['message']}" in run.block(fn)
         assert_first_failure_shown(run, fn, "hidden-7", "scores of order 1000 (numerical stability)")
+
+
+@pytest.mark.parametrize("name", ["min_shift", "mean_shift"])
+def test_a_shift_by_the_minimum_or_the_mean_overflows_on_the_spread_out_large_scores(runs, name):
+    """hidden-7's rows have two classes near 1040 and two near -640: exp() of the scores shifted by
+    their minimum or their mean overflows, and the loss is inf or NaN. hidden-8's scores lie close
+    together, where those shifts work."""
+    run = runs[f"{name}-hidden"]
+    assert_clean(run, 1)
+    assert_statuses(run, True, {fn: {"hidden-7": "failed"} for fn in ("softmax_loss_naive", "softmax_loss_vectorized")})
+    for fn in ("softmax_loss_naive", "softmax_loss_vectorized"):
+        case = run.case(fn, "hidden-7")
+        assert re.match(r"loss is (NaN|inf); expected ", case["message"]), case["message"]
+        assert "subtract the maximum score" in case["diagnosis"], case["diagnosis"]
+
+
+def test_the_log_of_a_probability_is_right_on_every_large_score_case(runs):
+    """The correct class is never so far below its row's maximum that its probability underflows:
+    -log(p[y]) of the max-shifted probabilities passes where logsumexp does."""
+    run = runs["probs_then_log-hidden"]
+    assert_clean(run, 0)
+    assert_statuses(run, True, {})
 
 
 def test_wrong_shape_names_the_transpose(runs):

@@ -1,8 +1,10 @@
 """The spec loader: a valid spec loads; each kind of mistake is one line naming file and field."""
+import json
 import shutil
 import textwrap
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from grader.spec import SpecError, find_spec, load_spec, parse_size
@@ -268,3 +270,77 @@ def test_support_and_scenario_files_must_lie_in_the_assignments_folder(tmp_path)
     write_spec(tmp_path, MINIMAL.replace("modules: [tiny]", "modules: [tiny]\n    support: [tiny.py]"))
     with pytest.raises(SpecError, match="may not have a student module's name"):
         load_spec(tmp_path)
+
+
+
+LOCS = """\
+    name: tiny
+    framework: numpy
+    modules: [tiny]
+    functions:
+      f:
+        dims: {N: [2, 6], C: [2, 5]}
+        args:
+          s: {kind: array, shape: [N, C], scale: 0.5}
+          t: {kind: array, shape: [C, N], scale: 0.5}
+        outputs:
+          - {name: out, kind: array, shape: [N]}
+        points: 3
+        cases: [{seed: 1}, {seed: 2, dims: {N: 300, C: 3}, args: {s: {loc: {C: [1000, -200, 7]}}, t: {loc: {C: [1, 2, 3]}}}}]
+"""
+
+
+def test_an_arrays_loc_may_be_a_mean_per_entry_along_one_of_its_dims(tmp_path):
+    """Each class drawn about its own mean, whichever axis C is (a class's scores far above the
+    others'); the other case's numbers are drawn as before, and the recipe a worker's child draws
+    from gives the same numbers."""
+    from grader.cases import make_case
+    from grader.seeded import Drawn
+    spec = load_spec(write_spec(tmp_path, LOCS))
+    fn = spec.function("f")
+    assert fn.cases[1].args["s"].loc == ("C", (1000.0, -200.0, 7.0)) and fn.args[0].loc == 0.0
+    case = make_case(spec, fn, fn.cases[1])
+    s, t = case.args["s"], case.args["t"]
+    assert s.shape == (300, 3) and t.shape == (3, 300)
+    np.testing.assert_allclose(s.mean(axis=0), [1000, -200, 7], atol=0.2)
+    np.testing.assert_allclose(s.std(axis=0), [0.5, 0.5, 0.5], rtol=0.15)
+    np.testing.assert_allclose(t.mean(axis=1), [1, 2, 3], atol=0.2)
+    plain = make_case(spec, fn, fn.cases[0]).args["s"]
+    assert abs(plain.mean()) < 1                       # the default loc, 0
+    lazy = make_case(spec, fn, fn.cases[1], fresh="timing-1").args["t"]
+    wired = Drawn.from_wire(json.loads(json.dumps(lazy.to_wire())))
+    assert wired == lazy and hash(wired) == hash(lazy)
+    np.testing.assert_array_equal(wired.array(), lazy.array())
+    np.testing.assert_allclose(lazy.array().mean(axis=1), [1, 2, 3], atol=0.2)
+
+
+@pytest.mark.parametrize("change, where, problem", [
+    ("s: {loc: {C: [1000, -200]}}", "functions.f.cases[1].args.s.loc", "has 2 means along C, which has 3 entries"),
+    ("s: {loc: {C: [1000, x, 7]}}", "functions.f.cases[1].args.s.loc.C[1]", "must be a number"),
+    ("s: {loc: {C: []}}", "functions.f.cases[1].args.s.loc.C", "a list of numbers"),
+    ("s: {loc: {D: [1, 2, 3]}}", "functions.f.cases[1].args.s.loc", "D is not a dim of the shape ['N', 'C']"),
+    ("s: {loc: {C: [1, 2, 3], N: [1]}}", "functions.f.cases[1].args.s.loc", "one dim of the shape"),
+])
+def test_a_loc_along_a_dim_that_does_not_fit_names_the_case(tmp_path, change, where, problem):
+    write_spec(tmp_path, textwrap.dedent(LOCS).replace("s: {loc: {C: [1000, -200, 7]}}", change))
+    with pytest.raises(SpecError) as info:
+        load_spec(tmp_path)
+    assert info.value.where == where, str(info.value)
+    assert problem in info.value.problem
+
+
+def test_a_loc_along_a_dim_each_case_draws_must_be_fixed_by_the_case(tmp_path):
+    write_spec(tmp_path, textwrap.dedent(LOCS).replace("dims: {N: 300, C: 3}", "dims: {N: 300}"))
+    with pytest.raises(SpecError) as info:
+        load_spec(tmp_path)
+    assert info.value.where == "functions.f.cases[1].args.s.loc"
+    assert "whose size each case draws: fix it in the case's dims (C: 3)" in info.value.problem
+    write_spec(tmp_path, textwrap.dedent(LOCS).replace("shape: [N, C], scale: 0.5}", "shape: [N, C], scale: 0.5, loc: {C: [1, 2]}}"))
+    with pytest.raises(SpecError) as info:            # the declaration's means, on a case that draws C
+        load_spec(tmp_path)
+    assert info.value.where == "functions.f.cases[0] (the function's args.s).loc"
+    write_spec(tmp_path, textwrap.dedent(LOCS).replace(
+        "t: {kind: array, shape: [C, N], scale: 0.5}", "t: {kind: array, shape: [C, N], scale: 0.5}\n      r: {kind: scalar, loc: {C: [1, 2]}}"))
+    with pytest.raises(SpecError) as info:            # a scalar's loc is a number
+        load_spec(tmp_path)
+    assert info.value.where == "functions.f.args.r.loc" and "must be a number" in info.value.problem

@@ -608,7 +608,9 @@ def _arg(v: "_Validator", name: str, data: Any, where: str, dims: dict, item: bo
         return ArgSpec(**fields)
     fields["dist"] = v.choice(data.get("dist", "normal"), f"{where}.dist", DISTRIBUTIONS)
     for key in ("loc", "scale", "low", "high"):
-        if key in data:
+        if key == "loc" and kind == "array" and isinstance(data.get(key), dict):
+            fields[key] = _loc_along(v, data[key], fields["shape"], f"{where}.loc")
+        elif key in data:
             fields[key] = v.number(data[key], f"{where}.{key}")
     if fields["dist"] == "uniform" and not fields.get("low", 0.0) < fields.get("high", 1.0):
         raise SpecError(v.file, where, "uniform needs low < high")
@@ -650,6 +652,9 @@ def _cases(v: "_Validator", data: Any, where: str, visibility: str, fn: Function
             else:
                 raise SpecError(v.file, awhere, f"unknown argument (arguments: {', '.join(by_name)}; a case with "
                                                 "steps of its own may declare more)")
+        for arg in fn.args:
+            _loc_fits(v, overrides.get(arg.name, arg), f"{cwhere}.args.{arg.name}" if arg.name in overrides
+                      else f"{cwhere} (the function's args.{arg.name})", dims, fn.dims)
         steps = None
         if "steps" in cdata:
             steps = _steps(v, cdata["steps"], f"{cwhere}.steps")
@@ -660,6 +665,39 @@ def _cases(v: "_Validator", data: Any, where: str, visibility: str, fn: Function
         cases.append(CaseSpec(visibility=visibility, index=len(cases) + 1, seed=seed,
                               note=str(cdata.get("note", "")), dims=dims, args=overrides, steps=steps))
     return cases
+
+
+def _loc_along(v: "_Validator", data: dict, shape: tuple, where: str) -> tuple:
+    """An array's loc given along one of its axes, `{C: [65.0, 64.9, -40.0, -40.0]}`: a mean for
+    each entry of the axis of that dim (each class's scores apart from the others', wherever the
+    layout puts C). As (dim, means)."""
+    if len(data) != 1:
+        raise SpecError(v.file, where, "one dim of the shape, with a list of means along it: {C: [65.0, 64.9, -40.0, -40.0]}")
+    (dim, means), = data.items()
+    if list(shape).count(dim) != 1:
+        raise SpecError(v.file, where, f"{dim} is not a dim of the shape {list(shape)} (once)")
+    if not isinstance(means, list) or not means:
+        raise SpecError(v.file, f"{where}.{dim}", "must be a list of numbers, one per entry of that axis")
+    return str(dim), tuple(float(v.number(x, f"{where}.{dim}[{i}]")) for i, x in enumerate(means))
+
+
+def _loc_fits(v: "_Validator", arg: ArgSpec, where: str, case_dims: dict, fn_dims: dict) -> None:
+    """An array whose loc is given along an axis has as many means as that axis has entries in this
+    case: a dim the case fixes (or that the function fixes for every case)."""
+    if arg.kind in CONTAINER_KINDS:
+        for key, item in arg.items:
+            _loc_fits(v, item, f"{where}.{key}", case_dims, fn_dims)
+        return
+    if arg.kind != "array" or not isinstance(arg.loc, tuple):
+        return
+    dim, means = arg.loc
+    rng = fn_dims.get(dim)
+    size = case_dims.get(dim, rng[0] if isinstance(rng, tuple) and rng[0] == rng[1] else None)
+    if size is None:
+        raise SpecError(v.file, f"{where}.loc", f"has a mean per entry of {dim}, whose size each case draws: fix it in "
+                                                f"the case's dims ({dim}: {len(means)})")
+    if size != len(means):
+        raise SpecError(v.file, f"{where}.loc", f"has {len(means)} means along {dim}, which has {size} entries")
 
 
 def _override(base: ArgSpec, data: Any) -> Any:
@@ -691,6 +729,8 @@ def _as_yaml(arg: ArgSpec) -> Any:
     out = {k: getattr(arg, k) for k in keys if getattr(arg, k) is not None}
     if "shape" in out:
         out["shape"] = list(out["shape"])
+    if isinstance(out.get("loc"), tuple):
+        out["loc"] = {out["loc"][0]: list(out["loc"][1])}
     return out
 
 

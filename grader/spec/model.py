@@ -50,7 +50,7 @@ class ArgSpec:
     shape: tuple = ()                # dim names or ints (array, labels)
     dtype: str = "float64"
     dist: str = "normal"
-    loc: float = 0.0
+    loc: Any = 0.0                   # normal's mean; an array's may be (dim, means): one per entry along that dim's axis
     scale: float = 1.0
     low: Any = 0.0                   # uniform low; labels: lowest label (int or dim name)
     high: Any = 1.0                  # uniform high; labels: one past the highest label
