@@ -194,3 +194,12 @@ def test_each_ascii_character_is_kept_removed_or_made_a_newline(code):
     shown = "\n" if c == "\r" else c if c in "\t\n" or 0x20 <= code < 0x7f else ""
     assert printable_text(f"a{c}b") == f"a{shown}b"
     assert printable_text(f"ab{c}") == f"ab{shown}"
+
+
+def test_a_header_with_a_non_finite_number_is_refused_as_strict_json_is():
+    """The frame's header goes out as strict JSON (json's C encoder, made once): a NaN or infinity
+    is refused when encoded, where a reader in another language would choke on it."""
+    with pytest.raises(ValueError, match="not JSON compliant"):
+        encode({"type": "result", "duration": float("nan")})
+    header, _ = decode(encode({"type": "result", "text": "é\u2028\n\"", "n": [1, None, True]})[4:])
+    assert header["text"] == "é\u2028\n\"" and header["n"] == [1, None, True]

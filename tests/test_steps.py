@@ -147,6 +147,22 @@ def test_rng_is_a_generator_from_the_cases_seed_and_a_module_name_rng_is_not_sha
                                   np.random.default_rng(99).standard_normal(3))
 
 
+def test_the_step_languages_builtins_are_there_when_a_step_names_them():
+    """np, numpy, seed() and modules resolve in a step (they are made when a step first looks one
+    up); a module's own name of the same spelling wins."""
+    m = types.ModuleType("m")
+    m.f = lambda a, b: a + b
+    m.draw = lambda: np.random.standard_normal(2)
+    header, arrays = run(["seed(3)", "a = draw()", "out = f(np.ones(2), numpy.add(numpy.zeros(2), a))"], module=m)
+    np.testing.assert_array_equal(values.decode(header["values"][0], arrays).array,
+                                  1 + np.random.RandomState(3).standard_normal(2))
+    header, arrays = run(["out = modules.m.f(np.ones(2), np.ones(2))"], module=m)
+    np.testing.assert_array_equal(values.decode(header["values"][0], arrays).array, np.full(2, 2.0))
+    m.np = types.SimpleNamespace(ones=lambda n: np.full(n, 5.0))
+    header, arrays = run(["out = f(np.ones(2), np.ones(2))"], module=m)
+    np.testing.assert_array_equal(values.decode(header["values"][0], arrays).array, np.full(2, 10.0))
+
+
 def test_a_failing_step_is_reported_with_its_index_and_the_exception():
     m = types.ModuleType("m")
     m.fwd = lambda x: 1 / 0

@@ -105,8 +105,7 @@ def run_call(call: dict, inputs: list, ctx: Context, _same=_same, _view=_view) -
     env: dict = dict(call.get("dims") or {})
     for name, node in call["args"]:
         env[name] = values.build(node, inputs, ctx.torch, made, (name,))
-    builtins = _Builtins(seed, {"torch": ctx.torch, "np": np, "numpy": np, "seed": lambda n: _reseed(int(n), ctx.torch),
-                                "modules": types.SimpleNamespace(**ctx.modules)})
+    builtins = _Builtins(seed, ctx)
     track = "no_input_mutation" in call.get("checks", ())
     # The graded steps of a case of a function with a no_loops or no_autograd check run watched
     # (`_traced`): how often each line of the student's code runs (a line run once per row, however
@@ -299,15 +298,20 @@ def _traced(fn, args: list, kwargs: dict, own: Callable, seen: _Watch, watch=("l
 
 
 class _Builtins(dict):
-    """The step language's builtins (spec/steps.py's BUILTINS). `rng`, a generator started from the
-    case's seed, is made when a step first uses it: most calls never draw from it, and making one
-    costs as much as the rest of a call's set-up."""
+    """The step language's builtins (spec/steps.py's BUILTINS), made when a step first looks one up:
+    most steps name only their arguments and the graded function. `rng`, a generator started from
+    the case's seed, is made when a step first uses it: making one costs as much as the rest of a
+    call's set-up."""
 
-    def __init__(self, seed: int, names: dict):
-        super().__init__(names)
-        self._seed = seed
+    def __init__(self, seed: int, ctx: Context):
+        super().__init__()
+        self._seed, self._ctx = seed, ctx
 
     def __contains__(self, name) -> bool:
+        if self._ctx is not None:                      # the first look-up: the names now
+            ctx, self._ctx = self._ctx, None
+            self.update(torch=ctx.torch, np=np, numpy=np, seed=lambda n: _reseed(int(n), ctx.torch),
+                        modules=types.SimpleNamespace(**ctx.modules))
         return name == "rng" or dict.__contains__(self, name)
 
     def __missing__(self, name):
