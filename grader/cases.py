@@ -16,6 +16,7 @@ import numpy as np
 
 from grader.seeded import Drawn, Stream, tuples
 from grader.spec import ArgSpec, AssignmentSpec, CaseSpec, FunctionSpec
+from grader.results import show_dims
 from grader.values import leaves
 
 
@@ -35,7 +36,7 @@ class Case:
     def describe(self) -> str:
         """'N=5, D=12, C=4, reg=0.37', and the numbers and words inside dict arguments:
         'N=4, D=5, mode=train, p=0.5'."""
-        parts = [f"{k}={v}" for k, v in self.dims.items()]
+        parts = [show_dims(self.dims)] if self.dims else []
         for name, value in self.args.items():
             for path, leaf in leaves(value):
                 if isinstance(leaf, (np.ndarray, Drawn)):

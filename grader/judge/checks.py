@@ -32,7 +32,7 @@ from grader.cases import Case, make_case
 from grader.judge import compare, properties
 from grader.run.job import Call
 from grader.run.execute import REPEATS_SENT
-from grader.results import ERROR, FAILED, HIDDEN, PASSED, CheckResult
+from grader.results import ERROR, FAILED, HIDDEN, PASSED, CheckResult, show_dims
 from grader.seeded import Stream
 from grader.spec import AssignmentSpec, CheckSpec, FunctionSpec
 
@@ -313,7 +313,7 @@ def judge_speed(p: Plan, outcomes: list, reference: list, framework: str) -> Che
     function's on the same inputs. Only right answers are timed: a function that remembers answers
     (or returns one answer for every input) would otherwise be timed on a lookup."""
     fn, check = p.fn, p.check
-    sizes = _sizes(p.case) or p.case.describe()
+    sizes = show_dims(p.case.dims) or p.case.describe()
     for o in outcomes:
         if o is None or not o.ok:
             return _result(p, FAILED, f"{fn.name} {_what(o, fn.steps_for(p.case.spec))} on the timing inputs ({sizes})")
@@ -505,11 +505,11 @@ def judge_repeats(p: Plan, runs: list, source: str | None = None, filename: str 
     code = lines[line - 1].strip() if source and file.endswith("/" + filename) and 0 < line <= len(lines) else ""
     by_id = {case.case_id: case for case, _ in traced}
     other = min(fewer, key=fewer.get) if fewer else None
-    also = f" and {_times(fewer[other])} on {other} ({_sizes(by_id[other])})" if other else ""
+    also = f" and {_times(fewer[other])} on {other} ({show_dims(by_id[other].dims)})" if other else ""
     inside = "" if function == p.fn.name.split(".")[-1] else f" (in {function})"
     shown = f" (`{code}`)" if code else ""
     return _result(p, FAILED, f"{p.fn.name} runs line {line} of {file.rsplit('/', 1)[-1]}{inside}{shown} {_times(most)} "
-                              f"on {where} ({_sizes(by_id[where])}){also}: code of yours that runs once per row or element "
+                              f"on {where} ({show_dims(by_id[where].dims)}){also}: code of yours that runs once per row or element "
                               "is a loop, however it is called (map, a callback, recursion, a class's __iter__); the "
                               "vectorized version should use whole-array operations")
 
@@ -523,8 +523,8 @@ def _more_lines(p: Plan, traced: list) -> CheckResult | None:
     if len(ran) < 2 or ran[-1][0] < REPEATED_ALWAYS or ran[-1][0] < 2 * ran[0][0]:
         return None
     (least, small), (most, large) = ran[0], ran[-1]
-    return _result(p, FAILED, f"{p.fn.name} runs {most} lines of your code on {large.case_id} ({_sizes(large)}) and "
-                              f"{least} on {small.case_id} ({_sizes(small)}): code that runs once per row or element is "
+    return _result(p, FAILED, f"{p.fn.name} runs {most} lines of your code on {large.case_id} ({show_dims(large.dims)}) and "
+                              f"{least} on {small.case_id} ({show_dims(small.dims)}): code that runs once per row or element is "
                               "a loop, however it is written (generated lines, a fresh function a row); the vectorized "
                               "version should use whole-array operations")
 
@@ -557,11 +557,6 @@ def _turned_off(p: Plan, traced: list) -> CheckResult | None:
         return None
     return _result(p, FAILED, f"{p.fn.name} turned off the grader's watch on the code it runs (sys.settrace or "
                               f"sys.setprofile) on {off.case_id}: {p.check.kind} cannot be judged on code that hides what it runs")
-
-
-def _sizes(case: Case) -> str:
-    """A case's dims as a message shows them: 'N=64, D=32, C=10'."""
-    return ", ".join(f"{k}={v}" for k, v in case.dims.items())
 
 
 def _times(n: int) -> str:

@@ -18,7 +18,7 @@ import junitparser
 from junitparser.junitparser import etree as _etree     # what junitparser builds with: lxml's where installed
 
 from grader.results import (ERROR_STATUSES, FAILED, FAILURE_STATUSES, CaseResult, CheckResult, FunctionResult, OutputCheck,
-                       SubmissionResult)
+                       SubmissionResult, show_dims)
 from grader.report.atomic import write_atomic
 
 STDOUT_LIMIT = 64 * 1024   # bytes of a case's printed output kept; a print in a loop can be huge
@@ -213,7 +213,7 @@ def _text(case: CaseResult) -> str:
         lines.append(case.details)
     lines += [_output_line(out) for out in case.outputs if not out.ok]
     if case.dims:
-        lines.append("inputs: " + ", ".join(f"{k}={v}" for k, v in case.dims.items()))
+        lines.append("inputs: " + show_dims(case.dims))
     return "\n".join(lines)
 
 

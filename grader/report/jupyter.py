@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from html import escape
 
-from grader.results import CaseResult, CheckResult, FunctionResult, SubmissionResult
+from grader.results import CaseResult, CheckResult, FunctionResult, SubmissionResult, show_dims
 from grader.report.terminal import Failures, clip_printed, failures, points, status_text, summary_line
 
 PUBLIC_ONLY = "Public cases only: hidden cases are run when your work is graded."
@@ -64,7 +64,7 @@ def _function(fn: FunctionResult) -> list[str]:
 
 def _case_row(case: CaseResult, digest: Failures) -> list[str]:
     note = f'<br><span style="color: {MUTED}">{escape(case.note)}</span>' if case.note else ""
-    sizes = ", ".join(f"{k}={v}" for k, v in case.dims.items())
+    sizes = show_dims(case.dims)
     return [escape(case.case_id) + note, str(case.seed), escape(sizes), _status(case.passed, status_text(case)),
             _what(case, digest), escape(digest.diagnoses.get(case.case_id, ""))]
 

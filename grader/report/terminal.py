@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from grader.results import ERROR, CaseResult, CheckResult, FunctionResult, SubmissionResult
+from grader.results import ERROR, CaseResult, CheckResult, FunctionResult, SubmissionResult, show_dims
 from grader.run.protocol import printable_text
 
 MAX_PRINTED_LINES = 8
@@ -138,7 +138,7 @@ def failures(fn: FunctionResult, limit: int = MAX_CASES_SHOWN) -> Failures:
 
 def case_label(case: CaseResult) -> str:
     """`public-1 (seed 1, N=14, D=6, note)`: which case, and enough to rebuild its inputs."""
-    inputs = ", ".join(f"{k}={v}" for k, v in case.dims.items())
+    inputs = show_dims(case.dims)
     note = f", {case.note}" if case.note else ""
     return f"{case.case_id} (seed {case.seed}{', ' + inputs if inputs else ''}{note})"
 
