@@ -14,9 +14,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from grader.results import show_dims
 from grader.seeded import Drawn, Stream, tuples
 from grader.spec import ArgSpec, AssignmentSpec, CaseSpec, FunctionSpec
-from grader.results import show_dims
 from grader.values import leaves
 
 

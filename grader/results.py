@@ -34,10 +34,10 @@ PUBLIC = "public"
 HIDDEN = "hidden"
 
 
-
 def show_dims(dims: dict) -> str:
     """A case's sizes as every report and message shows them: 'N=64, D=32, C=10' ("" without dims)."""
     return ", ".join(f"{k}={v}" for k, v in dims.items())
+
 
 @dataclass
 class OutputCheck:

@@ -344,3 +344,14 @@ def test_a_loc_along_a_dim_each_case_draws_must_be_fixed_by_the_case(tmp_path):
     with pytest.raises(SpecError) as info:            # a scalar's loc is a number
         load_spec(tmp_path)
     assert info.value.where == "functions.f.args.r.loc" and "must be a number" in info.value.problem
+
+
+def test_a_loc_along_a_dim_of_an_argument_a_case_adds_for_its_steps_is_checked_too(tmp_path):
+    text = textwrap.dedent(LOCS).replace(
+        "args: {s: {loc: {C: [1000, -200, 7]}}, t: {loc: {C: [1, 2, 3]}}}}",
+        "args: {u: {kind: array, shape: [N, C], loc: {C: [1, 2]}}}, steps: [out = f(s, u)]}")
+    write_spec(tmp_path, text)
+    with pytest.raises(SpecError) as info:
+        load_spec(tmp_path)
+    assert info.value.where == "functions.f.cases[1].args.u.loc", str(info.value)
+    assert "has 2 means along C, which has 3 entries" in info.value.problem

@@ -652,9 +652,9 @@ def _cases(v: "_Validator", data: Any, where: str, visibility: str, fn: Function
             else:
                 raise SpecError(v.file, awhere, f"unknown argument (arguments: {', '.join(by_name)}; a case with "
                                                 "steps of its own may declare more)")
-        for arg in fn.args:
-            _loc_fits(v, overrides.get(arg.name, arg), f"{cwhere}.args.{arg.name}" if arg.name in overrides
-                      else f"{cwhere} (the function's args.{arg.name})", dims, fn.dims)
+        for aname, arg in {**{a.name: a for a in fn.args}, **overrides}.items():
+            _loc_fits(v, arg, f"{cwhere}.args.{aname}" if aname in overrides
+                      else f"{cwhere} (the function's args.{aname})", dims, fn.dims)
         steps = None
         if "steps" in cdata:
             steps = _steps(v, cdata["steps"], f"{cwhere}.steps")
