@@ -36,6 +36,7 @@ _clock = time.perf_counter
 _settrace, _gettrace, _setprofile, _getprofile = sys.settrace, sys.gettrace, sys.setprofile, sys.getprofile
 _AUTOGRAD: dict = {}               # code object -> what it is, of torch's ways into autograd (remember_autograd)
 _LIBRARY: set = set()              # the code of every function there was before a submission's import (remember_library)
+_LIBRARY_FILES: set = set()        # the files of the modules loaded then (remember_library)
 REPEATS_SENT = 20                  # the lines of a traced call that ran most often, sent back (at least twice each)
 # torch's C functions into autograd, by name, as a Python call of theirs is seen (sys.setprofile's c_call)
 _C_AUTOGRAD = {"run_backward": "the autograd engine's run_backward", "_make_dual": "forward-mode autograd (_make_dual)",
@@ -208,9 +209,12 @@ def remember_library() -> None:
     """The code objects of every function this process holds, and of the functions defined in them:
     the libraries' and the grader's, taken before any submission is imported (in the zygote, before
     its first watched fork; its children inherit them). Code that is not among them is the student's,
-    whatever file name it gives (`code.replace(co_filename="/usr/lib/python3.11/os.py")`)."""
+    whatever file name it gives (`code.replace(co_filename="/usr/lib/python3.11/os.py")`). Also the
+    files of the modules loaded then, once: code naming one of them that is not among those code
+    objects is the student's renamed, where a module loaded later (np.ma on first use) is a library's."""
     if _LIBRARY:
         return
+    _LIBRARY_FILES.update(getattr(m, "__file__", None) for m in list(sys.modules.values()))
     frozen = gc.get_freeze_count()
     if frozen:
         gc.unfreeze()                # the frozen generation's objects are not listed otherwise

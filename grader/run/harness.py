@@ -32,13 +32,9 @@ def run(job: dict, inputs: list, start: int, skip: set, out_fd: int, capture_fd:
     send = lambda header, arrays=(): protocol.write_all(out_fd, protocol.encode(header, arrays))
     torch = _framework(job["framework"])
     execute.remember_autograd(torch)     # before the student's modules are imported
-    watched = execute.watched(job["calls"])
-    if watched:
+    if execute.watched(job["calls"]):
         execute.remember_library()       # done already where the zygote was asked to, before forking
     folder = job["submission_dir"]
-    # The library files loaded before the submission: code that names one of them is the student's
-    # renamed, where a module the submission's code loads later (np.ma on first use) is a library's.
-    loaded = {getattr(m, "__file__", None) for m in list(sys.modules.values())} if watched else set()
     sys.path_hooks.insert(0, _source_only(os.path.realpath(folder)))
     sys.path.insert(0, folder)
     if job.get("support_dir"):           # the assignment's support modules win over copies in the submission
@@ -76,7 +72,7 @@ def run(job: dict, inputs: list, start: int, skip: set, out_fd: int, capture_fd:
     send({"type": "imported", "errors": errors, "stdout": capture.take(), "out_at": capture.at})
 
     base = execute.Context(modules=modules, errors=errors, scenarios=scenarios, torch=torch,
-                           describe=lambda e: _describe(e, folder), own=_own_code(folder, loaded))
+                           describe=lambda e: _describe(e, folder), own=_own_code(folder))
     contexts: dict = {}                  # variant -> its Context, made when its first call comes
     for index in range(start, len(job["calls"])):
         call = job["calls"][index]
@@ -96,12 +92,12 @@ def run(job: dict, inputs: list, start: int, skip: set, out_fd: int, capture_fd:
     send({"type": "done"})
 
 
-def _own_code(folder: str, loaded: set = frozenset()):
+def _own_code(folder: str):
     """Whether a code object is the student's: compiled from a file of the submission, from a string
     (exec, eval), or naming a file that does not exist; and, where the libraries' and the grader's
     code was taken before the import (execute.remember_library), any other code naming a library
-    file `loaded` before the submission (a code object of theirs renamed), not code of a module
-    loaded since (numpy.ma on first use, whose lines are the library's)."""
+    file loaded then (a code object of theirs renamed), not code of a module loaded since (numpy.ma
+    on first use, whose lines are the library's)."""
     prefixes = tuple({os.path.join(folder, ""), os.path.join(os.path.realpath(folder), "")})
     known: dict = {}
 
@@ -113,7 +109,7 @@ def _own_code(folder: str, loaded: set = frozenset()):
                 mine = False
             else:
                 mine = name.startswith(prefixes) or name.startswith("<") or not os.path.isfile(name) \
-                    or bool(execute._LIBRARY) and name in loaded
+                    or name in execute._LIBRARY_FILES
             known[code] = mine
         return mine
     return own
