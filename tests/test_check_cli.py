@@ -119,7 +119,8 @@ def _plan(tmp: Path) -> dict:
                                               assignment=short_timeout_spec(tmp / "infinite_loop-spec")),
     }
     plan["bob-hidden"] = lambda: grader_check(EXAMPLES / "bob", "--hidden", out_dir=tmp / "bob-hidden")
-    for name in ("correct_alt", "reg_grad_half", "no_max_shift", "min_shift", "mean_shift", "probs_then_log"):
+    for name in ("correct_alt", "reg_grad_half", "no_max_shift", "min_shift", "mean_shift", "probs_then_log",
+                 "onehot_log_probs"):
         plan[f"{name}-hidden"] = (lambda n: lambda: grader_check(sub(n), "--hidden", out_dir=tmp / f"{n}-hidden"))(name)
     for name in ("no_average", "syntax_error", "missing_function", "wrong_shape", "nan_loss", "cuda_device",
                  "mutates_input", "exit_at_import", "missing_dependency", "returns_none", "float32_grad", "prints"):
@@ -430,6 +431,7 @@ def test_a_shift_by_the_minimum_or_the_mean_overflows_on_the_spread_out_large_sc
         case = run.case(fn, "hidden-7")
         assert re.match(r"loss is (NaN|inf); expected ", case["message"]), case["message"]
         assert "subtract the maximum score" in case["diagnosis"], case["diagnosis"]
+        assert "NaN comes from" not in case["details"]        # the diagnosis says it: no hint beside it
 
 
 def test_the_log_of_a_probability_is_right_on_every_large_score_case(runs):
@@ -438,6 +440,20 @@ def test_the_log_of_a_probability_is_right_on_every_large_score_case(runs):
     run = runs["probs_then_log-hidden"]
     assert_clean(run, 0)
     assert_statuses(run, True, {})
+
+
+def test_a_nan_that_no_mistake_explains_gets_a_hint_on_where_nan_comes_from(runs):
+    """0 * log(0) where a probability underflows: the loss alone is NaN, which no catalogued mistake
+    makes; the hint says which output is NaN, that the other is right, and what makes NaN."""
+    run = runs["onehot_log_probs-hidden"]
+    assert_clean(run, 1)
+    assert_statuses(run, True, {"softmax_loss_vectorized": {"hidden-7": "failed"}})
+    case = run.case("softmax_loss_vectorized", "hidden-7")
+    assert case["message"].startswith("loss is NaN; expected "), case["message"]
+    assert not case["diagnosis"], case["diagnosis"]
+    assert case["details"].startswith("Hint: loss is NaN where the reference's is finite, and dW is right. NaN comes "
+                                      "from 0 * inf"), case["details"]
+    assert "Hint: loss is NaN" in run.block("softmax_loss_vectorized")
 
 
 def test_wrong_shape_names_the_transpose(runs):
@@ -480,8 +496,9 @@ def test_float32_grad(runs):
     assert_one_function_fails(run, "svm_loss_naive", "failed")
     for cid in PUBLIC_IDS:
         assert run.case("svm_loss_naive", cid)["message"] == (
-            "dW: expected dtype float64, got float32 (make it in the inputs' dtype: zeros_like(W) does, and so "
-            "does passing dtype=... where you create it)")
+            "dW: expected dtype float64, got float32 (work in the inputs' dtype: convert no input with .float(), "
+            ".double() or .to(...), and make new ones in it: zeros_like(x) of an input x does, and so does passing "
+            "dtype=x.dtype where you create one)")
     assert_first_failure_shown(run, "svm_loss_naive", "public-1")
 
 

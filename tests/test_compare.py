@@ -97,6 +97,14 @@ def test_broadcastable_shape_does_not_sneak_through():
 def test_wrong_dtype_is_named():
     c = check(E.astype(np.float32))
     assert not c.ok and c.message.startswith("dW: expected dtype float64, got float32")
+    advice = "convert no input with {}, and make new ones in it: zeros_like(x) of an input x does"
+    assert advice.format(".float(), .double() or .to(...)") in c.message
+    assert advice.format(".astype(...)") in check(E.astype(np.float32), arr("ndarray", "ndarray"), framework="numpy").message
+
+
+def test_a_negative_zero_is_shown_as_0():
+    c = check(np.array([[1.0, 1.0]]), expected=np.array([[-0.0, 1.0]]))
+    assert c.message.startswith("dW[0, 0]: expected 0, got 1 "), c.message
 
 
 def test_array_of_the_other_framework_is_rejected():

@@ -96,6 +96,10 @@ def judge_case(spec: AssignmentSpec, fn: FunctionSpec, case: Case, expected: Out
         # Where the values were judged: an output of the wrong dtype or shape has no wrong columns.
         tips = [swapped] if swapped else [_localise(fn, expected, outcome, c) for c in wrong_values
                                           if c.max_rel_error is not None or c.worst_index is not None]
+        tips.append(localise.not_finite(
+            [(c.name, c.got) for c in wrong_values if c.got is not None and not math.isfinite(c.got)
+             and c.expected is not None and math.isfinite(c.expected)],
+            [values.show(o.path) for o in fn.compared if by_output.get(o.name) and all(c.ok for c in by_output[o.name])]))
         result.details = "\n".join(f"Hint: {h}" for h in tips if h)
     return result
 

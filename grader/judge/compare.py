@@ -28,6 +28,7 @@ from grader.values import show_index
 
 _SCALAR_KINDS = ("python_number", "numpy_scalar")
 _CONTAINER = {"torch": ("tensor", "a torch.Tensor"), "numpy": ("ndarray", "a numpy.ndarray")}
+_CONVERT = {"torch": ".float(), .double() or .to(...)", "numpy": ".astype(...)"}     # how inputs get another dtype
 
 
 def compare_output(name: str, kind: str, framework: str, expected: np.ndarray, received: dict,
@@ -63,8 +64,9 @@ def compare_output(name: str, kind: str, framework: str, expected: np.ndarray, r
             rtol = max(rtol, 1000 * float(np.finfo(got.dtype).eps))
         elif dtype is not None and got.dtype != np.dtype(dtype):
             return fail(f"{name}: expected dtype {dtype}, got {got.dtype}"
-                        + (" (make it in the inputs' dtype: zeros_like(W) does, and so does passing dtype=... "
-                           "where you create it)" if got.dtype.kind == "f" else ""))
+                        + (f" (work in the inputs' dtype: convert no input with {_CONVERT[framework]}, and make "
+                           "new ones in it: zeros_like(x) of an input x does, and so does passing dtype=x.dtype "
+                           "where you create one)" if got.dtype.kind == "f" else ""))
         if got.shape != expected.shape:
             hint = " (the transpose?)" if got.shape == expected.shape[::-1] and got.ndim == 2 else ""
             return fail(f"{name}: expected shape {_shape(expected.shape)}, got {_shape(got.shape)}{hint}")
@@ -202,4 +204,4 @@ def _shape(shape: tuple) -> str:
 
 
 def _num(x) -> str:
-    return f"{float(x):.8g}"
+    return f"{float(x) + 0.0:.8g}"       # + 0.0: -0.0 is shown as 0

@@ -8,6 +8,8 @@ transpose, and for matrices the rows or columns that are wrong (or right).
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from grader.judge.compare import relative_error
@@ -49,6 +51,32 @@ def describe(name: str, expected: np.ndarray, got: np.ndarray, rtol: float, atol
                     good = np.setdiff1d(np.arange(count), bad)
                     return f"{name}'s {_some(axis, good)} right; the other {len(bad)} of {count} are wrong."
     return ""
+
+
+def not_finite(wrong: list, right: list) -> str:
+    """Where a wrong output is NaN or inf and the reference's is finite (`wrong`: [(name, a value
+    the student's has)]), what makes such values, in numerics, not in any assignment's terms; `right`
+    names the outputs that are right. "" when no output is so.
+
+    >>> not_finite([("loss", float("nan"))], ["dW"])
+    "loss is NaN where the reference's is finite, and dW is right. NaN comes from 0 * inf, ..."
+    """
+    if not wrong:
+        return ""
+    names = " and ".join(name for name, _ in wrong)
+    nan = any(math.isnan(v) for _, v in wrong)
+    what = "NaN" if nan else "inf" if all(v > 0 for _, v in wrong) else "-inf" if all(v < 0 for _, v in wrong) else "infinite"
+    one = len(wrong) == 1
+    head = f"{names} {'is' if one else 'are'} {what} where the reference's {'is' if one else 'are'} finite"
+    if right:
+        head += f", and {' and '.join(right)} {'is' if len(right) == 1 else 'are'} right"
+    if nan:
+        why = ("NaN comes from 0 * inf, inf - inf or 0 / 0: on these inputs a value overflowed to inf (exp() of a "
+               "large number) or underflowed to 0 and then met a log() (log(0) is -inf) or a division")
+    else:
+        why = ("an infinity comes from an overflow (exp() of a large number) or from log(0) or a division by 0, "
+               "after a value underflowed to 0")
+    return f"{head}. {why}. Print the intermediate values on this case's inputs to find the first one that is not finite."
 
 
 def passes_only_when_zero(cases: list) -> str:
