@@ -570,6 +570,64 @@ def test_speed_check_counts_answers_close_to_the_references_and_refuses_stale_on
     assert judge_speed(p, rounded, reference[:2], "numpy").status == "error"      # the reference did not run them all
 
 
+def test_speed_check_counts_the_best_round_and_times_again_only_a_near_miss(spec):
+    """Pure: a first round short of the factor by little (a busy machine) is timed again, and the
+    best round counts; one far too slow is not timed again; a wrong answer in any round fails."""
+    from grader.judge.checks import judge_speed, plan, time_again
+    p = next(p for p in plan(spec, hidden=True) if p.check.kind == "faster_than" and p.fn.name == "svm_loss_vectorized")
+    answers = [np.random.default_rng(k).normal(size=(100, 10)) for k in range(3)]
+    reference = [_timed(10.0 + k, a, 0.01) for k, a in enumerate(answers)]
+    at = lambda seconds: [_timed(10.0 + k, a, seconds) for k, a in enumerate(answers)]
+    near, far, fast = at(0.01 / 8.5), at(0.01 / 3), at(0.01 / 14)
+    assert time_again(p, near, reference, "numpy")                 # 8.5x of 10x
+    assert not time_again(p, far, reference, "numpy")              # 3x: a loop, not noise
+    assert not time_again(p, fast, reference, "numpy")             # passed
+    assert not time_again(p, [_timed(11.0, a, 0.01 / 8.5) for a in answers], reference, "numpy")   # wrong: no time
+    first = judge_speed(p, near, reference, "numpy")
+    assert first.status == "failed" and "8.5x as fast (at least 10x needed)" in first.message, first.message
+    best = judge_speed(p, near, reference, "numpy", again=[(fast, reference)])
+    assert best.status == "passed" and "14x as fast" in best.message and "the best of 2 rounds" in best.message, best.message
+    still = judge_speed(p, near, reference, "numpy", again=[(at(0.01 / 9), reference)])
+    assert still.status == "failed" and "9x as fast" in still.message, still.message
+    stale = [fast[0]] * 3                                           # the second round answers the first round's inputs
+    assert judge_speed(p, near, reference, "numpy", again=[(stale, reference)]).message.startswith("not timed: ")
+    from grader.run.outcome import Outcome
+    unimported = judge_speed(p, [Outcome(status="import_error", module="linear_svm")] * 3, reference, "numpy")
+    assert unimported.status == "error", unimported        # not judged, as the other checks of a module that did not import
+    raised = judge_speed(p, [Outcome(status="exception", error={"type": "IndexError"})] * 3, reference, "numpy")
+    assert raised.status == "failed" and "raised IndexError on the timing inputs" in raised.message, raised.message
+
+
+@pytest.mark.slow
+def test_a_near_miss_of_faster_than_is_timed_again_on_new_inputs_in_new_children(spec, monkeypatch, tmp_path):
+    """Through grade_submission: the second round runs the student's function and the reference
+    on inputs the first round did not use, each in a child of its own, and its times count."""
+    from grader.judge import checks
+    worker = start_worker("numpy")
+    try:
+        prepared = Prepared(spec, hidden=True, worker=worker)
+        for p in prepared.plans:
+            if p.check.kind == "faster_than":       # unreachable: every round falls short, by little
+                p.check = CheckSpec(**{**p.check.__dict__, "factor": 1e6})
+        monkeypatch.setattr(checks, "RETIME_WITHIN", 1e9)
+        timed = []
+        real = checks.judge_speed
+        monkeypatch.setattr(checks, "judge_speed", lambda p, o, r, f, again=(): timed.append((o, r, again)) or real(p, o, r, f, again))
+        for module in spec.modules:
+            shutil.copy(REPO / "reference" / "cs231n" / f"{module}.py", tmp_path)
+        result = grade_submission(spec, tmp_path, hidden=True, worker=worker, prepared=prepared)
+    finally:
+        worker.close()
+    speed = checks_of(result, "svm_loss_vectorized")["faster_than svm_loss_naive"]
+    assert speed.status == "failed" and "(the best of 2 rounds: the first fell short" in speed.message, speed.message
+    first, reference, again = next(t for t in timed if t[2])
+    (mine2, theirs2), = again
+    assert all(o.ok and o.duration > 0 for o in mine2 + theirs2)
+    new = [float(o.outputs["loss"].array) for o in mine2]
+    assert new == pytest.approx([float(o.outputs["loss"].array) for o in theirs2])     # the same new inputs
+    assert not set(new) & {float(o.outputs["loss"].array) for o in first}                  # not the first round's
+
+
 @pytest.mark.slow
 def test_agreement_fails_when_the_versions_differ_and_errs_when_one_is_missing(grade):
     transposed = grade(("linear_svm", "    dW = X.T.dot(coeff) / num_train + 2 * reg * W\n",

@@ -41,6 +41,7 @@ FLOAT32_TOLERANCE = 1e-3             # ...and a coarser tolerance
 NOISE = 16                           # rounding noise allowed in a centred difference: NOISE * eps * |loss| / h
 SHOWN = 3                            # findings listed in a check's details
 SAME_ANSWER = 1e-3                   # faster_than: a timed answer this close to the reference's (relative, in norm) counts
+RETIME_WITHIN = 2.0                  # faster_than: a first round short of the factor by less than this is timed again
 
 
 @dataclass
@@ -75,12 +76,20 @@ def plan(spec: AssignmentSpec, hidden: bool) -> list[Plan]:
                 other = spec.function(check.function)
                 p.calls = [Call(other, make_case(spec, fn, c), steps=_same_steps(fn, other, c)) for c in fn.cases_of("public")]
             elif check.kind == "faster_than":
-                # Inputs no call has seen, one set per call: the same inputs again would time a lookup.
-                timed = check.case or fn.cases_of("public")[0]
-                p.calls = [Call(fn, make_case(spec, fn, timed, fresh=f"timing-{k + 1}-{secret}")) for k in range(check.repeat)]
+                p.calls = timing_calls(spec, p, secret)
                 p.case = p.calls[0].case
             plans.append(p)
     return plans
+
+
+def timing_calls(spec: AssignmentSpec, p: Plan, secret: str | None = None) -> list:
+    """A faster_than check's timed calls: inputs no call has seen, one set per call, of the timed
+    case's sizes, drawn from its seed and `secret` (a new one by default, for a round timed again):
+    the same inputs again would time a lookup, in this child or one that found a file an earlier
+    child left."""
+    secret = secret or secrets.token_hex(8)
+    timed = p.check.case or p.fn.cases_of("public")[0]
+    return [Call(p.fn, make_case(spec, p.fn, timed, fresh=f"timing-{k + 1}-{secret}")) for k in range(p.check.repeat)]
 
 
 def _same_steps(fn: FunctionSpec, other: FunctionSpec, case) -> tuple | None:
@@ -308,15 +317,45 @@ def _disagreement(fn: FunctionSpec, mine, theirs, other: str, framework: str, wi
     return None
 
 
-def judge_speed(p: Plan, outcomes: list, reference: list, framework: str) -> CheckResult:
+def judge_speed(p: Plan, outcomes: list, reference: list, framework: str, again: list = ()) -> CheckResult:
     """`outcomes`: the student's timed calls, each on fresh inputs; `reference`: the reference's other
     function's on the same inputs. Only right answers are timed: a function that remembers answers
-    (or returns one answer for every input) would otherwise be timed on a lookup."""
+    (or returns one answer for every input) would otherwise be timed on a lookup.
+
+    `again`: more rounds, (outcomes, reference) each, the student's calls and the reference's timed
+    once more one after the other, when the first round fell short by little (`time_again`): other
+    work on the machine slows some calls, never speeds one up, so the best round counts. Every
+    round's answers must be right."""
+    best = None
+    for mine, theirs in [(outcomes, reference), *again]:
+        verdict = _speed(p, mine, theirs, framework)
+        if isinstance(verdict, CheckResult):
+            return verdict
+        if best is None or verdict[0] > best[0]:
+            best = verdict
+    ratio, text = best
+    if again:
+        text += f" (the best of {1 + len(again)} rounds: the first fell short, and both were timed again)"
+    return _result(p, PASSED if ratio >= p.check.factor else FAILED, text)
+
+
+def time_again(p: Plan, outcomes: list, reference: list, framework: str) -> bool:
+    """Whether a faster_than round fell short of the factor by less than RETIME_WITHIN times, with
+    right answers: timed once more (`judge_speed`'s `again`). Sub-millisecond calls on a busy machine
+    measure a few tens of percent slower now and then; a loop in disguise is many times too slow."""
+    verdict = _speed(p, outcomes, reference, framework)
+    return not isinstance(verdict, CheckResult) and p.check.factor / RETIME_WITHIN <= verdict[0] < p.check.factor
+
+
+def _speed(p: Plan, outcomes: list, reference: list, framework: str):
+    """One round: (ratio of the fastest times, the sentence that says so), or the CheckResult of a
+    round that could not be timed (a wrong answer, a call that raised, the reference missing)."""
     fn, check = p.fn, p.check
     sizes = show_dims(p.case.dims) or p.case.describe()
     for o in outcomes:
-        if o is None or not o.ok:
-            return _result(p, FAILED, f"{fn.name} {_what(o, fn.steps_for(p.case.spec))} on the timing inputs ({sizes})")
+        if o is None or not o.ok:        # not judged where nothing of the module runs, as the other checks say
+            status = ERROR if o is not None and o.status == "import_error" else FAILED
+            return _result(p, status, f"{fn.name} {_what(o, fn.steps_for(p.case.spec))} on the timing inputs ({sizes})")
     times = [o.duration or 0.0 for o in outcomes]
     if len(reference) != len(outcomes) or any(r is None or not r.ok or not r.duration for r in reference) \
             or not times or min(times) <= 0:
@@ -329,10 +368,9 @@ def judge_speed(p: Plan, outcomes: list, reference: list, framework: str) -> Che
                                       f"of {len(outcomes)} (fresh inputs of {sizes}): {wrong}")
     fastest = min(r.duration for r in reference)
     ratio = fastest / min(times)
-    text = (f"{fn.name} took {_ms(min(times))} on fresh inputs of {sizes} (the fastest of {len(times)} calls, each "
-            f"on inputs of its own), the reference {check.function} {_ms(fastest)}: {ratio:.3g}x as fast "
-            f"(at least {check.factor:g}x needed)")
-    return _result(p, PASSED if ratio >= check.factor else FAILED, text)
+    return ratio, (f"{fn.name} took {_ms(min(times))} on fresh inputs of {sizes} (the fastest of {len(times)} calls, "
+                   f"each on inputs of its own), the reference {check.function} {_ms(fastest)}: {ratio:.3g}x as fast "
+                   f"(at least {check.factor:g}x needed)")
 
 
 def _what(outcome, steps: tuple) -> str:
