@@ -2,8 +2,9 @@
 
 Conventions: the config defaults are the course's (`config.setdefault(...)`, outside the student's
 code). sgd_momentum keeps v = momentum * v - learning_rate * dw and steps to w + v; rmsprop divides
-by sqrt(cache) + epsilon; adam increments t before using it, so the first step has t = 1, and
-corrects the bias of both moments. The state (velocity, cache, m, v, t) is written back into
+by sqrt(cache) + epsilon; adam increments t before using it, so the first step has t = 1,
+corrects the bias of both moments, and divides by sqrt(v_hat) + epsilon, epsilon outside the root as
+in rmsprop. The state (velocity, cache, m, v, t) is written back into
 config, and a sequence of steps threads the same config through. The course's own description of
 the interface follows the import, as in its file.
 """
