@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 from grader import notebook
@@ -15,16 +16,20 @@ from grader.spec import AssignmentSpec
 def locate_modules(spec: AssignmentSpec, submission: Path) -> dict:
     """Module name -> path of the student's file (.py or .ipynb), or None when it is missing.
 
-    A folder holds `<module>.py` (or else `<module>.ipynb`) for each module; one notebook of
-    any other name stands for every module without a file of its own. A single file stands for
-    the module of the same name; a notebook of another name for every module, and a .py file
-    of another name for the only module of a one-module assignment.
+    A folder holds `<module>.py` for each module; else, below its top, one `<module>.py` (or copies
+    of one file: a course's tree such as CS231n's `cs231n/classifiers/linear_svm.py`, whose
+    notebooks beside it are not the modules); else `<module>.ipynb`; else one file whose name is
+    the module's but for its case or a copy's suffix (`Linear_SVM.py`, `linear_svm (1).py`,
+    `linear_svm-2.py`, `linear_svm copy.py`). One notebook of any other name stands for every
+    module without a file of its own. A single file stands for the module of the same name; a
+    notebook of another name for every module, and a .py file of another name for the only module
+    of a one-module assignment.
     """
     submission = submission.resolve()
     folder = submission.parent if submission.is_file() else submission
-    found = {m: next((p for p in (folder / f"{m}.py", folder / f"{m}.ipynb") if p.is_file() and inside(p, folder)), None)
-             for m in spec.modules}
+    found = {m: _top(folder, f"{m}.py") for m in spec.modules}
     if submission.is_file():
+        found = {m: p or _top(folder, f"{m}.ipynb") for m, p in found.items()}
         if submission.stem in spec.modules:
             found[submission.stem] = submission
         elif submission.suffix == ".ipynb":
@@ -32,10 +37,97 @@ def locate_modules(spec: AssignmentSpec, submission: Path) -> dict:
         elif len(spec.modules) == 1:
             found[spec.modules[0]] = submission
     else:
+        tree = None
+        for m, p in found.items():
+            if p is None:
+                tree = tree if tree is not None else files_below(folder)
+                found[m] = _one_copy(tree.get(f"{m}.py", [])) or _top(folder, f"{m}.ipynb") or _renamed(folder, m)
         others = other_notebooks(folder, spec)
         if len(others) == 1:
             found = {m: p or others[0] for m, p in found.items()}
     return {m: (str(p) if p else None) for m, p in found.items()}
+
+
+_COPY = re.compile(r"(\s*\(\d+\)|-\d+|\s+(-\s+)?copy(\s*\(?\d+\)?)?)$", re.IGNORECASE)   # ' (1)', '-2', ' copy', ' - Copy (2)'
+_SKIPPED = {"__MACOSX", "__pycache__", ".ipynb_checkpoints", "node_modules", "site-packages"}
+MAX_BELOW = 5000                     # entries looked at below a submission's top, at most
+MAX_DEPTH = 8
+
+
+def _top(folder: Path, name: str) -> Path | None:
+    p = folder / name
+    return p if p.is_file() and inside(p, folder) else None
+
+
+def files_below(folder: Path) -> dict[str, list[Path]]:
+    """File name -> the .py and .ipynb files of that name below the folder's top (not at it), by
+    depth; hidden folders, caches, virtual environments and links are not entered."""
+    found: dict[str, list[Path]] = {}
+    seen = 0
+    for here, folders, files in os.walk(folder):           # followlinks=False
+        depth = len(Path(here).relative_to(folder).parts)
+        folders[:] = sorted(d for d in folders if not d.startswith(".") and d not in _SKIPPED and depth < MAX_DEPTH
+                            and not (Path(here, d) / "pyvenv.cfg").exists())
+        seen += len(folders) + len(files)
+        if seen > MAX_BELOW:
+            break
+        if depth:
+            for name in sorted(files):
+                path = Path(here, name)
+                if name.endswith((".py", ".ipynb")) and not path.is_symlink() and path.is_file():
+                    found.setdefault(name, []).append(path)
+    for paths in found.values():
+        paths.sort(key=lambda p: (len(p.parts), str(p)))
+    return found
+
+
+def _one_copy(paths: list[Path]) -> Path | None:
+    """The shallowest of the paths when they hold the same bytes (one file, or copies of it); None
+    when there are none, or several that differ (which one is the student's to say)."""
+    if not paths:
+        return None
+    try:
+        first = paths[0].read_bytes()
+        return paths[0] if all(p.read_bytes() == first for p in paths[1:]) else None
+    except OSError:
+        return None
+
+
+def _renamed(folder: Path, module: str) -> Path | None:
+    """The one .py file at the folder's top named as the module but for its case or a copy's suffix."""
+    try:
+        named = [p for p in folder.iterdir() if p.suffix.lower() == ".py" and not p.name.startswith(".")
+                 and _COPY.sub("", p.stem).lower() == module.lower() and p.is_file() and inside(p, folder)]
+    except OSError:
+        return None
+    return named[0] if len(named) == 1 else None
+
+
+def missing_reason(folder: Path, module: str) -> str:
+    """Why `<module>.py` was not found, where the folder holds what looks like it: several
+    different copies below its top, or files named like it. "" when nothing looks like it."""
+    below = files_below(folder).get(f"{module}.py", [])
+    if len(below) > 1:
+        shown = ", ".join(str(p.relative_to(folder)) for p in below[:3]) + (", ..." if len(below) > 3 else "")
+        return (f"{module}.py not found at the top of the submission, and below it are {len(below)} different files "
+                f"of that name ({shown}): keep the one to grade, or put it at the top")
+    key = module.lower().replace("_", "")
+    alike = []
+    for here, folders, files in os.walk(folder):
+        folders[:] = sorted(d for d in folders if not d.startswith(".") and d not in _SKIPPED)
+        for name in sorted(files):
+            stem, ext = os.path.splitext(name)
+            plain = _COPY.sub("", stem).lower().replace("_", "").replace(" ", "").replace("-", "")
+            path = Path(here, name)
+            if ext.lower() in (".py", ".ipynb") and plain and (key in plain or plain in key) and path.is_file() \
+                    and not path.is_symlink() and path != folder / f"{module}.py":
+                alike.append(str(path.relative_to(folder)))
+        if len(alike) >= 3 or len(Path(here).relative_to(folder).parts) >= 2:
+            break
+    if not alike:
+        return ""
+    return (f"{module}.py not found in the submission, which holds {', '.join(alike[:3])}: name the file to grade "
+            f"{module}.py, at the top of the submission")
 
 
 def unusable(spec: AssignmentSpec, submission: Path, modules: dict) -> dict:
@@ -94,6 +186,10 @@ def load_notebooks(spec: AssignmentSpec, submission: Path, modules: dict, cells:
             found.errors[m] = {"kind": "notebook", "message": (
                 f"{m}.py not found in the submission, which holds {len(others)} notebooks "
                 f"({', '.join(p.name for p in others)}): keep one, or name the one to grade {m}.ipynb")}
+        elif path is None and submission.is_dir() and cells is None:
+            reason = missing_reason(submission.resolve(), m)
+            if reason:
+                found.errors[m] = {"kind": "notebook", "message": reason}
     links = links_out(submission) if submission.is_dir() and cells is None else []
     if links:
         # Without Landlock (a partial sandbox, the portable worker) the child could import through

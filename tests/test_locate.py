@@ -1,0 +1,118 @@
+"""Finding a student's modules in what they handed in, as real classes hand it in: the course's whole
+folder tree (CS231n's modules in `cs231n/classifiers/`, its notebooks named like them at the top),
+a file renamed by a browser or a copy (`linear_svm (1).py`, `Linear_SVM.py`), and, where the grader
+cannot choose, a message naming what it did find."""
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from conftest import GRADER, REPO
+from grader.locate import load_notebooks, locate_modules, missing_reason
+from grader.spec import load_spec
+
+CS231N = load_spec(REPO / "assignments" / "cs231n")
+REFERENCE = REPO / "reference" / "cs231n"
+
+
+def notebook(path: Path, text: str = "# the course's notebook, not the module") -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"cells": [{"cell_type": "code", "metadata": {}, "outputs": [], "execution_count": None,
+                                           "source": [text]}],
+                                "metadata": {}, "nbformat": 4, "nbformat_minor": 5}))
+    return path
+
+
+def course_tree(root: Path) -> Path:
+    """CS231n's assignment1 as students zip it: the notebooks at the top, the modules two folders down."""
+    top = root / "assignment1"
+    classifiers = top / "cs231n" / "classifiers"
+    classifiers.mkdir(parents=True)
+    for module in ("linear_svm", "softmax"):
+        shutil.copy(REFERENCE / f"{module}.py", classifiers)
+    (classifiers / "__init__.py").write_text("")
+    (classifiers / "linear_classifier.py").write_text("from cs231n.classifiers.linear_svm import *\n")
+    for name in ("svm", "softmax", "knn"):
+        notebook(top / f"{name}.ipynb")
+    return top
+
+
+def test_the_modules_below_the_top_are_found_before_notebooks_named_like_them(tmp_path):
+    top = course_tree(tmp_path)
+    assert locate_modules(CS231N, top) == {m: str(top / "cs231n" / "classifiers" / f"{m}.py") for m in ("linear_svm", "softmax")}
+
+
+def test_a_module_at_the_top_comes_first_and_a_notebook_of_its_name_next(tmp_path):
+    top = course_tree(tmp_path)
+    shutil.copy(REFERENCE / "linear_svm.py", top)
+    shutil.rmtree(top / "cs231n")
+    found = locate_modules(CS231N, top)
+    assert found == {"linear_svm": str(top / "linear_svm.py"), "softmax": str(top / "softmax.ipynb")}
+
+
+def test_copies_of_one_file_below_the_top_are_one_and_different_ones_are_named(tmp_path):
+    for where in ("v1", "final/code"):
+        (tmp_path / where).mkdir(parents=True)
+        shutil.copy(REFERENCE / "linear_svm.py", tmp_path / where)
+        shutil.copy(REFERENCE / "softmax.py", tmp_path / where)
+    assert locate_modules(CS231N, tmp_path)["linear_svm"] == str(tmp_path / "v1" / "linear_svm.py")   # the shallowest
+    (tmp_path / "final" / "code" / "linear_svm.py").write_text("# another version\n")
+    found = locate_modules(CS231N, tmp_path)
+    assert found["linear_svm"] is None and found["softmax"] == str(tmp_path / "v1" / "softmax.py")
+    message = load_notebooks(CS231N, tmp_path, found).errors["linear_svm"]["message"]
+    assert message == ("linear_svm.py not found at the top of the submission, and below it are 2 different files of that "
+                       "name (v1/linear_svm.py, final/code/linear_svm.py): keep the one to grade, or put it at the top")
+
+
+@pytest.mark.parametrize("name", ["Linear_SVM.py", "linear_svm (1).py", "linear_svm(2).py", "linear_svm-1.py",
+                                  "linear_svm copy.py", "linear_svm - Copy (2).py", "LINEAR_SVM.PY"])
+def test_a_file_renamed_by_a_browser_or_a_copy_is_the_module(tmp_path, name):
+    shutil.copy(REFERENCE / "linear_svm.py", tmp_path / name)
+    assert locate_modules(CS231N, tmp_path)["linear_svm"] == str(tmp_path / name)
+
+
+def test_two_renamed_files_are_not_chosen_between_and_a_look_alike_is_named(tmp_path):
+    for name in ("linear_svm (1).py", "Linear_SVM.py"):
+        shutil.copy(REFERENCE / "linear_svm.py", tmp_path / name)
+    assert locate_modules(CS231N, tmp_path)["linear_svm"] is None
+    (tmp_path / "softmax_v2.py").write_text("")
+    assert locate_modules(CS231N, tmp_path)["softmax"] is None
+    assert missing_reason(tmp_path, "softmax") == ("softmax.py not found in the submission, which holds softmax_v2.py: "
+                                                   "name the file to grade softmax.py, at the top of the submission")
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    (empty / "notes.txt").write_text("")
+    assert missing_reason(empty, "softmax") == ""
+
+
+def test_hidden_folders_caches_environments_and_links_are_not_searched(tmp_path):
+    for junk in (".git/objects", "__MACOSX/x", ".ipynb_checkpoints", "venv/lib", "node_modules/m"):
+        (tmp_path / junk).mkdir(parents=True)
+        shutil.copy(REFERENCE / "linear_svm.py", tmp_path / junk)
+    (tmp_path / "venv" / "pyvenv.cfg").write_text("home = /usr/bin\n")
+    outside = tmp_path.parent / f"{tmp_path.name}-outside"
+    (outside / "code").mkdir(parents=True)
+    shutil.copy(REFERENCE / "softmax.py", outside / "code")
+    (tmp_path / "linked").symlink_to(outside / "code")                 # a folder linked out of the submission
+    (tmp_path / "deep").mkdir()
+    (tmp_path / "deep" / "softmax.py").symlink_to(outside / "code" / "softmax.py")
+    assert locate_modules(CS231N, tmp_path) == {"linear_svm": None, "softmax": None}
+
+
+@pytest.mark.slow
+def test_grader_check_and_grade_grade_the_course_s_whole_tree(tmp_path):
+    """End to end, as a CS231n student zips assignment1: full marks, from the command line."""
+    top = course_tree(tmp_path / "alice")
+    check = subprocess.run([GRADER, "check", str(top), "--assignment", "cs231n"], capture_output=True, text=True, cwd=REPO)
+    assert check.returncode == 0 and "All 12 public cases and 6 checks passed: 14/14 points" in check.stdout, check.stdout + check.stderr
+    shutil.make_archive(str(tmp_path / "class" / "bob"), "zip", tmp_path / "alice")
+    out = tmp_path / "out"
+    grade = subprocess.run([GRADER, "grade", str(tmp_path / "class"), "--assignment", "cs231n", "--out", str(out)],
+                           capture_output=True, text=True, cwd=REPO)
+    assert grade.returncode == 0, grade.stdout + grade.stderr
+    result = json.loads((out / "bob" / "result.json").read_text())
+    assert result["score"]["earned"] == result["score"]["possible"] == 28
