@@ -498,6 +498,68 @@ def test_gradient_check_catches_a_dW_that_is_not_the_gradient_of_the_loss(grade)
         in check.details, check.details
 
 
+def _gradient_outcomes(p, svm, wrong=lambda dW, W: dW):
+    """The outcomes of a gradient check's calls (p.calls, then each block's moved inputs), from
+    svm(W, X, y, reg) -> (loss, dW) computed here; `wrong` edits the base call's dW."""
+    from grader.run.outcome import Outcome
+    from grader.values import Leaf
+    args = p.case.args
+
+    def outcome(W, edit=lambda dW, W: dW):
+        loss, dW = svm(W, args["X"], args["y"], args["reg"])
+        return Outcome(status="returned", outputs={"loss": Leaf(kind="numpy_scalar", type="float32", array=np.asarray(loss)),
+                                                  "dW": Leaf(kind="ndarray", type="ndarray", array=np.asarray(edit(dW, W)))})
+    out = [outcome(args["W"], wrong)]
+    for _, h in p.steps:
+        for coord in p.coords[0]:
+            for sign in (1.0, -1.0):
+                W = args["W"].copy()
+                W[coord] += sign * h
+                out.append(outcome(W))
+    return out
+
+
+def test_gradient_check_of_a_float32_loss_judges_a_step_across_a_kink_by_its_one_sided_differences(spec):
+    """Pure. cs231n's public-1 has a margin 1.2e-4 from 0; a float32 loss needs a coarse step, which
+    crosses it for most entries of W: the centred difference averages two slopes, and a right dW,
+    the slope on one side, was called wrong. Now such an entry is judged by the side it matches;
+    wrong gradients still fail."""
+    import importlib.util
+    from grader.judge.checks import judge_gradient, plan
+    loaded = importlib.util.spec_from_file_location("ref_linear_svm", REPO / "reference" / "cs231n" / "linear_svm.py")
+    module = importlib.util.module_from_spec(loaded)
+    loaded.loader.exec_module(module)
+    svm32 = lambda *a: tuple(np.float32(v) if np.ndim(v) == 0 else v.astype(np.float32) for v in module.svm_loss_naive(*a))
+    p = next(p for p in plan(spec, hidden=True) if p.check.kind == "gradient" and p.fn.name == "svm_loss_naive")
+    right = judge_gradient(p, _gradient_outcomes(p, svm32))
+    assert right.status == "passed" and "a step crosses a kink of loss" in right.message, right.message
+    assert judge_gradient(p, _gradient_outcomes(p, module.svm_loss_naive)).message.endswith(")")   # float64: no kink crossed
+    for wrong in (lambda dW, W: 1.5 * dW, lambda dW, W: dW - p.case.args["reg"] * W.astype(np.float32),
+                  lambda dW, W: dW + 0.05):
+        verdict = judge_gradient(p, _gradient_outcomes(p, svm32, wrong))
+        assert verdict.status == "failed", verdict.message
+
+
+def test_gradient_check_lists_the_entry_its_headline_names_first(spec):
+    """The worst entry is in the message, and first among the entries listed below it."""
+    import importlib.util
+    from grader.judge.checks import judge_gradient, plan
+    loaded = importlib.util.spec_from_file_location("ref_linear_svm", REPO / "reference" / "cs231n" / "linear_svm.py")
+    module = importlib.util.module_from_spec(loaded)
+    loaded.loader.exec_module(module)
+    p = next(p for p in plan(spec, hidden=True) if p.check.kind == "gradient" and p.fn.name == "svm_loss_naive")
+    last = p.coords[0][-1]
+
+    def wrong(dW, W):
+        dW = 1.5 * dW
+        dW[last] *= -1                       # the worst entry: the last one checked
+        return dW
+    verdict = judge_gradient(p, _gradient_outcomes(p, module.svm_loss_naive, wrong))
+    shown = f"W[{', '.join(map(str, last))}]"
+    assert verdict.status == "failed" and f"at {shown} centred differences" in verdict.message, verdict.message
+    assert verdict.details.startswith(f"{shown}: numerical "), verdict.details
+
+
 def test_gradient_check_passes_a_dW_consistent_with_a_wrong_loss(grade):
     """Both halves of the regularization: values wrong, but dW is the gradient of that loss."""
     result = grade(("linear_svm", "    loss += reg * np.sum(W * W)\n    dW += 2 * reg * W\n",
