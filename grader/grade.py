@@ -19,7 +19,7 @@ from grader.cases import Case, make_case
 from grader.expected.mistakes import MistakeOutputs
 from grader.judge import checks, localise
 from grader.judge.case import judge_case, not_run
-from grader.locate import load_notebooks, locate_modules, unusable
+from grader.locate import load_notebooks, locate_modules, source_text, unusable
 from grader.results import ERROR, HIDDEN, PUBLIC, FunctionResult, SubmissionResult
 from grader.run.job import build_job, job_calls
 from grader.run.outcome import decode, plain_error, printed
@@ -224,10 +224,7 @@ def _source(module: str, modules: dict, notebooks) -> str | None:
     path = modules.get(module)
     if not path or module in notebooks.errors or Path(path).suffix != ".py":
         return None
-    try:
-        return Path(path).read_text(encoding="utf-8", errors="replace")
-    except OSError:
-        return None
+    return source_text(path)
 
 
 def _submission_result(spec: AssignmentSpec, prepared: Prepared, submission: Path, hidden: bool,
@@ -357,13 +354,9 @@ def _beside(folder: Path, support: set):
     follow a helper into."""
     def source(name: str) -> str | None:
         path = folder / f"{name}.py"
-        if not name.isidentifier() or name in support:
+        if not name.isidentifier() or name in support or not path.is_file():
             return None
-        try:
-            return path.read_text(encoding="utf-8", errors="replace") \
-                if path.is_file() and path.stat().st_size <= 1 << 20 else None
-        except OSError:                  # unreadable, or gone since: not followed (its own cases say what is wrong)
-            return None
+        return source_text(path, limit=1 << 20)     # unreadable, or gone since: not followed (its own cases say why)
     return source
 
 

@@ -130,6 +130,23 @@ def missing_reason(folder: Path, module: str) -> str:
             f"{module}.py, at the top of the submission")
 
 
+def source_text(path, limit: int | None = None) -> str | None:
+    """A student's .py file as Python reads it: the encoding its coding line or UTF-8 byte order mark
+    says (a BOM kept in the text is a syntax error to `ast`), universal newlines; undecodable bytes
+    replaced. None when it cannot be read, or is over `limit` bytes."""
+    import importlib.util
+    try:
+        data = Path(path).read_bytes() if limit is None or Path(path).stat().st_size <= limit else None
+    except OSError:
+        return None
+    if data is None:
+        return None
+    try:
+        return importlib.util.decode_source(data)
+    except (SyntaxError, LookupError, UnicodeDecodeError):      # a coding line naming no codec, bytes it cannot decode
+        return data.decode("utf-8", errors="replace")
+
+
 def unusable(spec: AssignmentSpec, submission: Path, modules: dict) -> dict:
     """Module -> error ("refused": the grader's own words) for a module found missing although a file
     of its name is in the folder: a named pipe, a device or a folder called `layers.py`. Not "not

@@ -260,10 +260,9 @@ class GraderSession:
         """0-based line of `def function` (or of a method, `Class.method`) in the student's .py file,
         read as text (never imported)."""
         if module not in self._def_lines:
-            try:
-                text = self.module_files[module].read_text(encoding="utf-8", errors="replace") if self.module_files[module].suffix == ".py" else ""
-            except OSError:
-                text = ""
+            from grader.locate import source_text
+            path = self.module_files[module]
+            text = (source_text(path) or "") if path.suffix == ".py" else ""
             self._def_lines[module] = {}
             classes: list[tuple[int, str]] = []                  # (indent, name) of the classes a line is in
             for number, line in enumerate(text.splitlines()):

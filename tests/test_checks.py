@@ -485,6 +485,25 @@ def test_the_course_files_python_2_imports_work_without_the_future_package(grade
     assert result.earned == result.possible == 28, [c.message for c in result.cases() if not c.passed][:2]
 
 
+def test_files_saved_with_a_byte_order_mark_earn_the_checks_that_read_the_source(grade):
+    """Windows editors may start a UTF-8 file with a BOM: Python imports it, and so must the static
+    checks read it (ast rejected the BOM left in the text: 'could not be read: syntax error at line 1')."""
+    result = grade(("linear_svm", '"""Multiclass SVM', '\ufeff"""Multiclass SVM'), ("softmax", '"""Softmax (cross-entropy) loss and', '\ufeff"""Softmax (cross-entropy) loss and'))
+    assert result.earned == result.possible == 28, [c.message for c in result.checks() if not c.passed]
+
+
+def test_source_text_reads_a_file_as_python_does(tmp_path):
+    from grader.locate import source_text
+    path = tmp_path / "m.py"
+    path.write_bytes(b"\xef\xbb\xbfx = 1\r\ny = 2\r\n")
+    assert source_text(path) == "x = 1\ny = 2\n"
+    path.write_bytes("# -*- coding: latin-1 -*-\ns = 'caf\u00e9'\n".encode("latin-1"))
+    assert source_text(path) == "# -*- coding: latin-1 -*-\ns = 'caf\u00e9'\n"
+    path.write_bytes(b"s = '\xff'\n")                     # not UTF-8, no coding line: replaced, not refused
+    assert source_text(path) == "s = '\ufffd'\n"
+    assert source_text(path, limit=3) is None and source_text(tmp_path / "gone.py") is None
+
+
 @pytest.mark.slow
 def test_gradient_check_catches_a_dW_that_is_not_the_gradient_of_the_loss(grade):
     result = grade(("linear_svm", "    dW += 2 * reg * W\n", "    dW += 2 * reg * W\n    dW *= 2\n"))
@@ -992,8 +1011,8 @@ def test_a_helper_file_that_cannot_be_read_is_not_followed(tmp_path, monkeypatch
     source = _beside(tmp_path, {"a3_helper"})
     assert source("helpers") == HELPERS
     assert [source(n) for n in ("a3_helper", "folder", "numpy", "../helpers")] == [None] * 4
-    real = Path.read_text
-    monkeypatch.setattr(Path, "read_text", lambda self, *a, **k: (_ for _ in ()).throw(PermissionError(13, "denied"))
+    real = Path.read_bytes
+    monkeypatch.setattr(Path, "read_bytes", lambda self, *a, **k: (_ for _ in ()).throw(PermissionError(13, "denied"))
                         if self.name == "helpers.py" else real(self, *a, **k))
     assert source("helpers") is None
 

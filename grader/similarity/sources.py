@@ -27,7 +27,8 @@ def read_module(path: Path) -> str:
     """A module's source: a .py file as is, a notebook's code cells as the grader grades them."""
     if path.suffix == ".ipynb":
         return notebook.load(path).source
-    return path.read_bytes().decode("utf-8")
+    import importlib.util
+    return importlib.util.decode_source(path.read_bytes())      # as Python reads it: a coding line, a BOM
 
 
 def units_of(source: str, spec: AssignmentSpec, module: str | None) -> dict:
