@@ -84,7 +84,7 @@ def _parser() -> argparse.ArgumentParser:
     check = sub.add_parser("check", help="grade one submission (a student's module or folder)",
                            description="Grade one submission. Public cases by default; --hidden adds the hidden "
                                        "cases where the instructor's files are present.")
-    check.add_argument("path", type=Path, help="the student's module (.py), notebook (.ipynb), or the folder holding them")
+    check.add_argument("path", type=Path, help="the student's module (.py), notebook (.ipynb), the folder holding them, or a .zip of it")
     check.add_argument("--assignment", "-a", required=True,
                        help="assignment name (looked up in ./assignments/NAME or beside the submission) or a path to its assignment.yaml")
     check.add_argument("--hidden", action="store_true", help="also grade the hidden cases (needs the reference)")
@@ -260,15 +260,26 @@ def _check_on(args, kind: str, early) -> int:
                          (args.summary, "--summary"), (Path(step_summary) if step_summary else None, STEP_SUMMARY)):
         if report is not None and not report.resolve().parent.is_dir():
             raise _UserError(f"{name} {report}: cannot write a report there: folder {report.resolve().parent} does not exist")
+    import tempfile
     path = args.path
-    if path.is_dir():                    # a folder holding only the folder of their files (an upload, a zip)
-        from grader.batch import look_through
-        path = look_through(path, spec)
-    try:
-        with contextlib.nullcontext(early) if early else start_worker(spec.framework, kind=kind) as worker:
-            result = grade_submission(spec, path, hidden=args.hidden, worker=worker)
-    except (SpecError, ReferenceError_) as e:
-        raise _UserError(str(e)) from None
+    with tempfile.TemporaryDirectory(prefix="grader-check-") as unpacked:
+        if path.is_file() and path.suffix.lower() == ".zip":      # a zip as handed in: unpacked as `grader grade` does
+            from grader.batch import BatchError
+            from grader.batch.discover import _unzip
+            try:
+                path = _unzip(path, Path(unpacked))
+            except BatchError as e:
+                raise _UserError(str(e)) from None
+        if path.is_dir():                    # a folder holding only the folder of their files (an upload, a zip)
+            from grader.batch import look_through
+            path = look_through(path, spec)
+        try:
+            with contextlib.nullcontext(early) if early else start_worker(spec.framework, kind=kind) as worker:
+                result = grade_submission(spec, path, hidden=args.hidden, worker=worker)
+        except (SpecError, ReferenceError_) as e:
+            raise _UserError(str(e)) from None
+    if path != args.path:
+        result.submission = str(args.path)
     sys.stdout.write(terminal.render(result, verbose=args.verbose))
     if args.json:
         from grader.report.json_report import write_json

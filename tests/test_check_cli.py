@@ -350,6 +350,24 @@ def test_handout_outside_repo_hidden_is_a_usage_error(tmp_path):
     assert not run.json_path.exists() and not run.junit_path.exists()
 
 
+@pytest.mark.slow
+def test_a_zip_is_checked_as_the_folder_it_holds(tmp_path):
+    """A submission as handed in, zipped with the folder inside and macOS's __MACOSX beside it:
+    unpacked as `grader grade` unpacks it, and named as the zip in the report."""
+    import zipfile
+    archive = tmp_path / "ada.zip"
+    with zipfile.ZipFile(archive, "w") as z:
+        z.write(EXAMPLES / "ada" / "linear_classifier.py", "ada/linear_classifier.py")
+        z.writestr("__MACOSX/ada/._linear_classifier.py", b"\x00\x05\x16\x07 resource fork")
+    run = grader_check(archive, out_dir=tmp_path / "out")
+    assert_full_marks(run, hidden=False)
+    assert run.report["submission"] == str(archive)
+    (tmp_path / "broken.zip").write_bytes(b"PK\x03\x04 not really")
+    broken = grader_check(tmp_path / "broken.zip", out_dir=tmp_path / "broken")
+    assert_clean(broken, 2)
+    assert broken.stderr.startswith("grader: error: ") and "broken.zip" in broken.stderr, broken.stderr
+
+
 # ---------------------------------------------------------------------------------------------
 # Wrong answers
 
