@@ -243,6 +243,62 @@ def test_syntax_error_fails_every_function_with_file_and_line(tmp_path):
     assert result.earned == 0
 
 
+ABSENT = "nosuch_plotting_pkg"        # a package no machine has
+
+
+def test_a_top_level_import_of_a_package_not_installed_is_deferred_to_its_use():
+    """Pure, in this process: harness.compiled binds the names of a top-level import of an absent
+    package to stand-ins; an import inside `try` (a fallback) is left to fail as it did."""
+    import importlib.util
+
+    import numpy as np
+
+    from grader.run.harness import Absent, compiled
+    assert importlib.util.find_spec(ABSENT) is None
+    source = textwrap.dedent(f"""\
+        import numpy as np, {ABSENT}.pyplot as plt
+        from {ABSENT}.colors import Normalize as N, LogNorm
+        import {ABSENT}.sub.deep
+        try:
+            import {ABSENT}
+            fallback = False
+        except ImportError:
+            fallback = True
+
+        def right(x):
+            return np.sum(x)
+
+        def plots(x):
+            return plt.plot(x)
+        """)
+    ns: dict = {}
+    exec(compiled(source, "m.py"), ns)
+    assert ns["right"](np.ones(3)) == 3 and ns["fallback"] is True
+    assert all(isinstance(ns[n], Absent) for n in ("plt", "N", "LogNorm", ABSENT)), ns
+    with pytest.raises(ModuleNotFoundError, match=rf"No module named '{ABSENT}' \(imported at line 1, used here\)"):
+        ns["plots"](1)
+    for use in (lambda a: a.x, lambda a: a(), lambda a: a[0], lambda a: iter(a), lambda a: bool(a)):
+        with pytest.raises(ModuleNotFoundError):
+            use(ns["N"])
+    plain = "import numpy as np\n"
+    assert compiled(plain, "m.py").co_consts == compile(plain, "m.py", "exec").co_consts     # nothing absent: as it was
+
+
+@pytest.mark.slow
+def test_a_submission_importing_a_package_not_installed_is_graded_where_it_does_not_use_it(tmp_path):
+    """A notebook's or a module's `import matplotlib.pyplot as plt` on a machine without it: the
+    functions are graded; a use at the top level fails the import there, naming the line."""
+    fns, result = grade(tmp_path / "a", f"import numpy as np\nimport {ABSENT}.pyplot as plt\n\ndef scale(x, k):\n"
+                                  f"    return k * x\n\ndef show(x):\n    plt.plot(x)\n", total=True)
+    assert result.earned == result.possible == 5, [c.message for c in result.cases()]
+    fns, result = grade(tmp_path / "b", f"import numpy as np\nimport {ABSENT}.pyplot as plt\nplt.style.use('x')\n", total=True)
+    case = fns["total"].cases[0]
+    assert case.message == (f"tiny.py could not be imported: ModuleNotFoundError: No module named '{ABSENT}' "
+                            "(imported at line 2, used here)"), case.message
+    assert "tiny.py, line 3, in <module>: plt.style.use('x')" in case.details
+    assert "importing it is harmless, using it fails" in case.details
+
+
 @pytest.mark.slow
 @pytest.mark.usefixtures("each_worker")
 def test_missing_function_and_missing_module(tmp_path):
