@@ -66,7 +66,9 @@ def _plan(tmp: Path) -> dict:
             ("code", "def softmax_loss_naive(W, X, y, reg):\n    return torch.zeros((), device=device), W")]),
             out_dir=tmp / "raises-out"),
         "import": lambda: grader_check(nb("import", [
-            ("code", "import torch\nimport not_a_real_package_xyz"), ("code", BROKEN_SVM)]), out_dir=tmp / "import-out"),
+            ("code", "import torch\nimport json.not_a_real_module_xyz"), ("code", BROKEN_SVM)]), out_dir=tmp / "import-out"),
+        "absent": lambda: grader_check(nb("absent", [
+            ("code", "import torch\nimport not_a_real_package_xyz"), ("code", BROKEN_SVM)]), out_dir=tmp / "absent-out"),
         "invalid": lambda: grader_check(invalid, out_dir=tmp / "invalid-out"),
         "cs231n.py": lambda: grader_check(CS231N_REFERENCE, "--hidden", assignment=CS231N, out_dir=tmp / "c.py"),
         "cs231n.ipynb": lambda: grader_check(notebook_of(tmp / "cs231n-both.py", tmp / "cs231n-nb"), "--hidden",
@@ -148,10 +150,20 @@ def test_an_import_error_at_the_top_of_a_notebook_names_the_cell(runs):
     assert_clean(run, 1)
     case = run.case("svm_loss_naive", "public-1")
     assert case["message"] == ("work.ipynb could not be imported: ModuleNotFoundError: "
-                               "No module named 'not_a_real_package_xyz'")
-    assert case["details"] == ("work.ipynb, cell 1, line 2, in <module>: import not_a_real_package_xyz\n"
+                               "No module named 'json.not_a_real_module_xyz'")
+    assert case["details"] == ("work.ipynb, cell 1, line 2, in <module>: import json.not_a_real_module_xyz\n"
                                "Only the standard library, numpy and torch are available to your code here: "
                                "remove that import.")
+
+
+@pytest.mark.slow
+def test_a_notebook_importing_a_package_this_machine_lacks_is_graded_all_the_same(runs):
+    """`import not_a_real_package_xyz` in a cell, never used by the functions: their cases run (this
+    BROKEN_SVM raises IndexError in svm_loss_naive), not failed at the notebook's import."""
+    run = runs["absent"]
+    assert_clean(run, 1)
+    case = run.case("svm_loss_naive", "public-1")
+    assert case["message"].startswith("svm_loss_naive raised IndexError"), case["message"]
 
 
 @pytest.mark.slow

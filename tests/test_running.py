@@ -246,7 +246,7 @@ def test_syntax_error_fails_every_function_with_file_and_line(tmp_path):
 ABSENT = "nosuch_plotting_pkg"        # a package no machine has
 
 
-def test_a_top_level_import_of_a_package_not_installed_is_deferred_to_its_use():
+def test_a_top_level_import_of_a_package_not_installed_is_deferred_to_its_use(tmp_path, monkeypatch):
     """Pure, in this process: harness.compiled binds the names of a top-level import of an absent
     package to stand-ins; an import inside `try` (a fallback) is left to fail as it did."""
     import importlib.util
@@ -282,6 +282,17 @@ def test_a_top_level_import_of_a_package_not_installed_is_deferred_to_its_use():
             use(ns["N"])
     plain = "import numpy as np\n"
     assert compiled(plain, "m.py").co_consts == compile(plain, "m.py", "exec").co_consts     # nothing absent: as it was
+    # still imported when the statement runs: a folder the module put on sys.path above it
+    (tmp_path / "late_mod_xyz.py").write_text("VALUE = 3\n")
+    (tmp_path / "later" / "half_pkg_xyz").mkdir(parents=True)
+    (tmp_path / "later" / "half_pkg_xyz" / "__init__.py").write_text(f"import {ABSENT}_dependency\n")
+    monkeypatch.setattr(sys, "path", list(sys.path))
+    ns = {}
+    exec(compiled(f"import sys\nsys.path.insert(0, {str(tmp_path)!r})\nimport late_mod_xyz\nfrom late_mod_xyz import VALUE\n",
+                  "m.py"), ns)
+    assert ns["late_mod_xyz"].VALUE == ns["VALUE"] == 3
+    with pytest.raises(ModuleNotFoundError, match=f"{ABSENT}_dependency"):     # there, but needing what is not
+        exec(compiled(f"import sys\nsys.path.insert(0, {str(tmp_path / 'later')!r})\nimport half_pkg_xyz\n", "m.py"), {})
 
 
 @pytest.mark.slow
@@ -1003,7 +1014,7 @@ def test_bytecode_beside_the_source_is_never_what_runs(tmp_path):
     shadow("helpers", "def twice(x):\n    return 2 * x\n", "def twice(x):\n    return x\n")
     shadow("extra", None, "def one():\n    return 1.0\n", beside=False)             # no source at all
     message = grade_submission(spec, sub).cases()[0].message
-    assert "could not be imported: ModuleNotFoundError: No module named 'extra'" in message, message   # bytecode alone is no module
+    assert "ModuleNotFoundError: No module named 'extra' (imported at line 2, used here)" in message, message   # bytecode alone is no module
     (sub / "tiny.py").write_text((sub / "tiny.py").read_text().replace("from extra import one\n", "one = lambda: 1.0\n"))
     fns = {fn.name: fn for fn in grade_submission(spec, sub).functions}
     assert [c.status for c in fns["scale"].cases] == ["failed"] * 3            # helpers.py's 2 * x, not its .pyc's x
@@ -1016,7 +1027,7 @@ def test_bytecode_beside_the_source_is_never_what_runs(tmp_path):
                                  "from extra import one\n\ndef scale(x, k):\n    return k * x * one()\n\n"
                                  "def total(x):\n    return float(sum(x))\n")
     message = grade_submission(spec, sub).cases()[0].message
-    assert "could not be imported: ModuleNotFoundError: No module named 'extra'" in message, message
+    assert "No module named 'extra' (imported at line 3, used here)" in message, message      # not zipimport's
 
 
 LAZY = """\

@@ -181,8 +181,10 @@ def compiled(source: str, path: str):
     """A module's code. A statement at its top level that imports a package this machine does not
     have (a notebook's `import matplotlib.pyplot as plt`, tqdm, seaborn) binds its names to
     `Absent` stand-ins instead of failing the whole import: the functions that never use them are
-    graded, and one that does fails where it uses one, naming the package. An import inside `try`
-    (a fallback for a missing package) or a function is left as it is."""
+    graded, and one that does fails where it uses one, naming the package. The import is still
+    tried when the statement runs (after a `sys.path.append` above it, say), and a package found
+    that fails to import for another reason fails as before; an import inside `try` (a fallback
+    for a missing package) or a function is left as it is."""
     if not any(_absent(name) for name in set(_IMPORT_LINE.findall(source))):
         return compile(source, path, "exec", dont_inherit=True)
     import ast
@@ -204,28 +206,35 @@ def _absent(dotted: str) -> bool:
 
 
 def _deferred(node) -> list:
-    """A top-level statement, or the statements that bind its absent imports to stand-ins."""
+    """A top-level statement; for an import of an absent package, the import tried, and on
+    ModuleNotFoundError for that package, its names bound to stand-ins (`Absent.bind`)."""
     import ast
     if isinstance(node, ast.Import) and any(_absent(a.name) for a in node.names):
-        kept = [a for a in node.names if not _absent(a.name)]
-        out = [ast.copy_location(ast.Import(names=kept), node)] if kept else []
-        return out + [_stand_in(a.asname or a.name.partition(".")[0], a.name if a.asname else a.name.partition(".")[0], node)
-                      for a in node.names if _absent(a.name)]
+        out = []
+        for a in node.names:
+            one = ast.copy_location(ast.Import(names=[a]), node)
+            out.append(_tried(one, [(a.asname or a.name.partition(".")[0], a.name if a.asname else a.name.partition(".")[0])],
+                              a.name) if _absent(a.name) else one)
+        return out
     if isinstance(node, ast.ImportFrom) and not node.level and node.module and _absent(node.module) \
             and all(a.name != "*" for a in node.names):
-        return [_stand_in(a.asname or a.name, f"{node.module}.{a.name}", node) for a in node.names]
+        return [_tried(node, [(a.asname or a.name, f"{node.module}.{a.name}") for a in node.names], node.module)]
     return [node]
 
 
-def _stand_in(name: str, dotted: str, node):
-    """`name = Absent(dotted, line)`, where the import was."""
+def _tried(node, names: list, module: str):
+    """try: <node> except ModuleNotFoundError as e: name, ... = Absent.bind(e, module, dotted names, line)"""
     import ast
-    call = ast.Call(func=ast.Attribute(value=ast.Call(func=ast.Name(id="__import__", ctx=ast.Load()),
-                                                      args=[ast.Constant("grader.run.harness")],
-                                                      keywords=[ast.keyword(arg="fromlist", value=ast.Constant(("Absent",)))]),
-                                       attr="Absent", ctx=ast.Load()),
-                    args=[ast.Constant(dotted), ast.Constant(node.lineno)], keywords=[])
-    return ast.copy_location(ast.Assign(targets=[ast.Name(id=name, ctx=ast.Store())], value=call), node)
+    bind = ast.Call(func=ast.Attribute(value=ast.Attribute(value=ast.Call(
+        func=ast.Name(id="__import__", ctx=ast.Load()), args=[ast.Constant("grader.run.harness")],
+        keywords=[ast.keyword(arg="fromlist", value=ast.Constant(("Absent",)))]), attr="Absent", ctx=ast.Load()),
+        attr="bind", ctx=ast.Load()),
+        args=[ast.Name(id="__grader_missing__", ctx=ast.Load()), ast.Constant(module),
+              ast.Constant(tuple(dotted for _, dotted in names)), ast.Constant(node.lineno)], keywords=[])
+    targets = ast.Tuple(elts=[ast.Name(id=name, ctx=ast.Store()) for name, _ in names], ctx=ast.Store())
+    handler = ast.ExceptHandler(type=ast.Name(id="ModuleNotFoundError", ctx=ast.Load()), name="__grader_missing__",
+                                body=[ast.Assign(targets=[targets], value=bind)])
+    return ast.copy_location(ast.Try(body=[node], handlers=[handler], orelse=[], finalbody=[]), node)
 
 
 class Absent:
@@ -237,6 +246,16 @@ class Absent:
     def __init__(self, name: str, line: int):
         object.__setattr__(self, "_name", name)
         object.__setattr__(self, "_line", line)
+
+    @classmethod
+    def bind(cls, error: ModuleNotFoundError, module: str, names: tuple, line: int) -> tuple:
+        """Stand-ins for the names an import of `module` failed to bind, when what is missing is
+        `module` or a package it is in; else the error again (a package that is there, but needs
+        another that is not, fails as it did)."""
+        missing = getattr(error, "name", None) or ""
+        if not missing or not (module == missing or module.startswith(missing + ".")):
+            raise error
+        return tuple(cls(name, line) for name in names)
 
     def _fail(self, *args, **kwargs):
         top = object.__getattribute__(self, "_name").partition(".")[0]
