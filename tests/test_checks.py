@@ -552,6 +552,11 @@ def test_gradient_check_of_a_float32_loss_judges_a_step_across_a_kink_by_its_one
     p = next(p for p in plan(spec, hidden=True) if p.check.kind == "gradient" and p.fn.name == "svm_loss_naive")
     right = judge_gradient(p, _gradient_outcomes(p, svm32))
     assert right.status == "passed" and "a step crosses a kink of loss" in right.message, right.message
+    # computed in float32, returned as a Python float: judged at float32's precision all the same
+    as_float = lambda *a: tuple(float(v) if np.ndim(v) == 0 else v.astype(np.float64) for v in svm32(*a))
+    assert np.asarray(as_float(*p.case.args.values())[0]).dtype == np.float64
+    right = judge_gradient(p, _gradient_outcomes(p, as_float))
+    assert right.status == "passed" and "a step crosses a kink of loss" in right.message, right.message
     assert judge_gradient(p, _gradient_outcomes(p, module.svm_loss_naive)).message.endswith(")")   # float64: no kink crossed
     for wrong in (lambda dW, W: 1.5 * dW, lambda dW, W: dW - p.case.args["reg"] * W.astype(np.float32),
                   lambda dW, W: dW + 0.05):

@@ -68,3 +68,13 @@ def test_a_few_wrong_values_scattered_over_most_columns_name_no_right_column():
     for row, col in ((0, 0), (1, 1), (2, 2), (3, 0)):
         got[row, col] += 1.0
     assert describe("next_w", F[:, :4], got, 1e-6, 1e-9) == ""
+
+
+def test_an_answer_computed_in_float32_and_returned_as_float64_is_named():
+    from grader.judge.localise import float32_valued
+    e = np.random.default_rng(0).normal(size=(5, 4))
+    g = e.astype(np.float32).astype(np.float64)
+    assert float32_valued(e, g) and not float32_valued(e, e.copy()) and not float32_valued(e, 2 * g)
+    assert not float32_valued(g, g)                        # the expected answer is float32 numbers itself
+    message = describe("dW", e, g, 1e-9, 1e-12)
+    assert message.startswith("dW is close, but every value of it is a float32 number returned as float64"), message

@@ -159,7 +159,8 @@ def judge_gradient(p: Plan, outcomes: list) -> CheckResult:
             return _result(p, FAILED, f"the gradient check needs {_shown(out)} of {_shown(inp)}'s shape {tuple(wrt.shape)}; "
                                       "see the cases' feedback")
         grads.append(grad)
-    dtype = "float32" if np.asarray(loss).dtype == np.float32 and len(p.steps) > 1 else "float64"
+    dtype = "float32" if len(p.steps) > 1 and (np.asarray(loss).dtype == np.float32 or _float32_valued(p, outcomes)) \
+        else "float64"
     block = [name for name, _ in p.steps].index(dtype)
     h = p.steps[block][1]
     tolerance = check.tolerance if dtype == "float64" else FLOAT32_TOLERANCE
@@ -235,6 +236,17 @@ def judge_gradient(p: Plan, outcomes: list) -> CheckResult:
     details.append(f"This compares {grads_named} with {of} (case seed {p.case.spec.seed}, step {h:g}); "
                    f"if {check.loss} is wrong too, fix it first.")
     return _result(p, FAILED, message, "\n".join(details))
+
+
+def _float32_valued(p: Plan, outcomes: list) -> bool:
+    """Whether the losses of the base call and of the float64 block's moved calls are all float32
+    numbers (a loss computed in float32 and returned as a Python float or a float64): a loss
+    computed in float64 is one of those with a chance of about 2^-29 each. Such a loss has a
+    float32's precision, whatever its type, and is judged as a float32 loss."""
+    per_block = sum(2 * len(c) for c in p.coords)
+    losses = [_loss(p, o) if o is not None and o.ok else None for o in outcomes[:1 + per_block]]
+    return all(v is not None and np.isfinite(v) and float(v) == float(np.float32(v)) for v in losses) \
+        and len({float(v) for v in losses}) > 2          # a loss that does not move says nothing of its precision
 
 
 def _shown(path: str) -> str:

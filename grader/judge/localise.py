@@ -20,6 +20,10 @@ MAX_LISTED = 6
 def describe(name: str, expected: np.ndarray, got: np.ndarray, rtol: float, atol: float) -> str:
     e = np.asarray(expected, dtype=np.float64)
     g = np.asarray(got, dtype=np.float64)
+    if float32_valued(e, g):
+        return (f"{name} is close, but every value of it is a float32 number returned as float64: your code computes "
+                "in float32 somewhere (a float32 array or tensor, .float(), .astype(np.float32)), which rounds at "
+                "about 1e-7 relative each step; keep the inputs' float64 throughout.")
     if e.shape != g.shape or e.ndim == 0 or not np.isfinite(g).all() or not np.isfinite(e).all():
         return ""                     # a single wrong number: the message already says expected and got
     close = lambda a, b: bool((relative_error(a, b, rtol, atol) <= max(rtol, 1e-9)).all())
@@ -51,6 +55,19 @@ def describe(name: str, expected: np.ndarray, got: np.ndarray, rtol: float, atol
                     good = np.setdiff1d(np.arange(count), bad)
                     return f"{name}'s {_some(axis, good)} right; the other {len(bad)} of {count} are wrong."
     return ""
+
+
+def float32_valued(expected: np.ndarray, got: np.ndarray) -> bool:
+    """Whether a float64 answer close to the expected one (within 1e-3, relative) holds float32 numbers
+    only, where the expected one does not: computed in float32 (a float64 computation gives a float32
+    number with a chance of about 2^-29 per value)."""
+    if got.dtype != np.float64 or got.shape != expected.shape or not got.size or not np.isfinite(got).all() \
+            or not np.isfinite(expected).all():
+        return False
+    with np.errstate(over="ignore"):
+        if not np.array_equal(got, got.astype(np.float32)) or np.array_equal(expected, expected.astype(np.float32)):
+            return False
+    return bool((np.abs(got - expected) <= 1e-3 * np.maximum(np.abs(expected), 1e-12)).all())
 
 
 def not_finite(wrong: list, right: list) -> str:
