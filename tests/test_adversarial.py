@@ -292,6 +292,9 @@ def expectation_problems(name: str, result) -> list[str]:
         text = expect.get("message", {}).get(fname)
         if text is not None and (not public or text not in public[0].message):
             problems.append(f"{fname}: first message {public[0].message if public else None!r} lacks {text!r}")
+        printed = expect.get("output", {}).get(fname)
+        if printed is not None and (not public or printed not in public[0].stdout):
+            problems.append(f"{fname}: first case's output {public[0].stdout[-200:] if public else None!r} lacks {printed!r}")
     return problems
 
 
@@ -328,8 +331,8 @@ def test_corpus_is_well_formed():
         entry = ENTRIES[name]
         assert entry.get("about") and "\n" not in entry["about"], f"{name}: needs a one-line `about`"
         assert set(entry) <= {"about", "edits", "functions", "prepend", "append", "expect", "hazard"}, name
-        assert set(entry["expect"]) <= {"points", "status", "message"}, name
-        for key in ("status", "message"):
+        assert set(entry["expect"]) <= {"points", "status", "message", "output"}, name
+        for key in ("status", "message", "output"):
             assert set(entry["expect"].get(key, {})) <= set(FUNCTIONS), f"{name}: expect.{key} names no function"
         assert len(entry.get("functions", {})) <= 1, f"{name}: replace at most one function"
 

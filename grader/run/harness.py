@@ -367,8 +367,8 @@ class _Capture:
         self._pos = 0
         # Unbuffered: what is printed is in the file at once, should the call never return (an infinite
         # loop's progress, `print(..., end="")`, bytes written to sys.stdout.buffer).
-        sys.stdout, sys.stderr = (io.TextIOWrapper(io.FileIO(fd, "w", closefd=False), encoding="utf-8",
-                                                   errors="backslashreplace", write_through=True) for fd in (1, 2))
+        sys.stdout, sys.stderr = (_Printed(io.FileIO(fd, "w", closefd=False), encoding="utf-8",
+                                           errors="backslashreplace", write_through=True) for fd in (1, 2))
 
     @property
     def at(self) -> int:
@@ -393,5 +393,25 @@ class _Capture:
         text = data.decode("utf-8", "replace")
         if end - self._pos > OUTPUT_CAP:
             text = text[:OUTPUT_CAP] + f"\n[... {end - self._pos - OUTPUT_CAP} more bytes of output not shown]"
+        if _Printed.dropped:
+            text += "\n[... and more not even kept: the grader keeps 1 MiB of a run's printed output]"
+            _Printed.dropped = False
         self._pos = end
         return text
+
+
+class _Printed(io.TextIOWrapper):
+    """sys.stdout and sys.stderr: what is printed past the capture file's limit (the child's file
+    size and disk caps) is dropped, as what is past OUTPUT_CAP is not shown, rather than failing the
+    student's print() with "File too large": a print of a whole dataset costs no points."""
+
+    dropped = False
+
+    def write(self, text):
+        try:
+            return super().write(text)
+        except OSError as e:
+            if e.errno not in (errno.EFBIG, errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)):
+                raise
+            _Printed.dropped = True
+            return len(text)
