@@ -13,8 +13,8 @@ _RULES = [
                                        "(torch.zeros_like(W), or device=W.device) instead of 'cuda'."),
     ("ModuleNotFoundError", r"No module named '(?!numpy|torch).*used here",
      "No module of that name is installed where your code is graded, nor is it in your submission: importing it is "
-     "harmless, using it fails. If it is a file of yours, hand it in too; keep plots and experiments out of the "
-     "graded functions, under `if __name__ == \"__main__\":` (or remove them)."),
+     "harmless, using it fails. Write that part with numpy or torch; if it is a file of yours, hand it in too; keep "
+     "plots and experiments out of the graded functions, under `if __name__ == \"__main__\":` (or remove them)."),
     ("ModuleNotFoundError", r"No module named '(?!numpy|torch)", "Only the standard library, numpy and torch are "
                                                                  "available to your code here: remove that import."),
     ("MemoryError", r"", "Your code used more memory than the grader allows."),
