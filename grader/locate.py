@@ -51,6 +51,7 @@ def locate_modules(spec: AssignmentSpec, submission: Path) -> dict:
 _COPY = re.compile(r"(\s*\(\d+\)|-\d+|\s+(-\s+)?copy(\s*\(?\d+\)?)?)$", re.IGNORECASE)   # ' (1)', '-2', ' copy', ' - Copy (2)'
 _SKIPPED = {"__MACOSX", "__pycache__", ".ipynb_checkpoints", "node_modules", "site-packages"}
 MAX_BELOW = 5000                     # entries looked at below a submission's top, at most
+MAX_MODULE = 4 << 20                 # bytes of a module file found below the top, at most
 MAX_DEPTH = 8
 
 
@@ -87,6 +88,8 @@ def _one_copy(paths: list[Path]) -> Path | None:
     if not paths:
         return None
     try:
+        if any(p.stat().st_size > MAX_MODULE for p in paths):
+            return None                  # no student's module: not read into this process's memory either
         first = paths[0].read_bytes()
         return paths[0] if all(p.read_bytes() == first for p in paths[1:]) else None
     except OSError:
@@ -112,9 +115,12 @@ def missing_reason(folder: Path, module: str) -> str:
         return (f"{module}.py not found at the top of the submission, and below it are {len(below)} different files "
                 f"of that name ({shown}): keep the one to grade, or put it at the top")
     key = module.lower().replace("_", "")
-    alike = []
+    alike, seen = [], 0
     for here, folders, files in os.walk(folder):
         folders[:] = sorted(d for d in folders if not d.startswith(".") and d not in _SKIPPED)
+        seen += len(folders) + len(files)
+        if seen > MAX_BELOW:
+            break
         for name in sorted(files):
             stem, ext = os.path.splitext(name)
             plain = _COPY.sub("", stem).lower().replace("_", "").replace(" ", "").replace("-", "")

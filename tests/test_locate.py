@@ -116,3 +116,11 @@ def test_grader_check_and_grade_grade_the_course_s_whole_tree(tmp_path):
     assert grade.returncode == 0, grade.stdout + grade.stderr
     result = json.loads((out / "bob" / "result.json").read_text())
     assert result["score"]["earned"] == result["score"]["possible"] == 28
+
+
+def test_a_huge_file_below_the_top_is_neither_read_nor_taken_for_the_module(tmp_path):
+    for where in ("a", "b"):
+        (tmp_path / where).mkdir()
+        with open(tmp_path / where / "softmax.py", "wb") as f:
+            f.truncate(64 << 20)                 # sparse: 64 MiB on paper, nothing on disk
+    assert locate_modules(CS231N, tmp_path)["softmax"] is None
