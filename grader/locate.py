@@ -183,13 +183,42 @@ def inside(path: Path, folder: Path) -> bool:
         return False
 
 
+MAX_TREE_DEPTH = 64                  # folders in folders a submission may hold; deeper is refused, not walked
+
+
+class TooDeep(Exception):
+    """A submission's folders nest deeper than MAX_TREE_DEPTH (where os.walk and pathlib would hit
+    Python's recursion limit, and paths the system's length limit)."""
+
+
+def walk(root: Path):
+    """(folder, its subfolders' names, its files' names) from `root` down, as os.walk gives them
+    (remove names from the subfolders' list to skip them), without recursion: links to folders are
+    files here, never entered. TooDeep past MAX_TREE_DEPTH."""
+    stack = [(Path(root), 0)]
+    while stack:
+        here, depth = stack.pop()
+        try:
+            with os.scandir(here) as it:
+                entries = sorted(it, key=lambda e: e.name)
+            folders = [e.name for e in entries if e.is_dir(follow_symlinks=False)]
+        except OSError:
+            continue
+        files = [e.name for e in entries if e.name not in folders]
+        yield here, folders, files
+        if folders and depth >= MAX_TREE_DEPTH:
+            raise TooDeep(f"folders nested more than {MAX_TREE_DEPTH} deep ({here.relative_to(root)}/...)")
+        stack.extend((here / name, depth + 1) for name in reversed(folders))
+
+
 def links_out(folder: Path) -> list[tuple[str, str]]:
     """The links in a submission's folder, at any depth, that lead out of it: (where in the
     folder, what it points to). A linked folder is listed, not entered. Every entry is looked at:
-    a scan that stopped after so many would miss a link put below that many files."""
+    a scan that stopped after so many would miss a link put below that many files. TooDeep for
+    folders nested too deep to look at all."""
     root = folder.resolve()
     found = []
-    for here, folders, files in os.walk(root):            # followlinks=False
+    for here, folders, files in walk(root):
         for name in folders + files:
             path = Path(here, name)
             if path.is_symlink() and not inside(path, root):
@@ -213,7 +242,12 @@ def load_notebooks(spec: AssignmentSpec, submission: Path, modules: dict, cells:
             reason = missing_reason(submission.resolve(), m)
             if reason:
                 found.errors[m] = {"kind": "notebook", "message": reason}
-    links = links_out(submission) if submission.is_dir() and cells is None else []
+    try:
+        links = links_out(submission) if submission.is_dir() and cells is None else []
+    except TooDeep as e:
+        for m in modules:
+            found.errors[m] = {"kind": "refused", "message": f"not run: the submission holds {e}: remove them"}
+        return found
     if links:
         # Without Landlock (a partial sandbox, the portable worker) the child could import through
         # them: nothing of such a submission runs.

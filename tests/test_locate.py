@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 
 from conftest import GRADER, REPO
-from grader.locate import load_notebooks, locate_modules, missing_reason
+from grader.batch import fingerprint
+from grader.locate import MAX_TREE_DEPTH, load_notebooks, locate_modules, missing_reason
 from grader.spec import load_spec
 
 CS231N = load_spec(REPO / "assignments" / "cs231n")
@@ -107,6 +108,10 @@ def test_hidden_folders_caches_environments_and_links_are_not_searched(tmp_path)
 def test_grader_check_and_grade_grade_the_course_s_whole_tree(tmp_path):
     """End to end, as a CS231n student zips assignment1: full marks, from the command line."""
     top = course_tree(tmp_path / "alice")
+    classifiers = top / "cs231n" / "classifiers"              # a helper beside the module, imported as it was there
+    (classifiers / "svm_helpers.py").write_text("def unused_helper():\n    return 1\n")
+    module = classifiers / "linear_svm.py"
+    module.write_text(module.read_text().replace("import numpy as np\n", "import numpy as np\nfrom svm_helpers import unused_helper\n", 1))
     check = subprocess.run([GRADER, "check", str(top), "--assignment", "cs231n"], capture_output=True, text=True, cwd=REPO)
     assert check.returncode == 0 and "All 12 public cases and 6 checks passed: 14/14 points" in check.stdout, check.stdout + check.stderr
     shutil.make_archive(str(tmp_path / "class" / "bob"), "zip", tmp_path / "alice")
@@ -124,3 +129,20 @@ def test_a_huge_file_below_the_top_is_neither_read_nor_taken_for_the_module(tmp_
         with open(tmp_path / where / "softmax.py", "wb") as f:
             f.truncate(64 << 20)                 # sparse: 64 MiB on paper, nothing on disk
     assert locate_modules(CS231N, tmp_path)["softmax"] is None
+
+
+@pytest.mark.parametrize("depth", [MAX_TREE_DEPTH + 5, 1100])
+def test_folders_nested_too_deep_are_refused_not_a_crash(tmp_path, depth):
+    """1,100 folders in folders broke Python's recursion limit in the fingerprint (a whole batch
+    stopped) and in the search for links; now the submission is refused, and nothing else."""
+    shutil.copy(REFERENCE / "linear_svm.py", tmp_path)
+    shutil.copy(REFERENCE / "softmax.py", tmp_path)
+    here = tmp_path
+    for _ in range(depth):               # one by one: mkdir(parents=True) itself recurses
+        here = here / "d"
+        here.mkdir()
+    assert len(fingerprint(tmp_path, CS231N)) == 64
+    found = locate_modules(CS231N, tmp_path)
+    errors = load_notebooks(CS231N, tmp_path, found).errors
+    assert errors["linear_svm"]["kind"] == "refused"
+    assert errors["linear_svm"]["message"].startswith(f"not run: the submission holds folders nested more than {MAX_TREE_DEPTH} deep")
