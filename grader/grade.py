@@ -19,7 +19,7 @@ from grader.cases import Case, make_case
 from grader.expected.mistakes import MistakeOutputs
 from grader.judge import checks, localise
 from grader.judge.case import judge_case, not_run
-from grader.locate import load_notebooks, locate_modules, source_text, unusable
+from grader.locate import MAX_MODULE, load_notebooks, locate_modules, source_text, unusable
 from grader.results import ERROR, HIDDEN, PUBLIC, FunctionResult, SubmissionResult
 from grader.run.job import build_job, job_calls
 from grader.run.outcome import decode, plain_error, printed
@@ -224,7 +224,7 @@ def _source(module: str, modules: dict, notebooks) -> str | None:
     path = modules.get(module)
     if not path or module in notebooks.errors or Path(path).suffix != ".py":
         return None
-    return source_text(path)
+    return source_text(path, limit=MAX_MODULE)          # a bigger file is not read into this process
 
 
 def _submission_result(spec: AssignmentSpec, prepared: Prepared, submission: Path, hidden: bool,
@@ -344,6 +344,13 @@ def _judge_static(p, modules: dict, notebooks: notebook.Notebooks, support: set 
             return f"cell {found[0]}, line {found[1]}" if found else f"line {line}"
         return checks.judge_static(p.fn, p.check, notebooks.sources[m], file, place)
     path = modules.get(m)
+    try:
+        large = bool(path) and Path(path).stat().st_size > MAX_MODULE
+    except OSError:
+        large = False
+    if large:                            # not read into this process: its own cases say what it comes to
+        return checks.error_result(p, f"{m}.py is over {MAX_MODULE >> 20} MiB: its code was not read, so it "
+                                      "could not be checked")
     return checks.judge_static(p.fn, p.check, _source(m, modules, notebooks), f"{m}.py",
                                others=_beside(Path(path).parent, support) if path else None)
 

@@ -485,6 +485,18 @@ def test_the_course_files_python_2_imports_work_without_the_future_package(grade
     assert result.earned == result.possible == 28, [c.message for c in result.cases() if not c.passed][:2]
 
 
+def test_code_nested_too_deeply_to_read_is_not_judged_and_no_traceback():
+    r = static("no_loops", "import numpy as np\ndef f(x):\n    return np" + ".T" * 1200 + "\n")
+    assert r.status == "error" and r.message == "m.py could not be read: its code is nested too deeply to be checked", r
+
+
+def test_a_module_over_4_mib_is_not_read_by_the_static_checks(grade):
+    result = grade(("linear_svm", "import numpy as np\n", "import numpy as np\n" + "#" * (5 << 20) + "\n"))
+    loops = checks_of(result, "svm_loss_vectorized")["no_loops"]
+    assert loops.status == "error" and loops.message.startswith("linear_svm.py is over 4 MiB"), loops
+    assert all(c.passed for c in result.cases())
+
+
 def test_files_saved_with_a_byte_order_mark_earn_the_checks_that_read_the_source(grade):
     """Windows editors may start a UTF-8 file with a BOM: Python imports it, and so must the static
     checks read it (ast rejected the BOM left in the text: 'could not be read: syntax error at line 1')."""

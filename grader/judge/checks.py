@@ -433,6 +433,11 @@ def error(p: Plan, message: str) -> CheckResult:
     return _result(p, ERROR, message)
 
 
+def error_result(p: Plan, message: str) -> CheckResult:
+    """The check could not be judged, for the reason `message` gives."""
+    return _result(p, ERROR, message)
+
+
 def _result(p: Plan, status: str, message: str, details: str = "") -> CheckResult:
     return CheckResult(function=p.fn.name, name=p.check.name, visibility=p.check.visibility, status=status,
                        earned=p.check.points if status == PASSED else 0.0, possible=p.check.points,
@@ -473,7 +478,19 @@ def judge_static(fn: FunctionSpec, check: CheckSpec, source: str | None, filenam
                  others=None) -> CheckResult:
     """`place(line)` names a line of `source` for the student ("line 12", or "cell 4, line 2" for a notebook).
     `others(name)` is the source of another module of the submission (`helpers` for `from helpers import
-    total`), or None: what the function calls from there is read too."""
+    total`), or None: what the function calls from there is read too.
+
+    Code nested deeper than the reading can follow (`np.T.T.T...` a thousand times: Python compiles
+    it, and the walk over its syntax tree recurses) cannot be checked: an error for this check, not
+    a traceback of the grader's."""
+    try:
+        return _judge_static(fn, check, source, filename, place, others)
+    except RecursionError:
+        return _result(Plan(fn=fn, check=check), ERROR, f"{filename} could not be read: its code is nested too deeply "
+                                                        "to be checked")
+
+
+def _judge_static(fn: FunctionSpec, check: CheckSpec, source: str | None, filename: str, place, others) -> CheckResult:
     p = Plan(fn=fn, check=check)
     place = place or (lambda line: f"line {line}")
     if source is None:
