@@ -91,12 +91,16 @@ class _StepFailed(Exception):
         self.header = header
 
 
-def run_call(call: dict, inputs: list, ctx: Context, _same=_same, _view=_view) -> tuple[dict, list]:
+def run_call(call: dict, inputs: list, ctx: Context, _same=_same, _view=_view, _run_step=None,
+             _output=None) -> tuple[dict, list]:
     """(header, arrays) for one call: status `returned` with `values` (one node per output path),
     `duration` (seconds in the graded steps) and `changed` (inputs changed in place), or a failure.
 
-    The comparison of inputs before and after is bound when this module is defined, as the clock is:
-    a submission that replaces this module's `_same` (found in sys.modules) changes nothing here."""
+    What it calls to run the steps, time them, compare the inputs before and after and take the
+    outputs is bound when this module is defined (below, as default arguments): a submission that
+    replaces this module's `_same`, `_clock` or `_run_step` (found in sys.modules) changes nothing
+    here. What each step returned is kept until the outputs are taken: an object whose `__del__`
+    fills them in after the time was taken fills them in too late."""
     needs = [m for m in call.get("needs") or [call["module"]] if m in ctx.errors]
     if needs:
         return {"status": "import_error", "module": needs[0], "error": ctx.errors[needs[0]]}, []
@@ -114,6 +118,7 @@ def run_call(call: dict, inputs: list, ctx: Context, _same=_same, _view=_view) -
     watch = call.get("trace") or ()
     seen = _Watch() if watch and ctx.own is not None else None
     changed: dict = {}                                 # input path -> step that changed it
+    kept: list = []                                    # what the steps returned, alive until the outputs are taken
     duration = 0.0
     taken = call.get("taken")                          # output index -> the step after which it is taken (job.taken_after)
     early: dict = {} if taken else None                # output index -> (node, how, its arrays), taken after its step
@@ -121,7 +126,7 @@ def run_call(call: dict, inputs: list, ctx: Context, _same=_same, _view=_view) -
         if k and ctx.on_step is not None:
             ctx.on_step(k)
         try:
-            duration += _run_step(step, env, call, ctx, builtins, seen if step.get("graded") else None, watch)
+            duration += _run_step(step, env, call, ctx, builtins, seen if step.get("graded") else None, watch, kept)
         except _StepFailed as e:
             return {**e.header, "step": k, "duration": duration}, []
         if track:
@@ -326,9 +331,9 @@ class _Builtins(dict):
 
 
 def _run_step(step: dict, env: dict, call: dict, ctx: Context, builtins: dict, seen: _Watch | None = None,
-              watch=()) -> float:
+              watch=(), kept: list | None = None, _clock=_clock) -> float:
     """Run one step; the seconds spent in it when it is graded. With `seen`, its call is watched
-    (`_traced`): its time then includes the watch's."""
+    (`_traced`): its time then includes the watch's. What it returned goes into `kept`."""
     value = step["value"]
     t0 = _clock()
     try:
@@ -345,9 +350,12 @@ def _run_step(step: dict, env: dict, call: dict, ctx: Context, builtins: dict, s
     except BaseException as e:  # noqa: BLE001 - SystemExit and KeyboardInterrupt are the student's too
         raise _StepFailed({"status": "exception", "error": _described(e, ctx)}) from None
     elapsed = _clock() - t0
+    if kept is not None:
+        kept.append(result)
     for target in step["targets"]:
         _bind(target, result, env, call, ctx, builtins, single=step.get("single", False))
     return elapsed if step.get("graded") else 0.0
+
 
 
 def _bind(target: list, result: Any, env: dict, call: dict, ctx: Context, builtins: dict, single: bool) -> None:
@@ -450,7 +458,7 @@ def _dotted(expr: list) -> str:
     return "?"
 
 
-def _output(env: dict, path: list, torch, arrays: list) -> tuple[dict, list]:
+def _output(env: dict, path: list, torch, arrays: list, _encode=values.encode) -> tuple[dict, list]:
     """The node of one output path, and how each key after the first was found ("key", "attr")."""
     value, how = env.get(path[0]), []
     shown = str(path[0])
@@ -472,7 +480,7 @@ def _output(env: dict, path: list, torch, arrays: list) -> tuple[dict, list]:
             return {"kind": "missing", "message": f"{shown}[{key!r}] could not be read ({type(e).__name__})"}, how
         how.append(step)
         shown = values.show(tuple(path[:len(how) + 1]), tuple(how))
-    return values.encode(value, torch, arrays), how
+    return _encode(value, torch, arrays), how
 
 
 def _reseed(seed: int, torch) -> None:
@@ -491,3 +499,6 @@ def _described(e: BaseException, ctx: Context) -> dict:
     if ctx.describe is not None:
         return ctx.describe(e)
     return {"kind": "exception", "type": type(e).__name__, "message": str(e)[:2000]}
+
+
+run_call.__defaults__ = (_same, _view, _run_step, _output)     # bound now, before any student code runs

@@ -25,10 +25,12 @@ OUTPUT_CAP = 8 << 10                 # characters of printed output kept per cas
 
 
 def run(job: dict, inputs: list, start: int, skip: set, out_fd: int, capture_fd: int,
-        preset_errors: dict | None = None) -> None:
+        preset_errors: dict | None = None, _run_call=execute.run_call) -> None:
     """Import the job's modules and run its calls from index `start`, streaming frames to out_fd.
 
     With `preset_errors` ({module: error}) nothing is imported: every call reports that error.
+    The executor is bound before the student's modules are imported: replacing `execute.run_call`
+    in sys.modules afterwards changes nothing here.
     """
     send = lambda header, arrays=(): protocol.write_all(out_fd, protocol.encode(header, arrays))
     torch = _framework(job["framework"])
@@ -38,6 +40,10 @@ def run(job: dict, inputs: list, start: int, skip: set, out_fd: int, capture_fd:
     folder = job["submission_dir"]
     sys.path_hooks.insert(0, _source_only(os.path.realpath(folder)))
     sys.path.insert(0, folder)
+    for path in job["modules"].values():  # a module found below the top imports what is beside it, as it did there
+        here = os.path.dirname(path) if path else folder
+        if here != folder and here.startswith(folder + os.sep) and here not in sys.path:
+            sys.path.insert(1, here)
     if job.get("support_dir"):           # the assignment's support modules win over copies in the submission
         sys.path.insert(0, job["support_dir"])
     sys.dont_write_bytecode = True       # no __pycache__ written into the submission
@@ -87,7 +93,7 @@ def run(job: dict, inputs: list, start: int, skip: set, out_fd: int, capture_fd:
             ctx = contexts[k]
         # Which step of a chain runs, so that a time limit or a crash names it (the forward, not the backward).
         ctx.on_step = (lambda k, i=index: send({"type": "step", "index": i, "step": k})) if len(call["steps"]) > 1 else None
-        header, arrays = execute.run_call(call, inputs, ctx)
+        header, arrays = _run_call(call, inputs, ctx)
         header.update(type="result", index=index, stdout=capture.take(), out_at=capture.at)
         send(header, arrays)
     send({"type": "done"})
