@@ -137,12 +137,17 @@ def test_folders_nested_too_deep_are_refused_not_a_crash(tmp_path, depth):
     stopped) and in the search for links; now the submission is refused, and nothing else."""
     shutil.copy(REFERENCE / "linear_svm.py", tmp_path)
     shutil.copy(REFERENCE / "softmax.py", tmp_path)
-    here = tmp_path
+    chain = [tmp_path]
     for _ in range(depth):               # one by one: mkdir(parents=True) itself recurses
-        here = here / "d"
-        here.mkdir()
-    assert len(fingerprint(tmp_path, CS231N)) == 64
-    found = locate_modules(CS231N, tmp_path)
-    errors = load_notebooks(CS231N, tmp_path, found).errors
-    assert errors["linear_svm"]["kind"] == "refused"
-    assert errors["linear_svm"]["message"].startswith(f"not run: the submission holds folders nested more than {MAX_TREE_DEPTH} deep")
+        chain.append(chain[-1] / "d")
+        chain[-1].mkdir()
+    try:
+        assert len(fingerprint(tmp_path, CS231N)) == 64
+        found = locate_modules(CS231N, tmp_path)
+        errors = load_notebooks(CS231N, tmp_path, found).errors
+        assert errors["linear_svm"]["kind"] == "refused"
+        assert errors["linear_svm"]["message"].startswith(
+            f"not run: the submission holds folders nested more than {MAX_TREE_DEPTH} deep")
+    finally:                             # bottom up: pytest's rmtree of tmp_path recurses, and would fail on it
+        for folder in reversed(chain[1:]):
+            folder.rmdir()

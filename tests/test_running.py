@@ -310,6 +310,34 @@ def test_a_submission_importing_a_package_not_installed_is_graded_where_it_does_
     assert "importing it is harmless, using it fails" in case.details
 
 
+def test_a_scratch_folder_nested_thousands_deep_is_removed_without_recursion(tmp_path):
+    """shutil.rmtree recurses once per level: a child's 1,500 nested folders made it raise
+    RecursionError in the grader (the portable worker's scratch folder is the host's)."""
+    from grader.run.supervise import remove_tree
+    chain = [tmp_path / "scratch"]
+    chain[0].mkdir()
+    for _ in range(1500):
+        chain.append(chain[-1] / "d")
+        chain[-1].mkdir()
+        (chain[-1] / "f.txt").write_text("x")
+    try:
+        remove_tree(str(chain[0]))
+        assert not chain[0].exists()
+    finally:                             # whatever is left, bottom up: pytest's own rmtree of tmp_path recurses too
+        for folder in reversed(chain):
+            if folder.exists():
+                (folder / "f.txt").unlink(missing_ok=True)
+                folder.rmdir()
+
+
+@pytest.mark.slow
+@pytest.mark.usefixtures("each_worker")
+def test_folders_a_child_nests_thousands_deep_in_its_scratch_folder_cost_nothing(tmp_path):
+    fns, result = grade(tmp_path, "import os\nhere = os.getcwd()\nfor _ in range(1500):\n"
+                                  "    here = os.path.join(here, 'd')\n    os.mkdir(here)\n" + REFERENCE)
+    assert result.earned == result.possible == 5, [c.message for c in result.cases()]
+
+
 @pytest.mark.slow
 @pytest.mark.usefixtures("each_worker")
 def test_missing_function_and_missing_module(tmp_path):

@@ -157,7 +157,54 @@ def remove_tree(path: str) -> None:
                     os.chmod(os.path.join(folder, name), stat.S_IWRITE)
                 except OSError:
                     pass
-    shutil.rmtree(path, ignore_errors=True)
+    try:
+        shutil.rmtree(path, ignore_errors=True)
+    except RecursionError:               # folders a child nested thousands deep: shutil recurses per level
+        _remove_deep(path)
+
+
+def _remove_deep(path: str) -> None:
+    """Remove a folder tree of any depth, without recursion and with two descriptors open at most:
+    down into the first subfolder, removing files on the way, and back up through '..' once a
+    folder is empty. The child that made it is gone, so nothing moves while this runs."""
+    flags = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | getattr(os, "O_NOFOLLOW", 0)
+    try:
+        fd = os.open(path, flags)
+    except OSError:
+        return
+    names: list = []
+    try:
+        while True:
+            sub = None
+            with os.scandir(fd) as entries:
+                for entry in entries:
+                    if entry.is_dir(follow_symlinks=False):
+                        sub = sub or entry.name
+                    else:
+                        try:
+                            os.unlink(entry.name, dir_fd=fd)
+                        except OSError:
+                            pass
+            if sub is not None:
+                inner = os.open(sub, flags, dir_fd=fd)
+                os.close(fd)
+                fd = inner
+                names.append(sub)
+            elif names:
+                outer = os.open("..", flags, dir_fd=fd)
+                os.close(fd)
+                fd = outer
+                os.rmdir(names.pop(), dir_fd=fd)
+            else:
+                break
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+    try:
+        os.rmdir(path)
+    except OSError:
+        pass
 
 
 class _Budget:
