@@ -19,8 +19,8 @@ from grader.cases import Case, make_case
 from grader.expected.mistakes import MistakeOutputs
 from grader.judge import checks, localise
 from grader.judge.case import judge_case, not_run
-from grader.locate import MAX_MODULE, load_notebooks, locate_modules, source_text, unusable
-from grader.results import ERROR, HIDDEN, PUBLIC, FunctionResult, SubmissionResult
+from grader.locate import MAX_MODULE, load_notebooks, locate_modules, other_notebooks, source_text, unusable
+from grader.results import ERROR, HIDDEN, NOT_IMPLEMENTED, PUBLIC, FunctionResult, SubmissionResult
 from grader.run.job import build_job, job_calls
 from grader.run.outcome import decode, plain_error, printed
 from grader.run.worker import AnyWorker, WorkerError, start_worker
@@ -138,9 +138,12 @@ def grade_submission(spec: AssignmentSpec, submission: Path, hidden: bool = Fals
         # Judged while the worker is up: the catalogued mistakes a wrong answer is compared with
         # run in its children, as the reference did.
         with prepared.mistakes.running_in(worker):
-            return _judged(spec, prepared, submission, hidden, notebooks, reply, worker_error, check_results,
-                           started, t0, unusable(spec, submission, modules) if cells is None else {},
-                           lambda m: _source(m, modules, notebooks))
+            result = _judged(spec, prepared, submission, hidden, notebooks, reply, worker_error, check_results,
+                             started, t0, unusable(spec, submission, modules) if cells is None else {},
+                             lambda m: _source(m, modules, notebooks))
+        if cells is None and submission.is_dir():
+            _hint_notebooks_beside(spec, result, modules, other_notebooks(submission.resolve(), spec))
+        return result
     finally:
         if own_worker:
             worker.close()
@@ -182,6 +185,25 @@ def _judged(spec: AssignmentSpec, prepared: Prepared, submission: Path, hidden: 
         sandbox_warning=reply.sandbox_warning if reply else "", started=started.isoformat(timespec="seconds"),
         duration=round(time.monotonic() - t0, 3), stdout=printed(imported.get("stdout", "")),
         grading_error=worker_error if reply is None else "")
+
+
+def _hint_notebooks_beside(spec: AssignmentSpec, result: SubmissionResult, modules: dict, notebooks: list) -> None:
+    """A function not written yet in its .py file, where the submission holds a notebook too (a
+    student who worked in the notebook and left the handout's file beside it): each case says that
+    the .py file is what was graded, and how to have the notebook graded."""
+    if not notebooks:
+        return
+    shown = " and ".join(p.name for p in notebooks[:2]) + (" (and more)" if len(notebooks) > 2 else "")
+    for fn in result.functions:
+        path = modules.get(spec.function(fn.name).module)
+        if not path or Path(path).suffix != ".py" or not fn.cases or any(c.status != NOT_IMPLEMENTED for c in fn.cases):
+            continue
+        hint = (f"Note: {shown} {'is' if len(notebooks) == 1 else 'are'} in the submission too, but {Path(path).name}, "
+                f"where {fn.name} is not written yet, is what is graded (a .py file comes before a notebook): to have "
+                f"the notebook graded, remove {Path(path).name} or name the notebook when checking "
+                f"(`grader check {notebooks[0].name}`).")
+        for case in fn.cases:
+            case.details = "\n".join(x for x in (case.details, hint) if x)
 
 
 def _hint_broken_callees(spec: AssignmentSpec, functions: dict, source) -> None:

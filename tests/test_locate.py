@@ -151,3 +151,23 @@ def test_folders_nested_too_deep_are_refused_not_a_crash(tmp_path, depth):
     finally:                             # bottom up: pytest's rmtree of tmp_path recurses, and would fail on it
         for folder in reversed(chain[1:]):
             folder.rmdir()
+
+
+@pytest.mark.slow
+def test_a_notebook_beside_the_untouched_handout_is_named_in_the_feedback(tmp_path):
+    """The handout's .py files are graded (a .py comes before a notebook); where their functions are
+    not written yet, the feedback says the notebook beside them was not graded, and how to have it graded."""
+    for module in ("linear_svm", "softmax"):
+        shutil.copy(REPO / "student_template" / "cs231n" / f"{module}.py", tmp_path)
+    notebook(tmp_path / "work.ipynb", "import numpy as np")
+    report = tmp_path / "report.json"
+    subprocess.run([GRADER, "check", str(tmp_path), "--assignment", "cs231n", "--json", str(report)],
+                   capture_output=True, text=True, cwd=REPO)
+    case = json.loads(report.read_text())["functions"][0]["cases"][0]
+    assert case["status"] == "not_implemented", case
+    assert "Note: work.ipynb is in the submission too, but linear_svm.py, where svm_loss_naive is not written yet, " \
+           "is what is graded" in case["details"], case["details"]
+    (tmp_path / "work.ipynb").unlink()
+    subprocess.run([GRADER, "check", str(tmp_path), "--assignment", "cs231n", "--json", str(report)],
+                   capture_output=True, text=True, cwd=REPO)
+    assert "Note:" not in json.loads(report.read_text())["functions"][0]["cases"][0]["details"]    # no notebook: no note
