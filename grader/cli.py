@@ -251,6 +251,7 @@ def _check_on(args, kind: str, early) -> int:
         raise _UserError(str(e)) from None
     if early is not None:            # its torch import now runs beside this process's imports below
         early.tell(spec.framework)
+    _note_missing_packages(spec)
     from grader.expected import ReferenceError_
     from grader.grade import grade_submission
     from grader.report import terminal
@@ -299,6 +300,19 @@ def _check_on(args, kind: str, early) -> int:
     return EXIT_PASSED if result.all_passed else EXIT_FAILED
 
 
+def _note_missing_packages(spec) -> None:
+    """A note for each of the spec's `packages` that this machine lacks: student code using it would fail."""
+    import re
+    from importlib import metadata
+    for requirement in spec.packages:
+        name = re.split(r"[\[=<>!~]", requirement, maxsplit=1)[0]
+        try:
+            metadata.distribution(name)
+        except metadata.PackageNotFoundError:
+            _note(f"{spec.name} lets student code import {name}, which is not installed here: code that uses it fails "
+                  f"its cases; install it where you grade (pip install {requirement})")
+
+
 def _note(note: str) -> None:
     """A note on stderr; it may quote a submission's file names, whose escape sequences are dropped."""
     from grader.run.protocol import printable_text
@@ -318,6 +332,7 @@ def _grade_with(args, early) -> int:
     import tempfile
 
     spec = _load(args.assignment)
+    _note_missing_packages(spec)
     hidden = not args.public_only
     if hidden and spec.reference_dir is None:
         raise _UserError(f"{spec.path}: no hidden.yaml and reference beside it; grade with --public-only, "

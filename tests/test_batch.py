@@ -834,6 +834,24 @@ def test_gradescope_setup_installs_the_numpy_and_torch_this_checkout_grades_with
 
 
 @pytest.mark.slow
+def test_gradescope_setup_installs_the_packages_the_assignment_lets_students_import(tmp_path):
+    """`packages` in the spec: setup.sh installs them, after numpy and torch, before the grader."""
+    course = tmp_path / "assignments" / "linear_classifier"          # its hidden.yaml finds ../../reference
+    shutil.copytree(REPO / "assignments" / "linear_classifier", course)
+    (tmp_path / "reference").mkdir()
+    (tmp_path / "reference" / "linear_classifier").symlink_to(REPO / "reference" / "linear_classifier")
+    spec = course / "assignment.yaml"
+    spec.write_text(spec.read_text() + "packages: [matplotlib==3.9.2, tqdm]\n")
+    archive = tmp_path / "autograder.zip"
+    proc = subprocess.run([GRADER, "gradescope", str(course), "--out", str(archive)], cwd=REPO, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    setup = zipfile.ZipFile(archive).read("setup.sh").decode()
+    assert "python3 -m pip install matplotlib==3.9.2 tqdm\n" in setup, setup
+    assert setup.index("torch==") < setup.index("matplotlib==3.9.2") < setup.index("./grader-src")
+    assert subprocess.run(["bash", "-n", "-c", setup]).returncode == 0
+
+
+@pytest.mark.slow
 def test_gradescope_autograder_zip_grades_a_submission_as_gradescope_runs_it(tmp_path):
     """Unpacked as Gradescope does (/autograder/source), run_autograder writes results.json."""
     archive = gradescope_zip(tmp_path)

@@ -368,6 +368,19 @@ def test_a_zip_is_checked_as_the_folder_it_holds(tmp_path):
     assert broken.stderr.startswith("grader: error: ") and "broken.zip" in broken.stderr, broken.stderr
 
 
+@pytest.mark.slow
+def test_a_package_the_spec_lists_and_this_machine_lacks_is_named(tmp_path):
+    spec = tmp_path / "spec"
+    shutil.copytree(HANDOUT, spec, ignore=shutil.ignore_patterns("__pycache__", "*.py"))
+    with open(spec / "assignment.yaml", "a") as f:
+        f.write("packages: [not-a-real-package-xyz==1.0, numpy]\n")
+    run = grader_check(EXAMPLES / "ada", assignment=spec / "assignment.yaml", out_dir=tmp_path / "out")
+    assert_full_marks(run, hidden=False)
+    assert run.stderr == ("grader: note: linear_classifier lets student code import not-a-real-package-xyz, which is not "
+                          "installed here: code that uses it fails its cases; install it where you grade "
+                          "(pip install not-a-real-package-xyz==1.0)\n"), run.stderr
+
+
 # ---------------------------------------------------------------------------------------------
 # Wrong answers
 

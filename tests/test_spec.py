@@ -9,7 +9,7 @@ import pytest
 
 from grader.spec import SpecError, find_spec, load_spec, parse_size
 
-from conftest import ASSIGNMENT
+from conftest import ASSIGNMENT, REPO
 
 
 def write_spec(tmp_path: Path, text: str, hidden: str | None = None) -> Path:
@@ -355,3 +355,23 @@ def test_a_loc_along_a_dim_of_an_argument_a_case_adds_for_its_steps_is_checked_t
         load_spec(tmp_path)
     assert info.value.where == "functions.f.cases[1].args.u.loc", str(info.value)
     assert "has 2 means along C, which has 3 entries" in info.value.problem
+
+
+@pytest.mark.parametrize("packages, problem", [
+    ("[matplotlib==3.9.2, scikit-learn>=1.3, 'pkg[extra]']", None),
+    ("[matplotlib --index-url http://example.com]", "packages[0]"),
+    ("['x; rm -rf /']", "packages[0]"),
+    ("[tqdm, 3]", "packages[1]"),
+])
+def test_packages_are_pip_requirements_and_nothing_else(tmp_path, packages, problem):
+    """setup.sh installs them: a name and a version bound, never options, URLs or shell."""
+    folder = tmp_path / "a"
+    shutil.copytree(REPO / "student_template" / "linear_classifier", folder)
+    path = folder / "assignment.yaml"
+    path.write_text(path.read_text() + f"packages: {packages}\n")
+    if problem is None:
+        assert load_spec(folder).packages == ("matplotlib==3.9.2", "scikit-learn>=1.3", "pkg[extra]")
+    else:
+        with pytest.raises(SpecError) as e:
+            load_spec(folder)
+        assert problem in str(e.value), str(e.value)

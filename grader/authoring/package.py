@@ -25,7 +25,7 @@ cd "${AUTOGRADER_ROOT:-/autograder}/source"
 python3 -m pip install --upgrade pip
 # The versions the instructor's checkout graded with when this zip was made.
 python3 -m pip install numpy==%(numpy)s
-%(torch)spython3 -m pip install ./grader-src
+%(torch)s%(packages)spython3 -m pip install ./grader-src
 """
 TORCH = "python3 -m pip install torch==%s --index-url https://download.pytorch.org/whl/cpu\n"
 
@@ -89,7 +89,10 @@ def gradescope_zip(spec: AssignmentSpec, out: Path) -> list[str]:
             z.writestr(info, text)
 
         torch = TORCH % installed(spec, "torch") if spec.framework == "torch" else ""
-        add("setup.sh", SETUP % {"numpy": installed(spec, "numpy"), "torch": torch}, executable=True)
+        packages = ("# The packages the assignment lets student code import (its `packages`).\n"
+                    f"python3 -m pip install {' '.join(spec.packages)}\n") if spec.packages else ""
+        add("setup.sh", SETUP % {"numpy": installed(spec, "numpy"), "torch": torch, "packages": packages},
+            executable=True)
         add("run_autograder", RUN, executable=True)
         packages = sorted(".".join(("grader",) + p.parent.relative_to(package).parts)
                           for p in package.rglob("__init__.py") if "__pycache__" not in p.parts)

@@ -26,6 +26,9 @@ from grader.spec.model import (ANY_FLOAT, ARG_KINDS, CHECKS, CONTAINER_KINDS, DI
 from grader.spec.steps import StepError, default_steps, mark_graded
 from grader.spec.steps import parse as parse_step
 
+# A requirement as `packages` takes it: a name, extras, one version bound; no options, URLs or spaces (setup.sh runs it)
+REQUIREMENT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*(\[[A-Za-z0-9._,-]+\])?((==|>=|<=|~=|!=|<|>)[A-Za-z0-9.*+!_-]+)?$")
+
 
 # ---------------------------------------------------------------------------------------------
 # Finding a spec
@@ -99,7 +102,7 @@ def load_spec(path: Path | str) -> AssignmentSpec:
     data = _read_yaml(path)
     v = _Validator(path)
     v.keys(data, "", required=("name", "framework", "modules", "functions"),
-           optional=("title", "limits", "support", "scenarios"))
+           optional=("title", "limits", "support", "scenarios", "packages"))
     name = v.identifier(data["name"], "name")
     framework = v.choice(data["framework"], "framework", FRAMEWORKS)
     modules = tuple(v.identifier(m, f"modules[{i}]") for i, m in enumerate(v.list(data["modules"], "modules")))
@@ -116,6 +119,11 @@ def load_spec(path: Path | str) -> AssignmentSpec:
     for i, rel in enumerate(support):
         if Path(rel).stem in modules:
             raise SpecError(path, f"support[{i}]", f"{rel}: a support module may not have a student module's name")
+    packages = tuple(v.string(p, f"packages[{i}]") for i, p in enumerate(v.list(data.get("packages") or [], "packages")))
+    for i, requirement in enumerate(packages):
+        if not REQUIREMENT.match(requirement):
+            raise SpecError(path, f"packages[{i}]", f"{requirement!r}: expected a package and an optional version, "
+                                                     "as pip takes it: matplotlib, or matplotlib==3.9.2")
     fns = v.mapping(data["functions"], "functions")
     if not fns:
         raise SpecError(path, "functions", "must define at least one function")
@@ -130,7 +138,8 @@ def load_spec(path: Path | str) -> AssignmentSpec:
     functions = _mark_steps(v, functions, {Path(rel).stem for rel in scenarios})
     return AssignmentSpec(name=name, title=str(data.get("title", name)), framework=framework,
                           modules=modules, limits=limits, functions=tuple(functions), path=path,
-                          reference_dir=reference_dir, has_hidden=has_hidden, support=support, scenarios=scenarios)
+                          reference_dir=reference_dir, has_hidden=has_hidden, support=support, scenarios=scenarios,
+                          packages=packages)
 
 
 def _relative(v: "_Validator", data: Any, where: str, suffix: str = "") -> str:

@@ -196,6 +196,7 @@ class AssignmentSpec:
     has_hidden: bool                 # hidden.yaml was found and loaded
     support: tuple = ()              # files and folders (relative to the spec) given to the student's code, read-only
     scenarios: tuple = ()            # Python files (relative to the spec) whose functions steps may call
+    packages: tuple = ()             # pip requirements the student's code may import (grader gradescope installs them)
 
     def support_files(self) -> dict:
         """{path to import it by: text} of every support file, folders walked (what the child gets):
