@@ -272,8 +272,12 @@ def _check_on(args, kind: str, early) -> int:
             except BatchError as e:
                 raise _UserError(str(e)) from None
         if path.is_dir():                    # a folder holding only the folder of their files (an upload, a zip)
-            from grader.batch import look_through
-            path = look_through(path, spec)
+            from grader.batch import BatchError, look_through
+            from grader.batch.discover import inner_zip
+            try:
+                path = inner_zip(look_through(path, spec), spec, Path(unpacked) / "inner")
+            except BatchError as e:
+                raise _UserError(str(e)) from None
         try:
             with contextlib.nullcontext(early) if early else start_worker(spec.framework, kind=kind) as worker:
                 result = grade_submission(spec, path, hidden=args.hidden, worker=worker)

@@ -807,6 +807,36 @@ def test_usage_errors_exit_2_with_one_line(tmp_path):
         assert proc.stderr.startswith("grader: error: ") and proc.stderr.count("\n") == 1, proc.stderr
 
 
+@pytest.mark.slow
+def test_a_zip_inside_a_students_folder_or_zip_is_unpacked_and_graded(tmp_path):
+    """Handed in as a folder holding only a zip of their work, or a zip of that zip: graded as what is
+    inside, unpacked into the grader's staging folder (the instructor's folder is not written to); a
+    zip in there that does not unpack is that student's problem only."""
+    import zipfile
+    classroom = tmp_path / "class"
+    for name in ("carol", "erin"):
+        (classroom / name).mkdir(parents=True)
+    with zipfile.ZipFile(classroom / "carol" / "hw.zip", "w") as z:
+        z.write(EXAMPLES / "ada" / "linear_classifier.py", "ada/linear_classifier.py")
+    inner = tmp_path / "inner.zip"
+    with zipfile.ZipFile(inner, "w") as z:
+        z.write(EXAMPLES / "ada" / "linear_classifier.py", "linear_classifier.py")
+    with zipfile.ZipFile(classroom / "frank.zip", "w") as z:
+        z.write(inner, "submission.zip")
+    (classroom / "erin" / "hw.zip").write_bytes(b"PK\x03\x04 not a zip after all")
+    out = tmp_path / "out"
+    proc = subprocess.run([GRADER, "grade", str(classroom), "--assignment", "linear_classifier", "--public-only",
+                           "--out", str(out)], cwd=REPO, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    rows = {r["student"]: r for r in gradebook(out)}
+    assert rows["carol"]["percent"] == rows["frank"]["percent"] == "100.00", rows
+    assert rows["erin"]["percent"] == "0.00" and "could not be unpacked" in (out / "erin" / "feedback.txt").read_text()
+    assert sorted(p.name for p in (classroom / "carol").iterdir()) == ["hw.zip"]
+    check = subprocess.run([GRADER, "check", str(classroom / "frank.zip"), "--assignment", "linear_classifier"],
+                           cwd=REPO, capture_output=True, text=True)
+    assert check.returncode == 0 and "All 12 public cases passed" in check.stdout, check.stdout + check.stderr
+
+
 # ---------------------------------------------------------------------------------------------
 # Gradescope autograder
 

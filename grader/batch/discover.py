@@ -98,12 +98,18 @@ def discover(source: Path, spec: AssignmentSpec, staging: Path, exclude: Path | 
     loose: dict[str, dict[str, Path]] = {}           # student -> {file name to grade it as: file}
     for entry in candidates:
         if entry.is_dir():
-            found.append(Submission(ids.new(entry.name, origin(entry)), look_through(entry, spec), "", origin(entry)))
+            student = ids.new(entry.name, origin(entry))
+            try:
+                folder, problem = inner_zip(look_through(entry, spec), spec, staging / "_inner" / student), ""
+            except BatchError as e:
+                folder, problem = look_through(entry, spec), f"the zip in {entry.name} could not be unpacked: {e}"
+            found.append(Submission(student, folder, "", origin(entry), problem))
         elif entry.suffix == ".zip":
             canvas = _CANVAS.match(entry.stem)                   # alice_123_456_hw2.zip: student alice_123_456
             student = ids.new(canvas.group(1) if canvas else entry.stem, origin(entry))
             try:
-                folder, problem = look_through(_unzip(entry, staging / "_zips" / student), spec), ""
+                folder, problem = inner_zip(look_through(_unzip(entry, staging / "_zips" / student), spec), spec,
+                                            staging / "_inner" / student), ""
             except BatchError as e:
                 folder, problem = staging / "_zips" / student, f"{entry.name} could not be unpacked: {e}"
                 folder.mkdir(parents=True, exist_ok=True)
@@ -187,6 +193,18 @@ def look_through(folder: Path, spec: AssignmentSpec) -> Path:
             break
         folder = inner[0]
     return folder
+
+
+def inner_zip(folder: Path, spec: AssignmentSpec, target: Path) -> Path:
+    """A student's folder, or, where it holds nothing but one zip (a zip of their zip, a folder they
+    zipped and handed in beside nothing else), that zip unpacked into `target` and looked through.
+    BatchError when it does not unpack."""
+    if _has_modules(folder, spec, any_notebook=True):
+        return folder
+    entries = [e for e in _entries(folder) if e.name not in _NOT_NOTED]
+    if len(entries) != 1 or entries[0].suffix.lower() != ".zip" or not entries[0].is_file() or entries[0].is_symlink():
+        return folder
+    return look_through(_unzip(entries[0], target), spec)
 
 
 _CANVAS = re.compile(r"^(.+?_(?:LATE_)?\d+_\d+)_(.+?)(?:-\d+)?$")   # name[_LATE]_userid_submissionid_file[-resubmission]
