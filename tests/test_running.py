@@ -310,6 +310,17 @@ def test_a_submission_importing_a_package_not_installed_is_graded_where_it_does_
     assert "importing it is harmless, using it fails" in case.details
 
 
+@pytest.mark.slow
+def test_an_import_that_runs_past_its_limit_says_where_top_level_work_belongs(tmp_path):
+    """A training run at the top of the file: every case says the import timed out, and how to keep
+    such code from running when the grader imports the file."""
+    fns, result = grade(tmp_path, "import time\nfor epoch in range(100):\n    time.sleep(1)\n" + REFERENCE)
+    case = fns["scale"].cases[0]
+    assert case.status == "timeout" and case.message == "importing tiny.py did not finish within 5 s", case.message
+    assert case.details.startswith("Code at the top level of a file runs when the grader imports it: put training runs"), \
+        case.details
+
+
 def test_a_scratch_folder_nested_thousands_deep_is_removed_without_recursion(tmp_path):
     """shutil.rmtree recurses once per level: a child's 1,500 nested folders made it raise
     RecursionError in the grader (the portable worker's scratch folder is the host's)."""

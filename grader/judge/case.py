@@ -180,9 +180,12 @@ def _not_returned(spec: AssignmentSpec, fn: FunctionSpec, case: Case, outcome: O
     if status in ("import_timeout", "import_crashed"):
         what = f"did not finish within {spec.limits.import_timeout:g} s" if status == "import_timeout" else \
             f"was stopped: {stopped}" if stopped else "stopped the worker (sys.exit, os._exit or a crash at import time?)"
+        advice = ("Code at the top level of a file runs when the grader imports it: put training runs, data "
+                  "loading and experiments under `if __name__ == \"__main__\":` (a notebook's cells that are not "
+                  "definitions or imports are not run)." if status == "import_timeout" else "")
         return _case(fn, case, TIMEOUT if status == "import_timeout" else CRASHED,
                      f"importing {', '.join(dict.fromkeys(files.get(m, m + '.py') for m in spec.modules))} {what}",
-                     stdout=stdout)
+                     advice, stdout=stdout)
     if status == "timeout":
         if setup:
             return _case(fn, case, TIMEOUT, f"not judged: `{step.text}`, which {fn.name}'s cases run first, did not "
