@@ -263,21 +263,16 @@ def _check_on(args, kind: str, early) -> int:
             raise _UserError(f"{name} {report}: cannot write a report there: folder {report.resolve().parent} does not exist")
     import tempfile
     path = args.path
+    from grader.batch import BatchError, look_through
+    from grader.batch.discover import _unzip, inner_zip
     with tempfile.TemporaryDirectory(prefix="grader-check-") as unpacked:
-        if path.is_file() and path.suffix.lower() == ".zip":      # a zip as handed in: unpacked as `grader grade` does
-            from grader.batch import BatchError
-            from grader.batch.discover import _unzip
-            try:
+        try:
+            if path.is_file() and path.suffix.lower() == ".zip":      # a zip as handed in: unpacked as `grader grade` does
                 path = _unzip(path, Path(unpacked))
-            except BatchError as e:
-                raise _UserError(str(e)) from None
-        if path.is_dir():                    # a folder holding only the folder of their files (an upload, a zip)
-            from grader.batch import BatchError, look_through
-            from grader.batch.discover import inner_zip
-            try:
+            if path.is_dir():                # a folder holding only the folder of their files (an upload, a zip)
                 path = inner_zip(look_through(path, spec), spec, Path(unpacked) / "inner")
-            except BatchError as e:
-                raise _UserError(str(e)) from None
+        except BatchError as e:
+            raise _UserError(str(e)) from None
         try:
             with contextlib.nullcontext(early) if early else start_worker(spec.framework, kind=kind) as worker:
                 result = grade_submission(spec, path, hidden=args.hidden, worker=worker)

@@ -371,8 +371,8 @@ def _judge_static(p, modules: dict, notebooks: notebook.Notebooks, support: set 
     except OSError:
         large = False
     if large:                            # not read into this process: its own cases say what it comes to
-        return checks.error_result(p, f"{m}.py is over {MAX_MODULE >> 20} MiB: its code was not read, so it "
-                                      "could not be checked")
+        return checks.error(p, f"{m}.py is over {MAX_MODULE >> 20} MiB: its code was not read, so it could not be "
+                                  "checked")
     return checks.judge_static(p.fn, p.check, _source(m, modules, notebooks), f"{m}.py",
                                others=_beside(Path(path).parent, support) if path else None)
 

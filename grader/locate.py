@@ -60,18 +60,26 @@ def _top(folder: Path, name: str) -> Path | None:
     return p if p.is_file() and inside(p, folder) else None
 
 
-def files_below(folder: Path) -> dict[str, list[Path]]:
-    """File name -> the .py and .ipynb files of that name below the folder's top (not at it), by
-    depth; hidden folders, caches, virtual environments and links are not entered."""
-    found: dict[str, list[Path]] = {}
+def _searched(folder: Path, max_depth: int = MAX_DEPTH):
+    """(folder, depth, file names) below `folder`, where a student's module may be: hidden folders,
+    caches, virtual environments and links are not entered, nor folders deeper than `max_depth`;
+    up to MAX_BELOW entries in all."""
     seen = 0
-    for here, folders, files in os.walk(folder):           # followlinks=False
+    for here, folders, files in walk(folder):
         depth = len(Path(here).relative_to(folder).parts)
-        folders[:] = sorted(d for d in folders if not d.startswith(".") and d not in _SKIPPED and depth < MAX_DEPTH
-                            and not (Path(here, d) / "pyvenv.cfg").exists())
+        folders[:] = [d for d in folders if not d.startswith(".") and d not in _SKIPPED and depth < max_depth
+                      and not (Path(here, d) / "pyvenv.cfg").exists()]
         seen += len(folders) + len(files)
         if seen > MAX_BELOW:
-            break
+            return
+        yield here, depth, files
+
+
+def files_below(folder: Path) -> dict[str, list[Path]]:
+    """File name -> the .py and .ipynb files of that name below the folder's top (not at it), by
+    depth, where `_searched` looks."""
+    found: dict[str, list[Path]] = {}
+    for here, depth, files in _searched(folder):
         if depth:
             for name in sorted(files):
                 path = Path(here, name)
@@ -115,20 +123,16 @@ def missing_reason(folder: Path, module: str) -> str:
         return (f"{module}.py not found at the top of the submission, and below it are {len(below)} different files "
                 f"of that name ({shown}): keep the one to grade, or put it at the top")
     key = module.lower().replace("_", "")
-    alike, seen = [], 0
-    for here, folders, files in os.walk(folder):
-        folders[:] = sorted(d for d in folders if not d.startswith(".") and d not in _SKIPPED)
-        seen += len(folders) + len(files)
-        if seen > MAX_BELOW:
-            break
-        for name in sorted(files):
+    alike = []
+    for here, depth, files in _searched(folder, max_depth=2):
+        for name in files:
             stem, ext = os.path.splitext(name)
             plain = _COPY.sub("", stem).lower().replace("_", "").replace(" ", "").replace("-", "")
             path = Path(here, name)
             if ext.lower() in (".py", ".ipynb") and plain and (key in plain or plain in key) and path.is_file() \
                     and not path.is_symlink() and path != folder / f"{module}.py":
                 alike.append(str(path.relative_to(folder)))
-        if len(alike) >= 3 or len(Path(here).relative_to(folder).parts) >= 2:
+        if len(alike) >= 3:
             break
     if not alike:
         return ""
@@ -204,7 +208,8 @@ def walk(root: Path):
             folders = [e.name for e in entries if e.is_dir(follow_symlinks=False)]
         except OSError:
             continue
-        files = [e.name for e in entries if e.name not in folders]
+        named = set(folders)
+        files = [e.name for e in entries if e.name not in named]
         yield here, folders, files
         if folders and depth >= MAX_TREE_DEPTH:
             raise TooDeep(f"folders nested more than {MAX_TREE_DEPTH} deep ({here.relative_to(root)}/...)")

@@ -99,10 +99,11 @@ def discover(source: Path, spec: AssignmentSpec, staging: Path, exclude: Path | 
     for entry in candidates:
         if entry.is_dir():
             student = ids.new(entry.name, origin(entry))
+            folder = look_through(entry, spec)
             try:
-                folder, problem = inner_zip(look_through(entry, spec), spec, staging / "_inner" / student), ""
+                folder, problem = inner_zip(folder, spec, staging / "_inner" / student), ""
             except BatchError as e:
-                folder, problem = look_through(entry, spec), f"the zip in {entry.name} could not be unpacked: {e}"
+                problem = f"the zip in {entry.name} could not be unpacked: {e}"
             found.append(Submission(student, folder, "", origin(entry), problem))
         elif entry.suffix == ".zip":
             canvas = _CANVAS.match(entry.stem)                   # alice_123_456_hw2.zip: student alice_123_456

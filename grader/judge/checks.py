@@ -429,12 +429,8 @@ def _common_ratio(analytic: np.ndarray, numeric: np.ndarray) -> float | None:
 
 
 def error(p: Plan, message: str) -> CheckResult:
-    """The check could not be judged (the grader failed on the submission): no points."""
-    return _result(p, ERROR, message)
-
-
-def error_result(p: Plan, message: str) -> CheckResult:
-    """The check could not be judged, for the reason `message` gives."""
+    """The check could not be judged, for the reason `message` gives (the grader failed on the
+    submission, a file too large to read): no points."""
     return _result(p, ERROR, message)
 
 
@@ -486,8 +482,7 @@ def judge_static(fn: FunctionSpec, check: CheckSpec, source: str | None, filenam
     try:
         return _judge_static(fn, check, source, filename, place, others)
     except RecursionError:
-        return _result(Plan(fn=fn, check=check), ERROR, f"{filename} could not be read: its code is nested too deeply "
-                                                        "to be checked")
+        return error(Plan(fn=fn, check=check), f"{filename} could not be read: its code is nested too deeply to be checked")
 
 
 def _judge_static(fn: FunctionSpec, check: CheckSpec, source: str | None, filename: str, place, others) -> CheckResult:
