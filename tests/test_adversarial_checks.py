@@ -62,11 +62,18 @@ def test_checks_catch_what_they_must_and_only_that(graded, name):
     assert others == [], "the other functions are the reference's"
 
 
-def test_an_independent_solution_earns_every_check():
-    """tests/independent/cs231n, written from the handout's docstrings and shaped unlike the reference
-    (a while loop in the naive SVM, take_along_axis and clip, loop-free helpers for the penalty and
-    the softmax): every case and every check passes, no_loops and faster_than included."""
-    proc = subprocess.run([GRADER, "check", str(REPO / "tests" / "independent" / "cs231n"), "--assignment", "cs231n",
+@pytest.mark.parametrize("assignment, summary", [
+    ("cs231n", "All 40 public and hidden cases and 8 checks passed: 28/28 points."),
+    ("cs231n_2016", "All 40 public and hidden cases and 8 checks passed: 28/28 points."),
+    ("linear_classifier", "All 40 public and hidden cases passed: 20/20 points."),
+])
+def test_an_independent_solution_earns_every_check(assignment, summary):
+    """tests/independent/<assignment>, written from the handout's docstrings and shaped unlike the
+    reference (cs231n: a while loop in the naive SVM, take_along_axis and clip, loop-free helpers;
+    cs231n_2016: np.choose, np.einsum without `optimize`, np.linalg.norm for the penalty, a hand-written
+    logsumexp; linear_classifier: torch.nn.functional, gather and scatter_add_, in-place updates):
+    every case and every check passes, no_loops and faster_than included."""
+    proc = subprocess.run([GRADER, "check", str(REPO / "tests" / "independent" / assignment), "--assignment", assignment,
                            "--hidden"], cwd=REPO, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert "All 40 public and hidden cases and 8 checks passed: 28/28 points." in proc.stdout
+    assert summary in proc.stdout, proc.stdout
