@@ -1,6 +1,7 @@
 """Batch grading speed: `grader grade` on N synthetic submissions, against the naive way, in one run.
 
-    python benchmarks/batch.py [-n 1000] [--naive-sample 40] [--check-sample 20] [--bare-sample 0] [--workers 2] [--dask] [--runs 1]
+    python benchmarks/batch.py [-n 1000] [--naive-sample 40] [--check-sample 20] [--bare-sample 0] [--sandboxed-sample 400]
+                               [--workers 2] [--dask] [--runs 1]
 
 The batch mixes correct submissions, typical mistakes (the reg factor, no averaging, an unfinished
 TODO), one that crashes (segfault) and one that is slow (an infinite loop: it costs its time limit).
@@ -9,6 +10,12 @@ student calls themselves, the naive way measured on a sample of the same batch, 
 no grader running each submission in a fresh process can beat here: one torch import (before any
 child runs), then the student calls, the time limits spent, and a fork, import, calls and exit per
 submission, over the cores.
+
+That bound runs no sandbox. A second one, printed after it, confines each bare child first as the
+grader's children are (`sandbox.apply_in_child`: the same layers, where they work, and the spec's
+limits), on a sample of --sandboxed-sample submissions, half before the batch and half after: the
+difference between the two bounds is what the sandbox costs, and the grader's ratio against the
+second is what the rest of it costs (the harness, the comparisons, the reports and start-up).
 
 The naive way is a fresh interpreter per submission that imports torch, imports the student's
 module and calls the functions on the same inputs, and nothing else: no sandbox, no comparison, no
@@ -110,41 +117,64 @@ print(calls(sys.argv[1], dict(np.load(sys.argv[2]))))
 """
 
 # The bare fork: torch imported once, then per submission a child that makes the calls and exits.
+# With BENCH_SANDBOX ("memory,disk": the spec's limits), each child first confines itself as the
+# grader's children do (sandbox.apply_in_child, with every layer that works here): the least a
+# grader with that sandbox spends.
 FORK_RUNNER = """
-import time
+import os, sys, time
 t0 = time.perf_counter()
-""" + CALLS + """
-import os, sys
-imported = time.perf_counter() - t0
 sys.path.insert(0, sys.argv[1])
+confined = os.environ.get("BENCH_SANDBOX")
+if confined:
+    from grader.run import sandbox
+    sandbox.share_namespaces()                    # as the zygote does, before torch (one thread)
+""" + CALLS + """
+import tempfile
+imported = time.perf_counter() - t0
 from grader.run.zygote import huge_pages
+if confined:
+    layers, _ = sandbox.probe(sandbox.LAYERS)
+    sandbox.prepare(layers)
+    memory, disk = (int(x) for x in confined.split(","))
+    room = tempfile.mkdtemp()
 huge_pages()                                      # as the worker does before its second job
 data = dict(np.load(sys.argv[2]))
 walls = []
 for path in sys.argv[3:]:
     t0 = time.perf_counter()
+    if confined:
+        scratch = tempfile.mkdtemp(dir=room)      # as the grader makes a job's folder, and removes it
     pid = os.fork()
     if pid == 0:
+        if confined:
+            policy = sandbox.Policy(memory=memory, cpu_seconds=60, submission_dir=os.path.dirname(path),
+                                    scratch=scratch, disk=disk)
+            sandbox.apply_in_child(policy, layers, os.path.join(room, "printed.txt"), keep_fds=())
         calls(path, data)
         os._exit(0)
     os.waitpid(pid, 0)
+    if confined:
+        os.rmdir(scratch)
     walls.append(time.perf_counter() - t0)
-print(imported, sum(walls) / len(walls))
+print(imported, sum(walls) / len(walls), ",".join(layers) if confined else "")
 """
 
 
-def bare_fork(sample: list[Path], inputs: Path, workers: int) -> tuple[float, float]:
+def bare_fork(sample: list[Path], inputs: Path, workers: int, confined: str = "") -> tuple[float, float, str]:
     """The least a grader with a fresh process per submission does: import torch once, then per
     submission fork a child that imports the module and makes the calls, nothing else (no sandbox,
     no results sent back, no comparison). `workers` such processes share the sample, at the same
-    time, as the grader's workers do. Seconds for the import, and per submission (mean)."""
+    time, as the grader's workers do. With `confined` ("memory,disk"), each child confines itself
+    first, as the grader's do. Seconds for the import, and per submission (mean); the layers used."""
     parts = deal(sample, workers)
+    env = {**os.environ, "BENCH_SANDBOX": confined} if confined else None
     procs = [subprocess.Popen([sys.executable, "-c", FORK_RUNNER, str(REPO), str(inputs),
                                *(str(folder / "linear_classifier.py") for folder in part)],
-                              stdout=subprocess.PIPE, text=True) for part in parts]
+                              stdout=subprocess.PIPE, text=True, env=env) for part in parts]
     outs = [proc.communicate()[0].split() for proc in procs]
     return (statistics.median(float(o[0]) for o in outs),
-            sum(float(o[1]) * len(part) for o, part in zip(outs, parts)) / len(sample))
+            sum(float(o[1]) * len(part) for o, part in zip(outs, parts)) / len(sample),
+            outs[0][2] if len(outs[0]) > 2 else "")
 
 
 def deal(sample: list[Path], parts: int) -> list[list[Path]]:
@@ -259,6 +289,8 @@ def main() -> None:
                         help="submissions graded by `grader check` one interpreter each, the shell loop's way")
     parser.add_argument("--bare-sample", type=int, default=0,
                         help="submissions timed as bare forks for the bound (0: the whole class, half before the batch and half after)")
+    parser.add_argument("--sandboxed-sample", type=int, default=400,
+                        help="submissions timed as bare forks in the grader's sandbox, for a second bound (0: none)")
     parser.add_argument("--runs", type=int, default=1,
                         help="measure the batch and its baselines this many times over, and print the median ratio")
     parser.add_argument("--workers", type=int, default=0)
@@ -283,6 +315,7 @@ def main() -> None:
         # Half of each baseline before the batch, half after (the machine's speed drifts), each half
         # with the batch's mix of kinds.
         (naive_1, naive_2), (forked_1, forked_2) = deal(sample, 2), deal(forked, 2)
+        confined_1, confined_2 = deal(quick[: args.sandboxed_sample], 2)
         looped = quick[: args.check_sample]
         (looped_1, looped_2), checks = deal(looped, 2), tmp / "checks"
         checks.mkdir()
@@ -290,8 +323,9 @@ def main() -> None:
         grade = [sys.executable, "-m", "grader", "grade", str(subs), "-a", "linear_classifier"]
         cmd = grade + ["--out", str(out)] + (["--workers", str(args.workers)] if args.workers else [])
         dask_cmd = grade + ["--out", str(tmp / "dask")]
-        timeout = load_spec(REPO / "assignments" / "linear_classifier").limits.case_timeout
-        ratios = []
+        limits_spec = load_spec(REPO / "assignments" / "linear_classifier").limits
+        timeout, confined = limits_spec.case_timeout, f"{limits_spec.memory},{limits_spec.disk}"
+        ratios, sandboxed_ratios = [], []
         for run in range(args.runs):
             if run:                                   # each run grades the class afresh
                 shutil.rmtree(out, ignore_errors=True)
@@ -302,11 +336,13 @@ def main() -> None:
             speed_before = machine_speed()
             naive_before, fork_before = naive(naive_1, inputs, tmp, workers), bare_fork(forked_1, inputs, workers)
             loop_before = naive_check(looped_1, checks, workers)
+            box_before = bare_fork(confined_1, inputs, workers, confined) if confined_1 else None
             t0 = time.perf_counter()
             subprocess.run(cmd, cwd=REPO, check=True, capture_output=True)
             wall = time.perf_counter() - t0
             dask_wall = on_dask(dask_cmd, workers) if args.dask else None
             naive_after, fork_after = naive(naive_2, inputs, tmp, workers), bare_fork(forked_2, inputs, workers)
+            box_after = bare_fork(confined_2, inputs, workers, confined) if confined_2 else None
             speed_after = machine_speed()
             loop_after = naive_check(looped_2, checks, workers)
             calls, limits = [], 0.0
@@ -360,6 +396,19 @@ def main() -> None:
             ratios.append(wall / bound)
             print(f"  grader grade against the bound:                {wall / bound:8.2f}x  "
                   f"({wall - bound:.1f} s for the sandbox, the harness, the comparisons, the reports and start-up)")
+            if box_before is not None:
+                # The same bound, each bare child confined first as the grader's are: how much of the ratio
+                # above is the sandbox's, which a grader of untrusted code cannot leave out.
+                boxed = _pooled(box_before[1], len(confined_1), box_after[1], len(confined_2))
+                boxed_bound = imported + (boxed * (args.n - kinds.count("slow")) + limits) / workers
+                sandboxed_ratios.append(wall / boxed_bound)
+                print(f"  bare fork in the grader's sandbox ({box_before[2] or 'no layer works here'}): {boxed * 1000:.1f} ms "
+                      f"(mean of {len(confined_1) + len(confined_2)}, {workers} at a time; {box_before[1] * 1000:.0f} ms before "
+                      f"the batch, {box_after[1] * 1000:.0f} ms after)")
+                print(f"  bound with that sandbox:                       {boxed_bound:8.1f} s   "
+                      f"(the sandbox {boxed_bound - bound:+.1f} s on the bound above)")
+                print(f"  grader grade against it:                       {wall / boxed_bound:8.2f}x  "
+                      f"({wall - boxed_bound:.1f} s for the harness, the comparisons, the reports and start-up)")
             print(f"  the machine's speed, a fixed loop of Python:   {speed_before * 1000:8.0f} ms before the baselines, "
                   f"{speed_after * 1000:.0f} ms after them (the same work: a difference is the machine's, and so is "
                   f"part of the ratio's)")
@@ -369,6 +418,9 @@ def main() -> None:
         if args.runs > 1:
             print(f"grader grade against the bound over {args.runs} runs: "
                   f"{', '.join(f'{r:.2f}x' for r in ratios)}; median {statistics.median(ratios):.2f}x")
+            if sandboxed_ratios:
+                print(f"grader grade against the bound with the sandbox: "
+                      f"{', '.join(f'{r:.2f}x' for r in sandboxed_ratios)}; median {statistics.median(sandboxed_ratios):.2f}x")
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
