@@ -740,16 +740,25 @@ def test_a_near_miss_of_faster_than_is_timed_again_on_new_inputs_in_new_children
 
 
 @pytest.mark.slow
-def test_agreement_fails_when_the_versions_differ_and_errs_when_one_is_missing(grade):
+def test_agreement_fails_when_the_versions_differ_and_a_missing_one_costs_the_right_one_nothing(grade):
     transposed = grade(("linear_svm", "    dW = X.T.dot(coeff) / num_train + 2 * reg * W\n",
                         "    dW = (X.T.dot(coeff) / num_train + 2 * reg * W).T.copy().T * 1.5\n"))
     agree = checks_of(transposed, "svm_loss_vectorized")["agrees_with svm_loss_naive"]
     assert agree.status == "failed" and "svm_loss_vectorized and your svm_loss_naive disagree on public-1" in agree.message
+    # The naive version not written yet: the right vectorized one keeps its point, as it does beside
+    # a wrong naive version (a missing function must not cost more than a wrong one)
     unfinished = grade(("linear_svm", "    dW = np.zeros(W.shape)\n    num_classes",
                         "    raise NotImplementedError\n    dW = np.zeros(W.shape)\n    num_classes"))
     agree = checks_of(unfinished, "svm_loss_vectorized")["agrees_with svm_loss_naive"]
-    assert agree.status == "error" and "your svm_loss_naive raised NotImplementedError" in agree.message
+    assert agree.status == "passed" and agree.earned == agree.possible > 0, agree.message
+    assert agree.message.startswith("right where your svm_loss_naive is not: svm_loss_vectorized passes the 3 public cases")
+    assert "your svm_loss_naive raised NotImplementedError" in agree.message
     assert checks_of(unfinished, "svm_loss_naive")["gradient"].status == "error"
+    # The vectorized version not written yet: its own check earns nothing
+    missing = grade(("linear_svm", "def svm_loss_vectorized(W, X, y, reg):\n",
+                     "def svm_loss_vectorized(W, X, y, reg):\n    raise NotImplementedError\n"))
+    agree = checks_of(missing, "svm_loss_vectorized")["agrees_with svm_loss_naive"]
+    assert agree.status == "error" and agree.earned == 0
 
 
 @pytest.mark.slow

@@ -653,14 +653,15 @@ def needs_working_code(p: Plan, result: CheckResult, cases: list, others: list |
     function's cases: it would blame this one for the other's mistake, or credit it for matching a
     wrong forward. Likewise agrees_with does not take points
     from a function that is right on every input it was compared on, when the other function is
-    wrong on its own cases: that mistake costs the other function's cases already."""
+    wrong on its own cases, or not written yet: that costs the other function's cases already (and a
+    missing function must not cost more than a wrong one)."""
     if p.check.kind in STATIC + ("agrees_with", "faster_than") and result.passed and not any(c.passed for c in cases):
         return _result(p, ERROR, f"judged once {p.fn.name} passes at least one case")
     if p.check.kind == "gradient" and result.passed and not any(
             c.passed or any(o.ok and not o.name.startswith("property ") for o in c.outputs) for c in cases):
         return _result(p, ERROR, f"judged once {p.fn.name} returns a right value on at least one case")
     public = [c for c in cases if c.visibility == "public"]
-    if p.check.kind == "agrees_with" and result.status == FAILED and public and all(c.passed for c in public) \
+    if p.check.kind == "agrees_with" and result.status in (FAILED, ERROR) and public and all(c.passed for c in public) \
             and others and not all(c.passed for c in others):
         other = p.check.function
         return _result(p, PASSED, f"right where your {other} is not: {p.fn.name} passes the {len(public)} public cases it "
