@@ -34,16 +34,43 @@ class FixedDropout(object):
 
 
 def loss_with_fixed_dropout(module, model, X, y=None):
-    """`model.loss(X, y)` with FixedDropout as the module's Dropout for the call, and in the model's
-    own attributes that hold the module's Dropout (`self.dropout_layer = Dropout`)."""
+    """`model.loss(X, y)` with FixedDropout in place of the module's Dropout for the call: as the
+    module's `Dropout`, in the model's own attributes that hold the class or its methods
+    (`self.dropout_layer = Dropout`, `self.drop = Dropout.forward`), and as the methods of the
+    module's Dropout class itself, so that an instance of it (`self.dropout = Dropout()`) drops
+    with FixedDropout's mask too."""
     saved = getattr(module, "Dropout", None)
-    held = [name for name, value in vars(model).items() if saved is not None and value is saved]
+    swaps = {saved: FixedDropout} if saved is not None else {}
+    methods = {}                 # the methods of the module's Dropout class, as its class holds them
+    if isinstance(saved, type):
+        for name in ("forward", "backward"):
+            try:
+                swaps[getattr(saved, name)] = getattr(FixedDropout, name)
+            except Exception:    # no such method, or one that cannot be a key: nothing held to swap
+                pass
+        methods = {name: vars(saved).get(name) for name in ("forward", "backward")}
+    held = [(name, value) for name, value in vars(model).items() if _in(value, swaps)]
     module.Dropout = FixedDropout
-    for name in held:
-        setattr(model, name, FixedDropout)
+    for name, value in held:
+        setattr(model, name, swaps[value])
+    for name in methods:
+        setattr(saved, name, staticmethod(getattr(FixedDropout, name)))
     try:
         return model.loss(X, y)
     finally:
         module.Dropout = saved
-        for name in held:
-            setattr(model, name, saved)
+        for name, value in held:
+            setattr(model, name, value)
+        for name, method in methods.items():
+            if method is not None:
+                setattr(saved, name, method)
+            else:
+                delattr(saved, name)
+
+def _in(value, swaps: dict) -> bool:
+    """`value in swaps`, False for what cannot be a key (a dict of parameters, an object whose
+    hash raises): the model's attributes are the student's."""
+    try:
+        return value in swaps
+    except Exception:
+        return False
