@@ -354,6 +354,15 @@ MASKS = textwrap.dedent("""
 """)
 
 
+# relu_forward answering in float32 (right within the spec's tolerance), with the right relu_backward
+# and with one 1% off everywhere.
+F32_FORWARD = {
+    "f32-forward": [("    out = np.maximum(0, x)  ", "    out = np.maximum(0, x).astype(np.float32)  ")],
+    "f32-forward-wrong-backward": [("    out = np.maximum(0, x)  ", "    out = np.maximum(0, x).astype(np.float32)  "),
+                                   ("    dx = dout * (x > 0)", "    dx = dout * (x > 0) * 1.01")],
+}
+
+
 def _plan(tmp: Path) -> dict:
     plan = {}
     for a in COURSES:
@@ -385,6 +394,11 @@ def _plan(tmp: Path) -> dict:
             write(tmp / LAYERS / "submissions" / f"bn-raises-{how}",
                   {**reference_sources(LAYERS), "layers": edited(reference_sources(LAYERS)["layers"], edit)}),
             ASSIGNMENT[LAYERS], tmp / LAYERS / f"bn-raises-{how}", "--hidden"))
+    for key, edits in F32_FORWARD.items():
+        plan[f"cs231n_layers:{key}"] = (lambda key=key, edits=edits: grader_check(
+            write(tmp / LAYERS / "submissions" / key,
+                  {**reference_sources(LAYERS), "layers": edited(reference_sources(LAYERS)["layers"], *edits)}),
+            ASSIGNMENT[LAYERS], tmp / LAYERS / key, "--hidden"))
     plan["pytest"] = lambda: plugin_runs(tmp / "pytest")
     if LINUX:
         plan["gradescope"] = lambda: gradescope_run(tmp / "gradescope")
@@ -772,6 +786,22 @@ def test_a_backward_is_not_judged_on_a_forward_that_returns_a_wrong_out(runs):
             assert case["blocked_by"] == "batchnorm_forward", case
             assert case["message"].startswith("not judged: your batchnorm_forward is wrong on this case (out["), case["message"]
             assert case["message"].endswith(f"and {fn} is graded on what it returns: fix batchnorm_forward first (see its own cases)")
+
+
+def test_a_backward_gradient_check_takes_a_float32_forward_at_float32s_precision(runs):
+    """The check of relu_backward differentiates sum(out * dout) with the student's own relu_forward:
+    float64 (dout is), but out rounded to float32, whose rounding float64's step measures. Judged
+    again with float32's step: a right backward passes, one 1% off still fails."""
+    run = runs[f"{LAYERS}:f32-forward"]
+    assert run.case("relu_forward", "public-1")["status"] == "passed"
+    (check,) = run.function("relu_backward")["checks"]
+    assert check["status"] == "passed", check["message"]
+    assert_full_marks(run, LAYERS)
+    wrong = runs[f"{LAYERS}:f32-forward-wrong-backward"]
+    (check,) = wrong.function("relu_backward")["checks"]
+    assert check["status"] == "failed" and check["message"].startswith(
+        "dx is not the gradient of sum(out * dout) with your own out"), check["message"]
+    assert "step 0.001" in check["details"]
 
 
 # ---------------------------------------------------------------------------------------------

@@ -56,6 +56,7 @@ class Plan:
     coords: list = field(default_factory=list)        # gradient: per (input, output) pair, indices into the input
     steps: list = field(default_factory=list)         # gradient: [(dtype name, h)], one block of calls each
     loss_names: tuple = ()                            # gradient: what the perturbed calls send back for the loss
+    later: list = field(default_factory=list)         # gradient: a float32 block run only when needed (`in_float32`)
 
 
 def plan(spec: AssignmentSpec, hidden: bool) -> list[Plan]:
@@ -124,17 +125,29 @@ def _plan_gradient(spec: AssignmentSpec, p: Plan) -> None:
         order = np.argsort(Stream(key).uniform(x.size), kind="stable")[: check.samples]
         p.coords.append([tuple(int(i) for i in np.unravel_index(int(j), x.shape)) for j in sorted(order)])
     for _, h in p.steps:
-        for (inp, _out), coords in zip(check.pairs, p.coords):
-            path = values.parse_path(inp)
-            x = values.at(case.args, path)
-            for coord in coords:
-                for sign in (1.0, -1.0):
-                    moved = x.copy()
-                    moved[coord] += sign * h
-                    args = {name: values.replace_at(v, path[1:], moved) if name == path[0] else v
-                            for name, v in case.args.items()}
-                    p.calls.append(Call(fn, Case(function=case.function, spec=case.spec, dims=case.dims, args=args),
-                                        steps=tuple(perturbed), outputs=p.loss_names))
+        p.calls += _moved_calls(p, perturbed, h)
+    if len(p.steps) == 1 and (grad is None or grad.dtype in (None, "float")):
+        # A loss made of what the function returns (a backward's sum(out * dout)) is float64 whatever
+        # the forward's precision: where the forward answers in float32, float64's step measures its
+        # rounding. Those calls again with float32's step, when the float64 block finds that so.
+        p.later = _moved_calls(p, perturbed, FLOAT32_STEP)
+
+
+def _moved_calls(p: Plan, perturbed, h: float) -> list:
+    """A gradient check's block of calls: each entry checked moved by +h and by -h, its loss sent back."""
+    fn, case, calls = p.fn, p.case, []
+    for (inp, _out), coords in zip(p.check.pairs, p.coords):
+        path = values.parse_path(inp)
+        x = values.at(case.args, path)
+        for coord in coords:
+            for sign in (1.0, -1.0):
+                moved = x.copy()
+                moved[coord] += sign * h
+                args = {name: values.replace_at(v, path[1:], moved) if name == path[0] else v
+                        for name, v in case.args.items()}
+                calls.append(Call(fn, Case(function=case.function, spec=case.spec, dims=case.dims, args=args),
+                                  steps=tuple(perturbed), outputs=p.loss_names))
+    return calls
 
 
 # ---------------------------------------------------------------------------------------------
@@ -142,7 +155,9 @@ def _plan_gradient(spec: AssignmentSpec, p: Plan) -> None:
 # Outcome (grader/run/outcome.py), or None when there is no result.
 
 
-def judge_gradient(p: Plan, outcomes: list) -> CheckResult:
+def judge_gradient(p: Plan, outcomes: list, float32: list | None = None) -> CheckResult:
+    """`outcomes`: the plan's calls' (the base call, then each block of moved calls); `float32`: the
+    outcomes of `p.later`, the moved calls with float32's step, where `in_float32` asked for them."""
     check, fn = p.check, p.fn
     base = outcomes[0]
     if base is None or not base.ok:
@@ -159,17 +174,19 @@ def judge_gradient(p: Plan, outcomes: list) -> CheckResult:
             return _result(p, FAILED, f"the gradient check needs {_shown(out)} of {_shown(inp)}'s shape {tuple(wrt.shape)}; "
                                       "see the cases' feedback")
         grads.append(grad)
-    dtype = "float32" if len(p.steps) > 1 and (np.asarray(loss).dtype == np.float32 or _float32_valued(p, outcomes)) \
-        else "float64"
-    block = [name for name, _ in p.steps].index(dtype)
-    h = p.steps[block][1]
-    tolerance = check.tolerance if dtype == "float64" else FLOAT32_TOLERANCE
     per_block = sum(2 * len(c) for c in p.coords)
-    start = 1 + block * per_block
+    if float32 is not None:
+        dtype, h, block_outcomes, start = "float32", FLOAT32_STEP, float32, 0
+    else:
+        dtype = "float32" if len(p.steps) > 1 and (np.asarray(loss).dtype == np.float32 or _float32_valued(p, outcomes)) \
+            else "float64"
+        block = [name for name, _ in p.steps].index(dtype)
+        h, block_outcomes, start = p.steps[block][1], outcomes, 1 + block * per_block
+    tolerance = check.tolerance if dtype == "float64" else FLOAT32_TOLERANCE
     numeric, analytic, where_, sides = [], [], [], []
     for (inp, out), coords, grad in zip(check.pairs, p.coords, grads):
         for coord in coords:
-            moved = [outcomes[start], outcomes[start + 1]]
+            moved = block_outcomes[start:start + 2] + [None] * (start + 2 - len(block_outcomes))
             start += 2
             bad = next((s for s in moved if s is None or not s.ok), False)
             if bad is not False:
@@ -236,6 +253,25 @@ def judge_gradient(p: Plan, outcomes: list) -> CheckResult:
     details.append(f"This compares {grads_named} with {of} (case seed {p.case.spec.seed}, step {h:g}); "
                    f"if {check.loss} is wrong too, fix it first.")
     return _result(p, FAILED, message, "\n".join(details))
+
+
+def in_float32(p: Plan, result: CheckResult, outcomes: list) -> bool:
+    """Whether a gradient check that failed with float64's step is to be judged again with float32's
+    (`p.later`): what its loss is made of came back in float32 (a forward's `out`, a loss), or holds
+    float32 numbers only, so that float64's step measured the rounding of float32 answers."""
+    if not p.later or result.status != FAILED or not outcomes or outcomes[0] is None or not outcomes[0].ok:
+        return False
+    made_of = [_leaf_at(outcomes[0], name) for name in p.loss_names]
+    return any(a is not None and (a.dtype == np.float32 or _float32_numbers(a)) for a in made_of)
+
+
+def _float32_numbers(a: np.ndarray) -> bool:
+    """Whether every number of a float array is a float32 number (and some are not round ones)."""
+    if a.dtype.kind != "f" or not a.size:
+        return False
+    flat = a.astype(np.float64).ravel()
+    finite = flat[np.isfinite(flat)]
+    return finite.size > 0 and bool((finite == finite.astype(np.float32)).all()) and bool((finite != np.round(finite)).any())
 
 
 def _float32_valued(p: Plan, outcomes: list) -> bool:
