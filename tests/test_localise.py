@@ -78,3 +78,10 @@ def test_an_answer_computed_in_float32_and_returned_as_float64_is_named():
     assert not float32_valued(g, g)                        # the expected answer is float32 numbers itself
     message = describe("dW", e, g, 1e-9, 1e-12)
     assert message.startswith("dW is close, but every value of it is a float32 number returned as float64"), message
+
+
+def test_an_answer_returned_in_float32_is_called_a_float32_array_not_a_float64():
+    e = np.random.default_rng(0).normal(size=(5, 4))
+    message = describe("out", e, e.astype(np.float32), 1e-9, 1e-12)
+    assert message.startswith("out is a float32 array: your code computes in float32 somewhere"), message
+    assert "returned as float64" not in message

@@ -21,9 +21,10 @@ def describe(name: str, expected: np.ndarray, got: np.ndarray, rtol: float, atol
     e = np.asarray(expected, dtype=np.float64)
     g = np.asarray(got, dtype=np.float64)
     if float32_valued(e, g):
-        return (f"{name} is close, but every value of it is a float32 number returned as float64: your code computes "
-                "in float32 somewhere (a float32 array or tensor, .float(), .astype(np.float32)), which rounds at "
-                "about 1e-7 relative each step; keep the inputs' float64 throughout.")
+        what = ("a float32 array" if np.asarray(got).dtype == np.float32
+                else "close, but every value of it is a float32 number returned as float64")
+        return (f"{name} is {what}: your code computes in float32 somewhere (a float32 array or tensor, .float(), "
+                ".astype(np.float32)), which rounds at about 1e-7 relative each step; keep the inputs' float64 throughout.")
     if e.shape != g.shape or e.ndim == 0 or not np.isfinite(g).all() or not np.isfinite(e).all():
         return ""                     # a single wrong number: the message already says expected and got
     close = lambda a, b: bool((relative_error(a, b, rtol, atol) <= max(rtol, 1e-9)).all())
