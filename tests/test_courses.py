@@ -360,6 +360,9 @@ F32_FORWARD = {
     "f32-forward": [("    out = np.maximum(0, x)  ", "    out = np.maximum(0, x).astype(np.float32)  ")],
     "f32-forward-wrong-backward": [("    out = np.maximum(0, x)  ", "    out = np.maximum(0, x).astype(np.float32)  "),
                                    ("    dx = dout * (x > 0)", "    dx = dout * (x > 0) * 1.01")],
+    # dropout_forward's mask from a generator of its own, seeded by the machine: another mask on every call
+    "unseeded-dropout": [("        mask = (np.random.rand(*x.shape) < p) / p",
+                          "        mask = (np.random.RandomState().rand(*x.shape) < p) / p")],
 }
 
 
@@ -802,6 +805,19 @@ def test_a_backward_gradient_check_takes_a_float32_forward_at_float32s_precision
     assert check["status"] == "failed" and check["message"].startswith(
         "dx is not the gradient of sum(out * dout) with your own out"), check["message"]
     assert "step 0.001" in check["details"]
+
+
+def test_a_gradient_check_over_a_forward_that_answers_differently_each_time_is_not_judged(runs):
+    """dropout_backward is right, but its forward draws a new mask on every call: the centred
+    differences of sum(out * dout) would measure the masks, and blame dx (numerical 1e7, yours 0)."""
+    run = runs[f"{LAYERS}:unseeded-dropout"]
+    (check,) = run.function("dropout_backward")["checks"]
+    assert check["status"] == "error" and check["earned"] == 0, check
+    assert check["message"].startswith("not judged: sum(out * dout) is not the same on two runs of "
+                                       "`out, cache = dropout_forward(x, dropout_param)` with the same inputs ("), check["message"]
+    assert check["message"].endswith("is something drawn at random without the seed the case gives?")
+    assert all(c["status"] == "passed" for c in run.function("dropout_backward")["cases"])
+    assert_full_marks(runs[f"{LAYERS}:reference"], LAYERS)          # a deterministic forward: judged as before
 
 
 # ---------------------------------------------------------------------------------------------

@@ -57,6 +57,7 @@ class Plan:
     steps: list = field(default_factory=list)         # gradient: [(dtype name, h)], one block of calls each
     loss_names: tuple = ()                            # gradient: what the perturbed calls send back for the loss
     later: list = field(default_factory=list)         # gradient: a float32 block run only when needed (`in_float32`)
+    repeat: int | None = None                         # gradient: the index of the loss's call on the base inputs again
 
 
 def plan(spec: AssignmentSpec, hidden: bool) -> list[Plan]:
@@ -126,6 +127,10 @@ def _plan_gradient(spec: AssignmentSpec, p: Plan) -> None:
         p.coords.append([tuple(int(i) for i in np.unravel_index(int(j), x.shape)) for j in sorted(order)])
     for _, h in p.steps:
         p.calls += _moved_calls(p, perturbed, h)
+    # The loss once more on the unmoved inputs: centred differences of a loss that is not the same
+    # for the same inputs (a mask drawn from a generator the case does not seed) measure its noise.
+    p.repeat = len(p.calls)
+    p.calls.append(Call(fn, case, steps=tuple(perturbed), outputs=p.loss_names))
     if len(p.steps) == 1 and (grad is None or grad.dtype in (None, "float")):
         # A loss made of what the function returns (a backward's sum(out * dout)) is float64 whatever
         # the forward's precision: where the forward answers in float32, float64's step measures its
@@ -166,6 +171,15 @@ def judge_gradient(p: Plan, outcomes: list, float32: list | None = None) -> Chec
     loss = _loss(p, base)
     if loss is None:
         return _result(p, FAILED, f"the gradient check needs {check.loss} as a number; see the cases' feedback")
+    again = outcomes[p.repeat] if p.repeat is not None and p.repeat < len(outcomes) else None
+    repeated = _loss(p, again) if again is not None and again.ok else None
+    if repeated is not None and np.isfinite(float(repeated)) and np.isfinite(float(np.asarray(loss).reshape(()))) \
+            and float(repeated) != float(np.asarray(loss).reshape(())):
+        return _result(p, ERROR, f"not judged: {check.loss} is not the same on two runs of "
+                                 f"`{p.calls[p.repeat].run_steps[-1].text}` with the same inputs "
+                                 f"({float(np.asarray(loss).reshape(())):.8g}, then {float(repeated):.8g}), so its "
+                                 "differences measure that, not its slope: is something drawn at random without the "
+                                 "seed the case gives?")
     grads = []
     for inp, out in check.pairs:
         wrt = values.at(p.case.args, values.parse_path(inp))
