@@ -85,3 +85,22 @@ def test_an_answer_returned_in_float32_is_called_a_float32_array_not_a_float64()
     message = describe("out", e, e.astype(np.float32), 1e-9, 1e-12)
     assert message.startswith("out is a float32 array: your code computes in float32 somewhere"), message
     assert "returned as float64" not in message
+
+
+def test_a_line_of_zeros_in_both_is_not_named_right():
+    """A unit a dropout mask dropped gives a row of zeros in the expected and the student's gradient
+    alike: that row says nothing of where the mistake is, and is not called right."""
+    e = np.random.default_rng(1).normal(size=(4, 5))
+    e[0] = 0.0
+    g = 1.5 * e + 0.25
+    g[0] = 0.0
+    assert describe("grads['W3']", e, g, 1e-6, 1e-9) == ""
+    g2 = e.copy()
+    g2[2] += 1.0                                           # one of the three non-zero rows wrong
+    assert describe("grads['W3']", e, g2, 1e-6, 1e-9) == \
+        "only grads['W3']'s row 2 is wrong (of 3 rows that are not all zeros)."
+    g3 = e.copy()
+    g3[1:3] += 1.0                                         # without blank rows the count is all of them
+    e3, g3[0] = e.copy(), 1.0
+    e3[0] = 1.0
+    assert describe("dW", e3, g3, 1e-6, 1e-9) == "only dW's rows 1, 2 are wrong (of 4)."

@@ -46,15 +46,22 @@ def describe(name: str, expected: np.ndarray, got: np.ndarray, rtol: float, atol
     if e.ndim == 2:
         wrong = relative_error(g, e, rtol, atol) > rtol
         rows, cols = np.flatnonzero(wrong.any(axis=1)), np.flatnonzero(wrong.any(axis=0))
-        for axis, bad, count, lines in (("column", cols, e.shape[1], wrong.T), ("row", rows, e.shape[0], wrong)):
+        # A line that is all zeros in both says nothing of where the mistake is (a unit dropped by a
+        # mask, a class no example has): it is neither named right nor counted.
+        zero = (e == 0) & (g == 0)
+        for axis, bad, count, lines, blank in (("column", cols, e.shape[1], wrong.T, zero.all(axis=0)),
+                                               ("row", rows, e.shape[0], wrong, zero.all(axis=1))):
+            named = np.flatnonzero(~blank)          # the lines counted, by their index in the output
+            bad, count, lines = np.searchsorted(named, bad), len(named), lines[named]
+            among = f" {axis}s that are not all zeros" if blank.any() else ""
             if 0 < len(bad) < count:
                 if len(bad) <= count / 2:
-                    return f"only {name}'s {_some(axis, bad)} wrong (of {count})."
+                    return f"only {name}'s {_some(axis, named[bad])} wrong (of {count}{among})."
                 # "the others are wrong" only of lines wrong throughout: 4 wrong values scattered over
                 # 3 of 4 columns say nothing about the 4th (it was right by chance, not by design)
                 if lines[bad].all():
                     good = np.setdiff1d(np.arange(count), bad)
-                    return f"{name}'s {_some(axis, good)} right; the other {len(bad)} of {count} are wrong."
+                    return f"{name}'s {_some(axis, named[good])} right; the other {len(bad)} of {count}{among} are wrong."
     return ""
 
 
