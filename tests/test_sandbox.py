@@ -138,6 +138,48 @@ def test_landlock_alone_keeps_files_and_tcp_out_of_reach(tmp_path, secret_file, 
     assert seen["fork"] == "allowed"                         # what this mode does not promise
 
 
+OWNER = """\
+    import fcntl, os, stat, struct
+    def attempt(what):
+        try:
+            what()
+            return "allowed"
+        except OSError:
+            return "denied"
+    def scale(x, k):
+        pipes = [fd for fd in range(3, 64) if _fifo(fd)]
+        fd, me = pipes[0], os.getpid()
+        print(sorted({                    # the owner is this process itself, and O_ASYNC is never set: harmless
+            "F_SETOWN": attempt(lambda: fcntl.fcntl(fd, fcntl.F_SETOWN, me)),
+            "F_SETSIG": attempt(lambda: fcntl.fcntl(fd, 10, 0)),
+            "F_SETOWN_EX": attempt(lambda: fcntl.fcntl(fd, 15, struct.pack("ii", 1, me))),
+            "FIOSETOWN": attempt(lambda: fcntl.ioctl(fd, 0x8901, struct.pack("i", me))),
+            "F_GETFL": attempt(lambda: fcntl.fcntl(fd, fcntl.F_GETFL)),
+        }.items()))
+        return k * x
+    def _fifo(fd):
+        try:
+            return stat.S_ISFIFO(os.fstat(fd).st_mode)
+        except OSError:
+            return False
+"""
+
+
+@pytest.mark.slow
+@needs("seccomp")
+@pytest.mark.parametrize("layers", [("seccomp",), None], ids=["seccomp alone", "strong"])
+def test_no_child_can_have_a_file_signal_the_grader(tmp_path, layers):
+    """With an owner (F_SETOWN, F_SETOWN_EX, FIOSETOWN) and a signal (F_SETSIG) on its result pipe
+    and O_ASYNC, a child would have the kernel send SIGKILL to the grader's process group each time
+    the grader reads the pipe; kill() being denied does not stop that. Landlock's signal scoping
+    does only from ABI 6 (Linux 6.12): seccomp denies the commands everywhere."""
+    fns, result = grade_with(tmp_path, layers, OWNER)
+    seen = dict(eval(fns["scale"].cases[0].stdout))
+    assert {k: v for k, v in seen.items() if k != "F_GETFL"} == dict.fromkeys(
+        ("F_SETOWN", "F_SETSIG", "F_SETOWN_EX", "FIOSETOWN"), "denied"), seen
+    assert seen["F_GETFL"] == "allowed"                      # the rest of fcntl is a child's to use
+
+
 @pytest.mark.slow
 @needs("seccomp")
 def test_seccomp_alone_keeps_network_and_processes_out_of_reach(tmp_path, secret_file, listener):
@@ -237,6 +279,9 @@ def test_seccomp_program_gives_each_call_its_action():
     for request in (*sandbox._DENY_IOCTLS, 0x5401, 0x541B, 0x40086601):      # TCGETS, FIONREAD, FS_IOC_GETFLAGS
         want = eperm if request in sandbox._DENY_IOCTLS else allow
         assert _run_filter(program, sandbox._IOCTL, request=request) == want, hex(request)
+    for command in range(1100):                               # F_SETOWN, F_SETSIG, F_SETOWN_EX denied
+        want = eperm if command in (8, 10, 15) else allow
+        assert _run_filter(program, sandbox._FCNTL, request=command) == want, command
     assert _run_filter(program, 0x40000000 | 41) == _run_filter(program, 0x40000000) == eperm
     assert _run_filter(program, 0, arch=0x40000003) == 0x80000000                # i386: killed
 

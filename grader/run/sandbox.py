@@ -585,10 +585,18 @@ _DENY_X86_64 = {
     "msgget": 68, "msgsnd": 69, "msgrcv": 70, "msgctl": 71, "semtimedop": 220,
 }
 _CLONE3 = 435                         # ENOSYS, not EPERM: the C library then falls back to clone
-_IOCTL = 16
+_IOCTL, _FCNTL = 16, 72
 # ioctl requests that change a file's attributes (chattr's flags, FS_IOC_FSSETXATTR), which Landlock
-# covers only on devices: FS_IOC_SETFLAGS, FS_IOC32_SETFLAGS, FS_IOC_FSSETXATTR.
-_DENY_IOCTLS = (0x40086602, 0x40046602, 0x401C5820)
+# covers only on devices: FS_IOC_SETFLAGS, FS_IOC32_SETFLAGS, FS_IOC_FSSETXATTR; and the ones that
+# make a file signal a process when it is ready (FIOSETOWN, SIOCSPGRP), as the fcntl commands below.
+_DENY_IOCTLS = (0x40086602, 0x40046602, 0x401C5820, 0x8901, 0x8902)
+# fcntl commands that choose who a file signals, and with what, when it can be read or written
+# (F_SETOWN, F_SETSIG, F_SETOWN_EX): with O_ASYNC, a child could have its result pipe send any
+# signal (SIGKILL) to the grader's process group whenever the grader reads it. kill() is denied
+# above; Landlock's signal scoping (ABI 6, Linux 6.12) covers this too, but not on older kernels.
+_DENY_FCNTLS = (8, 10, 15)
+# The calls whose second argument (ioctl's request, fcntl's command) decides: those in the list are denied.
+_DENY_BY_ARG = {_IOCTL: _DENY_IOCTLS, _FCNTL: _DENY_FCNTLS}
 
 _BPF_LD_W_ABS, _BPF_JEQ_K, _BPF_JGE_K, _BPF_RET_K = 0x20, 0x15, 0x35, 0x06
 _RET_ALLOW, _RET_ERRNO, _RET_KILL_PROCESS = 0x7FFF0000, 0x00050000, 0x80000000
@@ -612,7 +620,8 @@ def seccomp_program() -> list[tuple[int, int, int, int]]:
     The calls it acts on are found by a binary search over their numbers, a few comparisons deep,
     not by one comparison each: the kernel runs the program for every system call number when a
     child installs it (to cache the ones always allowed), and a list of 90 took 0.2 ms of each child."""
-    acts = sorted([(nr, "eperm") for nr in set(_DENY_X86_64.values())] + [(_CLONE3, "enosys"), (_IOCTL, "ioctl")])
+    acts = sorted([(nr, "eperm") for nr in set(_DENY_X86_64.values())] + [(_CLONE3, "enosys")]
+                  + [(nr, f"arg {nr}") for nr in _DENY_BY_ARG])
     body: list = [(_BPF_LD_W_ABS, 0, 0, 4),                              # arch
                   ("arch",),
                   (_BPF_RET_K, 0, 0, _RET_KILL_PROCESS),
@@ -633,11 +642,12 @@ def seccomp_program() -> list[tuple[int, int, int, int]]:
         search(items[mid:])
 
     search(acts)
-    # BPF jumps only forward: the ioctl requests, then the returns, come last
-    at["ioctl"] = len(body)
-    body += [(_BPF_LD_W_ABS, 0, 0, 24)]                                  # the request, args[1]'s low 32 bits
-    body += [("jeq", request, "eperm") for request in _DENY_IOCTLS]
-    body += [("ret", _RET_ALLOW)]
+    # BPF jumps only forward: the calls judged by their second argument, then the returns, come last
+    for nr, denied in _DENY_BY_ARG.items():
+        at[f"arg {nr}"] = len(body)
+        body += [(_BPF_LD_W_ABS, 0, 0, 24)]                              # args[1]'s low 32 bits
+        body += [("jeq", value, "eperm") for value in denied]
+        body += [("ret", _RET_ALLOW)]
     at["eperm"], at["enosys"] = len(body), len(body) + 1
     body += [(_BPF_RET_K, 0, 0, _RET_ERRNO | errno.EPERM),
              (_BPF_RET_K, 0, 0, _RET_ERRNO | errno.ENOSYS)]
