@@ -34,6 +34,25 @@ def static(kind, source, name="f"):
     return judge_static(_fn(name), CheckSpec(kind=kind, points=1, visibility="public"), textwrap.dedent(source), "m.py")
 
 
+def test_no_loops_reads_each_helper_once_however_they_call_each_other(monkeypatch):
+    """A file of helpers each calling the next ten (no cycle): asking, for every call, whether it
+    leads back made the grader's own CPU grow faster than the cube of the file (a minute for 60 KB,
+    in the grader's process, for every such student of a batch). Each body is read a few times now."""
+    from grader.judge import checks
+    n = 60
+    helpers = "\n".join(f"def h{i}(x):\n    return x" + "".join(f" + h{j}(x)" for j in range(i + 1, min(i + 11, n)))
+                        + "\n" for i in range(n))
+    reads = []
+    real = checks._references
+    monkeypatch.setattr(checks, "_references", lambda name, *a, **k: reads.append(name) or real(name, *a, **k))
+    result = static("no_loops", "def f(x):\n    return h0(x)\n\n" + helpers)
+    assert result.status == "passed", result.message
+    assert len(reads) <= 3 * (n + 1), len(reads)
+    cycle = static("no_loops", "def f(x):\n    return h0(x)\n\n" + helpers.replace("return x", "return f(x) + x", 1)
+                   .replace(f"def h{n - 1}(x):\n    return x", f"def h{n - 1}(x):\n    return h0(x)"))
+    assert cycle.status == "failed" and "recursion (f calls h0, which leads back to f)" in cycle.message, cycle.message
+
+
 @pytest.mark.parametrize("body, what, line", [
     ("for i in range(3):\n        pass", "a for loop", 3),
     ("while x:\n        x -= 1", "a while loop", 3),

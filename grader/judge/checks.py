@@ -867,13 +867,74 @@ def _loops(bodies: dict, aliases: dict, defs: dict) -> list:
                 itself = next((n for n in ast.walk(node) if isinstance(n, ast.Name) and n.id == node.name), None)
                 if itself is not None:                 # a function defined inside, calling itself
                     found.append((itself.lineno, f"recursion ({node.name} calls itself)", name))
-        for callee, node in _references(name, defs, loose=False):
+    graph = _call_graph(list(bodies), defs)
+    group = _cycles(graph)
+    for name in bodies:
+        for callee, node in graph.get(name, ()):
             if _REBOUND in callee:
                 continue                   # `f = wrap(f)` names f again, and is no recursion
-            if callee == name or name in _reachable(callee, defs, loose=False):
+            if callee == name or group[callee] == group[name]:
                 how = "calls itself" if callee == name else f"calls {callee}, which leads back to {name}"
                 found.append((node.lineno, f"recursion ({name} {how})", name))
     return found
+
+
+def _call_graph(names: list, defs: dict) -> dict:
+    """{function: its exact references [(callee, node)]} for `names` and everything they reach so:
+    each function's body is read once (reachability asked per reference, as it once was, made a
+    file of helpers each calling the next ten take minutes of the grader's own CPU)."""
+    graph, todo = {}, list(names)
+    while todo:
+        name = todo.pop()
+        if name in graph or name not in defs:
+            continue
+        graph[name] = list(_references(name, defs, loose=False))
+        todo += [callee for callee, _ in graph[name] if callee not in graph]
+    return graph
+
+
+def _cycles(graph: dict) -> dict:
+    """{function: the id of its strongly connected component}: two functions share one when each
+    leads to the other (Tarjan's algorithm, without recursion: a call chain may be thousands long)."""
+    index, low, group, stack, on_stack, counter = {}, {}, {}, [], set(), [0]
+    for root in graph:
+        if root in index:
+            continue
+        work = [(root, iter(graph.get(root, ())))]
+        index[root] = low[root] = counter[0]
+        counter[0] += 1
+        stack.append(root)
+        on_stack.add(root)
+        while work:
+            node, edges = work[-1]
+            advanced = False
+            for callee, _ in edges:
+                if callee not in graph:
+                    continue
+                if callee not in index:
+                    index[callee] = low[callee] = counter[0]
+                    counter[0] += 1
+                    stack.append(callee)
+                    on_stack.add(callee)
+                    work.append((callee, iter(graph[callee])))
+                    advanced = True
+                    break
+                if callee in on_stack:
+                    low[node] = min(low[node], index[callee])
+            if advanced:
+                continue
+            work.pop()
+            if work:
+                parent = work[-1][0]
+                low[parent] = min(low[parent], low[node])
+            if low[node] == index[node]:
+                while True:
+                    member = stack.pop()
+                    on_stack.discard(member)
+                    group[member] = index[node]
+                    if member == node:
+                        break
+    return group
 
 
 def _disguised(node: ast.AST, aliases: dict) -> str | None:
