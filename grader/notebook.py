@@ -109,9 +109,18 @@ def for_modules(paths: dict, cells: dict | None = None) -> Notebooks:
     return found
 
 
+MAX_NOTEBOOK = 64 << 20               # bytes of a notebook file read at all (plots are stored in it)
+MAX_CONTAINERS = 1_000_000            # its JSON objects and arrays, at most: decoding takes memory for
+                                      # each (a 200 MB file of `{},` took 5 GB), a real notebook has some thousands
+_CLEAR = "clear its outputs (in Jupyter: Edit > Clear All Outputs; in Colab: Edit > Clear all outputs) and save it again"
+
+
 def load(path: Path) -> Module:
     """Read and convert a notebook file; NotebookError says what is wrong and where."""
     try:
+        size = path.stat().st_size
+        if size > MAX_NOTEBOOK:
+            raise NotebookError(f"is {size / 2**20:.0f} MiB, over the {MAX_NOTEBOOK >> 20} MiB a notebook may be: {_CLEAR}")
         data = path.read_bytes()
     except OSError as e:
         raise NotebookError(f"cannot be read ({e.strerror or e})") from None
@@ -120,6 +129,10 @@ def load(path: Path) -> Module:
 
 def read_cells(data: bytes | str) -> list[tuple[str, str]]:
     """(cell type, source) of every cell of an nbformat 4 notebook, in order."""
+    opening = (b"{", b"[") if isinstance(data, bytes) else ("{", "[")
+    if len(data) > MAX_NOTEBOOK or sum(data.count(c) for c in opening) > MAX_CONTAINERS:
+        raise NotebookError(f"holds more than a notebook does (over {MAX_NOTEBOOK >> 20} MiB, or a million JSON objects "
+                            f"and arrays): {_CLEAR}")
     try:
         nb = json.loads(data)
     except json.JSONDecodeError as e:

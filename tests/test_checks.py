@@ -1080,3 +1080,23 @@ def test_static_checks_follow_helpers_into_helpers_files_however_deep():
     loop = source + "\ndef g(v):\n    while v:\n        v = v[1:]\n    return 0\n"
     r = judge_static(_fn(), check, loop, "m.py", others={**back, "m": loop}.get)
     assert r.status == "failed" and "at line 7, in g, which it calls" in r.message and r.details == "", (r.message, r.details)
+
+
+def test_code_over_the_parsed_limit_is_not_parsed_and_a_large_tree_is_not_kept(monkeypatch):
+    """A tree takes up to 600 times its source (4 MiB of `{},` took 2.4 GB in the grader's process),
+    and 16 were kept for a file's other checks: code over 1 MiB is not parsed, and a tree of over
+    256 KB is made again for each check instead of being kept."""
+    from grader.judge import checks
+    huge = "def f(x):\n    return x\n" + "y = [" + "{}," * (checks.MAX_PARSED // 3 + 1) + "]\n"
+    result = static("no_loops", huge)
+    assert result.status == "error" and result.message.startswith("m.py has over 1 MiB of code: it was not read"), result.message
+    parsed = []
+    real = checks._parsed
+    monkeypatch.setattr(checks, "_parsed", lambda *a: parsed.append(1) or real(*a))
+    checks._module_kept.cache_clear()
+    large = "def f(x):\n    return x\n" + "y = 1\n" * (checks._KEPT // 6 + 1)
+    assert static("no_loops", large).status == static("no_autograd", large).status == "passed"
+    assert len(parsed) == 2 and checks._module_kept.cache_info().currsize == 0
+    small = "def f(x):\n    return x\n"
+    assert static("no_loops", small).status == static("no_autograd", small).status == "passed"
+    assert len(parsed) == 3 and checks._module_kept.cache_info().currsize == 1

@@ -2,6 +2,7 @@
 a line of the converted module back to (cell, line). Nothing here runs student code."""
 import ast
 import json
+from pathlib import Path
 
 import nbformat
 import pytest
@@ -257,3 +258,31 @@ def test_a_notebook_with_more_code_than_the_grader_reads_is_refused_before_it_is
         convert([("code", "y" * (3 << 20))])
     convert([("code", "x = 1\n" * 40_000)])                      # within both: converted
     assert parsed
+
+
+def test_a_notebook_of_a_million_json_objects_is_refused_before_it_is_decoded(tmp_path):
+    """A 200 MB file of `{},` took 5 GB to decode in the grader's process (a 190 KB zip of it did as
+    much to a batch): what decoding costs is counted in the raw bytes first."""
+    from grader import notebook
+    data = b'{"cells": [' + b"{}," * 1_000_001 + b'{}], "nbformat": 4, "nbformat_minor": 5, "metadata": {}}'
+    with pytest.raises(NotebookError) as e:
+        read_cells(data)
+    assert "a million JSON objects" in e.value.problem and "Clear All Outputs" in e.value.problem
+    path = tmp_path / "work.ipynb"
+    path.write_bytes(data)
+    with pytest.raises(NotebookError):
+        notebook.load(path)
+
+
+def test_a_notebook_over_the_size_limit_is_not_read(tmp_path, monkeypatch):
+    from grader import notebook
+    monkeypatch.setattr(notebook, "MAX_NOTEBOOK", 1 << 20)
+    path = tmp_path / "work.ipynb"
+    write_notebook(path, as_notebook("def f(x):\n    return x\n"))
+    assert notebook.load(path).source.strip().startswith("def f")        # a small one reads
+    with open(path, "ab") as f:
+        f.write(b" " * (2 << 20))                                        # whitespace after the JSON: still valid
+    monkeypatch.setattr(Path, "read_bytes", lambda self: pytest.fail("read"))
+    with pytest.raises(NotebookError) as e:
+        notebook.load(path)
+    assert e.value.problem.startswith("is 2 MiB, over the 1 MiB a notebook may be: clear its outputs")

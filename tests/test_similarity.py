@@ -367,3 +367,14 @@ def test_a_long_expression_that_python_runs_does_not_keep_a_function_from_being_
     compile(source, "submission", "exec")
     unit = extract(source, "f")
     assert len(unit.tokens) > 2500 and unit.tokens == extract(source.replace("q", "total"), "f").tokens
+
+
+def test_a_module_over_the_parsed_limit_is_not_read_for_similarity(tmp_path):
+    from grader.judge.checks import MAX_PARSED
+    from grader.similarity.sources import read_module
+    path = tmp_path / "linear_svm.py"
+    path.write_text("def f(x):\n    return x\n" + "#" * (MAX_PARSED + 10) + "\n")
+    with pytest.raises(ValueError, match="over 1 MiB of code"):
+        read_module(path)
+    path.write_text("def f(x):\n    return x\n")
+    assert read_module(path).startswith("def f")

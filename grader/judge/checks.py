@@ -544,6 +544,9 @@ def _judge_static(fn: FunctionSpec, check: CheckSpec, source: str | None, filena
         _, defs, aliases, autograd_names = _module(source, filename)
     except SyntaxError as e:
         return _result(p, ERROR, f"{filename} could not be read: syntax error at {place(e.lineno or 0)}")
+    except TooLarge:
+        return _result(p, ERROR, f"{filename} has over {MAX_PARSED >> 20} MiB of code: it was not read, so it could not "
+                                 "be checked (a student's module is a few hundred KB at most)")
     except (ValueError, RecursionError, MemoryError) as e:    # NUL bytes, absurd nesting: the parser gives up
         return _result(p, ERROR, f"{filename} could not be read ({type(e).__name__})")
     if not isinstance(defs.get(fn.name), (ast.FunctionDef, ast.AsyncFunctionDef)):
@@ -767,11 +770,31 @@ def calls_between(source: str, filename: str, names) -> dict:
             if isinstance(defs.get(name), (ast.FunctionDef, ast.AsyncFunctionDef))}
 
 
-@functools.lru_cache(maxsize=16)
+MAX_PARSED = 1 << 20                  # characters of a file's code that the grader's process parses at most
+_KEPT = 256 << 10                     # ...and keeps parsed for the file's other checks: a tree takes up to
+                                      # 600 times its source (4 MiB of `{},` took 2.4 GB), and 16 were kept
+
+
+class TooLarge(ValueError):
+    """A file's code over MAX_PARSED characters: not parsed in the grader's process."""
+
+
 def _module(source: str, filename: str) -> tuple:
     """The source's tree, its definitions, the names it imports and what it binds to autograd:
     read once for all the checks of a file (a class's methods have several; the walk of a long
-    module was most of a submission's judging). Read only, never changed by a check."""
+    module was most of a submission's judging). Read only, never changed by a check. TooLarge over
+    MAX_PARSED characters; a file over _KEPT is parsed again for each check rather than kept."""
+    if len(source) > MAX_PARSED:
+        raise TooLarge(f"{filename} has over {MAX_PARSED >> 20} MiB of code")
+    return _module_kept(source, filename) if len(source) <= _KEPT else _parsed(source, filename)
+
+
+@functools.lru_cache(maxsize=16)
+def _module_kept(source: str, filename: str) -> tuple:
+    return _parsed(source, filename)
+
+
+def _parsed(source: str, filename: str) -> tuple:
     tree = ast.parse(source, filename=filename)
     return tree, definitions(tree), _aliases(tree, _BUILTINS), _autograd_names(tree)
 

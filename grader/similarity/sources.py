@@ -24,11 +24,19 @@ class CorpusError(Exception):
 
 
 def read_module(path: Path) -> str:
-    """A module's source: a .py file as is, a notebook's code cells as the grader grades them."""
+    """A module's source: a .py file as is, a notebook's code cells as the grader grades them. Code
+    over checks.MAX_PARSED characters is refused (ValueError): its tree would take gigabytes."""
+    from grader.judge.checks import MAX_PARSED
     if path.suffix == ".ipynb":
-        return notebook.load(path).source
-    import importlib.util
-    return importlib.util.decode_source(path.read_bytes())      # as Python reads it: a coding line, a BOM
+        source = notebook.load(path).source
+    else:
+        import importlib.util
+        if path.stat().st_size > 4 * MAX_PARSED:                  # not even read: UTF-8 is at most 4 bytes a character
+            raise ValueError(f"over {MAX_PARSED >> 20} MiB of code")
+        source = importlib.util.decode_source(path.read_bytes())      # as Python reads it: a coding line, a BOM
+    if len(source) > MAX_PARSED:
+        raise ValueError(f"over {MAX_PARSED >> 20} MiB of code")
+    return source
 
 
 def units_of(source: str, spec: AssignmentSpec, module: str | None) -> dict:
