@@ -163,6 +163,12 @@ def _number(value: Any, torch, name: str) -> tuple[dict, np.ndarray | None]:
     # the numbers it holds, not what its overrides (__float__, __torch_function__, .numpy()) compute
     # when asked, which would run after the call's time was taken (a lazy answer) and may differ from
     # one read to the next. For numpy's and torch's own (np.float64, nn.Parameter) that is the same.
+    if torch is not None and is_a(value, torch.Tensor) and torch._C._dispatch_keys(value).has(torch._C.DispatchKey.Python):
+        # A class with __torch_dispatch__ (a wrapper subclass holds no numbers at all) answers every
+        # operation on it with its own code, reading it included: autograd, a loop, a lookup, run after
+        # the call was watched and timed. Its numbers are not read, and nothing of its class runs.
+        return {"kind": "other", "type": name,
+                "repr": "a tensor whose class computes its numbers when they are read (__torch_dispatch__)"}, None
     if torch is not None and is_a(value, torch.Tensor) and type(value) is not torch.Tensor:
         with torch._C.DisableTorchFunctionSubclass():
             value = torch.Tensor.as_subclass(value, torch.Tensor)

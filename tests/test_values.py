@@ -153,3 +153,33 @@ def test_the_handout_file_keeps_non_finite_numbers():
     np.testing.assert_array_equal(back["out"].array, tree["out"].array)
     import json
     json.dumps(values.tree_to_json(tree), allow_nan=False)          # strict JSON
+
+
+def test_a_tensor_whose_class_answers_operations_itself_is_not_read():
+    """A wrapper subclass holds no numbers: every operation on it, reading it for the grader
+    included, runs its __torch_dispatch__, which could compute the answer with autograd (or a loop)
+    after the call was watched and timed. It is refused unread, and none of its code runs."""
+    ran = []
+
+    class Later(torch.Tensor):
+        @staticmethod
+        def __new__(cls, like):
+            return torch.Tensor._make_wrapper_subclass(cls, like.shape, dtype=like.dtype)
+
+        @classmethod
+        def __torch_dispatch__(cls, func, types, args=(), kwargs=None):
+            ran.append(func)
+            return func(*[torch.ones(a.shape, dtype=a.dtype) if isinstance(a, Later) else a for a in args],
+                        **(kwargs or {}))
+
+    class Plain(torch.Tensor):              # __torch_dispatch__ on an ordinary subclass: the same
+        @classmethod
+        def __torch_dispatch__(cls, func, types, args=(), kwargs=None):
+            ran.append(func)
+            return NotImplemented
+
+    for value in (Later(torch.zeros(3, dtype=torch.float64)), torch.zeros(3, dtype=torch.float64).as_subclass(Plain)):
+        leaf = roundtrip(value, torch)
+        assert leaf.kind == "other" and "__torch_dispatch__" in leaf.repr, leaf
+    assert ran == []
+    assert roundtrip(torch.nn.Parameter(torch.ones(2, dtype=torch.float64)), torch).kind == "tensor"
