@@ -160,6 +160,35 @@ def test_with_skipping_off_a_slow_case_times_out_and_the_next_cases_still_run(tm
 
 @pytest.mark.slow
 @pytest.mark.usefixtures("each_worker")
+def test_a_submission_whose_cases_take_just_under_their_limit_stops_at_its_own_time_limit(tmp_path):
+    """Each case may take 1.5 s; every call takes 1 s, so no case times out, but five of them would
+    hold the worker for five seconds (350 cases just under 10 s, an hour). limits.submission_timeout
+    (2.5 s here) stops the case running then and runs none after it."""
+    spec = make_assignment(tmp_path)
+    text = (spec.folder / "assignment.yaml").read_text().replace("skip_after_timeouts: 1", "skip_after_timeouts: 1, submission_timeout: 2.5")
+    (spec.folder / "assignment.yaml").write_text(text)
+    spec = load_spec(spec.folder)
+    assert spec.limits.submission_timeout == 2.5
+    sub = tmp_path / "student"
+    sub.mkdir()
+    (sub / "tiny.py").write_text("import time\n\ndef scale(x, k):\n    time.sleep(1.0)\n    return k * x\n\n"
+                                 "def total(x):\n    time.sleep(1.0)\n    return float(sum(x))\n")
+    t0 = time.monotonic()
+    result = grade_submission(spec, sub)
+    took = time.monotonic() - t0
+    fns = {fn.name: fn for fn in result.functions}
+    cases = fns["scale"].cases + fns["total"].cases
+    assert [c.status for c in cases[:2]] == ["passed", "passed"], [(c.status, c.message) for c in cases]
+    assert cases[2].status == "crashed" and cases[2].message.startswith(
+        "scale: stopped: this submission's imports and cases had run for 2.5 s in all"), cases[2].message
+    for c in cases[3:]:
+        assert c.status == "crashed" and "not run: this submission's imports and cases before it had run for 2.5 s" \
+            in c.message, c.message
+    assert took < 30                     # not five calls of a second each, nor a time limit per case
+
+
+@pytest.mark.slow
+@pytest.mark.usefixtures("each_worker")
 def test_crash_in_one_case_is_recorded_and_grading_goes_on(tmp_path):
     fns, result = grade(tmp_path, """\
         import ctypes, os

@@ -104,4 +104,5 @@ def build_job(spec: AssignmentSpec, calls: list[dict], modules: dict, submission
     return {"framework": spec.framework, "submission_dir": str(folder), "modules": modules, "calls": calls,
             "sources": notebooks.sources, "support": spec.support_files(), "scenarios": spec.scenario_sources(),
             "limits": {"case_timeout": lim.case_timeout, "import_timeout": lim.import_timeout, "memory": lim.memory, "disk": lim.disk,
-                       "skip_after_timeouts": lim.skip_after_timeouts, "n_calls": len(calls)}}
+                       "skip_after_timeouts": lim.skip_after_timeouts, "submission_timeout": lim.submission_timeout,
+                       "n_calls": len(calls)}}

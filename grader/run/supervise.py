@@ -26,6 +26,7 @@ its printed output going to `capture_path`, and offers
 """
 from __future__ import annotations
 
+import math
 import os
 import shutil
 import stat
@@ -60,6 +61,9 @@ def run_job(job: dict, inputs: list, deliver: Callable[[dict, list], None], star
     budget = _Budget(REPLY_CAP)
     skip: set[str] = set()
     imported = False
+    # All of the job's children together, imports included: each case has its limit, but 350 cases
+    # that each take just under it would hold a worker for an hour.
+    ends = time.monotonic() + float(lim.get("submission_timeout", math.inf))
     job_dir = tempfile.mkdtemp(prefix="grader-", dir=root)
     scratch = os.path.join(job_dir, "work")     # the child's working directory, empty at the start
     os.mkdir(scratch, 0o700)
@@ -79,7 +83,7 @@ def run_job(job: dict, inputs: list, deliver: Callable[[dict, list], None], star
             child = start_child(job, inputs, start, skip, scratch, capture)
             try:
                 outcome, current, step, why, printed_to = _watch(child, job, start, skip, deliver, done, imported,
-                                                                 scratch, measure, budget)
+                                                                 scratch, measure, budget, ends)
             finally:
                 child.kill()
                 _empty(scratch)
@@ -89,6 +93,17 @@ def run_job(job: dict, inputs: list, deliver: Callable[[dict, list], None], star
             said = {"stdout": printed} if printed else {}
             imported = True
             if outcome == "done":
+                break
+            if outcome == "timeout" and time.monotonic() >= ends:
+                # The submission's time is spent: the case it was on says so, and no other case runs.
+                stopped = start if current == _IMPORT else current
+                for i in range(stopped, len(calls)):
+                    if i in done or calls[i]["function"] in skip:
+                        continue
+                    message = (_spent_message if i == stopped else _unrun_message)(lim["submission_timeout"])
+                    forward({"type": "result", "index": i, "status": "crashed", **_limit(message), **said})
+                    said = {}                    # shown once, with the case it was printed in
+                    done.add(i)
                 break
             if current == _IMPORT:
                 # The child died or hung while importing: no call can run, so none is retried.
@@ -238,7 +253,7 @@ class _Budget:
         return self.left >= 0
 
 
-def _watch(child, job, start, skip, deliver, done, imported, scratch, measure, budget):
+def _watch(child, job, start, skip, deliver, done, imported, scratch, measure, budget, ends=math.inf):
     """Deliver one child's frames until it is done, dies, hangs or writes too much. Returns (outcome,
     index it was on, the step of that call it had reached: 0 unless a chain said it went further,
     {"error": why it was stopped} or {}, where in its capture file its output after its last answer starts)."""
@@ -248,7 +263,7 @@ def _watch(child, job, start, skip, deliver, done, imported, scratch, measure, b
     current = _IMPORT
     step = 0
     printed_to = 0                  # where in its capture file what it printed since its last answer starts
-    deadline = time.monotonic() + lim["import_timeout"]
+    deadline = min(time.monotonic() + lim["import_timeout"], ends)
     outcome = None
     # A case's time limit counts from the first look that saw the one before it finish: at most
     # `sample` late where looks come only every `sample` seconds. A child that wakes this loop at
@@ -280,7 +295,7 @@ def _watch(child, job, start, skip, deliver, done, imported, scratch, measure, b
                             break
                         deliver(header, arrays)
                     current = _pending_from(job, skip, start)
-                    deadline = time.monotonic() + lim["case_timeout"]
+                    deadline = min(time.monotonic() + lim["case_timeout"], ends)
                 elif kind == "step":
                     if header.get("index") == current and isinstance(header.get("step"), int):
                         step = header["step"]       # kept here: only a time limit or a crash reports it
@@ -294,7 +309,7 @@ def _watch(child, job, start, skip, deliver, done, imported, scratch, measure, b
                     done.add(index)
                     current = _pending_from(job, skip, index + 1)
                     step = 0
-                    deadline = time.monotonic() + lim["case_timeout"]
+                    deadline = min(time.monotonic() + lim["case_timeout"], ends)
                 elif kind == "done":
                     # Trusted only when every call it had to run has a result: a forged
                     # "done" is this child's crash, and the next child goes on.
@@ -394,6 +409,16 @@ def _frame_message(e: protocol.OverLimit) -> str:
 def _reply_message() -> str:
     return (f"it sent back more than {REPLY_CAP >> 20} MiB in all (this submission's answers, over all its cases, "
             "as the grader holds them) and was stopped")
+
+
+def _spent_message(seconds: float) -> str:
+    return (f"stopped: this submission's imports and cases had run for {seconds:g} s in all, the most one submission "
+            "may take (the assignment's limits.submission_timeout)")
+
+
+def _unrun_message(seconds: float) -> str:
+    return (f"not run: this submission's imports and cases before it had run for {seconds:g} s in all, the most one "
+            "submission may take (the assignment's limits.submission_timeout)")
 
 
 def _not_run_message() -> str:

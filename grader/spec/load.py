@@ -255,7 +255,8 @@ def _load_hidden(path: Path, functions: list) -> tuple[list, Path]:
 
 def _limits(v: "_Validator", data: Any) -> Limits:
     data = v.mapping(data, "limits")
-    v.keys(data, "limits", optional=("case_timeout", "import_timeout", "memory", "disk", "skip_after_timeouts"))
+    v.keys(data, "limits", optional=("case_timeout", "import_timeout", "memory", "disk", "skip_after_timeouts",
+                                     "submission_timeout"))
     d = Limits()
     return Limits(
         case_timeout=v.number(data.get("case_timeout", d.case_timeout), "limits.case_timeout", positive=True),
@@ -263,6 +264,8 @@ def _limits(v: "_Validator", data: Any) -> Limits:
         memory=v.size(data.get("memory", d.memory), "limits.memory"),
         disk=v.size(data.get("disk", d.disk), "limits.disk"),
         skip_after_timeouts=int(v.number(data.get("skip_after_timeouts", d.skip_after_timeouts), "limits.skip_after_timeouts")),
+        submission_timeout=v.number(data.get("submission_timeout", d.submission_timeout), "limits.submission_timeout",
+                                    positive=True),
     )
 
 

@@ -181,6 +181,7 @@ class Limits:
     memory: int = 4 << 30            # bytes of address space
     disk: int = 64 << 20             # bytes a run may write into its scratch folder, in all
     skip_after_timeouts: int = 1     # after this many timeouts, a function's other cases are not run (0: never)
+    submission_timeout: float = 300.0  # seconds of all of one submission's calls and imports, at most
 
 
 @dataclass(frozen=True)
