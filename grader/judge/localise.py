@@ -46,11 +46,12 @@ def describe(name: str, expected: np.ndarray, got: np.ndarray, rtol: float, atol
     if e.ndim == 2:
         wrong = relative_error(g, e, rtol, atol) > rtol
         rows, cols = np.flatnonzero(wrong.any(axis=1)), np.flatnonzero(wrong.any(axis=0))
-        # A line that is all zeros in both says nothing of where the mistake is (a unit dropped by a
-        # mask, a class no example has): it is neither named right nor counted.
-        zero = (e == 0) & (g == 0)
-        for axis, bad, count, lines, blank in (("column", cols, e.shape[1], wrong.T, zero.all(axis=0)),
-                                               ("row", rows, e.shape[0], wrong, zero.all(axis=1))):
+        for axis, bad, count, lines, across in (("column", cols, e.shape[1], wrong.T, 0), ("row", rows, e.shape[0], wrong, 1)):
+            if not 0 < len(bad) < count:
+                continue
+            # A line that is all zeros in both says nothing of where the mistake is (a unit dropped by
+            # a mask, a class no example has): it is neither named right nor counted.
+            blank = ((e == 0) & (g == 0)).all(axis=across)
             named = np.flatnonzero(~blank)          # the lines counted, by their index in the output
             bad, count, lines = np.searchsorted(named, bad), len(named), lines[named]
             among = f" {axis}s that are not all zeros" if blank.any() else ""
