@@ -79,7 +79,7 @@ def test_a_correct_solution_written_differently_is_not_a_mistake(rows):
                        "adam_efficient_form      adam                       0 public + 1 hidden cases          1/1",
                        "conv_last_window_skipped conv_forward_naive         2 public + 6 hidden cases          8/8",
                        "momentum_step_before_velocity sgd_momentum               2 public + 3 hidden cases          5/5",
-                       "43 catalogued mistakes; all caught, reference full marks, handout zero."]),
+                       "44 catalogued mistakes; all caught, reference full marks, handout zero."]),
     ("fully_connected_networks", [
         "two_layer_reg_half       TwoLayerNet.loss           1 public + 4 hidden cases          5/5",
         "linear_forward_not_flattened FullyConnectedNet.loss     0 public + 1 hidden cases          1/1",
