@@ -169,28 +169,20 @@ def _number(value: Any, torch, name: str) -> tuple[dict, np.ndarray | None]:
         # the call was watched and timed. Its numbers are not read, and nothing of its class runs.
         return {"kind": "other", "type": name,
                 "repr": "a tensor whose class computes its numbers when they are read (__torch_dispatch__)"}, None
-    if torch is not None and is_a(value, torch.Tensor) and type(value) is not torch.Tensor:
-        with torch._C.DisableTorchFunctionSubclass():
-            value = torch.Tensor.as_subclass(value, torch.Tensor)
+    if torch is not None and is_a(value, torch.Tensor):      # with the same read-through for a subclass
+        # A mode the student's code left on (TorchFunctionMode, TorchDispatchMode) would answer the
+        # reading below with its own code, after the call was watched and timed: none is on while it runs.
+        from torch.utils._python_dispatch import _disable_current_modes
+        with torch._C.DisableTorchFunction(), _disable_current_modes():
+            return _tensor(torch.Tensor.as_subclass(value, torch.Tensor) if type(value) is not torch.Tensor else value,
+                           torch, name)
     elif is_a(value, np.ndarray) and type(value) is not np.ndarray:
         value = np.ndarray.view(value, np.ndarray)
     elif is_a(value, float) and type(value) is not float:
         value = float.__float__(value)
     elif is_a(value, int) and not is_a(value, bool) and type(value) is not int:
         value = int.__index__(value)
-    if torch is not None and is_a(value, torch.Tensor):
-        if value.layout != torch.strided or value.device.type == "meta":
-            return {"kind": "other", "type": name, "dtype": str(value.dtype),
-                    "repr": f"a {value.device.type} tensor with layout {value.layout}"}, None
-        t = value.detach().cpu()
-        if t.is_complex() or t.dtype == torch.bool:
-            return {"kind": "other", "type": name, "dtype": str(t.dtype)}, None
-        try:
-            plain = t.numpy()
-        except (TypeError, RuntimeError):           # bfloat16, and dtypes numpy has no name for
-            return {"kind": "other", "type": name, "dtype": str(t.dtype)}, None
-        node, array = {"kind": "tensor", "type": name}, np.array(plain, copy=True)
-    elif is_a(value, np.ndarray):
+    if is_a(value, np.ndarray):
         node, array = {"kind": "ndarray", "type": name}, np.array(value, copy=True)
     elif is_a(value, (int, float)):
         array = np.array(float(value) if is_a(value, float) else value)
@@ -201,11 +193,31 @@ def _number(value: Any, torch, name: str) -> tuple[dict, np.ndarray | None]:
         node, array = {"kind": "numpy_scalar", "type": name}, np.array(value)
     else:
         return {"kind": "other", "type": name, "repr": _short(value)}, None
+    return _plain_array(node, array, name)
+
+
+def _plain_array(node: dict, array: np.ndarray, name: str) -> tuple[dict, np.ndarray | None]:
+    """The node and its array in the machine's byte order, or an `other` node for a dtype that is no plain number."""
     if array.dtype.byteorder == ">":                     # big-endian numbers are numbers: in the machine's order
         array = array.astype(array.dtype.newbyteorder("="))
     if array.dtype.str not in PLAIN_DTYPES:              # bool, complex, object, strings, float128
         return {"kind": "other", "type": name, "dtype": str(array.dtype)}, None
     return node, array
+
+
+def _tensor(value, torch, name: str) -> tuple[dict, np.ndarray | None]:
+    """A plain torch.Tensor's node and numbers (`_number`, with no torch function or mode on)."""
+    if value.layout != torch.strided or value.device.type == "meta":
+        return {"kind": "other", "type": name, "dtype": str(value.dtype),
+                "repr": f"a {value.device.type} tensor with layout {value.layout}"}, None
+    t = value.detach().cpu()
+    if t.is_complex() or t.dtype == torch.bool:
+        return {"kind": "other", "type": name, "dtype": str(t.dtype)}, None
+    try:
+        plain = t.numpy()
+    except (TypeError, RuntimeError):           # bfloat16, and dtypes numpy has no name for
+        return {"kind": "other", "type": name, "dtype": str(t.dtype)}, None
+    return _plain_array({"kind": "tensor", "type": name}, np.array(plain, copy=True), name)
 
 
 class BadNode(ValueError):

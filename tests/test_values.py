@@ -183,3 +183,29 @@ def test_a_tensor_whose_class_answers_operations_itself_is_not_read():
         assert leaf.kind == "other" and "__torch_dispatch__" in leaf.repr, leaf
     assert ran == []
     assert roundtrip(torch.nn.Parameter(torch.ones(2, dtype=torch.float64)), torch).kind == "tensor"
+
+
+def test_a_torch_mode_left_on_does_not_run_while_an_answer_is_read():
+    """A TorchFunctionMode (or TorchDispatchMode) entered at import and never left answers every
+    torch call after it, the grader's reading of the answer included: it could return a gradient
+    computed with autograd in place of the zeros the function returned, unwatched and untimed."""
+    from torch.overrides import TorchFunctionMode
+    from torch.utils._python_dispatch import TorchDispatchMode
+    ran = []
+
+    class Function(TorchFunctionMode):
+        def __torch_function__(self, func, types, args=(), kwargs=None):
+            ran.append(func)
+            return torch.ones(3, dtype=torch.float64)
+
+    class Dispatch(TorchDispatchMode):
+        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+            ran.append(func)
+            return torch.full((3,), 2.0, dtype=torch.float64)
+
+    answer = torch.zeros(3, dtype=torch.float64)
+    for mode in (Function(), Dispatch()):
+        with mode:
+            leaf = roundtrip(answer, torch)
+        assert leaf.kind == "tensor" and leaf.array.tolist() == [0.0, 0.0, 0.0], leaf
+    assert ran == []
