@@ -385,13 +385,20 @@ def _judge_static(p, modules: dict, notebooks: notebook.Notebooks, support: set 
 
 def _beside(folder: Path, support: set):
     """The source of another module of the submission, `name.py` in its folder, or None (a library's
-    name, the course's support module, a file that is not there or over 1 MiB): what the static checks
-    follow a helper into."""
+    name, the course's support module, a file that is not there): what the static checks follow a
+    helper into. A file over checks.MAX_PARSED is checks.TooLarge: a check that cannot read what the
+    function calls cannot pass."""
     def source(name: str) -> str | None:
         path = folder / f"{name}.py"
         if not name.isidentifier() or name in support or not path.is_file():
             return None
-        return source_text(path, limit=1 << 20)     # unreadable, or gone since: not followed (its own cases say why)
+        try:
+            large = path.stat().st_size > 4 * checks.MAX_PARSED      # UTF-8: at most 4 bytes a character
+        except OSError:
+            return None
+        if large:
+            raise checks.TooLarge(f"{name}.py has over {checks.MAX_PARSED >> 20} MiB of code")
+        return source_text(path, limit=4 * checks.MAX_PARSED)     # unreadable, or gone since: not followed (its own cases say why)
     return source
 
 

@@ -1024,6 +1024,26 @@ def test_static_checks_follow_a_helper_into_another_file_of_the_submission(sourc
     assert r.status == "failed" and "f uses .backward() at helpers.py, line 2, in helpers.total" in r.message, r.message
 
 
+def test_a_helper_file_too_large_to_read_leaves_the_check_not_judged():
+    """A loop moved into a helper file padded past the parse limit: skipping the file unread, as
+    one that is not the student's, passed no_loops with the loop in it."""
+    from grader.judge import checks
+    check = CheckSpec(kind="no_loops", points=1, visibility="public")
+    source = "from helpers import total\n\ndef f(x):\n    return total(x)\n"
+    padded = {"helpers": HELPERS + "#" * (checks.MAX_PARSED + 1) + "\n"}.get
+    r = judge_static(_fn(), check, source, "m.py", others=padded)
+    assert r.status == "error" and r.message == ("f calls code in helpers.py, which has over 1 MiB of code: it was "
+                                                 "not read, so f could not be checked"), r.message
+
+    def too_large(name):                     # what grade._beside says of a file over the limit on disk
+        if name != "helpers":
+            return None                      # numpy: not a file of the submission
+        raise checks.TooLarge(f"{name}.py has over 1 MiB of code")
+    assert judge_static(_fn(), check, source, "m.py", others=too_large).status == "error"
+    unused = "import helpers\nimport numpy as np\n\ndef f(x):\n    return np.sum(x)\n"
+    assert judge_static(_fn(), check, unused, "m.py", others=too_large).status == "passed"   # nothing of it is called
+
+
 @pytest.mark.slow
 def test_a_loop_in_a_helper_file_of_the_submission_fails_no_loops_when_graded(spec, tmp_path):
     """The way a student runs it: svm_loss_vectorized imports its sum from helpers.py beside it."""

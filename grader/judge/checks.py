@@ -558,7 +558,12 @@ def _judge_static(fn: FunctionSpec, check: CheckSpec, source: str | None, filena
     files = [("", bodies, (defs, aliases, autograd_names), filename, source)]
     followed = set()
     for _, reached, (_, their_aliases, _), _, _ in files:          # grows as it goes: helpers' helpers too
-        for module, name, facts, file, text in _imported(reached, their_aliases, others):
+        try:
+            helpers = _imported(reached, their_aliases, others)
+        except TooLarge as e:                        # a helper's file over the limit: nothing of it can be checked
+            return _result(p, ERROR, f"{fn.name} calls code in {e.args[0].split()[0]}, which has over "
+                                     f"{MAX_PARSED >> 20} MiB of code: it was not read, so {fn.name} could not be checked")
+        for module, name, facts, file, text in helpers:
             if (module, name) not in followed and len(followed) < _FOLLOWED:
                 followed.add((module, name))
                 prefix = "" if file == filename else f"{module}."       # a helper calling back into this file
@@ -750,6 +755,8 @@ def _imported(bodies: dict, aliases: dict, others) -> list:
             continue
         try:
             facts = _module(source, f"{module}.py")
+        except TooLarge:
+            raise                                    # not read: the check cannot say what the helper does
         except (SyntaxError, ValueError, RecursionError, MemoryError):
             continue                                 # its own cases say it does not import
         if isinstance(facts[1].get(name), (ast.FunctionDef, ast.AsyncFunctionDef)):
