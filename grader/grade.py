@@ -121,14 +121,20 @@ def grade_submission(spec: AssignmentSpec, submission: Path, hidden: bool = Fals
         job = build_job(spec, prepared.calls, modules, submission, notebooks)
         if cells is not None:            # a kernel's cells: its imports of the module's own file must find the file
             job["detached"] = sorted(notebooks.sources)
+        ran = time.monotonic()
         try:
             reply = worker.run(job, prepared.inputs)
             worker_error = ""
         except WorkerError as e:
             reply, worker_error = None, str(e)
         def rerun(calls: list) -> list:
+            # What a check runs again is the submission's code too: within what is left of its time.
+            left = spec.limits.submission_timeout - (time.monotonic() - ran)
+            if left <= 0:
+                raise WorkerError("this submission's time limit (limits.submission_timeout) is spent")
             calls, inputs = job_calls(spec, calls)
             again = build_job(spec, calls, modules, submission, notebooks)
+            again["limits"] = {**again["limits"], "submission_timeout": left}
             if "detached" in job:
                 again["detached"] = job["detached"]
             answer = worker.run(again, inputs)

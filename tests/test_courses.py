@@ -360,6 +360,12 @@ F32_FORWARD = {
     "f32-forward": [("    out = np.maximum(0, x)  ", "    out = np.maximum(0, x).astype(np.float32)  ")],
     "f32-forward-wrong-backward": [("    out = np.maximum(0, x)  ", "    out = np.maximum(0, x).astype(np.float32)  "),
                                    ("    dx = dout * (x > 0)", "    dx = dout * (x > 0) * 1.01")],
+    # relu_forward in float32, and 1.5 times as large in a child where affine_forward has not run: the
+    # child of the float32 rerun, which runs only the check's moved calls; relu_backward 1.5 times too
+    # large on the check's case. The rerun's differences then match the wrong gradient.
+    "f32-rerun-forged": [("def affine_forward(x, w, b):\n", "_SEEN = [False]\n\n\ndef affine_forward(x, w, b):\n    _SEEN[0] = True\n"),
+                         ("    out = np.maximum(0, x)  ", "    out = np.maximum(0, x).astype(np.float32) * np.float32(1 if _SEEN[0] else 1.5)  "),
+                         ("    dx = dout * (x > 0)", "    dx = dout * (x > 0) * (1.5 if x.shape == (3, 5) else 1)")],
     # dropout_forward's mask from a generator of its own, seeded by the machine: another mask on every call
     "unseeded-dropout": [("        mask = (np.random.rand(*x.shape) < p) / p",
                           "        mask = (np.random.RandomState().rand(*x.shape) < p) / p")],
@@ -805,6 +811,37 @@ def test_a_backward_gradient_check_takes_a_float32_forward_at_float32s_precision
     assert check["status"] == "failed" and check["message"].startswith(
         "dx is not the gradient of sum(out * dout) with your own out"), check["message"]
     assert "step 0.001" in check["details"]
+
+
+def test_the_float32_rerun_checks_its_loss_on_the_unmoved_inputs_too(runs):
+    """The rerun's child can tell it is not the first (what ran before it did not run there): a loss
+    that answers otherwise there would make its differences match any gradient. The unmoved inputs
+    run among the moved ones, at a place drawn for this run, and must give the first run's loss."""
+    run = runs[f"{LAYERS}:f32-rerun-forged"]
+    (check,) = run.function("relu_backward")["checks"]
+    assert check["status"] == "error" and check["earned"] == 0, check
+    assert check["message"].startswith("not judged: sum(out * dout) on the case's own inputs is not what it was on "
+                                       "the first run ("), check["message"]
+
+
+def test_a_checks_rerun_gets_only_what_is_left_of_the_submissions_time(tmp_path, monkeypatch):
+    """Each rerun was a job with a time limit of its own: a submission slow in the rerun's child held
+    its worker past limits.submission_timeout by the rerun's length, once per check that reruns."""
+    from grader.grade import grade_submission
+    from grader.run.worker import Worker, start_worker
+    spec = load_spec(ASSIGNMENT[LAYERS])
+    sub = write(tmp_path / "s", {**reference_sources(LAYERS),
+                                 "layers": edited(reference_sources(LAYERS)["layers"], *F32_FORWARD["f32-forward"])})
+    limits = []
+    real = Worker.run
+    monkeypatch.setattr(Worker, "run", lambda self, job, inputs: limits.append(job["limits"]["submission_timeout"])
+                        or real(self, job, inputs))
+    with start_worker(spec.framework) as worker:
+        result = grade_submission(spec, sub, hidden=True, worker=worker)
+    fn = next(f for f in result.functions if f.name == "relu_backward")
+    assert fn.checks[0].status == "passed", fn.checks[0].message          # judged again with float32's step
+    assert limits.count(spec.limits.submission_timeout) >= 2           # the reference's job, the submission's
+    assert any(t < spec.limits.submission_timeout for t in limits), limits      # the rerun: what was left
 
 
 def test_a_gradient_check_over_a_forward_that_answers_differently_each_time_is_not_judged(runs):

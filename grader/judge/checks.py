@@ -57,6 +57,7 @@ class Plan:
     steps: list = field(default_factory=list)         # gradient: [(dtype name, h)], one block of calls each
     loss_names: tuple = ()                            # gradient: what the perturbed calls send back for the loss
     later: list = field(default_factory=list)         # gradient: a float32 block run only when needed (`in_float32`)
+    later_repeat: int | None = None                   # ...with the loss on the unmoved inputs among them, here
     repeat: int | None = None                         # gradient: the index of the loss's call on the base inputs again
 
 
@@ -136,6 +137,10 @@ def _plan_gradient(spec: AssignmentSpec, p: Plan) -> None:
         # the forward's precision: where the forward answers in float32, float64's step measures its
         # rounding. Those calls again with float32's step, when the float64 block finds that so.
         p.later = _moved_calls(p, perturbed, FLOAT32_STEP)
+        # The unmoved inputs once more, at a place of this run's choosing: a loss that answers
+        # otherwise in that child (which can tell it is not the first) is not the one differentiated.
+        p.later_repeat = secrets.randbelow(len(p.later) + 1)
+        p.later.insert(p.later_repeat, Call(fn, case, steps=tuple(perturbed), outputs=p.loss_names))
 
 
 def _moved_calls(p: Plan, perturbed, h: float) -> list:
@@ -190,6 +195,14 @@ def judge_gradient(p: Plan, outcomes: list, float32: list | None = None) -> Chec
         grads.append(grad)
     per_block = sum(2 * len(c) for c in p.coords)
     if float32 is not None:
+        again = float32[p.later_repeat] if p.later_repeat is not None and p.later_repeat < len(float32) else None
+        repeated = _loss(p, again) if again is not None and again.ok else None
+        if repeated is None or float(repeated) != float(np.asarray(loss).reshape(())):
+            return _result(p, ERROR, f"not judged: {check.loss} on the case's own inputs is not what it was on the first "
+                                     f"run ({float(np.asarray(loss).reshape(())):.8g}, then "
+                                     f"{'nothing' if repeated is None else format(float(repeated), '.8g')}), so the "
+                                     "differences of the second run are not of the loss the gradient belongs to")
+        float32 = float32[:p.later_repeat] + float32[p.later_repeat + 1:]
         dtype, h, block_outcomes, start = "float32", FLOAT32_STEP, float32, 0
     else:
         dtype = "float32" if len(p.steps) > 1 and (np.asarray(loss).dtype == np.float32 or _float32_valued(p, outcomes)) \
