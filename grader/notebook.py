@@ -110,8 +110,9 @@ def for_modules(paths: dict, cells: dict | None = None) -> Notebooks:
 
 
 MAX_NOTEBOOK = 64 << 20               # bytes of a notebook file read at all (plots are stored in it)
-MAX_CONTAINERS = 1_000_000            # its JSON objects and arrays, at most: decoding takes memory for
-                                      # each (a 200 MB file of `{},` took 5 GB), a real notebook has some thousands
+MAX_VALUES = 2_000_000                # its JSON objects, arrays and the values in them, at most (counted by
+                                      # their brackets and commas): decoding takes memory for each (a 200 MB file
+                                      # of `{},` took 5 GB, 64 MiB of numbers 0.8 GB); a real notebook has thousands
 _CLEAR = "clear its outputs (in Jupyter: Edit > Clear All Outputs; in Colab: Edit > Clear all outputs) and save it again"
 
 
@@ -129,10 +130,10 @@ def load(path: Path) -> Module:
 
 def read_cells(data: bytes | str) -> list[tuple[str, str]]:
     """(cell type, source) of every cell of an nbformat 4 notebook, in order."""
-    opening = (b"{", b"[") if isinstance(data, bytes) else ("{", "[")
-    if len(data) > MAX_NOTEBOOK or sum(data.count(c) for c in opening) > MAX_CONTAINERS:
-        raise NotebookError(f"holds more than a notebook does (over {MAX_NOTEBOOK >> 20} MiB, or a million JSON objects "
-                            f"and arrays): {_CLEAR}")
+    marks = (b"{", b"[", b",") if isinstance(data, bytes) else ("{", "[", ",")
+    if len(data) > MAX_NOTEBOOK or sum(data.count(c) for c in marks) > MAX_VALUES:
+        raise NotebookError(f"holds more than a notebook does (over {MAX_NOTEBOOK >> 20} MiB, or two million JSON "
+                            f"values): {_CLEAR}")
     try:
         nb = json.loads(data)
     except json.JSONDecodeError as e:

@@ -267,7 +267,10 @@ def test_a_notebook_of_a_million_json_objects_is_refused_before_it_is_decoded(tm
     data = b'{"cells": [' + b"{}," * 1_000_001 + b'{}], "nbformat": 4, "nbformat_minor": 5, "metadata": {}}'
     with pytest.raises(NotebookError) as e:
         read_cells(data)
-    assert "a million JSON objects" in e.value.problem and "Clear All Outputs" in e.value.problem
+    assert "two million JSON values" in e.value.problem and "Clear All Outputs" in e.value.problem
+    numbers = b'{"cells": [], "metadata": {"x": [' + b"1e5," * 2_000_001 + b'1]}, "nbformat": 4, "nbformat_minor": 5}'
+    with pytest.raises(NotebookError):                   # 16 MB of numbers: 0.8 GB decoded, at 64 MiB
+        read_cells(numbers)
     path = tmp_path / "work.ipynb"
     path.write_bytes(data)
     with pytest.raises(NotebookError):
