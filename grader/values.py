@@ -171,7 +171,11 @@ def _number(value: Any, torch, name: str) -> tuple[dict, np.ndarray | None]:
                 "repr": "a tensor whose class computes its numbers when they are read (__torch_dispatch__)"}, None
     if torch is not None and is_a(value, torch.Tensor):      # with the same read-through for a subclass
         # A mode the student's code left on (TorchFunctionMode, TorchDispatchMode) would answer the
-        # reading below with its own code, after the call was watched and timed: none is on while it runs.
+        # reading below with its own code, after the call was watched and timed: none is on while it
+        # runs (asked first: the guards cost half of reading a small tensor, and no mode is the rule).
+        if type(value) is torch.Tensor and not torch._C._is_torch_function_mode_enabled() \
+                and not torch._C._len_torch_dispatch_stack():
+            return _tensor(value, torch, name)
         from torch.utils._python_dispatch import _disable_current_modes
         with torch._C.DisableTorchFunction(), _disable_current_modes():
             return _tensor(torch.Tensor.as_subclass(value, torch.Tensor) if type(value) is not torch.Tensor else value,
