@@ -156,6 +156,9 @@ for path in sys.argv[3:]:
     if confined:
         os.rmdir(scratch)
     walls.append(time.perf_counter() - t0)
+if confined:
+    import shutil
+    shutil.rmtree(room, ignore_errors=True)
 print(imported, sum(walls) / len(walls), ",".join(layers) if confined else "")
 """
 

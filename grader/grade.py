@@ -403,7 +403,7 @@ def _beside(folder: Path, support: set):
         except OSError:
             return None
         if large:
-            raise checks.TooLarge(f"{name}.py has over {checks.MAX_PARSED >> 20} MiB of code")
+            raise checks.TooLarge(f"{name}.py")
         return source_text(path, limit=4 * checks.MAX_PARSED)     # unreadable, or gone since: not followed (its own cases say why)
     return source
 

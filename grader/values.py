@@ -163,13 +163,13 @@ def _number(value: Any, torch, name: str) -> tuple[dict, np.ndarray | None]:
     # the numbers it holds, not what its overrides (__float__, __torch_function__, .numpy()) compute
     # when asked, which would run after the call's time was taken (a lazy answer) and may differ from
     # one read to the next. For numpy's and torch's own (np.float64, nn.Parameter) that is the same.
-    if torch is not None and is_a(value, torch.Tensor) and torch._C._dispatch_keys(value).has(torch._C.DispatchKey.Python):
-        # A class with __torch_dispatch__ (a wrapper subclass holds no numbers at all) answers every
-        # operation on it with its own code, reading it included: autograd, a loop, a lookup, run after
-        # the call was watched and timed. Its numbers are not read, and nothing of its class runs.
-        return {"kind": "other", "type": name,
-                "repr": "a tensor whose class computes its numbers when they are read (__torch_dispatch__)"}, None
-    if torch is not None and is_a(value, torch.Tensor):      # with the same read-through for a subclass
+    if torch is not None and is_a(value, torch.Tensor):
+        if torch._C._dispatch_keys(value).has(torch._C.DispatchKey.Python):
+            # A class with __torch_dispatch__ (a wrapper subclass holds no numbers at all) answers every
+            # operation on it with its own code, reading it included: autograd, a loop, a lookup, run
+            # after the call was watched and timed. Its numbers are not read, and nothing of its class runs.
+            return {"kind": "other", "type": name,
+                    "repr": "a tensor whose class computes its numbers when they are read (__torch_dispatch__)"}, None
         # A mode the student's code left on (TorchFunctionMode, TorchDispatchMode) would answer the
         # reading below with its own code, after the call was watched and timed: none is on while it
         # runs (asked first: the guards cost half of reading a small tensor, and no mode is the rule).

@@ -176,15 +176,13 @@ def judge_gradient(p: Plan, outcomes: list, float32: list | None = None) -> Chec
     loss = _loss(p, base)
     if loss is None:
         return _result(p, FAILED, f"the gradient check needs {check.loss} as a number; see the cases' feedback")
-    again = outcomes[p.repeat] if p.repeat is not None and p.repeat < len(outcomes) else None
-    repeated = _loss(p, again) if again is not None and again.ok else None
-    if repeated is not None and np.isfinite(float(repeated)) and np.isfinite(float(np.asarray(loss).reshape(()))) \
-            and float(repeated) != float(np.asarray(loss).reshape(())):
+    first = float(np.asarray(loss).reshape(()))
+    repeated = _loss_at(p, outcomes, p.repeat)
+    if repeated is not None and np.isfinite(repeated) and np.isfinite(first) and repeated != first:
         return _result(p, ERROR, f"not judged: {check.loss} is not the same on two runs of "
                                  f"`{p.calls[p.repeat].run_steps[-1].text}` with the same inputs "
-                                 f"({float(np.asarray(loss).reshape(())):.8g}, then {float(repeated):.8g}), so its "
-                                 "differences measure that, not its slope: is something drawn at random without the "
-                                 "seed the case gives?")
+                                 f"({first:.8g}, then {repeated:.8g}), so its differences measure that, not its "
+                                 "slope: is something drawn at random without the seed the case gives?")
     grads = []
     for inp, out in check.pairs:
         wrt = values.at(p.case.args, values.parse_path(inp))
@@ -195,13 +193,11 @@ def judge_gradient(p: Plan, outcomes: list, float32: list | None = None) -> Chec
         grads.append(grad)
     per_block = sum(2 * len(c) for c in p.coords)
     if float32 is not None:
-        again = float32[p.later_repeat] if p.later_repeat is not None and p.later_repeat < len(float32) else None
-        repeated = _loss(p, again) if again is not None and again.ok else None
-        if repeated is None or float(repeated) != float(np.asarray(loss).reshape(())):
+        repeated = _loss_at(p, float32, p.later_repeat)
+        if repeated is None or repeated != first:
             return _result(p, ERROR, f"not judged: {check.loss} on the case's own inputs is not what it was on the first "
-                                     f"run ({float(np.asarray(loss).reshape(())):.8g}, then "
-                                     f"{'nothing' if repeated is None else format(float(repeated), '.8g')}), so the "
-                                     "differences of the second run are not of the loss the gradient belongs to")
+                                     f"run ({first:.8g}, then {'nothing' if repeated is None else format(repeated, '.8g')}), "
+                                     "so the differences of the second run are not of the loss the gradient belongs to")
         float32 = float32[:p.later_repeat] + float32[p.later_repeat + 1:]
         dtype, h, block_outcomes, start = "float32", FLOAT32_STEP, float32, 0
     else:
@@ -228,7 +224,7 @@ def judge_gradient(p: Plan, outcomes: list, float32: list | None = None) -> Chec
             analytic.append(float(grad[coord]))
             where_.append((inp, out, coord))
     numeric, analytic, sides = np.array(numeric), np.array(analytic), np.array(sides).reshape(-1, 2)
-    scale = max(abs(float(np.asarray(loss).reshape(()))), 1.0)
+    scale = max(abs(first), 1.0)
     noise = NOISE * float(np.finfo(dtype).eps) * scale / h
     err = np.abs(numeric - analytic)
     rel = err / np.maximum(np.abs(numeric) + np.abs(analytic), 1e-300)
@@ -280,6 +276,13 @@ def judge_gradient(p: Plan, outcomes: list, float32: list | None = None) -> Chec
     details.append(f"This compares {grads_named} with {of} (case seed {p.case.spec.seed}, step {h:g}); "
                    f"if {check.loss} is wrong too, fix it first.")
     return _result(p, FAILED, message, "\n".join(details))
+
+
+def _loss_at(p: Plan, outcomes: list, index: int | None) -> float | None:
+    """The loss of call `index` of `outcomes` as a number, or None (no such call, or no loss from it)."""
+    outcome = outcomes[index] if index is not None and index < len(outcomes) else None
+    loss = _loss(p, outcome) if outcome is not None and outcome.ok else None
+    return None if loss is None else float(loss)
 
 
 def in_float32(p: Plan, result: CheckResult, outcomes: list) -> bool:
@@ -574,7 +577,7 @@ def _judge_static(fn: FunctionSpec, check: CheckSpec, source: str | None, filena
         try:
             helpers = _imported(reached, their_aliases, others)
         except TooLarge as e:                        # a helper's file over the limit: nothing of it can be checked
-            return _result(p, ERROR, f"{fn.name} calls code in {e.args[0].split()[0]}, which has over "
+            return _result(p, ERROR, f"{fn.name} calls code in {e.file}, which has over "
                                      f"{MAX_PARSED >> 20} MiB of code: it was not read, so {fn.name} could not be checked")
         for module, name, facts, file, text in helpers:
             if (module, name) not in followed and len(followed) < _FOLLOWED:
@@ -798,6 +801,10 @@ _KEPT = 256 << 10                     # ...and keeps parsed for the file's other
 class TooLarge(ValueError):
     """A file's code over MAX_PARSED characters: not parsed in the grader's process."""
 
+    def __init__(self, file: str):
+        super().__init__(f"{file} has over {MAX_PARSED >> 20} MiB of code")
+        self.file = file
+
 
 def _module(source: str, filename: str) -> tuple:
     """The source's tree, its definitions, the names it imports and what it binds to autograd:
@@ -805,7 +812,7 @@ def _module(source: str, filename: str) -> tuple:
     module was most of a submission's judging). Read only, never changed by a check. TooLarge over
     MAX_PARSED characters; a file over _KEPT is parsed again for each check rather than kept."""
     if len(source) > MAX_PARSED:
-        raise TooLarge(f"{filename} has over {MAX_PARSED >> 20} MiB of code")
+        raise TooLarge(filename)
     return _module_kept(source, filename) if len(source) <= _KEPT else _parsed(source, filename)
 
 
@@ -939,15 +946,18 @@ def _call_graph(names: list, defs: dict) -> dict:
 def _cycles(graph: dict) -> dict:
     """{function: the id of its strongly connected component}: two functions share one when each
     leads to the other (Tarjan's algorithm, without recursion: a call chain may be thousands long)."""
-    index, low, group, stack, on_stack, counter = {}, {}, {}, [], set(), [0]
+    index, low, group, stack, on_stack, work = {}, {}, {}, [], set(), []
+
+    def visit(node: str) -> None:
+        index[node] = low[node] = len(index)
+        stack.append(node)
+        on_stack.add(node)
+        work.append((node, iter(graph[node])))
+
     for root in graph:
         if root in index:
             continue
-        work = [(root, iter(graph.get(root, ())))]
-        index[root] = low[root] = counter[0]
-        counter[0] += 1
-        stack.append(root)
-        on_stack.add(root)
+        visit(root)
         while work:
             node, edges = work[-1]
             advanced = False
@@ -955,11 +965,7 @@ def _cycles(graph: dict) -> dict:
                 if callee not in graph:
                     continue
                 if callee not in index:
-                    index[callee] = low[callee] = counter[0]
-                    counter[0] += 1
-                    stack.append(callee)
-                    on_stack.add(callee)
-                    work.append((callee, iter(graph[callee])))
+                    visit(callee)
                     advanced = True
                     break
                 if callee in on_stack:
