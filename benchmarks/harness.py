@@ -90,9 +90,8 @@ def _child(way: str, job: dict, inputs: list, sub: Path, calls, data: dict, capt
                 result, arrays = run_call(call, inputs, ctx, **kw)
                 seconds[0] += result.get("duration") or 0.0
                 return result, arrays
-            execute.run_call = counted
             t0 = time.process_time()
-            harness.run(job, inputs, 0, set(), w, os.open(capture, os.O_RDWR))
+            harness.run(job, inputs, 0, set(), w, os.open(capture, os.O_RDWR), _run_call=counted)
             out = (time.process_time() - t0, seconds[0])
         else:
             t0 = time.process_time()
