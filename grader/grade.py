@@ -399,12 +399,9 @@ def _beside(folder: Path, support: set):
         if not name.isidentifier() or name in support or not path.is_file():
             return None
         try:
-            large = path.stat().st_size > 4 * checks.MAX_PARSED      # UTF-8: at most 4 bytes a character
+            return checks.read_code(path)
         except OSError:
-            return None
-        if large:
-            raise checks.TooLarge(f"{name}.py")
-        return source_text(path, limit=4 * checks.MAX_PARSED)     # unreadable, or gone since: not followed (its own cases say why)
+            return None                  # unreadable, or gone since: not followed (its own cases say why)
     return source
 
 

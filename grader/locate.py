@@ -141,16 +141,20 @@ def missing_reason(folder: Path, module: str) -> str:
 
 
 def source_text(path, limit: int | None = None) -> str | None:
-    """A student's .py file as Python reads it: the encoding its coding line or UTF-8 byte order mark
-    says (a BOM kept in the text is a syntax error to `ast`), universal newlines; undecodable bytes
-    replaced. None when it cannot be read, or is over `limit` bytes."""
-    import importlib.util
+    """A student's .py file as Python reads it (`decode_code`). None when it cannot be read, or is
+    over `limit` bytes."""
     try:
         data = Path(path).read_bytes() if limit is None or Path(path).stat().st_size <= limit else None
     except OSError:
         return None
-    if data is None:
-        return None
+    return None if data is None else decode_code(data)
+
+
+def decode_code(data: bytes) -> str:
+    """A .py file's bytes as Python reads them: the encoding its coding line or UTF-8 byte order mark
+    says (a BOM kept in the text is a syntax error to `ast`), universal newlines; undecodable bytes
+    replaced."""
+    import importlib.util
     try:
         return importlib.util.decode_source(data)
     except (SyntaxError, LookupError, UnicodeDecodeError):      # a coding line naming no codec, bytes it cannot decode

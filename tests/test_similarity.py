@@ -331,6 +331,19 @@ def test_a_file_that_does_not_parse_is_named_and_the_others_are_compared(class_f
     assert "without its solutions" in report.handout
 
 
+def test_a_file_over_the_parsed_limit_is_named_and_one_python_reads_is_compared_as_it_is_graded(class_folder, spec):
+    """A file too large to parse is a problem named with its size; bytes that are not UTF-8 in a
+    comment are read as the grader's checks read them (replaced), not refused."""
+    from grader.batch import discover
+    from grader.judge.checks import MAX_PARSED
+    code = (class_folder / "ann" / "linear_classifier.py").read_bytes()
+    (class_folder / "cal" / "linear_classifier.py").write_bytes(code + b"\n#" + b"x" * MAX_PARSED + b"\n")
+    (class_folder / "dee" / "linear_classifier.py").write_bytes(code + b"\n# caf\xe9\n")
+    report = find_similar(spec, discover(class_folder, spec, class_folder / "_staging"))
+    assert report.problems == [("cal", "linear_classifier.py has over 1 MiB of code: not compared")]
+    assert {(p.a.source.name, p.b.source.name) for p in report.pairs} == {("ann", "ben"), ("ann", "dee"), ("ben", "dee")}
+
+
 def test_a_graded_name_bound_to_another_function_is_compared_as_that_function(class_folder, spec):
     """`svm_loss_naive = _mine` is what Python grades: renaming the def and binding the name after it
     must not take the copy out of the comparison. A name bound to something else is named, not skipped."""

@@ -806,6 +806,21 @@ class TooLarge(ValueError):
         self.file = file
 
 
+def read_code(path) -> str:
+    """A .py file's code as Python reads it (locate.decode_code), for a check or a comparison to
+    parse. TooLarge over MAX_PARSED characters, and without reading a file too big to be under it
+    (UTF-8 is at most 4 bytes a character); OSError where it cannot be read."""
+    from pathlib import Path
+    from grader.locate import decode_code
+    path = Path(path)
+    if path.stat().st_size > 4 * MAX_PARSED:
+        raise TooLarge(path.name)
+    source = decode_code(path.read_bytes())
+    if len(source) > MAX_PARSED:
+        raise TooLarge(path.name)
+    return source
+
+
 def _module(source: str, filename: str) -> tuple:
     """The source's tree, its definitions, the names it imports and what it binds to autograd:
     read once for all the checks of a file (a class's methods have several; the walk of a long

@@ -11,12 +11,13 @@ from __future__ import annotations
 from pathlib import Path
 
 from grader import notebook
+from grader.judge.checks import MAX_PARSED, TooLarge, read_code
 from grader.similarity.compare import Source
 from grader.similarity.normalize import extract_all
 from grader.spec import AssignmentSpec
 
 CORPUS_SUFFIXES = (".py", ".ipynb")
-UNREADABLE = (SyntaxError, ValueError, OSError, RecursionError, notebook.NotebookError)    # ValueError: not UTF-8
+UNREADABLE = (SyntaxError, ValueError, OSError, RecursionError, notebook.NotebookError)    # ValueError: checks.TooLarge
 
 
 class CorpusError(Exception):
@@ -25,17 +26,13 @@ class CorpusError(Exception):
 
 def read_module(path: Path) -> str:
     """A module's source: a .py file as is, a notebook's code cells as the grader grades them. Code
-    over checks.MAX_PARSED characters is refused (ValueError): its tree would take gigabytes."""
-    from grader.judge.checks import MAX_PARSED
-    if path.suffix == ".ipynb":
-        source = notebook.load(path).source
-    else:
-        import importlib.util
-        if path.stat().st_size > 4 * MAX_PARSED:                  # not even read: UTF-8 is at most 4 bytes a character
-            raise ValueError(f"over {MAX_PARSED >> 20} MiB of code")
-        source = importlib.util.decode_source(path.read_bytes())      # as Python reads it: a coding line, a BOM
+    over checks.MAX_PARSED characters is refused (checks.TooLarge, a ValueError): its tree would take
+    gigabytes."""
+    if path.suffix != ".ipynb":
+        return read_code(path)
+    source = notebook.load(path).source
     if len(source) > MAX_PARSED:
-        raise ValueError(f"over {MAX_PARSED >> 20} MiB of code")
+        raise TooLarge(path.name)
     return source
 
 
@@ -51,10 +48,10 @@ def units_of(source: str, spec: AssignmentSpec, module: str | None) -> dict:
 def _problem(path: Path, error: Exception) -> str:
     if isinstance(error, SyntaxError):
         return f"{path.name} does not parse (line {error.lineno}: {error.msg})"
-    if isinstance(error, UnicodeDecodeError):
-        return f"{path.name} is not UTF-8 text"
     if isinstance(error, notebook.NotebookError):
         return f"{path.name} {error.problem}"
+    if isinstance(error, TooLarge):
+        return f"{error}: not compared"
     return f"{path.name} cannot be read ({getattr(error, 'strerror', None) or error})"
 
 
