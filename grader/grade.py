@@ -18,7 +18,7 @@ from grader import __version__, expected as expected_mod, notebook, score
 from grader.cases import Case, make_case
 from grader.expected.mistakes import MistakeOutputs
 from grader.judge import checks, localise
-from grader.judge.case import judge_case, not_run
+from grader.judge.case import judge_case, narrow, not_run, said
 from grader.locate import MAX_MODULE, load_notebooks, locate_modules, other_notebooks, source_text, unusable
 from grader.results import ERROR, HIDDEN, NOT_IMPLEMENTED, PUBLIC, FunctionResult, SubmissionResult
 from grader.run.job import build_job, job_calls
@@ -168,6 +168,7 @@ def _judged(spec: AssignmentSpec, prepared: Prepared, submission: Path, hidden: 
                      **notebooks.errors}
     functions: dict[str, FunctionResult] = {}
     by_function: dict[str, list] = {}                # name -> [(Case, CaseResult)]
+    named: dict[str, dict] = {}                      # name -> {case id: the explanations of a wrong answer}
     for index, (fn, case) in enumerate(cases):
         fr = functions.setdefault(fn.name, FunctionResult(name=fn.name, module=fn.module))
         outcome = _outcome(reply, index, prepared.calls, notebooks)
@@ -175,9 +176,15 @@ def _judged(spec: AssignmentSpec, prepared: Prepared, submission: Path, hidden: 
             result = not_run(fn, case, f"not run: {worker_error or 'no result from the worker'}")
         else:
             result = judge_case(spec, fn, case, expected[(fn.name, case.case_id)], outcome,
-                                import_errors, prepared.mistakes, files=notebooks.files)
+                                import_errors, prepared.mistakes, files=notebooks.files,
+                                named=named.setdefault(fn.name, {}))
         fr.cases.append(result)
         by_function.setdefault(fn.name, []).append((case, result))
+    for name, found in named.items():                # a case blind to part of a mistake: the other cases say which
+        kept = narrow(found)
+        for result in functions[name].cases if kept else ():
+            if result.case_id in kept:
+                result.diagnosis = said(kept[result.case_id])
     for name, pairs in by_function.items():
         arg = localise.passes_only_when_zero(pairs)
         for _, result in pairs:

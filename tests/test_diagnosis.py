@@ -217,6 +217,40 @@ def test_two_catalogued_mistakes_at_once_are_both_named(tmp_path):
         assert a.sentence in case["diagnosis"] and b.sentence in case["diagnosis"]
 
 
+def test_a_case_blind_to_part_of_a_mistake_is_told_by_the_functions_other_cases(tmp_path):
+    """No max shift and `reg * W` in dW: on the case whose loss overflows to inf, `reg * W` could be
+    the 1/2 convention too (a loss with 0.5 * reg), which only the loss tells apart. The other cases,
+    with a finite loss, name reg_half_in_grad alone: that case names it too, and not the other."""
+    catalogue = {m.name: m for m in load_catalogue(load_spec(ASSIGNMENT)).mistakes}
+    source = REFERENCE.read_text().replace("        scores = scores - scores.max()                 # numerical stability\n", "", 1)
+    start = source.index("def softmax_loss_naive")
+    end = source.index("\ndef ", start)
+    source = source[:start] + source[start:end].replace("dW += 2 * reg * W", "dW += reg * W") + source[end:]
+    folder = write(tmp_path, "no_shift_half_grad", source)
+    report = tmp_path / "report.json"
+    proc = subprocess.run([GRADER, "check", str(folder), "-a", "linear_classifier", "--hidden", "--json", str(report)],
+                          cwd=REPO, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 1, proc.stderr
+    cases = next(fn["cases"] for fn in json.loads(report.read_text())["functions"] if fn["name"] == "softmax_loss_naive")
+    both = [c["diagnosis"] for c in cases if c["diagnosis"].startswith("two mistakes at once.")]
+    assert both, [c["diagnosis"] for c in cases]
+    for said in both:
+        assert catalogue["reg_half_in_grad"].sentence in said and catalogue["no_max_shift"].sentence.split(" (")[0] in said
+        assert " Or: " not in said and catalogue["reg_half_in_both"].sentence not in said, said
+
+
+def test_of_several_explanations_a_case_keeps_those_naming_the_mistakes_found_alone_elsewhere():
+    from grader.judge.case import narrow, said
+    a, b, c = frozenset(["a"]), frozenset(["b"]), frozenset(["c"])
+    named = {"1": [(a, "A")], "2": [(a | c, "A and C"), (b | c, "B and C")], "3": [(c, "C")],
+             "4": [(b, "B"), (frozenset(["d"]), "D")]}
+    assert narrow(named) == {"2": [(a | c, "A and C")]}          # 4: neither b nor d was found alone
+    assert said(narrow(named)["2"]) == "A and C"
+    assert narrow({"1": [(a, "A"), (b, "B")], "2": [(a, "A"), (b, "B")]}) == {}    # nothing alone: both kept
+    assert narrow({"1": [(frozenset(), "a factor")], "2": [(a, "A"), (b, "B")]}) == {}
+    assert said([(a, "A"), (b, "B"), (c, "C")]) == "A Or: B"
+
+
 def test_a_regularization_term_added_before_the_average_is_named(tmp_path):
     source = REFERENCE.read_text().replace(
         "    loss /= num_train\n    dW /= num_train\n    loss += reg * torch.sum(W * W)\n    dW += 2 * reg * W\n",

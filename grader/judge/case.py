@@ -29,9 +29,11 @@ MAX_DIAGNOSES = 2                    # mistakes named for one answer, when sever
 
 
 def judge_case(spec: AssignmentSpec, fn: FunctionSpec, case: Case, expected: Outcome, outcome: Outcome,
-               import_errors: dict, mistakes=None, files: dict | None = None) -> CaseResult:
+               import_errors: dict, mistakes=None, files: dict | None = None, named: dict | None = None) -> CaseResult:
     """The CaseResult of one case. `expected` is the reference's outcome on it; `files` names the
-    file of each module that does not come from `<module>.py` (a notebook)."""
+    file of each module that does not come from `<module>.py` (a notebook). Into `named`, when
+    given, go the explanations of a wrong answer, all of them (`diagnoses`), under the case's id:
+    what `narrow` chooses among with the function's other cases."""
     files = files or {}
     steps = fn.steps_for(case.spec)
     if outcome.status != "returned":
@@ -40,8 +42,11 @@ def judge_case(spec: AssignmentSpec, fn: FunctionSpec, case: Case, expected: Out
             _mark_unwritten(result, unwritten(fn, outcome, mistakes.starter(fn, case), expected.outputs))
         raised = Raised.of(outcome)
         if raised is not None and mistakes is not None and not result.blocked_by:
-            found = list(dict.fromkeys(sentence for _, sentence, theirs in mistakes.candidates(fn, case) if theirs == raised))
-            result.diagnosis = " Or: ".join(found[:MAX_DIAGNOSES])
+            found = _unique([(frozenset([name]), sentence) for name, sentence, theirs in mistakes.candidates(fn, case)
+                             if theirs == raised])
+            result.diagnosis = said(found)
+            if named is not None and found:
+                named[case.case_id] = found
         return result
     framework = spec.framework
     checks: list[OutputCheck] = []
@@ -88,7 +93,10 @@ def judge_case(spec: AssignmentSpec, fn: FunctionSpec, case: Case, expected: Out
     if failing and mistakes is not None:
         judged = any(c.name.startswith("property ") for c in checks)     # properties are judged on a sound answer only
         broken = {c.name for c in failing if c.name.startswith("property ")} if judged else None
-        result.diagnosis = diagnose(fn, case, outcome.outputs, broken, mistakes, expected.outputs)
+        found = diagnoses(fn, case, outcome.outputs, broken, mistakes, expected.outputs)
+        result.diagnosis = said(found)
+        if named is not None and found:
+            named[case.case_id] = found
         _mark_unwritten(result, unwritten(fn, outcome, mistakes.starter(fn, case), expected.outputs))
     wrong_values = [c for c in failing if not c.name.startswith("property ")]
     if wrong_values and not result.diagnosis:
@@ -314,56 +322,94 @@ def _swapped(fn: FunctionSpec, expected: dict, got: dict) -> str:
 
 
 def diagnose(fn: FunctionSpec, case: Case, got: dict, broken: set | None, mistakes, expected: dict) -> str:
-    """What explains the student's wrong answer on this case, as a sentence, or "".
+    """What explains the student's wrong answer on this case, as a sentence, or "" (`diagnoses`)."""
+    return said(diagnoses(fn, case, got, broken, mistakes, expected))
 
-    First the sentence of each catalogued mistake that explains it (see `explains`), joined by
-    " Or: " when several do: a random dropout mask is judged by properties only, and two mistakes
-    that break the same ones on a small input cannot be told apart there. Failing that, beyond the
-    catalogue: outputs left as the handout's starter code has them while the others are right; a
-    regularization term with the wrong factor in some output (regularization.py); two catalogued
-    mistakes at once; an output's data part with a usual factor off, such as N when it is never
-    divided by N (scale.py); a catalogued mistake made in some outputs only (`partly`)."""
+
+def said(found: list) -> str:
+    """The sentence of a case's explanations (`diagnoses`): the first MAX_DIAGNOSES, joined by " Or: "."""
+    return " Or: ".join(sentence for _, sentence in found[:MAX_DIAGNOSES])
+
+
+def diagnoses(fn: FunctionSpec, case: Case, got: dict, broken: set | None, mistakes, expected: dict) -> list:
+    """What explains the student's wrong answer on this case: (the catalogued mistakes it names, a
+    frozenset; its sentence) for each explanation, [] for none.
+
+    First each catalogued mistake that explains it (see `explains`): several may, as a random
+    dropout mask is judged by properties only, and two mistakes that break the same ones on a small
+    input cannot be told apart there. Failing that, beyond the catalogue: outputs left as the
+    handout's starter code has them while the others are right; a regularization term with the
+    wrong factor in some output (regularization.py); two catalogued mistakes at once; an output's
+    data part with a usual factor off, such as N when it is never divided by N (scale.py); a
+    catalogued mistake made in some outputs only (`partly`)."""
     candidates = mistakes.candidates(fn, case)
     if broken is not None:        # how much of each property the answer breaks, beside which ones
         broken = failing_properties(fn, case, got, expected, shares=True) if broken else {}
     near = _near(fn, got, [outputs for _name, _sentence, outputs in candidates])
-    found = [sentence for (_name, sentence, outputs), maybe in zip(candidates, near)
+    found = [(frozenset([name]), sentence) for (name, sentence, outputs), maybe in zip(candidates, near)
              if maybe and explains(fn, case, got, broken, outputs, expected)]
     if not found and _overflowed(fn, got, expected):
         # NaN where the catalogued overflow has inf, or the other way round: the same overflow
         # written another way (exp(s) / exp(s).sum() is inf / inf; log(sum(exp(s))) is log(inf)).
-        found = [sentence for (_name, sentence, outputs), maybe in zip(candidates, near)
+        found = [(frozenset([name]), sentence) for (name, sentence, outputs), maybe in zip(candidates, near)
                  if maybe and explains(fn, case, got, broken, outputs, expected, alike=True)]
     if found:
-        return " Or: ".join(list(dict.fromkeys(found))[:MAX_DIAGNOSES])
+        return _unique(found)
     starter = mistakes.starter(fn, case)
     unwritten = _unwritten_outputs(fn, got, expected, starter.outputs) if starter is not None and starter.ok else []
     if unwritten:
         names = " and ".join(f"`{values.show(fn.output(n).path)}`" for n in unwritten)
         shown = _starting_values(fn, starter.outputs, unwritten)
-        return (f"{names} {'is' if len(unwritten) == 1 else 'are'} still what the handout's starting code makes"
-                f"{f' ({shown})' if shown else ''}, and the rest is right: that part is not "
-                "written yet, or what it computes is not stored there.")
+        return [(frozenset(), f"{names} {'is' if len(unwritten) == 1 else 'are'} still what the handout's starting code makes"
+                              f"{f' ({shown})' if shown else ''}, and the rest is right: that part is not "
+                              "written yet, or what it computes is not stored there.")]
     unregularized = mistakes.unregularized(fn, case)
     factors = regularization.factors(fn, got, expected, unregularized, case.dims) if unregularized is not None else None
     if factors:
-        return regularization.describe(fn, factors, case.dims)
+        return [(frozenset(), regularization.describe(fn, factors, case.dims))]
     pairs = mistakes.composed(fn, case)
-    found = [pair.sentence for (pair, outputs), maybe in zip(pairs, _near(fn, got, [outputs for _pair, outputs in pairs]))
+    found = [(frozenset(pair.parts), pair.sentence)
+             for (pair, outputs), maybe in zip(pairs, _near(fn, got, [outputs for _pair, outputs in pairs]))
              if maybe and explains(fn, case, got, broken, outputs, expected)
              and not any(isinstance(p, dict) and matches(fn, outputs, p) for p in mistakes.parts(pair, fn, case))]
     if found:
-        return " Or: ".join(found[:MAX_DIAGNOSES])
+        return _unique(found)
     scaled = scale.scales(fn, got, expected, unregularized, case.dims)
     if scaled:
-        return scale.describe(fn, scaled, case.dims)
+        return [(frozenset(), scale.describe(fn, scaled, case.dims))]
     found, correct = [], {out.name: _same_output(fn, out, got, expected) for out in fn.compared}
-    for _name, sentence, outputs in candidates:
+    for name, sentence, outputs in candidates:
         theirs = partly(fn, got, outputs, expected, correct)
         if theirs:
             names = " and ".join(f"`{values.show(fn.output(n).path)}`" for n in theirs)
-            found.append(f"in {names} only (the rest is right): {sentence}")
-    return " Or: ".join(list(dict.fromkeys(found))[:MAX_DIAGNOSES])
+            found.append((frozenset([name]), f"in {names} only (the rest is right): {sentence}"))
+    return _unique(found)
+
+
+def _unique(found: list) -> list:
+    """The explanations, each sentence once (two mistakes may say the same), first first."""
+    seen: dict = {}
+    for keys, sentence in found:
+        seen[sentence] = seen.get(sentence, frozenset()) | keys
+    return [(keys, sentence) for sentence, keys in seen.items()]
+
+
+def narrow(named: dict) -> dict:
+    """Of one function's cases ({case id: diagnoses}), those that several explanations fit, each
+    kept to the ones that name most of the mistakes found alone in the function's other cases:
+    {case id: the explanations kept}, for the cases where some were dropped. A student makes the
+    same mistake in every case, and a case can be blind to part of it: where the loss overflows to
+    inf, a gradient's 1/2 cannot tell whether the loss had the 1/2 too, which the cases with a
+    finite loss say."""
+    alone = frozenset().union(*(found[0][0] for found in named.values() if len(found) == 1))
+    kept = {}
+    for case_id, found in named.items():
+        if len(found) > 1 and alone:
+            shares = [len(keys & alone) for keys, _ in found]
+            best = [f for f, share in zip(found, shares) if share == max(shares)]
+            if max(shares) and len(best) < len(found):
+                kept[case_id] = best
+    return kept
 
 
 def partly(fn: FunctionSpec, got: dict, outputs, expected: dict, correct: dict | None = None) -> list[str]:
