@@ -39,8 +39,9 @@ _LIBRARY: set = set()              # the code of every function there was before
 _LIBRARY_FILES: set = set()        # the files of the modules loaded then (remember_library)
 REPEATS_SENT = 20                  # the lines of a traced call that ran most often, sent back (at least twice each)
 # torch's C functions into autograd, by name, as a Python call of theirs is seen (sys.setprofile's c_call)
+# (not _unpack_dual: it computes nothing, and torch's own printing of a tensor calls it)
 _C_AUTOGRAD = {"run_backward": "the autograd engine's run_backward", "_make_dual": "forward-mode autograd (_make_dual)",
-               "_unpack_dual": "forward-mode autograd (_unpack_dual)", "_enter_dual_level": "forward-mode autograd (a dual level)",
+               "_enter_dual_level": "forward-mode autograd (a dual level)",
                "_push_saved_tensors_default_hooks": "saved-tensor hooks of its own, around a backward pass"}
 _FIND_AND_LOAD = getattr(getattr(sys.modules.get("importlib._bootstrap"), "_find_and_load", None), "__code__", None)
 
@@ -202,7 +203,6 @@ def remember_autograd(torch) -> None:
                       ("torch.autograd.grad", getattr(torch.autograd, "grad", None)),
                       ("torch.autograd (its engine)", getattr(graph, "_engine_run_backward", None)),
                       ("forward-mode autograd (make_dual)", getattr(forward, "make_dual", None)),
-                      ("forward-mode autograd (unpack_dual)", getattr(forward, "unpack_dual", None)),
                       *((f"torch.func.{n.removesuffix('_impl')}", getattr(transforms, n, None))
                         for n in ("grad_impl", "grad_and_value_impl", "vjp", "jvp", "jacrev", "jacfwd", "hessian", "linearize"))):
         code = getattr(obj, "__code__", None)
