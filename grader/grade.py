@@ -18,9 +18,9 @@ from grader import __version__, expected as expected_mod, notebook, score
 from grader.cases import Case, make_case
 from grader.expected.mistakes import MistakeOutputs
 from grader.judge import checks, localise
-from grader.judge.case import judge_case, narrow, not_run, said
+from grader.judge.case import hinted, judge_case, narrow, not_run, said
 from grader.locate import MAX_MODULE, load_notebooks, locate_modules, other_notebooks, source_text, unusable
-from grader.results import ERROR, HIDDEN, NOT_IMPLEMENTED, PUBLIC, FunctionResult, SubmissionResult
+from grader.results import ERROR, FAILED, HIDDEN, NOT_IMPLEMENTED, PASSED, PUBLIC, FunctionResult, SubmissionResult
 from grader.run.job import build_job, job_calls
 from grader.run.outcome import decode, plain_error, printed
 from grader.run.worker import AnyWorker, WorkerError, start_worker
@@ -169,6 +169,7 @@ def _judged(spec: AssignmentSpec, prepared: Prepared, submission: Path, hidden: 
     functions: dict[str, FunctionResult] = {}
     by_function: dict[str, list] = {}                # name -> [(Case, CaseResult)]
     named: dict[str, dict] = {}                      # name -> {case id: the explanations of a wrong answer}
+    answered: dict[str, dict] = {}                   # name -> {case id: (Case, Outcome)}: judged on an answer
     for index, (fn, case) in enumerate(cases):
         fr = functions.setdefault(fn.name, FunctionResult(name=fn.name, module=fn.module))
         outcome = _outcome(reply, index, prepared.calls, notebooks)
@@ -178,13 +179,20 @@ def _judged(spec: AssignmentSpec, prepared: Prepared, submission: Path, hidden: 
             result = judge_case(spec, fn, case, expected[(fn.name, case.case_id)], outcome,
                                 import_errors, prepared.mistakes, files=notebooks.files,
                                 named=named.setdefault(fn.name, {}))
+            if result.status in (PASSED, FAILED) and outcome.ok and not result.blocked_by:
+                answered.setdefault(fn.name, {})[case.case_id] = (case, outcome)
         fr.cases.append(result)
         by_function.setdefault(fn.name, []).append((case, result))
-    for name, found in named.items():                # a case blind to part of a mistake: the other cases say which
-        kept = narrow(found)
+    for name, found in named.items():                # what the function's other cases bear out
+        fn, judged = spec.function(name), answered.get(name, {})
+        kept = narrow(fn, found, {k: (case, expected[(name, k)].outputs, outcome.outputs)
+                                  for k, (case, outcome) in judged.items()}, prepared.mistakes) if found else {}
         for result in functions[name].cases if kept else ():
             if result.case_id in kept:
                 result.diagnosis = said(kept[result.case_id])
+                if not result.diagnosis and result.case_id in judged:
+                    result.details = hinted(fn, expected[(name, result.case_id)], judged[result.case_id][1],
+                                            framework=spec.framework)
     for name, pairs in by_function.items():
         arg = localise.passes_only_when_zero(pairs)
         for _, result in pairs:

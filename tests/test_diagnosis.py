@@ -244,11 +244,71 @@ def test_of_several_explanations_a_case_keeps_those_naming_the_mistakes_found_al
     a, b, c = frozenset(["a"]), frozenset(["b"]), frozenset(["c"])
     named = {"1": [(a, "A")], "2": [(a | c, "A and C"), (b | c, "B and C")], "3": [(c, "C")],
              "4": [(b, "B"), (frozenset(["d"]), "D")]}
-    assert narrow(named) == {"2": [(a | c, "A and C")]}          # 4: neither b nor d was found alone
-    assert said(narrow(named)["2"]) == "A and C"
-    assert narrow({"1": [(a, "A"), (b, "B")], "2": [(a, "A"), (b, "B")]}) == {}    # nothing alone: both kept
-    assert narrow({"1": [(frozenset(), "a factor")], "2": [(a, "A"), (b, "B")]}) == {}
+    assert narrow(None, named) == {"2": [(a | c, "A and C")]}          # 4: neither b nor d was found alone
+    assert said(narrow(None, named)["2"]) == "A and C"
+    assert narrow(None, {"1": [(a, "A"), (b, "B")], "2": [(a, "A"), (b, "B")]}) == {}    # nothing alone: both kept
+    assert narrow(None, {"1": [(frozenset(), "a factor")], "2": [(a, "A"), (b, "B")]}) == {}
     assert said([(a, "A"), (b, "B"), (c, "C")]) == "A Or: B"
+
+
+def test_a_mistake_another_case_contradicts_is_not_named():
+    """A mistake named on a small case, where another case on which it would show was answered
+    right, or wrong and not by it, is a coincidence of the small case's numbers: not named there."""
+    from grader.cases import make_case
+    from grader.judge.case import narrow
+    spec = load_spec(ASSIGNMENT)
+    fn = spec.function("svm_loss_naive")
+    one, two, three = (make_case(spec, fn, c) for c in fn.cases[:3])
+    right, off = outputs(1.0, [[0.5, 0.5]]), outputs(1.0, [[0.5, 0.7]])
+
+    class Catalogue:                     # "m" changes dW on cases 1 and 2, and nothing on case 3
+        def candidates(self, fn, case):
+            return [("m", "M", off if case is not three else right), ("n", "N", right)]
+
+    m = [(frozenset(["m"]), "M")]
+    judged = {"1": (one, right, off), "2": (two, right, right), "3": (three, right, right)}
+    # case 2 answered right, where m would have been wrong: m on case 1 is a coincidence
+    assert narrow(fn, {"1": m}, judged, Catalogue()) == {"1": []}
+    # case 2 wrong, and explained without m: the same
+    other = outputs(1.0, [[0.9, 0.5]])
+    assert narrow(fn, {"1": m, "2": [(frozenset(["n"]), "N")]}, {**judged, "2": (two, right, other)}, Catalogue()) == {"1": []}
+    # ... or wrong, unexplained and finite: the same; but a NaN there hides what else is wrong
+    assert narrow(fn, {"1": m}, {**judged, "2": (two, right, other)}, Catalogue()) == {"1": []}
+    assert narrow(fn, {"1": m}, {**judged, "2": (two, right, outputs(np.nan, [[np.nan, 0.5]]))}, Catalogue()) == {}
+    # ... but not explained by a factor or a regularization term, which may be m said another way
+    assert narrow(fn, {"1": m, "2": [(frozenset(), "a factor")]}, {**judged, "2": (two, right, other)}, Catalogue()) == {}
+    # m named on both cases where it shows, case 3 right where m is right too: kept
+    assert narrow(fn, {"1": m, "2": m}, {**judged, "2": (two, right, off)}, Catalogue()) == {}
+    # an overflow matched is kept, whatever the other cases say
+    nan = outputs(np.nan, [[np.nan, 0.5]])
+    assert narrow(fn, {"1": m}, {**judged, "1": (one, right, nan)}, Catalogue()) == {}
+    # a case not judged on an answer (it raised, or timed out) says nothing
+    assert narrow(fn, {"1": m}, {"1": judged["1"], "3": judged["3"]}, Catalogue()) == {}
+
+
+def test_a_mistake_whose_numbers_a_small_case_happens_to_make_is_not_named(tmp_path):
+    """The correct class's count taken over the wrong axis (`coeff.sum(axis=1)[y]`): on the cases of
+    one or two examples its dW is exactly that of the correct class forgotten, which the larger
+    cases, failing otherwise, contradict. The small cases get the hints instead."""
+    spec_folder = REPO / "assignments" / "cs231n_2015"
+    catalogue = {m.name: m for m in load_catalogue(load_spec(spec_folder)).mistakes}
+    folder = tmp_path / "axis"
+    folder.mkdir()
+    for name in ("linear_svm.py", "softmax.py"):
+        (folder / name).write_text((REPO / "reference" / "cs231n_2015" / name).read_text())
+    code = (folder / "linear_svm.py").read_text()
+    assert "coeff[y, cols] = -coeff.sum(axis=0)" in code
+    (folder / "linear_svm.py").write_text(code.replace("coeff[y, cols] = -coeff.sum(axis=0)", "coeff[y, cols] = -coeff.sum(axis=1)[y]"))
+    report = tmp_path / "report.json"
+    proc = subprocess.run([GRADER, "check", str(folder), "-a", str(spec_folder), "--hidden", "--json", str(report)],
+                          cwd=REPO, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 1, proc.stderr
+    cases = next(fn["cases"] for fn in json.loads(report.read_text())["functions"] if fn["name"] == "svm_loss_vectorized")
+    small = [c for c in cases if c["dims"]["N"] <= 2]
+    assert small and all(c["status"] == "failed" for c in small)
+    forgotten = catalogue["correct_class_gradient_forgotten"].sentence
+    assert not [c["case_id"] for c in cases if forgotten in c["diagnosis"]]
+    assert all(c["details"].startswith("Hint: only dW's row") for c in small), [c["details"] for c in small]
 
 
 def test_a_regularization_term_added_before_the_average_is_named(tmp_path):

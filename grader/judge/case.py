@@ -49,17 +49,8 @@ def judge_case(spec: AssignmentSpec, fn: FunctionSpec, case: Case, expected: Out
                 named[case.case_id] = found
         return result
     framework = spec.framework
-    checks: list[OutputCheck] = []
-    by_output: dict[str, list[OutputCheck]] = {}
-    for out in fn.outputs:
-        inner = frozenset(o.path[len(out.path):] for o in fn.outputs
-                          if o is not out and o.path[:len(out.path)] == out.path)
-        shown = values.show(out.path, expected.via.get(out.name))
-        verdicts = compare.compare_tree(shown, out.kind, framework, expected.outputs[out.name], outcome.outputs[out.name],
-                                        out.rtol or fn.rtol, out.atol or fn.atol, dtype=out.dtype,
-                                        values=out.compare, skip=inner)
-        by_output[out.name] = verdicts
-        checks += verdicts
+    by_output = _compared(framework, fn, expected, outcome)
+    checks: list[OutputCheck] = [c for verdicts in by_output.values() for c in verdicts]
     blocked = _blocked(fn, by_output)
     if blocked:
         return _case(fn, case, ERROR, blocked[1], blocked_by=blocked[0], outputs=checks, stdout=outcome.stdout,
@@ -98,18 +89,43 @@ def judge_case(spec: AssignmentSpec, fn: FunctionSpec, case: Case, expected: Out
         if named is not None and found:
             named[case.case_id] = found
         _mark_unwritten(result, unwritten(fn, outcome, mistakes.starter(fn, case), expected.outputs))
-    wrong_values = [c for c in failing if not c.name.startswith("property ")]
-    if wrong_values and not result.diagnosis:
-        swapped = _swapped(fn, expected.outputs, outcome.outputs)
-        # Where the values were judged: an output of the wrong dtype or shape has no wrong columns.
-        tips = [swapped] if swapped else [_localise(fn, expected, outcome, c) for c in wrong_values
-                                          if c.max_rel_error is not None or c.worst_index is not None]
-        tips.append(localise.not_finite(
-            [(c.name, c.got) for c in wrong_values if c.got is not None and not math.isfinite(c.got)
-             and c.expected is not None and math.isfinite(c.expected)],
-            [values.show(o.path) for o in fn.compared if by_output.get(o.name) and all(c.ok for c in by_output[o.name])]))
-        result.details = "\n".join(f"Hint: {h}" for h in tips if h)
+    if not result.diagnosis:
+        result.details = hinted(fn, expected, outcome, by_output)
     return result
+
+
+def _compared(framework: str, fn: FunctionSpec, expected: Outcome, outcome: Outcome) -> dict:
+    """{output name: its OutputChecks}: each output of the answer compared with the reference's."""
+    by_output: dict[str, list[OutputCheck]] = {}
+    for out in fn.outputs:
+        inner = frozenset(o.path[len(out.path):] for o in fn.outputs
+                          if o is not out and o.path[:len(out.path)] == out.path)
+        shown = values.show(out.path, expected.via.get(out.name))
+        by_output[out.name] = compare.compare_tree(shown, out.kind, framework, expected.outputs[out.name],
+                                                   outcome.outputs[out.name], out.rtol or fn.rtol, out.atol or fn.atol,
+                                                   dtype=out.dtype, values=out.compare, skip=inner)
+    return by_output
+
+
+def hinted(fn: FunctionSpec, expected: Outcome, outcome: Outcome, by_output: dict | None = None,
+           framework: str = "") -> str:
+    """The hints for a wrong answer that has no diagnosis, as the case's details: outputs swapped,
+    the rows or columns that are wrong, where a NaN or an inf came from. `by_output` is _compared's
+    (made again from `framework` when None)."""
+    if by_output is None:
+        by_output = _compared(framework, fn, expected, outcome)
+    wrong_values = [c for verdicts in by_output.values() for c in verdicts if not c.ok]
+    if not wrong_values:
+        return ""
+    swapped = _swapped(fn, expected.outputs, outcome.outputs)
+    # Where the values were judged: an output of the wrong dtype or shape has no wrong columns.
+    tips = [swapped] if swapped else [_localise(fn, expected, outcome, c) for c in wrong_values
+                                      if c.max_rel_error is not None or c.worst_index is not None]
+    tips.append(localise.not_finite(
+        [(c.name, c.got) for c in wrong_values if c.got is not None and not math.isfinite(c.got)
+         and c.expected is not None and math.isfinite(c.expected)],
+        [values.show(o.path) for o in fn.compared if by_output.get(o.name) and all(c.ok for c in by_output[o.name])]))
+    return "\n".join(f"Hint: {h}" for h in tips if h)
 
 
 def failing_properties(fn: FunctionSpec, case: Case, outputs: dict, expected: dict, verdicts: bool = False,
@@ -394,15 +410,47 @@ def _unique(found: list) -> list:
     return [(keys, sentence) for sentence, keys in seen.items()]
 
 
-def narrow(named: dict) -> dict:
-    """Of one function's cases ({case id: diagnoses}), those that several explanations fit, each
-    kept to the ones that name most of the mistakes found alone in the function's other cases:
-    {case id: the explanations kept}, for the cases where some were dropped. A student makes the
-    same mistake in every case, and a case can be blind to part of it: where the loss overflows to
-    inf, a gradient's 1/2 cannot tell whether the loss had the 1/2 too, which the cases with a
-    finite loss say."""
+def narrow(fn: FunctionSpec, named: dict, judged: dict | None = None, mistakes=None) -> dict:
+    """The explanations of one function's wrong answers ({case id: diagnoses}) that its other cases
+    bear out: {case id: the explanations kept}, for the cases where some were dropped. A student
+    makes the same mistake in every case, and a small case can make another mistake's numbers.
+
+    - Contradicted, and dropped: a catalogued mistake named on one case, where on another case
+      whose answer was judged (`judged`: {case id: (Case, the reference's outputs, the student's)},
+      the cases that passed or failed with an answer) it would have shown (its answer there is not
+      the reference's) and the student's answer there is right, or wrong and unexplained, or
+      explained by other catalogued mistakes only (not by a factor or a regularization term, which
+      may be the same mistake said another way), and finite where the reference is (a NaN from an
+      overflow hides what else is wrong: it contradicts nothing). An overflow matched on a case is
+      kept whatever the others say: a shift by the mean instead of the maximum overflows on one
+      case and passes another, where no shift at all would overflow.
+    - Of several explanations left for a case, those that name most of the mistakes found alone in
+      the function's other cases: where the loss overflows to inf, a gradient's 1/2 cannot tell
+      whether the loss had the 1/2 too, which the cases with a finite loss say."""
+    kept: dict = {}
+    if judged and mistakes is not None:
+        answers: dict = {}           # case id -> {mistake: its answer there}
+        def shows(keys: frozenset, case_id: str) -> bool:
+            case, expected, _got = judged[case_id]
+            if case_id not in answers:
+                answers[case_id] = {name: outputs for name, _sentence, outputs in mistakes.candidates(fn, case)}
+            theirs = [answers[case_id].get(name) for name in keys]
+            return any(isinstance(t, Raised) or isinstance(t, dict) and not matches(fn, expected, t) for t in theirs)
+
+        def against(keys: frozenset, case_id: str) -> bool:
+            _case, expected, got = judged[case_id]
+            found = named.get(case_id, ())
+            return not _overflowed(fn, got, expected) and all(k and not k & keys for k, _ in found)
+        for case_id, found in named.items():
+            if case_id in judged and _overflowed(fn, judged[case_id][2], judged[case_id][1]):
+                continue                 # an overflow matched is its own evidence (a shift by the mean passes elsewhere)
+            left = [(keys, sentence) for keys, sentence in found
+                    if not keys or not any(other != case_id and against(keys, other) and shows(keys, other)
+                                           for other in judged)]
+            if len(left) < len(found):
+                kept[case_id] = left
+        named = {**named, **kept}
     alone = frozenset().union(*(found[0][0] for found in named.values() if len(found) == 1))
-    kept = {}
     for case_id, found in named.items():
         if len(found) > 1 and alone:
             shares = [len(keys & alone) for keys, _ in found]
