@@ -1027,6 +1027,22 @@ def test_static_checks_follow_a_helper_into_another_file_of_the_submission(sourc
     assert r.status == "failed" and "f uses .backward() at helpers.py, line 2, in helpers.total" in r.message, r.message
 
 
+def test_the_code_one_check_reads_across_files_is_bounded():
+    """Helper files each under the parse limit, called one after another: read in the grader's
+    process, they took it minutes (four files of a megabyte of loops, 12 minutes, each finding looked
+    up in the list of the files before: now a set); past MAX_PARSED
+    in all the check is not judged, as for one file too large, and the grader goes on."""
+    from grader.judge import checks
+    check = CheckSpec(kind="no_loops", points=1, visibility="public")
+    source = "import h1, h2\n\ndef f(x):\n    return h1.g(x) + h2.g(x)\n"
+    half = "def g(v):\n    return v\n" + "#" * (checks.MAX_PARSED // 2) + "\n"
+    r = judge_static(_fn(), check, source, "m.py", others={"h1": half, "h2": half}.get)
+    assert r.status == "error" and r.message == ("f calls code in h2.py, which makes over 1 MiB of code in the 3 files "
+                                                 "it reads: it was not read, so f could not be checked"), r.message
+    small = "def g(v):\n    return v\n"
+    assert judge_static(_fn(), check, source, "m.py", others={"h1": half, "h2": small}.get).status == "passed"
+
+
 def test_a_helper_file_too_large_to_read_leaves_the_check_not_judged():
     """A loop moved into a helper file padded past the parse limit: skipping the file unread, as
     one that is not the student's, passed no_loops with the loop in it."""

@@ -573,23 +573,34 @@ def _judge_static(fn: FunctionSpec, check: CheckSpec, source: str | None, filena
     # each other file of the submission the function calls into
     files = [("", bodies, (defs, aliases, autograd_names), filename, source)]
     followed = set()
+    read = {filename: len(source)}    # the code read for this check, by file: MAX_PARSED in all
+    def within(module: str) -> str | None:
+        text = others(module)
+        if text is not None and f"{module}.py" not in read:
+            read[f"{module}.py"] = len(text)
+            if sum(read.values()) > MAX_PARSED and len(text) <= MAX_PARSED:     # (one file over it: _module says so)
+                raise TooLarge(f"{module}.py", total=len(read))
+        return text
     for _, reached, (_, their_aliases, _), _, _ in files:          # grows as it goes: helpers' helpers too
         try:
-            helpers = _imported(reached, their_aliases, others)
+            helpers = _imported(reached, their_aliases, within if others is not None else None)
         except TooLarge as e:                        # a helper's file over the limit: nothing of it can be checked
-            return _result(p, ERROR, f"{fn.name} calls code in {e.file}, which has over "
-                                     f"{MAX_PARSED >> 20} MiB of code: it was not read, so {fn.name} could not be checked")
+            what = f"{e.file}, which has over {MAX_PARSED >> 20} MiB of code" if not e.total else \
+                f"{e.file}, which makes over {MAX_PARSED >> 20} MiB of code in the {e.total} files it reads"
+            return _result(p, ERROR, f"{fn.name} calls code in {what}: it was not read, so {fn.name} could not be checked")
         for module, name, facts, file, text in helpers:
             if (module, name) not in followed and len(followed) < _FOLLOWED:
                 followed.add((module, name))
                 prefix = "" if file == filename else f"{module}."       # a helper calling back into this file
                 files.append((prefix, _reachable(name, facts[1]), facts[1:], file, text))
-    found = []
+    found, seen = [], set()          # a helper reached from two files is named once
     for prefix, reached, (their_defs, their_aliases, their_names), file, text in files:
         hits = _loops(reached, their_aliases, their_defs) if check.kind == "no_loops" \
             else _autograd(reached, their_names, their_defs, their_aliases)
-        found += [hit for hit in sorted((line, what, prefix + inside, file, text) for line, what, inside in set(hits))
-                  if hit not in found]       # a helper reached from two files is named once
+        for hit in sorted((line, what, prefix + inside, file) for line, what, inside in set(hits)):
+            if hit not in seen:
+                seen.add(hit)
+                found.append((*hit, text))
     bodies = {prefix + n: body for prefix, reached, *_ in files for n, body in reached.items()}
     called = sorted(n for n, body in bodies.items() if n != fn.name and not isinstance(body, _ASSIGNMENTS))
     helpers = f" (or the helpers it calls: {', '.join(called)})" if called else ""
@@ -799,11 +810,13 @@ _KEPT = 256 << 10                     # ...and keeps parsed for the file's other
 
 
 class TooLarge(ValueError):
-    """A file's code over MAX_PARSED characters: not parsed in the grader's process."""
+    """A file's code over MAX_PARSED characters, or (`total`: how many files) the code a check
+    reads in all over it: not parsed in the grader's process."""
 
-    def __init__(self, file: str):
-        super().__init__(f"{file} has over {MAX_PARSED >> 20} MiB of code")
-        self.file = file
+    def __init__(self, file: str, total: int = 0):
+        super().__init__(f"{file} has over {MAX_PARSED >> 20} MiB of code" if not total else
+                         f"{file} makes over {MAX_PARSED >> 20} MiB of code in {total} files")
+        self.file, self.total = file, total
 
 
 def read_code(path) -> str:
