@@ -430,6 +430,67 @@ def test_no_autograd_as_it_ran_fails_autograd_reached_by_names_no_reading_finds(
     assert c_level["topk_grads"].checks[0].message.startswith("topk_grads runs autograd (saved-tensor hooks of its own")
 
 
+HASHED_AUTOGRAD = FORWARD + """\
+_SRC = \'\'\'
+_pending, _results, _n = [], [], [0]
+
+
+class _Name(str):
+    def __hash__(self):          # the watch hashed the code object, and with it its name: this ran there, unseen
+        if _pending:
+            job = _pending.pop()
+            try:
+                _results.append(job())
+            except BaseException as e:
+                _results.append(e)
+        return str.__hash__(self)
+
+    def __eq__(self, other):
+        return str.__eq__(self, other)
+
+
+def _grad(loss_fn, tensors):
+    ts = [t.detach().clone().requires_grad_(True) for t in tensors]
+    with torch.autograd.graph.saved_tensors_hooks(lambda t: t, lambda t: t):
+        return torch.autograd.grad(loss_fn(*ts), ts)
+
+
+def _hidden(loss_fn, tensors):
+    _pending.append(lambda: _grad(loss_fn, tensors))
+    _n[0] += 1
+    def take():
+        return _results.pop() if _results else _pending.pop()()
+    take.__code__ = take.__code__.replace(co_name=_Name("take%d" % _n[0]))
+    return take()
+\'\'\'
+exec(_SRC)
+
+
+def linreg_grad(X, w, y):
+    (dw,) = _hidden(linreg_loss, [X, w, y])[1:2]
+    return dw
+
+
+def topk_grads(W, x, k):
+    dW, dx = _hidden(lambda W_, x_: topk_loss(W_, x_, k), [W, x])
+    return dW, dx
+"""
+
+
+@pytest.mark.slow
+def test_no_autograd_sees_what_runs_in_a_hash_of_the_code_objects_name(tmp_path):
+    """A code object renamed with a str subclass whose __hash__ runs torch.autograd.grad: the watch
+    looked code objects up by hash, inside the tracer, where nothing is watched."""
+    pytest.importorskip("torch")
+    spec = load_spec(REPO / "assignments" / "autograd_basics")
+    (tmp_path / "autograd_basics.py").write_text(HASHED_AUTOGRAD)
+    result = grade_submission(spec, tmp_path, hidden=True)
+    for fn in result.functions:
+        assert all(c.passed for c in fn.cases), [c.message for c in fn.cases]
+        (check,) = fn.checks
+        assert check.status == "failed" and "runs autograd" in check.message, check.message
+
+
 def test_static_checks_read_methods_and_the_helpers_they_call():
     r = static("no_autograd", LAYERS, name="Net.loss")
     assert r.status == "failed", r.message

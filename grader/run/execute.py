@@ -34,8 +34,11 @@ from grader.run.protocol import ANSWER_CAP
 # time.perf_counter (to pass a faster_than check) changes the module's attribute, not this.
 _clock = time.perf_counter
 _settrace, _gettrace, _setprofile, _getprofile = sys.settrace, sys.gettrace, sys.setprofile, sys.getprofile
-_AUTOGRAD: dict = {}               # code object -> what it is, of torch's ways into autograd (remember_autograd)
-_LIBRARY: set = set()              # the code of every function there was before a submission's import (remember_library)
+# Code objects are kept by id, the object beside it (alive, so its id is not reused): hashing or
+# comparing one hashes its names and constants, which a student's code.replace() can make objects of
+# its own whose __hash__ and __eq__ would run inside the watch, unseen.
+_AUTOGRAD: dict = {}               # id(code) -> (code, what it is), of torch's ways into autograd (remember_autograd)
+_LIBRARY: dict = {}                # id(code) -> code, of every function there was before a submission's import (remember_library)
 _LIBRARY_FILES: set = set()        # the files of the modules loaded then (remember_library)
 REPEATS_SENT = 20                  # the lines of a traced call that ran most often, sent back (at least twice each)
 # torch's C functions into autograd, by name, as a Python call of theirs is seen (sys.setprofile's c_call)
@@ -207,7 +210,7 @@ def remember_autograd(torch) -> None:
                         for n in ("grad_impl", "grad_and_value_impl", "vjp", "jvp", "jacrev", "jacfwd", "hessian", "linearize"))):
         code = getattr(obj, "__code__", None)
         if code is not None:
-            _AUTOGRAD[code] = name
+            _AUTOGRAD[id(code)] = (code, name)
 
 
 def remember_library() -> None:
@@ -230,9 +233,21 @@ def remember_library() -> None:
             gc.freeze()
     while todo:
         code = todo.pop()
-        if code not in _LIBRARY:
-            _LIBRARY.add(code)
+        if not known_library(code):
+            _LIBRARY[id(code)] = code
             todo += [c for c in code.co_consts if type(c) is types.CodeType]
+
+
+def known_library(code) -> bool:
+    """Whether a code object is one of those remember_library took (by identity: see _LIBRARY)."""
+    return _LIBRARY.get(id(code)) is code
+
+
+def plain_text(name) -> str:
+    """A code object's file or function name as a str of str's own type: code.replace() takes a
+    subclass of str, whose methods (startswith, __hash__, __eq__) are the student's code and would
+    run in the watch, unseen. str.__str__ copies the characters without calling any of them."""
+    return name if type(name) is str else str.__str__(name) if isinstance(name, str) else "?"
 
 
 def _traced(fn, args: list, kwargs: dict, own: Callable, seen: _Watch, watch=("lines",), torch=None):
@@ -253,7 +268,7 @@ def _traced(fn, args: list, kwargs: dict, own: Callable, seen: _Watch, watch=("l
         if event == "line":
             # by place in the source, not by code object: copies of one function (code.replace) are one
             code = frame.f_code
-            key = (code.co_filename, frame.f_lineno, code.co_name)
+            key = (plain_text(code.co_filename), frame.f_lineno, plain_text(code.co_name))
             seen.lines[key] = seen.lines.get(key, 0) + 1
             seen.total += 1
         elif event == "return":
@@ -264,8 +279,9 @@ def _traced(fn, args: list, kwargs: dict, own: Callable, seen: _Watch, watch=("l
 
     def start(frame, event, arg):
         code = frame.f_code
-        if autograd and code in _AUTOGRAD and not seen.autograd:
-            seen.autograd = _AUTOGRAD[code]
+        way = _AUTOGRAD.get(id(code)) if autograd else None
+        if way is not None and way[0] is code and not seen.autograd:
+            seen.autograd = way[1]
         if code is _FIND_AND_LOAD:
             importing[0] += 1
             return imported

@@ -106,18 +106,21 @@ def _own_code(folder: str):
     file loaded then (a code object of theirs renamed), not code of a module loaded since (numpy.ma
     on first use, whose lines are the library's)."""
     prefixes = tuple({os.path.join(folder, ""), os.path.join(os.path.realpath(folder), "")})
-    known: dict = {}
+    known: dict = {}                 # id(code) -> (code, whether it is the student's): see execute._LIBRARY
 
     def own(code) -> bool:
-        mine = known.get(code)
-        if mine is None:
-            name = code.co_filename
-            if name.startswith("<frozen") or code in execute._LIBRARY:
-                mine = False
-            else:
-                mine = name.startswith(prefixes) or name.startswith("<") or not os.path.isfile(name) \
-                    or name in execute._LIBRARY_FILES
-            known[code] = mine
+        seen = known.get(id(code))
+        if seen is not None and seen[0] is code:
+            return seen[1]
+        name = code.co_filename
+        if type(name) is not str or type(code.co_name) is not str:
+            mine = True              # names of a type of the student's: only its code.replace() makes those
+        elif name.startswith("<frozen") or execute.known_library(code):
+            mine = False
+        else:
+            mine = name.startswith(prefixes) or name.startswith("<") or not os.path.isfile(name) \
+                or name in execute._LIBRARY_FILES
+        known[id(code)] = (code, mine)
         return mine
     return own
 
