@@ -66,17 +66,19 @@ def test_no_loops_names_the_loop_and_its_line(body, what, line):
     assert r.message.startswith(f"f has {what} at line {line} (`")
 
 
-def _runs(*rows):
-    """(Case, Outcome) pairs of a traced function, cases hidden-1, hidden-2...: each row is
-    (N, {line: times it ran}[, whether the student's code turned the counting off])."""
+def _runs(*rows, visibility="public", names=None):
+    """(Case, Outcome) pairs of a traced function, cases public-1, public-2... (or hidden-): each row
+    is (N, {line: times it ran}[, whether the student's code turned the counting off]); `names`
+    ((file, function)) for where the lines are, /sub/m.py and f unless given."""
     from grader.cases import Case
     from grader.run.outcome import Outcome
     from grader.spec import CaseSpec
     out = []
     for index, (n, times, *off) in enumerate(rows, 1):
-        case = Case("f", CaseSpec(visibility="hidden", index=index, seed=index), {"N": n}, {})
+        case = Case("f", CaseSpec(visibility=visibility, index=index, seed=index), {"N": n}, {})
+        file, function = names or ("/sub/m.py", "f")
         outcome = Outcome(status="returned", traced=True, untraced=bool(off and off[0]),
-                          repeats=[("/sub/m.py", line, k, "f") for line, k in sorted(times.items(), key=lambda t: -t[1])])
+                          repeats=[(file, line, k, function) for line, k in sorted(times.items(), key=lambda t: -t[1])])
         out.append((case, outcome))
     return out
 
@@ -86,12 +88,38 @@ def _repeats(runs, source="def f(x):\n    y = x\n    return y\n"):
     return judge_repeats(Plan(fn=_fn(), check=CheckSpec(kind="no_loops", points=1, visibility="public")), runs, source, "m.py")
 
 
+def test_a_no_loops_finding_on_hidden_cases_says_no_name_or_count_the_student_made_as_it_ran():
+    """A code object renamed as it runs (`co_name=f"X00={X[0, 0]}"`, a file name of the dims) and a
+    loop run a number of times of its choosing put a hidden case's inputs into the check's message,
+    which Gradescope shows. On hidden cases: only names the module's source spells out, no counts."""
+    source = "import helpers\n\ndef f(x):\n    return _rows(x)\n"
+    leak = ("/tmp/N=64 D=32.py", "reg_0_8130270547458789_X00_0_727541")
+    r = _repeats(_runs((2, {2: 2}), (9, {2: 9}), visibility="hidden", names=leak), source)
+    assert r.status == "failed", r.message
+    assert r.message.startswith("f runs a line of code of yours made as it ran many times on hidden-2 (N=9) and many "
+                                "times on hidden-1 (N=2): "), r.message
+    assert "0_727541" not in r.message and "D=32" not in r.message
+    # names the source spells out are said, as is a line of the module with its code
+    r = _repeats(_runs((2, {2: 2}), (9, {2: 9}), visibility="hidden", names=("/sub/helpers.py", "_rows")), source)
+    assert r.message.startswith("f runs a line of helpers.py (in _rows) many times on hidden-2 (N=9)"), r.message
+    r = _repeats(_runs((2, {3: 2}), (9, {3: 9}), visibility="hidden", names=("/sub/m.py", "f")), source)
+    assert r.message.startswith("f runs line 3 of m.py (`def f(x):`) many times on hidden-2 (N=9)"), r.message
+    # on public cases, whatever the student's process reported (their inputs are the student's to see)
+    r = _repeats(_runs((2, {2: 2}), (9, {2: 9}), names=("/tmp/made.py", "_row_0_7")), source)
+    assert r.message.startswith("f runs line 2 of made.py (in _row_0_7) 9 times on public-2 (N=9) and twice on public-1"), r.message
+    lines = _runs((2, {}), (64, {}), visibility="hidden")
+    for (_, o), n in zip(lines, (7, 70)):
+        o.lines = n
+    r = _repeats(lines)
+    assert r.message.startswith("f runs many lines of your code on hidden-2 (N=64) and fewer on hidden-1 (N=2): "), r.message
+
+
 def test_no_loops_as_it_ran_fails_a_line_that_runs_more_often_on_larger_inputs():
     """The lines of a no_loops function's cases are counted as they run: one that runs once per row
     runs more often where N is larger, however the loop is dressed up (a callback, a registry)."""
     r = _repeats(_runs((2, {2: 2}), (9, {2: 9})))
     assert r.status == "failed" and r.earned == 0
-    assert r.message.startswith("f runs line 2 of m.py (`y = x`) 9 times on hidden-2 (N=9) and twice on hidden-1 (N=2): ")
+    assert r.message.startswith("f runs line 2 of m.py (`y = x`) 9 times on public-2 (N=9) and twice on public-1 (N=2): ")
 
 
 @pytest.mark.parametrize("rows", [
@@ -116,7 +144,7 @@ def test_no_loops_as_it_ran_fails_more_lines_in_all_on_larger_inputs(totals, fai
     r = _repeats(runs)
     assert (r is not None and r.status == "failed") == fails, r and r.message
     if fails:
-        assert r.message.startswith("f runs 70 lines of your code on hidden-2 (N=64) and 7 on hidden-1 (N=2): ")
+        assert r.message.startswith("f runs 70 lines of your code on public-2 (N=64) and 7 lines on public-1 (N=2): ")
 
 
 def test_no_loops_as_it_ran_fails_a_line_run_64_times_even_on_one_size_and_counting_turned_off():

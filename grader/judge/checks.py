@@ -21,6 +21,7 @@ import ast
 import builtins
 import functools
 import importlib
+import re
 import secrets
 from dataclasses import dataclass, field
 from typing import Any
@@ -663,16 +664,47 @@ def judge_repeats(p: Plan, runs: list, source: str | None = None, filename: str 
         return _more_lines(p, traced)
     most, file, line, function, where, fewer = max(found, key=lambda f: (f[0], -f[2]))
     lines = (source or "").splitlines()
-    code = lines[line - 1].strip() if source and file.endswith("/" + filename) and 0 < line <= len(lines) else ""
+    mine = bool(source) and file.endswith("/" + filename)            # the module's own file, as the grader found it
+    code = lines[line - 1].strip() if mine and 0 < line <= len(lines) else ""
     by_id = {case.case_id: case for case, _ in traced}
     other = min(fewer, key=fewer.get) if fewer else None
-    also = f" and {_times(fewer[other])} on {other} ({show_dims(by_id[other].dims)})" if other else ""
-    inside = "" if function == p.fn.name.split(".")[-1] else f" (in {function})"
+    hidden = any(by_id[c].spec.visibility == HIDDEN for c in (where, other) if c is not None)
+    also = f" and {_counted(fewer[other], by_id[other])} on {other} ({show_dims(by_id[other].dims)})" if other else ""
+    base = filename if mine else _named(file.rsplit("/", 1)[-1], source, hidden, ".py")
+    inside = "" if function == p.fn.name.split(".")[-1] else _named(function, source, hidden)
+    at = f"line {line} of {base}" if base and (mine and code or not hidden) else \
+        f"a line of {base}" if base else "a line of code of yours made as it ran"
     shown = f" (`{code}`)" if code else ""
-    return _result(p, FAILED, f"{p.fn.name} runs line {line} of {file.rsplit('/', 1)[-1]}{inside}{shown} {_times(most)} "
-                              f"on {where} ({show_dims(by_id[where].dims)}){also}: code of yours that runs once per row or element "
-                              "is a loop, however it is called (map, a callback, recursion, a class's __iter__); the "
-                              "vectorized version should use whole-array operations")
+    return _result(p, FAILED, f"{p.fn.name} runs {at}{f' (in {inside})' if inside else ''}{shown} "
+                              f"{_counted(most, by_id[where])} on {where} ({show_dims(by_id[where].dims)}){also}: code of "
+                              "yours that runs once per row or element is a loop, however it is called (map, a callback, "
+                              "recursion, a class's __iter__); the vectorized version should use whole-array operations")
+
+
+_NAMED = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
+_GENERIC = frozenset({"<lambda>", "<listcomp>", "<dictcomp>", "<setcomp>", "<genexpr>", "<module>", "<string>"})
+
+
+def _named(name: str, source: str | None, hidden: bool, suffix: str = "") -> str:
+    """A file's or a function's name that the student's process reported (a code object's), as a
+    check's message may say it, or "". It is the student's to choose as the code runs, and so can
+    carry a hidden case's inputs into feedback the student sees: where a hidden case is named, only a
+    name the module's source spells out (a def, a file it imports) or one of Python's own
+    (`<lambda>`); elsewhere any plain name."""
+    if name in _GENERIC:
+        return name
+    stem = name[:-len(suffix)] if suffix and name.endswith(suffix) else None if suffix else name
+    if stem is None or not _NAMED.fullmatch(stem):
+        return ""
+    if hidden and not (source and re.search(rf"\b{re.escape(stem)}\b", source)):
+        return ""
+    return name
+
+
+def _counted(n: int, case) -> str:
+    """How often a line ran on a case, as a check's message says it: not on a hidden case, where the
+    count is the student's to choose (a loop of int(X[0, 0] * 1e6) steps)."""
+    return _times(n) if case.spec.visibility != HIDDEN else "many times"
 
 
 def _more_lines(p: Plan, traced: list) -> CheckResult | None:
@@ -684,8 +716,9 @@ def _more_lines(p: Plan, traced: list) -> CheckResult | None:
     if len(ran) < 2 or ran[-1][0] < REPEATED_ALWAYS or ran[-1][0] < 2 * ran[0][0]:
         return None
     (least, small), (most, large) = ran[0], ran[-1]
-    return _result(p, FAILED, f"{p.fn.name} runs {most} lines of your code on {large.case_id} ({show_dims(large.dims)}) and "
-                              f"{least} on {small.case_id} ({show_dims(small.dims)}): code that runs once per row or element is "
+    counted = lambda n, case: f"{n} lines" if case.spec.visibility != HIDDEN else "many lines" if case is large else "fewer"
+    return _result(p, FAILED, f"{p.fn.name} runs {counted(most, large)} of your code on {large.case_id} ({show_dims(large.dims)}) "
+                              f"and {counted(least, small)} on {small.case_id} ({show_dims(small.dims)}): code that runs once per row or element is "
                               "a loop, however it is written (generated lines, a fresh function a row); the vectorized "
                               "version should use whole-array operations")
 
