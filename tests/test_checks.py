@@ -96,14 +96,14 @@ def test_a_no_loops_finding_on_hidden_cases_says_no_name_or_count_the_student_ma
     leak = ("/tmp/N=64 D=32.py", "reg_0_8130270547458789_X00_0_727541")
     r = _repeats(_runs((2, {2: 2}), (9, {2: 9}), visibility="hidden", names=leak), source)
     assert r.status == "failed", r.message
-    assert r.message.startswith("f runs a line of code of yours made as it ran many times on hidden-2 (N=9) and many "
-                                "times on hidden-1 (N=2): "), r.message
+    assert r.message.startswith("f runs a line of code of yours made as it ran more often on hidden-2 (N=9) than on "
+                                "hidden-1 (N=2): "), r.message
     assert "0_727541" not in r.message and "D=32" not in r.message
     # names the source spells out are said, as is a line of the module with its code
     r = _repeats(_runs((2, {2: 2}), (9, {2: 9}), visibility="hidden", names=("/sub/helpers.py", "_rows")), source)
-    assert r.message.startswith("f runs a line of helpers.py (in _rows) many times on hidden-2 (N=9)"), r.message
+    assert r.message.startswith("f runs a line of helpers.py (in _rows) more often on hidden-2 (N=9)"), r.message
     r = _repeats(_runs((2, {3: 2}), (9, {3: 9}), visibility="hidden", names=("/sub/m.py", "f")), source)
-    assert r.message.startswith("f runs line 3 of m.py (`def f(x):`) many times on hidden-2 (N=9)"), r.message
+    assert r.message.startswith("f runs line 3 of m.py (`def f(x):`) more often on hidden-2 (N=9)"), r.message
     # on public cases, whatever the student's process reported (their inputs are the student's to see)
     r = _repeats(_runs((2, {2: 2}), (9, {2: 9}), names=("/tmp/made.py", "_row_0_7")), source)
     assert r.message.startswith("f runs line 2 of made.py (in _row_0_7) 9 times on public-2 (N=9) and twice on public-1"), r.message
@@ -111,7 +111,7 @@ def test_a_no_loops_finding_on_hidden_cases_says_no_name_or_count_the_student_ma
     for (_, o), n in zip(lines, (7, 70)):
         o.lines = n
     r = _repeats(lines)
-    assert r.message.startswith("f runs many lines of your code on hidden-2 (N=64) and fewer on hidden-1 (N=2): "), r.message
+    assert r.message.startswith("f runs at least twice as many lines of your code on hidden-2 (N=64) as on hidden-1 (N=2): "), r.message
 
 
 def test_no_loops_as_it_ran_fails_a_line_that_runs_more_often_on_larger_inputs():
@@ -144,7 +144,7 @@ def test_no_loops_as_it_ran_fails_more_lines_in_all_on_larger_inputs(totals, fai
     r = _repeats(runs)
     assert (r is not None and r.status == "failed") == fails, r and r.message
     if fails:
-        assert r.message.startswith("f runs 70 lines of your code on public-2 (N=64) and 7 lines on public-1 (N=2): ")
+        assert r.message.startswith("f runs 70 lines of your code on public-2 (N=64) and 7 on public-1 (N=2): ")
 
 
 def test_no_loops_as_it_ran_fails_a_line_run_64_times_even_on_one_size_and_counting_turned_off():

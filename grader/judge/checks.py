@@ -669,14 +669,18 @@ def judge_repeats(p: Plan, runs: list, source: str | None = None, filename: str 
     by_id = {case.case_id: case for case, _ in traced}
     other = min(fewer, key=fewer.get) if fewer else None
     hidden = any(by_id[c].spec.visibility == HIDDEN for c in (where, other) if c is not None)
-    also = f" and {_counted(fewer[other], by_id[other])} on {other} ({show_dims(by_id[other].dims)})" if other else ""
+    # On a hidden case, no count: it is the student's to choose (a loop of int(X[0, 0] * 1e6) steps).
+    on = lambda c: f"{c} ({show_dims(by_id[c].dims)})"
+    if not hidden:
+        often = f"{_times(most)} on {on(where)}" + (f" and {_times(fewer[other])} on {on(other)}" if other else "")
+    else:
+        often = f"more often on {on(where)} than on {on(other)}" if other else f"{REPEATED_ALWAYS} times or more on {on(where)}"
     base = filename if mine else _named(file.rsplit("/", 1)[-1], source, hidden, ".py")
     inside = "" if function == p.fn.name.split(".")[-1] else _named(function, source, hidden)
     at = f"line {line} of {base}" if base and (mine and code or not hidden) else \
         f"a line of {base}" if base else "a line of code of yours made as it ran"
     shown = f" (`{code}`)" if code else ""
-    return _result(p, FAILED, f"{p.fn.name} runs {at}{f' (in {inside})' if inside else ''}{shown} "
-                              f"{_counted(most, by_id[where])} on {where} ({show_dims(by_id[where].dims)}){also}: code of "
+    return _result(p, FAILED, f"{p.fn.name} runs {at}{f' (in {inside})' if inside else ''}{shown} {often}: code of "
                               "yours that runs once per row or element is a loop, however it is called (map, a callback, "
                               "recursion, a class's __iter__); the vectorized version should use whole-array operations")
 
@@ -701,12 +705,6 @@ def _named(name: str, source: str | None, hidden: bool, suffix: str = "") -> str
     return name
 
 
-def _counted(n: int, case) -> str:
-    """How often a line ran on a case, as a check's message says it: not on a hidden case, where the
-    count is the student's to choose (a loop of int(X[0, 0] * 1e6) steps)."""
-    return _times(n) if case.spec.visibility != HIDDEN else "many times"
-
-
 def _more_lines(p: Plan, traced: list) -> CheckResult | None:
     """The count of all the student's lines a case ran: whole-array code runs about as many lines
     whatever the input's size, and code that runs some per row runs REPEATED_ALWAYS or more, at
@@ -716,9 +714,13 @@ def _more_lines(p: Plan, traced: list) -> CheckResult | None:
     if len(ran) < 2 or ran[-1][0] < REPEATED_ALWAYS or ran[-1][0] < 2 * ran[0][0]:
         return None
     (least, small), (most, large) = ran[0], ran[-1]
-    counted = lambda n, case: f"{n} lines" if case.spec.visibility != HIDDEN else "many lines" if case is large else "fewer"
-    return _result(p, FAILED, f"{p.fn.name} runs {counted(most, large)} of your code on {large.case_id} ({show_dims(large.dims)}) "
-                              f"and {counted(least, small)} on {small.case_id} ({show_dims(small.dims)}): code that runs once per row or element is "
+    if HIDDEN in (large.spec.visibility, small.spec.visibility):       # no counts: see judge_repeats
+        often = f"at least twice as many lines of your code on {large.case_id} ({show_dims(large.dims)}) as on " \
+                f"{small.case_id} ({show_dims(small.dims)})"
+    else:
+        often = f"{most} lines of your code on {large.case_id} ({show_dims(large.dims)}) and {least} on {small.case_id} " \
+                f"({show_dims(small.dims)})"
+    return _result(p, FAILED, f"{p.fn.name} runs {often}: code that runs once per row or element is "
                               "a loop, however it is written (generated lines, a fresh function a row); the vectorized "
                               "version should use whole-array operations")
 

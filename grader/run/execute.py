@@ -354,11 +354,13 @@ def _run_step(step: dict, env: dict, call: dict, ctx: Context, builtins: dict, s
     t0 = _clock()
     try:
         if value[0] == "call":
-            fn = _callee(value[1], env, call, ctx, builtins)
-            args = [_eval(a, env, call, ctx, builtins) for a in value[2]]
-            kwargs = {k: _eval(a, env, call, ctx, builtins) for k, a in value[3]}
-            t0 = _clock()
-            result = fn(*args, **kwargs) if seen is None else _traced(fn, args, kwargs, ctx.own, seen, watch, ctx.torch)
+            # The function and its arguments are found inside the time and the watch: finding them can
+            # run the student's code (a module whose __dict__ is a property, a class's __getattr__).
+            def called():
+                fn = _callee(value[1], env, call, ctx, builtins)
+                return fn(*[_eval(a, env, call, ctx, builtins) for a in value[2]],
+                          **{k: _eval(a, env, call, ctx, builtins) for k, a in value[3]})
+            result = called() if seen is None else _traced(called, [], {}, ctx.own, seen, watch, ctx.torch)
         else:
             result = _eval(value, env, call, ctx, builtins)
     except _Missing as e:
