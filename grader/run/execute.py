@@ -18,7 +18,10 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import importlib.machinery
+import os
 import random
+import site
 import sys
 import time
 import types
@@ -243,6 +246,36 @@ def known_library(code) -> bool:
     return _LIBRARY.get(id(code)) is code
 
 
+_MODULE_DICT = types.ModuleType.__dict__["__dict__"]       # a module's own dict, whatever its class says
+_LIBRARY_LOADERS = (importlib.machinery.SourceFileLoader, importlib.machinery.SourcelessFileLoader,
+                    importlib.machinery.ExtensionFileLoader)
+_LIBRARY_ROOTS = tuple({os.path.join(os.path.realpath(p), "") for p in
+                        (sys.prefix, sys.base_prefix, *site.getsitepackages(), site.getusersitepackages(),
+                         os.path.dirname(os.path.dirname(os.path.abspath(__file__))))})
+
+
+def _library_import(frame) -> bool:
+    """At the end of an import (importlib's _find_and_load), whether the module it loaded is a
+    library's: found by the import system's own loaders in a file under the interpreter's, the
+    site-packages' or the grader's folders, or built in. Read without running anything of the
+    module's (its class may be the student's: see _lookup)."""
+    try:
+        name = frame.f_locals.get("name")
+        module = sys.modules.get(name) if type(name) is str else None
+        if module is None or not issubclass(type(module), types.ModuleType):
+            return False
+        spec = _MODULE_DICT.__get__(module).get("__spec__")
+        if type(spec) is not importlib.machinery.ModuleSpec:
+            return False
+        loader, origin = spec.loader, spec.origin
+        if loader is importlib.machinery.BuiltinImporter or loader is importlib.machinery.FrozenImporter:
+            return True
+        return type(loader) in _LIBRARY_LOADERS and type(origin) is str and \
+            os.path.realpath(origin).startswith(_LIBRARY_ROOTS)
+    except Exception:  # noqa: BLE001 - whatever it is, it is not provably a library's
+        return False
+
+
 def plain_text(name) -> str:
     """A code object's file or function name as a str of str's own type: code.replace() takes a
     subclass of str, whose methods (startswith, __hash__, __eq__) are the student's code and would
@@ -257,11 +290,24 @@ def _traced(fn, args: list, kwargs: dict, own: Callable, seen: _Watch, watch=("l
     forward saved, however the engine was reached); and whether their code turned the watch off."""
     lines, autograd = "lines" in watch, "autograd" in watch
     open_frames = [0]                # the student's frames entered and not yet left: each must say it left
-    importing = [0]                  # modules being imported (np.ma on first use): their code is not the call's
+    # The lines run while a module is imported are counted apart, one [lines, total] per import under
+    # way, and kept when it ends unless the module proves to be a library's (np.ma loaded on first
+    # use runs code made from strings, namedtuples' and dataclasses', that is not the student's): a
+    # module of the student's imported during the call, from the submission, the scratch folder or a
+    # finder of its own, is the student's code (its top level a loop, run by importing it per call).
+    counts = [[seen.lines, 0]]
 
     def imported(frame, event, arg):
         if event == "return":
-            importing[0] -= 1
+            here, total = counts.pop()
+            if not _library_import(frame):
+                into = counts[-1][0]
+                for key, n in here.items():
+                    into[key] = into.get(key, 0) + n
+                counts[-1][1] += total
+            if len(counts) == 1:
+                seen.total += counts[0][1]
+                counts[0][1] = 0
         return imported
 
     def local(frame, event, arg):
@@ -269,8 +315,12 @@ def _traced(fn, args: list, kwargs: dict, own: Callable, seen: _Watch, watch=("l
             # by place in the source, not by code object: copies of one function (code.replace) are one
             code = frame.f_code
             key = (plain_text(code.co_filename), frame.f_lineno, plain_text(code.co_name))
-            seen.lines[key] = seen.lines.get(key, 0) + 1
-            seen.total += 1
+            into = counts[-1]
+            into[0][key] = into[0].get(key, 0) + 1
+            if len(counts) == 1:
+                seen.total += 1
+            else:
+                into[1] += 1
         elif event == "return":
             open_frames[0] -= 1
             if not frame.f_trace_lines:          # its lines were hidden from the count (frame.f_trace_lines = False)
@@ -283,9 +333,9 @@ def _traced(fn, args: list, kwargs: dict, own: Callable, seen: _Watch, watch=("l
         if way is not None and way[0] is code and not seen.autograd:
             seen.autograd = way[1]
         if code is _FIND_AND_LOAD:
-            importing[0] += 1
+            counts.append([{}, 0])
             return imported
-        if lines and not importing[0] and own(code):
+        if lines and own(code):
             open_frames[0] += 1
             return local
         return None
