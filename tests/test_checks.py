@@ -114,6 +114,20 @@ def test_a_no_loops_finding_on_hidden_cases_says_no_name_or_count_the_student_ma
     assert r.message.startswith("f runs at least twice as many lines of your code on hidden-2 (N=64) as on hidden-1 (N=2): "), r.message
 
 
+@pytest.mark.parametrize("small, large, fails", [
+    (5, 40, True),           # a line per pair of rows: 32 more lines on N=64 than on N=2, under 64 in all
+    (10, 20, False),         # a branch of whole-array code: a few lines more
+    (30, 10, False),         # more lines on the smaller input: not a loop over its rows
+    (7, 70, True),           # 64 lines or more in all, as before
+])
+def test_no_loops_as_it_ran_fails_lines_that_grow_with_the_input(small, large, fails):
+    runs = _runs((2, {}), (64, {}))
+    for (_, o), n in zip(runs, (small, large)):
+        o.lines = n
+    r = _repeats(runs)
+    assert (r is not None and r.status == "failed") == fails, r
+
+
 def test_no_loops_as_it_ran_fails_a_line_that_runs_more_often_on_larger_inputs():
     """The lines of a no_loops function's cases are counted as they run: one that runs once per row
     runs more often where N is larger, however the loop is dressed up (a callback, a registry)."""

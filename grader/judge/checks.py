@@ -21,6 +21,7 @@ import ast
 import builtins
 import functools
 import importlib
+import math
 import re
 import secrets
 from dataclasses import dataclass, field
@@ -633,6 +634,7 @@ def _judge_static(fn: FunctionSpec, check: CheckSpec, source: str | None, filena
 # number of times on inputs of other sizes, is one too (a loop over the rows, or the classes).
 REPEATED_ALWAYS = 64
 REPEATED_MIN = 4
+MORE_LINES = 16                      # ...and code that runs this many more lines on the largest input than on the smallest
 
 
 def judge_repeats(p: Plan, runs: list, source: str | None = None, filename: str = "") -> CheckResult | None:
@@ -711,9 +713,16 @@ def _more_lines(p: Plan, traced: list) -> CheckResult | None:
     least twice as many on one case as on another, however no single line repeats (code generated
     with a line per row, a fresh copy of a function per row)."""
     ran = sorted(((o.lines, case) for case, o in traced), key=lambda t: t[0])
-    if len(ran) < 2 or ran[-1][0] < REPEATED_ALWAYS or ran[-1][0] < 2 * ran[0][0]:
+    if len(ran) < 2:
         return None
     (least, small), (most, large) = ran[0], ran[-1]
+    if most < REPEATED_ALWAYS or most < 2 * least:
+        # Fewer lines, but more on the largest input than on the smallest, by a margin no branch of
+        # whole-array code makes: a loop over chunks of rows (a line per pair of rows).
+        by_size = sorted(ran, key=lambda t: (math.prod(v for v in t[1].dims.values() if type(v) is int), t[0]))
+        (least, small), (most, large) = by_size[0], by_size[-1]
+        if most - least < MORE_LINES or most < 2 * least:
+            return None
     if HIDDEN in (large.spec.visibility, small.spec.visibility):       # no counts: see judge_repeats
         often = f"at least twice as many lines of your code on {large.case_id} ({show_dims(large.dims)}) as on " \
                 f"{small.case_id} ({show_dims(small.dims)})"
