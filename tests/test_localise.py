@@ -104,3 +104,14 @@ def test_a_line_of_zeros_in_both_is_not_named_right():
     e3, g3[0] = e.copy(), 1.0
     e3[0] = 1.0
     assert describe("dW", e3, g3, 1e-6, 1e-9) == "only dW's rows 1, 2 are wrong (of 4)."
+
+
+def test_a_nan_hint_names_the_log_or_root_of_a_negative_number_first():
+    """`p[range(N), y] -= 1` before the loss takes the log of a negative number on every case, and
+    Adam's v of dw instead of dw ** 2 the square root of one: the hint blamed only an overflow."""
+    from grader.judge.localise import not_finite
+    said = not_finite([("loss", float("nan"))], ["dW"])
+    assert said.startswith("loss is NaN where the reference's is finite, and dW is right. NaN comes from log() or "
+                           "sqrt() of a negative number"), said
+    assert "overflowed to inf" in said                       # still said, after
+    assert "negative" not in not_finite([("loss", float("inf"))], [])

@@ -85,7 +85,7 @@ def not_finite(wrong: list, right: list) -> str:
     names the outputs that are right. "" when no output is so.
 
     >>> not_finite([("loss", float("nan"))], ["dW"])
-    "loss is NaN where the reference's is finite, and dW is right. NaN comes from 0 * inf, ..."
+    "loss is NaN where the reference's is finite, and dW is right. NaN comes from log() or sqrt() of a negative number, ..."
     """
     if not wrong:
         return ""
@@ -97,8 +97,9 @@ def not_finite(wrong: list, right: list) -> str:
     if right:
         head += f", and {' and '.join(right)} {'is' if len(right) == 1 else 'are'} right"
     if nan:
-        why = ("NaN comes from 0 * inf, inf - inf or 0 / 0: on these inputs a value overflowed to inf (exp() of a "
-               "large number) or underflowed to 0 and then met a log() (log(0) is -inf) or a division")
+        why = ("NaN comes from log() or sqrt() of a negative number, or from 0 * inf, inf - inf or 0 / 0: a value that "
+               "went below 0 where it cannot (a probability minus 1, a variance), or one that overflowed to inf "
+               "(exp() of a large number) or underflowed to 0 and then met a log() (log(0) is -inf) or a division")
     else:
         why = ("an infinity comes from an overflow (exp() of a large number) or from log(0) or a division by 0, "
                "after a value underflowed to 0")
