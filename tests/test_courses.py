@@ -1220,3 +1220,21 @@ def test_check_by_name_in_a_script_grades_the_students_file_beside_it(runs):
     script = runs["check-api"]["script-unimported"]
     assert script.returncode == 0, script.stderr
     assert SCRIPT_VERDICT in script.stdout, script.stdout
+
+
+@pytest.mark.slow
+def test_random_weights_of_another_distribution_are_not_named_as_a_mistake_of_a_third(tmp_path):
+    """TwoLayerNet's weights drawn uniformly in [0, weight_scale) break the properties the catalogued
+    mistake (N(0, 1), weight_scale forgotten) breaks; a random output was compared by its shapes
+    alone, and the student was told they had forgotten weight_scale. Random outputs are now compared
+    as draws: spreads and means alike. The catalogued mistake itself is still named."""
+    sentence = mistake(FCN, "init_not_scaled").sentence
+    source = reference_sources(FCN)["fully_connected_networks"]
+    uniform = edited(source, ("self.params['W1'] = weight_scale * torch.randn(", "self.params['W1'] = weight_scale * torch.rand("),
+                     ("self.params['W2'] = weight_scale * torch.randn(", "self.params['W2'] = weight_scale * torch.rand("))
+    run = grader_check(write(tmp_path / "uniform", {"fully_connected_networks": uniform}), ASSIGNMENT[FCN], tmp_path / "u")
+    cases = run.function("TwoLayerNet.__init__")["cases"]
+    assert cases and all(c["status"] == "failed" for c in cases)
+    assert not [c["diagnosis"] for c in cases if sentence in c["diagnosis"]]
+    run = grader_check(write(tmp_path / "unscaled", with_mistakes(FCN, "init_not_scaled")), ASSIGNMENT[FCN], tmp_path / "n")
+    assert all(sentence in c["diagnosis"] for c in run.function("TwoLayerNet.__init__")["cases"])

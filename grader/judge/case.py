@@ -557,8 +557,9 @@ def matches(fn: FunctionSpec, got: dict, mistake: dict, alike: bool = False) -> 
     """Does every output the student returned equal the mistake's, leaf by leaf, within the
     tolerance? Non-finite values must be non-finite at the same places (a mistake that overflows
     matches a student whose code overflows the same way), and the same ones (NaN, inf or -inf)
-    unless `alike`. An output judged by properties only (a random mask) must have the mistake's
-    shapes and non-finite places, whatever its numbers."""
+    unless `alike`. An output judged by properties only (a random mask, initial weights) must have
+    the mistake's shapes and non-finite places, and numbers alike as two random draws are
+    (`_alike_draws`), whatever they are one by one."""
     return mistake is not None and all(_same_output(fn, out, got, mistake, alike) for out in fn.outputs)
 
 
@@ -601,10 +602,28 @@ def _same_tree(a, b, rtol: float, atol: float, values_too: bool = True, alike: b
     if not alike and not finite.all() and not np.array_equal(g[~finite], m[~finite], equal_nan=True):
         return False                     # NaN where the mistake has inf, or inf of the other sign
     if not values_too:
-        return True
+        return _alike_draws(g[finite], m[finite]) if not finite.all() else _alike_draws(g, m)
     if not finite.all():                 # rare: compare the finite values only
         g, m, finite = g[finite], m[finite], None
     return not g.size or bool((compare.relative_error(g, m, rtol, atol, finite) <= rtol).all())
+
+
+DRAWS = 30                           # entries of a random output that say something of its distribution
+
+
+def _alike_draws(g: np.ndarray, m: np.ndarray) -> bool:
+    """Two random outputs (judged by properties: initial weights, a dropout's output), the student's
+    and a variant's, alike as two draws of one distribution are: spreads within 1.5x of each other
+    and means within a few standard errors. Fewer than DRAWS entries say too little: alike. Weights
+    drawn uniformly in [0, weight_scale) are not N(0, 1)'s, which the same properties break."""
+    if g.size < DRAWS or m.size < DRAWS:
+        return True
+    sg, sm = float(g.std()), float(m.std())
+    if sg == sm == 0:
+        return bool(np.isclose(g.mean(), m.mean()))
+    if sg > 1.5 * sm or sm > 1.5 * sg:
+        return False
+    return abs(float(g.mean()) - float(m.mean())) <= 6 * max(sg, sm) / math.sqrt(min(g.size, m.size))
 
 
 def _near(fn: FunctionSpec, got: dict, answers: list) -> list[bool]:
