@@ -483,7 +483,7 @@ def test_a_nan_that_no_mistake_explains_gets_a_hint_on_where_nan_comes_from(runs
     assert case["message"].startswith("loss is NaN; expected "), case["message"]
     assert not case["diagnosis"], case["diagnosis"]
     assert case["details"].startswith("Hint: loss is NaN where the reference's is finite, and dW is right. NaN comes "
-                                      "from 0 * inf"), case["details"]
+                                      "from log() or sqrt() of a negative number, or from 0 * inf"), case["details"]
     assert "Hint: loss is NaN" in run.block("softmax_loss_vectorized")
 
 
