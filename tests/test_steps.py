@@ -225,3 +225,36 @@ def test_every_call_starts_from_the_cases_seed():
 def test_the_default_step_calls_the_function_on_its_arguments_in_order():
     (step,) = steps.default_steps("Linear.forward", ["x", "w", "b"], ["out", "cache"])
     assert step.text == "out, cache = Linear.forward(x, w, b)"
+
+
+def test_an_outputs_path_is_read_inside_the_watch_and_a_dict_subclass_by_dicts_own_methods():
+    """What a watched call returned is read after it: a property in the output's path is the
+    student's code (a loop in its getter ran unwatched), and a dict subclass's __getitem__ could
+    answer differently from what the dict holds."""
+    m = types.ModuleType("m")
+
+    class Result:
+        @property
+        def value(self):
+            total = 0.0
+            for i in range(50):          # the work done when the grader reads the answer
+                total += i
+            return np.array([total])
+
+    class Sly(dict):
+        def __getitem__(self, key):
+            return np.array([-1.0])
+
+    m.f = lambda x: (Result(), Sly(v=np.array([2.0])))
+    module_code = {id(c): c for c in (Result.value.fget.__code__, Sly.__getitem__.__code__)}
+    own = lambda code: module_code.get(id(code)) is code
+    chain = mark_graded("f", (parse("r, s = f(x)"),), {"f"}, set(), required=False)
+    inputs = []
+    paths = [list(values.parse_path(o)) for o in ("r.value", "s.v")]
+    call = {"function": "f", "module": "m", "case": "public-1", "args": [["x", values.to_wire(np.ones(2), inputs)]],
+            "dims": {"N": 2}, "steps": [s.as_job() for s in chain], "outputs": paths, "taken": taken_after(chain, paths),
+            "checks": ["no_loops"], "seed": 7, "trace": ["lines"]}
+    header, arrays = execute.run_call(call, inputs, execute.Context(modules={"m": m}, own=own))
+    assert header["status"] == "returned", header
+    assert [float(a[0]) for a in arrays] == [1225.0, 2.0], header["values"]
+    assert header["repeats"] and max(n for _, _, n, _ in header["repeats"]) >= 50, header["repeats"]

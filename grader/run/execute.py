@@ -124,6 +124,10 @@ def run_call(call: dict, inputs: list, ctx: Context, _same=_same, _view=_view, _
     # the loop is dressed up, runs more often on a larger input), and whether autograd runs.
     watch = call.get("trace") or ()
     seen = _Watch() if watch and ctx.own is not None else None
+    # An output's path is read watched too: an attribute of a returned object may be a property,
+    # the student's code, run after the call (a loop in its getter).
+    taken_out = _output if seen is None else \
+        (lambda *a: _traced(_output, list(a), {}, ctx.own, seen, watch, ctx.torch))
     changed: dict = {}                                 # input path -> step that changed it
     kept: list = []                                    # what the steps returned, alive until the outputs are taken
     duration = 0.0
@@ -144,7 +148,7 @@ def run_call(call: dict, inputs: list, ctx: Context, _same=_same, _view=_view, _
             for i, path in enumerate(call["outputs"]):
                 if taken[i] == k:
                     own: list = []
-                    early[i] = (*_output(env, path, ctx.torch, own), own)
+                    early[i] = (*taken_out(env, path, ctx.torch, own), own)
     arrays: list = []
     nodes, via = [], []
     for i, path in enumerate(call["outputs"]):
@@ -153,7 +157,7 @@ def run_call(call: dict, inputs: list, ctx: Context, _same=_same, _view=_view, _
             values.renumber(node, len(arrays))
             arrays += own
         else:
-            node, how = _output(env, path, ctx.torch, arrays)
+            node, how = taken_out(env, path, ctx.torch, arrays)
         nodes.append(node)
         via.append(how)
     size = sum(a.nbytes for a in arrays)
@@ -532,14 +536,17 @@ def _output(env: dict, path: list, torch, arrays: list, _encode=values.encode) -
     shown = str(path[0])
     for key in path[1:]:
         try:
-            if isinstance(value, dict):
-                if key not in value:
+            # A dict, list or tuple is read by its base type's own methods: a subclass's __getitem__
+            # or __len__ is the student's code, run after the call (see _items).
+            if values.is_a(value, dict):
+                if not dict.__contains__(value, key):
                     return {"kind": "missing", "message": f"{shown} has no key {key!r}"}, how
-                value, step = value[key], "key"
-            elif isinstance(value, (list, tuple)) and isinstance(key, int):
-                if not -len(value) <= key < len(value):
-                    return {"kind": "missing", "message": f"{shown} has no item {key} (it has {len(value)})"}, how
-                value, step = value[key], "key"
+                value, step = dict.__getitem__(value, key), "key"
+            elif values.is_a(value, (list, tuple)) and isinstance(key, int):
+                items = _items(value)
+                if not -len(items) <= key < len(items):
+                    return {"kind": "missing", "message": f"{shown} has no item {key} (it has {len(items)})"}, how
+                value, step = items[key], "key"
             elif isinstance(key, str) and hasattr(value, key):
                 value, step = getattr(value, key), "attr"
             else:
