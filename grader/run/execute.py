@@ -18,10 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import gc
-import importlib.machinery
-import os
 import random
-import site
 import sys
 import time
 import types
@@ -49,6 +46,8 @@ REPEATS_SENT = 20                  # the lines of a traced call that ran most of
 _C_AUTOGRAD = {"run_backward": "the autograd engine's run_backward", "_make_dual": "forward-mode autograd (_make_dual)",
                "_enter_dual_level": "forward-mode autograd (a dual level)",
                "_push_saved_tensors_default_hooks": "saved-tensor hooks of its own, around a backward pass"}
+
+
 _FIND_AND_LOAD = getattr(getattr(sys.modules.get("importlib._bootstrap"), "_find_and_load", None), "__code__", None)
 
 
@@ -250,36 +249,6 @@ def known_library(code) -> bool:
     return _LIBRARY.get(id(code)) is code
 
 
-_MODULE_DICT = types.ModuleType.__dict__["__dict__"]       # a module's own dict, whatever its class says
-_LIBRARY_LOADERS = (importlib.machinery.SourceFileLoader, importlib.machinery.SourcelessFileLoader,
-                    importlib.machinery.ExtensionFileLoader)
-_LIBRARY_ROOTS = tuple({os.path.join(os.path.realpath(p), "") for p in
-                        (sys.prefix, sys.base_prefix, *site.getsitepackages(), site.getusersitepackages(),
-                         os.path.dirname(os.path.dirname(os.path.abspath(__file__))))})
-
-
-def _library_import(frame) -> bool:
-    """At the end of an import (importlib's _find_and_load), whether the module it loaded is a
-    library's: found by the import system's own loaders in a file under the interpreter's, the
-    site-packages' or the grader's folders, or built in. Read without running anything of the
-    module's (its class may be the student's: see _lookup)."""
-    try:
-        name = frame.f_locals.get("name")
-        module = sys.modules.get(name) if type(name) is str else None
-        if module is None or not issubclass(type(module), types.ModuleType):
-            return False
-        spec = _MODULE_DICT.__get__(module).get("__spec__")
-        if type(spec) is not importlib.machinery.ModuleSpec:
-            return False
-        loader, origin = spec.loader, spec.origin
-        if loader is importlib.machinery.BuiltinImporter or loader is importlib.machinery.FrozenImporter:
-            return True
-        return type(loader) in _LIBRARY_LOADERS and type(origin) is str and \
-            os.path.realpath(origin).startswith(_LIBRARY_ROOTS)
-    except Exception:  # noqa: BLE001 - whatever it is, it is not provably a library's
-        return False
-
-
 def plain_text(name) -> str:
     """A code object's file or function name as a str of str's own type: code.replace() takes a
     subclass of str, whose methods (startswith, __hash__, __eq__) are the student's code and would
@@ -294,24 +263,17 @@ def _traced(fn, args: list, kwargs: dict, own: Callable, seen: _Watch, watch=("l
     forward saved, however the engine was reached); and whether their code turned the watch off."""
     lines, autograd = "lines" in watch, "autograd" in watch
     open_frames = [0]                # the student's frames entered and not yet left: each must say it left
-    # The lines run while a module is imported are counted apart, one [lines, total] per import under
-    # way, and kept when it ends unless the module proves to be a library's (np.ma loaded on first
-    # use runs code made from strings, namedtuples' and dataclasses', that is not the student's): a
-    # module of the student's imported during the call, from the submission, the scratch folder or a
-    # finder of its own, is the student's code (its top level a loop, run by importing it per call).
-    counts = [[seen.lines, 0]]
+    # The lines run while a module is imported are the student's as any others are (own): a module of
+    # the student's imported during the call, from the submission, the scratch folder or a finder of
+    # its own, runs the student's code (its top level a loop, run by importing it per call). A
+    # library's module loaded on first use (np.ma) runs the library's files, which are not the
+    # student's, and code it makes from strings (namedtuples'), which would be: code made from a
+    # string while a module is imported is counted only where the student's code ran it.
+    importing = [0]
 
     def imported(frame, event, arg):
         if event == "return":
-            here, total = counts.pop()
-            if not _library_import(frame):
-                into = counts[-1][0]
-                for key, n in here.items():
-                    into[key] = into.get(key, 0) + n
-                counts[-1][1] += total
-            if len(counts) == 1:
-                seen.total += counts[0][1]
-                counts[0][1] = 0
+            importing[0] -= 1
         return imported
 
     def local(frame, event, arg):
@@ -319,12 +281,8 @@ def _traced(fn, args: list, kwargs: dict, own: Callable, seen: _Watch, watch=("l
             # by place in the source, not by code object: copies of one function (code.replace) are one
             code = frame.f_code
             key = (plain_text(code.co_filename), frame.f_lineno, plain_text(code.co_name))
-            into = counts[-1]
-            into[0][key] = into[0].get(key, 0) + 1
-            if len(counts) == 1:
-                seen.total += 1
-            else:
-                into[1] += 1
+            seen.lines[key] = seen.lines.get(key, 0) + 1
+            seen.total += 1
         elif event == "return":
             open_frames[0] -= 1
             if not frame.f_trace_lines:          # its lines were hidden from the count (frame.f_trace_lines = False)
@@ -337,9 +295,13 @@ def _traced(fn, args: list, kwargs: dict, own: Callable, seen: _Watch, watch=("l
         if way is not None and way[0] is code and not seen.autograd:
             seen.autograd = way[1]
         if code is _FIND_AND_LOAD:
-            counts.append([{}, 0])
+            importing[0] += 1
             return imported
         if lines and own(code):
+            if importing[0] and plain_text(code.co_filename).startswith("<"):
+                back = frame.f_back
+                if back is None or not own(back.f_code):
+                    return None
             open_frames[0] += 1
             return local
         return None
