@@ -58,8 +58,8 @@ def loss_with_fixed_dropout(module, model, X, y=None):
     wherever they are held (`ops = [(Dropout.forward, Dropout.backward)]`, `_drop = Dropout.forward`)."""
     saved = getattr(module, "Dropout", None)
     swaps = {saved: FixedDropout} if saved is not None else {}
-    methods = {}                 # the methods of the module's Dropout class, as its class holds them
-    codes = []                   # (a function of those methods, its own code)
+    methods = {}                 # the methods of the module's Dropout class that are not functions, as it holds them
+    codes = []                   # (a function of its methods, its own code)
     if isinstance(saved, type):
         for name, fixed in (("forward", _fixed_forward), ("backward", _fixed_backward)):
             try:
@@ -67,20 +67,21 @@ def loss_with_fixed_dropout(module, model, X, y=None):
             except Exception:    # no such method, or one that cannot be a key: nothing held to swap
                 pass
             try:
-                function = inspect.getattr_static(saved, name)
+                held = inspect.getattr_static(saved, name)
             except AttributeError:
-                continue
-            function = getattr(function, "__func__", function)     # a staticmethod's, a classmethod's
+                held = None
+            function = getattr(held, "__func__", held)              # a staticmethod's, a classmethod's
             if type(function) is types.FunctionType and not function.__code__.co_freevars:
                 codes.append((function, function.__code__))
                 function.__code__ = fixed.__code__
-        methods = {name: vars(saved).get(name) for name in ("forward", "backward")}
+            else:
+                methods[name] = _own(saved).get(name)
     held = [(name, value) for name, value in vars(model).items() if _in(value, swaps)]
     module.Dropout = FixedDropout
     for name, value in held:
         setattr(model, name, swaps[value])
-    for name in methods:
-        setattr(saved, name, staticmethod(getattr(FixedDropout, name)))
+    for name in methods:         # type's own setattr: a metaclass of the student's may ignore its own
+        type.__setattr__(saved, name, staticmethod(getattr(FixedDropout, name)))
     try:
         return model.loss(X, y)
     finally:
@@ -89,11 +90,20 @@ def loss_with_fixed_dropout(module, model, X, y=None):
             setattr(model, name, value)
         for name, method in methods.items():
             if method is not None:
-                setattr(saved, name, method)
+                type.__setattr__(saved, name, method)
             else:
-                delattr(saved, name)
+                type.__delattr__(saved, name)
         for function, code in codes:
             function.__code__ = code
+        if any(_own(saved).get(name) is not method for name, method in methods.items()) or \
+                any(function.__code__ is not code for function, code in codes):
+            raise RuntimeError("the module's Dropout could not be put back as it was after the network's loss")
+
+
+def _own(cls) -> dict:
+    """A class's own attributes, as type holds them (a metaclass of the student's cannot say otherwise)."""
+    return type.__dict__["__dict__"].__get__(cls)
+
 
 def _in(value, swaps: dict) -> bool:
     """`value in swaps`, False for what cannot be a key (a dict of parameters, an object whose
