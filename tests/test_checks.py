@@ -104,6 +104,9 @@ def test_a_no_loops_finding_on_hidden_cases_says_no_name_or_count_the_student_ma
     assert r.message.startswith("f runs a line of helpers.py (in _rows) more often on hidden-2 (N=9)"), r.message
     r = _repeats(_runs((2, {3: 2}), (9, {3: 9}), visibility="hidden", names=("/sub/m.py", "f")), source)
     assert r.message.startswith("f runs line 3 of m.py (`def f(x):`) more often on hidden-2 (N=9)"), r.message
+    # a line outside the def of the function named: a line number of its own choosing (co_firstlineno)
+    r = _repeats(_runs((2, {1: 2}), (9, {1: 9}), visibility="hidden", names=("/sub/m.py", "f")), source)
+    assert r.message.startswith("f runs a line of m.py more often on hidden-2 (N=9)"), r.message
     # on public cases, whatever the student's process reported (their inputs are the student's to see)
     r = _repeats(_runs((2, {2: 2}), (9, {2: 9}), names=("/tmp/made.py", "_row_0_7")), source)
     assert r.message.startswith("f runs line 2 of made.py (in _row_0_7) 9 times on public-2 (N=9) and twice on public-1"), r.message
@@ -1242,3 +1245,18 @@ def test_code_over_the_parsed_limit_is_not_parsed_and_a_large_tree_is_not_kept(m
     small = "def f(x):\n    return x\n"
     assert static("no_loops", small).status == static("no_autograd", small).status == "passed"
     assert len(parsed) == 3 and checks._module_kept.cache_info().currsize == 1
+
+
+def test_no_autograd_says_only_the_graders_names_of_the_ways_into_autograd():
+    """The way the child reports is the student's process's to write: a red team put a hidden case's
+    inputs there (an entry added to the executor's table of C functions), into a message Gradescope
+    shows. The grader's process says only names it knows."""
+    from grader.judge.checks import Plan, judge_autograd_run
+    runs = _runs((2, {}), visibility="hidden")
+    plan = Plan(fn=_fn(), check=CheckSpec(kind="no_autograd", points=1, visibility="public"))
+    runs[0][1].autograd = "LEAK X=[[1.5518240998445103, 1.517656854443021]]"
+    r = judge_autograd_run(plan, runs)
+    assert r.status == "failed" and r.message == "f runs autograd (one of torch's ways into autograd) on hidden-1: " \
+                                                 "compute the gradient by hand", r.message
+    runs[0][1].autograd = "torch.autograd.grad"
+    assert "(torch.autograd.grad)" in judge_autograd_run(plan, runs).message

@@ -33,7 +33,7 @@ from grader import values
 from grader.cases import Case, make_case
 from grader.judge import compare, properties
 from grader.run.job import Call
-from grader.run.execute import REPEATS_SENT
+from grader.run.execute import AUTOGRAD_WAYS, REPEATS_SENT
 from grader.results import ERROR, FAILED, HIDDEN, PASSED, CheckResult, show_dims
 from grader.seeded import Stream
 from grader.spec import AssignmentSpec, CheckSpec, FunctionSpec
@@ -671,6 +671,8 @@ def judge_repeats(p: Plan, runs: list, source: str | None = None, filename: str 
     by_id = {case.case_id: case for case, _ in traced}
     other = min(fewer, key=fewer.get) if fewer else None
     hidden = any(by_id[c].spec.visibility == HIDDEN for c in (where, other) if c is not None)
+    if hidden and code and not _in_def(source, filename, function, line):
+        code = ""                    # a line number of the student's choosing (co_firstlineno): not said
     # On a hidden case, no count: it is the student's to choose (a loop of int(X[0, 0] * 1e6) steps).
     on = lambda c: f"{c} ({show_dims(by_id[c].dims)})"
     if not hidden:
@@ -685,6 +687,17 @@ def judge_repeats(p: Plan, runs: list, source: str | None = None, filename: str 
     return _result(p, FAILED, f"{p.fn.name} runs {at}{f' (in {inside})' if inside else ''}{shown} {often}: code of "
                               "yours that runs once per row or element is a loop, however it is called (map, a callback, "
                               "recursion, a class's __iter__); the vectorized version should use whole-array operations")
+
+
+def _in_def(source: str, filename: str, function: str, line: int) -> bool:
+    """Whether `line` of the module is inside a def of `function` there (a method's too): a line
+    number a code object reports is its own to choose (code.replace(co_firstlineno=...))."""
+    try:
+        _, defs, _, _ = _module(source, filename)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return False
+    return any(isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.lineno <= line <= (node.end_lineno or 0)
+               for name, node in defs.items() if name == function or name.endswith("." + function))
 
 
 _NAMED = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
@@ -746,6 +759,7 @@ def judge_autograd_run(p: Plan, runs: list) -> CheckResult | None:
     if case is None:
         return None
     took = next(o.autograd for c, o in traced if c is case)
+    took = took if took in AUTOGRAD_WAYS else "one of torch's ways into autograd"      # the child's words: only ours
     return _result(p, FAILED, f"{p.fn.name} runs autograd ({took}) on {case.case_id}: compute the gradient by hand")
 
 

@@ -198,6 +198,15 @@ def watched(calls: list) -> bool:
     return any(call.get("trace") for call in calls)
 
 
+_FUNC_TRANSFORMS = ("grad_impl", "grad_and_value_impl", "vjp", "jvp", "jacrev", "jacfwd", "hessian", "linearize")
+BACKWARD_READ = "a backward pass of the autograd engine"
+# Every way into autograd the watch can report, as the grader's process accepts it: the child's
+# report is the student's process's, which can write anything there (a hidden case's inputs).
+AUTOGRAD_WAYS = frozenset({*_C_AUTOGRAD.values(), BACKWARD_READ, "Tensor.backward", "torch.autograd.backward",
+                           "torch.autograd.grad", "torch.autograd (its engine)", "forward-mode autograd (make_dual)",
+                           *(f"torch.func.{n.removesuffix('_impl')}" for n in _FUNC_TRANSFORMS)})
+
+
 def remember_autograd(torch) -> None:
     """The code of torch's ways into autograd, looked up before any student code runs (a submission
     that replaces torch.autograd.grad by its own function still reaches these): every backward pass
@@ -212,8 +221,7 @@ def remember_autograd(torch) -> None:
                       ("torch.autograd.grad", getattr(torch.autograd, "grad", None)),
                       ("torch.autograd (its engine)", getattr(graph, "_engine_run_backward", None)),
                       ("forward-mode autograd (make_dual)", getattr(forward, "make_dual", None)),
-                      *((f"torch.func.{n.removesuffix('_impl')}", getattr(transforms, n, None))
-                        for n in ("grad_impl", "grad_and_value_impl", "vjp", "jvp", "jacrev", "jacfwd", "hessian", "linearize"))):
+                      *((f"torch.func.{n.removesuffix('_impl')}", getattr(transforms, n, None)) for n in _FUNC_TRANSFORMS)):
         code = getattr(obj, "__code__", None)
         if code is not None:
             _AUTOGRAD[id(code)] = (code, name)
@@ -317,7 +325,7 @@ def _traced(fn, args: list, kwargs: dict, own: Callable, seen: _Watch, watch=("l
         return guarded
 
     def unpacked(saved):             # a backward pass reading a tensor its forward saved
-        seen.autograd = seen.autograd or "a backward pass of the autograd engine"
+        seen.autograd = seen.autograd or BACKWARD_READ
         return saved
 
     saving = torch.autograd.graph.saved_tensors_hooks(lambda t: t, unpacked) if autograd and torch is not None \
