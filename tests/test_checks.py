@@ -1260,3 +1260,19 @@ def test_no_autograd_says_only_the_graders_names_of_the_ways_into_autograd():
                                                  "compute the gradient by hand", r.message
     runs[0][1].autograd = "torch.autograd.grad"
     assert "(torch.autograd.grad)" in judge_autograd_run(plan, runs).message
+
+
+LAZY_VIEW = FORWARD + """\
+""" + '_pending = []\n\n\nclass _Later(torch.Tensor):\n    def detach(self):\n        # runs when the grader looks at the input after the call (no_input_mutation), unwatched\n        self.__class__ = torch.Tensor\n        while _pending:\n            out, X, w, y = _pending.pop()\n            w2 = w.detach().clone().requires_grad_(True)\n            (g,) = torch.autograd.grad(linreg_loss(X, w2, y), (w2,))\n            out.copy_(g)\n        return self.detach()\n\n\ndef linreg_grad(X, w, y):\n    out = torch.zeros(w.shape, dtype=w.dtype)\n    _pending.append((out, X, w, y))\n    X.__class__ = _Later\n    return out\n\n\ndef topk_grads(W, x, k):\n    W = W.detach().clone().requires_grad_(True)\n    x = x.detach().clone().requires_grad_(True)\n    loss = topk_loss(W, x, k)\n    return torch.autograd.grad(loss, (W, x))\n' + """"""
+
+
+@pytest.mark.slow
+def test_an_input_given_a_class_of_its_own_is_read_by_torchs_methods_after_the_call(tmp_path):
+    """linreg_grad returned zeros and gave X a Tensor subclass whose detach() computed the gradient
+    with autograd and filled the answer in: the check that inputs are unchanged called it after the
+    call's watch. Read by torch's own methods, nothing fills the answer in."""
+    pytest.importorskip("torch")
+    spec = load_spec(REPO / "assignments" / "autograd_basics")
+    (tmp_path / "autograd_basics.py").write_text(LAZY_VIEW)
+    fn = next(f for f in grade_submission(spec, tmp_path, hidden=True).functions if f.name == "linreg_grad")
+    assert not any(c.passed for c in fn.cases), [c.message for c in fn.cases]

@@ -52,11 +52,18 @@ _FIND_AND_LOAD = getattr(getattr(sys.modules.get("importlib._bootstrap"), "_find
 
 
 def _view(v, torch) -> np.ndarray | None:
-    """An input as the call left it, as an ndarray sharing its memory (no copy), or None."""
+    """An input as the call left it, as an ndarray sharing its memory (no copy), or None. Read by
+    torch's own methods: the student's code may have given the input tensor a class of its own
+    (`X.__class__ = Later`), whose detach() would run after the call's watch (autograd, unseen)."""
     try:
-        if torch is not None and isinstance(v, torch.Tensor):
+        if torch is not None and values.is_a(v, torch.Tensor):
+            if type(v) is not torch.Tensor:
+                if torch._C._dispatch_keys(v).has(torch._C.DispatchKey.Python):
+                    return None          # its class answers every read with its own code: not read
+                with torch._C.DisableTorchFunction():
+                    v = torch.Tensor.as_subclass(v, torch.Tensor)
             return v.detach().cpu().numpy() if v.dtype != torch.bool and not v.is_complex() else None
-        return v if isinstance(v, np.ndarray) else None
+        return v if values.is_a(v, np.ndarray) else None
     except BaseException:  # noqa: BLE001 - a hostile object may raise anything
         return None
 
@@ -123,6 +130,7 @@ def run_call(call: dict, inputs: list, ctx: Context, _same=_same, _view=_view, _
     # the loop is dressed up, runs more often on a larger input), and whether autograd runs.
     watch = call.get("trace") or ()
     seen = _Watch() if watch and ctx.own is not None else None
+    setup = ("autograd",) if "autograd" in watch else ()
     # An output's path is read watched too: an attribute of a returned object may be a property,
     # the student's code, run after the call (a loop in its getter).
     taken_out = _output if seen is None else \
@@ -136,7 +144,10 @@ def run_call(call: dict, inputs: list, ctx: Context, _same=_same, _view=_view, _
         if k and ctx.on_step is not None:
             ctx.on_step(k)
         try:
-            duration += _run_step(step, env, call, ctx, builtins, seen if step.get("graded") else None, watch, kept)
+            # Steps that set the case up run watched for autograd too (a model built or given its
+            # params can reach the case's inputs): their lines are not the function's to count.
+            duration += _run_step(step, env, call, ctx, builtins, seen if step.get("graded") or setup else None,
+                                  watch if step.get("graded") else setup, kept)
         except _StepFailed as e:
             return {**e.header, "step": k, "duration": duration}, []
         if track:
@@ -372,31 +383,39 @@ class _Builtins(dict):
 
 def _run_step(step: dict, env: dict, call: dict, ctx: Context, builtins: dict, seen: _Watch | None = None,
               watch=(), kept: list | None = None, _clock=_clock) -> float:
-    """Run one step; the seconds spent in it when it is graded. With `seen`, its call is watched
-    (`_traced`): its time then includes the watch's. What it returned goes into `kept`."""
+    """Run one step; the seconds spent in it when it is graded. With `seen`, the step runs watched
+    (`_traced`): its call's time then includes the watch's. What it returned goes into `kept`.
+
+    The function and its arguments are found inside the time and the watch, and what the step
+    returned is bound to its targets inside the watch: each can run the student's code (a module
+    whose __dict__ is a property, a class's __getattr__, a model's __setattr__ reading the case's
+    inputs from the executor's frame)."""
     value = step["value"]
-    t0 = _clock()
-    try:
+    spent = [0.0]
+
+    def run():
+        t0 = _clock()
         if value[0] == "call":
-            # The function and its arguments are found inside the time and the watch: finding them can
-            # run the student's code (a module whose __dict__ is a property, a class's __getattr__).
-            def called():
-                fn = _callee(value[1], env, call, ctx, builtins)
-                return fn(*[_eval(a, env, call, ctx, builtins) for a in value[2]],
-                          **{k: _eval(a, env, call, ctx, builtins) for k, a in value[3]})
-            result = called() if seen is None else _traced(called, [], {}, ctx.own, seen, watch, ctx.torch)
+            fn = _callee(value[1], env, call, ctx, builtins)
+            result = fn(*[_eval(a, env, call, ctx, builtins) for a in value[2]],
+                        **{k: _eval(a, env, call, ctx, builtins) for k, a in value[3]})
         else:
             result = _eval(value, env, call, ctx, builtins)
+        spent[0] = _clock() - t0
+        if kept is not None:
+            kept.append(result)
+        for target in step["targets"]:
+            _bind(target, result, env, call, ctx, builtins, single=step.get("single", False))
+
+    try:
+        run() if seen is None else _traced(run, [], {}, ctx.own, seen, watch, ctx.torch)
+    except _StepFailed:
+        raise
     except _Missing as e:
         raise _StepFailed({"status": "missing_function", "name": e.name, "error": {"message": e.message}}) from None
     except BaseException as e:  # noqa: BLE001 - SystemExit and KeyboardInterrupt are the student's too
         raise _StepFailed({"status": "exception", "error": _described(e, ctx)}) from None
-    elapsed = _clock() - t0
-    if kept is not None:
-        kept.append(result)
-    for target in step["targets"]:
-        _bind(target, result, env, call, ctx, builtins, single=step.get("single", False))
-    return elapsed if step.get("graded") else 0.0
+    return spent[0] if step.get("graded") else 0.0
 
 
 
