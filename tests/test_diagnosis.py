@@ -45,6 +45,14 @@ def test_the_factor_of_the_regularization_term_in_each_output(loss_factor, grad_
     assert regularization.factors(fn, got, EXPECTED, UNREGULARIZED, DIMS) == found
 
 
+def test_no_factor_is_found_for_an_answer_near_the_largest_float():
+    """dW near 1e308: the fitted factor overflowed to inf, every error was NaN, none over the
+    tolerance, and the student was told 'dW has inf times the regularization term's gradient'."""
+    fn = load_spec(ASSIGNMENT).function("svm_loss_naive")
+    got = outputs(DATA_LOSS + REG_LOSS, np.sign(REG_GRAD) * 1.7e308)     # its dot product with the term overflows
+    assert regularization.factors(fn, got, EXPECTED, UNREGULARIZED, DIMS) is None
+
+
 def test_no_factor_is_found_when_the_rest_is_wrong_too():
     fn = load_spec(ASSIGNMENT).function("svm_loss_naive")
     got = outputs(DATA_LOSS + REG_LOSS, 2 * DATA_GRAD + 0.5 * REG_GRAD)       # the data part doubled as well
