@@ -45,6 +45,16 @@ def test_the_factor_of_the_regularization_term_in_each_output(loss_factor, grad_
     assert regularization.factors(fn, got, EXPECTED, UNREGULARIZED, DIMS) == found
 
 
+def test_a_hidden_cases_regularization_sentence_says_no_factor_the_students_code_chose():
+    """1 + |X[0, 0]| times the term's gradient, said to three decimals on hidden cases, carried a
+    hidden input into the feedback shown after grades are published; the usual factors are said."""
+    fn = load_spec(ASSIGNMENT).function("svm_loss_naive")
+    said = regularization.describe(fn, {"loss": 1.0, "dW": 1.7271}, DIMS, exact=False)
+    assert "1.727" not in said and "`dW` has another multiple of the regularization term's gradient" in said, said
+    assert "1.727 times" in regularization.describe(fn, {"loss": 1.0, "dW": 1.7271}, DIMS)
+    assert "half of" in regularization.describe(fn, {"loss": 1.0, "dW": 0.5}, DIMS, exact=False)
+
+
 def test_no_factor_is_found_for_an_answer_near_the_largest_float():
     """dW near 1e308: the fitted factor overflowed to inf, every error was NaN, none over the
     tolerance, and the student was told 'dW has inf times the regularization term's gradient'."""

@@ -20,7 +20,7 @@ import numpy as np
 from grader import values
 from grader.cases import Case
 from grader.judge import compare, hints, localise, properties, regularization, scale
-from grader.results import CRASHED, ERROR, FAILED, NOT_IMPLEMENTED, PASSED, TIMEOUT, CaseResult, OutputCheck
+from grader.results import CRASHED, ERROR, FAILED, HIDDEN, NOT_IMPLEMENTED, PASSED, TIMEOUT, CaseResult, OutputCheck
 from grader.run.outcome import Outcome, Raised, printed
 from grader.run.protocol import ANSWER_CAP
 from grader.spec import AssignmentSpec, FunctionSpec
@@ -382,7 +382,7 @@ def diagnoses(fn: FunctionSpec, case: Case, got: dict, broken: set | None, mista
     unregularized = mistakes.unregularized(fn, case)
     factors = regularization.factors(fn, got, expected, unregularized, case.dims) if unregularized is not None else None
     if factors:
-        return [(frozenset(), regularization.describe(fn, factors, case.dims))]
+        return [(frozenset(), regularization.describe(fn, factors, case.dims, exact=case.spec.visibility != HIDDEN))]
     pairs = mistakes.composed(fn, case)
     found = [(frozenset(pair.parts), pair.sentence)
              for (pair, outputs), maybe in zip(pairs, _near(fn, got, [outputs for _pair, outputs in pairs]))

@@ -59,10 +59,12 @@ def factors(fn: FunctionSpec, got: dict, expected: dict, unregularized: dict, di
     return found
 
 
-def describe(fn: FunctionSpec, found: dict[str, float], dims: dict) -> str:
-    """The sentence for the student: how much of the term each output has, and whether they agree."""
+def describe(fn: FunctionSpec, found: dict[str, float], dims: dict, exact: bool = True) -> str:
+    """The sentence for the student: how much of the term each output has, and whether they agree.
+    Not `exact` (a hidden case): a factor that is not a usual one is not said, as it is the student's
+    code's to choose (1 + |X[0, 0]| carried a hidden input into the feedback)."""
     text = (f"Only the regularization term (weighed by `{fn.regularization}`) is off: "
-            + "; ".join(share(fn, n, c, dims) for n, c in found.items()) + ".")
+            + "; ".join(share(fn, n, c, dims, exact) for n, c in found.items()) + ".")
     distinct = set(found.values())
     names = " and ".join(f"`{n}`" for n in found)
     if len(distinct) > 1:
@@ -77,13 +79,16 @@ def describe(fn: FunctionSpec, found: dict[str, float], dims: dict) -> str:
     return text
 
 
-def share(fn: FunctionSpec, name: str, c: float, dims: dict) -> str:
+def share(fn: FunctionSpec, name: str, c: float, dims: dict, exact: bool = True) -> str:
     """How much of the term one output has: "`dW` has half of the regularization term's gradient"."""
     scalar = fn.output(name).kind == "scalar"
     what = "the regularization term" if scalar else "the regularization term's gradient"
     if c == 0:
         return f"`{name}` has no regularization term" if scalar else f"`{name}` lacks {what}"
-    return f"`{name}` has {what} as it should" if c == 1 else f"`{name}` has {_amount(c, dims)} {what}"
+    amount = _amount(c, dims)
+    if not exact and amount.endswith(" times"):
+        amount = "another multiple of"
+    return f"`{name}` has {what} as it should" if c == 1 else f"`{name}` has {amount} {what}"
 
 
 def _usual(c: float, dims: dict, rtol: float) -> float | None:
