@@ -105,7 +105,7 @@ class _StepFailed(Exception):
 
 
 def run_call(call: dict, inputs: list, ctx: Context, _same=_same, _view=_view, _run_step=None,
-             _output=None) -> tuple[dict, list]:
+             _output=None, _traced=None) -> tuple[dict, list]:
     """(header, arrays) for one call: status `returned` with `values` (one node per output path),
     `duration` (seconds in the graded steps) and `changed` (inputs changed in place), or a failure.
 
@@ -263,7 +263,7 @@ def remember_library() -> None:
             todo += [c for c in code.co_consts if type(c) is types.CodeType]
 
 
-def known_library(code) -> bool:
+def known_library(code, _LIBRARY=_LIBRARY) -> bool:
     """Whether a code object is one of those remember_library took (by identity: see _LIBRARY)."""
     return _LIBRARY.get(id(code)) is code
 
@@ -275,7 +275,9 @@ def plain_text(name) -> str:
     return name if type(name) is str else str.__str__(name) if isinstance(name, str) else "?"
 
 
-def _traced(fn, args: list, kwargs: dict, own: Callable, seen: _Watch, watch=("lines",), torch=None):
+def _traced(fn, args: list, kwargs: dict, own: Callable, seen: _Watch, watch=("lines",), torch=None,
+            _settrace=_settrace, _gettrace=_gettrace, _setprofile=_setprofile, _getprofile=_getprofile,
+            _AUTOGRAD=_AUTOGRAD, _C_AUTOGRAD=_C_AUTOGRAD, plain_text=plain_text, _FIND_AND_LOAD=_FIND_AND_LOAD):
     """fn(*args, **kwargs), watching what `watch` names, into `seen`: "lines", each line that runs of
     the code `own` says is the student's; "autograd", the first of torch's ways into autograd it takes
     (its Python entries, its C entries called from Python, and any backward pass that reads what its
@@ -382,7 +384,7 @@ class _Builtins(dict):
 
 
 def _run_step(step: dict, env: dict, call: dict, ctx: Context, builtins: dict, seen: _Watch | None = None,
-              watch=(), kept: list | None = None, _clock=_clock) -> float:
+              watch=(), kept: list | None = None, _clock=_clock, _traced=None) -> float:
     """Run one step; the seconds spent in it when it is graded. With `seen`, the step runs watched
     (`_traced`): its call's time then includes the watch's. What it returned goes into `kept`.
 
@@ -565,4 +567,5 @@ def _described(e: BaseException, ctx: Context) -> dict:
     return {"kind": "exception", "type": type(e).__name__, "message": str(e)[:2000]}
 
 
-run_call.__defaults__ = (_same, _view, _run_step, _output)     # bound now, before any student code runs
+_run_step.__defaults__ = (None, (), None, _clock, _traced)     # bound now, before any student code runs:
+run_call.__defaults__ = (_same, _view, _run_step, _output, _traced)     # the module's names can be rebound through sys.modules

@@ -99,13 +99,17 @@ def run(job: dict, inputs: list, start: int, skip: set, out_fd: int, capture_fd:
     send({"type": "done"})
 
 
-def _own_code(folder: str):
+def _own_code(folder: str, _join=os.path.join, _realpath=os.path.realpath, _isfile=os.path.isfile,
+              _known=execute.known_library, _files=execute._LIBRARY_FILES):
     """Whether a code object is the student's: compiled from a file of the submission, from a string
     (exec, eval), or naming a file that does not exist; and, where the libraries' and the grader's
     code was taken before the import (execute.remember_library), any other code naming a library
     file loaded then (a code object of theirs renamed), not code of a module loaded since (numpy.ma
     on first use, whose lines are the library's)."""
-    prefixes = tuple({os.path.join(folder, ""), os.path.join(os.path.realpath(folder), "")})
+    # What it calls is bound when the harness is defined, before any student code runs: the child's
+    # os.path and the executor's module are the student's to rebind (os.path.isfile returning True
+    # for a made-up library path hid a loop; so did execute.known_library replaced).
+    prefixes = tuple({_join(folder, ""), _join(_realpath(folder), "")})
     known: dict = {}                 # id(code) -> (code, whether it is the student's): see execute._LIBRARY
 
     def own(code) -> bool:
@@ -115,11 +119,10 @@ def _own_code(folder: str):
         name = code.co_filename
         if type(name) is not str or type(code.co_name) is not str:
             mine = True              # names of a type of the student's: only its code.replace() makes those
-        elif name.startswith("<frozen") or execute.known_library(code):
+        elif name.startswith("<frozen") or _known(code):
             mine = False
         else:
-            mine = name.startswith(prefixes) or name.startswith("<") or not os.path.isfile(name) \
-                or name in execute._LIBRARY_FILES
+            mine = name.startswith(prefixes) or name.startswith("<") or not _isfile(name) or name in _files
         known[id(code)] = (code, mine)
         return mine
     return own
