@@ -115,3 +115,15 @@ def test_a_nan_hint_names_the_log_or_root_of_a_negative_number_first():
                            "sqrt() of a negative number"), said
     assert "overflowed to inf" in said                       # still said, after
     assert "negative" not in not_finite([("loss", float("inf"))], [])
+
+
+def test_one_or_two_wrong_entries_are_named_not_a_row_or_column():
+    """RMSprop without epsilon was wrong at one entry of 25, where the cache is near 0: the hint said
+    'only next_w's column 0 is wrong', pointing at an index bug there is not."""
+    e = np.arange(1.0, 26.0).reshape(5, 5)
+    g = e.copy()
+    g[2, 0] += 0.5
+    said = describe("next_w", e, g, 1e-6, 1e-9)
+    assert said.startswith("only next_w[2, 0] is wrong (of 25 entries)") and "epsilon" in said, said
+    g[:, 0] += 0.5                      # a whole column wrong: still said as a column
+    assert describe("next_w", e, g, 1e-6, 1e-9) == "only next_w's column 0 is wrong (of 5)."

@@ -45,6 +45,14 @@ def describe(name: str, expected: np.ndarray, got: np.ndarray, rtol: float, atol
         return f"{name} is the transpose of the expected value."
     if e.ndim == 2:
         wrong = relative_error(g, e, rtol, atol) > rtol
+        spots = np.argwhere(wrong)
+        if 0 < len(spots) <= 2 and wrong.size >= 8:
+            # A wrong entry or two is no wrong row or column ("only column 0 is wrong" of one value
+            # in 25): something at those entries, such as a value near 0 under a division or a root.
+            where = " and ".join(f"{name}[{r}, {c}]" for r, c in spots)
+            return (f"only {where} {'is' if len(spots) == 1 else 'are'} wrong (of {wrong.size} entries): look at what "
+                    "is special there, such as a value near 0 under a division or a square root (a missing epsilon), "
+                    "or a tie in a max.")
         rows, cols = np.flatnonzero(wrong.any(axis=1)), np.flatnonzero(wrong.any(axis=0))
         for axis, bad, count, lines, across in (("column", cols, e.shape[1], wrong.T, 0), ("row", rows, e.shape[0], wrong, 1)):
             if not 0 < len(bad) < count:
