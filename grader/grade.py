@@ -349,7 +349,7 @@ def _judge_checks(spec: AssignmentSpec, prepared: Prepared, modules: dict, noteb
                     result = checks.judge_repeats(p, runs, _source(p.fn.module, modules, notebooks),
                                                   Path(path).name if path else "") or result
                 else:
-                    result = checks.judge_autograd_run(p, runs) or result
+                    result = checks.judge_autograd_run(p, runs, _source(p.fn.module, modules, notebooks)) or result
             out.append(result)
         elif kind == "gradient":
             result = checks.judge_gradient(p, outcomes)

@@ -1260,6 +1260,13 @@ def test_no_autograd_says_only_the_graders_names_of_the_ways_into_autograd():
                                                  "compute the gradient by hand", r.message
     runs[0][1].autograd = "torch.autograd.grad"
     assert "(torch.autograd.grad)" in judge_autograd_run(plan, runs).message
+    # where: the student's function it was taken from, when the module defines it (a layer's backward
+    # that a network calls); not a name made as the code ran
+    source = "class Linear:\n    @staticmethod\n    def backward(dout, cache):\n        pass\n"
+    runs[0][1].autograd_in = "Linear.backward"
+    assert "(torch.autograd.grad, in Linear.backward) on hidden-1" in judge_autograd_run(plan, runs, source).message
+    runs[0][1].autograd_in = "X00_1_5518240998445103"
+    assert "(torch.autograd.grad) on hidden-1" in judge_autograd_run(plan, runs, source).message
 
 
 LAZY_VIEW = FORWARD + """\

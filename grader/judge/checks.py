@@ -747,7 +747,7 @@ def _more_lines(p: Plan, traced: list) -> CheckResult | None:
                               "version should use whole-array operations")
 
 
-def judge_autograd_run(p: Plan, runs: list) -> CheckResult | None:
+def judge_autograd_run(p: Plan, runs: list, source: str | None = None) -> CheckResult | None:
     """no_autograd as the function ran: a case (see judge_repeats) in which it took one of torch's
     ways into autograd, however it reached it (`torch.Tensor.__dict__["backward"]`, a name built from
     strings, sys.modules), fails the check; None when none did."""
@@ -760,7 +760,14 @@ def judge_autograd_run(p: Plan, runs: list) -> CheckResult | None:
         return None
     took = next(o.autograd for c, o in traced if c is case)
     took = took if took in AUTOGRAD_WAYS else "one of torch's ways into autograd"      # the child's words: only ours
-    return _result(p, FAILED, f"{p.fn.name} runs autograd ({took}) on {case.case_id}: compute the gradient by hand")
+    # Where: the student's function it was taken from, when the module's source defines it (a method
+    # `Linear.backward` of a network's layer); a name its code chose as it ran is not said.
+    where = next(o.autograd_in for c, o in traced if c is case)
+    own = p.fn.name.split(".")[-1]
+    inside = where if where and where != p.fn.name and where.split(".")[-1] != own and source and \
+        all(_named(part, source, True) for part in where.split(".")) else ""
+    return _result(p, FAILED, f"{p.fn.name} runs autograd ({took}{f', in {inside}' if inside else ''}) on "
+                              f"{case.case_id}: compute the gradient by hand")
 
 
 def _traced(runs: list) -> list:

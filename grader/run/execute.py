@@ -189,6 +189,7 @@ class _Watch:
         self.lines: dict = {}        # (file, line, function) -> times it ran
         self.total = 0               # lines of theirs run, in all
         self.autograd = ""           # the first of torch's ways into autograd taken
+        self.autograd_in = ""        # ...and the function of the student's it was taken from, when known
         self.off = False             # their code turned the watch off
 
     def header(self) -> dict:
@@ -200,7 +201,8 @@ class _Watch:
             place[0] += n
         top = sorted(((n, file, line, name) for (file, line), (n, name) in places.items() if n > 1),
                      key=lambda t: (-t[0], t[1], t[2]))[:REPEATS_SENT]
-        return {"traced": True, "untraced": self.off, "autograd": self.autograd, "lines": self.total,
+        return {"traced": True, "untraced": self.off, "autograd": self.autograd, "autograd_in": self.autograd_in,
+                "lines": self.total,
                 "repeats": [[file[-200:], line, n, name[:200]] for n, file, line, name in top]}
 
 
@@ -314,7 +316,7 @@ def _traced(fn, args: list, kwargs: dict, own: Callable, seen: _Watch, watch=("l
         code = frame.f_code
         way = _AUTOGRAD.get(id(code)) if autograd else None
         if way is not None and way[0] is code and not seen.autograd:
-            seen.autograd = way[1]
+            seen.autograd, seen.autograd_in = way[1], caller(frame.f_back)
         if code is _FIND_AND_LOAD:
             importing[0] += 1
             return imported
@@ -330,6 +332,17 @@ def _traced(fn, args: list, kwargs: dict, own: Callable, seen: _Watch, watch=("l
     def profile(frame, event, arg):
         if event == "c_call" and not seen.autograd:
             seen.autograd = _C_AUTOGRAD.get(getattr(arg, "__name__", None), "")
+            if seen.autograd:
+                seen.autograd_in = caller(frame)
+
+    def caller(frame) -> str:        # the nearest function of the student's on the stack (a layer's backward)
+        for _ in range(50):
+            if frame is None:
+                return ""
+            if own(frame.f_code):
+                return plain_text(frame.f_code.co_qualname)
+            frame = frame.f_back
+        return ""
 
     def guard(real):                 # the student's code setting or clearing a tracer, even to put ours back
         def guarded(*a, **k):

@@ -41,6 +41,7 @@ class Outcome:
     untraced: bool = False                         # ... and the student's code turned the counting off
     repeats: list = field(default_factory=list)    # [(file, line, times, function)]: its lines that ran more than once
     autograd: str = ""                             # the first of torch's ways into autograd it took (a no_autograd function's case)
+    autograd_in: str = ""                          # ...in which of the student's functions (as its process says)
     lines: int = 0                                 # how many lines of the student's code it ran in all (traced)
 
     @property
@@ -99,6 +100,7 @@ def _decode(header: dict, arrays: list, names: tuple) -> Outcome:
         out.via[name] = tuple(h for h in how if h in ("key", "attr")) if isinstance(how, list) else ()
     out.traced, out.untraced = header.get("traced") is True, header.get("untraced") is True
     out.autograd = _text(header.get("autograd", ""))[:200] if out.traced else ""
+    out.autograd_in = _text(header.get("autograd_in", ""))[:200] if out.traced else ""
     lines = header.get("lines", 0)
     out.lines = lines if out.traced and _integer(lines) and lines >= 0 else 0
     for row in (header.get("repeats") or [])[:REPEATS_SENT] if out.traced else ():
