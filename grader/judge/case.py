@@ -42,11 +42,8 @@ def judge_case(spec: AssignmentSpec, fn: FunctionSpec, case: Case, expected: Out
             _mark_unwritten(result, unwritten(fn, outcome, mistakes.starter(fn, case), expected.outputs))
         raised = Raised.of(outcome)
         if raised is not None and mistakes is not None and not result.blocked_by:
-            found = _unique([(frozenset([name]), sentence) for name, sentence, theirs in mistakes.candidates(fn, case)
-                             if theirs == raised])
-            result.diagnosis = said(found)
-            if named is not None and found:
-                named[case.case_id] = found
+            _diagnosed(result, _unique([(frozenset([name]), sentence) for name, sentence, theirs
+                                        in mistakes.candidates(fn, case) if theirs == raised]), named)
         return result
     framework = spec.framework
     by_output = _compared(framework, fn, expected, outcome)
@@ -84,14 +81,18 @@ def judge_case(spec: AssignmentSpec, fn: FunctionSpec, case: Case, expected: Out
     if failing and mistakes is not None:
         judged = any(c.name.startswith("property ") for c in checks)     # properties are judged on a sound answer only
         broken = {c.name for c in failing if c.name.startswith("property ")} if judged else None
-        found = diagnoses(fn, case, outcome.outputs, broken, mistakes, expected.outputs)
-        result.diagnosis = said(found)
-        if named is not None and found:
-            named[case.case_id] = found
+        _diagnosed(result, diagnoses(fn, case, outcome.outputs, broken, mistakes, expected.outputs), named)
         _mark_unwritten(result, unwritten(fn, outcome, mistakes.starter(fn, case), expected.outputs))
     if not result.diagnosis:
         result.details = hinted(fn, expected, outcome, by_output)
     return result
+
+
+def _diagnosed(result: CaseResult, found: list, named: dict | None) -> None:
+    """A case's explanations (`diagnoses`) said in its result, and kept in `named` for `narrow`."""
+    result.diagnosis = said(found)
+    if named is not None and found:
+        named[result.case_id] = found
 
 
 def _compared(framework: str, fn: FunctionSpec, expected: Outcome, outcome: Outcome) -> dict:
@@ -602,7 +603,7 @@ def _same_tree(a, b, rtol: float, atol: float, values_too: bool = True, alike: b
     if not alike and not finite.all() and not np.array_equal(g[~finite], m[~finite], equal_nan=True):
         return False                     # NaN where the mistake has inf, or inf of the other sign
     if not values_too:
-        return _alike_draws(g[finite], m[finite]) if not finite.all() else _alike_draws(g, m)
+        return _alike_draws(g[finite], m[finite])
     if not finite.all():                 # rare: compare the finite values only
         g, m, finite = g[finite], m[finite], None
     return not g.size or bool((compare.relative_error(g, m, rtol, atol, finite) <= rtol).all())

@@ -25,6 +25,7 @@ import math
 import re
 import secrets
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -32,6 +33,7 @@ import numpy as np
 from grader import values
 from grader.cases import Case, make_case
 from grader.judge import compare, properties
+from grader.locate import decode_code
 from grader.run.job import Call
 from grader.run.execute import AUTOGRAD_WAYS, REPEATS_SENT
 from grader.results import ERROR, FAILED, HIDDEN, PASSED, CheckResult, show_dims
@@ -888,8 +890,6 @@ def read_code(path) -> str:
     """A .py file's code as Python reads it (locate.decode_code), for a check or a comparison to
     parse. TooLarge over MAX_PARSED characters, and without reading a file too big to be under it
     (UTF-8 is at most 4 bytes a character); OSError where it cannot be read."""
-    from pathlib import Path
-    from grader.locate import decode_code
     path = Path(path)
     if path.stat().st_size > 4 * MAX_PARSED:
         raise TooLarge(path.name)

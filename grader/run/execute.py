@@ -46,8 +46,6 @@ REPEATS_SENT = 20                  # the lines of a traced call that ran most of
 _C_AUTOGRAD = {"run_backward": "the autograd engine's run_backward", "_make_dual": "forward-mode autograd (_make_dual)",
                "_enter_dual_level": "forward-mode autograd (a dual level)",
                "_push_saved_tensors_default_hooks": "saved-tensor hooks of its own, around a backward pass"}
-
-
 _FIND_AND_LOAD = getattr(getattr(sys.modules.get("importlib._bootstrap"), "_find_and_load", None), "__code__", None)
 
 
@@ -397,7 +395,7 @@ class _Builtins(dict):
 
 
 def _run_step(step: dict, env: dict, call: dict, ctx: Context, builtins: dict, seen: _Watch | None = None,
-              watch=(), kept: list | None = None, _clock=_clock, _traced=None) -> float:
+              watch=(), kept: list | None = None, _clock=_clock, _traced=_traced) -> float:
     """Run one step; the seconds spent in it when it is graded. With `seen`, the step runs watched
     (`_traced`): its call's time then includes the watch's. What it returned goes into `kept`.
 
@@ -580,5 +578,5 @@ def _described(e: BaseException, ctx: Context) -> dict:
     return {"kind": "exception", "type": type(e).__name__, "message": str(e)[:2000]}
 
 
-_run_step.__defaults__ = (None, (), None, _clock, _traced)     # bound now, before any student code runs:
-run_call.__defaults__ = (_same, _view, _run_step, _output, _traced)     # the module's names can be rebound through sys.modules
+# Bound now, before any student code runs: the module's names can be rebound through sys.modules.
+run_call.__defaults__ = (_same, _view, _run_step, _output, _traced)

@@ -52,10 +52,10 @@ class FixedDropout(object):
 def loss_with_fixed_dropout(module, model, X, y=None):
     """`model.loss(X, y)` with FixedDropout in place of the module's Dropout for the call: as the
     module's `Dropout`, in the model's own attributes that hold the class or its methods
-    (`self.dropout_layer = Dropout`, `self.drop = Dropout.forward`), as the methods of the
-    module's Dropout class itself, so that an instance of it (`self.dropout = Dropout()`) drops
-    with FixedDropout's mask too, and as the code of those methods' functions, which reaches them
-    wherever they are held (`ops = [(Dropout.forward, Dropout.backward)]`, `_drop = Dropout.forward`)."""
+    (`self.dropout_layer = Dropout`, `self.drop = Dropout.forward`), and as the code of the module's
+    Dropout methods' functions, which reaches them wherever they are held: through an instance
+    (`self.dropout = Dropout()`), a list (`ops = [(Dropout.forward, Dropout.backward)]`) or an alias
+    (`_drop = Dropout.forward`). A method that is not a function is replaced in the class itself."""
     saved = getattr(module, "Dropout", None)
     swaps = {saved: FixedDropout} if saved is not None else {}
     methods = {}                 # the methods of the module's Dropout class that are not functions, as it holds them
@@ -67,10 +67,10 @@ def loss_with_fixed_dropout(module, model, X, y=None):
             except Exception:    # no such method, or one that cannot be a key: nothing held to swap
                 pass
             try:
-                held = inspect.getattr_static(saved, name)
+                method = inspect.getattr_static(saved, name)
             except AttributeError:
-                held = None
-            function = getattr(held, "__func__", held)              # a staticmethod's, a classmethod's
+                method = None
+            function = getattr(method, "__func__", method)          # a staticmethod's, a classmethod's
             if type(function) is types.FunctionType and not function.__code__.co_freevars:
                 codes.append((function, function.__code__))
                 function.__code__ = fixed.__code__
