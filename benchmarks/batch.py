@@ -86,10 +86,15 @@ MISTAKES = {
 
 # Import the student's module and make every call on the inputs in data (an .npz's arrays):
 # seconds spent in the calls. Both runners below use it, with torch on one thread as in the workers.
+# No bytecode is written: the grader compiles every submission from its source (a .pyc could hold
+# other code than the source shows), and on a machine without PYTHONDONTWRITEBYTECODE a .pyc left
+# by one run's bare forks would let the later runs' bound skip that compile (2.4-3.6 ms in a forked
+# child here, against a bare fork of about 40 ms).
 CALLS = """
-import importlib.util, time
+import importlib.util, sys, time
 import numpy as np, torch
 torch.set_num_threads(1)
+sys.dont_write_bytecode = True      # every import compiles the module, as the grader's children do
 
 
 def calls(path, data):
