@@ -127,3 +127,38 @@ def test_one_or_two_wrong_entries_are_named_not_a_row_or_column():
     assert said.startswith("only next_w[2, 0] is wrong (of 25 entries)") and "epsilon" in said, said
     g[:, 0] += 0.5                      # a whole column wrong: still said as a column
     assert describe("next_w", e, g, 1e-6, 1e-9) == "only next_w's column 0 is wrong (of 5)."
+
+
+def _off_everywhere(e: np.ndarray, size: float, seed: int = 0) -> np.ndarray:
+    """e with every entry off by about `size` (no constant offset or factor): the entries where e is
+    large stay within a relative tolerance, the others do not."""
+    return e + size * (1 + np.random.default_rng(seed).random(e.shape))
+
+
+def test_a_line_right_only_because_its_values_are_large_is_not_named():
+    """adam with one step too many is off everywhere by about the same amount; the column of next_w
+    whose weights are largest stays within the relative tolerance. 'column 2 is right; the other 2
+    of 3 are wrong' then points at an indexing bug that is not there."""
+    e = np.array([[0.1, -0.2, 50.0], [0.3, 0.25, -40.0], [-0.2, 0.15, 60.0]])
+    assert describe("next_w", e, _off_everywhere(e, 1e-5), 1e-6, 1e-9) == ""
+
+
+def test_a_row_wrong_only_because_its_values_are_small_is_not_named():
+    e = np.array([[1e-3, -2e-3, 3e-3, 1e-3], [30.0, 25.0, -10.0, 12.0], [20.0, 15.0, -7.5, 9.0]])
+    assert describe("dx", e, _off_everywhere(e, 1e-6), 1e-6, 1e-9) == ""
+
+
+def test_a_few_entries_wrong_only_because_they_are_near_zero_are_not_named():
+    """A value near 0 under a division is what the hint suggests; here every entry is off alike, and
+    the two near zero are the two whose relative error shows it."""
+    e = np.arange(10.0, 35.0).reshape(5, 5)
+    e[1, 2], e[3, 0] = 1e-4, -2e-4
+    assert describe("dx", e, _off_everywhere(e, 1e-6), 1e-6, 1e-9) == ""
+
+
+def test_a_line_right_while_the_others_are_off_is_still_named_when_it_is_exact():
+    """The guard above does not hide a real line pattern: the right column is right to rounding."""
+    e = np.array([[0.1, -0.2, 50.0], [0.3, 0.25, -40.0], [-0.2, 0.15, 60.0]])
+    got = _off_everywhere(e, 1e-3)
+    got[:, 2] = e[:, 2] * (1 + 1e-15)
+    assert describe("next_w", e, got, 1e-6, 1e-9) == "next_w's column 2 is right; the other 2 of 3 are wrong."
