@@ -65,11 +65,12 @@ def judge_case(spec: AssignmentSpec, fn: FunctionSpec, case: Case, expected: Out
     mutated = [] if "no_input_mutation" not in fn.checks else changed_inputs(fn, steps, outcome)
     message = ""
     if failing:
-        more = len(failing) - 1
         # An output of the wrong type, dtype or shape, or not finite, first: it often explains the
         # others' values (a float16 dW, and a loss off by 2e-4).
         first = next((c for c in failing if c.max_rel_error is None and not c.name.startswith("property ")), failing[0])
-        message = first.message + (f" (and {more} more output{'s' if more > 1 else ''} wrong)" if more else "")
+        others = [_briefly(c) for c in failing if c is not first]
+        message = first.message + (f" (also wrong: {('; ' if any(', ' in o for o in others) else ', ').join(others)})"
+                                   if others else "")
     if mutated:                        # said after a wrong value too: `X -= X.mean(0)` is often why it is wrong
         first = mutated[0]
         copy = f"{first} = {first}.{'clone' if framework == 'torch' else 'copy'}()"
@@ -86,6 +87,16 @@ def judge_case(spec: AssignmentSpec, fn: FunctionSpec, case: Case, expected: Out
     if not result.diagnosis:
         result.details = hinted(fn, expected, outcome, by_output)
     return result
+
+
+def _briefly(check: OutputCheck) -> str:
+    """Another wrong output of a case, after the first's message: a single number with what was
+    expected and what came back (adam's `config['t']: expected 6, got 7` says more than next_w's
+    values), anything else by its name."""
+    head = check.message.split(" (", 1)[0]
+    if check.worst_index == [] and head.startswith(f"{check.name}: expected ") and len(head) <= 120:
+        return head
+    return check.name
 
 
 def _diagnosed(result: CaseResult, found: list, named: dict | None) -> None:
