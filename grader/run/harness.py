@@ -25,14 +25,16 @@ OUTPUT_CAP = 8 << 10                 # characters of printed output kept per cas
 
 
 def run(job: dict, inputs: list, start: int, skip: set, out_fd: int, capture_fd: int,
-        preset_errors: dict | None = None, _run_call=execute.run_call) -> None:
+        preset_errors: dict | None = None, _run_call=execute.run_call, _encode=protocol.encode,
+        _write_all=protocol.write_all) -> None:
     """Import the job's modules and run its calls from index `start`, streaming frames to out_fd.
 
     With `preset_errors` ({module: error}) nothing is imported: every call reports that error.
-    The executor is bound before the student's modules are imported: replacing `execute.run_call`
-    in sys.modules afterwards changes nothing here.
+    The executor and the frame's encoder and writer are bound before the student's modules are
+    imported: replacing `execute.run_call` or `protocol.encode` in sys.modules afterwards (to say
+    a watched call ran one line) changes nothing here.
     """
-    send = lambda header, arrays=(): protocol.write_all(out_fd, protocol.encode(header, arrays))
+    send = lambda header, arrays=(): _write_all(out_fd, _encode(header, arrays))
     torch = _framework(job["framework"])
     execute.remember_autograd(torch)     # before the student's modules are imported
     if execute.watched(job["calls"]):
