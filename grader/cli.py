@@ -419,11 +419,16 @@ def _grade_with(args, early) -> int:
     print(f"graded {_count(len(results), 'submission')} of {spec.name}{summary}")
     for path in paths:
         print(f"wrote {path}")
-    failed = [r.label for r in results if r.grading_error]
+    from grader.batch import UNWRITTEN
+    unwritten = [r for r in results if r.grading_error.startswith(UNWRITTEN)]
+    failed = [r.label for r in results if r.grading_error and r not in unwritten]
+    for r in unwritten[:5]:          # no feedback file to point at: said here
+        print(f"grader: {r.label}: {r.grading_error}", file=sys.stderr)
     if failed:                       # the grader's failure, not the students': said, and not final
         shown = ", ".join(failed[:5]) + (", ..." if len(failed) > 5 else "")
         print(f"grader: the grader could not grade {_count(len(failed), 'submission')} ({shown}: see their feedback); "
               "run the same command again to grade them", file=sys.stderr)
+    if failed or unwritten:
         return EXIT_FAILED
     return EXIT_PASSED
 

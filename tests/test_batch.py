@@ -103,7 +103,8 @@ def test_no_student_is_dropped_when_two_would_get_the_same_id(tmp_path):
     name, get a suffix, and each renaming is a note: no student silently replaces another."""
     spec = make_assignment(tmp_path)
     root = tmp_path / "export"
-    for name in ("a b", "a_b", "Zoë", "Zoé", "carl", "junit.xml", "Alice", "alice", "-1", "@SUM(1)"):
+    for name in ("a b", "a_b", "Zoë", "Zoé", "carl", "junit.xml", "Alice", "alice", "-1", "@SUM(1)",
+                 "similarity.html", "similarity.csv"):
         tiny_student(root / name)
     (root / "carl.py").write_text("def scale(x, k):\n    return x\n")
     (root / "dan.py").write_text("def scale(x, k):\n    return x\n")
@@ -111,13 +112,54 @@ def test_no_student_is_dropped_when_two_would_get_the_same_id(tmp_path):
     notes: list[str] = []
     subs = discover(root, spec, tmp_path / "staging", notes=notes)
     assert [s.student for s in subs] == ["Alice", "Zoé", "Zoë", "_1", "_SUM_1_", "a_b", "a_b-2", "alice-2",
-                                         "carl", "carl-2", "dan", "dan-2", "junit.xml-2"]
-    assert len(notes) == 5
+                                         "carl", "carl-2", "dan", "dan-2", "junit.xml-2", "similarity.csv-2",
+                                         "similarity.html-2"]
+    assert len(notes) == 7
     assert f"{root / 'junit.xml'} is graded as student junit.xml-2: junit.xml is the class export of that name" in notes
     assert f"{root / 'carl.py'} is graded as student carl-2: carl is {root / 'carl'}" in notes
     by_id = {s.student: s for s in subs}
     assert (by_id["dan"].path / "tiny.py").read_text() != (by_id["dan-2"].path / "tiny.py").read_text()
     assert by_id["carl-2"].origin == str(root / "carl.py")
+
+
+def test_a_name_too_long_for_a_folder_gets_a_short_id_of_its_own(tmp_path):
+    """A folder name of 255 bytes that NFC makes longer (U+0958 is written as two code points), or
+    that a suffix would take past the limit, was the name of the student's output folder: the batch
+    stopped at 'File name too long'. Long ids are cut, and keep a digest of the whole name: two
+    names alike in their first 200 bytes are still two students, under the same ids at every run."""
+    spec = make_assignment(tmp_path)
+    root = tmp_path / "export"
+    long_a, long_b = "\u0958" * 85, "\u0958" * 84 + "x"
+    for name in (long_a, long_b, "bob"):
+        tiny_student(root / name)
+    subs = discover(root, spec, tmp_path / "staging")
+    ids = [s.student for s in subs]
+    assert len(set(ids)) == 3 and "bob" in ids
+    assert all(len(sid.encode()) <= 120 for sid in ids), ids
+    assert [s.student for s in discover(root, spec, tmp_path / "staging2")] == ids
+    out = tmp_path / "out"
+    proc = grade(root, tmp_path / "assignment", out)
+    assert proc.returncode == 0, proc.stderr
+    assert set(ids) <= {row["student"] for row in gradebook(out)}
+    assert all((out / sid / "result.json").is_file() for sid in ids)
+
+
+def test_a_student_whose_results_cannot_be_written_does_not_stop_the_batch(tmp_path):
+    """Writing one student's files failed (here a file stands where their folder goes): the batch
+    stopped with nothing of the others kept. That student is now the one said to have failed, and
+    the others are graded and written."""
+    make_assignment(tmp_path)
+    root = tmp_path / "export"
+    for name in ("alice", "bob", "carl"):
+        tiny_student(root / name)
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "bob").write_text("not a folder\n")
+    proc = grade(root, tmp_path / "assignment", out)
+    assert proc.returncode != 0
+    assert "bob" in proc.stderr and "could not be written" in proc.stderr, proc.stderr
+    assert (out / "alice" / "result.json").is_file() and (out / "carl" / "result.json").is_file()
+    assert {row["student"] for row in gradebook(out)} >= {"alice", "carl"}
 
 
 def test_canvas_resubmissions_and_helpers_group_under_the_student(tmp_path):

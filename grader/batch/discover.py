@@ -40,7 +40,8 @@ class Submission:
     problem: str = ""                # why it cannot be graded (an archive that does not unpack), else ""
 
 
-EXPORTS = ("gradebook.csv", "junit.xml", "report.html")     # beside the students' folders in OUT
+# Beside the students' folders in OUT (the last two with --similarity): no student gets their names.
+EXPORTS = ("gradebook.csv", "junit.xml", "report.html", "similarity.csv", "similarity.html")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -224,9 +225,19 @@ def _split_loose(stem: str, suffix: str, spec: AssignmentSpec) -> tuple[str, str
 
 def _student_id(name: str) -> str:
     """A folder-safe id: letters (any script), digits, '.', '_', '@', '-' kept, anything else '_';
-    never starting with '.', '-' or '@' (a hidden folder, an option, a spreadsheet formula)."""
+    never starting with '.', '-' or '@' (a hidden folder, an option, a spreadsheet formula). One
+    longer than ID_BYTES in UTF-8 (a folder name holds 255 bytes, and NFC can lengthen a name) is
+    cut there and ends with a digest of the whole name: the same id at every run, and two names
+    alike up to the cut are still two ids."""
     sid = re.sub(r"[^\w.@-]", "_", unicodedata.normalize("NFC", name))
-    return re.sub(r"^[.@-]", "_", sid) or "_"
+    sid = re.sub(r"^[.@-]", "_", sid) or "_"
+    if len(sid.encode()) > ID_BYTES:
+        digest = hashlib.sha256(name.encode("utf-8", "surrogateescape")).hexdigest()[:12]
+        sid = sid.encode()[:ID_BYTES - 13].decode("utf-8", "ignore") + "-" + digest
+    return sid
+
+
+ID_BYTES = 100
 
 
 def _unzip(archive: Path, target: Path, max_entries: int = MAX_ENTRIES) -> Path:

@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 
 from grader.batch.discover import Submission
-from grader.batch.store import load_finished, write_student
+from grader.batch.store import UNWRITTEN, load_finished, write_student
 from grader.results import SubmissionResult
 from grader.spec import AssignmentSpec
 
@@ -61,7 +61,11 @@ def grade_batch(spec: AssignmentSpec, submissions: list[Submission], out: Path, 
         # A result the grader could not finish (its worker failed) is written, and graded again next time.
         result.student, result.fingerprint = sub.student, "" if result.grading_error else sub.fingerprint
         result.submission = sub.origin or result.submission        # not the staging copy, gone after the run
-        write_student(out, result)
+        try:
+            write_student(out, result)
+        except OSError as e:           # a file where the student's folder goes, a full disk: this student's failure only
+            result.grading_error = f"{UNWRITTEN} to {out / sub.student} ({e.strerror or e})"
+            result.fingerprint = ""
         results[sub.student] = result
         # The results are kept to the end: move them out of the cyclic garbage collector's sight, or
         # its full collections walk an ever larger heap (about 1 s of a 1,000-student batch).

@@ -16,6 +16,7 @@ from grader.results import SubmissionResult
 
 RESULT_FILE = "result.json"
 LOCK_FILE = ".grader.lock"           # in OUT while a run writes there (a student id never starts with '.')
+UNWRITTEN = "its results could not be written"    # a grading_error's start, when the student's files could not be
 
 
 def load_finished(out: Path, submission: Submission, hidden: bool) -> SubmissionResult | None:
