@@ -405,3 +405,13 @@ def test_the_terminal_report_and_gradescope_drop_escapes_the_graders_own_message
     assert "def f(:  ok   all passed" in text and "students/evex" in text
     data = json.dumps(gradescope.gradescope_results(result))
     assert "\\u001b" not in data and "\\u0007" not in data and "def f(:  ok   all passed" in data
+
+
+@pytest.mark.parametrize("cell, written", [
+    ("=HYPERLINK(\"https://evil.example\")", "'=HYPERLINK(\"https://evil.example\")"),
+    ("+1+1", "'+1+1"), ("-1+2", "'-1+2"), ("@SUM(A1)", "'@SUM(A1)"), ("\t=1", "'\t=1"), ("\r=1", "'\r=1"),
+    ("-0.5", "-0.5"), ("+3", "+3"), ("1e-3", "1e-3"), ("--", "--"), ("alice", "alice"), ("", ""), (2.5, 2.5),
+])
+def test_a_csv_cell_a_spreadsheet_would_run_is_written_as_text(cell, written):
+    from grader.report.cells import spreadsheet_text
+    assert spreadsheet_text(cell) == written

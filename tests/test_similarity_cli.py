@@ -97,6 +97,20 @@ def test_a_notebook_is_compared_like_a_module(course):
     assert ("svm_loss_naive", "ada", "kim", "work.ipynb") in pairs
 
 
+def test_a_file_name_that_is_a_spreadsheet_formula_is_written_as_text(course):
+    """A notebook of any name stands for the modules, and its name went into similarity.csv as it
+    was: `=HYPERLINK(...)` is a formula to the spreadsheet the instructor opens it in. A cell that
+    starts like a formula starts with a quote instead, in every CSV the grader writes."""
+    name = '=HYPERLINK("https:"&CHAR(47)&CHAR(47)&"evil.example","open").ipynb'
+    (course / "class" / "kim" / "work.ipynb").unlink()
+    (course / "class" / "kim" / name).write_text(notebook(ADA))
+    done = grader("similarity", str(course / "class"), "-a", "linear_classifier", "--out", str(course / "out"))
+    assert done.returncode == 0, done.stderr
+    cells = [cell for r in rows(course / "out" / "similarity.csv") for cell in r.values()]
+    assert "'" + name in cells
+    assert not any(cell[:1] in ("=", "+", "-", "@", "\t", "\r") for cell in cells)
+
+
 def test_the_same_input_gives_the_same_reports(course):
     outs = []
     for name in ("first", "second"):

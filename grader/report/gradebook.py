@@ -15,6 +15,7 @@ import os
 
 from grader.results import CRASHED, ERROR, NOT_IMPLEMENTED, TIMEOUT, SubmissionResult
 from grader.report.atomic import write_atomic
+from grader.report.cells import spreadsheet_rows
 
 MAX_ROW = "Points Possible"        # as Canvas names it; no student id has a space, so none can be taken for it
 
@@ -73,7 +74,7 @@ def gradebook_rows(results: list[SubmissionResult]) -> list[list[str]]:
 def render_gradebook(results: list[SubmissionResult]) -> str:
     """The gradebook as CSV text."""
     buffer = io.StringIO()
-    csv.writer(buffer, lineterminator="\n").writerows(gradebook_rows(results))
+    csv.writer(buffer, lineterminator="\n").writerows(spreadsheet_rows(gradebook_rows(results)))
     return buffer.getvalue()
 
 

@@ -16,6 +16,7 @@ from html import escape
 from pathlib import Path
 
 from grader.report.atomic import write_atomic
+from grader.report.cells import spreadsheet_rows
 
 SHOWN_PER_FUNCTION = 50              # pairs shown side by side per function; the CSV has all of them
 IN_CLASS_REPORT = 20                 # pairs listed in report.html's section
@@ -52,14 +53,12 @@ pre { margin: 0; padding: 4px 0; font-size: 12px; line-height: 1.35; overflow-x:
 
 def render_csv(report) -> str:
     out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(CSV_HEADER)
-    for function in report.functions:
-        for rank, p in enumerate(report.pairs_of(function), 1):
-            writer.writerow([function, rank, f"{p.score:.3f}",
-                             p.a.source.name, p.a.source.file, f"{p.a.fraction:.3f}", p.a.matched, p.a.own,
-                             p.b.source.name, "corpus" if p.b.source.corpus else "student", p.b.source.file,
-                             f"{p.b.fraction:.3f}", p.b.matched, p.b.own])
+    rows = [[function, rank, f"{p.score:.3f}",
+             p.a.source.name, p.a.source.file, f"{p.a.fraction:.3f}", p.a.matched, p.a.own,
+             p.b.source.name, "corpus" if p.b.source.corpus else "student", p.b.source.file,
+             f"{p.b.fraction:.3f}", p.b.matched, p.b.own]
+            for function in report.functions for rank, p in enumerate(report.pairs_of(function), 1)]
+    csv.writer(out, lineterminator="\n").writerows(spreadsheet_rows([CSV_HEADER, *rows]))
     return out.getvalue()
 
 
