@@ -221,3 +221,31 @@ def test_a_value_the_grader_cannot_read_is_described_without_contradiction():
     mask = compare_output("out", "array", "numpy", np.zeros(2), {"kind": "other", "type": "numpy.ndarray", "dtype": "bool"},
                           None, 1e-6, 0)
     assert mask.message == "out: expected a numpy.ndarray, got a numpy.ndarray of dtype bool"
+
+
+# float32 answers, judged at their own precision: an entry that nearly cancels carries an error of
+# the size of the terms summed, not of the entry (cs231n_2016's hidden-5: dW[3, 3] = 9.6e-5, off by
+# 1.3e-8, relative error 1.3e-4 against float32's 1.19e-4, in an array whose largest entry is 0.24).
+BIG = np.array([[0.239, -0.1, 0.05], [0.12, 9.613699e-05, -0.2]])
+
+
+def test_a_float32_answer_is_judged_against_a_hundredth_of_its_largest_value_at_least():
+    got = (BIG + 1.3e-8).astype(np.float32)
+    assert check(got, arr("ndarray", "numpy.ndarray"), expected=BIG, framework="numpy", dtype="float").ok
+    wrong = BIG.astype(np.float32)
+    wrong[1, 1] = 9.8e-05                          # off by 2% of itself, and by 8e-7 of the largest value
+    c = check(wrong, arr("ndarray", "numpy.ndarray"), expected=BIG, framework="numpy", dtype="float")
+    assert not c.ok and c.worst_index == [1, 1], c
+    c64 = check(BIG + 1.3e-8, arr("ndarray", "numpy.ndarray"), expected=BIG, framework="numpy", dtype="float")
+    assert not c64.ok and c64.worst_index == [1, 1], c64          # a float64 answer is judged as before
+
+
+def test_an_answer_compared_with_a_float32_one_is_judged_at_float32_precision():
+    """agrees_with compares the student's vectorized function with their naive one: a naive one
+    that works in float32 made the right float64 vectorized one fail at float64's tolerance."""
+    naive = (BIG + 1.3e-8).astype(np.float32)
+    vectorized = BIG.copy()
+    c = check(vectorized, arr("ndarray", "numpy.ndarray"), expected=naive, framework="numpy", dtype="float")
+    assert c.ok, c
+    c = check(vectorized * 1.01, arr("ndarray", "numpy.ndarray"), expected=naive, framework="numpy", dtype="float")
+    assert not c.ok

@@ -27,6 +27,7 @@ from grader.values import shape_of as _received
 from grader.values import show_index
 
 _SCALAR_KINDS = ("python_number", "numpy_scalar")
+FLOAT32_FLOOR = 0.01        # a float32 answer's entries are judged against this share of its largest value at least
 _CONTAINER = {"torch": ("tensor", "a torch.Tensor"), "numpy": ("ndarray", "a numpy.ndarray")}
 _CONVERT = {"torch": ".float(), .double() or .to(...)", "numpy": ".astype(...)"}     # how inputs get another dtype
 
@@ -60,8 +61,18 @@ def compare_output(name: str, kind: str, framework: str, expected: np.ndarray, r
         if dtype == "float":
             if got.dtype not in (np.float32, np.float64):
                 return fail(f"{name}: expected float32 or float64, got {got.dtype}")
-            # Judged at the precision the student computed in: float32 sums carry ~1e-7 relative error per step.
-            rtol = max(rtol, 1000 * float(np.finfo(got.dtype).eps))
+            # Judged at the precision the student computed in, or the one it is compared with (agrees_with
+            # compares two of the student's functions): float32 sums carry ~1e-7 relative error per step.
+            # Such a sum carries it of the terms' size, not of the result's: an entry that nearly cancels
+            # (9.6e-5, where the largest is 0.24) is judged against a hundredth of the largest at least.
+            coarse = max(float(np.finfo(d).eps) for d in (got.dtype, getattr(expected, "dtype", got.dtype))
+                         if d in (np.float32, np.float64))
+            rtol = max(rtol, 1000 * coarse)
+            if coarse > np.finfo(np.float64).eps and np.size(expected):
+                sizes = np.abs(np.asarray(expected, dtype=np.float64))
+                sizes = sizes[np.isfinite(sizes)]
+                if sizes.size:
+                    atol = max(atol, rtol * FLOAT32_FLOOR * float(sizes.max()))
         elif dtype is not None and got.dtype != np.dtype(dtype):
             return fail(f"{name}: expected dtype {dtype}, got {got.dtype}"
                         + (f" (work in the inputs' dtype: convert no input with {_CONVERT[framework]}, and make "
