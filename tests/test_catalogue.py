@@ -51,6 +51,7 @@ def test_a_correct_solution_written_differently_is_not_a_mistake(rows):
     ("cs231n", ["reg_half_in_grad         svm_loss_naive             3 public + 5 hidden cases; gradient 8/8",
                 "float32_computation      (all)                      28/28 points, not_mistake: ok",
                 "einsum_products          (all)                      28/28 points, not_mistake: ok",
+                "einsum_without_optimize  (all)                      28/28 points, not_mistake: ok",
                 "fancy_indexing_with_range (all)                      28/28 points, not_mistake: ok",
                 "one_hot_by_broadcasting  (all)                      28/28 points, not_mistake: ok",
                 "loop_free_helper         (all)                      28/28 points, not_mistake: ok",
