@@ -157,7 +157,7 @@ def decode_code(data: bytes) -> str:
     import importlib.util
     try:
         return importlib.util.decode_source(data)
-    except (SyntaxError, LookupError, UnicodeDecodeError):      # a coding line naming no codec, bytes it cannot decode
+    except (SyntaxError, LookupError, ValueError):   # a coding line naming no codec, or one that fails (UnicodeError)
         return data.decode("utf-8", errors="replace")
 
 

@@ -171,3 +171,22 @@ def test_a_notebook_beside_the_untouched_handout_is_named_in_the_feedback(tmp_pa
     subprocess.run([GRADER, "check", str(tmp_path), "--assignment", "cs231n", "--json", str(report)],
                    capture_output=True, text=True, cwd=REPO)
     assert "Note:" not in json.loads(report.read_text())["functions"][0]["cases"][0]["details"]    # no notebook: no note
+
+
+@pytest.mark.parametrize("codec", ["undefined", "punycode", "rot13", "no-such-codec"])
+def test_a_coding_line_whose_codec_fails_is_read_as_utf8_not_a_crash(codec):
+    """`# coding: undefined` names a codec whose decoding raises a bare UnicodeError: the grader's
+    own reading of the file (its checks, the similarity) stopped with a traceback."""
+    from grader.locate import decode_code
+    assert "x = 1" in decode_code(f"# coding: {codec}\nx = 1\n".encode())
+
+
+def test_grader_check_on_a_file_whose_codec_fails_names_it_and_exits_1(tmp_path):
+    for module in ("linear_svm", "softmax"):
+        text = (REPO / "reference" / "cs231n" / f"{module}.py").read_text()
+        (tmp_path / f"{module}.py").write_text(("# coding: undefined\n" if module == "linear_svm" else "") + text)
+    proc = subprocess.run([GRADER, "check", str(tmp_path), "--assignment", "cs231n"], capture_output=True, text=True,
+                          cwd=REPO, timeout=300)
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr + proc.stdout, proc.stderr
+    assert "linear_svm.py could not be imported: UnicodeError: decoding with 'undefined' codec failed" in proc.stdout
+    assert "ok   softmax_loss_vectorized" in proc.stdout
