@@ -192,7 +192,7 @@ def _judged(spec: AssignmentSpec, prepared: Prepared, submission: Path, hidden: 
                 result.diagnosis = said(kept[result.case_id])
                 if not result.diagnosis and result.case_id in judged:
                     result.details = hinted(fn, expected[(name, result.case_id)], judged[result.case_id][1],
-                                            framework=spec.framework)
+                                            framework=spec.framework, case=judged[result.case_id][0])
     for name, pairs in by_function.items():
         arg = localise.passes_only_when_zero(pairs)
         for _, result in pairs:

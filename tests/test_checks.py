@@ -1283,3 +1283,10 @@ def test_an_input_given_a_class_of_its_own_is_read_by_torchs_methods_after_the_c
     (tmp_path / "autograd_basics.py").write_text(LAZY_VIEW)
     fn = next(f for f in grade_submission(spec, tmp_path, hidden=True).functions if f.name == "linreg_grad")
     assert not any(c.passed for c in fn.cases), [c.message for c in fn.cases]
+
+
+def test_a_gradient_off_at_one_entry_is_not_called_a_constant_factor():
+    """'your dx is 0.333 times the numerical gradient' was one entry of ten: a ratio needs two."""
+    from grader.judge.checks import _common_ratio
+    assert _common_ratio(np.array([1.0]), np.array([3.0])) is None
+    assert _common_ratio(np.array([2.0, 4.0]), np.array([1.0, 2.0])) == 2.0

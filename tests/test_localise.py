@@ -162,3 +162,37 @@ def test_a_line_right_while_the_others_are_off_is_still_named_when_it_is_exact()
     got = _off_everywhere(e, 1e-3)
     got[:, 2] = e[:, 2] * (1 + 1e-15)
     assert describe("next_w", e, got, 1e-6, 1e-9) == "next_w's column 2 is right; the other 2 of 3 are wrong."
+
+
+Y = np.array([0, 2, 0, 3])
+SCORES = np.arange(1.0, 21.0).reshape(4, 5)
+
+
+def test_wrong_entries_at_each_rows_label_are_named_as_such_not_as_columns():
+    """svm_loss's dx with `dx[range(N), y] = -1` instead of minus the count of positive margins:
+    only dx[i, y[i]] is wrong. The hint said 'only dx's columns 0, 2, 3 are wrong', the labels that
+    occur, and the student looked for a column index bug."""
+    got = SCORES.copy()
+    got[np.arange(4), Y] = -1.0
+    said = describe("dx", SCORES, got, 1e-6, 1e-9, labels={"y": Y})
+    assert said.startswith("only dx[i, y[i]] is wrong in each row (4 of 4 rows)"), said
+    assert describe("dx", SCORES.T, got.T, 1e-6, 1e-9, labels={"y": Y}).startswith("only dx[y[j], j] is wrong")
+    other = got.copy()
+    other[1, 4] += 1.0                           # one more wrong entry away from the labels: not that pattern
+    assert "y[i]" not in describe("dx", SCORES, other, 1e-6, 1e-9, labels={"y": Y})
+
+
+def test_no_rows_or_columns_are_named_when_told_a_scalar_output_is_wrong_too():
+    """A network whose loss is wrong has every gradient wrong after it: a row of grads['W3'] that is
+    right (a unit dropout zeroed in both) is no index bug. The caller says so with lines=False; a
+    factor is still said."""
+    got = np.where(np.arange(3)[:, None] == 0, E, E + np.arange(1, 4))
+    assert describe("dW", E, got, 1e-6, 1e-9) == "dW's row 0 is right; the other 2 of 3 are wrong."
+    assert describe("dW", E, got, 1e-6, 1e-9, lines=False) == ""
+    assert describe("dW", E, 2 * E, 1e-6, 1e-9, lines=False) == "dW is 2 times the expected value everywhere (a constant factor)."
+
+
+def test_a_single_number_in_an_array_gets_no_constant_factor():
+    """conv's db of one filter, overwritten per example: 'db is 0.35 times the expected value
+    everywhere (a constant factor)' of a single number sent the student looking for a scaling bug."""
+    assert describe("db", np.array([3.0]), np.array([1.05]), 1e-6, 1e-9) == ""

@@ -85,7 +85,7 @@ def judge_case(spec: AssignmentSpec, fn: FunctionSpec, case: Case, expected: Out
         _diagnosed(result, diagnoses(fn, case, outcome.outputs, broken, mistakes, expected.outputs), named)
         _mark_unwritten(result, unwritten(fn, outcome, mistakes.starter(fn, case), expected.outputs))
     if not result.diagnosis:
-        result.details = hinted(fn, expected, outcome, by_output)
+        result.details = hinted(fn, expected, outcome, by_output, case=case)
     return result
 
 
@@ -120,18 +120,24 @@ def _compared(framework: str, fn: FunctionSpec, expected: Outcome, outcome: Outc
 
 
 def hinted(fn: FunctionSpec, expected: Outcome, outcome: Outcome, by_output: dict | None = None,
-           framework: str = "") -> str:
+           framework: str = "", case: Case | None = None) -> str:
     """The hints for a wrong answer that has no diagnosis, as the case's details: outputs swapped,
     the rows or columns that are wrong, where a NaN or an inf came from. `by_output` is _compared's
-    (made again from `framework` when None)."""
+    (made again from `framework` when None); `case` gives its label vectors (`localise.describe`)."""
     if by_output is None:
         by_output = _compared(framework, fn, expected, outcome)
     wrong_values = [c for verdicts in by_output.values() for c in verdicts if not c.ok]
     if not wrong_values:
         return ""
     swapped = _swapped(fn, expected.outputs, outcome.outputs)
+    # A wrong number (the loss) makes the arrays after it wrong too: their wrong or right rows say
+    # where the numbers fell (a unit dropout zeroed), not where a mistake is.
+    numbers = {values.show(o.path, expected.via.get(o.name)) for o in fn.compared if o.kind == "scalar"}
+    lines = not any(c.name in numbers for c in wrong_values)
+    labels = {k: v for k, v in (case.args if case is not None else {}).items()
+              if isinstance(v, np.ndarray) and v.ndim == 1 and v.dtype.kind in "iu"}
     # Where the values were judged: an output of the wrong dtype or shape has no wrong columns.
-    tips = [swapped] if swapped else [_localise(fn, expected, outcome, c) for c in wrong_values
+    tips = [swapped] if swapped else [_localise(fn, expected, outcome, c, labels, lines) for c in wrong_values
                                       if c.max_rel_error is not None or c.worst_index is not None]
     tips.append(localise.not_finite(
         [(c.name, c.got) for c in wrong_values if c.got is not None and not math.isfinite(c.got)
@@ -314,7 +320,8 @@ def _qualname(dotted: str, steps: tuple) -> str:
     return dotted
 
 
-def _localise(fn: FunctionSpec, expected: Outcome, outcome: Outcome, check: OutputCheck) -> str:
+def _localise(fn: FunctionSpec, expected: Outcome, outcome: Outcome, check: OutputCheck, labels: dict,
+              lines: bool) -> str:
     """Where one wrong leaf is wrong (a constant factor, a transposed matrix...), when it says."""
     for out in fn.compared:
         base = values.show(out.path, expected.via.get(out.name))
@@ -329,7 +336,8 @@ def _localise(fn: FunctionSpec, expected: Outcome, outcome: Outcome, check: Outp
             except KeyError:
                 return ""
             if getattr(got, "is_number", False):
-                return localise.describe(name, leaf.array, got.array, out.rtol or fn.rtol, out.atol or fn.atol)
+                return localise.describe(name, leaf.array, got.array, out.rtol or fn.rtol, out.atol or fn.atol,
+                                         labels=labels, lines=lines)
     return ""
 
 

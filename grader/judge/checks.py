@@ -490,8 +490,9 @@ def _ms(seconds: float) -> str:
 
 
 def _common_ratio(analytic: np.ndarray, numeric: np.ndarray) -> float | None:
-    """The factor k with analytic = k * numeric at every entry, when there is one (2, 0.5, -1...)."""
-    if not analytic.size or np.any(np.abs(numeric) < 1e-12):
+    """The factor k with analytic = k * numeric at every entry, when there is one (2, 0.5, -1...) and
+    two entries or more show it."""
+    if analytic.size < 2 or np.any(np.abs(numeric) < 1e-12):      # one entry has a ratio, not a common one
         return None
     ratios = analytic / numeric
     k = float(np.median(ratios))

@@ -17,7 +17,11 @@ from grader.judge.compare import relative_error
 MAX_LISTED = 6
 
 
-def describe(name: str, expected: np.ndarray, got: np.ndarray, rtol: float, atol: float) -> str:
+def describe(name: str, expected: np.ndarray, got: np.ndarray, rtol: float, atol: float,
+             labels: dict | None = None, lines: bool = True) -> str:
+    """`labels` ({argument name: 1-D integer array}): the case's label vectors, for an answer wrong
+    only where each row's label points. `lines=False`: name no wrong or right rows, columns or
+    entries (another output, a number such as the loss, is wrong too: they follow from it)."""
     e = np.asarray(expected, dtype=np.float64)
     g = np.asarray(got, dtype=np.float64)
     if float32_valued(e, g):
@@ -25,7 +29,7 @@ def describe(name: str, expected: np.ndarray, got: np.ndarray, rtol: float, atol
                 else "close, but every value of it is a float32 number returned as float64")
         return (f"{name} is {what}: your code computes in float32 somewhere (a float32 array or tensor, .float(), "
                 ".astype(np.float32)), which rounds at about 1e-7 relative each step; keep the inputs' float64 throughout.")
-    if e.shape != g.shape or e.ndim == 0 or not np.isfinite(g).all() or not np.isfinite(e).all():
+    if e.shape != g.shape or e.size < 2 or not np.isfinite(g).all() or not np.isfinite(e).all():
         return ""                     # a single wrong number: the message already says expected and got
     close = lambda a, b: bool((relative_error(a, b, rtol, atol) <= max(rtol, 1e-9)).all())
     if not g.any() and e.any():
@@ -48,6 +52,9 @@ def describe(name: str, expected: np.ndarray, got: np.ndarray, rtol: float, atol
         spots = np.argwhere(wrong)
         if not _apart(e, g, wrong):
             return ""
+        at_labels = _at_labels(name, wrong, labels or {})
+        if at_labels or not lines:
+            return at_labels
         if 0 < len(spots) <= 2 and wrong.size >= 8:
             # A wrong entry or two is no wrong row or column ("only column 0 is wrong" of one value
             # in 25): something at those entries, such as a value near 0 under a division or a root.
@@ -73,6 +80,30 @@ def describe(name: str, expected: np.ndarray, got: np.ndarray, rtol: float, atol
                 if lines[bad].all():
                     good = np.setdiff1d(np.arange(count), bad)
                     return f"{name}'s {_some(axis, named[good])} right; the other {len(bad)} of {count}{among} are wrong."
+    return ""
+
+
+def _at_labels(name: str, wrong: np.ndarray, labels: dict) -> str:
+    """The sentence for an answer wrong only at the entries a label vector picks, one per row (or
+    per column), at most of them: dx[i, y[i]], the correct class's entry; "" otherwise."""
+    rows, cols = wrong.shape
+    for arg, y in labels.items():
+        y = np.asarray(y)
+        if y.ndim != 1 or y.dtype.kind not in "iu" or not y.size:
+            continue
+        for along, n, m, shown in ((0, rows, cols, f"{name}[i, {arg}[i]]"), (1, cols, rows, f"{name}[{arg}[j], j]")):
+            if y.size != n or y.min() < 0 or y.max() >= m:
+                continue
+            picked = np.zeros_like(wrong)
+            if along == 0:
+                picked[np.arange(n), y] = True
+            else:
+                picked[y, np.arange(n)] = True
+            hit = int(np.count_nonzero(wrong))
+            if hit >= 2 and not (wrong & ~picked).any() and hit * 2 > n:
+                line = "row" if along == 0 else "column"
+                return (f"only {shown} is wrong in each {line} ({hit} of {n} {line}s), the entry its label {arg} picks; "
+                        f"the rest is right: look at what your code does for the correct class.")
     return ""
 
 
