@@ -116,6 +116,19 @@ def test_without_a_regularization_term_the_whole_output_is_scaled():
     assert scale.scales(fn, outputs(loss, 2 * dW), SCALE_EXPECTED, None, ratio) is None
 
 
+def test_the_factor_sentence_of_a_hidden_case_names_no_size():
+    """'(N is 64 in this case)' on a hidden case told the student a hidden input's size: there the
+    sentence names the dims, not their sizes, and no factor that is not a usual one."""
+    fn = load_spec(ASSIGNMENT).function("svm_loss_naive")
+    for found, dims in (({"dW": (8.0, 1.0)}, SIZES), ({"dW": (0.5, 1.0)}, {"N": 8, "D": 3, "C": 2}),
+                        ({"loss": (0.2, 0.2)}, SIZES), ({"dW": (0.3271, 1.0)}, SIZES), ({"dW": (-1.0, 0.3271)}, SIZES)):
+        text = scale.describe(fn, found, dims, exact=False)
+        assert "in this case" not in text and "0.3271" not in text and "8" not in text, text
+    assert scale.describe(fn, {"dW": (8.0, 1.0)}, SIZES, exact=False) == (
+        "Only a factor is off: the data part of `dW` (all but the regularization term) is N times what it "
+        "should be: it is not divided by N. The rest is right.")
+
+
 def test_the_factor_sentence_says_what_is_off_and_what_it_usually_means():
     fn = load_spec(ASSIGNMENT).function("svm_loss_naive")
     text = scale.describe(fn, {"dW": (8.0, 1.0)}, SIZES)

@@ -412,7 +412,7 @@ def diagnoses(fn: FunctionSpec, case: Case, got: dict, broken: set | None, mista
         return _unique(found)
     scaled = scale.scales(fn, got, expected, unregularized, case.dims)
     if scaled:
-        return [(frozenset(), scale.describe(fn, scaled, case.dims))]
+        return [(frozenset(), scale.describe(fn, scaled, case.dims, exact=case.spec.visibility != HIDDEN))]
     found, correct = [], {out.name: _same_output(fn, out, got, expected) for out in fn.compared}
     for name, sentence, outputs in candidates:
         theirs = partly(fn, got, outputs, expected, correct)

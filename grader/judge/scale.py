@@ -68,19 +68,21 @@ def scales(fn: FunctionSpec, got: dict, expected: dict, unregularized: dict | No
     return found
 
 
-def describe(fn: FunctionSpec, found: dict[str, tuple[float, float]], dims: dict) -> str:
-    """The sentence for the student: which outputs have which factor off, and what that usually means."""
+def describe(fn: FunctionSpec, found: dict[str, tuple[float, float]], dims: dict, exact: bool = True) -> str:
+    """The sentence for the student: which outputs have which factor off, and what that usually means.
+    Not `exact` (a hidden case): the dims are named without their sizes, and a factor that is not a
+    usual one is not said (either can carry a hidden input into the feedback)."""
     parts = []
     for name, (a, b) in found.items():
-        said = [data_share(fn, name, a, dims, b)] if a != 1.0 else []
+        said = [data_share(fn, name, a, dims, b, exact)] if a != 1.0 else []
         if b != a and b != 1.0:
-            said.append(regularization.share(fn, name, b, dims))
+            said.append(regularization.share(fn, name, b, dims, exact))
         parts.append("; ".join(said))
     rest = " The rest is right." if len(found) < len(fn.compared) else ""
     return "Only a factor is off: " + "; ".join(parts) + "." + rest
 
 
-def data_share(fn: FunctionSpec, name: str, a: float, dims: dict, b: float | None = None) -> str:
+def data_share(fn: FunctionSpec, name: str, a: float, dims: dict, b: float | None = None, exact: bool = True) -> str:
     """What is off in one output's data part: "the data part of `dW` (...) is N times what it should be ..."."""
     whole = not fn.regularization or b == a
     what = f"`{name}`" if whole else f"the data part of `{name}` (all but the regularization term)"
@@ -92,19 +94,18 @@ def data_share(fn: FunctionSpec, name: str, a: float, dims: dict, b: float | Non
         pairs = [n for n, size in dims.items() if size == 2]
         named = " or ".join(n if a == 2 else f"1/{n}" for n in pairs)
         also = f" (or {named} {'times it' if a == 2 else 'of it'}: " \
-               f"{' and '.join(pairs)} {'is' if len(pairs) == 1 else 'are'} 2 in this case)" if pairs else ""
+               f"{' and '.join(pairs)} {'is' if len(pairs) == 1 else 'are'} 2 in this case)" if pairs and exact else ""
         return f"{what} is {'twice' if a == 2 else 'half'} what it should be{also}"
     size, names = _dim(a, dims)
     if size is None:
-        return f"{what} is {a:.4g} times what it should be"
+        return f"{what} is {a:.4g} times what it should be" if exact else f"{what} is off by a factor"
     shown = " and ".join(names)
     either = " or ".join(names)
+    sizes = f" ({shown} {'is' if len(names) == 1 else 'are'} {size} in this case)" if exact else ""
     if a > 1:
-        return (f"{what} is {either} times what it should be ({shown} {'is' if len(names) == 1 else 'are'} "
-                f"{size} in this case): it is not divided by {either}")
+        return f"{what} is {either} times what it should be{sizes}: it is not divided by {either}"
     inverse = " or ".join(f"1/{n}" for n in names)
-    return (f"{what} is {inverse} of what it should be ({shown} {'is' if len(names) == 1 else 'are'} "
-            f"{size} in this case): it is divided by {either} once too often")
+    return f"{what} is {inverse} of what it should be{sizes}: it is divided by {either} once too often"
 
 
 def _usual_factors(dims: dict) -> tuple:
