@@ -46,6 +46,27 @@ def expected_outputs(spec: AssignmentSpec, cases: list[tuple[FunctionSpec, Case]
     return expected_mod.from_file(spec, cases)
 
 
+def call_order(cases: list, plans: list) -> tuple[list, list[int], list[list[int]]]:
+    """The calls of a job in the order its child runs them, and where each case's call and each
+    check's calls are in it: every public case and every public check's calls (a gradient check's
+    moved inputs, agrees_with's) before any hidden one. One child runs them all, and a module
+    global kept by a function's hidden cases would otherwise reach a later function's public case,
+    whose printed output and message Gradescope shows."""
+    items: list = []
+    case_calls: list[int] = [0] * len(cases)
+    plan_calls: list[list[int]] = [[] for _ in plans]
+    for hidden in (False, True):
+        for k, (fn, case) in enumerate(cases):
+            if (case.spec.visibility == HIDDEN) == hidden:
+                case_calls[k] = len(items)
+                items.append((fn, case))
+        for k, p in enumerate(plans):
+            if (p.check.visibility == HIDDEN) == hidden:
+                plan_calls[k] = list(range(len(items), len(items) + len(p.calls)))
+                items += p.calls
+    return items, case_calls, plan_calls
+
+
 class Prepared:
     """A spec's cases, their expected outputs and the catalogued mistakes' outputs (computed when
     first needed), made once and shared by every submission of a batch.
@@ -63,8 +84,8 @@ class Prepared:
         self.mistakes.expect(self.cases)
         self.plans = [p for p in checks.plan(spec, hidden)   # checks with their own points, and their calls
                       if p.fn.name in self.functions]
-        extra = [call for p in self.plans for call in p.calls]
-        self.calls, self.inputs = job_calls(spec, self.cases + extra)   # every job of this spec runs these calls on these inputs
+        items, self.case_calls, self.plan_calls = call_order(self.cases, self.plans)
+        self.calls, self.inputs = job_calls(spec, items)   # every job of this spec runs these calls on these inputs
         self._reference_timings: dict = {}                   # (worker, plan) -> the reference's timed outcomes
 
     @classmethod
@@ -170,7 +191,7 @@ def _judged(spec: AssignmentSpec, prepared: Prepared, submission: Path, hidden: 
     by_function: dict[str, list] = {}                # name -> [(Case, CaseResult)]
     named: dict[str, dict] = {}                      # name -> {case id: the explanations of a wrong answer}
     answered: dict[str, dict] = {}                   # name -> {case id: (Case, Outcome)}: judged on an answer
-    for index, (fn, case) in enumerate(cases):
+    for (fn, case), index in zip(cases, prepared.case_calls):
         fr = functions.setdefault(fn.name, FunctionResult(name=fn.name, module=fn.module))
         outcome = _outcome(reply, index, prepared.calls, notebooks)
         if outcome is None:
@@ -332,12 +353,11 @@ def _judge_checks(spec: AssignmentSpec, prepared: Prepared, modules: dict, noteb
                   worker, reply, rerun=None) -> list:
     """The checks with their own points, in the order of prepared.plans. `rerun(calls)` runs the
     student's code on other calls, in a child of its own: their Outcomes."""
-    index = {(fn.name, case.case_id): i for i, (fn, case) in enumerate(prepared.cases)}
+    index = {(fn.name, case.case_id): i for (fn, case), i in zip(prepared.cases, prepared.case_calls)}
     support = {Path(rel).stem for rel in spec.support}        # the course's modules: not read as the student's
-    out, offset = [], len(prepared.cases)
-    for p in prepared.plans:
-        outcomes = [_outcome(reply, offset + i, prepared.calls) for i in range(len(p.calls))]
-        offset += len(p.calls)
+    out = []
+    for p, positions in zip(prepared.plans, prepared.plan_calls):
+        outcomes = [_outcome(reply, j, prepared.calls) for j in positions]
         kind = p.check.kind
         if kind in checks.STATIC:
             result = _judge_static(p, modules, notebooks, support)

@@ -415,3 +415,64 @@ def test_the_terminal_report_and_gradescope_drop_escapes_the_graders_own_message
 def test_a_csv_cell_a_spreadsheet_would_run_is_written_as_text(cell, written):
     from grader.report.cells import spreadsheet_text
     assert spreadsheet_text(cell) == written
+
+
+# ---------------------------------------------------------------------------------------------
+# Hidden inputs and the visible feedback of the same child
+
+def test_a_child_runs_every_public_call_before_any_hidden_one():
+    """One child runs a submission's calls in order. Public cases, and the calls of checks shown with
+    them (a gradient check's moved inputs, agrees_with's), ran after earlier functions' hidden cases:
+    a module global carried hidden inputs into a public case's printed output or message, which
+    Gradescope shows. Every public call now comes first."""
+    from grader.grade import call_order, select_cases
+    from grader.judge import checks
+    from grader.results import HIDDEN
+    from grader.spec import load_spec
+    from conftest import REPO
+    for name in ("cs231n", "cs231n_layers", "linear_classifier", "fully_connected_networks"):
+        spec = load_spec(REPO / "assignments" / name)
+        cases, plans = select_cases(spec, hidden=True), checks.plan(spec, hidden=True)
+        items, case_calls, plan_calls = call_order(cases, plans)
+        hidden = [None] * len(items)
+        for (fn, case), j in zip(cases, case_calls):
+            assert items[j] == (fn, case)
+            hidden[j] = case.spec.visibility == HIDDEN
+        for p, positions in zip(plans, plan_calls):
+            assert [items[j] for j in positions] == p.calls
+            for j in positions:
+                hidden[j] = p.check.visibility == HIDDEN
+        assert None not in hidden and any(hidden) and not all(hidden), name
+        assert hidden == sorted(hidden), (name, hidden)      # no public call after a hidden one
+
+
+def test_hidden_inputs_seen_by_one_function_do_not_reach_a_later_functions_public_feedback(tmp_path):
+    """A red team's submission: svm_loss_naive keeps every reg it is given, and svm_loss_vectorized's
+    first public case prints them and raises with them. Gradescope showed hidden cases' reg (and
+    W's values) in the visible test of svm_loss_vectorized's public cases."""
+    import subprocess
+    from grader.grade import select_cases
+    from grader.results import HIDDEN
+    from grader.spec import load_spec
+    from conftest import GRADER, REPO
+    text = (REPO / "reference" / "linear_classifier" / "linear_classifier.py").read_text()
+    text = text.replace("def svm_loss_naive(W, X, y, reg):\n",
+                        "SEEN = []\n\n\ndef svm_loss_naive(W, X, y, reg):\n    SEEN.append(repr(float(reg)))\n", 1)
+    text = text.replace("def svm_loss_vectorized(W, X, y, reg):\n",
+                        "def svm_loss_vectorized(W, X, y, reg):\n    print('SEEN', SEEN)\n"
+                        "    raise RuntimeError('SEEN ' + ' '.join(SEEN))\n", 1)
+    (tmp_path / "linear_classifier.py").write_text(text)
+    out = tmp_path / "results.json"
+    proc = subprocess.run([GRADER, "check", str(tmp_path), "--assignment", "linear_classifier", "--hidden",
+                           "--gradescope", str(out)], cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert out.is_file(), proc.stderr
+    visible = json.dumps([t for t in json.loads(out.read_text())["tests"] if t.get("visibility") != "hidden"]
+                         + [json.loads(out.read_text()).get("output", "")])
+    assert "SEEN" in visible                       # the public case's print and message are shown
+    spec = load_spec(REPO / "assignments" / "linear_classifier")
+    hidden_regs = {repr(float(case.args["reg"])) for fn, case in select_cases(spec, hidden=True)
+                   if fn.name == "svm_loss_naive" and case.spec.visibility == HIDDEN and case.args["reg"]}
+    public_regs = {repr(float(case.args["reg"])) for fn, case in select_cases(spec, hidden=False)}
+    assert hidden_regs - public_regs
+    leaked = [r for r in hidden_regs - public_regs if r in visible]
+    assert not leaked, leaked
