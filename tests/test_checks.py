@@ -678,6 +678,29 @@ def _gradient_outcomes(p, svm, wrong=lambda dW, W: dW):
     return out
 
 
+@pytest.mark.parametrize("float32", [False, True])
+def test_a_kink_placed_at_the_checked_point_does_not_stand_in_for_a_gradient(spec, float32):
+    """A red team's svm_loss_naive adds K * |W - W0| to its loss, W0 the first W it was called with
+    (the check's point), and returns dW = K everywhere: both one-sided differences are the true
+    slope plus or minus K, and K matched one of them within a tolerance relative to K. A gradient
+    that dwarfs every centred difference checked is no side of a kink."""
+    import importlib.util
+    from grader.judge.checks import judge_gradient, plan
+    loaded = importlib.util.spec_from_file_location("ref_linear_svm", REPO / "reference" / "cs231n" / "linear_svm.py")
+    module = importlib.util.module_from_spec(loaded)
+    loaded.loader.exec_module(module)
+    p = next(p for p in plan(spec, hidden=True) if p.check.kind == "gradient" and p.fn.name == "svm_loss_naive")
+    W0, K = p.case.args["W"].copy(), 1e4 if float32 else 1e9      # float32: K * h must still move the loss
+
+    def kinked(W, X, y, reg):
+        loss, dW = module.svm_loss_naive(W, X, y, reg)
+        loss = loss + K * np.abs(W - W0).sum()
+        out = (np.float32(loss), np.full(W.shape, K, np.float32)) if float32 else (loss, np.full(W.shape, K))
+        return out
+    verdict = judge_gradient(p, _gradient_outcomes(p, kinked))
+    assert verdict.status == "failed", verdict.message
+
+
 def test_gradient_check_of_a_float32_loss_judges_a_step_across_a_kink_by_its_one_sided_differences(spec):
     """Pure. cs231n's public-1 has a margin 1.2e-4 from 0; a float32 loss needs a coarse step, which
     crosses it for most entries of W: the centred difference averages two slopes, and a right dW,

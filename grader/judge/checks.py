@@ -46,6 +46,7 @@ FLOAT32_TOLERANCE = 1e-3             # ...and a coarser tolerance
 NOISE = 16                           # rounding noise allowed in a centred difference: NOISE * eps * |loss| / h
 SHOWN = 3                            # findings listed in a check's details
 SAME_ANSWER = 1e-3                   # faster_than: a timed answer this close to the reference's (relative, in norm) counts
+KINK_SLOPES = 100.0                  # gradient: a side of a kink is at most this many times the largest centred difference
 RETIME_WITHIN = 2.0                  # faster_than: a first round short of the factor by less than this is timed again
 
 
@@ -239,7 +240,12 @@ def judge_gradient(p: Plan, outcomes: list, float32: list | None = None) -> Chec
     # point that the kink is not on. Such an entry is judged by the one it matches.
     apart = np.abs(sides[:, 0] - sides[:, 1]) > tolerance * np.abs(sides).sum(axis=1) + 2 * noise
     one_side = (np.abs(sides - analytic[:, None]) <= tolerance * (np.abs(sides) + np.abs(analytic)[:, None]) + 2 * noise).any(axis=1)
-    kinked = bad & apart & one_side
+    # A kink's side is a slope of the loss like the others: a gradient that dwarfs every centred
+    # difference checked is not one. (A loss with a steep kink placed at the checked point, K|W - W0|,
+    # has one-sided differences of its slope plus and minus K, and a dW of K everywhere matched one
+    # of them within a tolerance relative to K.)
+    plausible = np.abs(analytic) <= KINK_SLOPES * float(np.abs(numeric).max(initial=0.0)) + 2 * noise
+    kinked = bad & apart & one_side & plausible
     bad &= ~kinked
     at = lambda w: f"{_shown(w[0])}[{', '.join(map(str, w[2]))}]"
     of = (f"your own {check.loss}" if check.loss in {o.name for o in fn.outputs}
