@@ -196,3 +196,14 @@ def test_a_single_number_in_an_array_gets_no_constant_factor():
     """conv's db of one filter, overwritten per example: 'db is 0.35 times the expected value
     everywhere (a constant factor)' of a single number sent the student looking for a scaling bug."""
     assert describe("db", np.array([3.0]), np.array([1.05]), 1e-6, 1e-9) == ""
+
+
+def test_no_constant_factor_is_named_where_any_wrong_answer_would_be_one():
+    """With two classes a bias's gradient is always [g, -g] (softmax's rows sum to 0): any wrong
+    grads['b2'] was '13.3 times the expected value everywhere (a constant factor)', sending the
+    student after a scaling bug when the ReLU was missing. A factor is named over three different
+    magnitudes at least."""
+    assert describe("grads['b2']", np.array([0.25, -0.25]), np.array([3.33, -3.33]), 1e-6, 1e-9) == ""
+    assert describe("grads['b2']", np.array([0.25, -0.25, 0.25]), np.array([3.33, -3.33, 3.33]), 1e-6, 1e-9) == ""
+    assert describe("db", np.array([0.25, -0.5, 1.0]), np.array([0.5, -1.0, 2.0]), 1e-6, 1e-9) == \
+        "db is 2 times the expected value everywhere (a constant factor)."
