@@ -36,7 +36,7 @@ sys.path.insert(0, str(REPO))
 
 from grader.expected.mistakes import Mistake, load_catalogue, variant_source  # noqa: E402
 from grader.grade import Prepared, grade_submission  # noqa: E402
-from grader.results import NOT_IMPLEMENTED  # noqa: E402
+from grader.results import HIDDEN, NOT_IMPLEMENTED  # noqa: E402
 from grader.run.worker import Worker  # noqa: E402
 from grader.spec import load_spec  # noqa: E402
 
@@ -63,15 +63,16 @@ def verdict(case, fn, expect, sentences: dict, regularized: bool = True) -> str:
         if not said.startswith("Only a factor is off"):
             return WRONG
         from grader.judge import scale
+        exact = case.visibility != HIDDEN     # a hidden case's sentence names no sizes
         for name, c in expect["scale"].items():
             factor = _factor(c, case.dims)
-            if scale.data_share(fn, name, factor, case.dims, factor) not in said and \
-                    scale.data_share(fn, name, factor, case.dims) not in said:
+            if scale.data_share(fn, name, factor, case.dims, factor, exact) not in said and \
+                    scale.data_share(fn, name, factor, case.dims, exact=exact) not in said:
                 return WRONG
         for name, c in expect.get("regularization", {}).items() if regularized else ():
             if name in expect["scale"] and _factor(expect["scale"][name], case.dims) == _factor(c, case.dims):
                 continue                      # the whole output off by that factor: said of the output above
-            if not _says_term(fn, name, c, case.dims, said):
+            if not _says_term(fn, name, c, case.dims, said, exact):
                 return WRONG
         labelled = set(expect["scale"]) | set(expect.get("regularization", {}))
         if any(f"`{out.name}`" in said for out in fn.compared if out.name not in labelled):
@@ -80,21 +81,22 @@ def verdict(case, fn, expect, sentences: dict, regularized: bool = True) -> str:
     if "regularization" in expect:
         if not said.startswith("Only the regularization term"):
             return WRONG
-        return RIGHT if all(_says_term(fn, name, c, case.dims, said) for name, c in expect["regularization"].items()) else WRONG
+        return RIGHT if all(_says_term(fn, name, c, case.dims, said, case.visibility != HIDDEN)
+                            for name, c in expect["regularization"].items()) else WRONG
     if "unwritten" in expect:
         names = " and ".join(f"`{n}`" for n in expect["unwritten"])
         return RIGHT if said.startswith(names + " ") and "starting code" in said else WRONG
     raise ValueError(f"unknown label {expect!r}")
 
 
-def _says_term(fn, name: str, c, dims: dict, said: str) -> bool:
+def _says_term(fn, name: str, c, dims: dict, said: str, exact: bool = True) -> bool:
     """Whether `said` gives output `name` c times the regularization term (`any`: some factor,
     one that depends on the case's data)."""
     from grader.judge import regularization
     if c == "any":
         return f"`{name}` has " in said and "regularization term" in said
     factor = _factor(c, dims)
-    return factor == 1 or regularization.share(fn, name, factor, dims) in said
+    return factor == 1 or regularization.share(fn, name, factor, dims, exact) in said
 
 
 def _factor(c, dims: dict) -> float:
