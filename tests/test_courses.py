@@ -1240,3 +1240,22 @@ def test_random_weights_of_another_distribution_are_not_named_as_a_mistake_of_a_
     assert not [c["diagnosis"] for c in cases if sentence in c["diagnosis"]]
     run = grader_check(write(tmp_path / "unscaled", with_mistakes(FCN, "init_not_scaled")), ASSIGNMENT[FCN], tmp_path / "n")
     assert all(sentence in c["diagnosis"] for c in run.function("TwoLayerNet.__init__")["cases"])
+
+
+def test_an_overflow_written_as_exp_over_its_sum_is_named_though_nan_spreads_to_dx(tmp_path):
+    """softmax_loss as exp(x) / exp(x).sum() with no max shift: on the scores of order 1000 both the
+    loss and dx are NaN. The catalogued overflow, written with log-softmax, has an inf loss and a
+    finite dx, so no mistake matched and the student got only the NaN hint. An output that is NaN
+    or inf throughout is what one overflow leaves after it: the overflow is named."""
+    sources = reference_sources(LAYERS)
+    sources["layers"] = edited(sources["layers"],
+                               ("    shifted = x - x.max(axis=1, keepdims=True)\n"
+                                "    log_probs = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))\n",
+                                "    probs = np.exp(x) / np.exp(x).sum(axis=1, keepdims=True)\n"
+                                "    log_probs = np.log(probs)\n"))
+    run = grader_check(write(tmp_path / "sub", sources), ASSIGNMENT[LAYERS], tmp_path / "out", "--hidden")
+    large = [c for c in run.function("softmax_loss")["cases"] if c["status"] != "passed"]
+    assert large and all("order 1000" in c["note"] for c in large), [(c["case_id"], c["note"]) for c in large]
+    for case in large:
+        assert case["message"].startswith("loss is NaN"), case["message"]
+        assert case["diagnosis"] == mistake(LAYERS, "softmax_no_max_shift").sentence, case["diagnosis"]

@@ -389,6 +389,11 @@ def diagnoses(fn: FunctionSpec, case: Case, got: dict, broken: set | None, mista
         # written another way (exp(s) / exp(s).sum() is inf / inf; log(sum(exp(s))) is log(inf)).
         found = [(frozenset([name]), sentence) for (name, sentence, outputs), maybe in zip(candidates, near)
                  if maybe and explains(fn, case, got, broken, outputs, expected, alike=True)]
+        if not found and not fn.properties:
+            # exp(x) / exp(x).sum() makes dx NaN too, where the catalogued log-softmax overflow keeps
+            # it finite: what follows an overflow is NaN throughout, whatever it would have been.
+            found = [(frozenset([name]), sentence) for name, sentence, outputs in candidates
+                     if _overflow_spread(fn, got, outputs, expected)]
     if found:
         return _unique(found)
     starter = mistakes.starter(fn, case)
@@ -586,6 +591,26 @@ def matches(fn: FunctionSpec, got: dict, mistake: dict, alike: bool = False) -> 
 def _same_output(fn: FunctionSpec, out, a: dict, b: dict, alike: bool = False) -> bool:
     return out.name in a and out.name in b and \
         _same_tree(a[out.name], b[out.name], out.rtol or fn.rtol, out.atol or fn.atol, out.compare, alike)
+
+
+def _overflow_spread(fn: FunctionSpec, got: dict, mistake, expected: dict) -> bool:
+    """Whether a catalogued overflow explains an answer whose overflow spread further: the mistake
+    is not finite in some output where the reference is, and the student's is not finite there
+    alike; each other output of the student's equals the mistake's, or is NaN or inf throughout."""
+    if not isinstance(mistake, dict):
+        return False
+    def numbers(tree) -> list:
+        return [leaf.array for _, leaf in values.leaves(tree) if isinstance(leaf, values.Leaf) and leaf.is_number]
+    overflowed = False
+    for out in fn.outputs:
+        if out.name not in got or out.name not in mistake:
+            return False
+        if _same_output(fn, out, got, mistake, alike=True):
+            theirs, reference = numbers(mistake[out.name]), numbers(expected.get(out.name))
+            overflowed |= any(not np.isfinite(a).all() for a in theirs) and all(np.isfinite(a).all() for a in reference)
+        elif not (numbers(got[out.name]) and all(not np.isfinite(a).any() for a in numbers(got[out.name]))):
+            return False
+    return overflowed
 
 
 def _overflowed(fn: FunctionSpec, got: dict, expected: dict) -> bool:
