@@ -60,6 +60,12 @@ def _top(folder: Path, name: str) -> Path | None:
     return p if p.is_file() and inside(p, folder) else None
 
 
+def _environment(here, name: str) -> bool:
+    """Whether folder `name` in `here` holds installed code, not the student's: a cache, a virtual
+    environment (its pyvenv.cfg), site-packages, node_modules."""
+    return name in _SKIPPED or (Path(here, name) / "pyvenv.cfg").exists()
+
+
 def _searched(folder: Path, max_depth: int = MAX_DEPTH):
     """(folder, depth, file names) below `folder`, where a student's module may be: hidden folders,
     caches, virtual environments and links are not entered, nor folders deeper than `max_depth`;
@@ -67,8 +73,7 @@ def _searched(folder: Path, max_depth: int = MAX_DEPTH):
     seen = 0
     for here, folders, files in walk(folder):
         depth = len(Path(here).relative_to(folder).parts)
-        folders[:] = [d for d in folders if not d.startswith(".") and d not in _SKIPPED and depth < max_depth
-                      and not (Path(here, d) / "pyvenv.cfg").exists()]
+        folders[:] = [d for d in folders if not d.startswith(".") and depth < max_depth and not _environment(here, d)]
         seen += len(folders) + len(files)
         if seen > MAX_BELOW:
             return
@@ -222,7 +227,7 @@ def walk(root: Path):
 
 def links_out(folder: Path) -> list[tuple[str, str]]:
     """The links in a submission's folder, at any depth, that lead out of it: (where in the
-    folder, what it points to). A linked folder is listed, not entered. Every entry is looked at:
+    folder, what it points to); not in virtual environments and caches. A linked folder is listed, not entered. Every entry is looked at:
     a scan that stopped after so many would miss a link put below that many files. TooDeep for
     folders nested too deep to look at all."""
     root = folder.resolve()
@@ -230,9 +235,22 @@ def links_out(folder: Path) -> list[tuple[str, str]]:
     for here, folders, files in walk(root):
         for name in folders + files:
             path = Path(here, name)
-            if path.is_symlink() and not inside(path, root):
+            if path.is_symlink() and _leads_out(path, root):
                 found.append((str(path.relative_to(root)), os.readlink(path)))
+        # Not entered: a virtual environment or a cache, whose links (venv/bin/python -> /usr/bin/python3)
+        # nothing of the grader's follows, as nothing there is searched for the student's files.
+        folders[:] = [d for d in folders if not _environment(here, d)]
     return found
+
+
+def _leads_out(link: Path, root: Path) -> bool:
+    """Whether a link leads out of the folder `root`; a loop of links (`loop -> loop`) leads nowhere."""
+    try:
+        return not link.resolve().is_relative_to(root)
+    except RuntimeError:
+        return False
+    except OSError:
+        return True
 
 
 def load_notebooks(spec: AssignmentSpec, submission: Path, modules: dict, cells: list | None = None) -> notebook.Notebooks:

@@ -157,3 +157,24 @@ def test_grader_grade_does_not_give_one_student_a_classmates_work(tmp_path):
     assert set(earned) == {"alice", "mallory", "trudy"}
     assert earned["alice"] > 0
     assert earned["mallory"] == earned["trudy"] == 0
+
+
+def test_links_in_a_virtual_environment_or_a_loop_of_links_do_not_refuse_the_submission(tmp_path, spec):
+    """A repository with its venv committed (venv/bin/python -> /usr/bin/python3) scored 0, though
+    virtual environments are never searched for the student's files; so did a link to itself
+    (`loop -> loop`), which leads nowhere, out of the folder neither."""
+    for venv in ("venv", ".venv"):
+        folder = tmp_path / venv.strip(".")
+        (folder / venv / "bin").mkdir(parents=True)
+        (folder / venv / "pyvenv.cfg").write_text("home = /usr/bin\n")
+        (folder / venv / "bin" / "python").symlink_to("/usr/bin/python3")
+        shutil.copy(REFERENCE, folder / "linear_classifier.py")
+        assert links_out(folder) == [], venv
+        assert load_notebooks(spec, folder, locate_modules(spec, folder)).errors == {}
+    folder = tmp_path / "looped"
+    folder.mkdir()
+    shutil.copy(REFERENCE, folder / "linear_classifier.py")
+    (folder / "loop").symlink_to("loop")
+    assert links_out(folder) == []
+    (folder / "out").symlink_to(REFERENCE)               # still refused beside them
+    assert links_out(folder) == [("out", str(REFERENCE))]
