@@ -266,16 +266,26 @@ def _check_on(args, kind: str, early) -> int:
     from grader.batch import BatchError, look_through
     from grader.batch.discover import _unzip, inner_zip
     with tempfile.TemporaryDirectory(prefix="grader-check-") as unpacked:
+        problem = ""
         try:
             if path.is_file() and path.suffix.lower() == ".zip":      # a zip as handed in: unpacked as `grader grade` does
                 path = _unzip(path, Path(unpacked))
+        except BatchError as e:      # the file named on the command line
+            raise _UserError(str(e)) from None
+        try:
             if path.is_dir():                # a folder holding only the folder of their files (an upload, a zip)
                 path = inner_zip(look_through(path, spec), spec, Path(unpacked) / "inner")
         except BatchError as e:
-            raise _UserError(str(e)) from None
+            # An archive in the folder (damaged, unsafe, too large): the student's result, as in
+            # `grader grade`, not a usage error (Gradescope's autograder shows that as "could not grade").
+            problem = f"the submission could not be unpacked: {e}"
         try:
-            with contextlib.nullcontext(early) if early else start_worker(spec.framework, kind=kind) as worker:
-                result = grade_submission(spec, path, hidden=args.hidden, worker=worker)
+            if problem:
+                from grader.grade import error_result
+                result = error_result(spec, path, args.hidden, problem)
+            else:
+                with contextlib.nullcontext(early) if early else start_worker(spec.framework, kind=kind) as worker:
+                    result = grade_submission(spec, path, hidden=args.hidden, worker=worker)
         except (SpecError, ReferenceError_) as e:
             raise _UserError(str(e)) from None
     if path != args.path:

@@ -723,3 +723,36 @@ def test_junit_totals_match_json_counts(runs, key):
     assert {"tests": sum(outcomes.values()), **outcomes} == counts
     assert (xml.tests, xml.failures, xml.errors) == (counts["tests"], counts["failures"], counts["errors"])
     assert counts["tests"] == len([c for f in run.report["functions"] for c in f["cases"]])
+
+
+def test_a_zip_in_a_zip_in_a_folder_is_graded_and_a_broken_zip_is_the_students_result(tmp_path):
+    """Gradescope hands `grader check` the folder the student uploaded. A zip holding only a zip
+    there scored 0 ('not found'), where `grader check` on the zip itself graded it; and a zip that
+    does not unpack stopped the check as a usage error (exit 2), which the autograder shows the
+    student as 'could not grade this submission'. Now the zip is looked through twice, and a zip
+    that does not unpack is the submission's result: 0 points, the reason in every report."""
+    import zipfile
+    ref = (REPO / "reference" / "linear_classifier" / "linear_classifier.py").read_bytes()
+    inner = tmp_path / "inner.zip"
+    with zipfile.ZipFile(inner, "w") as z:
+        z.writestr("linear_classifier.py", ref)
+    upload = tmp_path / "upload"
+    upload.mkdir()
+    with zipfile.ZipFile(upload / "submission.zip", "w") as z:
+        z.write(inner, "inner.zip")
+    proc = subprocess.run([GRADER, "check", str(upload), "--assignment", "linear_classifier"], cwd=REPO,
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    (broken / "submission.zip").write_bytes(b"PK\x03\x04garbage")
+    out = tmp_path / "results.json"
+    proc = subprocess.run([GRADER, "check", str(broken), "--assignment", "linear_classifier", "--gradescope", str(out)],
+                          cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "Traceback" not in proc.stderr
+    results = json.loads(out.read_text())
+    assert results["score"] == 0
+    assert "submission.zip" in proc.stdout and "not a zip file" in proc.stdout.lower(), proc.stdout
+    assert any("not a zip file" in t.get("output", "").lower() for t in results["tests"]
+               if t.get("visibility") != "hidden"), results

@@ -197,16 +197,17 @@ def look_through(folder: Path, spec: AssignmentSpec) -> Path:
     return folder
 
 
-def inner_zip(folder: Path, spec: AssignmentSpec, target: Path) -> Path:
+def inner_zip(folder: Path, spec: AssignmentSpec, target: Path, depth: int = 3) -> Path:
     """A student's folder, or, where it holds nothing but one zip (a zip of their zip, a folder they
-    zipped and handed in beside nothing else), that zip unpacked into `target` and looked through.
-    BatchError when it does not unpack."""
-    if _has_modules(folder, spec, any_notebook=True):
+    zipped and handed in beside nothing else), that zip unpacked into `target` and looked through,
+    and so on, `depth` zips deep at most (an upload of a zip of a zip). BatchError when one does
+    not unpack."""
+    if depth <= 0 or _has_modules(folder, spec, any_notebook=True):
         return folder
     entries = [e for e in _entries(folder) if e.name not in _NOT_NOTED]
     if len(entries) != 1 or entries[0].suffix.lower() != ".zip" or not entries[0].is_file() or entries[0].is_symlink():
         return folder
-    return look_through(_unzip(entries[0], target), spec)
+    return inner_zip(look_through(_unzip(entries[0], target / "zip"), spec), spec, target / "in", depth - 1)
 
 
 _CANVAS = re.compile(r"^(.+?_(?:LATE_)?\d+_\d+)_(.+?)(?:-\d+)?$")   # name[_LATE]_userid_submissionid_file[-resubmission]
