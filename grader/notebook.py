@@ -224,6 +224,10 @@ def relocate(error: dict, modules: dict) -> dict:
     if found is None:
         return {key: value for key, value in error.items() if key not in ("line", "code")}
     error = {**error, "cell": found[0], "line": found[1]}
+    imported = re.search(r"\(imported at line (\d{1,9}), used here\)", str(error.get("message", "")))
+    at = where(module.cells, int(imported.group(1))) if imported else None
+    if at is not None:              # a missing package's stand-in (harness.Absent) names the module's line
+        error["message"] = error["message"].replace(imported.group(0), f"(imported at cell {at[0]}, line {at[1]}, used here)")
     missing = re.match(r"name '(\w+)' is not defined", str(error.get("message", "")))
     if error.get("type") == "NameError" and missing and missing.group(1) in module.dropped:
         name, (cell, at) = missing.group(1), module.dropped[missing.group(1)]

@@ -289,3 +289,17 @@ def test_a_notebook_over_the_size_limit_is_not_read(tmp_path, monkeypatch):
     with pytest.raises(NotebookError) as e:
         notebook.load(path)
     assert e.value.problem.startswith("is 2 MiB, over the 1 MiB a notebook may be: clear its outputs")
+
+
+def test_a_missing_package_s_import_line_is_said_as_its_cell_and_line():
+    """'No module named numba (imported at line 4, used here)' named a line of the module made from
+    the notebook, which the student cannot find: now the cell and its line."""
+    module = convert([("markdown", "m"), ("code", "x = 1\nimport torch\nimport numba"),
+                      ("code", "@numba.jit\ndef svm_loss_naive(W):\n    return W")])
+    imported, used = line_of(module, "import numba"), line_of(module, "@numba.jit")
+    error = {"kind": "exception", "type": "ModuleNotFoundError", "file": "work.ipynb", "line": used,
+             "message": f"No module named 'numba' (imported at line {imported}, used here)"}
+    moved = relocate(error, {"work.ipynb": module})
+    assert (moved["cell"], moved["line"]) == (3, 1)
+    assert moved["message"] == "No module named 'numba' (imported at cell 2, line 3, used here)", moved["message"]
+    assert relocate({**error, "file": "helpers.py"}, {"work.ipynb": module})["message"] == error["message"]
