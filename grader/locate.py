@@ -227,9 +227,9 @@ def walk(root: Path):
 
 def links_out(folder: Path) -> list[tuple[str, str]]:
     """The links in a submission's folder, at any depth, that lead out of it: (where in the
-    folder, what it points to); not in virtual environments and caches. A linked folder is listed, not entered. Every entry is looked at:
-    a scan that stopped after so many would miss a link put below that many files. TooDeep for
-    folders nested too deep to look at all."""
+    folder, what it points to); not in virtual environments and caches. A linked folder is listed,
+    not entered. Every other entry is looked at: a scan that stopped after so many would miss a link
+    put below that many files. TooDeep for folders nested too deep to look at all."""
     root = folder.resolve()
     found = []
     for here, folders, files in walk(root):

@@ -134,8 +134,7 @@ def hinted(fn: FunctionSpec, expected: Outcome, outcome: Outcome, by_output: dic
     # where the numbers fell (a unit dropout zeroed), not where a mistake is.
     numbers = {values.show(o.path, expected.via.get(o.name)) for o in fn.compared if o.kind == "scalar"}
     lines = not any(c.name in numbers for c in wrong_values)
-    labels = {k: v for k, v in (case.args if case is not None else {}).items()
-              if isinstance(v, np.ndarray) and v.ndim == 1 and v.dtype.kind in "iu"}
+    labels = case.args if case is not None else {}      # localise.describe takes the 1-D integer ones
     # Where the values were judged: an output of the wrong dtype or shape has no wrong columns.
     tips = [swapped] if swapped else [_localise(fn, expected, outcome, c, labels, lines) for c in wrong_values
                                       if c.max_rel_error is not None or c.worst_index is not None]
@@ -509,10 +508,18 @@ def partly(fn: FunctionSpec, got: dict, outputs, expected: dict, correct: dict |
     return theirs if spared else []
 
 
+def _numbers(tree) -> list:
+    """The arrays of numbers an output holds, leaf by leaf."""
+    return [leaf.array for _, leaf in values.leaves(tree) if isinstance(leaf, values.Leaf) and leaf.is_number]
+
+
+def _all_finite(tree) -> bool:
+    return all(np.isfinite(a).all() for a in _numbers(tree))
+
+
 def _some_finite(tree) -> bool:
     """Whether an output holds at least one finite number."""
-    return any(isinstance(leaf, values.Leaf) and leaf.is_number and np.isfinite(leaf.array).any()
-               for _, leaf in values.leaves(tree))
+    return any(np.isfinite(a).any() for a in _numbers(tree))
 
 
 def explains(fn: FunctionSpec, case: Case, got: dict, broken: dict | None, outputs, expected: dict,
@@ -599,27 +606,21 @@ def _overflow_spread(fn: FunctionSpec, got: dict, mistake, expected: dict) -> bo
     alike; each other output of the student's equals the mistake's, or is NaN or inf throughout."""
     if not isinstance(mistake, dict):
         return False
-    def numbers(tree) -> list:
-        return [leaf.array for _, leaf in values.leaves(tree) if isinstance(leaf, values.Leaf) and leaf.is_number]
     overflowed = False
     for out in fn.outputs:
         if out.name not in got or out.name not in mistake:
             return False
         if _same_output(fn, out, got, mistake, alike=True):
-            theirs, reference = numbers(mistake[out.name]), numbers(expected.get(out.name))
-            overflowed |= any(not np.isfinite(a).all() for a in theirs) and all(np.isfinite(a).all() for a in reference)
-        elif not (numbers(got[out.name]) and all(not np.isfinite(a).any() for a in numbers(got[out.name]))):
+            overflowed |= not _all_finite(mistake[out.name]) and _all_finite(expected.get(out.name))
+        elif not _numbers(got[out.name]) or _some_finite(got[out.name]):
             return False
     return overflowed
 
 
 def _overflowed(fn: FunctionSpec, got: dict, expected: dict) -> bool:
     """Whether the student's answer has a NaN or inf where the reference's numbers are all finite."""
-    def finite(tree) -> bool:
-        return all(np.isfinite(leaf.array).all() for _, leaf in values.leaves(tree)
-                   if isinstance(leaf, values.Leaf) and leaf.is_number)
-    return all(finite(expected[o.name]) for o in fn.outputs if o.name in expected) and \
-        not all(finite(got[o.name]) for o in fn.outputs if o.name in got)
+    return all(_all_finite(expected[o.name]) for o in fn.outputs if o.name in expected) and \
+        not all(_all_finite(got[o.name]) for o in fn.outputs if o.name in got)
 
 
 def _same_tree(a, b, rtol: float, atol: float, values_too: bool = True, alike: bool = False) -> bool:

@@ -19,8 +19,8 @@ MAX_LISTED = 6
 
 def describe(name: str, expected: np.ndarray, got: np.ndarray, rtol: float, atol: float,
              labels: dict | None = None, lines: bool = True) -> str:
-    """`labels` ({argument name: 1-D integer array}): the case's label vectors, for an answer wrong
-    only where each row's label points. `lines=False`: name no wrong or right rows, columns or
+    """`labels` ({argument name: value}): the case's arguments, whose 1-D integer arrays are label
+    vectors, for an answer wrong only where each row's label points. `lines=False`: name no wrong or right rows, columns or
     entries (another output, a number such as the loss, is wrong too: they follow from it)."""
     e = np.asarray(expected, dtype=np.float64)
     g = np.asarray(got, dtype=np.float64)
@@ -89,9 +89,9 @@ def _at_labels(name: str, wrong: np.ndarray, labels: dict) -> str:
     """The sentence for an answer wrong only at the entries a label vector picks, one per row (or
     per column), at most of them: dx[i, y[i]], the correct class's entry; "" otherwise."""
     rows, cols = wrong.shape
+    hit = int(np.count_nonzero(wrong))
     for arg, y in labels.items():
-        y = np.asarray(y)
-        if y.ndim != 1 or y.dtype.kind not in "iu" or not y.size:
+        if not isinstance(y, np.ndarray) or y.ndim != 1 or y.dtype.kind not in "iu" or not y.size:
             continue
         for along, n, m, shown in ((0, rows, cols, f"{name}[i, {arg}[i]]"), (1, cols, rows, f"{name}[{arg}[j], j]")):
             if y.size != n or y.min() < 0 or y.max() >= m:
@@ -101,7 +101,6 @@ def _at_labels(name: str, wrong: np.ndarray, labels: dict) -> str:
                 picked[np.arange(n), y] = True
             else:
                 picked[y, np.arange(n)] = True
-            hit = int(np.count_nonzero(wrong))
             if hit >= 2 and not (wrong & ~picked).any() and hit * 2 > n:
                 line = "row" if along == 0 else "column"
                 return (f"only {shown} is wrong in each {line} ({hit} of {n} {line}s), the entry its label {arg} picks; "
