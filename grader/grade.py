@@ -86,6 +86,13 @@ class Prepared:
                       if p.fn.name in self.functions]
         items, self.case_calls, self.plan_calls = call_order(self.cases, self.plans)
         self.calls, self.inputs = job_calls(spec, items)   # every job of this spec runs these calls on these inputs
+        # The calls from the first hidden one on, and the inputs that only they use, reach a child
+        # only once the grader has every public result (supervise.held_back): none of them is in
+        # its memory while what it prints, and its messages, are shown to the student.
+        public = min([j for (_, case), j in zip(self.cases, self.case_calls) if case.spec.visibility == HIDDEN]
+                     + [j for p, js in zip(self.plans, self.plan_calls) if p.check.visibility == HIDDEN for j in js],
+                     default=len(items))
+        self.later = (public, len(job_calls(spec, items[:public])[1])) if public < len(items) else None
         self._reference_timings: dict = {}                   # (worker, plan) -> the reference's timed outcomes
 
     @classmethod
@@ -140,6 +147,8 @@ def grade_submission(spec: AssignmentSpec, submission: Path, hidden: bool = Fals
             modules = {m: str(submission.resolve()) if m in graded else None for m in spec.modules}
         notebooks = load_notebooks(spec, submission, modules, cells)
         job = build_job(spec, prepared.calls, modules, submission, notebooks)
+        if prepared.later:
+            job["later"] = list(prepared.later)
         if cells is not None:            # a kernel's cells: its imports of the module's own file must find the file
             job["detached"] = sorted(notebooks.sources)
         ran = time.monotonic()

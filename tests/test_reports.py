@@ -476,3 +476,145 @@ def test_hidden_inputs_seen_by_one_function_do_not_reach_a_later_functions_publi
     assert hidden_regs - public_regs
     leaked = [r for r in hidden_regs - public_regs if r in visible]
     assert not leaked, leaked
+
+
+# What a submission finds by walking the objects of its own process: the job's calls (their scalar
+# arguments) and every array held in a list (the cases' inputs). Run at import, and as the answer
+# of svm_loss_naive's every call (its public cases' messages are shown).
+LEAK_BY_GC = '''
+import gc as _gc
+import numpy as _np
+
+
+def _objects():
+    """Every container the collector tracks (not those frozen in the zygote), and everything reachable
+    from the locals of the frames that called this one (the harness's job and inputs)."""
+    import sys
+    todo, seen = list(_gc.get_objects()), set()
+    frame = sys._getframe()
+    while frame is not None:
+        todo += list(frame.f_locals.values())
+        frame = frame.f_back
+    while todo:
+        obj = todo.pop()
+        if id(obj) in seen or not isinstance(obj, (list, tuple, dict)):
+            continue
+        seen.add(id(obj))
+        yield obj
+        todo += list(obj.values()) if isinstance(obj, dict) else list(obj)
+
+
+def _seen():
+    calls, regs, sums = 0, set(), set()
+    for obj in _objects():
+        if isinstance(obj, dict) and "function" in obj and isinstance(obj.get("args"), list):
+            calls += 1
+            for pair in obj["args"]:
+                if isinstance(pair, list) and pair[0] == "reg" and isinstance(pair[1], dict) and "scalar" in pair[1]:
+                    regs.add(repr(float(pair[1]["scalar"])))
+        elif isinstance(obj, list):
+            for x in obj:
+                if type(x) is _np.ndarray and x.dtype.kind == "f" and x.size:
+                    sums.add(repr(float(x.sum())))
+    return f"SEEN calls={calls} regs " + " ".join(sorted(regs)) + " sums " + " ".join(sorted(sums))
+
+
+print(_seen())
+'''
+
+
+def _hidden_only(spec) -> tuple[set, set]:
+    """The hidden cases' reg values and their arrays' sums, as LEAK_BY_GC writes them, that no public case has."""
+    import numpy as np
+    from grader.grade import select_cases
+    from grader.results import HIDDEN
+
+    def found(cases):
+        regs = {repr(float(c.args["reg"])) for _, c in cases if "reg" in c.args}
+        sums = {repr(float(v.sum())) for _, c in cases for v in c.args.values()
+                if isinstance(v, np.ndarray) and v.dtype.kind == "f" and v.size}
+        return regs, sums
+    hidden_regs, hidden_sums = found([(f, c) for f, c in select_cases(spec, hidden=True) if c.spec.visibility == HIDDEN])
+    public_regs, public_sums = found(select_cases(spec, hidden=False))
+    return hidden_regs - public_regs, hidden_sums - public_sums
+
+
+def _numbers(text: str) -> set:
+    """The numbers LEAK_BY_GC wrote into `text` (not the report's own, a score of 0.0)."""
+    import re
+    return {n for said in re.findall(r"SEEN [^\"\n]*", text) for n in re.findall(r"-?[0-9][0-9.e+-]*", said)}
+
+
+def _most_calls_seen(text: str) -> int:
+    import re
+    return max(int(n) for n in re.findall(r"SEEN calls=(\d+)", text))
+
+
+def _public_calls(spec) -> int:
+    """How many calls a job of the spec makes before its first hidden one (its public cases and checks)."""
+    from grader.grade import Prepared
+    prepared = Prepared.outline(spec, True)
+    return len([1 for _, case in prepared.cases if case.spec.visibility == "public"])
+
+
+def _leaking_submission(folder) -> None:
+    from conftest import REPO
+    text = (REPO / "reference" / "linear_classifier" / "linear_classifier.py").read_text()
+    text = text.replace("def svm_loss_naive(W, X, y, reg):\n",
+                        LEAK_BY_GC + "\n\ndef svm_loss_naive(W, X, y, reg):\n    raise RuntimeError(_seen())\n", 1)
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "linear_classifier.py").write_text(text)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("worker", ["zygote", "portable"])
+def test_hidden_inputs_are_not_in_the_child_while_it_runs_public_cases(tmp_path, worker):
+    """A red team's submission walked the objects of its process at import and in a public case, and
+    printed and raised what it found: the job's calls and the arrays of every case, hidden ones
+    included (the child read them all from its job at the start). Gradescope showed them in the
+    visible test of svm_loss_naive's public cases. A child now gets the hidden calls and their inputs
+    only after the grader has every public result."""
+    import subprocess
+    from grader.spec import load_spec
+    from conftest import GRADER, REPO
+    _leaking_submission(tmp_path / "s")
+    out = tmp_path / "results.json"
+    proc = subprocess.run([GRADER, "check", str(tmp_path / "s"), "--assignment", "linear_classifier", "--hidden",
+                           "--gradescope", str(out), "--worker", worker], cwd=REPO, capture_output=True, text=True,
+                          timeout=300)
+    assert out.is_file(), proc.stderr
+    data = json.loads(out.read_text())
+    visible = json.dumps([t for t in data["tests"] if t.get("visibility") == "visible"] + [data.get("output", "")])
+    assert "SEEN calls=" in visible                # the public case's message is shown
+    spec = load_spec(REPO / "assignments" / "linear_classifier")
+    assert _most_calls_seen(visible) == _public_calls(spec)
+    hidden_regs, hidden_sums = _hidden_only(spec)
+    assert hidden_regs and hidden_sums
+    assert not hidden_regs & _numbers(visible)
+    assert not hidden_sums & _numbers(visible)
+    # The hidden cases were run all the same: the other functions kept their hidden points.
+    assert data["score"] > 0 and any(t.get("visibility") != "visible" and t.get("score") for t in data["tests"])
+
+
+@pytest.mark.slow
+def test_hidden_inputs_are_not_in_the_zygote_that_a_batchs_children_share(tmp_path):
+    """The zygote decodes the calls and inputs a batch's jobs share once, and its children inherit
+    them: the hidden ones must not be among them. Three submissions on one worker: the first
+    job brings its own, the second loads them into the zygote, the third inherits them."""
+    from grader.grade import Prepared, grade_submission
+    from grader.run.worker import start_worker
+    from grader.spec import load_spec
+    from conftest import REPO
+    spec = load_spec(REPO / "assignments" / "linear_classifier")
+    hidden_regs, hidden_sums = _hidden_only(spec)
+    with start_worker(spec.framework) as worker:
+        prepared = Prepared(spec, True, worker=worker)
+        for k in range(3):
+            _leaking_submission(tmp_path / f"s{k}")
+            result = grade_submission(spec, tmp_path / f"s{k}", hidden=True, worker=worker, prepared=prepared)
+            fn = next(f for f in result.functions if f.name == "svm_loss_naive")
+            shown = " ".join(c.message or "" for c in fn.cases if c.visibility == "public")
+            assert _most_calls_seen(shown) == _public_calls(spec), k
+            assert not hidden_regs & _numbers(shown), k
+            assert not hidden_sums & _numbers(shown), k
+            assert result.earned > 6, k        # the three right functions' hidden cases ran

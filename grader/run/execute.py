@@ -209,6 +209,11 @@ def watched(calls: list) -> bool:
     return any(call.get("trace") for call in calls)
 
 
+def job_watched(job: dict) -> bool:
+    """Whether some of a job's calls run watched, the ones that come later included (supervise.held_back)."""
+    return bool((job.get("later") or {}).get("watch")) or watched(job["calls"])
+
+
 _FUNC_TRANSFORMS = ("grad_impl", "grad_and_value_impl", "vjp", "jvp", "jacrev", "jacfwd", "hessian", "linearize")
 BACKWARD_READ = "a backward pass of the autograd engine"
 # Every way into autograd the watch can report, as the grader's process accepts it: the child's

@@ -25,10 +25,13 @@ OUTPUT_CAP = 8 << 10                 # characters of printed output kept per cas
 
 
 def run(job: dict, inputs: list, start: int, skip: set, out_fd: int, capture_fd: int,
-        preset_errors: dict | None = None, _run_call=execute.run_call, _encode=protocol.encode,
-        _write_all=protocol.write_all) -> None:
+        preset_errors: dict | None = None, later_fd: int | None = None, _run_call=execute.run_call,
+        _encode=protocol.encode, _write_all=protocol.write_all, _ask=os.write, _read_later=protocol.read_frame) -> None:
     """Import the job's modules and run its calls from index `start`, streaming frames to out_fd.
 
+    With job["later"], the job's calls end before its hidden ones: the rest of the calls and
+    their inputs are read from `later_fd` when the first of them is due, and the grader sends
+    them only once it has every earlier result (supervise.held_back).
     With `preset_errors` ({module: error}) nothing is imported: every call reports that error.
     The executor and the frame's encoder and writer are bound before the student's modules are
     imported: replacing `execute.run_call` or `protocol.encode` in sys.modules afterwards (to say
@@ -37,7 +40,7 @@ def run(job: dict, inputs: list, start: int, skip: set, out_fd: int, capture_fd:
     send = lambda header, arrays=(): _write_all(out_fd, _encode(header, arrays))
     torch = _framework(job["framework"])
     execute.remember_autograd(torch)     # before the student's modules are imported
-    if execute.watched(job["calls"]):
+    if execute.job_watched(job):
         execute.remember_library()       # done already where the zygote was asked to, before forking
     folder = job["submission_dir"]
     sys.path_hooks.insert(0, _source_only(os.path.realpath(folder)))
@@ -83,8 +86,23 @@ def run(job: dict, inputs: list, start: int, skip: set, out_fd: int, capture_fd:
     base = execute.Context(modules=modules, errors=errors, scenarios=scenarios, torch=torch,
                            describe=lambda e: _describe(e, folder), own=_own_code(folder))
     contexts: dict = {}                  # variant -> its Context, made when its first call comes
-    for index in range(start, len(job["calls"])):
-        call = job["calls"][index]
+    calls, later = job["calls"], job.get("later")
+    index = start
+    while True:
+        if index >= len(calls):
+            if not later:
+                break
+            try:
+                _ask(later_fd, b"?")            # a zygote's child asks on a socket (the portable one's stdin is not)
+            except OSError:
+                pass
+            more, arrays = _read_later(later_fd)    # the grader has every result before this call
+            if len(inputs) != later["inputs"]:
+                raise protocol.ProtocolError("the inputs before the later calls are not the job's")
+            calls, inputs, later = calls + more["calls"], list(inputs) + list(arrays), None
+            continue
+        i, call = index, calls[index]
+        index += 1
         if call["function"] in skip:
             continue
         ctx, k = base, call.get("variant")
@@ -94,9 +112,9 @@ def run(job: dict, inputs: list, start: int, skip: set, out_fd: int, capture_fd:
                 contexts[k] = _variant_context(job, job["variants"][k], base, folder)
             ctx = contexts[k]
         # Which step of a chain runs, so that a time limit or a crash names it (the forward, not the backward).
-        ctx.on_step = (lambda k, i=index: send({"type": "step", "index": i, "step": k})) if len(call["steps"]) > 1 else None
+        ctx.on_step = (lambda k, i=i: send({"type": "step", "index": i, "step": k})) if len(call["steps"]) > 1 else None
         header, arrays = _run_call(call, inputs, ctx)
-        header.update(type="result", index=index, stdout=capture.take(), out_at=capture.at)
+        header.update(type="result", index=i, stdout=capture.take(), out_at=capture.at)
         send(header, arrays)
     send({"type": "done"})
 
@@ -130,12 +148,13 @@ def _own_code(folder: str, _join=os.path.join, _realpath=os.path.realpath, _isfi
     return own
 
 
-def refuse(job: dict, inputs: list, start: int, skip: set, out_fd: int, why: BaseException) -> None:
+def refuse(job: dict, inputs: list, start: int, skip: set, out_fd: int, why: BaseException,
+           later_fd: int | None = None) -> None:
     """Run no student code: every call fails with a SandboxError saying `why` the grader could not
     confine this run."""
     error = {"kind": "exception", "type": "SandboxError",
              "message": f"the grader could not confine this run ({type(why).__name__}: {why})"}
-    run(job, inputs, start, skip, out_fd, -1, preset_errors={m: error for m in job["modules"]})
+    run(job, inputs, start, skip, out_fd, -1, preset_errors={m: error for m in job["modules"]}, later_fd=later_fd)
 
 
 def _variant_context(job: dict, sources: dict, base: execute.Context, folder: str) -> execute.Context:

@@ -35,6 +35,7 @@ def main(argv=None) -> None:
     if given is None:                # the grader closed the worker without a job for this one
         os._exit(0)
     (job, inputs), start = given
+    later_fd = os.dup(0) if job.get("later") else None    # the rest of the job comes on stdin (PortableWorker.give)
     policy = supervise.child_policy(job, start["scratch"], cpu_used=sum(os.times()[:2]))
     capture_fd = _confine(policy, start["capture"])
     try:
@@ -42,9 +43,9 @@ def main(argv=None) -> None:
         if limits:                   # none at all on Windows, which has no `resource`
             sandbox.set_limits(policy, limits)
     except (OSError, ValueError) as e:   # no student code runs without the limits the mode says hold
-        harness.refuse(job, inputs, start["start"], set(start["skip"]), out_fd, e)
+        harness.refuse(job, inputs, start["start"], set(start["skip"]), out_fd, e, later_fd=later_fd)
         os._exit(70)
-    harness.run(job, inputs, start["start"], set(start["skip"]), out_fd, capture_fd)
+    harness.run(job, inputs, start["start"], set(start["skip"]), out_fd, capture_fd, later_fd=later_fd)
     os._exit(0)                      # nothing to tear down: the grader removes the job's folder
 
 

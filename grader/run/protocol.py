@@ -220,3 +220,21 @@ def write_all(fd: int, data: bytes, _write=os.write) -> None:
     while view:
         n = _write(fd, view)
         view = view[n:]
+
+
+def read_frame(fd: int, _read=os.read, _u32=_U32, _decode=decode) -> tuple[dict, list]:
+    """The header and arrays of the one frame that a (blocking) descriptor brings, read whole: a
+    child's rest of its job (harness.run). Bound when defined, as write_all is."""
+    def exactly(n: int) -> bytes:
+        chunks, got = [], 0
+        while got < n:
+            data = _read(fd, min(n - got, 1 << 20))
+            if not data:
+                raise ProtocolError("the frame ended early")
+            chunks.append(data)
+            got += len(data)
+        return b"".join(chunks)
+    (size,) = _u32.unpack(exactly(4))
+    if size > MAX_FRAME:
+        raise ProtocolError("frame too large")
+    return _decode(exactly(size))

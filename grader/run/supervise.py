@@ -73,6 +73,7 @@ def run_job(job: dict, inputs: list, deliver: Callable[[dict, list], None], star
     def forward(header: dict):
         deliver({**header, "job": job["job"]}, [])
 
+    first_job, first_inputs, later = held_back(job, inputs)
     try:
         start = 0
         while start < len(calls):
@@ -80,10 +81,10 @@ def run_job(job: dict, inputs: list, deliver: Callable[[dict, list], None], star
                 start += 1
                 continue
             capture = os.path.join(job_dir, f"output-{start}.txt")
-            child = start_child(job, inputs, start, skip, scratch, capture)
+            child = start_child(first_job, first_inputs, start, skip, scratch, capture)
             try:
                 outcome, current, step, why, printed_to = _watch(child, job, start, skip, deliver, done, imported,
-                                                                 scratch, measure, budget, ends)
+                                                                 scratch, measure, budget, ends, later)
             finally:
                 child.kill()
                 _empty(scratch)
@@ -135,6 +136,33 @@ def run_job(job: dict, inputs: list, deliver: Callable[[dict, list], None], star
     finally:
         remove_tree(job_dir)
         forward({"type": "job_done", **info})
+
+
+_HELD: list = []                     # the last split (held_back), kept for the next job of the same calls
+
+
+def held_back(job: dict, inputs: list) -> tuple[dict, list, bytes | None]:
+    """What a child of the job gets when it starts, and the frame it gets later: with
+    job["later"] = [B, K], calls B on (the hidden cases', grade.Prepared) and the inputs from K
+    on (the arrays only they use) come in that frame, which the child reads when it reaches call B
+    and which _watch sends once every call before B has its result. A child therefore holds no
+    hidden input while what it prints, raises and returns in public cases can still be shown: a
+    submission that walks its process's objects at import finds the public calls alone.
+
+    The split of a batch's calls (the same objects in every job) is made once, and is the same
+    objects each time: the zygote holds them once for all its children (Worker._shared)."""
+    if not job.get("later"):
+        return job, inputs, None
+    at, k = job["later"]
+    calls = job["calls"]
+    held = _HELD[0] if _HELD else None
+    if held is None or held[0] is not calls or held[1] is not inputs or held[2] != (at, k):
+        from grader.run.execute import watched
+        held = (calls, inputs, (at, k), calls[:at], inputs[:k], protocol.encode({"calls": calls[at:]}, inputs[k:]),
+                watched(calls))
+        _HELD[:] = [held]
+    first = {**job, "calls": held[3], "later": {"inputs": k, "watch": held[6]}}
+    return first, held[4], held[5]
 
 
 def child_policy(job: dict, scratch: str, cpu_used: float = 0.0) -> sandbox.Policy:
@@ -253,8 +281,9 @@ class _Budget:
         return self.left >= 0
 
 
-def _watch(child, job, start, skip, deliver, done, imported, scratch, measure, budget, ends=math.inf):
-    """Deliver one child's frames until it is done, dies, hangs or writes too much. Returns (outcome,
+def _watch(child, job, start, skip, deliver, done, imported, scratch, measure, budget, ends=math.inf, later=None):
+    """Deliver one child's frames until it is done, dies, hangs or writes too much; give it `later`
+    (held_back) once every call before job["later"][0] has its result. Returns (outcome,
     index it was on, the step of that call it had reached: 0 unless a chain said it went further,
     {"error": why it was stopped} or {}, where in its capture file its output after its last answer starts)."""
     lim = job["limits"]
@@ -270,7 +299,11 @@ def _watch(child, job, start, skip, deliver, done, imported, scratch, measure, b
     # each frame needs no looks in between, unless its scratch folder is to be measured.
     sample = min(_SAMPLE, lim["case_timeout"] / 20, lim["import_timeout"] / 20)
     why: dict = {}
+    held_from = job["later"][0] if later is not None else None
     while outcome is None:
+        if held_from is not None and current != _IMPORT and (current is None or current >= held_from):
+            child.give(later)            # every public result is in: nothing it does now reaches them
+            held_from = None
         wait = deadline - time.monotonic()
         if wait <= 0:
             outcome = "timeout"

@@ -188,7 +188,7 @@ class Worker(_Supervising):
                 self._info = self._ask(None, timeout=timeout)
             if isinstance(self._proc, _Forked):
                 self._proc.found(self._info.get("pid"))
-        job_file = _JobFile(loaded=self._shared(job["calls"], inputs))
+        job_file = _JobFile()
         try:
             return self._supervised(job, inputs, lambda *how: self._fork(job_file, *how),
                                     {"sandbox": self._info["sandbox"], "sandbox_warning": self._info["sandbox_warning"]},
@@ -198,29 +198,40 @@ class Worker(_Supervising):
 
     def _fork(self, job_file: "_JobFile", job: dict, inputs: list, start: int, skip: set, scratch: str,
               capture_path: str) -> "_Child":
-        """A child of the zygote, running the job's calls from `start` (supervise.run_job's start_child)."""
+        """A child of the zygote, running the job's calls from `start` (supervise.run_job's start_child);
+        with job["later"], a second pipe brings it the rest of its calls (`_Child.give`)."""
+        if job_file.loaded is None:
+            job_file.loaded = self._shared(job["calls"], inputs)
         r, w = os.pipe()
+        later = socket.socketpair() if job.get("later") else None
         try:
             answer = self._ask({"do": "fork", "start": start, "skip": sorted(skip), "scratch": scratch,
                                 "capture": capture_path, "loaded": job_file.loaded, "watch": job_file.watch(job)},
-                               fds=[job_file.fd(job, inputs), w])
+                               fds=[job_file.fd(job, inputs), w] + ([later[1].fileno()] if later else []))
         except BaseException:
             os.close(r)
+            if later:
+                later[0].close()
             raise
         finally:
             os.close(w)                  # the child's end: the pipe reads as closed once the child is gone
+            if later:
+                later[1].close()
         if "pid" not in answer:
             os.close(r)
+            if later:
+                later[0].close()
             raise WorkerError(str(answer.get("error", "the worker did not start a process for this submission")))
         return _Child(int(answer["pid"]), r, lambda pid: self._ask({"do": "end", "pid": pid}),
-                      frames=bool(self._info["measure"]))
+                      frames=bool(self._info["measure"]), later=later[0] if later else None)
 
     def _shared(self, calls: list, inputs: list) -> bool:
         """Whether the zygote holds these calls and their inputs, so that a job's file carries only
         the rest. A batch's jobs all bring the same ones (the same objects): the second job loads
         them into the zygote, and every child after it inherits them decoded instead of decoding its
         own copy. They are the cases' arguments, which every child runs anyway: no answer of the
-        reference's or another student's reaches the zygote."""
+        reference's or another student's reaches the zygote, nor a hidden case's (supervise.held_back
+        keeps those for the job's later frame)."""
         if self._loaded is not None and self._loaded[0] is calls and self._loaded[1] is inputs:
             return True
         if self._last is None or self._last[0] is not calls or self._last[1] is not inputs:
@@ -355,10 +366,10 @@ class _JobFile:
     it (a child cannot read this process's memory, and a file never blocks its writer as a pipe would).
     When the zygote holds the job's calls and inputs (`loaded`), the frame is the rest of the job."""
 
-    def __init__(self, loaded: bool = False):
+    def __init__(self):
         self._file = None
         self._watch: bool | None = None
-        self.loaded = loaded
+        self.loaded: bool | None = None      # known at the first child (Worker._fork)
 
     def fd(self, job: dict, inputs: list) -> int:
         if self._file is None:       # after supervise.run_job has written the support files into the job
@@ -375,8 +386,8 @@ class _JobFile:
         """Whether some of the job's calls run watched (execute._traced): the zygote then takes the
         libraries' code before it forks (execute.remember_library)."""
         if self._watch is None:
-            from grader.run.execute import watched
-            self._watch = watched(job["calls"])
+            from grader.run.execute import job_watched
+            self._watch = job_watched(job)
         return self._watch
 
     def close(self) -> None:
@@ -395,8 +406,13 @@ class _Child:
     takes each answer: the answer then comes as soon as it is sent, not with the next ones).
     """
 
-    def __init__(self, pid: int, r: int, end, frames: bool = False):
+    def __init__(self, pid: int, r: int, end, frames: bool = False, later: socket.socket | None = None):
         self.pid, self._r, self._end = pid, r, end
+        # The rest of its job goes on `later` (supervise.held_back), a socket on which the child asks
+        # for it when it is due: a look wakes then, and not at every frame before.
+        self._later, self._asking = later, later
+        if later is not None:
+            later.setblocking(False)
         self._watch = _pidfd(pid)
         self.wakes_on_frames = self._watch is None or frames
         self._capacity = _enlarge(r)
@@ -404,16 +420,37 @@ class _Child:
         self._busy = False
 
     def look(self, timeout: float) -> tuple[bytes, bool]:
+        asking = [self._asking] if self._asking is not None else []
         if self._watch is None:
-            select.select([self._r], [], [], timeout)
+            ready = select.select([self._r, *asking], [], [], timeout)[0]
             ended = False
         else:
-            ready = select.select([self._watch, self._r] if self._busy or self.wakes_on_frames else [self._watch],
-                                  [], [], timeout)[0]
+            ready = select.select([self._watch, self._r, *asking] if self._busy or self.wakes_on_frames
+                                  else [self._watch, *asking], [], [], timeout)[0]
             ended = self._watch in ready
+        if asking and asking[0] in ready:
+            self._heard()
         data, pipe = _drain(self._r)
         self._busy = len(data) >= self._capacity // 2      # the child fills the pipe faster than the looks empty it
         return data, pipe == "closed" or ended and pipe == "open"
+
+    def _heard(self) -> None:
+        """Take what the child said on its `later` socket (it asks once; anything more is its own),
+        so that the next look does not wake for it again; at its end, stop listening."""
+        try:
+            while self._asking.recv(1 << 16):
+                pass
+            self._asking = None          # closed: it will not ask again
+        except BlockingIOError:
+            pass
+        except OSError:
+            self._asking = None
+
+    def give(self, data: bytes) -> None:
+        """Send the child the rest of its job (supervise.held_back), without waiting for it to be read."""
+        if self._later is not None:
+            sock, self._later, self._asking = self._later, None, None
+            give_later(sock, data)
 
     def kill(self) -> None:
         """Have the zygote kill the child's process group and reap it (until then its pid is not
@@ -421,6 +458,9 @@ class _Child:
         os.close(self._r)
         if self._watch is not None:
             os.close(self._watch)
+        if self._later is not None:      # never given: the child did not get that far
+            self._later.close()
+            self._later = self._asking = None
         try:
             self._end(self.pid)
         except WorkerError:
@@ -429,6 +469,30 @@ class _Child:
             except OSError:
                 pass
             raise
+
+
+def give_later(sock: socket.socket, data: bytes) -> None:
+    """Send `data` on the (non-blocking) socket and close it, without waiting for the reader: what
+    its buffer does not take at once goes from a thread of its own, which ends when the reader has
+    it all or is gone (the child killed)."""
+    try:
+        sent = sock.send(data)
+    except OSError:
+        sent = 0
+    if sent == len(data):
+        sock.close()
+        return
+    rest = memoryview(data)[sent:]
+
+    def write() -> None:
+        try:
+            sock.setblocking(True)
+            sock.sendall(rest)
+        except OSError:
+            pass                         # the child is gone: what it did not read does not matter
+        finally:
+            sock.close()
+    threading.Thread(target=write, daemon=True, name="grader-later").start()
 
 
 def _pidfd(pid: int) -> int | None:
@@ -508,7 +572,8 @@ class PortableWorker(_Supervising):
             child, self._spare = self._spare, self._spawn()
             self._running = child
             child.begin(encoded[0] + protocol.encode({"type": "start", "start": start, "skip": sorted(skip),
-                                                      "scratch": scratch, "capture": capture_path}))
+                                                      "scratch": scratch, "capture": capture_path}),
+                        later=bool(job.get("later")))
             return child
 
         return self._supervised(job, inputs, start_child, self._info, measure=True)
@@ -561,9 +626,10 @@ class _Spawned:
         finally:
             self._proc.stdout.close()           # here, never under a read in progress
 
-    def begin(self, job: bytes) -> None:
+    def begin(self, job: bytes, later: bool = False) -> None:
         """Wait until it has imported numpy (and torch), then give it its job: the job's time
-        limits count from here, not from the interpreter's start."""
+        limits count from here, not from the interpreter's start. With `later`, its stdin stays
+        open for the rest of the job (`give`)."""
         from grader.run import protocol
         reader = protocol.FrameReader()
         deadline = time.monotonic() + BOOT_TIMEOUT
@@ -571,9 +637,27 @@ class _Spawned:
             pass
         try:
             self._proc.stdin.write(job)
-            self._proc.stdin.close()
+            if later:
+                self._proc.stdin.flush()
+            else:
+                self._proc.stdin.close()
         except OSError:
             raise self._failed() from None
+
+    def give(self, data: bytes) -> None:
+        """Send the rest of its job (supervise.held_back) from a thread: a child that does not read
+        it must not hold up its time limits."""
+        stdin = self._proc.stdin
+        if stdin.closed:
+            return
+
+        def write() -> None:
+            try:
+                stdin.write(data)
+                stdin.close()
+            except (OSError, ValueError):
+                pass                     # killed, or its stdin closed by kill(): it no longer needs it
+        threading.Thread(target=write, daemon=True, name="grader-later").start()
 
     def _ready_bytes(self, deadline: float) -> bytes:
         wait = deadline - time.monotonic()

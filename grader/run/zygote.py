@@ -11,7 +11,9 @@ Nor does it ever read a submission or a result: the grader's process runs the ca
 kinds of request, each a line of JSON:
 
 - `fork`, with two descriptors: the job (a file holding its frame) and the write end of a pipe for
-  the child's frames. It forks a child, which confines itself (`sandbox.apply_in_child`), reads its
+  the child's frames; and a third, a socket, for a job whose hidden calls come later: the child asks
+  for them there when they are due, and the grader sends them once it has every public result
+  (supervise.held_back). It forks a child, which confines itself (`sandbox.apply_in_child`), reads its
   job from that file and runs `harness.run`; it answers with the child's pid. A fork that says
   `watch` (some calls run watched: no_loops, no_autograd) first has it take the code of every
   function it holds, once (`execute.remember_library`), for its children to tell the student's from.
@@ -24,8 +26,8 @@ kinds of request, each a line of JSON:
   and share its heap (this process backs it with huge pages first: `_collapse`).
 
 So a child's memory holds nothing of any other job (another student's answers, the reference's
-outputs): it was forked from a process that never saw one. What a `load` brings is the cases'
-arguments, which every child of the batch runs anyway. The socket's end is the grader's end: this
+outputs): it was forked from a process that never saw one. What a `load` brings is the public
+cases' arguments, which every child of the batch runs anyway (never the hidden ones). The socket's end is the grader's end: this
 process then kills the child it is running (a batch stopped by Ctrl-C, which this process ignores)
 and exits; a child whose zygote dies is killed by the kernel.
 """
@@ -119,13 +121,13 @@ def _serve(control: socket.socket, remove: str, info: dict) -> None:
     spawned: set = set()             # zygotes forked and not yet reaped
     while True:
         try:
-            message, fds, _, _ = socket.recv_fds(control, 1 << 16, 2)
+            message, fds, _, _ = socket.recv_fds(control, 1 << 16, 3)
         except OSError:
             message, fds = b"", []
         if not message:              # the grader closed its end, or died
             break
         request = json.loads(message)
-        if request.get("do") == "fork" and len(fds) == 2:
+        if request.get("do") == "fork" and len(fds) in (2, 3):
             if forks == 1:           # a batch, not a single check: worth a third of a second once
                 _collapse()
             forks += 1
@@ -267,9 +269,10 @@ def _load(fd: int) -> None:
     gc.freeze()                      # as at start-up: the children's collector leaves these pages alone
 
 
-def _fork_child(control: socket.socket, request: dict, job_fd: int, frames: int) -> int:
+def _fork_child(control: socket.socket, request: dict, job_fd: int, frames: int, later: int | None = None) -> int:
     """Fork a child that reads its job from job_fd, confines itself and runs the job's calls from
-    the request's `start`, writing its frames to `frames`. The child's pid."""
+    the request's `start`, writing its frames to `frames`; the rest of its calls, where the job
+    has more (supervise.held_back), come on `later` once it has sent the ones before. The child's pid."""
     zygote = os.getpid()
     if request.get("watch"):         # a job whose cases run watched: the code there is before any submission, once
         execute.remember_library()
@@ -290,11 +293,12 @@ def _fork_child(control: socket.socket, request: dict, job_fd: int, frames: int)
         open(capture_path, "ab").close()
         capture_fd = os.open(capture_path, os.O_RDONLY)     # before Landlock: it lies outside the scratch folder
         try:
-            sandbox.apply_in_child(policy, _LAYERS, capture_path, keep_fds=(frames, capture_fd))
+            sandbox.apply_in_child(policy, _LAYERS, capture_path,
+                                   keep_fds=(frames, capture_fd) + ((later,) if later is not None else ()))
         except BaseException as e:  # noqa: BLE001 - no student code runs unconfined: every call fails
-            harness.refuse(job, inputs, start, skip, frames, e)
+            harness.refuse(job, inputs, start, skip, frames, e, later_fd=later)
             os._exit(70)
-        harness.run(job, inputs, start, skip, frames, capture_fd)
+        harness.run(job, inputs, start, skip, frames, capture_fd, later_fd=later)
     except BaseException:  # noqa: BLE001 - nothing may escape the child
         pass
     os._exit(0)
