@@ -21,7 +21,7 @@ from grader.judge import checks, localise
 from grader.judge.case import hinted, judge_case, narrow, not_run, said
 from grader.locate import MAX_MODULE, load_notebooks, locate_modules, other_notebooks, source_text, unusable
 from grader.results import ERROR, FAILED, HIDDEN, NOT_IMPLEMENTED, PASSED, PUBLIC, FunctionResult, SubmissionResult
-from grader.run.job import build_job, job_calls
+from grader.run.job import Call, build_job, job_calls
 from grader.run.outcome import decode, plain_error, printed
 from grader.run.worker import AnyWorker, WorkerError, start_worker
 from grader.spec import AssignmentSpec, FunctionSpec, SpecError
@@ -111,7 +111,8 @@ class Prepared:
         key = (id(worker), p.fn.name, p.check.name)
         if key not in self._reference_timings:
             other = spec.function(p.check.function)
-            self._reference_timings[key] = expected_mod.in_worker(spec, [(other, call.case) for call in p.calls], worker)
+            self._reference_timings[key] = expected_mod.in_worker(spec, [Call(other, call.case, timed=True) for call in p.calls],
+                                                                  worker)
         return self._reference_timings[key]
 
 

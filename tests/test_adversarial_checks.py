@@ -77,3 +77,31 @@ def test_an_independent_solution_earns_every_check(assignment, summary):
                            "--hidden"], cwd=REPO, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert summary in proc.stdout, proc.stdout
+
+
+# Submissions that return placeholders at once and do the work after their call has returned
+# (tests/submissions/adversarial_deferred.yaml): a red team's did the naive loops after the clock
+# had stopped and the watch had ended, before the outputs were read, and earned no_loops and
+# faster_than ("354x as fast"); torch.autograd earned no_autograd.
+DEFERRED_CORPUS = "adversarial_deferred"
+DEFERRED = {name: entry for name, entry in variants(DEFERRED_CORPUS).items() if not name.startswith("_")}
+
+
+@pytest.mark.linux                                # the sandbox's seccomp filter is part of the defence
+@pytest.mark.parametrize("name", list(DEFERRED))
+def test_work_deferred_past_the_call_earns_no_check(tmp_path, name):
+    entry = DEFERRED[name]
+    assignment, module = entry["assignment"], entry["module"]
+    folder = tmp_path / name
+    shutil.copytree(REPO / "reference" / assignment, folder, ignore=shutil.ignore_patterns("__pycache__"))
+    (folder / f"{module}.py").write_text(variant_source(name, DEFERRED_CORPUS, assignment, module))
+    out = tmp_path / "result.json"
+    proc = subprocess.run([GRADER, "check", str(folder), "--assignment", assignment, "--hidden", "--json", str(out)],
+                          cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert out.is_file(), proc.stdout + proc.stderr
+    functions = {f["name"]: f for f in json.loads(out.read_text())["functions"]}
+    for function, kinds in entry["expect"].items():
+        checks = [c for c in functions[function]["checks"] if c["name"].split()[0] in kinds]
+        assert len(checks) == len(kinds), (function, kinds)
+        assert not [c["message"] for c in checks if c["status"] == "passed"], function
+    assert proc.returncode != 0

@@ -98,7 +98,8 @@ def timing_calls(spec: AssignmentSpec, p: Plan, secret: str | None = None) -> li
     child left."""
     secret = secret or secrets.token_hex(8)
     timed = p.check.case or p.fn.cases_of("public")[0]
-    return [Call(p.fn, make_case(spec, p.fn, timed, fresh=f"timing-{k + 1}-{secret}")) for k in range(p.check.repeat)]
+    return [Call(p.fn, make_case(spec, p.fn, timed, fresh=f"timing-{k + 1}-{secret}"), timed=True)
+            for k in range(p.check.repeat)]
 
 
 def _same_steps(fn: FunctionSpec, other: FunctionSpec, case) -> tuple | None:

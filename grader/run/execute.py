@@ -16,6 +16,7 @@ happened (`missing_function`, `exception`, `bad_return`, `too_large`).
 """
 from __future__ import annotations
 
+import builtins
 import contextlib
 import gc
 import random
@@ -47,6 +48,10 @@ _C_AUTOGRAD = {"run_backward": "the autograd engine's run_backward", "_make_dual
                "_enter_dual_level": "forward-mode autograd (a dual level)",
                "_push_saved_tensors_default_hooks": "saved-tensor hooks of its own, around a backward pass"}
 _FIND_AND_LOAD = getattr(getattr(sys.modules.get("importlib._bootstrap"), "_find_and_load", None), "__code__", None)
+# What _quiet puts back after each step: the builtins as they were when this module was imported,
+# and the class of the modules the executor reads after a call (torch's is added when it is known).
+_BUILTINS = tuple(builtins.__dict__.items())
+_QUIET_MODULES: list = [sys, np]
 
 
 def _view(v, torch) -> np.ndarray | None:
@@ -103,7 +108,21 @@ class _StepFailed(Exception):
 
 
 def run_call(call: dict, inputs: list, ctx: Context, _same=_same, _view=_view, _run_step=None,
-             _output=None, _traced=None) -> tuple[dict, list]:
+             _output=None, _traced=None, _isenabled=gc.isenabled, _quiet_=None, _enable=gc.enable) -> tuple[dict, list]:
+    """(header, arrays) for one call (_call), with the collector off except while the student's
+    code runs (_run_step): a collection set off by the executor's own allocations would run the
+    student's gc callbacks and finalizers outside the time and the watch."""
+    enabled = _isenabled()
+    _quiet_(bool(call.get("trace") or call.get("timed")))     # from a class given to torch or sys at import too
+    try:
+        return _call(call, inputs, ctx, enabled, _same, _view, _run_step, _output, _traced)
+    finally:
+        if enabled:
+            _enable()
+
+
+def _call(call: dict, inputs: list, ctx: Context, collect: bool, _same, _view, _run_step, _output,
+          _traced) -> tuple[dict, list]:
     """(header, arrays) for one call: status `returned` with `values` (one node per output path),
     `duration` (seconds in the graded steps) and `changed` (inputs changed in place), or a failure.
 
@@ -128,6 +147,7 @@ def run_call(call: dict, inputs: list, ctx: Context, _same=_same, _view=_view, _
     # the loop is dressed up, runs more often on a larger input), and whether autograd runs.
     watch = call.get("trace") or ()
     seen = _Watch() if watch and ctx.own is not None else None
+    guarded = bool(watch or call.get("timed"))         # its lines counted or its time taken: _quiet puts back the builtins too
     setup = ("autograd",) if "autograd" in watch else ()
     # An output's path is read watched too: an attribute of a returned object may be a property,
     # the student's code, run after the call (a loop in its getter).
@@ -145,7 +165,7 @@ def run_call(call: dict, inputs: list, ctx: Context, _same=_same, _view=_view, _
             # Steps that set the case up run watched for autograd too (a model built or given its
             # params can reach the case's inputs): their lines are not the function's to count.
             duration += _run_step(step, env, call, ctx, builtins, seen if step.get("graded") or setup else None,
-                                  watch if step.get("graded") else setup, kept)
+                                  watch if step.get("graded") else setup, kept, collect, guarded)
         except _StepFailed as e:
             return {**e.header, "step": k, "duration": duration}, []
         if track:
@@ -229,6 +249,8 @@ def remember_autograd(torch) -> None:
     and torch.autograd.grad goes through the engine's Python entry, torch.func's through grad."""
     if _AUTOGRAD or torch is None:
         return
+    if torch not in _QUIET_MODULES:
+        _QUIET_MODULES.append(torch)
     graph = getattr(torch.autograd, "graph", None)
     forward = sys.modules.get("torch.autograd.forward_ad")
     transforms = sys.modules.get("torch._functorch.eager_transforms")
@@ -282,7 +304,8 @@ def plain_text(name) -> str:
 
 def _traced(fn, args: list, kwargs: dict, own: Callable, seen: _Watch, watch=("lines",), torch=None,
             _settrace=_settrace, _gettrace=_gettrace, _setprofile=_setprofile, _getprofile=_getprofile,
-            _AUTOGRAD=_AUTOGRAD, _C_AUTOGRAD=_C_AUTOGRAD, plain_text=plain_text, _FIND_AND_LOAD=_FIND_AND_LOAD):
+            _AUTOGRAD=_AUTOGRAD, _C_AUTOGRAD=_C_AUTOGRAD, plain_text=plain_text, _FIND_AND_LOAD=_FIND_AND_LOAD,
+            _sys_dict=sys.__dict__):
     """fn(*args, **kwargs), watching what `watch` names, into `seen`: "lines", each line that runs of
     the code `own` says is the student's; "autograd", the first of torch's ways into autograd it takes
     (its Python entries, its C entries called from Python, and any backward pass that reads what its
@@ -360,7 +383,7 @@ def _traced(fn, args: list, kwargs: dict, own: Callable, seen: _Watch, watch=("l
     saving = torch.autograd.graph.saved_tensors_hooks(lambda t: t, unpacked) if autograd and torch is not None \
         else contextlib.nullcontext()
     with saving:                     # pushed before the watch starts: its own push is not the student's
-        sys.settrace, sys.setprofile = guard(_settrace), guard(_setprofile)
+        _sys_dict["settrace"], _sys_dict["setprofile"] = guard(_settrace), guard(_setprofile)
         _settrace(start)
         if autograd:
             _setprofile(profile)
@@ -372,7 +395,9 @@ def _traced(fn, args: list, kwargs: dict, own: Callable, seen: _Watch, watch=("l
                 seen.off = True
             _settrace(None)
             _setprofile(None)
-            sys.settrace, sys.setprofile = _settrace, _setprofile
+            # Into sys's namespace, not through its attributes: a class of the student's given to sys
+            # would run its __setattr__ here, unwatched (_quiet gives it back its own class too).
+            _sys_dict["settrace"], _sys_dict["setprofile"] = _settrace, _setprofile
 
 
 class _Builtins(dict):
@@ -399,10 +424,34 @@ class _Builtins(dict):
         return rng
 
 
+def _quiet(guarded: bool, _disable=gc.disable, _type=type, _module=types.ModuleType, _set=object.__setattr__,
+           _modules=_QUIET_MODULES, _builtins=builtins.__dict__, _saved=_BUILTINS) -> None:
+    """Once the student's code has returned, none of it runs again until the step's outputs are
+    taken: the collector goes off (a collection runs their gc callbacks and the finalizers of their
+    garbage), and the modules the executor reads go back to being plain modules (a class of the
+    student's given to `sys` ran its __setattr__ when the watch put sys.settrace back). A guarded
+    call's (watched or timed) builtins go back to what they were before any submission was
+    imported (a builtin the executor calls replaced by the student's function). A red team's
+    submissions did their work in each of the first two after the clock had stopped and the watch
+    had ended, before the outputs were read: the naive loops passed no_loops and faster_than."""
+    _disable()
+    for m in _modules:
+        if _type(m) is not _module:
+            _set(m, "__class__", _module)
+    if guarded:
+        for name, value in _saved:
+            if _builtins.get(name) is not value:
+                _builtins[name] = value
+
+
 def _run_step(step: dict, env: dict, call: dict, ctx: Context, builtins: dict, seen: _Watch | None = None,
-              watch=(), kept: list | None = None, _clock=_clock, _traced=_traced) -> float:
+              watch=(), kept: list | None = None, collect: bool = False, guarded: bool = False, _clock=_clock,
+              _traced=_traced, _quiet=_quiet, _enable=gc.enable) -> float:
     """Run one step; the seconds spent in it when it is graded. With `seen`, the step runs watched
-    (`_traced`): its call's time then includes the watch's. What it returned goes into `kept`.
+    (`_traced`): its call's time then includes the watch's. What it returned goes into `kept`, and
+    the function it called too (a fresh object of the student's, freed once this returns, could
+    run its __del__ before the outputs are taken). With `collect`, the collector is on while the
+    student's code runs, inside the time and the watch, and off again as it returns (`_quiet`).
 
     The function and its arguments are found inside the time and the watch, and what the step
     returned is bound to its targets inside the watch: each can run the student's code (a module
@@ -413,12 +462,19 @@ def _run_step(step: dict, env: dict, call: dict, ctx: Context, builtins: dict, s
 
     def run():
         t0 = _clock()
-        if value[0] == "call":
-            fn = _callee(value[1], env, call, ctx, builtins)
-            result = fn(*[_eval(a, env, call, ctx, builtins) for a in value[2]],
-                        **{k: _eval(a, env, call, ctx, builtins) for k, a in value[3]})
-        else:
-            result = _eval(value, env, call, ctx, builtins)
+        if collect:
+            _enable()
+        try:
+            if value[0] == "call":
+                fn = _callee(value[1], env, call, ctx, builtins)
+                if kept is not None:
+                    kept.append(fn)
+                result = fn(*[_eval(a, env, call, ctx, builtins) for a in value[2]],
+                            **{k: _eval(a, env, call, ctx, builtins) for k, a in value[3]})
+            else:
+                result = _eval(value, env, call, ctx, builtins)
+        finally:
+            _quiet(guarded)
         spent[0] = _clock() - t0
         if kept is not None:
             kept.append(result)
@@ -584,4 +640,4 @@ def _described(e: BaseException, ctx: Context) -> dict:
 
 
 # Bound now, before any student code runs: the module's names can be rebound through sys.modules.
-run_call.__defaults__ = (_same, _view, _run_step, _output, _traced)
+run_call.__defaults__ = (_same, _view, _run_step, _output, _traced, gc.isenabled, _quiet, gc.enable)

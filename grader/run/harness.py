@@ -38,6 +38,7 @@ def run(job: dict, inputs: list, start: int, skip: set, out_fd: int, capture_fd:
     a watched call ran one line) changes nothing here.
     """
     send = lambda header, arrays=(): _write_all(out_fd, _encode(header, arrays))
+    sys.addaudithook(_no_audit_hooks)    # before the student's code: theirs would run at the executor's events
     torch = _framework(job["framework"])
     execute.remember_autograd(torch)     # before the student's modules are imported
     if execute.job_watched(job):
@@ -101,22 +102,29 @@ def run(job: dict, inputs: list, start: int, skip: set, out_fd: int, capture_fd:
                 raise protocol.ProtocolError("the inputs before the later calls are not the job's")
             calls, inputs, later = calls + more["calls"], list(inputs) + list(arrays), None
             continue
-        i, call = index, calls[index]
+        call = calls[index]
+        if call["function"] not in skip:
+            ctx, k = base, call.get("variant")
+            if k is not None:                            # the catalogue's variants, several in one job
+                if k not in contexts:
+                    contexts.clear()                     # one variant's modules at a time
+                    contexts[k] = _variant_context(job, job["variants"][k], base, folder)
+                ctx = contexts[k]
+            # Which step of a chain runs, so that a time limit or a crash names it (the forward, not the backward).
+            ctx.on_step = (lambda k, i=index: send({"type": "step", "index": i, "step": k})) if len(call["steps"]) > 1 else None
+            header, arrays = _run_call(call, inputs, ctx)
+            header.update(type="result", index=index, stdout=capture.take(), out_at=capture.at)
+            send(header, arrays)
         index += 1
-        if call["function"] in skip:
-            continue
-        ctx, k = base, call.get("variant")
-        if k is not None:                            # the catalogue's variants, several in one job
-            if k not in contexts:
-                contexts.clear()                     # one variant's modules at a time
-                contexts[k] = _variant_context(job, job["variants"][k], base, folder)
-            ctx = contexts[k]
-        # Which step of a chain runs, so that a time limit or a crash names it (the forward, not the backward).
-        ctx.on_step = (lambda k, i=i: send({"type": "step", "index": i, "step": k})) if len(call["steps"]) > 1 else None
-        header, arrays = _run_call(call, inputs, ctx)
-        header.update(type="result", index=i, stdout=capture.take(), out_at=capture.at)
-        send(header, arrays)
     send({"type": "done"})
+
+
+def _no_audit_hooks(event: str, args) -> None:
+    """An audit hook that keeps any other from being added (Python then drops it, quietly): a hook
+    of the student's would run at every audited event of the executor's own, after the clock has
+    stopped and the watch has ended (sys.settrace, as the watch stops, is one)."""
+    if event == "sys.addaudithook":
+        raise RuntimeError("the grader allows no audit hooks")
 
 
 def _own_code(folder: str, _join=os.path.join, _realpath=os.path.realpath, _isfile=os.path.isfile,

@@ -29,6 +29,7 @@ class Call:
     case: Case
     steps: tuple | None = None
     outputs: tuple | None = None             # output names (paths as written)
+    timed: bool = False                      # a faster_than check's: its duration is compared
 
     @property
     def run_steps(self) -> tuple:
@@ -66,6 +67,8 @@ def job_calls(spec: AssignmentSpec, items) -> tuple[list[dict], list[np.ndarray]
         watch = ["lines"] * ("no_loops" in kinds) + ["autograd"] * ("no_autograd" in kinds)
         if watch and not isinstance(item, Call):
             calls[-1]["trace"] = watch       # a case (not a timed call): its lines counted, its autograd watched
+        if isinstance(item, Call) and item.timed:
+            calls[-1]["timed"] = True
     return calls, inputs
 
 

@@ -22,8 +22,9 @@ first; each one that works on this machine is used (`probe` finds out once, at w
   write only its scratch folder, use no TCP, and signal or ptrace nothing outside itself.
 - seccomp: no sockets, no new processes or threads (clone, fork, exec), no kill/ptrace/process_vm_*,
   no change to any file's mode, owner, times, extended attributes or flags (chmod, chown, utimensat,
-  setxattr, ioctl FS_IOC_SETFLAGS: Landlock does not cover them), no namespace, mount, bpf,
-  io_uring, keyring or System V IPC calls. x86_64 only.
+  setxattr, ioctl FS_IOC_SETFLAGS: Landlock does not cover them), no timers that signal (alarm,
+  setitimer, timer_create), no namespace, mount, bpf, io_uring, keyring or System V IPC calls.
+  x86_64 only.
 
 The environment: the zygote itself is started with a few fixed variables (`zygote_environment`),
 so neither `os.environ` nor the process's original environment block (`/proc/self/environ`, and
@@ -580,6 +581,10 @@ _DENY_X86_64 = {
     # New threads as well as processes (clone, below): a thread bomb takes every process id of the
     # machine in seconds, and no limit counts threads for a grader run as root.
     "clone": 56,
+    # Timers: their signal runs the student's handler wherever the grader's own code is when it comes,
+    # after a call's clock has stopped and its watch has ended, before its outputs are read (with
+    # kill denied, nothing else signals a child at a time of its choosing).
+    "alarm": 37, "setitimer": 38, "timer_create": 222, "timer_settime": 223,
     # System V IPC lives outside any file (so Landlock cannot see it) and outlives the process.
     "shmget": 29, "shmat": 30, "shmctl": 31, "semget": 64, "semop": 65, "semctl": 66, "shmdt": 67,
     "msgget": 68, "msgsnd": 69, "msgrcv": 70, "msgctl": 71, "semtimedop": 220,
