@@ -473,13 +473,14 @@ def _run_step(step: dict, env: dict, call: dict, ctx: Context, builtins: dict, s
                             **{k: _eval(a, env, call, ctx, builtins) for k, a in value[3]})
             else:
                 result = _eval(value, env, call, ctx, builtins)
+            if kept is not None:
+                kept.append(result)
+            # Bound inside the time too: a target's __setattr__ or __setitem__ is the student's code.
+            for target in step["targets"]:
+                _bind(target, result, env, call, ctx, builtins, single=step.get("single", False))
         finally:
             _quiet(guarded)
         spent[0] = _clock() - t0
-        if kept is not None:
-            kept.append(result)
-        for target in step["targets"]:
-            _bind(target, result, env, call, ctx, builtins, single=step.get("single", False))
 
     try:
         run() if seen is None else _traced(run, [], {}, ctx.own, seen, watch, ctx.torch)
