@@ -54,12 +54,18 @@ def test_a_single_number_gets_no_hint_beyond_expected_and_got():
 
 def test_the_function_passes_only_when_a_scalar_argument_is_zero():
     class Case:
-        def __init__(self, reg):
+        def __init__(self, reg, **dims):
             self.args = {"W": np.zeros(2), "reg": reg}
+            self.dims = dims or {"N": 7, "D": 12, "C": 5}
     result = lambda ok: CaseResult("f", "public-1", "public", 1, "passed" if ok else "failed")
     assert passes_only_when_zero([(Case(0.0), result(True)), (Case(0.5), result(False)), (Case(2.0), result(False))]) == "reg"
     assert passes_only_when_zero([(Case(0.0), result(True)), (Case(0.5), result(True))]) == ""
     assert passes_only_when_zero([(Case(0.5), result(False))]) == ""
+    # A student's dW divided by C instead of N passed the reg = 0 case alone, where N = C: no hint on reg.
+    assert passes_only_when_zero([(Case(0.0, N=5, D=10, C=5), result(True)), (Case(0.5), result(False))]) == ""
+    assert passes_only_when_zero([(Case(0.0, N=1, D=10, C=5), result(True)), (Case(0.5), result(False))]) == ""
+    assert passes_only_when_zero([(Case(0.0, N=5, D=10, C=5), result(True)), (Case(0.0), result(True)),
+                                  (Case(0.5), result(False))]) == "reg"
 
 
 def test_a_few_wrong_values_scattered_over_most_columns_name_no_right_column():

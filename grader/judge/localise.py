@@ -161,7 +161,10 @@ def not_finite(wrong: list, right: list) -> str:
 
 
 def passes_only_when_zero(cases: list) -> str:
-    """'reg' when every case with reg == 0 passed and every other case failed ('' otherwise).
+    """'reg' when every case with reg == 0 passed and every other case failed ('' otherwise), and
+    one of those that passed would have shown a mistake in the terms without reg: its sizes are
+    all different and none is 1. A case of N = C passes with a gradient divided by C instead of N,
+    and one of N = 1 passes without the average; such a case passing says nothing of reg.
 
     `cases` holds (Case, CaseResult) pairs of one function; the arguments looked at are its scalars."""
     if not cases:
@@ -169,11 +172,18 @@ def passes_only_when_zero(cases: list) -> str:
     for arg, value in cases[0][0].args.items():
         if isinstance(value, np.ndarray):
             continue
-        zero = [result.passed for case, result in cases if case.args[arg] == 0]
+        zero = [(case, result.passed) for case, result in cases if case.args[arg] == 0]
         other = [result.passed for case, result in cases if case.args[arg] != 0]
-        if zero and other and all(zero) and not any(other):
+        if zero and other and all(ok for _, ok in zero) and not any(other) and any(_telling(case) for case, _ in zero):
             return arg
     return ""
+
+
+def _telling(case) -> bool:
+    """Whether a case's sizes tell them apart: all different, none 1 (a case without sizes does not)."""
+    dims = getattr(case, "dims", None)
+    sizes = list(dims.values()) if isinstance(dims, dict) else []
+    return bool(sizes) and len(set(sizes)) == len(sizes) and 1 not in sizes
 
 
 def _some(axis: str, indices) -> str:
