@@ -76,3 +76,46 @@ def test_the_courses_dropout_properties_fail_a_mask_that_drops_everything_where_
         assert not failed(np.zeros_like(small), small, some), name
         assert failed(np.zeros_like(small), small, every), name
         assert not failed(small, small, every), name
+
+
+def test_a_false_property_shows_the_values_of_its_show_expressions():
+    """A student's mask drawn with randn (about 62% kept at p = 0.3) was told only that p is the
+    probability of keeping a unit, and looked for a 1 - p that was not there: the fraction kept is
+    now shown beside p."""
+    shown = PropertySpec(name="kept_fraction", when="x.size >= 100", expect="abs(mean(out != 0) - dropout_param['p']) < 0.05",
+                         message="About a fraction p must be kept.", show=("mean(out != 0)", "dropout_param['p']", "nothing(out)"))
+    x = np.full((20, 20), 10.0)
+    out = np.where(np.arange(400).reshape(20, 20) % 8 < 5, x / 0.3, 0.0)            # 5 of every 8 kept
+    verdict = judge(out, x, p=0.3, props=(shown,))["property kept_fraction"]
+    assert not verdict.ok
+    assert verdict.message == "About a fraction p must be kept. (mean(out != 0) = 0.625, dropout_param['p'] = 0.3)"
+    assert judge(np.where(np.arange(400).reshape(20, 20) % 10 < 3, x / 0.3, 0.0), x, p=0.3,
+                 props=(shown,))["property kept_fraction"].message == ""
+
+
+def test_the_courses_dropout_properties_fail_a_mask_drawn_in_order_or_the_same_on_every_call():
+    """A red team's dropout kept the first round((1 - p) n) units on every call: the right fraction,
+    0 or x / p everywhere, the same mask for the same seed; it earned every point. A mask must now
+    be spread over x (both halves of its rows and of its columns keep alike), and without a seed
+    two calls must draw different masks. Two right masks pass."""
+    from grader.spec import load_spec
+    from conftest import REPO
+    rng = np.random.default_rng(5)
+    x = 10 + rng.standard_normal((50, 60))
+    for name, function, p, keep in (("cs231n_layers", "dropout_forward", 0.3, 0.3),
+                                    ("fully_connected_networks", "Dropout.forward", 0.3, 0.7)):
+        props = load_spec(REPO / "assignments" / name).function(function).properties
+
+        def failed(out, again, seeded=False):
+            param = {"p": p, "mode": "train", **({"seed": 123} if seeded else {})}
+            ns = properties.namespace({}, {"x": x, "dropout_param": param}, {"out": out, "again": again})
+            return {c.name for c in properties.judge(props, ns) if not c.ok}
+        scale = keep if name == "fully_connected_networks" else p
+        masked = lambda mask: np.where(mask, x / scale, 0.0)
+        in_order = masked(np.arange(x.size).reshape(x.shape) < round(keep * x.size))
+        assert "property kept_all_over" in failed(in_order, in_order, seeded=True), name
+        assert "property a_new_mask_each_call" in failed(in_order, in_order), name
+        first, second = masked(rng.random(x.shape) < keep), masked(rng.random(x.shape) < keep)
+        assert failed(first, second) == set(), name
+        assert failed(first, first, seeded=True) == set(), name
+        assert "property a_new_mask_each_call" in failed(first, first), name

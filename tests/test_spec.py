@@ -231,6 +231,8 @@ def test_derived_dims_and_dict_arguments_are_generated(tmp_path):
     (("{name: dx, kind: array}", "{name: dx, kind: arrray}"), "functions.backward.outputs[0].kind", "must be one of"),
     (('H: "2 * N + S"', 'H: "2 * N + K"'), "functions.backward.dims.H", "K is not a dim declared before it"),
     (('expect: "isfinite(dx)"', 'expect: "isfinite(dx"'), "functions.backward.properties[0].expect", "not a Python expression"),
+    (('expect: "isfinite(dx)"', 'expect: "isfinite(dx)", show: ["mean(dx", "dx.max()"]'),
+     "functions.backward.properties[0].show[0]", "not a Python expression"),
     (("{seed: 2, args: {p: {mode: test, stats: ~}}}", "{seed: 2, args: {q: {kind: literal, value: 1}}}"),
      "functions.backward.cases[1].args.q", "a case with steps of its own may declare more"),
     (("returns: [out, cache]", "returns: [out, cache]\n    steps: [out = forward(x, p)]"), "functions.forward.returns",

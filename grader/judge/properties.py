@@ -100,7 +100,7 @@ def _verdict(prop: PropertySpec, result: Any, ns: dict) -> OutputCheck:
     name = f"property {prop.name}"
     if isinstance(result, (bool, np.bool_)) or (isinstance(result, np.ndarray) and result.ndim == 0 and result.dtype == bool):
         ok = bool(result)
-        return OutputCheck(name=name, ok=ok, message="" if ok else prop.message)
+        return OutputCheck(name=name, ok=ok, message="" if ok else prop.message + _shown(prop, ns))
     if not isinstance(result, np.ndarray) or result.dtype != bool:
         return OutputCheck(name=name, ok=False, message=f"{prop.message} (the property gave "
                                                         f"{type(result).__name__}, not true or false: a spec problem)")
@@ -118,6 +118,19 @@ def _verdict(prop: PropertySpec, result: Any, ns: dict) -> OutputCheck:
     count = int(bad.sum())
     detail = f"{count} of {bad.size} entries {'is' if count == 1 else 'are'} not{where}"
     return OutputCheck(name=name, ok=False, worst_index=index or None, message=f"{prop.message} ({detail})")
+
+
+def _shown(prop: PropertySpec, ns: dict) -> str:
+    """' (mean(out != 0) = 0.619, dropout_param['p'] = 0.3)': the values of the property's `show`
+    expressions on this case, those that give a number; '' when none does."""
+    shown = []
+    for expression in prop.show:
+        try:
+            value = _eval(expression, ns)
+            shown.append(f"{expression} = {float(value):.3g}")
+        except Exception:  # noqa: BLE001 - the spec's expression on the student's values: not shown
+            continue
+    return f" ({', '.join(shown)})" if shown else ""
 
 
 def _broken(prop: PropertySpec, key: str, e: Exception) -> OutputCheck:

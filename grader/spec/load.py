@@ -428,17 +428,18 @@ def _properties(v: "_Validator", data: Any, where: str) -> tuple:
     for i, pdata in enumerate(v.flat_list(data, where)):
         pwhere = f"{where}[{i}]"
         pdata = v.mapping(pdata, pwhere)
-        v.keys(pdata, pwhere, required=("name", "expect", "message"), optional=("when", "blocks"))
-        for key in ("expect", "when"):
-            if key in pdata:
-                try:
-                    compile(v.string(pdata[key], f"{pwhere}.{key}"), f"{pwhere}.{key}", "eval")
-                except SyntaxError as e:
-                    raise SpecError(v.file, f"{pwhere}.{key}", f"not a Python expression: {e.msg}") from None
+        v.keys(pdata, pwhere, required=("name", "expect", "message"), optional=("when", "blocks", "show"))
+        show = [v.string(s, f"{pwhere}.show[{k}]") for k, s in enumerate(v.flat_list(pdata.get("show", []), f"{pwhere}.show"))]
+        for key, text in [(key, pdata[key]) for key in ("expect", "when") if key in pdata] \
+                + [(f"show[{k}]", s) for k, s in enumerate(show)]:
+            try:
+                compile(v.string(text, f"{pwhere}.{key}"), f"{pwhere}.{key}", "eval")
+            except SyntaxError as e:
+                raise SpecError(v.file, f"{pwhere}.{key}", f"not a Python expression: {e.msg}") from None
         blocks = v.string(pdata["blocks"], f"{pwhere}.blocks") if "blocks" in pdata else ""
         out.append(PropertySpec(name=v.identifier(pdata["name"], f"{pwhere}.name"), expect=pdata["expect"],
                                 message=" ".join(v.string(pdata["message"], f"{pwhere}.message").split()),
-                                when=pdata.get("when", ""), blocks=blocks))
+                                when=pdata.get("when", ""), blocks=blocks, show=tuple(show)))
     return tuple(out)
 
 

@@ -92,6 +92,7 @@ class PropertySpec:
     when: str = ""                   # an expression: the property applies to cases where it is true
     blocks: str = ""                 # a property of what another graded function made (the forward's out): when
                                      # false, the case is not judged and that function is named
+    show: tuple = ()                 # expressions whose values a false property reports ("mean(out != 0)")
 
 
 @dataclass(frozen=True)
