@@ -29,6 +29,12 @@ _RULES = [
     ("KeyboardInterrupt", r"", "Your code raised KeyboardInterrupt: a graded function must return its result."),
     (None, r"expected scalar type (Double|Float) but found (Double|Float)|dtype.*(Double|Float)|mat1 and mat2 must have the same dtype",
      "float32 and float64 mixed: make new tensors with the inputs' dtype (torch.zeros_like(W), or dtype=X.dtype)."),
+    # A dim or axis the array does not have is an IndexError too (torch's; numpy's AxisError), not an index past its end.
+    (None, r"Dimension out of range|axis -?\d+ is out of bounds for array of dimension",
+     "A dim or axis the array does not have: check the dim= or axis= on that line against the array's number of "
+     "dimensions (x.ndim; a vector has only dim 0, or -1)."),
+    ("IndexError", r"too many indices", "More indices than the array has dimensions: check its shape on that line "
+                                        "(a vector takes one index)."),
     ("IndexError", r"out of bounds|out of range", "An index past the end: check loop bounds and indices against "
                                                   "the shapes of the arrays they index."),
     (None, r"size mismatch|shapes cannot be multiplied|must match the size|could not be broadcast|not aligned",

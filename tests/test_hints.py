@@ -1,0 +1,27 @@
+"""The one-sentence advice for errors with a usual cause (grader/judge/hints.py)."""
+import numpy as np
+import pytest
+import torch
+
+from grader.judge.hints import advice
+
+
+def _raised(f) -> tuple[str, str]:
+    try:
+        f()
+    except Exception as e:  # noqa: BLE001 - the error a student's line raised
+        return type(e).__name__, str(e)
+    raise AssertionError("it did not raise")
+
+
+@pytest.mark.parametrize("line, says", [
+    # A student's torch.topk(s, k, dim=1) on a vector was told to check its loop bounds (students' round).
+    (lambda: torch.topk(torch.ones(5), 2, dim=1), "A dim or axis the array does not have"),
+    (lambda: torch.ones(5).sum(dim=2), "A dim or axis the array does not have"),
+    (lambda: np.ones(5).sum(axis=1), "A dim or axis the array does not have"),
+    (lambda: np.ones(5)[0, 1], "More indices than the array has dimensions"),
+    (lambda: np.ones(5)[7], "An index past the end"),
+    (lambda: torch.ones(5)[7], "An index past the end"),
+])
+def test_an_index_error_is_told_apart_from_a_dim_or_axis_that_does_not_exist(line, says):
+    assert advice(*_raised(line)).startswith(says)
