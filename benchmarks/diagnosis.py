@@ -38,6 +38,7 @@ from grader.expected.mistakes import Mistake, load_catalogue, variant_source  # 
 from grader.grade import Prepared, grade_submission  # noqa: E402
 from grader.results import HIDDEN, NOT_IMPLEMENTED  # noqa: E402
 from grader.run.worker import Worker  # noqa: E402
+from grader.judge import scale  # noqa: E402
 from grader.spec import load_spec  # noqa: E402
 
 RIGHT, WRONG, UNNAMED = "right", "WRONG", "unnamed"
@@ -54,15 +55,14 @@ def verdict(case, fn, expect, sentences: dict, regularized: bool = True) -> str:
     if not said:
         return UNNAMED
     if "scale" in expect and "mistakes" in expect:         # a factor, or the same bug as a catalogued mistake made in part
-        factor = said.startswith("Only a factor is off")
+        factor = said.startswith((scale.FACTOR_OFF, scale.PART_MISSING))
         expect = {k: v for k, v in expect.items() if (k == "mistakes") != factor}
     if "mistakes" in expect:
         named = {name for name, sentence in sentences.items() if sentence in said}
         return RIGHT if named and named <= set(expect["mistakes"]) else WRONG
     if "scale" in expect:
-        if not said.startswith("Only a factor is off"):
+        if not said.startswith((scale.FACTOR_OFF, scale.PART_MISSING)):
             return WRONG
-        from grader.judge import scale
         exact = case.visibility != HIDDEN     # a hidden case's sentence names no sizes
         for name, c in expect["scale"].items():
             factor = _factor(c, case.dims)

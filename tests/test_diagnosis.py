@@ -138,6 +138,10 @@ def test_the_factor_sentence_says_what_is_off_and_what_it_usually_means():
         scale.describe(fn, {"loss": (0.2, 0.2)}, SIZES)
     text = scale.describe(fn, {"dW": (-1.0, 0.5)}, SIZES)
     assert "the data part of `dW` (all but the regularization term) has the wrong sign" in text
+    # A part missing is not "a factor off" to a student (students' round: a naive SVM without its data part).
+    assert scale.describe(fn, {"dW": (0.0, 1.0)}, SIZES) == (
+        "Only one part is off: the data part of `dW` (all but the regularization term) is missing: only the "
+        "regularization term is there. The rest is right.")
     assert "`dW` has half of the regularization term's gradient" in text
     assert "N or D times" in scale.describe(fn, {"dW": (8.0, 1.0)}, {"N": 8, "D": 8, "C": 5})
     assert "is 1/N or 1/D of what it should be (N and D are 8 in this case): it is divided by N or D once too often" in \

@@ -31,6 +31,8 @@ from grader.judge import compare, regularization
 from grader.spec import FunctionSpec
 
 RESOLVED = 1e-3                      # a factor is named when the tolerance leaves it this uncertain, relatively, at most
+# How the sentence starts: a part missing (a factor of 0) is not "a factor off" to a student.
+FACTOR_OFF, PART_MISSING = "Only a factor is off: ", "Only one part is off: "
 
 
 def scales(fn: FunctionSpec, got: dict, expected: dict, unregularized: dict | None,
@@ -79,7 +81,8 @@ def describe(fn: FunctionSpec, found: dict[str, tuple[float, float]], dims: dict
             said.append(regularization.share(fn, name, b, dims, exact))
         parts.append("; ".join(said))
     rest = " The rest is right." if len(found) < len(fn.compared) else ""
-    return "Only a factor is off: " + "; ".join(parts) + "." + rest
+    start = PART_MISSING if any(a == 0 for a, _ in found.values()) else FACTOR_OFF
+    return start + "; ".join(parts) + "." + rest
 
 
 def data_share(fn: FunctionSpec, name: str, a: float, dims: dict, b: float | None = None, exact: bool = True) -> str:
