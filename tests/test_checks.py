@@ -988,7 +988,7 @@ def test_a_made_up_loss_with_its_own_gradient_earns_nothing_from_the_gradient_ch
     check = checks_of(result, "svm_loss_naive")["gradient"]
     assert not any(c.passed for c in result.functions[0].cases)
     assert check.status == "error" and check.earned == 0
-    assert check.message == "judged once svm_loss_naive returns a right value on at least one case"
+    assert check.message == "judged once svm_loss_naive returns a right loss on at least one case"
 
 
 @pytest.mark.slow
@@ -1313,3 +1313,25 @@ def test_a_gradient_off_at_one_entry_is_not_called_a_constant_factor():
     from grader.judge.checks import _common_ratio
     assert _common_ratio(np.array([1.0]), np.array([3.0])) is None
     assert _common_ratio(np.array([2.0, 4.0]), np.array([1.0, 2.0])) == 2.0
+
+
+def test_a_gradient_check_of_a_loss_the_function_returns_needs_that_loss_right_somewhere():
+    """A red team's network returned right scores (its test-mode cases) and a made-up loss, the sum
+    of its parameters, with ones for its gradients: centred differences agreed, and right scores
+    let the gradient check earn its point. The check's loss must be right on some case now."""
+    from grader.judge.checks import needs_working_code, plan
+    from grader.results import CaseResult, CheckResult, OutputCheck
+    spec = load_spec(REPO / "assignments" / "fully_connected_networks")
+    fn = spec.function("TwoLayerNet.loss")
+    (p,) = [p for p in plan(spec, hidden=False) if p.fn.name == fn.name and p.check.kind == "gradient"]
+    assert "loss" in p.loss_names
+    agreed = CheckResult(function=fn.name, name="gradient", visibility="public", status="passed", earned=1, possible=1,
+                         message="matches")
+
+    def case(*right):
+        outputs = [OutputCheck(name=o.name, ok=o.name in right) for o in fn.compared]
+        return CaseResult(function=fn.name, case_id="public-1", visibility="public", seed=1, status="failed", outputs=outputs)
+    judged = needs_working_code(p, agreed, [case("scores"), case("scores")])
+    assert judged.status == "error" and judged.earned == 0
+    assert judged.message == "judged once TwoLayerNet.loss returns a right loss on at least one case"
+    assert needs_working_code(p, agreed, [case("scores"), case("loss")]).status == "passed"     # gradients of a right loss

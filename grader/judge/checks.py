@@ -806,9 +806,10 @@ def needs_working_code(p: Plan, result: CheckResult, cases: list, others: list |
     A static check earns nothing for a function that passes no case: an unfinished stub has no
     loops and no autograd either; nor does agrees_with, where two stubs agree on their zeros, nor
     faster_than, which compares the timed answers with the reference's loosely (float32). A
-    gradient check earns nothing until some output of the function is right on some case: a
-    made-up loss passes it with its own gradient (`sum(x * x)`, `2 * x`), where a right loss whose
-    gradients come back in the wrong type still earns it. A gradient check whose loss comes from
+    gradient check earns nothing until some output of the function is right on some case (its loss,
+    where the function returns the loss the check differentiates): a made-up loss passes it with its
+    own gradient (`sum(x * x)`, `2 * x`), where a right loss whose gradients come back in the wrong
+    type still earns it. A gradient check whose loss comes from
     another function (a backward's own forward) is not judged while that function is wrong on this
     function's cases: it would blame this one for the other's mistake, or credit it for matching a
     wrong forward. Likewise agrees_with does not take points
@@ -817,9 +818,14 @@ def needs_working_code(p: Plan, result: CheckResult, cases: list, others: list |
     missing function must not cost more than a wrong one)."""
     if p.check.kind in STATIC + ("agrees_with", "faster_than") and result.passed and not any(c.passed for c in cases):
         return _result(p, ERROR, f"judged once {p.fn.name} passes at least one case")
+    # The loss the check differentiates, where the function returns it: right on some case (a network
+    # whose scores were right and whose loss was made up, with its own gradient, earned the point).
+    loss = {o.name for o in p.fn.compared} & set(p.loss_names) if p.check.kind == "gradient" else set()
     if p.check.kind == "gradient" and result.passed and not any(
-            c.passed or any(o.ok and not o.name.startswith("property ") for o in c.outputs) for c in cases):
-        return _result(p, ERROR, f"judged once {p.fn.name} returns a right value on at least one case")
+            c.passed or any(o.ok and not o.name.startswith("property ") and (not loss or o.name in loss) for o in c.outputs)
+            for c in cases):
+        return _result(p, ERROR, f"judged once {p.fn.name} returns a right {' or '.join(sorted(loss)) or 'value'} "
+                                 f"on at least one case")
     public = [c for c in cases if c.visibility == "public"]
     if p.check.kind == "agrees_with" and result.status in (FAILED, ERROR) and public and all(c.passed for c in public) \
             and others and not all(c.passed for c in others):
