@@ -83,17 +83,37 @@ def _runs(*rows, visibility="public", names=None):
     return out
 
 
-def _repeats(runs, source="def f(x):\n    y = x\n    return y\n"):
+def _repeats(runs, source="def f(x):\n    y = x\n    return y\n", check="public"):
     from grader.judge.checks import Plan, judge_repeats
-    return judge_repeats(Plan(fn=_fn(), check=CheckSpec(kind="no_loops", points=1, visibility="public")), runs, source, "m.py")
+    return judge_repeats(Plan(fn=_fn(), check=CheckSpec(kind="no_loops", points=1, visibility=check)), runs, source, "m.py")
+
+
+def test_a_visible_no_loops_finding_on_hidden_cases_says_nothing_of_them():
+    """A red team's helper ran a line 4 + 100 * reg times, and another looped only where reg > 20, on
+    one of 16 lines picked by W[0, 0]: the check Gradescope shows named the hidden cases, their sizes
+    and the line, four bits of a hidden input a submission. A visible check found on hidden cases alone
+    now says only that: no case, no size, no line, no name."""
+    source = "import helpers\n\ndef f(x):\n    return _rows(x)\n"
+    for names in (("/sub/m.py", "f"), ("/sub/helpers.py", "_rows"), ("/tmp/N=64 D=32.py", "reg_0_81_X00_0_72")):
+        r = _repeats(_runs((2, {3: 2}), (9, {3: 9}), visibility="hidden", names=names), source)
+        assert r.status == "failed"
+        assert r.message.startswith("f runs a line of your code more often on a larger input on a hidden case: "), r.message
+        assert not re.search(r"hidden-\d|N=|line \d|_rows|helpers|m\.py", r.message), r.message
+    lines = _runs((2, {}), (64, {}), visibility="hidden")
+    for (_, o), n in zip(lines, (7, 70)):
+        o.lines = n
+    assert _repeats(lines).message.startswith("f runs at least twice as many lines of your code on a larger input on a "
+                                              "hidden case: ")
 
 
 def test_a_no_loops_finding_on_hidden_cases_says_no_name_or_count_the_student_made_as_it_ran():
     """A code object renamed as it runs (`co_name=f"X00={X[0, 0]}"`, a file name of the dims) and a
     loop run a number of times of its choosing put a hidden case's inputs into the check's message,
-    which Gradescope shows. On hidden cases: only names the module's source spells out, no counts."""
+    which Gradescope shows after the grades are published (a hidden check's). On hidden cases: only
+    names the module's source spells out, no counts."""
     source = "import helpers\n\ndef f(x):\n    return _rows(x)\n"
     leak = ("/tmp/N=64 D=32.py", "reg_0_8130270547458789_X00_0_727541")
+    _repeats = lambda runs, source="def f(x):\n    y = x\n    return y\n": globals()["_repeats"](runs, source, "hidden")
     r = _repeats(_runs((2, {2: 2}), (9, {2: 9}), visibility="hidden", names=leak), source)
     assert r.status == "failed", r.message
     assert r.message.startswith("f runs a line of code of yours made as it ran more often on hidden-2 (N=9) than on "
@@ -1276,7 +1296,7 @@ def test_no_autograd_says_only_the_graders_names_of_the_ways_into_autograd():
     shows. The grader's process says only names it knows."""
     from grader.judge.checks import Plan, judge_autograd_run
     runs = _runs((2, {}), visibility="hidden")
-    plan = Plan(fn=_fn(), check=CheckSpec(kind="no_autograd", points=1, visibility="public"))
+    plan = Plan(fn=_fn(), check=CheckSpec(kind="no_autograd", points=1, visibility="hidden"))
     runs[0][1].autograd = "LEAK X=[[1.5518240998445103, 1.517656854443021]]"
     r = judge_autograd_run(plan, runs)
     assert r.status == "failed" and r.message == "f runs autograd (one of torch's ways into autograd) on hidden-1: " \
@@ -1290,6 +1310,24 @@ def test_no_autograd_says_only_the_graders_names_of_the_ways_into_autograd():
     assert "(torch.autograd.grad, in Linear.backward) on hidden-1" in judge_autograd_run(plan, runs, source).message
     runs[0][1].autograd_in = "X00_1_5518240998445103"
     assert "(torch.autograd.grad) on hidden-1" in judge_autograd_run(plan, runs, source).message
+
+
+
+def test_a_visible_no_autograd_check_failed_on_a_hidden_case_alone_says_nothing_of_it():
+    """A red team ran autograd only where X[0, 0] > T, and the check Gradescope shows named the hidden
+    case it ran on (a binary search on a hidden input, a bit a submission). Failed on hidden cases
+    alone, a visible check says only that; failed on a public case too, it names that one."""
+    from grader.judge.checks import Plan, judge_autograd_run
+    runs = _runs((2, {}), (3, {}), visibility="hidden")
+    plan = Plan(fn=_fn(), check=CheckSpec(kind="no_autograd", points=1, visibility="public"))
+    runs[1][1].autograd, runs[1][1].autograd_in = "torch.autograd.grad", "f"
+    r = judge_autograd_run(plan, runs)
+    assert r.status == "failed" and r.message.startswith("f runs autograd on a hidden case: compute the gradient by hand"), r.message
+    assert "hidden-2" not in r.message and "torch.autograd.grad" not in r.message
+    public = _runs((4, {}))
+    public[0][1].autograd = "Tensor.backward"
+    assert judge_autograd_run(plan, runs + public).message == "f runs autograd (Tensor.backward) on public-1: " \
+                                                              "compute the gradient by hand"
 
 
 LAZY_VIEW = FORWARD + """\

@@ -658,6 +658,15 @@ def judge_repeats(p: Plan, runs: list, source: str | None = None, filename: str 
     off = _turned_off(p, traced)
     if off is not None:
         return off
+    if p.check.visibility != HIDDEN:     # what the public cases show is said in full; the hidden ones', barely (_on_hidden)
+        found = _repeated(p, [(case, o) for case, o in traced if case.spec.visibility != HIDDEN], source, filename)
+        if found is not None:
+            return found
+    return _repeated(p, traced, source, filename)
+
+
+def _repeated(p: Plan, traced: list, source: str | None, filename: str) -> CheckResult | None:
+    """judge_repeats on these cases."""
     times: dict = {}                     # (file, line, function) -> {case id: times}
     for case, o in traced:
         for file, line, n, function in o.repeats:
@@ -681,6 +690,8 @@ def judge_repeats(p: Plan, runs: list, source: str | None = None, filename: str 
     by_id = {case.case_id: case for case, _ in traced}
     other = min(fewer, key=fewer.get) if fewer else None
     hidden = any(by_id[c].spec.visibility == HIDDEN for c in (where, other) if c is not None)
+    if hidden and p.check.visibility != HIDDEN:
+        return _on_hidden(p, "runs a line of your code more often on a larger input")
     if hidden and code and not _in_def(source, filename, function, line):
         code = ""                    # a line number of the student's choosing (co_firstlineno): not said
     # On a hidden case, no count: it is the student's to choose (a loop of int(X[0, 0] * 1e6) steps).
@@ -746,6 +757,8 @@ def _more_lines(p: Plan, traced: list) -> CheckResult | None:
         (least, small), (most, large) = by_size[0], by_size[-1]
         if most - least < MORE_LINES or most < 2 * least:
             return None
+    if HIDDEN in (large.spec.visibility, small.spec.visibility) and p.check.visibility != HIDDEN:
+        return _on_hidden(p, "runs at least twice as many lines of your code on a larger input")
     if HIDDEN in (large.spec.visibility, small.spec.visibility):       # no counts: see judge_repeats
         often = f"at least twice as many lines of your code on {large.case_id} ({show_dims(large.dims)}) as on " \
                 f"{small.case_id} ({show_dims(small.dims)})"
@@ -768,6 +781,10 @@ def judge_autograd_run(p: Plan, runs: list, source: str | None = None) -> CheckR
     case = next((case for case, o in traced if o.autograd), None)
     if case is None:
         return None
+    if case.spec.visibility == HIDDEN and p.check.visibility != HIDDEN and \
+            not any(o.autograd for c, o in traced if c.spec.visibility != HIDDEN):
+        return _on_hidden(p, "runs autograd")
+    case = next((c for c, o in traced if o.autograd and c.spec.visibility != HIDDEN), case)
     took = next(o.autograd for c, o in traced if c is case)
     took = took if took in AUTOGRAD_WAYS else "one of torch's ways into autograd"      # the child's words: only ours
     # Where: the student's function it was taken from, when the module's source defines it (a method
@@ -788,11 +805,33 @@ def _traced(runs: list) -> list:
 def _turned_off(p: Plan, traced: list) -> CheckResult | None:
     """The check failed where the student's code turned the watch on it off (sys.settrace, sys.setprofile,
     a frame's f_trace_lines); None where it did not."""
-    off = next((case for case, o in traced if o.untraced), None)
+    off = next((case for case, o in traced if o.untraced and case.spec.visibility != HIDDEN), None) or \
+        next((case for case, o in traced if o.untraced), None)
     if off is None:
         return None
+    if off.spec.visibility == HIDDEN and p.check.visibility != HIDDEN:
+        return _on_hidden(p, "turned off the grader's watch on the code it runs (sys.settrace or sys.setprofile)",
+                          f"{p.check.kind} cannot be judged on code that hides what it runs. Which case is not said "
+                          "here: it would tell you about the hidden cases")
     return _result(p, FAILED, f"{p.fn.name} turned off the grader's watch on the code it runs (sys.settrace or "
                               f"sys.setprofile) on {off.case_id}: {p.check.kind} cannot be judged on code that hides what it runs")
+
+
+def _on_hidden(p: Plan, what: str, why: str = "") -> CheckResult:
+    """A check the student sees, failed on a hidden case alone: said in words that depend on nothing
+    of that case. Which hidden case, its sizes, a line number, a helper's name, the way into autograd:
+    each is the student's code's to choose by the case's inputs (a loop run only where reg > 20, on one
+    of 16 lines picked by W[0, 0], told a red team four bits of a hidden input a submission)."""
+    return _result(p, FAILED, f"{p.fn.name} {what} on a hidden case: {why or _HIDDEN_WHY[p.check.kind]}")
+
+
+_HIDDEN_WHY = {
+    "no_loops": "code that runs once per row or element is a loop, however it is called (map, a callback, recursion, a "
+                "class's __iter__); the vectorized version should use whole-array operations. Which case and which line "
+                "are not said here: they would tell you about the hidden cases",
+    "no_autograd": "compute the gradient by hand. Which case and how are not said here: they would tell you about the "
+                   "hidden cases",
+}
 
 
 def _times(n: int) -> str:
