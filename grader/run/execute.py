@@ -17,7 +17,6 @@ happened (`missing_function`, `exception`, `bad_return`, `too_large`).
 from __future__ import annotations
 
 import builtins
-import contextlib
 import gc
 import random
 import sys
@@ -52,6 +51,7 @@ _FIND_AND_LOAD = getattr(getattr(sys.modules.get("importlib._bootstrap"), "_find
 # and the class of the modules the executor reads after a call (torch's is added when it is known).
 _BUILTINS = tuple(builtins.__dict__.items())
 _QUIET_MODULES: list = [sys, np]
+_SAVED_HOOKS: list = []            # torch's C push and pop of saved-tensor hooks (remember_autograd)
 
 
 def _view(v, torch) -> np.ndarray | None:
@@ -122,7 +122,7 @@ def run_call(call: dict, inputs: list, ctx: Context, _same=_same, _view=_view, _
 
 
 def _call(call: dict, inputs: list, ctx: Context, collect: bool, _same, _view, _run_step, _output,
-          _traced) -> tuple[dict, list]:
+          _traced, _clock=_clock) -> tuple[dict, list]:
     """(header, arrays) for one call: status `returned` with `values` (one node per output path),
     `duration` (seconds in the graded steps) and `changed` (inputs changed in place), or a failure.
 
@@ -158,16 +158,14 @@ def _call(call: dict, inputs: list, ctx: Context, collect: bool, _same, _view, _
     duration = 0.0
     taken = call.get("taken")                          # output index -> the step after which it is taken (job.taken_after)
     early: dict = {} if taken else None                # output index -> (node, how, its arrays), taken after its step
-    for k, step in enumerate(call["steps"]):
-        if k and ctx.on_step is not None:
-            ctx.on_step(k)
-        try:
-            # Steps that set the case up run watched for autograd too (a model built or given its
-            # params can reach the case's inputs): their lines are not the function's to count.
-            duration += _run_step(step, env, call, ctx, builtins, seen if step.get("graded") or setup else None,
-                                  watch if step.get("graded") else setup, kept, collect, guarded)
-        except _StepFailed as e:
-            return {**e.header, "step": k, "duration": duration}, []
+    # A timed call's time runs from its first graded step to its outputs taken, and a watched call's
+    # inputs are read back watched, as its outputs are: code of the student's that runs once its
+    # function has returned (np.array or contextlib.nullcontext replaced by a function of theirs,
+    # which the executor then calls) runs inside the time and the watch, not after them.
+    timed = bool(call.get("timed"))
+    began = None
+
+    def after(k: int, output) -> None:
         if track:
             for path, obj, index in made:
                 if path not in changed and not _same(_view(obj, ctx.torch), inputs[index]):
@@ -176,7 +174,21 @@ def _call(call: dict, inputs: list, ctx: Context, collect: bool, _same, _view, _
             for i, path in enumerate(call["outputs"]):
                 if taken[i] == k:
                     own: list = []
-                    early[i] = (*taken_out(env, path, ctx.torch, own), own)
+                    early[i] = (*output(env, path, ctx.torch, own), own)
+    for k, step in enumerate(call["steps"]):
+        if k and ctx.on_step is not None:
+            ctx.on_step(k)
+        if began is None and step.get("graded"):
+            began = _clock()
+        try:
+            # Steps that set the case up run watched for autograd too (a model built or given its
+            # params can reach the case's inputs): their lines are not the function's to count.
+            duration += _run_step(step, env, call, ctx, builtins, seen if step.get("graded") or setup else None,
+                                  watch if step.get("graded") else setup, kept, collect, guarded)
+        except _StepFailed as e:
+            return {**e.header, "step": k, "duration": duration}, []
+        if track or taken:           # one watch at a time: inside this one, the outputs are taken bare
+            after(k, _output) if seen is None else _traced(after, [k, _output], {}, ctx.own, seen, watch, ctx.torch)
     arrays: list = []
     nodes, via = [], []
     for i, path in enumerate(call["outputs"]):
@@ -188,6 +200,8 @@ def _call(call: dict, inputs: list, ctx: Context, collect: bool, _same, _view, _
             node, how = taken_out(env, path, ctx.torch, arrays)
         nodes.append(node)
         via.append(how)
+    if timed and began is not None:
+        duration = _clock() - began
     size = sum(a.nbytes for a in arrays)
     if size > ANSWER_CAP:                                # it could not even be sent back
         shapes = ", ".join(f"{a.dtype} array of shape {a.shape}" for a in arrays if a.nbytes > 1 << 20)
@@ -251,6 +265,11 @@ def remember_autograd(torch) -> None:
         return
     if torch not in _QUIET_MODULES:
         _QUIET_MODULES.append(torch)
+    autograd_c = getattr(torch._C, "_autograd", None)
+    push = getattr(autograd_c, "_push_saved_tensors_default_hooks", None)
+    pop = getattr(autograd_c, "_pop_saved_tensors_default_hooks", None)
+    if push is not None and pop is not None:
+        _SAVED_HOOKS[:] = [push, pop]
     graph = getattr(torch.autograd, "graph", None)
     forward = sys.modules.get("torch.autograd.forward_ad")
     transforms = sys.modules.get("torch._functorch.eager_transforms")
@@ -305,7 +324,7 @@ def plain_text(name) -> str:
 def _traced(fn, args: list, kwargs: dict, own: Callable, seen: _Watch, watch=("lines",), torch=None,
             _settrace=_settrace, _gettrace=_gettrace, _setprofile=_setprofile, _getprofile=_getprofile,
             _AUTOGRAD=_AUTOGRAD, _C_AUTOGRAD=_C_AUTOGRAD, plain_text=plain_text, _FIND_AND_LOAD=_FIND_AND_LOAD,
-            _sys_dict=sys.__dict__):
+            _sys_dict=sys.__dict__, _SAVED_HOOKS=_SAVED_HOOKS):
     """fn(*args, **kwargs), watching what `watch` names, into `seen`: "lines", each line that runs of
     the code `own` says is the student's; "autograd", the first of torch's ways into autograd it takes
     (its Python entries, its C entries called from Python, and any backward pass that reads what its
@@ -380,9 +399,13 @@ def _traced(fn, args: list, kwargs: dict, own: Callable, seen: _Watch, watch=("l
         seen.autograd = seen.autograd or BACKWARD_READ
         return saved
 
-    saving = torch.autograd.graph.saved_tensors_hooks(lambda t: t, unpacked) if autograd and torch is not None \
-        else contextlib.nullcontext()
-    with saving:                     # pushed before the watch starts: its own push is not the student's
+    # torch's own push and pop of saved-tensor hooks, bound before any student code ran: its
+    # saved_tensors_hooks class (or contextlib.nullcontext) looked up here, replaced by the student's,
+    # ran its __exit__ after the watch had stopped (torch.autograd.grad there, unseen).
+    saving = _SAVED_HOOKS if autograd and torch is not None and _SAVED_HOOKS else None
+    if saving is not None:           # pushed before the watch starts: its own push is not the student's
+        saving[0](lambda t: t, unpacked)
+    try:
         _sys_dict["settrace"], _sys_dict["setprofile"] = guard(_settrace), guard(_setprofile)
         _settrace(start)
         if autograd:
@@ -398,6 +421,9 @@ def _traced(fn, args: list, kwargs: dict, own: Callable, seen: _Watch, watch=("l
             # Into sys's namespace, not through its attributes: a class of the student's given to sys
             # would run its __setattr__ here, unwatched (_quiet gives it back its own class too).
             _sys_dict["settrace"], _sys_dict["setprofile"] = _settrace, _setprofile
+    finally:
+        if saving is not None:
+            saving[1]()
 
 
 class _Builtins(dict):

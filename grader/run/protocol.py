@@ -56,17 +56,19 @@ _C_ENCODE = json.encoder.c_make_encoder and json.encoder.c_make_encoder(
 _U32 = struct.Struct("<I")
 
 
-def encode(header: dict, arrays: list | tuple = (), _c_encode=_C_ENCODE, _json=_JSON, _u32=_U32) -> bytes:
+def encode(header: dict, arrays: list | tuple = (), _c_encode=_C_ENCODE, _json=_JSON, _u32=_U32,
+           _ndarray=np.ndarray, _asarray=np.asarray, _contiguous=np.ascontiguousarray) -> bytes:
     """One frame: `header` (JSON-able) plus arrays it refers to as {"array": i}.
 
     The encoders it uses are bound when it is defined, before any student code runs in a child:
-    rebinding this module's `_C_ENCODE` through sys.modules does not rewrite the frames it sends."""
+    rebinding this module's `_C_ENCODE` through sys.modules does not rewrite the frames it sends,
+    nor does replacing numpy's ndarray or asarray run the student's code on a result's copies."""
     metas, blobs, offset = [], [], 0
     for a in arrays:
-        if type(a) is not np.ndarray:
-            a = np.asarray(a)
+        if type(a) is not _ndarray:
+            a = _asarray(a)
         if not a.flags.c_contiguous:                  # a 0-d array always is
-            a = np.ascontiguousarray(a)
+            a = _contiguous(a)
         dtype = a.dtype.str
         if dtype not in ALLOWED_DTYPES:
             raise ProtocolError(f"dtype {a.dtype} cannot be sent")
