@@ -459,6 +459,10 @@ def _speed(p: Plan, outcomes: list, reference: list, framework: str):
         if o is None or not o.ok:        # not judged where nothing of the module runs, as the other checks say
             status = ERROR if o is not None and o.status == "import_error" else FAILED
             return _result(p, status, f"{fn.name} {_what(o, fn.steps_for(p.case.spec))} on the timing inputs ({sizes})")
+    if any(o.ahead for o in outcomes):
+        return _result(p, FAILED, f"not timed: code of yours ran while the grader made {fn.name}'s timed inputs (seeding "
+                                  "the generators, building the arguments), before its clock started: a function of "
+                                  "numpy's or torch's replaced by yours, say. Such code could do the call's work untimed")
     times = [o.duration or 0.0 for o in outcomes]
     if len(reference) != len(outcomes) or any(r is None or not r.ok or not r.duration for r in reference) \
             or not times or min(times) <= 0:

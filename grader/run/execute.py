@@ -52,6 +52,7 @@ _FIND_AND_LOAD = getattr(getattr(sys.modules.get("importlib._bootstrap"), "_find
 _BUILTINS = tuple(builtins.__dict__.items())
 _QUIET_MODULES: list = [sys, np]
 _SAVED_HOOKS: list = []            # torch's C push and pop of saved-tensor hooks (remember_autograd)
+_TORCH_SEED: list = []             # torch's CPU generator's manual_seed (remember_autograd)
 
 
 def _view(v, torch) -> np.ndarray | None:
@@ -107,17 +108,20 @@ class _StepFailed(Exception):
         self.header = header
 
 
-def run_call(call: dict, inputs: list, ctx: Context, _same=_same, _view=_view, _run_step=None,
-             _output=None, _traced=None, _isenabled=gc.isenabled, _quiet_=None, _enable=gc.enable) -> tuple[dict, list]:
+def run_call(call: dict, inputs: list, ctx: Context, collect: bool | None = None, _same=_same, _view=_view,
+             _run_step=None, _output=None, _traced=None, _isenabled=gc.isenabled, _quiet_=None,
+             _enable=gc.enable) -> tuple[dict, list]:
     """(header, arrays) for one call (_call), with the collector off except while the student's
     code runs (_run_step): a collection set off by the executor's own allocations would run the
-    student's gc callbacks and finalizers outside the time and the watch."""
-    enabled = _isenabled()
+    student's gc callbacks and finalizers outside the time and the watch. With `collect` (the
+    harness, which keeps it off between calls), it is on in those windows and left off; else as it
+    was found, and put back so."""
+    enabled = _isenabled() if collect is None else collect
     _quiet_(bool(call.get("trace") or call.get("timed")))     # from a class given to torch or sys at import too
     try:
         return _call(call, inputs, ctx, enabled, _same, _view, _run_step, _output, _traced)
     finally:
-        if enabled:
+        if enabled and collect is None:
             _enable()
 
 
@@ -134,19 +138,31 @@ def _call(call: dict, inputs: list, ctx: Context, collect: bool, _same, _view, _
     needs = [m for m in call.get("needs") or [call["module"]] if m in ctx.errors]
     if needs:
         return {"status": "import_error", "module": needs[0], "error": ctx.errors[needs[0]]}, []
-    seed = int(call.get("seed", 0))
-    _reseed(seed, ctx.torch)
-    made: list = []
-    env: dict = dict(call.get("dims") or {})
-    for name, node in call["args"]:
-        env[name] = values.build(node, inputs, ctx.torch, made, (name,))
-    builtins = _Builtins(seed, ctx)
-    track = "no_input_mutation" in call.get("checks", ())
+    timed = bool(call.get("timed"))
     # The graded steps of a case of a function with a no_loops or no_autograd check run watched
     # (`_traced`): how often each line of the student's code runs (a line run once per row, however
     # the loop is dressed up, runs more often on a larger input), and whether autograd runs.
     watch = call.get("trace") or ()
     seen = _Watch() if watch and ctx.own is not None else None
+    seed = int(call.get("seed", 0))
+    made: list = []
+    env: dict = dict(call.get("dims") or {})
+
+    def prepare() -> None:
+        _reseed(seed, ctx.torch)
+        for name, node in call["args"]:
+            env[name] = values.build(node, inputs, ctx.torch, made, (name,))
+    # A watched call's generators are seeded and its arguments built watched, and a timed call's
+    # under a watch of their own: a function of numpy's or torch's replaced by the student's runs
+    # there (a red team's computed the call's answer there, ahead of its clock and its watch). Its
+    # lines count as the call's; a timed call's make its timing void (`ahead`).
+    ahead = _Watch() if timed and seen is None and ctx.own is not None else None
+    if seen is None and ahead is None:
+        prepare()
+    else:
+        _traced(prepare, [], {}, ctx.own, seen or ahead, watch or ("lines",), ctx.torch)
+    builtins = _Builtins(seed, ctx)
+    track = "no_input_mutation" in call.get("checks", ())
     guarded = bool(watch or call.get("timed"))         # its lines counted or its time taken: _quiet puts back the builtins too
     setup = ("autograd",) if "autograd" in watch else ()
     # An output's path is read watched too: an attribute of a returned object may be a property,
@@ -158,12 +174,10 @@ def _call(call: dict, inputs: list, ctx: Context, collect: bool, _same, _view, _
     duration = 0.0
     taken = call.get("taken")                          # output index -> the step after which it is taken (job.taken_after)
     early: dict = {} if taken else None                # output index -> (node, how, its arrays), taken after its step
-    # A timed call's time runs from its first graded step to its outputs taken, and a watched call's
-    # inputs are read back watched, as its outputs are: code of the student's that runs once its
-    # function has returned (np.array or contextlib.nullcontext replaced by a function of theirs,
-    # which the executor then calls) runs inside the time and the watch, not after them.
-    timed = bool(call.get("timed"))
-    began = None
+    # A timed call's time runs on to its outputs taken, and a watched call's inputs are read back
+    # watched, as its outputs are: code of the student's that runs once its function has returned
+    # (np.array or contextlib.nullcontext replaced by a function of theirs, which the executor then
+    # calls) runs inside the time and the watch, not after them.
 
     def after(k: int, output) -> None:
         if track:
@@ -175,6 +189,7 @@ def _call(call: dict, inputs: list, ctx: Context, collect: bool, _same, _view, _
                 if taken[i] == k:
                     own: list = []
                     early[i] = (*output(env, path, ctx.torch, own), own)
+    began = None
     for k, step in enumerate(call["steps"]):
         if k and ctx.on_step is not None:
             ctx.on_step(k)
@@ -211,6 +226,8 @@ def _call(call: dict, inputs: list, ctx: Context, collect: bool, _same, _view, _
         header["changed"] = [[list(path), k] for path, k in changed.items()]
     if seen is not None:
         header.update(seen.header())
+    if ahead is not None and (ahead.total or ahead.off):
+        header["ahead"] = True
     return header, arrays
 
 
@@ -270,6 +287,7 @@ def remember_autograd(torch) -> None:
     pop = getattr(autograd_c, "_pop_saved_tensors_default_hooks", None)
     if push is not None and pop is not None:
         _SAVED_HOOKS[:] = [push, pop]
+    _TORCH_SEED[:] = [torch.default_generator.manual_seed]
     graph = getattr(torch.autograd, "graph", None)
     forward = sys.modules.get("torch.autograd.forward_ad")
     transforms = sys.modules.get("torch._functorch.eager_transforms")
@@ -648,16 +666,17 @@ def _output(env: dict, path: list, torch, arrays: list, _encode=values.encode) -
     return _encode(value, torch, arrays), how
 
 
-def _reseed(seed: int, torch) -> None:
+def _reseed(seed: int, torch, _np_seed=np.random.seed, _seed=random.seed, _torch_seed=_TORCH_SEED) -> None:
     """Every generator a step may draw from starts from the case's seed: the student's run and the
-    reference's see the same random numbers when they draw the same way."""
-    np.random.seed(seed % (1 << 32))
-    random.seed(seed)
+    reference's see the same random numbers when they draw the same way. By functions bound before
+    any student code runs (np.random.seed replaced ran the student's code here, ahead of the call)."""
+    _np_seed(seed % (1 << 32))
+    _seed(seed)
     if torch is not None:
         # The CPU generator only, as torch.manual_seed(seed) leaves it. torch.manual_seed also
         # queues a seed for CUDA, XPU and MTIA, recording the Python stack for each, even where
         # none of them exists: 0.65 ms a call, a quarter of a child's time beside the calls.
-        torch.default_generator.manual_seed(seed)
+        (_torch_seed[0] if _torch_seed else torch.default_generator.manual_seed)(seed)
 
 
 def _described(e: BaseException, ctx: Context) -> dict:
@@ -667,4 +686,4 @@ def _described(e: BaseException, ctx: Context) -> dict:
 
 
 # Bound now, before any student code runs: the module's names can be rebound through sys.modules.
-run_call.__defaults__ = (_same, _view, _run_step, _output, _traced, gc.isenabled, _quiet, gc.enable)
+run_call.__defaults__ = (None, _same, _view, _run_step, _output, _traced, gc.isenabled, _quiet, gc.enable)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import errno
 import functools
+import gc
 import importlib.machinery
 import importlib.util
 import io
@@ -26,7 +27,8 @@ OUTPUT_CAP = 8 << 10                 # characters of printed output kept per cas
 
 def run(job: dict, inputs: list, start: int, skip: set, out_fd: int, capture_fd: int,
         preset_errors: dict | None = None, later_fd: int | None = None, _run_call=execute.run_call,
-        _encode=protocol.encode, _write_all=protocol.write_all, _ask=os.write, _read_later=protocol.read_frame) -> None:
+        _encode=protocol.encode, _write_all=protocol.write_all, _ask=os.write, _read_later=protocol.read_frame,
+        _len=len, _list=list, _gc_disable=gc.disable) -> None:
     """Import the job's modules and run its calls from index `start`, streaming frames to out_fd.
 
     With job["later"], the job's calls end before its hidden ones: the rest of the calls and
@@ -35,7 +37,12 @@ def run(job: dict, inputs: list, start: int, skip: set, out_fd: int, capture_fd:
     With `preset_errors` ({module: error}) nothing is imported: every call reports that error.
     The executor and the frame's encoder and writer are bound before the student's modules are
     imported: replacing `execute.run_call` or `protocol.encode` in sys.modules afterwards (to say
-    a watched call ran one line) changes nothing here.
+    a watched call ran one line) changes nothing here. So is everything it does between two calls
+    (the capture read back, the frame sent): code of the student's that ran there, after a call's
+    clock and watch (a sys.stdout whose flush() did the naive loops and wrote the answer into the
+    frame's arrays, a collection's callback), or before the next call's (its answer computed ahead),
+    would escape both. The collector is off from the end of the import on, but while the student's
+    code runs (execute.run_call).
     """
     send = lambda header, arrays=(): _write_all(out_fd, _encode(header, arrays))
     sys.addaudithook(_no_audit_hooks)    # before the student's code: theirs would run at the executor's events
@@ -55,6 +62,7 @@ def run(job: dict, inputs: list, start: int, skip: set, out_fd: int, capture_fd:
     sys.dont_write_bytecode = True       # no __pycache__ written into the submission
 
     capture = _Capture(capture_fd)
+    take = capture.take                  # bound now: _Capture is the student's to change in sys.modules
     modules, errors = {}, dict(preset_errors or {})
     sources = job.get("sources") or {}
     detached = set(job.get("detached") or ())
@@ -82,7 +90,9 @@ def run(job: dict, inputs: list, start: int, skip: set, out_fd: int, capture_fd:
             scenarios[name] = _import(name, f"{name}.py", source, register=False)
         except BaseException as e:  # noqa: BLE001 - the assignment's bug, reported on every call that needs it
             errors[name] = _describe(e, folder)
-    send({"type": "imported", "errors": errors, "stdout": capture.take(), "out_at": capture.at})
+    printed, at = take()
+    send({"type": "imported", "errors": errors, "stdout": printed, "out_at": at})
+    _gc_disable()                        # on only while the student's code runs (run_call's collect)
 
     base = execute.Context(modules=modules, errors=errors, scenarios=scenarios, torch=torch,
                            describe=lambda e: _describe(e, folder), own=_own_code(folder))
@@ -90,7 +100,7 @@ def run(job: dict, inputs: list, start: int, skip: set, out_fd: int, capture_fd:
     calls, later = job["calls"], job.get("later")
     index = start
     while True:
-        if index >= len(calls):
+        if index >= _len(calls):
             if not later:
                 break
             try:
@@ -98,9 +108,9 @@ def run(job: dict, inputs: list, start: int, skip: set, out_fd: int, capture_fd:
             except OSError:
                 pass
             more, arrays = _read_later(later_fd)    # the grader has every result before this call
-            if len(inputs) != later["inputs"]:
+            if _len(inputs) != later["inputs"]:
                 raise protocol.ProtocolError("the inputs before the later calls are not the job's")
-            calls, inputs, later = calls + more["calls"], list(inputs) + list(arrays), None
+            calls, inputs, later = calls + more["calls"], _list(inputs) + _list(arrays), None
             continue
         call = calls[index]
         if call["function"] not in skip:
@@ -111,9 +121,10 @@ def run(job: dict, inputs: list, start: int, skip: set, out_fd: int, capture_fd:
                     contexts[k] = _variant_context(job, job["variants"][k], base, folder)
                 ctx = contexts[k]
             # Which step of a chain runs, so that a time limit or a crash names it (the forward, not the backward).
-            ctx.on_step = (lambda k, i=index: send({"type": "step", "index": i, "step": k})) if len(call["steps"]) > 1 else None
-            header, arrays = _run_call(call, inputs, ctx)
-            header.update(type="result", index=index, stdout=capture.take(), out_at=capture.at)
+            ctx.on_step = (lambda k, i=index: send({"type": "step", "index": i, "step": k})) if _len(call["steps"]) > 1 else None
+            header, arrays = _run_call(call, inputs, ctx, collect=True)
+            printed, at = take()
+            header.update(type="result", index=index, stdout=printed, out_at=at)
             send(header, arrays)
         index += 1
     send({"type": "done"})
@@ -408,37 +419,42 @@ class _Capture:
         self._pos = 0
         # Unbuffered: what is printed is in the file at once, should the call never return (an infinite
         # loop's progress, `print(..., end="")`, bytes written to sys.stdout.buffer).
-        sys.stdout, sys.stderr = (_Printed(io.FileIO(fd, "w", closefd=False), encoding="utf-8",
-                                           errors="backslashreplace", write_through=True) for fd in (1, 2))
+        streams = [_Printed(io.FileIO(fd, "w", closefd=False), encoding="utf-8", errors="backslashreplace",
+                            write_through=True) for fd in (1, 2)]
+        sys.stdout, sys.stderr = streams
+        # The streams made here are flushed, by their own methods taken now: sys.stdout is the
+        # student's to replace with an object whose flush() runs code of theirs after a call.
+        self._flushes = [s.flush for s in streams]
+        self.take = self._taker()
 
-    @property
-    def at(self) -> int:
-        """Where in the file what was taken ends: what the student prints next starts there (the
-        grader reads it from there when the call times out or crashes)."""
-        return self._pos
-
-    def take(self) -> str:
-        for stream in (sys.stdout, sys.stderr):
+    def _taker(self, _lseek=os.lseek, _read=os.read, _min=min, _end=os.SEEK_END, _set=os.SEEK_SET,
+               _OSError=OSError, _BaseException=BaseException):
+        """take() -> (what the student printed since the last take, where in the file that ends:
+        what they print next starts there, and the grader reads from there when a call times out or
+        crashes). Made with os's functions bound before any student code runs."""
+        def take() -> tuple[str, int]:
+            for flush in self._flushes:
+                try:
+                    flush()
+                except _BaseException:  # noqa: BLE001
+                    pass
             try:
-                stream.flush()
-            except BaseException:  # noqa: BLE001
-                pass
-        try:
-            end = os.lseek(self._fd, 0, os.SEEK_END)
-            if end == self._pos:             # nothing printed: the common case, one system call
-                return ""
-            os.lseek(self._fd, self._pos, os.SEEK_SET)            # no os.pread on Windows
-            data = os.read(self._fd, min(end - self._pos, OUTPUT_CAP + 1))
-        except OSError:
-            return ""
-        text = data.decode("utf-8", "replace")
-        if end - self._pos > OUTPUT_CAP:
-            text = text[:OUTPUT_CAP] + f"\n[... {end - self._pos - OUTPUT_CAP} more bytes of output not shown]"
-        if _Printed.dropped:
-            text += "\n[... and more not even kept: the grader keeps 1 MiB of a run's printed output]"
-            _Printed.dropped = False
-        self._pos = end
-        return text
+                end = _lseek(self._fd, 0, _end)
+                if end == self._pos:             # nothing printed: the common case, one system call
+                    return "", end
+                _lseek(self._fd, self._pos, _set)            # no os.pread on Windows
+                data = _read(self._fd, _min(end - self._pos, OUTPUT_CAP + 1))
+            except _OSError:
+                return "", self._pos
+            text = data.decode("utf-8", "replace")
+            if end - self._pos > OUTPUT_CAP:
+                text = text[:OUTPUT_CAP] + f"\n[... {end - self._pos - OUTPUT_CAP} more bytes of output not shown]"
+            if _Printed.dropped:
+                text += "\n[... and more not even kept: the grader keeps 1 MiB of a run's printed output]"
+                _Printed.dropped = False
+            self._pos = end
+            return text, end
+        return take
 
 
 class _Printed(io.TextIOWrapper):

@@ -39,6 +39,7 @@ class Outcome:
     stdout: str = ""
     traced: bool = False                           # it ran watched (a case of a function with no_loops or no_autograd)
     untraced: bool = False                         # ... and the student's code turned the counting off
+    ahead: bool = False                            # a timed call: the student's code ran as its inputs were made
     repeats: list = field(default_factory=list)    # [(file, line, times, function)]: its lines that ran more than once
     autograd: str = ""                             # the first of torch's ways into autograd it took (a no_autograd function's case)
     autograd_in: str = ""                          # ...in which of the student's functions (as its process says)
@@ -99,6 +100,7 @@ def _decode(header: dict, arrays: list, names: tuple) -> Outcome:
         out.outputs[name] = values.decode(node, arrays)
         out.via[name] = tuple(h for h in how if h in ("key", "attr")) if isinstance(how, list) else ()
     out.traced, out.untraced = header.get("traced") is True, header.get("untraced") is True
+    out.ahead = header.get("ahead") is True
     out.autograd = _text(header.get("autograd", ""))[:200] if out.traced else ""
     out.autograd_in = _text(header.get("autograd_in", ""))[:200] if out.traced else ""
     lines = header.get("lines", 0)
