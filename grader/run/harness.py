@@ -27,7 +27,7 @@ OUTPUT_CAP = 8 << 10                 # characters of printed output kept per cas
 
 def run(job: dict, inputs: list, start: int, skip: set, out_fd: int, capture_fd: int,
         preset_errors: dict | None = None, later_fd: int | None = None, _run_call=execute.run_call,
-        _encode=protocol.encode, _write_all=protocol.write_all, _ask=os.write, _read_later=protocol.read_frame,
+        _encode=protocol.encode, _write_all=protocol.write_all, _ask=os.write, _read_later=protocol.read_trusted,
         _len=len, _list=list, _gc_disable=gc.disable) -> None:
     """Import the job's modules and run its calls from index `start`, streaming frames to out_fd.
 

@@ -158,7 +158,7 @@ def held_back(job: dict, inputs: list) -> tuple[dict, list, bytes | None]:
     held = _HELD[0] if _HELD else None
     if held is None or held[0] is not calls or held[1] is not inputs or held[2] != (at, k):
         from grader.run.execute import watched
-        held = (calls, inputs, (at, k), calls[:at], inputs[:k], protocol.encode({"calls": calls[at:]}, inputs[k:]),
+        held = (calls, inputs, (at, k), calls[:at], inputs[:k], protocol.trusted_frame({"calls": calls[at:]}, inputs[k:]),
                 watched(calls))
         _HELD[:] = [held]
     first = {**job, "calls": held[3], "later": {"inputs": k, "watch": held[6]}}

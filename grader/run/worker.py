@@ -476,6 +476,8 @@ def give_later(sock: socket.socket, data: bytes) -> None:
     its buffer does not take at once goes from a thread of its own, which ends when the reader has
     it all or is gone (the child killed)."""
     try:
+        if len(data) > 64 << 10:         # room for it all where the system allows (wmem_max): no thread
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, len(data))
         sent = sock.send(data)
     except OSError:
         sent = 0
