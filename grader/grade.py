@@ -46,16 +46,19 @@ def expected_outputs(spec: AssignmentSpec, cases: list[tuple[FunctionSpec, Case]
     return expected_mod.from_file(spec, cases)
 
 
-def call_order(cases: list, plans: list) -> tuple[list, list[int], list[list[int]]]:
-    """The calls of a job in the order its child runs them, and where each case's call and each
-    check's calls are in it: every public case and every public check's calls (a gradient check's
-    moved inputs, agrees_with's) before any hidden one. One child runs them all, and a module
-    global kept by a function's hidden cases would otherwise reach a later function's public case,
-    whose printed output and message Gradescope shows."""
+def call_order(cases: list, plans: list) -> tuple[list, list[int], list[list[int]], int]:
+    """The calls of a job in the order its child runs them, where each case's call and each check's
+    calls are in it, and how many are public: every public case and every public check's calls (a
+    gradient check's moved inputs, agrees_with's) before any hidden one. One child runs them all, and
+    a module global kept by a function's hidden cases would otherwise reach a later function's
+    public case, whose printed output and message Gradescope shows."""
     items: list = []
     case_calls: list[int] = [0] * len(cases)
     plan_calls: list[list[int]] = [[] for _ in plans]
+    public = 0
     for hidden in (False, True):
+        if hidden:
+            public = len(items)
         for k, (fn, case) in enumerate(cases):
             if (case.spec.visibility == HIDDEN) == hidden:
                 case_calls[k] = len(items)
@@ -64,7 +67,7 @@ def call_order(cases: list, plans: list) -> tuple[list, list[int], list[list[int
             if (p.check.visibility == HIDDEN) == hidden:
                 plan_calls[k] = list(range(len(items), len(items) + len(p.calls)))
                 items += p.calls
-    return items, case_calls, plan_calls
+    return items, case_calls, plan_calls, public
 
 
 class Prepared:
@@ -84,14 +87,11 @@ class Prepared:
         self.mistakes.expect(self.cases)
         self.plans = [p for p in checks.plan(spec, hidden)   # checks with their own points, and their calls
                       if p.fn.name in self.functions]
-        items, self.case_calls, self.plan_calls = call_order(self.cases, self.plans)
+        items, self.case_calls, self.plan_calls, public = call_order(self.cases, self.plans)
         self.calls, self.inputs = job_calls(spec, items)   # every job of this spec runs these calls on these inputs
         # The calls from the first hidden one on, and the inputs that only they use, reach a child
         # only once the grader has every public result (supervise.held_back): none of them is in
         # its memory while what it prints, and its messages, are shown to the student.
-        public = min([j for (_, case), j in zip(self.cases, self.case_calls) if case.spec.visibility == HIDDEN]
-                     + [j for p, js in zip(self.plans, self.plan_calls) if p.check.visibility == HIDDEN for j in js],
-                     default=len(items))
         self.later = (public, len(job_calls(spec, items[:public])[1])) if public < len(items) else None
         self._reference_timings: dict = {}                   # (worker, plan) -> the reference's timed outcomes
 

@@ -433,7 +433,7 @@ def test_a_child_runs_every_public_call_before_any_hidden_one():
     for name in ("cs231n", "cs231n_layers", "linear_classifier", "fully_connected_networks"):
         spec = load_spec(REPO / "assignments" / name)
         cases, plans = select_cases(spec, hidden=True), checks.plan(spec, hidden=True)
-        items, case_calls, plan_calls = call_order(cases, plans)
+        items, case_calls, plan_calls, public = call_order(cases, plans)
         hidden = [None] * len(items)
         for (fn, case), j in zip(cases, case_calls):
             assert items[j] == (fn, case)
@@ -444,6 +444,7 @@ def test_a_child_runs_every_public_call_before_any_hidden_one():
                 hidden[j] = p.check.visibility == HIDDEN
         assert None not in hidden and any(hidden) and not all(hidden), name
         assert hidden == sorted(hidden), (name, hidden)      # no public call after a hidden one
+        assert hidden.count(False) == public, name
 
 
 def test_hidden_inputs_seen_by_one_function_do_not_reach_a_later_functions_public_feedback(tmp_path):

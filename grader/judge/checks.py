@@ -782,13 +782,12 @@ def judge_autograd_run(p: Plan, runs: list, source: str | None = None) -> CheckR
     off = _turned_off(p, traced)
     if off is not None:
         return off
-    case = next((case for case, o in traced if o.autograd), None)
-    if case is None:
+    ran = [case for case, o in traced if o.autograd]
+    if not ran:
         return None
-    if case.spec.visibility == HIDDEN and p.check.visibility != HIDDEN and \
-            not any(o.autograd for c, o in traced if c.spec.visibility != HIDDEN):
+    case = next((c for c in ran if c.spec.visibility != HIDDEN), ran[0])     # a public case's, where there is one
+    if case.spec.visibility == HIDDEN and p.check.visibility != HIDDEN:
         return _on_hidden(p, "runs autograd")
-    case = next((c for c, o in traced if o.autograd and c.spec.visibility != HIDDEN), case)
     took = next(o.autograd for c, o in traced if c is case)
     took = took if took in AUTOGRAD_WAYS else "one of torch's ways into autograd"      # the child's words: only ours
     # Where: the student's function it was taken from, when the module's source defines it (a method

@@ -163,7 +163,7 @@ def _call(call: dict, inputs: list, ctx: Context, collect: bool, _same, _view, _
         _traced(prepare, [], {}, ctx.own, seen or ahead, watch or ("lines",), ctx.torch)
     builtins = _Builtins(seed, ctx)
     track = "no_input_mutation" in call.get("checks", ())
-    guarded = bool(watch or call.get("timed"))         # its lines counted or its time taken: _quiet puts back the builtins too
+    guarded = bool(watch) or timed                     # its lines counted or its time taken: _quiet puts back the builtins too
     setup = ("autograd",) if "autograd" in watch else ()
     # An output's path is read watched too: an attribute of a returned object may be a property,
     # the student's code, run after the call (a loop in its getter).

@@ -431,7 +431,10 @@ class _Capture:
                _OSError=OSError, _BaseException=BaseException):
         """take() -> (what the student printed since the last take, where in the file that ends:
         what they print next starts there, and the grader reads from there when a call times out or
-        crashes). Made with os's functions bound before any student code runs."""
+        crashes). Made with os's functions, and the stream class that counts what it dropped, bound
+        before any student code runs."""
+        printed_class = _Printed
+
         def take() -> tuple[str, int]:
             for flush in self._flushes:
                 try:
@@ -449,9 +452,9 @@ class _Capture:
             text = data.decode("utf-8", "replace")
             if end - self._pos > OUTPUT_CAP:
                 text = text[:OUTPUT_CAP] + f"\n[... {end - self._pos - OUTPUT_CAP} more bytes of output not shown]"
-            if _Printed.dropped:
+            if printed_class.dropped:
                 text += "\n[... and more not even kept: the grader keeps 1 MiB of a run's printed output]"
-                _Printed.dropped = False
+                printed_class.dropped = False
             self._pos = end
             return text, end
         return take
