@@ -21,7 +21,7 @@ from grader.judge import checks, localise
 from grader.judge.case import hinted, judge_case, narrow, not_run, said
 from grader.locate import MAX_MODULE, load_notebooks, locate_modules, other_notebooks, source_text, unusable
 from grader.results import ERROR, FAILED, HIDDEN, NOT_IMPLEMENTED, PASSED, PUBLIC, FunctionResult, SubmissionResult
-from grader.run.job import Call, build_job, job_calls
+from grader.run.job import Call, build_job, job_calls, later_parts
 from grader.run.outcome import decode, plain_error, printed
 from grader.run.worker import AnyWorker, WorkerError, start_worker
 from grader.spec import AssignmentSpec, FunctionSpec, SpecError
@@ -91,8 +91,9 @@ class Prepared:
         self.calls, self.inputs = job_calls(spec, items)   # every job of this spec runs these calls on these inputs
         # The calls from the first hidden one on, and the inputs that only they use, reach a child
         # only once the grader has every public result (supervise.held_back): none of them is in
-        # its memory while what it prints, and its messages, are shown to the student.
-        self.later = (public, len(job_calls(spec, items[:public])[1])) if public < len(items) else None
+        # its memory while what it prints, and its messages, are shown to the student. Each timed
+        # call comes on its own, when its turn comes (job.later_parts).
+        self.later = later_parts(spec, items, public)
         self._reference_timings: dict = {}                   # (worker, plan) -> the reference's timed outcomes
 
     @classmethod
@@ -149,7 +150,7 @@ def grade_submission(spec: AssignmentSpec, submission: Path, hidden: bool = Fals
         notebooks = load_notebooks(spec, submission, modules, cells)
         job = build_job(spec, prepared.calls, modules, submission, notebooks)
         if prepared.later:
-            job["later"] = list(prepared.later)
+            job["later"] = prepared.later
         if cells is not None:            # a kernel's cells: its imports of the module's own file must find the file
             job["detached"] = sorted(notebooks.sources)
         ran = time.monotonic()
@@ -163,8 +164,12 @@ def grade_submission(spec: AssignmentSpec, submission: Path, hidden: bool = Fals
             left = spec.limits.submission_timeout - (time.monotonic() - ran)
             if left <= 0:
                 raise WorkerError("this submission's time limit (limits.submission_timeout) is spent")
-            calls, inputs = job_calls(spec, calls)
+            items = calls
+            calls, inputs = job_calls(spec, items)
             again = build_job(spec, calls, modules, submission, notebooks)
+            parts = later_parts(spec, items, len(items))      # a round timed again: each timed call on its own
+            if parts:
+                again["later"] = parts
             again["limits"] = {**again["limits"], "submission_timeout": left}
             if "detached" in job:
                 again["detached"] = job["detached"]

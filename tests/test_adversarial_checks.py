@@ -105,3 +105,26 @@ def test_work_deferred_past_the_call_earns_no_check(tmp_path, name):
         assert len(checks) == len(kinds), (function, kinds)
         assert not [c["message"] for c in checks if c["status"] == "passed"], function
     assert proc.returncode != 0
+
+
+TIMED_AHEAD = [name for name in DEFERRED if name.startswith("svm_timed_answers")]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", TIMED_AHEAD)
+def test_timed_inputs_reach_the_portable_workers_child_one_call_at_a_time(tmp_path, name):
+    """The fresh interpreter per child (`--worker portable`) gets the rest of its job on stdin, a
+    part at a time, as a zygote's child does on its socket: no timed call's inputs before its turn."""
+    entry = DEFERRED[name]
+    folder = tmp_path / name
+    shutil.copytree(REPO / "reference" / "cs231n", folder, ignore=shutil.ignore_patterns("__pycache__"))
+    (folder / "linear_svm.py").write_text(variant_source(name, DEFERRED_CORPUS, "cs231n", "linear_svm"))
+    out = tmp_path / "result.json"
+    proc = subprocess.run([GRADER, "check", str(folder), "--assignment", "cs231n", "--hidden", "--json", str(out),
+                           "--worker", "portable"], cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert out.is_file(), proc.stdout + proc.stderr
+    fn = next(f for f in json.loads(out.read_text())["functions"] if f["name"] == "svm_loss_vectorized")
+    speed = [c for c in fn["checks"] if c["name"].startswith("faster_than")]
+    assert len(speed) == 1 and speed[0]["status"] == "failed", speed
+    assert all(c["status"] == "passed" for c in fn["cases"])          # the lookups' answers were right
+    assert proc.returncode != 0

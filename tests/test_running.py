@@ -1184,3 +1184,30 @@ def test_reading_what_a_call_returned_runs_none_of_the_students_code(tmp_path):
     fns, result = grade(tmp_path, DISGUISED)
     assert statuses(fns["scale"]) == ["failed"] * 3, [c.message for c in fns["scale"].cases]
     assert statuses(fns["total"]) == ["failed"] * 2, [c.message for c in fns["total"].cases]
+
+
+def test_parts_of_a_job_given_one_after_another_reach_the_child_whole_and_in_order():
+    """A child gets the rest of its job in parts (supervise.held_back: the hidden calls, then each
+    timed call on its own). A part too large for the socket's buffer goes from a thread; the next
+    part, given before that thread is done, must follow it, not cut into it. The socket stays
+    non-blocking for the look, which reads the child's asks on it."""
+    import socket
+    from grader.run.protocol import read_trusted, trusted_frame
+    from grader.run.worker import give_later
+    import numpy as np
+    ours, theirs = socket.socketpair()
+    ours.setblocking(False)
+    big = np.arange(3 << 20, dtype=np.float64)                      # 24 MiB: more than the buffer takes
+    parts = [trusted_frame({"part": 0}, [big]), trusted_frame({"part": 1}), trusted_frame({"part": 2}, [big[:5]])]
+    first = give_later(ours, parts[0], close=False)
+    assert first is not None                                        # it did not all fit: a thread sends the rest
+    second = give_later(ours, parts[1], close=False, after=first)
+    assert second is not None                                       # it waits for the first
+    give_later(ours, parts[2], close=True, after=second)
+    assert ours.gettimeout() == 0.0                                 # still non-blocking
+    got = [read_trusted(theirs.fileno()) for _ in range(3)]
+    assert [h["part"] for h, _ in got] == [0, 1, 2]
+    assert np.array_equal(got[0][1][0], big) and np.array_equal(got[2][1][0], big[:5])
+    theirs.settimeout(5)
+    assert theirs.recv(1) == b""                                    # closed after the last part
+    theirs.close()

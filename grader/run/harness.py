@@ -31,9 +31,10 @@ def run(job: dict, inputs: list, start: int, skip: set, out_fd: int, capture_fd:
         _len=len, _list=list, _gc_disable=gc.disable) -> None:
     """Import the job's modules and run its calls from index `start`, streaming frames to out_fd.
 
-    With job["later"], the job's calls end before its hidden ones: the rest of the calls and
-    their inputs are read from `later_fd` when the first of them is due, and the grader sends
-    them only once it has every earlier result (supervise.held_back).
+    With job["later"], the job's calls end before its hidden ones (and before a timed call): the
+    rest of the calls and their inputs are read from `later_fd`, one part at a time, when the first
+    of each part is due, and the grader sends a part only once it has every earlier result
+    (supervise.held_back).
     With `preset_errors` ({module: error}) nothing is imported: every call reports that error.
     The executor and the frame's encoder and writer are bound before the student's modules are
     imported: replacing `execute.run_call` or `protocol.encode` in sys.modules afterwards (to say
@@ -98,19 +99,20 @@ def run(job: dict, inputs: list, start: int, skip: set, out_fd: int, capture_fd:
                            describe=lambda e: _describe(e, folder), own=_own_code(folder))
     contexts: dict = {}                  # variant -> its Context, made when its first call comes
     calls, later = job["calls"], job.get("later")
+    parts = later["inputs"] if later else ()        # for each part still to come, the inputs before it
     index = start
     while True:
         if index >= _len(calls):
-            if not later:
+            if not parts:
                 break
             try:
                 _ask(later_fd, b"?")            # a zygote's child asks on a socket (the portable one's stdin is not)
             except OSError:
                 pass
             more, arrays = _read_later(later_fd)    # the grader has every result before this call
-            if _len(inputs) != later["inputs"]:
+            if _len(inputs) != parts[0]:
                 raise protocol.ProtocolError("the inputs before the later calls are not the job's")
-            calls, inputs, later = calls + more["calls"], _list(inputs) + _list(arrays), None
+            calls, inputs, parts = calls + more["calls"], _list(inputs) + _list(arrays), parts[1:]
             continue
         call = calls[index]
         if call["function"] not in skip:

@@ -72,6 +72,22 @@ def job_calls(spec: AssignmentSpec, items) -> tuple[list[dict], list[np.ndarray]
     return calls, inputs
 
 
+def later_parts(spec: AssignmentSpec, items: list, public: int) -> list[list[int]]:
+    """Where the calls of a job (job_calls's `items`) are held back from its child, as job["later"]
+    (supervise.held_back): [B, K] pairs, each the first call of a part that reaches the child only
+    once the grader has the result of every call before it, and how many of the job's inputs the
+    calls before it use. A part begins at the first hidden call (`public`): the child holds no
+    hidden input while what it prints and raises in public cases is shown. And one begins at each
+    timed call (faster_than's): its inputs reach the child only when its turn comes, so no code of
+    the student's can compute its answer outside its time, at import or in an earlier call (a red
+    team walked the frames up to the harness's calls from a hidden case, drew the timed inputs and
+    ran the naive loops there; the timed call looked the answer up)."""
+    starts = {i for i, item in enumerate(items) if isinstance(item, Call) and item.timed}
+    if public < len(items):
+        starts.add(public)
+    return [[b, len(job_calls(spec, items[:b])[1])] for b in sorted(starts)]
+
+
 def taken_after(steps: tuple, outputs: list) -> list:
     """For each output path, the step after which its value is taken (encoded, its arrays copied),
     or None for after the last step. An output that a step binds and no later step names is what

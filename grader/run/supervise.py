@@ -141,27 +141,31 @@ def run_job(job: dict, inputs: list, deliver: Callable[[dict, list], None], star
 _HELD: list = []                     # the last split (held_back), kept for the next job of the same calls
 
 
-def held_back(job: dict, inputs: list) -> tuple[dict, list, bytes | None]:
-    """What a child of the job gets when it starts, and the frame it gets later: with
-    job["later"] = [B, K], calls B on (the hidden cases', grade.Prepared) and the inputs from K
-    on (the arrays only they use) come in that frame, which the child reads when it reaches call B
-    and which _watch sends once every call before B has its result. A child therefore holds no
-    hidden input while what it prints, raises and returns in public cases can still be shown: a
-    submission that walks its process's objects at import finds the public calls alone.
+def held_back(job: dict, inputs: list) -> tuple[dict, list, list | None]:
+    """What a child of the job gets when it starts, and the frames it gets later: with
+    job["later"] = [[B, K], ...] (job.later_parts), the calls from each B up to the next, and the
+    inputs from its K up to the next (the arrays only they use), come in a frame of their own, which
+    the child reads when it reaches call B and which _watch sends once every call before B has its
+    result. A child therefore holds no hidden input while what it prints, raises and returns in
+    public cases can still be shown (a submission that walks its process's objects at import finds
+    the public calls alone), and no timed call's inputs before its turn. The frames, with the B of
+    each: [(B, frame)].
 
     The split of a batch's calls (the same objects in every job) is made once, and is the same
-    objects each time: the zygote holds them once for all its children (Worker._shared)."""
-    if not job.get("later"):
+    objects each time: the zygote holds the first part once for all its children (Worker._shared)."""
+    parts = job.get("later")
+    if not parts:
         return job, inputs, None
-    at, k = job["later"]
     calls = job["calls"]
+    key = tuple(tuple(p) for p in parts)
     held = _HELD[0] if _HELD else None
-    if held is None or held[0] is not calls or held[1] is not inputs or held[2] != (at, k):
+    if held is None or held[0] is not calls or held[1] is not inputs or held[2] != key:
         from grader.run.execute import watched
-        held = (calls, inputs, (at, k), calls[:at], inputs[:k], protocol.trusted_frame({"calls": calls[at:]}, inputs[k:]),
-                watched(calls))
+        ends = [*key[1:], (len(calls), len(inputs))]
+        frames = [(b, protocol.trusted_frame({"calls": calls[b:b2]}, inputs[k:k2])) for (b, k), (b2, k2) in zip(key, ends)]
+        held = (calls, inputs, key, calls[:key[0][0]], inputs[:key[0][1]], frames, watched(calls))
         _HELD[:] = [held]
-    first = {**job, "calls": held[3], "later": {"inputs": k, "watch": held[6]}}
+    first = {**job, "calls": held[3], "later": {"inputs": [k for _, k in key], "watch": held[6]}}
     return first, held[4], held[5]
 
 
@@ -282,8 +286,8 @@ class _Budget:
 
 
 def _watch(child, job, start, skip, deliver, done, imported, scratch, measure, budget, ends=math.inf, later=None):
-    """Deliver one child's frames until it is done, dies, hangs or writes too much; give it `later`
-    (held_back) once every call before job["later"][0] has its result. Returns (outcome,
+    """Deliver one child's frames until it is done, dies, hangs or writes too much; give it each
+    part of `later` (held_back) once every call before that part has its result. Returns (outcome,
     index it was on, the step of that call it had reached: 0 unless a chain said it went further,
     {"error": why it was stopped} or {}, where in its capture file its output after its last answer starts)."""
     lim = job["limits"]
@@ -299,11 +303,18 @@ def _watch(child, job, start, skip, deliver, done, imported, scratch, measure, b
     # each frame needs no looks in between, unless its scratch folder is to be measured.
     sample = min(_SAMPLE, lim["case_timeout"] / 20, lim["import_timeout"] / 20)
     why: dict = {}
-    held_from = job["later"][0] if later is not None else None
+    held = list(later or ())
     while outcome is None:
-        if held_from is not None and current != _IMPORT and (current is None or current >= held_from):
-            child.give(later)            # every public result is in: nothing it does now reaches them
-            held_from = None
+        if held and current != _IMPORT:
+            # The parts every call before which has its result: the first, once every public
+            # result is in (nothing the child does now reaches them); a timed call's, once the
+            # calls before it are done.
+            due = 0
+            while due < len(held) and (current is None or current >= held[due][0]):
+                due += 1
+            if due:
+                child.give(b"".join(frame for _, frame in held[:due]), last=due == len(held))
+                del held[:due]
         wait = deadline - time.monotonic()
         if wait <= 0:
             outcome = "timeout"

@@ -411,6 +411,7 @@ class _Child:
         # The rest of its job goes on `later` (supervise.held_back), a socket on which the child asks
         # for it when it is due: a look wakes then, and not at every frame before.
         self._later, self._asking = later, later
+        self._giving: threading.Thread | None = None      # what of its parts the socket did not take at once
         if later is not None:
             later.setblocking(False)
         self._watch = _pidfd(pid)
@@ -435,8 +436,8 @@ class _Child:
         return data, pipe == "closed" or ended and pipe == "open"
 
     def _heard(self) -> None:
-        """Take what the child said on its `later` socket (it asks once; anything more is its own),
-        so that the next look does not wake for it again; at its end, stop listening."""
+        """Take what the child said on its `later` socket (it asks once a part; anything more is its
+        own), so that the next look does not wake for it again; at its end, stop listening."""
         try:
             while self._asking.recv(1 << 16):
                 pass
@@ -446,11 +447,15 @@ class _Child:
         except OSError:
             self._asking = None
 
-    def give(self, data: bytes) -> None:
-        """Send the child the rest of its job (supervise.held_back), without waiting for it to be read."""
-        if self._later is not None:
-            sock, self._later, self._asking = self._later, None, None
-            give_later(sock, data)
+    def give(self, data: bytes, last: bool = True) -> None:
+        """Send the child parts of the rest of its job (supervise.held_back), without waiting for
+        them to be read; after the `last`, close the socket."""
+        if self._later is None:
+            return
+        sock = self._later
+        if last:
+            self._later = self._asking = None
+        self._giving = give_later(sock, data, close=last, after=self._giving)
 
     def kill(self) -> None:
         """Have the zygote kill the child's process group and reap it (until then its pid is not
@@ -471,30 +476,50 @@ class _Child:
             raise
 
 
-def give_later(sock: socket.socket, data: bytes) -> None:
-    """Send `data` on the (non-blocking) socket and close it, without waiting for the reader: what
-    its buffer does not take at once goes from a thread of its own, which ends when the reader has
-    it all or is gone (the child killed)."""
-    try:
-        if len(data) > 64 << 10:         # room for it all where the system allows (wmem_max): no thread
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, len(data))
-        sent = sock.send(data)
-    except OSError:
-        sent = 0
-    if sent == len(data):
-        sock.close()
-        return
+def give_later(sock: socket.socket, data: bytes, close: bool = True,
+               after: threading.Thread | None = None) -> threading.Thread | None:
+    """Send `data` on the (non-blocking) socket, and close it with `close`, without waiting for the
+    reader: what its buffer does not take at once goes from a thread of its own (returned), which
+    ends when the reader has it all or is gone (the child killed, its socket closed). `after`, such
+    a thread of an earlier send on the socket: this one's data goes after that one's."""
+    sent = 0
+    if after is None or not after.is_alive():
+        try:
+            if len(data) > 64 << 10:     # room for it all where the system allows (wmem_max): no thread
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, len(data))
+            sent = sock.send(data)
+        except BlockingIOError:
+            sent = 0
+        except OSError:
+            sent = len(data)             # the child is gone
+        if sent == len(data):
+            if close:
+                sock.close()
+            return None
+        after = None
     rest = memoryview(data)[sent:]
 
     def write() -> None:
+        # The socket stays non-blocking (the look reads the child's asks on it): wait until it
+        # takes more, a second at most, so that a socket closed meanwhile ends this.
+        view = rest
         try:
-            sock.setblocking(True)
-            sock.sendall(rest)
-        except OSError:
+            if after is not None:
+                after.join()
+            while view:
+                select.select([], [sock], [], 1.0)
+                try:
+                    view = view[sock.send(view):]
+                except BlockingIOError:
+                    continue
+        except (OSError, ValueError):
             pass                         # the child is gone: what it did not read does not matter
         finally:
-            sock.close()
-    threading.Thread(target=write, daemon=True, name="grader-later").start()
+            if close:
+                sock.close()
+    thread = threading.Thread(target=write, daemon=True, name="grader-later")
+    thread.start()
+    return thread
 
 
 def _pidfd(pid: int) -> int | None:
@@ -604,6 +629,7 @@ class _Spawned:
         self._proc = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._stderr,
                                       env=env, cwd=cwd, close_fds=True, **group)
         self._chunks: queue.Queue = queue.Queue(maxsize=16)     # a full queue holds the child back, as a full pipe would
+        self._giving: threading.Thread | None = None            # the thread sending the latest part of its job
         self._stop = threading.Event()
         self._closed = False
         threading.Thread(target=self._read, daemon=True).start()
@@ -646,20 +672,25 @@ class _Spawned:
         except OSError:
             raise self._failed() from None
 
-    def give(self, data: bytes) -> None:
-        """Send the rest of its job (supervise.held_back) from a thread: a child that does not read
-        it must not hold up its time limits."""
+    def give(self, data: bytes, last: bool = True) -> None:
+        """Send parts of the rest of its job (supervise.held_back) from a thread, after the parts
+        before (a child that does not read them must not hold up its time limits); after the
+        `last`, close its stdin."""
         stdin = self._proc.stdin
         if stdin.closed:
             return
+        before = self._giving
 
         def write() -> None:
             try:
+                if before is not None:
+                    before.join()
                 stdin.write(data)
-                stdin.close()
+                stdin.close() if last else stdin.flush()
             except (OSError, ValueError):
                 pass                     # killed, or its stdin closed by kill(): it no longer needs it
-        threading.Thread(target=write, daemon=True, name="grader-later").start()
+        self._giving = threading.Thread(target=write, daemon=True, name="grader-later")
+        self._giving.start()
 
     def _ready_bytes(self, deadline: float) -> bytes:
         wait = deadline - time.monotonic()
