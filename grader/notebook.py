@@ -181,17 +181,20 @@ def convert(cells: list[tuple[str, str]]) -> Module:
             continue
         tree = _parse(cell, number)
         gone = []
-        for stmt in tree.body:
-            if _is_future(stmt):
-                for alias in stmt.names:
-                    if alias.name not in __future__.all_feature_names:
-                        raise NotebookError(f"future feature {alias.name} is not defined", number, stmt.lineno,
-                                            cell[stmt.lineno - 1].strip(), "SyntaxError")
-                    future.append(alias.name)
-                gone.append(stmt)
-            elif not _keep(stmt, bound):
-                gone.append(stmt)
-                dropped.update(dict.fromkeys(_names_set(stmt), (number, stmt.lineno)))
+        try:
+            for stmt in tree.body:
+                if _is_future(stmt):
+                    for alias in stmt.names:
+                        if alias.name not in __future__.all_feature_names:
+                            raise NotebookError(f"future feature {alias.name} is not defined", number, stmt.lineno,
+                                                cell[stmt.lineno - 1].strip(), "SyntaxError")
+                        future.append(alias.name)
+                    gone.append(stmt)
+                elif not _keep(stmt, bound):
+                    gone.append(stmt)
+                    dropped.update(dict.fromkeys(_names_set(stmt), (number, stmt.lineno)))
+        except RecursionError:           # blocks nested deeper than the stack allows
+            raise NotebookError(f"cannot be read: cell {number} is nested too deeply") from None
         for stmt in reversed(gone):      # right to left: blanking one leaves the columns of those before it
             _blank(cell, stmt)
         spans.append((len(lines) + 1, number, len(cell)))
@@ -384,13 +387,21 @@ _CONSTANT_NODES = (ast.Constant, ast.Tuple, ast.List, ast.Set, ast.Dict, ast.Una
 
 
 def _constant(expr: ast.expr, bound: set) -> bool:
-    """Whether an expression calls nothing and names only what is already defined."""
-    if isinstance(expr, ast.Lambda):     # its body runs only when called; its defaults run now
-        return all(_constant(d, bound) for d in expr.args.defaults + [d for d in expr.args.kw_defaults if d])
-    if isinstance(expr, ast.Name):
-        return expr.id in bound
-    return isinstance(expr, _CONSTANT_NODES) and all(
-        _constant(child, bound) for child in ast.iter_child_nodes(expr) if isinstance(child, ast.expr))
+    """Whether an expression calls nothing and names only what is already defined. Without
+    recursion: `DEPTH = ------...1`, 600 minus signs deep, parses."""
+    stack = [expr]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, ast.Lambda):     # its body runs only when called; its defaults run now
+            stack += node.args.defaults + [d for d in node.args.kw_defaults if d]
+        elif isinstance(node, ast.Name):
+            if node.id not in bound:
+                return False
+        elif isinstance(node, _CONSTANT_NODES):
+            stack += [child for child in ast.iter_child_nodes(node) if isinstance(child, ast.expr)]
+        else:
+            return False
+    return True
 
 
 def _blank(lines: list[str], stmt: ast.stmt) -> None:

@@ -128,3 +128,26 @@ def test_timed_inputs_reach_the_portable_workers_child_one_call_at_a_time(tmp_pa
     assert len(speed) == 1 and speed[0]["status"] == "failed", speed
     assert all(c["status"] == "passed" for c in fn["cases"])          # the lookups' answers were right
     assert proc.returncode != 0
+
+
+@pytest.mark.slow
+def test_the_handouts_public_answers_replayed_earn_the_public_cases_and_no_check(tmp_path):
+    """A red team's cs231n submission implements nothing: it replays expected_public.json, which the
+    handout ships for the self-check (a table by W's shape, extended linearly so that its gradient is
+    its own). That passes the public cases, as any grader's public tests can be replayed, and earned
+    every check (no_loops, agrees_with and gradient: 14 of 28 points). With the hidden cases graded,
+    a check now needs a hidden case passed."""
+    folder = tmp_path / "replay"
+    shutil.copytree(REPO / "tests" / "submissions" / "replay_public", folder)
+    shutil.copy(REPO / "student_template" / "cs231n" / "expected_public.json", folder)
+    out = tmp_path / "result.json"
+    proc = subprocess.run([GRADER, "check", str(folder), "--assignment", "cs231n", "--hidden", "--json", str(out)],
+                          cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert out.is_file(), proc.stdout + proc.stderr
+    functions = json.loads(out.read_text())["functions"]
+    assert all(c["status"] == "passed" for f in functions for c in f["cases"] if c["visibility"] == "public")
+    passed = [(f["name"], c["name"]) for f in functions for c in f["checks"] if c["status"] == "passed"]
+    assert not passed, passed
+    judged = [c["message"] for f in functions for c in f["checks"] if c["name"].split()[0] in ("no_loops", "gradient")]
+    assert judged and all("at least one hidden case" in m for m in judged), judged
+    assert proc.returncode != 0

@@ -980,8 +980,31 @@ def test_faster_than_earns_nothing_for_a_function_that_passes_no_case():
     case = lambda status: CaseResult(function="f", case_id="hidden-1", visibility="hidden", seed=1, status=status)
     judged = needs_working_code(p, fast, [case("failed"), case("failed")])
     assert judged.status == "error" and judged.earned == 0
-    assert judged.message == "judged once f passes at least one case"
+    assert judged.message == "judged once f passes at least one hidden case"
     assert needs_working_code(p, fast, [case("failed"), case("passed")]).status == "passed"
+
+
+@pytest.mark.parametrize("kind", ["no_loops", "agrees_with", "gradient"])
+def test_with_the_hidden_cases_graded_a_check_needs_a_hidden_case_passed(kind):
+    """The public cases' answers ship with the handout: a red team's submission replayed them (a table
+    by W's shape, `loss0 + sum((W - W0) * dW0), dW0`, loop-free, the same in both versions, its own
+    gradient) and earned every check of cs231n with no code of its own. Where hidden cases are graded,
+    a check is judged once the function passes one of those; a self-check has only the public ones."""
+    from grader.judge.checks import Plan, needs_working_code
+    from grader.results import CaseResult, CheckResult, OutputCheck
+    check = CheckSpec(kind=kind, points=1, visibility="public", function="g")
+    p = Plan(fn=_fn(), check=check)
+    passed = CheckResult(function="f", name=kind, visibility="public", status="passed", earned=1, possible=1, message="")
+    right = [OutputCheck(name="out", ok=True)]
+    case = lambda cid, status: CaseResult(function="f", case_id=cid, visibility=cid.split("-")[0], seed=1,
+                                          status=status, outputs=right if status == "passed" else [])
+    replayed = [case("public-1", "passed"), case("public-2", "passed"), case("hidden-1", "failed"),
+                case("hidden-2", "failed")]
+    judged = needs_working_code(p, passed, replayed)
+    assert judged.status == "error" and judged.earned == 0
+    assert "at least one hidden case" in judged.message
+    assert needs_working_code(p, passed, replayed[:3] + [case("hidden-2", "passed")]).status == "passed"
+    assert needs_working_code(p, passed, replayed[:2]).status == "passed"        # a self-check: public cases only
 
 
 @pytest.mark.slow
@@ -993,7 +1016,7 @@ def test_agreement_earns_nothing_for_stubs_and_still_fails_a_wrong_version_besid
     agree = checks_of(stubs, "svm_loss_vectorized")["agrees_with svm_loss_naive"]
     assert not any(c.passed for c in stubs.functions[1].cases)
     assert agree.status == "error" and agree.earned == 0
-    assert agree.message == "judged once svm_loss_vectorized passes at least one case"
+    assert agree.message == "judged once svm_loss_vectorized passes at least one hidden case"
     wrong = grade(("linear_svm", "    dW = X.T.dot(coeff) / num_train + 2 * reg * W\n",
                    "    dW = X.T.dot(coeff) / num_train + reg * W\n"))
     agree = checks_of(wrong, "svm_loss_vectorized")["agrees_with svm_loss_naive"]
@@ -1008,7 +1031,7 @@ def test_a_made_up_loss_with_its_own_gradient_earns_nothing_from_the_gradient_ch
     check = checks_of(result, "svm_loss_naive")["gradient"]
     assert not any(c.passed for c in result.functions[0].cases)
     assert check.status == "error" and check.earned == 0
-    assert check.message == "judged once svm_loss_naive returns a right loss on at least one case"
+    assert check.message == "judged once svm_loss_naive returns a right loss on at least one hidden case"
 
 
 @pytest.mark.slow
@@ -1028,7 +1051,7 @@ def test_a_stub_earns_nothing_from_static_checks(grade):
                     "    raise NotImplementedError\n    num_train = X.shape[0]\n    rows = np.arange(num_train)\n"))
     loops = checks_of(result, "softmax_loss_vectorized")["no_loops"]
     assert loops.status == "error" and loops.earned == 0
-    assert loops.message == "judged once softmax_loss_vectorized passes at least one case"
+    assert loops.message == "judged once softmax_loss_vectorized passes at least one hidden case"
     # "error" would read as if the student had broken something: the reports say it was not judged
     text = render(result)
     assert "     check no_loops: not judged (0/1 point)\n        judged once softmax_loss_vectorized" in text

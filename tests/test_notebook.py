@@ -76,6 +76,14 @@ def test_top_level_statements_kept_or_dropped(statement, kept):
     assert kept_lines(module) == (statement.splitlines() if kept else []), module.source
 
 
+def test_an_expression_nested_deeper_than_the_stack_is_read_not_a_crash():
+    """A red team's cell `DEPTH = ------...1`: 600 minus signs parse, and reading whether it is a
+    constant recursed two frames a level, so `grader check` ended in a RecursionError traceback and
+    wrote no results.json. It is read without recursion; a call that deep is still dropped."""
+    module = convert(code("import numpy as np", "DEPTH = " + "-" * 600 + "1", "LATER = " + "-" * 600 + "np.exp(1)"))
+    assert kept_lines(module) == ["import numpy as np", "DEPTH = " + "-" * 600 + "1"]
+
+
 def test_names_defined_earlier_count_and_dropped_ones_do_not():
     module = convert(code("import torch\nDT = torch.float64\nN = 3", "SHAPE = (N, N * 2)\nTOTAL = 2 * M",
                           "M = torch.zeros(3)\nLATER = M"))

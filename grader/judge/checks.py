@@ -857,17 +857,24 @@ def needs_working_code(p: Plan, result: CheckResult, cases: list, others: list |
     wrong forward. Likewise agrees_with does not take points
     from a function that is right on every input it was compared on, when the other function is
     wrong on its own cases, or not written yet: that costs the other function's cases already (and a
-    missing function must not cost more than a wrong one)."""
-    if p.check.kind in STATIC + ("agrees_with", "faster_than") and result.passed and not any(c.passed for c in cases):
-        return _result(p, ERROR, f"judged once {p.fn.name} passes at least one case")
+    missing function must not cost more than a wrong one).
+
+    Where the hidden cases are graded, the case that shows the function works must be a hidden one:
+    the public cases' answers ship with the handout, and a table of them passes those (a red team's
+    replayed them, `loss0 + sum((W - W0) * dW0), dW0`, and earned every check of cs231n's, 14 of 28
+    points, with no code of its own)."""
+    evidence = [c for c in cases if c.visibility == HIDDEN] or cases
+    which = "hidden case" if evidence is not cases else "case"
+    if p.check.kind in STATIC + ("agrees_with", "faster_than") and result.passed and not any(c.passed for c in evidence):
+        return _result(p, ERROR, f"judged once {p.fn.name} passes at least one {which}")
     # The loss the check differentiates, where the function returns it: right on some case (a network
     # whose scores were right and whose loss was made up, with its own gradient, earned the point).
     loss = {o.name for o in p.fn.compared} & set(p.loss_names) if p.check.kind == "gradient" else set()
     if p.check.kind == "gradient" and result.passed and not any(
             c.passed or any(o.ok and not o.name.startswith("property ") and (not loss or o.name in loss) for o in c.outputs)
-            for c in cases):
+            for c in evidence):
         return _result(p, ERROR, f"judged once {p.fn.name} returns a right {' or '.join(sorted(loss)) or 'value'} "
-                                 f"on at least one case")
+                                 f"on at least one {which}")
     public = [c for c in cases if c.visibility == "public"]
     if p.check.kind == "agrees_with" and result.status in (FAILED, ERROR) and public and all(c.passed for c in public) \
             and others and not all(c.passed for c in others):
