@@ -88,6 +88,52 @@ def _repeats(runs, source="def f(x):\n    y = x\n    return y\n", check="public"
     return judge_repeats(Plan(fn=_fn(), check=CheckSpec(kind="no_loops", points=1, visibility=check)), runs, source, "m.py")
 
 
+def _library_runs(*rows, visibility="public"):
+    """(Case, Outcome) pairs whose cases called a library's function: each row is ({dim: size},
+    times), no line of the student's repeating."""
+    from grader.cases import Case
+    from grader.run.outcome import Outcome
+    from grader.spec import CaseSpec
+    return [(Case("f", CaseSpec(visibility=visibility, index=i, seed=i), dims, {}),
+             Outcome(status="returned", traced=True, lines=12,
+                     library=[("/usr/lib/site-packages/torch/utils/_pytree.py", 700, times, "_get_node_type")] if times > 1 else []))
+            for i, (dims, times) in enumerate(rows, 1)]
+
+
+@pytest.mark.parametrize("rows, caught", [
+    # torch's tree_map over the rows: its helper runs N + 2 times (a red team's, the seventh round)
+    ((({"N": 7, "D": 11}, 9), ({"N": 3, "D": 13}, 5), ({"N": 3, "D": 12}, 5)), True),
+    # per class, twice over: 2C + 1
+    ((({"N": 7, "C": 6}, 13), ({"N": 3, "C": 8}, 17), ({"N": 5, "C": 4}, 9)), True),
+    # whole-array code: as often whatever the sizes (einsum's path helpers, torch's wrappers)
+    ((({"N": 7, "D": 11}, 6), ({"N": 3, "D": 13}, 6), ({"N": 64, "D": 2}, 6)), False),
+    # counts that move a little with the sizes, not once per any of them (a path chosen by size)
+    ((({"N": 7, "D": 11}, 6), ({"N": 3, "D": 13}, 5), ({"N": 64, "D": 2}, 7)), False),
+    # on a line, but fewer calls than the size: not once per row
+    ((({"N": 40, "D": 11}, 5), ({"N": 20, "D": 13}, 4)), False),
+    # sizes one apart: any two counts fit a line
+    ((({"N": 4, "D": 11}, 6), ({"N": 3, "D": 11}, 5)), False),
+])
+def test_a_librarys_function_called_once_per_row_is_a_loop(rows, caught):
+    """A red team's tree_map(partial(np.dot, b=W), list(X)) ran no line of its own twice: torch's
+    _pytree did the loop, calling its helpers once per row. A library's function whose calls lie on
+    a line a * size + b (a whole a >= 1) over cases of several sizes, and reach the size, fails."""
+    r = _repeats(_library_runs(*rows))
+    if not caught:
+        assert r is None, r.message
+        return
+    assert r.status == "failed"
+    assert "has a library run a loop for it: it calls _get_node_type (torch/utils/_pytree.py)" in r.message, r.message
+    assert "once per " in r.message and "on public-" in r.message
+
+
+def test_a_librarys_loop_found_on_hidden_cases_alone_says_nothing_of_them():
+    r = _repeats(_library_runs(({"N": 2}, 4), ({"N": 64}, 66), visibility="hidden"))
+    assert r.status == "failed"
+    assert r.message.startswith("f calls a library's function once per row or element on a hidden case: "), r.message
+    assert not re.search(r"hidden-\d|N=|_pytree|_get_node_type|66", r.message), r.message
+
+
 def test_a_visible_no_loops_finding_on_hidden_cases_says_nothing_of_them():
     """A red team's helper ran a line 4 + 100 * reg times, and another looped only where reg > 20, on
     one of 16 lines picked by W[0, 0]: the check Gradescope shows named the hidden cases, their sizes

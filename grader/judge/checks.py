@@ -686,7 +686,7 @@ def _repeated(p: Plan, traced: list, source: str | None, filename: str) -> Check
         if most >= REPEATED_ALWAYS or (most >= REPEATED_MIN and fewer):
             found.append((most, file, line, function, where, fewer))
     if not found:
-        return _more_lines(p, traced)
+        return _more_lines(p, traced) or _library_loop(p, traced)
     most, file, line, function, where, fewer = max(found, key=lambda f: (f[0], -f[2]))
     lines = (source or "").splitlines()
     mine = bool(source) and file.endswith("/" + filename)            # the module's own file, as the grader found it
@@ -772,6 +772,75 @@ def _more_lines(p: Plan, traced: list) -> CheckResult | None:
     return _result(p, FAILED, f"{p.fn.name} runs {often}: code that runs once per row or element is "
                               "a loop, however it is written (generated lines, a fresh function a row); the vectorized "
                               "version should use whole-array operations")
+
+
+def _library_loop(p: Plan, traced: list) -> CheckResult | None:
+    """A library's function (numpy's, torch's, any package's Python code) that the function's code
+    had called once per row, or per class, or per element of some size of the case: however few lines
+    of the student's run, a library then runs the loop for them (torch's `tree_map(partial(np.dot,
+    b=W), list(X))` called its `_get_node_type` N + 2 times, and no line of the student's ran
+    twice). Once per size means the counts, on cases of at least two values of that size (or of the
+    product of two), lie on a line `a * size + b` with a whole `a` of 1 or more, and reach the size:
+    in every case: whole-array code calls a library's functions as often whatever the sizes. (A
+    generator's resumptions are not counted: numpy's dispatcher for `np.choose(y, S.T)` yields each
+    of the C choices.)"""
+    calls: dict = {}                     # (file, first line, function) -> {case id: times}
+    for case, o in traced:
+        for file, line, n, function in o.library:
+            calls.setdefault((file, line, function), {})[case.case_id] = n
+    by_id = {case.case_id: case for case, _ in traced}
+    found = []
+    for (file, line, function), seen in calls.items():
+        if max(seen.values()) < REPEATED_MIN:
+            continue
+        for size, points in _by_size([(by_id[c], n) for c, n in seen.items()]):
+            (v1, n1), (v2, n2) = points[0], points[-1]
+            if v2 - v1 < 2 or (n2 - n1) % (v2 - v1) or n2 < v2:
+                continue
+            a = (n2 - n1) // (v2 - v1)
+            if a >= 1 and all(n == n1 + a * (v - v1) and n >= v for v, n in points):
+                small = next(c for c, n in seen.items() if n == n1 and _size(by_id[c], size) == v1)
+                large = next(c for c, n in seen.items() if n == n2 and _size(by_id[c], size) == v2)
+                found.append((n2, n1, function, file, size, small, large))
+                break
+    if not found:
+        return None
+    n2, n1, function, file, size, small, large = max(found, key=lambda f: f[0])
+    small, large = by_id[small], by_id[large]
+    if HIDDEN in (small.spec.visibility, large.spec.visibility) and p.check.visibility != HIDDEN:
+        return _on_hidden(p, "calls a library's function once per row or element")
+    where = "/".join(file.replace("\\", "/").split("/")[-3:])
+    name = function if _NAMED.fullmatch(function.replace(".", "_")) else "a function"
+    if HIDDEN in (small.spec.visibility, large.spec.visibility):       # no counts: see judge_repeats
+        often = f"more often on {large.case_id} ({show_dims(large.dims)}) than on {small.case_id} ({show_dims(small.dims)})"
+    else:
+        often = (f"{_times(n2)} on {large.case_id} ({show_dims(large.dims)}) and {_times(n1)} on {small.case_id} "
+                 f"({show_dims(small.dims)}), once per {size}")
+    return _result(p, FAILED, f"{p.fn.name} has a library run a loop for it: it calls {name} ({where}) {often}. "
+                              "A library's function called once per row or element (torch's tree_map, a callback a "
+                              "library calls for each item) is a loop in disguise; the vectorized version should use "
+                              "whole-array operations")
+
+
+def _size(case, size: str) -> int | None:
+    """A case's size by name: one of its dims, or the product of two (`N*D`)."""
+    values = [case.dims.get(d) for d in size.split("*")]
+    return math.prod(values) if all(type(v) is int for v in values) else None
+
+
+def _by_size(counted: list) -> list:
+    """For each size of the cases (a dim, or the product of two), the (size, count) points of the
+    cases counted, sorted: only where every case has that size and no two cases of one size differ."""
+    dims = sorted({d for case, _ in counted for d, v in case.dims.items() if type(v) is int})
+    sizes = dims + [f"{a}*{b}" for i, a in enumerate(dims) for b in dims[i + 1:]]
+    out = []
+    for size in sizes:
+        points = {(_size(case, size), n) for case, n in counted}
+        values = [v for v, _ in points]
+        if None in values or len(set(values)) != len(values) or len(values) < 2:
+            continue
+        out.append((size, sorted(points)))
+    return out
 
 
 def judge_autograd_run(p: Plan, runs: list, source: str | None = None) -> CheckResult | None:

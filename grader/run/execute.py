@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import builtins
 import gc
+import os
 import random
 import sys
 import time
@@ -41,6 +42,9 @@ _AUTOGRAD: dict = {}               # id(code) -> (code, what it is), of torch's 
 _LIBRARY: dict = {}                # id(code) -> code, of every function there was before a submission's import (remember_library)
 _LIBRARY_FILES: set = set()        # the files of the modules loaded then (remember_library)
 REPEATS_SENT = 20                  # the lines of a traced call that ran most often, sent back (at least twice each)
+LIBRARY_SENT = 12                  # the libraries' functions a traced call ran most often, sent back (at least twice each)
+_GRADER_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "")   # the grader's own code
+_RESUMED = 0x20 | 0x80 | 0x200     # CO_GENERATOR, CO_COROUTINE, CO_ASYNC_GENERATOR: a 'call' at every resumption
 # torch's C functions into autograd, by name, as a Python call of theirs is seen (sys.setprofile's c_call)
 # (not _unpack_dual: it computes nothing, and torch's own printing of a tensor calls it)
 _C_AUTOGRAD = {"run_backward": "the autograd engine's run_backward", "_make_dual": "forward-mode autograd (_make_dual)",
@@ -236,6 +240,7 @@ class _Watch:
 
     def __init__(self):
         self.lines: dict = {}        # (file, line, function) -> times it ran
+        self.library: dict = {}      # id(code) -> (code, times it was called), a library's function (not the grader's)
         self.total = 0               # lines of theirs run, in all
         self.autograd = ""           # the first of torch's ways into autograd taken
         self.autograd_in = ""        # ...and the function of the student's it was taken from, when known
@@ -250,9 +255,12 @@ class _Watch:
             place[0] += n
         top = sorted(((n, file, line, name) for (file, line), (n, name) in places.items() if n > 1),
                      key=lambda t: (-t[0], t[1], t[2]))[:REPEATS_SENT]
+        called = sorted(((n, code.co_filename, code.co_firstlineno, code.co_qualname)
+                         for code, n in self.library.values() if n > 1), key=lambda t: (-t[0], t[1], t[2]))[:LIBRARY_SENT]
         return {"traced": True, "untraced": self.off, "autograd": self.autograd, "autograd_in": self.autograd_in,
                 "lines": self.total,
-                "repeats": [[file[-200:], line, n, name[:200]] for n, file, line, name in top]}
+                "repeats": [[file[-200:], line, n, name[:200]] for n, file, line, name in top],
+                "library": [[plain_text(file)[-200:], line, n, plain_text(name)[:200]] for n, file, line, name in called]}
 
 
 def watched(calls: list) -> bool:
@@ -348,6 +356,7 @@ def _traced(fn, args: list, kwargs: dict, own: Callable, seen: _Watch, watch=("l
     (its Python entries, its C entries called from Python, and any backward pass that reads what its
     forward saved, however the engine was reached); and whether their code turned the watch off."""
     lines, autograd = "lines" in watch, "autograd" in watch
+    library = seen.library
     open_frames = [0]                # the student's frames entered and not yet left: each must say it left
     # The lines run while a module is imported are the student's as any others are (own): a module of
     # the student's imported during the call, from the submission, the scratch folder or a finder of
@@ -383,13 +392,21 @@ def _traced(fn, args: list, kwargs: dict, own: Callable, seen: _Watch, watch=("l
         if code is _FIND_AND_LOAD:
             importing[0] += 1
             return imported
-        if lines and own(code):
-            if importing[0] and plain_text(code.co_filename).startswith("<"):
-                back = frame.f_back
-                if back is None or not own(back.f_code):
-                    return None
-            open_frames[0] += 1
-            return local
+        if lines:
+            if own(code):
+                if importing[0] and plain_text(code.co_filename).startswith("<"):
+                    back = frame.f_back
+                    if back is None or not own(back.f_code):
+                        return None
+                open_frames[0] += 1
+                return local
+            # A library's function, called how often: one called once per row runs a loop for the
+            # student's code (torch's tree_map, per leaf), though no line of theirs repeats. Not the
+            # grader's own, which takes the outputs here, nor a generator, whose every resumption is
+            # a call (numpy's dispatcher for np.choose yields each of the choices).
+            if not code.co_filename.startswith(_GRADER_DIR) and not code.co_flags & _RESUMED:
+                entry = library.get(id(code))
+                library[id(code)] = (code, 1) if entry is None else (code, entry[1] + 1)
         return None
 
     def profile(frame, event, arg):

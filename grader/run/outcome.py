@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from grader import values
-from grader.run.execute import REPEATS_SENT                  # a call's most repeated lines: as many are kept as sent
+from grader.run.execute import LIBRARY_SENT, REPEATS_SENT    # a call's most repeated lines and calls: as many are kept as sent
 
 RETURNED = "returned"
 STATUSES = ("returned", "exception", "missing_function", "bad_return", "too_large", "import_error",
@@ -41,6 +41,7 @@ class Outcome:
     untraced: bool = False                         # ... and the student's code turned the counting off
     ahead: bool = False                            # a timed call: the student's code ran as its inputs were made
     repeats: list = field(default_factory=list)    # [(file, line, times, function)]: its lines that ran more than once
+    library: list = field(default_factory=list)    # [(file, first line, times, function)]: libraries' functions called more than once
     autograd: str = ""                             # the first of torch's ways into autograd it took (a no_autograd function's case)
     autograd_in: str = ""                          # ...in which of the student's functions (as its process says)
     lines: int = 0                                 # how many lines of the student's code it ran in all (traced)
@@ -110,6 +111,13 @@ def _decode(header: dict, arrays: list, names: tuple) -> Outcome:
         if not (isinstance(file, str) and isinstance(function, str) and _integer(line) and _integer(times)):
             return Outcome(status="invalid")
         out.repeats.append((file[:200], line, times, function[:200]))
+    for row in (header.get("library") or [])[:LIBRARY_SENT] if out.traced else ():
+        if not (isinstance(row, list) and len(row) == 4):
+            return Outcome(status="invalid")
+        file, line, times, function = row
+        if not (isinstance(file, str) and isinstance(function, str) and _integer(line) and _integer(times)):
+            return Outcome(status="invalid")
+        out.library.append((file[:200], line, times, function[:200]))
     for path, k in header.get("changed") or []:
         if not _integer(k) or not isinstance(path, list):
             return Outcome(status="invalid")
