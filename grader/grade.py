@@ -266,9 +266,11 @@ def _hint_notebooks_beside(spec: AssignmentSpec, result: SubmissionResult, modul
 def _hint_broken_callees(spec: AssignmentSpec, functions: dict, source) -> None:
     """A case of a function that raised, where the function calls another graded function of its
     module which fails its own cases (a network's loss calling a Linear.backward that returns dw
-    transposed), says so: the error may be that one's doing. Only where the case raised (a wrong
-    value has causes of its own, and a callee may not even run on it: dropout off), where nothing
-    names a cause already, and of callees that fail on their own, not only "not judged"."""
+    transposed), says so: the error may be that one's doing. So does a case whose output came back
+    in the wrong shape or type (grads['b1'] of shape (6,), from a Linear.backward summing db over
+    the wrong axis). Not where only values are wrong (they have causes of their own, and a callee
+    may not even run on the case: dropout off), where nothing names a cause already, and of callees
+    that fail on their own, not only "not judged"."""
     failing = {name for name, fr in functions.items() if any(not c.passed and not c.blocked_by for c in fr.cases)}
     if len(failing) < 2:
         return
@@ -290,8 +292,9 @@ def _hint_broken_callees(spec: AssignmentSpec, functions: dict, source) -> None:
             hint = (f"Hint: {name} calls your {', '.join(broken)}, which {'fails its' if len(broken) == 1 else 'fail their'} "
                     f"own cases: fix {first} first, as what it returns may be why this case fails.")
             for case in functions[name].cases:
-                if case.status == ERROR and case.exception and not case.diagnosis and not case.blocked_by \
-                        and "Hint:" not in case.details:
+                structural = case.status == FAILED and any(not o.ok and o.max_rel_error is None for o in case.outputs)
+                if (case.status == ERROR and case.exception or structural) and not case.diagnosis \
+                        and not case.blocked_by and "Hint:" not in case.details:
                     case.details = "\n".join(x for x in (case.details, hint) if x)
 
 

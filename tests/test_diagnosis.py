@@ -201,7 +201,8 @@ def test_a_catalogued_mistake_made_in_the_gradient_only_is_named(tmp_path):
     assert source != REFERENCE.read_text()
     _, cases = check(write(tmp_path, "grad_only", source), tmp_path)
     for case in cases["svm_loss_vectorized"]:
-        assert case["diagnosis"].startswith("in `dW` only (the rest is right): ")
+        assert case["diagnosis"].startswith("in `dW` only (the rest is right), so only what follows says of `dW` "
+                                            "applies: ")
         assert case["diagnosis"].endswith(catalogue["correct_class_in_hinge"].sentence)
 
 
@@ -550,7 +551,7 @@ def test_a_network_failing_because_a_layer_it_calls_fails_says_which_to_fix_firs
 
 def test_a_function_calling_another_graded_function_that_fails_gets_the_hint():
     from grader.grade import _hint_broken_callees
-    from grader.results import CaseResult, FunctionResult
+    from grader.results import CaseResult, FunctionResult, OutputCheck
     spec = load_spec(ASSIGNMENT)
     names = [fn.name for fn in spec.functions]
 
@@ -558,7 +559,9 @@ def test_a_function_calling_another_graded_function_that_fails_gets_the_hint():
         """Every function's one case raised; `blocked` ones only "not judged" because of another."""
         return {n: FunctionResult(n, "linear_classifier", [
             CaseResult(n, "public-1", "public", 1, "error", exception="RuntimeError", blocked_by=blocked.get(n, "")),
-            CaseResult(n, "public-2", "public", 2, "failed")]) for n in names}
+            CaseResult(n, "public-2", "public", 2, "failed", outputs=[OutputCheck("dW", False, max_rel_error=3.0)]),
+            CaseResult(n, "public-3", "public", 3, "failed", outputs=[OutputCheck("dW", False, "dW: expected shape (5, 3), "
+                                                                                  "got (3, 5)")])]) for n in names}
     lazy = REFERENCE.read_text() + ("\n\ndef softmax_loss_vectorized(W, X, y, reg):\n"
                                     "    return softmax_loss_naive(W, X, y, reg)\n")
     functions = results()
@@ -568,11 +571,38 @@ def test_a_function_calling_another_graded_function_that_fails_gets_the_hint():
     lazy_cases = functions["softmax_loss_vectorized"].cases
     assert lazy_cases[0].details.startswith(hint)
     assert lazy_cases[1].details == ""                  # a wrong value has causes of its own: no hint there
+    # an answer of the wrong shape (grads['b1'] of shape (6,) from a Linear.backward summing db over
+    # the wrong axis, a students' round): the callee's doing more likely than not
+    assert lazy_cases[2].details.startswith(hint)
     assert all(c.details == "" for n in names if n != "softmax_loss_vectorized" for c in functions[n].cases)
     functions = results()
     _hint_broken_callees(spec, functions, lambda module: REFERENCE.read_text())     # none calls another
     assert all(c.details == "" for n in names for c in functions[n].cases)
     functions = results(softmax_loss_naive="svm_loss_naive")
-    functions["softmax_loss_naive"].cases[1].status = "passed"      # only "not judged": not failing on its own
+    for case in functions["softmax_loss_naive"].cases[1:]:
+        case.status = "passed"                                       # only "not judged": not failing on its own
     _hint_broken_callees(spec, functions, lambda module: lazy)
     assert functions["softmax_loss_vectorized"].cases[0].details == ""
+
+
+@pytest.mark.slow
+def test_three_outputs_returned_in_another_order_are_named(tmp_path):
+    """affine_backward returning (dw, dx, db) was told only "dx: expected shape (1, 3, 2), got (6, 5)"
+    (a students' round), where a function of two outputs returned swapped got "seems to return
+    (dW, loss)". Any order of outputs of shapes of their own is named, in the order of its step."""
+    folder = tmp_path / "student"
+    shutil.copytree(REPO / "reference" / "cs231n_layers", folder)
+    module = folder / "layers.py"
+    source = module.read_text()
+    lines = source.splitlines(keepends=True)
+    first = next(i for i, line in enumerate(lines) if line == "    return dx, dw, db\n")
+    lines[first] = "    return dw, dx, db\n"                 # affine_backward's, the first of the two
+    module.write_text("".join(lines))
+    report = tmp_path / "report.json"
+    proc = subprocess.run([GRADER, "check", str(folder), "-a", "cs231n_layers", "--json", str(report)],
+                          cwd=REPO, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 1, proc.stderr
+    cases = {fn["name"]: fn["cases"] for fn in json.loads(report.read_text())["functions"]}["affine_backward"]
+    wrong = [c for c in cases if c["status"] != "passed"]
+    assert wrong and all("Hint: affine_backward seems to return (dw, dx, db); return (dx, dw, db), in that order"
+                         in c["details"] for c in wrong), wrong

@@ -129,7 +129,7 @@ def hinted(fn: FunctionSpec, expected: Outcome, outcome: Outcome, by_output: dic
     wrong_values = [c for verdicts in by_output.values() for c in verdicts if not c.ok]
     if not wrong_values:
         return ""
-    swapped = _swapped(fn, expected.outputs, outcome.outputs)
+    swapped = _swapped(fn, expected.outputs, outcome.outputs, case)
     # A wrong number (the loss) makes the arrays after it wrong too: their wrong or right rows say
     # where the numbers fell (a unit dropout zeroed), not where a mistake is.
     numbers = {values.show(o.path, expected.via.get(o.name)) for o in fn.compared if o.kind == "scalar"}
@@ -340,20 +340,32 @@ def _localise(fn: FunctionSpec, expected: Outcome, outcome: Outcome, check: Outp
     return ""
 
 
-def _swapped(fn: FunctionSpec, expected: dict, got: dict) -> str:
-    """A hint when two outputs of different shapes came back in each other's place: (dW, loss)."""
-    outs = fn.compared
-    if len(outs) != 2 or len(fn.outputs) != 2:
+def _swapped(fn: FunctionSpec, expected: dict, got: dict, case: Case | None = None) -> str:
+    """A hint when what the graded function returns came back in another order, each of a shape of
+    its own: (dW, loss), or affine_backward's (dw, dx, db). The order is its step's, `dx, dw, db =
+    affine_backward(dout, cache)`, where every name it binds is an output compared."""
+    steps = fn.steps_for(case.spec) if case is not None else fn.steps
+    graded = [s for s in steps if s.graded]
+    targets = graded[0].targets if len(graded) == 1 else ()
+    if len(targets) != 1 or targets[0][0] != "unpack":
+        return ""
+    by_path = {tuple(o.path): o for o in fn.compared}
+    outs = [by_path.get((name,)) for name in targets[0][1]]
+    if len(outs) < 2 or None in outs:
         return ""
     e = [expected.get(o.name) for o in outs]
     g = [got.get(o.name) for o in outs]
     if not all(getattr(x, "is_number", False) for x in e + g):
         return ""
     want = [x.array.shape for x in e]
-    if want[0] != want[1] and [g[1].array.shape, g[0].array.shape] == want:
-        first, second = (o.name for o in outs)
-        return f"{fn.name} seems to return ({second}, {first}); return ({first}, {second}), in that order"
-    return ""
+    if len(set(want)) != len(want):
+        return ""
+    order = [want.index(x.array.shape) if x.array.shape in want else None for x in g]
+    if None in order or sorted(order) != list(range(len(outs))) or order == sorted(order):
+        return ""
+    names = [o.name for o in outs]
+    return (f"{fn.name} seems to return ({', '.join(names[k] for k in order)}); "
+            f"return ({', '.join(names)}), in that order")
 
 
 def diagnose(fn: FunctionSpec, case: Case, got: dict, broken: set | None, mistakes, expected: dict) -> str:
@@ -422,7 +434,10 @@ def diagnoses(fn: FunctionSpec, case: Case, got: dict, broken: set | None, mista
         theirs = partly(fn, got, outputs, expected, correct)
         if theirs:
             names = " and ".join(f"`{values.show(fn.output(n).path)}`" for n in theirs)
-            found.append((frozenset([name]), f"in {names} only (the rest is right): {sentence}"))
+            # The mistake's sentence may speak of outputs that are right here ("divide both by N"):
+            # said as the part of it that applies.
+            found.append((frozenset([name]), f"in {names} only (the rest is right), so only what follows says "
+                                             f"of {names} applies: {sentence}"))
     return _unique(found)
 
 

@@ -256,8 +256,8 @@ def judge_gradient(p: Plan, outcomes: list, float32: list | None = None) -> Chec
         return _result(p, FAILED, f"the gradient check found NaN or inf in {grads_named} or in {of}")
     if not (np.abs(numeric) > noise).any():
         # A loss that does not move (a constant, all zeros) matches a zero gradient: nothing is shown.
-        return _result(p, ERROR, f"not judged: {of} does not change when {', '.join(_shown(i) for i, _ in check.pairs)} "
-                                 f"move at the {len(numeric)} entries checked; see the cases' feedback")
+        return _result(p, ERROR, f"not judged: {of} stays the same when the {len(numeric)} entries checked of "
+                                 f"{', '.join(_shown(i) for i, _ in check.pairs)} are moved; see the cases' feedback")
     if not bad.any():
         kinks = (f"; at {int(kinked.sum())} of them a step crosses a kink of {check.loss}, where the two one-sided "
                  f"differences disagree, and {'it matches' if len(check.pairs) == 1 else 'they match'} one of them"
