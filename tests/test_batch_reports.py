@@ -139,7 +139,11 @@ def test_gradescope_groups_cases_by_function_and_visibility():
                          "stdout_visibility", "tests"}
     assert (data["score"], data["execution_time"]) == (5.0, 1.25)
     assert (data["output_format"], data["visibility"], data["stdout_visibility"]) == ("text", "visible", "hidden")
-    assert data["output"] == "3 of 4 public cases passed.\n1 of 2 hidden cases passed."
+    assert data["output"] == "3 of 4 public cases passed.\nThe 2 hidden cases were run: their results are shown once the " \
+                             "grades are published."
+    # where the hidden groups are shown at once, so is how many passed
+    assert gradescope_results(bob, hidden_visibility="visible")["output"] == \
+        "3 of 4 public cases passed.\n1 of 2 hidden cases passed."
     tests = data["tests"]
     assert all(set(t) == {"name", "number", "score", "max_score", "status", "output", "visibility", "extra_data"}
                for t in tests)

@@ -113,6 +113,8 @@ def _library_runs(*rows, visibility="public"):
     ((({"N": 40, "D": 11}, 5), ({"N": 20, "D": 13}, 4)), False),
     # sizes one apart: any two counts fit a line
     ((({"N": 4, "D": 11}, 6), ({"N": 3, "D": 11}, 5)), False),
+    # the rows' list padded by 3 to 13 items drawn from the inputs (a red team's, the eighth round): on no line
+    ((({"N": 7}, 18), ({"N": 3}, 9), ({"N": 20}, 25), ({"N": 64}, 78), ({"N": 6}, 21)), True),
 ])
 def test_a_librarys_function_called_once_per_row_is_a_loop(rows, caught):
     """A red team's tree_map(partial(np.dot, b=W), list(X)) ran no line of its own twice: torch's
@@ -132,6 +134,19 @@ def test_a_librarys_loop_found_on_hidden_cases_alone_says_nothing_of_them():
     assert r.status == "failed"
     assert r.message.startswith("f calls a library's function once per row or element on a hidden case: "), r.message
     assert not re.search(r"hidden-\d|N=|_pytree|_get_node_type|66", r.message), r.message
+
+
+def test_a_line_run_a_different_number_of_times_but_not_more_on_larger_inputs_is_no_loop():
+    """A loop-free helper called five times a call, two of them under `if reg:`, ran three times on
+    the reg = 0 case: the check called that a loop (a students' round lost no_loops for it). A line
+    is a loop's when it runs more often on larger inputs, as a loop over the rows or classes does."""
+    assert _repeats(_runs((7, {3: 5}), (3, {3: 5}), (17, {3: 3}), (64, {3: 5}), (1, {3: 5}))) is None
+    assert _repeats(_runs((2, {3: 4}), (9, {3: 6}), (30, {3: 6}))) is None         # grows by less than an eighth of N
+    loop = _repeats(_runs((7, {3: 7}), (3, {3: 3}), (17, {3: 17}), (3, {3: 3})))
+    assert loop.status == "failed" and "17 times on public-3 (N=17) and 3 times on public-2 (N=3)" in loop.message, \
+        loop.message
+    pairs = _repeats(_runs((8, {3: 4}), (2, {3: 1}), (64, {3: 32})))                # a line per pair of rows
+    assert pairs.status == "failed"
 
 
 def test_a_visible_no_loops_finding_on_hidden_cases_says_nothing_of_them():

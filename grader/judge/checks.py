@@ -69,10 +69,9 @@ class Plan:
 def plan(spec: AssignmentSpec, hidden: bool) -> list[Plan]:
     """Every check to run (hidden ones only with the hidden cases), with its calls.
 
-    A faster_than check's inputs are drawn from a secret of this run as well as the spec's seed: from
+    A faster_than check's inputs are drawn from secrets of this run as well as the spec's seed: from
     the spec alone (the handout's), a submission could draw them at import, untimed, and time a lookup."""
     plans = []
-    secret = secrets.token_hex(8)
     for fn in spec.functions:
         for check in fn.scored_checks:
             if check.visibility == HIDDEN and not hidden:
@@ -85,21 +84,21 @@ def plan(spec: AssignmentSpec, hidden: bool) -> list[Plan]:
                 other = spec.function(check.function)
                 p.calls = [Call(other, make_case(spec, fn, c), steps=_same_steps(fn, other, c)) for c in fn.cases_of("public")]
             elif check.kind == "faster_than":
-                p.calls = timing_calls(spec, p, secret)
+                p.calls = timing_calls(spec, p)
                 p.case = p.calls[0].case
             plans.append(p)
     return plans
 
 
-def timing_calls(spec: AssignmentSpec, p: Plan, secret: str | None = None) -> list:
+def timing_calls(spec: AssignmentSpec, p: Plan) -> list:
     """A faster_than check's timed calls: inputs no call has seen, one set per call, of the timed
-    case's sizes, drawn from its seed and `secret` (a new one by default, for a round timed again):
+    case's sizes, drawn from its seed and a secret of the call's own (new for a round timed again):
     the same inputs again would time a lookup, in this child or one that found a file an earlier
-    child left."""
-    secret = secret or secrets.token_hex(8)
+    child left; and a call's recipe must not tell another's (`timing-1-<secret of the round>` told a
+    red team's first timed call the others', whose answers it computed within its own time)."""
     timed = p.check.case or p.fn.cases_of("public")[0]
-    return [Call(p.fn, make_case(spec, p.fn, timed, fresh=f"timing-{k + 1}-{secret}"), timed=True)
-            for k in range(p.check.repeat)]
+    return [Call(p.fn, make_case(spec, p.fn, timed, fresh=f"timing-{secrets.token_hex(8)}"), timed=True)
+            for _ in range(p.check.repeat)]
 
 
 def _same_steps(fn: FunctionSpec, other: FunctionSpec, case) -> tuple | None:
@@ -644,8 +643,8 @@ def _judge_static(fn: FunctionSpec, check: CheckSpec, source: str | None, filena
 
 
 # A line of the student's that runs this often in one call is a loop's body whatever the input (no
-# whole-array code runs a line 64 times); one that runs REPEATED_MIN times or more, and a different
-# number of times on inputs of other sizes, is one too (a loop over the rows, or the classes).
+# whole-array code runs a line 64 times); one that runs REPEATED_MIN times or more, and more times on
+# inputs of larger sizes, is one too (a loop over the rows, or the classes: `_grows_with_a_size`).
 REPEATED_ALWAYS = 64
 REPEATED_MIN = 4
 MORE_LINES = 16                      # ...and code that runs this many more lines on the largest input than on the smallest
@@ -671,6 +670,7 @@ def judge_repeats(p: Plan, runs: list, source: str | None = None, filename: str 
 
 def _repeated(p: Plan, traced: list, source: str | None, filename: str) -> CheckResult | None:
     """judge_repeats on these cases."""
+    by_id = {case.case_id: case for case, _ in traced}
     times: dict = {}                     # (file, line, function) -> {case id: times}
     for case, o in traced:
         for file, line, n, function in o.repeats:
@@ -683,7 +683,8 @@ def _repeated(p: Plan, traced: list, source: str | None, filename: str) -> Check
         others = {case.case_id: seen.get(case.case_id, 1 if len(o.repeats) < REPEATS_SENT else None)
                   for case, o in traced if case.case_id != where}
         fewer = {c: n for c, n in others.items() if n is not None and n != most}
-        if most >= REPEATED_ALWAYS or (most >= REPEATED_MIN and fewer):
+        known = [(by_id[c], n) for c, n in {**others, where: most}.items() if n is not None]
+        if most >= REPEATED_ALWAYS or (most >= REPEATED_MIN and fewer and _grows_with_a_size(known)):
             found.append((most, file, line, function, where, fewer))
     if not found:
         return _more_lines(p, traced) or _library_loop(p, traced)
@@ -779,11 +780,13 @@ def _library_loop(p: Plan, traced: list) -> CheckResult | None:
     had called once per row, or per class, or per element of some size of the case: however few lines
     of the student's run, a library then runs the loop for them (torch's `tree_map(partial(np.dot,
     b=W), list(X))` called its `_get_node_type` N + 2 times, and no line of the student's ran
-    twice). Once per size means the counts, on cases of at least two values of that size (or of the
-    product of two), lie on a line `a * size + b` with a whole `a` of 1 or more, and reach the size:
-    in every case: whole-array code calls a library's functions as often whatever the sizes. (A
-    generator's resumptions are not counted: numpy's dispatcher for `np.choose(y, S.T)` yields each
-    of the C choices.)"""
+    twice). Once per size means that in every case the count reaches that size (one of the case's
+    dims, or the product of two), and that from the smallest value of the size among the cases to
+    the largest it grows by at least half as much as the size: whole-array code calls a library's
+    functions about as often whatever the sizes. Not a line through the counts: a red team padded
+    the list by a number drawn from the inputs (3 to 13 more items) and passed. (A generator's
+    resumptions are not counted: numpy's dispatcher for `np.choose(y, S.T)` yields each of the C
+    choices; nor the libraries' printing of arrays, `execute._FORMATTING`.)"""
     calls: dict = {}                     # (file, first line, function) -> {case id: times}
     for case, o in traced:
         for file, line, n, function in o.library:
@@ -794,11 +797,10 @@ def _library_loop(p: Plan, traced: list) -> CheckResult | None:
         if max(seen.values()) < REPEATED_MIN:
             continue
         for size, points in _by_size([(by_id[c], n) for c, n in seen.items()]):
-            (v1, n1), (v2, n2) = points[0], points[-1]
-            if v2 - v1 < 2 or (n2 - n1) % (v2 - v1) or n2 < v2:
-                continue
-            a = (n2 - n1) // (v2 - v1)
-            if a >= 1 and all(n == n1 + a * (v - v1) and n >= v for v, n in points):
+            v1, v2 = points[0][0], points[-1][0]
+            n1 = max(n for v, n in points if v == v1)             # the fewest growth the cases allow
+            n2 = min(n for v, n in points if v == v2)
+            if v2 - v1 >= 2 and 2 * (n2 - n1) >= v2 - v1 and all(n >= v for v, n in points):
                 small = next(c for c, n in seen.items() if n == n1 and _size(by_id[c], size) == v1)
                 large = next(c for c, n in seen.items() if n == n2 and _size(by_id[c], size) == v2)
                 found.append((n2, n1, function, file, size, small, large))
@@ -822,6 +824,24 @@ def _library_loop(p: Plan, traced: list) -> CheckResult | None:
                               "whole-array operations")
 
 
+def _grows_with_a_size(counted: list) -> bool:
+    """Whether counts [(case, times)] grow with one of the cases' sizes (a dim, or the product of
+    two): never fewer on a larger value of it, and from its smallest value to its largest, more by at
+    least an eighth of the size's growth (a loop over pairs of rows too). A helper called five times,
+    two of them under `if reg:`, ran three times on the reg = 0 case: a different count, and no loop
+    (a students' round lost no_loops for it)."""
+    for _size_name, points in _by_size(counted):
+        groups: dict = {}
+        for v, n in points:
+            groups.setdefault(v, []).append(n)
+        ordered = [groups[v] for v in sorted(groups)]
+        if all(max(a) <= min(b) for a, b in zip(ordered, ordered[1:])):
+            v1, v2 = min(groups), max(groups)
+            if 8 * (min(groups[v2]) - max(groups[v1])) >= v2 - v1 and min(groups[v2]) > max(groups[v1]):
+                return True
+    return False
+
+
 def _size(case, size: str) -> int | None:
     """A case's size by name: one of its dims, or the product of two (`N*D`)."""
     values = [case.dims.get(d) for d in size.split("*")]
@@ -830,16 +850,16 @@ def _size(case, size: str) -> int | None:
 
 def _by_size(counted: list) -> list:
     """For each size of the cases (a dim, or the product of two), the (size, count) points of the
-    cases counted, sorted: only where every case has that size and no two cases of one size differ."""
+    cases counted, sorted: only where every case has that size, of two values or more."""
     dims = sorted({d for case, _ in counted for d, v in case.dims.items() if type(v) is int})
     sizes = dims + [f"{a}*{b}" for i, a in enumerate(dims) for b in dims[i + 1:]]
     out = []
     for size in sizes:
-        points = {(_size(case, size), n) for case, n in counted}
-        values = [v for v, _ in points]
-        if None in values or len(set(values)) != len(values) or len(values) < 2:
+        points = sorted((_size(case, size), n) for case, n in counted)
+        values = {v for v, _ in points}
+        if None in values or len(values) < 2:
             continue
-        out.append((size, sorted(points)))
+        out.append((size, points))
     return out
 
 

@@ -57,7 +57,7 @@ def gradescope_results(result: SubmissionResult, hidden_visibility: str = "after
     return printable_tree({             # the grader's messages quote the submission (code, file names): no escapes
         "score": result.earned,
         "execution_time": result.duration,
-        "output": _summary(result),
+        "output": _summary(result, hidden_visibility),
         "output_format": "text",
         "visibility": "visible",
         "stdout_visibility": "hidden",
@@ -220,12 +220,21 @@ def _case_report(cases: list[CaseResult], hidden: bool, graded: frozenset = froz
     return "\n".join(lines)
 
 
-def _summary(result: SubmissionResult) -> str:
+_WHEN = {"after_due_date": "after the due date", "after_published": "once the grades are published",
+         "hidden": "to your instructor only"}
+
+
+def _summary(result: SubmissionResult, hidden_visibility: str = "visible") -> str:
+    """The summary every student sees at once: how many hidden cases passed only where the hidden
+    groups are shown at once too (else a submission that passes or fails hidden cases by their
+    inputs reads a few bits of them before publishing)."""
     public = result.public
     lines = [f"{public.passed} of {public.total} public cases passed."]
     hidden = result.hidden
-    if hidden is not None:
+    if hidden is not None and hidden_visibility == "visible":
         lines.append(f"{hidden.passed} of {hidden.total} hidden cases passed.")
+    elif hidden is not None:
+        lines.append(f"The {hidden.total} hidden cases were run: their results are shown {_WHEN[hidden_visibility]}.")
     elif result.hidden_points:
         lines.append(f"Hidden cases (worth {result.hidden_points:g} points) were not run.")
     if result.stdout.strip():                    # no case's input is involved in what importing printed

@@ -45,6 +45,10 @@ REPEATS_SENT = 20                  # the lines of a traced call that ran most of
 LIBRARY_SENT = 12                  # the libraries' functions a traced call ran most often, sent back (at least twice each)
 _GRADER_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "")   # the grader's own code
 _RESUMED = 0x20 | 0x80 | 0x200     # CO_GENERATOR, CO_COROUTINE, CO_ASYNC_GENERATOR: a 'call' at every resumption
+# The libraries' printing of arrays and tensors, which calls its helpers once per element: a debug
+# print(margins) in loop-free code is not a loop of the student's.
+_FORMATTING = tuple(os.path.join(*parts) for parts in (("numpy", "_core", "arrayprint.py"), ("numpy", "core", "arrayprint.py"),
+                                                       ("torch", "_tensor_str.py")))
 # torch's C functions into autograd, by name, as a Python call of theirs is seen (sys.setprofile's c_call)
 # (not _unpack_dual: it computes nothing, and torch's own printing of a tensor calls it)
 _C_AUTOGRAD = {"run_backward": "the autograd engine's run_backward", "_make_dual": "forward-mode autograd (_make_dual)",
@@ -404,7 +408,8 @@ def _traced(fn, args: list, kwargs: dict, own: Callable, seen: _Watch, watch=("l
             # student's code (torch's tree_map, per leaf), though no line of theirs repeats. Not the
             # grader's own, which takes the outputs here, nor a generator, whose every resumption is
             # a call (numpy's dispatcher for np.choose yields each of the choices).
-            if not code.co_filename.startswith(_GRADER_DIR) and not code.co_flags & _RESUMED:
+            if not code.co_filename.startswith(_GRADER_DIR) and not code.co_flags & _RESUMED \
+                    and not code.co_filename.endswith(_FORMATTING):
                 entry = library.get(id(code))
                 library[id(code)] = (code, 1) if entry is None else (code, entry[1] + 1)
         return None
