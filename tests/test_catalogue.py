@@ -56,16 +56,18 @@ def test_a_correct_solution_written_differently_is_not_a_mistake(rows):
                 "one_hot_by_broadcasting  (all)                      28/28 points, not_mistake: ok",
                 "loop_free_helper         (all)                      28/28 points, not_mistake: ok",
                 "reversed_loop_order      (all)                      28/28 points, not_mistake: ok",
-                "14 catalogued mistakes; all caught, reference full marks, handout zero."]),
+                "hinge_without_margin     svm_loss_naive             3 public + 6 hidden cases          9/9",
+                "softmax_log10            softmax_loss_vectorized    3 public + 7 hidden cases; faster_than softmax_loss_naive 10/10",
+                "16 catalogued mistakes; all caught, reference full marks, handout zero."]),
     ("cs231n_2016", ["no_half_in_grad          svm_loss_naive             3 public + 5 hidden cases; gradient 8/8",
                      "float32_computation      (all)                      28/28 points, not_mistake: ok",
-                     "14 catalogued mistakes; all caught, reference full marks, handout zero."]),
+                     "16 catalogued mistakes; all caught, reference full marks, handout zero."]),
     ("cs231n_2015", ["max_shift_wrong_axis     softmax_loss_vectorized    3 public + 8 hidden cases; "
                      "faster_than softmax_loss_naive, agrees_with softmax_loss_naive 11/11",
                      "transposed_gradient      svm_loss_vectorized        3 public + 6 hidden cases; "
                      "faster_than svm_loss_naive, agrees_with svm_loss_naive 9/9",
                      "global_max_shift         (all)                      28/28 points, not_mistake: ok",
-                     "15 catalogued mistakes; all caught, reference full marks, handout zero."]),
+                     "17 catalogued mistakes; all caught, reference full marks, handout zero."]),
     ("autograd_basics", ["topk_all_rows            topk_grads                 3 public + 3 hidden cases; no_autograd 6/6",
                          "reference                (all)                      10/12 points, reference: ok "
                          "(fails no_autograd: the reference may; a not_mistake passes)",
@@ -80,13 +82,16 @@ def test_a_correct_solution_written_differently_is_not_a_mistake(rows):
                        "adam_efficient_form      adam                       0 public + 1 hidden cases          1/1",
                        "conv_last_window_skipped conv_forward_naive         2 public + 6 hidden cases          8/8",
                        "momentum_step_before_velocity sgd_momentum               2 public + 3 hidden cases          5/5",
-                       "44 catalogued mistakes; all caught, reference full marks, handout zero."]),
+                       "relu_backward_masks_dout relu_backward              2 public + 2 hidden cases; gradient 4/4",
+                       "pool_forward_stride_ignored max_pool_forward_naive     1 public + 2 hidden cases          3/3",
+                       "46 catalogued mistakes; all caught, reference full marks, handout zero."]),
     ("fully_connected_networks", [
         "two_layer_reg_half       TwoLayerNet.loss           1 public + 4 hidden cases          5/5",
         "linear_forward_not_flattened FullyConnectedNet.loss     0 public + 1 hidden cases          1/1",
         "dropout_p_is_keep_probability Dropout.forward            1 public + 5 hidden cases          6/6",
         "dropout_bernoulli        (all)                      50/50 points, not_mistake: ok",
-        "26 catalogued mistakes; all caught, reference full marks, handout zero."]),
+        "sgd_momentum_step_before_velocity sgd_momentum               2 public + 3 hidden cases          5/5",
+        "27 catalogued mistakes; all caught, reference full marks, handout zero."]),
 ])
 def test_validate_passes_for_every_shipped_assignment(name, lines):
     proc = subprocess.run([GRADER, "validate", name], cwd=REPO, capture_output=True, text=True, timeout=600)
