@@ -32,6 +32,19 @@ EXIT_PASSED, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 STEP_SUMMARY = "GITHUB_STEP_SUMMARY"     # GitHub Actions: a Markdown file shown on the job's page
 
 
+@contextlib.contextmanager
+def _staging(prefix: str = "grader-batch-"):
+    """A folder for unpacked submissions, removed at the end; named for this process, so that the
+    next run that makes one removes it when a SIGKILL left it (worker.owned_tempdir)."""
+    import shutil
+    from grader.run.worker import owned_tempdir
+    folder = owned_tempdir(prefix)
+    try:
+        yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
 def main(argv: list[str] | None = None) -> int:
     _escape_what_the_terminal_cannot_encode()
     parser = _parser()
@@ -261,11 +274,10 @@ def _check_on(args, kind: str, early) -> int:
                          (args.summary, "--summary"), (Path(step_summary) if step_summary else None, STEP_SUMMARY)):
         if report is not None and not report.resolve().parent.is_dir():
             raise _UserError(f"{name} {report}: cannot write a report there: folder {report.resolve().parent} does not exist")
-    import tempfile
     path = args.path
     from grader.batch import BatchError, look_through
     from grader.batch.discover import _unzip, inner_zip
-    with tempfile.TemporaryDirectory(prefix="grader-check-") as unpacked:
+    with _staging("grader-check-") as unpacked:
         problem = ""
         try:
             if path.is_file() and path.suffix.lower() == ".zip":      # a zip as handed in: unpacked as `grader grade` does
@@ -338,8 +350,6 @@ def _grade(args) -> int:
 
 
 def _grade_with(args, early) -> int:
-    import tempfile
-
     spec = _load(args.assignment)
     _note_missing_packages(spec)
     hidden = not args.public_only
@@ -386,7 +396,7 @@ def _grade_with(args, early) -> int:
     from grader.expected import ReferenceError_
     from grader.score import class_mean
     from grader.spec import SpecError
-    with tempfile.TemporaryDirectory(prefix="grader-batch-") as staging, contextlib.ExitStack() as stack:
+    with _staging() as staging, contextlib.ExitStack() as stack:
         for worker in started:
             stack.enter_context(worker)            # closed however the run ends
         try:
@@ -444,12 +454,11 @@ def _grade_with(args, early) -> int:
 
 
 def _similarity(args) -> int:
-    import tempfile
     from grader.batch import BatchError, discover
     from grader.report.similarity import write_similarity
     spec = _load(args.assignment)
     _similarity_settings(args)                 # a bad --threshold stops before any file is read
-    with tempfile.TemporaryDirectory(prefix="grader-similarity-") as staging:
+    with _staging("grader-similarity-") as staging:
         try:
             notes: list[str] = []
             submissions = discover(args.submissions, spec, Path(staging), exclude=args.out, notes=notes)

@@ -468,7 +468,10 @@ def test_a_batch_killed_with_sigkill_loses_and_duplicates_nothing(tmp_path):
         tiny_student(subs / student, SLOW if i % 2 else SLOW.replace("k * x", "x"))
     out = tmp_path / "out"
     cmd = [GRADER, "grade", str(subs), "-a", str(tmp_path / "assignment"), "--out", str(out), "--workers", "2"]
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    tmp = tmp_path / "tmp"                                 # the runs' temporary folder, to see what they leave
+    tmp.mkdir()
+    env = {**os.environ, "TMPDIR": str(tmp)}
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True, env=env)
     deadline = time.monotonic() + 120
     while len(list(out.glob("*/result.json"))) < 4 and time.monotonic() < deadline and proc.poll() is None:
         time.sleep(0.05)
@@ -479,9 +482,13 @@ def test_a_batch_killed_with_sigkill_loses_and_duplicates_nothing(tmp_path):
     for name in finished:                                  # every result on disk is complete
         json.loads((out / name / "result.json").read_text())
 
-    again = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    left = sorted(p.name for p in tmp.iterdir())
+    assert [n for n in left if n.startswith("grader-worker-")] and [n for n in left if n.startswith("grader-batch-")]
+    again = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=env)
     assert again.returncode == 0, again.stderr
     assert f"{len(finished)} of 16 already graded" in again.stderr
+    # the killed run's job folders (the students' printed output) and staging folder are gone too
+    assert [p.name for p in tmp.iterdir() if p.name.startswith("grader-")] == []
     assert {p.parent.name: p.stat().st_mtime_ns for p in out.glob("*/result.json") if p.parent.name in finished} == finished
     rows = gradebook(out)
     assert [r["student"] for r in rows] == [MAX_ROW, *students]           # each student exactly once

@@ -1211,3 +1211,36 @@ def test_parts_of_a_job_given_one_after_another_reach_the_child_whole_and_in_ord
     theirs.settimeout(5)
     assert theirs.recv(1) == b""                                    # closed after the last part
     theirs.close()
+
+
+def test_a_folder_left_by_a_killed_grader_is_removed_by_the_next_and_no_other(tmp_path):
+    """A batch killed with SIGKILL, its zygotes with it, left its job folders and its staging folder
+    in /tmp, the students' printed output and unpacked files in them. Each is named for the process
+    that made it (its id and start); the next grader to make one removes those whose process is gone,
+    and nothing else: a live grader's, an older grader's (named otherwise), a link, a file."""
+    import subprocess
+    from grader.run.worker import _started, owned_tempdir, remove_stale
+    gone = subprocess.Popen(["sleep", "5"])
+    start = _started(gone.pid)
+    gone.kill()
+    gone.wait()
+    assert start > 0
+    stale = tmp_path / f"grader-worker-{gone.pid}.{start}-abc"
+    (stale / "grader-x" / "work").mkdir(parents=True)
+    (stale / "grader-x" / "output-0.txt").write_text("a student's printed output")
+    live = tmp_path / f"grader-worker-{os.getpid()}.{_started(os.getpid())}-def"
+    reused = tmp_path / f"grader-worker-{os.getpid()}.{_started(os.getpid()) + 1}-ghi"   # the id, another start
+    older = tmp_path / "grader-worker-q1w2e3r4"
+    for folder in (live, reused, older):
+        folder.mkdir()
+    (tmp_path / f"grader-worker-{gone.pid}.{start}-file").write_text("")
+    (tmp_path / f"grader-worker-{gone.pid}.{start}-link").symlink_to(live)
+    remove_stale("grader-worker-", str(tmp_path))
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        [live.name, older.name, f"grader-worker-{gone.pid}.{start}-file", f"grader-worker-{gone.pid}.{start}-link"])
+    assert not stale.exists() and not reused.exists()   # an id now another process's: its start differs
+    mine = owned_tempdir("grader-worker-")
+    try:
+        assert Path(mine).name.startswith(f"grader-worker-{os.getpid()}.{_started(os.getpid())}-")
+    finally:
+        os.rmdir(mine)

@@ -55,6 +55,65 @@ WORKER_VARIABLE = "GRADER_WORKER"
 WORKER_KINDS = ("auto", "zygote", "portable")
 
 
+def owned_tempdir(prefix: str) -> str:
+    """A folder of this process's in the temporary folder, named `<prefix><pid>.<start>-XXXX` (its
+    id and when it started): one that outlives its process, killed with its zygotes by SIGKILL (a
+    batch's process group), is known as such and removed by the next grader that makes one of the
+    kind (`remove_stale`). It held the students' printed output and unpacked files."""
+    remove_stale(prefix)
+    return tempfile.mkdtemp(prefix=f"{prefix}{os.getpid()}.{_started(os.getpid())}-")
+
+
+def remove_stale(prefix: str, root: str | None = None) -> None:
+    """Remove the folders `owned_tempdir` made under `root` (the temporary folder) whose process is
+    gone. Folders named otherwise (an older grader's), links, files and other users' are left."""
+    root = root or tempfile.gettempdir()
+    try:
+        entries = list(os.scandir(root))
+    except OSError:
+        return
+    for entry in entries:
+        if not entry.name.startswith(prefix):
+            continue
+        pid, _, start = entry.name[len(prefix):].split("-", 1)[0].partition(".")
+        if not (pid.isdigit() and start.isdigit()):
+            continue
+        try:
+            if not entry.is_dir(follow_symlinks=False) or entry.stat(follow_symlinks=False).st_uid != os.getuid():
+                continue
+        except (OSError, AttributeError):
+            continue
+        if not _alive(int(pid), int(start)):
+            shutil.rmtree(entry.path, ignore_errors=True)
+
+
+def _started(pid: int) -> int:
+    """When a process started (clock ticks since boot, /proc/<pid>/stat's 22nd field); 0 where the
+    system has no /proc, or no such process."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            return int(f.read().rsplit(b")", 1)[1].split()[19])
+    except (OSError, ValueError, IndexError):
+        return 0
+
+
+def _alive(pid: int, start: int) -> bool:
+    """Whether the process that started at `start` is still running: the same id and the same start
+    (an id is reused). Without /proc (start 0), whether some process has the id; on Windows always,
+    as its os.kill ends the process it names."""
+    if start:
+        return _started(pid) == start
+    if os.name == "nt":
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True
+    return True
+
+
 class WorkerError(Exception):
     """The worker process itself failed (not the student's code)."""
 
@@ -145,7 +204,7 @@ class Worker(_Supervising):
         self._stderr = tempfile.TemporaryFile()
         # The job folders go in a folder of ours, removed on close (or when this process exits
         # without closing, as a Dask worker does, by the zygote when it sees this process gone).
-        self._jobs_dir = tempfile.mkdtemp(prefix="grader-worker-")
+        self._jobs_dir = owned_tempdir("grader-worker-")
         self._remove_jobs_dir = weakref.finalize(self, shutil.rmtree, self._jobs_dir, True)
         self._control, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         self._proc: subprocess.Popen | _Forked | None = None
@@ -574,7 +633,7 @@ class PortableWorker(_Supervising):
         if framework == "torch":
             self._command += ["--preload", "torch"]
         # The job folders go in a folder of ours, removed on close or when this process exits.
-        self._jobs_dir = tempfile.mkdtemp(prefix="grader-worker-")
+        self._jobs_dir = owned_tempdir("grader-worker-")
         self._remove_jobs_dir = weakref.finalize(self, supervise.remove_tree, self._jobs_dir)
         limits = sandbox.portable_limits()
         self._info = {"sandbox": sandbox.describe_portable(limits), "sandbox_warning": sandbox.portable_warning(limits)}
