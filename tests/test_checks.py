@@ -1457,3 +1457,21 @@ def test_a_gradient_check_of_a_loss_the_function_returns_needs_that_loss_right_s
     assert judged.status == "error" and judged.earned == 0
     assert judged.message == "judged once TwoLayerNet.loss returns a right loss on at least one case"
     assert needs_working_code(p, agreed, [case("scores"), case("loss")]).status == "passed"     # gradients of a right loss
+
+
+def test_a_chained_case_failing_as_the_handouts_code_does_is_not_implemented():
+    """An unwritten adam returns None; the next step of a chained case gives it to the handout's own
+    `config.setdefault('m', torch.zeros_like(w))`, which raises a TypeError (a students' round): the
+    case said "adam raised TypeError", blaming code the student never wrote. The same exception at
+    the same step as the handout's code is "not implemented yet"; another is the student's."""
+    from grader.judge.case import unwritten
+    from grader.run.outcome import Outcome
+    error = {"type": "TypeError", "message": "zeros_like(): argument 'input' must be Tensor, not NoneType"}
+    starter = Outcome(status="exception", step=1, error=dict(error))
+    same = Outcome(status="exception", step=1, error=dict(error))
+    assert unwritten(_fn("adam"), same, starter, {}).startswith("adam is not implemented yet: the handout's code "
+                                                                "fails this case the same way, at step 2")
+    other = Outcome(status="exception", step=1, error={**error, "message": "shape mismatch"})
+    first = Outcome(status="exception", step=0, error=dict(error))          # its own first step: the student's code
+    assert unwritten(_fn("adam"), other, starter, {}) == ""
+    assert unwritten(_fn("adam"), first, Outcome(status="exception", step=0, error=dict(error)), {}) == ""

@@ -38,7 +38,7 @@ def judge_case(spec: AssignmentSpec, fn: FunctionSpec, case: Case, expected: Out
     steps = fn.steps_for(case.spec)
     if outcome.status != "returned":
         result = _not_returned(spec, fn, case, outcome, steps, import_errors, files)
-        if result.status == FAILED and mistakes is not None:
+        if result.status in (FAILED, ERROR) and not result.blocked_by and mistakes is not None:
             _mark_unwritten(result, unwritten(fn, outcome, mistakes.starter(fn, case), expected.outputs))
         raised = Raised.of(outcome)
         if raised is not None and mistakes is not None and not result.blocked_by:
@@ -562,6 +562,13 @@ def unwritten(fn: FunctionSpec, outcome: Outcome, starter: Outcome | None, expec
         return ""
     if outcome.status == "bad_return" and starter.returned == outcome.returned:
         return f"{fn.name} is not implemented yet: it returns {outcome.returned or 'nothing'}, as the handout's code does"
+    # A chained case whose first step returned the handout's None, which the next step's own code
+    # (the handout's config.setdefault('m', torch.zeros_like(w))) could not take: not the
+    # student's TypeError, the handout's.
+    if outcome.status == "exception" and outcome.step and starter.step == outcome.step \
+            and (starter.error.get("type"), starter.error.get("message")) == (outcome.error.get("type"), outcome.error.get("message")):
+        return (f"{fn.name} is not implemented yet: the handout's code fails this case the same way, at step "
+                f"{outcome.step + 1} of it ({outcome.error.get('type')}), given what the step before returned")
     if outcome.ok and matches(fn, outcome.outputs, starter.outputs) and not matches(fn, expected, starter.outputs):
         shown = _starting_values(fn, starter.outputs, [o.name for o in fn.compared])
         return (f"{fn.name} is not implemented yet: it returns what the handout's code returns before the TODO is "
