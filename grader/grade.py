@@ -18,7 +18,7 @@ from grader import __version__, expected as expected_mod, notebook, score
 from grader.cases import Case, make_case
 from grader.expected.mistakes import MistakeOutputs
 from grader.judge import checks, localise
-from grader.judge.case import hinted, judge_case, narrow, not_run, said
+from grader.judge.case import hinted, judge_case, narrow, not_run, said, wrong_form
 from grader.locate import MAX_MODULE, load_notebooks, locate_modules, other_notebooks, source_text, unusable
 from grader.results import ERROR, FAILED, HIDDEN, NOT_IMPLEMENTED, PASSED, PUBLIC, FunctionResult, SubmissionResult
 from grader.run.job import Call, build_job, job_calls, later_parts
@@ -292,7 +292,7 @@ def _hint_broken_callees(spec: AssignmentSpec, functions: dict, source) -> None:
             hint = (f"Hint: {name} calls your {', '.join(broken)}, which {'fails its' if len(broken) == 1 else 'fail their'} "
                     f"own cases: fix {first} first, as what it returns may be why this case fails.")
             for case in functions[name].cases:
-                structural = case.status == FAILED and any(not o.ok and o.max_rel_error is None for o in case.outputs)
+                structural = case.status == FAILED and any(wrong_form(o) for o in case.outputs)
                 if (case.status == ERROR and case.exception or structural) and not case.diagnosis \
                         and not case.blocked_by and "Hint:" not in case.details:
                     case.details = "\n".join(x for x in (case.details, hint) if x)

@@ -67,7 +67,7 @@ def judge_case(spec: AssignmentSpec, fn: FunctionSpec, case: Case, expected: Out
     if failing:
         # An output of the wrong type, dtype or shape, or not finite, first: it often explains the
         # others' values (a float16 dW, and a loss off by 2e-4).
-        first = next((c for c in failing if c.max_rel_error is None and not c.name.startswith("property ")), failing[0])
+        first = next((c for c in failing if wrong_form(c)), failing[0])
         others = [_briefly(c) for c in failing if c is not first]
         message = first.message + (f" (also wrong: {('; ' if any(', ' in o for o in others) else ', ').join(others)})"
                                    if others else "")
@@ -87,6 +87,12 @@ def judge_case(spec: AssignmentSpec, fn: FunctionSpec, case: Case, expected: Out
     if not result.diagnosis:
         result.details = hinted(fn, expected, outcome, by_output, case=case)
     return result
+
+
+def wrong_form(check: OutputCheck) -> bool:
+    """Whether a failing output came back in the wrong type, dtype or shape, or not finite: no
+    relative error was measured (a property's verdict has none either, and is not one)."""
+    return not check.ok and check.max_rel_error is None and not check.name.startswith("property ")
 
 
 def _briefly(check: OutputCheck) -> str:

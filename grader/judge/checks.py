@@ -796,19 +796,14 @@ def _library_loop(p: Plan, traced: list) -> CheckResult | None:
     for (file, line, function), seen in calls.items():
         if max(seen.values()) < REPEATED_MIN:
             continue
-        for size, points in _by_size([(by_id[c], n) for c, n in seen.items()]):
-            v1, v2 = points[0][0], points[-1][0]
-            n1 = max(n for v, n in points if v == v1)             # the fewest growth the cases allow
-            n2 = min(n for v, n in points if v == v2)
-            if v2 - v1 >= 2 and 2 * (n2 - n1) >= v2 - v1 and all(n >= v for v, n in points):
-                small = next(c for c, n in seen.items() if n == n1 and _size(by_id[c], size) == v1)
-                large = next(c for c, n in seen.items() if n == n2 and _size(by_id[c], size) == v2)
+        for size, groups in _by_size([(by_id[c], n) for c, n in seen.items()]):
+            (v1, n1, small), (v2, n2, large) = _ends(groups)
+            if v2 - v1 >= 2 and 2 * (n2 - n1) >= v2 - v1 and all(n >= v for v, g in groups.items() for n, _ in g):
                 found.append((n2, n1, function, file, size, small, large))
                 break
     if not found:
         return None
     n2, n1, function, file, size, small, large = max(found, key=lambda f: f[0])
-    small, large = by_id[small], by_id[large]
     if HIDDEN in (small.spec.visibility, large.spec.visibility) and p.check.visibility != HIDDEN:
         return _on_hidden(p, "calls a library's function once per row or element")
     where = "/".join(file.replace("\\", "/").split("/")[-3:])
@@ -830,14 +825,11 @@ def _grows_with_a_size(counted: list) -> bool:
     least an eighth of the size's growth (a loop over pairs of rows too). A helper called five times,
     two of them under `if reg:`, ran three times on the reg = 0 case: a different count, and no loop
     (a students' round lost no_loops for it)."""
-    for _size_name, points in _by_size(counted):
-        groups: dict = {}
-        for v, n in points:
-            groups.setdefault(v, []).append(n)
-        ordered = [groups[v] for v in sorted(groups)]
+    for _name, groups in _by_size(counted):
+        ordered = [[n for n, _ in groups[v]] for v in sorted(groups)]
         if all(max(a) <= min(b) for a, b in zip(ordered, ordered[1:])):
-            v1, v2 = min(groups), max(groups)
-            if 8 * (min(groups[v2]) - max(groups[v1])) >= v2 - v1 and min(groups[v2]) > max(groups[v1]):
+            (v1, n1, _), (v2, n2, _) = _ends(groups)
+            if n2 > n1 and 8 * (n2 - n1) >= v2 - v1:
                 return True
     return False
 
@@ -849,18 +841,32 @@ def _size(case, size: str) -> int | None:
 
 
 def _by_size(counted: list) -> list:
-    """For each size of the cases (a dim, or the product of two), the (size, count) points of the
-    cases counted, sorted: only where every case has that size, of two values or more."""
+    """For each size of the cases (a dim, or the product of two), the counts [(case, times)] by the
+    size's value: (size, {value: [(times, case), ...]}), only where every case has that size, of two
+    values or more."""
     dims = sorted({d for case, _ in counted for d, v in case.dims.items() if type(v) is int})
     sizes = dims + [f"{a}*{b}" for i, a in enumerate(dims) for b in dims[i + 1:]]
     out = []
     for size in sizes:
-        points = sorted((_size(case, size), n) for case, n in counted)
-        values = {v for v, _ in points}
-        if None in values or len(values) < 2:
-            continue
-        out.append((size, points))
+        groups: dict = {}
+        for case, n in counted:
+            v = _size(case, size)
+            if v is None:
+                break
+            groups.setdefault(v, []).append((n, case))
+        else:
+            if len(groups) >= 2:
+                out.append((size, groups))
     return out
+
+
+def _ends(groups: dict) -> tuple:
+    """(smallest value, the most times a case of it counted, that case) and (largest value, the
+    fewest times, that case) of _by_size's groups: the least growth the cases allow."""
+    v1, v2 = min(groups), max(groups)
+    n1, small = max(groups[v1], key=lambda t: t[0])
+    n2, large = min(groups[v2], key=lambda t: t[0])
+    return (v1, n1, small), (v2, n2, large)
 
 
 def judge_autograd_run(p: Plan, runs: list, source: str | None = None) -> CheckResult | None:
