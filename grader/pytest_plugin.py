@@ -342,8 +342,8 @@ class CaseItem(GraderItem):
         self.user_properties += [("function", self.function.name), ("case", case.case_id), ("seed", case.spec.seed)]
 
     def feedback(self, result: CaseResult) -> str:
-        from grader.report.terminal import case_lines
-        return "\n".join(case_lines(result))
+        from grader.report.terminal import case_lines, printable_text
+        return printable_text("\n".join(case_lines(result)))
 
 
 class CheckItem(GraderItem):
@@ -355,8 +355,8 @@ class CheckItem(GraderItem):
         self.user_properties += [("function", self.function.name), ("check", check.name), ("visibility", check.visibility)]
 
     def feedback(self, result: CheckResult) -> str:
-        from grader.report.terminal import check_lines
-        return "\n".join(check_lines(result))
+        from grader.report.terminal import check_lines, printable_text
+        return printable_text("\n".join(check_lines(result)))
 
 
 def _check_label(name: str) -> str:

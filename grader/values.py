@@ -215,6 +215,8 @@ def _tensor(value, torch, name: str) -> tuple[dict, np.ndarray | None]:
         return {"kind": "other", "type": name, "dtype": str(value.dtype),
                 "repr": f"a {value.device.type} tensor with layout {value.layout}"}, None
     t = value.detach().cpu()
+    if t.is_neg():                              # torch._neg_view: its numbers negated lazily, a bit numpy cannot read
+        t = t.resolve_neg()
     if t.is_complex() or t.dtype == torch.bool:
         return {"kind": "other", "type": name, "dtype": str(t.dtype)}, None
     try:

@@ -84,6 +84,7 @@ def test_frame_reader_reassembles_split_frames_and_caps_size():
     ("\x1b]0;a title\x07text", "text"),                                # setting the terminal's title
     ("50%\r100%\r\nnext", "50%\n100%\nnext"),                          # a carriage return redraws the line
     ("nul\x00 bell\x07 del\x7f c1\x9b", "nul bell del c1"),
+    ("ok\b\b\bFAIL\f page", "okFAIL page"),                            # JSON writes these two as \b and \f
     ("tab\tnew\nline é 😀", "tab\tnew\nline é 😀"),                    # printable text is kept as it is
 ])
 def test_text_from_student_code_is_decoded_printable(text, shown):

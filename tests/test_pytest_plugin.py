@@ -165,6 +165,20 @@ def test_failure_text_is_grader_checks_block_for_the_case(runs):
             assert run.items[f"{case.function}[{case.case_id}]"]["text"] == "\n".join(case_lines(case))
 
 
+def test_failure_text_drops_the_escapes_and_control_characters_the_submission_put_in_it():
+    """A case's or check's text quotes the submission (a source line in no_loops's message, the
+    student's printed output): pytest's report shows it as `grader check` does, with no escape
+    sequence that would redraw the terminal (a fake PASSED) and no backspace."""
+    from grader.pytest_plugin import CaseItem, CheckItem
+    from grader.results import CaseResult, CheckResult
+    case = CaseResult(function="f", case_id="public-1", visibility="public", seed=1, status="failed",
+                      message="got 1\x1b[2K\x1b[1A\x1b[32mPASSED\x1b[0m", details="ok\b\b\bFAIL\f", stdout="")
+    check = CheckResult(function="f", name="no_loops", visibility="public", status="failed", possible=1.0,
+                        message="runs line 3 (`x = 1  # \x1b[2K\x1b[32mPASSED`) 64 times")
+    for text in (CaseItem.feedback(None, case), CheckItem.feedback(None, check)):
+        assert "\x1b" not in text and "\b" not in text and "\f" not in text and "PASSED" in text, repr(text)
+
+
 @pytest.mark.slow
 def test_junit_failure_names_the_mistake_and_the_seed(runs):
     item = runs("bob").items["svm_loss_naive[public-1]"]

@@ -32,6 +32,15 @@ def test_tensors_are_sent_as_arrays_with_their_kind():
     np.testing.assert_array_equal(tree["g"].array, np.arange(6.0).reshape(2, 3))
 
 
+def test_a_tensor_with_its_negative_bit_set_is_read_as_the_numbers_it_holds():
+    """torch._neg_view(-t) holds t's numbers (its negation is lazy, a bit on the view): numpy cannot
+    take such a tensor as it is, and it was 'a dtype the grader does not read'."""
+    t = torch.arange(6, dtype=torch.float64).reshape(2, 3)
+    leaf = roundtrip(torch._neg_view(-t), torch)
+    assert leaf.kind == "tensor", leaf
+    np.testing.assert_array_equal(leaf.array, t.numpy())
+
+
 @pytest.mark.parametrize("value, why", [
     ({1: np.ones(2)}, "a key that is not a string"),
     (np.array(["a", "b"]), "<U1"),

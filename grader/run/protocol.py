@@ -101,11 +101,11 @@ def decode(payload: bytes, printable: bool = False) -> tuple[dict, list]:
 
 
 # What a header's JSON holds when one of its strings is not printable text: an escaped C0 control
-# other than \t and \n, \r, DEL, a C1 control, or half of a surrogate pair; a bidirectional control
+# other than \t and \n (JSON writes \b, \f and \r short), DEL, a C1 control, or half of a surrogate pair; a bidirectional control
 # (U+061C, U+200E-200F, U+202A-202E, U+2066-2069) or a line or paragraph separator (U+2028-2029),
 # escaped (as json.dumps writes them) or as raw UTF-8 (as a forged frame may).
 _UNPRINTABLE = re.compile(rb"\\u(?:00[01]|00[89]|[dD][89a-fA-F]|061[cC]|200[eEfF]|202[89a-eA-E]|206[6-9])|\\u007[fF]"
-                          rb"|\\r|\x7f|\xc2[\x80-\x9f]|\xd8\x9c|\xe2\x80[\x8e\x8f\xa8-\xae]|\xe2\x81[\xa6-\xa9]")
+                          rb"|\\[rbf]|\x7f|\xc2[\x80-\x9f]|\xd8\x9c|\xe2\x80[\x8e\x8f\xa8-\xae]|\xe2\x81[\xa6-\xa9]")
 _ESCAPE_SEQUENCE = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?|\x1b[@-Z\\-_]")
 _LINE_BREAK = re.compile("\r\n?|[\x85\u2028\u2029]")                  # CR, CRLF, NEL, line and paragraph separators
 _CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
