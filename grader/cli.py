@@ -74,6 +74,8 @@ def _escape_what_the_terminal_cannot_encode() -> None:
 
 
 def _usage_error(args, message: str) -> int:
+    from grader.run.protocol import printable_text
+    message = printable_text(message)            # it quotes paths and archive entries: no escape sequences
     print(f"grader: error: {message}", file=sys.stderr)
     summary = os.environ.get(STEP_SUMMARY)
     if args.command == "check" and summary:      # the job's page says why nothing was graded

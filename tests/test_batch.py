@@ -81,21 +81,85 @@ def test_a_zip_of_the_whole_export_gives_the_same_students(tmp_path):
     assert [s.student for s in discover(archive, spec, tmp_path / "staging")] == ["alice", "bob"]
 
 
-@pytest.mark.parametrize("name, problem", [("../evil/tiny.py", "points outside the archive"),
-                                           ("/abs/tiny.py", "points outside the archive"),
+@pytest.mark.parametrize("name, problem", [("../evil/tiny.py", "points outside its folder"),
+                                           ("/abs/tiny.py", "points outside its folder"),
                                            ("link", "is a link")])
-def test_unsafe_archives_are_refused(tmp_path, name, problem):
+def test_unsafe_entries_of_an_export_are_never_unpacked_and_are_named(tmp_path, name, problem):
     spec = make_assignment(tmp_path)
     archive = tmp_path / "export.zip"
     with zipfile.ZipFile(archive, "w") as z:
-        info = zipfile.ZipInfo(name)
-        if name == "link":
-            info.external_attr = (0o120777 << 16)               # a symbolic link
-        z.writestr(info, "../../reference/linear_classifier/linear_classifier.py")
-    with pytest.raises(BatchError) as e:
-        discover(archive, spec, tmp_path / "staging")
-    assert problem in str(e.value)
+        z.writestr("hw/alice/tiny.py", "def scale(x, k):\n    return k * x\n")
+        _unsafe_entry(z, name, "../../reference/linear_classifier/linear_classifier.py")
+    notes: list = []
+    assert [s.student for s in discover(archive, spec, tmp_path / "staging", notes=notes)] == ["alice"]
+    assert any(problem in note and name in note for note in notes), notes
+    assert not (tmp_path / "evil").exists() and not (tmp_path / "staging" / "_export" / "link").exists()
+
+
+def _unsafe_entry(z: zipfile.ZipFile, name: str, text: str) -> None:
+    """An entry named `name`; a symbolic link to `text` when it is called "link"."""
+    info = zipfile.ZipInfo(name)
+    if name == "link":
+        info.external_attr = (0o120777 << 16)
+    z.writestr(info, text)
+
+
+@pytest.mark.parametrize("name, problem", [("../evil/tiny.py", "points outside its folder"),
+                                           ("ok/../tiny.py", "points outside its folder"),
+                                           ("link", "is a link")])
+def test_a_students_own_zip_with_an_unsafe_entry_is_that_students_problem(tmp_path, name, problem):
+    spec = make_assignment(tmp_path)
+    root = tmp_path / "export"
+    tiny_student(root / "alice")
+    with zipfile.ZipFile(root / "mallory.zip", "w") as z:
+        z.writestr("tiny.py", "def scale(x, k):\n    return k * x\n")
+        _unsafe_entry(z, name, "../../alice/tiny.py")
+    by_id = {s.student: s for s in discover(root, spec, tmp_path / "staging")}
+    assert by_id["alice"].problem == "" and problem in by_id["mallory"].problem, by_id["mallory"]
     assert not (tmp_path / "evil").exists()
+
+
+def test_one_students_unsafe_entry_in_the_class_export_costs_that_student_only(tmp_path):
+    """An export's entry under mallory's folder that is a link, or whose name (a file called
+    `..\\..\\notes.txt`, or `..\\bob\\tiny.py`, which would replace bob's file) leaves her folder,
+    is not unpacked: mallory's submission is refused naming it, and the rest of the class is graded.
+    Before, the whole export was refused, and nobody was graded."""
+    spec = make_assignment(tmp_path)
+    archive = tmp_path / "export.zip"
+    bob = "def scale(x, k):\n    return k * x\n" + CORRECT_TOTAL
+    with zipfile.ZipFile(archive, "w") as z:
+        z.writestr("submissions/alice/tiny.py", bob)
+        z.writestr("submissions/bob/tiny.py", bob)
+        z.writestr("submissions/mallory/tiny.py", "def scale(x, k):\n    return x\n")
+        z.writestr("submissions/mallory/..\\bob\\tiny.py", "def scale(x, k):\n    return 0 * x\n")
+        z.writestr("submissions/mallory/..\\..\\..\\notes.txt", "outside")
+        z.writestr("submissions/eve/tiny.py", bob)
+        info = zipfile.ZipInfo("submissions/eve/data")
+        info.external_attr = (0o120777 << 16)
+        z.writestr(info, "../bob")
+    subs = {s.student: s for s in discover(archive, spec, tmp_path / "staging")}
+    assert sorted(subs) == ["alice", "bob", "eve", "mallory"]
+    assert subs["alice"].problem == subs["bob"].problem == ""
+    assert (subs["bob"].path / "tiny.py").read_text() == bob          # not mallory's
+    assert "bob\\tiny.py points outside its folder" in subs["mallory"].problem, subs["mallory"].problem
+    assert "data is a link" in subs["eve"].problem, subs["eve"].problem
+    assert not list(tmp_path.rglob("notes.txt"))
+    out = tmp_path / "out"
+    proc = grade(archive, tmp_path / "assignment", out)
+    assert proc.returncode == 0, proc.stderr
+    rows = {r["student"]: r for r in gradebook(out)}
+    assert rows["alice"]["total"] == rows["bob"]["total"] == "5"
+    assert rows["mallory"]["status"] == rows["eve"]["status"] == "error"
+
+
+def test_a_usage_error_naming_a_path_prints_no_escape_sequence(tmp_path):
+    """A usage error quotes what it was given (a class folder's name, an archive's entry):
+    printed as any report prints the submission's text, with no escape sequence that would
+    redraw the instructor's terminal (a fake 'graded 4 submissions: mean 100.0%')."""
+    make_assignment(tmp_path)
+    proc = grade(tmp_path / "class\x1b[2K\x1b[32mgraded", tmp_path / "assignment", tmp_path / "out")
+    assert proc.returncode != 0 and "no such file or folder" in proc.stderr, proc.stderr
+    assert "\x1b" not in proc.stderr, repr(proc.stderr)
 
 
 def test_no_student_is_dropped_when_two_would_get_the_same_id(tmp_path):

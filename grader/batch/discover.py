@@ -70,10 +70,11 @@ def discover(source: Path, spec: AssignmentSpec, staging: Path, exclude: Path | 
     if not source.exists():
         raise BatchError(f"{source}: no such file or folder")
     shown, unpacked = source, None                  # how the reports name what was handed in
+    refused: list = []                              # an export's entries not unpacked: (name, why)
     if source.is_file():
         if not zipfile.is_zipfile(source):
             raise BatchError(f"{source}: not a folder or a zip archive of submissions")
-        source = unpacked = _unzip(source, staging / "_export", MAX_EXPORT_ENTRIES)
+        source = unpacked = _unzip(source, staging / "_export", MAX_EXPORT_ENTRIES, refused)
     skip = exclude.resolve() if exclude is not None else None
     while True:
         entries = [e for e in _entries(source) if _resolved(e) != skip]
@@ -97,6 +98,9 @@ def discover(source: Path, spec: AssignmentSpec, staging: Path, exclude: Path | 
     ids = _Ids(notes if notes is not None else [])
     found: list[Submission] = []
     loose: dict[str, dict[str, Path]] = {}           # student -> {file name to grade it as: file}
+    left_out = _left_out(refused, unpacked, [e for e in candidates if e.is_dir()])
+    if left_out.get(None) and notes is not None:
+        notes.append(f"not unpacked from {shown}: {'; '.join(left_out[None][:5])}{'; ...' if len(left_out[None]) > 5 else ''}")
     for entry in candidates:
         if entry.is_dir():
             student = ids.new(entry.name, origin(entry))
@@ -105,6 +109,8 @@ def discover(source: Path, spec: AssignmentSpec, staging: Path, exclude: Path | 
                 folder, problem = inner_zip(folder, spec, staging / "_inner" / student), ""
             except BatchError as e:
                 problem = f"the zip in {entry.name} could not be unpacked: {e}"
+            if left_out.get(entry):
+                problem = f"{shown} holds entries of {entry.name} that the grader does not unpack: {'; '.join(left_out[entry][:3])}"
             found.append(Submission(student, folder, "", origin(entry), problem))
         elif entry.suffix == ".zip":
             canvas = _CANVAS.match(entry.stem)                   # alice_123_456_hw2.zip: student alice_123_456
@@ -130,6 +136,17 @@ def discover(source: Path, spec: AssignmentSpec, staging: Path, exclude: Path | 
         shown_files = ", ".join(origin(path) for path in files.values())
         found.append(Submission(student, folder, "", shown_files))
     return sorted((replace(s, fingerprint=fingerprint(s.path, spec)) for s in found), key=lambda s: s.student)
+
+
+def _left_out(refused: list, root: Path | None, folders: list) -> dict:
+    """The entries an export's unzip refused, by the student's folder they are in ({folder: [why]}),
+    and under None those in no student's folder."""
+    found: dict = {}
+    where = {folder.relative_to(root).as_posix() + "/": folder for folder in folders} if root is not None else {}
+    for name, why in refused:
+        owner = next((folder for prefix, folder in where.items() if name.startswith(prefix)), None)
+        found.setdefault(owner, []).append(why)
+    return found
 
 
 class _Ids:
@@ -241,10 +258,14 @@ def _student_id(name: str) -> str:
 ID_BYTES = 100
 
 
-def _unzip(archive: Path, target: Path, max_entries: int = MAX_ENTRIES) -> Path:
+def _unzip(archive: Path, target: Path, max_entries: int = MAX_ENTRIES, refused: list | None = None) -> Path:
     """Unpack safely: regular files and folders only, inside `target`, within a size and a count
     budget. Whatever goes wrong (encrypted, damaged, a compression zipfile does not read, an entry
-    that cannot be a file here) is a BatchError naming the archive and the entry."""
+    that cannot be a file here) is a BatchError naming the archive and the entry. With `refused`, an
+    entry that is a link or whose path leaves its folder (absolute, or with a `..` in it, even one
+    that lands inside the archive: `mallory/../bob/tiny.py` would replace a classmate's file) is not
+    unpacked but added to it, (its name with / for \\, why), and the rest is unpacked: in a class's
+    export, one student's entry is that student's problem."""
     target.mkdir(parents=True, exist_ok=True)
     root = target.resolve()
     info = None
@@ -257,13 +278,19 @@ def _unzip(archive: Path, target: Path, max_entries: int = MAX_ENTRIES) -> Path:
             if len(infos) > max_entries:
                 raise BatchError(f"{archive}: holds {len(infos):,} entries, more than the {max_entries:,} the grader unpacks")
             for info in infos:
-                mode = info.external_attr >> 16
-                if stat.S_ISLNK(mode):
-                    raise BatchError(f"{archive}: {info.filename} is a link; archives may hold only files and folders")
                 name = info.filename.replace("\\", "/")      # Windows' own zip tools write hw2\linear_classifier.py
                 dest = (root / name).resolve()
-                if not dest.is_relative_to(root) or name.startswith("/"):
-                    raise BatchError(f"{archive}: {info.filename} points outside the archive")
+                if stat.S_ISLNK(info.external_attr >> 16):
+                    why = "is a link; archives may hold only files and folders"
+                elif name.startswith("/") or ".." in name.split("/") or not dest.is_relative_to(root):
+                    why = "points outside its folder (an absolute path, or '..')"
+                else:
+                    why = ""
+                if why and refused is None:
+                    raise BatchError(f"{archive}: {info.filename} {why}")
+                if why:
+                    refused.append((name, f"{info.filename} {why}"))
+                    continue
                 if name.endswith("/"):
                     dest.mkdir(parents=True, exist_ok=True)
                 else:
