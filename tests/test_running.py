@@ -1219,7 +1219,7 @@ def test_a_folder_left_by_a_killed_grader_is_removed_by_the_next_and_no_other(tm
     that made it (its id and start); the next grader to make one removes those whose process is gone,
     and nothing else: a live grader's, an older grader's (named otherwise), a link, a file."""
     import subprocess
-    from grader.run.worker import _started, owned_tempdir, remove_stale
+    from grader.run.worker import _started, let_go, owned_tempdir, remove_stale
     gone = subprocess.Popen(["sleep", "5"])
     start = _started(gone.pid)
     gone.kill()
@@ -1244,3 +1244,43 @@ def test_a_folder_left_by_a_killed_grader_is_removed_by_the_next_and_no_other(tm
         assert Path(mine).name.startswith(f"grader-worker-{os.getpid()}.{_started(os.getpid())}-")
     finally:
         os.rmdir(mine)
+        let_go(mine)
+
+
+def test_a_live_graders_folder_is_kept_though_its_process_id_means_nothing_here(tmp_path):
+    """Two graders in containers of their own that share /tmp: each one's process ids mean nothing
+    in the other's namespace, and a ninth red team's grader removed the other's live batch folder
+    (its students then failed on files gone). A folder is held (a lock on it) as long as the process
+    that made it lives: one held is never removed, and one let go of is, once its process is gone."""
+    import subprocess
+    import sys
+    from grader.run.worker import _started, let_go, owned_tempdir, remove_stale
+    gone = subprocess.Popen(["sleep", "5"])
+    start = _started(gone.pid)
+    gone.kill()
+    gone.wait()
+    elsewhere = tmp_path / f"grader-batch-{gone.pid}.{start}-abc"     # its id: no process of this namespace
+    (elsewhere / "_loose" / "bob").mkdir(parents=True)
+    holder = subprocess.Popen([sys.executable, "-c", "import fcntl, os, sys, time\n"
+                               "fd = os.open(sys.argv[1], os.O_RDONLY | os.O_DIRECTORY)\n"
+                               "fcntl.flock(fd, fcntl.LOCK_SH)\nprint('held', flush=True)\ntime.sleep(60)",
+                               str(elsewhere)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline() == "held\n"
+        remove_stale("grader-batch-", str(tmp_path))
+        assert (elsewhere / "_loose" / "bob").is_dir()
+    finally:
+        holder.kill()
+        holder.wait()
+    remove_stale("grader-batch-", str(tmp_path))
+    assert not elsewhere.exists()
+    # Its own folder is held by the process that made it, until it lets go.
+    mine = owned_tempdir("grader-batch-")
+    try:
+        probe = subprocess.run([sys.executable, "-c", "import fcntl, os, sys\n"
+                                "fd = os.open(sys.argv[1], os.O_RDONLY | os.O_DIRECTORY)\n"
+                                "fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)", mine], capture_output=True, text=True)
+        assert probe.returncode != 0 and "BlockingIOError" in probe.stderr, probe.stderr
+    finally:
+        os.rmdir(mine)
+        let_go(mine)

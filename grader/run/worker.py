@@ -43,6 +43,11 @@ from typing import Union
 
 from grader.run import sandbox
 
+try:
+    import fcntl
+except ImportError:                  # Windows: no flock; a folder's process id alone says whether it is stale
+    fcntl = None
+
 # protocol and supervise (and with them numpy) are imported where a job first needs them: a command
 # starts its zygote (launch_worker) before this process has imported numpy, a tenth of a second sooner.
 
@@ -57,16 +62,75 @@ WORKER_KINDS = ("auto", "zygote", "portable")
 
 def owned_tempdir(prefix: str) -> str:
     """A folder of this process's in the temporary folder, named `<prefix><pid>.<start>-XXXX` (its
-    id and when it started): one that outlives its process, killed with its zygotes by SIGKILL (a
-    batch's process group), is known as such and removed by the next grader that makes one of the
-    kind (`remove_stale`). It held the students' printed output and unpacked files."""
+    id and when it started), and held (a shared lock on it) until `let_go`: one that outlives its
+    process, killed with its zygotes by SIGKILL (a batch's process group), is known as such and
+    removed by the next grader that makes one of the kind (`remove_stale`). It held the students'
+    printed output and unpacked files. The lock speaks for a grader whose id means nothing here (one
+    in a container of its own, sharing /tmp); it is taken before the folder gets its name, which is
+    what `remove_stale` looks for."""
     remove_stale(prefix)
-    return tempfile.mkdtemp(prefix=f"{prefix}{os.getpid()}.{_started(os.getpid())}-")
+    start = f"{prefix}{os.getpid()}.{_started(os.getpid())}-"
+    made = tempfile.mkdtemp(prefix="." + start)
+    fd = _hold(made)
+    folder = os.path.join(os.path.dirname(made), os.path.basename(made)[1:])
+    os.rename(made, folder)
+    if fd is not None:
+        _HELD[folder] = fd
+    return folder
+
+
+_HELD: dict = {}                     # folder -> the descriptor holding its lock (owned_tempdir)
+
+
+def let_go(folder: str) -> None:
+    """No longer hold a folder `owned_tempdir` made (once it is removed, or left to be)."""
+    fd = _HELD.pop(folder, None)
+    if fd is not None:
+        os.close(fd)
+
+
+def _removed(folder: str, remove) -> None:
+    """remove(folder), then let go of it."""
+    try:
+        remove(folder)
+    finally:
+        let_go(folder)
+
+
+def _hold(folder: str) -> int | None:
+    """A descriptor of `folder` with a shared lock on it, kept by this process; None without flock (Windows)."""
+    if fcntl is None:
+        return None
+    fd = os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH)
+    except OSError:
+        os.close(fd)
+        return None
+    return fd
+
+
+def _held(folder: str) -> bool:
+    """Whether some live process holds `folder` (owned_tempdir's lock), whatever its namespace."""
+    if fcntl is None:
+        return False
+    try:
+        fd = os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | getattr(os, "O_NOFOLLOW", 0))
+    except OSError:
+        return True                  # not ours to judge: left
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        return False
+    except OSError:
+        return True
+    finally:
+        os.close(fd)
 
 
 def remove_stale(prefix: str, root: str | None = None) -> None:
     """Remove the folders `owned_tempdir` made under `root` (the temporary folder) whose process is
-    gone. Folders named otherwise (an older grader's), links, files and other users' are left."""
+    gone: none of this namespace has its id and start, and none holds it. Folders named otherwise (an
+    older grader's), links, files and other users' are left."""
     root = root or tempfile.gettempdir()
     try:
         entries = list(os.scandir(root))
@@ -83,7 +147,7 @@ def remove_stale(prefix: str, root: str | None = None) -> None:
                 continue
         except (OSError, AttributeError):
             continue
-        if not _alive(int(pid), int(start)):
+        if not _alive(int(pid), int(start)) and not _held(entry.path):
             shutil.rmtree(entry.path, ignore_errors=True)
 
 
@@ -205,7 +269,7 @@ class Worker(_Supervising):
         # The job folders go in a folder of ours, removed on close (or when this process exits
         # without closing, as a Dask worker does, by the zygote when it sees this process gone).
         self._jobs_dir = owned_tempdir("grader-worker-")
-        self._remove_jobs_dir = weakref.finalize(self, shutil.rmtree, self._jobs_dir, True)
+        self._remove_jobs_dir = weakref.finalize(self, _removed, self._jobs_dir, lambda path: shutil.rmtree(path, True))
         self._control, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         self._proc: subprocess.Popen | _Forked | None = None
         if parent is not None and not parent._closed and parent._proc.poll() is None:
@@ -634,7 +698,7 @@ class PortableWorker(_Supervising):
             self._command += ["--preload", "torch"]
         # The job folders go in a folder of ours, removed on close or when this process exits.
         self._jobs_dir = owned_tempdir("grader-worker-")
-        self._remove_jobs_dir = weakref.finalize(self, supervise.remove_tree, self._jobs_dir)
+        self._remove_jobs_dir = weakref.finalize(self, _removed, self._jobs_dir, supervise.remove_tree)
         limits = sandbox.portable_limits()
         self._info = {"sandbox": sandbox.describe_portable(limits), "sandbox_warning": sandbox.portable_warning(limits)}
         self._next_job = 1
