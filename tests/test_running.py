@@ -106,7 +106,10 @@ def test_infinite_loop_ignoring_sigterm_costs_that_function_only(tmp_path):
     t0 = time.monotonic()
     fns, result = grade(tmp_path, """\
         import signal
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        try:
+            signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        except PermissionError:          # the strong sandbox sets no handler; the portable mode lets it
+            pass
         def scale(x, k):
             while True:
                 pass

@@ -406,8 +406,8 @@ def _describe(e: BaseException, folder: str) -> dict:
             f'  {os.path.basename(f.filename)}, line {f.lineno}, in {f.name}\n    {(f.line or "").strip()}\n' for f in frames)
     if isinstance(e, RuntimeError) and "can't start new thread" in info["message"] or \
             isinstance(e, OSError) and e.errno == errno.EPERM:
-        info["note"] = ("the grader runs your code in a sandbox without network, new threads or processes, or "
-                        "changes to files' permissions: do the work in the calling thread")
+        info["note"] = ("the grader runs your code in a sandbox without network, new threads or processes, signal "
+                        "handlers, or changes to files' permissions: do the work in the calling thread")
     elif isinstance(e, OSError) and e.errno == errno.EACCES:
         info["note"] = "the grader runs your code with your submission's files and a scratch folder only"
     return info

@@ -585,6 +585,11 @@ _DENY_X86_64 = {
     # after a call's clock has stopped and its watch has ended, before its outputs are read (with
     # kill denied, nothing else signals a child at a time of its choosing).
     "alarm": 37, "setitimer": 38, "timer_create": 222, "timer_settime": 223,
+    # And no handler at all: signals the child can still bring on itself (SIGXCPU from a CPU limit it
+    # lowers, SIGXFSZ, SIGPIPE) ran a ninth red team's handler inside the grader's reading of a call's
+    # outputs, and a handler is given the frame it interrupts, from which the grader's own are reached.
+    # The child's handlers are all set before it is confined (Python's, and SIGINT's in the zygote).
+    "rt_sigaction": 13,
     # System V IPC lives outside any file (so Landlock cannot see it) and outlives the process.
     "shmget": 29, "shmat": 30, "shmctl": 31, "semget": 64, "semop": 65, "semctl": 66, "shmdt": 67,
     "msgget": 68, "msgsnd": 69, "msgrcv": 70, "msgctl": 71, "semtimedop": 220,
