@@ -268,8 +268,10 @@ def _hint_broken_callees(spec: AssignmentSpec, functions: dict, source) -> None:
     module which fails its own cases (a network's loss calling a Linear.backward that returns dw
     transposed), says so: the error may be that one's doing. So does a case whose output came back
     in the wrong shape or type (grads['b1'] of shape (6,), from a Linear.backward summing db over
-    the wrong axis). Not where only values are wrong (they have causes of their own, and a callee
-    may not even run on the case: dropout off), where nothing names a cause already, and of callees
+    the wrong axis), and one whose values are wrong, with nothing naming a cause (a ReLU.backward
+    that forgets dout made the network's gradients wrong, and its cases said only which entries, a
+    students' round): there the hint comes first, before any other, as the likelier cause (a callee
+    may not run on every case: dropout off). Only where nothing names a cause already, and of callees
     that fail on their own, not only "not judged"."""
     failing = {name for name, fr in functions.items() if any(not c.passed and not c.blocked_by for c in fr.cases)}
     if len(failing) < 2:
@@ -292,10 +294,13 @@ def _hint_broken_callees(spec: AssignmentSpec, functions: dict, source) -> None:
             hint = (f"Hint: {name} calls your {', '.join(broken)}, which {'fails its' if len(broken) == 1 else 'fail their'} "
                     f"own cases: fix {first} first, as what it returns may be why this case fails.")
             for case in functions[name].cases:
+                if case.diagnosis or case.blocked_by:
+                    continue
                 structural = case.status == FAILED and any(wrong_form(o) for o in case.outputs)
-                if (case.status == ERROR and case.exception or structural) and not case.diagnosis \
-                        and not case.blocked_by and "Hint:" not in case.details:
+                if (case.status == ERROR and case.exception or structural) and "Hint:" not in case.details:
                     case.details = "\n".join(x for x in (case.details, hint) if x)
+                elif case.status == FAILED and not structural:
+                    case.details = "\n".join(x for x in (hint, case.details) if x)
 
 
 def _source(module: str, modules: dict, notebooks) -> str | None:

@@ -373,7 +373,7 @@ def test_an_output_left_as_the_starter_code_makes_it_is_named(tmp_path):
     stdout, cases = check(write(tmp_path, "loss_only", source), tmp_path)
     (case, *_) = cases["softmax_loss_vectorized"]
     assert case["status"] == "failed"
-    assert case["diagnosis"].startswith("`dW` is still what the handout's starting code makes (dW all zeros)")
+    assert case["diagnosis"].startswith("`dW` is still what the handout's starting code returns (dW all zeros)")
 
 
 def handout_check(tmp_path, name: str, source: str):
@@ -411,7 +411,7 @@ def test_a_self_check_from_the_handout_names_a_regularization_factor_and_unwritt
     assert "`dW` has 1.5 times the regularization term's gradient" in cases["svm_loss_vectorized"][0]["diagnosis"]
     cases = handout_check(tmp_path, "loss_only", loss_only)
     assert cases["softmax_loss_vectorized"][0]["diagnosis"].startswith(
-        "`dW` is still what the handout's starting code makes (dW all zeros)")
+        "`dW` is still what the handout's starting code returns (dW all zeros)")
 
 
 def test_a_wrong_output_and_an_input_changed_in_place_are_both_said():
@@ -570,11 +570,20 @@ def test_a_function_calling_another_graded_function_that_fails_gets_the_hint():
             "softmax_loss_naive first")
     lazy_cases = functions["softmax_loss_vectorized"].cases
     assert lazy_cases[0].details.startswith(hint)
-    assert lazy_cases[1].details == ""                  # a wrong value has causes of its own: no hint there
+    # wrong values, with nothing naming a cause: the callee first (a ReLU.backward forgetting dout
+    # made a network's gradients wrong, and its cases pointed at "a missing epsilon", a students' round)
+    assert lazy_cases[1].details.startswith(hint)
     # an answer of the wrong shape (grads['b1'] of shape (6,) from a Linear.backward summing db over
     # the wrong axis, a students' round): the callee's doing more likely than not
     assert lazy_cases[2].details.startswith(hint)
     assert all(c.details == "" for n in names if n != "softmax_loss_vectorized" for c in functions[n].cases)
+    functions = results()
+    located = "Hint: only dW[1, 0] is wrong (of 15 entries): look at what is special there"
+    functions["softmax_loss_vectorized"].cases[1].details = located
+    functions["softmax_loss_vectorized"].cases[2].diagnosis = "Probably: a catalogued mistake."
+    _hint_broken_callees(spec, functions, lambda module: lazy)
+    assert functions["softmax_loss_vectorized"].cases[1].details == hint + ", as what it returns may be why this case fails.\n" + located
+    assert functions["softmax_loss_vectorized"].cases[2].details == ""     # a cause is named already
     functions = results()
     _hint_broken_callees(spec, functions, lambda module: REFERENCE.read_text())     # none calls another
     assert all(c.details == "" for n in names for c in functions[n].cases)

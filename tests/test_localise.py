@@ -17,6 +17,12 @@ E = np.array([[1.0, -2.0, 0.5], [3.0, 0.25, -1.0], [2.0, 1.5, -0.75]])
     (np.where(np.arange(3)[:, None] == 0, E, E + np.arange(1, 4)), "dW's row 0 is right; the other 2 of 3 are wrong."),
     (E + np.random.default_rng(0).normal(size=E.shape), ""),
     (np.full_like(E, np.nan), ""),
+    (np.zeros_like(E), "dW is all zeros: is it ever computed (or, for a state, stored back)?"),
+    # what sums to zero, but for rounding (a softmax's gradient summed over the classes, the wrong
+    # axis for db): not "2.5e-17 times the expected value" (a students' round)
+    (2.51624e-17 * E,
+     "dW is all zeros, but for rounding (its largest value is 7.5e-17): is it ever computed (or, for a state, stored "
+     "back), or summed where its terms cancel (over the wrong axis)?"),
 ])
 def test_describe(got, sentence):
     assert describe("dW", E, got, 1e-6, 1e-9) == sentence

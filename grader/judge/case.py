@@ -418,7 +418,7 @@ def diagnoses(fn: FunctionSpec, case: Case, got: dict, broken: set | None, mista
     if unwritten:
         names = " and ".join(f"`{values.show(fn.output(n).path)}`" for n in unwritten)
         shown = _starting_values(fn, starter.outputs, unwritten)
-        return [(frozenset(), f"{names} {'is' if len(unwritten) == 1 else 'are'} still what the handout's starting code makes"
+        return [(frozenset(), f"{names} {'is' if len(unwritten) == 1 else 'are'} still what the handout's starting code returns"
                               f"{f' ({shown})' if shown else ''}, and the rest is right: that part is not "
                               "written yet, or what it computes is not stored there.")]
     unregularized = mistakes.unregularized(fn, case)
