@@ -319,6 +319,12 @@ def remember_library() -> None:
     if _LIBRARY:
         return
     _LIBRARY_FILES.update(getattr(m, "__file__", None) for m in list(sys.modules.values()))
+    for name, module in list(sys.modules.items()):
+        namespace = getattr(module, "__dict__", None)
+        if type(namespace) is dict:
+            classes = {k: (v, dict(v.__dict__)) for k, v in list(namespace.items())
+                       if isinstance(v, type) and v.__dict__.get("__module__") == name}
+            _NAMESPACES[id(namespace)] = (namespace, dict(namespace), classes)
     frozen = gc.get_freeze_count()
     if frozen:
         gc.unfreeze()                # the frozen generation's objects are not listed otherwise
@@ -327,44 +333,13 @@ def remember_library() -> None:
     finally:
         if frozen:
             gc.freeze()
-    readers = set()                  # the files of code that reads or asks for frames
     while todo:
         code = todo.pop()
         if not known_library(code):
             _LIBRARY[id(code)] = code
             if type(code.co_filename) is str and code.co_filename.startswith(_GRADER_DIR):
                 _GRADER[id(code)] = code
-            if not _FRAME_NAMES.isdisjoint(code.co_names):
-                readers.add(code.co_filename)
             todo += [c for c in code.co_consts if type(c) is types.CodeType]
-    _remember_namespaces(readers)
-
-
-# Names in the code of a library function that reads frames, or asks another for them.
-_FRAME_NAMES = frozenset({"_getframe", "_current_frames", "tb_frame", "gi_frame", "cr_frame", "ag_frame", "f_back",
-                          "currentframe", "stack", "trace", "getouterframes", "getinnerframes", "walk_stack", "walk_tb"})
-
-
-def _remember_namespaces(readers: set) -> None:
-    """Copies of the namespaces of the modules whose code reads frames (`readers`, their files) and of
-    the classes they define; of the modules those hold; and of the builtins (harness._rebound)."""
-    held = [builtins]
-    raw = type.__dict__["__dict__"].__get__          # a class's own namespace, not what a metaclass says
-    for name, module in list(sys.modules.items()):
-        namespace = getattr(module, "__dict__", None)
-        if type(namespace) is not dict or getattr(module, "__file__", None) not in readers:
-            continue
-        classes = {}
-        for k, v in list(namespace.items()):
-            if issubclass(type(v), type):
-                if raw(v).get("__module__") == name:
-                    classes[k] = (v, raw(v).copy())
-            elif type(v) is types.ModuleType:
-                held.append(v)
-        _NAMESPACES[id(namespace)] = (namespace, namespace.copy(), classes)
-    for module in held:
-        if id(module.__dict__) not in _NAMESPACES:
-            _NAMESPACES[id(module.__dict__)] = (module.__dict__, module.__dict__.copy(), {})
 
 
 def refresh_namespaces(*modules) -> None:

@@ -248,9 +248,6 @@ def _library_roots() -> tuple:
     return tuple(sorted(roots))
 
 
-_ROOTS = _library_roots()            # once, in the zygote (sysconfig takes half a millisecond)
-
-
 def _guard(_getframe=sys._getframe, _library=execute._LIBRARY, _grader=execute._GRADER,
            _watch=execute._traced.__code__, _function=types.FunctionType, _type=type, _id=id, _str=str):
     """The child's audit hook, added before the student's code is imported (after execute.remember_library):
@@ -271,7 +268,7 @@ def _guard(_getframe=sys._getframe, _library=execute._LIBRARY, _grader=execute._
     or compile() can give the student's code a library's file name, and a library function that reads a
     frame for itself and passes it to a name of its module that the student's code rebound (traceback's
     extract_stack, given `traceback.walk_stack = lambda f: ...`) hands it over unseen (docs/sandbox.md)."""
-    givers, roots, busy = _frame_givers(), _ROOTS, [False]
+    givers, roots, busy = _frame_givers(), _library_roots(), [False]
 
     def guard(event, args):
         if event == "object.__getattr__":
