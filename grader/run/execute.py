@@ -42,10 +42,6 @@ _AUTOGRAD: dict = {}               # id(code) -> (code, what it is), of torch's 
 _LIBRARY: dict = {}                # id(code) -> code, of every function there was before a submission's import (remember_library)
 _LIBRARY_FILES: set = set()        # the files of the modules loaded then (remember_library)
 _GRADER: dict = {}                 # id(code) -> code, of those the grader's own (remember_library)
-# id(a module's namespace) -> (the namespace, a copy of it, {class name: (class, a copy of its namespace)}
-# for the classes it defines), of every module loaded then (remember_library): what a library's code
-# looks up, as it was before the import (harness._guard)
-_NAMESPACES: dict = {}
 REPEATS_SENT = 20                  # the lines of a traced call that ran most often, sent back (at least twice each)
 LIBRARY_SENT = 12                  # the libraries' functions a traced call ran most often, sent back (at least twice each)
 _GRADER_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "")   # the grader's own code
@@ -319,12 +315,6 @@ def remember_library() -> None:
     if _LIBRARY:
         return
     _LIBRARY_FILES.update(getattr(m, "__file__", None) for m in list(sys.modules.values()))
-    for name, module in list(sys.modules.items()):
-        namespace = getattr(module, "__dict__", None)
-        if type(namespace) is dict:
-            classes = {k: (v, dict(v.__dict__)) for k, v in list(namespace.items())
-                       if isinstance(v, type) and v.__dict__.get("__module__") == name}
-            _NAMESPACES[id(namespace)] = (namespace, dict(namespace), classes)
     frozen = gc.get_freeze_count()
     if frozen:
         gc.unfreeze()                # the frozen generation's objects are not listed otherwise
@@ -340,15 +330,6 @@ def remember_library() -> None:
             if type(code.co_filename) is str and code.co_filename.startswith(_GRADER_DIR):
                 _GRADER[id(code)] = code
             todo += [c for c in code.co_consts if type(c) is types.CodeType]
-
-
-def refresh_namespaces(*modules) -> None:
-    """Take the copy of these modules' namespaces again (remember_library's), after the child's own
-    setting up changed them (sys.stdout, tempfile.tempdir) and before any student code runs."""
-    for module in modules:
-        seen = _NAMESPACES.get(id(module.__dict__))
-        if seen is not None:
-            _NAMESPACES[id(module.__dict__)] = (seen[0], dict(seen[0]), seen[2])
 
 
 def known_library(code, _LIBRARY=_LIBRARY) -> bool:

@@ -17,7 +17,6 @@ import linecache
 import os
 import re
 import sys
-import tempfile
 import traceback
 import types
 
@@ -50,6 +49,7 @@ def run(job: dict, inputs: list, start: int, skip: set, out_fd: int, capture_fd:
     torch = _framework(job["framework"])
     execute.remember_autograd(torch)     # before the student's modules are imported
     execute.remember_library()           # done already in a zygote, before forking
+    sys.addaudithook(_guard())           # before the student's code: see _guard
     folder = job["submission_dir"]
     sys.path_hooks.insert(0, _source_only(os.path.realpath(folder)))
     sys.path.insert(0, folder)
@@ -63,11 +63,6 @@ def run(job: dict, inputs: list, start: int, skip: set, out_fd: int, capture_fd:
 
     capture = _Capture(capture_fd)
     take = capture.take                  # bound now: _Capture is the student's to change in sys.modules
-    # A breakpoint() left in the code does nothing: a debugger would read the closed stdin and end the
-    # call with BdbQuit (PYTHONBREAKPOINT=0 is not read by an isolated Python, as the worker runs).
-    sys.breakpointhook = lambda *args, **kwargs: None
-    execute.refresh_namespaces(sys, tempfile)    # as the child's setting up left them (sys.stdout)
-    sys.addaudithook(_guard())           # before the student's code: see _guard
     modules, errors = {}, dict(preset_errors or {})
     sources = job.get("sources") or {}
     detached = set(job.get("detached") or ())
@@ -149,7 +144,7 @@ _ALWAYS = frozenset({"sys._current_frames", "sys._current_exceptions", "gc.get_o
                      "gc.get_referents", "sys.settrace", "sys.setprofile", "object.__setattr__"})
 _FRAME_ATTRIBUTES = frozenset({"tb_frame", "gi_frame", "cr_frame", "ag_frame"})
 _FUNCTION_ATTRIBUTES = frozenset({"__code__", "__defaults__", "__kwdefaults__"})
-# The library functions that hand frames (or their locals, as text) to their caller.
+# The library functions that hand frames (or their locals) to their caller.
 _FRAME_GIVERS = (("inspect", ("currentframe", "stack", "trace", "getouterframes", "getinnerframes")),
                  ("traceback", ("walk_stack", "walk_tb")),
                  ("traceback.StackSummary", ("extract", "_extract_from_extended_frame_gen")),
@@ -158,8 +153,7 @@ DENIED = "the grader lets no code of a submission reach the interpreter's frames
 
 
 def _frame_givers() -> dict:
-    """id(code) -> (code, the name it is called by) of the _FRAME_GIVERS functions (of those of their
-    modules loaded): logging's currentframe is a lambda."""
+    """id(code) -> code of the _FRAME_GIVERS functions (of those of their modules loaded)."""
     found = {}
     for where, names in _FRAME_GIVERS:
         module, _, cls = where.partition(".")
@@ -169,106 +163,25 @@ def _frame_givers() -> dict:
             function = getattr(owner, name, None)
             code = getattr(getattr(function, "__func__", function), "__code__", None)
             if code is not None:
-                found[id(code)] = (code, name)
+                found[id(code)] = code
     return found
 
 
-def _handed(chain: list, givers: dict) -> bool:
-    """Whether the libraries' code between a frame read and the student's code (`chain`, from the
-    read up) hands the frame to the student's: a giver in it that the student's code called, or that
-    a library function called without naming it (a callable it was given: contextlib.contextmanager's
-    helper calling inspect.stack, collections.Counter resuming traceback.walk_stack), and not one
-    that a library calls by its name for itself (sympy's inspect.currentframe(), logging's)."""
-    for at, code in enumerate(chain):
-        giver = givers.get(id(code))
-        if giver is not None and giver[0] is code:
-            caller = chain[at + 1] if at + 1 < len(chain) else None
-            if caller is None or giver[1] not in caller.co_names:
-                return True
-    return False
-
-
-_MISSING = object()
-_WHOLE = frozenset({"traceback", "inspect"})
-
-
-def _rebound(frames: list, _namespaces=execute._NAMESPACES, _module=types.ModuleType) -> str:
-    """A name that the code of one of these library frames looks up and that is not what it was
-    before the import (execute._NAMESPACES): a global of its module, a builtin, an attribute of a
-    module it holds or of a class its module defines, or a new global over a builtin. A library
-    function that reads a frame for itself can hand it over through such a name: traceback's
-    extract_stack passes its frame to `walk_stack`, which a tenth red team rebound to a lambda of its
-    own. "" when none is, and for a module loaded since, which has no copy to hold it against."""
-    for frame in frames:
-        code, namespace = frame.f_code, frame.f_globals
-        seen = _namespaces.get(id(namespace))
-        if seen is None or seen[0] is not namespace:
-            continue
-        _, was, classes = seen
-        builtins = _namespaces.get(id(frame.f_builtins))
-        builtins = builtins[1] if builtins is not None and builtins[0] is frame.f_builtins else {}
-        # traceback's and inspect's own: any name, as their functions pass frames to each other and
-        # their generators are resumed by what the student's code handed them to (StackSummary
-        # replaced, then traceback.extract_tb: the generator that reads the traceback's frames was
-        # resumed by the replacement)
-        names = tuple(was) if was.get("__name__") in _WHOLE else code.co_names
-        for name in names:
-            if name in was:
-                value = was[name]
-                if namespace.get(name, _MISSING) is not value:
-                    return name
-                if isinstance(value, _module):
-                    inner = _namespaces.get(id(value.__dict__))
-                    if inner is not None and inner[0] is value.__dict__:
-                        changed = next((a for a in names if a in inner[1] and inner[0].get(a, _MISSING) is not inner[1][a]), None)
-                        if changed is not None:
-                            return f"{name}.{changed}"
-            elif name in namespace:
-                if name in builtins:
-                    return name          # a new global over a builtin
-            elif name in builtins and frame.f_builtins.get(name, _MISSING) is not builtins[name]:
-                return name
-        for cls_name, (cls, attributes) in classes.items():
-            now = cls.__dict__
-            changed = next((a for a in names if a in attributes and now.get(a, _MISSING) is not attributes[a]), None)
-            if changed is not None:
-                return f"{cls_name}.{changed}"
-    return ""
-
-
-def _library_roots() -> tuple:
-    """The folders of the standard library and the installed packages (the child cannot write there:
-    Landlock), each ending with a separator: a module loaded from them after remember_library (sympy,
-    which torch.optim's step imports on first use and which reads inspect.currentframe() as it loads;
-    logging) runs the libraries' code too."""
-    import sysconfig
-    paths = sysconfig.get_paths()
-    roots = {os.path.join(os.path.realpath(paths[k]), "") for k in ("stdlib", "platstdlib", "purelib", "platlib") if k in paths}
-    roots |= {os.path.join(os.path.abspath(paths[k]), "") for k in ("stdlib", "platstdlib", "purelib", "platlib") if k in paths}
-    return tuple(sorted(roots))
-
-
 def _guard(_getframe=sys._getframe, _library=execute._LIBRARY, _grader=execute._GRADER,
-           _watch=execute._traced.__code__, _function=types.FunctionType, _type=type, _id=id, _str=str):
+           _watch=execute._traced.__code__, _function=types.FunctionType, _type=type, _id=id):
     """The child's audit hook, added before the student's code is imported (after execute.remember_library):
     no other hook may be added (it would run at every event of the executor's own, after the clock has
     stopped and the watch has ended: sys.settrace, as the watch stops, is one), and the events above
     are refused to the student's code. Whose an event is: the stack is walked up from the code that
-    raised it, past the libraries' code, to the first code that is not theirs. The grader's own is
-    let through (the harness reading a student's traceback; for a tracer, only the watch's `_traced`).
-    The student's is refused; but a frame that a library function it called reads for itself is let
-    through (traceback.print_exc in an except clause, logging, namedtuple, torch.manual_seed recording
-    the stack), unless a library function hands it over (_handed). The refusal is a ValueError for
+    raised it, past the libraries' code (known by identity: code made or loaded since is not), to
+    the first code that is not theirs. The grader's own is let through (the harness reading a
+    student's traceback; for a tracer, only the watch's `_traced`). The student's is refused; but a
+    frame that a library function it called reads for itself is let through (traceback.print_exc in
+    an except clause, logging, namedtuple, torch.manual_seed recording the stack), unless that
+    function hands frames to its caller (_FRAME_GIVERS). The refusal is a ValueError for
     sys._getframe (what namedtuple, enum, typing and logging expect where there is no such frame),
-    an AttributeError for a frame attribute, and a RuntimeError otherwise.
-
-    The libraries' code is the code taken by identity before the import, and any code whose file is
-    in the libraries' folders (_library_roots: a module the student's code imports from them later).
-    This refuses the ways a submission reaches a frame itself. It does not close every way: code.replace()
-    or compile() can give the student's code a library's file name, and a library function that reads a
-    frame for itself and passes it to a name of its module that the student's code rebound (traceback's
-    extract_stack, given `traceback.walk_stack = lambda f: ...`) hands it over unseen (docs/sandbox.md)."""
-    givers, roots, busy = _frame_givers(), _library_roots(), [False]
+    an AttributeError for a frame attribute, and a RuntimeError otherwise."""
+    givers, busy = _frame_givers(), [False]
 
     def guard(event, args):
         if event == "object.__getattr__":
@@ -289,29 +202,23 @@ def _guard(_getframe=sys._getframe, _library=execute._LIBRARY, _grader=execute._
                 target = args[0].__code__
                 if _library.get(_id(target)) is not target:
                     return               # the student's own function
-            frame, chain, frames = _getframe(1), [], []
+            frame, entry = _getframe(1), None
             while frame is not None:
                 code = frame.f_code
+                if _library.get(_id(code)) is not code:
+                    break                # the student's, or code made since the import
                 if _grader.get(_id(code)) is code:
                     if event in ("sys.settrace", "sys.setprofile") and code is not _watch:
                         break            # the watch's guard, which the student's code calls instead of sys.settrace
                     return
-                name = code.co_filename
-                if _library.get(_id(code)) is not code and not (_type(name) is _str and name.startswith(roots)):
-                    break                # the student's, or code made since the import
-                chain.append(code)
-                frames.append(frame)
-                frame = frame.f_back
+                entry, frame = code, frame.f_back
             else:
                 return                   # no code of the student's on the stack
-            rebound = _rebound(frames) if chain and event in _FRAMES and not _handed(chain, givers) else ""
-            if chain and event in _FRAMES and not _handed(chain, givers) and not rebound:
+            if entry is not None and event in _FRAMES and givers.get(_id(entry)) is not entry:
                 return
         finally:
             busy[0] = False
         what = args[1] if event.startswith("object.") else event
-        if rebound:
-            what += f", through {rebound}, which your code changed"
         if event == "sys._getframe":
             raise ValueError(f"{DENIED} ({what})")
         if event == "object.__getattr__":
