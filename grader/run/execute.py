@@ -41,7 +41,6 @@ _settrace, _gettrace, _setprofile, _getprofile = sys.settrace, sys.gettrace, sys
 _AUTOGRAD: dict = {}               # id(code) -> (code, what it is), of torch's ways into autograd (remember_autograd)
 _LIBRARY: dict = {}                # id(code) -> code, of every function there was before a submission's import (remember_library)
 _LIBRARY_FILES: set = set()        # the files of the modules loaded then (remember_library)
-_GRADER: dict = {}                 # id(code) -> code, of those the grader's own (remember_library)
 REPEATS_SENT = 20                  # the lines of a traced call that ran most often, sent back (at least twice each)
 LIBRARY_SENT = 12                  # the libraries' functions a traced call ran most often, sent back (at least twice each)
 _GRADER_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "")   # the grader's own code
@@ -268,6 +267,16 @@ class _Watch:
                 "library": [[plain_text(file)[-200:], line, n, plain_text(name)[:200]] for n, file, line, name in called]}
 
 
+def watched(calls: list) -> bool:
+    """Whether some of a job's calls run watched (`_traced`: their function has no_loops or no_autograd)."""
+    return any(call.get("trace") for call in calls)
+
+
+def job_watched(job: dict) -> bool:
+    """Whether some of a job's calls run watched, the ones that come later included (supervise.held_back)."""
+    return bool((job.get("later") or {}).get("watch")) or watched(job["calls"])
+
+
 _FUNC_TRANSFORMS = ("grad_impl", "grad_and_value_impl", "vjp", "jvp", "jacrev", "jacfwd", "hessian", "linearize")
 BACKWARD_READ = "a backward pass of the autograd engine"
 # Every way into autograd the watch can report, as the grader's process accepts it: the child's
@@ -327,8 +336,6 @@ def remember_library() -> None:
         code = todo.pop()
         if not known_library(code):
             _LIBRARY[id(code)] = code
-            if type(code.co_filename) is str and code.co_filename.startswith(_GRADER_DIR):
-                _GRADER[id(code)] = code
             todo += [c for c in code.co_consts if type(c) is types.CodeType]
 
 

@@ -46,10 +46,11 @@ def run(job: dict, inputs: list, start: int, skip: set, out_fd: int, capture_fd:
     code runs (execute.run_call).
     """
     send = lambda header, arrays=(): _write_all(out_fd, _encode(header, arrays))
+    sys.addaudithook(_no_audit_hooks)    # before the student's code: theirs would run at the executor's events
     torch = _framework(job["framework"])
     execute.remember_autograd(torch)     # before the student's modules are imported
-    execute.remember_library()           # done already in a zygote, before forking
-    sys.addaudithook(_guard())           # before the student's code: see _guard
+    if execute.job_watched(job):
+        execute.remember_library()       # done already where the zygote was asked to, before forking
     folder = job["submission_dir"]
     sys.path_hooks.insert(0, _source_only(os.path.realpath(folder)))
     sys.path.insert(0, folder)
@@ -131,100 +132,12 @@ def run(job: dict, inputs: list, start: int, skip: set, out_fd: int, capture_fd:
     send({"type": "done"})
 
 
-# What a submission's code may not do in the child (its audit events): reach the interpreter's frames,
-# from which the harness's are reached (its calls, its parts still to come and what it sends: an
-# eighth red team's svm_loss_naive walked up to them and ran the rest of the job itself, sending
-# each result with a duration and line counts of its own making); walk the collector's objects to
-# the same (gc.get_objects, get_referrers, get_referents); install a tracer or profiler, which is
-# handed every frame; reach the interpreter's memory through ctypes; or give a function of the
-# grader's or the libraries' other code or defaults (the harness's own, bound before the import,
-# would run it).
-_FRAMES = frozenset({"sys._getframe", "object.__getattr__"})       # asked for by a library function: see _guard
-_ALWAYS = frozenset({"sys._current_frames", "sys._current_exceptions", "gc.get_objects", "gc.get_referrers",
-                     "gc.get_referents", "sys.settrace", "sys.setprofile", "object.__setattr__"})
-_FRAME_ATTRIBUTES = frozenset({"tb_frame", "gi_frame", "cr_frame", "ag_frame"})
-_FUNCTION_ATTRIBUTES = frozenset({"__code__", "__defaults__", "__kwdefaults__"})
-# The library functions that hand frames (or their locals) to their caller.
-_FRAME_GIVERS = (("inspect", ("currentframe", "stack", "trace", "getouterframes", "getinnerframes")),
-                 ("traceback", ("walk_stack", "walk_tb")),
-                 ("traceback.StackSummary", ("extract", "_extract_from_extended_frame_gen")),
-                 ("logging", ("currentframe",)))
-DENIED = "the grader lets no code of a submission reach the interpreter's frames or objects"
-
-
-def _frame_givers() -> dict:
-    """id(code) -> code of the _FRAME_GIVERS functions (of those of their modules loaded)."""
-    found = {}
-    for where, names in _FRAME_GIVERS:
-        module, _, cls = where.partition(".")
-        owner = sys.modules.get(module)
-        owner = getattr(owner, cls, None) if cls and owner is not None else owner
-        for name in names:
-            function = getattr(owner, name, None)
-            code = getattr(getattr(function, "__func__", function), "__code__", None)
-            if code is not None:
-                found[id(code)] = code
-    return found
-
-
-def _guard(_getframe=sys._getframe, _library=execute._LIBRARY, _grader=execute._GRADER,
-           _watch=execute._traced.__code__, _function=types.FunctionType, _type=type, _id=id):
-    """The child's audit hook, added before the student's code is imported (after execute.remember_library):
-    no other hook may be added (it would run at every event of the executor's own, after the clock has
-    stopped and the watch has ended: sys.settrace, as the watch stops, is one), and the events above
-    are refused to the student's code. Whose an event is: the stack is walked up from the code that
-    raised it, past the libraries' code (known by identity: code made or loaded since is not), to
-    the first code that is not theirs. The grader's own is let through (the harness reading a
-    student's traceback; for a tracer, only the watch's `_traced`). The student's is refused; but a
-    frame that a library function it called reads for itself is let through (traceback.print_exc in
-    an except clause, logging, namedtuple, torch.manual_seed recording the stack), unless that
-    function hands frames to its caller (_FRAME_GIVERS). The refusal is a ValueError for
-    sys._getframe (what namedtuple, enum, typing and logging expect where there is no such frame),
-    an AttributeError for a frame attribute, and a RuntimeError otherwise."""
-    givers, busy = _frame_givers(), [False]
-
-    def guard(event, args):
-        if event == "object.__getattr__":
-            if args[1] not in _FRAME_ATTRIBUTES:
-                return
-        elif event == "object.__setattr__":
-            if args[1] not in _FUNCTION_ATTRIBUTES or _type(args[0]) is not _function:
-                return
-        elif event == "sys.addaudithook":
-            raise RuntimeError("the grader allows no audit hooks")
-        elif event not in _ALWAYS and event != "sys._getframe" and not event.startswith("ctypes."):
-            return
-        if busy[0]:                  # the events of this walk's own reads
-            return
-        busy[0] = True
-        try:
-            if event == "object.__setattr__":
-                target = args[0].__code__
-                if _library.get(_id(target)) is not target:
-                    return               # the student's own function
-            frame, entry = _getframe(1), None
-            while frame is not None:
-                code = frame.f_code
-                if _library.get(_id(code)) is not code:
-                    break                # the student's, or code made since the import
-                if _grader.get(_id(code)) is code:
-                    if event in ("sys.settrace", "sys.setprofile") and code is not _watch:
-                        break            # the watch's guard, which the student's code calls instead of sys.settrace
-                    return
-                entry, frame = code, frame.f_back
-            else:
-                return                   # no code of the student's on the stack
-            if entry is not None and event in _FRAMES and givers.get(_id(entry)) is not entry:
-                return
-        finally:
-            busy[0] = False
-        what = args[1] if event.startswith("object.") else event
-        if event == "sys._getframe":
-            raise ValueError(f"{DENIED} ({what})")
-        if event == "object.__getattr__":
-            raise AttributeError(f"{DENIED} ({what})")
-        raise RuntimeError(f"{DENIED} ({what})")
-    return guard
+def _no_audit_hooks(event: str, args) -> None:
+    """An audit hook that keeps any other from being added (Python then drops it, quietly): a hook
+    of the student's would run at every audited event of the executor's own, after the clock has
+    stopped and the watch has ended (sys.settrace, as the watch stops, is one)."""
+    if event == "sys.addaudithook":
+        raise RuntimeError("the grader allows no audit hooks")
 
 
 def _own_code(folder: str, _join=os.path.join, _realpath=os.path.realpath, _isfile=os.path.isfile,

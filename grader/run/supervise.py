@@ -160,11 +160,12 @@ def held_back(job: dict, inputs: list) -> tuple[dict, list, list | None]:
     key = tuple(tuple(p) for p in parts)
     held = _HELD[0] if _HELD else None
     if held is None or held[0] is not calls or held[1] is not inputs or held[2] != key:
+        from grader.run.execute import watched
         ends = [*key[1:], (len(calls), len(inputs))]
         frames = [(b, protocol.trusted_frame({"calls": calls[b:b2]}, inputs[k:k2])) for (b, k), (b2, k2) in zip(key, ends)]
-        held = (calls, inputs, key, calls[:key[0][0]], inputs[:key[0][1]], frames)
+        held = (calls, inputs, key, calls[:key[0][0]], inputs[:key[0][1]], frames, watched(calls))
         _HELD[:] = [held]
-    first = {**job, "calls": held[3], "later": {"inputs": [k for _, k in key]}}
+    first = {**job, "calls": held[3], "later": {"inputs": [k for _, k in key], "watch": held[6]}}
     return first, held[4], held[5]
 
 

@@ -329,7 +329,7 @@ class Worker(_Supervising):
         later = socket.socketpair() if job.get("later") else None
         try:
             answer = self._ask({"do": "fork", "start": start, "skip": sorted(skip), "scratch": scratch,
-                                "capture": capture_path, "loaded": job_file.loaded},
+                                "capture": capture_path, "loaded": job_file.loaded, "watch": job_file.watch(job)},
                                fds=[job_file.fd(job, inputs), w] + ([later[1].fileno()] if later else []))
         except BaseException:
             os.close(r)
@@ -491,6 +491,7 @@ class _JobFile:
 
     def __init__(self):
         self._file = None
+        self._watch: bool | None = None
         self.loaded: bool | None = None      # known at the first child (Worker._fork)
 
     def fd(self, job: dict, inputs: list) -> int:
@@ -503,6 +504,14 @@ class _JobFile:
                 self._file.write(protocol.encode(job, inputs))
             self._file.flush()
         return self._file.fileno()
+
+    def watch(self, job: dict) -> bool:
+        """Whether some of the job's calls run watched (execute._traced): the zygote then takes the
+        libraries' code before it forks (execute.remember_library)."""
+        if self._watch is None:
+            from grader.run.execute import job_watched
+            self._watch = job_watched(job)
+        return self._watch
 
     def close(self) -> None:
         if self._file is not None:

@@ -14,9 +14,9 @@ kinds of request, each a line of JSON:
   the child's frames; and a third, a socket, for a job whose hidden calls come later: the child asks
   for them there when they are due, and the grader sends them once it has every public result
   (supervise.held_back). It forks a child, which confines itself (`sandbox.apply_in_child`), reads its
-  job from that file and runs `harness.run`; it answers with the child's pid. Before its first fork
-  it takes the code of every function it holds, once (`execute.remember_library`), for its children
-  to tell the student's from (the watch of no_loops and no_autograd, and the child's audit hook).
+  job from that file and runs `harness.run`; it answers with the child's pid. A fork that says
+  `watch` (some calls run watched: no_loops, no_autograd) first has it take the code of every
+  function it holds, once (`execute.remember_library`), for its children to tell the student's from.
 - `load`, with one descriptor: a file holding the calls and inputs that a batch's jobs share. It
   decodes them once, and a `fork` that says `loaded` gives them to its child, whose job file then
   holds only the rest (the submission's files): a child no longer decodes 40 cases' arguments.
@@ -274,7 +274,8 @@ def _fork_child(control: socket.socket, request: dict, job_fd: int, frames: int,
     the request's `start`, writing its frames to `frames`; the rest of its calls, where the job
     has more (supervise.held_back), come on `later` once it has sent the ones before. The child's pid."""
     zygote = os.getpid()
-    execute.remember_library()       # the code there is before any submission, once (the watch's, the child's guard)
+    if request.get("watch"):         # a job whose cases run watched: the code there is before any submission, once
+        execute.remember_library()
     pid = os.fork()
     if pid != 0:
         return pid
