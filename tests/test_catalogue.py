@@ -84,7 +84,10 @@ def test_a_correct_solution_written_differently_is_not_a_mistake(rows):
                        "momentum_step_before_velocity sgd_momentum               2 public + 3 hidden cases          5/5",
                        "relu_backward_masks_dout relu_backward              2 public + 2 hidden cases; gradient 4/4",
                        "pool_forward_stride_ignored max_pool_forward_naive     1 public + 2 hidden cases          3/3",
-                       "46 catalogued mistakes; all caught, reference full marks, handout zero."]),
+                       "bn_alt_dx_sums_over_features batchnorm_backward_alt     2 public + 3 hidden cases; agrees_with batchnorm_backward 5/5",
+                       "rmsprop_decay_swapped    rmsprop                    2 public + 3 hidden cases          5/5",
+                       "adam_betas_swapped       adam                       2 public + 3 hidden cases          5/5",
+                       "49 catalogued mistakes; all caught, reference full marks, handout zero."]),
     ("fully_connected_networks", [
         "two_layer_reg_half       TwoLayerNet.loss           1 public + 4 hidden cases          5/5",
         "linear_forward_not_flattened FullyConnectedNet.loss     0 public + 1 hidden cases          1/1",
