@@ -87,7 +87,9 @@ def test_a_correct_solution_written_differently_is_not_a_mistake(rows):
                        "bn_alt_dx_sums_over_features batchnorm_backward_alt     2 public + 3 hidden cases; agrees_with batchnorm_backward 5/5",
                        "rmsprop_decay_swapped    rmsprop                    2 public + 3 hidden cases          5/5",
                        "adam_betas_swapped       adam                       2 public + 3 hidden cases          5/5",
-                       "49 catalogued mistakes; all caught, reference full marks, handout zero."]),
+                       "pool_backward_assigns_at_the_max max_pool_backward_naive    1 public + 1 hidden cases          2/2",
+                       "conv_backward_dw_assigned conv_backward_naive        2 public + 4 hidden cases; gradient 6/6",
+                       "51 catalogued mistakes; all caught, reference full marks, handout zero."]),
     ("fully_connected_networks", [
         "two_layer_reg_half       TwoLayerNet.loss           1 public + 4 hidden cases          5/5",
         "linear_forward_not_flattened FullyConnectedNet.loss     0 public + 1 hidden cases          1/1",
