@@ -36,14 +36,12 @@ STEP_SUMMARY = "GITHUB_STEP_SUMMARY"     # GitHub Actions: a Markdown file shown
 def _staging(prefix: str = "grader-batch-"):
     """A folder for unpacked submissions, removed at the end; named for this process, so that the
     next run that makes one removes it when a SIGKILL left it (worker.owned_tempdir)."""
-    import shutil
-    from grader.run.worker import let_go, owned_tempdir
+    from grader.run.worker import owned_tempdir, remove_owned
     folder = owned_tempdir(prefix)
     try:
         yield folder
     finally:
-        shutil.rmtree(folder, ignore_errors=True)
-        let_go(folder)
+        remove_owned(folder)
 
 
 def main(argv: list[str] | None = None) -> int:

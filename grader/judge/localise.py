@@ -34,9 +34,10 @@ def describe(name: str, expected: np.ndarray, got: np.ndarray, rtol: float, atol
     close = lambda a, b: bool((relative_error(a, b, rtol, atol) <= max(rtol, 1e-9)).all())
     if not g.any() and e.any():
         return f"{name} is all zeros: is it ever computed (or, for a state, stored back)?"
-    if e.any() and float(np.abs(g).max()) <= 1e-9 * float(np.abs(e).max()):
+    largest = float(np.abs(g).max())
+    if e.any() and largest <= 1e-9 * float(np.abs(e).max()):
         # what sums to zero but for rounding (a softmax's gradient summed over the classes): no factor of 1e-17
-        return (f"{name} is all zeros, but for rounding (its largest value is {float(np.abs(g).max()):.2g}): is it ever "
+        return (f"{name} is all zeros, but for rounding (its largest value is {largest:.2g}): is it ever "
                 "computed (or, for a state, stored back), or summed where its terms cancel (over the wrong axis)?")
     big = np.abs(e) > atol / rtol
     # Over fewer than three magnitudes a factor is no evidence: [g, -g] (a bias's gradient with two

@@ -89,10 +89,11 @@ def let_go(folder: str) -> None:
         os.close(fd)
 
 
-def _removed(folder: str, remove) -> None:
-    """remove(folder), then let go of it."""
+def remove_owned(folder: str, remove=None) -> None:
+    """Remove a folder `owned_tempdir` made (shutil.rmtree, errors ignored, unless `remove` is
+    given), then let go of it."""
     try:
-        remove(folder)
+        remove(folder) if remove is not None else shutil.rmtree(folder, ignore_errors=True)
     finally:
         let_go(folder)
 
@@ -269,7 +270,7 @@ class Worker(_Supervising):
         # The job folders go in a folder of ours, removed on close (or when this process exits
         # without closing, as a Dask worker does, by the zygote when it sees this process gone).
         self._jobs_dir = owned_tempdir("grader-worker-")
-        self._remove_jobs_dir = weakref.finalize(self, _removed, self._jobs_dir, lambda path: shutil.rmtree(path, True))
+        self._remove_jobs_dir = weakref.finalize(self, remove_owned, self._jobs_dir)
         self._control, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         self._proc: subprocess.Popen | _Forked | None = None
         if parent is not None and not parent._closed and parent._proc.poll() is None:
@@ -698,7 +699,7 @@ class PortableWorker(_Supervising):
             self._command += ["--preload", "torch"]
         # The job folders go in a folder of ours, removed on close or when this process exits.
         self._jobs_dir = owned_tempdir("grader-worker-")
-        self._remove_jobs_dir = weakref.finalize(self, _removed, self._jobs_dir, supervise.remove_tree)
+        self._remove_jobs_dir = weakref.finalize(self, remove_owned, self._jobs_dir, supervise.remove_tree)
         limits = sandbox.portable_limits()
         self._info = {"sandbox": sandbox.describe_portable(limits), "sandbox_warning": sandbox.portable_warning(limits)}
         self._next_job = 1
