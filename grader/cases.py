@@ -103,13 +103,13 @@ def _generate(arg: ArgSpec, dims: dict, stream: Stream, key: str = "", lazy: boo
         low, high = resolve(arg.low, dims), resolve(arg.high, dims)
         if high <= low:
             raise ValueError(f"labels {arg.name}: empty range [{low}, {high})")
-        drawn = Drawn(key, shape, arg.dtype, "labels", low, high)
+        drawn = Drawn(key, shape, arg.dtype, "labels", low, high, fast=lazy)
     elif arg.dist == "uniform":
-        drawn = Drawn(key, shape, arg.dtype, "uniform", arg.low, arg.high)
+        drawn = Drawn(key, shape, arg.dtype, "uniform", arg.low, arg.high, fast=lazy)
     else:
         loc = arg.loc
         if isinstance(loc, tuple):                      # (dim, means): the means along that dim's axis, broadcast over the others
             axis = arg.shape.index(loc[0])
             loc = tuples(np.asarray(loc[1]).reshape([-1 if i == axis else 1 for i in range(len(shape))]).tolist())
-        drawn = Drawn(key, shape, arg.dtype, "normal", loc, arg.scale)
+        drawn = Drawn(key, shape, arg.dtype, "normal", loc, arg.scale, fast=lazy)
     return drawn if lazy else drawn.array()

@@ -415,7 +415,7 @@ def _judge_checks(spec: AssignmentSpec, prepared: Prepared, modules: dict, noteb
                 calls = checks.timing_calls(spec, p)          # new inputs: none a file left by the first child knows
                 other = spec.function(p.check.function)
                 try:             # the student's calls, then the reference's, one after the other
-                    again.append((rerun(calls), expected_mod.in_worker(spec, [(other, c.case) for c in calls], worker)))
+                    again.append((rerun(calls), expected_mod.in_worker(spec, [Call(other, c.case, timed=True) for c in calls], worker)))
                 except WorkerError:
                     pass
             out.append(checks.judge_speed(p, outcomes, reference, spec.framework, again))

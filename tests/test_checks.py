@@ -941,6 +941,40 @@ def test_speed_check_counts_the_best_round_and_times_again_only_a_near_miss(spec
     assert raised.status == "failed" and "raised IndexError on the timing inputs" in raised.message, raised.message
 
 
+
+def test_speed_check_believes_the_grader_counted_cpu_time_over_the_childs_own_clock(spec):
+    """Pure: a timed call's own clock (`duration`) is the student's process's, which code that took
+    over the harness stops (0.1 ms for the naive loops); the CPU time the grader counted from outside
+    (`cpu`), less the harness's own work around a call (the least the reference's calls showed beyond
+    their duration) and less a slack of the reference's time over the factor, wins where it is longer."""
+    from grader.judge.checks import counted_times, judge_speed, plan
+    p = next(p for p in plan(spec, hidden=True) if p.check.kind == "faster_than" and p.fn.name == "svm_loss_vectorized")
+    answers = [np.random.default_rng(k).normal(size=(100, 10)) for k in range(3)]
+
+    def timed(seconds, cpu, k):
+        outcome = _timed(10.0 + k, answers[k], seconds)
+        outcome.cpu = cpu
+        return outcome
+    # The reference: 10 ms each by its clock, its harness's work around a call 1.5 to 2 ms of CPU.
+    reference = [timed(0.010, cpu, k) for k, cpu in enumerate((0.012, 0.0115, 0.0118))]
+    honest = [timed(0.0004, cpu, k) for k, cpu in enumerate((0.0031, 0.0019, 0.0021))]   # its own harness a little slower
+    assert [own for _, own in counted_times(honest, reference, 0.002)] == [True, True, True]
+    passed = judge_speed(p, honest, reference, "numpy")
+    assert passed.status == "passed" and "25x as fast" in passed.message and "outside" not in passed.message, passed.message
+    forged = [timed(0.0001, cpu, k) for k, cpu in enumerate((0.0125, 0.0117, 0.0121))]   # the naive loops, claimed 0.1 ms
+    assert counted_times(forged, reference, 0.002)[1] == (pytest.approx(0.0117 - 0.0015 - 0.002), False)
+    failed = judge_speed(p, forged, reference, "numpy")
+    assert failed.status == "failed", failed.message
+    assert "svm_loss_vectorized took 8.2 ms" in failed.message and "1.22x as fast (at least 5x needed)" in failed.message
+    assert "counted from outside your process" in failed.message and "own clock said 0.1 ms)" in failed.message
+    # A call the grader could not count, where it counted the reference's: not counted; none left: not judged.
+    gone = [timed(0.0001, None, 0), forged[1], forged[2]]
+    assert [own for _, own in counted_times(gone, reference, 0.002)] == [False, False]
+    assert judge_speed(p, [timed(0.0001, None, k) for k in range(3)], reference, "numpy").status == "error"
+    # Where nothing could be counted (no such clock here), the child's own clocks are all there is.
+    uncounted = [timed(0.010, None, k) for k in range(3)]
+    assert judge_speed(p, [timed(0.0004, None, k) for k in range(3)], uncounted, "numpy").status == "passed"
+
 @pytest.mark.slow
 def test_a_near_miss_of_faster_than_is_timed_again_on_new_inputs_in_new_children(spec, monkeypatch, tmp_path):
     """Through grade_submission: the second round runs the student's function and the reference

@@ -29,7 +29,8 @@ class Outcome:
     step: int | None = None                        # the step it stopped at (failures of a chain)
     outputs: dict = field(default_factory=dict)    # output name -> decoded tree (values.Leaf inside containers)
     via: dict = field(default_factory=dict)        # output name -> how each key after the first was found
-    duration: float | None = None                  # seconds in the graded steps
+    duration: float | None = None                  # seconds in the graded steps, as the child's own clock says
+    cpu: float | None = None                       # a timed call: CPU seconds its process used, counted by the grader (supervise)
     changed: list = field(default_factory=list)    # [(input path, step)] changed in place
     error: dict = field(default_factory=dict)      # exception: type, message, file, line, ...
     name: str = ""                                 # missing_function: the name that is missing
@@ -85,6 +86,8 @@ def _decode(header: dict, arrays: list, names: tuple) -> Outcome:
     duration = header.get("duration")          # seconds, as the child says: NaN, inf or -5 is no duration
     out.duration = float(duration) if isinstance(duration, (int, float)) and not isinstance(duration, bool) \
         and math.isfinite(duration) and duration >= 0 else None
+    cpu = header.get("cpu")                    # put there by supervise, never the child's
+    out.cpu = float(cpu) if isinstance(cpu, float) and math.isfinite(cpu) and cpu >= 0 else None
     out.error = plain_error(header.get("error"))
     out.name = _text(header.get("name", ""))[:200]
     out.returned = _text(header.get("returned", ""))[:300]

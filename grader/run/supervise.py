@@ -30,6 +30,7 @@ import math
 import os
 import shutil
 import stat
+import sys
 import tempfile
 import time
 from typing import Callable
@@ -304,6 +305,10 @@ def _watch(child, job, start, skip, deliver, done, imported, scratch, measure, b
     sample = min(_SAMPLE, lim["case_timeout"] / 20, lim["import_timeout"] / 20)
     why: dict = {}
     held = list(later or ())
+    # A timed call's CPU time as the kernel counts it for the child's process, from before its part
+    # is given to its result read: the child's own clock is the student's to stop (`cpu`, checks._speed).
+    clock = _cpu_clock(child) if held and any(c.get("timed") for c in job["calls"]) else None
+    began: tuple | None = None      # (index, CPU seconds then) of the timed call whose part was given
     while outcome is None:
         if held and current != _IMPORT:
             # The parts every call before which has its result: the first, once every public
@@ -313,6 +318,9 @@ def _watch(child, job, start, skip, deliver, done, imported, scratch, measure, b
             while due < len(held) and (current is None or current >= held[due][0]):
                 due += 1
             if due:
+                if clock is not None and current is not None and job["calls"][current].get("timed") \
+                        and any(b == current for b, _ in held[:due]):
+                    began = (current, _cpu_seconds(clock))
                 child.give(b"".join(frame for _, frame in held[:due]), last=due == len(held))
                 del held[:due]
         wait = deadline - time.monotonic()
@@ -349,6 +357,12 @@ def _watch(child, job, start, skip, deliver, done, imported, scratch, measure, b
                         raise protocol.ProtocolError("result out of order")
                     if not budget.keep(payload):
                         break
+                    header["cpu"] = None                # the grader's alone: one the child sent is dropped
+                    if began is not None and began[0] == index:
+                        ended_at = _cpu_seconds(clock)
+                        if began[1] is not None and ended_at is not None:
+                            header["cpu"] = max(0.0, ended_at - began[1])
+                        began = None
                     deliver(header, arrays)
                     done.add(index)
                     current = _pending_from(job, skip, index + 1)
@@ -376,6 +390,25 @@ def _watch(child, job, start, skip, deliver, done, imported, scratch, measure, b
     if current is None:             # every call has its result: what the child did after does not matter
         outcome = "done"
     return outcome, current, step, why, printed_to
+
+
+def _cpu_clock(child) -> int | None:
+    """The clock of the CPU time the child's process has used, all its threads together, as the
+    kernel counts it (Linux's clock_getcpuclockid, made from the pid as glibc makes it: the
+    scheduler's count, to the nanosecond, a running thread's included); None where there is no
+    such clock to read (no pid, not Linux)."""
+    pid = getattr(child, "pid", None)
+    if type(pid) is not int or pid <= 0 or not hasattr(time, "clock_gettime") or not sys.platform.startswith("linux"):
+        return None
+    return ((~pid) << 3) | 2                # CPUCLOCK_SCHED of the whole process (not one thread's)
+
+
+def _cpu_seconds(clock: int) -> float | None:
+    """What `clock` (_cpu_clock) reads now; None once the process is gone."""
+    try:
+        return time.clock_gettime(clock)
+    except (OSError, OverflowError, ValueError):
+        return None
 
 
 def _printed_after(path: str, at: int, most: int = 8 << 10) -> str:

@@ -758,6 +758,11 @@ class _Spawned:
         self._closed = False
         threading.Thread(target=self._read, daemon=True).start()
 
+    @property
+    def pid(self) -> int:
+        """Its process's id (supervise counts a timed call's CPU time by it, where it can)."""
+        return self._proc.pid
+
     def _read(self) -> None:
         """Move the child's stdout into the queue until it closes, or the child is killed."""
         try:
