@@ -946,7 +946,7 @@ def test_speed_check_believes_the_grader_counted_cpu_time_over_the_childs_own_cl
     """Pure: a timed call's own clock (`duration`) is the student's process's, which code that took
     over the harness stops (0.1 ms for the naive loops); the CPU time the grader counted from outside
     (`cpu`), less the harness's own work around a call (the least the reference's calls showed beyond
-    their duration) and less a slack of the reference's time over the factor, wins where it is longer."""
+    their own CPU time) and less a slack, wins where it is longer."""
     from grader.judge.checks import counted_times, judge_speed, plan
     p = next(p for p in plan(spec, hidden=True) if p.check.kind == "faster_than" and p.fn.name == "svm_loss_vectorized")
     answers = [np.random.default_rng(k).normal(size=(100, 10)) for k in range(3)]
@@ -965,12 +965,20 @@ def test_speed_check_believes_the_grader_counted_cpu_time_over_the_childs_own_cl
     assert counted_times(forged, reference, 0.002)[1] == (pytest.approx(0.0117 - 0.0015 - 0.002), False)
     failed = judge_speed(p, forged, reference, "numpy")
     assert failed.status == "failed", failed.message
-    assert "svm_loss_vectorized took 8.2 ms" in failed.message and "1.22x as fast (at least 5x needed)" in failed.message
+    # The slack: halfway between the factor's time and the reference's, (10 - 2) / 2 = 4 ms: 11.7 - 1.5 - 4 = 6.2 ms.
+    assert "svm_loss_vectorized took 6.2 ms" in failed.message and "1.61x as fast (at least 5x needed)" in failed.message
     assert "counted from outside your process" in failed.message and "own clock said 0.1 ms)" in failed.message
     # A call the grader could not count, where it counted the reference's: not counted; none left: not judged.
     gone = [timed(0.0001, None, 0), forged[1], forged[2]]
     assert [own for _, own in counted_times(gone, reference, 0.002)] == [False, False]
     assert judge_speed(p, [timed(0.0001, None, k) for k in range(3)], reference, "numpy").status == "error"
+    # Each process's own CPU time (`spent`) over the time that passed (`duration`): a busy machine
+    # stretched the reference's 6 ms calls to 25 ms of wall clock, and its CPU time stays.
+    busy = [timed(0.025, cpu, k) for k, cpu in enumerate((0.012, 0.0115, 0.0118))]
+    for outcome in busy:
+        outcome.spent = 0.010
+    on_cpu = judge_speed(p, honest, busy, "numpy")
+    assert on_cpu.status == "passed" and "the reference svm_loss_naive 10 ms: 25x as fast" in on_cpu.message, on_cpu.message
     # Where nothing could be counted (no such clock here), the child's own clocks are all there is.
     uncounted = [timed(0.010, None, k) for k in range(3)]
     assert judge_speed(p, [timed(0.0004, None, k) for k in range(3)], uncounted, "numpy").status == "passed"

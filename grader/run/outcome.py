@@ -30,6 +30,7 @@ class Outcome:
     outputs: dict = field(default_factory=dict)    # output name -> decoded tree (values.Leaf inside containers)
     via: dict = field(default_factory=dict)        # output name -> how each key after the first was found
     duration: float | None = None                  # seconds in the graded steps, as the child's own clock says
+    spent: float | None = None                     # a timed call: CPU seconds over the same stretch, as the child's own clock says
     cpu: float | None = None                       # a timed call: CPU seconds its process used, counted by the grader (supervise)
     changed: list = field(default_factory=list)    # [(input path, step)] changed in place
     error: dict = field(default_factory=dict)      # exception: type, message, file, line, ...
@@ -83,11 +84,9 @@ def _decode(header: dict, arrays: list, names: tuple) -> Outcome:
     out = Outcome(status=status, stdout=_text(header.get("stdout", "")))
     step = header.get("step")
     out.step = step if isinstance(step, int) and not isinstance(step, bool) else None
-    duration = header.get("duration")          # seconds, as the child says: NaN, inf or -5 is no duration
-    out.duration = float(duration) if isinstance(duration, (int, float)) and not isinstance(duration, bool) \
-        and math.isfinite(duration) and duration >= 0 else None
-    cpu = header.get("cpu")                    # put there by supervise, never the child's
-    out.cpu = float(cpu) if isinstance(cpu, float) and math.isfinite(cpu) and cpu >= 0 else None
+    out.duration = _seconds(header.get("duration"))
+    out.spent = _seconds(header.get("spent"))
+    out.cpu = _seconds(header.get("cpu"))      # put there by supervise, never the child's
     out.error = plain_error(header.get("error"))
     out.name = _text(header.get("name", ""))[:200]
     out.returned = _text(header.get("returned", ""))[:300]
@@ -147,6 +146,12 @@ def printed(text, limit: int = 16 << 10) -> str:
     """Printed output as received from the worker, capped (the worker caps it too, but is not trusted)."""
     text = _text(text)
     return text if len(text) <= limit else text[:limit] + "\n[... output cut]"
+
+
+def _seconds(value) -> float | None:
+    """Seconds as the child says: NaN, inf, -5 or True is none."""
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) \
+        and math.isfinite(value) and value >= 0 else None
 
 
 def _integer(value) -> bool:
