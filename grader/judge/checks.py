@@ -472,10 +472,11 @@ def _speed(p: Plan, outcomes: list, reference: list, framework: str):
             return _result(p, FAILED, f"not timed: {fn.name} does not return what {other} returns on timed call {k + 1} "
                                       f"of {len(outcomes)} (fresh inputs of {sizes}): {wrong}")
     fastest = min(_own(r) for r in reference)
-    # Halfway between the time the factor allows and the reference's own: the naive loops, about the
-    # reference's time, are still judged far short of the factor (1.67x of 5x, 1.33x of 2x), and an
-    # honest call may have that much more of the harness's work around it than the reference's calls
-    # had (its printed output read back and sent, first touches of memory in a fresh child).
+    # Room for the harness's work around an honest call beyond the reference's calls' (first touches
+    # of memory in a fresh child, a module that imported much: 1.7 ms of the students' rounds' calls
+    # of 6 ms): halfway between the time the factor allows and the reference's own. A call the grader
+    # counted longer than that is judged on the count, in full: the naive loops at about the
+    # reference's time.
     times = counted_times(outcomes, reference, fastest * (1 - 1 / check.factor) / 2)
     if not times:
         return _result(p, ERROR, f"the grader could not count the time of {fn.name}'s timed calls from outside its process")
@@ -509,8 +510,10 @@ def counted_times(outcomes: list, reference: list, slack: float) -> list[tuple[f
     inputs arrive with the part, and the answer leaves with the result). It also counts the
     harness's own work around the call (drawing the inputs, sending the answer): the least of that
     the reference's calls showed (their `cpu` beyond their own CPU time) is taken off. A call's time
-    is its own clock's unless the grader's count, less that and less `slack` (room for the harness's
-    work around one call varying from another's, never a loop's worth), is longer: then that count.
+    is its own clock's unless the grader's count, less that, is longer than it by more than `slack`
+    (room for the harness's work around one call varying from another's): then that count, in full.
+    (Taking `slack` off the count instead gave a forged clock `slack` for free: a red team's loop
+    per example, 3.4x as fast honestly, passed at 17x.)
 
     Where the grader can count the reference's calls and not one of the student's (its process gone
     before its result was read), that call is not counted; where it can count none of them (no
@@ -525,8 +528,8 @@ def counted_times(outcomes: list, reference: list, slack: float) -> list[tuple[f
             if not outside:
                 times.append((own, True))
             continue
-        grader = o.cpu - harness - slack
-        times.append((own, True) if own >= grader else (grader, False))
+        grader = o.cpu - harness
+        times.append((own, True) if grader <= own + slack else (grader, False))
     return times
 
 
