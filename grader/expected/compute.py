@@ -134,8 +134,8 @@ def run_reference(spec: AssignmentSpec, items, worker, sources: dict | None = No
     job = build_job(spec, calls, modules, spec.reference_dir)
     job["sources"] = sources or {}
     if any(isinstance(item, Call) and item.timed for item in items):
-        # Each timed call in a part of its own, as in a student's job: the grader's clock around it
-        # (supervise's `window`) is then taken the same way for both (checks._speed).
+        # Each timed call in a part of its own, as in a student's job: the grader's count of its CPU
+        # time (supervise's `cpu`) is then taken the same way for both (checks.counted_times).
         job["later"] = later_parts(spec, list(items), len(items))
     limits = job["limits"]
     if variants is not None:

@@ -141,8 +141,8 @@ def run_call(call: dict, inputs: list, ctx: Context, collect: bool | None = None
 def _call(call: dict, inputs: list, ctx: Context, collect: bool, _same, _view, _run_step, _output,
           _traced, _clock=_clock, _cpu_clock=_cpu_clock) -> tuple[dict, list]:
     """(header, arrays) for one call: status `returned` with `values` (one node per output path),
-    `duration` (seconds in the graded steps), a timed call's `spent` (its process's CPU seconds
-    over the same stretch) and `changed` (inputs changed in place), or a failure.
+    `duration` (seconds in the graded steps), a timed call's `spent` (the CPU seconds of its
+    thread over the same stretch) and `changed` (inputs changed in place), or a failure.
 
     What it calls to run the steps, time them, compare the inputs before and after and take the
     outputs is bound when this module is defined (below, as default arguments): a submission that

@@ -82,10 +82,10 @@ def later_parts(spec: AssignmentSpec, items: list, public: int) -> list[list[int
     the student's can compute its answer outside its time, at import or in an earlier call (a red
     team walked the frames up to the harness's calls from a hidden case, drew the timed inputs and
     ran the naive loops there; the timed call looked the answer up). And one begins after each timed
-    call: the child asks for it once the timed call's result is sent, and the grader, woken by that
-    ask, reads the result at once, so that its own clock (supervise's `window`) ends there and not
-    after the calls that follow (after the last call, a part of no calls: the child asks for it
-    all the same, before it ends)."""
+    call: the child asks for it once the timed call's result is sent, and waits, so that the
+    grader's count of the call's CPU time (supervise's `cpu`) ends with the result and takes in no
+    call that follows (after the last call, a part of no calls: the child asks for it all the same,
+    alive until the grader has counted)."""
     timed = {i for i, item in enumerate(items) if isinstance(item, Call) and item.timed}
     starts = timed | {i + 1 for i in timed}
     if public < len(items):
