@@ -100,9 +100,12 @@ def _says_term(fn, name: str, c, dims: dict, said: str, exact: bool = True) -> b
 
 
 def _factor(c, dims: dict) -> float:
-    """A label's factor: a number, or "N" or "1/N" for a dim N of the case."""
+    """A label's factor: a number, or "N", "1/N" or "N/C" for dims N and C of the case."""
     if isinstance(c, str) and c.startswith("1/"):
         return 1 / dims[c[2:]]
+    if isinstance(c, str) and "/" in c:
+        n, m = c.split("/")
+        return dims[n] / dims[m]
     if isinstance(c, str) and c in dims:
         return float(dims[c])
     return float(c)

@@ -99,7 +99,7 @@ SCALE_EXPECTED, SCALE_UNREGULARIZED = outputs(DATA[0] + REG[0], DATA[1] + REG[1]
     ((0, 1), (1, 1), None),                                     # one number that is all term: its data may be 0 here
     ((1, 1), (0, 0), None),                                     # all zeros: the starter code's way, not a factor
     ((1, 1), (1.7, 1), None),                                   # no usual factor
-    ((1, 1), (8 / 5, 1), None),                                 # N/C: divided by C instead of N, no single dim
+    ((1, 1), (8 / 5, 1), {"dW": (8 / 5, 1.0)}),                 # N/C: divided by C instead of N (only N and C make 8/5)
 ])
 def test_the_factor_off_in_each_outputs_data_part(loss, grad, found):
     fn = load_spec(ASSIGNMENT).function("svm_loss_naive")
@@ -115,6 +115,28 @@ def test_without_a_regularization_term_the_whole_output_is_scaled():
     ratio = {"N": 8, "C": 4, "D": 3}                            # 2 is N/C here: which the student wrote cannot be told
     assert scale.scales(fn, outputs(loss, 2 * dW), SCALE_EXPECTED, None, ratio) is None
 
+
+def test_a_sum_divided_by_the_wrong_dim_is_named_by_the_two_dims():
+    """A students' round divided dW by D, and loss and dW by C, where N was meant: the factor N/D or
+    N/C, which only those two dims make here, is named by them; a single number (the loss) has
+    such a factor only where an array of the same call has it (alone, it would fit many pairs)."""
+    fn = load_spec(ASSIGNMENT).function("svm_loss_naive")
+    (d_loss, d_grad), (r_loss, r_grad) = DATA, REG
+    by_d = outputs(d_loss + r_loss, 8 / 3 * d_grad + r_grad)                 # dW's data part divided by D, not N
+    found = scale.scales(fn, by_d, SCALE_EXPECTED, SCALE_UNREGULARIZED, SIZES)
+    assert found == {"dW": (8 / 3, 1.0)}
+    assert scale.describe(fn, found, SIZES) == (
+        "Only a factor is off: the data part of `dW` (all but the regularization term) is N/D times what it should "
+        "be (N is 8 and D is 3 in this case): it looks divided by D where it should be divided by N. The rest is right.")
+    by_c = outputs(8 / 5 * d_loss + r_loss, 8 / 5 * d_grad + r_grad)        # both divided by C
+    assert scale.scales(fn, by_c, SCALE_EXPECTED, SCALE_UNREGULARIZED, SIZES) == {"loss": (8 / 5, 1.0), "dW": (8 / 5, 1.0)}
+    loss_alone = outputs(8 / 5 * d_loss + r_loss, d_grad + r_grad)
+    assert scale.scales(fn, loss_alone, SCALE_EXPECTED, SCALE_UNREGULARIZED, SIZES) is None
+    hidden = scale.describe(fn, {"dW": (8 / 3, 1.0)}, SIZES, exact=False)
+    assert "is N/D times what it should be: it looks divided by D" in hidden and "3" not in hidden
+    # N/C where C is N - 1 is also a sum divided by N - 1 (an unbiased average): not named.
+    unbiased = outputs(6 / 5 * d_loss + r_loss, 6 / 5 * d_grad + r_grad)
+    assert scale.scales(fn, unbiased, SCALE_EXPECTED, SCALE_UNREGULARIZED, {"N": 6, "D": 3, "C": 5}) is None
 
 def test_the_factor_sentence_of_a_hidden_case_names_no_size():
     """'(N is 64 in this case)' on a hidden case told the student a hidden input's size: there the

@@ -10,8 +10,9 @@ over every number of the output, as
 
 and without a regularization term (another function, or a case whose reg is 0) as S = a * R. The
 fit must be exact within the output's tolerance, and each factor a usual one: 0, 1, 2, 1/2, -1, or
-the size of one of the case's dims or its inverse, but not a ratio of two dims' sizes (which of them
-the student wrote could not be told). The tolerance must pin the factor down (a data part tiny
+the size of one of the case's dims or its inverse; and an array's data part may have the ratio of two
+dims' sizes that only those two make, in one order ("N/C: divided by C where it should be divided by
+N"; a students' round divided by D and by C where N was meant), a loss only the ratio its array has. The tolerance must pin the factor down (a data part tiny
 beside a large term says nothing of its factor). A single number (a loss) fits many pairs of
 factors: it is named only when exactly one pair of usual factors fits it, with a data part not 0.
 
@@ -42,16 +43,22 @@ def scales(fn: FunctionSpec, got: dict, expected: dict, unregularized: dict | No
     least one data part is off (a regularization term alone off is regularization.py's to say);
     None otherwise. Without a regularization term, b is a."""
     found, usual = {}, _usual_factors(dims)
+    ratios = _ratio_factors(dims)                   # an array's data part may also have a ratio of two dims' sizes
+    numbers = {}
     for out in fn.compared:
         zero = None if unregularized is None else unregularized.get(out.name)
-        numbers = regularization.flat_numbers(got.get(out.name), expected.get(out.name),
-                                          zero if zero is not None else expected.get(out.name))
-        if numbers is None:
+        numbers[out.name] = regularization.flat_numbers(got.get(out.name), expected.get(out.name),
+                                                        zero if zero is not None else expected.get(out.name))
+        if numbers[out.name] is None:
             return None
-        s, r, r0 = numbers
+    # Arrays first: a single number (a loss) may have a ratio only where an array of the same call has it.
+    seen: set = set()
+    for out in sorted(fn.compared, key=lambda o: numbers[o.name][0].size == 1):
+        s, r, r0 = numbers[out.name]
         rtol = regularization.answer_rtol(out.rtol or fn.rtol, out.dtype, got.get(out.name))
         atol = out.atol or fn.atol
-        fits = [(a, b) for a, b in _candidates(s, r, r0, usual, rtol, atol)
+        data = usual + (ratios if s.size > 1 else tuple(sorted(seen)))
+        fits = [(a, b) for a, b in _candidates(s, r, r0, usual, rtol, atol, data)
                 if not (compare.relative_error(s, a * r0 + b * (r - r0), rtol, atol) > rtol).any()]
         if len(set(fits)) != 1:
             return None                       # no usual pair fits, or a single number fits several
@@ -65,9 +72,11 @@ def scales(fn: FunctionSpec, got: dict, expected: dict, unregularized: dict | No
                 return None
         if (a, b) != (1.0, 1.0):
             found[out.name] = (a, b)
+            if a in ratios:
+                seen.add(a)
     if not any(a != 1.0 for a, _ in found.values()) or any(a == 0 and b == 0 for a, b in found.values()):
         return None                           # nothing of the data part off; or all zeros (the starter's way)
-    return found
+    return {out.name: found[out.name] for out in fn.compared if out.name in found}
 
 
 def describe(fn: FunctionSpec, found: dict[str, tuple[float, float]], dims: dict, exact: bool = True) -> str:
@@ -99,6 +108,12 @@ def data_share(fn: FunctionSpec, name: str, a: float, dims: dict, b: float | Non
         also = f" (or {named} {'times it' if a == 2 else 'of it'}: " \
                f"{' and '.join(pairs)} {'is' if len(pairs) == 1 else 'are'} 2 in this case)" if pairs and exact else ""
         return f"{what} is {'twice' if a == 2 else 'half'} what it should be{also}"
+    ratio = _ratio(a, dims)
+    if ratio is not None:
+        n, m = ratio
+        sizes = f" ({n} is {dims[n]} and {m} is {dims[m]} in this case)" if exact else ""
+        return (f"{what} is {n}/{m} times what it should be{sizes}: it looks divided by {m} where it should be "
+                f"divided by {n}")
     size, names = _dim(a, dims)
     if size is None:
         return f"{what} is {a:.4g} times what it should be" if exact else f"{what} is off by a factor"
@@ -113,12 +128,41 @@ def data_share(fn: FunctionSpec, name: str, a: float, dims: dict, b: float | Non
 
 def _usual_factors(dims: dict) -> tuple:
     """The factors a data part may be named with: regularization's usual ones (0, 1, 1/2, 2, -1), and each dim's size and its inverse; not
-    one that is also a ratio of two dims' sizes (N/C in this case: a data part divided by C where
-    it should be divided by N, which no usual factor names; with N = 1, that is C itself)."""
+    one that is also a ratio of two dims' sizes (with N = 1, C/N is C itself: divided by N where C
+    was meant, or not divided by C, could not be told apart)."""
     sizes = {n: s for n, s in dims.items() if isinstance(s, int) and not isinstance(s, bool) and s > 0}
     ratios = {a / b for n, a in sizes.items() for m, b in sizes.items() if n != m and a != b}
     found = set(regularization.USUAL_FACTORS) | {float(s) for s in sizes.values() if s > 1} | {1 / s for s in sizes.values() if s > 1}
     return tuple(sorted(c for c in found if c not in ratios))
+
+
+def _ratio_factors(dims: dict) -> tuple:
+    """The ratios of two dims' sizes that a data part's factor may be named with (a sum divided by D
+    or by C where it should be divided by N: N/D, N/C): each one only two dims of this case make,
+    in one order, that has no other reading (with N = 8 and C = 4, N/C is 2: twice). A single
+    number (a loss), which would fit more pairs than one, only with an array's ratio (`scales`)."""
+    sizes = {float(s) for s in dims.values() if isinstance(s, int) and not isinstance(s, bool) and s > 1}
+    other = set(regularization.USUAL_FACTORS) | sizes | {1 / s for s in sizes}     # another reading of the factor
+    # ...and a dim against itself less or more one: N/(N - 1), a sum divided by N - 1 (as for a sample
+    # variance), is N/C where C is N - 1.
+    other |= {f for s in sizes for f in (s / (s - 1), (s - 1) / s, s / (s + 1), (s + 1) / s)}
+    return tuple(sorted(r for r, pairs in _ratios(dims).items() if len(pairs) == 1 and r not in other))
+
+
+def _ratios(dims: dict) -> dict:
+    """{size of n / size of m: [(n, m), ...]} over the case's dims of a size above 1."""
+    sizes = {n: s for n, s in dims.items() if isinstance(s, int) and not isinstance(s, bool) and s > 1}
+    found: dict = {}
+    for n, a in sizes.items():
+        for m, b in sizes.items():
+            if n != m:
+                found.setdefault(a / b, []).append((n, m))
+    return found
+
+
+def _ratio(a: float, dims: dict) -> tuple[str, str] | None:
+    """The two dims (n, m) whose sizes' ratio a is, where only they make it (_ratio_factors)."""
+    return _ratios(dims)[a][0] if a in _ratio_factors(dims) else None
 
 
 def _dim(a: float, dims: dict) -> tuple[int | None, list[str]]:
@@ -129,23 +173,26 @@ def _dim(a: float, dims: dict) -> tuple[int | None, list[str]]:
     return None, []
 
 
-def _candidates(s: np.ndarray, r: np.ndarray, r0: np.ndarray, usual: tuple, rtol: float, atol: float) -> list:
-    """The usual (a, b) near the least-squares fit of s; for a single number, every usual a with a usual b."""
+def _candidates(s: np.ndarray, r: np.ndarray, r0: np.ndarray, usual: tuple, rtol: float, atol: float,
+                data: tuple = ()) -> list:
+    """The usual (a, b) near the least-squares fit of s; for a single number, every a of `data` with a
+    usual b. The data part's factor is one of `data` (the usual ones and more), the term's a usual one."""
     term = r - r0
     flat = not (compare.relative_error(r, r0, rtol, atol) > rtol).any()   # no regularization term here
     nice = np.array(usual)
+    wide = np.array(data or usual)
     if flat:
         if not np.dot(r, r):
             return []
-        a = _nearest(np.array([np.dot(s, r) / np.dot(r, r)]), nice, rtol)[0]
+        a = _nearest(np.array([np.dot(s, r) / np.dot(r, r)]), wide, rtol)[0]
         return [] if a is None else [(a, a)]
     if s.size == 1:
-        given = nice[nice != 0]           # a number all regularization term: its data part may be about 0 on these inputs
+        given = wide[wide != 0]           # a number all regularization term: its data part may be about 0 on these inputs
         return [(float(a), b) for a, b in zip(given, _nearest((s[0] - given * r0[0]) / term[0], nice, rtol)) if b is not None]
     (a, b), _, rank, _ = np.linalg.lstsq(np.stack([r0, term], axis=1), s, rcond=None)
     if rank < 2:
         return []
-    a, b = _nearest(np.array([a, b]), nice, rtol)
+    a, b = _nearest(np.array([a]), wide, rtol)[0], _nearest(np.array([b]), nice, rtol)[0]
     return [] if a is None or b is None else [(a, b)]
 
 
