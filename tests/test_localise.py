@@ -127,6 +127,8 @@ def test_a_nan_hint_names_the_log_or_root_of_a_negative_number_first():
                            "sqrt() of a negative number"), said
     assert "overflowed to inf" in said                       # still said, after
     assert "negative" not in not_finite([("loss", float("inf"))], [])
+    # A gradient begun with np.empty and added to (an eighth students' round): memory read unwritten.
+    assert "np.empty() or torch.empty()" in said and "np.empty()" in not_finite([("dW", float("inf"))], [])
 
 
 def test_one_or_two_wrong_entries_are_named_not_a_row_or_column():

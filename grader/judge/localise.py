@@ -162,7 +162,12 @@ def not_finite(wrong: list, right: list) -> str:
     else:
         why = ("an infinity comes from an overflow (exp() of a large number) or from log(0) or a division by 0, "
                "after a value underflowed to 0")
-    return f"{head}. {why}. Print the intermediate values on this case's inputs to find the first one that is not finite."
+    # An eighth students' round's dW = np.empty(W.shape), added to: none of the causes above, and NaN
+    # on one run, finite on the next.
+    empty = ("Or an array made with np.empty() or torch.empty() (or empty_like) is read before every entry is "
+             "written: it holds whatever was in memory, NaN included, different from run to run; start from zeros")
+    return (f"{head}. {why}. {empty}. Print the intermediate values on this case's inputs to find the first one that "
+            "is not finite.")
 
 
 def passes_only_when_zero(cases: list) -> str:
