@@ -77,9 +77,15 @@ def test_the_sentence_says_which_output_is_off_and_that_they_disagree():
     assert "`loss` has the regularization term as it should" in text
     assert "`dW` has half of the regularization term's gradient" in text
     assert "`loss` and `dW` disagree by a factor of 2: the 2 that the derivative of W * W brings, or the 1/2 " \
-           "written to cancel it, is in one and not the other." in text
+           "written to cancel it, is in one and not the other: the one to fix is `dW`." in text
     assert "`loss` has no regularization term" in regularization.describe(fn, {"loss": 0.0, "dW": 1.0}, DIMS)
     assert "add it after taking the average" in regularization.describe(fn, {"loss": 0.25, "dW": 0.25}, DIMS)
+    # The loss with 1/N of the term (added before the average), dW right: the loss is the one to fix.
+    before = regularization.describe(fn, {"loss": 1 / DIMS["N"], "dW": 1.0}, DIMS)
+    assert before.endswith("`loss` and `dW` disagree: the one to fix is `loss`, where the term is divided like the "
+                           "data part: add it after taking the average."), before
+    both = regularization.describe(fn, {"loss": 0.0, "dW": 0.5}, DIMS)      # neither right: no one to point at
+    assert both.endswith("disagree. The gradient of c times the term is c times the term's gradient."), both
 
 
 SIZES = {"N": 8, "D": 3, "C": 5}             # no size a ratio of two others, none 2

@@ -71,7 +71,18 @@ def describe(fn: FunctionSpec, found: dict[str, float], dims: dict, exact: bool 
         halves = any(a and b and a / b == 2 for a in distinct for b in distinct)
         by = (" by a factor of 2: the 2 that the derivative of W * W brings, or the 1/2 written to cancel it, is in one"
               " and not the other" if halves else "")
-        text += f" {names} disagree{by}. The gradient of c times the term is c times the term's gradient."
+        text += f" {names} disagree{by}"
+        wrong = [n for n, c in found.items() if c != 1.0]
+        if len(wrong) < len(found):
+            # Which one to fix, where one is right (said just before): an eighth students' round's loss
+            # with 1/N of the term (added before the average) and a right dW was told of the term's
+            # gradient, and looked at dW.
+            text += f": the one to fix is {' and '.join(f'`{n}`' for n in wrong)}"
+            if all(_amount(found[n], dims).startswith("1/") for n in wrong):
+                text += ", where the term is divided like the data part: add it after taking the average"
+            text += "."
+        else:
+            text += ". The gradient of c times the term is c times the term's gradient."
     elif len(found) > 1 and _amount(found[next(iter(found))], dims).startswith("1/"):
         text += " The term is divided like the data part: add it after taking the average."
     elif len(found) > 1:
