@@ -25,3 +25,13 @@ def _raised(f) -> tuple[str, str]:
 ])
 def test_an_index_error_is_told_apart_from_a_dim_or_axis_that_does_not_exist(line, says):
     assert advice(*_raised(line)).startswith(says)
+
+
+@pytest.mark.parametrize("line", [
+    lambda: np.max(0, np.ones((3, 4))),          # np.maximum meant (an eighth students' round: no hint)
+    lambda: np.min(np.ones(3), np.ones(3)),
+    lambda: [1.0, 2.0, 3.0][np.array([0, 1])],   # a list indexed by an array
+])
+def test_an_array_where_one_integer_is_needed_points_at_np_maximum(line):
+    said = advice(*_raised(line))
+    assert said.startswith("An array where one integer is needed") and "np.maximum(0, x)" in said, said

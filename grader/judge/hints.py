@@ -37,6 +37,12 @@ _RULES = [
                                         "(a vector takes one index)."),
     ("IndexError", r"out of bounds|out of range", "An index past the end: check loop bounds and indices against "
                                                   "the shapes of the arrays they index."),
+    # np.max(0, margins): numpy reads margins as the axis (an eighth students' round, with no hint).
+    ("TypeError", r"only integer scalar arrays can be converted to a scalar index|'axis' must be an integer|"
+                  r"cannot be interpreted as an integer",
+     "An array where one integer is needed: an axis, an index into a list, a range's end. np.max(0, x) and "
+     "np.min(a, b) read their second argument as the axis: the larger of two values, entry by entry, is "
+     "np.maximum(0, x) (torch.clamp(x, min=0), or torch.maximum)."),
     (None, r"size mismatch|shapes cannot be multiplied|must match the size|could not be broadcast|not aligned",
      "Shapes do not fit together: print the shapes of the arrays on that line."),
 ]
