@@ -1063,7 +1063,7 @@ def test_an_input_changed_in_place_gets_numpy_advice_in_a_numpy_assignment(grade
                     "def softmax_loss_vectorized"), hidden=False)
     message = next(f for f in result.functions if f.name == "softmax_loss_naive").cases[0].message
     assert message == ("softmax_loss_naive changed its input X in place; work on copies (e.g. X = X.copy()) "
-                       "or write new arrays")
+                       "or write new arrays. What it returns is right: this is all that is wrong here")
 
 
 def test_self_check_runs_public_checks_only_and_counts_the_hidden_ones_as_hidden_points(grade, spec):

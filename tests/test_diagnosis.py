@@ -465,7 +465,7 @@ def test_a_wrong_output_and_an_input_changed_in_place_are_both_said():
     assert message(10.23, ["X"]) == (f"{wrong}; it also changed its input X in place: work on copies "
                                      "(e.g. X = X.clone()) or write new arrays")
     assert message(10.2, ["X"]) == ("svm_loss_naive changed its input X in place; work on copies (e.g. X = X.clone()) "
-                                    "or write new arrays")
+                                    "or write new arrays. What it returns is right: this is all that is wrong here")
     assert message(10.2, ["X", "W"]).startswith("svm_loss_naive changed its inputs X, W in place; ")
 
 

@@ -76,7 +76,10 @@ def judge_case(spec: AssignmentSpec, fn: FunctionSpec, case: Case, expected: Out
         copy = f"{first} = {first}.{'clone' if framework == 'torch' else 'copy'}()"
         changed = f"changed its input{'s' if len(mutated) > 1 else ''} {', '.join(mutated)} in place"
         advice = f"work on copies (e.g. {copy}) or write new arrays"
-        message = f"{message}; it also {changed}: {advice}" if message else f"{fn.name} {changed}; {advice}"
+        # With right values, say so: an eighth students' round lost a function's every case and check to
+        # this alone, and was not told that one copy would give them all back.
+        message = f"{message}; it also {changed}: {advice}" if message else \
+            f"{fn.name} {changed}; {advice}. What it returns is right: this is all that is wrong here"
     status = FAILED if (failing or mutated) else PASSED
     result = _case(fn, case, status, message, outputs=checks, stdout=outcome.stdout, duration=outcome.duration)
     if failing and mistakes is not None:
