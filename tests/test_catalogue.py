@@ -47,7 +47,7 @@ def test_a_correct_solution_written_differently_is_not_a_mistake(rows):
     ("linear_classifier", ["reg_half_in_grad         svm_loss_naive             3 public + 5 hidden cases          8/8",
                            "global_max_shift         (all)                      20/20 points, not_mistake: ok",
                            "reversed_loop_order      (all)                      20/20 points, not_mistake: ok",
-                           "14 catalogued mistakes; all caught, reference full marks, handout zero."]),
+                           "31 catalogued mistakes; all caught, reference full marks, handout zero."]),
     ("cs231n", ["reg_half_in_grad         svm_loss_naive             3 public + 5 hidden cases; gradient 8/8",
                 "float32_computation      (all)                      28/28 points, not_mistake: ok",
                 "einsum_products          (all)                      28/28 points, not_mistake: ok",
@@ -58,16 +58,16 @@ def test_a_correct_solution_written_differently_is_not_a_mistake(rows):
                 "reversed_loop_order      (all)                      28/28 points, not_mistake: ok",
                 "hinge_without_margin     svm_loss_naive             3 public + 6 hidden cases          9/9",
                 "softmax_log10            softmax_loss_vectorized    3 public + 7 hidden cases; faster_than softmax_loss_naive 10/10",
-                "16 catalogued mistakes; all caught, reference full marks, handout zero."]),
+                "33 catalogued mistakes; all caught, reference full marks, handout zero."]),
     ("cs231n_2016", ["no_half_in_grad          svm_loss_naive             3 public + 5 hidden cases; gradient 8/8",
                      "float32_computation      (all)                      28/28 points, not_mistake: ok",
-                     "16 catalogued mistakes; all caught, reference full marks, handout zero."]),
+                     "33 catalogued mistakes; all caught, reference full marks, handout zero."]),
     ("cs231n_2015", ["max_shift_wrong_axis     softmax_loss_vectorized    3 public + 8 hidden cases; "
                      "faster_than softmax_loss_naive, agrees_with softmax_loss_naive 11/11",
                      "transposed_gradient      svm_loss_vectorized        3 public + 6 hidden cases; "
                      "faster_than svm_loss_naive, agrees_with svm_loss_naive 9/9",
                      "global_max_shift         (all)                      28/28 points, not_mistake: ok",
-                     "17 catalogued mistakes; all caught, reference full marks, handout zero."]),
+                     "34 catalogued mistakes; all caught, reference full marks, handout zero."]),
     ("autograd_basics", ["topk_all_rows            topk_grads                 3 public + 3 hidden cases; no_autograd 6/6",
                          "reference                (all)                      10/12 points, reference: ok "
                          "(fails no_autograd: the reference may; a not_mistake passes)",
