@@ -619,3 +619,10 @@ def test_hidden_inputs_are_not_in_the_zygote_that_a_batchs_children_share(tmp_pa
             assert not hidden_regs & _numbers(shown), k
             assert not hidden_sums & _numbers(shown), k
             assert result.earned > 6, k        # the three right functions' hidden cases ran
+
+
+def test_points_read_the_same_in_the_terminal_and_the_gradebook():
+    """An eighth students' round saw 16.12/20 from `grader check` and 16.125 in the gradebook."""
+    from grader.report import gradebook, terminal
+    for x, shown in [(16.125, "16.125"), (15.375, "15.375"), (7 / 3, "2.3333"), (5.0, "5"), (0.5, "0.5"), (-0.0, "0")]:
+        assert terminal.points(x) == gradebook.points(x) == shown

@@ -16,6 +16,7 @@ import os
 from grader.results import CRASHED, ERROR, NOT_IMPLEMENTED, TIMEOUT, SubmissionResult
 from grader.report.atomic import write_atomic
 from grader.report.cells import spreadsheet_rows
+from grader.report.terminal import points
 
 MAX_ROW = "Points Possible"        # as Canvas names it; no student id has a space, so none can be taken for it
 
@@ -81,12 +82,6 @@ def render_gradebook(results: list[SubmissionResult]) -> str:
 def write_gradebook(results: list[SubmissionResult], path: str | os.PathLike[str]) -> None:
     """Write the gradebook to `path`; readers never see a half-written file."""
     write_atomic(path, render_gradebook(results).encode("utf-8"))
-
-
-def points(x: float) -> str:
-    """Points with at most 4 decimals and no trailing zeros: 5, 0.5, 3.3333."""
-    text = f"{x:.4f}".rstrip("0").rstrip(".")
-    return "0" if text == "-0" else text
 
 
 def percent(earned: float, possible: float) -> str:

@@ -181,8 +181,11 @@ def summary_line(result: SubmissionResult) -> str:
 
 
 def points(x: float) -> str:
-    """2, 0.5, 2.25: points without trailing zeros."""
-    return f"{x:.2f}".rstrip("0").rstrip(".") if x != int(x) else str(int(x))
+    """Points with at most 4 decimals and no trailing zeros, as the gradebook has them: 5, 0.5, 16.125,
+    3.3333 (two decimals showed 16.125 as 16.12 here and 16.125 in the gradebook, an eighth students'
+    round found)."""
+    text = f"{x:.4f}".rstrip("0").rstrip(".")
+    return "0" if text == "-0" else text
 
 
 def clip_printed(text: str) -> str:
