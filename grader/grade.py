@@ -111,10 +111,16 @@ class Prepared:
         child never has the reference)."""
         key = (id(worker), p.fn.name, p.check.name)
         if key not in self._reference_timings:
-            other = spec.function(p.check.function)
-            self._reference_timings[key] = expected_mod.in_worker(spec, [Call(other, call.case, timed=True) for call in p.calls],
-                                                                  worker)
+            self._reference_timings[key] = reference_timed(spec, p, p.calls, worker)
         return self._reference_timings[key]
+
+
+def reference_timed(spec: AssignmentSpec, p, calls: list, worker: AnyWorker) -> list:
+    """The reference's version of a faster_than check's function, timed on the inputs of `calls` (the
+    student's timed calls) as theirs are: the first round's and a round timed again alike (the
+    second round's reference had been run as plain cases, untimed)."""
+    other = spec.function(p.check.function)
+    return expected_mod.in_worker(spec, [Call(other, call.case, timed=True) for call in calls], worker)
 
 
 def grade_submission(spec: AssignmentSpec, submission: Path, hidden: bool = False,
@@ -413,9 +419,8 @@ def _judge_checks(spec: AssignmentSpec, prepared: Prepared, modules: dict, noteb
             again = []
             if rerun is not None and checks.time_again(p, outcomes, reference, spec.framework):
                 calls = checks.timing_calls(spec, p)          # new inputs: none a file left by the first child knows
-                other = spec.function(p.check.function)
                 try:             # the student's calls, then the reference's, one after the other
-                    again.append((rerun(calls), expected_mod.in_worker(spec, [Call(other, c.case, timed=True) for c in calls], worker)))
+                    again.append((rerun(calls), reference_timed(spec, p, calls, worker)))
                 except WorkerError:
                     pass
             out.append(checks.judge_speed(p, outcomes, reference, spec.framework, again))

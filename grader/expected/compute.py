@@ -19,7 +19,7 @@ from pathlib import Path
 
 from grader.cases import Case
 from grader.run import execute
-from grader.run.job import Call, as_call, build_job, job_calls, later_parts
+from grader.run.job import as_call, build_job, job_calls, later_parts
 from grader.run.outcome import Outcome, decode
 from grader.spec import AssignmentSpec, FunctionSpec, SpecError
 
@@ -133,10 +133,11 @@ def run_reference(spec: AssignmentSpec, items, worker, sources: dict | None = No
     modules = {m: str(spec.reference_dir / f"{m}.py") for m in spec.modules}
     job = build_job(spec, calls, modules, spec.reference_dir)
     job["sources"] = sources or {}
-    if any(isinstance(item, Call) and item.timed for item in items):
-        # Each timed call in a part of its own, as in a student's job: the grader's count of its CPU
-        # time (supervise's `cpu`) is then taken the same way for both (checks.counted_times).
-        job["later"] = later_parts(spec, list(items), len(items))
+    # Each timed call in a part of its own, as in a student's job: the grader's count of its CPU time
+    # (supervise's `cpu`) is then taken the same way for both (checks.counted_times).
+    parts = later_parts(spec, list(items), len(items))
+    if parts:
+        job["later"] = parts
     limits = job["limits"]
     if variants is not None:
         job["variants"], which = variants

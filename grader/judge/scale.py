@@ -130,7 +130,7 @@ def _usual_factors(dims: dict) -> tuple:
     """The factors a data part may be named with: regularization's usual ones (0, 1, 1/2, 2, -1), and each dim's size and its inverse; not
     one that is also a ratio of two dims' sizes (with N = 1, C/N is C itself: divided by N where C
     was meant, or not divided by C, could not be told apart)."""
-    sizes = {n: s for n, s in dims.items() if isinstance(s, int) and not isinstance(s, bool) and s > 0}
+    sizes = _sizes(dims)
     ratios = {a / b for n, a in sizes.items() for m, b in sizes.items() if n != m and a != b}
     found = set(regularization.USUAL_FACTORS) | {float(s) for s in sizes.values() if s > 1} | {1 / s for s in sizes.values() if s > 1}
     return tuple(sorted(c for c in found if c not in ratios))
@@ -141,7 +141,7 @@ def _ratio_factors(dims: dict) -> tuple:
     or by C where it should be divided by N: N/D, N/C): each one only two dims of this case make,
     in one order, that has no other reading (with N = 8 and C = 4, N/C is 2: twice). A single
     number (a loss), which would fit more pairs than one, only with an array's ratio (`scales`)."""
-    sizes = {float(s) for s in dims.values() if isinstance(s, int) and not isinstance(s, bool) and s > 1}
+    sizes = {float(s) for s in _sizes(dims).values() if s > 1}
     other = set(regularization.USUAL_FACTORS) | sizes | {1 / s for s in sizes}     # another reading of the factor
     # ...and a dim against itself less or more one: N/(N - 1), a sum divided by N - 1 (as for a sample
     # variance), is N/C where C is N - 1.
@@ -151,13 +151,18 @@ def _ratio_factors(dims: dict) -> tuple:
 
 def _ratios(dims: dict) -> dict:
     """{size of n / size of m: [(n, m), ...]} over the case's dims of a size above 1."""
-    sizes = {n: s for n, s in dims.items() if isinstance(s, int) and not isinstance(s, bool) and s > 1}
+    sizes = {n: s for n, s in _sizes(dims).items() if s > 1}
     found: dict = {}
     for n, a in sizes.items():
         for m, b in sizes.items():
             if n != m:
                 found.setdefault(a / b, []).append((n, m))
     return found
+
+
+def _sizes(dims: dict) -> dict:
+    """{dim: size} of the case's dims that are sizes (a positive int)."""
+    return {n: s for n, s in dims.items() if isinstance(s, int) and not isinstance(s, bool) and s > 0}
 
 
 def _ratio(a: float, dims: dict) -> tuple[str, str] | None:
