@@ -144,6 +144,83 @@ def test_a_sum_divided_by_the_wrong_dim_is_named_by_the_two_dims():
     unbiased = outputs(6 / 5 * d_loss + r_loss, 6 / 5 * d_grad + r_grad)
     assert scale.scales(fn, unbiased, SCALE_EXPECTED, SCALE_UNREGULARIZED, {"N": 6, "D": 3, "C": 5}) is None
 
+def test_an_output_right_as_it_is_needs_no_factor_of_its_own():
+    """A loss that is right, whose data part is tiny beside its regularization term (2.8 beside
+    9111 in a students' round), left its factor unresolved, and with it the factor of dW: the data
+    gradient never divided by N went unnamed."""
+    fn = load_spec(ASSIGNMENT).function("svm_loss_naive")
+    big = outputs(DATA[0] + 1e4 * REG[0], DATA[1] + REG[1])
+    big_zero = outputs(*DATA)
+    got = outputs(DATA[0] + 1e4 * REG[0], 8 * DATA[1] + REG[1])
+    assert scale.scales(fn, got, big, big_zero, SIZES) == {"dW": (8.0, 1.0)}
+
+
+def test_the_factors_against_a_catalogued_mistakes_answer():
+    """`over`: the student's answer against a mistake's, whose data part is its answer less the
+    reference's regularization term: the mistake made, and the data gradient not divided by N."""
+    fn = load_spec(ASSIGNMENT).function("svm_loss_naive")
+    (d_loss, d_grad), (r_loss, r_grad) = DATA, REG
+    mistake = outputs(1.7 * d_loss + r_loss, d_grad[::-1] + r_grad)         # another data part, the same term
+    got = outputs(1.7 * d_loss + r_loss, 8 * d_grad[::-1] + r_grad)
+    assert scale.scales(fn, got, SCALE_EXPECTED, SCALE_UNREGULARIZED, SIZES, over=mistake) == {"dW": (8.0, 1.0)}
+    assert scale.scales(fn, got, SCALE_EXPECTED, SCALE_UNREGULARIZED, SIZES) is None
+    assert scale.scales(fn, mistake, SCALE_EXPECTED, SCALE_UNREGULARIZED, SIZES, over=mistake) is None   # the mistake alone
+    second = scale.describe(fn, {"dW": (8.0, 1.0)}, SIZES, alone=False)
+    assert second == ("the data part of `dW` (all but the regularization term) is N times what it should be (N is 8 in "
+                      "this case): it is not divided by N."), second
+
+
+def _candidate_case(fn_name: str = "svm_loss_naive"):
+    from grader.cases import Case
+    from grader.spec import CaseSpec
+    fn = load_spec(ASSIGNMENT).function(fn_name)
+    return fn, Case(function=fn_name, spec=CaseSpec(visibility="public", index=1, seed=1), dims=dict(SIZES), args={})
+
+
+def test_a_mistake_and_a_factor_is_named_only_where_both_show():
+    from grader.judge.case import _mistake_and_factor
+    fn, case = _candidate_case()
+    (d_loss, d_grad), (r_loss, r_grad) = DATA, REG
+    right = {"loss": False, "dW": False}
+    mistake = outputs(1.7 * d_loss + r_loss, d_grad[::-1] + r_grad)
+    got = outputs(1.7 * d_loss + r_loss, 8 * d_grad[::-1] + r_grad)
+    found = _mistake_and_factor(fn, case, got, SCALE_EXPECTED, SCALE_UNREGULARIZED, [("m", "M's sentence.", mistake)], right)
+    assert found == [(frozenset(["m"]), "two mistakes at once. (1) M's sentence. (2) Besides that, the data part of `dW` "
+                      "(all but the regularization term) is N times what it should be (N is 8 in this case): it is not "
+                      "divided by N.")], found
+    # A mistake of the regularization term's (half of it in dW), and the student's data gradient with the
+    # wrong sign and half the term: -1 times the mistake's answer less the term, and no term, fits; it is
+    # scale.py's to say (sign and half the term), not this mistake and a factor.
+    halved = outputs(d_loss + r_loss, d_grad + 0.5 * r_grad)
+    signs = outputs(d_loss + r_loss, -d_grad + 0.5 * r_grad)
+    assert _mistake_and_factor(fn, case, signs, SCALE_EXPECTED, SCALE_UNREGULARIZED, [("half", "H.", halved)],
+                               {"loss": True, "dW": False}) == []
+    # A factor that undoes the mistake: never averaged, then 1/N of that, is a right dW, and the loss is
+    # wrong for another reason: not this mistake and a factor.
+    unaveraged = outputs(8 * d_loss + r_loss, 8 * d_grad + r_grad)
+    loss_off = outputs(1.7 * d_loss + r_loss, d_grad + r_grad)
+    assert _mistake_and_factor(fn, case, loss_off, SCALE_EXPECTED, SCALE_UNREGULARIZED, [("avg", "A.", unaveraged)],
+                               {"loss": False, "dW": True}) == []
+
+
+def test_a_catalogued_mistake_and_a_factor_besides_are_both_named(tmp_path):
+    """A students' round: the softmax's normaliser never reset between examples (catalogued), and dW
+    not divided by N besides: no single mistake, pair of mistakes or factor explained it."""
+    catalogue = {m.name: m for m in load_catalogue(load_spec(ASSIGNMENT)).mistakes}
+    mistake = catalogue["softmax_sum_not_reset"]
+    source = variant_source(REFERENCE.read_text(), mistake)
+    start = source.index("def softmax_loss_naive")
+    end = source.index("\ndef ", start)
+    source = source[:start] + source[start:end].replace("    dW /= num_train\n", "", 1) + source[end:]
+    _stdout, cases = check(write(tmp_path, "not_reset_not_averaged", source), tmp_path)
+    for case in cases["softmax_loss_naive"]:
+        if case["status"] == "passed":
+            continue
+        said = case["diagnosis"]
+        assert said.startswith("two mistakes at once. (1) " + mistake.sentence), said
+        assert "the data part of `dW` (all but the regularization term) is N" in said and "it is not divided by N" in said, said
+
+
 def test_the_factor_sentence_of_a_hidden_case_names_no_size():
     """'(N is 64 in this case)' on a hidden case told the student a hidden input's size: there the
     sentence names the dims, not their sizes, and no factor that is not a usual one."""

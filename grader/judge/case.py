@@ -447,7 +447,63 @@ def diagnoses(fn: FunctionSpec, case: Case, got: dict, broken: set | None, mista
             # said as the part of it that applies.
             found.append((frozenset([name]), f"in {names} only (the rest is right), so only what follows says "
                                              f"of {names} applies: {sentence}"))
+    if not found:
+        found = _mistake_and_factor(fn, case, got, expected, unregularized, candidates, correct)
     return _unique(found)
+
+
+def _mistake_and_factor(fn: FunctionSpec, case: Case, got: dict, expected: dict, unregularized: dict | None,
+                        candidates: list, correct: dict) -> list:
+    """A catalogued mistake and, besides, a factor off (scale.py, against the mistake's answer): a
+    students' round counted the correct class in the margins' mask and divided dW by D where N was
+    meant; another did not reset the softmax's normaliser and did not average dW. Named only where
+    the mistake shows in an output the student got wrong, every output with a factor off is wrong,
+    and a single number (a loss) is off by no factor that an array of the call is not off by too: a
+    factor that undoes the mistake ("not averaged", then 1/N of that) is no second mistake.
+
+    The factor is one of the data part, with the regularization term as the reference has it, or
+    of the whole output; and the mistake is not one of the regularization term's (its answer less
+    the term is then no data part of its own: with the term halved, -1 times that and no term is
+    the data part's sign flipped and the term halved, which scale.py says in its own words)."""
+    found, numbers = [], scale.output_numbers(fn, got, expected, unregularized)
+    for name, sentence, outputs in candidates if numbers is not None else ():
+        theirs = scale.against(fn, numbers, outputs) if isinstance(outputs, dict) else None
+        if theirs is None or not all(_roughly_scaled(*theirs[out.name], out.rtol or fn.rtol) for out in fn.compared):
+            continue
+        off = scale.fitted(fn, got, theirs, case.dims)
+        if not off or any(correct.get(n, True) or b not in (1.0, a) for n, (a, b) in off.items()):
+            continue
+        if unregularized is not None and regularization.factors(fn, outputs, expected, unregularized, case.dims):
+            continue                 # the regularization term's own mistake
+        if not any(not correct.get(out.name, True) and not _same_output(fn, out, outputs, expected) for out in fn.compared):
+            continue                 # the mistake does not show where the student is wrong
+        arrays = {a for n, (a, _) in off.items() if _count(got.get(n)) > 1}
+        if any(_count(got.get(n)) == 1 and a not in arrays for n, (a, _) in off.items()):
+            continue
+        second = scale.describe(fn, off, case.dims, exact=case.spec.visibility != HIDDEN, alone=False)
+        found.append((frozenset([name]), f"two mistakes at once. (1) {sentence} (2) Besides that, {second}"))
+    return found
+
+
+def _roughly_scaled(s: np.ndarray, m: np.ndarray, m0: np.ndarray, rtol: float) -> bool:
+    """Whether the student's numbers s could be a multiple of a mistake's data part m0 plus the
+    term (m - m0), or of its whole answer m: the least-squares multiple leaves a residual near the
+    tolerance. A single number is always some multiple; so is a vector that is one already. Cheap,
+    and loose (scale.fitted then judges exactly): most mistakes are none of this, and each is tried
+    on every case nothing else explained."""
+    if s.size < 2:
+        return True
+    for x, y in ((s - (m - m0), m0), (s, m)):
+        yy = float(y @ y)
+        if yy and float(np.linalg.norm(x - (x @ y) / yy * y)) <= (100 * rtol + 1e-9) * float(np.linalg.norm(x)) + 1e-300:
+            return True
+    return False
+
+
+def _count(tree) -> int:
+    """How many numbers an output holds (0 for anything that is not numbers)."""
+    return sum(int(np.asarray(leaf.array).size) for _, leaf in values.leaves(tree) if getattr(leaf, "is_number", False)) \
+        if tree is not None else 0
 
 
 def _unique(found: list) -> list:

@@ -26,8 +26,11 @@ Everything here is pure: plain outputs in, factors or a sentence out.
 """
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
+from grader import values
 from grader.judge import compare, regularization
 from grader.spec import FunctionSpec
 
@@ -37,13 +40,24 @@ FACTOR_OFF, PART_MISSING = "Only a factor is off: ", "Only one part is off: "
 
 
 def scales(fn: FunctionSpec, got: dict, expected: dict, unregularized: dict | None,
-           dims: dict) -> dict[str, tuple[float, float]] | None:
+           dims: dict, over: dict | None = None) -> dict[str, tuple[float, float]] | None:
     """{output name: (a, b)} for each compared output that is off, when every compared output is the
     reference's with usual factors on its data part (a) and its regularization term (b), and at
     least one data part is off (a regularization term alone off is regularization.py's to say);
-    None otherwise. Without a regularization term, b is a."""
-    found, usual = {}, _usual_factors(dims)
-    ratios = _ratio_factors(dims)                   # an array's data part may also have a ratio of two dims' sizes
+    None otherwise. Without a regularization term, b is a.
+
+    With `over` (a catalogued mistake's outputs, {output name: tree}), the same against that
+    mistake's answer instead of the reference's (`against`)."""
+    numbers = output_numbers(fn, got, expected, unregularized)
+    if numbers is not None and over is not None:
+        numbers = against(fn, numbers, over)
+    return None if numbers is None else fitted(fn, got, numbers, dims)
+
+
+def output_numbers(fn: FunctionSpec, got: dict, expected: dict, unregularized: dict | None) -> dict | None:
+    """{output name: (the student's numbers, the reference's, the reference's at reg = 0)} for each
+    compared output, flat (regularization.flat_numbers); None where one is not made of the same
+    finite numbers. Made once for a case, and fitted against each mistake (`against`)."""
     numbers = {}
     for out in fn.compared:
         zero = None if unregularized is None else unregularized.get(out.name)
@@ -51,12 +65,48 @@ def scales(fn: FunctionSpec, got: dict, expected: dict, unregularized: dict | No
                                                         zero if zero is not None else expected.get(out.name))
         if numbers[out.name] is None:
             return None
+    return numbers
+
+
+def against(fn: FunctionSpec, numbers: dict, over: dict) -> dict | None:
+    """`output_numbers` with a catalogued mistake's answer (`over`) in the reference's place: a
+    student who made the mistake and, besides, did not divide by N. The mistake's data part is its
+    answer less the reference's regularization term: a mistake that changes the term too fits no
+    usual factors, or fits them as another mistake would, and the caller leaves such mistakes out."""
+    out = {}
+    for name, (s, r, r0) in numbers.items():
+        m = _flat(over.get(name))
+        if m is None or m.shape != r.shape:
+            return None
+        out[name] = (s, m, m - (r - r0))
+    return out
+
+
+def _flat(tree) -> np.ndarray | None:
+    """The numbers of an output's tree as one flat float64 vector, in `values.leaves` order (as
+    regularization.flat_numbers takes them); None when it holds none, or one that is not finite."""
+    if tree is None:
+        return None
+    parts = [np.asarray(leaf.array, dtype=np.float64).ravel() for _, leaf in values.leaves(tree)
+             if getattr(leaf, "is_number", False)]
+    if not parts:
+        return None
+    flat = np.concatenate(parts)
+    return flat if np.isfinite(flat).all() else None
+
+
+def fitted(fn: FunctionSpec, got: dict, numbers: dict, dims: dict) -> dict[str, tuple[float, float]] | None:
+    """`scales` on the numbers of each output (`output_numbers`, or `against` a mistake's)."""
+    found, usual = {}, _usual_factors(dims)
+    ratios = _ratio_factors(dims)                   # an array's data part may also have a ratio of two dims' sizes
     # Arrays first: a single number (a loss) may have a ratio only where an array of the same call has it.
     seen: set = set()
     for out in sorted(fn.compared, key=lambda o: numbers[o.name][0].size == 1):
         s, r, r0 = numbers[out.name]
         rtol = regularization.answer_rtol(out.rtol or fn.rtol, out.dtype, got.get(out.name))
         atol = out.atol or fn.atol
+        if not (compare.relative_error(s, r, rtol, atol) > rtol).any():
+            continue                          # right as it is (its factors 1), however small its data part is beside the term
         data = usual + (ratios if s.size > 1 else tuple(sorted(seen)))
         fits = [(a, b) for a, b in _candidates(s, r, r0, usual, rtol, atol, data)
                 if not (compare.relative_error(s, a * r0 + b * (r - r0), rtol, atol) > rtol).any()]
@@ -79,16 +129,20 @@ def scales(fn: FunctionSpec, got: dict, expected: dict, unregularized: dict | No
     return {out.name: found[out.name] for out in fn.compared if out.name in found}
 
 
-def describe(fn: FunctionSpec, found: dict[str, tuple[float, float]], dims: dict, exact: bool = True) -> str:
+def describe(fn: FunctionSpec, found: dict[str, tuple[float, float]], dims: dict, exact: bool = True,
+             alone: bool = True) -> str:
     """The sentence for the student: which outputs have which factor off, and what that usually means.
     Not `exact` (a hidden case): the dims are named without their sizes, and a factor that is not a
-    usual one is not said (either can carry a hidden input into the feedback)."""
+    usual one is not said (either can carry a hidden input into the feedback). Not `alone` (the
+    second of two mistakes): the factors only, without "Only a factor is off" and "The rest is right"."""
     parts = []
     for name, (a, b) in found.items():
         said = [data_share(fn, name, a, dims, b, exact)] if a != 1.0 else []
         if b != a and b != 1.0:
             said.append(regularization.share(fn, name, b, dims, exact))
         parts.append("; ".join(said))
+    if not alone:
+        return "; ".join(parts) + "."
     rest = " The rest is right." if len(found) < len(fn.compared) else ""
     start = PART_MISSING if any(a == 0 for a, _ in found.values()) else FACTOR_OFF
     return start + "; ".join(parts) + "." + rest
@@ -130,7 +184,14 @@ def _usual_factors(dims: dict) -> tuple:
     """The factors a data part may be named with: regularization's usual ones (0, 1, 1/2, 2, -1), and each dim's size and its inverse; not
     one that is also a ratio of two dims' sizes (with N = 1, C/N is C itself: divided by N where C
     was meant, or not divided by C, could not be told apart)."""
-    sizes = _sizes(dims)
+    return _usual_for(tuple(sorted(_sizes(dims).items())))
+
+
+@functools.lru_cache(maxsize=256)
+def _usual_for(sizes: tuple) -> tuple:
+    """_usual_factors, for the case's sizes ((dim, size) pairs): a case's are asked for once per
+    catalogued mistake its wrong answer is held against."""
+    sizes = dict(sizes)
     ratios = {a / b for n, a in sizes.items() for m, b in sizes.items() if n != m and a != b}
     found = set(regularization.USUAL_FACTORS) | {float(s) for s in sizes.values() if s > 1} | {1 / s for s in sizes.values() if s > 1}
     return tuple(sorted(c for c in found if c not in ratios))
@@ -141,6 +202,13 @@ def _ratio_factors(dims: dict) -> tuple:
     or by C where it should be divided by N: N/D, N/C): each one only two dims of this case make,
     in one order, that has no other reading (with N = 8 and C = 4, N/C is 2: twice). A single
     number (a loss), which would fit more pairs than one, only with an array's ratio (`scales`)."""
+    return _ratios_for(tuple(sorted(_sizes(dims).items())))
+
+
+@functools.lru_cache(maxsize=256)
+def _ratios_for(key: tuple) -> tuple:
+    """_ratio_factors, for the case's sizes ((dim, size) pairs)."""
+    dims = dict(key)
     sizes = {float(s) for s in _sizes(dims).values() if s > 1}
     other = set(regularization.USUAL_FACTORS) | sizes | {1 / s for s in sizes}     # another reading of the factor
     # ...and a dim against itself less or more one: N/(N - 1), a sum divided by N - 1 (as for a sample
