@@ -45,6 +45,23 @@ def test_the_factor_of_the_regularization_term_in_each_output(loss_factor, grad_
     assert regularization.factors(fn, got, EXPECTED, UNREGULARIZED, DIMS) == found
 
 
+def test_a_dict_of_gradients_in_another_key_order_is_taken_apart_too():
+    """A students' round's TwoLayerNet.loss had half the term in its loss and none in its gradients,
+    each named alone but not together: its grads dict held W2 before W1, and a dict whose keys came
+    in another order than the reference's was taken for another set of outputs."""
+    fn = load_spec(REPO / "assignments" / "fully_connected_networks").function("TwoLayerNet.loss")
+    data, term = {"W1": np.array([[0.1, -0.2]]), "W2": np.array([[0.3, 0.05]])}, {"W1": np.array([[0.4, 0.2]]), "W2": np.array([[-0.6, 0.8]])}
+
+    def tree(loss, grads, order=("W1", "W2")):
+        return {"scores": Leaf("tensor", "torch.Tensor", np.array([[1.0, 2.0]])),
+                "loss": Leaf("tensor", "torch.Tensor", np.array(loss)),
+                "grads": {k: Leaf("tensor", "torch.Tensor", grads[k]) for k in order}}
+    expected = tree(DATA_LOSS + REG_LOSS, {k: data[k] + term[k] for k in data})
+    unregularized = tree(DATA_LOSS, data)
+    got = tree(DATA_LOSS + 0.5 * REG_LOSS, data, order=("W2", "W1"))
+    assert regularization.factors(fn, got, expected, unregularized, DIMS) == {"loss": 0.5, "grads": 0.0}
+
+
 def test_a_hidden_cases_regularization_sentence_says_no_factor_the_students_code_chose():
     """1 + |X[0, 0]| times the term's gradient, said to three decimals on hidden cases, carried a
     hidden input into the feedback shown after grades are published; the usual factors are said."""
@@ -203,6 +220,29 @@ def test_a_mistake_and_a_factor_is_named_only_where_both_show():
                                {"loss": False, "dW": True}) == []
 
 
+def test_a_mistake_made_whole_in_some_outputs_and_another_output_wrong_besides():
+    """A students' round cropped conv_backward's padding with [P:-P] (catalogued: dx empty where P is
+    0) and also summed dw's windows without dout: nothing was named. The mistake is named where the
+    student's answer has all of it, and the outputs it leaves alone are said to be wrong besides."""
+    from grader.judge.case import _mistake_and_more
+    fn, _case = _candidate_case()
+    (d_loss, d_grad), (r_loss, r_grad) = DATA, REG
+    loss_only = outputs(1.7 * d_loss + r_loss, d_grad + r_grad)          # a mistake that changes the loss alone
+    got = outputs(1.7 * d_loss + r_loss, d_grad[::-1] + r_grad)          # ... and dW wrong for another reason
+    wrong = {"loss": False, "dW": False}
+    assert _mistake_and_more(fn, got, SCALE_EXPECTED, [("m", "M.", loss_only)], wrong) == [
+        (frozenset(["m"]), "M. That is what makes `loss` wrong; `dW` is wrong besides, for another reason, which this "
+                           "mistake does not change.")]
+    both = outputs(1.7 * d_loss + r_loss, 2 * d_grad + r_grad)           # one that changes dW too, not as the student did
+    assert _mistake_and_more(fn, got, SCALE_EXPECTED, [("b", "B.", both)], wrong) == []
+    empty = {"loss": Leaf("python_number", "float", np.array(1.0)), "dW": Leaf("tensor", "torch.Tensor", np.zeros((2, 0)))}
+    cropped = {**empty, "loss": SCALE_EXPECTED["loss"]}                  # an empty dx: its shape tells, as a crop [P:-P] makes it
+    got_empty = {"loss": outputs(2.0, d_grad)["loss"], "dW": empty["dW"]}
+    assert _mistake_and_more(fn, got_empty, SCALE_EXPECTED, [("c", "C.", cropped)], wrong) == [
+        (frozenset(["c"]), "C. That is what makes `dW` wrong; `loss` is wrong besides, for another reason, which this "
+                           "mistake does not change.")]
+
+
 def test_a_catalogued_mistake_and_a_factor_besides_are_both_named(tmp_path):
     """A students' round: the softmax's normaliser never reset between examples (catalogued), and dW
     not divided by N besides: no single mistake, pair of mistakes or factor explained it."""
@@ -306,8 +346,8 @@ def test_a_catalogued_mistake_made_in_the_gradient_only_is_named(tmp_path):
     assert source != REFERENCE.read_text()
     _, cases = check(write(tmp_path, "grad_only", source), tmp_path)
     for case in cases["svm_loss_vectorized"]:
-        assert case["diagnosis"].startswith("in `dW` only (the rest is right), so only what follows says of `dW` "
-                                            "applies: ")
+        assert case["diagnosis"].startswith("`dW` is wrong as this mistake makes it, and the rest of your answer is "
+                                            "right (what it says of anything else does not apply here): ")
         assert case["diagnosis"].endswith(catalogue["correct_class_in_hinge"].sentence)
 
 

@@ -445,11 +445,54 @@ def diagnoses(fn: FunctionSpec, case: Case, got: dict, broken: set | None, mista
             names = " and ".join(f"`{values.show(fn.output(n).path)}`" for n in theirs)
             # The mistake's sentence may speak of outputs that are right here ("divide both by N"):
             # said as the part of it that applies.
-            found.append((frozenset([name]), f"in {names} only (the rest is right), so only what follows says "
-                                             f"of {names} applies: {sentence}"))
+            found.append((frozenset([name]), f"{names} {'is' if len(theirs) == 1 else 'are'} wrong as this mistake "
+                                             f"makes {'it' if len(theirs) == 1 else 'them'}, and the rest of your answer "
+                                             f"is right (what it says of anything else does not apply here): {sentence}"))
     if not found:
         found = _mistake_and_factor(fn, case, got, expected, unregularized, candidates, correct)
+    if not found:
+        found = _mistake_and_more(fn, got, expected, candidates, correct)
     return _unique(found)
+
+
+def _mistake_and_more(fn: FunctionSpec, got: dict, expected: dict, candidates: list, correct: dict) -> list:
+    """A catalogued mistake made whole in some outputs, and other outputs, which that mistake leaves
+    as they should be, wrong besides for a reason the grader does not know: a students' round
+    cropped conv_backward's padding with [P:-P] (catalogued: dx empty where P is 0) and also summed
+    dw's windows without dout. Each output the mistake changes must be the mistake's in the
+    student's answer (finite), and each wrong output of the student's either that or one the
+    mistake does not change, finite in the student's answer and the reference's; and no other
+    mistake explains another part of the answer so. Not for a function judged by properties,
+    whose outputs say less."""
+    if fn.properties:
+        return []
+    found, parts = [], set()
+    for name, sentence, outputs in candidates:
+        if not isinstance(outputs, dict):
+            continue
+        theirs, besides = [], []
+        for out in fn.compared:
+            mistaken = not _same_output(fn, out, outputs, expected)
+            if mistaken and not correct.get(out.name, True) and _same_output(fn, out, got, outputs) \
+                    and (_some_finite(got[out.name]) or _all_empty(got[out.name])):
+                theirs.append(out.name)
+            elif not mistaken and not correct.get(out.name, True) and _all_finite(got[out.name]) \
+                    and _all_finite(expected[out.name]):
+                besides.append(out.name)     # (a NaN or inf may be what the mistake's overflow spread to: not "besides")
+            elif mistaken:
+                break                    # the mistake changes it, and the student's is not the mistake's
+        else:
+            if theirs and besides:
+                parts.add(tuple(theirs))
+                shown = [f"`{values.show(fn.output(n).path)}`" for n in besides]
+                found.append((frozenset([name]), f"{sentence} That is what makes "
+                              f"{' and '.join(f'`{values.show(fn.output(n).path)}`' for n in theirs)} wrong; "
+                              f"{' and '.join(shown)} {'is' if len(shown) == 1 else 'are'} wrong besides, for another "
+                              "reason, which this mistake does not change."))
+    # One mistake for dx and another for dgamma, each with the other output "wrong besides": one
+    # mistake of the student's that the catalogue does not have, which changes both (a ninth students'
+    # round unpacked batchnorm's cache out of order: its dx is x_hat-in-place's, its dgamma another's).
+    return found if len(parts) <= 1 else []
 
 
 def _mistake_and_factor(fn: FunctionSpec, case: Case, got: dict, expected: dict, unregularized: dict | None,
@@ -467,7 +510,7 @@ def _mistake_and_factor(fn: FunctionSpec, case: Case, got: dict, expected: dict,
     the data part's sign flipped and the term halved, which scale.py says in its own words)."""
     found, numbers = [], scale.output_numbers(fn, got, expected, unregularized)
     for name, sentence, outputs in candidates if numbers is not None else ():
-        theirs = scale.against(fn, numbers, outputs) if isinstance(outputs, dict) else None
+        theirs = scale.against(fn, numbers, outputs, expected) if isinstance(outputs, dict) else None
         if theirs is None or not all(_roughly_scaled(*theirs[out.name], out.rtol or fn.rtol) for out in fn.compared):
             continue
         off = scale.fitted(fn, got, theirs, case.dims)
@@ -591,6 +634,13 @@ def partly(fn: FunctionSpec, got: dict, outputs, expected: dict, correct: dict |
 def _numbers(tree) -> list:
     """The arrays of numbers an output holds, leaf by leaf."""
     return [leaf.array for _, leaf in values.leaves(tree) if isinstance(leaf, values.Leaf) and leaf.is_number]
+
+
+def _all_empty(tree) -> bool:
+    """Whether an output is arrays that hold no number, all of them: their shape is what tells (a
+    crop [P:-P] of a padding of 0 is empty), where NaN, which many mistakes make, tells nothing."""
+    arrays = _numbers(tree)
+    return bool(arrays) and all(np.asarray(a).size == 0 for a in arrays)
 
 
 def _all_finite(tree) -> bool:
@@ -835,7 +885,13 @@ def _where(err: dict) -> str:
         loc = f"{err['file']}{cell}" + (f", line {err['line']}" if err.get("line") else "")
         if err.get("function"):
             loc += f", in {err.get('qualname') or err['function']}"
-        lines.append(loc + (f": {err['code']}" if err.get("code") else ""))
+        if err.get("before") and err.get("code") and err.get("line") and err.get("before_line"):
+            # An IndentationError: the line and the code line before it as written, so that their indentation shows.
+            width = len(str(err["line"]))
+            lines += [f"{loc}, indented as written:", f"  {str(err['before_line']).rjust(width)} | {err['before']}",
+                      f"  {str(err['line']).rjust(width)} | {err['code']}"]
+        else:
+            lines.append(loc + (f": {err['code']}" if err.get("code") else ""))
     if err.get("note"):
         lines.append(str(err["note"]))
     tip = hints.advice(err.get("type", ""), err.get("message", ""))

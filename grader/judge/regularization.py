@@ -125,8 +125,9 @@ def flat_numbers(got, expected, unregularized) -> tuple | None:
     or None when the student's is not made of the same numbers in the same shapes, or is not finite."""
     if got is None or expected is None or unregularized is None:
         return None
-    if [p for p, _ in values.leaves(got)] != [p for p, _ in values.leaves(expected)]:
-        return None                          # other keys, or another length
+    paths = [p for p, _ in values.leaves(got)]
+    if len(paths) != len(set(paths)) or set(paths) != {p for p, _ in values.leaves(expected)}:
+        return None                          # other keys, or another length (a dict's keys in another order are the same keys)
     out = ([], [], [])
     for path, leaf in values.leaves(expected):
         try:

@@ -50,7 +50,7 @@ def scales(fn: FunctionSpec, got: dict, expected: dict, unregularized: dict | No
     mistake's answer instead of the reference's (`against`)."""
     numbers = output_numbers(fn, got, expected, unregularized)
     if numbers is not None and over is not None:
-        numbers = against(fn, numbers, over)
+        numbers = against(fn, numbers, over, expected)
     return None if numbers is None else fitted(fn, got, numbers, dims)
 
 
@@ -68,28 +68,32 @@ def output_numbers(fn: FunctionSpec, got: dict, expected: dict, unregularized: d
     return numbers
 
 
-def against(fn: FunctionSpec, numbers: dict, over: dict) -> dict | None:
+def against(fn: FunctionSpec, numbers: dict, over: dict, expected: dict) -> dict | None:
     """`output_numbers` with a catalogued mistake's answer (`over`) in the reference's place: a
     student who made the mistake and, besides, did not divide by N. The mistake's data part is its
     answer less the reference's regularization term: a mistake that changes the term too fits no
     usual factors, or fits them as another mistake would, and the caller leaves such mistakes out."""
     out = {}
     for name, (s, r, r0) in numbers.items():
-        m = _flat(over.get(name))
+        m = _flat(over.get(name), expected.get(name))
         if m is None or m.shape != r.shape:
             return None
         out[name] = (s, m, m - (r - r0))
     return out
 
 
-def _flat(tree) -> np.ndarray | None:
-    """The numbers of an output's tree as one flat float64 vector, in `values.leaves` order (as
-    regularization.flat_numbers takes them); None when it holds none, or one that is not finite."""
-    if tree is None:
+def _flat(tree, like) -> np.ndarray | None:
+    """The numbers of an output's tree as one flat float64 vector, in the order of the reference's
+    tree `like` (as regularization.flat_numbers takes them: a dict's keys in its order); None when
+    it holds none, or one that is not finite, or not at the reference's places."""
+    if tree is None or like is None:
         return None
-    parts = [np.asarray(leaf.array, dtype=np.float64).ravel() for _, leaf in values.leaves(tree)
-             if getattr(leaf, "is_number", False)]
-    if not parts:
+    try:
+        leaves = [values.at(tree, path) for path, leaf in values.leaves(like) if getattr(leaf, "is_number", False)]
+    except (KeyError, IndexError, TypeError):
+        return None
+    parts = [np.asarray(leaf.array, dtype=np.float64).ravel() for leaf in leaves if getattr(leaf, "is_number", False)]
+    if not parts or len(parts) != len(leaves):
         return None
     flat = np.concatenate(parts)
     return flat if np.isfinite(flat).all() else None
