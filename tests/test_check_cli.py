@@ -529,7 +529,7 @@ def test_float32_grad(runs):
         assert run.case("svm_loss_naive", cid)["message"] == (
             "dW: expected dtype float64, got float32 (work in the inputs' dtype: convert no input with .float(), "
             ".double() or .to(...), and make new ones in it: zeros_like(x) of an input x does, and so does passing "
-            "dtype=x.dtype where you create one)")
+            "dtype=x.dtype, or the function's own dtype argument where it has one (an __init__'s), where you create one)")
     assert_first_failure_shown(run, "svm_loss_naive", "public-1")
 
 

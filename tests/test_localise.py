@@ -110,7 +110,14 @@ def test_a_line_of_zeros_in_both_is_not_named_right():
     g2 = e.copy()
     g2[2] += 1.0                                           # one of the three non-zero rows wrong
     assert describe("grads['W3']", e, g2, 1e-6, 1e-9) == \
-        "only grads['W3']'s row 2 is wrong (of 3 rows that are not all zeros)."
+        "only grads['W3']'s row 2 is wrong (of 3 rows that are not all zeros in the expected value or yours)."
+    # Top-1 where top-3 is asked: the student's wrong rows are all zeros, which is said.
+    e4 = np.zeros((6, 4))
+    e4[[1, 3, 5]] = np.random.default_rng(2).normal(size=(3, 4))
+    g4 = np.zeros_like(e4)
+    g4[5] = e4[5]
+    assert describe("dW", e4, g4, 1e-6, 1e-9) == ("dW's row 5 is right; the other 2 of 3 rows that are not all zeros in "
+                                                  "the expected value or yours are wrong: yours are all zeros there.")
     g3 = e.copy()
     g3[1:3] += 1.0                                         # without blank rows the count is all of them
     e3, g3[0] = e.copy(), 1.0

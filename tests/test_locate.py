@@ -188,5 +188,26 @@ def test_grader_check_on_a_file_whose_codec_fails_names_it_and_exits_1(tmp_path)
     proc = subprocess.run([GRADER, "check", str(tmp_path), "--assignment", "cs231n"], capture_output=True, text=True,
                           cwd=REPO, timeout=300)
     assert proc.returncode == 1 and "Traceback" not in proc.stderr + proc.stdout, proc.stderr
-    assert "linear_svm.py could not be imported: UnicodeError: decoding with 'undefined' codec failed" in proc.stdout
+    # Said once, above the module's functions (terminal._unimported), not under each
+    assert "linear_svm.py could not be imported, so none of the 2 functions in it could run:\n" \
+           "     UnicodeError: decoding with 'undefined' codec failed" in proc.stdout, proc.stdout
     assert "ok   softmax_loss_vectorized" in proc.stdout
+
+
+def test_an_indentation_error_shows_the_line_and_the_one_before_as_written(tmp_path):
+    """A students' round deleted a line and left the next indented: the report quoted that line
+    stripped of its leading spaces, so the bad indent could not be seen."""
+    for module in ("linear_svm", "softmax"):
+        text = (REPO / "reference" / "cs231n" / f"{module}.py").read_text()
+        if module == "linear_svm":
+            text = text.replace("    loss = 0.0\n", "    loss = 0.0\n\n        dW = np.zeros(W.shape)\n", 1)
+        (tmp_path / f"{module}.py").write_text(text)
+    lines = (tmp_path / "linear_svm.py").read_text().splitlines()
+    bad = next(i for i, line in enumerate(lines) if line == "        dW = np.zeros(W.shape)") + 1
+    proc = subprocess.run([GRADER, "check", str(tmp_path), "--assignment", "cs231n"], capture_output=True, text=True,
+                          cwd=REPO, timeout=300)
+    assert proc.returncode == 1, proc.stderr
+    width = len(str(bad))
+    assert (f"linear_svm.py, line {bad}, indented as written:\n"
+            f"       {str(bad - 2).rjust(width)} |     loss = 0.0\n"
+            f"       {str(bad).rjust(width)} |         dW = np.zeros(W.shape)\n") in proc.stdout, proc.stdout

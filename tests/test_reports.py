@@ -626,3 +626,40 @@ def test_points_read_the_same_in_the_terminal_and_the_gradebook():
     from grader.report import gradebook, terminal
     for x, shown in [(16.125, "16.125"), (15.375, "15.375"), (7 / 3, "2.3333"), (5.0, "5"), (0.5, "0.5"), (-0.0, "0")]:
         assert terminal.points(x) == gradebook.points(x) == shown
+
+
+def test_a_module_that_does_not_import_is_said_once_above_its_functions():
+    """A students' round's IndentationError was repeated under all 17 functions of layers.py (129
+    lines), with no line saying that the file does not import."""
+    from grader.report import terminal
+    why = "layers.py could not be imported: IndentationError: unexpected indent"
+    where = "layers.py, line 9, indented as written:\n  8 |     y = 1\n  9 |         z = 2"
+    functions = [FunctionResult(name, "layers", [CaseResult(name, f"public-{k}", PUBLIC, k, ERROR, message=why, details=where)
+                                                 for k in (1, 2)], public=Score(0.0, 1.0, 0, 2))
+                 for name in ("affine_forward", "relu_forward")]
+    functions.append(FunctionResult("adam", "optim", [CaseResult("adam", "public-1", PUBLIC, 1, PASSED)],
+                                    public=Score(1.0, 1.0, 1, 1)))
+    result = SubmissionResult(assignment="hw", submission="s", hidden_graded=False, hidden_available=False, functions=functions)
+    text = terminal.render(result)
+    assert text.count("IndentationError") == 1 and text.count("        z = 2") == 1, text
+    assert "layers.py could not be imported, so none of the 2 functions in it could run:\n" \
+           "     IndentationError: unexpected indent\n     layers.py, line 9, indented as written:\n" \
+           "       8 |     y = 1\n       9 |         z = 2\n" in text, text
+    assert "FAIL relu_forward: 0/2 cases passed, 0/1 points: not run, as layers.py could not be imported (above)" in text
+    # One function alone keeps its own lines, as any error
+    alone = SubmissionResult(assignment="hw", submission="s", hidden_graded=False, hidden_available=False, functions=functions[:1] + functions[2:])
+    assert "so none of the" not in terminal.render(alone) and "        z = 2" in terminal.render(alone)
+
+
+def test_verbose_says_a_case_that_fails_as_the_first_in_its_place():
+    """With -v, "the same on public-2" came right after a passed line, and read as the passing case's."""
+    from grader.report import terminal
+    cases = [CaseResult("f", "public-1", PUBLIC, 1, FAILED, message="wrong"),
+             CaseResult("f", "public-2", PUBLIC, 2, PASSED),
+             CaseResult("f", "public-3", PUBLIC, 3, FAILED, message="wrong")]
+    result = SubmissionResult(assignment="hw", submission="s", hidden_graded=False, hidden_available=False,
+                              functions=[FunctionResult("f", "m", cases, public=Score(0.3, 1.0, 1, 3))])
+    verbose = terminal.render(result, verbose=True)
+    assert "public-2 (seed 2): passed\n     public-3 (seed 3): failed, as public-1\n" in verbose, verbose
+    assert "the same on" not in verbose
+    assert "the same on public-3 (seed 3)" in terminal.render(result)

@@ -76,8 +76,8 @@ def compare_output(name: str, kind: str, framework: str, expected: np.ndarray, r
         elif dtype is not None and got.dtype != np.dtype(dtype):
             return fail(f"{name}: expected dtype {dtype}, got {got.dtype}"
                         + (f" (work in the inputs' dtype: convert no input with {_CONVERT[framework]}, and make "
-                           "new ones in it: zeros_like(x) of an input x does, and so does passing dtype=x.dtype "
-                           "where you create one)" if got.dtype.kind == "f" else ""))
+                           "new ones in it: zeros_like(x) of an input x does, and so does passing dtype=x.dtype, or "
+                           "the function's own dtype argument where it has one (an __init__'s), where you create one)" if got.dtype.kind == "f" else ""))
         if got.shape != expected.shape:
             hint = " (the transpose?)" if got.shape == expected.shape[::-1] and got.ndim == 2 else ""
             return fail(f"{name}: expected shape {_shape(expected.shape)}, got {_shape(got.shape)}{hint}")

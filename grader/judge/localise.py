@@ -78,7 +78,9 @@ def describe(name: str, expected: np.ndarray, got: np.ndarray, rtol: float, atol
             blank = ((e == 0) & (g == 0)).all(axis=across)
             named = np.flatnonzero(~blank)          # the lines counted, by their index in the output
             bad, count, lines = np.searchsorted(named, bad), len(named), lines[named]
-            among = f" {axis}s that are not all zeros" if blank.any() else ""
+            # "not all zeros" of the expected value or the student's: said so, as the student's wrong lines
+            # may be all zeros themselves (top-1 of top-k: "3 rows that are not all zeros" of a dW with one).
+            among = f" {axis}s that are not all zeros in the expected value or yours" if blank.any() else ""
             if 0 < len(bad) < count:
                 if len(bad) <= count / 2:
                     return f"only {name}'s {_some(axis, named[bad])} wrong (of {count}{among})."
@@ -86,7 +88,10 @@ def describe(name: str, expected: np.ndarray, got: np.ndarray, rtol: float, atol
                 # 3 of 4 columns say nothing about the 4th (it was right by chance, not by design)
                 if lines[bad].all():
                     good = np.setdiff1d(np.arange(count), bad)
-                    return f"{name}'s {_some(axis, named[good])} right; the other {len(bad)} of {count}{among} are wrong."
+                    zeros = (g.T if axis == "column" else g)[named[bad]]
+                    where = f": yours {'is' if len(bad) == 1 else 'are'} all zeros there" if not zeros.any() else ""
+                    return (f"{name}'s {_some(axis, named[good])} right; the other {len(bad)} of {count}{among} "
+                            f"are wrong{where}.")
     return ""
 
 

@@ -24,7 +24,17 @@ def render(result: SubmissionResult, verbose: bool = False) -> str:
     if result.stdout.strip():
         lines += ["", "Printed while importing your code:"] + indent_lines(clip_printed(result.stdout), 2)
     lines.append("")
+    unimported = _unimported(result)
+    for message, (details, count) in unimported.items():
+        file, error = message.split(" could not be imported: ", 1)
+        lines += [f"{file} could not be imported, so none of the {count} functions in it could run:"]
+        lines += indent_lines(error, 5) + indent_lines(details, 5) + [""]
     for fn in result.functions:
+        if fn.cases and all(c.message in unimported for c in fn.cases):
+            checks = f", 0/{len(fn.checks)} checks passed" if fn.checks else ""
+            lines.append(f"FAIL {fn.name}: 0/{len(fn.cases)} cases passed{checks}, {points(fn.earned)}/{points(fn.possible)} "
+                         f"points: not run, as {fn.cases[0].message.split(' could not be imported: ')[0]} could not be imported (above)")
+            continue
         block = _function(fn, verbose)
         if len(block) > 1 and lines[-1]:
             lines.append("")             # a failing function stands apart from its neighbours
@@ -36,6 +46,20 @@ def render(result: SubmissionResult, verbose: bool = False) -> str:
     # the submission too (a line of code, a file's name), and an escape sequence in one could redraw
     # the report as a pass.
     return printable_text("\n".join(lines) + "\n")
+
+
+def _unimported(result: SubmissionResult) -> dict[str, tuple[str, int]]:
+    """{message: (details, how many functions)} of a module that could not be imported, where every
+    case of two functions or more says so alike: said once, above them, rather than under each (an
+    IndentationError repeated under 17 functions took 129 lines)."""
+    found: dict[str, list] = {}
+    for fn in result.functions:
+        first = fn.cases[0] if fn.cases else None
+        if first is None or first.status != ERROR or " could not be imported: " not in first.message \
+                or any(c.status != ERROR or c.message != first.message for c in fn.cases):
+            continue
+        found.setdefault(first.message, [first.details, 0])[1] += 1
+    return {message: (details, count) for message, (details, count) in found.items() if count >= 2}
 
 
 def _function(fn: FunctionResult, verbose: bool) -> list[str]:
@@ -50,6 +74,8 @@ def _function(fn: FunctionResult, verbose: bool) -> list[str]:
     for case in cases:
         if case.passed and verbose:
             out.append(f"     {case_label(case)}: passed")
+        if case in digest.same and verbose:             # in its place: after a passed line, "the same" would read as it
+            out.append(f"     {case_label(case)}: {status_text(case)}, as {digest.shown[0].case_id}")
         if case not in digest.shown:
             continue
         # the first failure of each kind in full (a wrong value's hint, an exception's file and line),
@@ -58,7 +84,7 @@ def _function(fn: FunctionResult, verbose: bool) -> list[str]:
         detailed.add(case.status)
         lines = case_lines(case, full=full, diagnosis=case.case_id in digest.diagnoses)
         out += ["     " + line for line in lines]
-    if digest.same:
+    if digest.same and not verbose:
         out.append(f"     the same on {case_list(digest.same)}")
     if digest.more:
         out.append(f"     also failing: {case_list(digest.more)}")

@@ -395,6 +395,14 @@ def _describe(e: BaseException, folder: str) -> dict:
               if _real(f.filename).startswith(folder + os.sep)]
     if isinstance(e, SyntaxError) and e.filename and _real(e.filename).startswith(folder + os.sep):
         info.update(file=os.path.basename(e.filename), line=e.lineno, code=(e.text or "").strip(), message=e.msg)
+        if isinstance(e, IndentationError) and isinstance(e.lineno, int):
+            # The indentation is the mistake: the line as written, and the code line before it.
+            info["code"] = (e.text or "").rstrip().expandtabs(8)
+            for back in range(e.lineno - 1, max(0, e.lineno - 6), -1):
+                before = linecache.getline(e.filename, back)
+                if before.strip():
+                    info.update(before=before.rstrip().expandtabs(8), before_line=back)
+                    break
     elif frames:
         last = frames[-1]
         info.update(file=os.path.basename(last.filename), line=last.lineno, function=last.name,

@@ -130,7 +130,7 @@ def _decode(header: dict, arrays: list, names: tuple) -> Outcome:
 
 # What an exception's description may hold, each field capped: student code chooses them all.
 _ERROR_TEXT = {"kind": 40, "type": 200, "message": 2000, "file": 200, "function": 200, "qualname": 200,
-               "code": 500, "note": 500, "traceback": 4000}
+               "code": 500, "before": 500, "note": 500, "traceback": 4000}
 
 
 def plain_error(error) -> dict:
@@ -138,7 +138,7 @@ def plain_error(error) -> dict:
     if not isinstance(error, dict):
         return {}
     out = {key: error[key][:cap] for key, cap in _ERROR_TEXT.items() if isinstance(error.get(key), str)}
-    out.update({key: error[key] for key in ("line", "cell") if _integer(error.get(key))})
+    out.update({key: error[key] for key in ("line", "cell", "before_line") if _integer(error.get(key))})
     return out
 
 
