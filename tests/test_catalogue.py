@@ -72,7 +72,7 @@ def test_a_correct_solution_written_differently_is_not_a_mistake(rows):
                          "reference                (all)                      10/12 points, reference: ok "
                          "(fails no_autograd: the reference may; a not_mistake passes)",
                          "written_by_hand          (all)                      12/12 points, not_mistake: ok",
-                         "6 catalogued mistakes; all caught, reference full marks, handout zero."]),
+                         "7 catalogued mistakes; all caught, reference full marks, handout zero."]),
     ("cs231n_layers", ["bn_backward_wrong_axis   batchnorm_backward         2 public + 3 hidden cases; gradient 5/5",
                        "dropout_not_inverted     dropout_forward            1 public + 4 hidden cases          5/5",
                        "conv_backward_stride_ignored conv_backward_naive        1 public + 2 hidden cases          3/3",
@@ -89,14 +89,17 @@ def test_a_correct_solution_written_differently_is_not_a_mistake(rows):
                        "adam_betas_swapped       adam                       2 public + 3 hidden cases          5/5",
                        "pool_backward_assigns_at_the_max max_pool_backward_naive    1 public + 1 hidden cases          2/2",
                        "conv_backward_dw_assigned conv_backward_naive        2 public + 4 hidden cases; gradient 6/6",
-                       "67 catalogued mistakes; all caught, reference full marks, handout zero."]),
+                       "conv_backward_dw_without_dout conv_backward_naive        2 public + 4 hidden cases; gradient 6/6",
+                       "bn_cache_unpacked_out_of_order batchnorm_backward_alt     2 public + 3 hidden cases; agrees_with batchnorm_backward 5/5",
+                       "71 catalogued mistakes; all caught, reference full marks, handout zero."]),
     ("fully_connected_networks", [
         "two_layer_reg_half       TwoLayerNet.loss           1 public + 4 hidden cases          5/5",
         "linear_forward_not_flattened FullyConnectedNet.loss     0 public + 1 hidden cases          1/1",
         "dropout_p_is_keep_probability Dropout.forward            1 public + 5 hidden cases          6/6",
         "dropout_bernoulli        (all)                      50/50 points, not_mistake: ok",
         "sgd_momentum_step_before_velocity sgd_momentum               2 public + 3 hidden cases          5/5",
-        "34 catalogued mistakes; all caught, reference full marks, handout zero."]),
+        "sgd_momentum_step_subtracts_velocity sgd_momentum               2 public + 3 hidden cases          5/5",
+        "37 catalogued mistakes; all caught, reference full marks, handout zero."]),
 ])
 def test_validate_passes_for_every_shipped_assignment(name, lines):
     proc = subprocess.run([GRADER, "validate", name], cwd=REPO, capture_output=True, text=True, timeout=600)
