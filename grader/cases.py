@@ -16,7 +16,7 @@ import numpy as np
 
 from grader.results import show_dims
 from grader.seeded import Drawn, Stream, tuples
-from grader.spec import ArgSpec, AssignmentSpec, CaseSpec, FunctionSpec
+from grader.spec import ArgSpec, AssignmentSpec, CaseSpec, FunctionSpec, expressions
 from grader.values import leaves
 
 
@@ -68,7 +68,7 @@ def make_case(assignment: AssignmentSpec | str, fn: FunctionSpec, case: CaseSpec
 
 
 def _derived(name: str, expression: str, dims: dict) -> int:
-    value = eval(compile(expression, name, "eval"), {"__builtins__": {"min": min, "max": max}}, dict(dims))  # noqa: S307 - the spec's arithmetic on ints
+    value = eval(expressions.compiled(expression, name), {"__builtins__": {"min": min, "max": max}}, dict(dims))  # noqa: S307 - the spec's arithmetic on ints (spec.expressions)
     if not isinstance(value, int) or value < 0:
         raise ValueError(f"dim {name} = {expression} is {value!r} on these dims ({dims}): not a size")
     return value

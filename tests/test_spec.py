@@ -377,3 +377,74 @@ def test_packages_are_pip_requirements_and_nothing_else(tmp_path, packages, prob
         with pytest.raises(SpecError) as e:
             load_spec(folder)
         assert problem in str(e.value), str(e.value)
+
+
+# --- the spec's expressions, and a spec found beside the submission ------------------------------
+
+@pytest.mark.parametrize("expression", [
+    "np.__builtins__['__import__']('os').system('id')",          # a red team's, from a planted spec
+    "().__class__.__base__.__subclasses__()",
+    "np.load('x.npy', allow_pickle=True)",
+    "out.tofile('/tmp/x')",
+    "(lambda: 1)()",
+    "_x + 1",
+    "[y for _y in x]",
+    "'{0.__class__}'.format(x)",
+    "(y := 1)",
+])
+def test_an_expression_that_could_do_more_than_compute_is_refused(expression):
+    from grader.spec.expressions import UnsafeExpression, compiled, unsafe
+    assert unsafe(expression)
+    with pytest.raises(UnsafeExpression):
+        compiled(expression)
+
+
+@pytest.mark.parametrize("expression", [
+    "isclose(out, x, rtol=0, atol=0)",
+    "abs(mean(out != 0) - dropout_param['p']) < 5 * sqrt(dropout_param['p'] * (1 - dropout_param['p']) / out.size)",
+    "all(params['b1'] == 0) and all(params['b2'] == 0)",
+    "sum(out * dout)",
+    "np.linalg.norm(dx) < 1e3 and dx.max() <= x.shape[0]",
+    "min(N, D) // 2 + max(1, H - 2)",
+    "all(v > 0 for v in outputs.values())",
+])
+def test_the_expressions_specs_write_are_evaluated(expression):
+    from grader.spec.expressions import unsafe
+    assert unsafe(expression) == ""
+
+
+def test_a_spec_with_an_expression_that_could_do_more_is_refused_at_load(tmp_path):
+    folder = tmp_path / "spec"
+    shutil.copytree(REPO / "student_template" / "cs231n_layers", folder)
+    text = (folder / "assignment.yaml").read_text()
+    bad = text.replace('expect: "isclose(out, x, rtol=0, atol=0)"',
+                       "expect: \"np.__builtins__['__import__']('os').system('touch pwned')\"", 1)
+    assert bad != text
+    (folder / "assignment.yaml").write_text(bad)
+    with pytest.raises(SpecError, match=r"is not an attribute an expression may read"):
+        load_spec(folder)
+
+
+def test_a_spec_beside_the_submission_is_a_handout_and_never_gives_hidden_cases(tmp_path):
+    """A red team planted an assignment.yaml and a hidden.yaml (`reference: .`) in a submission's
+    folder: `grader check SUB -a NAME --hidden`, run from a folder without assignments/NAME, took
+    the student's own code for the reference (20/20 for constants) and ran the spec's properties,
+    one of which ran a shell command as the grader. A spec found beside the submission is taken
+    as a handout: public cases only, and its expressions may only compute."""
+    import subprocess
+    from conftest import GRADER
+    sub = tmp_path / "sub"
+    shutil.copytree(REPO / "student_template" / "cs231n", sub)
+    for module in ("linear_svm", "softmax"):
+        shutil.copy(REPO / "reference" / "cs231n" / f"{module}.py", sub / f"{module}.py")
+    (sub / "hidden.yaml").write_text("reference: .\n")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    hidden = subprocess.run([GRADER, "check", str(sub), "-a", "cs231n", "--hidden"], cwd=elsewhere,
+                            capture_output=True, text=True, timeout=300)
+    assert hidden.returncode == 2, hidden.stdout + hidden.stderr
+    assert "lies beside the submission, so it is taken as the handout's (public cases only)" in hidden.stderr
+    public = subprocess.run([GRADER, "check", str(sub), "-a", "cs231n"], cwd=elsewhere,
+                            capture_output=True, text=True, timeout=300)
+    assert public.returncode == 0 and "All 12 public cases and 6 checks passed" in public.stdout, public.stdout
+    assert "Hidden cases" in public.stdout                # the handout's: it knows of hidden points, runs none

@@ -18,14 +18,12 @@ with its index and the values of the expression's arrays there.
 """
 from __future__ import annotations
 
-import functools
-
 from typing import Any
 
 import numpy as np
 
 from grader.results import OutputCheck
-from grader.spec import PropertySpec
+from grader.spec import PropertySpec, expressions
 from grader.values import show_index
 
 MAX_SHOWN = 3
@@ -85,10 +83,9 @@ def _applied(props: tuple, ns: dict):
             yield prop, "expect", e
 
 
-@functools.lru_cache(maxsize=512)
 def compiled(expression: str, filename: str = "<property>"):
-    """A spec's expression, compiled once (a gradient check evaluates its loss on every perturbed call)."""
-    return compile(expression, filename, "eval")
+    """A spec's expression, compiled once, if it only computes (spec.expressions: UnsafeExpression else)."""
+    return expressions.compiled(expression, filename)
 
 
 def _eval(expression: str, ns: dict) -> Any:

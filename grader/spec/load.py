@@ -19,6 +19,7 @@ from typing import Any
 
 import yaml
 
+from grader.spec import expressions
 from grader.spec.model import (ANY_FLOAT, ARG_KINDS, CHECKS, CONTAINER_KINDS, DISTRIBUTIONS, FLOAT_DTYPES, FRAMEWORKS, HIDDEN_FILE,
                                IDENTIFIER, INT_DTYPES, LEAF_KINDS, OUTPUT_KINDS, PATH, QUALNAME, SCORED_CHECKS, SPEC_FILE,
                                ArgSpec, AssignmentSpec, CaseSpec, CheckSpec, FunctionSpec, Limits, OutputSpec, PropertySpec,
@@ -35,11 +36,18 @@ REQUIREMENT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*(\[[A-Za-z0-9._,-]+\])?((=
 
 
 def find_spec(assignment: str, submission: Path | None = None, cwd: Path | None = None) -> Path:
-    """Resolve `--assignment` to a spec file.
+    """Resolve `--assignment` to a spec file (`locate_spec`, without saying where it was found)."""
+    return locate_spec(assignment, submission, cwd)[0]
+
+
+def locate_spec(assignment: str, submission: Path | None = None, cwd: Path | None = None) -> tuple[Path, bool]:
+    """Resolve `--assignment` to a spec file, and whether it was found beside the submission.
 
     In order: a path to a spec file or to a folder holding one; `assignments/NAME/` under the
     current directory (the instructor's checkout); the submission's folder and its parents
-    (a student's handout, where `assignment.yaml` sits beside their modules).
+    (a student's handout, where `assignment.yaml` sits beside their modules). One found there is
+    the submission's own copy: a handout, to be loaded as one (`load_spec(handout=True)`), as a
+    hostile submission may hold an assignment.yaml and hidden.yaml of its own making.
     """
     cwd = Path.cwd() if cwd is None else cwd
     looked = []
@@ -47,11 +55,11 @@ def find_spec(assignment: str, submission: Path | None = None, cwd: Path | None 
     if as_path.suffix in (".yaml", ".yml") or as_path.is_dir() or "/" in assignment:
         candidate = as_path / SPEC_FILE if as_path.is_dir() else as_path
         if candidate.is_file():
-            return candidate
+            return candidate, False
         looked.append(str(candidate))
     candidate = cwd / "assignments" / assignment / SPEC_FILE
     if candidate.is_file():
-        return candidate
+        return candidate, False
     looked.append(str(candidate))
     if submission is not None:
         start = submission.resolve()
@@ -60,7 +68,7 @@ def find_spec(assignment: str, submission: Path | None = None, cwd: Path | None 
             candidate = d / SPEC_FILE
             looked.append(str(candidate))
             if candidate.is_file() and _spec_name(candidate) == assignment:
-                return candidate
+                return candidate, True
             if d == cwd.resolve() or d == Path.home():
                 break
     raise SpecError(assignment, "", "assignment not found; looked for " + ", ".join(looked))
@@ -94,8 +102,12 @@ def _spec_name(path: Path) -> str | None:
 # Loading
 
 
-def load_spec(path: Path | str) -> AssignmentSpec:
-    """Load and validate an assignment (folder or assignment.yaml) and its hidden part if present."""
+def load_spec(path: Path | str, handout: bool = False) -> AssignmentSpec:
+    """Load and validate an assignment (folder or assignment.yaml) and its hidden part if present.
+
+    A `handout` (a spec found beside the submission: `locate_spec`) is loaded without a hidden
+    part, whatever lies beside it: a hidden.yaml there is the submission's to write (its
+    `reference: .` made the student's own code the reference, and every hidden case passed)."""
     path = Path(path)
     if path.is_dir():
         path = path / SPEC_FILE
@@ -132,7 +144,7 @@ def load_spec(path: Path | str) -> AssignmentSpec:
 
     hidden_path = path.parent / HIDDEN_FILE
     reference_dir = None
-    has_hidden = hidden_path.is_file()
+    has_hidden = hidden_path.is_file() and not handout
     if has_hidden:
         functions, reference_dir = _load_hidden(hidden_path, functions)
     functions = _mark_steps(v, functions, {Path(rel).stem for rel in scenarios})
@@ -357,9 +369,9 @@ def _function(v: "_Validator", name: Any, data: Any, modules: tuple) -> Function
 def _derived_dim(v: "_Validator", text: str, where: str, dims: dict) -> str:
     """A dim computed from earlier ones (integer arithmetic: + - * // %, min, max)."""
     try:
-        code = compile(text, where, "eval")
-    except SyntaxError as e:
-        raise SpecError(v.file, where, f"not an expression of dims ({e.msg}): {text}") from None
+        code = expressions.compiled(text, where)
+    except expressions.UnsafeExpression as e:
+        raise SpecError(v.file, where, f"not an expression of dims: {e}") from None
     unknown = [n for n in code.co_names if n not in dims and n not in ("min", "max")]
     if unknown:
         raise SpecError(v.file, where, f"{unknown[0]} is not a dim declared before it (declared: {', '.join(dims) or 'none'})")
@@ -433,9 +445,9 @@ def _properties(v: "_Validator", data: Any, where: str) -> tuple:
         for key, text in [(key, pdata[key]) for key in ("expect", "when") if key in pdata] \
                 + [(f"show[{k}]", s) for k, s in enumerate(show)]:
             try:
-                compile(v.string(text, f"{pwhere}.{key}"), f"{pwhere}.{key}", "eval")
-            except SyntaxError as e:
-                raise SpecError(v.file, f"{pwhere}.{key}", f"not a Python expression: {e.msg}") from None
+                expressions.compiled(v.string(text, f"{pwhere}.{key}"), f"{pwhere}.{key}")
+            except expressions.UnsafeExpression as e:
+                raise SpecError(v.file, f"{pwhere}.{key}", str(e)) from None
         blocks = v.string(pdata["blocks"], f"{pwhere}.blocks") if "blocks" in pdata else ""
         out.append(PropertySpec(name=v.identifier(pdata["name"], f"{pwhere}.name"), expect=pdata["expect"],
                                 message=" ".join(v.string(pdata["message"], f"{pwhere}.message").split()),
@@ -525,9 +537,9 @@ def _gradient_fields(v: "_Validator", data: dict, where: str, fn: FunctionSpec) 
         pairs = [(wrt, grad)]
     if loss not in outputs:
         try:
-            compile(loss, f"{where}.loss", "eval")
-        except SyntaxError as e:
-            raise SpecError(v.file, f"{where}.loss", f"neither an output nor a Python expression ({e.msg}): {loss}") from None
+            expressions.compiled(loss, f"{where}.loss")
+        except expressions.UnsafeExpression as e:
+            raise SpecError(v.file, f"{where}.loss", f"neither an output nor an expression the grader evaluates: {e}") from None
     fields = {"loss": loss, "pairs": tuple(pairs), "wrt": pairs[0][0], "grad": pairs[0][1]}
     if "steps" in data:
         fields["steps"] = _steps(v, data["steps"], f"{where}.steps")
@@ -860,7 +872,13 @@ def spec_for(assignment: str, submission: Path, hidden: bool = False) -> Assignm
     """
     if not Path(submission).exists():
         raise FileNotFoundError(f"{submission}: no such file or folder")
-    spec = load_spec(find_spec(assignment, Path(submission)))
+    path, beside = locate_spec(assignment, Path(submission))
+    spec = load_spec(path, handout=beside)
+    if beside and hidden:
+        raise HiddenUnavailable(
+            f"{path} lies beside the submission, so it is taken as the handout's (public cases only): a "
+            "submission may hold an assignment.yaml and hidden.yaml of its own. For the hidden cases, run "
+            "from the instructor's checkout (its assignments/NAME/) or pass --assignment PATH to its spec")
     check_hidden(spec, hidden)
     return spec
 
