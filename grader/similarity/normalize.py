@@ -397,11 +397,34 @@ def _order(run: list, roles) -> list:
     writes = [_names(s, ast.Store) for s in run]
     after = {i: set() for i in range(len(run))}           # i -> the statements that must come after it
     before = [0] * len(run)
+    # Statement j comes after i where i writes a name j reads or writes, or reads a name j writes.
+    # Only the nearest such i are linked (the name's last writer; the readers since it, for a
+    # write), which gives the same order: the others come before those already. Every pair, as
+    # before, took 24 GB and six minutes on a file of 40,000 statements (a red team's).
+    last_write: dict = {}                                 # name -> the last statement that wrote it
+    read_since: dict = {}                                 # name -> the statements that read it since
     for j in range(len(run)):
-        for i in range(j):
-            if writes[i] & (reads[j] | writes[j]) or reads[i] & writes[j]:
-                after[i].add(j)
-                before[j] += 1
+        linked = set()
+        for name in reads[j] | writes[j]:
+            if name in last_write:
+                linked.add(last_write[name])
+        for name in writes[j]:
+            linked.update(read_since.get(name, ()))
+        linked.discard(j)
+        for i in linked:
+            after[i].add(j)
+            before[j] += 1
+        for name in reads[j]:
+            read_since.setdefault(name, []).append(j)
+        for name in writes[j]:
+            last_write[name] = j
+            read_since[name] = []
+    return _topological(run, roles, after, before)
+
+
+def _topological(run: list, roles, after: dict, before: list) -> list:
+    """The statements in an order their links allow (`after`: i -> those after it; `before`: how
+    many come before each), the one whose normalized tokens sort first whenever several may come."""
     keys = []
     for s in run:
         tokens: list = []
