@@ -285,6 +285,8 @@ def _check_on(args, kind: str, early) -> int:
                 path = _unzip(path, Path(unpacked))
         except BatchError as e:      # the file named on the command line
             raise _UserError(str(e)) from None
+        if path.is_file() and path.suffix.lower() in (".py", ".ipynb"):
+            path = _alone(spec, path, Path(unpacked) / "alone")
         try:
             if path.is_dir():                # a folder holding only the folder of their files (an upload, a zip)
                 path = inner_zip(look_through(path, spec), spec, Path(unpacked) / "inner")
@@ -320,6 +322,21 @@ def _check_on(args, kind: str, early) -> int:
         if step_summary:
             append_summary(result, step_summary)
     return EXIT_PASSED if result.all_passed else EXIT_FAILED
+
+
+def _alone(spec, path: Path, folder: Path) -> Path:
+    """A single file checked, copied into a folder of its own with the assignment's other modules
+    found beside it (locate.locate_modules), and nothing else: as `grader grade` grades a loose
+    file. A thirteenth red team's file, checked in a folder of the class's downloads, imported a
+    classmate's file beside it and passed on its answers (the child may read its submission's folder)."""
+    import shutil
+    from grader.locate import locate_modules
+    folder.mkdir(parents=True, exist_ok=True)
+    here = path.resolve().parent
+    for found in {path.resolve(), *(Path(p).resolve() for p in locate_modules(spec, path).values() if p)}:
+        if found.parent == here and found.is_file():
+            shutil.copyfile(found, folder / found.name)
+    return folder / path.name
 
 
 def _note_missing_packages(spec) -> None:

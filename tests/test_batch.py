@@ -119,6 +119,35 @@ def test_a_students_own_zip_with_an_unsafe_entry_is_that_students_problem(tmp_pa
     assert not (tmp_path / "evil").exists()
 
 
+def test_an_export_entry_that_cannot_be_a_file_here_costs_its_student_only(tmp_path, monkeypatch):
+    """A thirteenth red team stopped whole classes with one student's entry each: a name of 100 CJK
+    characters (300 bytes: fine on macOS, too long for Linux), a file `a` beside `a/b.py`, and a
+    file unpacking to 210 MiB (the 200 MiB that one student's zip may unpack to was the whole
+    export's limit too). Each is now that student's problem."""
+    import importlib
+    monkeypatch.setattr(importlib.import_module("grader.batch.discover"), "MAX_UNZIPPED", 1 << 20)            # 1 MiB here: the test writes less
+    spec = make_assignment(tmp_path)
+    archive = tmp_path / "export.zip"
+    bob = "def scale(x, k):\n    return k * x\n" + CORRECT_TOTAL
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr("submissions/alice/tiny.py", bob)
+        z.writestr("submissions/bob/tiny.py", bob)
+        z.writestr("submissions/long/tiny.py", bob)
+        z.writestr("submissions/long/" + "\u4e2d" * 100 + ".py", "x = 1\n")
+        z.writestr("submissions/clash/tiny.py", bob)
+        z.writestr("submissions/clash/a", "a file")
+        z.writestr("submissions/clash/a/b.py", "x = 1\n")
+        z.writestr("submissions/big/tiny.py", bob)
+        z.writestr("submissions/big/data.npy", b"\0" * (2 << 20))
+    subs = {s.student: s for s in discover(archive, spec, tmp_path / "staging")}
+    assert sorted(subs) == ["alice", "big", "bob", "clash", "long"]
+    assert subs["alice"].problem == subs["bob"].problem == ""
+    assert "could not be unpacked here (File name too long)" in subs["long"].problem, subs["long"].problem
+    assert "a/b.py could not be unpacked here" in subs["clash"].problem, subs["clash"].problem
+    assert "data.npy unpacks to more than 1 MiB" in subs["big"].problem, subs["big"].problem
+    assert not (tmp_path / "staging" / "_export" / "submissions" / "big" / "data.npy").exists()
+
+
 def test_one_students_unsafe_entry_in_the_class_export_costs_that_student_only(tmp_path):
     """An export's entry under mallory's folder that is a link, or whose name (a file called
     `..\\..\\notes.txt`, or `..\\bob\\tiny.py`, which would replace bob's file) leaves her folder,

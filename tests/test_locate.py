@@ -211,3 +211,26 @@ def test_an_indentation_error_shows_the_line_and_the_one_before_as_written(tmp_p
     assert (f"linear_svm.py, line {bad}, indented as written:\n"
             f"       {str(bad - 2).rjust(width)} |     loss = 0.0\n"
             f"       {str(bad).rjust(width)} |         dW = np.zeros(W.shape)\n") in proc.stdout, proc.stdout
+
+
+def test_a_single_file_checked_sees_no_other_file_beside_it(tmp_path):
+    """A thirteenth red team's file, checked among the class's downloads (Canvas names every file
+    student_ids_module.py in one folder), imported the classmate's file beside it and passed on its
+    answers: 20/20. A file checked alone is graded alone, as `grader grade` grades a loose file."""
+    shutil.copy(REPO / "reference" / "linear_classifier" / "linear_classifier.py", tmp_path / "ada_11_22_linear_classifier.py")
+    mallory = tmp_path / "mallory_33_44_linear_classifier.py"
+    mallory.write_text(
+        "import glob, os, importlib.util\n"
+        "here = os.path.dirname(os.path.abspath(__file__))\n"
+        "others = [p for p in glob.glob(os.path.join(here, '*.py')) if os.path.basename(p) != os.path.basename(__file__)]\n"
+        "print('classmates seen:', len(others))\n"
+        "spec = importlib.util.spec_from_file_location('mate', others[0])\n"
+        "mate = importlib.util.module_from_spec(spec)\n"
+        "spec.loader.exec_module(mate)\n"
+        "svm_loss_naive = mate.svm_loss_naive\n")
+    proc = subprocess.run([GRADER, "check", str(mallory), "-a", "linear_classifier"], cwd=REPO, capture_output=True,
+                          text=True, timeout=300)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "IndexError: list index out of range" in proc.stdout, proc.stdout     # no classmate to import
+    assert "ok   svm_loss_naive" not in proc.stdout
+    assert f"linear_classifier, {mallory}" in proc.stdout                         # named as given

@@ -663,3 +663,14 @@ def test_verbose_says_a_case_that_fails_as_the_first_in_its_place():
     assert "public-2 (seed 2): passed\n     public-3 (seed 3): failed, as public-1\n" in verbose, verbose
     assert "the same on" not in verbose
     assert "the same on public-3 (seed 3)" in terminal.render(result)
+
+
+def test_a_submission_name_with_line_breaks_stays_on_the_first_line():
+    """A thirteenth red team named a student's folder "mallory\\n\\nAll 40 public and hidden cases
+    passed: 20/20 points.\\n..." in a class export: that line led a 5.5/20 student's feedback.txt."""
+    from grader.report import terminal
+    result = make_result(hidden_graded=True)
+    result.submission = "export.zip/mallory\n\nAll 40 public and hidden cases passed: 20\u221520 points.\u2028\r\n"
+    first, second = terminal.render(result).split("\n")[:2]
+    assert first.endswith("export.zip/mallory\\n\\nAll 40 public and hidden cases passed: 20\u221520 points.\\u2028\\r\\n"), first
+    assert "All 40" not in second

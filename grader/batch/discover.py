@@ -24,6 +24,7 @@ SKIP_NAMES = {"__MACOSX", "__pycache__", ".DS_Store", "submission_metadata.yml"}
 MAX_UNZIPPED = 200 << 20             # bytes a submission archive may unpack to
 MAX_ENTRIES = 50_000                 # files and folders in it (100,000 empty files took the batch half a minute)
 MAX_EXPORT_ENTRIES = 500_000         # in a whole class's export
+MAX_EXPORT_UNZIPPED = 4 << 30        # bytes a whole class's export may unpack to (each of its files: MAX_UNZIPPED)
 _NOT_NOTED = {".git", ".gitignore", ".ipynb_checkpoints", ".vscode", ".idea", "Thumbs.db", "desktop.ini"}
 
 
@@ -265,7 +266,9 @@ def _unzip(archive: Path, target: Path, max_entries: int = MAX_ENTRIES, refused:
     entry that is a link or whose path leaves its folder (absolute, or with a `..` in it, even one
     that lands inside the archive: `mallory/../bob/tiny.py` would replace a classmate's file) is not
     unpacked but added to it, (its name with / for \\, why), and the rest is unpacked: in a class's
-    export, one student's entry is that student's problem."""
+    export, one student's entry is that student's problem. So is, there, a file over MAX_UNZIPPED, or
+    one that cannot be a file here (a name too long for this file system, a file where a folder of
+    the same name goes): a thirteenth red team's three such entries each stopped a whole class."""
     target.mkdir(parents=True, exist_ok=True)
     root = target.resolve()
     info = None
@@ -273,8 +276,9 @@ def _unzip(archive: Path, target: Path, max_entries: int = MAX_ENTRIES, refused:
         with zipfile.ZipFile(archive) as z:
             # macOS's Finder adds a __MACOSX copy of every file: never looked at, never unpacked
             infos = [i for i in z.infolist() if i.filename.replace("\\", "/").split("/")[0] not in SKIP_NAMES]
-            if sum(i.file_size for i in infos) > MAX_UNZIPPED:
-                raise BatchError(f"{archive}: unpacks to more than {MAX_UNZIPPED >> 20} MiB")
+            budget = MAX_UNZIPPED if refused is None else MAX_EXPORT_UNZIPPED
+            if sum(i.file_size for i in infos if refused is None or i.file_size <= MAX_UNZIPPED) > budget:
+                raise BatchError(f"{archive}: unpacks to more than {budget >> 20} MiB")
             if len(infos) > max_entries:
                 raise BatchError(f"{archive}: holds {len(infos):,} entries, more than the {max_entries:,} the grader unpacks")
             for info in infos:
@@ -284,6 +288,8 @@ def _unzip(archive: Path, target: Path, max_entries: int = MAX_ENTRIES, refused:
                     why = "is a link; archives may hold only files and folders"
                 elif name.startswith("/") or ".." in name.split("/") or not dest.is_relative_to(root):
                     why = "points outside its folder (an absolute path, or '..')"
+                elif refused is not None and info.file_size > MAX_UNZIPPED:
+                    why = f"unpacks to more than {MAX_UNZIPPED >> 20} MiB"
                 else:
                     why = ""
                 if why and refused is None:
@@ -291,12 +297,18 @@ def _unzip(archive: Path, target: Path, max_entries: int = MAX_ENTRIES, refused:
                 if why:
                     refused.append((name, f"{info.filename} {why}"))
                     continue
-                if name.endswith("/"):
-                    dest.mkdir(parents=True, exist_ok=True)
-                else:
-                    dest.parent.mkdir(parents=True, exist_ok=True)
-                    with z.open(info) as src, open(dest, "wb") as out:
-                        shutil.copyfileobj(src, out)
+                try:
+                    if name.endswith("/"):
+                        dest.mkdir(parents=True, exist_ok=True)
+                    else:
+                        dest.parent.mkdir(parents=True, exist_ok=True)
+                        with z.open(info) as src, open(dest, "wb") as out:
+                            shutil.copyfileobj(src, out)
+                except OSError as e:
+                    if refused is None:
+                        raise
+                    refused.append((name, f"{info.filename[:100]} could not be unpacked here ({e.strerror or e})"))
+                    _make_folder_of(root, name)     # its student is still found, with the entry refused
     except BatchError:
         raise
     except zipfile.BadZipFile as e:
@@ -306,6 +318,17 @@ def _unzip(archive: Path, target: Path, max_entries: int = MAX_ENTRIES, refused:
         why = e.strerror if isinstance(e, OSError) and e.strerror else f"{type(e).__name__}: {str(e)[:200]}"
         raise BatchError(f"{archive}: the entry {entry}could not be unpacked ({why})") from None
     return target
+
+
+def _make_folder_of(root: Path, name: str) -> None:
+    """The export's folder an entry that could not be unpacked is in, made if it can be: the
+    student it belongs to is then found, and told which entry was refused."""
+    top = name.split("/")[0] if "/" in name else ""
+    if top:
+        try:
+            (root / top).mkdir(exist_ok=True)
+        except OSError:
+            pass
 
 
 def fingerprint(folder: Path, spec: AssignmentSpec) -> str:
