@@ -265,6 +265,10 @@ def _check_on(args, kind: str, early) -> int:
         raise _UserError(str(e)) from None
     if early is not None:            # its torch import now runs beside this process's imports below
         early.tell(spec.framework)
+    if spec.beside:                  # the submission's own copy: its cases and expected values could be anyone's
+        _note(f"graded with {spec.path}, found beside the submission: a handout's public cases and expected values, as "
+              "that copy has them; to grade with the instructor's, run from the checkout (assignments/NAME/) or give "
+              "--assignment PATH")
     _note_missing_packages(spec)
     from grader.expected import ReferenceError_
     from grader.grade import grade_submission

@@ -391,6 +391,10 @@ def test_packages_are_pip_requirements_and_nothing_else(tmp_path, packages, prob
     "[y for _y in x]",
     "'{0.__class__}'.format(x)",
     "(y := 1)",
+    "9**9**9",                                                    # a red team's derived dim: held the grader until killed
+    "[0] * 10**10",
+    "np.ones(10**10)",
+    "1 << 99999",
 ])
 def test_an_expression_that_could_do_more_than_compute_is_refused(expression):
     from grader.spec.expressions import UnsafeExpression, compiled, unsafe
@@ -407,6 +411,8 @@ def test_an_expression_that_could_do_more_than_compute_is_refused(expression):
     "np.linalg.norm(dx) < 1e3 and dx.max() <= x.shape[0]",
     "min(N, D) // 2 + max(1, H - 2)",
     "all(v > 0 for v in outputs.values())",
+    "dropout_param['mode'] == 'train' and (1 - dropout_param['p']) ** x.size < 1e-9",
+    "sqrt(x ** 2 + y ** -1) * 2 ** 0.5",
 ])
 def test_the_expressions_specs_write_are_evaluated(expression):
     from grader.spec.expressions import unsafe
@@ -447,4 +453,37 @@ def test_a_spec_beside_the_submission_is_a_handout_and_never_gives_hidden_cases(
     public = subprocess.run([GRADER, "check", str(sub), "-a", "cs231n"], cwd=elsewhere,
                             capture_output=True, text=True, timeout=300)
     assert public.returncode == 0 and "All 12 public cases and 6 checks passed" in public.stdout, public.stdout
+    # Said: its expected values are that copy's (a red team's planted expected_public.json made zeros pass)
+    assert f"graded with {sub / 'assignment.yaml'}, found beside the submission" in public.stderr, public.stderr
     assert "Hidden cases" in public.stdout                # the handout's: it knows of hidden points, runs none
+
+
+def test_a_bare_name_is_never_a_folder_of_that_name_under_the_current_one(tmp_path, monkeypatch):
+    """A fourteenth red team handed in a handout folder named as the assignment, its hidden.yaml
+    saying `reference: .`: `-a linear_classifier` took ./linear_classifier for the instructor's spec,
+    before assignments/linear_classifier, and graded the whole class against the student's code."""
+    from grader.spec.load import locate_spec
+    handout = tmp_path / "linear_classifier"
+    shutil.copytree(REPO / "student_template" / "linear_classifier", handout)
+    (handout / "hidden.yaml").write_text("reference: .\n")
+    with pytest.raises(SpecError, match="assignment not found"):
+        locate_spec("linear_classifier", cwd=tmp_path)                 # as `grader grade` asks: no submission
+    assert locate_spec("linear_classifier", handout, cwd=tmp_path) == (handout / "assignment.yaml", True)
+    assert locate_spec("linear_classifier", handout, cwd=REPO) == (ASSIGNMENT / "assignment.yaml", False)
+    monkeypatch.chdir(tmp_path)
+    assert locate_spec("./linear_classifier") == (Path("linear_classifier/assignment.yaml"), False)   # a path: as given
+    assert load_spec(handout / "assignment.yaml", handout=True).reference_dir is None
+
+
+def test_a_handouts_support_files_beside_the_submission_may_not_lead_out_of_it(tmp_path):
+    """A red team's planted spec listed support files that were links to /proc/self/environ and
+    /etc/shadow: the grader read them and gave them to the child, which printed both."""
+    handout = tmp_path / "cs231n"
+    shutil.copytree(REPO / "student_template" / "cs231n", handout)
+    load_spec(handout, handout=True)                                       # the handout as shipped: fine
+    secret = tmp_path / "secret.py"
+    secret.write_text("TOKEN = 'hunter2'\n")
+    (handout / "past" / "leak.py").symlink_to(secret)
+    with pytest.raises(SpecError, match="is a link, or leads out of the handout's folder"):
+        load_spec(handout, handout=True)
+    assert load_spec(handout).support                                      # the instructor's own: links are theirs

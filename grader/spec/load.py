@@ -12,6 +12,7 @@ The format is documented in docs/spec-format.md.
 """
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import replace
 from pathlib import Path
@@ -52,7 +53,10 @@ def locate_spec(assignment: str, submission: Path | None = None, cwd: Path | Non
     cwd = Path.cwd() if cwd is None else cwd
     looked = []
     as_path = Path(assignment)
-    if as_path.suffix in (".yaml", ".yml") or as_path.is_dir() or "/" in assignment:
+    # A path only as written as one: a bare NAME is never the folder NAME under the current one (a
+    # student's handout folder, named as the assignment, was taken for the instructor's spec: its
+    # hidden.yaml said `reference: .`, and the class was graded against the student's code).
+    if as_path.suffix in (".yaml", ".yml") or "/" in assignment or os.sep in assignment or assignment in (".", ".."):
         candidate = as_path / SPEC_FILE if as_path.is_dir() else as_path
         if candidate.is_file():
             return candidate, False
@@ -142,6 +146,9 @@ def load_spec(path: Path | str, handout: bool = False) -> AssignmentSpec:
     functions = [_function(v, fname, fdata, modules) for fname, fdata in fns.items()]
     _check_references(v, functions)
 
+    if handout:                          # the submission's own files: none may lead out of its folder
+        _inside(path, support, "support")
+        _inside(path, scenarios, "scenarios")
     hidden_path = path.parent / HIDDEN_FILE
     reference_dir = None
     has_hidden = hidden_path.is_file() and not handout
@@ -151,7 +158,22 @@ def load_spec(path: Path | str, handout: bool = False) -> AssignmentSpec:
     return AssignmentSpec(name=name, title=str(data.get("title", name)), framework=framework,
                           modules=modules, limits=limits, functions=tuple(functions), path=path,
                           reference_dir=reference_dir, has_hidden=has_hidden, support=support, scenarios=scenarios,
-                          packages=packages)
+                          packages=packages, beside=handout)
+
+
+def _inside(path: Path, rels: tuple, key: str) -> None:
+    """A handout's support or scenario files, each inside its folder once links are followed: the
+    files are read by the grader's process and given to the child (a red team's planted spec
+    listed links to /proc/self/environ and /etc/shadow, and the child printed both)."""
+    root = path.parent.resolve()
+    for i, rel in enumerate(rels):
+        target = path.parent / rel
+        files = [target, *target.rglob("*")] if target.is_dir() else [target]
+        for f in files:
+            if f.is_symlink() or not f.resolve().is_relative_to(root):
+                raise SpecError(path, f"{key}[{i}]", f"{f.relative_to(path.parent)} is a link, or leads out of the "
+                                                    "handout's folder: a handout found beside the submission may only "
+                                                    "hold its own files")
 
 
 def _relative(v: "_Validator", data: Any, where: str, suffix: str = "") -> str:

@@ -199,6 +199,7 @@ class AssignmentSpec:
     support: tuple = ()              # files and folders (relative to the spec) given to the student's code, read-only
     scenarios: tuple = ()            # Python files (relative to the spec) whose functions steps may call
     packages: tuple = ()             # pip requirements the student's code may import (grader gradescope installs them)
+    beside: bool = False             # found beside the submission: the submission's copy of a handout (load.locate_spec)
 
     def support_files(self) -> dict:
         """{path to import it by: text} of every support file, folders walked (what the child gets):
