@@ -191,6 +191,8 @@ def grade_submission(spec: AssignmentSpec, submission: Path, hidden: bool = Fals
                              lambda m: _source(m, modules, notebooks))
         if cells is None and submission.is_dir():
             _hint_notebooks_beside(spec, result, modules, other_notebooks(submission.resolve(), spec))
+        if cells is None:
+            _hint_defined_twice(spec, result, notebooks)
         return result
     finally:
         if own_worker:
@@ -267,6 +269,26 @@ def _hint_notebooks_beside(spec: AssignmentSpec, result: SubmissionResult, modul
                 f"(`grader check {notebooks[0].name}`).")
         for case in fn.cases:
             case.details = "\n".join(x for x in (case.details, hint) if x)
+
+
+def _hint_defined_twice(spec: AssignmentSpec, result: SubmissionResult, notebooks) -> None:
+    """A failing function that a notebook defines in two cells or more: each failing case says which
+    cell's is graded, the last one, whichever the student ran last in their kernel (a tenth students'
+    round fixed svm_loss_naive in cell 5 and ran it last, and the stale copy in the last cell was graded)."""
+    for fn in result.functions:
+        file = notebooks.files.get(spec.function(fn.name).module)
+        module = notebooks.modules.get(file) if file else None
+        top = fn.name.split(".")[0]
+        cells = list(dict.fromkeys(module.defined.get(top, ()))) if module is not None else []
+        if len(cells) < 2:
+            continue
+        what = "class" if "." in fn.name else "function"
+        note = (f"Note: {file} defines the {what} {top} in cells {', '.join(map(str, cells[:-1]))} and {cells[-1]}: the "
+                f"grader runs the notebook's cells from top to bottom, so cell {cells[-1]}'s is the one graded, whichever "
+                "you ran last. Delete the copies you do not mean.")
+        for case in fn.cases:
+            if not case.passed:
+                case.details = "\n".join(x for x in (case.details, note) if x)
 
 
 def _hint_broken_callees(spec: AssignmentSpec, functions: dict, source) -> None:

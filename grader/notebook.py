@@ -69,6 +69,7 @@ class Module:
     source: str
     cells: tuple                     # (first module line, cell number, number of lines), in order
     dropped: dict = field(default_factory=dict)     # name -> (cell, line) of a dropped statement setting it
+    defined: dict = field(default_factory=dict)     # name -> the cells that define it (def, class), in order
 
 
 @dataclass
@@ -172,6 +173,7 @@ def convert(cells: list[tuple[str, str]]) -> Module:
                             "your solution")
     lines, spans, future = [""], [], []        # the first line is for `from __future__` imports
     dropped: dict = {}
+    defined: dict = {}
     bound = set(dir(builtins))
     for number, (kind, source) in enumerate(cells, 1):
         if kind != "code":
@@ -193,6 +195,8 @@ def convert(cells: list[tuple[str, str]]) -> Module:
                 elif not _keep(stmt, bound):
                     gone.append(stmt)
                     dropped.update(dict.fromkeys(_names_set(stmt), (number, stmt.lineno)))
+                elif isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                    defined.setdefault(stmt.name, []).append(number)
         except RecursionError:           # blocks nested deeper than the stack allows
             raise NotebookError(f"cannot be read: cell {number} is nested too deeply") from None
         _blank_all(cell, gone)
@@ -202,7 +206,7 @@ def convert(cells: list[tuple[str, str]]) -> Module:
         lines[0] = "from __future__ import " + ", ".join(dict.fromkeys(future))
     for name in bound:
         dropped.pop(name, None)                # set again by a kept statement: never missing
-    return Module("\n".join(lines) + "\n", tuple(spans), dropped)
+    return Module("\n".join(lines) + "\n", tuple(spans), dropped, defined)
 
 
 def where(cells: tuple, line: int) -> tuple[int, int] | None:
@@ -324,7 +328,13 @@ def _keep(stmt: ast.stmt, bound: set) -> bool:
         return True
     if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
         bound.add(stmt.name)
+        if isinstance(stmt, ast.ClassDef):
+            bound.add(("class", stmt.name))
         return True
+    if isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 and isinstance(stmt.targets[0], ast.Attribute) \
+            and isinstance(stmt.targets[0].value, ast.Name) and ("class", stmt.targets[0].value.id) in bound \
+            and _constant(stmt.value, bound):
+        return True                      # `TwoLayerNet.loss = two_layer_loss`: a method given to a class of the notebook's
     if isinstance(stmt, ast.Assign):
         targets = [n for t in stmt.targets for n in _target_names(t)]
         if None in targets or not _constant(stmt.value, bound):

@@ -324,3 +324,16 @@ def test_statements_sharing_a_line_are_blanked_in_one_pass_as_one_at_a_time():
     many = notebook.convert([("code", "1;" * 20000 + "\ndef f(a):\n    return a\n")])
     assert many.source.splitlines()[1] == "pass;" * 20000
     assert "def f(a):" in many.source
+
+
+def test_a_method_given_to_a_notebooks_class_in_a_later_cell_is_kept():
+    """A tenth students' round wrote TwoLayerNet.loss as a function in a later cell and attached it,
+    `TwoLayerNet.loss = two_layer_loss`: the statement was dropped, and the handout's stub graded."""
+    from grader import notebook
+    module = notebook.convert([("code", "class Net:\n    def loss(self):\n        raise NotImplementedError\n"),
+                               ("code", "def real_loss(self):\n    return 1\n\nNet.loss = real_loss\nnp.pi = 3\n")])
+    ns: dict = {}
+    exec(module.source, ns)
+    assert ns["Net"]().loss() == 1
+    assert "np.pi = 3" not in module.source                   # a module's attribute: not the notebook's class
+    assert module.defined == {"Net": [1], "real_loss": [2]}

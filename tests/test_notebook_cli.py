@@ -240,3 +240,21 @@ def test_grade_a_class_of_notebooks_and_py_files(tmp_path):
     dave = json.loads((out / "dave" / "result.json").read_text())
     bob_nb = json.loads((out / "bob_77_88" / "result.json").read_text())
     assert [f["earned"] for f in bob_nb["functions"]] == [f["earned"] for f in dave["functions"]]
+
+
+def test_a_function_a_notebook_defines_twice_says_which_cell_is_graded(tmp_path):
+    """A tenth students' round fixed svm_loss_naive in cell 5 and ran it last, while a stale copy
+    sat in a later cell: the later one is graded (the notebook runs top to bottom), and nothing said
+    so. Each failing case now names the cells and the one graded."""
+    reference = (REPO / "reference" / "linear_classifier" / "linear_classifier.py").read_text()
+    stale = reference.replace("    dW /= num_train\n", "", 1)
+    start = stale.index("def svm_loss_naive")
+    end = stale.index("\ndef ", start)
+    folder = tmp_path / "student"
+    write_notebook(folder / "work.ipynb", [("code", reference), ("code", stale[start:end])])
+    proc = subprocess.run([GRADER, "check", str(folder), "-a", "linear_classifier"], cwd=REPO, capture_output=True,
+                          text=True, timeout=RUN_TIMEOUT)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert ("Note: work.ipynb defines the function svm_loss_naive in cells 1 and 2: the grader runs the notebook's "
+            "cells from top to bottom, so cell 2's is the one graded, whichever you ran last.") in proc.stdout, proc.stdout
+    assert "ok   svm_loss_vectorized" in proc.stdout and proc.stdout.count("defines the function") == 1

@@ -327,6 +327,25 @@ def test_a_top_level_import_of_a_package_not_installed_is_deferred_to_its_use(tm
         exec(compiled(f"import sys\nsys.path.insert(0, {str(tmp_path / 'later')!r})\nimport half_pkg_xyz\n", "m.py"), {})
 
 
+def test_a_star_import_of_a_package_not_installed_binds_nothing_and_fails_nothing():
+    """A course notebook's first line, `from cs231n.classifiers.fc_net import *`, failed the whole
+    import (a tenth students' round: right maths, 0/74): there are no names to give stand-ins, so
+    none is bound, and a name used from it fails where it is used."""
+    import numpy as np
+
+    from grader.run.harness import compiled
+    source = f"from {ABSENT}.classifiers.fc_net import *\nimport numpy as np\n\ndef right(x):\n    return np.sum(x)\n" \
+             "\ndef uses(x):\n    return FullyConnectedNet(x)\n"
+    ns: dict = {}
+    exec(compiled(source, "m.py"), ns)
+    assert ns["right"](np.ones(2)) == 2
+    with pytest.raises(NameError, match="FullyConnectedNet"):
+        ns["uses"](1)
+    star = {}
+    exec(compiled("from numpy import *\n", "m.py"), star)                 # a package that is there: as it was
+    assert "zeros" in star
+
+
 @pytest.mark.slow
 def test_a_submission_importing_a_package_not_installed_is_graded_where_it_does_not_use_it(tmp_path):
     """A notebook's or a module's `import matplotlib.pyplot as plt` on a machine without it: the

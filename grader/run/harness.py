@@ -270,9 +270,12 @@ def _deferred(node) -> list:
             out.append(_tried(one, [(a.asname or a.name.partition(".")[0], a.name if a.asname else a.name.partition(".")[0])],
                               a.name) if _absent(a.name) else one)
         return out
-    if isinstance(node, ast.ImportFrom) and not node.level and node.module and _absent(node.module) \
-            and all(a.name != "*" for a in node.names):
-        return [_tried(node, [(a.asname or a.name, f"{node.module}.{a.name}") for a in node.names], node.module)]
+    if isinstance(node, ast.ImportFrom) and not node.level and node.module and _absent(node.module):
+        # `from cs231n.classifiers.fc_net import *`, a course notebook's first line: nothing to bind stand-ins
+        # to, so nothing is bound, and a name used from it fails where it is used (NameError)
+        star = any(a.name == "*" for a in node.names)
+        return [_tried(node, [] if star else [(a.asname or a.name, f"{node.module}.{a.name}") for a in node.names],
+                       node.module)]
     return [node]
 
 
@@ -287,7 +290,7 @@ def _tried(node, names: list, module: str):
               ast.Constant(tuple(dotted for _, dotted in names)), ast.Constant(node.lineno)], keywords=[])
     targets = ast.Tuple(elts=[ast.Name(id=name, ctx=ast.Store()) for name, _ in names], ctx=ast.Store())
     handler = ast.ExceptHandler(type=ast.Name(id="ModuleNotFoundError", ctx=ast.Load()), name="__grader_missing__",
-                                body=[ast.Assign(targets=[targets], value=bind)])
+                                body=[ast.Assign(targets=[targets], value=bind) if names else ast.Expr(value=bind)])
     return ast.copy_location(ast.Try(body=[node], handlers=[handler], orelse=[], finalbody=[]), node)
 
 
