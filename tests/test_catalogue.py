@@ -91,7 +91,7 @@ def test_a_correct_solution_written_differently_is_not_a_mistake(rows):
                        "conv_backward_dw_assigned conv_backward_naive        2 public + 4 hidden cases; gradient 6/6",
                        "conv_backward_dw_without_dout conv_backward_naive        2 public + 4 hidden cases; gradient 6/6",
                        "bn_cache_unpacked_out_of_order batchnorm_backward_alt     2 public + 3 hidden cases; agrees_with batchnorm_backward 5/5",
-                       "71 catalogued mistakes; all caught, reference full marks, handout zero."]),
+                       "74 catalogued mistakes; all caught, reference full marks, handout zero."]),
     ("fully_connected_networks", [
         "two_layer_reg_half       TwoLayerNet.loss           1 public + 4 hidden cases          5/5",
         "linear_forward_not_flattened FullyConnectedNet.loss     0 public + 1 hidden cases          1/1",
@@ -99,7 +99,7 @@ def test_a_correct_solution_written_differently_is_not_a_mistake(rows):
         "dropout_bernoulli        (all)                      50/50 points, not_mistake: ok",
         "sgd_momentum_step_before_velocity sgd_momentum               2 public + 3 hidden cases          5/5",
         "sgd_momentum_step_subtracts_velocity sgd_momentum               2 public + 3 hidden cases          5/5",
-        "37 catalogued mistakes; all caught, reference full marks, handout zero."]),
+        "38 catalogued mistakes; all caught, reference full marks, handout zero."]),
 ])
 def test_validate_passes_for_every_shipped_assignment(name, lines):
     proc = subprocess.run([GRADER, "validate", name], cwd=REPO, capture_output=True, text=True, timeout=600)
