@@ -215,7 +215,8 @@ def assert_points(run: Run, hidden: bool, earned: dict):
         n_passed = sum(c["status"] == "passed" for c in f["cases"])
         mark = "ok  " if n_passed == n_cases else "FAIL"
         head = f"{mark} {fn}: {n_passed}/{n_cases} cases passed, {_pts(want)}/{_pts(possible)} points"
-        assert run.block(fn).splitlines()[0] == head
+        line = run.block(fn).splitlines()[0]
+        assert line == head or line.startswith(head + ": not run, as "), line     # a module that did not import: above
 
 
 def assert_full_marks(run: Run, hidden: bool):
@@ -245,6 +246,19 @@ def assert_first_failure_shown(run: Run, function: str, case_id: str, *texts: st
     assert lines[at[0] + 1] == " " * 8 + case["message"], block
     for text in texts:
         assert text in block, f"{text!r} not in:\n{block}"
+
+
+def assert_import_failure_shown(run: Run, module_file: str, error: str, *texts: str):
+    """A module that does not import: said once, above its functions (the error, then `texts`: file,
+    line, advice), and each function's line points there."""
+    header = f"{module_file} could not be imported, so none of the {len(FUNCTIONS)} functions in it could run:\n" \
+             f"     {error}\n"
+    assert run.stdout.count(header) == 1, run.stdout
+    shown = run.stdout[run.stdout.index(header):].split("\n\n")[0]
+    for text in texts:
+        assert text in shown, f"{text!r} not in:\n{shown}"
+    for fn in FUNCTIONS:
+        assert f"not run, as {module_file} could not be imported (above)" in run.block(fn).splitlines()[0], run.block(fn)
 
 
 def _pts(x: float) -> str:
@@ -573,7 +587,8 @@ def test_syntax_error_points_at_the_line(runs):
         for case in run.function(fn)["cases"]:
             assert case["message"].startswith("linear_classifier.py could not be imported: SyntaxError: ")
             assert case["details"].splitlines()[0] == f"linear_classifier.py, line {line}: for j in range(num_classes)"
-        assert_first_failure_shown(run, fn, "public-1", f"linear_classifier.py, line {line}: for j in range(num_classes)")
+    error = run.case(FUNCTIONS[0], "public-1")["message"].split(" could not be imported: ", 1)[1]
+    assert_import_failure_shown(run, "linear_classifier.py", error, f"linear_classifier.py, line {line}: for j in range(num_classes)")
 
 
 def test_missing_function(runs):
@@ -619,7 +634,7 @@ def test_import_failure_fails_every_function_with_line_and_advice(runs, name, li
     for fn in FUNCTIONS:
         assert {c["message"] for c in run.function(fn)["cases"]} == {
             f"linear_classifier.py could not be imported: {message}"}
-        assert_first_failure_shown(run, fn, "public-1", f"linear_classifier.py, line {line}, {where}", advice)
+    assert_import_failure_shown(run, "linear_classifier.py", message, f"linear_classifier.py, line {line}, {where}", advice)
     assert "0 of 12 public cases passed: 0/8 points." in run.stdout
 
 

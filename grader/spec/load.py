@@ -896,7 +896,7 @@ def spec_for(assignment: str, submission: Path, hidden: bool = False) -> Assignm
         raise FileNotFoundError(f"{submission}: no such file or folder")
     path, beside = locate_spec(assignment, Path(submission))
     spec = load_spec(path, handout=beside)
-    if beside and hidden:
+    if beside and hidden and (path.parent / HIDDEN_FILE).exists():     # else a handout's own words, below
         raise HiddenUnavailable(
             f"{path} lies beside the submission, so it is taken as the handout's (public cases only): a "
             "submission may hold an assignment.yaml and hidden.yaml of its own. For the hidden cases, run "
