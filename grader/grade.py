@@ -248,7 +248,7 @@ def _judged(spec: AssignmentSpec, prepared: Prepared, submission: Path, hidden: 
     return _submission_result(
         spec, prepared, submission, hidden, functions, check_results, sandbox=reply.sandbox if reply else "",
         sandbox_warning=reply.sandbox_warning if reply else "", started=started.isoformat(timespec="seconds"),
-        duration=round(time.monotonic() - t0, 3), stdout=printed(imported.get("stdout", "")),
+        duration=round(time.monotonic() - t0, 3), stdout=notebooks.relocate_printed(printed(imported.get("stdout", ""))),
         grading_error=worker_error if reply is None else "")
 
 
@@ -397,6 +397,8 @@ def _outcome(reply, index: int, calls: list, notebooks: notebook.Notebooks | Non
     outcome = decode(header, arrays, tuple(".".join(map(str, p)) for p in calls[index]["outputs"]))
     if notebooks is not None and outcome.error:
         outcome.error = notebooks.relocate(outcome.error)
+    if notebooks is not None and outcome.stdout:
+        outcome.stdout = notebooks.relocate_printed(outcome.stdout)
     return outcome
 
 

@@ -84,6 +84,21 @@ class Notebooks:
     def relocate(self, error):
         return relocate(error, self.modules) if isinstance(error, dict) else error
 
+    def relocate_printed(self, text: str) -> str:
+        """Printed text with each `<path>/work.ipynb:74:` (a warning's place, as Python prints it: the
+        module's line, and the grading machine's path) said as `work.ipynb, cell 5, line 3:`."""
+        if not self.modules or ".ipynb:" not in text:
+            return text
+
+        def cell(m: re.Match) -> str:
+            module = self.modules.get(m.group(1))
+            found = where(module.cells, int(m.group(2))) if module is not None else None
+            return f"{m.group(1)}, cell {found[0]}, line {found[1]}:" if found else m.group(0)
+        return _PRINTED_PLACE.sub(cell, text)
+
+
+_PRINTED_PLACE = re.compile(r"(?:[^\s:]*/)?([^/\s:]+\.ipynb):(\d{1,9}):")
+
 
 def for_modules(paths: dict, cells: dict | None = None) -> Notebooks:
     """Convert the notebooks among a submission's module paths ({module: path or None}), each once.

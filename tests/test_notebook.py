@@ -337,3 +337,18 @@ def test_a_method_given_to_a_notebooks_class_in_a_later_cell_is_kept():
     assert ns["Net"]().loss() == 1
     assert "np.pi = 3" not in module.source                   # a module's attribute: not the notebook's class
     assert module.defined == {"Net": [1], "real_loss": [2]}
+
+
+def test_a_warning_printed_from_a_notebook_names_its_cell_not_the_grading_machines_path():
+    """A tenth students' round's overflow warning read `/tmp/st10_work/subs/.../work.ipynb:74: RuntimeWarning`:
+    a line of the joined module, and the grading machine's path, in feedback a student reads."""
+    from grader.notebook import Notebooks
+    module = convert([("markdown", "# hw"), ("code", "import numpy as np\n"),
+                      ("code", "def f(x):\n    return np.exp(x)\n")])
+    line = module.source.splitlines().index("    return np.exp(x)") + 1
+    found = Notebooks(modules={"work.ipynb": module})
+    printed = f"/srv/grading/alice/work.ipynb:{line}: RuntimeWarning: overflow encountered in exp\n  return np.exp(x)\n"
+    assert found.relocate_printed(printed) == \
+        "work.ipynb, cell 3, line 2: RuntimeWarning: overflow encountered in exp\n  return np.exp(x)\n"
+    assert found.relocate_printed("loss: 3.5\n") == "loss: 3.5\n"
+    assert Notebooks().relocate_printed(printed) == printed                  # a .py submission: as printed
