@@ -24,6 +24,9 @@ NOT_IMPLEMENTED = "not_implemented"  # raised NotImplementedError (the untouched
 TIMEOUT = "timeout"                  # killed at the time limit, or not run after an earlier timeout
 CRASHED = "crashed"                  # the worker died (segfault, os._exit, memory limit)
 STATUSES = (PASSED, FAILED, ERROR, NOT_IMPLEMENTED, TIMEOUT, CRASHED)
+# An ERROR case's message where its module did not import: "<file> could not be imported: <why>"
+# (judge.case writes it; the terminal report reads it, to say it once above the module's functions).
+UNIMPORTED = " could not be imported: "
 
 # How statuses map onto JUnit: a wrong answer is a <failure>, anything that stopped the
 # code from producing an answer is an <error>.

@@ -20,7 +20,8 @@ import numpy as np
 from grader import values
 from grader.cases import Case
 from grader.judge import compare, hints, localise, properties, regularization, scale
-from grader.results import CRASHED, ERROR, FAILED, HIDDEN, NOT_IMPLEMENTED, PASSED, TIMEOUT, CaseResult, OutputCheck
+from grader.results import (CRASHED, ERROR, FAILED, HIDDEN, NOT_IMPLEMENTED, PASSED, TIMEOUT, UNIMPORTED, CaseResult,
+                            OutputCheck)
 from grader.run.outcome import Outcome, Raised, printed
 from grader.run.protocol import ANSWER_CAP
 from grader.spec import AssignmentSpec, FunctionSpec
@@ -216,7 +217,7 @@ def _not_returned(spec: AssignmentSpec, fn: FunctionSpec, case: Case, outcome: O
             return _case(fn, case, ERROR, str(err.get("message")))
         if err.get("kind") == "missing_module":
             return _case(fn, case, ERROR, f"{mfile} not found in the submission")
-        return _case(fn, case, ERROR, f"{mfile} could not be imported: {_exception_line(err)}", _where(err))
+        return _case(fn, case, ERROR, f"{mfile}{UNIMPORTED}{_exception_line(err)}", _where(err))
     if status == "missing_function":
         name = _qualname(outcome.name, steps) or fn.name
         if after:                                    # a method the steps call on what the function made
@@ -520,8 +521,8 @@ def _mistake_and_factor(fn: FunctionSpec, case: Case, got: dict, expected: dict,
             continue                 # the regularization term's own mistake
         if not any(not correct.get(out.name, True) and not _same_output(fn, out, outputs, expected) for out in fn.compared):
             continue                 # the mistake does not show where the student is wrong
-        arrays = {a for n, (a, _) in off.items() if _count(got.get(n)) > 1}
-        if any(_count(got.get(n)) == 1 and a not in arrays for n, (a, _) in off.items()):
+        arrays = {a for n, (a, _) in off.items() if numbers[n][0].size > 1}
+        if any(numbers[n][0].size == 1 and a not in arrays for n, (a, _) in off.items()):
             continue
         second = scale.describe(fn, off, case.dims, exact=case.spec.visibility != HIDDEN, alone=False)
         found.append((frozenset([name]), f"two mistakes at once. (1) {sentence} (2) Besides that, {second}"))
@@ -541,12 +542,6 @@ def _roughly_scaled(s: np.ndarray, m: np.ndarray, m0: np.ndarray, rtol: float) -
         if yy and float(np.linalg.norm(x - (x @ y) / yy * y)) <= (100 * rtol + 1e-9) * float(np.linalg.norm(x)) + 1e-300:
             return True
     return False
-
-
-def _count(tree) -> int:
-    """How many numbers an output holds (0 for anything that is not numbers)."""
-    return sum(int(np.asarray(leaf.array).size) for _, leaf in values.leaves(tree) if getattr(leaf, "is_number", False)) \
-        if tree is not None else 0
 
 
 def _unique(found: list) -> list:

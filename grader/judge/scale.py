@@ -30,7 +30,6 @@ import functools
 
 import numpy as np
 
-from grader import values
 from grader.judge import compare, regularization
 from grader.spec import FunctionSpec
 
@@ -75,28 +74,13 @@ def against(fn: FunctionSpec, numbers: dict, over: dict, expected: dict) -> dict
     usual factors, or fits them as another mistake would, and the caller leaves such mistakes out."""
     out = {}
     for name, (s, r, r0) in numbers.items():
-        m = _flat(over.get(name), expected.get(name))
-        if m is None or m.shape != r.shape:
+        # The mistake's numbers in the reference's order, as output_numbers takes the student's
+        theirs = regularization.flat_numbers(over.get(name), expected.get(name), expected.get(name))
+        if theirs is None:
             return None
+        m = theirs[0]
         out[name] = (s, m, m - (r - r0))
     return out
-
-
-def _flat(tree, like) -> np.ndarray | None:
-    """The numbers of an output's tree as one flat float64 vector, in the order of the reference's
-    tree `like` (as regularization.flat_numbers takes them: a dict's keys in its order); None when
-    it holds none, or one that is not finite, or not at the reference's places."""
-    if tree is None or like is None:
-        return None
-    try:
-        leaves = [values.at(tree, path) for path, leaf in values.leaves(like) if getattr(leaf, "is_number", False)]
-    except (KeyError, IndexError, TypeError):
-        return None
-    parts = [np.asarray(leaf.array, dtype=np.float64).ravel() for leaf in leaves if getattr(leaf, "is_number", False)]
-    if not parts or len(parts) != len(leaves):
-        return None
-    flat = np.concatenate(parts)
-    return flat if np.isfinite(flat).all() else None
 
 
 def fitted(fn: FunctionSpec, got: dict, numbers: dict, dims: dict) -> dict[str, tuple[float, float]] | None:

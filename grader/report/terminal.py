@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from grader.results import ERROR, CaseResult, CheckResult, FunctionResult, SubmissionResult, show_dims
+from grader.results import ERROR, UNIMPORTED, CaseResult, CheckResult, FunctionResult, SubmissionResult, show_dims
 from grader.run.protocol import printable_text
 
 _LINE_BREAKS = re.compile("[\r\n\x0b\x0c\x1c-\x1e\x85\u2028\u2029]")
@@ -31,15 +31,14 @@ def render(result: SubmissionResult, verbose: bool = False) -> str:
         lines += ["", "Printed while importing your code:"] + indent_lines(clip_printed(result.stdout), 2)
     lines.append("")
     unimported = _unimported(result)
-    for message, (details, count) in unimported.items():
-        file, error = message.split(" could not be imported: ", 1)
+    for file, error, details, count in unimported.values():
         lines += [f"{file} could not be imported, so none of the {count} functions in it could run:"]
         lines += indent_lines(error, 5) + indent_lines(details, 5) + [""]
     for fn in result.functions:
-        if fn.cases and all(c.message in unimported for c in fn.cases):
+        if fn.cases and fn.cases[0].message in unimported and all(c.message == fn.cases[0].message for c in fn.cases):
             checks = f", 0/{len(fn.checks)} checks passed" if fn.checks else ""
             lines.append(f"FAIL {fn.name}: 0/{len(fn.cases)} cases passed{checks}, {points(fn.earned)}/{points(fn.possible)} "
-                         f"points: not run, as {fn.cases[0].message.split(' could not be imported: ')[0]} could not be imported (above)")
+                         f"points: not run, as {unimported[fn.cases[0].message][0]} could not be imported (above)")
             continue
         block = _function(fn, verbose)
         if len(block) > 1 and lines[-1]:
@@ -54,18 +53,18 @@ def render(result: SubmissionResult, verbose: bool = False) -> str:
     return printable_text("\n".join(lines) + "\n")
 
 
-def _unimported(result: SubmissionResult) -> dict[str, tuple[str, int]]:
-    """{message: (details, how many functions)} of a module that could not be imported, where every
-    case of two functions or more says so alike: said once, above them, rather than under each (an
-    IndentationError repeated under 17 functions took 129 lines)."""
+def _unimported(result: SubmissionResult) -> dict[str, tuple[str, str, str, int]]:
+    """{message: (file, why, details, how many functions)} of a module that could not be imported
+    (results.UNIMPORTED), where every case of two functions or more says so alike: said once, above
+    them, rather than under each (an IndentationError repeated under 17 functions took 129 lines)."""
     found: dict[str, list] = {}
     for fn in result.functions:
         first = fn.cases[0] if fn.cases else None
-        if first is None or first.status != ERROR or " could not be imported: " not in first.message \
+        if first is None or first.status != ERROR or UNIMPORTED not in first.message \
                 or any(c.status != ERROR or c.message != first.message for c in fn.cases):
             continue
-        found.setdefault(first.message, [first.details, 0])[1] += 1
-    return {message: (details, count) for message, (details, count) in found.items() if count >= 2}
+        found.setdefault(first.message, [*first.message.split(UNIMPORTED, 1), first.details, 0])[3] += 1
+    return {message: tuple(entry) for message, entry in found.items() if entry[3] >= 2}
 
 
 def _function(fn: FunctionResult, verbose: bool) -> list[str]:
