@@ -70,6 +70,7 @@ class Module:
     cells: tuple                     # (first module line, cell number, number of lines), in order
     dropped: dict = field(default_factory=dict)     # name -> (cell, line) of a dropped statement setting it
     defined: dict = field(default_factory=dict)     # name -> the cells that define it (def, class), in order
+    written: dict = field(default_factory=dict)     # module a %%writefile cell writes ("pkg.svm") -> (path, cell)
 
 
 @dataclass
@@ -189,10 +190,14 @@ def convert(cells: list[tuple[str, str]]) -> Module:
     lines, spans, future = [""], [], []        # the first line is for `from __future__` imports
     dropped: dict = {}
     defined: dict = {}
+    written: dict = {}
     bound = set(dir(builtins))
     for number, (kind, source) in enumerate(cells, 1):
         if kind != "code":
             continue
+        target = _WRITEFILE.match(source)
+        if target and target.group(1).endswith(".py"):
+            written.setdefault(target.group(1)[:-3].replace("/", "."), (target.group(1), number))
         cell = _cell_lines(source)
         if not cell:
             continue
@@ -221,7 +226,11 @@ def convert(cells: list[tuple[str, str]]) -> Module:
         lines[0] = "from __future__ import " + ", ".join(dict.fromkeys(future))
     for name in bound:
         dropped.pop(name, None)                # set again by a kept statement: never missing
-    return Module("\n".join(lines) + "\n", tuple(spans), dropped, defined)
+    return Module("\n".join(lines) + "\n", tuple(spans), dropped, defined, written)
+
+
+# `%%writefile [-a] path`: a relative path of a module, unquoted or quoted
+_WRITEFILE = re.compile(r"%%writefile(?:[ \t]+-a)?[ \t]+[\"']?((?:[A-Za-z_]\w*/)*[A-Za-z_]\w*\.py)[\"']?[ \t]*(?:\n|$)")
 
 
 def where(cells: tuple, line: int) -> tuple[int, int] | None:
@@ -237,6 +246,7 @@ def relocate(error: dict, modules: dict) -> dict:
 
     `modules` maps a notebook's file name to its Module; other files' errors are returned as is.
     A NameError of a name that a dropped statement sets gets a `note` saying so."""
+    error = _import_relocated(error, modules)
     file, line = error.get("file"), error.get("line")
     module = modules.get(file) if isinstance(file, str) else None
     if module is None or not isinstance(line, int) or isinstance(line, bool):
@@ -251,16 +261,38 @@ def relocate(error: dict, modules: dict) -> dict:
         error["before_line"] = at[1]
     else:
         error.pop("before", None)
-    imported = re.search(r"\(imported at line (\d{1,9}), used here\)", str(error.get("message", "")))
-    at = where(module.cells, int(imported.group(1))) if imported else None
-    if at is not None:              # a missing package's stand-in (harness.Absent) names the module's line
-        error["message"] = error["message"].replace(imported.group(0), f"(imported at cell {at[0]}, line {at[1]}, used here)")
     missing = re.match(r"name '(\w+)' is not defined", str(error.get("message", "")))
     if error.get("type") == "NameError" and missing and missing.group(1) in module.dropped:
         name, (cell, at) = missing.group(1), module.dropped[missing.group(1)]
         error["note"] = (f"{name} is set in cell {cell}, line {at}, which the grader does not run: from a "
                          "notebook it keeps only imports, functions, classes and constants (see docs/notebooks.md).")
     return error
+
+
+def _import_relocated(error: dict, modules: dict) -> dict:
+    """A missing package's stand-in (harness.Absent) names the import's file and line of the module:
+    a notebook's is said as its cell and line, wherever the error was raised (a graded function that
+    is itself a stand-in raises in no file of the student's)."""
+    message = error.get("message")
+    imported = _IMPORTED.search(message) if isinstance(message, str) else None
+    module = modules.get(imported.group(2)) if imported else None
+    at = where(module.cells, int(imported.group(3))) if module is not None else None
+    if at is None:
+        return error
+    said = f"(imported at {imported.group(2)}, cell {at[0]}, line {at[1]}, used here)"
+    error = {**error, "message": message.replace(imported.group(0)[imported.group(0).index("("):], said)}
+    missing = imported.group(1)
+    written = [(path, cell) for name, (path, cell) in module.written.items()
+               if name == missing or name.startswith(missing + ".")]
+    if written and not error.get("note"):
+        path, cell = written[0]
+        error["note"] = (f"{path} is written by cell {cell} (%%writefile), which the grader does not run: hand in "
+                         f"{path} beside the notebook, or define what it holds in a cell of the notebook "
+                         "(see docs/notebooks.md).")
+    return error
+
+
+_IMPORTED = re.compile(r"No module named '([\w.]+)' \(imported at ([^/\s,]+\.ipynb), line (\d{1,9}), used here\)")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -340,6 +372,12 @@ def _keep(stmt: ast.stmt, bound: set) -> bool:
         if any(n == m or n.startswith(m + ".") for n in names for m in FRONT_END_MODULES):
             return False
         bound.update((a.asname or a.name).split(".")[0] for a in stmt.names if a.name != "*")
+        # what each name stands for, to tell a call of a pure library function in a constant
+        if isinstance(stmt, ast.Import):
+            bound.update(("import", a.asname, a.name) if a.asname else ("import", a.name.split(".")[0], a.name.split(".")[0])
+                         for a in stmt.names)
+        elif not stmt.level and stmt.module:
+            bound.update(("import", a.asname or a.name, f"{stmt.module}.{a.name}") for a in stmt.names if a.name != "*")
         return True
     if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
         bound.add(stmt.name)
@@ -416,14 +454,51 @@ _CONSTANT_NODES = (ast.Constant, ast.Tuple, ast.List, ast.Set, ast.Dict, ast.Una
                    ast.FormattedValue)
 
 
+# Library functions that only make a value from their arguments, cheaply: a constant may call them
+# (`DEVICE = torch.device("cuda" if torch.cuda.is_available() else "cpu")`, then `device=DEVICE` as a
+# default argument of a class's __init__, failed a whole network at import: a tenth students' round)
+PURE_CALLS = frozenset({
+    "float", "int", "bool", "complex", "abs", "round", "min", "max",
+    "math.sqrt", "math.log", "math.exp",
+    "numpy.float32", "numpy.float64", "numpy.int64", "numpy.dtype", "numpy.finfo", "numpy.iinfo",
+    "numpy.sqrt", "numpy.log", "numpy.exp", "numpy.array",
+    "torch.device", "torch.cuda.is_available", "torch.backends.mps.is_available", "torch.get_default_dtype",
+    "torch.finfo", "torch.iinfo", "torch.tensor",
+})
+
+
+def _pure_call(func: ast.expr, bound: set) -> bool:
+    """Whether `func` (a name, or names joined by dots) is one of PURE_CALLS, through the imports
+    the notebook kept so far (`np.sqrt` after `import numpy as np`; `float`, a builtin, unless bound
+    otherwise)."""
+    parts = []
+    while isinstance(func, ast.Attribute):
+        parts.append(func.attr)
+        func = func.value
+    if not isinstance(func, ast.Name):
+        return False
+    rest = ".".join(reversed(parts))
+    if not rest and func.id in PURE_CALLS:            # a builtin's name
+        return True
+    for target in PURE_CALLS:
+        real = target if not rest else target[: -len(rest) - 1] if target.endswith("." + rest) else None
+        if real and ("import", func.id, real) in bound:
+            return True
+    return False
+
+
 def _constant(expr: ast.expr, bound: set) -> bool:
-    """Whether an expression calls nothing and names only what is already defined. Without
-    recursion: `DEPTH = ------...1`, 600 minus signs deep, parses."""
+    """Whether an expression calls nothing but PURE_CALLS and names only what is already defined.
+    Without recursion: `DEPTH = ------...1`, 600 minus signs deep, parses."""
     stack = [expr]
     while stack:
         node = stack.pop()
         if isinstance(node, ast.Lambda):     # its body runs only when called; its defaults run now
             stack += node.args.defaults + [d for d in node.args.kw_defaults if d]
+        elif isinstance(node, ast.Call):
+            if not _pure_call(node.func, bound):
+                return False
+            stack += node.args + [k.value for k in node.keywords]
         elif isinstance(node, ast.Name):
             if node.id not in bound:
                 return False

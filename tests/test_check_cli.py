@@ -619,7 +619,7 @@ def test_cuda_device_gets_cpu_advice(runs):
     ("exit_at_import", "sys.exit(0)", "SystemExit: 0", "in <module>: sys.exit(0)",
      "Your code called exit() or sys.exit()"),
     ("missing_dependency", 'plt.rcParams["figure.figsize"] = (10.0, 8.0)',
-     "ModuleNotFoundError: No module named 'matplotlib' (imported at line {imported}, used here)",
+     "ModuleNotFoundError: No module named 'matplotlib' (imported at linear_classifier.py, line {imported}, used here)",
      "in <module>: ", "importing it is harmless, using it fails"),
 ])
 def test_import_failure_fails_every_function_with_line_and_advice(runs, name, line_text, message, where, advice):

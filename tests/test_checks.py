@@ -1089,6 +1089,15 @@ def test_faster_than_earns_nothing_for_a_function_that_passes_no_case():
     assert judged.status == "error" and judged.earned == 0
     assert judged.message == "judged once f passes at least one hidden case"
     assert needs_working_code(p, fast, [case("failed"), case("passed")]).status == "passed"
+    # A timed call that raised, or a wrong timed answer, of a function that passes no case is not
+    # judged either, as the other checks say of it (a round of students read "faster_than: failed"
+    # beside "no_loops: not judged" for the same unwritten function)
+    slow = CheckResult(function="f", name="faster_than g", visibility="hidden", status="failed", earned=0, possible=1,
+                       message="not timed: f does not return what the reference's g returns on timed call 1 of 3")
+    judged = needs_working_code(p, slow, [case("failed"), case("failed")])
+    assert judged.status == "error" and judged.earned == 0
+    assert judged.message == "judged once f passes at least one hidden case"
+    assert needs_working_code(p, slow, [case("failed"), case("passed")]).status == "failed"
 
 
 @pytest.mark.parametrize("kind", ["no_loops", "agrees_with", "gradient"])

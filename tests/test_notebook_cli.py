@@ -49,6 +49,11 @@ def _plan(tmp: Path) -> dict:
     notebook_of(CS231N_REFERENCE / "softmax.py", mixed, "hw.ipynb")
     both = (CS231N_REFERENCE / "linear_svm.py").read_text() + "\n\n" + (CS231N_REFERENCE / "softmax.py").read_text()
     (tmp / "cs231n-both.py").write_text(both)
+    own = tmp / "own"                               # a notebook importing the .py file it stands for
+    own.mkdir()
+    shutil.copy(ada, own / "linear_classifier.py")
+    write_notebook(own / "work.ipynb", [("code", "import torch\nfrom linear_classifier import svm_loss_naive"),
+                                        ("code", "def softmax_loss_naive(W, X, y, reg):\n    return 0.0, W")])
     invalid = tmp / "invalid" / "work.ipynb"
     invalid.parent.mkdir()
     invalid.write_text('{"cells": [{"cell_type": "code", "source": "import torch"}\n')
@@ -62,13 +67,17 @@ def _plan(tmp: Path) -> dict:
             ("code", "def svm_loss_vectorized(W, X, y, reg):\n    return 0.0, W")]), out_dir=tmp / "syntax-out"),
         "raises": lambda: grader_check(nb("raises", [
             ("markdown", "# HW2"), ("code", "!pip install torch\nimport torch"), ("markdown", "## SVM"),
-            ("code", BROKEN_SVM), ("code", "device = torch.device('cpu')"),
+            ("code", BROKEN_SVM), ("code", "device = torch.ones(1).device"),
             ("code", "def softmax_loss_naive(W, X, y, reg):\n    return torch.zeros((), device=device), W")]),
             out_dir=tmp / "raises-out"),
         "import": lambda: grader_check(nb("import", [
             ("code", "import torch\nimport json.not_a_real_module_xyz"), ("code", BROKEN_SVM)]), out_dir=tmp / "import-out"),
         "absent": lambda: grader_check(nb("absent", [
             ("code", "import torch\nimport not_a_real_package_xyz"), ("code", BROKEN_SVM)]), out_dir=tmp / "absent-out"),
+        "writefile": lambda: grader_check(nb("writefile", [
+            ("code", "import torch"), ("code", "%%writefile course_pkg_xyz/svm.py\n" + BROKEN_SVM),
+            ("code", "import numpy as np\nfrom course_pkg_xyz.svm import svm_loss_naive")]), out_dir=tmp / "writefile-out"),
+        "own": lambda: grader_check(own / "work.ipynb", out_dir=tmp / "own-out"),
         "invalid": lambda: grader_check(invalid, out_dir=tmp / "invalid-out"),
         "cs231n.py": lambda: grader_check(CS231N_REFERENCE, "--hidden", assignment=CS231N, out_dir=tmp / "c.py"),
         "cs231n.ipynb": lambda: grader_check(notebook_of(tmp / "cs231n-both.py", tmp / "cs231n-nb"), "--hidden",
@@ -164,6 +173,35 @@ def test_a_notebook_importing_a_package_this_machine_lacks_is_graded_all_the_sam
     assert_clean(run, 1)
     case = run.case("svm_loss_naive", "public-1")
     assert case["message"].startswith("svm_loss_naive raised IndexError"), case["message"]
+
+
+@pytest.mark.slow
+def test_a_function_imported_from_a_writefile_module_names_the_import_s_cell(runs):
+    """Code kept in `%%writefile` cells (dropped) and imported by a later cell: the graded function
+    is the missing module's stand-in, and it fails in no file of the student's. The import's place
+    is said as its cell and line (a tenth students' round read "imported at line 89", a line of the
+    module the grader made of the notebook)."""
+    run = runs["writefile"]
+    assert_clean(run, 1)
+    case = run.case("svm_loss_naive", "public-1")
+    assert case["message"] == ("svm_loss_naive raised ModuleNotFoundError: No module named 'course_pkg_xyz' "
+                               "(imported at work.ipynb, cell 3, line 2, used here)"), case["message"]
+    assert ("course_pkg_xyz/svm.py is written by cell 2 (%%writefile), which the grader does not run: hand in "
+            "course_pkg_xyz/svm.py beside the notebook") in case["details"], case["details"]
+
+
+@pytest.mark.slow
+def test_a_notebook_importing_the_module_it_is_graded_as_is_told_why_that_fails(runs):
+    """`from linear_classifier import svm_loss_naive` in a notebook graded as linear_classifier, for
+    the .py file beside it: the notebook is that module. The message named the grader's temporary
+    copy of the notebook and nothing of the cause (a tenth students' round)."""
+    run = runs["own"]
+    assert_clean(run, 1)
+    case = run.case("svm_loss_naive", "public-1")
+    assert case["message"] == ("work.ipynb could not be imported: ImportError: cannot import name 'svm_loss_naive' "
+                               "from 'linear_classifier' (work.ipynb)"), case["message"]
+    assert "The notebook imports from the module it is graded as" in case["details"], case["details"]
+    assert "grader-check" not in run.stdout and "/alone/" not in run.stdout, run.stdout
 
 
 @pytest.mark.slow

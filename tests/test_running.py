@@ -307,7 +307,7 @@ def test_a_top_level_import_of_a_package_not_installed_is_deferred_to_its_use(tm
     exec(compiled(source, "m.py"), ns)
     assert ns["right"](np.ones(3)) == 3 and ns["fallback"] is True
     assert all(isinstance(ns[n], Absent) for n in ("plt", "N", "LogNorm", ABSENT)), ns
-    with pytest.raises(ModuleNotFoundError, match=rf"No module named '{ABSENT}' \(imported at line 1, used here\)"):
+    with pytest.raises(ModuleNotFoundError, match=rf"No module named '{ABSENT}' \(imported at m.py, line 1, used here\)"):
         ns["plots"](1)
     for use in (lambda a: a.x, lambda a: a(), lambda a: a[0], lambda a: iter(a), lambda a: bool(a)):
         with pytest.raises(ModuleNotFoundError):
@@ -356,7 +356,7 @@ def test_a_submission_importing_a_package_not_installed_is_graded_where_it_does_
     fns, result = grade(tmp_path / "b", f"import numpy as np\nimport {ABSENT}.pyplot as plt\nplt.style.use('x')\n", total=True)
     case = fns["total"].cases[0]
     assert case.message == (f"tiny.py could not be imported: ModuleNotFoundError: No module named '{ABSENT}' "
-                            "(imported at line 2, used here)"), case.message
+                            "(imported at tiny.py, line 2, used here)"), case.message
     assert "tiny.py, line 3, in <module>: plt.style.use('x')" in case.details
     assert "importing it is harmless, using it fails" in case.details
 
@@ -1104,7 +1104,7 @@ def test_bytecode_beside_the_source_is_never_what_runs(tmp_path):
     shadow("helpers", "def twice(x):\n    return 2 * x\n", "def twice(x):\n    return x\n")
     shadow("extra", None, "def one():\n    return 1.0\n", beside=False)             # no source at all
     message = grade_submission(spec, sub).cases()[0].message
-    assert "ModuleNotFoundError: No module named 'extra' (imported at line 2, used here)" in message, message   # bytecode alone is no module
+    assert "ModuleNotFoundError: No module named 'extra' (imported at tiny.py, line 2, used here)" in message, message   # bytecode alone is no module
     (sub / "tiny.py").write_text((sub / "tiny.py").read_text().replace("from extra import one\n", "one = lambda: 1.0\n"))
     fns = {fn.name: fn for fn in grade_submission(spec, sub).functions}
     assert [c.status for c in fns["scale"].cases] == ["failed"] * 3            # helpers.py's 2 * x, not its .pyc's x
@@ -1117,7 +1117,7 @@ def test_bytecode_beside_the_source_is_never_what_runs(tmp_path):
                                  "from extra import one\n\ndef scale(x, k):\n    return k * x * one()\n\n"
                                  "def total(x):\n    return float(sum(x))\n")
     message = grade_submission(spec, sub).cases()[0].message
-    assert "No module named 'extra' (imported at line 3, used here)" in message, message      # not zipimport's
+    assert "No module named 'extra' (imported at tiny.py, line 3, used here)" in message, message      # not zipimport's
 
 
 LAZY = """\

@@ -1014,7 +1014,11 @@ def needs_working_code(p: Plan, result: CheckResult, cases: list, others: list |
     points, with no code of its own)."""
     evidence = [c for c in cases if c.visibility == HIDDEN] or cases
     which = "hidden case" if evidence is not cases else "case"
-    if p.check.kind in STATIC + ("agrees_with", "faster_than") and result.passed and not any(c.passed for c in evidence):
+    # A speed check that failed on a wrong or raising timed call restates the cases' failure: for a
+    # function that passes no case, it is not judged, as the other checks say
+    failed_speed = p.check.kind == "faster_than" and result.status == FAILED
+    if p.check.kind in STATIC + ("agrees_with", "faster_than") and (result.passed or failed_speed) \
+            and not any(c.passed for c in evidence):
         return _result(p, ERROR, f"judged once {p.fn.name} passes at least one {which}")
     # The loss the check differentiates, where the function returns it: right on some case (a network
     # whose scores were right and whose loss was made up, with its own gradient, earned the point).

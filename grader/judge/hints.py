@@ -17,6 +17,12 @@ _RULES = [
      "plots and experiments out of the graded functions, under `if __name__ == \"__main__\":` (or remove them)."),
     ("ModuleNotFoundError", r"No module named '(?!numpy|torch)", "Only the standard library, numpy and torch are "
                                                                  "available to your code here: remove that import."),
+    # A notebook graded as linear_classifier, with `from linear_classifier import svm_loss_naive` in a cell
+    # for the .py file beside it: the notebook is that module here (a tenth students' round)
+    ("ImportError", r"cannot import name '\w+' from (?:partially initialized module )?'[\w.]+' \([^()/]*\.ipynb\)",
+     "The notebook imports from the module it is graded as: here the notebook is that module, so a .py file of that "
+     "name is not what it imports. Define those functions in the notebook's cells, or hand in the .py file with all "
+     "of them."),
     ("MemoryError", r"", "Your code used more memory than the grader allows."),
     (None, r"bad_alloc|can't allocate memory|not enough memory|DefaultCPUAllocator",
      "Your code used more memory than the grader allows."),

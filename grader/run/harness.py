@@ -243,7 +243,8 @@ def compiled(source: str, path: str):
         return compile(source, path, "exec", dont_inherit=True)
     import ast
     tree = ast.parse(source, path)
-    tree.body = [new for node in tree.body for new in _deferred(node)]
+    file = os.path.basename(path)
+    tree.body = [new for node in tree.body for new in _deferred(node, file)]
     return compile(ast.fix_missing_locations(tree), path, "exec", dont_inherit=True)
 
 
@@ -259,7 +260,7 @@ def _absent(dotted: str) -> bool:
         return False
 
 
-def _deferred(node) -> list:
+def _deferred(node, file: str) -> list:
     """A top-level statement; for an import of an absent package, the import tried, and on
     ModuleNotFoundError for that package, its names bound to stand-ins (`Absent.bind`)."""
     import ast
@@ -268,26 +269,27 @@ def _deferred(node) -> list:
         for a in node.names:
             one = ast.copy_location(ast.Import(names=[a]), node)
             out.append(_tried(one, [(a.asname or a.name.partition(".")[0], a.name if a.asname else a.name.partition(".")[0])],
-                              a.name) if _absent(a.name) else one)
+                              a.name, file) if _absent(a.name) else one)
         return out
     if isinstance(node, ast.ImportFrom) and not node.level and node.module and _absent(node.module):
         # `from cs231n.classifiers.fc_net import *`, a course notebook's first line: nothing to bind stand-ins
         # to, so nothing is bound, and a name used from it fails where it is used (NameError)
         star = any(a.name == "*" for a in node.names)
         return [_tried(node, [] if star else [(a.asname or a.name, f"{node.module}.{a.name}") for a in node.names],
-                       node.module)]
+                       node.module, file)]
     return [node]
 
 
-def _tried(node, names: list, module: str):
-    """try: <node> except ModuleNotFoundError as e: name, ... = Absent.bind(e, module, dotted names, line)"""
+def _tried(node, names: list, module: str, file: str):
+    """try: <node> except ModuleNotFoundError as e: name, ... = Absent.bind(e, module, dotted names, file, line)"""
     import ast
     bind = ast.Call(func=ast.Attribute(value=ast.Attribute(value=ast.Call(
         func=ast.Name(id="__import__", ctx=ast.Load()), args=[ast.Constant("grader.run.harness")],
         keywords=[ast.keyword(arg="fromlist", value=ast.Constant(("Absent",)))]), attr="Absent", ctx=ast.Load()),
         attr="bind", ctx=ast.Load()),
         args=[ast.Name(id="__grader_missing__", ctx=ast.Load()), ast.Constant(module),
-              ast.Constant(tuple(dotted for _, dotted in names)), ast.Constant(node.lineno)], keywords=[])
+              ast.Constant(tuple(dotted for _, dotted in names)), ast.Constant(file), ast.Constant(node.lineno)],
+        keywords=[])
     targets = ast.Tuple(elts=[ast.Name(id=name, ctx=ast.Store()) for name, _ in names], ctx=ast.Store())
     handler = ast.ExceptHandler(type=ast.Name(id="ModuleNotFoundError", ctx=ast.Load()), name="__grader_missing__",
                                 body=[ast.Assign(targets=[targets], value=bind) if names else ast.Expr(value=bind)])
@@ -298,25 +300,28 @@ class Absent:
     """A name a top-level import bound to a package this machine does not have: using it in any way
     (an attribute, a call, an item) raises the ModuleNotFoundError the import would have raised."""
 
-    __slots__ = ("_name", "_line")
+    __slots__ = ("_name", "_file", "_line")
 
-    def __init__(self, name: str, line: int):
+    def __init__(self, name: str, file: str, line: int):
         object.__setattr__(self, "_name", name)
+        object.__setattr__(self, "_file", file)
         object.__setattr__(self, "_line", line)
 
     @classmethod
-    def bind(cls, error: ModuleNotFoundError, module: str, names: tuple, line: int) -> tuple:
+    def bind(cls, error: ModuleNotFoundError, module: str, names: tuple, file: str, line: int) -> tuple:
         """Stand-ins for the names an import of `module` failed to bind, when what is missing is
         `module` or a package it is in; else the error again (a package that is there, but needs
         another that is not, fails as it did)."""
         missing = getattr(error, "name", None) or ""
         if not missing or not (module == missing or module.startswith(missing + ".")):
             raise error
-        return tuple(cls(name, line) for name in names)
+        return tuple(cls(name, file, line) for name in names)
 
     def _fail(self, *args, **kwargs):
-        top = object.__getattribute__(self, "_name").partition(".")[0]
-        raise ModuleNotFoundError(f"No module named '{top}' (imported at line {object.__getattribute__(self, '_line')}, "
+        # The import's file and line: a graded function that is itself a stand-in (a notebook's
+        # `from cs231n.classifiers.linear_svm import svm_loss_naive`) fails in no file of the student's
+        top, at = object.__getattribute__(self, "_name").partition(".")[0], object.__getattribute__
+        raise ModuleNotFoundError(f"No module named '{top}' (imported at {at(self, '_file')}, line {at(self, '_line')}, "
                                   "used here)", name=top)
 
     __getattr__ = __call__ = __getitem__ = __iter__ = __bool__ = __len__ = __setattr__ = _fail
@@ -392,6 +397,10 @@ def _describe(e: BaseException, folder: str) -> dict:
         info["message"] = str(e)[:2000]
     except BaseException:  # noqa: BLE001
         info["message"] = "<message could not be shown>"
+    # A path in the submission's folder said as the student's own (an ImportError names the module's
+    # file): the grader's temporary folder means nothing to them
+    for prefix in {folder.rstrip(os.sep) + os.sep, _real(folder) + os.sep}:
+        info["message"] = info["message"].replace(prefix, "")
     folder = _real(folder)
     # Lines are read (lazily, by f.line) for the student's frames only, not for the grader's own.
     frames = [f for f in traceback.StackSummary.extract(traceback.walk_tb(e.__traceback__), lookup_lines=False)
