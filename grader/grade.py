@@ -227,22 +227,30 @@ def _judged(spec: AssignmentSpec, prepared: Prepared, submission: Path, hidden: 
                 answered.setdefault(fn.name, {})[case.case_id] = (case, outcome)
         fr.cases.append(result)
         by_function.setdefault(fn.name, []).append((case, result))
+    # What a case's feedback says from the function's other cases (the mistake they bear out, the
+    # cases with reg = 0 passing, a callee failing its own) is said of a public case from the public
+    # cases alone: its feedback is shown before the hidden results are (Gradescope's visible tests),
+    # and a student's code that passes or fails a hidden case by a bit of its inputs would read that
+    # bit there (a fifteenth red team, through the callee hint)
     for name, found in named.items():                # what the function's other cases bear out
         fn, judged = spec.function(name), answered.get(name, {})
-        kept = narrow(fn, found, {k: (case, expected[(name, k)].outputs, outcome.outputs)
-                                  for k, (case, outcome) in judged.items()}, prepared.mistakes) if found else {}
-        for result in functions[name].cases if kept else ():
-            if result.case_id in kept:
-                result.diagnosis = said(kept[result.case_id])
-                if not result.diagnosis and result.case_id in judged:
-                    result.details = hinted(fn, expected[(name, result.case_id)], judged[result.case_id][1],
-                                            framework=spec.framework, case=judged[result.case_id][0])
+        for shown, sources in _sights(functions[name].cases) if found else ():
+            kept = narrow(fn, {k: v for k, v in found.items() if k in sources},
+                          {k: (case, expected[(name, k)].outputs, outcome.outputs)
+                           for k, (case, outcome) in judged.items() if k in sources}, prepared.mistakes)
+            for result in functions[name].cases if kept else ():
+                if result.case_id in kept and result.case_id in shown:
+                    result.diagnosis = said(kept[result.case_id])
+                    if not result.diagnosis and result.case_id in judged:
+                        result.details = hinted(fn, expected[(name, result.case_id)], judged[result.case_id][1],
+                                                framework=spec.framework, case=judged[result.case_id][0])
     for name, pairs in by_function.items():
-        arg = localise.passes_only_when_zero(pairs)
-        for _, result in pairs:
-            if arg and not result.passed and not result.diagnosis:
-                hint = f"Hint: the cases with {arg} = 0 pass and the others fail: look at the terms with {arg}."
-                result.details = "\n".join(x for x in (result.details, hint) if x)
+        for shown, sources in _sights([result for _, result in pairs]):
+            arg = localise.passes_only_when_zero([(c, r) for c, r in pairs if r.case_id in sources])
+            for _, result in pairs:
+                if arg and result.case_id in shown and not result.passed and not result.diagnosis:
+                    hint = f"Hint: the cases with {arg} = 0 pass and the others fail: look at the terms with {arg}."
+                    result.details = "\n".join(x for x in (result.details, hint) if x)
     if source is not None:
         _hint_broken_callees(spec, functions, source)
     return _submission_result(
@@ -250,6 +258,14 @@ def _judged(spec: AssignmentSpec, prepared: Prepared, submission: Path, hidden: 
         sandbox_warning=reply.sandbox_warning if reply else "", started=started.isoformat(timespec="seconds"),
         duration=round(time.monotonic() - t0, 3), stdout=notebooks.relocate_printed(printed(imported.get("stdout", ""))),
         grading_error=worker_error if reply is None else "")
+
+
+def _sights(cases: list) -> list[tuple[set, set]]:
+    """(the ids of the cases whose feedback is made, the ids of the cases it may be made from) for
+    one function's CaseResults: the public cases' from the public cases, the hidden cases' from all."""
+    public = {c.case_id for c in cases if c.visibility == PUBLIC}
+    every = {c.case_id for c in cases}
+    return [(ids, sources) for ids, sources in ((public, public), (every - public, every)) if ids]
 
 
 def _hint_notebooks_beside(spec: AssignmentSpec, result: SubmissionResult, modules: dict, notebooks: list) -> None:
@@ -261,14 +277,18 @@ def _hint_notebooks_beside(spec: AssignmentSpec, result: SubmissionResult, modul
     shown = " and ".join(p.name for p in notebooks[:2]) + (" (and more)" if len(notebooks) > 2 else "")
     for fn in result.functions:
         path = modules.get(spec.function(fn.name).module)
-        if not path or Path(path).suffix != ".py" or not fn.cases or any(c.status != NOT_IMPLEMENTED for c in fn.cases):
+        if not path or Path(path).suffix != ".py":
             continue
         hint = (f"Note: {shown} {'is' if len(notebooks) == 1 else 'are'} in the submission too, but {Path(path).name}, "
                 f"where {fn.name} is not written yet, is what is graded (a .py file comes before a notebook): to have "
                 f"the notebook graded, remove {Path(path).name} or name the notebook when checking "
                 f"(`grader check {notebooks[0].name}`).")
-        for case in fn.cases:
-            case.details = "\n".join(x for x in (case.details, hint) if x)
+        for ids, sources in _sights(fn.cases):
+            if any(c.status != NOT_IMPLEMENTED for c in fn.cases if c.case_id in sources):
+                continue
+            for case in fn.cases:
+                if case.case_id in ids:
+                    case.details = "\n".join(x for x in (case.details, hint) if x)
 
 
 def _hint_defined_twice(spec: AssignmentSpec, result: SubmissionResult, notebooks) -> None:
@@ -301,7 +321,14 @@ def _hint_broken_callees(spec: AssignmentSpec, functions: dict, source) -> None:
     students' round): there the hint comes first, before any other, as the likelier cause (a callee
     may not run on every case: dropout off). Only where nothing names a cause already, and of callees
     that fail on their own, not only "not judged"."""
-    failing = {name for name, fr in functions.items() if any(not c.passed and not c.blocked_by for c in fr.cases)}
+    for public in (True, False):          # a public case's hint from the public cases alone (see _sights)
+        failing = {name for name, fr in functions.items()
+                   if any(not c.passed and not c.blocked_by for c in fr.cases if c.visibility == PUBLIC or not public)}
+        _hint_callees(spec, functions, source, failing, PUBLIC if public else HIDDEN)
+
+
+def _hint_callees(spec: AssignmentSpec, functions: dict, source, failing: set, visibility: str) -> None:
+    """_hint_broken_callees's hints for the cases of one visibility, where `failing` fail."""
     if len(failing) < 2:
         return
     for module in sorted({spec.function(name).module for name in failing}):
@@ -322,7 +349,7 @@ def _hint_broken_callees(spec: AssignmentSpec, functions: dict, source) -> None:
             hint = (f"Hint: {name} calls your {', '.join(broken)}, which {'fails its' if len(broken) == 1 else 'fail their'} "
                     f"own cases: fix {first} first, as what it returns may be why this case fails.")
             for case in functions[name].cases:
-                if case.diagnosis or case.blocked_by:
+                if case.diagnosis or case.blocked_by or case.visibility != visibility:
                     continue
                 structural = case.status == FAILED and any(wrong_form(o) for o in case.outputs)
                 if (case.status == ERROR and case.exception or structural) and "Hint:" not in case.details:

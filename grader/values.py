@@ -211,6 +211,9 @@ def _plain_array(node: dict, array: np.ndarray, name: str) -> tuple[dict, np.nda
 
 def _tensor(value, torch, name: str) -> tuple[dict, np.ndarray | None]:
     """A plain torch.Tensor's node and numbers (`_number`, with no torch function or mode on)."""
+    if getattr(value, "is_nested", False):      # strided in name, but rows of their own lengths: no numpy array
+        return {"kind": "other", "type": name, "dtype": str(value.dtype),
+                "repr": "a nested tensor, whose rows may differ in length"}, None
     if value.layout != torch.strided or value.device.type == "meta":
         return {"kind": "other", "type": name, "dtype": str(value.dtype),
                 "repr": f"a {value.device.type} tensor with layout {value.layout}"}, None

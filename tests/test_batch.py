@@ -279,9 +279,18 @@ def test_what_the_batch_looks_through_and_what_it_skips(tmp_path):
     tiny_student(tmp_path / "two" / "hw" / "bob")
     assert [s.student for s in discover(tmp_path / "two", spec, tmp_path / "s2")] == ["ada", "bob"]
     tiny_student(tmp_path / "three" / "ada")
-    tiny_student(tmp_path / "three" / "graded")                  # the output folder, inside the submissions
-    subs = discover(tmp_path / "three", spec, tmp_path / "s3", exclude=tmp_path / "three" / "graded")
-    assert [s.student for s in subs] == ["ada"]
+    tiny_student(tmp_path / "three" / "bob")
+    out = tmp_path / "three" / "graded"                          # the output folder, inside the submissions,
+    (out / "ada").mkdir(parents=True)                            # with an earlier run's results
+    (out / "ada" / "result.json").write_text("{}")
+    (out / "gradebook.csv").write_text("student\n")
+    subs = discover(tmp_path / "three", spec, tmp_path / "s3", exclude=out)
+    assert [s.student for s in subs] == ["ada", "bob"]
+    # a student's folder named like OUT is no output folder: graded, it was dropped without a word and
+    # the class's exports written among its files (a fifteenth red team)
+    notes: list = []
+    with pytest.raises(BatchError, match="the output folder is a submission in .* too .*give --out a folder of its own"):
+        discover(tmp_path / "three", spec, tmp_path / "s4", exclude=tmp_path / "three" / "bob", notes=notes)
 
 
 @pytest.mark.slow

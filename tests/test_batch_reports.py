@@ -234,6 +234,24 @@ def test_gradescope_hidden_visibility_is_configurable_and_checked():
         gradescope_results(make_batch()[0], hidden_visibility="later")
 
 
+def test_gradescope_shows_a_public_check_with_the_hidden_cases_where_those_are_graded():
+    """A check's verdict waits for a hidden case the function passes (else a table of the public
+    answers earns it), so a visible check said whether some hidden case passed: a bit of hidden
+    inputs, read before the grades are published (a fifteenth red team). Graded with the hidden
+    cases, every check is shown when they are; a self-check's public checks are shown at once."""
+    from grader.results import CheckResult
+    for hidden_graded in (True, False):
+        result = make_batch()[1]
+        result.hidden_graded = hidden_graded
+        result.functions[0].checks = [CheckResult(function="svm_loss", name="no_loops", visibility=PUBLIC, status=PASSED,
+                                                  earned=1, possible=1, message="no loops")]
+        data = gradescope_results(result)
+        check = next(t for t in data["tests"] if t["name"] == "svm_loss: check no_loops")
+        assert check["visibility"] == ("after_published" if hidden_graded else "visible")
+        if hidden_graded:
+            assert "hidden cases and the checks were run: their results are shown once" in data["output"]
+
+
 def test_gradescope_file_is_strict_json(tmp_path):
     result = make_batch()[1]
     result.duration = float("nan")

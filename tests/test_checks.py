@@ -808,6 +808,31 @@ def test_gradient_check_of_a_float32_loss_judges_a_step_across_a_kink_by_its_one
         assert verdict.status == "failed", verdict.message
 
 
+def test_a_gradient_check_s_loss_never_makes_an_array_of_the_student_s_choosing_in_the_grader():
+    """`sum(out * dout)` is evaluated in the grader's process on the student's own `out`, of any
+    shape: a red team's (K, 1, 1) uint8 `out` broadcast against `dout` to 40 bytes of the grader's
+    for each byte sent (a 37 MB answer took it to 1.5 GB; a class's batch was killed for memory).
+    The loss is not a number then, and nothing large is made."""
+    import tracemalloc
+    from grader.judge.checks import _loss, plan
+    from grader.run.outcome import Outcome
+    from grader.values import Leaf
+    spec = load_spec(REPO / "assignments" / "cs231n_layers")
+    p = next(p for p in plan(spec, hidden=True) if p.check.kind == "gradient" and p.fn.name == "affine_backward")
+    assert p.check.loss == "sum(out * dout)" and p.case.args["dout"].size == 5
+    out = np.ones((5_000_000, 1, 1), np.uint8)                  # 5 MB sent; 200 MB if broadcast against dout
+    tracemalloc.start()
+    try:
+        loss = _loss(p, Outcome(status="returned", outputs={"out": Leaf(kind="ndarray", type="ndarray", array=out)}))
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert loss is None and peak < 50 << 20, peak
+    right = np.ones(p.case.args["dout"].shape)
+    assert float(_loss(p, Outcome(status="returned", outputs={"out": Leaf(kind="ndarray", type="ndarray", array=right)}))) \
+        == float(np.sum(p.case.args["dout"]))
+
+
 def test_gradient_check_lists_the_entry_its_headline_names_first(spec):
     """The worst entry is in the message, and first among the entries listed below it."""
     import importlib.util
@@ -1121,6 +1146,27 @@ def test_with_the_hidden_cases_graded_a_check_needs_a_hidden_case_passed(kind):
     assert "at least one hidden case" in judged.message
     assert needs_working_code(p, passed, replayed[:3] + [case("hidden-2", "passed")]).status == "passed"
     assert needs_working_code(p, passed, replayed[:2]).status == "passed"        # a self-check: public cases only
+
+
+def test_right_where_the_other_version_is_not_needs_a_hidden_case_where_they_are_graded():
+    """agrees_with's point for a version right where the other is not (unwritten, say) asked only
+    for the public cases: a table of the handout's public answers, beside a naive version left
+    unwritten, earned it (a fifteenth red team: 2 of cs231n's 28 points with no code of its own)."""
+    from grader.judge.checks import Plan, needs_working_code
+    from grader.results import CaseResult, CheckResult, OutputCheck
+    p = Plan(fn=_fn(), check=CheckSpec(kind="agrees_with", points=1, visibility="public", function="g"))
+    cannot = CheckResult(function="f", name="agrees_with g", visibility="public", status="error", earned=0, possible=1,
+                         message="cannot compare with your g: your g raised NotImplementedError on public-1")
+    case = lambda fn, cid, ok: CaseResult(function=fn, case_id=cid, visibility=cid.split("-")[0], seed=1,
+                                          status="passed" if ok else "failed",
+                                          outputs=[OutputCheck(name="out", ok=ok)])
+    table = [case("f", "public-1", True), case("f", "public-2", True), case("f", "hidden-1", False)]
+    unwritten = [case("g", "public-1", False), case("g", "hidden-1", False)]
+    judged = needs_working_code(p, cannot, table, unwritten)
+    assert judged.status == "error" and judged.earned == 0, judged.message
+    right = needs_working_code(p, cannot, table[:2] + [case("f", "hidden-1", True)], unwritten)
+    assert right.status == "passed" and right.message.startswith("right where your g is not"), right.message
+    assert needs_working_code(p, cannot, table[:2], unwritten[:1]).status == "passed"     # a self-check: public only
 
 
 @pytest.mark.slow

@@ -221,6 +221,11 @@ def test_a_value_the_grader_cannot_read_is_described_without_contradiction():
     mask = compare_output("out", "array", "numpy", np.zeros(2), {"kind": "other", "type": "numpy.ndarray", "dtype": "bool"},
                           None, 1e-6, 0)
     assert mask.message == "out: expected a numpy.ndarray, got a numpy.ndarray of dtype bool"
+    # an array of Python objects (np.array of rows of different lengths) holds no numbers to read
+    objects = compare_output("dW", "array", "numpy", np.zeros(2), {"kind": "other", "type": "numpy.ndarray",
+                             "dtype": "object"}, None, 1e-6, 0)
+    assert objects.message == ("dW: expected a numpy.ndarray, got a numpy.ndarray of dtype object (Python objects, not "
+                               "numbers): return an array of float64 or float32 numbers"), objects.message
 
 
 # float32 answers, judged at their own precision: an entry that nearly cancels carries an error of

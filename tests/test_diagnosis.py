@@ -739,6 +739,41 @@ def test_a_function_calling_another_graded_function_that_fails_gets_the_hint():
     assert functions["softmax_loss_vectorized"].cases[0].details == ""
 
 
+def test_what_a_public_case_says_from_other_cases_comes_from_the_public_cases_alone():
+    """A public case's feedback is shown before the hidden results are (Gradescope's visible tests).
+    The callee hint was made from every case: a softmax_loss_naive right on its public cases and
+    wrong on a hidden one by a bit of its inputs put "calls your softmax_loss_naive, which fails its
+    own cases" in softmax_loss_vectorized's public feedback, and so that bit (a fifteenth red team).
+    The hidden cases' feedback still comes from all of them."""
+    from grader.grade import _hint_broken_callees
+    from grader.results import CaseResult, FunctionResult, OutputCheck
+    spec = load_spec(ASSIGNMENT)
+    lazy = REFERENCE.read_text() + ("\n\ndef softmax_loss_vectorized(W, X, y, reg):\n"
+                                    "    return softmax_loss_naive(W, X, y, reg)\n")
+
+    def results(naive_hidden_passes: bool) -> dict:
+        out = {fn.name: FunctionResult(fn.name, "linear_classifier", [
+            CaseResult(fn.name, f"{v}-1", v, 1, "passed", outputs=[OutputCheck("dW", True)]) for v in ("public", "hidden")])
+            for fn in spec.functions}
+        out["softmax_loss_naive"].cases[1].status = "passed" if naive_hidden_passes else "failed"
+        out["softmax_loss_vectorized"].cases = [CaseResult("softmax_loss_vectorized", f"{v}-1", v, 1, "error",
+                                                           exception="RuntimeError") for v in ("public", "hidden")]
+        return out
+    shown = {}
+    for passes in (True, False):
+        functions = results(passes)
+        _hint_broken_callees(spec, functions, lambda module: lazy)
+        shown[passes] = [c.details for c in functions["softmax_loss_vectorized"].cases]
+    assert shown[True][0] == shown[False][0] == ""                         # the public case: the same either way
+    assert shown[True][1] == "" and shown[False][1].startswith("Hint: softmax_loss_vectorized calls your softmax_loss_naive")
+    from grader.grade import _sights
+    cases = [CaseResult("f", "public-1", "public", 1, "passed"), CaseResult("f", "hidden-1", "hidden", 1, "failed"),
+             CaseResult("f", "public-2", "public", 2, "failed")]
+    assert _sights(cases) == [({"public-1", "public-2"}, {"public-1", "public-2"}),
+                              ({"hidden-1"}, {"public-1", "public-2", "hidden-1"})]
+    assert _sights(cases[:1]) == [({"public-1"}, {"public-1"})]
+
+
 @pytest.mark.slow
 def test_three_outputs_returned_in_another_order_are_named(tmp_path):
     """affine_backward returning (dw, dx, db) was told only "dx: expected shape (1, 3, 2), got (6, 5)"

@@ -109,6 +109,19 @@ def test_the_fingerprint_reads_a_link_not_what_it_leads_to(tmp_path, spec):
     assert fingerprint(folder, spec) != before
 
 
+def test_a_file_s_bytes_cannot_pass_for_another_file_in_the_fingerprint(tmp_path, spec):
+    """Names and bytes were hashed one after the other, unframed: `a` holding `x` then `b` holding
+    `y` read as `a` holding `xsubmission/b<newline>y`, and a rerun would take one's result for the
+    other's (a fifteenth red team's note)."""
+    one, two = tmp_path / "one", tmp_path / "two"
+    one.mkdir()
+    two.mkdir()
+    (one / "a").write_text("x")
+    (one / "b").write_text("y")
+    (two / "a").write_text("xsubmission/b\ny")
+    assert fingerprint(one, spec) != fingerprint(two, spec)
+
+
 def _check(folder: Path, tmp_path: Path) -> tuple[int, dict]:
     report = tmp_path / f"{folder.name}.json"
     proc = subprocess.run([GRADER, "check", str(folder), "-a", "linear_classifier", "--hidden", "--json", str(report)],

@@ -41,6 +41,17 @@ def test_a_tensor_with_its_negative_bit_set_is_read_as_the_numbers_it_holds():
     np.testing.assert_array_equal(leaf.array, t.numpy())
 
 
+def test_a_nested_tensor_is_said_to_be_one():
+    """A nested tensor's layout reads as strided, and numpy cannot take it: its dtype alone was sent,
+    and the student read "torch.float64, which the grader does not read: return float64" (a red team)."""
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")                  # the nested API's "prototype stage" warning
+        nested = torch.nested.nested_tensor([torch.ones(2, dtype=torch.float64), torch.ones(3, dtype=torch.float64)])
+    leaf = roundtrip(nested, torch)
+    assert leaf.kind == "other" and leaf.repr == "a nested tensor, whose rows may differ in length", leaf
+
+
 @pytest.mark.parametrize("value, why", [
     ({1: np.ones(2)}, "a key that is not a string"),
     (np.array(["a", "b"]), "<U1"),

@@ -8,6 +8,7 @@ of what its result depends on: its files, the spec (as read), the reference, the
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import re
 import shutil
@@ -78,6 +79,12 @@ def discover(source: Path, spec: AssignmentSpec, staging: Path, exclude: Path | 
         source = unpacked = _unzip(source, staging / "_export", MAX_EXPORT_ENTRIES, refused)
     skip = exclude.resolve() if exclude is not None else None
     while True:
+        own = [e for e in _entries(source) if skip is not None and _resolved(e) == skip]
+        if own and own[0].is_dir() and _has_modules(own[0], spec, any_notebook=True):
+            # a student's folder named like OUT: graded, it would be dropped without a word and the
+            # class's exports written among its files (a fifteenth red team)
+            raise BatchError(f"{exclude}: the output folder is a submission in {shown} too (it holds an "
+                             f"assignment's module or a notebook): give --out a folder of its own")
         entries = [e for e in _entries(source) if _resolved(e) != skip]
         candidates = [e for e in entries if e.exists()            # not a link to nothing, nor a loop of links
                       and (e.is_dir() or e.suffix in (".zip", ".py", ".ipynb"))]
@@ -343,9 +350,10 @@ def fingerprint(folder: Path, spec: AssignmentSpec) -> str:
         h.update(f"too deep: {e}\n".encode())
     for path in paths:
         if path.is_symlink():            # its text, never what it leads to (a device, a classmate's file)
-            h.update(f"link/{path.relative_to(folder)} -> {os.readlink(path)}\n".encode())
+            h.update(f"link {json.dumps(str(path.relative_to(folder)))} -> {json.dumps(os.readlink(path))}\n".encode())
         elif path.is_file():
-            h.update(f"submission/{path.relative_to(folder)}\n".encode())
+            # its name quoted and its size first: a file's bytes cannot pass for another file's name
+            h.update(f"submission {json.dumps(str(path.relative_to(folder)))} {path.stat().st_size}\n".encode())
             try:
                 with open(path, "rb") as f:                  # in pieces: a file of gigabytes is read, never held
                     for block in iter(lambda: f.read(1 << 20), b""):

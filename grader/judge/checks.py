@@ -33,6 +33,7 @@ import numpy as np
 from grader import values
 from grader.cases import Case, make_case
 from grader.judge import compare, properties
+from grader.judge.bounded import bounded_tree
 from grader.locate import decode_code
 from grader.run.job import Call
 from grader.run.execute import AUTOGRAD_WAYS, REPEATS_SENT
@@ -337,15 +338,17 @@ def _loss(p: Plan, outcome) -> Any:
             leaf = outcome.outputs[p.check.loss]
             value = leaf.array if isinstance(leaf, values.Leaf) and leaf.is_number else None
         else:
+            # the student's outputs of any shape they chose: no step may make an array much larger
+            # than they are (bounded), or a (K, 1, 1) `out` times a (N, M) `dout` is K * N * M here
             ns = properties.namespace(p.case.dims, p.case.args,
-                                      {n: values.plain(outcome.outputs[n]) for n in p.loss_names})
+                                      {n: bounded_tree(values.plain(outcome.outputs[n])) for n in p.loss_names})
             with np.errstate(all="ignore"):
                 value = np.asarray(eval(properties.compiled(p.check.loss, "<loss>"), {"__builtins__": {}}, ns))  # noqa: S307
     except Exception:  # noqa: BLE001 - a student's output of the wrong shape, for instance
         return None
     if value is None or np.size(value) != 1 or np.asarray(value).dtype.kind not in "fiu":
         return None
-    return np.asarray(value).reshape(())
+    return np.asarray(value).view(np.ndarray).reshape(())
 
 
 def _leaf_at(outcome, path: str) -> np.ndarray | None:
@@ -1029,8 +1032,10 @@ def needs_working_code(p: Plan, result: CheckResult, cases: list, others: list |
         return _result(p, ERROR, f"judged once {p.fn.name} returns a right {' or '.join(sorted(loss)) or 'value'} "
                                  f"on at least one {which}")
     public = [c for c in cases if c.visibility == "public"]
+    # ... and where the hidden cases are graded, right on one of those too: a table of the handout's
+    # public answers, beside a naive version left unwritten, earned the point (a fifteenth red team)
     if p.check.kind == "agrees_with" and result.status in (FAILED, ERROR) and public and all(c.passed for c in public) \
-            and others and not all(c.passed for c in others):
+            and any(c.passed for c in evidence) and others and not all(c.passed for c in others):
         other = p.check.function
         return _result(p, PASSED, f"right where your {other} is not: {p.fn.name} passes the {len(public)} public cases it "
                                   f"was compared on, and your {other} fails some of its own (see its cases); "

@@ -128,6 +128,8 @@ def _unread(dtype: str) -> str:
     (bool, complex: not real numbers)."""
     if "bool" in dtype or "complex" in dtype:
         return ""
+    if dtype == "object":                       # np.array of arrays of different lengths, or of Python objects
+        return " (Python objects, not numbers): return an array of float64 or float32 numbers"
     return ", which the grader does not read: return float64 or float32"
 
 

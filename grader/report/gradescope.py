@@ -15,8 +15,8 @@ import os
 import re
 from typing import Any
 
-from grader.results import (CRASHED, ERROR, FAILED, HIDDEN, NOT_IMPLEMENTED, PASSED, PUBLIC, TIMEOUT, CaseResult,
-                            FunctionResult, Score, SubmissionResult)
+from grader.results import (CRASHED, ERROR, FAILED, HIDDEN, NOT_IMPLEMENTED, PASSED, PUBLIC, TIMEOUT, UNIMPORTED,
+                            CaseResult, FunctionResult, Score, SubmissionResult)
 from grader.report import json_report
 from grader.report.atomic import write_atomic
 from grader.report.terminal import case_label, clip_printed, indent_lines, status_text
@@ -50,7 +50,8 @@ def gradescope_results(result: SubmissionResult, hidden_visibility: str = "after
                           "score": check.earned, "max_score": check.possible,
                           "status": "passed" if check.passed else "failed",
                           "output": "\n".join(x for x in (check.message, check.details) if x),
-                          "visibility": "visible" if check.visibility == PUBLIC else hidden_visibility})
+                          "visibility": "visible" if check.visibility == PUBLIC and not result.hidden_graded
+                          else hidden_visibility})
     if result.sandbox_warning:           # for the instructor: it tells a student what the sandbox lets through
         tests.append({"name": "Sandbox (instructors only)", "score": 0, "max_score": 0, "status": "failed",
                       "output": f"Warning: {result.sandbox_warning}", "visibility": "hidden"})
@@ -184,7 +185,7 @@ def _hidden_error(case: CaseResult) -> str:
         return "the grader failed on this submission; please tell your instructor"
     if "not found in the submission" in message:
         return f"the file {fn} should be in is not in the submission"
-    if "could not be imported" in message:
+    if UNIMPORTED in message:
         return "your code could not be imported (the public cases show why)"
     if message.startswith(f"what {fn} made has no "):
         return f"what {fn} made lacks a method or attribute its cases use"
@@ -234,7 +235,12 @@ def _summary(result: SubmissionResult, hidden_visibility: str = "visible") -> st
     if hidden is not None and hidden_visibility == "visible":
         lines.append(f"{hidden.passed} of {hidden.total} hidden cases passed.")
     elif hidden is not None:
-        lines.append(f"The {hidden.total} hidden cases were run: their results are shown {_WHEN[hidden_visibility]}.")
+        # A check's verdict waits for a hidden case the function passes (else a table of the public
+        # answers earns it): the checks are shown with the hidden cases, or their verdicts would
+        # say whether some hidden case passed (a fifteenth red team read a bit of hidden inputs so)
+        checks = " and the checks" if any(fn.checks for fn in result.functions) else ""
+        lines.append(f"The {hidden.total} hidden cases{checks} were run: their results are shown "
+                     f"{_WHEN[hidden_visibility]}.")
     elif result.hidden_points:
         lines.append(f"Hidden cases (worth {result.hidden_points:g} points) were not run.")
     if result.stdout.strip():                    # no case's input is involved in what importing printed

@@ -1,0 +1,46 @@
+"""The grader's own process evaluates the spec's expressions on a student's arrays (a gradient check's
+`sum(out * dout)`): no step may make an array much larger than what it is made from. Pure."""
+import tracemalloc
+
+import numpy as np
+import pytest
+
+from grader.judge.bounded import FLOOR, Bounded, TooLarge, bounded, bounded_tree
+
+
+def test_legitimate_steps_give_numpy_s_values():
+    rng = np.random.default_rng(0)
+    out, dout = rng.random((50, 40)), rng.random((50, 40))
+    assert float(np.sum(bounded(out) * dout)) == float(np.sum(out * dout))
+    assert float(np.sum(bounded(out.astype(np.float32)) * dout)) == float(np.sum(out.astype(np.float32) * dout))
+    big = rng.random((1500, 1500))                                  # 18 MB: larger than FLOOR, and no larger result
+    assert float(np.sum(bounded(big) * big)) == float(np.sum(big * big))
+    assert np.array_equal(bounded(out) @ dout.T, out @ dout.T) and (bounded(out[0]) @ dout.T).shape == (50,)
+    assert float(np.where(bounded(out) > 0.5, out, 0.0).sum()) == float(np.where(out > 0.5, out, 0.0).sum())
+    assert np.isclose(bounded(out), out).all() and float(np.linalg.norm(bounded(out))) == float(np.linalg.norm(out))
+    assert isinstance(bounded(out) * 2, Bounded)                   # what is made from one stays bounded
+    tree = bounded_tree({"W1": out, "b": [dout, 3.0]})
+    assert isinstance(tree["W1"], Bounded) and isinstance(tree["b"][0], Bounded) and tree["b"][1] == 3.0
+
+
+@pytest.mark.parametrize("step", [
+    lambda out, dout: out * dout,                                  # (K, 1, 1) times (N, M): (K, N, M)
+    lambda out, dout: np.where(out > 0, dout, 0.0),
+    lambda out, dout: np.isclose(out, dout),
+    lambda out, dout: out.astype(np.float64),                      # uint8 to float64: 8 times the bytes
+    lambda out, dout: np.einsum("i,j->ij", out.ravel(), dout.ravel()),     # no size read from its shapes
+    lambda out, dout: np.outer(out, dout),
+    lambda out, dout: np.multiply.outer(out, dout),
+    lambda out, dout: np.add(out, 1, out=out),                     # nor a write into the student's array
+])
+def test_a_step_that_would_grow_is_refused_before_it_allocates(step):
+    """A red team's affine_forward returned a (K, 1, 1) uint8 `out` of 37 MB: `sum(out * dout)`
+    took the grader's process to 1.5 GB, and a class's batch was killed for memory."""
+    out, dout = np.ones((FLOOR // 4, 1, 1), np.uint8), np.ones((50, 40))
+    tracemalloc.start()
+    try:
+        with pytest.raises(TooLarge):
+            step(bounded(out), dout)
+        assert tracemalloc.get_traced_memory()[1] < FLOOR
+    finally:
+        tracemalloc.stop()
