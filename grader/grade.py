@@ -253,6 +253,7 @@ def _judged(spec: AssignmentSpec, prepared: Prepared, submission: Path, hidden: 
                     result.details = "\n".join(x for x in (result.details, hint) if x)
     if source is not None:
         _hint_broken_callees(spec, functions, source)
+    _hint_blocked_by_a_passing(functions)
     return _submission_result(
         spec, prepared, submission, hidden, functions, check_results, sandbox=reply.sandbox if reply else "",
         sandbox_warning=reply.sandbox_warning if reply else "", started=started.isoformat(timespec="seconds"),
@@ -266,6 +267,22 @@ def _sights(cases: list) -> list[tuple[set, set]]:
     public = {c.case_id for c in cases if c.visibility == PUBLIC}
     every = {c.case_id for c in cases}
     return [(ids, sources) for ids, sources in ((public, public), (every - public, every)) if ids]
+
+
+def _hint_blocked_by_a_passing(functions: dict) -> None:
+    """A case not judged because another function's step is wrong in it, where that function passes
+    every one of its own cases (public ones, for a public case: see _sights): it is wrong only here,
+    so the student, sent to "its own cases", finds them all passed. Said why it may be (an eleventh
+    students' round: a conv_forward_naive keeping the padded x in a global, keyed on x's shape)."""
+    for fr in functions.values():
+        for case in fr.cases:
+            other = functions.get(case.blocked_by)
+            own = [c for c in other.cases if c.visibility == PUBLIC or case.visibility != PUBLIC] if other else []
+            if own and all(c.passed for c in own):
+                note = (f"Note: your {case.blocked_by} passes its own cases, but not here: it may be wrong only for "
+                        "inputs like these, or keep something from one call to the next (a global, a cache keyed "
+                        "on the shapes) that makes it answer this call with another's values.")
+                case.details = "\n".join(x for x in (case.details, note) if x)
 
 
 def _hint_notebooks_beside(spec: AssignmentSpec, result: SubmissionResult, modules: dict, notebooks: list) -> None:
@@ -354,7 +371,7 @@ def _hint_callees(spec: AssignmentSpec, functions: dict, source, failing: set, v
                 structural = case.status == FAILED and any(wrong_form(o) for o in case.outputs)
                 if (case.status == ERROR and case.exception or structural) and "Hint:" not in case.details:
                     case.details = "\n".join(x for x in (case.details, hint) if x)
-                elif case.status == FAILED and not structural:
+                elif case.status == FAILED and not structural and case.outputs:     # an answer, of wrong values
                     case.details = "\n".join(x for x in (hint, case.details) if x)
 
 

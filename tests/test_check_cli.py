@@ -533,7 +533,8 @@ def test_returns_none(runs):
     (message,) = messages
     assert message.startswith("svm_loss_naive returned None")
     assert message.endswith("; expected 2 values (loss, dW)")
-    assert_first_failure_shown(run, "svm_loss_naive", "public-1")
+    assert_first_failure_shown(run, "svm_loss_naive", "public-1",
+                               "Hint: svm_loss_naive ended without returning anything: is its `return` missing")
 
 
 def test_float32_grad(runs):
@@ -541,9 +542,9 @@ def test_float32_grad(runs):
     assert_one_function_fails(run, "svm_loss_naive", "failed")
     for cid in PUBLIC_IDS:
         assert run.case("svm_loss_naive", cid)["message"] == (
-            "dW: expected dtype float64, got float32 (work in the inputs' dtype: convert no input with .float(), "
-            ".double() or .to(...), and make new ones in it: zeros_like(x) of an input x does, and so does passing "
-            "dtype=x.dtype, or the function's own dtype argument where it has one (an __init__'s), where you create one)")
+            "dW: expected dtype float64, got float32. Keep the inputs' dtype: no .float(), .double() or .to(...) on an "
+            "input, and new arrays made with zeros_like(x), dtype=x.dtype, or the function's own dtype argument (an "
+            "__init__'s)")
     assert_first_failure_shown(run, "svm_loss_naive", "public-1")
 
 

@@ -964,6 +964,16 @@ def test_speed_check_counts_the_best_round_and_times_again_only_a_near_miss(spec
     assert unimported.status == "error", unimported        # not judged, as the other checks of a module that did not import
     raised = judge_speed(p, [Outcome(status="exception", error={"type": "IndexError"})] * 3, reference, "numpy")
     assert raised.status == "failed" and "raised IndexError on the timing inputs" in raised.message, raised.message
+    # a right answer too slow for its prints says so (an eleventh students' round printed X in the
+    # vectorized function and read only "0.0515x as fast")
+    printing = at(0.01 / 2)
+    for o in printing:
+        o.stdout = "[[0.1 0.2]]\n" * 10
+    slow = judge_speed(p, printing, reference, "numpy")
+    assert slow.status == "failed" and slow.message.endswith(
+        "svm_loss_vectorized printed while it was timed (360 characters): printing takes time, so remove the prints "
+        "from it"), slow.message
+    assert "printed" not in judge_speed(p, far, reference, "numpy").message
 
 
 
@@ -1146,6 +1156,25 @@ def test_with_the_hidden_cases_graded_a_check_needs_a_hidden_case_passed(kind):
     assert "at least one hidden case" in judged.message
     assert needs_working_code(p, passed, replayed[:3] + [case("hidden-2", "passed")]).status == "passed"
     assert needs_working_code(p, passed, replayed[:2]).status == "passed"        # a self-check: public cases only
+
+
+@pytest.mark.parametrize("status", ["passed", "failed", "error"])
+def test_a_gradient_check_through_a_wrong_forward_says_so_whatever_it_found(status):
+    """A backward's gradient check differentiates the student's own forward: where that forward is
+    wrong on the backward's cases, the check says so first. One that could not be judged said only
+    "stays the same when the 10 entries checked of x are moved" (max-pool's forward ignoring the
+    stride left those entries in no window: an eleventh students' round)."""
+    from grader.judge.checks import Plan, needs_working_code
+    from grader.results import CaseResult, CheckResult, OutputCheck
+    p = Plan(fn=_fn(), check=CheckSpec(kind="gradient", points=1, visibility="public"))
+    found = CheckResult(function="f", name="gradient", visibility="public", status=status, earned=float(status == "passed"),
+                        possible=1, message="not judged: sum(out * dout) with your own out stays the same")
+    cases = [CaseResult("f", "public-1", "public", 1, "error", blocked_by="forward"),
+             CaseResult("f", "public-2", "public", 2, "passed", outputs=[OutputCheck("dx", True)])]
+    judged = needs_working_code(p, found, cases)
+    assert judged.status == "error" and judged.earned == 0
+    assert judged.message == ("not judged: your forward is wrong on some of f's cases, and this check compares f with "
+                              "it; fix forward first"), judged.message
 
 
 def test_right_where_the_other_version_is_not_needs_a_hidden_case_where_they_are_graded():

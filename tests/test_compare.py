@@ -97,7 +97,7 @@ def test_broadcastable_shape_does_not_sneak_through():
 def test_wrong_dtype_is_named():
     c = check(E.astype(np.float32))
     assert not c.ok and c.message.startswith("dW: expected dtype float64, got float32")
-    advice = "convert no input with {}, and make new ones in it: zeros_like(x) of an input x does"
+    advice = ". Keep the inputs' dtype: no {} on an input, and new arrays made with zeros_like(x), dtype=x.dtype"
     assert advice.format(".float(), .double() or .to(...)") in c.message
     assert advice.format(".astype(...)") in check(E.astype(np.float32), arr("ndarray", "ndarray"), framework="numpy").message
 

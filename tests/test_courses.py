@@ -1072,10 +1072,14 @@ def test_a_notebook_grades_like_the_py(runs, assignment, notebook, py):
 HIDDEN_VALUE = re.compile(r"expected|got|\d\.\d|\de-?\d|nan|inf\b", re.I)
 
 
-def hidden_outputs(results: dict) -> list[str]:
-    """What hidden tests tell the student, the diagnosis lines (the catalogue's sentences) left out."""
+def hidden_outputs(results: dict, report: dict) -> list[str]:
+    """What hidden tests tell the student, the diagnosis lines (the catalogue's sentences) left out.
+    Not the public checks' (`report`: the same submission's JSON report), which Gradescope shows with
+    the hidden cases once those are graded: what they say comes from public cases."""
+    public = {f"{f['name']}: check {c['name']}" for f in report["functions"] for c in f["checks"]
+              if c["visibility"] == "public"}
     return ["\n".join(line for line in t["output"].splitlines() if not line.strip().startswith("Probably: "))
-            for t in results["tests"] if t["visibility"] != "visible"]
+            for t in results["tests"] if t["visibility"] != "visible" and t["name"] not in public]
 
 
 def hidden_numbers(check: Check) -> set[str]:
@@ -1111,6 +1115,8 @@ def test_run_autograder_scores_the_submission_and_hidden_cases_show_no_values(ru
     assert results["score"] == pytest.approx(check.report["score"]["earned"]) == 40
     assert sum(t["max_score"] for t in results["tests"]) == TOTAL[FCN]
     assert {t["visibility"] for t in results["tests"]} == {"visible", "after_published"}
+    # graded with the hidden cases, every check is shown with them: its verdict waits for a hidden case passed
+    assert {t["visibility"] for t in results["tests"] if ": check " in t["name"]} == {"after_published"}
     failing = {t["name"]: t for t in results["tests"] if t["score"] < t["max_score"]}
     assert set(failing) == {"TwoLayerNet.loss (public cases)", "TwoLayerNet.loss (hidden cases)",
                             "TwoLayerNet.loss: check gradient", "TwoLayerNet.loss: check no_autograd",
@@ -1122,7 +1128,7 @@ def test_run_autograder_scores_the_submission_and_hidden_cases_show_no_values(ru
     assert "wrong config['m']" in failing["adam (hidden cases)"]["output"]
     numbers = hidden_numbers(check)
     assert numbers
-    for text in hidden_outputs(results):
+    for text in hidden_outputs(results, check.report):
         assert not HIDDEN_VALUE.search(text), text
         assert not [n for n in numbers if n in text], text
 
@@ -1131,7 +1137,7 @@ def test_gradescope_hidden_cases_blocked_by_a_wrong_forward_show_no_values(runs)
     check = runs[f"{LAYERS}:mistake_a"]         # bn_unbiased_variance: the backwards' cases are not judged
     numbers = hidden_numbers(check) | {n for f in check.report["functions"] for c in f["cases"] if c["visibility"] == "hidden"
                                        for pair in re.findall(r"expected (\S+), got (\S+) ", c["message"]) for n in pair}
-    for text in hidden_outputs(check.gradescope):
+    for text in hidden_outputs(check.gradescope, check.report):
         assert not HIDDEN_VALUE.search(text), text
         assert not [n for n in numbers if n in text], text
 

@@ -346,8 +346,8 @@ def test_a_catalogued_mistake_made_in_the_gradient_only_is_named(tmp_path):
     assert source != REFERENCE.read_text()
     _, cases = check(write(tmp_path, "grad_only", source), tmp_path)
     for case in cases["svm_loss_vectorized"]:
-        assert case["diagnosis"].startswith("`dW` is wrong as this mistake makes it, and the rest of your answer is "
-                                            "right (what it says of anything else does not apply here): ")
+        assert case["diagnosis"].startswith("Only `dW` is wrong, exactly as this mistake makes it; your `loss` is "
+                                            "right, so only what this says of `dW` applies: "), case["diagnosis"]
         assert case["diagnosis"].endswith(catalogue["correct_class_in_hinge"].sentence)
 
 
@@ -729,6 +729,13 @@ def test_a_function_calling_another_graded_function_that_fails_gets_the_hint():
     _hint_broken_callees(spec, functions, lambda module: lazy)
     assert functions["softmax_loss_vectorized"].cases[1].details == hint + ", as what it returns may be why this case fails.\n" + located
     assert functions["softmax_loss_vectorized"].cases[2].details == ""     # a cause is named already
+    # no answer at all (returned None, or too few values): the function's own return, never the callee's doing
+    # (a network's loss that stopped early was sent to fix its Dropout.forward first, an eleventh students' round)
+    functions = results()
+    functions["softmax_loss_vectorized"].cases[1].outputs = []
+    functions["softmax_loss_vectorized"].cases[1].message = "softmax_loss_vectorized returned None; expected 2 values"
+    _hint_broken_callees(spec, functions, lambda module: lazy)
+    assert functions["softmax_loss_vectorized"].cases[1].details == ""
     functions = results()
     _hint_broken_callees(spec, functions, lambda module: REFERENCE.read_text())     # none calls another
     assert all(c.details == "" for n in names for c in functions[n].cases)
@@ -737,6 +744,33 @@ def test_a_function_calling_another_graded_function_that_fails_gets_the_hint():
         case.status = "passed"                                       # only "not judged": not failing on its own
     _hint_broken_callees(spec, functions, lambda module: lazy)
     assert functions["softmax_loss_vectorized"].cases[0].details == ""
+
+
+def test_a_case_blocked_by_a_function_that_passes_its_own_cases_says_why_that_may_be():
+    """lay_13 (an eleventh students' round): conv_forward_naive kept the padded x in a global keyed
+    on x's shape, passed its own cases, and was wrong inside conv_backward_naive's; the student was
+    sent to "its own cases", all passed. A public case looks at the other's public cases only."""
+    from grader.grade import _hint_blocked_by_a_passing
+    from grader.results import CaseResult, FunctionResult
+
+    def functions(forward_hidden_passes: bool) -> dict:
+        forward = FunctionResult("fwd", "layers", [CaseResult("fwd", "public-1", "public", 1, "passed"),
+                                                   CaseResult("fwd", "hidden-1", "hidden", 1,
+                                                              "passed" if forward_hidden_passes else "failed")])
+        backward = FunctionResult("bwd", "layers", [CaseResult("bwd", f"{v}-1", v, 1, "error", blocked_by="fwd",
+                                                               message="not judged: your fwd is wrong on this case")
+                                                    for v in ("public", "hidden")])
+        return {"fwd": forward, "bwd": backward}
+    for passes in (True, False):
+        found = functions(passes)
+        _hint_blocked_by_a_passing(found)
+        public, hidden = found["bwd"].cases
+        assert public.details.startswith("Note: your fwd passes its own cases, but not here"), public.details
+        assert hidden.details == public.details if passes else hidden.details == ""
+    unblocked = functions(True)
+    unblocked["bwd"].cases[0].blocked_by = ""
+    _hint_blocked_by_a_passing(unblocked)
+    assert unblocked["bwd"].cases[0].details == ""
 
 
 def test_what_a_public_case_says_from_other_cases_comes_from_the_public_cases_alone():

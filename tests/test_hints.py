@@ -35,3 +35,25 @@ def test_an_index_error_is_told_apart_from_a_dim_or_axis_that_does_not_exist(lin
 def test_an_array_where_one_integer_is_needed_points_at_np_maximum(line):
     said = advice(*_raised(line))
     assert said.startswith("An array where one integer is needed") and "np.maximum(0, x)" in said, said
+
+
+@pytest.mark.parametrize("package, says", [
+    ("past", "in Python 3 use range"),                 # the 2017 header copied into a 2016 file (an eleventh round)
+    ("tqdm", "loop over the iterable itself"),
+    ("google", "works only in Colab"),
+    ("scipy", "Write that part with numpy"),
+])
+def test_a_missing_package_students_often_use_says_what_to_write_instead(package, says):
+    """The same generic advice for past, tqdm, scipy and google.colab said nothing of the fix for each."""
+    used = advice("ModuleNotFoundError", f"No module named '{package}' (imported at m.py, line 1, used here)")
+    assert used.startswith(_first(package, says)) and "importing it is harmless, using it fails" in used, used
+    imported = advice("ModuleNotFoundError", f"No module named '{package}'")
+    assert says in imported and "importing it is harmless" not in imported, imported
+    other = advice("ModuleNotFoundError", "No module named 'seaborn' (imported at m.py, line 1, used here)")
+    assert other.startswith("No module of that name is installed"), other
+
+
+def _first(package: str, says: str) -> str:
+    from grader.judge.hints import _MISSING
+    assert says in _MISSING[package]
+    return _MISSING[package]

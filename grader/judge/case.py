@@ -293,7 +293,11 @@ def _not_returned(spec: AssignmentSpec, fn: FunctionSpec, case: Case, outcome: O
         if setup:
             return _case(fn, case, ERROR, f"not judged: {message}, in `{step.text}`, which {fn.name}'s cases run first",
                          stdout=stdout, duration=duration, blocked_by=who)
-        return _case(fn, case, FAILED, message, stdout=stdout, duration=duration)
+        # None: the end of the function reached with no `return` (a TODO's `pass`, a return indented into a loop)
+        why = (f"Hint: {fn.name} ended without returning anything: is its `return` missing, or does it stop early "
+               "(a `pass` left from the handout, a `return` inside an `if` or a loop that did not run)?"
+               if outcome.returned == "None" else "")
+        return _case(fn, case, FAILED, message, why, stdout=stdout, duration=duration)
     if status == "invalid":
         return _case(fn, case, CRASHED, "the worker sent an invalid report for this case")
     return _case(fn, case, CRASHED, f"unexpected report from the worker ({status!r})")
@@ -443,12 +447,16 @@ def diagnoses(fn: FunctionSpec, case: Case, got: dict, broken: set | None, mista
     for name, sentence, outputs in candidates:
         theirs = partly(fn, got, outputs, expected, correct)
         if theirs:
-            names = " and ".join(f"`{values.show(fn.output(n).path)}`" for n in theirs)
+            shown = lambda outs: " and ".join(f"`{values.show(fn.output(n).path)}`" for n in outs)
+            names, rights = shown(theirs), shown([o.name for o in fn.compared if o.name not in theirs])
+            one = len(theirs) == 1
             # The mistake's sentence may speak of outputs that are right here ("divide both by N"):
-            # said as the part of it that applies.
-            found.append((frozenset([name]), f"{names} {'is' if len(theirs) == 1 else 'are'} wrong as this mistake "
-                                             f"makes {'it' if len(theirs) == 1 else 'them'}, and the rest of your answer "
-                                             f"is right (what it says of anything else does not apply here): {sentence}"))
+            # said as the part of it that applies (an eleventh students' round found the old wording hard to read).
+            found.append((frozenset([name]), f"Only {names} {'is' if one else 'are'} wrong, exactly as this mistake "
+                                             f"makes {'it' if one else 'them'}; "
+                                             + (f"your {rights} {'is' if ' and ' not in rights else 'are'} right, so only "
+                                                f"what this says of {names} applies: " if rights else "")
+                                             + sentence))
     if not found:
         found = _mistake_and_factor(fn, case, got, expected, unregularized, candidates, correct)
     if not found:

@@ -74,10 +74,11 @@ def compare_output(name: str, kind: str, framework: str, expected: np.ndarray, r
                 if sizes.size:
                     atol = max(atol, rtol * FLOAT32_FLOOR * float(sizes.max()))
         elif dtype is not None and got.dtype != np.dtype(dtype):
+            # said in two short sentences: one long parenthesis was hard to read (an eleventh students' round)
             return fail(f"{name}: expected dtype {dtype}, got {got.dtype}"
-                        + (f" (work in the inputs' dtype: convert no input with {_CONVERT[framework]}, and make "
-                           "new ones in it: zeros_like(x) of an input x does, and so does passing dtype=x.dtype, or "
-                           "the function's own dtype argument where it has one (an __init__'s), where you create one)" if got.dtype.kind == "f" else ""))
+                        + (f". Keep the inputs' dtype: no {_CONVERT[framework]} on an input, and new arrays made with "
+                           "zeros_like(x), dtype=x.dtype, or the function's own dtype argument (an __init__'s)"
+                           if got.dtype.kind == "f" else ""))
         if got.shape != expected.shape:
             hint = " (the transpose?)" if got.shape == expected.shape[::-1] and got.ndim == 2 else ""
             return fail(f"{name}: expected shape {_shape(expected.shape)}, got {_shape(got.shape)}{hint}")

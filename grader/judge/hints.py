@@ -7,6 +7,19 @@ from __future__ import annotations
 
 import re
 
+# What a package the grader lacks was for, where students use it often: what to write instead
+_MISSING = {
+    "past": "`past` (the `future` package) gives Python 2's xrange: in Python 3 use range, and remove the import.",
+    "future": "`future` gives Python 2's names (xrange): in Python 3 use range, and remove the import.",
+    "tqdm": "tqdm only draws a progress bar: loop over the iterable itself (`for i in range(N)`), and remove the "
+            "import.",
+    "google": "google.colab works only in Colab (drive.mount, files.upload): keep that code out of the file you "
+              "hand in.",
+    "scipy": "Write that part with numpy (the loops the assignment asks for, or numpy's own functions).",
+    "matplotlib": "Keep plots out of the graded functions, under `if __name__ == \"__main__\":` (or remove them).",
+}
+_MISSING_NAME = re.compile(r"No module named '(\w+)")
+
 # (exception type or None for any, pattern on the message, advice)
 _RULES = [
     (None, r"CUDA|NVIDIA driver|cuda", "The grader runs on a CPU: make new tensors on the inputs' device "
@@ -57,5 +70,8 @@ _RULES = [
 def advice(exc_type: str, message: str) -> str:
     for rule_type, pattern, text in _RULES:
         if (rule_type is None or rule_type == exc_type) and re.search(pattern, message or ""):
+            missing = _MISSING_NAME.match(message) if exc_type == "ModuleNotFoundError" else None
+            if missing and missing.group(1) in _MISSING:       # the usual package's own way round it first
+                return f"{_MISSING[missing.group(1)]} {text}" if "used here" in message else _MISSING[missing.group(1)]
             return text
     return ""
