@@ -62,10 +62,11 @@ def test_a_correct_solution_written_differently_is_not_a_mistake(rows):
     ("cs231n_2016", ["no_half_in_grad          svm_loss_naive             3 public + 5 hidden cases; gradient 8/8",
                      "float32_computation      (all)                      28/28 points, not_mistake: ok",
                      "33 catalogued mistakes; all caught, reference full marks, handout zero."]),
+    # a function that passes no case is not timed: its faster_than is "not judged", not failed
     ("cs231n_2015", ["max_shift_wrong_axis     softmax_loss_vectorized    3 public + 8 hidden cases; "
-                     "faster_than softmax_loss_naive, agrees_with softmax_loss_naive 11/11",
+                     "agrees_with softmax_loss_naive 11/11",
                      "transposed_gradient      svm_loss_vectorized        3 public + 6 hidden cases; "
-                     "faster_than svm_loss_naive, agrees_with svm_loss_naive 9/9",
+                     "agrees_with svm_loss_naive 9/9",
                      "global_max_shift         (all)                      28/28 points, not_mistake: ok",
                      "34 catalogued mistakes; all caught, reference full marks, handout zero."]),
     ("autograd_basics", ["topk_all_rows            topk_grads                 3 public + 3 hidden cases; no_autograd 6/6",
