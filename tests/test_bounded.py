@@ -18,6 +18,8 @@ def test_legitimate_steps_give_numpy_s_values():
     assert np.array_equal(bounded(out) @ dout.T, out @ dout.T) and (bounded(out[0]) @ dout.T).shape == (50,)
     assert float(np.where(bounded(out) > 0.5, out, 0.0).sum()) == float(np.where(out > 0.5, out, 0.0).sum())
     assert np.isclose(bounded(out), out).all() and float(np.linalg.norm(bounded(out))) == float(np.linalg.norm(out))
+    assert float(np.std(bounded(out))) == float(np.std(out)) and float(np.median(bounded(out))) == float(np.median(out))
+    assert float(np.sum(bounded(np.ones(FLOOR, np.uint8)))) == FLOOR                 # a reduction of any size
     assert isinstance(bounded(out) * 2, Bounded)                   # what is made from one stays bounded
     tree = bounded_tree({"W1": out, "b": [dout, 3.0]})
     assert isinstance(tree["W1"], Bounded) and isinstance(tree["b"][0], Bounded) and tree["b"][1] == 3.0
@@ -32,6 +34,8 @@ def test_legitimate_steps_give_numpy_s_values():
     lambda out, dout: np.outer(out, dout),
     lambda out, dout: np.multiply.outer(out, dout),
     lambda out, dout: np.add(out, 1, out=out),                     # nor a write into the student's array
+    lambda out, dout: np.std(out),                                 # x - mean(x) in float64 on the way
+    lambda out, dout: np.linalg.norm(out),
 ])
 def test_a_step_that_would_grow_is_refused_before_it_allocates(step):
     """A red team's affine_forward returned a (K, 1, 1) uint8 `out` of 37 MB: `sum(out * dout)`

@@ -12,7 +12,8 @@ with no exports written (the fifteenth round).
 An operation whose result would take more bytes than its largest operand, and more than FLOOR,
 raises TooLarge before it allocates anything: elementwise operations (numpy's ufuncs, and so the
 operators; a result counted in its widest operand's dtype), matmul by its shapes, `where`,
-`isclose`, `clip` and `astype`. Reductions and views pass. Any other numpy function (np.dot,
+`isclose`, `clip`, `astype`, and the functions that make a float64 copy of their operand on the way
+(`std`, `median`, `norm`, ...). Reductions and views pass. Any other numpy function (np.dot,
 np.einsum, np.outer, np.kron, ...) is refused on such an array: its result's size is not read
 from its operands' shapes here.
 """
@@ -94,6 +95,9 @@ class Bounded(np.ndarray):
         if func in _BROADCASTING:                         # their operands broadcast together
             arrays = [np.asarray(_plain(a)) for a in args[:_BROADCASTING[func]]]
             _check(_broadcast_bytes(arrays, 8), arrays)
+        elif func in _FLOAT_COPY:                         # a float64 copy of the whole operand on the way
+            arrays = [np.asarray(_plain(a)) for a in args[:1]]
+            _check(arrays[0].size * 8, arrays)
         elif func not in _NO_GROWTH:
             raise TooLarge(f"np.{func.__name__} is not evaluated on a student's output here")
         result = func(*_mapped(args, _plain), **_mapped(kwargs, _plain))
@@ -107,9 +111,12 @@ class Bounded(np.ndarray):
 # numpy functions whose result is no larger than their operands (a reduction, a view, a copy of
 # one of them, the same shape): evaluated on a Bounded array as on any
 _NO_GROWTH = frozenset(f for f in (getattr(np, name, None) for name in """
-    sum mean std var min max amin amax prod all any nansum nanmean nanmax nanmin count_nonzero array_equal
-    round around sort argsort argmax argmin nonzero unique median percentile quantile diff shape size ndim
-    ravel reshape squeeze transpose swapaxes copy
-""".split()) if f is not None) | {np.linalg.norm}
+    sum mean min max amin amax prod all any nansum nanmax nanmin count_nonzero array_equal
+    round around sort argsort argmax argmin nonzero unique diff shape size ndim ravel reshape squeeze transpose
+    swapaxes copy
+""".split()) if f is not None)
+# numpy functions that make a float64 array of their operand's size on the way (x - mean(x), a float
+# copy to sort): 8 bytes an entry of a uint8 answer
+_FLOAT_COPY = frozenset([np.std, np.var, np.nanmean, np.median, np.percentile, np.quantile, np.linalg.norm])
 # numpy functions that broadcast their first k operands together (their result, or a step of theirs)
 _BROADCASTING = {np.where: 3, np.isclose: 2, np.allclose: 2, np.clip: 3}
