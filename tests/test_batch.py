@@ -289,8 +289,17 @@ def test_what_the_batch_looks_through_and_what_it_skips(tmp_path):
     # a student's folder named like OUT is no output folder: graded, it was dropped without a word and
     # the class's exports written among its files (a fifteenth red team)
     notes: list = []
-    with pytest.raises(BatchError, match="the output folder is a submission in .* too .*give --out a folder of its own"):
+    with pytest.raises(BatchError, match="the output folder is in .*, and holds what `grader grade` does not write "
+                                         r"\(tiny.py\): it looks like a submission; give --out a folder of its own"):
         discover(tmp_path / "three", spec, tmp_path / "s4", exclude=tmp_path / "three" / "bob", notes=notes)
+    # ... nor its module one folder down, nor a zip, nor a folder named like an export (a sixteenth red team)
+    tiny_student(tmp_path / "three" / "carl" / "hw")
+    (tmp_path / "three" / "dee").mkdir()
+    (tmp_path / "three" / "dee" / "submission.zip").write_bytes(b"PK")
+    (tmp_path / "three" / "eve" / "gradebook.csv").mkdir(parents=True)
+    for name, strange in (("carl", "hw/tiny.py"), ("dee", "submission.zip"), ("eve", "gradebook.csv")):
+        with pytest.raises(BatchError, match=rf"does not write \({strange}\)"):
+            discover(tmp_path / "three", spec, tmp_path / "s5", exclude=tmp_path / "three" / name)
 
 
 @pytest.mark.slow

@@ -21,8 +21,10 @@ def test_legitimate_steps_give_numpy_s_values():
     assert float(np.std(bounded(out))) == float(np.std(out)) and float(np.median(bounded(out))) == float(np.median(out))
     assert float(np.sum(bounded(np.ones(FLOOR, np.uint8)))) == FLOOR                 # a reduction of any size
     assert isinstance(bounded(out) * 2, Bounded)                   # what is made from one stays bounded
-    tree = bounded_tree({"W1": out, "b": [dout, 3.0]})
-    assert isinstance(tree["W1"], Bounded) and isinstance(tree["b"][0], Bounded) and tree["b"][1] == 3.0
+    tree = bounded_tree({"W1": out, "b": {"db": dout, "n": 3.0}})
+    assert isinstance(tree["W1"], Bounded) and isinstance(tree["b"]["db"], Bounded) and tree["b"]["n"] == 3.0
+    with pytest.raises(TooLarge):                 # numpy would make a plain array of a list in an operation
+        bounded_tree({"W1": [out]})
 
 
 @pytest.mark.parametrize("step", [
@@ -48,3 +50,21 @@ def test_a_step_that_would_grow_is_refused_before_it_allocates(step):
         assert tracemalloc.get_traced_memory()[1] < FLOOR
     finally:
         tracemalloc.stop()
+
+
+def test_an_answer_of_the_wrong_shape_is_not_copied_to_float64_before_its_shape_is_compared():
+    """The diagnosis read a student's answer as float64 numbers, then compared shapes: an int8 answer
+    of 120 MB was a 1 GB copy in the grader's process (a sixteenth red team). Shapes come first."""
+    from grader.judge.case import _same_tree
+    from grader.judge.regularization import flat_numbers
+    from grader.values import Leaf
+    big = Leaf(kind="ndarray", type="ndarray", array=np.ones(FLOOR, np.int8))
+    small = Leaf(kind="ndarray", type="ndarray", array=np.ones((3, 4)))
+    tracemalloc.start()
+    try:
+        assert flat_numbers({"dW": big}, {"dW": small}, {"dW": small}) is None
+        assert not _same_tree(big, small, 1e-6, 0.0)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < FLOOR, peak

@@ -97,6 +97,11 @@ def test_an_expression_nested_deeper_than_the_stack_is_read_not_a_crash():
     ("import numpy as np", "EPS = numpy.float32(1e-8)", False),          # numpy is not a name here
     ("import numpy as np", "x = np.random.seed(0)", False),
     ("import torch", "x = torch.device(get_device())", False),
+    # a name the notebook bound to something else (a sixteenth red team): not the pure function
+    ("from subprocess import call as float", "X = float(['true'])", False),
+    ("def max(*a):\n    return a", "X = max(1, 2)", False),
+    ("import numpy as np\nimport os as np", "X = np.sqrt(2)", False),
+    ("from numpy import *", "X = float('inf')", False),
 ])
 def test_a_constant_may_call_a_pure_library_function(imports, statement, kept):
     """`DEVICE = torch.device(...)`, then `device=DEVICE` as a default argument of a network's
@@ -104,7 +109,7 @@ def test_a_constant_may_call_a_pure_library_function(imports, statement, kept):
     line that Restart & Run All accepts). Calls of a short list of functions that only make a
     value (grader.notebook.PURE_CALLS) are constants, read through the notebook's own imports."""
     module = convert(code(imports, statement))
-    assert kept_lines(module) == [imports] + ([statement] if kept else []), module.source
+    assert kept_lines(module) == imports.splitlines() + ([statement] if kept else []), module.source
 
 
 def test_names_defined_earlier_count_and_dropped_ones_do_not():
@@ -381,3 +386,16 @@ def test_a_warning_printed_from_a_notebook_names_its_cell_not_the_grading_machin
         "work.ipynb, cell 3, line 2: RuntimeWarning: overflow encountered in exp\n  return np.exp(x)\n"
     assert found.relocate_printed("loss: 3.5\n") == "loss: 3.5\n"
     assert Notebooks().relocate_printed(printed) == printed                  # a .py submission: as printed
+    # two places on a line, one of another notebook's (kept as printed), one after a colon
+    two = f"a work.ipynb:{line}: x other.ipynb:{line}: y:work.ipynb:{line}: z"
+    assert found.relocate_printed(two) == "a work.ipynb, cell 3, line 2: x other.ipynb:%d: y:work.ipynb, cell 3, line 2: z" % line
+    assert found.relocate_printed(f"no/work.ipynb:{10 ** 9}: z") == f"no/work.ipynb:{10 ** 9}: z"     # no such line
+
+
+def test_printed_text_is_capped_where_the_grader_first_holds_it():
+    """A red team's forged frame carried megabytes of printed text past the child's cap, and a
+    notebook's places in it were looked for in all of it (a pattern that took 44 s of the grader's
+    CPU on 80,000 characters): capped when decoded, as the child caps it."""
+    from grader.run.outcome import decode
+    outcome = decode({"status": "exception", "stdout": "x" * (1 << 20), "error": {"type": "ValueError"}}, [], ())
+    assert len(outcome.stdout) < 20 << 10 and outcome.stdout.endswith("[... output cut]")

@@ -79,12 +79,14 @@ def discover(source: Path, spec: AssignmentSpec, staging: Path, exclude: Path | 
         source = unpacked = _unzip(source, staging / "_export", MAX_EXPORT_ENTRIES, refused)
     skip = exclude.resolve() if exclude is not None else None
     while True:
-        own = [e for e in _entries(source) if skip is not None and _resolved(e) == skip]
-        if own and own[0].is_dir() and _has_modules(own[0], spec, any_notebook=True):
-            # a student's folder named like OUT: graded, it would be dropped without a word and the
-            # class's exports written among its files (a fifteenth red team)
-            raise BatchError(f"{exclude}: the output folder is a submission in {shown} too (it holds an "
-                             f"assignment's module or a notebook): give --out a folder of its own")
+        own = [e for e in (source / n for n in os.listdir(source)) if skip is not None and _resolved(e) == skip]
+        strange = _not_written_by_grade(own[0]) if own else ""
+        if strange:
+            # a student's entry named like OUT: graded, it would be dropped without a word and the
+            # class's exports written among its files (the fifteenth and sixteenth red teams: its
+            # module one folder down, a folder named gradebook.csv)
+            raise BatchError(f"{exclude}: the output folder is in {shown}, and holds what `grader grade` does not write "
+                             f"({strange}): it looks like a submission; give --out a folder of its own")
         entries = [e for e in _entries(source) if _resolved(e) != skip]
         candidates = [e for e in entries if e.exists()            # not a link to nothing, nor a loop of links
                       and (e.is_dir() or e.suffix in (".zip", ".py", ".ipynb"))]
@@ -193,6 +195,33 @@ def _resolved(entry: Path) -> Path | None:
 
 def _entries(folder: Path) -> list[Path]:
     return sorted(p for p in folder.iterdir() if p.name not in SKIP_NAMES and not p.name.startswith("."))
+
+
+def _not_written_by_grade(out: Path) -> str:
+    """'' where `out` is empty or holds only what `grader grade` writes (the class exports, and a
+    folder per student of its three files, with the temporary files and the lock of a run); else the
+    first entry that it does not write, by name."""
+    if out.is_symlink() or not out.is_dir():
+        return out.name
+    written = (RESULT_NAMES, EXPORTS)
+    for entry in sorted(os.listdir(out)):
+        path = out / entry
+        if entry.startswith("."):                        # the lock, a temporary file of an atomic write
+            if path.is_file() and not path.is_symlink():
+                continue
+            return entry
+        if entry in written[1] and path.is_file() and not path.is_symlink():
+            continue
+        if entry in written[1] or not path.is_dir() or path.is_symlink():
+            return entry
+        for inner in os.listdir(path):
+            if not (inner in written[0] or inner.startswith(".")) or not (path / inner).is_file() \
+                    or (path / inner).is_symlink():
+                return f"{entry}/{inner}"
+    return ""
+
+
+RESULT_NAMES = ("result.json", "feedback.txt", "results.json")     # a student's files in OUT (batch.store)
 
 
 def _is_student(folder: Path, spec: AssignmentSpec) -> bool:

@@ -36,8 +36,12 @@ def bounded(value):
 
 
 def bounded_tree(value):
-    """`bounded` applied to every array in a tree of dicts, lists and tuples (values.plain's)."""
-    return _mapped(value, bounded)
+    """`bounded` applied to every array in a tree of dicts (values.plain's). A list or tuple in it
+    raises TooLarge: numpy makes a plain array of one in an operation, which nothing would check (a
+    red team's `[np.zeros((K, 1, 1))]` times dout)."""
+    if isinstance(value, (list, tuple)):
+        raise TooLarge("a list or tuple is not evaluated where an array is expected")
+    return {k: bounded_tree(v) for k, v in value.items()} if isinstance(value, dict) else bounded(value)
 
 
 def _mapped(value, leaf):

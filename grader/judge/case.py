@@ -778,10 +778,10 @@ def _same_tree(a, b, rtol: float, atol: float, values_too: bool = True, alike: b
         return False
     if values_too and a.first is not None and b.first is not None and _apart(a.first, b.first, rtol, atol):
         return False                     # most variants differ at the first number: no need to look further
+    if np.shape(a.array) != np.shape(b.array):    # before a float64 copy of an answer of any size
+        return False
     g = np.asarray(a.array, dtype=np.float64)
     m = np.asarray(b.array, dtype=np.float64)
-    if g.shape != m.shape:
-        return False
     finite = np.isfinite(g)
     if not (finite == np.isfinite(m)).all():
         return False

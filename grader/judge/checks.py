@@ -310,7 +310,10 @@ def _float32_numbers(a: np.ndarray) -> bool:
     """Whether every number of a float array is a float32 number (and some are not round ones)."""
     if a.dtype.kind != "f" or not a.size:
         return False
-    flat = a.astype(np.float64).ravel()
+    if a.dtype.itemsize < 8:                # float16 and float32 hold float32 numbers only: no float64 copy
+        finite = a[np.isfinite(a)]
+        return finite.size > 0 and bool((finite != np.round(finite)).any())
+    flat = np.asarray(a, dtype=np.float64).ravel()
     finite = flat[np.isfinite(flat)]
     return finite.size > 0 and bool((finite == finite.astype(np.float32)).all()) and bool((finite != np.round(finite)).any())
 

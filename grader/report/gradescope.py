@@ -57,7 +57,9 @@ def gradescope_results(result: SubmissionResult, hidden_visibility: str = "after
                       "output": f"Warning: {result.sandbox_warning}", "visibility": "hidden"})
     return printable_tree({             # the grader's messages quote the submission (code, file names): no escapes
         "score": result.earned,
-        "execution_time": result.duration,
+        # how long the hidden cases took says something of their sizes: not shown before they are
+        # (a sixteenth red team read the hidden cases' sizes from it), so not given then
+        **({} if result.hidden_graded and hidden_visibility != "visible" else {"execution_time": result.duration}),
         "output": _summary(result, hidden_visibility),
         "output_format": "text",
         "visibility": "visible",
