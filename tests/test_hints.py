@@ -46,7 +46,8 @@ def test_an_array_where_one_integer_is_needed_points_at_np_maximum(line):
 def test_a_missing_package_students_often_use_says_what_to_write_instead(package, says):
     """The same generic advice for past, tqdm, scipy and google.colab said nothing of the fix for each."""
     used = advice("ModuleNotFoundError", f"No module named '{package}' (imported at m.py, line 1, used here)")
-    assert used.startswith(_first(package, says)) and "importing it is harmless, using it fails" in used, used
+    assert used.endswith(_first(package, says)) and "importing it is harmless, using it fails" in used, used
+    assert "Write that part with the libraries" not in used and "or torch" not in used    # not the generic tail too
     imported = advice("ModuleNotFoundError", f"No module named '{package}'")
     assert says in imported and "importing it is harmless" not in imported, imported
     other = advice("ModuleNotFoundError", "No module named 'seaborn' (imported at m.py, line 1, used here)")
@@ -57,3 +58,12 @@ def _first(package: str, says: str) -> str:
     from grader.judge.hints import _MISSING
     assert says in _MISSING[package]
     return _MISSING[package]
+
+
+@pytest.mark.parametrize("kind, message, says", [
+    ("NameError", "name 'xrange' is not defined", "Python 3 has no xrange: use range."),
+    ("BdbQuit", "", "A breakpoint was left in the code"),
+])
+def test_python_2_and_breakpoints_left_in_say_what_to_do(kind, message, says):
+    """A twelfth students' round: a bare xrange, and a pdb.set_trace() left in, got no advice."""
+    assert advice(kind, message).startswith(says)

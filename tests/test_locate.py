@@ -213,6 +213,22 @@ def test_an_indentation_error_shows_the_line_and_the_one_before_as_written(tmp_p
             f"       {str(bad).rjust(width)} |         dW = np.zeros(W.shape)\n") in proc.stdout, proc.stdout
 
 
+def test_a_tab_error_shows_where_the_tabs_are(tmp_path):
+    """A twelfth students' round's TabError printed its lines with the tabs expanded: "indented as
+    written" showed two lines that looked rightly indented. Each tab is shown as an arrow."""
+    text = (REPO / "reference" / "cs231n" / "linear_svm.py").read_text().replace(
+        "    loss = 0.0\n", "    loss = 0.0\n\tloss = 0.0\n", 1)
+    (tmp_path / "linear_svm.py").write_text(text)
+    shutil.copy(REPO / "reference" / "cs231n" / "softmax.py", tmp_path / "softmax.py")
+    lines = text.splitlines()
+    bad = lines.index("\tloss = 0.0") + 1
+    proc = subprocess.run([GRADER, "check", str(tmp_path), "--assignment", "cs231n"], capture_output=True, text=True,
+                          cwd=REPO, timeout=300)
+    assert proc.returncode == 1, proc.stderr
+    assert "TabError: inconsistent use of tabs and spaces in indentation" in proc.stdout, proc.stdout
+    assert f"{bad} | →       loss = 0.0\n" in proc.stdout, proc.stdout
+
+
 def test_a_single_file_checked_sees_no_other_file_beside_it(tmp_path):
     """A thirteenth red team's file, checked among the class's downloads (Canvas names every file
     student_ids_module.py in one folder), imported the classmate's file beside it and passed on its

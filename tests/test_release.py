@@ -74,7 +74,8 @@ SHIPPED = {"linear_classifier": ["linear_classifier"], "cs231n": ["linear_svm", 
            "autograd_basics": ["autograd_basics"], "cs231n_layers": ["layers", "optim"],
            "fully_connected_networks": ["fully_connected_networks"]}
 # The public files an assignment ships beside the student's modules: the course's support modules, scenarios.
-PUBLIC_FILES = {"fully_connected_networks": ["a3_helper.py", "eecs598", "scenarios.py"], "cs231n": ["past"]}
+PUBLIC_FILES = {"fully_connected_networks": ["a3_helper.py", "eecs598", "scenarios.py"], "cs231n": ["past"],
+                "cs231n_2015": ["past"], "cs231n_2016": ["past"]}
 
 
 def test_every_shipped_assignment_is_checked_here():

@@ -74,6 +74,22 @@ def test_terminal_shows_the_details_of_the_first_case_of_each_kind():
     assert 'File "submission.py", line 7, in softmax_loss' in text          # public-3, error
 
 
+def test_terminal_shows_a_case_folded_away_when_it_names_another_mistake():
+    """A second mistake named only on a hidden case was in the JSON alone: the terminal folded that
+    case into "also failing" (a twelfth students' round: no max shift, found on hidden-8 only).
+    A diagnosis that differs only in its numbers is the same mistake, and stays folded."""
+    from grader.report import terminal
+    from grader.results import CaseResult, FunctionResult
+    said = lambda n: f"dW is N times what it should be (N is {n} in this case)."
+    cases = [CaseResult("f", f"hidden-{k}", HIDDEN, 100 + k, FAILED, message=f"dW[{k}, 0]: expected 1, got {k}",
+                        diagnosis=said(k)) for k in range(1, 6)]
+    cases.append(CaseResult("f", "hidden-6", HIDDEN, 106, FAILED, message="loss is inf: expected finite values",
+                            diagnosis="exp() overflows for scores this large: subtract the maximum score."))
+    text = "\n".join(terminal._function(FunctionResult("f", "m", cases), verbose=False))
+    assert "hidden-6 (seed 106): failed\n        loss is inf: expected finite values\n        Probably: exp() overflows" in text, text
+    assert text.endswith("also failing: hidden-4 (seed 104), hidden-5 (seed 105)"), text
+
+
 @pytest.mark.parametrize("hidden_graded", [True, False])
 def test_json_report_validates_against_schema(hidden_graded):
     data = json.loads(render_json(make_result(hidden_graded)))

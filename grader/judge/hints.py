@@ -19,15 +19,17 @@ _MISSING = {
     "matplotlib": "Keep plots out of the graded functions, under `if __name__ == \"__main__\":` (or remove them).",
 }
 _MISSING_NAME = re.compile(r"No module named '(\w+)")
+_NOT_HERE = ("No module of that name is installed where your code is graded, nor is it in your submission: "
+             "importing it is harmless, using it fails.")
 
 # (exception type or None for any, pattern on the message, advice)
 _RULES = [
     (None, r"CUDA|NVIDIA driver|cuda", "The grader runs on a CPU: make new tensors on the inputs' device "
                                        "(torch.zeros_like(W), or device=W.device) instead of 'cuda'."),
     ("ModuleNotFoundError", r"No module named '(?!numpy|torch).*used here",
-     "No module of that name is installed where your code is graded, nor is it in your submission: importing it is "
-     "harmless, using it fails. Write that part with numpy or torch; if it is a file of yours, hand it in too; keep "
-     "plots and experiments out of the graded functions, under `if __name__ == \"__main__\":` (or remove them)."),
+     _NOT_HERE + " Write that part with the libraries the assignment uses; if it is a file of yours, hand it in "
+     "too; keep plots and experiments out of the graded functions, under `if __name__ == \"__main__\":` (or remove "
+     "them)."),
     ("ModuleNotFoundError", r"No module named '(?!numpy|torch)", "Only the standard library, numpy and torch are "
                                                                  "available to your code here: remove that import."),
     # A notebook graded as linear_classifier, with `from linear_classifier import svm_loss_naive` in a cell
@@ -36,6 +38,11 @@ _RULES = [
      "The notebook imports from the module it is graded as: here the notebook is that module, so a .py file of that "
      "name is not what it imports. Define those functions in the notebook's cells, or hand in the .py file with all "
      "of them."),
+    # Python 2 left in a file (the course's files before 2017, or copied from them)
+    ("NameError", r"name 'xrange' is not defined", "Python 3 has no xrange: use range."),
+    # a breakpoint left in: the debugger reads no input where the code is graded, and quits
+    ("BdbQuit", r"", "A breakpoint was left in the code (pdb.set_trace(), breakpoint()): it stops your function where "
+                     "it is graded. Remove it."),
     ("MemoryError", r"", "Your code used more memory than the grader allows."),
     (None, r"bad_alloc|can't allocate memory|not enough memory|DefaultCPUAllocator",
      "Your code used more memory than the grader allows."),
@@ -71,7 +78,7 @@ def advice(exc_type: str, message: str) -> str:
     for rule_type, pattern, text in _RULES:
         if (rule_type is None or rule_type == exc_type) and re.search(pattern, message or ""):
             missing = _MISSING_NAME.match(message) if exc_type == "ModuleNotFoundError" else None
-            if missing and missing.group(1) in _MISSING:       # the usual package's own way round it first
-                return f"{_MISSING[missing.group(1)]} {text}" if "used here" in message else _MISSING[missing.group(1)]
+            if missing and missing.group(1) in _MISSING:       # the usual package's own way round it
+                return f"{_NOT_HERE} {_MISSING[missing.group(1)]}" if "used here" in message else _MISSING[missing.group(1)]
             return text
     return ""

@@ -16,6 +16,7 @@ _LINE_BREAKS = re.compile("[\r\n\x0b\x0c\x1c-\x1e\x85\u2028\u2029]")
 
 MAX_PRINTED_LINES = 8
 MAX_CASES_SHOWN = 3                  # failing cases shown in full per function; the rest in one line
+MORE_DIAGNOSES = 2                   # ... but for this many more, each naming a mistake not said yet
 
 
 def render(result: SubmissionResult, verbose: bool = False) -> str:
@@ -137,8 +138,11 @@ class Failures:
         first = digest.shown[0] if digest.shown else None     # shown with details and printed output
 
     A case that fails exactly as the first one did (status and message) is only listed, in
-    `same`; past `limit` shown cases, the rest are listed in `more`. Each diagnosis is said
-    once per function, with the first shown case that has it (`diagnoses`: case id -> sentence).
+    `same`; past `limit` shown cases, the rest are listed in `more`, but for up to
+    MORE_DIAGNOSES cases whose diagnosis names another mistake than those shown (numbers aside):
+    a second mistake found only on a hidden case was said in the JSON alone (a twelfth students'
+    round). Each diagnosis is said once per function, with the first shown case that has it
+    (`diagnoses`: case id -> sentence).
     """
 
     shown: list[CaseResult] = field(default_factory=list)
@@ -156,7 +160,7 @@ def failures(fn: FunctionResult, limit: int = MAX_CASES_SHOWN) -> Failures:
         first = digest.shown[0] if digest.shown else None
         if first is not None and case.status == first.status and case.message == first.message:
             digest.same.append(case)
-        elif len(digest.shown) >= limit:
+        elif len(digest.shown) >= limit and not (len(digest.shown) < limit + MORE_DIAGNOSES and _new_mistake(case, digest)):
             digest.more.append(case)
         else:
             digest.shown.append(case)
@@ -165,6 +169,13 @@ def failures(fn: FunctionResult, limit: int = MAX_CASES_SHOWN) -> Failures:
     if not digest.shown:
         digest.printed = next((c for c in fn.cases if c.stdout.strip()), None)
     return digest
+
+
+def _new_mistake(case: CaseResult, digest: Failures) -> bool:
+    """Whether a case's diagnosis says something that those already shown do not, its numbers aside
+    ("N is 7" on one case, "N is 11" on another is the same mistake)."""
+    key = lambda text: re.sub(r"\d[\d.e+-]*", "#", text)
+    return bool(case.diagnosis) and key(case.diagnosis) not in {key(d) for d in digest.diagnoses.values()}
 
 
 def case_label(case: CaseResult) -> str:

@@ -390,6 +390,21 @@ def _real(path: str) -> str:
     return os.path.realpath(path)
 
 
+def _tabs_shown(line: str) -> str:
+    """A line as written, each tab shown as an arrow and the spaces to its tab stop (8 columns):
+    a TabError's lines printed with their tabs expanded looked rightly indented (a twelfth round)."""
+    out, column = [], 0
+    for char in line:
+        if char == "\t":
+            width = 8 - column % 8
+            out.append("→" + " " * (width - 1))
+            column += width
+        else:
+            out.append(char)
+            column += 1
+    return "".join(out)
+
+
 def _describe(e: BaseException, folder: str) -> dict:
     """An exception as data: its type and message, and where in the student's files it arose."""
     info = {"kind": "exception", "type": type(e).__name__}
@@ -409,11 +424,11 @@ def _describe(e: BaseException, folder: str) -> dict:
         info.update(file=os.path.basename(e.filename), line=e.lineno, code=(e.text or "").strip(), message=e.msg)
         if isinstance(e, IndentationError) and isinstance(e.lineno, int):
             # The indentation is the mistake: the line as written, and the code line before it.
-            info["code"] = (e.text or "").rstrip().expandtabs(8)
+            info["code"] = _tabs_shown((e.text or "").rstrip())
             for back in range(e.lineno - 1, max(0, e.lineno - 6), -1):
                 before = linecache.getline(e.filename, back)
                 if before.strip():
-                    info.update(before=before.rstrip().expandtabs(8), before_line=back)
+                    info.update(before=_tabs_shown(before.rstrip()), before_line=back)
                     break
     elif frames:
         last = frames[-1]
