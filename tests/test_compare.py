@@ -234,6 +234,18 @@ def test_a_value_the_grader_cannot_read_is_described_without_contradiction():
 BIG = np.array([[0.239, -0.1, 0.05], [0.12, 9.613699e-05, -0.2]])
 
 
+def test_a_float32_answer_cast_back_to_float64_is_judged_as_float32():
+    """A twelfth students' round computed in float32 and returned .astype(np.float64): it lost the
+    points that returning the float32 array kept. Its numbers are float32 numbers: judged so. A
+    float64 answer as far off, of numbers float32 cannot hold, still fails."""
+    expected = np.random.default_rng(0).normal(size=(5, 4))
+    float32 = (expected * (1 + 2e-6)).astype(np.float32)          # 2e-6 off: float32's rounding and more
+    numpy = lambda got: check(got, arr("ndarray", "numpy.ndarray"), expected=expected, framework="numpy", dtype="float")
+    assert numpy(float32).ok
+    assert numpy(float32.astype(np.float64)).ok
+    assert not numpy(expected * (1 + 2e-4)).ok and not numpy(expected * (1 + 2e-4) + 1e-12).ok
+
+
 def test_a_float32_answer_is_judged_against_a_hundredth_of_its_largest_value_at_least():
     got = (BIG + 1.3e-8).astype(np.float32)
     assert check(got, arr("ndarray", "numpy.ndarray"), expected=BIG, framework="numpy", dtype="float").ok

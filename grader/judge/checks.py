@@ -303,19 +303,7 @@ def in_float32(p: Plan, result: CheckResult, outcomes: list) -> bool:
     if not p.later or result.status != FAILED or not outcomes or outcomes[0] is None or not outcomes[0].ok:
         return False
     made_of = [_leaf_at(outcomes[0], name) for name in p.loss_names]
-    return any(a is not None and (a.dtype == np.float32 or _float32_numbers(a)) for a in made_of)
-
-
-def _float32_numbers(a: np.ndarray) -> bool:
-    """Whether every number of a float array is a float32 number (and some are not round ones)."""
-    if a.dtype.kind != "f" or not a.size:
-        return False
-    if a.dtype.itemsize < 8:                # float16 and float32 hold float32 numbers only: no float64 copy
-        finite = a[np.isfinite(a)]
-        return finite.size > 0 and bool((finite != np.round(finite)).any())
-    flat = np.asarray(a, dtype=np.float64).ravel()
-    finite = flat[np.isfinite(flat)]
-    return finite.size > 0 and bool((finite == finite.astype(np.float32)).all()) and bool((finite != np.round(finite)).any())
+    return any(a is not None and (a.dtype == np.float32 or compare.float32_numbers(a)) for a in made_of)
 
 
 def _float32_valued(p: Plan, outcomes: list) -> bool:

@@ -65,7 +65,11 @@ def compare_output(name: str, kind: str, framework: str, expected: np.ndarray, r
             # compares two of the student's functions): float32 sums carry ~1e-7 relative error per step.
             # Such a sum carries it of the terms' size, not of the result's: an entry that nearly cancels
             # (9.6e-5, where the largest is 0.24) is judged against a hundredth of the largest at least.
-            coarse = max(float(np.finfo(d).eps) for d in (got.dtype, getattr(expected, "dtype", got.dtype))
+            # A float64 array of float32 numbers was computed in float32 and cast back: judged as float32
+            # (a twelfth students' round's .astype(np.float64) at the end lost points that returning the
+            # float32 array kept).
+            computed = np.float32 if got.dtype == np.float64 and float32_numbers(got) else got.dtype
+            coarse = max(float(np.finfo(d).eps) for d in (computed, getattr(expected, "dtype", got.dtype))
                          if d in (np.float32, np.float64))
             rtol = max(rtol, 1000 * coarse)
             if coarse > np.finfo(np.float64).eps and np.size(expected):
@@ -122,6 +126,18 @@ def compare_output(name: str, kind: str, framework: str, expected: np.ndarray, r
                if np.isfinite(check.expected) else "where the reference is not finite, only the same value passes")
         check.message = f"{name}{where}: expected {_num(check.expected)}, got {_num(check.got)} ({why})"
     return check
+
+
+def float32_numbers(a: np.ndarray) -> bool:
+    """Whether every number of a float array is a float32 number, some of them not whole ones (whole
+    numbers and zeros are float32 numbers whatever computed them): computed in float32."""
+    if a.dtype.kind != "f" or not a.size:
+        return False
+    finite = a[np.isfinite(a)]
+    if a.dtype.itemsize < 8:                # float16 and float32 hold float32 numbers only: no float64 copy
+        return finite.size > 0 and bool((finite != np.round(finite)).any())
+    return finite.size > 0 and bool((finite == finite.astype(np.float32)).all()) and \
+        bool((finite != np.round(finite)).any())
 
 
 def _unread(dtype: str) -> str:
