@@ -172,9 +172,10 @@ def failures(fn: FunctionResult, limit: int = MAX_CASES_SHOWN) -> Failures:
 
 
 def _new_mistake(case: CaseResult, digest: Failures) -> bool:
-    """Whether a case's diagnosis says something that those already shown do not, its numbers aside
-    ("N is 7" on one case, "N is 11" on another is the same mistake)."""
-    key = lambda text: re.sub(r"\d[\d.e+-]*", "#", text)
+    """Whether a case's diagnosis names another kind of mistake than those already shown: its words
+    before the first colon, numbers aside ("Only a factor is off: `dW` is 7 times ..." on one case
+    and "...: `dW` is N times ..." on another is one mistake; "exp() overflows ..." is another)."""
+    key = lambda text: re.sub(r"\d[\d.e+-]*", "#", text.split(":", 1)[0])
     return bool(case.diagnosis) and key(case.diagnosis) not in {key(d) for d in digest.diagnoses.values()}
 
 
