@@ -261,12 +261,17 @@ def _judged(spec: AssignmentSpec, prepared: Prepared, submission: Path, hidden: 
         grading_error=worker_error if reply is None else "")
 
 
+def _informs(visibility: str, case) -> bool:
+    """Whether what a case found may be said in the feedback of a case of `visibility`: a public
+    case's feedback is made from public cases alone (it is shown before the hidden results are)."""
+    return case.visibility == PUBLIC or visibility != PUBLIC
+
+
 def _sights(cases: list) -> list[tuple[set, set]]:
     """(the ids of the cases whose feedback is made, the ids of the cases it may be made from) for
     one function's CaseResults: the public cases' from the public cases, the hidden cases' from all."""
-    public = {c.case_id for c in cases if c.visibility == PUBLIC}
-    every = {c.case_id for c in cases}
-    return [(ids, sources) for ids, sources in ((public, public), (every - public, every)) if ids]
+    return [(ids, {c.case_id for c in cases if _informs(visibility, c)})
+            for visibility in (PUBLIC, HIDDEN) if (ids := {c.case_id for c in cases if c.visibility == visibility})]
 
 
 def _hint_blocked_by_a_passing(functions: dict) -> None:
@@ -277,7 +282,7 @@ def _hint_blocked_by_a_passing(functions: dict) -> None:
     for fr in functions.values():
         for case in fr.cases:
             other = functions.get(case.blocked_by)
-            own = [c for c in other.cases if c.visibility == PUBLIC or case.visibility != PUBLIC] if other else []
+            own = [c for c in other.cases if _informs(case.visibility, c)] if other else []
             if own and all(c.passed for c in own):
                 note = (f"Note: your {case.blocked_by} passes its own cases, but not here: it may be wrong only for "
                         "inputs like these, or keep something from one call to the next (a global, a cache keyed "
@@ -338,10 +343,10 @@ def _hint_broken_callees(spec: AssignmentSpec, functions: dict, source) -> None:
     students' round): there the hint comes first, before any other, as the likelier cause (a callee
     may not run on every case: dropout off). Only where nothing names a cause already, and of callees
     that fail on their own, not only "not judged"."""
-    for public in (True, False):          # a public case's hint from the public cases alone (see _sights)
+    for visibility in (PUBLIC, HIDDEN):   # a public case's hint from the public cases alone
         failing = {name for name, fr in functions.items()
-                   if any(not c.passed and not c.blocked_by for c in fr.cases if c.visibility == PUBLIC or not public)}
-        _hint_callees(spec, functions, source, failing, PUBLIC if public else HIDDEN)
+                   if any(not c.passed and not c.blocked_by for c in fr.cases if _informs(visibility, c))}
+        _hint_callees(spec, functions, source, failing, visibility)
 
 
 def _hint_callees(spec: AssignmentSpec, functions: dict, source, failing: set, visibility: str) -> None:
