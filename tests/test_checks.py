@@ -842,6 +842,25 @@ def test_a_gradient_check_s_loss_never_makes_an_array_of_the_student_s_choosing_
         == float(np.sum(p.case.args["dout"]))
 
 
+def test_a_gradient_check_failing_with_a_right_gradient_says_the_loss_is_what_is_off(spec):
+    """A twelfth students' round's `loss //= num_train` with a right dW read only "dW is not the
+    gradient of your own loss": the cases say dW is right and the loss is not, and so does the check."""
+    from grader.judge.checks import needs_working_code, plan
+    from grader.results import CaseResult, CheckResult, OutputCheck
+    p = next(p for p in plan(spec, hidden=True) if p.check.kind == "gradient" and p.fn.name == "svm_loss_naive")
+    found = CheckResult(function="svm_loss_naive", name="gradient", visibility="public", status="failed", earned=0,
+                        possible=1, message="dW is not the gradient of your own loss: at W[2, 0] ...", details="W[2, 0]: ...")
+    case = lambda cid, loss_ok, dW_ok: CaseResult("svm_loss_naive", cid, cid.split("-")[0], 1,
+                                                  "passed" if loss_ok and dW_ok else "failed",
+                                                  outputs=[OutputCheck("loss", loss_ok), OutputCheck("dW", dW_ok)])
+    judged = needs_working_code(p, found, [case("public-1", False, True), case("public-2", False, True)])
+    assert judged.status == "failed" and judged.message.startswith(
+        "`loss` is what is off: your `dW` is right on the cases, and your `loss` is not"), judged.message
+    assert judged.details.startswith("dW is not the gradient of your own loss")          # the check's own finding below
+    for both_wrong in ([case("public-1", False, False)], [case("public-1", True, True), case("public-2", True, False)]):
+        assert needs_working_code(p, found, both_wrong).message == found.message
+
+
 def test_gradient_check_lists_the_entry_its_headline_names_first(spec):
     """The worst entry is in the message, and first among the entries listed below it."""
     import importlib.util

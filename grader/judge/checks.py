@@ -1043,6 +1043,20 @@ def needs_working_code(p: Plan, result: CheckResult, cases: list, others: list |
     if p.check.kind == "gradient" and blockers and result.status in (PASSED, FAILED, ERROR):
         return _result(p, ERROR, f"not judged: your {', '.join(blockers)} is wrong on some of {p.fn.name}'s cases, "
                                  f"and this check compares {p.fn.name} with it; fix {blockers[0]} first")
+    if p.check.kind == "gradient" and result.status == FAILED:
+        # the gradient right on the cases and the loss it is compared with wrong: the loss is what is off
+        # (a twelfth students' round's `loss //= num_train` read "dW is not the gradient of your own loss")
+        grads = sorted({out for _, out in p.check.pairs})
+        seen = [o for c in evidence for o in c.outputs if o.name in grads or o.name in p.loss_names]
+        if any(not o.ok for o in seen if o.name in p.loss_names) and \
+                any(o.name in grads for o in seen) and all(o.ok for o in seen if o.name in grads):
+            made = " and ".join(f"`{n}`" for n in p.loss_names)
+            shown = " and ".join(f"`{g}`" for g in grads)
+            return _result(p, FAILED, f"{made} {'is' if len(p.loss_names) == 1 else 'are'} what is off: your {shown} "
+                                      f"{'is' if len(grads) == 1 else 'are'} right on the {which}s, and your {made} "
+                                      f"{'is' if len(p.loss_names) == 1 else 'are'} not (see them); this check compares "
+                                      f"{shown} with your own {p.check.loss}, so it fails with it",
+                           "\n".join(x for x in (result.message, result.details) if x))
     return result
 
 
