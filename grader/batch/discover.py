@@ -79,7 +79,8 @@ def discover(source: Path, spec: AssignmentSpec, staging: Path, exclude: Path | 
         source = unpacked = _unzip(source, staging / "_export", MAX_EXPORT_ENTRIES, refused)
     skip = exclude.resolve() if exclude is not None else None
     while True:
-        own = [e for e in (source / n for n in os.listdir(source)) if skip is not None and _resolved(e) == skip]
+        listed = _entries(source)
+        own = [e for e in listed if skip is not None and _resolved(e) == skip]
         strange = _not_written_by_grade(own[0]) if own else ""
         if strange:
             # a student's entry named like OUT: graded, it would be dropped without a word and the
@@ -87,7 +88,7 @@ def discover(source: Path, spec: AssignmentSpec, staging: Path, exclude: Path | 
             # module one folder down, a folder named gradebook.csv)
             raise BatchError(f"{exclude}: the output folder is in {shown}, and holds what `grader grade` does not write "
                              f"({strange}): it looks like a submission; give --out a folder of its own")
-        entries = [e for e in _entries(source) if _resolved(e) != skip]
+        entries = [e for e in listed if e not in own]
         candidates = [e for e in entries if e.exists()            # not a link to nothing, nor a loop of links
                       and (e.is_dir() or e.suffix in (".zip", ".py", ".ipynb"))]
         if len(candidates) == 1 and candidates[0].is_dir() and not _is_student(candidates[0], spec):
@@ -203,19 +204,18 @@ def _not_written_by_grade(out: Path) -> str:
     first entry that it does not write, by name."""
     if out.is_symlink() or not out.is_dir():
         return out.name
-    written = (RESULT_NAMES, EXPORTS)
     for entry in sorted(os.listdir(out)):
         path = out / entry
         if entry.startswith("."):                        # the lock, a temporary file of an atomic write
             if path.is_file() and not path.is_symlink():
                 continue
             return entry
-        if entry in written[1] and path.is_file() and not path.is_symlink():
+        if entry in EXPORTS and path.is_file() and not path.is_symlink():
             continue
-        if entry in written[1] or not path.is_dir() or path.is_symlink():
+        if entry in EXPORTS or not path.is_dir() or path.is_symlink():
             return entry
         for inner in os.listdir(path):
-            if not (inner in written[0] or inner.startswith(".")) or not (path / inner).is_file() \
+            if not (inner in RESULT_NAMES or inner.startswith(".")) or not (path / inner).is_file() \
                     or (path / inner).is_symlink():
                 return f"{entry}/{inner}"
     return ""

@@ -22,7 +22,7 @@ from grader.cases import Case
 from grader.judge import compare, hints, localise, properties, regularization, scale
 from grader.results import (CRASHED, ERROR, FAILED, HIDDEN, NOT_IMPLEMENTED, PASSED, TIMEOUT, UNIMPORTED, CaseResult,
                             OutputCheck)
-from grader.run.outcome import Outcome, Raised, printed
+from grader.run.outcome import Outcome, Raised
 from grader.run.protocol import ANSWER_CAP
 from grader.spec import AssignmentSpec, FunctionSpec
 
@@ -864,7 +864,7 @@ def _case(fn: FunctionSpec, case: Case, status: str, message: str = "", details:
           blocked_by: str = "") -> CaseResult:
     return CaseResult(function=fn.name, case_id=case.case_id, visibility=case.spec.visibility, seed=case.spec.seed,
                       status=status, message=message, details=details, note=case.spec.note, dims=dict(case.dims),
-                      outputs=outputs or [], duration=duration, stdout=printed(stdout), exception=exception,
+                      outputs=outputs or [], duration=duration, stdout=stdout, exception=exception,
                       blocked_by=blocked_by)
 
 

@@ -81,8 +81,9 @@ def _decode(header: dict, arrays: list, names: tuple) -> Outcome:
     status = header.get("status")
     if status not in STATUSES:
         return Outcome(status="invalid")
-    # capped here, where the grader first holds it: every step after reads it (a notebook's places in it,
-    # the feedback), and a forged frame can carry megabytes (the child caps it too, but is not trusted)
+    # capped here, where the grader first holds it, and only here: every step after reads it (a notebook's
+    # places in it, the feedback), and a forged frame can carry megabytes (the child caps it too, but is
+    # not trusted)
     out = Outcome(status=status, stdout=printed(header.get("stdout", "")))
     step = header.get("step")
     out.step = step if isinstance(step, int) and not isinstance(step, bool) else None
