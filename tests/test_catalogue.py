@@ -225,7 +225,7 @@ def test_an_overflow_written_another_way_is_named_only_where_the_reference_is_fi
         def unregularized(self, fn, case):
             return None
 
-        def composed(self, fn, case):
+        def composed(self, fn, case, keep=None):
             return []
 
     student = outputs(np.nan, [[np.nan, 0.5]])
@@ -353,6 +353,79 @@ def _pairs_asked_by(threads: int, share: int):
     pairs = [m.name for m in outputs.pairs if fn.name in m.touches]
     assert len(pairs) > 16 and found == [len(pairs)] * threads
     return jobs, pairs
+
+
+def test_a_pair_of_a_mistake_that_changes_an_output_the_student_got_right_and_one_that_does_not_is_not_run():
+    """The loss right and dW wrong: a pair of a mistake that alone changes the loss and one that leaves
+    it right would change it too, and is neither run nor held against the answer (120 pairs of
+    svm_loss_naive took 1.2 s of a batch's start, for an unaveraged dW that no pair explains). Two that
+    each change it are run: one may undo the other (a fifth students' round flipped the velocity's
+    sign and subtracted it from w, and next_w came out right)."""
+    import numpy as np
+    from grader.cases import make_case
+    from grader.judge.case import diagnose
+    from grader.values import Leaf
+    spec = load_spec(REPO / "assignments" / "linear_classifier")
+    fn = spec.function("svm_loss_naive")
+    case = make_case(spec, fn, fn.cases[0])
+
+    def outputs(loss, dW):
+        return {"loss": Leaf("python_number", "float", np.array(loss)), "dW": Leaf("tensor", "torch.Tensor", np.array(dW))}
+
+    class Catalogue:
+        pairs = [("loss_twice", "loss_half"), ("loss_twice", "dW_half"), ("dW_half", "dW_sign"),
+                 ("loss_twice", "unknown"), ("dW_sign", "unknown")]
+
+        def __init__(self):
+            self.kept: list = []
+
+        def candidates(self, fn, case):
+            return [("loss_twice", "L.", outputs(4.0, [[0.1, 0.5]])),       # changes the loss (and dW)
+                    ("loss_half", "H.", outputs(1.0, [[0.1, 0.5]])),        # changes the loss
+                    ("dW_half", "D.", outputs(2.0, [[0.05, 0.25]])),        # changes dW alone
+                    ("dW_sign", "S.", outputs(2.0, [[-0.1, -0.5]])),        # changes dW alone
+                    ("unknown", "U.", None)]                                # its edits need another's: kept
+
+        def starter(self, fn, case):
+            return None
+
+        def unregularized(self, fn, case):
+            return None
+
+        def composed(self, fn, case, keep=None):
+            self.kept.append([p for p in self.pairs if keep is None or keep(p)])
+            return []
+
+    expected = outputs(2.0, [[0.1, 0.5]])
+    catalogue = Catalogue()
+    diagnose(fn, case, outputs(2.0, [[3.0, -1.0]]), None, catalogue, expected)   # loss right, dW wrong
+    diagnose(fn, case, outputs(9.0, [[3.0, -1.0]]), None, catalogue, expected)   # both wrong: every pair
+    assert catalogue.kept == [[("loss_twice", "loss_half"), ("dW_half", "dW_sign"), ("loss_twice", "unknown"),
+                               ("dW_sign", "unknown")], catalogue.pairs]
+
+
+def test_pairs_not_kept_are_neither_computed_nor_returned():
+    from grader.expected.mistakes import MistakeOutputs
+    from grader.grade import select_cases
+    spec = load_spec(ASSIGNMENT)
+    outputs = MistakeOutputs(spec)
+    cases = select_cases(spec, hidden=True)
+    outputs.expect(cases)
+    fn, case = next((f, c) for f, c in cases if f.name == "svm_loss_naive")
+    computed = []
+
+    def run(plans, worker):
+        computed.extend(v for v, _ in plans)
+        return [(v, mine, [None] * len(mine)) for v, mine in plans]
+
+    outputs._computed = run
+    left_out = outputs.catalogue.touching(fn.name)[0].name
+    with outputs.running_in("worker 0"):
+        returned = [pair.name for pair, _ in outputs.composed(fn, case, keep=lambda parts: left_out not in parts)]
+    pairs = [m for m in outputs.pairs if fn.name in m.touches]
+    kept = [m.name for m in pairs if left_out not in m.parts]
+    assert 0 < len(kept) < len(pairs)
+    assert returned == kept and sorted(v for v in computed if "+" in v) == sorted(kept)
 
 
 def test_two_workers_asking_for_a_functions_pairs_at_once_share_them_out():

@@ -275,9 +275,12 @@ class MistakeOutputs:
             return list(recorded.mistakes) if recorded is not None else []
         return [(m.name, m.sentence, self.outputs(m, fn, case)) for m in self.catalogue.touching(fn.name)]
 
-    def composed(self, fn: FunctionSpec, case: Case) -> list[tuple[Mistake, dict | Raised | None]]:
-        """(pair, its outputs) for each two catalogued mistakes touching fn (none without the reference)."""
-        return [(m, self.outputs(m, fn, case)) for m in self.pairs if fn.name in m.touches]
+    def composed(self, fn: FunctionSpec, case: Case, keep=None) -> list[tuple[Mistake, dict | Raised | None]]:
+        """(pair, its outputs) for each two catalogued mistakes touching fn (none without the reference);
+        with `keep`, only the pairs whose names of parts it keeps: the others are neither run nor returned."""
+        pairs = [m for m in self.pairs if fn.name in m.touches and (keep is None or keep(m.parts))]
+        group = [m.name for m in pairs]
+        return [(m, self.outputs(m, fn, case, group)) for m in pairs]
 
     def parts(self, pair: Mistake, fn: FunctionSpec, case: Case) -> list[dict | Raised | None]:
         """The outputs of a pair's two mistakes, each on its own."""
@@ -383,7 +386,7 @@ class MistakeOutputs:
         except Exception:  # noqa: BLE001 - a variant that does not even import matches nothing
             return [None] * len(cases)
 
-    def _outcome(self, variant: str, fn: FunctionSpec, case: Case) -> Outcome | None:
+    def _outcome(self, variant: str, fn: FunctionSpec, case: Case, group: list | None = None) -> Outcome | None:
         """A variant's Outcome on a case, computed here when first needed: on every case of that
         function it was told of (`expect`) at once, as the variant is compiled once for them. In a
         worker (`running_in`), the variants a diagnosis of fn asks for next come too, in parts: a
@@ -396,7 +399,7 @@ class MistakeOutputs:
             if worker is None:
                 self._compute([variant], fn, case, None)
             else:
-                group = self._together(variant, fn)
+                group = group if group and variant in group else self._together(variant, fn)
                 size = len(group) if self._share == 1 else _PART     # alone: one job; else small parts to share out
                 parts = [group[i:i + size] for i in range(0, len(group), size)]
                 parts.sort(key=lambda part: variant not in part)          # the one asked for first
@@ -459,9 +462,10 @@ class MistakeOutputs:
         """The cases [(FunctionSpec, Case)] that outputs will be asked for, computed together when first needed."""
         self._expected = list(cases)
 
-    def outputs(self, mistake: Mistake, fn: FunctionSpec, case: Case) -> dict | Raised | None:
-        """What a mistake came to on a case: its outputs, what it raised in a graded step (Raised), or None."""
-        outcome = self._outcome(mistake.name, fn, case)
+    def outputs(self, mistake: Mistake, fn: FunctionSpec, case: Case, group: list | None = None) -> dict | Raised | None:
+        """What a mistake came to on a case: its outputs, what it raised in a graded step (Raised), or
+        None. `group`: the variants to compute with it, when it is not computed yet (`_together`)."""
+        outcome = self._outcome(mistake.name, fn, case, group)
         if outcome is None:
             return None
         if outcome.ok:

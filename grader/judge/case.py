@@ -433,7 +433,21 @@ def diagnoses(fn: FunctionSpec, case: Case, got: dict, broken: set | None, mista
     factors = regularization.factors(fn, got, expected, unregularized, case.dims) if unregularized is not None else None
     if factors:
         return [(frozenset(), regularization.describe(fn, factors, case.dims, exact=case.spec.visibility != HIDDEN))]
-    pairs = mistakes.composed(fn, case)
+    # Two mistakes at once. A pair of a mistake that, alone, changes an output the student got right
+    # and one that leaves it (and every other right one) as it should be is not run: together they
+    # change it too. Two that each change it are run: one may undo the other there (the velocity's
+    # sign flipped, then subtracted from w: next_w is right). A student with the loss right and the
+    # gradient wrong, the usual case, so needs fewer pairs run on the function's cases:
+    # benchmarks/batch.py's unaveraged dW, about half of svm_loss_naive's 120 (1.2 s of a batch's
+    # start on two workers, before).
+    right = [out for out in fn.compared if _same_output(fn, out, got, expected)] if not fn.properties else []
+    changing = {name: any(not _same_output(fn, out, outputs, expected) for out in right)
+                for name, _sentence, outputs in candidates if isinstance(outputs, dict)}
+
+    def may_explain(parts: tuple) -> bool:
+        alone = [changing.get(p) for p in parts]     # None: raised alone, or its edits need the other's
+        return None in alone or alone[0] == alone[1]
+    pairs = mistakes.composed(fn, case, keep=may_explain if right else None)
     found = [(frozenset(pair.parts), pair.sentence)
              for (pair, outputs), maybe in zip(pairs, _near(fn, got, [outputs for _pair, outputs in pairs]))
              if maybe and explains(fn, case, got, broken, outputs, expected)
