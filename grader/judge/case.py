@@ -601,12 +601,13 @@ def narrow(fn: FunctionSpec, named: dict, judged: dict | None = None, mistakes=N
             theirs = [answers[case_id].get(name) for name in keys]
             return any(isinstance(t, Raised) or isinstance(t, dict) and not matches(fn, expected, t) for t in theirs)
 
+        overflowed = {case_id: _overflowed(fn, got, expected) for case_id, (_case, expected, got) in judged.items()}
+
         def against(keys: frozenset, case_id: str) -> bool:
-            _case, expected, got = judged[case_id]
             found = named.get(case_id, ())
-            return not _overflowed(fn, got, expected) and all(k and not k & keys for k, _ in found)
+            return not overflowed[case_id] and all(k and not k & keys for k, _ in found)
         for case_id, found in named.items():
-            if case_id in judged and _overflowed(fn, judged[case_id][2], judged[case_id][1]):
+            if overflowed.get(case_id):
                 continue                 # an overflow matched is its own evidence (a shift by the mean passes elsewhere)
             left = [(keys, sentence) for keys, sentence in found
                     if not keys or not any(other != case_id and against(keys, other) and shows(keys, other)
