@@ -53,6 +53,71 @@ def test_no_loops_reads_each_helper_once_however_they_call_each_other(monkeypatc
     assert cycle.status == "failed" and "recursion (f calls h0, which leads back to f)" in cycle.message, cycle.message
 
 
+def test_a_method_called_on_unknown_objects_links_each_classs_method_once_a_body():
+    """`a.m` on an object of no known class may be any class's `m`: linked once in a body, not once a
+    line (a seventeenth red team's 8,000 classes and 8,000 `a.m` lines took a batch past 3 GiB)."""
+    import ast
+    from grader.judge import checks
+    k, n = 30, 40
+    source = "def f(a):\n    return _junk(a)\n\ndef _junk(a):\n" + "    a.m\n" * n + \
+        "".join(f"\nclass C{i}:\n    def m(self):\n        return 0\n" for i in range(k))
+    defs = checks.definitions(ast.parse(source))
+    links = [found for found, _ in checks._references("_junk", defs)]
+    assert sorted(links) == sorted(f"C{i}.m" for i in range(k))
+    assert set(checks._reachable("f", defs)) == {"f", "_junk", *(f"C{i}.m" for i in range(k))}
+    assert static("no_loops", source).status == "passed"
+
+
+def test_a_functions_names_are_looked_up_in_its_modules_not_copied():
+    """A copy of the module's names for each function read made 40,000 imports and 8,000 functions
+    take 45 s of the grader's CPU (a seventeenth red team's): a function's scope holds its own."""
+    import ast
+    from grader.judge import checks
+    source = "".join(f"import m{i}\n" for i in range(300)) + \
+        "import numpy as np\n\ndef f(x, m7):\n    vec = np.vectorize\n    return vec(x)\n"
+    tree = ast.parse(source)
+    module = checks._aliases(tree, checks._BUILTINS)
+    scope = checks._aliases(tree.body[-1], module)
+    assert len(scope) <= 2, dict(scope)                  # its own: `vec` (m7 is a parameter: hidden)
+    assert scope.get("vec") == "numpy.vectorize" and scope.get("np") == "numpy" and scope.get("m8") == "m8"
+    assert scope.get("m7") is None and scope.get("x") is None and scope.get("map") == "builtins.map"
+    assert static("no_loops", source).message.startswith("f uses np.vectorize() (a loop in disguise) at line 304")
+
+
+def test_functions_defined_inside_are_read_once_however_deep(monkeypatch):
+    """Each inner def's body was walked again for each def around it, to see whether it calls itself:
+    95 nested defs around a tuple of 500,000 zeros took 30 s of the grader's CPU (a seventeenth red team's)."""
+    import ast
+    depth, size = 30, 300
+    source = "def f(x):\n"
+    for i in range(depth):
+        source += "    " * (i + 1) + f"def g{i}():\n"
+    source += "    " * (depth + 1) + "return (" + "0, " * size + ")\n" + "    return x\n"
+    nodes = sum(1 for _ in ast.walk(ast.parse(source)))
+    visits = [0]
+    real = ast.iter_child_nodes
+    monkeypatch.setattr(ast, "iter_child_nodes", lambda node: visits.__setitem__(0, visits[0] + 1) or real(node))
+    assert static("no_loops", source).status == "passed"
+    assert visits[0] < 8 * nodes, (visits[0], nodes)
+    monkeypatch.setattr(ast, "iter_child_nodes", real)
+    calling = source.replace("return (", "return g29() + (", 1)          # the innermost calls itself
+    found = static("no_loops", calling)
+    assert found.status == "failed" and "recursion (g29 calls itself)" in found.message, found.message
+
+
+def test_a_static_check_whose_reading_goes_over_its_budget_is_not_judged(monkeypatch):
+    from grader.judge import checks
+    source = "def f(x):\n    return x + " + " + ".join(["x"] * 100) + "\n"
+    assert static("no_loops", source).status == "passed"
+    monkeypatch.setattr(checks, "STATIC_STEPS", 150)
+    r = static("no_loops", source)
+    assert r.status == "error" and r.earned == 0
+    assert r.message == "f could not be checked: reading it and the code it calls took over 150 steps " \
+                        "(a student's function takes a few thousand)"
+    monkeypatch.setattr(checks, "STATIC_STEPS", 10 ** 6)
+    assert static("no_autograd", source).status == "passed"      # the budget is each check's own
+
+
 @pytest.mark.parametrize("body, what, line", [
     ("for i in range(3):\n        pass", "a for loop", 3),
     ("while x:\n        x -= 1", "a while loop", 3),

@@ -19,11 +19,13 @@ from __future__ import annotations
 
 import ast
 import builtins
+import contextvars
 import functools
 import importlib
 import math
 import re
 import secrets
+from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -602,6 +604,7 @@ _BUILTINS = {name: f"builtins.{name}" for name in dir(builtins)}   # what a name
 _BUILTINS["__builtins__"] = "builtins"                               # a module's own: the built-ins (a dict, or the module)
 _AUTOGRAD_MODULES = ("torch.autograd", "torch.func", "functorch")
 STATIC = ("no_loops", "no_autograd")
+_AUTOGRAD_ROOTS = {"torch": "torch", "functorch": "functorch"}       # what no_autograd reads them as, unless imported
 _FOLLOWED = 64      # functions of the submission's other files read for one check, however deep the imports
 
 
@@ -614,10 +617,16 @@ def judge_static(fn: FunctionSpec, check: CheckSpec, source: str | None, filenam
     Code nested deeper than the reading can follow (`np.T.T.T...` a thousand times: Python compiles
     it, and the walk over its syntax tree recurses) cannot be checked: an error for this check, not
     a traceback of the grader's."""
+    budget = _BUDGET.set(_Budget())
     try:
         return _judge_static(fn, check, source, filename, place, others)
     except RecursionError:
         return error(Plan(fn=fn, check=check), f"{filename} could not be read: its code is nested too deeply to be checked")
+    except TooMuchWork:
+        return error(Plan(fn=fn, check=check), f"{fn.name} could not be checked: reading it and the code it calls took "
+                                               f"over {STATIC_STEPS:,} steps (a student's function takes a few thousand)")
+    finally:
+        _BUDGET.reset(budget)
 
 
 def _judge_static(fn: FunctionSpec, check: CheckSpec, source: str | None, filename: str, place, others) -> CheckResult:
@@ -1071,7 +1080,7 @@ def _imported(bodies: dict, aliases: dict, others) -> list:
     wanted = set()
     for body in bodies.values():
         scope = _aliases(body, aliases)
-        for node in ast.walk(body):
+        for node in _walk(body):
             if isinstance(node, (ast.Name, ast.Attribute)):
                 name = _qualified(node, scope) or ""
                 if name.count(".") == 1 and not name.startswith("builtins."):
@@ -1118,6 +1127,49 @@ class TooLarge(ValueError):
         super().__init__(f"{file} has over {MAX_PARSED >> 20} MiB of code" if not total else
                          f"{file} makes over {MAX_PARSED >> 20} MiB of code in {total} files")
         self.file, self.total = file, total
+
+
+# The syntax-tree nodes one static check may visit, however often each: the reading runs in the
+# grader's own process, under no time limit. A student's function and its helpers take a few
+# thousand (cs231n's reference: 1,100), each read a few times over (what it calls, its loops, its
+# names). A seventeenth red team found code whose reading grew faster than its size (8 s and 1.3 GB,
+# 30 s, 45 s in files under MAX_PARSED); read once each now, such files take 0.4 to 2 million steps,
+# a second or two, and past a million the reading stops, the check not judged.
+STATIC_STEPS = MAX_PARSED
+
+
+class TooMuchWork(Exception):
+    """A static check's reading went over STATIC_STEPS nodes."""
+
+
+class _Budget:
+    __slots__ = ("left",)
+
+    def __init__(self):
+        self.left = STATIC_STEPS
+
+
+_BUDGET: contextvars.ContextVar = contextvars.ContextVar("static_budget", default=None)
+
+
+def _spend(nodes: int) -> None:
+    """Count `nodes` against the running static check's budget (none outside judge_static)."""
+    budget = _BUDGET.get()
+    if budget is not None:
+        budget.left -= nodes
+        if budget.left < 0:
+            raise TooMuchWork
+
+
+def _walk(node: ast.AST):
+    """ast.walk, each node counted against the running check's budget."""
+    budget = _BUDGET.get()
+    for child in ast.walk(node):
+        if budget is not None:
+            budget.left -= 1
+            if budget.left < 0:
+                raise TooMuchWork
+        yield child
 
 
 def read_code(path) -> str:
@@ -1187,31 +1239,37 @@ def _reachable(name: str, defs: dict, loose: bool = True) -> dict:
     """The function and the module's functions and methods it calls, directly or through each other:
     `helper(...)`, `Linear.forward(...)`, in a method `self.other(...)`, and (`loose`, see
     _references) methods called on instances."""
-    seen, todo = {}, [name]
+    seen, todo, queued = {}, [name], {name}
     while todo:
         current = todo.pop()
-        if current in seen:
-            continue
         seen[current] = defs[current]
-        todo += [found for found, _ in _references(current, defs, loose) if found not in seen]
+        for found, _ in _references(current, defs, loose):
+            if found not in queued:          # each once: a red team's 8,000 `a.m` lines each queued 8,000 methods
+                queued.add(found)
+                todo.append(found)
     return seen
 
 
 _INDEXED: list = [None]                 # (defs, its index) of the last module's definitions read (`_index`)
 
 
-def _index(defs: dict) -> tuple[set, dict]:
-    """The module's classes, and {function: the keys of its rebindings} (`definitions`), once per
+def _index(defs: dict) -> tuple[set, dict, dict]:
+    """The module's classes, {function: the keys of its rebindings} (`definitions`) and {method name:
+    the keys of the classes' methods of that name}, once per
     module's definitions: made afresh for each function reached, they made a file of 30,000
     one-line helpers take four minutes of the grader's CPU (a red team's)."""
     last = _INDEXED[0]                  # read once: another thread's batch may set it meanwhile
     if last is not None and last[0] is defs:
         return last[1]
     rebound: dict = {}
+    methods: dict = {}                  # method name -> the classes' methods of that name, by class
     for key in defs:
         if _REBOUND in key:
             rebound.setdefault(key.split(_REBOUND)[0], []).append(key)
-    index = ({q.split(".")[0] for q in defs if "." in q and _REBOUND not in q}, rebound)
+        elif "." in key:
+            methods.setdefault(key.split(".", 1)[1], []).append(key)
+    index = ({q.split(".")[0] for q in defs if "." in q and _REBOUND not in q}, rebound,
+             {m: sorted(keys) for m, keys in methods.items()})
     _INDEXED[0] = (defs, index)
     return index
 
@@ -1224,10 +1282,19 @@ def _references(name: str, defs: dict, loose: bool = True):
     (another class's than this method's own); and a class named, `_H()`, runs its `__init__`, and
     its `__call__` when the instance is called."""
     cls = name.split(".")[0] if "." in name else None
-    classes, rebound = _index(defs)
+    classes, rebound, methods = _index(defs)
     for key in rebound.get(name, ()):
         yield key, defs[key]
-    for node in ast.walk(defs[name]):
+    # A method name called loosely is linked to every class's method of that name once in a body, not
+    # once a call: 8,000 `a.m` lines and 8,000 classes with an `m` made 64 million links (a red team's).
+    loosely: set = set()
+
+    def any_class(method: str) -> list:
+        if method in loosely:
+            return []
+        loosely.add(method)
+        return [key for key in methods.get(method, ()) if key.split(".", 1)[0] != cls]
+    for node in _walk(defs[name]):
         found = []
         if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load) and node.id in defs:
             found = [node.id]
@@ -1238,9 +1305,9 @@ def _references(name: str, defs: dict, loose: bool = True):
             owner = cls if node.value.id in ("self", "cls") and cls else node.value.id
             found = [f"{owner}.{node.attr}"] if f"{owner}.{node.attr}" in defs else []
             if not found and loose and owner not in classes and node.value.id not in ("self", "cls"):
-                found = [f"{c}.{node.attr}" for c in sorted(classes) if c != cls and f"{c}.{node.attr}" in defs]
+                found = any_class(node.attr)
         elif loose and isinstance(node, ast.Attribute) and isinstance(node.value, ast.Call):
-            found = [f"{c}.{node.attr}" for c in sorted(classes) if c != cls and f"{c}.{node.attr}" in defs]
+            found = any_class(node.attr)
         if loose and isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load) and node.id in classes:
             # a class named runs its __init__, and its __call__ when the instance is called; the special
             # methods Python calls unnamed (__iter__, __getitem__) are seen as the function runs (judge_repeats)
@@ -1254,14 +1321,26 @@ def _loops(bodies: dict, aliases: dict, defs: dict) -> list:
     found = []
     for name, body in bodies.items():
         scope = _aliases(body, aliases)
-        for node in ast.walk(body):
+        # A function defined inside, calling itself: the first name of it within it, in the order
+        # ast.walk reads it (breadth first), found in the one walk of the body (a walk of each inner
+        # def's own made 95 nested defs around a long tuple take 30 s of the grader's CPU, a red team's).
+        itself: dict = {}                              # inner def -> that name
+        todo = deque([(body, {})])                     # (node, {name: the inner defs around it of that name})
+        while todo:
+            node, around = todo.popleft()
+            _spend(1)
             what = _LOOPS.get(type(node)) or _disguised(node, scope)
             if what:
                 found.append((node.lineno, what, name))
             elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node is not body:
-                itself = next((n for n in ast.walk(node) if isinstance(n, ast.Name) and n.id == node.name), None)
-                if itself is not None:                 # a function defined inside, calling itself
-                    found.append((itself.lineno, f"recursion ({node.name} calls itself)", name))
+                around = {**around, node.name: around.get(node.name, ()) + (node,)}
+            if isinstance(node, ast.Name) and node.id in around:
+                for inner in reversed(around[node.id]):  # innermost first: an outer one found is found outwards too
+                    if inner in itself:
+                        break
+                    itself[inner] = node
+            todo.extend((child, around) for child in ast.iter_child_nodes(node))
+        found += [(n.lineno, f"recursion ({inner.name} calls itself)", name) for inner, n in itself.items()]
     graph = _call_graph(list(bodies), defs)
     group = _cycles(graph)
     for name in bodies:
@@ -1424,7 +1503,7 @@ def _aliases(scope: ast.AST, outer: dict) -> dict:
     bound = {n.id for n in own if isinstance(n, ast.Name) and not isinstance(n.ctx, ast.Load)}
     bound |= {n.arg for n in own if isinstance(n, ast.arg)}
     bound |= {n.name for n in own if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))}
-    aliases = {k: v for k, v in outer.items() if k not in bound}
+    aliases = _Scope({}, outer, bound)
     for node in own:
         if isinstance(node, ast.Import):
             aliases |= {a.asname or a.name.split(".")[0]: a.name if a.asname else a.name.split(".")[0] for a in node.names}
@@ -1439,6 +1518,23 @@ def _aliases(scope: ast.AST, outer: dict) -> dict:
             if name:
                 aliases[node.targets[0].id] = name
     return aliases
+
+
+class _Scope(dict):
+    """A scope's names (`_aliases`): its own (this dict), and for the rest its outer scope's, less the
+    names it binds to something else (`hidden`): looked up there, never copied (a copy of the module's
+    names for each function read made 40,000 imports and 8,000 functions take 45 s of the grader's CPU,
+    a red team's). Only `get` and item assignment are used on it."""
+    __slots__ = ("outer", "hidden")
+
+    def __init__(self, own: dict, outer: dict, hidden=frozenset()):
+        super().__init__(own)
+        self.outer, self.hidden = outer, hidden
+
+    def get(self, key, default=None):
+        if dict.__contains__(self, key):
+            return dict.__getitem__(self, key)
+        return default if key in self.hidden else self.outer.get(key, default)
 
 
 def _star(module: str) -> dict:
@@ -1457,6 +1553,7 @@ def _own_nodes(scope: ast.AST):
     todo = list(ast.iter_child_nodes(scope))
     while todo:
         node = todo.pop()
+        _spend(1)
         yield node
         if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)):
             todo += ast.iter_child_nodes(node)
@@ -1491,14 +1588,14 @@ def _autograd(bodies: dict, names: set, defs: dict, aliases: dict) -> list:
     Names are followed as no_loops follows them: `getattr(torch, "autograd")`, `getattr(loss, "back" +
     "ward")`, `importlib.import_module("torch.autograd")`."""
     own = {qualname.split(".")[0] for qualname in defs if qualname.endswith(".backward")}
-    outer = {"torch": "torch", "functorch": "functorch"} | aliases      # the module's names, as no_loops reads them
+    outer = _Scope({k: v for k, v in _AUTOGRAD_ROOTS.items() if aliases.get(k) is None}, aliases)   # as no_loops reads them
     found = []
     for name, body in bodies.items():
         cls = name.split(".")[0] if "." in name else None
         scope = _aliases(body, outer)
-        theirs = {id(node.func) for node in ast.walk(body) if own and isinstance(node, ast.Call)
+        theirs = {id(node.func) for node in _walk(body) if own and isinstance(node, ast.Call)
                   and isinstance(node.func, ast.Attribute) and node.func.attr == "backward" and len(node.args) >= 1}
-        for node in ast.walk(body):
+        for node in _walk(body):
             what = None
             if isinstance(node, ast.Attribute) and node.attr == "backward" and id(node) not in theirs:
                 owner = node.value.id if isinstance(node.value, ast.Name) else None
