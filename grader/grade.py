@@ -193,6 +193,7 @@ def grade_submission(spec: AssignmentSpec, submission: Path, hidden: bool = Fals
             _hint_notebooks_beside(spec, result, modules, other_notebooks(submission.resolve(), spec))
         if cells is None:
             _hint_defined_twice(spec, result, notebooks)
+        _hint_cells_skipped(spec, result, notebooks)
         return result
     finally:
         if own_worker:
@@ -311,6 +312,29 @@ def _hint_notebooks_beside(spec: AssignmentSpec, result: SubmissionResult, modul
             for case in fn.cases:
                 if case.case_id in ids:
                     case.details = "\n".join(x for x in (case.details, hint) if x)
+
+
+def _hint_cells_skipped(spec: AssignmentSpec, result: SubmissionResult, notebooks) -> None:
+    """A failing function of a notebook with a cell that is not Python (left out: notebook.convert):
+    each failing case says which cell and why, where that cell defines the function, or where the
+    case fails for a name not defined (what the cell would have defined or imported)."""
+    for fn in result.functions:
+        file = notebooks.files.get(spec.function(fn.name).module)
+        module = notebooks.modules.get(file) if file else None
+        if module is None or not module.skipped:
+            continue
+        top = fn.name.split(".")[0]
+        mine = [s for s in module.skipped if top in s[2]]
+        for case in fn.cases:
+            if case.passed or case.blocked_by:
+                continue
+            shown = mine or (module.skipped if "is not defined" in case.message else [])
+            for number, error, names in shown[:1]:
+                what = f"which defines {top}" if mine else "which may define or import it"
+                at = f"; cell {number}, line {error.line}: `{error.code}`" if error.line else ""
+                note = (f"Note: cell {number} of {file}, {what}, is not Python ({error.error_type}: {error.problem}{at}): "
+                        "the grader leaves it out, as Jupyter's kernel does, and grades the other cells.")
+                case.details = "\n".join(x for x in (case.details, note) if x)
 
 
 def _hint_defined_twice(spec: AssignmentSpec, result: SubmissionResult, notebooks) -> None:

@@ -222,7 +222,8 @@ def history_cells(raw: list[str], ran: list[str]) -> list[tuple[str, str]]:
     for n in range(1, len(raw)):
         for source in (raw[n], ran[n] if n < len(ran) else "", ""):
             try:
-                convert([("code", source)])
+                if convert([("code", source)]).skipped:
+                    continue             # not Python: read another way, or empty
             except NotebookError:
                 continue
             cells.append(("code", source))

@@ -71,6 +71,7 @@ class Module:
     dropped: dict = field(default_factory=dict)     # name -> (cell, line) of a dropped statement setting it
     defined: dict = field(default_factory=dict)     # name -> the cells that define it (def, class), in order
     written: dict = field(default_factory=dict)     # module a %%writefile cell writes ("pkg.svm") -> (path, cell)
+    skipped: tuple = ()              # (cell, its NotebookError, the names its top-level defs and classes name): not Python
 
 
 @dataclass
@@ -189,8 +190,13 @@ MAX_CODE_LINES = 50_000               # and lines: converting them is the grader
 
 
 def convert(cells: list[tuple[str, str]]) -> Module:
-    """One module from the code cells; NotebookError for a cell that is not Python, or for more code
-    than MAX_CODE or MAX_CODE_LINES (a notebook of a million lines took a minute and 2.5 GB)."""
+    """One module from the code cells; NotebookError for more code than MAX_CODE or MAX_CODE_LINES (a
+    notebook of a million lines took a minute and 2.5 GB), or a cell nested too deeply to read.
+
+    A cell that is not Python (a SyntaxError: a half-written cell at the deadline) is left out, as
+    Jupyter's kernel leaves it out: it defines nothing, and the other cells are graded (Module.skipped
+    says which, and what it would have defined). One such cell made a whole notebook "could not be
+    imported", three finished functions with it (a thirteenth students' round)."""
     code = [source for kind, source in cells if kind == "code"]
     size, count = sum(map(len, code)), sum(source.count("\n") + 1 for source in code)
     if size > MAX_CODE or count > MAX_CODE_LINES:
@@ -201,6 +207,7 @@ def convert(cells: list[tuple[str, str]]) -> Module:
     dropped: dict = {}
     defined: dict = {}
     written: dict = {}
+    skipped: list = []
     bound = set(dir(builtins))
     for number, (kind, source) in enumerate(cells, 1):
         if kind != "code":
@@ -211,16 +218,24 @@ def convert(cells: list[tuple[str, str]]) -> Module:
         cell = _cell_lines(source)
         if not cell:
             continue
-        tree = _parse(cell, number)
-        gone = []
         try:
+            tree = _parse(cell, number)
             for stmt in tree.body:
                 if _is_future(stmt):
                     for alias in stmt.names:
                         if alias.name not in __future__.all_feature_names:
                             raise NotebookError(f"future feature {alias.name} is not defined", number, stmt.lineno,
                                                 cell[stmt.lineno - 1].strip(), "SyntaxError")
-                        future.append(alias.name)
+        except NotebookError as e:
+            if not e.error_type:
+                raise
+            skipped.append((number, e, tuple(dict.fromkeys(m.group(1) for m in _DEFINES.finditer("\n".join(cell))))))
+            continue
+        gone = []
+        try:
+            for stmt in tree.body:
+                if _is_future(stmt):
+                    future += [alias.name for alias in stmt.names]
                     gone.append(stmt)
                 elif not _keep(stmt, bound):
                     gone.append(stmt)
@@ -236,7 +251,11 @@ def convert(cells: list[tuple[str, str]]) -> Module:
         lines[0] = "from __future__ import " + ", ".join(dict.fromkeys(future))
     for name in bound:
         dropped.pop(name, None)                # set again by a kept statement: never missing
-    return Module("\n".join(lines) + "\n", tuple(spans), dropped, defined, written)
+    return Module("\n".join(lines) + "\n", tuple(spans), dropped, defined, written, tuple(skipped))
+
+
+# What a cell that is not Python meant to define: its `def name` and `class Name` lines at the left margin
+_DEFINES = re.compile(r"^(?:async[ \t]+)?(?:def|class)[ \t]+([A-Za-z_]\w*)", re.MULTILINE)
 
 
 # `%%writefile [-a] path`: a relative path of a module, unquoted or quoted

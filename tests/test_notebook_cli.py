@@ -142,15 +142,21 @@ def test_an_exception_in_a_notebook_function_names_its_cell_and_line(runs):
 
 
 @pytest.mark.slow
-def test_a_syntax_error_names_the_cell_and_the_line_within_it(runs):
+def test_a_cell_that_is_not_python_is_left_out_and_the_functions_it_defines_say_why(runs):
+    """The other cells are graded, as Jupyter's kernel runs them; the functions the cell defines, and
+    the cases failing for a name not defined, name the cell, the line and the error."""
     run = runs["syntax"]
     assert_clean(run, 1)
-    for fn in ("svm_loss_naive", "svm_loss_vectorized", "softmax_loss_naive"):
-        case = run.case(fn, "public-1")
-        assert case["status"] == "error"
-        assert case["message"] == "work.ipynb could not be imported: SyntaxError: '(' was never closed"
-        assert case["details"] == "work.ipynb, cell 3, line 2: return (W"
-    assert run.report["score"]["earned"] == 0
+    case = run.case("svm_loss_naive", "public-1")
+    assert case["status"] == "error" and case["message"] == "svm_loss_naive is not defined in work.ipynb"
+    assert case["details"] == ("Note: cell 3 of work.ipynb, which defines svm_loss_naive, is not Python (SyntaxError: "
+                               "'(' was never closed; cell 3, line 2: `return (W`): the grader leaves it out, as "
+                               "Jupyter's kernel does, and grades the other cells.")
+    vectorized = run.case("svm_loss_vectorized", "public-1")          # cell 4's: run, and wrong on its own
+    assert vectorized["status"] == "failed" and "Note: cell 3" not in vectorized["details"], vectorized
+    softmax = run.case("softmax_loss_naive", "public-1")
+    assert softmax["message"] == "softmax_loss_naive is not defined in work.ipynb"
+    assert "Note: cell 3 of work.ipynb, which may define or import it, is not Python" in softmax["details"]
 
 
 @pytest.mark.slow
