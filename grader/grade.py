@@ -315,18 +315,27 @@ def _hint_notebooks_beside(spec: AssignmentSpec, result: SubmissionResult, modul
 
 
 def _hint_cells_skipped(spec: AssignmentSpec, result: SubmissionResult, notebooks) -> None:
-    """A failing function of a notebook with a cell that is not Python (left out: notebook.convert):
-    each failing case says which cell and why, where that cell defines the function, or where the
-    case fails for a name not defined (what the cell would have defined or imported)."""
+    """A failing function of a notebook with a cell the grader does not run, where that cell defines it
+    (each failing case says which cell and why): a `%%writefile` cell (a thirteenth students' round wrote
+    the whole module with one, and read only "not defined"), or a cell that is not Python (left out:
+    notebook.convert), which is also named where a case fails for a name not defined (what the cell
+    would have defined or imported)."""
     for fn in result.functions:
         file = notebooks.files.get(spec.function(fn.name).module)
         module = notebooks.modules.get(file) if file else None
-        if module is None or not module.skipped:
-            continue
         top = fn.name.split(".")[0]
+        if module is None or not module.skipped and top not in module.writes:
+            continue
         mine = [s for s in module.skipped if top in s[2]]
         for case in fn.cases:
             if case.passed or case.blocked_by:
+                continue
+            if top in module.writes and case.message.startswith(f"{top}") and f"is not defined in {file}" in case.message:
+                path, number = module.writes[top]
+                note = (f"Note: cell {number} of {file} writes {path} with %%writefile, and defines {top} there: the "
+                        f"grader does not run a notebook's %%writefile cells. Hand in {path} beside the notebook, or "
+                        f"define {top} in a cell of it.")
+                case.details = "\n".join(x for x in (case.details, note) if x)
                 continue
             shown = mine or (module.skipped if "is not defined" in case.message else [])
             for number, error, names in shown[:1]:

@@ -72,6 +72,7 @@ class Module:
     defined: dict = field(default_factory=dict)     # name -> the cells that define it (def, class), in order
     written: dict = field(default_factory=dict)     # module a %%writefile cell writes ("pkg.svm") -> (path, cell)
     skipped: tuple = ()              # (cell, its NotebookError, the names its top-level defs and classes name): not Python
+    writes: dict = field(default_factory=dict)      # name a %%writefile cell defines (def, class) -> (path, cell)
 
 
 @dataclass
@@ -207,6 +208,7 @@ def convert(cells: list[tuple[str, str]]) -> Module:
     dropped: dict = {}
     defined: dict = {}
     written: dict = {}
+    writes: dict = {}
     skipped: list = []
     bound = set(dir(builtins))
     for number, (kind, source) in enumerate(cells, 1):
@@ -215,6 +217,8 @@ def convert(cells: list[tuple[str, str]]) -> Module:
         target = _WRITEFILE.match(source)
         if target and target.group(1).endswith(".py"):
             written.setdefault(target.group(1)[:-3].replace("/", "."), (target.group(1), number))
+            for m in _DEFINES.finditer(source, target.end()):
+                writes[m.group(1)] = (target.group(1), number)        # the last cell writing it wins, as the file does
         cell = _cell_lines(source)
         if not cell:
             continue
@@ -251,7 +255,7 @@ def convert(cells: list[tuple[str, str]]) -> Module:
         lines[0] = "from __future__ import " + ", ".join(dict.fromkeys(future))
     for name in bound:
         dropped.pop(name, None)                # set again by a kept statement: never missing
-    return Module("\n".join(lines) + "\n", tuple(spans), dropped, defined, written, tuple(skipped))
+    return Module("\n".join(lines) + "\n", tuple(spans), dropped, defined, written, tuple(skipped), writes)
 
 
 # What a cell that is not Python meant to define: its `def name` and `class Name` lines at the left margin

@@ -404,3 +404,32 @@ def test_printed_text_is_capped_where_the_grader_first_holds_it():
     from grader.run.outcome import decode
     outcome = decode({"status": "exception", "stdout": "x" * (1 << 20), "error": {"type": "ValueError"}}, [], ())
     assert len(outcome.stdout) < 20 << 10 and outcome.stdout.endswith("[... output cut]")
+
+
+def test_a_function_defined_only_in_a_writefile_cell_says_so_where_it_is_not_defined():
+    """A thirteenth students' round wrote the whole module with %%writefile and imported it: every
+    function read "not defined", with no word of the cell the student could see it in."""
+    from grader.grade import _hint_cells_skipped
+    from grader.notebook import for_modules
+    from grader.results import ERROR, PASSED, CaseResult, FunctionResult, SubmissionResult
+    from grader.spec import load_spec
+    spec = load_spec(REPO / "assignments" / "linear_classifier")
+    cells = [("code", "%%writefile linear_classifier.py\nimport torch\n\ndef svm_loss_naive(W, X, y, reg):\n"
+                      "    return 0.0, W\n"), ("code", "from linear_classifier import *"),
+             ("code", "def svm_loss_vectorized(W, X, y, reg):\n    return 0.0, W")]
+    notebooks = for_modules({"linear_classifier": "/x/A2.ipynb"}, {"/x/A2.ipynb": cells})
+    assert notebooks.modules["A2.ipynb"].writes == {"svm_loss_naive": ("linear_classifier.py", 1)}
+
+    def case(fn, status, message):
+        return CaseResult(function=fn, case_id="public-1", visibility="public", seed=1, status=status, message=message)
+    result = SubmissionResult(assignment="linear_classifier", submission="/x", hidden_graded=False, hidden_available=False,
+                              functions=[FunctionResult("svm_loss_naive", "linear_classifier",
+                                                        [case("svm_loss_naive", ERROR, "svm_loss_naive is not defined in A2.ipynb")]),
+                                         FunctionResult("svm_loss_vectorized", "linear_classifier",
+                                                        [case("svm_loss_vectorized", PASSED, "")])])
+    _hint_cells_skipped(spec, result, notebooks)
+    assert result.functions[0].cases[0].details == (
+        "Note: cell 1 of A2.ipynb writes linear_classifier.py with %%writefile, and defines svm_loss_naive there: the "
+        "grader does not run a notebook's %%writefile cells. Hand in linear_classifier.py beside the notebook, or define "
+        "svm_loss_naive in a cell of it.")
+    assert result.functions[1].cases[0].details == ""
