@@ -153,44 +153,15 @@ def grade_submission(spec: AssignmentSpec, submission: Path, hidden: bool = Fals
         else:                    # other modules are not imported: the notebook's imports find them as Python would
             graded = {spec.function(name).module for name in prepared.functions}
             modules = {m: str(submission.resolve()) if m in graded else None for m in spec.modules}
-        notebooks = load_notebooks(spec, submission, modules, cells)
-        job = build_job(spec, prepared.calls, modules, submission, notebooks)
-        if prepared.later:
-            job["later"] = prepared.later
-        if cells is not None:            # a kernel's cells: its imports of the module's own file must find the file
-            job["detached"] = sorted(notebooks.sources)
-        ran = time.monotonic()
-        try:
-            reply = worker.run(job, prepared.inputs)
-            worker_error = ""
-        except WorkerError as e:
-            reply, worker_error = None, str(e)
-        def rerun(calls: list) -> list:
-            # What a check runs again is the submission's code too: within what is left of its time.
-            left = spec.limits.submission_timeout - (time.monotonic() - ran)
-            if left <= 0:
-                raise WorkerError("this submission's time limit (limits.submission_timeout) is spent")
-            items = calls
-            calls, inputs = job_calls(spec, items)
-            again = build_job(spec, calls, modules, submission, notebooks)
-            parts = later_parts(spec, items, len(items))      # a round timed again: each timed call on its own
-            if parts:
-                again["later"] = parts
-            again["limits"] = {**again["limits"], "submission_timeout": left}
-            if "detached" in job:
-                again["detached"] = job["detached"]
-            answer = worker.run(again, inputs)
-            return [_outcome(answer, i, calls, notebooks) for i in range(len(calls))]
-
-        check_results = _judge_checks(spec, prepared, modules, notebooks, worker, reply, rerun)
-        # Judged while the worker is up: the catalogued mistakes a wrong answer is compared with
-        # run in its children, as the reference did.
-        with prepared.mistakes.running_in(worker):
-            result = _judged(spec, prepared, submission, hidden, notebooks, reply, worker_error, check_results,
-                             started, t0, unusable(spec, submission, modules) if cells is None else {},
-                             lambda m: _source(m, modules, notebooks))
-        if cells is None and submission.is_dir():
-            _hint_notebooks_beside(spec, result, modules, other_notebooks(submission.resolve(), spec))
+        result, notebooks = _graded(spec, submission, hidden, worker, prepared, modules, cells, started, t0)
+        beside = other_notebooks(submission.resolve(), spec) if cells is None and submission.is_dir() else []
+        stubs = _stubs_beside(spec, result, modules, beside)
+        if stubs:                # the handout's files left beside the notebook the student worked in: it is graded
+            modules = {**modules, **dict.fromkeys(stubs, str(beside[0]))}
+            result, notebooks = _graded(spec, submission, hidden, worker, prepared, modules, cells, started, t0)
+            _note_stubs(spec, result, stubs, beside[0].name)
+        if beside:
+            _hint_notebooks_beside(spec, result, modules, beside)
         if cells is None:
             _hint_defined_twice(spec, result, notebooks)
         _hint_cells_skipped(spec, result, notebooks)
@@ -199,6 +170,79 @@ def grade_submission(spec: AssignmentSpec, submission: Path, hidden: bool = Fals
         if own_worker:
             worker.close()
 
+
+def _graded(spec: AssignmentSpec, submission: Path, hidden: bool, worker: AnyWorker, prepared: "Prepared",
+            modules: dict, cells: list | None, started, t0: float) -> tuple[SubmissionResult, "notebook.Notebooks"]:
+    """The submission run with `modules` ({module: its file}) and judged: its result, and its notebooks."""
+    notebooks = load_notebooks(spec, submission, modules, cells)
+    job = build_job(spec, prepared.calls, modules, submission, notebooks)
+    if prepared.later:
+        job["later"] = prepared.later
+    if cells is not None:            # a kernel's cells: its imports of the module's own file must find the file
+        job["detached"] = sorted(notebooks.sources)
+    ran = time.monotonic()
+    try:
+        reply = worker.run(job, prepared.inputs)
+        worker_error = ""
+    except WorkerError as e:
+        reply, worker_error = None, str(e)
+    def rerun(calls: list) -> list:
+        # What a check runs again is the submission's code too: within what is left of its time.
+        left = spec.limits.submission_timeout - (time.monotonic() - ran)
+        if left <= 0:
+            raise WorkerError("this submission's time limit (limits.submission_timeout) is spent")
+        items = calls
+        calls, inputs = job_calls(spec, items)
+        again = build_job(spec, calls, modules, submission, notebooks)
+        parts = later_parts(spec, items, len(items))      # a round timed again: each timed call on its own
+        if parts:
+            again["later"] = parts
+        again["limits"] = {**again["limits"], "submission_timeout": left}
+        if "detached" in job:
+            again["detached"] = job["detached"]
+        answer = worker.run(again, inputs)
+        return [_outcome(answer, i, calls, notebooks) for i in range(len(calls))]
+
+    check_results = _judge_checks(spec, prepared, modules, notebooks, worker, reply, rerun)
+    # Judged while the worker is up: the catalogued mistakes a wrong answer is compared with
+    # run in its children, as the reference did.
+    with prepared.mistakes.running_in(worker):
+        result = _judged(spec, prepared, submission, hidden, notebooks, reply, worker_error, check_results,
+                         started, t0, unusable(spec, submission, modules) if cells is None else {},
+                         lambda m: _source(m, modules, notebooks))
+    return result, notebooks
+
+
+def _stubs_beside(spec: AssignmentSpec, result: SubmissionResult, modules: dict, beside: list) -> list:
+    """The modules graded from a .py file where nothing is written (every case of every function in it
+    not implemented), when one notebook beside the files defines a function of each: the handout's files
+    left beside the notebook the student worked in (a thirteenth students' round: 0/28 for a right
+    notebook). [] otherwise, or when the notebook is not one to read."""
+    if len(beside) != 1:
+        return []
+    try:
+        defined = notebook.load(beside[0]).defined
+    except notebook.NotebookError:
+        return []
+    stubs = []
+    for module, path in modules.items():
+        mine = [fn for fn in result.functions if spec.function(fn.name).module == module]
+        if path and Path(path).suffix == ".py" and mine and \
+                all(c.status == NOT_IMPLEMENTED for fn in mine for c in fn.cases) and \
+                any(fn.name.split(".")[0] in defined for fn in mine):
+            stubs.append(module)
+    return stubs
+
+
+def _note_stubs(spec: AssignmentSpec, result: SubmissionResult, stubs: list, name: str) -> None:
+    """Each case of the functions graded from the notebook instead of the stubs beside it says so."""
+    for fn in result.functions:
+        module = spec.function(fn.name).module
+        if module in stubs:
+            note = (f"Note: {module}.py in the submission is the handout's, with nothing written in it, so {name}, "
+                    f"beside it, was graded for {module}.")
+            for case in fn.cases:
+                case.details = "\n".join(x for x in (case.details, note) if x)
 
 def _judged(spec: AssignmentSpec, prepared: Prepared, submission: Path, hidden: bool, notebooks, reply,
             worker_error: str, check_results: list, started: datetime, t0: float,

@@ -173,6 +173,30 @@ def test_a_notebook_beside_the_untouched_handout_is_named_in_the_feedback(tmp_pa
     assert "Note:" not in json.loads(report.read_text())["functions"][0]["cases"][0]["details"]    # no notebook: no note
 
 
+@pytest.mark.slow
+def test_a_notebook_beside_the_untouched_handout_that_defines_the_functions_is_graded_for_it(tmp_path):
+    """The handout's .py files, nothing written in them, beside the one notebook the student worked in
+    (a thirteenth students' round: 0/28 for a right notebook, in `grader grade` too): the notebook is
+    graded for the modules whose functions it defines, and each of their cases says so."""
+    for module in ("linear_svm", "softmax"):
+        shutil.copy(REPO / "student_template" / "cs231n" / f"{module}.py", tmp_path)
+    code = "\n\n".join((REPO / "reference" / "cs231n" / f"{m}.py").read_text() for m in ("linear_svm", "softmax"))
+    notebook(tmp_path / "assignment1.ipynb", "import numpy as np\nX = np.load('data.npy')\n\n" + code)
+    report = tmp_path / "report.json"
+    proc = subprocess.run([GRADER, "check", str(tmp_path), "--assignment", "cs231n", "--hidden", "--json", str(report)],
+                          capture_output=True, text=True, cwd=REPO)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    result = json.loads(report.read_text())
+    assert result["score"]["earned"] == result["score"]["possible"] == 28
+    case = result["functions"][0]["cases"][0]
+    assert case["details"] == ("Note: linear_svm.py in the submission is the handout's, with nothing written in it, "
+                               "so assignment1.ipynb, beside it, was graded for linear_svm.")
+    (tmp_path / "other.ipynb").write_text((tmp_path / "assignment1.ipynb").read_text())     # two: which is not ours to say
+    subprocess.run([GRADER, "check", str(tmp_path), "--assignment", "cs231n", "--json", str(report)],
+                   capture_output=True, text=True, cwd=REPO)
+    assert json.loads(report.read_text())["functions"][0]["cases"][0]["status"] == "not_implemented"
+
+
 @pytest.mark.parametrize("codec", ["undefined", "punycode", "rot13", "no-such-codec"])
 def test_a_coding_line_whose_codec_fails_is_read_as_utf8_not_a_crash(codec):
     """`# coding: undefined` names a codec whose decoding raises a bare UnicodeError: the grader's
