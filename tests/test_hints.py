@@ -5,6 +5,8 @@ import torch
 
 from grader.judge.hints import advice
 
+from conftest import REPO
+
 
 def _raised(f) -> tuple[str, str]:
     try:
@@ -67,3 +69,21 @@ def _first(package: str, says: str) -> str:
 def test_python_2_and_breakpoints_left_in_say_what_to_do(kind, message, says):
     """A twelfth students' round: a bare xrange, and a pdb.set_trace() left in, got no advice."""
     assert advice(kind, message).startswith(says)
+
+
+def test_a_none_from_the_forward_that_a_backward_raises_on_is_traced_to_the_forward():
+    """A layernorm_forward that never set its cache returned None for it, and the right backward raised
+    on it: a thirteenth students' round was sent to the backward only."""
+    from grader.judge.case import _none_from_another
+    from grader.spec import load_spec
+    spec = load_spec(REPO / "assignments" / "cs231n_layers")
+    fn = spec.function("layernorm_backward")
+    steps = fn.steps_for(fn.cases[0])
+    graded = next(s for s in steps if s.graded)
+    err = {"type": "TypeError", "message": "cannot unpack non-iterable NoneType object", "code": "x_hat, std, gamma = cache"}
+    assert _none_from_another(fn, graded, steps, err) == (
+        "Hint: `cache` is what your layernorm_forward returned (`out, cache = layernorm_forward(x, gamma, beta, "
+        "ln_param)`, run before this call), and the error is about a None: does layernorm_forward return `cache` as it "
+        "should (a forward that never sets its cache returns None for it)?")
+    assert _none_from_another(fn, graded, steps, {**err, "code": "mean = x_hat.mean(0)"}) == ""     # not on its line
+    assert _none_from_another(fn, graded, steps, {**err, "message": "too many values to unpack"}) == ""

@@ -14,6 +14,7 @@ equals a catalogued mistake's is given its sentence; otherwise localise.py may s
 from __future__ import annotations
 
 import math
+import re
 
 import numpy as np
 
@@ -279,7 +280,11 @@ def _not_returned(spec: AssignmentSpec, fn: FunctionSpec, case: Case, outcome: O
             head = f"{fn.name} is not implemented yet"
         else:
             head = f"{fn.name} raised {_exception_line(err)}"
-        return _case(fn, case, st, head, _where(err), stdout=stdout, duration=duration, exception=exception)
+        details = _where(err)
+        made = _none_from_another(fn, step, steps, err) if st == ERROR and step is not None else ""
+        if made:
+            details = "\n".join(x for x in (details, made) if x)
+        return _case(fn, case, st, head, details, stdout=stdout, duration=duration, exception=exception)
     if status == "too_large":
         return _case(fn, case, FAILED, f"{fn.name} returned {outcome.returned or '?'}: more than the "
                                        f"{_size(ANSWER_CAP)} an answer may take; expected "
@@ -301,6 +306,28 @@ def _not_returned(spec: AssignmentSpec, fn: FunctionSpec, case: Case, outcome: O
     if status == "invalid":
         return _case(fn, case, CRASHED, "the worker sent an invalid report for this case")
     return _case(fn, case, CRASHED, f"unexpected report from the worker ({status!r})")
+
+
+def _none_from_another(fn: FunctionSpec, step, steps: tuple, err: dict) -> str:
+    """A hint where the function raised about a None and one of its arguments comes from another graded
+    function, run before it (`out, cache = layernorm_forward(...)`): a forward that never stores its
+    cache returns None for it, and the backward, right, raises on it (a thirteenth students' round was
+    sent to the backward). "" otherwise."""
+    code = str(err.get("code") or "")
+    if "NoneType" not in str(err.get("message", "")) or not code:
+        return ""
+    for other in steps:
+        if other is step or other.graded or not other.calls or other.calls == fn.name:
+            continue
+        # given to this call, and on the line that raised (`x_hat, std, gamma = cache`)
+        given = [name for name in other.binds if name in step.reads and re.search(rf"\b{re.escape(name)}\b", code)]
+        if given:
+            names = " or ".join(f"`{name}`" for name in given)
+            return (f"Hint: {names} {'is' if len(given) == 1 else 'are'} what your {other.calls} returned "
+                    f"(`{other.text}`, run before this call), and the error is about a None: does {other.calls} "
+                    f"return {names.replace(' or ', ' and ')} as it should (a forward that never sets its cache "
+                    "returns None for it)?")
+    return ""
 
 
 def _targets(step) -> list[str]:
