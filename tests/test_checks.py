@@ -105,6 +105,41 @@ def test_functions_defined_inside_are_read_once_however_deep(monkeypatch):
     assert found.status == "failed" and "recursion (g29 calls itself)" in found.message, found.message
 
 
+@pytest.mark.parametrize("before, inside, call", [
+    ("", "def f(x, map=map):", "map"),                                              # a parameter's default
+    ("", "def f(x, m=map):", "m"),
+    ("", "def f(x, *, m=map):", "m"),
+    ("", "def f(x):\n    def t():\n        from builtins import map as m\n        return m\n    m = t()", "m"),
+    ("", "def f(x):\n    m = None\n    def t():\n        nonlocal m\n        from builtins import map as m\n    t()", "m"),
+    ("", "def f(x):\n    class K:\n        from builtins import map as m", "K.m"),
+    ("for m in [map]:\n    pass\n", "def f(x):", "m"),
+    ("(m := map)\n", "def f(x):", "m"),
+    ("class K:\n    m = map\n", "def f(x):", "K.m"),
+    ("def setup():\n    global m\n    from builtins import map as m\n", "def f(x):", "m"),
+    ("import functools\nwith open(__file__) as _:\n    m = functools.partial(map, abs)\n", "def f(x):", "m"),
+    ("import itertools\nfor it in [itertools]:\n    pass\n", "def f(x):", "it.starmap"),
+])
+def test_no_loops_finds_a_loop_in_disguise_under_a_name_bound_any_way(before, inside, call):
+    """An eighteenth red team passed no_loops eight ways with a name the reading did not follow (a
+    parameter's default, an import in a nested def or a class, `for`, `:=`, a class body, `global`):
+    `np.array(list(m(W.T.dot, X)))` is C calling C once a row, which no watch of the running code sees."""
+    source = f"import numpy as np\n{before}{inside}\n    return np.array(list({call}(np.abs, x)))\n"
+    r = static("no_loops", source)
+    assert r.status == "failed", (source, r.message)
+    said = f"{call}(), which the module binds to "
+    assert said in r.message or said in r.details, (r.message, r.details)   # a default's `map` is named first
+
+
+@pytest.mark.parametrize("source", [
+    "def f(x, m=max):\n    return m(x)",                                # a default that is no loop
+    "import numpy as np\ndef g(xs):\n    ms = list(map(abs, xs))\n    return ms\ndef f(x):\n    ms = np.sum\n    return ms(x)",
+    "def g(xs):\n    return list(map(abs, xs))\ndef f(x, m=abs):\n    return m(x)",     # map called elsewhere, not bound
+])
+def test_names_bound_to_what_is_no_loop_pass(source):
+    r = static("no_loops", source)
+    assert r.status == "passed", r.message
+
+
 def test_a_static_check_whose_reading_goes_over_its_budget_is_not_judged(monkeypatch):
     from grader.judge import checks
     source = "def f(x):\n    return x + " + " + ".join(["x"] * 100) + "\n"
@@ -1588,13 +1623,66 @@ def test_code_over_the_parsed_limit_is_not_parsed_and_a_large_tree_is_not_kept(m
     parsed = []
     real = checks._parsed
     monkeypatch.setattr(checks, "_parsed", lambda *a: parsed.append(1) or real(*a))
-    checks._module_kept.cache_clear()
+    checks._kept.clear()
     large = "def f(x):\n    return x\n" + "y = 1\n" * (checks._KEPT // 6 + 1)
     assert static("no_loops", large).status == static("no_autograd", large).status == "passed"
-    assert len(parsed) == 2 and checks._module_kept.cache_info().currsize == 0
+    assert len(parsed) == 2 and len(checks._kept) == 0
     small = "def f(x):\n    return x\n"
     assert static("no_loops", small).status == static("no_autograd", small).status == "passed"
-    assert len(parsed) == 3 and checks._module_kept.cache_info().currsize == 1
+    assert len(parsed) == 3 and len(checks._kept) == 1
+
+
+def test_the_trees_kept_for_a_files_other_checks_hold_at_most_so_much_code(monkeypatch):
+    """Sixteen trees of 256 KB were kept, 93 MiB each: 1.6 GB of a batch's memory (an eighteenth red
+    team's). The files read last are kept, up to _KEPT_TOTAL characters of code in all."""
+    from grader.judge import checks
+    checks._kept.clear()
+    monkeypatch.setattr(checks, "_KEPT_TOTAL", 1000)
+    files = [f"def f(x):\n    return x\n# {i}" + " " * 300 for i in range(5)]
+    for text in files:
+        assert static("no_loops", text).status == "passed"
+    assert [source for source, _ in checks._kept] == files[-3:]                 # 3 x 330 characters: within 1,000
+    static("no_autograd", files[2])                                              # read again: kept longest now
+    assert [source for source, _ in checks._kept] == [files[3], files[4], files[2]]
+
+
+def test_a_chain_of_attributes_is_qualified_once_a_node():
+    """Each node of `np.a.a...a` qualified down to the root for every node of the walk took L*L/2
+    steps: 900 attributes a line, 18 s (an eighteenth red team's). Each is worked out once now."""
+    from grader.judge import checks
+    chain = "np" + ".a" * 300
+    calls = [0]
+    real = checks._qualify
+
+    def counted(node, aliases):
+        calls[0] += 1
+        return real(node, aliases)
+    import unittest.mock
+    with unittest.mock.patch.object(checks, "_qualify", counted):
+        assert static("no_loops", f"import numpy as np\ndef f(x):\n    return {chain}\n").status == "passed"
+    assert calls[0] < 4 * 300, calls[0]
+
+
+def test_a_passed_static_checks_message_names_ten_helpers_at_most():
+    helpers = "".join(f"def h{i}(x):\n    return x\n" for i in range(30))
+    result = static("no_loops", "def f(x):\n    return " + " + ".join(f"h{i}(x)" for i in range(30)) + "\n" + helpers)
+    assert result.status == "passed"
+    assert result.message.endswith("(or the helpers it calls: h0, h1, h10, h11, h12, h13, h14, h15, h16, h17 and 20 more)")
+
+
+def test_linking_methods_loosely_is_done_once_for_the_reading_not_once_a_body(monkeypatch):
+    """K classes whose method `m` calls `s.m`: linked once a body, K*K links (20,000 classes: 56 s, an
+    eighteenth red team's). Linked once for the reading now, and each link counted in the budget."""
+    import ast
+    from grader.judge import checks
+    k = 40
+    source = "def f(a):\n    return a.m()\n" + "".join(f"\nclass C{i}:\n    def m(s):\n        return s.m()\n" for i in range(k))
+    defs = checks.definitions(ast.parse(source))
+    links = [0]
+    real = checks._references
+    monkeypatch.setattr(checks, "_references", lambda *a, **kw: (links.__setitem__(0, links[0] + 1) or x for x in real(*a, **kw)))
+    assert set(checks._reachable("f", defs)) == {"f", *(f"C{i}.m" for i in range(k))}
+    assert links[0] <= 3 * k, links[0]
 
 
 def test_no_autograd_says_only_the_graders_names_of_the_ways_into_autograd():

@@ -20,12 +20,12 @@ from __future__ import annotations
 import ast
 import builtins
 import contextvars
-import functools
 import importlib
 import math
 import re
 import secrets
-from collections import deque
+import threading
+from collections import OrderedDict, deque
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -48,6 +48,7 @@ FLOAT32_STEP = 1e-3                  # centred differences of a float32 loss nee
 FLOAT32_TOLERANCE = 1e-3             # ...and a coarser tolerance
 NOISE = 16                           # rounding noise allowed in a centred difference: NOISE * eps * |loss| / h
 SHOWN = 3                            # findings listed in a check's details
+_HELPERS_SHOWN = 10                  # helpers named in a static check's message (20,000 made a 200 KB report)
 SAME_ANSWER = 1e-3                   # faster_than: a timed answer this close to the reference's (relative, in norm) counts
 KINK_SLOPES = 100.0                  # gradient: a side of a kink is at most this many times the largest centred difference
 RETIME_WITHIN = 2.0                  # faster_than: a first round short of the factor by less than this is timed again
@@ -681,7 +682,8 @@ def _judge_static(fn: FunctionSpec, check: CheckSpec, source: str | None, filena
                 found.append((*hit, text))
     bodies = {prefix + n: body for prefix, reached, *_ in files for n, body in reached.items()}
     called = sorted(n for n, body in bodies.items() if n != fn.name and not isinstance(body, _ASSIGNMENTS))
-    helpers = f" (or the helpers it calls: {', '.join(called)})" if called else ""
+    shown = ", ".join(called[:_HELPERS_SHOWN]) + (f" and {len(called) - _HELPERS_SHOWN} more" if len(called) > _HELPERS_SHOWN else "")
+    helpers = f" (or the helpers it calls: {shown})" if called else ""
     if not found:
         what = "loops, comprehensions or loops in disguise" if check.kind == "no_loops" else "autograd"
         return _result(p, PASSED, f"no {what} in {fn.name}{helpers}")
@@ -1143,10 +1145,11 @@ class TooMuchWork(Exception):
 
 
 class _Budget:
-    __slots__ = ("left",)
+    __slots__ = ("left", "names")
 
     def __init__(self):
         self.left = STATIC_STEPS
+        self.names: dict = {}             # (node, scope) -> its _qualified name: the nodes stay alive meanwhile
 
 
 _BUDGET: contextvars.ContextVar = contextvars.ContextVar("static_budget", default=None)
@@ -1195,14 +1198,115 @@ def _module(source: str, filename: str) -> tuple:
     return _module_kept(source, filename) if len(source) <= _KEPT else _parsed(source, filename)
 
 
-@functools.lru_cache(maxsize=16)
+_KEPT_TOTAL = 512 << 10               # characters of code whose trees are kept in all (a tree of 256 KB took 93 MiB)
+_kept: "OrderedDict[tuple, tuple]" = OrderedDict()
+_kept_lock = threading.Lock()
+
+
 def _module_kept(source: str, filename: str) -> tuple:
-    return _parsed(source, filename)
+    """_parsed, kept for the file's other checks: the last files read, up to _KEPT_TOTAL characters of
+    code in all (sixteen trees of 256 KB took 1.6 GB of a batch's memory, an eighteenth red team's)."""
+    key = (source, filename)
+    with _kept_lock:
+        if key in _kept:
+            _kept.move_to_end(key)
+            return _kept[key]
+    facts = _parsed(source, filename)
+    with _kept_lock:
+        _kept[key] = facts
+        while sum(len(s) for s, _ in _kept) > _KEPT_TOTAL:
+            _kept.popitem(last=False)
+    return facts
 
 
 def _parsed(source: str, filename: str) -> tuple:
     tree = ast.parse(source, filename=filename)
-    return tree, definitions(tree), _aliases(tree, _BUILTINS), _autograd_names(tree)
+    aliases = _aliases(tree, _BUILTINS)
+    aliases.laundered = _laundered(tree, aliases)
+    return tree, definitions(tree), aliases, _autograd_names(tree)
+
+
+def _laundered(tree: ast.Module, aliases) -> dict:
+    """{name: the loop in disguise it may stand for} for each name the module binds, anywhere and in any
+    way, to a loop in disguise itself (not to what calling one returns): an import in a nested def or a
+    class, a parameter's default, `for`, `:=`, `with`, a class body, `global` or `nonlocal` in a helper.
+    The reading of a scope follows only its imports and plain assignments; an eighteenth red team passed
+    no_loops eight ways so (`def f(W, X, y, reg, map=map)`, `for m in [map]: pass`, `class K: from
+    builtins import map as m`), a call through such a name being C calling C once a row, which no
+    watch of the running code sees. A call of such a name whose scope does not say what it is, is one
+    (`_disguised`); a class's names are kept as `Class.name` too."""
+    found: dict = {}
+    classes = []
+    for node in ast.walk(tree):                  # linear, once a file (parsed): not counted in a check's budget
+        pairs = []
+        if isinstance(node, (ast.Import, ast.ImportFrom)):
+            for name, qualified in _imported_names(node):
+                if _loop_named(qualified):
+                    found[name] = qualified
+        elif isinstance(node, ast.Assign):
+            pairs = [(target, node.value) for target in node.targets]
+        elif isinstance(node, (ast.AnnAssign, ast.AugAssign, ast.NamedExpr)) and node.value is not None:
+            pairs = [(node.target, node.value)]
+        elif isinstance(node, (ast.For, ast.AsyncFor, ast.comprehension)):
+            pairs = [(node.target, node.iter)]
+        elif isinstance(node, (ast.With, ast.AsyncWith)):
+            pairs = [(item.optional_vars, item.context_expr) for item in node.items if item.optional_vars is not None]
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
+            positional = node.args.posonlyargs + node.args.args
+            pairs = [(ast.Name(a.arg), d) for a, d in zip(positional[len(positional) - len(node.args.defaults):],
+                                                          node.args.defaults)]
+            pairs += [(ast.Name(a.arg), d) for a, d in zip(node.args.kwonlyargs, node.args.kw_defaults) if d is not None]
+        elif isinstance(node, ast.ClassDef):
+            classes.append(node)
+        for target, value in pairs:
+            loop = _loop_mentioned(value, aliases)
+            if loop:
+                for t in ast.walk(target):
+                    if isinstance(t, ast.Name):
+                        found[t.id] = loop
+                    elif isinstance(t, ast.Attribute):
+                        found[t.attr] = loop
+    for cls in classes if found else ():
+        for item in cls.body:                    # what the class's own body binds: `K.m`
+            if isinstance(item, (ast.Import, ast.ImportFrom)):
+                names = [name for name, _ in _imported_names(item)]
+            elif isinstance(item, (ast.Assign, ast.AnnAssign, ast.AugAssign)):
+                targets = item.targets if isinstance(item, ast.Assign) else [item.target]
+                names = [t.id for target in targets for t in ast.walk(target) if isinstance(t, ast.Name)]
+            else:
+                names = []
+            for name in names:
+                if name in found:
+                    found[f"{cls.name}.{name}"] = found[name]
+    return found
+
+
+def _imported_names(node: ast.AST) -> list:
+    """(name bound, the dotted name it stands for) for each name an import binds (not `*`, nor relative ones)."""
+    if isinstance(node, ast.Import):
+        return [(a.asname or a.name.split(".")[0], a.name if a.asname else a.name.split(".")[0]) for a in node.names]
+    if node.module and not node.level:
+        return [(a.asname or a.name, f"{node.module}.{a.name}") for a in node.names if a.name != "*"]
+    return []
+
+
+def _loop_named(qualified: str) -> bool:
+    """Whether a dotted name is a loop in disguise (as `_disguised` reads one)."""
+    parts = qualified.split(".")
+    return qualified in _DISGUISED or f"{parts[0]}.{parts[-1]}" in _DISGUISED or \
+        parts[0] in _DISGUISED_MODULES and len(parts) > 1 or qualified in _DISGUISED_MODULES
+
+
+def _loop_mentioned(value: ast.AST, aliases) -> str | None:
+    """The loop in disguise an expression names without calling it (`map`, `[map]`, `partial(map, f)`), or None."""
+    nodes = list(ast.walk(value))
+    called = {id(n.func) for n in nodes if isinstance(n, ast.Call)}
+    for n in nodes:
+        if isinstance(n, (ast.Name, ast.Attribute)) and id(n) not in called:
+            qualified = _qualify(n, aliases)
+            if qualified and _loop_named(qualified):
+                return qualified
+    return None
 
 
 def definitions(tree: ast.Module) -> dict:
@@ -1240,10 +1344,11 @@ def _reachable(name: str, defs: dict, loose: bool = True) -> dict:
     `helper(...)`, `Linear.forward(...)`, in a method `self.other(...)`, and (`loose`, see
     _references) methods called on instances."""
     seen, todo, queued = {}, [name], {name}
+    loosely: set = set()                     # method names linked to every class's method of that name already
     while todo:
         current = todo.pop()
         seen[current] = defs[current]
-        for found, _ in _references(current, defs, loose):
+        for found, _ in _references(current, defs, loose, loosely):
             if found not in queued:          # each once: a red team's 8,000 `a.m` lines each queued 8,000 methods
                 queued.add(found)
                 todo.append(found)
@@ -1274,7 +1379,7 @@ def _index(defs: dict) -> tuple[set, dict, dict]:
     return index
 
 
-def _references(name: str, defs: dict, loose: bool = True):
+def _references(name: str, defs: dict, loose: bool = True, loosely: set | None = None):
     """(function or method of the module, node) for each place the body of `name` names one.
 
     Loosely (for what a check reads, not for recursion): a method called on an object that is none
@@ -1285,15 +1390,19 @@ def _references(name: str, defs: dict, loose: bool = True):
     classes, rebound, methods = _index(defs)
     for key in rebound.get(name, ()):
         yield key, defs[key]
-    # A method name called loosely is linked to every class's method of that name once in a body, not
-    # once a call: 8,000 `a.m` lines and 8,000 classes with an `m` made 64 million links (a red team's).
-    loosely: set = set()
+    # A method name called loosely is linked to every class's method of that name once in a reading
+    # (`loosely`, the names done: shared by the bodies a _reachable reads), not once a call, nor once a
+    # body: 8,000 `a.m` lines and 8,000 classes with an `m` made 64 million links (a seventeenth red
+    # team's), and 20,000 classes whose `m` says `s.m` took 56 s linked once a body (an eighteenth's).
+    loosely = set() if loosely is None else loosely
 
     def any_class(method: str) -> list:
         if method in loosely:
             return []
         loosely.add(method)
-        return [key for key in methods.get(method, ()) if key.split(".", 1)[0] != cls]
+        found = [key for key in methods.get(method, ()) if key.split(".", 1)[0] != cls]
+        _spend(len(found))
+        return found
     for node in _walk(defs[name]):
         found = []
         if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load) and node.id in defs:
@@ -1414,6 +1523,16 @@ def _disguised(node: ast.AST, aliases: dict) -> str | None:
     """What a node is when it is a loop in disguise (`map()`, `np.vectorize()`), with why, or None."""
     if isinstance(node, ast.Attribute) and node.attr in _PER_ELEMENT_METHODS:
         return f".{node.attr}() (a Python function on each element, a loop in disguise)"
+    laundered = getattr(aliases, "laundered", None)
+    if laundered and isinstance(node, ast.Call) and isinstance(node.func, (ast.Name, ast.Attribute)) \
+            and _qualified(node.func, aliases) is None:
+        said = node.func.id if isinstance(node.func, ast.Name) else _dotted(node.func)
+        loop = laundered.get(said) or (laundered.get(node.func.attr) if isinstance(node.func, ast.Attribute) else None)
+        root = node.func.value if isinstance(node.func, ast.Attribute) else None
+        if not loop and isinstance(root, ast.Name) and laundered.get(root.id) in _DISGUISED_MODULES:
+            loop = f"{laundered[root.id]}.{node.func.attr}"            # `it.starmap` where `it` is itertools
+        if loop:
+            return f"{said}(), which the module binds to {_DISGUISED.get(loop) or loop + '()'} (a loop in disguise under another name)"
     if not isinstance(node, (ast.Name, ast.Attribute, ast.Call, ast.Subscript)):
         return None
     name = _qualified(node, aliases) or ""
@@ -1460,7 +1579,23 @@ def _computed_lookup(node: ast.AST, aliases: dict) -> str | None:
 def _qualified(node: ast.AST, aliases: dict) -> str | None:
     """The dotted name an expression stands for, as far as the source shows it: `xp.vectorize`
     after `import numpy as xp` is numpy.vectorize, `r` after `from functools import reduce as r`
-    functools.reduce, `getattr(np, "vectorize")` numpy.vectorize, `map` builtins.map; else None."""
+    functools.reduce, `getattr(np, "vectorize")` numpy.vectorize, `map` builtins.map; else None.
+
+    In a static check each node's is worked out once (kept in its budget): read for every node of a
+    walk, a chain `np.a.a...a` of L attributes made L*L/2 steps, 900 of them 18 s (an eighteenth red team's)."""
+    if not isinstance(node, (ast.Name, ast.Attribute, ast.Subscript, ast.Call)):
+        return None
+    budget = _BUDGET.get()
+    if budget is None:
+        return _qualify(node, aliases)
+    key = (id(node), id(aliases))
+    if key not in budget.names:
+        _spend(1)
+        budget.names[key] = (node, aliases, _qualify(node, aliases))   # both held: their ids stay theirs
+    return budget.names[key][2]
+
+
+def _qualify(node: ast.AST, aliases: dict) -> str | None:
     if isinstance(node, ast.Name):
         return aliases.get(node.id)
     if isinstance(node, ast.Attribute):
@@ -1484,6 +1619,11 @@ def _qualified(node: ast.AST, aliases: dict) -> str | None:
         if callee in _IMPORTERS and last:
             return last
     return None
+
+
+def _dotted(node: ast.AST) -> str:
+    """`K.m` as written, for an attribute of a name; the attribute alone for anything else."""
+    return f"{node.value.id}.{node.attr}" if isinstance(node.value, ast.Name) else node.attr
 
 
 def _text(node: ast.AST) -> str | None:
@@ -1525,11 +1665,12 @@ class _Scope(dict):
     names it binds to something else (`hidden`): looked up there, never copied (a copy of the module's
     names for each function read made 40,000 imports and 8,000 functions take 45 s of the grader's CPU,
     a red team's). Only `get` and item assignment are used on it."""
-    __slots__ = ("outer", "hidden")
+    __slots__ = ("outer", "hidden", "laundered")
 
     def __init__(self, own: dict, outer: dict, hidden=frozenset()):
         super().__init__(own)
         self.outer, self.hidden = outer, hidden
+        self.laundered = getattr(outer, "laundered", {})     # the module's (`_laundered`), for every scope in it
 
     def get(self, key, default=None):
         if dict.__contains__(self, key):
