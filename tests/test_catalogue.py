@@ -58,17 +58,20 @@ def test_a_correct_solution_written_differently_is_not_a_mistake(rows):
                 "reversed_loop_order      (all)                      28/28 points, not_mistake: ok",
                 "hinge_without_margin     svm_loss_naive             3 public + 6 hidden cases          9/9",
                 "softmax_log10            softmax_loss_vectorized    3 public + 7 hidden cases; faster_than softmax_loss_naive 10/10",
-                "33 catalogued mistakes; all caught, reference full marks, handout zero."]),
+                "max_shift_wrong_axis     softmax_loss_vectorized    3 public + 8 hidden cases; agrees_with softmax_loss_naive 11/11",
+                "34 catalogued mistakes; all caught, reference full marks, handout zero."]),
     ("cs231n_2016", ["no_half_in_grad          svm_loss_naive             3 public + 5 hidden cases; gradient 8/8",
                      "float32_computation      (all)                      28/28 points, not_mistake: ok",
-                     "34 catalogued mistakes; all caught, reference full marks, handout zero."]),
+                     "35 catalogued mistakes; all caught, reference full marks, handout zero."]),
     # a function that passes no case is not timed: its faster_than is "not judged", not failed
     ("cs231n_2015", ["max_shift_wrong_axis     softmax_loss_vectorized    3 public + 8 hidden cases; "
                      "agrees_with softmax_loss_naive 11/11",
                      "transposed_gradient      svm_loss_vectorized        3 public + 6 hidden cases; "
                      "agrees_with svm_loss_naive 9/9",
                      "global_max_shift         (all)                      28/28 points, not_mistake: ok",
-                     "35 catalogued mistakes; all caught, reference full marks, handout zero."]),
+                     # named by the error numpy raises, word for word
+                     "written_for_2016_layout  svm_loss_vectorized        3 public + 6 hidden cases          9/9",
+                     "36 catalogued mistakes; all caught, reference full marks, handout zero."]),
     ("autograd_basics", ["topk_all_rows            topk_grads                 3 public + 3 hidden cases; no_autograd 6/6",
                          "reference                (all)                      10/12 points, reference: ok "
                          "(fails no_autograd: the reference may; a not_mistake passes)",
@@ -92,7 +95,9 @@ def test_a_correct_solution_written_differently_is_not_a_mistake(rows):
                        "conv_backward_dw_assigned conv_backward_naive        2 public + 4 hidden cases; gradient 6/6",
                        "conv_backward_dw_without_dout conv_backward_naive        2 public + 4 hidden cases; gradient 6/6",
                        "bn_cache_unpacked_out_of_order batchnorm_backward_alt     2 public + 3 hidden cases; agrees_with batchnorm_backward 5/5",
-                       "82 catalogued mistakes; all caught, reference full marks, handout zero."]),
+                       "bn_dgamma_from_x         batchnorm_backward         2 public + 3 hidden cases; gradient 5/5",
+                       "conv_out_height_pad_once conv_forward_naive         2 public + 2 hidden cases          4/4",
+                       "85 catalogued mistakes; all caught, reference full marks, handout zero."]),
     ("fully_connected_networks", [
         "two_layer_reg_half       TwoLayerNet.loss           1 public + 4 hidden cases          5/5",
         "linear_forward_not_flattened FullyConnectedNet.loss     0 public + 1 hidden cases          1/1",
@@ -100,7 +105,8 @@ def test_a_correct_solution_written_differently_is_not_a_mistake(rows):
         "dropout_bernoulli        (all)                      50/50 points, not_mistake: ok",
         "sgd_momentum_step_before_velocity sgd_momentum               2 public + 3 hidden cases          5/5",
         "sgd_momentum_step_subtracts_velocity sgd_momentum               2 public + 3 hidden cases          5/5",
-        "43 catalogued mistakes; all caught, reference full marks, handout zero."]),
+        "fcn_dropout_backward_after_layer FullyConnectedNet.loss     1 public + 1 hidden cases          2/2",
+        "44 catalogued mistakes; all caught, reference full marks, handout zero."]),
 ])
 def test_validate_passes_for_every_shipped_assignment(name, lines):
     proc = subprocess.run([GRADER, "validate", name], cwd=REPO, capture_output=True, text=True, timeout=600)
