@@ -97,7 +97,8 @@ def test_a_correct_solution_written_differently_is_not_a_mistake(rows):
                        "bn_cache_unpacked_out_of_order batchnorm_backward_alt     2 public + 3 hidden cases; agrees_with batchnorm_backward 5/5",
                        "bn_dgamma_from_x         batchnorm_backward         2 public + 3 hidden cases; gradient 5/5",
                        "conv_out_height_pad_once conv_forward_naive         2 public + 2 hidden cases          4/4",
-                       "85 catalogued mistakes; all caught, reference full marks, handout zero."]),
+                       "adam_t_never_incremented adam                       2 public + 3 hidden cases          5/5",
+                       "86 catalogued mistakes; all caught, reference full marks, handout zero."]),
     ("fully_connected_networks", [
         "two_layer_reg_half       TwoLayerNet.loss           1 public + 4 hidden cases          5/5",
         "linear_forward_not_flattened FullyConnectedNet.loss     0 public + 1 hidden cases          1/1",
@@ -106,7 +107,8 @@ def test_a_correct_solution_written_differently_is_not_a_mistake(rows):
         "sgd_momentum_step_before_velocity sgd_momentum               2 public + 3 hidden cases          5/5",
         "sgd_momentum_step_subtracts_velocity sgd_momentum               2 public + 3 hidden cases          5/5",
         "fcn_dropout_backward_after_layer FullyConnectedNet.loss     1 public + 1 hidden cases          2/2",
-        "44 catalogued mistakes; all caught, reference full marks, handout zero."]),
+        "adam_t_never_incremented adam                       2 public + 3 hidden cases          5/5",
+        "45 catalogued mistakes; all caught, reference full marks, handout zero."]),
 ])
 def test_validate_passes_for_every_shipped_assignment(name, lines):
     proc = subprocess.run([GRADER, "validate", name], cwd=REPO, capture_output=True, text=True, timeout=600)
