@@ -156,9 +156,10 @@ def grade_submission(spec: AssignmentSpec, submission: Path, hidden: bool = Fals
         result, notebooks = _graded(spec, submission, hidden, worker, prepared, modules, cells, started, t0)
         beside = other_notebooks(submission.resolve(), spec) if cells is None and submission.is_dir() else []
         stubs = _stubs_beside(spec, result, modules, beside)
-        if stubs:                # the handout's files left beside the notebook the student worked in: it is graded
-            modules = {**modules, **dict.fromkeys(stubs, str(beside[0]))}
-            result, notebooks = _graded(spec, submission, hidden, worker, prepared, modules, cells, started, t0)
+        left = spec.limits.submission_timeout - (time.monotonic() - t0)
+        if stubs and left > 0:   # the handout's files left beside the notebook the student worked in: it is graded,
+            modules = {**modules, **dict.fromkeys(stubs, str(beside[0]))}       # in what is left of the time
+            result, notebooks = _graded(spec, submission, hidden, worker, prepared, modules, cells, started, t0, left)
             _note_stubs(spec, result, stubs, beside[0].name)
         if beside:
             _hint_notebooks_beside(spec, result, modules, beside)
@@ -172,10 +173,14 @@ def grade_submission(spec: AssignmentSpec, submission: Path, hidden: bool = Fals
 
 
 def _graded(spec: AssignmentSpec, submission: Path, hidden: bool, worker: AnyWorker, prepared: "Prepared",
-            modules: dict, cells: list | None, started, t0: float) -> tuple[SubmissionResult, "notebook.Notebooks"]:
-    """The submission run with `modules` ({module: its file}) and judged: its result, and its notebooks."""
+            modules: dict, cells: list | None, started, t0: float,
+            left: float | None = None) -> tuple[SubmissionResult, "notebook.Notebooks"]:
+    """The submission run with `modules` ({module: its file}) and judged: its result, and its notebooks.
+    `left`: the seconds of its time limit (limits.submission_timeout) left, when it was run before."""
     notebooks = load_notebooks(spec, submission, modules, cells)
     job = build_job(spec, prepared.calls, modules, submission, notebooks)
+    if left is not None:
+        job["limits"] = {**job["limits"], "submission_timeout": left}
     if prepared.later:
         job["later"] = prepared.later
     if cells is not None:            # a kernel's cells: its imports of the module's own file must find the file
@@ -239,8 +244,8 @@ def _note_stubs(spec: AssignmentSpec, result: SubmissionResult, stubs: list, nam
     for fn in result.functions:
         module = spec.function(fn.name).module
         if module in stubs:
-            note = (f"Note: {module}.py in the submission is the handout's, with nothing written in it, so {name}, "
-                    f"beside it, was graded for {module}.")
+            note = (f"Note: {module}.py in the submission implements none of its functions (the handout's, left as "
+                    f"it was?), so {name}, beside it, was graded for {module}.")
             for case in fn.cases:
                 case.details = "\n".join(x for x in (case.details, note) if x)
 
@@ -589,7 +594,11 @@ def _judge_static(p, modules: dict, notebooks: notebook.Notebooks, support: set 
         def place(line: int) -> str:
             found = notebook.where(cells, line)
             return f"cell {found[0]}, line {found[1]}" if found else f"line {line}"
-        return checks.judge_static(p.fn, p.check, notebooks.sources[m], file, place)
+        path = modules.get(m)
+        # the helpers it imports from the submission's .py files beside the notebook are read too (a
+        # nineteenth red team's notebook called a helpers.py that used map, and passed)
+        return checks.judge_static(p.fn, p.check, notebooks.sources[m], file, place,
+                                   others=_beside(Path(path).parent, support) if path else None)
     path = modules.get(m)
     try:
         large = bool(path) and Path(path).stat().st_size > MAX_MODULE

@@ -382,7 +382,12 @@ def _logical_lines(lines: list[str]) -> list[tuple[int, int, str]]:
 
 def _parse(lines: list[str], number: int) -> ast.Module:
     try:
-        return ast.parse("\n".join(lines) + "\n")
+        tree = ast.parse("\n".join(lines) + "\n")
+        # What parses but does not compile (`break` outside a loop, `nonlocal` at the top) is not Python
+        # either: Jupyter fails that cell alone (a nineteenth red team's sank the whole notebook). A
+        # top-level await is IPython's to run, as it does.
+        compile(tree, f"<cell {number}>", "exec", flags=ast.PyCF_ALLOW_TOP_LEVEL_AWAIT, dont_inherit=True)
+        return tree
     except SyntaxError as e:
         line = e.lineno if isinstance(e.lineno, int) and 1 <= e.lineno <= len(lines) else None
         code = lines[line - 1].strip() if line else ""

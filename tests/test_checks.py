@@ -130,14 +130,51 @@ def test_no_loops_finds_a_loop_in_disguise_under_a_name_bound_any_way(before, in
     assert said in r.message or said in r.details, (r.message, r.details)   # a default's `map` is named first
 
 
+@pytest.mark.parametrize("fetch, found", [
+    ("builtins.__dict__.get('map')", "map()"),
+    ("vars(builtins).get('map')", "map()"),
+    ("__builtins__.get('map')", "map()"),
+    ("operator.attrgetter('map')(builtins)", "map()"),
+    ("operator.itemgetter('map')(vars(builtins))", "map()"),
+    ("vars(builtins).get(''.join(['m', 'a', 'p']))", "a function taken from the built-ins by a name computed"),
+    ("operator.attrgetter(''.join(['m', 'a', 'p']))(builtins)", "by a name computed"),
+    ("importlib.import_module(''.join(['built', 'ins'])).map", "a function taken from the modules (an import)"),
+])
+def test_no_loops_finds_map_fetched_from_a_mapping_or_a_getter(fetch, found):
+    """A nineteenth red team fetched map five ways the reading did not follow, and passed no_loops."""
+    source = f"import builtins, importlib, operator\nimport numpy as np\ndef f(x):\n    m = {fetch}\n    return np.array(list(m(np.abs, x)))\n"
+    r = static("no_loops", source)
+    assert r.status == "failed" and found in r.message, r.message
+
+
 @pytest.mark.parametrize("source", [
     "def f(x, m=max):\n    return m(x)",                                # a default that is no loop
+    # a nineteenth red team's honest code that the first reading of names bound any way failed:
+    "import itertools\nimport numpy as np\ndef g(s):\n    for i, _j in itertools.product(range(3), range(1)):\n        pass\n"
+    "def f(s):\n    i = s[0]\n    return s - i.reshape(-1, 1)",                # a loop target, then a local of that name
+    "import numpy as np\ndef g(X):\n    map = X[0]\n    margin = map - map[0] + 1\n    return margin\n"
+    "def f(s):\n    margin = lambda t: np.maximum(0, t)\n    return margin(s)",   # a local named map, elsewhere
+    "from itertools import product, repeat\nimport numpy as np\ndef f(s):\n    return s[:, None].repeat(3, axis=1)",
+    "import config_utils\ndef f(s, d):\n    return d.get('x') + config_utils.__dict__.get('scale')",
     "import numpy as np\ndef g(xs):\n    ms = list(map(abs, xs))\n    return ms\ndef f(x):\n    ms = np.sum\n    return ms(x)",
     "def g(xs):\n    return list(map(abs, xs))\ndef f(x, m=abs):\n    return m(x)",     # map called elsewhere, not bound
 ])
 def test_names_bound_to_what_is_no_loop_pass(source):
     r = static("no_loops", source)
     assert r.status == "passed", r.message
+
+
+def test_a_value_bound_to_many_names_is_read_once(monkeypatch):
+    """`a1 = a2 = ... = a10000 = [0] * 10000` read the value once a name: 60 s of the grader's CPU (a
+    nineteenth red team's)."""
+    from grader.judge import checks
+    reads = [0]
+    real = checks._loop_mentioned
+    monkeypatch.setattr(checks, "_loop_mentioned", lambda *a: reads.__setitem__(0, reads[0] + 1) or real(*a))
+    checks._kept.clear()
+    source = " = ".join(f"a{i}" for i in range(500)) + " = [0] * 5\ndef f(x):\n    return x\n"
+    assert static("no_loops", source).status == "passed"
+    assert reads[0] <= 3, reads[0]
 
 
 def test_a_static_check_whose_reading_goes_over_its_budget_is_not_judged(monkeypatch):

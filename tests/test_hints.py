@@ -87,3 +87,9 @@ def test_a_none_from_the_forward_that_a_backward_raises_on_is_traced_to_the_forw
         "should (a forward that never sets its cache returns None for it)?")
     assert _none_from_another(fn, graded, steps, {**err, "code": "mean = x_hat.mean(0)"}) == ""     # not on its line
     assert _none_from_another(fn, graded, steps, {**err, "message": "too many values to unpack"}) == ""
+    # the student's own variable still None, `cache` beside it on the line (a nineteenth red team's)
+    own = {"type": "AttributeError", "message": "'NoneType' object has no attribute 'shape'",
+           "code": "dx = dout.dot(cache[1].T).reshape(dx.shape)"}
+    assert _none_from_another(fn, graded, steps, own) == ""
+    assert _none_from_another(fn, graded, steps, {**own, "code": "n = cache.shape[0]"}) != ""
+    assert _none_from_another(fn, graded, steps, {**err, "code": "x_hat, std, gamma = out  # from cache"}) == ""

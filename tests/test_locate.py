@@ -189,8 +189,8 @@ def test_a_notebook_beside_the_untouched_handout_that_defines_the_functions_is_g
     result = json.loads(report.read_text())
     assert result["score"]["earned"] == result["score"]["possible"] == 28
     case = result["functions"][0]["cases"][0]
-    assert case["details"] == ("Note: linear_svm.py in the submission is the handout's, with nothing written in it, "
-                               "so assignment1.ipynb, beside it, was graded for linear_svm.")
+    assert case["details"] == ("Note: linear_svm.py in the submission implements none of its functions (the handout's, "
+                               "left as it was?), so assignment1.ipynb, beside it, was graded for linear_svm.")
     (tmp_path / "other.ipynb").write_text((tmp_path / "assignment1.ipynb").read_text())     # two: which is not ours to say
     subprocess.run([GRADER, "check", str(tmp_path), "--assignment", "cs231n", "--json", str(report)],
                    capture_output=True, text=True, cwd=REPO)

@@ -433,3 +433,31 @@ def test_a_function_defined_only_in_a_writefile_cell_says_so_where_it_is_not_def
         "grader does not run a notebook's %%writefile cells. Hand in linear_classifier.py beside the notebook, or define "
         "svm_loss_naive in a cell of it.")
     assert result.functions[1].cases[0].details == ""
+
+
+def test_a_cell_that_parses_but_does_not_compile_is_left_out_too():
+    """`break` outside a loop parses, and sank the whole notebook when the module was compiled (a
+    nineteenth red team's); a top-level await is IPython's to run."""
+    module = convert(code("import numpy as np", "def f(x):\n    return x\nbreak", "def g(x):\n    return x",
+                          "result = await something()"))
+    assert [(cell, e.problem, names) for cell, e, names in module.skipped] == [(2, "'break' outside loop", ("f",))]
+    assert module.defined == {"g": [3]}
+    compile(module.source, "work.ipynb", "exec")
+
+
+def test_a_notebooks_static_checks_read_the_helpers_it_imports_from_files_beside_it(tmp_path):
+    """A nineteenth red team's notebook called by_rows from helpers.py beside it, which used map, and passed no_loops."""
+    from grader.grade import _judge_static
+    from grader.judge.checks import Plan
+    from grader.notebook import for_modules
+    from grader.spec import load_spec
+    spec = load_spec(REPO / "assignments" / "cs231n")
+    (tmp_path / "helpers.py").write_text("import numpy as np\ndef by_rows(W, X):\n    return np.array(list(map(W.T.dot, X)))\n")
+    nb = str(tmp_path / "work.ipynb")
+    cells = [("code", "import numpy as np\nfrom helpers import by_rows"),
+             ("code", "def svm_loss_vectorized(W, X, y, reg):\n    return by_rows(W, X).sum(), W")]
+    notebooks = for_modules({"linear_svm": nb}, {nb: cells})
+    fn = spec.function("svm_loss_vectorized")
+    check = next(c for c in fn.scored_checks if c.kind == "no_loops")
+    result = _judge_static(Plan(fn=fn, check=check), {"linear_svm": nb}, notebooks)
+    assert result.status == "failed" and "helpers.py, line 3, in helpers.by_rows" in result.message, result.message

@@ -313,14 +313,16 @@ def _none_from_another(fn: FunctionSpec, step, steps: tuple, err: dict) -> str:
     function, run before it (`out, cache = layernorm_forward(...)`): a forward that never stores its
     cache returns None for it, and the backward, right, raises on it (a thirteenth students' round was
     sent to the backward). "" otherwise."""
-    code = str(err.get("code") or "")
+    code = str(err.get("code") or "").split("#", 1)[0]          # (a name in a comment says nothing)
     if "NoneType" not in str(err.get("message", "")) or not code:
         return ""
     for other in steps:
         if other is step or other.graded or not other.calls or other.calls == fn.name:
             continue
-        # given to this call, and on the line that raised (`x_hat, std, gamma = cache`)
-        given = [name for name in other.binds if name in step.reads and re.search(rf"\b{re.escape(name)}\b", code)]
+        # given to this call, and what the error is about on the line that raised: unpacked (`x_hat, std,
+        # gamma = cache`), indexed (`cache[0]`) or an attribute taken (`cache.shape`); not the student's own
+        # variable still None (a nineteenth red team's `dx.shape`, with `cache` beside it on the line)
+        given = [name for name in other.binds if name in step.reads and _none_is(name, code, str(err.get("message", "")))]
         if given:
             names = " or ".join(f"`{name}`" for name in given)
             return (f"Hint: {names} {'is' if len(given) == 1 else 'are'} what your {other.calls} returned "
@@ -328,6 +330,19 @@ def _none_from_another(fn: FunctionSpec, step, steps: tuple, err: dict) -> str:
                     f"return {names.replace(' or ', ' and ')} as it should (a forward that never sets its cache "
                     "returns None for it)?")
     return ""
+
+
+def _none_is(name: str, code: str, message: str) -> bool:
+    """Whether a NoneType error's message, on this line of code, is about `name`."""
+    n = re.escape(name)
+    if "cannot unpack non-iterable NoneType" in message:
+        return re.search(rf"=\s*{n}\s*$|\bin\s+{n}\s*:", code.strip()) is not None
+    if "'NoneType' object is not subscriptable" in message:
+        return re.search(rf"\b{n}\s*\[", code) is not None
+    attribute = re.search(r"'NoneType' object has no attribute '(\w+)'", message)
+    if attribute:
+        return re.search(rf"\b{n}\s*\.\s*{attribute.group(1)}\b", code) is not None
+    return False
 
 
 def _targets(step) -> list[str]:

@@ -1237,35 +1237,40 @@ def _laundered(tree: ast.Module, aliases) -> dict:
     (`_disguised`); a class's names are kept as `Class.name` too."""
     found: dict = {}
     classes = []
-    for node in ast.walk(tree):                  # linear, once a file (parsed): not counted in a check's budget
-        pairs = []
+    # Linear, once a file (parsed): not counted in a check's budget. Each value is read in the scope of
+    # its binding (a naive function's own variable `map` is no loop), once however many names it binds.
+    todo = deque([(tree, aliases)])
+    while todo:
+        node, scope = todo.popleft()
+        bindings = []                            # (targets, the value they are bound to)
         if isinstance(node, (ast.Import, ast.ImportFrom)):
             for name, qualified in _imported_names(node):
                 if _loop_named(qualified):
                     found[name] = qualified
         elif isinstance(node, ast.Assign):
-            pairs = [(target, node.value) for target in node.targets]
+            bindings = [(node.targets, node.value)]
         elif isinstance(node, (ast.AnnAssign, ast.AugAssign, ast.NamedExpr)) and node.value is not None:
-            pairs = [(node.target, node.value)]
+            bindings = [([node.target], node.value)]
         elif isinstance(node, (ast.For, ast.AsyncFor, ast.comprehension)):
-            pairs = [(node.target, node.iter)]
+            bindings = [([node.target], node.iter)]
         elif isinstance(node, (ast.With, ast.AsyncWith)):
-            pairs = [(item.optional_vars, item.context_expr) for item in node.items if item.optional_vars is not None]
+            bindings = [([item.optional_vars], item.context_expr) for item in node.items if item.optional_vars is not None]
         elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
-            positional = node.args.posonlyargs + node.args.args
-            pairs = [(ast.Name(a.arg), d) for a, d in zip(positional[len(positional) - len(node.args.defaults):],
-                                                          node.args.defaults)]
-            pairs += [(ast.Name(a.arg), d) for a, d in zip(node.args.kwonlyargs, node.args.kw_defaults) if d is not None]
+            positional = node.args.posonlyargs + node.args.args          # defaults: read where the def is
+            bindings = [([ast.Name(a.arg)], d) for a, d in zip(positional[len(positional) - len(node.args.defaults):],
+                                                               node.args.defaults)]
+            bindings += [([ast.Name(a.arg)], d) for a, d in zip(node.args.kwonlyargs, node.args.kw_defaults) if d is not None]
         elif isinstance(node, ast.ClassDef):
             classes.append(node)
-        for target, value in pairs:
-            loop = _loop_mentioned(value, aliases)
-            if loop:
-                for t in ast.walk(target):
-                    if isinstance(t, ast.Name):
-                        found[t.id] = loop
-                    elif isinstance(t, ast.Attribute):
-                        found[t.attr] = loop
+        for targets, value in bindings:
+            loop = _loop_mentioned(value, scope)
+            for t in (t for target in targets for t in ast.walk(target)) if loop else ():
+                if isinstance(t, ast.Name):
+                    found[t.id] = loop
+                elif isinstance(t, ast.Attribute):
+                    found[t.attr] = loop
+        inner = _aliases(node, scope) if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)) else scope
+        todo.extend((child, inner) for child in ast.iter_child_nodes(node))
     for cls in classes if found else ():
         for item in cls.body:                    # what the class's own body binds: `K.m`
             if isinstance(item, (ast.Import, ast.ImportFrom)):
@@ -1300,7 +1305,12 @@ def _loop_named(qualified: str) -> bool:
 def _loop_mentioned(value: ast.AST, aliases) -> str | None:
     """The loop in disguise an expression names without calling it (`map`, `[map]`, `partial(map, f)`), or None."""
     nodes = list(ast.walk(value))
-    called = {id(n.func) for n in nodes if isinstance(n, ast.Call)}
+    called = set()                               # a call's function, down its chain: `itertools` in itertools.product(...)
+    for n in nodes:
+        func = n.func if isinstance(n, ast.Call) else None
+        while isinstance(func, (ast.Attribute, ast.Name)):
+            called.add(id(func))
+            func = func.value if isinstance(func, ast.Attribute) else None
     for n in nodes:
         if isinstance(n, (ast.Name, ast.Attribute)) and id(n) not in called:
             qualified = _qualify(n, aliases)
@@ -1527,7 +1537,7 @@ def _disguised(node: ast.AST, aliases: dict) -> str | None:
     if laundered and isinstance(node, ast.Call) and isinstance(node.func, (ast.Name, ast.Attribute)) \
             and _qualified(node.func, aliases) is None:
         said = node.func.id if isinstance(node.func, ast.Name) else _dotted(node.func)
-        loop = laundered.get(said) or (laundered.get(node.func.attr) if isinstance(node.func, ast.Attribute) else None)
+        loop = laundered.get(said) if said else None     # `m(...)`, `K.m(...)`; never a method by its name alone
         root = node.func.value if isinstance(node.func, ast.Attribute) else None
         if not loop and isinstance(root, ast.Name) and laundered.get(root.id) in _DISGUISED_MODULES:
             loop = f"{laundered[root.id]}.{node.func.attr}"            # `it.starmap` where `it` is itertools
@@ -1573,6 +1583,18 @@ def _computed_lookup(node: ast.AST, aliases: dict) -> str | None:
         base = _qualified(node.args[0], aliases)
         if base == "builtins" or base is not None and "." not in base and base not in _BUILTINS.values():   # a module
             return "the built-ins" if base == "builtins" else base
+    # A mapping's entry by a key the source does not spell out (`vars(builtins).get(name)`), a getter of
+    # one (`operator.attrgetter(name)(builtins)`), or a module imported by such a name (an import of
+    # "".join([...])): a nineteenth red team's map fetched so passed no_loops
+    if isinstance(node, ast.Call) and node.args and _text(node.args[0]) is None:
+        if isinstance(node.func, ast.Attribute) and node.func.attr in _LOOKUPS:
+            base = _qualified(node.func.value, aliases) or ""
+            if base in ("builtins", "builtins.__dict__", "sys.modules") or base.endswith(".__dict__"):
+                return {"builtins": "the built-ins", "builtins.__dict__": "the built-ins"}.get(base, base)
+        if _qualified(node.func, aliases) in ("operator.attrgetter", "operator.itemgetter"):
+            return "a module or mapping (operator's getters)"
+        if _qualified(node.func, aliases) in _IMPORTERS:
+            return "the modules (an import)"
     return None
 
 
@@ -1618,12 +1640,35 @@ def _qualify(node: ast.AST, aliases: dict) -> str | None:
             return f"{base}.__dict__" if base else None
         if callee in _IMPORTERS and last:
             return last
+        if isinstance(node.func, ast.Attribute) and node.func.attr in _LOOKUPS and last and len(node.args) <= 2:
+            return _entry(_qualified(node.func.value, aliases), _text(first))   # vars(builtins).get("map")
+        if isinstance(node.func, ast.Call) and len(node.args) == 1 and len(node.func.args) == 1:
+            getter, name = _qualified(node.func.func, aliases), _text(node.func.args[0])
+            if name and getter == "operator.attrgetter":                        # attrgetter("map")(builtins)
+                base = _qualified(first, aliases)
+                return f"{base}.{name}" if base else None
+            if name and getter == "operator.itemgetter":                        # itemgetter("map")(vars(builtins))
+                return _entry(_qualified(first, aliases), name)
     return None
 
 
+_LOOKUPS = ("get", "__getitem__", "pop", "setdefault")      # a mapping's methods that fetch an entry by its key
+
+
+def _entry(base: str | None, key: str | None) -> str | None:
+    """The dotted name of entry `key` of the mapping `base` stands for: the built-ins, sys.modules, a module's __dict__."""
+    if not base or not key:
+        return None
+    if base == "sys.modules":
+        return key
+    if base in ("builtins", "builtins.__dict__"):
+        return f"builtins.{key}"
+    return f"{base[:-len('.__dict__')]}.{key}" if base.endswith(".__dict__") else None
+
+
 def _dotted(node: ast.AST) -> str:
-    """`K.m` as written, for an attribute of a name; the attribute alone for anything else."""
-    return f"{node.value.id}.{node.attr}" if isinstance(node.value, ast.Name) else node.attr
+    """`K.m` as written, for an attribute of a name; "" for anything else (`x[0].repeat`: a method of a value)."""
+    return f"{node.value.id}.{node.attr}" if isinstance(node.value, ast.Name) else ""
 
 
 def _text(node: ast.AST) -> str | None:
