@@ -1623,13 +1623,8 @@ def _qualify(node: ast.AST, aliases: dict) -> str | None:
     if isinstance(node, ast.Attribute):
         base = _qualified(node.value, aliases)
         return f"{base}.{node.attr}" if base else None
-    if isinstance(node, ast.Subscript) and _text(node.slice):                  # np.__dict__["vectorize"]
-        base = _qualified(node.value, aliases) or ""
-        if base == "sys.modules":                                               # sys.modules["itertools"]
-            return _text(node.slice)
-        if base == "builtins":                                                  # __builtins__["map"]
-            return f"builtins.{_text(node.slice)}"
-        return f"{base[:-len('.__dict__')]}.{_text(node.slice)}" if base.endswith(".__dict__") else None
+    if isinstance(node, ast.Subscript) and _text(node.slice):   # np.__dict__["vectorize"], sys.modules["itertools"]
+        return _entry(_qualified(node.value, aliases), _text(node.slice))
     if isinstance(node, ast.Call) and node.args:
         callee, first, last = _qualified(node.func, aliases), node.args[0], _text(node.args[-1])
         if callee == "builtins.getattr" and len(node.args) == 2 and last:
@@ -1690,11 +1685,9 @@ def _aliases(scope: ast.AST, outer: dict) -> dict:
     bound |= {n.name for n in own if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))}
     aliases = _Scope({}, outer, bound)
     for node in own:
-        if isinstance(node, ast.Import):
-            aliases |= {a.asname or a.name.split(".")[0]: a.name if a.asname else a.name.split(".")[0] for a in node.names}
-        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
-            aliases |= {a.asname or a.name: f"{node.module}.{a.name}" for a in node.names if a.name != "*"}
-            if any(a.name == "*" for a in node.names):
+        if isinstance(node, (ast.Import, ast.ImportFrom)):
+            aliases |= dict(_imported_names(node))
+            if isinstance(node, ast.ImportFrom) and node.module and not node.level and any(a.name == "*" for a in node.names):
                 aliases |= _star(node.module)
     assigned = [n for n in own if isinstance(n, ast.Assign) and len(n.targets) == 1 and isinstance(n.targets[0], ast.Name)]
     for _ in range(2):                               # twice: an alias of an alias
