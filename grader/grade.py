@@ -247,7 +247,7 @@ def _note_stubs(spec: AssignmentSpec, result: SubmissionResult, stubs: list, nam
             note = (f"Note: {module}.py in the submission implements none of its functions (the handout's, left as "
                     f"it was?), so {name}, beside it, was graded for {module}.")
             for case in fn.cases:
-                case.details = "\n".join(x for x in (case.details, note) if x)
+                _add_details(case, note)
 
 def _judged(spec: AssignmentSpec, prepared: Prepared, submission: Path, hidden: bool, notebooks, reply,
             worker_error: str, check_results: list, started: datetime, t0: float,
@@ -300,7 +300,7 @@ def _judged(spec: AssignmentSpec, prepared: Prepared, submission: Path, hidden: 
             for _, result in pairs:
                 if arg and result.case_id in shown and not result.passed and not result.diagnosis:
                     hint = f"Hint: the cases with {arg} = 0 pass and the others fail: look at the terms with {arg}."
-                    result.details = "\n".join(x for x in (result.details, hint) if x)
+                    _add_details(result, hint)
     if source is not None:
         _hint_broken_callees(spec, functions, source)
     _hint_blocked_by_a_passing(functions)
@@ -309,6 +309,11 @@ def _judged(spec: AssignmentSpec, prepared: Prepared, submission: Path, hidden: 
         sandbox_warning=reply.sandbox_warning if reply else "", started=started.isoformat(timespec="seconds"),
         duration=round(time.monotonic() - t0, 3), stdout=notebooks.relocate_printed(printed(imported.get("stdout", ""))),
         grading_error=worker_error if reply is None else "")
+
+
+def _add_details(case, line: str, first: bool = False) -> None:
+    """A line added to a case's details, after what they say (before it, `first`)."""
+    case.details = "\n".join(x for x in ((line, case.details) if first else (case.details, line)) if x)
 
 
 def _informs(visibility: str, case) -> bool:
@@ -337,7 +342,7 @@ def _hint_blocked_by_a_passing(functions: dict) -> None:
                 note = (f"Note: your {case.blocked_by} passes its own cases, but not here: it may be wrong only for "
                         "inputs like these, or keep something from one call to the next (a global, a cache keyed "
                         "on the shapes) that makes it answer this call with another's values.")
-                case.details = "\n".join(x for x in (case.details, note) if x)
+                _add_details(case, note)
 
 
 def _hint_notebooks_beside(spec: AssignmentSpec, result: SubmissionResult, modules: dict, notebooks: list) -> None:
@@ -360,7 +365,7 @@ def _hint_notebooks_beside(spec: AssignmentSpec, result: SubmissionResult, modul
                 continue
             for case in fn.cases:
                 if case.case_id in ids:
-                    case.details = "\n".join(x for x in (case.details, hint) if x)
+                    _add_details(case, hint)
 
 
 def _hint_cells_skipped(spec: AssignmentSpec, result: SubmissionResult, notebooks) -> None:
@@ -384,7 +389,7 @@ def _hint_cells_skipped(spec: AssignmentSpec, result: SubmissionResult, notebook
                 note = (f"Note: cell {number} of {file} writes {path} with %%writefile, and defines {top} there: the "
                         f"grader does not run a notebook's %%writefile cells. Hand in {path} beside the notebook, or "
                         f"define {top} in a cell of it.")
-                case.details = "\n".join(x for x in (case.details, note) if x)
+                _add_details(case, note)
                 continue
             shown = mine or (module.skipped if "is not defined" in case.message else [])
             for number, error, names in shown[:1]:
@@ -392,7 +397,7 @@ def _hint_cells_skipped(spec: AssignmentSpec, result: SubmissionResult, notebook
                 at = f"; cell {number}, line {error.line}: `{error.code}`" if error.line else ""
                 note = (f"Note: cell {number} of {file}, {what}, is not Python ({error.error_type}: {error.problem}{at}): "
                         "the grader leaves it out, as Jupyter's kernel does, and grades the other cells.")
-                case.details = "\n".join(x for x in (case.details, note) if x)
+                _add_details(case, note)
 
 
 def _hint_defined_twice(spec: AssignmentSpec, result: SubmissionResult, notebooks) -> None:
@@ -412,7 +417,7 @@ def _hint_defined_twice(spec: AssignmentSpec, result: SubmissionResult, notebook
                 "you ran last. Delete the copies you do not mean.")
         for case in fn.cases:
             if not case.passed:
-                case.details = "\n".join(x for x in (case.details, note) if x)
+                _add_details(case, note)
 
 
 def _hint_broken_callees(spec: AssignmentSpec, functions: dict, source) -> None:
@@ -457,9 +462,9 @@ def _hint_callees(spec: AssignmentSpec, functions: dict, source, failing: set, v
                     continue
                 structural = case.status == FAILED and any(wrong_form(o) for o in case.outputs)
                 if (case.status == ERROR and case.exception or structural) and "Hint:" not in case.details:
-                    case.details = "\n".join(x for x in (case.details, hint) if x)
+                    _add_details(case, hint)
                 elif case.status == FAILED and not structural and case.outputs:     # an answer, of wrong values
-                    case.details = "\n".join(x for x in (hint, case.details) if x)
+                    _add_details(case, hint, first=True)
 
 
 def _source(module: str, modules: dict, notebooks) -> str | None:

@@ -280,11 +280,9 @@ def _not_returned(spec: AssignmentSpec, fn: FunctionSpec, case: Case, outcome: O
             head = f"{fn.name} is not implemented yet"
         else:
             head = f"{fn.name} raised {_exception_line(err)}"
-        details = _where(err)
         made = _none_from_another(fn, step, steps, err) if st == ERROR and step is not None else ""
-        if made:
-            details = "\n".join(x for x in (details, made) if x)
-        return _case(fn, case, st, head, details, stdout=stdout, duration=duration, exception=exception)
+        return _case(fn, case, st, head, "\n".join(x for x in (_where(err), made) if x), stdout=stdout,
+                     duration=duration, exception=exception)
     if status == "too_large":
         return _case(fn, case, FAILED, f"{fn.name} returned {outcome.returned or '?'}: more than the "
                                        f"{_size(ANSWER_CAP)} an answer may take; expected "
@@ -314,7 +312,8 @@ def _none_from_another(fn: FunctionSpec, step, steps: tuple, err: dict) -> str:
     cache returns None for it, and the backward, right, raises on it (a thirteenth students' round was
     sent to the backward). "" otherwise."""
     code = str(err.get("code") or "").split("#", 1)[0]          # (a name in a comment says nothing)
-    if "NoneType" not in str(err.get("message", "")) or not code:
+    message = str(err.get("message", ""))
+    if "NoneType" not in message or not code:
         return ""
     for other in steps:
         if other is step or other.graded or not other.calls or other.calls == fn.name:
@@ -322,7 +321,7 @@ def _none_from_another(fn: FunctionSpec, step, steps: tuple, err: dict) -> str:
         # given to this call, and what the error is about on the line that raised: unpacked (`x_hat, std,
         # gamma = cache`), indexed (`cache[0]`) or an attribute taken (`cache.shape`); not the student's own
         # variable still None (a nineteenth red team's `dx.shape`, with `cache` beside it on the line)
-        given = [name for name in other.binds if name in step.reads and _none_is(name, code, str(err.get("message", "")))]
+        given = [name for name in other.binds if name in step.reads and _none_is(name, code, message)]
         if given:
             names = " or ".join(f"`{name}`" for name in given)
             return (f"Hint: {names} {'is' if len(given) == 1 else 'are'} what your {other.calls} returned "

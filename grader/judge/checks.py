@@ -1275,15 +1275,20 @@ def _laundered(tree: ast.Module, aliases) -> dict:
         for item in cls.body:                    # what the class's own body binds: `K.m`
             if isinstance(item, (ast.Import, ast.ImportFrom)):
                 names = [name for name, _ in _imported_names(item)]
-            elif isinstance(item, (ast.Assign, ast.AnnAssign, ast.AugAssign)):
-                targets = item.targets if isinstance(item, ast.Assign) else [item.target]
-                names = [t.id for target in targets for t in ast.walk(target) if isinstance(t, ast.Name)]
+            elif isinstance(item, _ASSIGNMENTS):
+                names = _assigned_names(item)
             else:
                 names = []
             for name in names:
                 if name in found:
                     found[f"{cls.name}.{name}"] = found[name]
     return found
+
+
+def _assigned_names(stmt: ast.AST) -> list:
+    """The names an assignment (`a = ...`, `a, b = ...`, `a: T = ...`, `a += ...`) binds."""
+    targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]
+    return [t.id for target in targets for t in ast.walk(target) if isinstance(t, ast.Name)]
 
 
 def _imported_names(node: ast.AST) -> list:
@@ -1326,8 +1331,7 @@ def definitions(tree: ast.Module) -> dict:
     defs, assigned = {}, []
     for node in tree.body:
         if isinstance(node, _ASSIGNMENTS) and node.value is not None:     # `a = ...`, `a, b = ...`, `a: T = ...`
-            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
-            names = [t.id for target in targets for t in ast.walk(target) if isinstance(t, ast.Name)]
+            names = _assigned_names(node)
             for name in names:
                 defs.setdefault(name, node)
             assigned += [(name, node) for name in names]
@@ -1576,7 +1580,7 @@ def _computed_lookup(node: ast.AST, aliases: dict) -> str | None:
         base = _qualified(node.value, aliases) or ""
         if isinstance(node.value, ast.Call) and _qualified(node.value.func, aliases) in ("builtins.globals", "builtins.locals"):
             base = _qualified(node.value.func, aliases) + "()"
-        if base in ("builtins", "sys.modules", "builtins.globals()", "builtins.locals()") or base.endswith(".__dict__"):
+        if _namespace(base) or base in ("builtins.globals()", "builtins.locals()"):
             return {"builtins": "the built-ins"}.get(base, base.replace("builtins.", ""))
     if isinstance(node, ast.Call) and len(node.args) >= 2 and _qualified(node.func, aliases) == "builtins.getattr" \
             and _text(node.args[1]) is None:
@@ -1589,7 +1593,7 @@ def _computed_lookup(node: ast.AST, aliases: dict) -> str | None:
     if isinstance(node, ast.Call) and node.args and _text(node.args[0]) is None:
         if isinstance(node.func, ast.Attribute) and node.func.attr in _LOOKUPS:
             base = _qualified(node.func.value, aliases) or ""
-            if base in ("builtins", "builtins.__dict__", "sys.modules") or base.endswith(".__dict__"):
+            if _namespace(base):
                 return {"builtins": "the built-ins", "builtins.__dict__": "the built-ins"}.get(base, base)
         if _qualified(node.func, aliases) in ("operator.attrgetter", "operator.itemgetter"):
             return "a module or mapping (operator's getters)"
@@ -1650,15 +1654,18 @@ def _qualify(node: ast.AST, aliases: dict) -> str | None:
 _LOOKUPS = ("get", "__getitem__", "pop", "setdefault")      # a mapping's methods that fetch an entry by its key
 
 
+def _namespace(base: str) -> bool:
+    """Whether a dotted name stands for a mapping of names to functions: the built-ins, sys.modules, a module's __dict__."""
+    return base in ("builtins", "sys.modules") or base.endswith(".__dict__")
+
+
 def _entry(base: str | None, key: str | None) -> str | None:
-    """The dotted name of entry `key` of the mapping `base` stands for: the built-ins, sys.modules, a module's __dict__."""
-    if not base or not key:
+    """The dotted name of entry `key` of the mapping `base` stands for (`_namespace`)."""
+    if not base or not key or not _namespace(base):
         return None
     if base == "sys.modules":
         return key
-    if base in ("builtins", "builtins.__dict__"):
-        return f"builtins.{key}"
-    return f"{base[:-len('.__dict__')]}.{key}" if base.endswith(".__dict__") else None
+    return f"builtins.{key}" if base in ("builtins", "builtins.__dict__") else f"{base[:-len('.__dict__')]}.{key}"
 
 
 def _dotted(node: ast.AST) -> str:
