@@ -191,9 +191,12 @@ def _graded(spec: AssignmentSpec, submission: Path, hidden: bool, worker: AnyWor
         worker_error = ""
     except WorkerError as e:
         reply, worker_error = None, str(e)
+    budget = job["limits"]["submission_timeout"]
+
     def rerun(calls: list) -> list:
-        # What a check runs again is the submission's code too: within what is left of its time.
-        left = spec.limits.submission_timeout - (time.monotonic() - ran)
+        # What a check runs again is the submission's code too: within what is left of its time (of
+        # what `left` gave this run, when the submission was run before: the notebook beside stubs).
+        left = budget - (time.monotonic() - ran)
         if left <= 0:
             raise WorkerError("this submission's time limit (limits.submission_timeout) is spent")
         items = calls

@@ -133,6 +133,7 @@ def test_no_loops_finds_a_loop_in_disguise_under_a_name_bound_any_way(before, in
 @pytest.mark.parametrize("fetch, found", [
     ("builtins.__dict__.get('map')", "map()"),
     ("vars(builtins).get('map')", "map()"),
+    ("builtins.__dict__.get('map', None)", "map()"),                  # a default beside the key
     ("__builtins__.get('map')", "map()"),
     ("operator.attrgetter('map')(builtins)", "map()"),
     ("operator.itemgetter('map')(vars(builtins))", "map()"),

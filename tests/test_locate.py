@@ -274,3 +274,28 @@ def test_a_single_file_checked_sees_no_other_file_beside_it(tmp_path):
     assert "IndexError: list index out of range" in proc.stdout, proc.stdout     # no classmate to import
     assert "ok   svm_loss_naive" not in proc.stdout
     assert f"linear_classifier, {mallory}" in proc.stdout                         # named as given
+
+
+def test_a_checks_rerun_keeps_to_what_was_left_of_the_time_when_the_submission_was_run_before(monkeypatch, tmp_path):
+    """A notebook graded over the stubs beside it runs in what is left of the submission's time; what a
+    check runs again there was given the whole of it again (found reading the change)."""
+    from grader import grade
+    spec = CS231N
+    prepared = grade.Prepared.outline(spec, False)
+    prepared.calls, prepared.inputs, prepared.later = [], [], []
+    prepared.mistakes = type("M", (), {"running_in": lambda self, w: __import__("contextlib").nullcontext()})()
+    given = []
+
+    class Worker:
+        def run(self, job, inputs):
+            given.append(job["limits"]["submission_timeout"])
+            return None
+
+    def checks_then_rerun(spec, prepared, modules, notebooks, worker, reply, rerun):
+        rerun([])
+        return []
+    monkeypatch.setattr(grade, "_judge_checks", checks_then_rerun)
+    monkeypatch.setattr(grade, "_judged", lambda *a, **k: "judged")
+    modules = dict.fromkeys(spec.modules)
+    grade._graded(spec, tmp_path, False, Worker(), prepared, modules, None, None, 0.0, left=12.0)
+    assert len(given) == 2 and given[0] == 12.0 and given[1] <= 12.0, given

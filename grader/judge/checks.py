@@ -1639,8 +1639,8 @@ def _qualify(node: ast.AST, aliases: dict) -> str | None:
             return f"{base}.__dict__" if base else None
         if callee in _IMPORTERS and last:
             return last
-        if isinstance(node.func, ast.Attribute) and node.func.attr in _LOOKUPS and last and len(node.args) <= 2:
-            return _entry(_qualified(node.func.value, aliases), _text(first))   # vars(builtins).get("map")
+        if isinstance(node.func, ast.Attribute) and node.func.attr in _LOOKUPS and len(node.args) <= 2:
+            return _entry(_qualified(node.func.value, aliases), _text(first))   # vars(builtins).get("map", None)
         if isinstance(node.func, ast.Call) and len(node.args) == 1 and len(node.func.args) == 1:
             getter, name = _qualified(node.func.func, aliases), _text(node.func.args[0])
             if name and getter == "operator.attrgetter":                        # attrgetter("map")(builtins)
