@@ -476,7 +476,7 @@ def test_what_a_call_printed_before_it_timed_out_or_crashed_is_shown(tmp_path):
                 print("about to leave")
                 os._exit(1)
             # a forged frame moving where the grader reads from past any file: nothing to read, no crash
-            for fd in range(3, 64):                              # its frame channel, whichever pipe it is
+            for fd in map(int, os.listdir("/proc/self/fd")):    # its frame channel, whichever pipe it is
                 try:
                     if stat.S_ISFIFO(os.fstat(fd).st_mode):
                         os.write(fd, protocol.encode({"type": "step", "index": -1, "step": 0, "out_at": 10 ** 30}))
@@ -574,7 +574,7 @@ def test_forged_reports_on_the_result_pipe_earn_nothing_and_crash_nothing(tmp_pa
         def forge(header):
             head = json.dumps({**header, "arrays": []}).encode()
             payload = struct.pack("<I", len(head)) + head
-            for fd in range(3, 64):
+            for fd in map(int, os.listdir("/proc/self/fd")):
                 try:
                     if os.readlink(f"/proc/self/fd/{fd}").startswith("pipe:"):
                         os.write(fd, struct.pack("<I", len(payload)) + payload)

@@ -147,7 +147,7 @@ OWNER = """\
         except OSError:
             return "denied"
     def scale(x, k):
-        pipes = [fd for fd in range(3, 64) if _fifo(fd)]
+        pipes = [int(fd) for fd in os.listdir("/proc/self/fd") if _fifo(int(fd))]
         fd, me = pipes[0], os.getpid()
         print(sorted({                    # the owner is this process itself, and O_ASYNC is never set: harmless
             "F_SETOWN": attempt(lambda: fcntl.fcntl(fd, fcntl.F_SETOWN, me)),
@@ -642,3 +642,32 @@ def test_a_zygote_that_cannot_map_its_user_namespace_says_so_in_one_line():
     assert out.returncode == 1
     assert out.stderr == ("the worker could not set up its user namespace "
                           "([Errno 1] write to /proc/self/uid_map refused)\n")
+
+
+def test_of_a_configuration_folder_only_what_every_user_may_read_is_allowed(tmp_path):
+    """/etc's rules for a child: a folder readable by all is one rule; a file or a folder only its
+    owner or group may read is left out, and so is a link (its target is allowed where it lies)."""
+    root = tmp_path / "etc"
+    (root / "fonts" / "conf.d").mkdir(parents=True)
+    (root / "fonts" / "conf.d" / "a.conf").write_text("x")
+    (root / "passwd").write_text("x")
+    (root / "shadow").write_text("secret")
+    (root / "ssl" / "private").mkdir(parents=True)
+    (root / "ssl" / "private" / "key.pem").write_text("secret")
+    (root / "ssl" / "certs").mkdir()
+    (root / "ssl" / "openssl.cnf").write_text("x")
+    (root / "link").symlink_to(root / "shadow")
+    for path in [root, *root.rglob("*")]:
+        if not path.is_symlink():
+            path.chmod(0o755 if path.is_dir() else 0o644)
+    (root / "shadow").chmod(0o640)
+    (root / "ssl" / "private").chmod(0o710)
+
+    allowed = sandbox.readable_by_all(str(root))
+
+    assert sorted(allowed) == sorted(str(root / p) for p in ("fonts", "passwd", "ssl/certs", "ssl/openssl.cnf"))
+    (root / "shadow").chmod(0o644)
+    (root / "ssl" / "private").chmod(0o755)
+    (root / "link").unlink()
+    assert sandbox.readable_by_all(str(root)) == [str(root)]
+    assert sandbox.readable_by_all(str(root), cap=3) != [str(root)]      # past the cap: not the whole folder
