@@ -467,6 +467,79 @@ def test_a_mistake_another_case_contradicts_is_not_named():
     assert narrow(fn, {"1": m}, {"1": judged["1"], "3": judged["3"]}, Catalogue()) == {}
 
 
+def test_a_mistake_that_would_be_right_where_the_student_is_wrong_is_not_named():
+    """A mistake named on one case (an empty dx at pad = 0, as `pad:-pad` gives) that gives the
+    reference's answer on another, where the student's answer is wrong in the same output and
+    unexplained: the student did something else, which looked like it on the first case."""
+    from grader.cases import make_case
+    from grader.judge.case import narrow
+    spec = load_spec(ASSIGNMENT)
+    fn = spec.function("svm_loss_naive")
+    one, two, three = (make_case(spec, fn, c) for c in fn.cases[:3])
+    right, off, other = outputs(1.0, [[0.5, 0.5]]), outputs(1.0, [[0.5, 0.7]]), outputs(1.0, [[0.9, 0.5]])
+
+    class Catalogue:                     # "m" changes dW on case 1 only
+        def candidates(self, fn, case):
+            return [("m", "M", off if case is one else right)]
+
+    m = [(frozenset(["m"]), "M")]
+    judged = {"1": (one, right, off), "2": (two, right, other), "3": (three, right, right)}
+    assert narrow(fn, {"1": m}, judged, Catalogue()) == {"1": []}
+    # the student right where m is right: kept
+    assert narrow(fn, {"1": m}, {**judged, "2": (two, right, right)}, Catalogue()) == {}
+    # wrong there in another output only (the loss; dW right): a second mistake beside m, kept
+    assert narrow(fn, {"1": m}, {**judged, "2": (two, right, outputs(2.0, [[0.5, 0.5]]))}, Catalogue()) == {}
+    # wrong there and explained by something else: kept
+    assert narrow(fn, {"1": m, "2": [(frozenset(["n"]), "N")]}, judged, Catalogue()) == {}
+
+
+def test_a_factor_said_of_one_case_says_so_when_another_case_is_wrong_besides():
+    from grader.cases import make_case
+    from grader.judge.case import narrow
+    spec = load_spec(ASSIGNMENT)
+    fn = spec.function("svm_loss_naive")
+    one, two = (make_case(spec, fn, c) for c in fn.cases[:2])
+    right, half, other = outputs(1.0, [[0.5, 0.5]]), outputs(1.0, [[0.25, 0.25]]), outputs(1.0, [[0.9, 0.5]])
+
+    class Catalogue:
+        def candidates(self, fn, case):
+            return []
+
+    factor = [(frozenset(), "Only a factor is off. The rest is right.")]
+    kept = narrow(fn, {"1": factor}, {"1": (one, right, half), "2": (two, right, other)}, Catalogue())
+    assert kept == {"1": [(frozenset(), "Only a factor is off. The rest is right. (That is this case: 2 is wrong "
+                                        "besides, in a way this does not account for.)")]}
+    # the other case explained too, or right: nothing added
+    assert narrow(fn, {"1": factor, "2": factor}, {"1": (one, right, half), "2": (two, right, other)}, Catalogue()) == {}
+    assert narrow(fn, {"1": factor}, {"1": (one, right, half), "2": (two, right, right)}, Catalogue()) == {}
+
+
+@pytest.mark.slow
+def test_a_backward_handed_what_its_forward_changed_in_place_is_not_judged_nor_diagnosed(tmp_path):
+    """relu_forward clamps x in place (np.maximum(x, 0, out=x)) and caches it: a right relu_backward
+    then finds no x < 0, and its answer is the catalogue's "no mask". Not judged, sent to the forward."""
+    source = (REPO / "reference" / "cs231n_layers" / "layers.py").read_text()
+    start = source.index("def relu_forward")
+    end = source.index("\ndef ", start)
+    body = source[start:end]
+    assert "np.maximum(0, x)" in body, body
+    source = source[:start] + body.replace("np.maximum(0, x)", "np.maximum(x, 0, out=x)") + source[end:]
+    assert "    dx = dout * (x > 0)\n" in source
+    source = source.replace("    dx = dout * (x > 0)\n", "    dx = dout.copy()\n    dx[x < 0] = 0\n")   # right on its own
+    folder = tmp_path / "inplace"
+    folder.mkdir()
+    (folder / "layers.py").write_text(source)
+    report = tmp_path / "report.json"
+    proc = subprocess.run([GRADER, "check", str(folder), "-a", "cs231n_layers", "--json", str(report)],
+                          cwd=REPO, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 1, proc.stderr
+    functions = {fn["name"]: fn for fn in json.loads(report.read_text())["functions"]}
+    for case in functions["relu_backward"]["cases"]:
+        assert case["status"] == "error" and not case["diagnosis"], case
+        assert case["message"].startswith("not judged: your relu_forward changes its input x in place"), case["message"]
+    assert "changed its input x in place" in functions["relu_forward"]["cases"][0]["message"]
+
+
 def test_a_mistake_whose_numbers_a_small_case_happens_to_make_is_not_named(tmp_path):
     """The correct class's count taken over the wrong axis (`coeff.sum(axis=1)[y]`): on the cases of
     one or two examples its dW is exactly that of the correct class forgotten, which the larger

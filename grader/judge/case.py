@@ -64,6 +64,13 @@ def judge_case(spec: AssignmentSpec, fn: FunctionSpec, case: Case, expected: Out
                          duration=outcome.duration)
         checks += verdicts
     failing = [c for c in checks if not c.ok]
+    before = _changed_before(steps, outcome) if failing else None
+    if before:                         # what this function was handed is not the case's: not judged here
+        other, path = before
+        return _case(fn, case, ERROR, f"not judged: your {other} changes its input {path} in place, and {fn.name}'s "
+                     f"case goes on with it changed (a cache that keeps {path} keeps the changed values): fix "
+                     f"{other} first (see its own cases)", blocked_by=other, outputs=checks,
+                     stdout=outcome.stdout, duration=outcome.duration)
     mutated = [] if "no_input_mutation" not in fn.checks else changed_inputs(fn, steps, outcome)
     message = ""
     if failing:
@@ -629,6 +636,11 @@ def narrow(fn: FunctionSpec, named: dict, judged: dict | None = None, mistakes=N
       overflow hides what else is wrong: it contradicts nothing). An overflow matched on a case is
       kept whatever the others say: a shift by the mean instead of the maximum overflows on one
       case and passes another, where no shift at all would overflow.
+    - Unlike, and dropped: a catalogued mistake named on one case that gives the reference's answer
+      on another, where the student's answer is wrong, unexplained and finite, in an output wrong on
+      the first case too: what the student did is something else, which looked like it there.
+    - Not all: a factor or a term said of a case (no catalogued mistake) where another case is wrong
+      besides, in the same outputs, unexplained, says so.
     - Of several explanations left for a case, those that name most of the mistakes found alone in
       the function's other cases: where the loss overflows to inf, a gradient's 1/2 cannot tell
       whether the loss had the 1/2 too, which the cases with a finite loss say."""
@@ -647,14 +659,43 @@ def narrow(fn: FunctionSpec, named: dict, judged: dict | None = None, mistakes=N
         def against(keys: frozenset, case_id: str) -> bool:
             found = named.get(case_id, ())
             return not overflowed[case_id] and all(k and not k & keys for k, _ in found)
+        def silent(keys: frozenset, case_id: str) -> bool:
+            """The mistakes in `keys` all give the reference's answer on this case: they do not show there."""
+            shows(keys, case_id)         # fills answers[case_id]
+            case, expected, _got = judged[case_id]
+            theirs = [answers[case_id].get(name) for name in keys]
+            return all(isinstance(t, dict) and matches(fn, expected, t) for t in theirs)
+
+        def wrong(case_id: str) -> set:
+            _case, expected, got = judged[case_id]
+            return {out.name for out in fn.outputs if out.name in expected and not _same_output(fn, out, got, expected)}
+
+        def unlike(keys: frozenset, case_id: str, other: str) -> bool:
+            """The student's answer is wrong on `other`, unexplained, finite, in an output their answer
+            on `case_id` has wrong too, where the mistakes named there would give the right answer: what
+            they did is not those mistakes (an off-by-one crop, empty at pad = 0 as `pad:-pad` is, and
+            wrong at pad = 1, where `pad:-pad` is right)."""
+            return not named.get(other) and not overflowed[other] and bool(wrong(case_id) & wrong(other)) \
+                and silent(keys, other)
         for case_id, found in named.items():
             if overflowed.get(case_id):
                 continue                 # an overflow matched is its own evidence (a shift by the mean passes elsewhere)
             left = [(keys, sentence) for keys, sentence in found
-                    if not keys or not any(other != case_id and against(keys, other) and shows(keys, other)
+                    if not keys or not any(other != case_id and (against(keys, other) and shows(keys, other)
+                                                                 or case_id in judged and unlike(keys, case_id, other))
                                            for other in judged)]
             if len(left) < len(found):
                 kept[case_id] = left
+        for case_id, found in named.items():
+            # A factor or a term said of this case ("The rest is right"), where another case is wrong
+            # besides, in the same outputs, unexplained: the sentence is true here, and not all there is.
+            if case_id not in judged or overflowed[case_id] or not found or any(keys for keys, _ in found):
+                continue
+            besides = [other for other in judged if other != case_id and not named.get(other)
+                       and not overflowed[other] and wrong(case_id) & wrong(other)]
+            if besides:
+                kept[case_id] = [(keys, f"{sentence} (That is this case: {besides[0]} is wrong besides, in a way "
+                                        "this does not account for.)") for keys, sentence in kept.get(case_id, found)]
         named = {**named, **kept}
     alone = frozenset().union(*(found[0][0] for found in named.values() if len(found) == 1))
     for case_id, found in named.items():
@@ -913,6 +954,18 @@ def changed_inputs(fn: FunctionSpec, steps: tuple, outcome: Outcome) -> list[str
             continue
         changed.append(values.show(path))
     return changed
+
+
+def _changed_before(steps: tuple, outcome: Outcome) -> tuple[str, str] | None:
+    """(function, input as shown) when a step before the graded one, a call of another of the
+    student's functions (a forward before its backward), changed one of the case's inputs in place:
+    the graded step was handed that function's leftovers (`np.maximum(x, 0, out=x)` caching the
+    clamped x), so a wrong answer says nothing of it, and no catalogued mistake may be named."""
+    graded = next((k for k, step in enumerate(steps) if step.graded), len(steps))
+    for path, k in outcome.changed:
+        if 0 <= k < graded and steps[k].calls:
+            return steps[k].calls, values.show(path)
+    return None
 
 
 def _case(fn: FunctionSpec, case: Case, status: str, message: str = "", details: str = "",
