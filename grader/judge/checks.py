@@ -10,6 +10,9 @@
                   same worker on a larger case (hidden: it needs the reference); each timed call
                   gets fresh inputs and must return the reference's answer, so that a function
                   that remembers its answers is timed on work it has not done
+    analytic      at most `factor` times slower than the reference's own version, timed as
+                  faster_than is, on a case with many parameters and few examples: a gradient by
+                  numerical differentiation computes the loss again for each parameter
 
 `plan` turns a function's checks into extra calls for the worker, made once per batch; the
 `judge_*` functions turn what came back into a CheckResult. Everything here is pure: inputs in,
@@ -87,7 +90,7 @@ def plan(spec: AssignmentSpec, hidden: bool) -> list[Plan]:
             elif check.kind == "agrees_with":
                 other = spec.function(check.function)
                 p.calls = [Call(other, make_case(spec, fn, c), steps=_same_steps(fn, other, c)) for c in fn.cases_of("public")]
-            elif check.kind == "faster_than":
+            elif check.timed:
                 p.calls = timing_calls(spec, p)
                 p.case = p.calls[0].case
             plans.append(p)
@@ -436,12 +439,15 @@ def judge_speed(p: Plan, outcomes: list, reference: list, framework: str, again:
     if again:
         text += f" (the best of {1 + len(again)} rounds: the first fell short, and both were timed again)"
     printed = sum(len(o.stdout or "") for o in outcomes if o is not None)
-    if ratio < p.check.factor and printed:
+    if ratio < p.check.needed and printed:
         # a right answer slowed by its prints: the time is the terminal's, not the maths' (an eleventh
         # students' round printed X inside the vectorized function, and read only "0.0515x as fast")
         text += (f". {p.fn.name} printed while it was timed ({printed:,} characters): printing takes time, so "
                  "remove the prints from it")
-    return _result(p, PASSED if ratio >= p.check.factor else FAILED, text)
+    if ratio < p.check.needed and p.check.kind == "analytic":
+        text += (". A gradient computed by numerical differentiation (the loss evaluated again, with each "
+                 "parameter moved a little) costs about that: work out the gradient from the derivative instead")
+    return _result(p, PASSED if ratio >= p.check.needed else FAILED, text)
 
 
 def time_again(p: Plan, outcomes: list, reference: list, framework: str) -> bool:
@@ -449,7 +455,7 @@ def time_again(p: Plan, outcomes: list, reference: list, framework: str) -> bool
     right answers: timed once more (`judge_speed`'s `again`). Sub-millisecond calls on a busy machine
     measure a few tens of percent slower now and then; a loop in disguise is many times too slow."""
     verdict = _speed(p, outcomes, reference, framework)
-    return not isinstance(verdict, CheckResult) and p.check.factor / RETIME_WITHIN <= verdict[0] < p.check.factor
+    return not isinstance(verdict, CheckResult) and p.check.needed / RETIME_WITHIN <= verdict[0] < p.check.needed
 
 
 def _speed(p: Plan, outcomes: list, reference: list, framework: str):
@@ -480,7 +486,7 @@ def _speed(p: Plan, outcomes: list, reference: list, framework: str):
     # of 6 ms): halfway between the time the factor allows and the reference's own. A call the grader
     # counted longer than that is judged on the count, in full: the naive loops at about the
     # reference's time.
-    times = counted_times(outcomes, reference, fastest * (1 - 1 / check.factor) / 2)
+    times = counted_times(outcomes, reference, fastest * abs(1 - 1 / check.needed) / 2)
     if not times:
         return _result(p, ERROR, f"the grader could not count the time of {fn.name}'s timed calls from outside its process")
     took, own = min(times)
@@ -489,9 +495,10 @@ def _speed(p: Plan, outcomes: list, reference: list, framework: str):
     ratio = fastest / took
     counted = "" if own else (f". That is the CPU time the grader counted from outside your process, less its own work "
                               f"around the call (your process's own clock said {_ms(min(_own(o) for o in outcomes))})")
+    how = f"{ratio:.3g}x as fast (at least {check.factor:g}x needed)" if check.kind != "analytic" else \
+        f"{1 / ratio:.3g} times as long (at most {check.factor:g} times allowed)"
     return ratio, (f"{fn.name} took {_ms(took)} on fresh inputs of {sizes} (the fastest of {len(outcomes)} calls, "
-                   f"each on inputs of its own), the reference {check.function} {_ms(fastest)}: {ratio:.3g}x as fast "
-                   f"(at least {check.factor:g}x needed){counted}")
+                   f"each on inputs of its own), the reference {check.function} {_ms(fastest)}: {how}{counted}")
 
 
 def _own(outcome) -> float:
@@ -1027,8 +1034,8 @@ def needs_working_code(p: Plan, result: CheckResult, cases: list, others: list |
     which = "hidden case" if evidence is not cases else "case"
     # A speed check that failed on a wrong or raising timed call restates the cases' failure: for a
     # function that passes no case, it is not judged, as the other checks say
-    failed_speed = p.check.kind == "faster_than" and result.status == FAILED
-    if p.check.kind in STATIC + ("agrees_with", "faster_than") and (result.passed or failed_speed) \
+    failed_speed = p.check.timed and result.status == FAILED
+    if (p.check.kind in STATIC + ("agrees_with",) or p.check.timed) and (result.passed or failed_speed) \
             and not any(c.passed for c in evidence):
         return _result(p, ERROR, f"judged once {p.fn.name} passes at least one {which}")
     # The loss the check differentiates, where the function returns it: right on some case (a network

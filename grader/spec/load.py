@@ -483,6 +483,7 @@ _CHECK_FIELDS = {                    # kind -> (its required fields, its optiona
     "no_loops": ((), ()),
     "no_autograd": ((), ()),
     "faster_than": (("function", "factor"), ("case", "repeat")),
+    "analytic": (("factor",), ("case", "repeat")),
 }
 
 
@@ -494,17 +495,20 @@ def _scored_check(v: "_Validator", data: dict, where: str, fn: FunctionSpec) -> 
     points = v.number(data["points"], f"{where}.points")
     if points < 0:
         raise SpecError(v.file, f"{where}.points", "must not be negative")
-    visibility = v.choice(data.get("visibility", "hidden" if kind == "faster_than" else "public"),
+    timed = kind in ("faster_than", "analytic")
+    visibility = v.choice(data.get("visibility", "hidden" if timed else "public"),
                           f"{where}.visibility", ("public", "hidden"))
-    if kind == "faster_than" and visibility != "hidden":
-        raise SpecError(v.file, f"{where}.visibility", "faster_than times the reference, which only the "
+    if timed and visibility != "hidden":
+        raise SpecError(v.file, f"{where}.visibility", f"{kind} times the reference, which only the "
                                                        "instructor has: it must be hidden")
     fields: dict[str, Any] = {"kind": kind, "points": points, "visibility": visibility}
+    if kind == "analytic":
+        fields["function"] = fn.name     # timed against the reference's own version of the function
     if "function" in data:
         fields["function"] = v.identifier(data["function"], f"{where}.function")
     if "case" in data:
         fields["case"] = _cases(v, [data["case"]], f"{where}.case", "check", fn)[0]
-    elif kind in ("gradient", "faster_than") and not fn.cases_of("public"):
+    elif kind in ("gradient", "faster_than", "analytic") and not fn.cases_of("public"):
         raise SpecError(v.file, f"{where}.case", "required: the function has no public case to run the check on")
     for key in ("samples", "repeat"):
         if key in data:
@@ -589,7 +593,7 @@ def _check_references(v: "_Validator", functions: list) -> None:
                 raise SpecError(v.file, f"functions.{f.name}.properties[{i}].blocks",
                                 f"must name another graded function, got {prop.blocks!r}")
         for c in f.scored_checks:
-            if not c.function:
+            if not c.function or c.kind == "analytic":      # analytic: the function's own reference
                 continue
             where = f"functions.{f.name}.checks[check: {c.kind}].function"
             other = by_name.get(c.function)

@@ -22,7 +22,7 @@ FLOAT_DTYPES = ("float64", "float32")
 ANY_FLOAT = "float"                  # an output dtype: float32 or float64, each judged at its precision
 INT_DTYPES = ("int64", "int32")
 CHECKS = ("no_input_mutation",)      # per case: part of each case's verdict
-SCORED_CHECKS = ("gradient", "agrees_with", "no_loops", "no_autograd", "faster_than")   # own points
+SCORED_CHECKS = ("gradient", "agrees_with", "no_loops", "no_autograd", "faster_than", "analytic")   # own points
 IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 QUALNAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?$")     # function or Class.method
 PATH = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.([A-Za-z_][A-Za-z0-9_]*|[0-9]+))*$")  # grads.W1, caches.0
@@ -117,7 +117,7 @@ class CheckSpec:
     kind: str                        # one of SCORED_CHECKS
     points: float
     visibility: str                  # public, or hidden: run only when the hidden cases are
-    function: str = ""               # agrees_with, faster_than: the other function
+    function: str = ""               # agrees_with, faster_than: the other function (analytic: its own)
     case: CaseSpec | None = None     # gradient, faster_than: the inputs; None: the function's first public case
     wrt: str = ""                    # gradient: the argument the gradient is taken with respect to (the first)
     loss: str = ""                   # gradient: the scalar output, or an expression of outputs: sum(out * dout)
@@ -127,13 +127,23 @@ class CheckSpec:
     samples: int = 10                # gradient: coordinates checked
     h: float = 1e-5                  # gradient: step of the centred differences
     tolerance: float = 1e-6          # gradient: largest relative error |num - ana| / (|num| + |ana|)
-    factor: float = 1.0              # faster_than: at least this many times faster
-    repeat: int = 3                  # faster_than: timings of each side; the fastest counts
+    factor: float = 1.0              # faster_than: at least this many times faster; analytic: at most this many times slower
+    repeat: int = 3                  # faster_than, analytic: timings of each side; the fastest counts
+
+    @property
+    def timed(self) -> bool:
+        """A check that times the function against the reference's (hidden: it needs the reference)."""
+        return self.kind in ("faster_than", "analytic")
+
+    @property
+    def needed(self) -> float:
+        """The least ratio of the reference's time to the function's that passes a timed check."""
+        return 1 / self.factor if self.kind == "analytic" else self.factor
 
     @property
     def name(self) -> str:
         """How reports name it: 'no_loops', 'agrees_with svm_loss_naive'."""
-        return f"{self.kind} {self.function}" if self.function else self.kind
+        return f"{self.kind} {self.function}" if self.function and self.kind != "analytic" else self.kind
 
 
 @dataclass(frozen=True)
