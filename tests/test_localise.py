@@ -228,3 +228,16 @@ def test_no_constant_factor_is_named_where_any_wrong_answer_would_be_one():
     assert describe("grads['b2']", np.array([0.25, -0.25, 0.25]), np.array([3.33, -3.33, 3.33]), 1e-6, 1e-9) == ""
     assert describe("db", np.array([0.25, -0.5, 1.0]), np.array([0.5, -1.0, 2.0]), 1e-6, 1e-9) == \
         "db is 2 times the expected value everywhere (a constant factor)."
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_a_median_of_noise_is_no_constant_offset(seed):
+    """An answer off by noise, one entry near 0 outside the tolerance: removing the median of the
+    noise brings that entry in, but the answer is not "the expected value plus 1.9e-05 everywhere"."""
+    rng = np.random.default_rng(seed)
+    e = rng.uniform(0.5, 2, size=(6, 6)) * rng.choice([-1, 1], size=(6, 6))
+    e[2, 4] = 2e-3
+    g = e + rng.normal(scale=1e-4, size=e.shape)
+    g[2, 4] = e[2, 4] + np.median(np.delete((g - e).ravel(), 16))
+    assert "constant offset" not in describe("dW", e, g, 1e-3, 1e-6)
+    assert describe("dW", e, e + 0.01, 1e-3, 1e-6) == "dW is the expected value plus 0.01 everywhere (a constant offset)."
