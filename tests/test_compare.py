@@ -266,3 +266,46 @@ def test_an_answer_compared_with_a_float32_one_is_judged_at_float32_precision():
     assert c.ok, c
     c = check(vectorized * 1.01, arr("ndarray", "numpy.ndarray"), expected=naive, framework="numpy", dtype="float")
     assert not c.ok
+
+
+def float32_inside(seed: int, n: int = 19, d: int = 12, c: int = 3) -> tuple:
+    """(expected, got): X.T @ G / n in float64, and the same summed from float32 products into a
+    float64 accumulator, as svm_loss_naive does after X = X.astype(np.float32) with the handout's
+    dW = np.zeros(W.shape): float64 values (not float32 numbers) of float32's precision."""
+    rng = np.random.default_rng(seed)
+    X, G = rng.normal(size=(n, d)), rng.normal(size=(n, c))
+    got = np.zeros((d, c))
+    for x, g in zip(X.astype(np.float32), G.astype(np.float32)):
+        got += np.outer(x, g)
+    return X.T @ G / n, got / n
+
+
+def test_a_float64_answer_of_float32_precision_is_judged_as_float32_where_the_spec_allows_float32():
+    """A twentieth red team: svm_loss_naive with X.astype(np.float32) and a float64 dW lost 2 of 6
+    points in cs231n ("each is judged at its own precision") by an entry in 36 at 1.2e-6 relative,
+    where the same code with a float32 dW got them all. Where the spec asks for float64, it fails."""
+    from grader.judge.compare import float32_precision
+    numpy = lambda got, expected, dtype: check(got, arr("ndarray", "numpy.ndarray"), expected=expected,
+                                              framework="numpy", dtype=dtype)
+    for seed in (1, 4, 5, 9):               # each fails at 1e-6 in an entry or two
+        expected, got = float32_inside(seed)
+        assert float32_precision(got, expected)
+        assert not numpy(got, expected, None).ok and not numpy(got, expected, "float64").ok
+        assert numpy(got, expected, "float").ok, seed
+
+
+@pytest.mark.parametrize("mistake", [
+    lambda e: e * (1 + 3e-6),                                       # a factor
+    lambda e: e + 1e-8,                                             # an offset
+    lambda e: e * (1 + 1e-6 * np.arange(e.shape[1])),               # a factor per column (an epsilon)
+    lambda e: e * (1 + 2e-6 * np.arange(e.shape[0]))[:, None],      # a factor per row
+    lambda e: np.where(np.arange(e.size).reshape(e.shape) == 7, e * 1.00001, e),   # one entry
+    lambda e: e + 1e-5 * np.abs(e).max() * np.random.default_rng(0).normal(size=e.shape),  # too far off for float32
+])
+def test_a_mistake_of_small_errors_is_not_float32_precision(mistake):
+    from grader.judge.compare import float32_precision
+    expected, _ = float32_inside(1)
+    got = mistake(expected)
+    assert not float32_precision(got, expected)
+    judged = lambda dtype: check(got, arr("ndarray", "numpy.ndarray"), expected=expected, framework="numpy", dtype=dtype).ok
+    assert judged("float") == judged("float64")          # at float64's tolerance, as before

@@ -230,6 +230,16 @@ def test_no_constant_factor_is_named_where_any_wrong_answer_would_be_one():
         "db is 2 times the expected value everywhere (a constant factor)."
 
 
+def test_a_float64_answer_of_float32_precision_is_named_with_where_float32_comes_from():
+    """A twentieth red team: X.astype(np.float32) summed into a float64 dW failed by one entry in 36
+    with no word of float32 (and with "plus 2.73e-09 everywhere (a constant offset)")."""
+    from tests.test_compare import float32_inside
+    expected, got = float32_inside(1)
+    message = describe("dW", expected, got, 1e-6, 1e-9)
+    assert message.startswith("dW is off by the size of float32's rounding, not float64's: by at most "), message
+    assert "in 36 of its 36 nonzero entries, either way" in message and ".astype(np.float32)" in message, message
+
+
 @pytest.mark.parametrize("seed", range(5))
 def test_a_median_of_noise_is_no_constant_offset(seed):
     """An answer off by noise, one entry near 0 outside the tolerance: removing the median of the

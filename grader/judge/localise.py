@@ -12,7 +12,7 @@ import math
 
 import numpy as np
 
-from grader.judge.compare import relative_error
+from grader.judge.compare import float32_precision, relative_error
 
 MAX_LISTED = 6
 
@@ -29,6 +29,8 @@ def describe(name: str, expected: np.ndarray, got: np.ndarray, rtol: float, atol
                 else "close, but every value of it is a float32 number returned as float64")
         return (f"{name} is {what}: your code computes in float32 somewhere (a float32 array or tensor, .float(), "
                 ".astype(np.float32)), which rounds at about 1e-7 relative each step; keep the inputs' float64 throughout.")
+    if np.asarray(got).dtype == np.float64 and float32_precision(g, e):
+        return float32_rounding(name, e, g)
     if e.shape != g.shape or e.size < 2 or not np.isfinite(g).all() or not np.isfinite(e).all():
         return ""                     # a single wrong number: the message already says expected and got
     close = lambda a, b: bool((relative_error(a, b, rtol, atol) <= max(rtol, 1e-9)).all())
@@ -100,6 +102,21 @@ def _offset_everywhere(diff: np.ndarray, offset: float) -> bool:
     at least are off by it, within a tenth of it (a twentieth red team's float32 answer, one entry in
     36 outside the tolerance, was "the expected value plus 2.73e-09 everywhere")."""
     return bool(np.count_nonzero(np.abs(diff - offset) <= 0.1 * abs(offset)) * 4 >= 3 * diff.size)
+
+
+def float32_rounding(name: str, expected: np.ndarray, got: np.ndarray) -> str:
+    """The sentence for a float64 answer with float32's precision (compare.float32_precision): how
+    far off it is, and where float32 comes from."""
+    e, g = np.asarray(expected, dtype=np.float64), np.asarray(got, dtype=np.float64)
+    off = np.abs(g - e)
+    live = (e != 0) | (g != 0)
+    most = float(off.max()) / float(np.abs(e).max())
+    count = int(np.count_nonzero(off[live] > 0))
+    return (f"{name} is off by the size of float32's rounding, not float64's: by at most {most:.2g} times its largest "
+            f"value, in {count} of its {int(live.sum())} nonzero entries, either way. Your code likely computes in "
+            "float32 somewhere (an input cast with .astype(np.float32) or .float(), an array made float32, "
+            "np.float32(...)) and gathers the result in float64, which keeps float32's precision: keep the inputs' "
+            "float64 throughout.")
 
 
 def _at_labels(name: str, wrong: np.ndarray, labels: dict) -> str:
