@@ -10,6 +10,8 @@ back, compares it with the expected outputs here, in the trusted process, and sc
 """
 from __future__ import annotations
 
+import re
+
 import time
 from datetime import datetime, timezone
 from pathlib import Path
@@ -307,11 +309,14 @@ def _judged(spec: AssignmentSpec, prepared: Prepared, submission: Path, hidden: 
     if source is not None:
         _hint_broken_callees(spec, functions, source)
     _hint_blocked_by_a_passing(functions)
-    return _submission_result(
+    result = _submission_result(
         spec, prepared, submission, hidden, functions, check_results, sandbox=reply.sandbox if reply else "",
         sandbox_warning=reply.sandbox_warning if reply else "", started=started.isoformat(timespec="seconds"),
         duration=round(time.monotonic() - t0, 3), stdout=notebooks.relocate_printed(printed(imported.get("stdout", ""))),
         grading_error=worker_error if reply is None else "")
+    if source is not None:
+        _not_the_handouts(spec, functions, source)
+    return result
 
 
 def _add_details(case, line: str, first: bool = False) -> None:
@@ -452,14 +457,21 @@ def _hint_callees(spec: AssignmentSpec, functions: dict, source, failing: set, v
         if not any("." in name or text.count(f"{name}(") > 1 for name in graded):
             continue
         calls = checks.calls_between(text, f"{module}.py", graded)
+        given = {n for n in graded if spec.function(n).given}
         for name, callees in calls.items():
-            broken = sorted(callees & failing) if name in failing else []
+            # the handout's functions are not the student's to fix: the student's that they call are named
+            broken = sorted(_yours(callees, calls, given) & failing) if name in failing else []
             if not broken:
                 continue
             # the one to fix first calls none of the others that fail (Linear.backward, not Linear_ReLU.backward)
-            first = next((b for b in broken if not calls.get(b, set()) & failing), broken[0])
-            hint = (f"Hint: {name} calls your {', '.join(broken)}, which {'fails its' if len(broken) == 1 else 'fail their'} "
-                    f"own cases: fix {first} first, as what it returns may be why this case fails.")
+            first = next((b for b in broken if not _yours(calls.get(b, set()), calls, given) & failing), broken[0])
+            via = sorted(g for g in callees & given if _yours({g}, calls, given) & set(broken))
+            through = "" if not via else f" (also through the handout's {', '.join(via)})" \
+                if set(broken) <= callees else f" (through the handout's {', '.join(via)})"
+            own = f"{name} is the handout's code, and it" if name in given else name
+            hint = (f"Hint: {own} calls your {', '.join(broken)}{through}, which "
+                    f"{'fails its' if len(broken) == 1 else 'fail their'} own cases: fix {first} first, as what it "
+                    "returns may be why this case fails.")
             for case in functions[name].cases:
                 if case.diagnosis or case.blocked_by or case.visibility != visibility:
                     continue
@@ -468,6 +480,58 @@ def _hint_callees(spec: AssignmentSpec, functions: dict, source, failing: set, v
                     _add_details(case, hint)
                 elif case.status == FAILED and not structural and case.outputs:     # an answer, of wrong values
                     _add_details(case, hint, first=True)
+
+
+def _yours(names: set, calls: dict, given: set) -> set:
+    """The student's functions among `names`, and those the handout's among them call (Linear_ReLU.forward,
+    given, for Linear.forward and ReLU.forward), through any depth of the handout's."""
+    out, todo, seen = set(), list(names), set()
+    while todo:
+        name = todo.pop()
+        if name in seen:
+            continue
+        seen.add(name)
+        if name in given:
+            todo += calls.get(name, ())
+        else:
+            out.add(name)
+    return out
+
+
+def _not_the_handouts(spec: AssignmentSpec, functions: dict, source) -> None:
+    """A case (or check) not judged because the handout's own function is wrong in it (Linear_ReLU.backward
+    graded on what the given Linear_ReLU.forward returned) sends the student to the functions of theirs
+    that one calls, which fail their own cases (or, when none does, all of them), never to fix the
+    handout's code (a fourteenth students' round: "fix Linear_ReLU.forward first", of code they did not
+    write, where their float32 Linear.forward was the cause)."""
+    given = {fn.name for fn in spec.functions if fn.given and fn.name in functions}
+    if not given:
+        return
+    failing = {name for name, fr in functions.items() if any(not c.passed and not c.blocked_by for c in fr.cases)}
+    calls: dict = {}
+    for module in sorted({spec.function(name).module for name in given}):
+        text = source(module)
+        if text is not None:
+            calls.update(checks.calls_between(text, f"{module}.py", [n for n in functions if spec.function(n).module == module]))
+    for name in sorted(given):
+        theirs = sorted(_yours(calls.get(name, set()), calls, given))
+        if not theirs:
+            continue
+        broken = [n for n in theirs if n in failing] or theirs
+        one = len(broken) == 1
+        yours = f"your {', '.join(broken)}"
+        named = re.escape(name) + r"(?![\w.])"            # Linear_ReLU.forward, not a longer name it begins
+        for fr in functions.values():
+            for item in fr.cases + fr.checks:
+                for attr in ("message", "details"):
+                    text = getattr(item, attr, "")
+                    if name not in text:
+                        continue
+                    text = re.sub(rf"\bfix {named} first \(see its own cases\)",
+                                  f"fix {yours} first ({name} calls {'it' if one else 'them'}; see "
+                                  f"{'its' if one else 'their'} own cases)", text)
+                    text = re.sub(rf"\bfix {named} first", f"fix {yours} first ({name} calls {'it' if one else 'them'})", text)
+                    setattr(item, attr, re.sub(rf"\byour {named}", f"the handout's {name}", text))
 
 
 def _source(module: str, modules: dict, notebooks) -> str | None:

@@ -762,9 +762,49 @@ def test_a_network_failing_because_a_layer_it_calls_fails_says_which_to_fix_firs
     assert proc.returncode == 1, proc.stderr
     cases = {fn["name"]: fn["cases"] for fn in json.loads(report.read_text())["functions"]}
     loss = [c for c in cases["TwoLayerNet.loss"] if c["status"] != "passed"]
-    assert loss and all("Hint: TwoLayerNet.loss calls your Linear.backward, Linear_ReLU.backward, which fail their own "
-                        "cases: fix Linear.backward first" in c["details"] for c in loss), loss
+    assert loss and all("Hint: TwoLayerNet.loss calls your Linear.backward (also through the handout's "
+                        "Linear_ReLU.backward), which fails its own cases: fix Linear.backward first" in c["details"]
+                        for c in loss), loss
     assert all("Hint: TwoLayerNet.loss calls" not in c["details"] for c in cases["Linear.backward"])
+
+
+@pytest.mark.slow
+def test_a_float32_layer_fails_itself_and_no_hint_sends_the_student_to_fix_the_handouts_code(tmp_path):
+    """A fourteenth students' round (f25): Linear.forward in float32 got full marks, the handout's own
+    Linear_ReLU.forward calling it failed, and the networks' cases said "fix Linear_ReLU.forward first",
+    code the student did not write. Linear.forward's out is float64 by the spec now, and the handout's
+    functions (given: true) are never the ones to fix: the student's Linear.forward is named."""
+    folder = tmp_path / "student"
+    shutil.copytree(REPO / "reference" / "fully_connected_networks", folder)
+    module = folder / "fully_connected_networks.py"
+    source = module.read_text()
+    module.write_text(source.replace("        out = x_rows.mm(w) + b\n",
+                                     "        out = x_rows.float().mm(w.float()) + b.float()\n"))
+    assert module.read_text() != source
+    report = tmp_path / "report.json"
+    proc = subprocess.run([GRADER, "check", str(folder), "-a", "fully_connected_networks", "--json", str(report)],
+                          cwd=REPO, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 1, proc.stderr
+    functions = {fn["name"]: fn for fn in json.loads(report.read_text())["functions"]}
+    forward = functions["Linear.forward"]["cases"]
+    assert forward and all("expected dtype float64, got float32" in c["message"] for c in forward), forward
+    said = [c["message"] + "\n" + c["details"] for fn in functions.values() for c in fn["cases"]] + \
+        [c["message"] for fn in functions.values() for c in fn["checks"]]
+    assert not [t for t in said if "fix Linear_ReLU" in t or "your Linear_ReLU" in t], said
+    assert any("fix your Linear.forward first (Linear_ReLU.forward calls it; see its own cases)" in t for t in said), said
+    relu = functions["Linear_ReLU.forward"]["cases"][0]["details"]
+    assert "Linear_ReLU.forward is the handout's code, and it calls your Linear.forward" in relu, relu
+
+
+def test_the_handouts_functions_are_those_the_reference_gives_whole():
+    """`given: true` marks exactly the graded functions with no solution block in the reference: the
+    handout's code, which no hint may send the student to fix."""
+    from grader.spec import load_spec as load
+    for folder in sorted((REPO / "assignments").iterdir()):
+        spec = load(folder / "assignment.yaml")
+        for fn in spec.functions:
+            stub = strip_solutions((spec.reference_dir / f"{fn.module}.py").read_text(encoding="utf-8"))
+            assert fn.given == (f'"{fn.name} is not implemented yet"' not in stub), (folder.name, fn.name)
 
 
 def test_a_function_calling_another_graded_function_that_fails_gets_the_hint():

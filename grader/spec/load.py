@@ -310,7 +310,7 @@ def _function(v: "_Validator", name: Any, data: Any, modules: tuple) -> Function
     data = v.mapping(data, where)
     v.keys(data, where, required=("args", "outputs", "points"),
            optional=("module", "dims", "tolerance", "all_or_nothing", "checks", "cases", "steps", "returns",
-                     "properties", "regularization"))
+                     "properties", "regularization", "given"))
     if "module" in data:
         module = v.choice(data["module"], f"{where}.module", modules)
     elif len(modules) == 1:
@@ -373,6 +373,7 @@ def _function(v: "_Validator", name: Any, data: Any, modules: tuple) -> Function
     fn = FunctionSpec(name=name, module=module, dims=dims, args=args, outputs=outputs, rtol=rtol, atol=atol,
                       points_public=p_pub, points_hidden=p_hid,
                       all_or_nothing=v.boolean(data.get("all_or_nothing", False), f"{where}.all_or_nothing"),
+                      given=v.boolean(data.get("given", False), f"{where}.given"),
                       checks=checks, cases=(), steps=steps, properties=properties,
                       regularization=_regularization(v, data.get("regularization"), f"{where}.regularization", args))
     if not fn.compared and not properties:

@@ -164,6 +164,8 @@ class FunctionSpec:
     steps: tuple = ()                # steps.Step: what a case runs (by default, outputs = name(args))
     properties: tuple = ()           # PropertySpec: every answer must have them
     regularization: str = ""         # the scalar argument that weighs a regularization term (`reg`), for the diagnosis
+    given: bool = False              # the handout's code, graded to see that it works with the student's: no hint sends
+                                     # the student to fix it, but to the functions of theirs it calls
 
     def arg_for_case(self, case: CaseSpec) -> tuple:
         """The function's ArgSpecs with the case's overrides applied, then the case's own (a case
