@@ -78,6 +78,28 @@ def test_the_courses_dropout_properties_fail_a_mask_that_drops_everything_where_
         assert not failed(small, small, every), name
 
 
+def test_the_courses_dropout_properties_fail_a_mask_that_drops_nothing_where_chance_cannot_explain_it():
+    """The mirror of some_kept. A red team's dropout with no mask (out = x / keep everywhere) passed
+    the small seeded train-mode cases, where kept_fraction (2000 units and up) does not apply:
+    some_dropped fails it where keeping every unit by chance is below one in a billion, and leaves a
+    small input alone (a right mask may keep all 16 units), and the p that keeps every unit."""
+    from grader.spec import load_spec
+    from conftest import REPO
+    # the p that keeps 30% of the units, and the p that keeps them all, in each course's sense
+    for name, function, some, every in (("cs231n_layers", "dropout_forward", 0.3, 1.0),
+                                        ("fully_connected_networks", "Dropout.forward", 0.7, 0.0)):
+        props = load_spec(REPO / "assignments" / name).function(function).properties
+
+        def failed(out, x, p):
+            ns = properties.namespace({}, {"x": x, "dropout_param": {"p": p, "mode": "train", "seed": 1}},
+                                      {"out": out, "again": out})
+            return {c.name for c in properties.judge(props, ns) if not c.ok}
+        mid, small = np.full((10, 30), 10.0), np.full((4, 4), 10.0)
+        assert failed(mid / 0.3, mid, some) == {"property some_dropped"}, name
+        assert not failed(small / 0.3, small, some), name
+        assert not failed(small, small, every), name
+
+
 def test_a_false_property_shows_the_values_of_its_show_expressions():
     """A student's mask drawn with randn (about 62% kept at p = 0.3) was told only that p is the
     probability of keeping a unit, and looked for a 1 - p that was not there: the fraction kept is
