@@ -47,7 +47,8 @@ def test_a_correct_solution_written_differently_is_not_a_mistake(rows):
     ("linear_classifier", ["reg_half_in_grad         svm_loss_naive             3 public + 5 hidden cases          8/8",
                            "global_max_shift         (all)                      20/20 points, not_mistake: ok",
                            "reversed_loop_order      (all)                      20/20 points, not_mistake: ok",
-                           "31 catalogued mistakes; all caught, reference full marks, handout zero."]),
+                           "svm_break_at_correct_class svm_loss_naive             3 public + 6 hidden cases          9/9",
+                           "32 catalogued mistakes; all caught, reference full marks, handout zero."]),
     ("cs231n", ["reg_half_in_grad         svm_loss_naive             3 public + 5 hidden cases; gradient, analytic 8/8",
                 "float32_computation      (all)                      30/30 points, not_mistake: ok",
                 "einsum_products          (all)                      30/30 points, not_mistake: ok",
@@ -59,10 +60,12 @@ def test_a_correct_solution_written_differently_is_not_a_mistake(rows):
                 "hinge_without_margin     svm_loss_naive             3 public + 6 hidden cases          9/9",
                 "softmax_log10            softmax_loss_vectorized    3 public + 7 hidden cases; faster_than softmax_loss_naive 10/10",
                 "max_shift_wrong_axis     softmax_loss_vectorized    3 public + 8 hidden cases; agrees_with softmax_loss_naive 11/11",
-                "34 catalogued mistakes; all caught, reference full marks, handout zero."]),
+                "svm_break_at_correct_class svm_loss_naive             3 public + 6 hidden cases          9/9",
+                "35 catalogued mistakes; all caught, reference full marks, handout zero."]),
     ("cs231n_2016", ["no_half_in_grad          svm_loss_naive             3 public + 5 hidden cases; gradient, analytic 8/8",
                      "float32_computation      (all)                      30/30 points, not_mistake: ok",
-                     "35 catalogued mistakes; all caught, reference full marks, handout zero."]),
+                     "reg_grad_squared         softmax_loss_naive         3 public + 7 hidden cases; gradient 10/10",
+                     "37 catalogued mistakes; all caught, reference full marks, handout zero."]),
     # a function that passes no case is not timed: its faster_than is "not judged", not failed
     ("cs231n_2015", ["max_shift_wrong_axis     softmax_loss_vectorized    3 public + 8 hidden cases; "
                      "agrees_with softmax_loss_naive 11/11",
@@ -71,7 +74,8 @@ def test_a_correct_solution_written_differently_is_not_a_mistake(rows):
                      "global_max_shift         (all)                      30/30 points, not_mistake: ok",
                      # named by the error numpy raises, word for word
                      "written_for_2016_layout  svm_loss_vectorized        3 public + 6 hidden cases          9/9",
-                     "36 catalogued mistakes; all caught, reference full marks, handout zero."]),
+                     "gradient_reshaped_not_transposed svm_loss_vectorized        3 public + 6 hidden cases; agrees_with svm_loss_naive 9/9",
+                     "39 catalogued mistakes; all caught, reference full marks, handout zero."]),
     ("autograd_basics", ["topk_all_rows            topk_grads                 3 public + 3 hidden cases; no_autograd, analytic 6/6",
                          "reference                (all)                      12/14 points, reference: ok "
                          "(fails no_autograd: the reference may; a not_mistake passes)",
@@ -98,7 +102,9 @@ def test_a_correct_solution_written_differently_is_not_a_mistake(rows):
                        "bn_dgamma_from_x         batchnorm_backward         2 public + 3 hidden cases; gradient 5/5",
                        "conv_out_height_pad_once conv_forward_naive         2 public + 2 hidden cases          4/4",
                        "adam_t_never_incremented adam                       2 public + 3 hidden cases          5/5",
-                       "86 catalogued mistakes; all caught, reference full marks, handout zero."]),
+                       "bn_cache_variance_as_std batchnorm_backward_alt     2 public + 3 hidden cases; agrees_with batchnorm_backward 5/5",
+                       "optimizer_returns_w_unchanged rmsprop                    2 public + 3 hidden cases          5/5",
+                       "96 catalogued mistakes; all caught, reference full marks, handout zero."]),
     ("fully_connected_networks", [
         "two_layer_reg_half       TwoLayerNet.loss           1 public + 4 hidden cases          5/5",
         "linear_forward_not_flattened FullyConnectedNet.loss     0 public + 1 hidden cases          1/1",
@@ -108,7 +114,9 @@ def test_a_correct_solution_written_differently_is_not_a_mistake(rows):
         "sgd_momentum_step_subtracts_velocity sgd_momentum               2 public + 3 hidden cases          5/5",
         "fcn_dropout_backward_after_layer FullyConnectedNet.loss     1 public + 1 hidden cases          2/2",
         "adam_t_never_incremented adam                       2 public + 3 hidden cases          5/5",
-        "45 catalogued mistakes; all caught, reference full marks, handout zero."]),
+        "linear_forward_reshape_transposed Linear_ReLU.forward        1 public + 0 hidden cases          1/1",
+        "two_layer_all_params_regularized_half TwoLayerNet.loss           1 public + 4 hidden cases          5/5",
+        "52 catalogued mistakes; all caught, reference full marks, handout zero."]),
 ])
 def test_validate_passes_for_every_shipped_assignment(name, lines):
     proc = subprocess.run([GRADER, "validate", name], cwd=REPO, capture_output=True, text=True, timeout=600)
