@@ -64,7 +64,7 @@ def test_a_correct_solution_written_differently_is_not_a_mistake(rows):
                 "35 catalogued mistakes; all caught, reference full marks, handout zero."]),
     ("cs231n_2016", ["no_half_in_grad          svm_loss_naive             3 public + 5 hidden cases; gradient, analytic 8/8",
                      "float32_computation      (all)                      30/30 points, not_mistake: ok",
-                     "reg_grad_squared         softmax_loss_naive         3 public + 7 hidden cases; gradient 10/10",
+                     "reg_grad_squared         softmax_loss_naive         3 public + 7 hidden cases; gradient, analytic 10/10",
                      "37 catalogued mistakes; all caught, reference full marks, handout zero."]),
     # a function that passes no case is not timed: its faster_than is "not judged", not failed
     ("cs231n_2015", ["max_shift_wrong_axis     softmax_loss_vectorized    3 public + 8 hidden cases; "
