@@ -639,8 +639,9 @@ def narrow(fn: FunctionSpec, named: dict, judged: dict | None = None, mistakes=N
     - Unlike, and dropped: a catalogued mistake named on one case that gives the reference's answer
       on another, where the student's answer is wrong, unexplained and finite, in an output wrong on
       the first case too: what the student did is something else, which looked like it there.
-    - Not all: a factor or a term said of a case (no catalogued mistake) where another case is wrong
-      besides, in the same outputs, unexplained, says so.
+    - Not all: a factor, a term or the starter's values said of a case (no catalogued mistake) where
+      another case is wrong in the same outputs, unexplained, in a way no factor or starter's value
+      makes (`_factors_or_starter`), says so.
     - Of several explanations left for a case, those that name most of the mistakes found alone in
       the function's other cases: where the loss overflows to inf, a gradient's 1/2 cannot tell
       whether the loss had the 1/2 too, which the cases with a finite loss say."""
@@ -692,10 +693,11 @@ def narrow(fn: FunctionSpec, named: dict, judged: dict | None = None, mistakes=N
             if case_id not in judged or overflowed[case_id] or not found or any(keys for keys, _ in found):
                 continue
             besides = [other for other in judged if other != case_id and not named.get(other)
-                       and not overflowed[other] and wrong(case_id) & wrong(other)]
+                       and not overflowed[other] and wrong(case_id) & wrong(other)
+                       and not _factors_or_starter(fn, judged[other], wrong(other), mistakes)]
             if besides:
-                kept[case_id] = [(keys, f"{sentence} (That is this case: {besides[0]} is wrong besides, in a way "
-                                        "this does not account for.)") for keys, sentence in kept.get(case_id, found)]
+                kept[case_id] = [(keys, f"{sentence} (That is of this case: {besides[0]} fails otherwise, which "
+                                        "this may not explain; look at it once this is fixed.)") for keys, sentence in kept.get(case_id, found)]
         named = {**named, **kept}
     alone = frozenset().union(*(found[0][0] for found in named.values() if len(found) == 1))
     for case_id, found in named.items():
@@ -705,6 +707,33 @@ def narrow(fn: FunctionSpec, named: dict, judged: dict | None = None, mistakes=N
             if max(shares) and len(best) < len(found):
                 kept[case_id] = best
     return kept
+
+
+def _factors_or_starter(fn: FunctionSpec, judged: tuple, wrong: set, mistakes) -> bool:
+    """Whether a case's wrong outputs may be what a factor, a regularization term or the starter
+    code's values make of them, however the explanations said it (or could not say it: one number
+    fits any factor; a dims' product is not a usual factor): each output the handout's starting code
+    returns there, or the reference's times a number (its data part and its term each times one,
+    where the term is known), within a loose 1e-3."""
+    case, expected, got = judged
+    starter = mistakes.starter(fn, case)
+    zero = mistakes.unregularized(fn, case) or expected
+    for name in wrong:
+        out = fn.output(name)
+        if starter is not None and starter.ok and _same_output(fn, out, got, starter.outputs):
+            continue
+        numbers = regularization.flat_numbers(got.get(name), expected.get(name), zero.get(name))
+        if numbers is None:
+            return False
+        s, r, r0 = numbers
+        basis = np.stack([r0, r - r0], axis=1) if (r - r0).any() else r[:, None]
+        if s.size <= basis.shape[1]:
+            continue                     # as many numbers as factors: any fit
+        with np.errstate(all="ignore"):
+            coef = np.linalg.lstsq(basis, s, rcond=None)[0]
+            if not (compare.relative_error(s, basis @ coef, 1e-3, out.atol or fn.atol) <= 1e-3).all():
+                return False
+    return True
 
 
 def partly(fn: FunctionSpec, got: dict, outputs, expected: dict, correct: dict | None = None) -> list[str]:
