@@ -93,3 +93,31 @@ def test_a_none_from_the_forward_that_a_backward_raises_on_is_traced_to_the_forw
     assert _none_from_another(fn, graded, steps, own) == ""
     assert _none_from_another(fn, graded, steps, {**own, "code": "n = cache.shape[0]"}) != ""
     assert _none_from_another(fn, graded, steps, {**err, "code": "x_hat, std, gamma = out  # from cache"}) == ""
+
+
+S = np.ones((5, 3))
+
+
+def _inplace_minus_max():
+    s = S.copy()
+    s -= s.max(axis=1)
+
+
+@pytest.mark.parametrize("line, says", [
+    # a fourteenth students' round: keepdims forgotten, three times, told only "print the shapes"
+    (lambda: S - S.max(axis=1), "A (5, 3) array and a (5,) one: numpy lines up their last dimensions, 3 against 5."),
+    (lambda: S / S.sum(axis=1), "A (5, 3) array and a (5,) one"),
+    (_inplace_minus_max, "A (5, 3) array and a (5,) one"),
+    (lambda: torch.ones(5, 3) - torch.ones(5, 3).max(dim=1).values, "Sizes differ at dimension 1"),
+])
+def test_a_row_reduction_without_its_axis_kept_is_told_to_keep_it(line, says):
+    said = advice(*_raised(line))
+    assert said.startswith(says) and "keepdim" in said, said
+
+
+@pytest.mark.parametrize("line", [
+    lambda: S - np.ones(4),                  # (4,) against 3 columns of 5 rows: no row of S reduced
+    lambda: np.ones((2, 3)) + np.ones((3, 2)),
+])
+def test_other_broadcast_errors_keep_the_plain_advice(line):
+    assert advice(*_raised(line)) == "Shapes do not fit together: print the shapes of the arrays on that line."

@@ -74,7 +74,34 @@ _RULES = [
 ]
 
 
+_SHAPES = re.compile(r"with shapes ((?:\([\d, ]*\) ?)+)")
+_TORCH_DIM1 = re.compile(r"size of tensor a \((\d+)\) must match the size of tensor b \((\d+)\) at non-singleton dimension 1\b")
+
+
+def _reduced_without_its_axis(message: str) -> str:
+    """A row-wise reduction combined with its matrix without its axis kept, the commonest broadcast
+    error of these courses (`scores - scores.max(axis=1)`): numpy names the shapes, (N, C) and (N,);
+    torch the sizes at dimension 1, where C meets N."""
+    found = _SHAPES.search(message or "")
+    if found:
+        shapes = [tuple(int(d) for d in re.findall(r"\d+", s)) for s in re.findall(r"\([\d, ]*\)", found.group(1))]
+        pairs = [(m, v) for m in shapes if len(m) == 2 for v in shapes if len(v) == 1 and v[0] == m[0] != m[1]]
+        if pairs:
+            (n, c), _ = pairs[0]
+            return (f"A ({n}, {c}) array and a ({n},) one: numpy lines up their last dimensions, {c} against {n}. "
+                    f"A sum, mean or max over axis 1 gives ({n},); to combine it with the ({n}, {c}) array row by row, "
+                    "keep the axis: keepdims=True (or x[:, None]).")
+    if _TORCH_DIM1.search(message or ""):
+        return ("Sizes differ at dimension 1. If one side is a sum, mean or max over dim 1 of an (N, C) tensor, it "
+                "is (N,), which torch lines up with the C columns: keep the dim to combine it row by row "
+                "(keepdim=True, or x[:, None]). Else, print the shapes of the tensors on that line.")
+    return ""
+
+
 def advice(exc_type: str, message: str) -> str:
+    reduced = _reduced_without_its_axis(message)
+    if reduced:
+        return reduced
     for rule_type, pattern, text in _RULES:
         if (rule_type is None or rule_type == exc_type) and re.search(pattern, message or ""):
             missing = _MISSING_NAME.match(message) if exc_type == "ModuleNotFoundError" else None
