@@ -445,8 +445,9 @@ def judge_speed(p: Plan, outcomes: list, reference: list, framework: str, again:
         text += (f". {p.fn.name} printed while it was timed ({printed:,} characters): printing takes time, so "
                  "remove the prints from it")
     if ratio < p.check.needed and p.check.kind == "analytic":
-        text += (". A gradient computed by numerical differentiation (the loss evaluated again, with each "
-                 "parameter moved a little) costs about that: work out the gradient from the derivative instead")
+        text += (". That is what numerical differentiation costs (the loss evaluated again for each parameter moved a "
+                 "little): work the gradient out from the derivative. If yours does, look for work done again inside "
+                 "the loops (a softmax computed afresh for each weight), which costs as much")
     return _result(p, PASSED if ratio >= p.check.needed else FAILED, text)
 
 
