@@ -19,7 +19,7 @@ from pathlib import Path
 from grader import __version__, expected as expected_mod, notebook, score
 from grader.cases import Case, make_case
 from grader.expected.mistakes import MistakeOutputs
-from grader.judge import checks, localise
+from grader.judge import checks, compare, localise
 from grader.judge.case import hinted, judge_case, narrow, not_run, said, wrong_form
 from grader.locate import MAX_MODULE, load_notebooks, locate_modules, other_notebooks, source_text, unusable
 from grader.results import ERROR, FAILED, HIDDEN, NOT_IMPLEMENTED, PASSED, PUBLIC, FunctionResult, SubmissionResult
@@ -269,9 +269,14 @@ def _judged(spec: AssignmentSpec, prepared: Prepared, submission: Path, hidden: 
     by_function: dict[str, list] = {}                # name -> [(Case, CaseResult)]
     named: dict[str, dict] = {}                      # name -> {case id: the explanations of a wrong answer}
     answered: dict[str, dict] = {}                   # name -> {case id: (Case, Outcome)}: judged on an answer
+    float32_in: dict[str, bool] = {}                 # module -> whether its code computes in float32 somewhere
     for (fn, case), index in zip(cases, prepared.case_calls):
         fr = functions.setdefault(fn.name, FunctionResult(name=fn.name, module=fn.module))
         outcome = _outcome(reply, index, prepared.calls, notebooks)
+        if outcome is not None:
+            if fn.module not in float32_in:
+                float32_in[fn.module] = compare.computes_in_float32(source(fn.module) if source else None)
+            outcome.float32_code = float32_in[fn.module]
         if outcome is None:
             result = not_run(fn, case, f"not run: {worker_error or 'no result from the worker'}")
         else:
@@ -637,6 +642,12 @@ def _judge_checks(spec: AssignmentSpec, prepared: Prepared, modules: dict, noteb
             out.append(result)
         elif kind == "agrees_with":
             own = [_outcome(reply, index[(p.fn.name, call.case.case_id)], prepared.calls) for call in p.calls]
+            # either of the two versions computing in float32 makes them agree at float32's precision
+            float32 = any(compare.computes_in_float32(_source(spec.function(n).module, modules, notebooks))
+                          for n in (p.fn.name, p.check.function))
+            for o in own + outcomes:
+                if o is not None:
+                    o.float32_code = float32
             out.append(checks.judge_agreement(p, own, outcomes, spec.framework))
         else:
             try:

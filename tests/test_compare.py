@@ -11,8 +11,10 @@ def arr(kind="tensor", type_="torch.Tensor"):
     return {"kind": kind, "type": type_}
 
 
-def check(got, received=None, expected=E, kind="array", framework="torch", dtype="float64", rtol=1e-6, atol=1e-9):
-    return compare_output("dW", kind, framework, expected, received or arr(), got, rtol, atol, dtype=dtype)
+def check(got, received=None, expected=E, kind="array", framework="torch", dtype="float64", rtol=1e-6, atol=1e-9,
+          float32_code=False):
+    return compare_output("dW", kind, framework, expected, received or arr(), got, rtol, atol, dtype=dtype,
+                          float32_code=float32_code)
 
 
 def test_identical_arrays_pass_with_zero_error():
@@ -285,13 +287,27 @@ def test_a_float64_answer_of_float32_precision_is_judged_as_float32_where_the_sp
     points in cs231n ("each is judged at its own precision") by an entry in 36 at 1.2e-6 relative,
     where the same code with a float32 dW got them all. Where the spec asks for float64, it fails."""
     from grader.judge.compare import float32_precision
-    numpy = lambda got, expected, dtype: check(got, arr("ndarray", "numpy.ndarray"), expected=expected,
-                                              framework="numpy", dtype=dtype)
+    numpy = lambda got, expected, dtype, code=True: check(got, arr("ndarray", "numpy.ndarray"), expected=expected,
+                                                         framework="numpy", dtype=dtype, float32_code=code)
     for seed in (1, 4, 5, 9):               # each fails at 1e-6 in an entry or two
         expected, got = float32_inside(seed)
         assert float32_precision(got, expected)
         assert not numpy(got, expected, None).ok and not numpy(got, expected, "float64").ok
         assert numpy(got, expected, "float").ok, seed
+        # code that names no float32 (a twenty-first red team's `+ 3e-6` in a softmax's denominators
+        # made errors of that size): its float64 answer is judged as float64
+        assert not numpy(got, expected, "float", code=False).ok, seed
+
+
+@pytest.mark.parametrize("source, says", [
+    ("X = X.astype(np.float32)", True), ("dW = np.zeros(W.shape, dtype='f4')", True), ("x = x.float()", True),
+    ("dw = torch.zeros(D)", True), ("a = np.single(3)", True), ("y = y.to(torch.float)", True),
+    ("dW = np.zeros(W.shape)\nprobs = e / (e.sum(axis=1, keepdims=True) + 3e-6)", False),
+    ("x = x.double()", False), ("", False), (None, False),
+])
+def test_code_that_computes_in_float32_is_told_by_its_text(source, says):
+    from grader.judge.compare import computes_in_float32
+    assert computes_in_float32(source) is says
 
 
 @pytest.mark.parametrize("mistake", [
@@ -307,5 +323,29 @@ def test_a_mistake_of_small_errors_is_not_float32_precision(mistake):
     expected, _ = float32_inside(1)
     got = mistake(expected)
     assert not float32_precision(got, expected)
-    judged = lambda dtype: check(got, arr("ndarray", "numpy.ndarray"), expected=expected, framework="numpy", dtype=dtype).ok
+    judged = lambda dtype: check(got, arr("ndarray", "numpy.ndarray"), expected=expected, framework="numpy", dtype=dtype,
+                                 float32_code=True).ok
     assert judged("float") == judged("float64")          # at float64's tolerance, as before
+
+
+@pytest.mark.slow
+def test_a_float64_mistake_of_float32_size_is_not_judged_as_float32(tmp_path):
+    """A twenty-first red team: softmax_loss_vectorized all in float64, with `+ 3e-6` in the
+    probabilities' denominators, made dW errors of float32's size and both signs, judged at float32's
+    precision under cs231n's dtype: float (11/11 cases). Code that names no float32 is judged as float64."""
+    import json
+    import shutil
+    import subprocess
+    from conftest import GRADER, REPO
+    folder = tmp_path / "eps"
+    shutil.copytree(REPO / "reference" / "cs231n", folder, ignore=shutil.ignore_patterns("__pycache__"))
+    source = (folder / "softmax.py").read_text()
+    line = "    probs /= probs.sum(axis=1, keepdims=True)\n"
+    assert line in source
+    (folder / "softmax.py").write_text(source.replace(line, "    probs /= probs.sum(axis=1, keepdims=True) + 3e-6\n"))
+    out = tmp_path / "result.json"
+    subprocess.run([GRADER, "check", str(folder), "--assignment", "cs231n", "--hidden", "--json", str(out)],
+                   cwd=REPO, capture_output=True, text=True, timeout=600)
+    fn = next(f for f in json.loads(out.read_text())["functions"] if f["name"] == "softmax_loss_vectorized")
+    assert sum(c["status"] == "failed" for c in fn["cases"]) >= len(fn["cases"]) // 2, [c["message"] for c in fn["cases"]]
+    assert not any("float32" in c["details"] for c in fn["cases"])

@@ -468,29 +468,35 @@ def test_a_mistake_another_case_contradicts_is_not_named():
 
 
 def test_a_mistake_that_would_be_right_where_the_student_is_wrong_is_not_named():
-    """A mistake named on one case (an empty dx at pad = 0, as `pad:-pad` gives) that gives the
-    reference's answer on another, where the student's answer is wrong in the same output and
+    """A mistake named on one case by shapes alone (an empty dx at pad = 0, as `pad:-pad` gives) that
+    gives the reference's answer on another, where the student's answer is wrong in the same output and
     unexplained: the student did something else, which looked like it on the first case."""
     from grader.cases import make_case
     from grader.judge.case import narrow
     spec = load_spec(ASSIGNMENT)
     fn = spec.function("svm_loss_naive")
     one, two, three = (make_case(spec, fn, c) for c in fn.cases[:3])
-    right, off, other = outputs(1.0, [[0.5, 0.5]]), outputs(1.0, [[0.5, 0.7]]), outputs(1.0, [[0.9, 0.5]])
+    right, other = outputs(1.0, [[0.5, 0.5]]), outputs(1.0, [[0.9, 0.5]])
+    empty, off = outputs(1.0, np.zeros((0, 2))), outputs(1.0, [[0.5, 0.7]])
 
-    class Catalogue:                     # "m" changes dW on case 1 only
-        def candidates(self, fn, case):
-            return [("m", "M", off if case is one else right)]
+    def catalogue(named_there):
+        class Catalogue:                 # "m" changes dW on case 1 only
+            def candidates(self, fn, case):
+                return [("m", "M", named_there if case is one else right)]
+        return Catalogue()
 
     m = [(frozenset(["m"]), "M")]
-    judged = {"1": (one, right, off), "2": (two, right, other), "3": (three, right, right)}
-    assert narrow(fn, {"1": m}, judged, Catalogue()) == {"1": []}
+    judged = {"1": (one, right, empty), "2": (two, right, other), "3": (three, right, right)}
+    assert narrow(fn, {"1": m}, judged, catalogue(empty)) == {"1": []}
     # the student right where m is right: kept
-    assert narrow(fn, {"1": m}, {**judged, "2": (two, right, right)}, Catalogue()) == {}
+    assert narrow(fn, {"1": m}, {**judged, "2": (two, right, right)}, catalogue(empty)) == {}
     # wrong there in another output only (the loss; dW right): a second mistake beside m, kept
-    assert narrow(fn, {"1": m}, {**judged, "2": (two, right, outputs(2.0, [[0.5, 0.5]]))}, Catalogue()) == {}
+    assert narrow(fn, {"1": m}, {**judged, "2": (two, right, outputs(2.0, [[0.5, 0.5]]))}, catalogue(empty)) == {}
     # wrong there and explained by something else: kept
-    assert narrow(fn, {"1": m, "2": [(frozenset(["n"]), "N")]}, judged, Catalogue()) == {}
+    assert narrow(fn, {"1": m, "2": [(frozenset(["n"]), "N")]}, judged, catalogue(empty)) == {}
+    # named by numbers that agree (eps outside the sqrt in train mode, where the student put it in test
+    # mode too, and the catalogue's only in train mode): kept
+    assert narrow(fn, {"1": m}, {**judged, "1": (one, right, off)}, catalogue(off)) == {}
 
 
 def test_a_factor_said_of_one_case_says_so_when_another_case_is_wrong_besides():

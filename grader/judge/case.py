@@ -133,7 +133,8 @@ def _compared(framework: str, fn: FunctionSpec, expected: Outcome, outcome: Outc
         shown = values.show(out.path, expected.via.get(out.name))
         by_output[out.name] = compare.compare_tree(shown, out.kind, framework, expected.outputs[out.name],
                                                    outcome.outputs[out.name], out.rtol or fn.rtol, out.atol or fn.atol,
-                                                   dtype=out.dtype, values=out.compare, skip=inner)
+                                                   dtype=out.dtype, values=out.compare, skip=inner,
+                                                   float32_code=outcome.float32_code)
     return by_output
 
 
@@ -398,7 +399,7 @@ def _localise(fn: FunctionSpec, expected: Outcome, outcome: Outcome, check: Outp
                 return ""
             if getattr(got, "is_number", False):
                 return localise.describe(name, leaf.array, got.array, out.rtol or fn.rtol, out.atol or fn.atol,
-                                         labels=labels, lines=lines)
+                                         labels=labels, lines=lines, float32_code=outcome.float32_code)
     return ""
 
 
@@ -636,9 +637,10 @@ def narrow(fn: FunctionSpec, named: dict, judged: dict | None = None, mistakes=N
       overflow hides what else is wrong: it contradicts nothing). An overflow matched on a case is
       kept whatever the others say: a shift by the mean instead of the maximum overflows on one
       case and passes another, where no shift at all would overflow.
-    - Unlike, and dropped: a catalogued mistake named on one case that gives the reference's answer
-      on another, where the student's answer is wrong, unexplained and finite, in an output wrong on
-      the first case too: what the student did is something else, which looked like it there.
+    - Unlike, and dropped: a catalogued mistake named on one case by shapes alone (the outputs wrong
+      there are empty), that gives the reference's answer on another, where the student's answer is
+      wrong, unexplained and finite, in an output wrong on the first case too: what the student did
+      is something else, which looked like it there.
     - Not all: a factor, a term or the starter's values said of a case (no catalogued mistake) where
       another case is wrong in the same outputs, unexplained, in a way no factor or starter's value
       makes (`_factors_or_starter`), says so.
@@ -671,13 +673,24 @@ def narrow(fn: FunctionSpec, named: dict, judged: dict | None = None, mistakes=N
             _case, expected, got = judged[case_id]
             return {out.name for out in fn.outputs if out.name in expected and not _same_output(fn, out, got, expected)}
 
+        def vacuous(keys: frozenset, case_id: str) -> bool:
+            """The outputs the mistakes change on this case hold no number in the student's answer: an
+            empty array agrees with any other of its shape, and says nothing of how it was made."""
+            shows(keys, case_id)         # fills answers[case_id]
+            _case, expected, got = judged[case_id]
+            theirs = [t for t in (answers[case_id].get(name) for name in keys) if isinstance(t, dict)]
+            changed = {o.name for o in fn.outputs for t in theirs if not _same_output(fn, o, t, expected)}
+            return bool(changed) and all(_all_empty(got.get(name)) for name in changed)
+
         def unlike(keys: frozenset, case_id: str, other: str) -> bool:
-            """The student's answer is wrong on `other`, unexplained, finite, in an output their answer
-            on `case_id` has wrong too, where the mistakes named there would give the right answer: what
-            they did is not those mistakes (an off-by-one crop, empty at pad = 0 as `pad:-pad` is, and
-            wrong at pad = 1, where `pad:-pad` is right)."""
-            return not named.get(other) and not overflowed[other] and bool(wrong(case_id) & wrong(other)) \
-                and silent(keys, other)
+            """The mistakes were named on `case_id` by shapes alone (`vacuous`), and the student's answer
+            is wrong on `other`, unexplained, finite, in an output wrong on `case_id` too, where those
+            mistakes give the right answer: what the student did is something else (an off-by-one crop,
+            empty at pad = 0 as `pad:-pad` is, and wrong at pad = 1, where `pad:-pad` is right). A match
+            of numbers stands: a mistake made in train mode and in test mode, where the catalogue's is
+            in train mode only, is still that mistake."""
+            return vacuous(keys, case_id) and not named.get(other) and not overflowed[other] \
+                and bool(wrong(case_id) & wrong(other)) and silent(keys, other)
         for case_id, found in named.items():
             if overflowed.get(case_id):
                 continue                 # an overflow matched is its own evidence (a shift by the mean passes elsewhere)

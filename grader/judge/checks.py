@@ -412,7 +412,8 @@ def _disagreement(fn: FunctionSpec, mine, theirs, other: str, framework: str, wi
         if within is not None:
             continue
         verdicts = compare.compare_tree(shown, out.kind, framework, theirs.outputs[out.name], mine.outputs[out.name],
-                                        out.rtol or fn.rtol, out.atol or fn.atol, dtype=out.dtype)
+                                        out.rtol or fn.rtol, out.atol or fn.atol, dtype=out.dtype,
+                                        float32_code=mine.float32_code or theirs.float32_code)
         wrong = next((v for v in verdicts if not v.ok), None)
         if wrong is not None:
             return wrong.message.replace("expected", f"{other} gives").replace("got", f"{fn.name} gives")
@@ -444,7 +445,7 @@ def judge_speed(p: Plan, outcomes: list, reference: list, framework: str, again:
         # students' round printed X inside the vectorized function, and read only "0.0515x as fast")
         text += (f". {p.fn.name} printed while it was timed ({printed:,} characters): printing takes time, so "
                  "remove the prints from it")
-    if ratio < p.check.needed and p.check.kind == "analytic":
+    if ratio < p.check.needed and p.check.kind == "analytic" and not printed:      # the prints' time, not the maths'?
         text += (". That is what numerical differentiation costs (the loss evaluated again for each parameter moved a "
                  "little): work the gradient out from the derivative. If yours does, look for work done again inside "
                  "the loops (a softmax computed afresh for each weight), which costs as much")

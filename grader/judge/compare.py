@@ -19,6 +19,8 @@ places to the mistake's.
 """
 from __future__ import annotations
 
+import re
+
 import numpy as np
 
 from grader.results import OutputCheck
@@ -34,13 +36,15 @@ _CONVERT = {"torch": ".float(), .double() or .to(...)", "numpy": ".astype(...)"}
 
 def compare_output(name: str, kind: str, framework: str, expected: np.ndarray, received: dict,
                    got: np.ndarray | None, rtol: float, atol: float, dtype: str | None = None,
-                   values: bool = True) -> OutputCheck:
+                   values: bool = True, float32_code: bool = False) -> OutputCheck:
     """Verdict on one output.
 
     `received` is the worker's description of the value ({"kind", "type", ...}) and `got` its
     data as a plain array, or None when the value was not a real number or array of them.
     Without `values`, only its kind, dtype, shape and finiteness are judged (an output that
-    properties judge, such as a random dropout mask's result).
+    properties judge, such as a random dropout mask's result). `float32_code`: the student's code
+    computes in float32 somewhere (`computes_in_float32`), so a float64 answer may carry float32's
+    precision (`float32_precision`).
     """
     fail = lambda message: OutputCheck(name=name, ok=False, message=message)
     what = received.get("type", "?")
@@ -70,9 +74,11 @@ def compare_output(name: str, kind: str, framework: str, expected: np.ndarray, r
             # float32 array kept).
             # So is a float64 array off by float32's rounding only, nearly everywhere (float32_precision):
             # float32 terms summed into a float64 array (the handout's dW = np.zeros(W.shape)), a twentieth
-            # red team's, lost 2 of 6 points by 1-2 entries that nearly cancel.
-            computed = np.float32 if got.dtype == np.float64 and (float32_numbers(got) or float32_precision(got, expected)) \
-                else got.dtype
+            # red team's, lost 2 of 6 points by 1-2 entries that nearly cancel. Only where the code computes
+            # in float32: a twenty-first red team's float64 softmax with `+ 3e-6` in its denominators made
+            # errors of that size, and of every sign, and passed as float32's.
+            computed = np.float32 if got.dtype == np.float64 and (float32_numbers(got) or float32_code and
+                                                                  float32_precision(got, expected)) else got.dtype
             coarse = max(float(np.finfo(d).eps) for d in (computed, getattr(expected, "dtype", got.dtype))
                          if d in (np.float32, np.float64))
             rtol = max(rtol, 1000 * coarse)
@@ -145,6 +151,16 @@ def float32_numbers(a: np.ndarray) -> bool:
 
 
 EPS32 = float(np.finfo(np.float32).eps)
+# What makes numbers float32 in a student's code: the dtype named (float32, single, 'f4', half), a tensor
+# cast (.float(), .half()), torch's default dtype named, or a torch factory, float32 unless told otherwise.
+_FLOAT32_CODE = re.compile(r"float32|float16|\bsingle\b|\bhalf\b|['\"]f[24]['\"]|\.float\(|torch\.float\b|"
+                           r"torch\.(?:zeros|ones|empty|full|rand|randn|tensor|arange|linspace|eye|as_tensor)\(")
+
+
+def computes_in_float32(source: str | None) -> bool:
+    """Whether a student's code may compute in float32 (by its text: over-eager, never blind to a
+    float32 it names). Without that, a float64 answer off by float32's rounding is off by a mistake."""
+    return bool(source) and _FLOAT32_CODE.search(source) is not None
 ROUNDING32 = 64             # float32 arithmetic leaves errors of at most this many float32 eps of an output's largest value
 
 
@@ -205,7 +221,7 @@ def _unread(dtype: str) -> str:
 
 def compare_tree(name: str, kind: str, framework: str, expected, received, rtol: float, atol: float,
                  dtype: str | None = None, values: bool = True, skip: frozenset = frozenset(),
-                 path: tuple = ()) -> list[OutputCheck]:
+                 path: tuple = (), float32_code: bool = False) -> list[OutputCheck]:
     """Verdicts on a structured output, leaf by leaf: dicts must have the reference's keys, lists
     and tuples its length, and each leaf is judged by compare_output (numbers) or equality
     (strings, bools, None). `name` is the output as shown ("grads"); each leaf is named by its path
@@ -225,7 +241,8 @@ def compare_tree(name: str, kind: str, framework: str, expected, received, rtol:
             return [_fail(name, f"{name} {what} (expected keys: {keys})")]
         out = []
         for k, sub in expected.items():
-            out += compare_tree(f"{name}[{k!r}]", "any", framework, sub, received[k], rtol, atol, dtype, values, skip, path + (k,))
+            out += compare_tree(f"{name}[{k!r}]", "any", framework, sub, received[k], rtol, atol, dtype, values, skip,
+                                path + (k,), float32_code)
         return out
     if isinstance(expected, (list, tuple)):
         if not isinstance(received, (list, tuple)):
@@ -234,7 +251,8 @@ def compare_tree(name: str, kind: str, framework: str, expected, received, rtol:
             return [_fail(name, f"{name}: expected {len(expected)} items, got {len(received)}")]
         out = []
         for i, (sub, got) in enumerate(zip(expected, received)):
-            out += compare_tree(f"{name}[{i}]", "any", framework, sub, got, rtol, atol, dtype, values, skip, path + (i,))
+            out += compare_tree(f"{name}[{i}]", "any", framework, sub, got, rtol, atol, dtype, values, skip, path + (i,),
+                                float32_code)
         return out
     if getattr(received, "kind", None) == "missing":
         return [_fail(name, received.repr or f"{name} is missing")]
@@ -246,7 +264,8 @@ def compare_tree(name: str, kind: str, framework: str, expected, received, rtol:
         return [_fail(name, f"{name}: expected {wanted}, got {_received(received)}")]
     if expected.is_number:
         got = received.array if received.is_number else None
-        return [compare_output(name, kind, framework, expected.array, received.meta, got, rtol, atol, dtype, values)]
+        return [compare_output(name, kind, framework, expected.array, received.meta, got, rtol, atol, dtype, values,
+                               float32_code)]
     if expected.kind in ("bool", "str", "none"):
         same = received.kind == expected.kind and received.value == expected.value
         if same or not values and received.kind == expected.kind:

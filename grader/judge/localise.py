@@ -18,10 +18,12 @@ MAX_LISTED = 6
 
 
 def describe(name: str, expected: np.ndarray, got: np.ndarray, rtol: float, atol: float,
-             labels: dict | None = None, lines: bool = True) -> str:
+             labels: dict | None = None, lines: bool = True, float32_code: bool = True) -> str:
     """`labels` ({argument name: value}): the case's arguments, whose 1-D integer arrays are label
     vectors, for an answer wrong only where each row's label points. `lines=False`: name no wrong or right rows, columns or
-    entries (another output, a number such as the loss, is wrong too: they follow from it)."""
+    entries (another output, a number such as the loss, is wrong too: they follow from it).
+    `float32_code`: the student's code may compute in float32 (compare.computes_in_float32); without
+    it, errors of float32's size are not said to be float32's."""
     e = np.asarray(expected, dtype=np.float64)
     g = np.asarray(got, dtype=np.float64)
     if float32_valued(e, g):
@@ -29,7 +31,7 @@ def describe(name: str, expected: np.ndarray, got: np.ndarray, rtol: float, atol
                 else "close, but every value of it is a float32 number returned as float64")
         return (f"{name} is {what}: your code computes in float32 somewhere (a float32 array or tensor, .float(), "
                 ".astype(np.float32)), which rounds at about 1e-7 relative each step; keep the inputs' float64 throughout.")
-    if np.asarray(got).dtype == np.float64 and float32_precision(g, e):
+    if float32_code and np.asarray(got).dtype == np.float64 and float32_precision(g, e):
         return float32_rounding(name, e, g)
     if e.shape != g.shape or e.size < 2 or not np.isfinite(g).all() or not np.isfinite(e).all():
         return ""                     # a single wrong number: the message already says expected and got
