@@ -63,8 +63,8 @@ def test_checks_catch_what_they_must_and_only_that(graded, name):
 
 
 @pytest.mark.parametrize("assignment, summary", [
-    ("cs231n", "All 40 public and hidden cases and 10 checks passed: 30/30 points."),
-    ("cs231n_2016", "All 40 public and hidden cases and 10 checks passed: 30/30 points."),
+    ("cs231n", "All 40 public and hidden cases and 8 checks passed: 28/28 points."),
+    ("cs231n_2016", "All 40 public and hidden cases and 8 checks passed: 28/28 points."),
     ("linear_classifier", "All 40 public and hidden cases passed: 20/20 points."),
 ])
 def test_an_independent_solution_earns_every_check(assignment, summary):
@@ -154,9 +154,10 @@ def test_the_handouts_public_answers_replayed_earn_the_public_cases_and_no_check
 
 
 # Gradients by numerical differentiation (a twentieth red team): centred differences of the student's
-# own loss pass every case and the gradient check by construction, and no_autograd. `analytic` times
-# the function against the reference's own on a case of many parameters, where each of the loss's
-# evaluations costs about what the reference's whole call does.
+# own loss pass every case and no_autograd. `analytic` times the function against the reference's own
+# on a case of many parameters, where each of the loss's evaluations costs about what the reference's
+# whole call does (autograd_basics: cs231n's naive functions have none, where honest code that computes
+# a softmax again for each weight costs within 2x of such differences).
 NUMERIC = """
 def _numeric(f, *xs, h=1e-5):
     grads = []
@@ -174,16 +175,6 @@ def _numeric(f, *xs, h=1e-5):
     return grads
 """
 NUMERIC_FUNCTIONS = {
-    ("cs231n", "linear_svm", "svm_loss_naive"): """
-def svm_loss_naive(W, X, y, reg):
-    f = lambda: svm_loss_vectorized(W, X, y, reg)[0]
-    return f(), _numeric(f, W)[0]
-""",
-    ("cs231n", "softmax", "softmax_loss_naive"): """
-def softmax_loss_naive(W, X, y, reg):
-    f = lambda: softmax_loss_vectorized(W, X, y, reg)[0]
-    return f(), _numeric(f, W)[0]
-""",
     ("autograd_basics", "autograd_basics", "linreg_grad"): """
 def linreg_grad(X, w, y):
     w = w.clone()
@@ -216,72 +207,3 @@ def test_a_gradient_by_numerical_differentiation_fails_analytic(tmp_path, assign
     analytic = next(c for c in fn["checks"] if c["name"] == "analytic")
     assert analytic["status"] == "failed", analytic
     assert "times as long" in analytic["message"] and "numerical differentiation" in analytic["message"], analytic
-
-
-SLOW_SOFTMAX = """
-def softmax_loss_naive(W, X, y, reg):
-    loss = 0.0
-    dW = np.zeros_like(W)
-    for i in range(X.shape[0]):
-        scores = X[i].dot(W)
-        loss += -np.log(_softmax(scores)[y[i]])
-        for d in range(W.shape[0]):
-            for j in range(W.shape[1]):
-                dW[d, j] += (_softmax(scores)[j] - (j == y[i])) * X[i, d]
-    loss /= X.shape[0]
-    dW /= X.shape[0]
-    return loss + reg * np.sum(W * W), dW + 2 * reg * W
-"""
-
-
-@pytest.mark.linux
-def test_a_naive_softmax_computing_the_softmax_afresh_for_each_weight_is_analytic(tmp_path):
-    """A twenty-first red team's honest, slow naive softmax (the softmax computed again inside the
-    loops over the weights) measured 58x to 76x the reference, where centred differences measure 380x
-    and more: it keeps its point."""
-    folder = tmp_path / "slow"
-    shutil.copytree(REPO / "reference" / "cs231n", folder, ignore=shutil.ignore_patterns("__pycache__"))
-    source = (folder / "softmax.py").read_text()
-    helper = "def _softmax(s):\n    e = np.exp(s - s.max())\n    return e / e.sum()\n"
-    (folder / "softmax.py").write_text(_with_function(source, "softmax_loss_naive", SLOW_SOFTMAX, helper))
-    out = tmp_path / "result.json"
-    subprocess.run([GRADER, "check", str(folder), "--assignment", "cs231n", "--hidden", "--json", str(out)],
-                   cwd=REPO, capture_output=True, text=True, timeout=600)
-    fn = next(f for f in json.loads(out.read_text())["functions"] if f["name"] == "softmax_loss_naive")
-    assert all(c["status"] == "passed" for c in fn["cases"])
-    assert all(c["status"] == "passed" for c in fn["checks"]), [c["message"] for c in fn["checks"]]
-
-
-@pytest.mark.linux
-def test_a_naive_svm_with_a_scalar_loop_over_every_weight_is_analytic(tmp_path):
-    """The slowest honest naive version: scores and dW one multiply-add at a time."""
-    folder = tmp_path / "scalar"
-    shutil.copytree(REPO / "reference" / "cs231n", folder, ignore=shutil.ignore_patterns("__pycache__"))
-    source = (folder / "linear_svm.py").read_text()
-    (folder / "linear_svm.py").write_text(_with_function(source, "svm_loss_naive", """
-def svm_loss_naive(W, X, y, reg):
-    D, C = W.shape
-    dW = np.zeros(W.shape)
-    loss = 0.0
-    for i in range(X.shape[0]):
-        scores = [0.0] * C
-        for j in range(C):
-            for d in range(D):
-                scores[j] += X[i, d] * W[d, j]
-        for j in range(C):
-            margin = scores[j] - scores[y[i]] + 1
-            if j != y[i] and margin > 0:
-                loss += margin
-                for d in range(D):
-                    dW[d, j] += X[i, d]
-                    dW[d, y[i]] -= X[i, d]
-    loss /= X.shape[0]
-    dW /= X.shape[0]
-    return loss + reg * np.sum(W * W), dW + 2 * reg * W
-""", ""))
-    out = tmp_path / "result.json"
-    subprocess.run([GRADER, "check", str(folder), "--assignment", "cs231n", "--hidden", "--json", str(out)],
-                   cwd=REPO, capture_output=True, text=True, timeout=600)
-    fn = next(f for f in json.loads(out.read_text())["functions"] if f["name"] == "svm_loss_naive")
-    assert all(c["status"] == "passed" for c in fn["cases"])
-    assert all(c["status"] == "passed" for c in fn["checks"]), [c["message"] for c in fn["checks"]]

@@ -814,8 +814,8 @@ def checks_of(result, function):
 @pytest.mark.slow
 def test_reference_passes_every_check_and_earns_their_points(grade):
     result = grade()
-    assert result.earned == result.possible == 30
-    assert all(c.passed for c in result.checks()) and len(result.checks()) == 10
+    assert result.earned == result.possible == 28
+    assert all(c.passed for c in result.checks()) and len(result.checks()) == 8
     speed = checks_of(result, "svm_loss_vectorized")["faster_than svm_loss_naive"]
     assert "x as fast (at least 5x needed)" in speed.message and "N=500, D=100, C=10" in speed.message
 
@@ -830,7 +830,7 @@ def test_the_course_files_python_2_imports_work_without_the_future_package(grade
     result = grade(("linear_svm", "import numpy as np\n", header),
                    ("linear_svm", "    for i in range(num_train):\n", "    for i in xrange(num_train):\n"),
                    ("softmax", "import numpy as np\n", header))
-    assert result.earned == result.possible == 30, [c.message for c in result.cases() if not c.passed][:2]
+    assert result.earned == result.possible == 28, [c.message for c in result.cases() if not c.passed][:2]
 
 
 def test_code_nested_too_deeply_to_read_is_not_judged_and_no_traceback():
@@ -849,7 +849,7 @@ def test_files_saved_with_a_byte_order_mark_earn_the_checks_that_read_the_source
     """Windows editors may start a UTF-8 file with a BOM: Python imports it, and so must the static
     checks read it (ast rejected the BOM left in the text: 'could not be read: syntax error at line 1')."""
     result = grade(("linear_svm", '"""Multiclass SVM', '\ufeff"""Multiclass SVM'), ("softmax", '"""Softmax (cross-entropy) loss and', '\ufeff"""Softmax (cross-entropy) loss and'))
-    assert result.earned == result.possible == 30, [c.message for c in result.checks() if not c.passed]
+    assert result.earned == result.possible == 28, [c.message for c in result.checks() if not c.passed]
 
 
 def test_source_text_reads_a_file_as_python_does(tmp_path):
@@ -1273,7 +1273,7 @@ def test_self_check_runs_public_checks_only_and_counts_the_hidden_ones_as_hidden
     assert sorted(c.name for c in result.checks()) == sorted(
         ["gradient", "gradient", "no_loops", "no_loops", "agrees_with svm_loss_naive", "agrees_with softmax_loss_naive"])
     assert result.earned == result.possible == 8 + 6
-    assert result.hidden_points == 12 + 4                 # hidden cases, the two faster_than checks and the two analytic ones
+    assert result.hidden_points == 12 + 2                 # hidden cases, and the two faster_than checks
     assert "All 12 public cases and 6 checks passed: 14/14 points." in render(result)
 
 
@@ -1421,11 +1421,10 @@ def test_checks_in_every_report(grade):
     data = json.loads(render_json(result))
     jsonschema.validate(data, schema())
     naive = next(f for f in data["functions"] if f["name"] == "svm_loss_naive")
-    assert [c["name"] for c in naive["checks"]] == ["gradient", "analytic"] and naive["checks"][0]["status"] == "failed"
+    assert [c["name"] for c in naive["checks"]] == ["gradient"] and naive["checks"][0]["status"] == "failed"
     # the naive gradient fails; the vectorized version, right where the naive one is wrong, keeps its agreement point
-    # (its analytic check is not timed on a wrong answer, as faster_than is not)
-    assert data["score"]["checks"] == {"earned": 8.0, "possible": 10.0, "passed": 8, "total": 10}
-    assert data["counts"]["tests"] == len(result.cases()) + 10
+    assert data["score"]["checks"] == {"earned": 7.0, "possible": 8.0, "passed": 7, "total": 8}
+    assert data["counts"]["tests"] == len(result.cases()) + 8
     xml = build_junit(result)
     assert sum(s.tests for s in xml) == data["counts"]["tests"]
     assert sum(s.failures + s.errors for s in xml) == data["counts"]["failures"] + data["counts"]["errors"]
@@ -1435,7 +1434,7 @@ def test_checks_in_every_report(grade):
     assert "     check gradient: failed (0/1 point)" in text and "2 times the numerical gradient" in text
     from grader.report import markdown
     md = markdown.render(result)
-    assert re.search(r"^\| ❌ \| `svm_loss_naive` \| \d+/9 \| 0/2 \| [\d.]+/7 \|$", md, flags=re.M)
+    assert re.search(r"^\| ❌ \| `svm_loss_naive` \| \d+/9 \| 0/1 \| [\d.]+/6 \|$", md, flags=re.M)
     assert "**check gradient: failed (0/1 point)**" in md and "2 times the numerical gradient" in md
 
 
@@ -1514,8 +1513,8 @@ def test_a_grader_failure_keeps_the_checks_points_possible(spec, monkeypatch, tm
     monkeypatch.setattr(grader.grade, "grade_submission", lambda *a, **k: (_ for _ in ()).throw(RuntimeError("planted")))
     prepared = Prepared(spec, hidden=True)
     result = grade_or_report(spec, tmp_path, True, None, prepared)
-    assert (result.earned, result.possible, len(result.checks())) == (0, 30, 10)
-    assert {c.status for c in result.checks()} == {"error"} and result.hidden_points == 16
+    assert (result.earned, result.possible, len(result.checks())) == (0, 28, 8)
+    assert {c.status for c in result.checks()} == {"error"} and result.hidden_points == 14
     assert result.checks()[0].message.startswith("the grader failed on this submission (RuntimeError: planted)")
 
 

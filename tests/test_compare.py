@@ -302,8 +302,14 @@ def test_a_float64_answer_of_float32_precision_is_judged_as_float32_where_the_sp
 @pytest.mark.parametrize("source, says", [
     ("X = X.astype(np.float32)", True), ("dW = np.zeros(W.shape, dtype='f4')", True), ("x = x.float()", True),
     ("dw = torch.zeros(D)", True), ("a = np.single(3)", True), ("y = y.to(torch.float)", True),
+    ("X = X.astype('f')", True), ("t = torch.FloatTensor(3)", True), ("from numpy import float32", True),
     ("dW = np.zeros(W.shape)\nprobs = e / (e.sum(axis=1, keepdims=True) + 3e-6)", False),
-    ("x = x.double()", False), ("", False), (None, False),
+    ("x = x.double()", False), ("", False), (None, False), ("dw = torch.zeros(D, dtype=X.dtype)", False),
+    ("z = torch.zeros_like(x)", False), ("a = np.zeros(3, dtype='float')", False),
+    # a twenty-second red team: words in comments and docstrings named no dtype
+    ("# the gradient of a single class score, half of it\nx = 1", False),
+    ('def f():\n    """float32 would lose precision here."""\n    return 1', False),
+    ("def f(:", False),                                   # does not parse: no code of it ran
 ])
 def test_code_that_computes_in_float32_is_told_by_its_text(source, says):
     from grader.judge.compare import computes_in_float32

@@ -120,7 +120,7 @@ def test_grader_check_and_grade_grade_the_course_s_whole_tree(tmp_path):
                            capture_output=True, text=True, cwd=REPO)
     assert grade.returncode == 0, grade.stdout + grade.stderr
     result = json.loads((out / "bob" / "result.json").read_text())
-    assert result["score"]["earned"] == result["score"]["possible"] == 30
+    assert result["score"]["earned"] == result["score"]["possible"] == 28
 
 
 def test_a_huge_file_below_the_top_is_neither_read_nor_taken_for_the_module(tmp_path):
@@ -187,7 +187,7 @@ def test_a_notebook_beside_the_untouched_handout_that_defines_the_functions_is_g
                           capture_output=True, text=True, cwd=REPO)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     result = json.loads(report.read_text())
-    assert result["score"]["earned"] == result["score"]["possible"] == 30
+    assert result["score"]["earned"] == result["score"]["possible"] == 28
     case = result["functions"][0]["cases"][0]
     assert case["details"] == ("Note: linear_svm.py in the submission implements none of its functions (the handout's, "
                                "left as it was?), so assignment1.ipynb, beside it, was graded for linear_svm.")

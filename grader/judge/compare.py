@@ -19,7 +19,7 @@ places to the mistake's.
 """
 from __future__ import annotations
 
-import re
+import ast
 
 import numpy as np
 
@@ -151,17 +151,39 @@ def float32_numbers(a: np.ndarray) -> bool:
 
 
 EPS32 = float(np.finfo(np.float32).eps)
-# What makes numbers float32 in a student's code: the dtype named (float32, single, 'f4', half), a tensor
-# cast (.float(), .half()), torch's default dtype named, or a torch factory, float32 unless told otherwise.
-_FLOAT32_CODE = re.compile(r"float32|float16|\bsingle\b|\bhalf\b|['\"]f[24]['\"]|\.float\(|torch\.float\b|"
-                           r"torch\.(?:zeros|ones|empty|full|rand|randn|tensor|arange|linspace|eye|as_tensor)\(")
+ROUNDING32 = 64             # float32 arithmetic leaves errors of at most this many float32 eps of an output's largest value
+# What makes numbers float32 in a student's code, read in its syntax tree (never in comments or
+# docstrings: "a single class score", "half the batch" name no dtype): the dtype named (np.float32,
+# float16, single, half, torch.float, FloatTensor), a dtype string ('f4', 'f', 'float32'), a cast
+# (.float(), .half()), or one of torch's factories without a dtype (float32 unless told otherwise).
+_FLOAT32_NAMES = {"float32", "float16", "single", "half", "float", "FloatTensor", "HalfTensor", "bfloat16"}
+_FLOAT32_BARE = {"float32", "float16", "FloatTensor", "HalfTensor", "bfloat16"}    # imported by name (`half` is a count)
+_FLOAT32_STRINGS = {"f", "f2", "f4", "<f4", ">f4", "float32", "float16", "single", "half"}   # 'float' is float64
+_TORCH_FACTORIES = {"zeros", "ones", "empty", "full", "rand", "randn", "tensor", "arange", "linspace", "eye",
+                    "as_tensor", "Tensor"}                       # not the *_like ones: they keep their input's dtype
 
 
 def computes_in_float32(source: str | None) -> bool:
-    """Whether a student's code may compute in float32 (by its text: over-eager, never blind to a
-    float32 it names). Without that, a float64 answer off by float32's rounding is off by a mistake."""
-    return bool(source) and _FLOAT32_CODE.search(source) is not None
-ROUNDING32 = 64             # float32 arithmetic leaves errors of at most this many float32 eps of an output's largest value
+    """Whether a student's code may compute in float32, by what its code names (over-eager: a name
+    `float` of any object counts). Without that, a float64 answer off by float32's rounding is off
+    by a mistake (a twenty-first red team's `+ 3e-6` in a softmax's denominators)."""
+    if not source:
+        return False
+    try:
+        tree = ast.parse(source)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return False
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Attribute) and node.attr in _FLOAT32_NAMES or \
+                isinstance(node, ast.Name) and node.id in _FLOAT32_BARE or \
+                isinstance(node, ast.alias) and node.name in _FLOAT32_BARE or \
+                isinstance(node, ast.Constant) and isinstance(node.value, str) and node.value.strip() in _FLOAT32_STRINGS:
+            return True
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in _TORCH_FACTORIES \
+                and isinstance(node.func.value, ast.Name) and node.func.value.id == "torch" \
+                and not any(k.arg == "dtype" for k in node.keywords):
+            return True
+    return False
 
 
 def float32_precision(got: np.ndarray, expected: np.ndarray) -> bool:

@@ -89,8 +89,9 @@ def _reduced_without_its_axis(message: str) -> str:
         if pairs:
             (n, c), _ = pairs[0]
             return (f"A ({n}, {c}) array and a ({n},) one: numpy lines up their last dimensions, {c} against {n}. "
-                    f"A sum, mean or max over axis 1 gives ({n},); to combine it with the ({n}, {c}) array row by row, "
-                    "keep the axis: keepdims=True (or x[:, None]).")
+                    f"If the ({n},) one is a sum, mean or max over axis 1 (one per row), keep the axis to combine it "
+                    f"with the ({n}, {c}) array row by row: keepdims=True (or x[:, None]). If you meant one per column, "
+                    f"that is a reduction over axis 0, of shape ({c},).")
     if _TORCH_DIM1.search(message or ""):
         return ("Sizes differ at dimension 1. If one side is a sum, mean or max over dim 1 of an (N, C) tensor, it "
                 "is (N,), which torch lines up with the C columns: keep the dim to combine it row by row "
