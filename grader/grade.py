@@ -11,7 +11,6 @@ back, compares it with the expected outputs here, in the trusted process, and sc
 from __future__ import annotations
 
 import re
-
 import time
 from datetime import datetime, timezone
 from pathlib import Path
