@@ -700,7 +700,7 @@ _TITLE_LINE = (ASSIGNMENT / "assignment.yaml").read_text().splitlines().index(_T
     pytest.param("    points: {public: 2, hidden: 3}\n    cases: [{seed: 1}, {seed: 2}, {seed: 3}]\n  svm_loss_vectorized:",
                  "    points: {public: 2, hidden: 3}\n    tolerence: {rtol: 1.0e-3}\n    cases: [{seed: 1}, {seed: 2}, {seed: 3}]\n  svm_loss_vectorized:",
                  "functions.svm_loss_naive.tolerence",
-                 "unknown field (allowed here: all_or_nothing, args, cases, checks, dims, module, outputs, points, properties, regularization, returns, steps, tolerance)",
+                 "unknown field (allowed here: all_or_nothing, args, cases, checks, dims, given, module, outputs, points, properties, regularization, returns, steps, tolerance)",
                  id="unknown-field"),
     pytest.param("    N: [2, 24]", "    N: [24, 2]", "functions.svm_loss_naive.dims.N",
                  "must be an integer, a range [low, high] with 0 <= low <= high, or an expression of the dims before it, got [24, 2]", id="bad-dims-range"),
