@@ -268,13 +268,13 @@ def _judged(spec: AssignmentSpec, prepared: Prepared, submission: Path, hidden: 
     by_function: dict[str, list] = {}                # name -> [(Case, CaseResult)]
     named: dict[str, dict] = {}                      # name -> {case id: the explanations of a wrong answer}
     answered: dict[str, dict] = {}                   # name -> {case id: (Case, Outcome)}: judged on an answer
-    float32_in: dict[str, bool] = {}                 # module -> whether its code computes in float32 somewhere
+    float32_in: dict[str, compare.Float32Code] = {}  # module -> whether its code computes in float32 somewhere
     for (fn, case), index in zip(cases, prepared.case_calls):
         fr = functions.setdefault(fn.name, FunctionResult(name=fn.name, module=fn.module))
         outcome = _outcome(reply, index, prepared.calls, notebooks)
         if outcome is not None:
-            if fn.module not in float32_in:
-                float32_in[fn.module] = compare.computes_in_float32(source(fn.module) if source else None)
+            if fn.module not in float32_in:     # read only if an answer off by float32's rounding asks
+                float32_in[fn.module] = compare.Float32Code(lambda m=fn.module: [source(m)] if source else [])
             outcome.float32_code = float32_in[fn.module]
         if outcome is None:
             result = not_run(fn, case, f"not run: {worker_error or 'no result from the worker'}")
@@ -642,8 +642,8 @@ def _judge_checks(spec: AssignmentSpec, prepared: Prepared, modules: dict, noteb
         elif kind == "agrees_with":
             own = [_outcome(reply, index[(p.fn.name, call.case.case_id)], prepared.calls) for call in p.calls]
             # either of the two versions computing in float32 makes them agree at float32's precision
-            float32 = any(compare.computes_in_float32(_source(spec.function(n).module, modules, notebooks))
-                          for n in (p.fn.name, p.check.function))
+            float32 = compare.Float32Code(lambda p=p: [_source(spec.function(n).module, modules, notebooks)
+                                                       for n in (p.fn.name, p.check.function)])
             for o in own + outcomes:
                 if o is not None:
                     o.float32_code = float32

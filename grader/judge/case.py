@@ -650,12 +650,18 @@ def narrow(fn: FunctionSpec, named: dict, judged: dict | None = None, mistakes=N
     kept: dict = {}
     if judged and mistakes is not None:
         answers: dict = {}           # case id -> {mistake: its answer there}
-        def shows(keys: frozenset, case_id: str) -> bool:
-            case, expected, _got = judged[case_id]
+        wrongs: dict = {}            # case id -> the student's outputs wrong there
+
+        def theirs(keys: frozenset, case_id: str) -> list:
+            """The answers of the mistakes in `keys` on this case (None for one not run there)."""
             if case_id not in answers:
-                answers[case_id] = {name: outputs for name, _sentence, outputs in mistakes.candidates(fn, case)}
-            theirs = [answers[case_id].get(name) for name in keys]
-            return any(isinstance(t, Raised) or isinstance(t, dict) and not matches(fn, expected, t) for t in theirs)
+                answers[case_id] = {name: outputs for name, _sentence, outputs in mistakes.candidates(fn, judged[case_id][0])}
+            return [answers[case_id].get(name) for name in keys]
+
+        def shows(keys: frozenset, case_id: str) -> bool:
+            expected = judged[case_id][1]
+            return any(isinstance(t, Raised) or isinstance(t, dict) and not matches(fn, expected, t)
+                       for t in theirs(keys, case_id))
 
         overflowed = {case_id: _overflowed(fn, got, expected) for case_id, (_case, expected, got) in judged.items()}
 
@@ -664,40 +670,41 @@ def narrow(fn: FunctionSpec, named: dict, judged: dict | None = None, mistakes=N
             return not overflowed[case_id] and all(k and not k & keys for k, _ in found)
         def silent(keys: frozenset, case_id: str) -> bool:
             """The mistakes in `keys` all give the reference's answer on this case: they do not show there."""
-            shows(keys, case_id)         # fills answers[case_id]
-            case, expected, _got = judged[case_id]
-            theirs = [answers[case_id].get(name) for name in keys]
-            return all(isinstance(t, dict) and matches(fn, expected, t) for t in theirs)
+            expected = judged[case_id][1]
+            return all(isinstance(t, dict) and matches(fn, expected, t) for t in theirs(keys, case_id))
 
         def wrong(case_id: str) -> set:
-            _case, expected, got = judged[case_id]
-            return {out.name for out in fn.outputs if out.name in expected and not _same_output(fn, out, got, expected)}
+            if case_id not in wrongs:
+                _case, expected, got = judged[case_id]
+                wrongs[case_id] = {out.name for out in fn.outputs
+                                   if out.name in expected and not _same_output(fn, out, got, expected)}
+            return wrongs[case_id]
 
         def vacuous(keys: frozenset, case_id: str) -> bool:
             """The outputs the mistakes change on this case hold no number in the student's answer: an
             empty array agrees with any other of its shape, and says nothing of how it was made."""
-            shows(keys, case_id)         # fills answers[case_id]
             _case, expected, got = judged[case_id]
-            theirs = [t for t in (answers[case_id].get(name) for name in keys) if isinstance(t, dict)]
-            changed = {o.name for o in fn.outputs for t in theirs if not _same_output(fn, o, t, expected)}
+            changed = {o.name for o in fn.outputs for t in theirs(keys, case_id)
+                       if isinstance(t, dict) and not _same_output(fn, o, t, expected)}
             return bool(changed) and all(_all_empty(got.get(name)) for name in changed)
 
         def unlike(keys: frozenset, case_id: str, other: str) -> bool:
-            """The mistakes were named on `case_id` by shapes alone (`vacuous`), and the student's answer
-            is wrong on `other`, unexplained, finite, in an output wrong on `case_id` too, where those
+            """With the mistakes named on `case_id` by shapes alone (`vacuous`): the student's answer is
+            wrong on `other`, unexplained, finite, in an output wrong on `case_id` too, where those
             mistakes give the right answer: what the student did is something else (an off-by-one crop,
             empty at pad = 0 as `pad:-pad` is, and wrong at pad = 1, where `pad:-pad` is right). A match
             of numbers stands: a mistake made in train mode and in test mode, where the catalogue's is
             in train mode only, is still that mistake."""
-            return vacuous(keys, case_id) and not named.get(other) and not overflowed[other] \
-                and bool(wrong(case_id) & wrong(other)) and silent(keys, other)
+            return not named.get(other) and not overflowed[other] and bool(wrong(case_id) & wrong(other)) \
+                and silent(keys, other)
         for case_id, found in named.items():
             if overflowed.get(case_id):
                 continue                 # an overflow matched is its own evidence (a shift by the mean passes elsewhere)
             left = [(keys, sentence) for keys, sentence in found
-                    if not keys or not any(other != case_id and (against(keys, other) and shows(keys, other)
-                                                                 or case_id in judged and unlike(keys, case_id, other))
-                                           for other in judged)]
+                    if not keys or not any(other != case_id and against(keys, other) and shows(keys, other)
+                                           for other in judged)
+                    and not (case_id in judged and vacuous(keys, case_id)
+                             and any(other != case_id and unlike(keys, case_id, other) for other in judged))]
             if len(left) < len(found):
                 kept[case_id] = left
         for case_id, found in named.items():

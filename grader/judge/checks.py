@@ -413,7 +413,7 @@ def _disagreement(fn: FunctionSpec, mine, theirs, other: str, framework: str, wi
             continue
         verdicts = compare.compare_tree(shown, out.kind, framework, theirs.outputs[out.name], mine.outputs[out.name],
                                         out.rtol or fn.rtol, out.atol or fn.atol, dtype=out.dtype,
-                                        float32_code=mine.float32_code or theirs.float32_code)
+                                        float32_code=mine.float32_code)     # both versions' code (grade.py)
         wrong = next((v for v in verdicts if not v.ok), None)
         if wrong is not None:
             return wrong.message.replace("expected", f"{other} gives").replace("got", f"{fn.name} gives")

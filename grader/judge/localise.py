@@ -31,7 +31,7 @@ def describe(name: str, expected: np.ndarray, got: np.ndarray, rtol: float, atol
                 else "close, but every value of it is a float32 number returned as float64")
         return (f"{name} is {what}: your code computes in float32 somewhere (a float32 array or tensor, .float(), "
                 ".astype(np.float32)), which rounds at about 1e-7 relative each step; keep the inputs' float64 throughout.")
-    if float32_code and np.asarray(got).dtype == np.float64 and float32_precision(g, e):
+    if np.asarray(got).dtype == np.float64 and float32_precision(g, e) and float32_code:
         return float32_rounding(name, e, g)
     if e.shape != g.shape or e.size < 2 or not np.isfinite(g).all() or not np.isfinite(e).all():
         return ""                     # a single wrong number: the message already says expected and got

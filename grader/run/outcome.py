@@ -47,7 +47,7 @@ class Outcome:
     autograd: str = ""                             # the first of torch's ways into autograd it took (a no_autograd function's case)
     autograd_in: str = ""                          # ...in which of the student's functions (as its process says)
     lines: int = 0                                 # how many lines of the student's code it ran in all (traced)
-    float32_code: bool = False                     # the grader's reading: the module's code computes in float32 somewhere
+    float32_code: Any = False                      # the grader's reading (compare.Float32Code): its code computes in float32
 
     @property
     def ok(self) -> bool:
